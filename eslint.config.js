@@ -5,23 +5,62 @@ import tseslint from 'typescript-eslint';
 /** The functional core must stay pure: no cluster client, no Node built-ins, no shell. */
 const pureCoreRestriction = {
   patterns: [
-    { group: ['@kubernetes/client-node', '@kubernetes/*'], message: 'The functional core never talks to the cluster (DESIGN 6).' },
-    { group: ['node:*'], message: 'The functional core uses no Node built-ins: no clock, no I/O (DESIGN 6).' },
-    { group: ['**/shell/**', '**/src/shell', '**/audit/**', '**/inspect/**', '**/cli/**'], message: 'The functional core never imports the shell (DESIGN 6).' },
-    { group: ['pg', 'winston', 'prom-client', 'fs', 'path', 'http', 'https', 'crypto', 'child_process', 'os', 'net'], message: 'The functional core does no I/O (DESIGN 6).' },
+    {
+      group: ['@kubernetes/client-node', '@kubernetes/*'],
+      message: 'The functional core never talks to the cluster (DESIGN 6).',
+    },
+    {
+      group: ['node:*'],
+      message: 'The functional core uses no Node built-ins: no clock, no I/O (DESIGN 6).',
+    },
+    {
+      group: ['**/shell/**', '**/src/shell', '**/audit/**', '**/inspect/**', '**/cli/**'],
+      message: 'The functional core never imports the shell (DESIGN 6).',
+    },
+    {
+      group: [
+        'pg',
+        'winston',
+        'prom-client',
+        'fs',
+        'path',
+        'http',
+        'https',
+        'crypto',
+        'child_process',
+        'os',
+        'net',
+      ],
+      message: 'The functional core does no I/O (DESIGN 6).',
+    },
   ],
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'src/api/generated/', 'visualizations/', 'test/controlplane/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'src/api/generated/',
+      'visualizations/',
+      'test/controlplane/',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
@@ -29,8 +68,18 @@ export default tseslint.config(
     files: ['machines/**/*.ts', 'src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', pureCoreRestriction],
-      'no-restricted-globals': ['error', { name: 'Date', message: 'Time enters the core as data (event.now).' }, { name: 'setTimeout', message: 'No timers in the core.' }, { name: 'process', message: 'No process access in the core.' }, { name: 'fetch', message: 'No network in the core.' }],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'The core is deterministic.' }, { object: 'Date', property: 'now', message: 'Time enters the core as data.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Date', message: 'Time enters the core as data (event.now).' },
+        { name: 'setTimeout', message: 'No timers in the core.' },
+        { name: 'process', message: 'No process access in the core.' },
+        { name: 'fetch', message: 'No network in the core.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'The core is deterministic.' },
+        { object: 'Date', property: 'now', message: 'Time enters the core as data.' },
+      ],
     },
   },
   {

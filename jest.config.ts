@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import type { Config } from 'jest';
 
-// ESM jest with ts-jest in transpile-only mode: `npm run typecheck` does the type checking once,
-// so each test file is not type-checked again.
+// ESM jest with ts-jest; tsconfig's isolatedModules makes it transpile only, and `npm run typecheck`
+// checks types once, so each test file is not type-checked again.
 const tsJest = {
-  '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.json' }],
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
 } as const;
 
 const common = {
@@ -21,8 +22,13 @@ const config: Config = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/integration/global-setup.ts',
-      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+      // One control plane per run, shared by every integration suite.
+      ...(existsSync('test/integration/global-setup.ts')
+        ? {
+            globalSetup: '<rootDir>/test/integration/global-setup.ts',
+            globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+          }
+        : {}),
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
   ],

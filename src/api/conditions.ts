@@ -1,0 +1,105 @@
+/**
+ * kstatus conditions (Ready, Reconciling, Stalled, Succeeded). Reconciling and Stalled are
+ * "abnormal-true" conditions: present and True only while the state holds, so Argo CD, Flux and
+ * `kubectl wait --for=condition=Ready` read the resource right.
+ */
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface ConditionInput {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
+
+/**
+ * Sets a condition, keeping its lastTransitionTime when the status does not change (as
+ * apimachinery's meta.SetStatusCondition does). Returns a new list; conditions stay sorted by type
+ * so the status is byte-stable from one reconcile to the next.
+ */
+export function setCondition(
+  conditions: readonly Condition[],
+  input: ConditionInput,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const existing = conditions.find((c) => c.type === input.type);
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    observedGeneration: generation,
+    lastTransitionTime: existing && existing.status === input.status ? existing.lastTransitionTime : nowIso,
+    reason: input.reason,
+    message: input.message,
+  };
+  return [...conditions.filter((c) => c.type !== input.type), next].sort((a, b) =>
+    a.type.localeCompare(b.type),
+  );
+}
+
+export function removeCondition(conditions: readonly Condition[], type: ConditionType): Condition[] {
+  return conditions.filter((c) => c.type !== type);
+}
+
+export const findCondition = (conditions: readonly Condition[] | undefined, type: ConditionType) =>
+  conditions?.find((c) => c.type === type);
+
+export const isTrue = (conditions: readonly Condition[] | undefined, type: ConditionType): boolean =>
+  findCondition(conditions, type)?.status === 'True';
+
+/** Where the resource stands, in kstatus terms; every writer of conditions goes through this. */
+export type Health =
+  | { state: 'inProgress'; reason: string; message: string }
+  | { state: 'succeeded'; reason: string; message: string }
+  | { state: 'failed'; reason: string; message: string }
+  | { state: 'stalled'; reason: string; message: string };
+
+/** The full set of kstatus conditions for a health state. */
+export function conditionsFor(
+  previous: readonly Condition[],
+  health: Health,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const { reason, message } = health;
+  let next: Condition[] = [...previous];
+  const set = (type: ConditionType, status: ConditionStatus) => {
+    next = setCondition(next, { type, status, reason, message }, generation, nowIso);
+  };
+  switch (health.state) {
+    case 'inProgress':
+      set('Ready', 'False');
+      set('Reconciling', 'True');
+      next = removeCondition(next, 'Stalled');
+      next = removeCondition(next, 'Succeeded');
+      break;
+    case 'succeeded':
+      set('Ready', 'True');
+      set('Succeeded', 'True');
+      next = removeCondition(removeCondition(next, 'Reconciling'), 'Stalled');
+      break;
+    case 'failed':
+      // A finished, failed run is not stalled: the controller did all it could and says so.
+      set('Ready', 'False');
+      set('Succeeded', 'False');
+      next = removeCondition(removeCondition(next, 'Reconciling'), 'Stalled');
+      break;
+    case 'stalled':
+      set('Ready', 'False');
+      set('Stalled', 'True');
+      next = removeCondition(next, 'Reconciling');
+      break;
+  }
+  return next;
+}

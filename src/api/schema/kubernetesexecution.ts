@@ -1,0 +1,63 @@
+/** The KubernetesExecution schema: the executor's contract (DESIGN 5). */
+import { ROLLBACK_ACTION_NAMES, STEP_ACTION_NAMES } from '../actions.ts';
+import { bool, dnsSubdomain, enumOf, int, obj, str, time } from './builders.ts';
+import {
+  LIMITS,
+  rollbackParameters,
+  rollbackSpec,
+  safetyCheck,
+  stepExecutionResult,
+  stepParameters,
+} from './workflowexecution.ts';
+import { list } from './builders.ts';
+
+export const EXECUTION_KINDS = ['step', 'dryRun', 'rollback'] as const;
+export const EXECUTION_PHASES = ['pending', 'executing', 'completed', 'failed'] as const;
+
+export const kubernetesExecutionSpec = obj(
+  'One attempt of one step, one dry-run step or one rollback step, for the executor to carry out.',
+  {
+    workflowExecutionRef: obj(
+      'The WorkflowExecution this belongs to.',
+      {
+        name: dnsSubdomain('Name of the WorkflowExecution.'),
+        namespace: str(63, 'Namespace of the WorkflowExecution.'),
+        uid: str(64, 'UID of the WorkflowExecution.'),
+      },
+      ['name'],
+    ),
+    kind: enumOf(EXECUTION_KINDS, 'What to do: run the step, simulate it, or undo it.'),
+    stepNumber: int(1, 10000, 'The step.'),
+    stepName: str(LIMITS.stepName, 'The step name.'),
+    attempt: int(1, 11, 'Attempt number, from 1.'),
+    action: enumOf(
+      [...new Set([...STEP_ACTION_NAMES, ...ROLLBACK_ACTION_NAMES])],
+      'The action; a rollback action when kind is rollback.',
+    ),
+    parameters: stepParameters,
+    rollbackParameters,
+    targetCluster: str(LIMITS.shortText, 'Cluster to act on.'),
+    timeout: str(32, 'How long the attempt may take.'),
+    safetyChecks: list(safetyCheck, LIMITS.safetyChecks, 'The workflow’s safety checks.'),
+    rollbackSpec,
+  },
+  ['workflowExecutionRef', 'kind', 'stepNumber', 'attempt', 'action'],
+  {
+    'x-kubernetes-validations': [
+      { rule: 'self == oldSelf', message: 'spec is immutable after creation' },
+      {
+        rule: "self.kind == 'rollback' ? has(self.rollbackParameters) : has(self.parameters)",
+        message: 'a rollback carries rollbackParameters; a step or dry run carries parameters',
+      },
+    ],
+  },
+);
+
+export const kubernetesExecutionStatus = obj('What the executor reports.', {
+  phase: enumOf(EXECUTION_PHASES, 'Progress of the execution.'),
+  executionResult: stepExecutionResult,
+  message: str(LIMITS.longText, 'Human-readable message, e.g. the error.'),
+  wouldSucceed: bool('For a dry run: whether the real step would succeed.'),
+  startTime: time('When the executor started.'),
+  completionTime: time('When the executor finished.'),
+});

@@ -1,0 +1,598 @@
+/**
+ * The WorkflowExecution schema: the one source of truth from which the CRD, the TypeScript types and
+ * the ajv validators are generated (`npm run generate`).
+ */
+import { ROLLBACK_ACTIONS, ROLLBACK_ACTION_NAMES, STEP_ACTIONS, STEP_ACTION_NAMES } from '../actions.ts';
+import {
+  bool,
+  dnsLabel,
+  dnsSubdomain,
+  duration,
+  enumOf,
+  int,
+  list,
+  num,
+  obj,
+  str,
+  stringMap,
+  time,
+  type CelRule,
+  type Schema,
+} from './builders.ts';
+
+export const LIMITS = {
+  steps: 200,
+  dependsOn: 32,
+  stepName: 128,
+  shortText: 256,
+  longText: 2048,
+  namedDependencies: 200,
+  mapEntries: 64,
+  mapValue: 4096,
+  safetyChecks: 16,
+  conditions: 16,
+  adjustments: 64,
+  recommendations: 32,
+} as const;
+
+export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
+export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
+export const LEVELS = ['low', 'medium', 'high'] as const;
+export const PHASES = [
+  'planning',
+  'validating',
+  'executing',
+  'monitoring',
+  'rolling_back',
+  'completed',
+  'failed',
+] as const;
+export const STEP_STATES = [
+  'pending',
+  'executing',
+  'retrying',
+  'completed',
+  'failed',
+  'skipped',
+  'rolling_back',
+  'rolled_back',
+  'rollback_failed',
+] as const;
+export const OUTCOMES = ['success', 'partial_success', 'failed', 'unknown', 'ineffective'] as const;
+export const HEALTH = ['healthy', 'degraded', 'unhealthy', 'unknown'] as const;
+export const EXECUTION_STRATEGIES = ['sequential', 'parallel', 'sequential-with-parallel'] as const;
+export const CHECK_RESULTS = ['passed', 'failed', 'not_applicable', 'error'] as const;
+
+const namespace = dnsLabel('Namespace of the target object.');
+const objectName = dnsSubdomain('Name of the target object.');
+const gracePeriod = duration('Grace period, e.g. "30s".');
+const deploymentRef = { namespace, deployment: objectName };
+
+const objectReference = obj('A reference to another object.', {
+  apiVersion: str(253, 'API version of the referent.'),
+  kind: str(63, 'Kind of the referent.'),
+  namespace: dnsLabel('Namespace of the referent.'),
+  name: dnsSubdomain('Name of the referent.'),
+  uid: str(64, 'UID of the referent.'),
+  resourceVersion: str(64, 'Resource version of the referent.'),
+  fieldPath: str(256, 'A field within the referent.'),
+});
+
+/** "Exactly one member set": a CEL rule the apiserver checks, and a oneOf ajv checks. */
+function unionOf(description: string, members: Record<string, Schema>): Schema {
+  const names = Object.keys(members);
+  return obj(description, members, [], {
+    minProperties: 1,
+    maxProperties: 1,
+    'x-kubernetes-validations': [
+      {
+        rule: `[${names.map((name) => `has(self.${name})`).join(', ')}].filter(x, x).size() == 1`,
+        message: 'exactly one parameter member must be set',
+      },
+    ],
+  });
+}
+
+/** The action names a parameter member, so the member set must be the action's own. */
+function actionMatchesMember(table: Record<string, string>, what: string): CelRule {
+  const clauses = Object.entries(table).map(
+    ([action, member]) => `(self.action == '${action}' && has(self.parameters.${member}))`,
+  );
+  return {
+    rule: `!has(self.parameters) || ${clauses.join(' || ')}`,
+    messageExpression: `'parameters of ${what} ' + self.action + ' must be set in the member named after its action'`,
+    reason: 'FieldValueInvalid',
+  };
+}
+
+export const stepParameters = unionOf(
+  'Action-specific parameters; exactly one member, matching the action.',
+  {
+    scaleDeployment: obj(
+      'Parameters of scale-deployment.',
+      { ...deploymentRef, replicas: int(0, 10000, 'Desired replicas.') },
+      ['namespace', 'deployment', 'replicas'],
+    ),
+    restartDeployment: obj('Parameters of restart-deployment.', { ...deploymentRef, gracePeriod }, [
+      'namespace',
+      'deployment',
+    ]),
+    updateImage: obj(
+      'Parameters of update-image.',
+      {
+        ...deploymentRef,
+        container: dnsLabel('Container name.'),
+        newImage: str(512, 'The image to roll out.', { minLength: 1 }),
+      },
+      ['namespace', 'deployment', 'container', 'newImage'],
+    ),
+    restartPod: obj(
+      'Parameters of restart-pod.',
+      {
+        namespace,
+        podName: dnsSubdomain('Pod name; empty means every pod the selector matches.'),
+        selector: str(1024, 'Label selector, e.g. "app=web".'),
+        gracePeriod,
+      },
+      ['namespace'],
+      {
+        'x-kubernetes-validations': [
+          {
+            rule: 'has(self.podName) || has(self.selector)',
+            message: 'restartPod needs a podName or a selector',
+          },
+        ],
+      },
+    ),
+    deletePod: obj(
+      'Parameters of delete-pod.',
+      { namespace, podName: dnsSubdomain('Pod name.'), gracePeriod },
+      ['namespace', 'podName'],
+    ),
+    updateConfigMap: obj(
+      'Parameters of update-configmap.',
+      {
+        namespace,
+        name: objectName,
+        dataUpdates: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'Keys and values to set.'),
+      },
+      ['namespace', 'name', 'dataUpdates'],
+    ),
+    updateSecret: obj(
+      'Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.',
+      {
+        namespace,
+        name: objectName,
+        dataUpdates: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'Keys and base64-encoded values to set.'),
+      },
+      ['namespace', 'name', 'dataUpdates'],
+    ),
+    cordonNode: obj('Parameters of cordon-node.', { nodeName: dnsSubdomain('Node name.') }, ['nodeName']),
+    drainNode: obj(
+      'Parameters of drain-node.',
+      {
+        nodeName: dnsSubdomain('Node name.'),
+        gracePeriod,
+        ignoreDaemonSets: bool('Ignore DaemonSet pods.'),
+        deleteLocalData: bool('Delete pods with local storage.'),
+      },
+      ['nodeName'],
+    ),
+    custom: obj(
+      'Parameters of a custom action.',
+      {
+        actionType: str(LIMITS.stepName, 'Custom action identifier.', { minLength: 1 }),
+        config: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'String-only configuration.'),
+      },
+      ['actionType'],
+    ),
+  },
+);
+
+export const rollbackParameters = unionOf(
+  'Rollback-specific parameters; exactly one member, matching the rollback action.',
+  {
+    restorePreviousDeployment: obj(
+      'Parameters of restore-previous-deployment.',
+      { ...deploymentRef, revision: int(0, 1_000_000, 'Revision to restore; 0 is the previous one.') },
+      ['namespace', 'deployment'],
+    ),
+    scaleToPrevious: obj(
+      'Parameters of scale-to-previous.',
+      { ...deploymentRef, previousReplicas: int(0, 10000, 'Replicas before the change.') },
+      ['namespace', 'deployment', 'previousReplicas'],
+    ),
+    restorePreviousConfig: obj(
+      'Parameters of restore-previous-config.',
+      {
+        namespace,
+        name: objectName,
+        type: enumOf(['ConfigMap', 'Secret'], 'Kind of the object.'),
+        snapshot: str(LIMITS.shortText, 'Reference to the saved snapshot.'),
+      },
+      ['namespace', 'name', 'type'],
+    ),
+    uncordonNode: obj('Parameters of uncordon-node.', { nodeName: dnsSubdomain('Node name.') }, ['nodeName']),
+    custom: obj(
+      'Parameters of a custom rollback.',
+      {
+        actionType: str(LIMITS.stepName, 'Custom action identifier.', { minLength: 1 }),
+        config: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'String-only configuration.'),
+      },
+      ['actionType'],
+    ),
+  },
+);
+
+export const rollbackSpec = obj(
+  'How to undo a step.',
+  {
+    action: enumOf(ROLLBACK_ACTION_NAMES, 'Rollback action.'),
+    parameters: rollbackParameters,
+    timeout: duration('Timeout of the rollback step, e.g. "5m".'),
+  },
+  ['action', 'parameters'],
+  { 'x-kubernetes-validations': [actionMatchesMember(ROLLBACK_ACTIONS, 'rollback action')] },
+);
+
+export const safetyCheck = obj(
+  'A validation requirement checked before execution.',
+  {
+    type: enumOf(SAFETY_CHECK_TYPES, 'Kind of check.'),
+    description: str(LIMITS.shortText, 'What the check guards.'),
+    required: bool('A failing required check fails the workflow.'),
+  },
+  ['type'],
+);
+
+const stepNumber = int(1, 10000, 'Step number, unique within the workflow.');
+
+export const workflowStep = obj(
+  'One step of the workflow.',
+  {
+    stepNumber,
+    name: str(LIMITS.stepName, 'Step name, unique within the workflow.', { minLength: 1 }),
+    action: enumOf(STEP_ACTION_NAMES, 'What the step does.'),
+    targetCluster: str(LIMITS.shortText, 'Cluster the step acts on.'),
+    parameters: stepParameters,
+    criticalStep: bool('A failing critical step stops the workflow and triggers rollback per strategy.'),
+    maxRetries: int(0, 10, 'Retries after the first attempt; falls back to the strategy’s maxRetries.'),
+    timeout: duration('Per-attempt timeout, e.g. "5m"; 5m when unset.'),
+    dependsOn: list(
+      int(1, 10000, 'A step number this step waits for.'),
+      LIMITS.dependsOn,
+      'Step numbers this step waits for.',
+      {
+        'x-kubernetes-list-type': 'set',
+      },
+    ),
+    rollbackSpec,
+  },
+  ['stepNumber', 'name', 'action', 'parameters'],
+  {
+    'x-kubernetes-validations': [
+      actionMatchesMember(STEP_ACTIONS, 'action'),
+      {
+        rule: '!has(self.dependsOn) || !(self.stepNumber in self.dependsOn)',
+        message: 'a step cannot depend on itself',
+        fieldPath: '.dependsOn',
+      },
+    ],
+  },
+);
+
+const stepOptimization = obj(
+  'An AI suggestion for one step.',
+  {
+    stepNumber,
+    recommendation: str(LIMITS.longText, 'Human-readable suggestion.'),
+    confidence: num(0, 1, 'Confidence, 0.0-1.0.'),
+    impactLevel: enumOf(LEVELS, 'Impact of the change.'),
+    parameterChanges: obj('Suggested parameter changes.', {
+      suggestedParameters: stringMap(LIMITS.mapEntries, LIMITS.shortText, 'Suggested key-value pairs.'),
+      reason: str(LIMITS.longText, 'Why these parameters.'),
+    }),
+  },
+  ['stepNumber'],
+);
+
+export const aiRecommendations = obj('Structured AI recommendations (HolmesGPT contract).', {
+  overallConfidence: num(0, 1, 'Overall confidence, 0.0-1.0.'),
+  recommendationSource: enumOf(['holmesgpt', 'history-based'], 'Where the recommendations come from.'),
+  generatedAt: time('When they were generated.'),
+  stepOptimizations: list(stepOptimization, LIMITS.steps, 'Per-step suggestions.'),
+  parallelExecutionSuggestions: list(
+    obj(
+      'Steps the AI believes can run in parallel.',
+      {
+        groupName: str(LIMITS.stepName, 'Group name.'),
+        stepNumbers: list(int(1, 10000, 'A step number.'), LIMITS.dependsOn, 'Steps of the group.'),
+        confidence: num(0, 1, 'Confidence, 0.0-1.0.'),
+      },
+      ['stepNumbers'],
+    ),
+    LIMITS.recommendations,
+    'Parallel execution suggestions.',
+  ),
+  safetyImprovements: list(
+    obj('A suggested safety improvement.', {
+      description: str(LIMITS.longText, 'What to improve.'),
+      stepNumber: int(0, 10000, 'Step; 0 is workflow-level.'),
+      safetyCheck: str(LIMITS.shortText, 'Suggested safety check.'),
+      priority: enumOf(LEVELS, 'Priority.'),
+    }),
+    LIMITS.recommendations,
+    'Safety improvements.',
+  ),
+  similarWorkflowSuccessRate: num(0, 1, 'Success rate of similar workflows, 0.0-1.0.'),
+  estimatedDuration: duration('Estimated duration, e.g. "5m30s".'),
+  riskFactors: list(
+    obj('A risk.', {
+      factor: str(LIMITS.longText, 'The risk.'),
+      severity: enumOf(LEVELS, 'Severity.'),
+      probability: num(0, 1, 'Probability, 0.0-1.0.'),
+      mitigation: str(LIMITS.longText, 'Suggested mitigation.'),
+    }),
+    LIMITS.recommendations,
+    'Risk factors.',
+  ),
+});
+
+export const workflowExecutionSpec = obj(
+  'The remediation to run. Immutable after creation.',
+  {
+    alertRemediationRef: objectReference,
+    workflowDefinition: obj(
+      'The workflow to execute.',
+      {
+        name: str(LIMITS.stepName, 'Workflow name.', { minLength: 1 }),
+        version: str(64, 'Workflow version.'),
+        steps: list(workflowStep, LIMITS.steps, 'The steps; step numbers are unique.', {
+          minItems: 1,
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['stepNumber'],
+        }),
+        dependencies: {
+          type: 'object',
+          description: 'Dependencies by step name: step name -> names of the steps it waits for.',
+          maxProperties: LIMITS.namedDependencies,
+          additionalProperties: list(str(LIMITS.stepName, 'A step name.'), LIMITS.dependsOn, 'Step names.'),
+        },
+        aiRecommendations,
+      },
+      ['name', 'steps'],
+      {
+        'x-kubernetes-validations': [
+          {
+            rule: 'self.steps.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.steps.exists(t, t.stepNumber == d)))',
+            message: 'dependsOn names a step number that is not in the workflow',
+            fieldPath: '.steps',
+          },
+          {
+            rule: 'self.steps.all(s, self.steps.exists_one(t, t.name == s.name))',
+            message: 'step names must be unique',
+            reason: 'FieldValueDuplicate',
+            fieldPath: '.steps',
+          },
+        ],
+      },
+    ),
+    executionStrategy: obj(
+      'How to execute the workflow.',
+      {
+        approvalRequired: bool('Wait for an approved-by annotation before executing.'),
+        dryRunFirst: bool('Dry-run every step before executing.'),
+        rollbackStrategy: enumOf(ROLLBACK_STRATEGIES, 'What happens when a critical step fails.'),
+        maxRetries: int(0, 10, 'Default retries per step after the first attempt.'),
+        safetyChecks: list(safetyCheck, LIMITS.safetyChecks, 'Checks to pass before execution.', {
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['type'],
+        }),
+      },
+      ['rollbackStrategy'],
+    ),
+    adaptiveOrchestration: obj('Runtime optimization.', {
+      optimizationEnabled: bool('Apply AI parallel-execution suggestions where dependencies allow.'),
+      learningFromHistory: bool('Use historical success patterns.'),
+      dynamicStepAdjustment: bool('Adjust remaining steps at run time.'),
+    }),
+  },
+  ['workflowDefinition', 'executionStrategy'],
+  { 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable after creation' }] },
+);
+
+const safetyCheckResult = obj(
+  'The result of one safety check.',
+  {
+    type: enumOf(SAFETY_CHECK_TYPES, 'Kind of check.'),
+    required: bool('Whether the check was required.'),
+    result: enumOf(CHECK_RESULTS, 'Outcome of the check.'),
+    message: str(LIMITS.longText, 'What was found.'),
+    checkedAt: time('When it was checked.'),
+  },
+  ['type', 'result'],
+);
+
+const dryRunResults = obj('Structured dry-run results.', {
+  overallSuccess: bool('Every step would succeed.'),
+  executionTime: duration('How long the dry run took.'),
+  stepsSimulated: int(0, 10000, 'Steps simulated.'),
+  stepResults: list(
+    obj(
+      'Dry run of one step.',
+      {
+        stepNumber,
+        action: enumOf(STEP_ACTION_NAMES, 'The action.'),
+        wouldSucceed: bool('Whether it would succeed.'),
+        simulatedDuration: duration('Simulated duration.'),
+        validationErrors: list(str(LIMITS.longText, 'An error.'), 16, 'Errors found.'),
+      },
+      ['stepNumber'],
+    ),
+    LIMITS.steps,
+    'Per-step results.',
+  ),
+});
+
+const affectedResource = obj('A resource a step changed.', {
+  resourceType: str(63, 'Kind.'),
+  name: str(253, 'Name.'),
+  namespace: str(63, 'Namespace.'),
+  changeType: str(63, '"modified", "restarted", "scaled".'),
+});
+
+export const stepExecutionResult = obj('Structured result of a step.', {
+  success: bool('Whether the step succeeded.'),
+  executionTime: duration('How long it took.'),
+  scaleResult: obj('Result of a scale.', {
+    previousReplicas: int(0, 10000, 'Replicas before.'),
+    newReplicas: int(0, 10000, 'Replicas after.'),
+    scaledNamespace: str(63, 'Namespace.'),
+    scaledDeployment: str(253, 'Deployment.'),
+  }),
+  restartResult: obj('Result of a restart.', {
+    podsRestarted: int(0, 100000, 'Pods restarted.'),
+    restartedPods: list(str(253, 'Pod name.'), 256, 'Pod names.'),
+    namespace: str(63, 'Namespace.'),
+  }),
+  updateResult: obj('Result of an update.', {
+    resourceType: str(63, 'Kind.'),
+    resourceName: str(253, 'Name.'),
+    namespace: str(63, 'Namespace.'),
+    updateType: str(63, '"image", "config", "spec".'),
+    previousValue: str(LIMITS.longText, 'Value before (never a secret value).'),
+    newValue: str(LIMITS.longText, 'Value after (never a secret value).'),
+  }),
+  customResult: obj('Result of a custom action.', {
+    actionType: str(LIMITS.stepName, 'Custom action identifier.'),
+    output: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'Output values.'),
+  }),
+  resourcesAffected: list(affectedResource, 256, 'Resources changed.'),
+  warnings: list(str(LIMITS.longText, 'A warning.'), 32, 'Warnings.'),
+});
+
+const condition = obj(
+  'A kstatus condition.',
+  {
+    type: str(316, 'Condition type.', {
+      pattern:
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    }),
+    status: enumOf(['True', 'False', 'Unknown'], 'Condition status.'),
+    observedGeneration: int(0, Number.MAX_SAFE_INTEGER, 'Generation the condition was set for.'),
+    lastTransitionTime: time('When the status last changed.'),
+    reason: str(1024, 'CamelCase reason.', {
+      minLength: 1,
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    }),
+    message: str(32768, 'Human-readable message.'),
+  },
+  ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+);
+
+export const workflowExecutionStatus = obj('Observed state, projected from the statechart.', {
+  observedGeneration: int(0, Number.MAX_SAFE_INTEGER, 'The generation this status describes.'),
+  phase: enumOf(PHASES, 'Lifecycle phase.'),
+  currentStep: int(0, 10000, 'Steps finished so far (completed, failed or skipped).'),
+  totalSteps: int(0, 10000, 'Number of steps.'),
+  executionPlan: obj('The plan made while planning.', {
+    strategy: enumOf(EXECUTION_STRATEGIES, 'Execution strategy.'),
+    estimatedDuration: duration('Estimated duration along the critical path.'),
+    rollbackStrategy: enumOf(ROLLBACK_STRATEGIES, 'Rollback strategy.'),
+    safetyChecks: list(safetyCheck, LIMITS.safetyChecks, 'Checks to run.'),
+    parallelGroups: list(
+      list(int(1, 10000, 'A step number.'), LIMITS.steps, 'Steps that may run together.'),
+      LIMITS.steps,
+      'Topological levels.',
+    ),
+    rollbackOrder: list(
+      int(1, 10000, 'A step number.'),
+      LIMITS.steps,
+      'Reverse topological order used for rollback.',
+    ),
+  }),
+  validationResults: obj('Results of validation.', {
+    safetyChecksPassed: bool('Every required check passed.'),
+    safetyCheckResults: list(safetyCheckResult, LIMITS.safetyChecks, 'Each check.'),
+    dryRunPerformed: bool('A dry run was performed.'),
+    dryRunResults,
+    approvalReceived: bool('Approval was received.'),
+    approvedBy: str(LIMITS.shortText, 'Who approved.'),
+    approvalTimestamp: time('When approval was received.'),
+    validationErrors: list(str(LIMITS.longText, 'An error.'), 64, 'Errors found.'),
+  }),
+  stepStatuses: list(
+    obj(
+      'Progress of one step.',
+      {
+        stepNumber,
+        name: str(LIMITS.stepName, 'Step name.'),
+        action: enumOf(STEP_ACTION_NAMES, 'The action.'),
+        status: enumOf(STEP_STATES, 'Step state.'),
+        startTime: time('When the current or last attempt started.'),
+        endTime: time('When the step finished.'),
+        result: stepExecutionResult,
+        errorMessage: str(LIMITS.longText, 'Why it failed.'),
+        retriesAttempted: int(0, 10, 'Retries so far.'),
+        k8sExecutionRef: objectReference,
+      },
+      ['stepNumber', 'status'],
+    ),
+    LIMITS.steps,
+    'Per-step progress.',
+    { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['stepNumber'] },
+  ),
+  executionMetrics: obj('Performance of the run.', {
+    totalDuration: duration('Duration so far or in all.'),
+    stepSuccessRate: num(0, 1, 'Completed steps / finished steps.'),
+    rollbacksPerformed: int(0, 10000, 'Rollback steps run.'),
+    resourcesAffected: int(0, 100000, 'Resources changed.'),
+  }),
+  adaptiveAdjustments: list(
+    obj(
+      'A runtime optimization.',
+      {
+        timestamp: time('When.'),
+        adjustment: str(LIMITS.longText, 'What was adjusted.'),
+        reason: str(LIMITS.longText, 'Why.'),
+      },
+      ['adjustment'],
+    ),
+    LIMITS.adjustments,
+    'Adjustments made.',
+  ),
+  workflowResult: obj('Final outcome.', {
+    outcome: enumOf(OUTCOMES, 'Outcome.'),
+    effectivenessScore: num(0, 1, 'Effectiveness, 0.0-1.0.'),
+    resourceHealth: enumOf(HEALTH, 'Health of the targets.'),
+    newAlertsTriggered: bool('Whether new alerts fired.'),
+    alertsChecked: bool('Whether alerts could be checked at all.'),
+    recommendedActions: list(str(LIMITS.longText, 'An action.'), 16, 'For partial success or failure.'),
+  }),
+  planningStartTime: time('Planning started.'),
+  validationStartTime: time('Validation started.'),
+  executionStartTime: time('Execution started.'),
+  monitoringStartTime: time('Monitoring started.'),
+  rollbackStartTime: time('Rollback started.'),
+  completionTime: time('The run ended.'),
+  failureReason: str(LIMITS.longText, 'Why the run failed.'),
+  rollbackReason: str(LIMITS.longText, 'Why rollback started.'),
+  conditions: list(condition, LIMITS.conditions, 'Ready, Reconciling, Stalled, Succeeded.', {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  }),
+  statechart: obj(
+    'The persisted statechart (DESIGN 4).',
+    {
+      schema: str(64, 'Envelope schema.'),
+      machineVersion: int(0, 1000000, 'Version of the machine that wrote the snapshot.'),
+      specHash: str(128, 'Hash of the spec the machine was built from.'),
+      snapshot: {
+        type: 'object',
+        description: 'The XState persisted snapshot: the only free-form subtree.',
+        'x-kubernetes-preserve-unknown-fields': true,
+      },
+    },
+    ['schema', 'machineVersion', 'specHash', 'snapshot'],
+  ),
+});

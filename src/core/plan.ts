@@ -1,0 +1,444 @@
+/**
+ * The planner: a validated spec -> an execution plan (dependency graph, parallel groups, estimates,
+ * rollback order, effective timeouts and retries), or every problem found, each with reason and path.
+ * Pure and deterministic.
+ */
+import type { StepAction, RollbackAction } from '../api/actions.ts';
+import type { SpecIssue } from '../api/issues.ts';
+import type { SafetyCheck, WorkflowExecutionSpec, WorkflowStep } from '../api/generated/types.ts';
+import { parseDuration } from './duration.ts';
+
+export const DEFAULTS = {
+  stepTimeoutMs: 5 * 60_000,
+  planningTimeoutMs: 30_000,
+  validationTimeoutMs: 5 * 60_000,
+  monitoringTimeoutMs: 10 * 60_000,
+  /** The specification leaves `maxRetries` unset by default: a remediation is not repeated unasked. */
+  maxRetries: 0,
+  retryBackoffBaseMs: 10_000,
+  retryBackoffMaxMs: 5 * 60_000,
+} as const;
+
+export type ExecutionStrategyName = 'sequential' | 'parallel' | 'sequential-with-parallel';
+export type RollbackStrategy = 'automatic' | 'manual' | 'none';
+
+export interface PlannedRollback {
+  action: RollbackAction;
+  timeoutMs: number;
+}
+
+export interface PlannedStep {
+  number: number;
+  name: string;
+  action: StepAction;
+  critical: boolean;
+  /** Step numbers this step waits for, ascending. */
+  dependsOn: number[];
+  /** 0-based topological level: the parallel group it belongs to. */
+  level: number;
+  timeoutMs: number;
+  maxRetries: number;
+  rollback: PlannedRollback | null;
+}
+
+export interface PlannedAdjustment {
+  adjustment: string;
+  reason: string;
+}
+
+export interface ExecutionPlan {
+  workflowName: string;
+  /** Steps in topological order (ties broken by step number). */
+  steps: PlannedStep[];
+  /** Topological levels: steps of one level have no dependency between them. */
+  levels: number[][];
+  /** Reverse topological order: the order completed steps are rolled back in. */
+  rollbackOrder: number[];
+  strategy: ExecutionStrategyName;
+  estimatedDurationMs: number;
+  rollbackStrategy: RollbackStrategy;
+  approvalRequired: boolean;
+  dryRunFirst: boolean;
+  safetyChecks: SafetyCheck[];
+  adaptiveAdjustments: PlannedAdjustment[];
+  timeouts: { planningMs: number; validationMs: number; monitoringMs: number };
+  backoff: { baseMs: number; maxMs: number };
+}
+
+export type PlanResult = { ok: true; plan: ExecutionPlan } | { ok: false; issues: SpecIssue[] };
+
+const STEPS = 'spec.workflowDefinition.steps';
+const NAMED_DEPS = 'spec.workflowDefinition.dependencies';
+
+interface Graph {
+  /** step number -> its dependencies, as declared. */
+  deps: Map<number, number[]>;
+  issues: SpecIssue[];
+  declared: boolean;
+}
+
+function indexSteps(steps: readonly WorkflowStep[], issues: SpecIssue[]): Map<number, number> {
+  const byNumber = new Map<number, number>();
+  const byName = new Map<string, number>();
+  steps.forEach((step, index) => {
+    const first = byNumber.get(step.stepNumber);
+    if (first === undefined) byNumber.set(step.stepNumber, index);
+    else
+      issues.push({
+        reason: 'DuplicateStepNumber',
+        path: `${STEPS}[${index}].stepNumber`,
+        message: `step number ${step.stepNumber} is already used by steps[${first}]`,
+      });
+    const sameName = byName.get(step.name);
+    if (sameName === undefined) byName.set(step.name, index);
+    else
+      issues.push({
+        reason: 'DuplicateStepName',
+        path: `${STEPS}[${index}].name`,
+        message: `step name ${JSON.stringify(step.name)} is already used by steps[${sameName}]`,
+      });
+  });
+  return byNumber;
+}
+
+function numberedDependencies(
+  spec: WorkflowExecutionSpec,
+  byNumber: Map<number, number>,
+  issues: SpecIssue[],
+) {
+  const result = new Map<number, number[]>();
+  spec.workflowDefinition.steps.forEach((step, index) => {
+    if (!step.dependsOn) return;
+    const seen = new Set<number>();
+    step.dependsOn.forEach((dep, depIndex) => {
+      const path = `${STEPS}[${index}].dependsOn[${depIndex}]`;
+      if (dep === step.stepNumber) {
+        issues.push({ reason: 'SelfDependency', path, message: `step ${dep} cannot depend on itself` });
+      } else if (!byNumber.has(dep)) {
+        issues.push({
+          reason: 'UnknownDependency',
+          path,
+          message: `step ${dep} does not exist in this workflow`,
+        });
+      } else if (seen.has(dep)) {
+        issues.push({ reason: 'DuplicateDependency', path, message: `step ${dep} is listed twice` });
+      }
+      seen.add(dep);
+    });
+    result.set(
+      step.stepNumber,
+      [...seen].filter((d) => d !== step.stepNumber && byNumber.has(d)),
+    );
+  });
+  return result;
+}
+
+function namedDependencies(spec: WorkflowExecutionSpec, issues: SpecIssue[]) {
+  const result = new Map<number, number[]>();
+  const numberOf = new Map(spec.workflowDefinition.steps.map((s) => [s.name, s.stepNumber] as const));
+  for (const [name, depNames] of Object.entries(spec.workflowDefinition.dependencies ?? {})) {
+    const keyPath = `${NAMED_DEPS}[${JSON.stringify(name)}]`;
+    const stepNumber = numberOf.get(name);
+    if (stepNumber === undefined) {
+      issues.push({
+        reason: 'UnknownStep',
+        path: keyPath,
+        message: `no step is named ${JSON.stringify(name)}`,
+      });
+      continue;
+    }
+    const seen = new Set<number>();
+    depNames.forEach((depName, depIndex) => {
+      const path = `${keyPath}[${depIndex}]`;
+      const dep = numberOf.get(depName);
+      if (dep === undefined) {
+        issues.push({
+          reason: 'UnknownDependency',
+          path,
+          message: `no step is named ${JSON.stringify(depName)}`,
+        });
+      } else if (dep === stepNumber) {
+        issues.push({
+          reason: 'SelfDependency',
+          path,
+          message: `step ${JSON.stringify(name)} cannot depend on itself`,
+        });
+      } else if (seen.has(dep)) {
+        issues.push({
+          reason: 'DuplicateDependency',
+          path,
+          message: `${JSON.stringify(depName)} is listed twice`,
+        });
+      } else {
+        seen.add(dep);
+      }
+    });
+    result.set(stepNumber, [...seen]);
+  }
+  return result;
+}
+
+function buildGraph(spec: WorkflowExecutionSpec, byNumber: Map<number, number>, issues: SpecIssue[]): Graph {
+  const steps = spec.workflowDefinition.steps;
+  const numbered = numberedDependencies(spec, byNumber, issues);
+  const named = namedDependencies(spec, issues);
+  const deps = new Map<number, number[]>();
+  const sameSet = (a: number[], b: number[]) => a.length === b.length && a.every((x) => b.includes(x));
+  steps.forEach((step, index) => {
+    const byNum = numbered.get(step.stepNumber);
+    const byName = named.get(step.stepNumber);
+    if (byNum && byName && !sameSet(byNum, byName)) {
+      issues.push({
+        reason: 'DependencyDisagreement',
+        path: `${STEPS}[${index}].dependsOn`,
+        message: `dependsOn [${[...byNum].sort((a, b) => a - b).join(', ')}] and dependencies[${JSON.stringify(step.name)}] (steps [${[...byName].sort((a, b) => a - b).join(', ')}]) disagree`,
+      });
+    }
+    deps.set(
+      step.stepNumber,
+      [...new Set([...(byNum ?? []), ...(byName ?? [])])].sort((a, b) => a - b),
+    );
+  });
+  return { deps, issues, declared: numbered.size > 0 || named.size > 0 };
+}
+
+/** Kahn's algorithm by levels; whatever is left over lies on or behind a cycle. */
+function levelize(numbers: number[], deps: Map<number, number[]>): { levels: number[][]; rest: number[] } {
+  const remaining = new Set(numbers);
+  const done = new Set<number>();
+  const levels: number[][] = [];
+  for (;;) {
+    const level = [...remaining]
+      .filter((n) => (deps.get(n) ?? []).every((d) => done.has(d)))
+      .sort((a, b) => a - b);
+    if (level.length === 0) break;
+    level.forEach((n) => {
+      remaining.delete(n);
+      done.add(n);
+    });
+    levels.push(level);
+  }
+  return { levels, rest: [...remaining].sort((a, b) => a - b) };
+}
+
+/** A cycle among the left-over steps, as step numbers, first repeated at the end. */
+export function findCycle(rest: number[], deps: Map<number, number[]>): number[] {
+  const inRest = new Set(rest);
+  const start = rest[0];
+  if (start === undefined) return [];
+  // Every left-over step has a left-over dependency, so walking them must revisit a step.
+  const path: number[] = [];
+  const position = new Map<number, number>();
+  let current = start;
+  while (!position.has(current)) {
+    position.set(current, path.length);
+    path.push(current);
+    const next = (deps.get(current) ?? []).find((d) => inRest.has(d));
+    if (next === undefined) return [];
+    current = next;
+  }
+  const cycle = path.slice(position.get(current));
+  // Written in the direction a person reads "a waits for b": reverse the dependency walk.
+  const ordered = cycle.reverse();
+  const lowest = ordered.indexOf(Math.min(...ordered));
+  const rotated = [...ordered.slice(lowest), ...ordered.slice(0, lowest)];
+  return [...rotated, rotated[0] ?? start];
+}
+
+/** Without declared dependencies the steps run one after another, in step-number order. */
+function implicitChain(numbers: number[]): Map<number, number[]> {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  return new Map(sorted.map((n, i) => [n, i === 0 ? [] : [sorted[i - 1] ?? n]]));
+}
+
+function reachable(from: number, deps: Map<number, number[]>): Set<number> {
+  const seen = new Set<number>();
+  const stack = [...(deps.get(from) ?? [])];
+  while (stack.length > 0) {
+    const n = stack.pop();
+    if (n === undefined || seen.has(n)) continue;
+    seen.add(n);
+    stack.push(...(deps.get(n) ?? []));
+  }
+  return seen;
+}
+
+/**
+ * AI parallel-execution suggestions. In the implicit sequential chain, a group of consecutive steps
+ * may run together; with declared dependencies the graph already runs everything it allows in
+ * parallel, so a suggestion is only checked against it. Nothing that breaks a dependency is applied.
+ */
+function applyParallelSuggestions(
+  spec: WorkflowExecutionSpec,
+  deps: Map<number, number[]>,
+  declared: boolean,
+): { deps: Map<number, number[]>; adjustments: PlannedAdjustment[] } {
+  const suggestions = spec.workflowDefinition.aiRecommendations?.parallelExecutionSuggestions ?? [];
+  if (!spec.adaptiveOrchestration?.optimizationEnabled || suggestions.length === 0)
+    return { deps, adjustments: [] };
+  const adjustments: PlannedAdjustment[] = [];
+  let current = new Map(deps);
+  for (const group of suggestions) {
+    const members = [...new Set(group.stepNumbers)].sort((a, b) => a - b);
+    const label = group.groupName
+      ? `group ${JSON.stringify(group.groupName)}`
+      : `steps [${members.join(', ')}]`;
+    const unknown = members.filter((n) => !current.has(n));
+    if (unknown.length > 0) {
+      adjustments.push({
+        adjustment: `ignored parallel suggestion ${label}`,
+        reason: `steps [${unknown.join(', ')}] do not exist`,
+      });
+      continue;
+    }
+    if (declared) {
+      const linked = members.find((a) => members.some((b) => b !== a && reachable(a, current).has(b)));
+      adjustments.push(
+        linked === undefined
+          ? {
+              adjustment: `confirmed parallel execution of ${label}`,
+              reason: 'the declared dependencies already let these steps run together',
+            }
+          : {
+              adjustment: `ignored parallel suggestion ${label}`,
+              reason: `step ${linked} depends on another step of the group`,
+            },
+      );
+      continue;
+    }
+    const order = [...current.keys()].sort((a, b) => a - b);
+    const first = order.indexOf(members[0] ?? -1);
+    const consecutive = members.every((n, i) => order[first + i] === n);
+    if (!consecutive || members.length < 2) {
+      adjustments.push({
+        adjustment: `ignored parallel suggestion ${label}`,
+        reason: 'only consecutive steps of a sequential workflow can be run together',
+      });
+      continue;
+    }
+    const before = current.get(members[0] ?? -1) ?? [];
+    const next = order[first + members.length];
+    const updated = new Map(current);
+    members.forEach((n) => updated.set(n, [...before]));
+    if (next !== undefined) updated.set(next, [...members]);
+    current = updated;
+    adjustments.push({
+      adjustment: `steps [${members.join(', ')}] run in parallel`,
+      reason: `AI suggestion ${label} (confidence ${group.confidence ?? 'unknown'}) and no dependency between them`,
+    });
+  }
+  return { deps: current, adjustments };
+}
+
+function durationOr(text: string | undefined, fallback: number, path: string, issues: SpecIssue[]): number {
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    issues.push({
+      reason: 'InvalidDuration',
+      path,
+      message: `${JSON.stringify(text)} is not a positive duration such as "30s" or "5m"`,
+    });
+    return fallback;
+  }
+  return ms;
+}
+
+function strategyOf(levels: number[][]): ExecutionStrategyName {
+  if (levels.every((l) => l.length === 1)) return 'sequential';
+  if (levels.length === 1) return 'parallel';
+  return 'sequential-with-parallel';
+}
+
+export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
+  const issues: SpecIssue[] = [];
+  const steps = spec.workflowDefinition.steps;
+  if (steps.length === 0) {
+    return {
+      ok: false,
+      issues: [{ reason: 'EmptyWorkflow', path: STEPS, message: 'a workflow needs at least one step' }],
+    };
+  }
+  const byNumber = indexSteps(steps, issues);
+  const graph = buildGraph(spec, byNumber, issues);
+  const numbers = [...byNumber.keys()];
+  const baseDeps = graph.declared ? graph.deps : implicitChain(numbers);
+  const { deps, adjustments } = applyParallelSuggestions(spec, baseDeps, graph.declared);
+
+  const { levels, rest } = levelize(numbers, deps);
+  if (rest.length > 0) {
+    const cycle = findCycle(rest, deps);
+    const names = cycle.map((n) => `${n} (${steps[byNumber.get(n) ?? -1]?.name ?? '?'})`);
+    issues.push({
+      reason: 'DependencyCycle',
+      path: `${STEPS}[${byNumber.get(cycle[0] ?? rest[0] ?? -1) ?? 0}].dependsOn`,
+      message: `dependency cycle: step ${names.join(' -> ')}`,
+    });
+  }
+
+  const strategyRetries = spec.executionStrategy.maxRetries ?? DEFAULTS.maxRetries;
+  const levelOf = new Map(levels.flatMap((level, i) => level.map((n) => [n, i] as const)));
+  const planned = new Map<number, PlannedStep>();
+  steps.forEach((step, index) => {
+    if (planned.has(step.stepNumber)) return;
+    const timeoutMs = durationOr(step.timeout, DEFAULTS.stepTimeoutMs, `${STEPS}[${index}].timeout`, issues);
+    const rollback = step.rollbackSpec
+      ? {
+          action: step.rollbackSpec.action,
+          timeoutMs: durationOr(
+            step.rollbackSpec.timeout,
+            timeoutMs,
+            `${STEPS}[${index}].rollbackSpec.timeout`,
+            issues,
+          ),
+        }
+      : null;
+    planned.set(step.stepNumber, {
+      number: step.stepNumber,
+      name: step.name,
+      action: step.action,
+      critical: step.criticalStep ?? false,
+      dependsOn: deps.get(step.stepNumber) ?? [],
+      level: levelOf.get(step.stepNumber) ?? 0,
+      timeoutMs,
+      maxRetries: step.maxRetries ?? strategyRetries,
+      rollback,
+    });
+  });
+  if (issues.length > 0) return { ok: false, issues };
+
+  const order = levels.flat();
+  const finish = new Map<number, number>();
+  for (const n of order) {
+    const step = planned.get(n);
+    if (!step) continue;
+    const start = Math.max(0, ...step.dependsOn.map((d) => finish.get(d) ?? 0));
+    finish.set(n, start + step.timeoutMs);
+  }
+  const criticalPathMs = Math.max(0, ...finish.values());
+  const aiEstimate = spec.workflowDefinition.aiRecommendations?.estimatedDuration;
+  const aiMs = aiEstimate === undefined ? undefined : parseDuration(aiEstimate);
+
+  return {
+    ok: true,
+    plan: {
+      workflowName: spec.workflowDefinition.name,
+      steps: order.map((n) => planned.get(n)).filter((s): s is PlannedStep => s !== undefined),
+      levels,
+      rollbackOrder: [...order].reverse(),
+      strategy: strategyOf(levels),
+      estimatedDurationMs: aiMs ?? criticalPathMs,
+      rollbackStrategy: spec.executionStrategy.rollbackStrategy as RollbackStrategy,
+      approvalRequired: spec.executionStrategy.approvalRequired ?? false,
+      dryRunFirst: spec.executionStrategy.dryRunFirst ?? false,
+      safetyChecks: spec.executionStrategy.safetyChecks ?? [],
+      adaptiveAdjustments: adjustments,
+      timeouts: {
+        planningMs: DEFAULTS.planningTimeoutMs,
+        validationMs: DEFAULTS.validationTimeoutMs,
+        monitoringMs: DEFAULTS.monitoringTimeoutMs,
+      },
+      backoff: { baseMs: DEFAULTS.retryBackoffBaseMs, maxMs: DEFAULTS.retryBackoffMaxMs },
+    },
+  };
+}
