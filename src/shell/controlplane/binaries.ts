@@ -1,0 +1,72 @@
+// Where the control plane binaries live, and building them when they are missing.
+import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KUBERNETES_VERSION = 'v1.34.4';
+
+export const CONTROL_PLANE_BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+] as const;
+export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number];
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function defaultBinDir(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env['WFE_CONTROLPLANE_CACHE'] ?? join(homedir(), '.cache', 'wfe-controlplane');
+  return join(cache, KUBERNETES_VERSION, 'bin');
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function missingBinaries(
+  binDir: string,
+  wanted: readonly ControlPlaneBinary[] = CONTROL_PLANE_BINARIES,
+): Promise<ControlPlaneBinary[]> {
+  const present = await Promise.all(wanted.map((b) => isExecutable(join(binDir, b))));
+  return wanted.filter((_, i) => present[i] !== true);
+}
+
+/** Runs scripts/build-controlplane.sh (a no-op when everything is built), its output on stderr. */
+export function buildBinaries(binDir: string): Promise<void> {
+  const cache = dirname(dirname(binDir));
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build-controlplane.sh')], {
+      stdio: ['ignore', process.stderr, process.stderr],
+      env: { ...process.env, WFE_CONTROLPLANE_CACHE: cache, K8S_VERSION: KUBERNETES_VERSION },
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`scripts/build-controlplane.sh failed (exit ${String(code)})`));
+    });
+  });
+}
+
+/** The binaries' directory, building what is missing first. */
+export async function ensureBinaries(binDir: string, wanted: readonly ControlPlaneBinary[]): Promise<string> {
+  const missing = await missingBinaries(binDir, wanted);
+  if (missing.length > 0) {
+    process.stderr.write(
+      `control plane: building ${missing.join(', ')} into ${binDir} (first time: minutes)\n`,
+    );
+    await buildBinaries(binDir);
+    const still = await missingBinaries(binDir, wanted);
+    if (still.length > 0)
+      throw new Error(`control plane binaries still missing after build: ${still.join(', ')}`);
+  }
+  return binDir;
+}
