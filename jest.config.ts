@@ -15,6 +15,7 @@ const common = {
 };
 
 const config: Config = {
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'model', testMatch: ['<rootDir>/test/model/**/*.test.ts'] },

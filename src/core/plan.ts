@@ -428,7 +428,7 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
       rollbackOrder: [...order].reverse(),
       strategy: strategyOf(levels),
       estimatedDurationMs: aiMs ?? criticalPathMs,
-      rollbackStrategy: spec.executionStrategy.rollbackStrategy as RollbackStrategy,
+      rollbackStrategy: spec.executionStrategy.rollbackStrategy,
       approvalRequired: spec.executionStrategy.approvalRequired ?? false,
       dryRunFirst: spec.executionStrategy.dryRunFirst ?? false,
       safetyChecks: spec.executionStrategy.safetyChecks ?? [],
