@@ -8,7 +8,7 @@ KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODDIR="$ROOT/test/controlplane"
 CACHE="${WFE_CONTROLPLANE_CACHE:-$HOME/.cache/wfe-controlplane}"
-BIN="$CACHE/$K8S_VERSION/bin"
+BIN="${WFE_CONTROLPLANE_BIN:-$CACHE/$K8S_VERSION/bin}"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
 
 missing=()
@@ -22,7 +22,7 @@ if ! command -v go >/dev/null 2>&1; then export PATH="/usr/local/go/bin:$PATH"; 
 command -v go >/dev/null 2>&1 || { echo "go toolchain not found (expected /usr/local/go/bin)" >&2; exit 1; }
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 export CGO_ENABLED=0
-mkdir -p "$BIN"
+mkdir -p "$BIN" "$CACHE"
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 vpkg=k8s.io/component-base/version
@@ -37,7 +37,7 @@ build() { # name package dir
   local name="$1" pkg="$2" dir="$3" start
   start=$(date +%s)
   echo "building $name ($pkg) ..."
-  (cd "$dir" && go build -p "${BUILD_JOBS:-2}" -trimpath -ldflags "$ldflags" -o "$BIN/$name.tmp" "$pkg")
+  (cd "$dir" && go build -p "${BUILD_JOBS:-2}" -trimpath -buildvcs=false -ldflags "$ldflags" -o "$BIN/$name.tmp" "$pkg")
   mv "$BIN/$name.tmp" "$BIN/$name"
   echo "built $name in $(( $(date +%s) - start ))s"
 }
@@ -51,7 +51,7 @@ for b in "${missing[@]}"; do
       start=$(date +%s)
       echo "building kwok (sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION) ..."
       if [ -f "$MODDIR/kwok/go.mod" ]; then
-        (cd "$MODDIR/kwok" && go build -p "${BUILD_JOBS:-2}" -trimpath -ldflags "-s -w" -o "$BIN/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok)
+        (cd "$MODDIR/kwok" && go build -p "${BUILD_JOBS:-2}" -trimpath -buildvcs=false -ldflags "-s -w" -o "$BIN/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok)
         mv "$BIN/kwok.tmp" "$BIN/kwok"
       else
         (cd "$CACHE" && GOBIN="$BIN" go install -p "${BUILD_JOBS:-2}" -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")

@@ -23,7 +23,7 @@ interface Manifest {
   metadata: Record<string, unknown>;
   [field: string]: unknown;
 }
-const asObject = (m: Manifest): KubernetesObject => m as KubernetesObject;
+const asObject = (m: Manifest): KubernetesObject => m;
 
 async function eventually<T>(
   what: string,
@@ -70,10 +70,9 @@ describe('control plane', () => {
   });
 
   it('garbage-collects a dependent after its owner is deleted', async () => {
-    const owner = await core.createNamespacedConfigMap({
-      namespace,
-      body: asObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner' } }),
-    });
+    const owner = await objects.create(
+      asObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace } }),
+    );
     const ownerUid = owner.metadata?.uid;
     expect(ownerUid).toBeDefined();
     await objects.create(

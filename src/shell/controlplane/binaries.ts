@@ -42,11 +42,10 @@ export async function missingBinaries(
 
 /** Runs scripts/build-controlplane.sh (a no-op when everything is built), its output on stderr. */
 export function buildBinaries(binDir: string): Promise<void> {
-  const cache = dirname(dirname(binDir));
   return new Promise((resolvePromise, reject) => {
     const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build-controlplane.sh')], {
       stdio: ['ignore', process.stderr, process.stderr],
-      env: { ...process.env, WFE_CONTROLPLANE_CACHE: cache, K8S_VERSION: KUBERNETES_VERSION },
+      env: { ...process.env, WFE_CONTROLPLANE_BIN: binDir, K8S_VERSION: KUBERNETES_VERSION },
     });
     child.once('error', reject);
     child.once('exit', (code) => {

@@ -16,7 +16,7 @@ import {
 import { writeKubeconfig } from './kubeconfig.ts';
 import { installRepoManifests } from './manifests.ts';
 import { KWOK_NODE_SELECTOR, createFakeNodes, waitForNodesReady } from './nodes.ts';
-import { clientCert, createPki, type Pki } from './pki.ts';
+import { caFiles, clientCert, createPki, type Pki } from './pki.ts';
 import { freePorts } from './ports.ts';
 import { spawnManaged, type ManagedProcess } from './processes.ts';
 import { assertRunning, waitForHealthy } from './readiness.ts';
@@ -129,6 +129,51 @@ function apiserverArgs(dataDir: string, pki: Pki, etcdPort: number, port: number
 
 function componentServing(dataDir: string, name: string, port: number): string[] {
   return [`--secure-port=${port}`, '--bind-address=127.0.0.1', `--cert-dir=${join(dataDir, name)}`];
+}
+
+/**
+ * A kubeconfig for a new client-certificate user of the control plane whose data dir is `dataDir`
+ * (usable from any process that can read it, e.g. jest workers: the handle lives in the parent).
+ */
+export async function addControlPlaneUser(
+  dataDir: string,
+  server: string,
+  user: ControlPlaneUser,
+): Promise<string> {
+  const pkiDir = join(dataDir, 'pki');
+  const ca = caFiles(pkiDir);
+  const client = await clientCert(pkiDir, ca, user);
+  const safe = user.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return writeKubeconfig({
+    path: join(dataDir, `user-${safe}.kubeconfig`),
+    server,
+    caFile: ca.certFile,
+    user: user.name,
+    client,
+  });
+}
+
+/** The control plane started by test/integration/global-setup.ts, seen from a jest worker. */
+export interface SharedControlPlane {
+  readonly kubeconfigPath: string;
+  readonly server: string;
+  readonly dataDir: string;
+  addUser(user: ControlPlaneUser): Promise<string>;
+}
+
+export function sharedControlPlane(env: NodeJS.ProcessEnv = process.env): SharedControlPlane {
+  const kubeconfigPath = env['WFE_KUBECONFIG'];
+  const server = env['WFE_CONTROLPLANE_SERVER'];
+  const dataDir = env['WFE_CONTROLPLANE_DATA_DIR'];
+  if (kubeconfigPath === undefined || server === undefined || dataDir === undefined) {
+    throw new Error('no control plane: WFE_KUBECONFIG is set by test/integration/global-setup.ts');
+  }
+  return {
+    kubeconfigPath,
+    server,
+    dataDir,
+    addUser: (user) => addControlPlaneUser(dataDir, server, user),
+  };
 }
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -273,17 +318,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       version: KUBERNETES_VERSION,
       pids,
       crds: installed.crds,
-      async addUser(user: ControlPlaneUser): Promise<string> {
-        const client = await clientCert(pki.dir, pki.ca, user);
-        const safe = user.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-        return writeKubeconfig({
-          path: join(dataDir, `user-${safe}.kubeconfig`),
-          server,
-          caFile: pki.ca.certFile,
-          user: user.name,
-          client,
-        });
-      },
+      addUser: (user: ControlPlaneUser) => addControlPlaneUser(dataDir, server, user),
       stop,
     };
   } catch (err) {
