@@ -1,0 +1,205 @@
+/**
+ * The workflow statechart's context: small, plain JSON (it is persisted in the resource's status),
+ * and the pure rules that read it. Absent values are `null`, never `undefined`, so a JSON round
+ * trip gives back exactly the same object.
+ */
+import type { StepExecutionResult } from '../src/api/generated/types.ts';
+import type { ExecutionPlan, PlannedStep } from '../src/core/plan.ts';
+import type {
+  EffectivenessObservation,
+  Outcome,
+  SafetyCheckResult,
+  WorkflowEvent,
+} from '../src/core/events.ts';
+
+export type StepStatus = 'pending' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'skipped';
+export type RollbackStatus = 'running' | 'rolledBack' | 'failed';
+
+export interface StepRollback {
+  status: RollbackStatus;
+  startedAt: number;
+  finishedAt: number | null;
+  message: string | null;
+}
+
+export interface StepRun {
+  status: StepStatus;
+  /** The current or last attempt, from 1; 0 before the first. */
+  attempt: number;
+  /** When the current or last attempt started. */
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** While in backoff: when the next attempt may start. */
+  retryAt: number | null;
+  message: string | null;
+  result: StepExecutionResult | null;
+  rollback: StepRollback | null;
+}
+
+/** Machine-readable failure reasons (CamelCase, for conditions and events). */
+export type FailureCode =
+  | 'PlanningTimeout'
+  | 'SafetyCheckFailed'
+  | 'DryRunFailed'
+  | 'Rejected'
+  | 'ValidationTimeout'
+  | 'CriticalStepFailed'
+  | 'Cancelled'
+  | 'RollbackFailed'
+  | 'Ineffective';
+
+export type AbortCode = 'CriticalStepFailed' | 'Cancelled';
+
+export type WorkflowOutcome = 'success' | 'partial_success' | 'unknown' | 'ineffective' | 'failed';
+
+export interface PhaseTimes {
+  planning: number | null;
+  validating: number | null;
+  executing: number | null;
+  monitoring: number | null;
+  rollingBack: number | null;
+  finished: number | null;
+}
+
+export interface SafetyRecord extends SafetyCheckResult {
+  checkedAt: number;
+}
+
+export interface DryRunRecord {
+  outcome: Outcome;
+  message: string | null;
+  at: number;
+}
+
+export interface EffectivenessRecord extends EffectivenessObservation {
+  at: number;
+}
+
+export interface WorkflowContext {
+  /** Keyed by step number. */
+  steps: Record<string, StepRun>;
+  times: PhaseTimes;
+  failure: { code: FailureCode; message: string } | null;
+  /** Set when no new step may start (critical failure or cancellation). */
+  abort: { code: AbortCode; message: string; at: number } | null;
+  rollbackReason: string | null;
+  approval: { by: string; at: number } | null;
+  safety: SafetyRecord[] | null;
+  /** Keyed by step number. */
+  dryRun: Record<string, DryRunRecord>;
+  effectiveness: EffectivenessRecord | null;
+  outcome: WorkflowOutcome | null;
+}
+
+export interface WorkflowInput {
+  now: number;
+}
+
+export function initialContext(plan: ExecutionPlan, now: number): WorkflowContext {
+  return {
+    steps: Object.fromEntries(
+      plan.steps.map((s) => [
+        String(s.number),
+        {
+          status: 'pending',
+          attempt: 0,
+          startedAt: null,
+          finishedAt: null,
+          retryAt: null,
+          message: null,
+          result: null,
+          rollback: null,
+        } satisfies StepRun,
+      ]),
+    ),
+    times: {
+      planning: now,
+      validating: null,
+      executing: null,
+      monitoring: null,
+      rollingBack: null,
+      finished: null,
+    },
+    failure: null,
+    abort: null,
+    rollbackReason: null,
+    approval: null,
+    safety: null,
+    dryRun: {},
+    effectiveness: null,
+    outcome: null,
+  };
+}
+
+/** The time an event was observed; `xstate.init` carries it in its input. */
+export function nowOf(event: WorkflowEvent | { type: string }): number | null {
+  if ('now' in event && typeof event.now === 'number') return event.now;
+  if ('input' in event) {
+    const input = event.input as { now?: unknown } | undefined;
+    if (input && typeof input.now === 'number') return input.now;
+  }
+  return null;
+}
+
+export const runOf = (context: WorkflowContext, step: number): StepRun | undefined =>
+  context.steps[String(step)];
+
+export const isSettled = (status: StepStatus): boolean =>
+  status === 'succeeded' || status === 'failed' || status === 'skipped';
+
+export const allSettled = (context: WorkflowContext): boolean =>
+  Object.values(context.steps).every((s) => isSettled(s.status));
+
+export const attemptDeadline = (run: StepRun, step: PlannedStep): number | null =>
+  run.status === 'running' && run.startedAt !== null ? run.startedAt + step.timeoutMs : null;
+
+/** No running attempt has passed its deadline: finished attempts are settled before new launches. */
+export function noOverdueAttempt(plan: ExecutionPlan, context: WorkflowContext, now: number): boolean {
+  return plan.steps.every((step) => {
+    const run = runOf(context, step.number);
+    const deadline = run ? attemptDeadline(run, step) : null;
+    return deadline === null || now < deadline;
+  });
+}
+
+export function dependenciesSucceeded(step: PlannedStep, context: WorkflowContext): boolean {
+  return step.dependsOn.every((d) => runOf(context, d)?.status === 'succeeded');
+}
+
+export function dependencyBlocked(step: PlannedStep, context: WorkflowContext): boolean {
+  return step.dependsOn.some((d) => {
+    const status = runOf(context, d)?.status;
+    return status === 'failed' || status === 'skipped';
+  });
+}
+
+/** Exponential backoff before attempt n+1, from the plan's base, doubling, capped. */
+export function backoffMs(plan: ExecutionPlan, failedAttempt: number): number {
+  const exponent = Math.max(0, failedAttempt - 1);
+  return Math.min(plan.backoff.maxMs, plan.backoff.baseMs * 2 ** Math.min(exponent, 30));
+}
+
+/** Steps that would be rolled back now: succeeded, with a rollback, not rolled back yet. */
+export function rollbackCandidates(plan: ExecutionPlan, context: WorkflowContext): number[] {
+  const byNumber = new Map(plan.steps.map((s) => [s.number, s]));
+  return plan.rollbackOrder.filter((n) => {
+    const run = runOf(context, n);
+    return byNumber.get(n)?.rollback != null && run?.status === 'succeeded' && run.rollback === null;
+  });
+}
+
+export function hasRollbackWork(plan: ExecutionPlan, context: WorkflowContext): boolean {
+  return rollbackCandidates(plan, context).length > 0;
+}
+
+/** Secret values never enter the context: update-secret results lose their values. */
+export function sanitizeResult(step: PlannedStep, result: StepExecutionResult): StepExecutionResult {
+  const copy: StepExecutionResult = JSON.parse(JSON.stringify(result)) as StepExecutionResult;
+  if (step.action === 'update-secret' && copy.updateResult) {
+    delete copy.updateResult.previousValue;
+    delete copy.updateResult.newValue;
+  }
+  return copy;
+}
+
+export const describeStep = (step: PlannedStep): string => `step ${step.number} (${step.name})`;

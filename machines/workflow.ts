@@ -1,0 +1,688 @@
+/**
+ * The WorkflowExecution statechart (DESIGN 4), generated from an execution plan: one parallel
+ * region per step while executing, one state per rollback candidate while rolling back.
+ *
+ * Pure: no `after`, no `invoke`, no clock. Every event carries `now`; deadlines live in context and
+ * are checked by guards on every event. Every action is an `assign`, so XState's pure
+ * `transition()` computes everything and nothing needs executing.
+ */
+import { assign, setup } from 'xstate';
+import type { ExecutionPlan, PlannedStep } from '../src/core/plan.ts';
+import type { WorkflowEvent } from '../src/core/events.ts';
+import {
+  allSettled,
+  attemptDeadline,
+  backoffMs,
+  dependenciesSucceeded,
+  dependencyBlocked,
+  describeStep,
+  hasRollbackWork,
+  initialContext,
+  noOverdueAttempt,
+  nowOf,
+  runOf,
+  sanitizeResult,
+  type AbortCode,
+  type FailureCode,
+  type StepRun,
+  type WorkflowContext,
+  type WorkflowInput,
+} from './context.ts';
+
+/** Bump when the machine's states or context change shape; add a migration in src/core/rehydrate.ts. */
+export const MACHINE_VERSION = 1;
+
+export const MACHINE_ID = 'workflow';
+export const PHASES = [
+  'planning',
+  'validating',
+  'executing',
+  'monitoring',
+  'rolling_back',
+  'completed',
+  'failed',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** State keys: a step's region while executing, and its state while rolling back. */
+export const stepKey = (step: number): string => `step${step}`;
+
+type StepParams = { step: number };
+type FailParams = { code: FailureCode };
+
+const seconds = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
+function expired(start: number | null, limitMs: number, event: WorkflowEvent): boolean {
+  const now = nowOf(event);
+  return start !== null && now !== null && now >= start + limitMs;
+}
+
+function setupFor(plan: ExecutionPlan) {
+  const byNumber = new Map(plan.steps.map((s) => [s.number, s]));
+  const stepOf = (n: number): PlannedStep => {
+    const step = byNumber.get(n);
+    if (!step) throw new Error(`step ${n} is not in the plan`);
+    return step;
+  };
+  const mustRun = (context: WorkflowContext, n: number): StepRun => {
+    const run = runOf(context, n);
+    if (!run) throw new Error(`step ${n} has no run record`);
+    return run;
+  };
+  const withRun = (
+    context: WorkflowContext,
+    n: number,
+    patch: Partial<StepRun>,
+  ): WorkflowContext['steps'] => ({
+    ...context.steps,
+    [String(n)]: { ...mustRun(context, n), ...patch },
+  });
+  const now = (event: WorkflowEvent): number => nowOf(event) ?? 0;
+  const currentResult = (context: WorkflowContext, event: WorkflowEvent, n: number) =>
+    event.type === 'STEP_RESULT' &&
+    event.step === n &&
+    runOf(context, n)?.status === 'running' &&
+    event.attempt === runOf(context, n)?.attempt
+      ? event
+      : null;
+  const retriesLeft = (context: WorkflowContext, n: number) =>
+    context.abort === null && mustRun(context, n).attempt <= stepOf(n).maxRetries;
+  const overdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
+    const deadline = attemptDeadline(mustRun(context, n), stepOf(n));
+    const t = nowOf(event);
+    return deadline !== null && t !== null && t >= deadline;
+  };
+  const rollbackOverdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
+    const rb = runOf(context, n)?.rollback;
+    const timeout = stepOf(n).rollback?.timeoutMs;
+    return rb?.status === 'running' && timeout !== undefined && expired(rb.startedAt, timeout, event);
+  };
+
+  function failureMessage(code: FailureCode, context: WorkflowContext, event: WorkflowEvent): string {
+    switch (code) {
+      case 'PlanningTimeout':
+        return `planning did not finish within ${seconds(plan.timeouts.planningMs)}`;
+      case 'ValidationTimeout':
+        return `validation did not finish within ${seconds(plan.timeouts.validationMs)}`;
+      case 'SafetyCheckFailed': {
+        const failing =
+          event.type === 'SAFETY_RESULT'
+            ? event.results.filter((r) => r.required && (r.result === 'failed' || r.result === 'error'))
+            : [];
+        return `required safety check failed: ${failing.map((r) => `${r.type} ${r.result} (${r.message})`).join('; ')}`;
+      }
+      case 'DryRunFailed':
+        return event.type === 'DRYRUN_RESULT'
+          ? `dry run of ${describeStep(stepOf(event.step))} failed${event.message ? `: ${event.message}` : ''}`
+          : 'dry run failed';
+      case 'Rejected':
+        return event.type === 'REJECTED' ? `rejected by ${event.by}` : 'rejected';
+      case 'Cancelled':
+        return event.type === 'CANCEL_REQUESTED' ? `cancelled by ${event.by}` : 'cancelled';
+      case 'CriticalStepFailed':
+        return context.abort?.message ?? 'a critical step failed';
+      case 'RollbackFailed': {
+        const n = event.type === 'ROLLBACK_RESULT' ? event.step : null;
+        const failedStep =
+          n ?? plan.rollbackOrder.find((s) => runOf(context, s)?.rollback?.status === 'failed') ?? null;
+        const detail =
+          failedStep === null
+            ? ''
+            : `of ${describeStep(stepOf(failedStep))}${
+                runOf(context, failedStep)?.rollback?.message
+                  ? `: ${runOf(context, failedStep)?.rollback?.message ?? ''}`
+                  : ''
+              }`;
+        return `rollback ${detail} failed${context.failure ? ` (after: ${context.failure.message})` : ''}`.replace(
+          '  ',
+          ' ',
+        );
+      }
+      case 'Ineffective': {
+        const e = event.type === 'EFFECTIVENESS_RESULT' ? event : null;
+        return e
+          ? `new alerts fired after the remediation (effectiveness ${e.score}, resources ${e.resourceHealth})`
+          : 'new alerts fired after the remediation';
+      }
+    }
+  }
+
+  return setup({
+    types: {
+      context: {} as WorkflowContext,
+      events: {} as WorkflowEvent,
+      input: {} as WorkflowInput | undefined,
+    },
+    guards: {
+      observed: ({ event }) => typeof (event as { now?: unknown }).now === 'number',
+      planningExpired: ({ context, event }) =>
+        expired(context.times.planning, plan.timeouts.planningMs, event),
+      validationExpired: ({ context, event }) =>
+        expired(context.times.validating, plan.timeouts.validationMs, event),
+      safetyFailed: ({ event }) =>
+        event.type === 'SAFETY_RESULT' &&
+        event.results.some((r) => r.required && (r.result === 'failed' || r.result === 'error')),
+      dryRunFailed: ({ context, event }) =>
+        event.type === 'DRYRUN_RESULT' &&
+        byNumber.has(event.step) &&
+        context.dryRun[String(event.step)] === undefined &&
+        event.outcome === 'failed',
+      dryRunNew: ({ context, event }) =>
+        event.type === 'DRYRUN_RESULT' &&
+        byNumber.has(event.step) &&
+        context.dryRun[String(event.step)] === undefined,
+      allDryRunsSucceeded: ({ context }) =>
+        plan.steps.every((s) => context.dryRun[String(s.number)]?.outcome === 'succeeded'),
+      blocked: ({ context }, { step }: StepParams) =>
+        context.abort !== null || dependencyBlocked(stepOf(step), context),
+      canStart: ({ context, event }, { step }: StepParams) =>
+        context.abort === null &&
+        dependenciesSucceeded(stepOf(step), context) &&
+        noOverdueAttempt(plan, context, now(event)),
+      resultSucceeded: ({ context, event }, { step }: StepParams) =>
+        currentResult(context, event, step)?.outcome === 'succeeded',
+      resultFailedWithRetry: ({ context, event }, { step }: StepParams) =>
+        currentResult(context, event, step)?.outcome === 'failed' && retriesLeft(context, step),
+      resultFailed: ({ context, event }, { step }: StepParams) =>
+        currentResult(context, event, step)?.outcome === 'failed',
+      overdueWithRetry: ({ context, event }, { step }: StepParams) =>
+        overdue(context, event, step) && retriesLeft(context, step),
+      overdue: ({ context, event }, { step }: StepParams) => overdue(context, event, step),
+      aborting: ({ context }) => context.abort !== null,
+      notAborting: ({ context }) => context.abort === null,
+      retryDue: ({ context, event }, { step }: StepParams) => {
+        const retryAt = runOf(context, step)?.retryAt ?? null;
+        const t = nowOf(event);
+        return (
+          context.abort === null &&
+          retryAt !== null &&
+          t !== null &&
+          t >= retryAt &&
+          noOverdueAttempt(plan, context, t)
+        );
+      },
+      settledAbortedWithRollback: ({ context }) =>
+        allSettled(context) && context.abort !== null && hasRollbackWork(plan, context),
+      settledAborted: ({ context }) => allSettled(context) && context.abort !== null,
+      settledClean: ({ context }) => allSettled(context) && context.abort === null,
+      newAlerts: ({ event }) => event.type === 'EFFECTIVENESS_RESULT' && event.newAlertsTriggered === true,
+      effective: ({ event }) => event.type === 'EFFECTIVENESS_RESULT' && event.effective,
+      monitoringExpired: ({ context, event }) =>
+        expired(context.times.monitoring, plan.timeouts.monitoringMs, event),
+      rollbackNotNeeded: ({ context }, { step }: StepParams) =>
+        runOf(context, step)?.rollback?.status !== 'running',
+      rollbackOverdue: ({ context, event }, { step }: StepParams) => rollbackOverdue(context, event, step),
+      rollbackSucceeded: ({ context, event }, { step }: StepParams) =>
+        event.type === 'ROLLBACK_RESULT' &&
+        event.step === step &&
+        event.outcome === 'succeeded' &&
+        runOf(context, step)?.rollback?.status === 'running',
+      rollbackFailed: ({ context, event }, { step }: StepParams) =>
+        event.type === 'ROLLBACK_RESULT' &&
+        event.step === step &&
+        event.outcome === 'failed' &&
+        runOf(context, step)?.rollback?.status === 'running',
+    },
+    actions: {
+      enterValidating: assign(({ context, event }) => ({
+        times: { ...context.times, validating: now(event) },
+      })),
+      recordSafety: assign(({ event }) =>
+        event.type === 'SAFETY_RESULT'
+          ? { safety: event.results.map((r) => ({ ...r, checkedAt: event.now })) }
+          : {},
+      ),
+      fail: assign(({ context, event }, { code }: FailParams) => ({
+        failure: { code, message: failureMessage(code, context, event) },
+        outcome: code === 'Ineffective' ? ('ineffective' as const) : ('failed' as const),
+      })),
+      recordDryRun: assign(({ context, event }) =>
+        event.type === 'DRYRUN_RESULT'
+          ? {
+              dryRun: {
+                ...context.dryRun,
+                [String(event.step)]: {
+                  outcome: event.outcome,
+                  message: event.message ?? null,
+                  at: event.now,
+                },
+              },
+            }
+          : {},
+      ),
+      approve: assign(({ event }) =>
+        event.type === 'APPROVED' ? { approval: { by: event.by, at: event.now } } : {},
+      ),
+      enterExecuting: assign(({ context, event }) => ({
+        times: { ...context.times, executing: now(event) },
+      })),
+      startAttempt: assign(({ context, event }, { step }: StepParams) => ({
+        steps: withRun(context, step, {
+          status: 'running',
+          attempt: mustRun(context, step).attempt + 1,
+          startedAt: now(event),
+          finishedAt: null,
+          retryAt: null,
+        }),
+      })),
+      recordSuccess: assign(({ context, event }, { step }: StepParams) => {
+        const result =
+          event.type === 'STEP_RESULT' && event.result ? sanitizeResult(stepOf(step), event.result) : null;
+        return {
+          steps: withRun(context, step, {
+            status: 'succeeded',
+            finishedAt: now(event),
+            message: event.type === 'STEP_RESULT' ? (event.message ?? null) : null,
+            result,
+          }),
+        };
+      }),
+      recordFailure: assign(({ context, event }, { step }: StepParams) => {
+        const planned = stepOf(step);
+        const run = mustRun(context, step);
+        const t = now(event);
+        const reported = event.type === 'STEP_RESULT' && event.step === step ? event : null;
+        const message = reported
+          ? (reported.message ?? `attempt ${run.attempt} failed`)
+          : `attempt ${run.attempt} timed out after ${seconds(planned.timeoutMs)}`;
+        const result = reported?.result ? sanitizeResult(planned, reported.result) : run.result;
+        if (retriesLeft(context, step)) {
+          return {
+            steps: withRun(context, step, {
+              status: 'backoff',
+              finishedAt: t,
+              retryAt: t + backoffMs(plan, run.attempt),
+              message,
+              result,
+            }),
+          };
+        }
+        const abort =
+          planned.critical && context.abort === null
+            ? {
+                code: 'CriticalStepFailed' as AbortCode,
+                message: `critical ${describeStep(planned)} failed: ${message}`,
+                at: t,
+              }
+            : context.abort;
+        return { steps: withRun(context, step, { status: 'failed', finishedAt: t, message, result }), abort };
+      }),
+      skip: assign(({ context, event }, { step }: StepParams) => ({
+        steps: withRun(context, step, {
+          status: 'skipped',
+          finishedAt: now(event),
+          message: context.abort
+            ? `not started: ${context.abort.code === 'Cancelled' ? 'the workflow was cancelled' : 'a critical step failed'}`
+            : `not started: dependency ${stepOf(step)
+                .dependsOn.filter((d) => ['failed', 'skipped'].includes(runOf(context, d)?.status ?? ''))
+                .join(', ')} did not succeed`,
+        }),
+      })),
+      abandon: assign(({ context, event }, { step }: StepParams) => ({
+        steps: withRun(context, step, {
+          status: 'failed',
+          retryAt: null,
+          finishedAt: now(event),
+          message: `${mustRun(context, step).message ?? 'failed'}; not retried: ${
+            context.abort?.code === 'Cancelled' ? 'the workflow was cancelled' : 'a critical step failed'
+          }`,
+        }),
+      })),
+      requestCancel: assign(({ event }) =>
+        event.type === 'CANCEL_REQUESTED'
+          ? { abort: { code: 'Cancelled' as AbortCode, message: `cancelled by ${event.by}`, at: event.now } }
+          : {},
+      ),
+      settleAbort: assign(({ context }) =>
+        context.abort
+          ? {
+              failure: { code: context.abort.code as FailureCode, message: context.abort.message },
+              outcome: 'failed' as const,
+            }
+          : {},
+      ),
+      enterMonitoring: assign(({ context, event }) => ({
+        times: { ...context.times, monitoring: now(event) },
+      })),
+      recordEffectiveness: assign(({ event }) =>
+        event.type === 'EFFECTIVENESS_RESULT'
+          ? {
+              effectiveness: {
+                effective: event.effective,
+                score: event.score,
+                resourceHealth: event.resourceHealth,
+                newAlertsTriggered: event.newAlertsTriggered,
+                at: event.now,
+              },
+            }
+          : {},
+      ),
+      complete: assign(({ context }, { verdict }: { verdict: 'effective' | 'deadline' }) => ({
+        outcome:
+          verdict === 'deadline'
+            ? ('unknown' as const)
+            : Object.values(context.steps).every((s) => s.status === 'succeeded')
+              ? ('success' as const)
+              : ('partial_success' as const),
+      })),
+      finish: assign(({ context, event }) =>
+        context.times.finished === null ? { times: { ...context.times, finished: now(event) } } : {},
+      ),
+      beginRollback: assign(({ context, event }) => ({
+        times: { ...context.times, rollingBack: now(event) },
+        rollbackReason:
+          event.type === 'ROLLBACK_REQUESTED'
+            ? `rollback requested by ${event.by} after: ${context.failure?.message ?? 'failure'}`
+            : `automatic rollback after: ${context.abort?.message ?? context.failure?.message ?? 'failure'}`,
+      })),
+      startRollbackStep: assign(({ context, event }, { step }: StepParams) => {
+        const run = mustRun(context, step);
+        return run.status === 'succeeded' && run.rollback === null
+          ? {
+              steps: withRun(context, step, {
+                rollback: { status: 'running', startedAt: now(event), finishedAt: null, message: null },
+              }),
+            }
+          : {};
+      }),
+      recordRollback: assign(({ context, event }, { step }: StepParams) => {
+        const rb = mustRun(context, step).rollback;
+        if (!rb) return {};
+        const ok = event.type === 'ROLLBACK_RESULT' && event.outcome === 'succeeded';
+        const message =
+          event.type === 'ROLLBACK_RESULT'
+            ? (event.message ?? null)
+            : `rollback timed out after ${seconds(stepOf(step).rollback?.timeoutMs ?? 0)}`;
+        return {
+          steps: withRun(context, step, {
+            rollback: { ...rb, status: ok ? 'rolledBack' : 'failed', finishedAt: now(event), message },
+          }),
+        };
+      }),
+    },
+  });
+}
+
+type WorkflowSetup = ReturnType<typeof setupFor>;
+type MachineConfig = Parameters<WorkflowSetup['createMachine']>[0];
+type StateConfig = NonNullable<MachineConfig['states']>[string];
+type TransitionList = NonNullable<StateConfig['always']>;
+
+const FAILED = `#${MACHINE_ID}.failed.terminal`;
+const fail = (code: FailureCode) => ({ type: 'fail', params: { code } }) as const;
+
+function stepRegion(step: PlannedStep): StateConfig {
+  const params = { step: step.number };
+  const retries = step.maxRetries > 0;
+  return {
+    initial: 'pending',
+    states: {
+      pending: {
+        always: [
+          { guard: { type: 'blocked', params }, target: 'skipped', actions: { type: 'skip', params } },
+          {
+            guard: { type: 'canStart', params },
+            target: 'running',
+            actions: { type: 'startAttempt', params },
+          },
+        ],
+      },
+      running: {
+        on: {
+          STEP_RESULT: [
+            {
+              guard: { type: 'resultSucceeded', params },
+              target: 'succeeded',
+              actions: { type: 'recordSuccess', params },
+            },
+            ...(retries
+              ? [
+                  {
+                    guard: { type: 'resultFailedWithRetry', params },
+                    target: 'backoff',
+                    actions: { type: 'recordFailure', params },
+                  } as const,
+                ]
+              : []),
+            {
+              guard: { type: 'resultFailed', params },
+              target: 'failed',
+              actions: { type: 'recordFailure', params },
+            },
+          ],
+        },
+        always: [
+          ...(retries
+            ? [
+                {
+                  guard: { type: 'overdueWithRetry', params },
+                  target: 'backoff',
+                  actions: { type: 'recordFailure', params },
+                } as const,
+              ]
+            : []),
+          {
+            guard: { type: 'overdue', params },
+            target: 'failed',
+            actions: { type: 'recordFailure', params },
+          },
+        ],
+      },
+      ...(retries
+        ? {
+            backoff: {
+              always: [
+                { guard: 'aborting', target: 'failed', actions: { type: 'abandon', params } },
+                {
+                  guard: { type: 'retryDue', params },
+                  target: 'running',
+                  actions: { type: 'startAttempt', params },
+                },
+              ],
+            } satisfies StateConfig,
+          }
+        : {}),
+      succeeded: {},
+      failed: {},
+      skipped: {},
+    },
+  };
+}
+
+/** Steps whose rollback this plan may ever run, in rollback order. */
+export function rollbackSteps(plan: ExecutionPlan): number[] {
+  if (plan.rollbackStrategy === 'none') return [];
+  const byNumber = new Map(plan.steps.map((s) => [s.number, s]));
+  return plan.rollbackOrder.filter((n) => byNumber.get(n)?.rollback != null);
+}
+
+function rollingBack(plan: ExecutionPlan): StateConfig {
+  const order = rollbackSteps(plan);
+  const first = order[0];
+  if (first === undefined) return { always: { target: FAILED } };
+  const states: Record<string, StateConfig> = {};
+  order.forEach((n, i) => {
+    const params = { step: n };
+    const following = order[i + 1];
+    const next = following === undefined ? FAILED : stepKey(following);
+    states[stepKey(n)] = {
+      entry: { type: 'startRollbackStep', params },
+      always: [
+        { guard: { type: 'rollbackNotNeeded', params }, target: next },
+        {
+          guard: { type: 'rollbackOverdue', params },
+          target: FAILED,
+          actions: [{ type: 'recordRollback', params }, fail('RollbackFailed')],
+        },
+      ],
+      on: {
+        ROLLBACK_RESULT: [
+          {
+            guard: { type: 'rollbackSucceeded', params },
+            target: next,
+            actions: { type: 'recordRollback', params },
+          },
+          {
+            guard: { type: 'rollbackFailed', params },
+            target: FAILED,
+            actions: [{ type: 'recordRollback', params }, fail('RollbackFailed')],
+          },
+        ],
+      },
+    };
+  });
+  return { initial: stepKey(first), states };
+}
+
+function validating(plan: ExecutionPlan): StateConfig {
+  const order = [
+    'safety',
+    ...(plan.dryRunFirst ? ['dryRun'] : []),
+    ...(plan.approvalRequired ? ['approval'] : []),
+  ];
+  const after = (name: string) => {
+    const next = order[order.indexOf(name) + 1];
+    return next ?? `#${MACHINE_ID}.executing`;
+  };
+  const timeout = { guard: 'validationExpired', target: FAILED, actions: fail('ValidationTimeout') } as const;
+  const states: Record<string, StateConfig> = {
+    safety:
+      plan.safetyChecks.length === 0
+        ? { always: [timeout, { target: after('safety') }] }
+        : {
+            always: [timeout],
+            on: {
+              SAFETY_RESULT: [
+                timeout,
+                {
+                  guard: 'safetyFailed',
+                  target: FAILED,
+                  actions: ['recordSafety', fail('SafetyCheckFailed')],
+                },
+                { target: after('safety'), actions: 'recordSafety' },
+              ],
+            },
+          },
+  };
+  if (plan.dryRunFirst) {
+    states['dryRun'] = {
+      always: [timeout, { guard: 'allDryRunsSucceeded', target: after('dryRun') }],
+      on: {
+        DRYRUN_RESULT: [
+          timeout,
+          { guard: 'dryRunFailed', target: FAILED, actions: ['recordDryRun', fail('DryRunFailed')] },
+          { guard: 'dryRunNew', actions: 'recordDryRun' },
+        ],
+      },
+    };
+  }
+  if (plan.approvalRequired) {
+    states['approval'] = {
+      always: [timeout],
+      on: {
+        APPROVED: [timeout, { target: after('approval'), actions: 'approve' }],
+        REJECTED: [timeout, { target: FAILED, actions: fail('Rejected') }],
+      },
+    };
+  }
+  return {
+    entry: 'enterValidating',
+    initial: 'safety',
+    on: { CANCEL_REQUESTED: { target: FAILED, actions: fail('Cancelled') } },
+    states,
+  };
+}
+
+function executing(plan: ExecutionPlan): StateConfig {
+  const canRollBack = rollbackSteps(plan).length > 0;
+  const settle: TransitionList = [
+    ...(canRollBack && plan.rollbackStrategy === 'automatic'
+      ? [
+          {
+            guard: 'settledAbortedWithRollback',
+            target: `#${MACHINE_ID}.rolling_back`,
+            actions: ['settleAbort', 'beginRollback'],
+          } as const,
+        ]
+      : []),
+    ...(canRollBack && plan.rollbackStrategy === 'manual'
+      ? [
+          {
+            guard: 'settledAbortedWithRollback',
+            target: `#${MACHINE_ID}.failed.awaitingRollback`,
+            actions: 'settleAbort',
+          } as const,
+        ]
+      : []),
+    { guard: 'settledAborted', target: FAILED, actions: 'settleAbort' },
+    { guard: 'settledClean', target: `#${MACHINE_ID}.monitoring` },
+  ];
+  return {
+    type: 'parallel',
+    entry: 'enterExecuting',
+    on: { CANCEL_REQUESTED: { guard: 'notAborting', actions: 'requestCancel' } },
+    always: settle,
+    states: Object.fromEntries(plan.steps.map((s) => [stepKey(s.number), stepRegion(s)])),
+  };
+}
+
+export function createWorkflowMachine(plan: ExecutionPlan) {
+  const manualRollback = plan.rollbackStrategy === 'manual' && rollbackSteps(plan).length > 0;
+  return setupFor(plan).createMachine({
+    id: MACHINE_ID,
+    context: ({ input }) => initialContext(plan, input?.now ?? 0),
+    initial: 'planning',
+    states: {
+      planning: {
+        always: [
+          { guard: 'planningExpired', target: FAILED, actions: fail('PlanningTimeout') },
+          { guard: 'observed', target: 'validating' },
+        ],
+      },
+      validating: validating(plan),
+      executing: executing(plan),
+      monitoring: {
+        entry: 'enterMonitoring',
+        always: [
+          {
+            guard: 'monitoringExpired',
+            target: 'completed',
+            actions: { type: 'complete', params: { verdict: 'deadline' } },
+          },
+        ],
+        on: {
+          EFFECTIVENESS_RESULT: [
+            { guard: 'newAlerts', target: FAILED, actions: ['recordEffectiveness', fail('Ineffective')] },
+            {
+              guard: 'effective',
+              target: 'completed',
+              actions: ['recordEffectiveness', { type: 'complete', params: { verdict: 'effective' } }],
+            },
+            { actions: 'recordEffectiveness' },
+          ],
+        },
+      },
+      rolling_back: rollingBack(plan),
+      completed: { type: 'final', entry: 'finish' },
+      failed: {
+        initial: 'terminal',
+        states: {
+          terminal: { entry: 'finish' },
+          ...(manualRollback
+            ? {
+                awaitingRollback: {
+                  on: {
+                    ROLLBACK_REQUESTED: { target: `#${MACHINE_ID}.rolling_back`, actions: 'beginRollback' },
+                  },
+                } satisfies StateConfig,
+              }
+            : {}),
+        },
+      },
+    },
+  });
+}
+
+export type WorkflowMachine = ReturnType<typeof createWorkflowMachine>;
+export type WorkflowSnapshot = ReturnType<WorkflowMachine['resolveState']>;
+export type { WorkflowContext, WorkflowInput, StepRun } from './context.ts';

@@ -1,0 +1,111 @@
+/**
+ * What the workflow statechart is told: observations, each carrying the time it was made (`now`,
+ * epoch milliseconds). The machine never reads a clock; time enters only through these events.
+ */
+import type { SafetyCheck, StepExecutionResult } from '../api/generated/types.ts';
+
+export type SafetyResultValue = 'passed' | 'failed' | 'not_applicable' | 'error';
+
+export interface SafetyCheckResult {
+  type: SafetyCheck['type'];
+  required: boolean;
+  result: SafetyResultValue;
+  message: string;
+}
+
+export type ResourceHealth = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+
+export interface EffectivenessObservation {
+  effective: boolean;
+  /** 0.0-1.0 */
+  score: number;
+  resourceHealth: ResourceHealth;
+  /** null: alerts could not be checked. */
+  newAlertsTriggered: boolean | null;
+}
+
+export type Outcome = 'succeeded' | 'failed';
+
+export interface TickEvent {
+  type: 'TICK';
+  now: number;
+}
+export interface SafetyResultEvent {
+  type: 'SAFETY_RESULT';
+  now: number;
+  results: SafetyCheckResult[];
+}
+export interface DryRunResultEvent {
+  type: 'DRYRUN_RESULT';
+  now: number;
+  step: number;
+  outcome: Outcome;
+  message?: string;
+}
+export interface ApprovedEvent {
+  type: 'APPROVED';
+  now: number;
+  by: string;
+}
+export interface RejectedEvent {
+  type: 'REJECTED';
+  now: number;
+  by: string;
+}
+export interface StepResultEvent {
+  type: 'STEP_RESULT';
+  now: number;
+  step: number;
+  attempt: number;
+  outcome: Outcome;
+  message?: string;
+  result?: StepExecutionResult;
+}
+export interface RollbackResultEvent {
+  type: 'ROLLBACK_RESULT';
+  now: number;
+  step: number;
+  outcome: Outcome;
+  message?: string;
+}
+export interface EffectivenessResultEvent extends EffectivenessObservation {
+  type: 'EFFECTIVENESS_RESULT';
+  now: number;
+}
+export interface CancelRequestedEvent {
+  type: 'CANCEL_REQUESTED';
+  now: number;
+  by: string;
+}
+export interface RollbackRequestedEvent {
+  type: 'ROLLBACK_REQUESTED';
+  now: number;
+  by: string;
+}
+
+export type WorkflowEvent =
+  | TickEvent
+  | SafetyResultEvent
+  | DryRunResultEvent
+  | ApprovedEvent
+  | RejectedEvent
+  | StepResultEvent
+  | RollbackResultEvent
+  | EffectivenessResultEvent
+  | CancelRequestedEvent
+  | RollbackRequestedEvent;
+
+export type WorkflowEventType = WorkflowEvent['type'];
+
+export const WORKFLOW_EVENT_TYPES: readonly WorkflowEventType[] = [
+  'TICK',
+  'SAFETY_RESULT',
+  'DRYRUN_RESULT',
+  'APPROVED',
+  'REJECTED',
+  'STEP_RESULT',
+  'ROLLBACK_RESULT',
+  'EFFECTIVENESS_RESULT',
+  'CANCEL_REQUESTED',
+  'ROLLBACK_REQUESTED',
+];
