@@ -1,0 +1,252 @@
+/**
+ * The statechart's life in the resource: rehydrate the persisted envelope (refusing anything it
+ * cannot trust), advance it with observed events through XState's pure `transition`, and persist it
+ * back as small, plain JSON.
+ */
+import { initialTransition, transition } from 'xstate';
+import {
+  MACHINE_VERSION,
+  PHASES,
+  type Phase,
+  type WorkflowMachine,
+  type WorkflowSnapshot,
+} from '../../machines/workflow.ts';
+import type { WorkflowContext } from '../../machines/context.ts';
+import type { WorkflowEvent } from './events.ts';
+import { canonicalJson } from './spec-hash.ts';
+
+export const STATECHART_SCHEMA = 'workflowexecution.kubernaut.io/statechart/v1';
+
+export interface StatechartEnvelope {
+  schema: string;
+  machineVersion: number;
+  specHash: string;
+  snapshot: Record<string, unknown>;
+}
+
+/** The persisted form: status, state value and context. Nothing else is kept. */
+export interface PersistedSnapshot {
+  status: 'active' | 'done' | 'error' | 'stopped';
+  value: unknown;
+  context: unknown;
+  [key: string]: unknown;
+}
+
+export type RehydrateRefusal =
+  'UnknownSchema' | 'UnsupportedMachineVersion' | 'SpecHashMismatch' | 'SnapshotError' | 'StateMismatch';
+
+export type RehydrateResult =
+  | { ok: true; snapshot: WorkflowSnapshot; migratedFrom?: number }
+  | { ok: false; reason: RehydrateRefusal; message: string };
+
+/** Migrations by the machine version they upgrade from: `migrations[v]` turns a v snapshot into v+1. */
+export type Migration = (snapshot: PersistedSnapshot) => PersistedSnapshot;
+
+interface StepRunV0 {
+  number: number;
+  status: string;
+  attempt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/**
+ * Version 0 (the first prototype) kept steps as an array and its phase times under `phaseTimes`
+ * without `rollingBack`; version 1 keys steps by number and records retries, messages and rollbacks.
+ */
+const fromV0: Migration = (snapshot) => {
+  const context = snapshot.context as {
+    steps: StepRunV0[];
+    phaseTimes: Record<string, number | null>;
+  } & Record<string, unknown>;
+  const { steps, phaseTimes, ...rest } = context;
+  return {
+    ...snapshot,
+    context: {
+      ...rest,
+      steps: Object.fromEntries(
+        steps.map((s) => [
+          String(s.number),
+          {
+            status: s.status,
+            attempt: s.attempt,
+            startedAt: s.startedAt,
+            finishedAt: s.finishedAt,
+            retryAt: null,
+            message: null,
+            result: null,
+            rollback: null,
+          },
+        ]),
+      ),
+      times: {
+        planning: phaseTimes['planning'] ?? null,
+        validating: phaseTimes['validating'] ?? null,
+        executing: phaseTimes['executing'] ?? null,
+        monitoring: phaseTimes['monitoring'] ?? null,
+        rollingBack: null,
+        finished: phaseTimes['finished'] ?? null,
+      },
+    },
+  };
+};
+
+export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0 };
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The initial snapshot: planning, started at `now`. */
+export function initialSnapshot(machine: WorkflowMachine, now: number): WorkflowSnapshot {
+  return initialTransition(machine, { now })[0];
+}
+
+export function rehydrate(
+  envelope: StatechartEnvelope | undefined,
+  machine: WorkflowMachine,
+  specHash: string,
+  now = 0,
+  migrationTable: Readonly<Record<number, Migration>> = migrations,
+): RehydrateResult {
+  if (envelope === undefined) return { ok: true, snapshot: initialSnapshot(machine, now) };
+  if (envelope.schema !== STATECHART_SCHEMA) {
+    return {
+      ok: false,
+      reason: 'UnknownSchema',
+      message: `statechart schema ${JSON.stringify(envelope.schema)} is not ${STATECHART_SCHEMA}`,
+    };
+  }
+  if (envelope.specHash !== specHash) {
+    return {
+      ok: false,
+      reason: 'SpecHashMismatch',
+      message: `the statechart was built for spec ${envelope.specHash}, the spec is now ${specHash}`,
+    };
+  }
+  let persisted = envelope.snapshot as PersistedSnapshot;
+  let version = envelope.machineVersion;
+  const from = version;
+  if (!Number.isInteger(version) || version > MACHINE_VERSION) {
+    return {
+      ok: false,
+      reason: 'UnsupportedMachineVersion',
+      message: `machine version ${version} is newer than this operator's (${MACHINE_VERSION})`,
+    };
+  }
+  while (version < MACHINE_VERSION) {
+    const migrate = migrationTable[version];
+    if (!migrate) {
+      return {
+        ok: false,
+        reason: 'UnsupportedMachineVersion',
+        message: `no migration from machine version ${version} to ${MACHINE_VERSION}`,
+      };
+    }
+    try {
+      persisted = migrate(persisted);
+    } catch (error) {
+      return {
+        ok: false,
+        reason: 'UnsupportedMachineVersion',
+        message: `migration from machine version ${version} failed: ${(error as Error).message}`,
+      };
+    }
+    version += 1;
+  }
+  if (!isRecord(persisted) || persisted.status === 'error') {
+    return {
+      ok: false,
+      reason: 'SnapshotError',
+      message: `the stored snapshot is in error${isRecord(persisted) && persisted['error'] !== undefined ? `: ${JSON.stringify(persisted['error'])}` : ''}`,
+    };
+  }
+  if (!isRecord(persisted.context) || persisted.value === undefined) {
+    return {
+      ok: false,
+      reason: 'SnapshotError',
+      message: 'the stored snapshot has no state value or context',
+    };
+  }
+  let snapshot: WorkflowSnapshot;
+  try {
+    snapshot = machine.resolveState({
+      value: persisted.value as WorkflowSnapshot['value'],
+      context: structuredClone(persisted.context) as unknown as WorkflowContext,
+      status: persisted.status === 'done' ? 'done' : 'active',
+    });
+  } catch (error) {
+    return {
+      ok: false,
+      reason: 'StateMismatch',
+      message: `the stored state ${JSON.stringify(persisted.value)} does not exist in this machine: ${(error as Error).message}`,
+    };
+  }
+  if (canonicalJson(snapshot.value) !== canonicalJson(persisted.value)) {
+    return {
+      ok: false,
+      reason: 'StateMismatch',
+      message: `the stored state ${JSON.stringify(persisted.value)} restores as ${JSON.stringify(snapshot.value)}`,
+    };
+  }
+  return from === MACHINE_VERSION ? { ok: true, snapshot } : { ok: true, snapshot, migratedFrom: from };
+}
+
+/** Folds events through the machine (pure `transition`; no action is executed: all are `assign`). */
+export function advance(
+  machine: WorkflowMachine,
+  snapshot: WorkflowSnapshot,
+  events: readonly WorkflowEvent[],
+): WorkflowSnapshot {
+  let current = snapshot;
+  for (const event of events) current = transition(machine, current, event)[0];
+  return current;
+}
+
+/** The envelope for `status.statechart`: plain JSON, nothing but status, value and context. */
+export function persist(snapshot: WorkflowSnapshot, specHash: string): StatechartEnvelope {
+  const { status, value, context } = snapshot;
+  return {
+    schema: STATECHART_SCHEMA,
+    machineVersion: MACHINE_VERSION,
+    specHash,
+    snapshot: JSON.parse(JSON.stringify({ status, value, context })) as Record<string, unknown>,
+  };
+}
+
+/** The active top-level state: the phase. */
+export function phaseOf(snapshot: { value: unknown }): Phase {
+  const value = snapshot.value;
+  const key = typeof value === 'string' ? value : isRecord(value) ? Object.keys(value)[0] : undefined;
+  const phase = PHASES.find((p) => p === key);
+  if (!phase) throw new Error(`state ${JSON.stringify(value)} is not a phase`);
+  return phase;
+}
+
+/** The active substate of a compound phase (e.g. `approval` in validating), or null. */
+export function substateOf(snapshot: { value: unknown }): string | null {
+  const value = snapshot.value;
+  if (!isRecord(value)) return null;
+  const inner = Object.values(value)[0];
+  return typeof inner === 'string' ? inner : null;
+}
+
+/** The latest time the context records: the time of the last event that changed anything. */
+export function lastEventTime(context: WorkflowContext): number {
+  const times: number[] = [];
+  for (const t of Object.values(context.times) as (number | null)[]) if (t !== null) times.push(t);
+  for (const run of Object.values(context.steps)) {
+    for (const t of [
+      run.startedAt,
+      run.finishedAt,
+      run.rollback?.startedAt ?? null,
+      run.rollback?.finishedAt ?? null,
+    ])
+      if (t !== null) times.push(t);
+  }
+  for (const r of context.safety ?? []) times.push(r.checkedAt);
+  for (const r of Object.values(context.dryRun)) times.push(r.at);
+  if (context.approval) times.push(context.approval.at);
+  if (context.effectiveness) times.push(context.effectiveness.at);
+  if (context.abort) times.push(context.abort.at);
+  return times.length === 0 ? 0 : Math.max(...times);
+}

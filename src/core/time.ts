@@ -1,0 +1,33 @@
+/** Epoch milliseconds to RFC 3339 text without the clock (the core never touches `Date`). */
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+
+/** Civil date from days since 1970-01-01 (Howard Hinnant's algorithm). */
+function civil(days: number): { year: number; month: number; day: number } {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
+}
+
+/** `2025-01-02T03:04:05.678Z`, exactly like `new Date(ms).toISOString()`. */
+export function isoOf(ms: number): string {
+  const days = Math.floor(ms / 86_400_000);
+  const rest = ms - days * 86_400_000;
+  const { year, month, day } = civil(days);
+  const h = Math.floor(rest / 3_600_000);
+  const m = Math.floor((rest % 3_600_000) / 60_000);
+  const s = Math.floor((rest % 60_000) / 1000);
+  const milli = Math.floor(rest % 1000);
+  return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(h)}:${pad(m)}:${pad(s)}.${pad(milli, 3)}Z`;
+}
+
+/** `12:05:00Z`: the time of day, for one-line messages. */
+export const clockOf = (ms: number): string => `${isoOf(ms).slice(11, 19)}Z`;
