@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
   ApiException,
   AppsV1Api,
@@ -45,6 +45,9 @@ async function eventually<T>(
 }
 
 const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
+
+// Controllers, the scheduler and kwok act within seconds, but not within jest's default 5 s.
+jest.setTimeout(60_000);
 
 const cp = sharedControlPlane();
 const kc = new KubeConfig();

@@ -1,20 +1,53 @@
-// One real control plane per jest run (jest's parent process), shared by every integration suite
-// through WFE_KUBECONFIG (workers inherit the parent's environment).
-import { startControlPlane, type ControlPlane } from '../../src/shell/controlplane/launcher.ts';
+// One real control plane per jest run, shared by every integration suite through WFE_KUBECONFIG
+// (globalSetup runs in jest's parent process; workers inherit its environment).
+//
+// The control plane runs in a child Node process (`cli.ts serve`) rather than in this one: jest loads
+// this file through Node's own ESM loader, which cannot follow the repo's `.ts` imports once ts-jest
+// has rewritten them, and a separate launcher also notices when jest itself is killed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
-declare global {
-  var wfeControlPlane: ControlPlane | undefined;
+/** Mirrors SERVE_READY_PREFIX in src/shell/controlplane/cli.ts (not importable here, see above). */
+const READY_PREFIX = 'WFE_CONTROLPLANE_READY ';
+const START_TIMEOUT_MS = 15 * 60_000; // the first run may build the binaries
+
+interface Ready {
+  pid: number;
+  server: string;
+  kubeconfigPath: string;
+  dataDir: string;
 }
 
-export default async function globalSetup(): Promise<void> {
+declare global {
+  var wfeControlPlane: ChildProcess | undefined;
+}
+
+export default async function globalSetup(_global: unknown, project: { rootDir: string }): Promise<void> {
   const started = Date.now();
-  const cp = await startControlPlane({
-    workloads: true,
-    log: (m) => process.stderr.write(`\ncontrolplane: ${m}`),
+  const child = spawn(
+    process.execPath,
+    [join(project.rootDir, 'src', 'shell', 'controlplane', 'cli.ts'), 'serve'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
+  );
+  globalThis.wfeControlPlane = child;
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`control plane not ready after ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      if (!line.startsWith(READY_PREFIX)) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line.slice(READY_PREFIX.length)) as Ready);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`control plane launcher exited (${String(code ?? signal)}) before it was ready`));
+    });
   });
-  globalThis.wfeControlPlane = cp;
-  process.env['WFE_KUBECONFIG'] = cp.kubeconfigPath;
-  process.env['WFE_CONTROLPLANE_SERVER'] = cp.server;
-  process.env['WFE_CONTROLPLANE_DATA_DIR'] = cp.dataDir;
-  process.stderr.write(`\ncontrolplane: up in ${Date.now() - started} ms at ${cp.server}\n`);
+  process.env['WFE_KUBECONFIG'] = ready.kubeconfigPath;
+  process.env['WFE_CONTROLPLANE_SERVER'] = ready.server;
+  process.env['WFE_CONTROLPLANE_DATA_DIR'] = ready.dataDir;
+  process.stderr.write(`\ncontrolplane: up in ${Date.now() - started} ms at ${ready.server}\n`);
 }

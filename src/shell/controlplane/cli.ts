@@ -5,11 +5,22 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { REPO_ROOT } from './binaries.ts';
-import { startControlPlane } from './launcher.ts';
+import { startControlPlane, type ControlPlane } from './launcher.ts';
 
 const CACHE_DIR = join(REPO_ROOT, '.cache');
 const STATE_FILE = join(CACHE_DIR, 'controlplane.json');
 const KUBECONFIG = join(CACHE_DIR, 'kubeconfig');
+
+/** `serve` prints this prefix and then a JSON object on one line once the control plane is ready. */
+export const SERVE_READY_PREFIX = 'WFE_CONTROLPLANE_READY ';
+
+export interface ServeReady {
+  readonly pid: number;
+  readonly server: string;
+  readonly kubeconfigPath: string;
+  readonly dataDir: string;
+  readonly pids: Readonly<Record<string, number>>;
+}
 
 interface State {
   readonly pid: number;
@@ -56,15 +67,23 @@ async function up(workloads: boolean): Promise<void> {
   process.stdout.write(`export KUBECONFIG=${cp.kubeconfigPath}\n`);
   process.stderr.write(`controlplane: logs in ${join(cp.dataDir, 'logs')}; Ctrl-C to stop\n`);
 
+  keepRunning(cp, () => rm(STATE_FILE, { force: true }));
+}
+
+/**
+ * Runs until SIGINT/SIGTERM, or until this process's parent dies (when `withParent`): a parent that
+ * is killed outright cannot stop us, so we notice re-parenting and stop the control plane ourselves.
+ */
+function keepRunning(cp: ControlPlane, cleanup: () => Promise<void>, withParent = false): void {
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const shutdown = (why: string): void => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`controlplane: ${signal}, stopping\n`);
+    process.stderr.write(`controlplane: ${why}, stopping\n`);
     void cp
       .stop()
-      .then(() => rm(STATE_FILE, { force: true }))
-      .then(() => process.exit(0));
+      .then(cleanup)
+      .finally(() => process.exit(0));
   };
   process.on('SIGINT', () => {
     shutdown('SIGINT');
@@ -72,8 +91,28 @@ async function up(workloads: boolean): Promise<void> {
   process.on('SIGTERM', () => {
     shutdown('SIGTERM');
   });
-  // Keeps the event loop (and so the control plane) alive until a signal.
-  setInterval(() => undefined, 1 << 30);
+  const parent = process.ppid;
+  // Also keeps the event loop (and so the control plane) alive.
+  setInterval(() => {
+    if (withParent && process.ppid !== parent) shutdown('parent process gone');
+  }, 250);
+}
+
+/** For test/integration/global-setup.ts: one JSON line on stdout when ready; stops with its parent. */
+async function serve(workloads: boolean): Promise<void> {
+  const cp = await startControlPlane({
+    workloads,
+    log: (m) => process.stderr.write(`controlplane: ${m}\n`),
+  });
+  const ready: ServeReady = {
+    pid: process.pid,
+    server: cp.server,
+    kubeconfigPath: cp.kubeconfigPath,
+    dataDir: cp.dataDir,
+    pids: cp.pids,
+  };
+  process.stdout.write(`${SERVE_READY_PREFIX}${JSON.stringify(ready)}\n`);
+  keepRunning(cp, () => Promise.resolve(), true);
 }
 
 async function down(): Promise<void> {
@@ -95,8 +134,9 @@ async function down(): Promise<void> {
 const [command, ...flags] = process.argv.slice(2);
 try {
   if (command === 'up') await up(!flags.includes('--no-workloads'));
+  else if (command === 'serve') await serve(!flags.includes('--no-workloads'));
   else if (command === 'down') await down();
-  else throw new Error('usage: cli.ts up [--no-workloads] | down');
+  else throw new Error('usage: cli.ts up|serve [--no-workloads] | down');
 } catch (err) {
   process.stderr.write(`controlplane: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

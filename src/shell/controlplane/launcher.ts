@@ -119,8 +119,10 @@ function apiserverArgs(dataDir: string, pki: Pki, etcdPort: number, port: number
     '--service-account-issuer=https://kubernetes.default.svc',
     `--service-account-key-file=${pki.serviceAccountKeyFile}`,
     `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`,
-    // No token volumes for pods: nothing mounts them here (envtest does the same).
-    '--disable-admission-plugins=ServiceAccount',
+    // ServiceAccount: no token volumes for pods, nothing mounts them here (envtest does the same).
+    // TaintNodesByCondition: it taints new nodes not-ready, and only the node lifecycle controller
+    // (not run: no kubelets) would lift it, so kwok's nodes would never take pods.
+    '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
     '--profiling=false',
