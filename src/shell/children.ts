@@ -1,0 +1,89 @@
+/**
+ * KubernetesExecution children: the object the executor receives for one step attempt, dry-run step
+ * or rollback step, built from the committed snapshot's desired child and the workflow's spec.
+ */
+import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
+import type { ExecutionPlan } from '../core/plan.ts';
+import { formatDuration } from '../core/duration.ts';
+import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
+
+export const LABELS = {
+  workflowUid: 'workflowexecution.kubernaut.io/workflow-uid',
+  workflow: 'workflowexecution.kubernaut.io/workflow',
+  kind: 'workflowexecution.kubernaut.io/kind',
+  step: 'workflowexecution.kubernaut.io/step',
+  attempt: 'workflowexecution.kubernaut.io/attempt',
+} as const;
+
+/** Label values are at most 63 characters; longer workflow names are found by uid instead. */
+const labelValue = (value: string): string =>
+  value.length <= 63 ? value : value.slice(0, 63).replace(/[-_.]+$/, '');
+
+export interface DesiredChild {
+  name: string;
+  kind: 'step' | 'dryRun' | 'rollback';
+  stepNumber: number;
+  attempt: number;
+}
+
+export function childManifest(
+  workflow: WorkflowExecution,
+  plan: ExecutionPlan,
+  child: DesiredChild,
+): KubernetesExecution {
+  const namespace = workflow.metadata.namespace ?? 'default';
+  const uid = workflow.metadata.uid ?? '';
+  const step = workflow.spec.workflowDefinition.steps.find((s) => s.stepNumber === child.stepNumber);
+  const planned = plan.steps.find((s) => s.number === child.stepNumber);
+  if (!step || !planned)
+    throw new Error(
+      `step ${child.stepNumber} is not in workflow ${namespace}/${workflow.metadata.name ?? ''}`,
+    );
+  const rollback = child.kind === 'rollback' ? step.rollbackSpec : undefined;
+  if (child.kind === 'rollback' && !rollback) throw new Error(`step ${child.stepNumber} has no rollbackSpec`);
+  const timeoutMs = rollback ? (planned.rollback?.timeoutMs ?? planned.timeoutMs) : planned.timeoutMs;
+  return {
+    apiVersion: 'kubernetesexecution.kubernaut.io/v1',
+    kind: 'KubernetesExecution',
+    metadata: {
+      name: child.name,
+      namespace,
+      labels: {
+        [LABELS.workflowUid]: uid,
+        [LABELS.workflow]: labelValue(workflow.metadata.name ?? ''),
+        [LABELS.kind]: child.kind,
+        [LABELS.step]: String(child.stepNumber),
+        [LABELS.attempt]: String(child.attempt),
+      },
+      ownerReferences: [
+        {
+          apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
+          kind: WORKFLOW_EXECUTIONS.kind,
+          name: workflow.metadata.name ?? '',
+          uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      workflowExecutionRef: { name: workflow.metadata.name ?? '', namespace, uid },
+      kind: child.kind,
+      stepNumber: child.stepNumber,
+      stepName: step.name,
+      attempt: child.attempt,
+      ...(rollback
+        ? { action: rollback.action, rollbackParameters: rollback.parameters }
+        : {
+            action: step.action,
+            parameters: step.parameters,
+            ...(step.rollbackSpec ? { rollbackSpec: step.rollbackSpec } : {}),
+          }),
+      ...(step.targetCluster ? { targetCluster: step.targetCluster } : {}),
+      timeout: formatDuration(timeoutMs),
+      ...(plan.safetyChecks.length > 0 ? { safetyChecks: plan.safetyChecks } : {}),
+    },
+  };
+}
+
+export const childApiVersion = apiVersionOf(KUBERNETES_EXECUTIONS);

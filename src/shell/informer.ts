@@ -1,0 +1,113 @@
+/**
+ * A watched cache of one resource type (optionally one namespace, optionally a label selector),
+ * built on @kubernetes/client-node's ListWatch: it relists on 410 Gone by itself; here it is also
+ * restarted with exponential backoff after any other watch error, so an apiserver restart is
+ * survived without losing the cache.
+ */
+import { makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from './kube/client.ts';
+import { resourcePath, type ResourceType } from './kube/resources.ts';
+
+/** The least an object needs to be cached: our generated resource types and client-node's both fit. */
+export interface CachedObject {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[];
+  };
+}
+
+export interface InformerOptions<T extends CachedObject = CachedObject> {
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  onChange: (object: T, kind: 'add' | 'update' | 'delete') => void;
+  onError?: (error: unknown, restartInMs: number) => void;
+}
+
+export interface ResourceInformer<T extends CachedObject> {
+  readonly synced: boolean;
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Restarts after errors so far (for tests and metrics). */
+  readonly restarts: number;
+}
+
+const RESTART_BASE_MS = 500;
+const RESTART_MAX_MS = 30_000;
+
+export function createInformer<T extends CachedObject>(
+  kc: KubeConfig,
+  client: KubeClient,
+  type: ResourceType,
+  options: InformerOptions<T>,
+): ResourceInformer<T> {
+  const path = resourcePath(type, options.namespace);
+  const list = () =>
+    client.request<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>(path, {
+      query: { labelSelector: options.labelSelector },
+    });
+  // client-node's cache holds plain JSON; this adapter is where it is given the resource's own type.
+  const informer = makeInformer<KubernetesObject>(kc, path, list, options.labelSelector);
+  let synced = false;
+  let stopped = false;
+  let failures = 0;
+  let restarts = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  informer.on('add', (o) => {
+    options.onChange(o as unknown as T, 'add');
+  });
+  informer.on('update', (o) => {
+    options.onChange(o as unknown as T, 'update');
+  });
+  informer.on('delete', (o) => {
+    options.onChange(o as unknown as T, 'delete');
+  });
+  informer.on('connect', () => {
+    failures = 0;
+  });
+
+  const scheduleRestart = (error: unknown) => {
+    if (stopped || restartTimer) return;
+    failures++;
+    const delay = Math.min(RESTART_BASE_MS * 2 ** (failures - 1), RESTART_MAX_MS);
+    options.onError?.(error, delay);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      restarts++;
+      void begin();
+    }, delay);
+  };
+
+  informer.on('error', scheduleRestart);
+
+  async function begin(): Promise<void> {
+    if (stopped) return;
+    try {
+      await informer.start();
+      synced = true;
+    } catch (error) {
+      scheduleRestart(error);
+    }
+  }
+
+  return {
+    get synced() {
+      return synced;
+    },
+    get restarts() {
+      return restarts;
+    },
+    get: (name, namespace) => informer.get(name, namespace) as T | undefined,
+    list: (namespace) => informer.list(namespace) as unknown as T[],
+    start: begin,
+    async stop() {
+      stopped = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      await informer.stop();
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Prometheus metrics: the specification's `kubernaut_workflowexecution_*` metrics and lifecycle
+ * metrics, plus the controller metrics SREs expect (reconciles, work queue, leader status), in a
+ * registry of their own so tests can run several operators in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+
+  // The specification's service metrics.
+  readonly executionsTotal = this.counter(
+    'kubernaut_workflowexecution_executions_total',
+    'Total number of workflow executions',
+    ['workflow_name', 'outcome'],
+  );
+  readonly phaseDuration = new Histogram({
+    name: 'kubernaut_workflowexecution_phase_duration_seconds',
+    help: 'Duration of workflow phases',
+    labelNames: ['phase'],
+    buckets: [1, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+  readonly activeExecutions = this.gauge(
+    'kubernaut_workflowexecution_active_executions',
+    'Number of workflows currently executing',
+    [],
+  );
+  readonly stepsCreatedTotal = this.counter(
+    'kubernaut_workflowexecution_steps_created_total',
+    'Total workflow steps created',
+    ['workflow_name', 'action'],
+  );
+  readonly stepsCompletedTotal = this.counter(
+    'kubernaut_workflowexecution_steps_completed_total',
+    'Total workflow steps completed',
+    ['workflow_name', 'action', 'status'],
+  );
+  readonly rollbacksTotal = this.counter(
+    'kubernaut_workflowexecution_rollbacks_total',
+    'Total rollbacks performed',
+    ['workflow_name', 'reason'],
+  );
+  readonly effectivenessScore = new Histogram({
+    name: 'kubernaut_workflowexecution_effectiveness_score',
+    help: 'Workflow effectiveness score (0.0-1.0)',
+    buckets: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0],
+    registers: [this.registry],
+  });
+  readonly safetyValidationTotal = this.counter(
+    'kubernaut_workflowexecution_safety_validation_total',
+    'Total safety validations performed',
+    ['check_type', 'result'],
+  );
+  readonly adaptiveAdjustmentsTotal = this.counter(
+    'kubernaut_workflowexecution_adaptive_adjustments_total',
+    'Total adaptive adjustments made during execution',
+    ['adjustment_type'],
+  );
+
+  // Lifecycle metrics.
+  readonly createdTotal = this.counter(
+    'kubernaut_workflowexecution_created_total',
+    'WorkflowExecution resources seen for the first time',
+    ['namespace'],
+  );
+  readonly deletedTotal = this.counter(
+    'kubernaut_workflowexecution_deleted_total',
+    'WorkflowExecution resources finalized for deletion',
+    ['namespace', 'phase'],
+  );
+  readonly activeTotal = this.gauge(
+    'kubernaut_workflowexecution_active_total',
+    'WorkflowExecution resources not yet finished, by phase',
+    ['namespace', 'phase'],
+  );
+  readonly lifecycleDuration = new Histogram({
+    name: 'kubernaut_workflowexecution_lifecycle_duration_seconds',
+    help: 'Time from planning to completion or failure',
+    labelNames: ['outcome'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [this.registry],
+  });
+  readonly validationFailuresTotal = this.counter(
+    'kubernaut_workflowexecution_validation_failures_total',
+    'Workflows refused by validation or safety checks',
+    ['reason'],
+  );
+  readonly phaseStartTimestamp = this.gauge(
+    'kubernaut_workflowexecution_phase_start_timestamp_seconds',
+    'When the current phase of a workflow started',
+    ['namespace', 'name', 'phase'],
+  );
+  readonly workflowSteps = new Histogram({
+    name: 'kubernaut_workflowexecution_workflow_steps',
+    help: 'Number of steps per workflow',
+    buckets: [1, 2, 3, 5, 10, 20, 50, 100, 200],
+    registers: [this.registry],
+  });
+
+  // Controller metrics.
+  readonly reconcileTotal = this.counter(
+    'kubernaut_workflowexecution_reconcile_total',
+    'Reconciles by result',
+    ['result'],
+  );
+  readonly reconcileErrorsTotal = this.counter(
+    'kubernaut_workflowexecution_reconcile_errors_total',
+    'Reconciles that ended in an error',
+    [],
+  );
+  readonly reconcileDuration = new Histogram({
+    name: 'kubernaut_workflowexecution_reconcile_duration_seconds',
+    help: 'Time per reconcile',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly workqueueDepth = this.gauge(
+    'kubernaut_workflowexecution_workqueue_depth',
+    'Keys waiting in the work queue',
+    [],
+  );
+  readonly workqueueAdds = this.counter(
+    'kubernaut_workflowexecution_workqueue_adds_total',
+    'Keys added to the work queue',
+    [],
+  );
+  readonly workqueueLatency = new Histogram({
+    name: 'kubernaut_workflowexecution_workqueue_queue_duration_seconds',
+    help: 'Time a key waits before a worker takes it',
+    buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10],
+    registers: [this.registry],
+  });
+  readonly workqueueWorkDuration = new Histogram({
+    name: 'kubernaut_workflowexecution_workqueue_work_duration_seconds',
+    help: 'Time a worker spends on a key',
+    buckets: [0.001, 0.01, 0.1, 1, 10],
+    registers: [this.registry],
+  });
+  readonly workqueueRetries = this.counter(
+    'kubernaut_workflowexecution_workqueue_retries_total',
+    'Rate-limited requeues after errors',
+    [],
+  );
+  readonly leaderStatus = this.gauge(
+    'kubernaut_workflowexecution_leader',
+    '1 while this instance holds the leader lease',
+    [],
+  );
+
+  constructor(processMetrics = false) {
+    if (processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}

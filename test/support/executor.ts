@@ -1,0 +1,98 @@
+/**
+ * A scripted executor for integration tests: it watches KubernetesExecution children on the real
+ * control plane and writes their status as the test's script says (complete, fail, or leave
+ * running), recording every child it ever saw so tests can assert that none was created twice.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubernetesExecution, KubernetesExecutionStatus } from '../../src/api/generated/types.ts';
+import { LABELS } from '../../src/shell/children.ts';
+import { createInformer, type ResourceInformer } from '../../src/shell/informer.ts';
+import { isNotFound, type KubeClient } from '../../src/shell/kube/client.ts';
+import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
+
+export type Verdict =
+  | {
+      phase: 'completed';
+      message?: string;
+      wouldSucceed?: boolean;
+      result?: KubernetesExecutionStatus['executionResult'];
+    }
+  | { phase: 'failed'; message: string; wouldSucceed?: boolean }
+  | { phase: 'hang' };
+
+export type Script = (child: KubernetesExecution) => Verdict;
+
+export const succeedAll: Script = () => ({ phase: 'completed', wouldSucceed: true });
+
+export class ScriptedExecutor {
+  private readonly informer: ResourceInformer<KubernetesExecution>;
+  private readonly handled = new Set<string>();
+  /** uid of every child seen, by name: a name seen with two uids was created twice. */
+  readonly seen = new Map<string, Set<string>>();
+  private script: Script;
+  private readonly client: KubeClient;
+
+  constructor(kc: KubeConfig, client: KubeClient, script: Script = succeedAll, namespace?: string) {
+    this.client = client;
+    this.script = script;
+    this.informer = createInformer<KubernetesExecution>(kc, client, KUBERNETES_EXECUTIONS, {
+      namespace,
+      labelSelector: LABELS.workflowUid,
+      onChange: (child, kind) => {
+        if (kind !== 'delete') void this.handle(child);
+      },
+    });
+  }
+
+  setScript(script: Script): void {
+    this.script = script;
+  }
+
+  start(): Promise<void> {
+    return this.informer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.informer.stop();
+  }
+
+  /** Names of children created more than once (should always be empty). */
+  duplicates(): string[] {
+    return [...this.seen.entries()].filter(([, uids]) => uids.size > 1).map(([name]) => name);
+  }
+
+  private async handle(child: KubernetesExecution): Promise<void> {
+    const name = child.metadata.name ?? '';
+    const uids = this.seen.get(name) ?? new Set<string>();
+    uids.add(child.metadata.uid ?? '');
+    this.seen.set(name, uids);
+    if (child.status?.phase === 'completed' || child.status?.phase === 'failed') return;
+    const handledKey = child.metadata.uid ?? '';
+    if (this.handled.has(handledKey)) return;
+    const verdict = this.script(child);
+    if (verdict.phase === 'hang') return;
+    this.handled.add(handledKey);
+    const now = new Date().toISOString();
+    const status: KubernetesExecutionStatus = {
+      phase: verdict.phase,
+      startTime: now,
+      completionTime: now,
+      ...(verdict.message ? { message: verdict.message } : {}),
+      ...(verdict.wouldSucceed !== undefined ? { wouldSucceed: verdict.wouldSucceed } : {}),
+      ...(verdict.phase === 'completed' && verdict.result ? { executionResult: verdict.result } : {}),
+    };
+    try {
+      await this.client.request(
+        resourcePath(KUBERNETES_EXECUTIONS, child.metadata.namespace, name, 'status'),
+        {
+          method: 'PATCH',
+          patchType: 'merge',
+          body: { status },
+        },
+      );
+    } catch (error) {
+      this.handled.delete(handledKey);
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
