@@ -1,0 +1,103 @@
+/**
+ * What must exist and happen now, derived from the committed snapshot alone (DESIGN 3): a crash
+ * between persist and act is repaired by the next reconcile, which derives the same effects.
+ */
+import { attemptDeadline, runOf } from '../../machines/context.ts';
+import type { WorkflowSnapshot } from '../../machines/workflow.ts';
+import { childName } from './child-name.ts';
+import type { ChildKind } from './observe.ts';
+import type { ExecutionPlan } from './plan.ts';
+import { phaseOf, substateOf } from './statechart.ts';
+
+export interface DesiredChild {
+  name: string;
+  kind: ChildKind;
+  stepNumber: number;
+  attempt: number;
+}
+
+export interface DesiredEffects {
+  children: DesiredChild[];
+  runSafetyChecks: boolean;
+  checkEffectiveness: boolean;
+  /** Epoch ms of the earliest deadline the machine waits for; requeue then. */
+  nextDeadline: number | null;
+}
+
+const child = (workflowName: string, kind: ChildKind, stepNumber: number, attempt: number): DesiredChild => ({
+  name: childName(workflowName, kind, stepNumber, attempt),
+  kind,
+  stepNumber,
+  attempt,
+});
+
+/** The rollback step currently running, if any. */
+export function currentRollback(snapshot: WorkflowSnapshot, plan: ExecutionPlan): number | null {
+  if (phaseOf(snapshot) !== 'rolling_back') return null;
+  return plan.rollbackOrder.find((n) => runOf(snapshot.context, n)?.rollback?.status === 'running') ?? null;
+}
+
+export function nextDeadline(snapshot: WorkflowSnapshot, plan: ExecutionPlan): number | null {
+  const { context } = snapshot;
+  const candidates: number[] = [];
+  switch (phaseOf(snapshot)) {
+    case 'planning':
+      if (context.times.planning !== null) candidates.push(context.times.planning + plan.timeouts.planningMs);
+      break;
+    case 'validating':
+      if (context.times.validating !== null)
+        candidates.push(context.times.validating + plan.timeouts.validationMs);
+      break;
+    case 'executing':
+      for (const step of plan.steps) {
+        const run = runOf(context, step.number);
+        if (!run) continue;
+        const deadline = attemptDeadline(run, step);
+        if (deadline !== null) candidates.push(deadline);
+        if (run.status === 'backoff' && run.retryAt !== null) candidates.push(run.retryAt);
+      }
+      break;
+    case 'monitoring':
+      if (context.times.monitoring !== null)
+        candidates.push(context.times.monitoring + plan.timeouts.monitoringMs);
+      break;
+    case 'rolling_back': {
+      const n = currentRollback(snapshot, plan);
+      const step = plan.steps.find((s) => s.number === n);
+      const rb = n === null ? null : runOf(context, n)?.rollback;
+      if (step?.rollback && rb) candidates.push(rb.startedAt + step.rollback.timeoutMs);
+      break;
+    }
+    case 'completed':
+    case 'failed':
+      break;
+  }
+  return candidates.length === 0 ? null : Math.min(...candidates);
+}
+
+export function desiredEffects(
+  snapshot: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  workflowName: string,
+): DesiredEffects {
+  const phase = phaseOf(snapshot);
+  const sub = substateOf(snapshot);
+  const children: DesiredChild[] = [];
+  if (phase === 'validating' && sub === 'dryRun') {
+    for (const step of plan.steps) children.push(child(workflowName, 'dryRun', step.number, 1));
+  }
+  if (phase === 'executing') {
+    for (const step of plan.steps) {
+      const run = runOf(snapshot.context, step.number);
+      if (run?.status === 'running') children.push(child(workflowName, 'step', step.number, run.attempt));
+    }
+  }
+  const rollback = currentRollback(snapshot, plan);
+  if (rollback !== null) children.push(child(workflowName, 'rollback', rollback, 1));
+  return {
+    children,
+    runSafetyChecks: phase === 'validating' && sub === 'safety' && plan.safetyChecks.length > 0,
+    checkEffectiveness: phase === 'monitoring',
+    nextDeadline: nextDeadline(snapshot, plan),
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * What the shell saw -> events for the statechart. Pure and level-based: the same observation gives
+ * the same events, and the machine ignores what it is not waiting for, so sending them every
+ * reconcile is safe.
+ */
+import type { StepExecutionResult } from '../api/generated/types.ts';
+import type { EffectivenessObservation, SafetyCheckResult, WorkflowEvent } from './events.ts';
+
+export const ANNOTATION_PREFIX = 'workflowexecution.kubernaut.io';
+export const APPROVED_BY = `${ANNOTATION_PREFIX}/approved-by`;
+export const REJECTED_BY = `${ANNOTATION_PREFIX}/rejected-by`;
+export const CANCEL_REQUESTED_BY = `${ANNOTATION_PREFIX}/cancel-requested-by`;
+export const ROLLBACK_REQUESTED_BY = `${ANNOTATION_PREFIX}/rollback-requested-by`;
+
+export type ChildKind = 'step' | 'dryRun' | 'rollback';
+
+export interface ObservedChild {
+  kind: ChildKind;
+  stepNumber: number;
+  attempt: number;
+  phase?: 'pending' | 'executing' | 'completed' | 'failed';
+  message?: string;
+  result?: StepExecutionResult;
+  /** Dry runs: whether the real step would succeed. */
+  wouldSucceed?: boolean;
+}
+
+export interface Observation {
+  now: number;
+  children: readonly ObservedChild[];
+  annotations: Readonly<Record<string, string>>;
+  /** Results of the workflow's safety checks, once run. */
+  safety?: SafetyCheckResult[];
+  /** Result of the effectiveness check, once run. */
+  effectiveness?: EffectivenessObservation;
+}
+
+const KIND_ORDER: Record<ChildKind, number> = { dryRun: 0, step: 1, rollback: 2 };
+
+const withMessage = <T extends object>(event: T, message: string | undefined): T & { message?: string } =>
+  message === undefined ? event : { ...event, message };
+
+export function observe(input: Observation): WorkflowEvent[] {
+  const { now } = input;
+  const events: WorkflowEvent[] = [{ type: 'TICK', now }];
+  if (input.safety) events.push({ type: 'SAFETY_RESULT', now, results: input.safety.map((r) => ({ ...r })) });
+  const finished = input.children
+    .filter((c) => c.phase === 'completed' || c.phase === 'failed')
+    .sort(
+      (a, b) =>
+        KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.stepNumber - b.stepNumber || a.attempt - b.attempt,
+    );
+  for (const child of finished) {
+    const succeeded = child.phase === 'completed';
+    switch (child.kind) {
+      case 'dryRun': {
+        const ok = succeeded && child.wouldSucceed !== false;
+        events.push(
+          withMessage(
+            {
+              type: 'DRYRUN_RESULT' as const,
+              now,
+              step: child.stepNumber,
+              outcome: ok ? 'succeeded' : 'failed',
+            },
+            child.message,
+          ),
+        );
+        break;
+      }
+      case 'step': {
+        const base = withMessage(
+          {
+            type: 'STEP_RESULT' as const,
+            now,
+            step: child.stepNumber,
+            attempt: child.attempt,
+            outcome: succeeded ? ('succeeded' as const) : ('failed' as const),
+          },
+          child.message,
+        );
+        events.push(child.result ? { ...base, result: child.result } : base);
+        break;
+      }
+      case 'rollback':
+        events.push(
+          withMessage(
+            {
+              type: 'ROLLBACK_RESULT' as const,
+              now,
+              step: child.stepNumber,
+              outcome: succeeded ? ('succeeded' as const) : ('failed' as const),
+            },
+            child.message,
+          ),
+        );
+        break;
+    }
+  }
+  if (input.effectiveness) events.push({ type: 'EFFECTIVENESS_RESULT', now, ...input.effectiveness });
+  const by = (key: string) => {
+    const value = input.annotations[key]?.trim();
+    return value === undefined || value === '' ? null : value;
+  };
+  // Rejection before approval: if both are present, the safer one wins.
+  const rejectedBy = by(REJECTED_BY);
+  if (rejectedBy !== null) events.push({ type: 'REJECTED', now, by: rejectedBy });
+  const approvedBy = by(APPROVED_BY);
+  if (approvedBy !== null) events.push({ type: 'APPROVED', now, by: approvedBy });
+  const cancelBy = by(CANCEL_REQUESTED_BY);
+  if (cancelBy !== null) events.push({ type: 'CANCEL_REQUESTED', now, by: cancelBy });
+  const rollbackBy = by(ROLLBACK_REQUESTED_BY);
+  if (rollbackBy !== null) events.push({ type: 'ROLLBACK_REQUESTED', now, by: rollbackBy });
+  return events;
+}

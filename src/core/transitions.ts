@@ -1,0 +1,140 @@
+/**
+ * What changed between two snapshots, for Kubernetes Events, metrics and audit; and one line of
+ * what the workflow waits for now.
+ */
+import { runOf, type StepRun } from '../../machines/context.ts';
+import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
+import { currentRollback } from './effects.ts';
+import { APPROVED_BY, ROLLBACK_REQUESTED_BY } from './observe.ts';
+import type { ExecutionPlan } from './plan.ts';
+import { lastEventTime, phaseOf, substateOf } from './statechart.ts';
+import { clockOf } from './time.ts';
+
+export type StepTransitionOutcome =
+  'started' | 'succeeded' | 'failed' | 'retrying' | 'skipped' | 'rolledBack' | 'rollbackFailed';
+
+export type Transition =
+  | { kind: 'phase'; from: Phase | null; to: Phase; at: number }
+  | { kind: 'step'; step: number; attempt: number; outcome: StepTransitionOutcome; at: number };
+
+const EMPTY_RUN: StepRun = {
+  status: 'pending',
+  attempt: 0,
+  startedAt: null,
+  finishedAt: null,
+  retryAt: null,
+  message: null,
+  result: null,
+  rollback: null,
+};
+
+function stepTransitions(step: number, before: StepRun, after: StepRun, at: number): Transition[] {
+  const out: Transition[] = [];
+  const add = (attempt: number, outcome: StepTransitionOutcome, time: number | null) =>
+    out.push({ kind: 'step', step, attempt, outcome, at: time ?? at });
+  for (let a = before.attempt + 1; a <= after.attempt; a++) {
+    // The attempt before this one failed; its retry was already reported if it was in backoff.
+    if (a > 1 && !(before.status === 'backoff' && before.attempt === a - 1)) add(a - 1, 'retrying', null);
+    add(a, 'started', a === after.attempt ? after.startedAt : null);
+  }
+  if (after.status !== before.status || after.attempt !== before.attempt) {
+    if (after.status === 'succeeded') add(after.attempt, 'succeeded', after.finishedAt);
+    if (after.status === 'failed') add(after.attempt, 'failed', after.finishedAt);
+    if (after.status === 'backoff') add(after.attempt, 'retrying', after.finishedAt);
+    if (after.status === 'skipped') add(after.attempt, 'skipped', after.finishedAt);
+  }
+  if (after.rollback?.status !== before.rollback?.status) {
+    if (after.rollback?.status === 'rolledBack') add(after.attempt, 'rolledBack', after.rollback.finishedAt);
+    if (after.rollback?.status === 'failed') add(after.attempt, 'rollbackFailed', after.rollback.finishedAt);
+  }
+  return out;
+}
+
+export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
+  const at = lastEventTime(after.context);
+  const out: Transition[] = [];
+  const from = before ? phaseOf(before) : null;
+  const to = phaseOf(after);
+  if (from !== to) out.push({ kind: 'phase', from, to, at });
+  const numbers = Object.keys(after.context.steps)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const n of numbers) {
+    const a = runOf(after.context, n);
+    if (!a) continue;
+    const b = (before ? runOf(before.context, n) : undefined) ?? EMPTY_RUN;
+    out.push(...stepTransitions(n, b, a, at));
+  }
+  return out;
+}
+
+/** "2 and 3", "1, 2 and 4". */
+export function listOf(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1] ?? ''}`;
+}
+
+const stepsWord = (numbers: readonly number[]) => (numbers.length === 1 ? 'step' : 'steps');
+
+export function waitingFor(snapshot: WorkflowSnapshot, plan: ExecutionPlan): string {
+  const { context } = snapshot;
+  const phase = phaseOf(snapshot);
+  const sub = substateOf(snapshot);
+  const validationUntil =
+    context.times.validating === null
+      ? ''
+      : ` until ${clockOf(context.times.validating + plan.timeouts.validationMs)}`;
+  switch (phase) {
+    case 'planning':
+      return 'waiting for the next reconcile to start validation';
+    case 'validating':
+      if (sub === 'dryRun') {
+        const missing = plan.steps
+          .map((s) => s.number)
+          .filter((n) => context.dryRun[String(n)] === undefined);
+        return `waiting for dry runs of ${stepsWord(missing)} ${listOf(missing.map(String))}${validationUntil}`;
+      }
+      if (sub === 'approval') return `waiting for approval (annotation ${APPROVED_BY})${validationUntil}`;
+      return `waiting for safety checks (${plan.safetyChecks.map((c) => c.type).join(', ')})${validationUntil}`;
+    case 'executing': {
+      const running = plan.steps.filter((s) => runOf(context, s.number)?.status === 'running');
+      const backoff = plan.steps.filter((s) => runOf(context, s.number)?.status === 'backoff');
+      const parts: string[] = [];
+      if (running.length > 0) {
+        const attempts = new Set(running.map((s) => runOf(context, s.number)?.attempt ?? 0));
+        const only = [...attempts][0];
+        parts.push(
+          attempts.size === 1 && only !== undefined
+            ? `${stepsWord(running.map((s) => s.number))} ${listOf(running.map((s) => String(s.number)))} (attempt ${only})`
+            : `${stepsWord(running.map((s) => s.number))} ${listOf(
+                running.map((s) => `${s.number} (attempt ${runOf(context, s.number)?.attempt ?? 0})`),
+              )}`,
+        );
+      }
+      for (const s of backoff) {
+        const retryAt = runOf(context, s.number)?.retryAt;
+        parts.push(`the retry of step ${s.number} at ${retryAt == null ? '?' : clockOf(retryAt)}`);
+      }
+      const prefix = context.abort ? `stopping (${context.abort.message}): ` : '';
+      return parts.length === 0 ? `${prefix}starting steps` : `${prefix}waiting for ${parts.join(' and ')}`;
+    }
+    case 'monitoring':
+      return `waiting for the effectiveness check until ${clockOf(
+        (context.times.monitoring ?? 0) + plan.timeouts.monitoringMs,
+      )}`;
+    case 'rolling_back': {
+      const n = currentRollback(snapshot, plan);
+      const step = plan.steps.find((s) => s.number === n);
+      const rb = n === null ? null : runOf(context, n)?.rollback;
+      return step?.rollback && rb
+        ? `waiting for the rollback of step ${step.number} (${step.name}) until ${clockOf(rb.startedAt + step.rollback.timeoutMs)}`
+        : 'rolling back';
+    }
+    case 'completed':
+      return `nothing: the workflow completed (${context.outcome ?? 'unknown'})`;
+    case 'failed':
+      if (sub === 'awaitingRollback')
+        return `waiting for a rollback request (annotation ${ROLLBACK_REQUESTED_BY})`;
+      return `nothing: the workflow failed (${context.failure?.code ?? 'unknown'})`;
+  }
+}
