@@ -100,6 +100,12 @@ function keepRunning(cp: ControlPlane, cleanup: () => Promise<void>, withParent 
 
 /** For test/integration/global-setup.ts: one JSON line on stdout when ready; stops with its parent. */
 async function serve(workloads: boolean): Promise<void> {
+  // Until the control plane is up there is nothing to stop: exiting is enough, and the components'
+  // watchdogs (see processes.ts) then stop them and remove the data dir.
+  const parent = process.ppid;
+  const orphanCheck = setInterval(() => {
+    if (process.ppid !== parent) process.exit(1);
+  }, 250);
   const cp = await startControlPlane({
     workloads,
     log: (m) => process.stderr.write(`controlplane: ${m}\n`),
@@ -112,6 +118,7 @@ async function serve(workloads: boolean): Promise<void> {
     pids: cp.pids,
   };
   process.stdout.write(`${SERVE_READY_PREFIX}${JSON.stringify(ready)}\n`);
+  clearInterval(orphanCheck);
   keepRunning(cp, () => Promise.resolve(), true);
 }
 
