@@ -1,0 +1,79 @@
+/** A workflow run driven by events, for tests: the state of the world, not calls. */
+import {
+  createWorkflowMachine,
+  type WorkflowMachine,
+  type WorkflowSnapshot,
+} from '../../machines/workflow.ts';
+import type { StepRun } from '../../machines/context.ts';
+import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
+import type { WorkflowEvent } from '../../src/core/events.ts';
+import { planWorkflow, type ExecutionPlan } from '../../src/core/plan.ts';
+import { advance, initialSnapshot, phaseOf, substateOf } from '../../src/core/statechart.ts';
+
+export const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+
+export function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
+  const result = planWorkflow(spec);
+  if (!result.ok) throw new Error(`invalid spec: ${JSON.stringify(result.issues)}`);
+  return result.plan;
+}
+
+export interface World {
+  plan: ExecutionPlan;
+  machine: WorkflowMachine;
+  snapshot: WorkflowSnapshot;
+  /** Sends events; returns the world for chaining. */
+  send(...events: WorkflowEvent[]): World;
+  tick(now: number): World;
+  succeed(step: number, now: number, attempt?: number): World;
+  failStep(step: number, now: number, attempt?: number, message?: string): World;
+  readonly phase: string;
+  readonly sub: string | null;
+  run(step: number): StepRun;
+  status(step: number): StepRun['status'];
+}
+
+export function world(spec: WorkflowExecutionSpec, start = T0): World {
+  const plan = planOf(spec);
+  const machine = createWorkflowMachine(plan);
+  const w: World = {
+    plan,
+    machine,
+    snapshot: initialSnapshot(machine, start),
+    send(...events) {
+      w.snapshot = advance(machine, w.snapshot, events);
+      return w;
+    },
+    tick: (now) => w.send({ type: 'TICK', now }),
+    succeed: (step, now, attempt) =>
+      w.send({
+        type: 'STEP_RESULT',
+        now,
+        step,
+        attempt: attempt ?? w.run(step).attempt,
+        outcome: 'succeeded',
+      }),
+    failStep: (step, now, attempt, message = 'boom') =>
+      w.send({
+        type: 'STEP_RESULT',
+        now,
+        step,
+        attempt: attempt ?? w.run(step).attempt,
+        outcome: 'failed',
+        message,
+      }),
+    get phase() {
+      return phaseOf(w.snapshot);
+    },
+    get sub() {
+      return substateOf(w.snapshot);
+    },
+    run(step) {
+      const run = w.snapshot.context.steps[String(step)];
+      if (!run) throw new Error(`no step ${step}`);
+      return run;
+    },
+    status: (step) => w.run(step).status,
+  };
+  return w;
+}

@@ -1,0 +1,377 @@
+import { describe, expect, it } from '@jest/globals';
+import { MACHINE_VERSION, PHASES, createWorkflowMachine } from '../../machines/workflow.ts';
+import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
+import { T0, planOf, world } from '../model/workflow-world.ts';
+
+const S = 1000;
+const M = 60 * S;
+const rollbackSpec = {
+  action: 'scale-to-previous' as const,
+  parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web', previousReplicas: 2 } },
+};
+
+describe('the workflow statechart', () => {
+  it('has the phases as its top-level states and a version', () => {
+    const machine = createWorkflowMachine(planOf(sequentialSpec(2)));
+    expect(Object.keys(machine.root.states).sort()).toEqual([...PHASES].sort());
+    expect(Number.isInteger(MACHINE_VERSION)).toBe(true);
+  });
+
+  it('starts in planning and moves to validating and executing on the first event', () => {
+    const w = world(sequentialSpec(2));
+    expect(w.phase).toBe('planning');
+    expect(w.snapshot.context.times.planning).toBe(T0);
+    w.tick(T0 + S);
+    expect(w.phase).toBe('executing');
+    expect(w.snapshot.context.times.validating).toBe(T0 + S);
+    expect(w.run(1)).toMatchObject({ status: 'running', attempt: 1, startedAt: T0 + S });
+    expect(w.status(2)).toBe('pending');
+  });
+
+  it('runs a sequential workflow step after step, through monitoring to success', () => {
+    const w = world(sequentialSpec(3)).tick(T0 + S);
+    w.succeed(1, T0 + 2 * S);
+    expect(w.run(2)).toMatchObject({ status: 'running', attempt: 1, startedAt: T0 + 2 * S });
+    expect(w.status(3)).toBe('pending');
+    w.succeed(2, T0 + 3 * S).succeed(3, T0 + 4 * S);
+    expect(w.phase).toBe('monitoring');
+    w.send({
+      type: 'EFFECTIVENESS_RESULT',
+      now: T0 + 5 * S,
+      effective: true,
+      score: 0.9,
+      resourceHealth: 'healthy',
+      newAlertsTriggered: false,
+    });
+    expect(w.phase).toBe('completed');
+    expect(w.snapshot.context.outcome).toBe('success');
+    expect(w.snapshot.status).toBe('done');
+  });
+
+  it('starts both branches of a diamond together and the join when both succeeded', () => {
+    const w = world(diamondSpec())
+      .tick(T0)
+      .succeed(1, T0 + S);
+    expect([w.status(2), w.status(3), w.status(4)]).toEqual(['running', 'running', 'pending']);
+    w.succeed(2, T0 + 2 * S);
+    expect(w.status(4)).toBe('pending');
+    w.succeed(3, T0 + 3 * S);
+    expect(w.run(4)).toMatchObject({ status: 'running', startedAt: T0 + 3 * S });
+  });
+
+  describe('deadlines', () => {
+    it('fails planning after 30 s without an event', () => {
+      const w = world(sequentialSpec(1)).tick(T0 + 30 * S);
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure?.code).toBe('PlanningTimeout');
+    });
+
+    it('fails validation after 5 minutes waiting for approval, approval or not', () => {
+      const w = world(specWith([step(1)], { approvalRequired: true }), T0).tick(T0);
+      expect(w.sub).toBe('approval');
+      w.send({ type: 'APPROVED', now: T0 + 5 * M, by: 'alice' });
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure?.code).toBe('ValidationTimeout');
+    });
+
+    it('counts a timed-out attempt as a failed attempt', () => {
+      const w = world(specWith([step(1, { timeout: '1m', maxRetries: 1 })])).tick(T0);
+      w.tick(T0 + M);
+      expect(w.run(1)).toMatchObject({ status: 'backoff', attempt: 1, retryAt: T0 + M + 10 * S });
+      expect(w.run(1).message).toContain('timed out');
+    });
+
+    it('completes with an unknown outcome when monitoring sees nothing for 10 minutes', () => {
+      const w = world(sequentialSpec(1))
+        .tick(T0)
+        .succeed(1, T0 + S);
+      w.tick(T0 + S + 10 * M - 1);
+      expect(w.phase).toBe('monitoring');
+      w.tick(T0 + S + 10 * M);
+      expect(w.phase).toBe('completed');
+      expect(w.snapshot.context.outcome).toBe('unknown');
+    });
+  });
+
+  describe('retries', () => {
+    it('retries a failed attempt after an exponential backoff, capped', () => {
+      const spec = specWith([step(1, { maxRetries: 6 })]);
+      const w = world(spec).tick(T0);
+      const delays: number[] = [];
+      let now = T0;
+      for (let attempt = 1; attempt <= 6; attempt++) {
+        now += S;
+        w.failStep(1, now);
+        const retryAt = w.run(1).retryAt ?? 0;
+        delays.push(retryAt - now);
+        w.tick(retryAt - 1);
+        expect(w.run(1)).toMatchObject({ status: 'backoff', attempt });
+        now = retryAt;
+        w.tick(now);
+        expect(w.run(1)).toMatchObject({ status: 'running', attempt: attempt + 1, startedAt: now });
+      }
+      expect(delays).toEqual([10, 20, 40, 80, 160, 300].map((s) => s * S));
+      w.failStep(1, now + S);
+      expect(w.status(1)).toBe('failed');
+    });
+
+    it('ignores results for attempts it is not waiting for', () => {
+      const w = world(specWith([step(1, { maxRetries: 1 })]))
+        .tick(T0)
+        .failStep(1, T0 + S);
+      w.tick(T0 + S + 10 * S);
+      const before = w.snapshot;
+      w.send({ type: 'STEP_RESULT', now: T0 + 12 * S, step: 1, attempt: 1, outcome: 'succeeded' });
+      expect(w.snapshot.value).toEqual(before.value);
+      expect(w.snapshot.context).toEqual(before.context);
+      expect(w.run(1)).toMatchObject({ status: 'running', attempt: 2 });
+    });
+
+    it('gives the same snapshot when the same event is sent twice', () => {
+      const w = world(diamondSpec())
+        .tick(T0)
+        .succeed(1, T0 + S);
+      const once = w.snapshot;
+      w.succeed(1, T0 + S, 1);
+      expect(w.snapshot.context).toEqual(once.context);
+      expect(w.snapshot.value).toEqual(once.value);
+    });
+  });
+
+  describe('validation', () => {
+    const checks = [
+      { type: 'rbac' as const, required: true },
+      { type: 'capacity' as const, required: false },
+    ];
+    it('passes straight through safety with no checks configured', () => {
+      expect(world(sequentialSpec(1)).tick(T0).phase).toBe('executing');
+    });
+
+    it('waits for safety results and goes on when required checks pass', () => {
+      const w = world(specWith([step(1)], { safetyChecks: checks })).tick(T0);
+      expect(w.sub).toBe('safety');
+      w.send({
+        type: 'SAFETY_RESULT',
+        now: T0 + S,
+        results: [
+          { type: 'rbac', required: true, result: 'passed', message: 'ok' },
+          { type: 'capacity', required: false, result: 'failed', message: 'tight' },
+        ],
+      });
+      expect(w.phase).toBe('executing');
+      expect(w.snapshot.context.safety).toHaveLength(2);
+    });
+
+    it('fails when a required safety check fails or errs', () => {
+      const w = world(specWith([step(1)], { safetyChecks: checks })).tick(T0);
+      w.send({
+        type: 'SAFETY_RESULT',
+        now: T0 + S,
+        results: [{ type: 'rbac', required: true, result: 'error', message: 'no access review' }],
+      });
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure).toMatchObject({ code: 'SafetyCheckFailed' });
+      expect(w.snapshot.context.failure?.message).toContain('no access review');
+    });
+
+    it('dry-runs every step before approval, and fails on a failing dry run', () => {
+      const spec = specWith([step(1), step(2)], { dryRunFirst: true, approvalRequired: true });
+      const ok = world(spec).tick(T0);
+      expect(ok.sub).toBe('dryRun');
+      ok.send({ type: 'DRYRUN_RESULT', now: T0 + S, step: 1, outcome: 'succeeded' });
+      expect(ok.sub).toBe('dryRun');
+      ok.send({ type: 'DRYRUN_RESULT', now: T0 + S, step: 2, outcome: 'succeeded' });
+      expect(ok.sub).toBe('approval');
+      ok.send({ type: 'APPROVED', now: T0 + 2 * S, by: 'alice' });
+      expect(ok.phase).toBe('executing');
+      expect(ok.snapshot.context.approval).toEqual({ by: 'alice', at: T0 + 2 * S });
+
+      const bad = world(spec).tick(T0);
+      bad.send({
+        type: 'DRYRUN_RESULT',
+        now: T0 + S,
+        step: 2,
+        outcome: 'failed',
+        message: 'no such deployment',
+      });
+      expect(bad.phase).toBe('failed');
+      expect(bad.snapshot.context.failure).toMatchObject({ code: 'DryRunFailed' });
+    });
+
+    it('fails on rejection and records who rejected', () => {
+      const w = world(specWith([step(1)], { approvalRequired: true })).tick(T0);
+      w.send({ type: 'REJECTED', now: T0 + S, by: 'bob' });
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure).toEqual({ code: 'Rejected', message: 'rejected by bob' });
+    });
+
+    it('fails when cancelled while validating', () => {
+      const w = world(specWith([step(1)], { approvalRequired: true })).tick(T0);
+      w.send({ type: 'CANCEL_REQUESTED', now: T0 + S, by: 'carol' });
+      expect(w.snapshot.context.failure?.code).toBe('Cancelled');
+    });
+  });
+
+  describe('failures and rollback', () => {
+    /** 1 -> (2 critical, 3 with retries) -> 4; 1 and 3 can be rolled back. */
+    const spec = (strategy: 'automatic' | 'manual' | 'none') =>
+      specWith(
+        [
+          step(1, { rollbackSpec }),
+          step(2, { dependsOn: [1], criticalStep: true }),
+          step(3, { dependsOn: [1], maxRetries: 2, rollbackSpec }),
+          step(4, { dependsOn: [2, 3], rollbackSpec }),
+        ],
+        { rollbackStrategy: strategy },
+      );
+
+    it('stops new launches on a critical failure, lets running steps finish, then rolls back in order', () => {
+      const w = world(spec('automatic'))
+        .tick(T0)
+        .succeed(1, T0 + S);
+      w.failStep(3, T0 + 2 * S); // step 3 waits for its retry
+      w.failStep(2, T0 + 3 * S, 1, 'quota exceeded'); // critical, no retries
+      expect(w.snapshot.context.abort?.code).toBe('CriticalStepFailed');
+      expect(w.status(3)).toBe('failed'); // not retried
+      expect(w.status(4)).toBe('skipped');
+      expect(w.phase).toBe('rolling_back');
+      expect(w.run(1).rollback).toMatchObject({ status: 'running', startedAt: T0 + 3 * S });
+      expect(w.run(3).rollback).toBeNull();
+      w.send({ type: 'ROLLBACK_RESULT', now: T0 + 4 * S, step: 1, outcome: 'succeeded' });
+      expect(w.phase).toBe('failed');
+      expect(w.run(1).rollback?.status).toBe('rolledBack');
+      expect(w.snapshot.context.failure?.code).toBe('CriticalStepFailed');
+      expect(w.snapshot.context.rollbackReason).toContain('quota exceeded');
+    });
+
+    it('waits for running steps to finish before rolling back', () => {
+      const w = world(spec('automatic'))
+        .tick(T0)
+        .succeed(1, T0 + S);
+      w.failStep(2, T0 + 2 * S);
+      expect(w.phase).toBe('executing');
+      expect(w.status(3)).toBe('running');
+      w.succeed(3, T0 + 3 * S);
+      expect(w.phase).toBe('rolling_back');
+      expect(w.run(3).rollback?.status).toBe('running'); // 3 comes before 1 in reverse order
+      w.send({ type: 'ROLLBACK_RESULT', now: T0 + 4 * S, step: 1, outcome: 'succeeded' }); // not its turn
+      expect(w.run(1).rollback).toBeNull();
+      w.send({ type: 'ROLLBACK_RESULT', now: T0 + 4 * S, step: 3, outcome: 'succeeded' });
+      expect(w.run(1).rollback?.status).toBe('running');
+    });
+
+    it('fails with RollbackFailed when a rollback step fails or times out', () => {
+      const w = world(spec('automatic'))
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S);
+      w.failStep(3, T0 + 3 * S);
+      w.tick(T0 + 3 * S + 10 * S); // the retry of 3 is not started: a critical step failed
+      expect(w.status(3)).toBe('failed');
+      expect(w.phase).toBe('rolling_back');
+      w.send({ type: 'ROLLBACK_RESULT', now: T0 + 20 * S, step: 1, outcome: 'failed', message: 'gone' });
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure?.code).toBe('RollbackFailed');
+      expect(w.run(1).rollback).toMatchObject({ status: 'failed', message: 'gone' });
+
+      const slow = world(spec('automatic'))
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S);
+      slow.failStep(3, T0 + 3 * S).tick(T0 + 3 * S + 5 * M);
+      expect(slow.snapshot.context.failure?.code).toBe('RollbackFailed');
+    });
+
+    it('waits for a rollback request with the manual strategy', () => {
+      const w = world(spec('manual'))
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S)
+        .failStep(3, T0 + 3 * S);
+      w.tick(T0 + 4 * S);
+      expect(w.snapshot.value).toEqual({ failed: 'awaitingRollback' });
+      w.send({ type: 'ROLLBACK_REQUESTED', now: T0 + 5 * S, by: 'dave' });
+      expect(w.phase).toBe('rolling_back');
+      expect(w.snapshot.context.rollbackReason).toContain('dave');
+    });
+
+    it('fails without rollback with the none strategy', () => {
+      const w = world(spec('none'))
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S)
+        .failStep(3, T0 + 3 * S);
+      w.tick(T0 + 4 * S);
+      expect(w.snapshot.value).toEqual({ failed: 'terminal' });
+      expect(w.run(1).rollback).toBeNull();
+    });
+
+    it('lets independent branches go on after a non-critical failure: partial success', () => {
+      const w = world(diamondSpec())
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S);
+      expect(w.status(4)).toBe('skipped');
+      expect(w.status(3)).toBe('running');
+      w.succeed(3, T0 + 3 * S);
+      expect(w.phase).toBe('monitoring');
+      w.send({
+        type: 'EFFECTIVENESS_RESULT',
+        now: T0 + 4 * S,
+        effective: true,
+        score: 0.7,
+        resourceHealth: 'degraded',
+        newAlertsTriggered: null,
+      });
+      expect(w.snapshot.context.outcome).toBe('partial_success');
+    });
+
+    it('fails as ineffective when new alerts fire', () => {
+      const w = world(sequentialSpec(1))
+        .tick(T0)
+        .succeed(1, T0 + S);
+      w.send({
+        type: 'EFFECTIVENESS_RESULT',
+        now: T0 + 2 * S,
+        effective: false,
+        score: 0.1,
+        resourceHealth: 'unhealthy',
+        newAlertsTriggered: true,
+      });
+      expect(w.snapshot.context.failure?.code).toBe('Ineffective');
+      expect(w.snapshot.context.outcome).toBe('ineffective');
+    });
+
+    it('aborts on cancellation while executing: running steps finish, then rollback per strategy', () => {
+      const w = world(spec('automatic'))
+        .tick(T0)
+        .succeed(1, T0 + S);
+      w.send({ type: 'CANCEL_REQUESTED', now: T0 + 2 * S, by: 'erin' });
+      expect(w.phase).toBe('executing');
+      w.succeed(2, T0 + 3 * S);
+      w.send({ type: 'CANCEL_REQUESTED', now: T0 + 3 * S, by: 'erin' });
+      w.succeed(3, T0 + 4 * S);
+      expect(w.status(4)).toBe('skipped');
+      expect(w.phase).toBe('rolling_back');
+      expect(w.snapshot.context.failure).toEqual({ code: 'Cancelled', message: 'cancelled by erin' });
+    });
+  });
+
+  it('never keeps the values of an updated secret', () => {
+    const secret = step(1, {
+      action: 'update-secret',
+      parameters: { updateSecret: { namespace: 'shop', name: 'db', data: { password: 'hunter2' } } },
+    } as never);
+    const w = world(specWith([secret])).tick(T0);
+    w.send({
+      type: 'STEP_RESULT',
+      now: T0 + S,
+      step: 1,
+      attempt: 1,
+      outcome: 'succeeded',
+      result: { updateResult: { resourceName: 'db', previousValue: 'hunter1', newValue: 'hunter2' } },
+    });
+    expect(JSON.stringify(w.snapshot.context)).not.toContain('hunter');
+    expect(w.run(1).result?.updateResult?.resourceName).toBe('db');
+  });
+});
