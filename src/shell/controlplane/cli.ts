@@ -67,7 +67,9 @@ async function up(workloads: boolean): Promise<void> {
   process.stdout.write(`export KUBECONFIG=${cp.kubeconfigPath}\n`);
   process.stderr.write(`controlplane: logs in ${join(cp.dataDir, 'logs')}; Ctrl-C to stop\n`);
 
-  keepRunning(cp, () => rm(STATE_FILE, { force: true }));
+  keepRunning(cp, async () => {
+    await Promise.all([rm(STATE_FILE, { force: true }), rm(KUBECONFIG, { force: true })]);
+  });
 }
 
 /**
