@@ -1,0 +1,102 @@
+/**
+ * The real control plane: start time with built binaries, and round-trip latency of a create
+ * (ConfigMap) and of a status-subresource update (WorkflowExecution /status), figures only.
+ */
+import { performance } from 'node:perf_hooks';
+
+import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+
+import { startControlPlane, type ControlPlane } from '../src/shell/controlplane/launcher.ts';
+import { sequentialSpec } from '../test/fixtures/specs.ts';
+import { measure, percentile, printTable } from './measure.ts';
+
+const RUNS = 100;
+const STARTS = 3;
+
+async function timedStart(workloads: boolean): Promise<[number, ControlPlane]> {
+  const t0 = performance.now();
+  const cp = await startControlPlane({ workloads });
+  return [performance.now() - t0, cp];
+}
+
+export async function benchControlPlane(): Promise<void> {
+  // Builds the binaries first if needed, so the timed starts below are warm.
+  const [coldishMs, first] = await timedStart(false);
+  await first.stop();
+
+  const starts: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const [ms, cp] = await timedStart(false);
+    starts.push(ms);
+    await cp.stop();
+  }
+  const [workloadsMs, cp] = await timedStart(true);
+  starts.sort((a, b) => a - b);
+  printTable('controlplane: start (etcd + kube-apiserver + controller-manager, CRDs installed)', [
+    { case: 'first start this run', ms: Math.round(coldishMs) },
+    { case: `median of ${STARTS} starts`, ms: Math.round(percentile(starts, 50)) },
+    { case: '+ scheduler + kwok, 3 nodes Ready', ms: Math.round(workloadsMs) },
+  ]);
+
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const namespace = 'bench';
+    const ns: { apiVersion: string; kind: string; metadata: { name: string } } = {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace },
+    };
+    await objects.create(ns);
+
+    let n = 0;
+    const create = await measure(async () => {
+      const cm: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } } = {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: `cm-${n++}`, namespace },
+      };
+      await objects.create(cm);
+    }, RUNS);
+
+    const wfe = { group: 'workflowexecution.kubernaut.io', version: 'v1', plural: 'workflowexecutions' };
+    await custom.createNamespacedCustomObject({
+      ...wfe,
+      namespace,
+      body: {
+        apiVersion: `${wfe.group}/${wfe.version}`,
+        kind: 'WorkflowExecution',
+        metadata: { name: 'bench' },
+        spec: sequentialSpec(3),
+      },
+    });
+    let m = 0;
+    const statusUpdate = await measure(async () => {
+      // JSON patch: add replaces /status whole, whether or not it exists yet.
+      await custom.patchNamespacedCustomObjectStatus({
+        ...wfe,
+        namespace,
+        name: 'bench',
+        body: [{ op: 'add', path: '/status', value: { phase: 'executing', message: `tick ${m++}` } }],
+      });
+    }, RUNS);
+
+    printTable(`controlplane: round trip, ${RUNS} runs each`, [
+      { operation: 'create ConfigMap', medianMs: create.medianMs, p99Ms: create.p99Ms, minMs: create.minMs },
+      {
+        operation: 'update WorkflowExecution /status',
+        medianMs: statusUpdate.medianMs,
+        p99Ms: statusUpdate.p99Ms,
+        minMs: statusUpdate.minMs,
+      },
+    ]);
+    await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace });
+  } finally {
+    await cp.stop();
+  }
+}
+
+// Run directly: node bench/controlplane.ts
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) await benchControlPlane();
