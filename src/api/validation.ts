@@ -8,6 +8,7 @@ import { ROLLBACK_ACTIONS, STEP_ACTIONS, isRollbackAction, isStepAction } from '
 import type { WorkflowExecutionSpec } from './generated/types.ts';
 import { validateKubernetesExecutionStatus, validateWorkflowExecutionSpec } from './generated/validators.js';
 import { pointerToPath, type SpecIssue } from './issues.ts';
+import { indexSteps, numberedDependencies } from './step-graph.ts';
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; issues: SpecIssue[] };
 
@@ -110,6 +111,8 @@ function ruleIssues(spec: WorkflowExecutionSpec): SpecIssue[] {
       });
     }
   });
+  // Unique numbers and names, dependsOn naming existing steps and never the step itself.
+  numberedDependencies(spec, indexSteps(spec.workflowDefinition.steps, issues), issues);
   return issues;
 }
 

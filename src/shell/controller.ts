@@ -1,0 +1,158 @@
+/**
+ * The controller: informers on WorkflowExecutions and their KubernetesExecution children feed a
+ * work queue whose workers run the reconciler. A child's change requeues its owner.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
+import type { AuditStore } from '../audit/record.ts';
+import type { AlertSource } from './checks/effectiveness.ts';
+import type { SafetyCheckConfig } from './checks/safety.ts';
+import { LABELS } from './children.ts';
+import { EventRecorder } from './events.ts';
+import { createInformer, type CachedObject, type ResourceInformer } from './informer.ts';
+import type { KubeClient } from './kube/client.ts';
+import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from './kube/resources.ts';
+import type { Logger } from './logger.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { Reconciler } from './reconciler.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  client: KubeClient;
+  log: Logger;
+  /** Namespaces to watch; empty or undefined watches all. */
+  namespaces?: readonly string[] | undefined;
+  workers?: number;
+  metrics?: OperatorMetrics | undefined;
+  audit?: AuditStore | undefined;
+  safety?: SafetyCheckConfig;
+  alerts?: AlertSource | undefined;
+  monitoringPollMs?: number;
+  clock?: () => number;
+}
+
+const keyOf = (o: CachedObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+/** A cache over several per-namespace informers, read as one. */
+function union<T extends CachedObject>(informers: ResourceInformer<T>[]): ResourceInformer<T> {
+  return {
+    get synced() {
+      return informers.every((i) => i.synced);
+    },
+    get restarts() {
+      return informers.reduce((n, i) => n + i.restarts, 0);
+    },
+    get: (name, namespace) => informers.map((i) => i.get(name, namespace)).find((o) => o !== undefined),
+    list: (namespace) => informers.flatMap((i) => i.list(namespace)),
+    start: async () => {
+      await Promise.all(informers.map((i) => i.start()));
+    },
+    stop: async () => {
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
+}
+
+export class WorkflowController {
+  readonly queue: WorkQueue;
+  readonly workflows: ResourceInformer<WorkflowExecution>;
+  readonly children: ResourceInformer<KubernetesExecution>;
+  readonly reconciler: Reconciler;
+  private readonly log: Logger;
+
+  constructor(options: ControllerOptions) {
+    this.log = options.log;
+    const metrics = options.metrics;
+    this.queue = new WorkQueue({
+      workers: options.workers ?? 4,
+      handler: (key) => this.reconciler.reconcile(key),
+      metrics: {
+        onAdd: () => metrics?.workqueueAdds.inc(),
+        onDepth: (d) => metrics?.workqueueDepth.set(d),
+        onQueueLatency: (s) => metrics?.workqueueLatency.observe(s),
+        onWorkDuration: (s) => metrics?.workqueueWorkDuration.observe(s),
+        onRetry: () => metrics?.workqueueRetries.inc(),
+      },
+    });
+    const namespaces =
+      options.namespaces && options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
+    const onWatchError = (what: string) => (error: unknown, restartInMs: number) => {
+      this.log.warn(`${what} watch failed; restarting`, { error: (error as Error).message, restartInMs });
+    };
+    this.workflows = union(
+      namespaces.map((namespace) =>
+        createInformer<WorkflowExecution>(options.kc, options.client, WORKFLOW_EXECUTIONS, {
+          namespace,
+          onChange: (o) => {
+            this.queue.add(keyOf(o));
+          },
+          onError: onWatchError('WorkflowExecution'),
+        }),
+      ),
+    );
+    this.children = union(
+      namespaces.map((namespace) =>
+        createInformer<KubernetesExecution>(options.kc, options.client, KUBERNETES_EXECUTIONS, {
+          namespace,
+          labelSelector: LABELS.workflowUid,
+          onChange: (o) => {
+            const owner = o.metadata.ownerReferences?.find(
+              (r) => r.controller && r.kind === WORKFLOW_EXECUTIONS.kind,
+            );
+            if (owner) this.queue.add(`${o.metadata.namespace ?? ''}/${owner.name}`);
+          },
+          onError: onWatchError('KubernetesExecution'),
+        }),
+      ),
+    );
+    this.reconciler = new Reconciler({
+      client: options.client,
+      workflows: this.workflows,
+      children: this.children,
+      recorder: new EventRecorder(options.client, (error) => {
+        this.log.warn('event not recorded', { error: (error as Error).message });
+      }),
+      log: options.log,
+      metrics,
+      audit: options.audit,
+      safety: options.safety ?? {
+        executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+      },
+      alerts: options.alerts,
+      ...(options.monitoringPollMs !== undefined ? { monitoringPollMs: options.monitoringPollMs } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  }
+
+  get synced(): boolean {
+    return this.workflows.synced && this.children.synced;
+  }
+
+  /** Start the caches and wait until they have listed once. */
+  async startCaches(): Promise<void> {
+    // Children first: a workflow reconciled before its children are cached would look for them live.
+    await this.children.start();
+    await this.workflows.start();
+    while (!this.synced) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  /** Start reconciling (only the leader does). */
+  startWorkers(): void {
+    this.queue.start();
+    this.log.info('controller started', {
+      workflows: this.workflows.list().length,
+      children: this.children.list().length,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.startCaches();
+    this.startWorkers();
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.shutdown();
+    await Promise.all([this.workflows.stop(), this.children.stop()]);
+  }
+}

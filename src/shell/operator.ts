@@ -1,0 +1,146 @@
+/**
+ * The operator process, assembled: kubeconfig, client, controller, leader election, the health and
+ * metrics servers, the audit store. `wfx operator` runs it; tests run it in-process.
+ */
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { AuditStore } from '../audit/record.ts';
+import { openSqliteAuditStore } from '../audit/sqlite.ts';
+import { alertmanagerSource } from './checks/effectiveness.ts';
+import { WorkflowController } from './controller.ts';
+import { createKubeClient, type KubeClient } from './kube/client.ts';
+import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { OperatorMetrics } from './metrics.ts';
+import { metricsAuthorizer, startHealthServer, startMetricsServer, type RunningServer } from './servers.ts';
+
+export interface OperatorConfig {
+  /** Path to a kubeconfig; unset: $KUBECONFIG, ~/.kube/config, or the in-cluster config. */
+  kubeconfig?: string | undefined;
+  namespaces?: string[];
+  workers?: number;
+  /** 0 picks a free port; undefined disables the server. */
+  healthPort?: number | undefined;
+  metricsPort?: number | undefined;
+  bindAddress?: string;
+  leaderElection?:
+    { namespace: string; name: string; identity?: string; timings?: Partial<LeaseTimings> } | undefined;
+  logLevel?: string;
+  /** SQLite file for the embedded audit store; PostgreSQL when `postgresUrl` is given. */
+  auditPath?: string | undefined;
+  audit?: AuditStore | undefined;
+  executorUser?: string;
+  alertmanagerUrl?: string | undefined;
+  monitoringPollMs?: number;
+  clock?: () => number;
+  log?: Logger;
+  /** Called when the lease is lost; the process default is to exit at once. */
+  onLeadershipLost?: () => void;
+}
+
+export interface RunningOperator {
+  controller: WorkflowController;
+  client: KubeClient;
+  metrics: OperatorMetrics;
+  log: Logger;
+  healthPort: number | undefined;
+  metricsPort: number | undefined;
+  isLeader: () => boolean;
+  stop(): Promise<void>;
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export async function startOperator(config: OperatorConfig = {}): Promise<RunningOperator> {
+  const log = config.log ?? createLogger(config.logLevel);
+  const kc = loadKubeConfig(config.kubeconfig);
+  const client = await createKubeClient(kc);
+  const metrics = new OperatorMetrics(true);
+  const audit = config.audit ?? (config.auditPath ? openSqliteAuditStore(config.auditPath) : undefined);
+  const controller = new WorkflowController({
+    kc,
+    client,
+    log,
+    namespaces: config.namespaces,
+    workers: config.workers ?? 4,
+    metrics,
+    audit,
+    safety: {
+      executorUser: config.executorUser ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+    },
+    alerts: config.alertmanagerUrl ? alertmanagerSource(config.alertmanagerUrl) : undefined,
+    ...(config.monitoringPollMs !== undefined ? { monitoringPollMs: config.monitoringPollMs } : {}),
+    ...(config.clock ? { clock: config.clock } : {}),
+  });
+
+  const servers: RunningServer[] = [];
+  const bind = config.bindAddress ?? '0.0.0.0';
+  let alive = true;
+  if (config.healthPort !== undefined) {
+    servers.push(
+      await startHealthServer({ live: () => alive, ready: () => controller.synced }, config.healthPort, bind),
+    );
+  }
+  const healthPort = config.healthPort !== undefined ? servers[0]?.port : undefined;
+  let metricsPort: number | undefined;
+  if (config.metricsPort !== undefined) {
+    const server = await startMetricsServer(
+      metrics.registry,
+      metricsAuthorizer(client),
+      config.metricsPort,
+      bind,
+    );
+    servers.push(server);
+    metricsPort = server.port;
+  }
+
+  await controller.startCaches();
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection) {
+    const identity = config.leaderElection.identity ?? `${hostname()}_${process.pid}`;
+    elector = new LeaderElector(client, {
+      ...config.leaderElection,
+      identity,
+      ...DEFAULT_TIMINGS,
+      ...config.leaderElection.timings,
+    });
+    elector.run(
+      () => {
+        log.info('became leader', { identity });
+        metrics.leaderStatus.set(1);
+        controller.startWorkers();
+      },
+      () => {
+        metrics.leaderStatus.set(0);
+        log.error('leader lease lost; exiting', { identity });
+        (config.onLeadershipLost ?? (() => process.exit(1)))();
+      },
+    );
+  } else {
+    metrics.leaderStatus.set(1);
+    controller.startWorkers();
+  }
+
+  return {
+    controller,
+    client,
+    metrics,
+    log,
+    healthPort,
+    metricsPort,
+    isLeader: () => elector?.isLeader ?? true,
+    async stop() {
+      alive = false;
+      await controller.stop();
+      await elector?.release();
+      await Promise.all(servers.map((s) => s.close()));
+      await audit?.close();
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+// The reconcile loop on the real control plane: happy paths, parallel branches, invalid specs.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import { FINALIZER } from '../../src/shell/reconciler.ts';
+import {
+  applyWorkflow,
+  childrenOf,
+  conditionOf,
+  inPhase,
+  startHarness,
+  waitForWorkflow,
+  type Harness,
+} from './support/harness.ts';
+
+jest.setTimeout(60_000);
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+describe('a sequential workflow', () => {
+  it('runs its steps one after another and completes with success', async () => {
+    await applyWorkflow(h, 'sequential', specWith([customStep(1), customStep(2), customStep(3)]));
+    const wf = await waitForWorkflow(h, 'sequential', inPhase('completed'), 'completed');
+
+    expect(wf.metadata.finalizers).toContain(FINALIZER);
+    expect(wf.status?.workflowResult).toMatchObject({ outcome: 'success' });
+    expect(wf.status?.stepStatuses?.map((s) => [s.stepNumber, s.status])).toEqual([
+      [1, 'completed'],
+      [2, 'completed'],
+      [3, 'completed'],
+    ]);
+    expect(wf.status?.executionPlan).toMatchObject({ strategy: 'sequential', rollbackOrder: [3, 2, 1] });
+    expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True' });
+    expect(conditionOf(wf, 'Succeeded')).toMatchObject({ status: 'True' });
+    expect(conditionOf(wf, 'Reconciling')).toBeUndefined();
+    expect(wf.status?.observedGeneration).toBe(wf.metadata.generation);
+    // Each step ran after the one before it finished.
+    const [s1, s2, s3] = wf.status?.stepStatuses ?? [];
+    expect(Date.parse(s2!.startTime!)).toBeGreaterThanOrEqual(Date.parse(s1!.endTime!));
+    expect(Date.parse(s3!.startTime!)).toBeGreaterThanOrEqual(Date.parse(s2!.endTime!));
+
+    const children = await childrenOf(h, 'sequential');
+    expect(children.map((c) => c.metadata.name)).toEqual([
+      'sequential-step-1-a1',
+      'sequential-step-2-a1',
+      'sequential-step-3-a1',
+    ]);
+    expect(children.every((c) => c.metadata.ownerReferences?.[0]?.controller === true)).toBe(true);
+    expect(h.executor.duplicates()).toEqual([]);
+  });
+});
+
+describe('a diamond', () => {
+  it('runs both branches once the root succeeded, and the join after both', async () => {
+    const spec = specWith([
+      customStep(1),
+      customStep(2, { dependsOn: [1] }),
+      customStep(3, { dependsOn: [1] }),
+      customStep(4, { dependsOn: [2, 3] }),
+    ]);
+    await applyWorkflow(h, 'diamond', spec);
+    const wf = await waitForWorkflow(h, 'diamond', inPhase('completed'), 'completed');
+    expect(wf.status?.executionPlan).toMatchObject({
+      strategy: 'sequential-with-parallel',
+      parallelGroups: [[1], [2, 3], [4]],
+    });
+    const byStep = new Map(wf.status?.stepStatuses?.map((s) => [s.stepNumber, s]));
+    const join = Date.parse(byStep.get(4)!.startTime!);
+    expect(join).toBeGreaterThanOrEqual(Date.parse(byStep.get(2)!.endTime!));
+    expect(join).toBeGreaterThanOrEqual(Date.parse(byStep.get(3)!.endTime!));
+    expect(Date.parse(byStep.get(2)!.startTime!)).toBeGreaterThanOrEqual(Date.parse(byStep.get(1)!.endTime!));
+    expect((await childrenOf(h, 'diamond')).map((c) => c.metadata.name)).toEqual([
+      'diamond-step-1-a1',
+      'diamond-step-2-a1',
+      'diamond-step-3-a1',
+      'diamond-step-4-a1',
+    ]);
+  });
+});
+
+describe('an invalid spec the schema admitted', () => {
+  it('ends failed with the reason and the JSON path of the cycle, and creates no child', async () => {
+    const spec = specWith([customStep(1, { dependsOn: [2] }), customStep(2, { dependsOn: [1] })]);
+    await applyWorkflow(h, 'cyclic', spec);
+    const wf = await waitForWorkflow(h, 'cyclic', inPhase('failed'), 'failed');
+    expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(conditionOf(wf, 'Ready')?.message).toContain('spec.workflowDefinition.steps[0].dependsOn');
+    expect(conditionOf(wf, 'Ready')?.message).toContain(
+      'dependency cycle: step 1 (step-1) -> 2 (step-2) -> 1 (step-1)',
+    );
+    expect(wf.status?.failureReason).toMatch(/^InvalidSpec: /);
+    expect(await childrenOf(h, 'cyclic')).toEqual([]);
+  });
+
+  it('is not written again and again: the status settles', async () => {
+    const first = await getSettled('cyclic');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await getSettled('cyclic')).metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+  });
+});
+
+describe('rollback specs travel with the step', () => {
+  it('gives the executor the step’s rollback spec on its child', async () => {
+    await applyWorkflow(
+      h,
+      'carries-rollback',
+      specWith([customStep(1, { rollbackSpec: customRollback(1) })]),
+    );
+    await waitForWorkflow(h, 'carries-rollback', inPhase('completed'), 'completed');
+    const [child] = await childrenOf(h, 'carries-rollback');
+    expect(child?.spec).toMatchObject({
+      kind: 'step',
+      stepNumber: 1,
+      attempt: 1,
+      action: 'custom',
+      rollbackSpec: customRollback(1),
+    });
+  });
+});
+
+async function getSettled(name: string) {
+  return waitForWorkflow(h, name, inPhase('failed'));
+}

@@ -1,0 +1,211 @@
+/**
+ * An operator running in-process against the shared real control plane, a scripted executor, and a
+ * namespace of its own, with helpers that speak the domain: apply a workflow, wait for a phase,
+ * list its children, approve it, move the clock.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import type {
+  KubernetesExecution,
+  WorkflowExecution,
+  WorkflowExecutionSpec,
+} from '../../../src/api/generated/types.ts';
+import { openSqliteAuditStore } from '../../../src/audit/sqlite.ts';
+import type { AuditStore } from '../../../src/audit/record.ts';
+import { sharedControlPlane } from '../../../src/shell/controlplane/launcher.ts';
+import { createKubeClient, type KubeClient } from '../../../src/shell/kube/client.ts';
+import {
+  KUBERNETES_EXECUTIONS,
+  WORKFLOW_EXECUTIONS,
+  resourcePath,
+} from '../../../src/shell/kube/resources.ts';
+import { createLogger } from '../../../src/shell/logger.ts';
+import { startOperator, type RunningOperator } from '../../../src/shell/operator.ts';
+import { ScriptedExecutor, succeedAll, type Script } from '../../support/executor.ts';
+
+/** Real time plus an offset tests can move forward, to reach deadlines without waiting for them. */
+export class SkewClock {
+  offsetMs = 0;
+  readonly now = (): number => Date.now() + this.offsetMs;
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface Harness {
+  kc: KubeConfig;
+  client: KubeClient;
+  namespace: string;
+  operator: RunningOperator;
+  executor: ScriptedExecutor;
+  clock: SkewClock;
+  audit: AuditStore;
+  /** The name the kubeconfig's user has in the apiserver. */
+  username: string;
+  stop(): Promise<void>;
+}
+
+export async function adminClient(): Promise<{ kc: KubeConfig; client: KubeClient }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(sharedControlPlane().kubeconfigPath);
+  return { kc, client: await createKubeClient(kc) };
+}
+
+export async function whoAmI(client: KubeClient): Promise<string> {
+  const review = await client.request<{ status: { userInfo: { username: string } } }>(
+    '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+    { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } },
+  );
+  return review.status.userInfo.username;
+}
+
+export async function createNamespace(client: KubeClient, prefix = 'it'): Promise<string> {
+  const namespace = `${prefix}-${randomUUID().slice(0, 8)}`;
+  await client.request('/api/v1/namespaces', {
+    body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+  });
+  return namespace;
+}
+
+export async function startOperatorFor(
+  kubeconfig: string,
+  namespace: string,
+  clock: SkewClock,
+  audit?: AuditStore,
+): Promise<RunningOperator> {
+  return startOperator({
+    kubeconfig,
+    namespaces: [namespace],
+    workers: 4,
+    log: createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
+    clock: clock.now,
+    monitoringPollMs: 200,
+    ...(audit ? { audit } : {}),
+    executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+  });
+}
+
+export async function startHarness(script: Script = succeedAll): Promise<Harness> {
+  const { kc, client } = await adminClient();
+  const namespace = await createNamespace(client);
+  const clock = new SkewClock();
+  const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
+  const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit);
+  const executor = new ScriptedExecutor(kc, client, script, namespace);
+  await executor.start();
+  const username = await whoAmI(client);
+  return {
+    kc,
+    client,
+    namespace,
+    operator,
+    executor,
+    clock,
+    audit,
+    username,
+    async stop() {
+      await executor.stop();
+      await operator.stop();
+      await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
+      client.close();
+    },
+  };
+}
+
+export function workflowManifest(
+  namespace: string,
+  name: string,
+  spec: WorkflowExecutionSpec,
+  annotations: Record<string, string> = {},
+): WorkflowExecution {
+  return {
+    apiVersion: 'workflowexecution.kubernaut.io/v1',
+    kind: 'WorkflowExecution',
+    metadata: { name, namespace, annotations },
+    spec,
+  };
+}
+
+export async function applyWorkflow(
+  h: Pick<Harness, 'client' | 'namespace'>,
+  name: string,
+  spec: WorkflowExecutionSpec,
+  annotations: Record<string, string> = {},
+): Promise<WorkflowExecution> {
+  return h.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, h.namespace), {
+    body: workflowManifest(h.namespace, name, spec, annotations),
+  });
+}
+
+export async function getWorkflow(
+  h: Pick<Harness, 'client' | 'namespace'>,
+  name: string,
+): Promise<WorkflowExecution> {
+  return h.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, name));
+}
+
+/** Polls the apiserver (not a cache) until the workflow satisfies `done`. */
+export async function waitForWorkflow(
+  h: Pick<Harness, 'client' | 'namespace'>,
+  name: string,
+  done: (wf: WorkflowExecution) => boolean,
+  what = 'the expected state',
+  timeoutMs = 30_000,
+): Promise<WorkflowExecution> {
+  const deadline = Date.now() + timeoutMs;
+  let last: WorkflowExecution | undefined;
+  for (;;) {
+    last = await getWorkflow(h, name);
+    if (done(last)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${name} did not reach ${what} in ${timeoutMs} ms; status: ${JSON.stringify({ ...last.status, statechart: undefined })}`,
+      );
+    }
+    await sleep(50);
+  }
+}
+
+export const inPhase =
+  (...phases: string[]) =>
+  (wf: WorkflowExecution): boolean =>
+    phases.includes(wf.status?.phase ?? '');
+
+export async function childrenOf(
+  h: Pick<Harness, 'client' | 'namespace'>,
+  name: string,
+): Promise<KubernetesExecution[]> {
+  const wf = await getWorkflow(h, name);
+  const list = await h.client.request<{ items: KubernetesExecution[] }>(
+    resourcePath(KUBERNETES_EXECUTIONS, h.namespace),
+  );
+  return list.items
+    .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === wf.metadata.uid))
+    .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+}
+
+export async function annotate(
+  h: Pick<Harness, 'client' | 'namespace'>,
+  name: string,
+  key: string,
+  value: string,
+): Promise<void> {
+  await h.client.request(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, name), {
+    method: 'PATCH',
+    patchType: 'merge',
+    body: { metadata: { annotations: { [key]: value } } },
+  });
+}
+
+/** Moves the operator's clock and makes it look at the workflow now. */
+export function travel(h: Harness, ms: number, name: string): void {
+  h.clock.advance(ms);
+  h.operator.controller.queue.add(`${h.namespace}/${name}`);
+}
+
+export const conditionOf = (wf: WorkflowExecution, type: string) =>
+  wf.status?.conditions?.find((c) => c.type === type);
