@@ -414,12 +414,22 @@ const fail = (code: FailureCode) => ({ type: 'fail', params: { code } }) as cons
 function stepRegion(step: PlannedStep): StateConfig {
   const params = { step: step.number };
   const retries = step.maxRetries > 0;
+  // A step without dependencies starts as execution starts: it can never be skipped.
+  const skippable = step.dependsOn.length > 0;
   return {
     initial: 'pending',
     states: {
       pending: {
         always: [
-          { guard: { type: 'blocked', params }, target: 'skipped', actions: { type: 'skip', params } },
+          ...(skippable
+            ? [
+                {
+                  guard: { type: 'blocked', params },
+                  target: 'skipped',
+                  actions: { type: 'skip', params },
+                } as const,
+              ]
+            : []),
           {
             guard: { type: 'canStart', params },
             target: 'running',
@@ -484,7 +494,7 @@ function stepRegion(step: PlannedStep): StateConfig {
         : {}),
       succeeded: {},
       failed: {},
-      skipped: {},
+      ...(skippable ? { skipped: {} } : {}),
     },
   };
 }
@@ -544,11 +554,12 @@ function validating(plan: ExecutionPlan): StateConfig {
     const next = order[order.indexOf(name) + 1];
     return next ?? `#${MACHINE_ID}.executing`;
   };
+  const waits = plan.safetyChecks.length > 0 || plan.dryRunFirst || plan.approvalRequired;
   const timeout = { guard: 'validationExpired', target: FAILED, actions: fail('ValidationTimeout') } as const;
   const states: Record<string, StateConfig> = {
     safety:
       plan.safetyChecks.length === 0
-        ? { always: [timeout, { target: after('safety') }] }
+        ? { always: { target: after('safety') } }
         : {
             always: [timeout],
             on: {
@@ -588,7 +599,8 @@ function validating(plan: ExecutionPlan): StateConfig {
   return {
     entry: 'enterValidating',
     initial: 'safety',
-    on: { CANCEL_REQUESTED: { target: FAILED, actions: fail('Cancelled') } },
+    // Without checks, dry run or approval, validation passes within one event: nothing to cancel.
+    ...(waits ? { on: { CANCEL_REQUESTED: { target: FAILED, actions: fail('Cancelled') } } } : {}),
     states,
   };
 }

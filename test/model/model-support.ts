@@ -1,0 +1,232 @@
+/** Model-based testing support: an event alphabet per state, state coverage, invariants. */
+import { getMicrosteps } from 'xstate';
+import type { AnyStateNode } from 'xstate';
+import { runOf } from '../../machines/context.ts';
+import {
+  MACHINE_ID,
+  rollbackSteps,
+  stepKey,
+  type WorkflowMachine,
+  type WorkflowSnapshot,
+} from '../../machines/workflow.ts';
+import { nextDeadline } from '../../src/core/effects.ts';
+import type { WorkflowEvent } from '../../src/core/events.ts';
+import type { ExecutionPlan } from '../../src/core/plan.ts';
+import { lastEventTime, persist, phaseOf, rehydrate, substateOf } from '../../src/core/statechart.ts';
+import { projectStatus } from '../../src/core/status.ts';
+
+/**
+ * The events worth sending in a state, at concrete times: results at the time of the last change
+ * (no time passes), and a TICK at the next deadline (time jumps to it).
+ */
+export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): WorkflowEvent[] {
+  const { context } = snapshot;
+  const now = lastEventTime(context);
+  const events: WorkflowEvent[] = [];
+  const deadline = nextDeadline(snapshot, plan);
+  if (deadline !== null) events.push({ type: 'TICK', now: deadline });
+  const phase = phaseOf(snapshot);
+  const sub = substateOf(snapshot);
+  if (phase === 'planning') events.push({ type: 'TICK', now });
+  if (phase === 'validating') {
+    if (sub === 'safety')
+      for (const result of ['passed', 'failed'] as const)
+        events.push({
+          type: 'SAFETY_RESULT',
+          now,
+          results: plan.safetyChecks.map((c) => ({
+            type: c.type,
+            required: c.required ?? false,
+            result,
+            message: result,
+          })),
+        });
+    if (sub === 'dryRun')
+      for (const s of plan.steps)
+        if (context.dryRun[String(s.number)] === undefined)
+          for (const outcome of ['succeeded', 'failed'] as const)
+            events.push({ type: 'DRYRUN_RESULT', now, step: s.number, outcome });
+    if (sub === 'approval') {
+      events.push({ type: 'APPROVED', now, by: 'alice' });
+      events.push({ type: 'REJECTED', now, by: 'bob' });
+    }
+    events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
+  }
+  if (phase === 'executing') {
+    for (const s of plan.steps) {
+      const run = runOf(context, s.number);
+      if (run?.status !== 'running') continue;
+      for (const outcome of ['succeeded', 'failed'] as const)
+        events.push({ type: 'STEP_RESULT', now, step: s.number, attempt: run.attempt, outcome });
+    }
+    if (context.abort === null) events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
+  }
+  if (phase === 'monitoring') {
+    events.push({
+      type: 'EFFECTIVENESS_RESULT',
+      now,
+      effective: true,
+      score: 1,
+      resourceHealth: 'healthy',
+      newAlertsTriggered: false,
+    });
+    events.push({
+      type: 'EFFECTIVENESS_RESULT',
+      now,
+      effective: false,
+      score: 0,
+      resourceHealth: 'unhealthy',
+      newAlertsTriggered: true,
+    });
+    events.push({
+      type: 'EFFECTIVENESS_RESULT',
+      now,
+      effective: false,
+      score: 0.5,
+      resourceHealth: 'degraded',
+      newAlertsTriggered: false,
+    });
+  }
+  if (phase === 'rolling_back') {
+    const current = plan.rollbackOrder.find((n) => runOf(context, n)?.rollback?.status === 'running');
+    if (current !== undefined)
+      for (const outcome of ['succeeded', 'failed'] as const)
+        events.push({ type: 'ROLLBACK_RESULT', now, step: current, outcome });
+  }
+  if (phase === 'failed' && sub === 'awaitingRollback')
+    events.push({ type: 'ROLLBACK_REQUESTED', now, by: 'dave' });
+  return events;
+}
+
+export const serialize = (snapshot: WorkflowSnapshot): string =>
+  JSON.stringify([snapshot.value, snapshot.context]);
+
+/** Every state node of the machine, by id. */
+export function allStateNodes(machine: WorkflowMachine): AnyStateNode[] {
+  const out: AnyStateNode[] = [];
+  const walk = (node: AnyStateNode) => {
+    out.push(node);
+    for (const child of Object.values(node.states)) walk(child);
+  };
+  walk(machine.root);
+  return out;
+}
+
+/** Ids of the active state nodes of a state value. */
+export function activeIds(value: unknown, prefix = MACHINE_ID): string[] {
+  if (typeof value === 'string') return [prefix, `${prefix}.${value}`];
+  if (value && typeof value === 'object')
+    return [prefix, ...Object.entries(value).flatMap(([k, v]) => activeIds(v, `${prefix}.${k}`))];
+  return [prefix];
+}
+
+/** States no path can reach in this plan, by construction. */
+export function unreachable(plan: ExecutionPlan): string[] {
+  return rollbackSteps(plan).length === 0 ? [`${MACHINE_ID}.rolling_back`] : [];
+}
+
+export interface TransitionKey {
+  key: string;
+  source: string;
+  targets: string[];
+  eventType: string;
+}
+
+export function allTransitions(machine: WorkflowMachine): TransitionKey[] {
+  const keys = new Map<string, TransitionKey>();
+  for (const node of allStateNodes(machine)) {
+    const defs = [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
+    for (const t of defs) {
+      const targets = (t.target ?? []).map((n) => n.id);
+      const key = `${node.id} --${t.eventType || 'always'}--> ${targets.join(',') || '(self)'}`;
+      keys.set(key, { key, source: node.id, targets, eventType: t.eventType });
+    }
+  }
+  return [...keys.values()];
+}
+
+/** The transitions an event took and the states it passed through, microstep by microstep. */
+export function takenTransitions(
+  machine: WorkflowMachine,
+  all: readonly TransitionKey[],
+  snapshot: WorkflowSnapshot,
+  event: WorkflowEvent,
+): { taken: string[]; visited: string[] } {
+  const taken: string[] = [];
+  const visited: string[] = [];
+  let before = snapshot;
+  for (const [after] of getMicrosteps(machine, snapshot, event)) {
+    const was = new Set(activeIds(before.value));
+    const is = new Set(activeIds(after.value));
+    visited.push(...is);
+    const contextChanged = JSON.stringify(before.context) !== JSON.stringify(after.context);
+    for (const t of all) {
+      if (!was.has(t.source)) continue;
+      if (t.targets.length === 0) {
+        if (
+          contextChanged &&
+          t.eventType === event.type &&
+          JSON.stringify(before.value) === JSON.stringify(after.value)
+        )
+          taken.push(t.key);
+        continue;
+      }
+      if (t.targets.every((id) => is.has(id)) && (t.targets.some((id) => !was.has(id)) || !is.has(t.source)))
+        taken.push(t.key);
+    }
+    before = after;
+  }
+  return { taken, visited };
+}
+
+/** Invariants that hold in every state of every run. */
+export function checkInvariants(
+  plan: ExecutionPlan,
+  machine: WorkflowMachine,
+  snapshot: WorkflowSnapshot,
+): void {
+  const { context } = snapshot;
+  const phase = phaseOf(snapshot);
+  const fail = (message: string) => {
+    throw new Error(`${message} in ${JSON.stringify(snapshot.value)}`);
+  };
+  const status = projectStatus(snapshot, plan, { generation: 1, previousConditions: [] });
+  if (status.phase !== phase) fail(`projected phase ${String(status.phase)} is not ${phase}`);
+  for (const step of plan.steps) {
+    const run = runOf(context, step.number);
+    if (!run) return fail(`step ${step.number} has no run`);
+    if (phase === 'executing') {
+      const region = (snapshot.value as { executing: Record<string, string> }).executing[
+        stepKey(step.number)
+      ];
+      if (region !== run.status)
+        fail(`region of step ${step.number} is ${String(region)}, context says ${run.status}`);
+    }
+    if (run.attempt > 0) {
+      for (const d of step.dependsOn) {
+        const dep = runOf(context, d);
+        if (dep?.status !== 'succeeded' || (dep.finishedAt ?? Infinity) > (run.startedAt ?? -Infinity))
+          fail(`step ${step.number} started before its dependency ${d} succeeded`);
+      }
+    }
+    if (run.attempt > step.maxRetries + 1) fail(`step ${step.number} ran ${run.attempt} attempts`);
+    if (
+      run.rollback &&
+      (run.status !== 'succeeded' || step.rollback === null || plan.rollbackStrategy === 'none')
+    )
+      fail(`step ${step.number} was rolled back though it did not succeed or has no rollback`);
+  }
+  const rolled = plan.rollbackOrder.filter((n) => runOf(context, n)?.rollback);
+  const starts = rolled.map((n) => runOf(context, n)?.rollback?.startedAt ?? 0);
+  if (starts.some((t, i) => i > 0 && t < (starts[i - 1] ?? 0)))
+    fail('rollbacks out of reverse topological order');
+  if (rolled.filter((n) => runOf(context, n)?.rollback?.status === 'running').length > 1)
+    fail('two rollbacks at once');
+  const restored = rehydrate(
+    JSON.parse(JSON.stringify(persist(snapshot, 'h'))) as ReturnType<typeof persist>,
+    machine,
+    'h',
+  );
+  if (!restored.ok) fail(`rehydrate refused: ${restored.message}`);
+  else if (serialize(restored.snapshot) !== serialize(snapshot)) fail('rehydrated snapshot differs');
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from '@jest/globals';
+import { getShortestPaths, getSimplePaths } from 'xstate/graph';
+import { createWorkflowMachine } from '../../machines/workflow.ts';
+import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
+import { advance, initialSnapshot } from '../../src/core/statechart.ts';
+import { diamondSpec, specWith, step } from '../fixtures/specs.ts';
+import { T0, planOf } from './workflow-world.ts';
+import {
+  activeIds,
+  allStateNodes,
+  allTransitions,
+  alphabet,
+  checkInvariants,
+  serialize,
+  takenTransitions,
+  unreachable,
+} from './model-support.ts';
+
+const rollbackSpec = {
+  action: 'scale-to-previous' as const,
+  parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web', previousReplicas: 2 } },
+};
+
+const models: Record<string, { spec: WorkflowExecutionSpec; simple?: boolean }> = {
+  'sequential, automatic rollback, a retry': {
+    spec: specWith([
+      step(1, { rollbackSpec }),
+      step(2, { dependsOn: [1], criticalStep: true, maxRetries: 1 }),
+    ]),
+    simple: true,
+  },
+  'parallel, no rollback': {
+    spec: specWith([step(1, { dependsOn: [] }), step(2, { dependsOn: [], criticalStep: true })], {
+      rollbackStrategy: 'none',
+    }),
+    simple: true,
+  },
+  'diamond, automatic rollback': {
+    spec: specWith(
+      diamondSpec().workflowDefinition.steps.map((s) =>
+        s.stepNumber === 3
+          ? { ...s, criticalStep: true }
+          : s.stepNumber === 1 || s.stepNumber === 2
+            ? { ...s, rollbackSpec }
+            : s,
+      ),
+    ),
+  },
+  'safety checks, dry run and approval': {
+    spec: specWith([step(1)], {
+      approvalRequired: true,
+      dryRunFirst: true,
+      safetyChecks: [{ type: 'rbac', required: true }],
+    }),
+    simple: true,
+  },
+  'manual rollback': {
+    spec: specWith([step(1, { rollbackSpec }), step(2, { dependsOn: [1], criticalStep: true })], {
+      rollbackStrategy: 'manual',
+      approvalRequired: true,
+    }),
+    simple: true,
+  },
+};
+
+describe.each(Object.entries(models))('model: %s', (_name, { spec, simple }) => {
+  const plan = planOf(spec);
+  const machine = createWorkflowMachine(plan);
+  const options = {
+    input: { now: T0 },
+    events: (snapshot: ReturnType<typeof initialSnapshot>) => alphabet(plan, snapshot),
+    serializeState: serialize,
+    serializeEvent: (event: unknown) => JSON.stringify(event),
+  };
+  const paths = [
+    ...getShortestPaths(machine, options),
+    ...(simple ? getSimplePaths(machine, { ...options, limit: 5000 }) : []),
+  ];
+
+  it('reaches every state and takes every transition on some path, keeping the invariants at every step', () => {
+    const transitionsAll = allTransitions(machine);
+    const visited = new Set<string>();
+    const taken = new Set<string>();
+    for (const path of paths) {
+      let snapshot = initialSnapshot(machine, T0);
+      checkInvariants(plan, machine, snapshot);
+      activeIds(snapshot.value).forEach((id) => visited.add(id));
+      for (const s of path.steps) {
+        if ((s.event.type as string) === 'xstate.init') continue;
+        const step = takenTransitions(machine, transitionsAll, snapshot, s.event);
+        step.taken.forEach((k) => taken.add(k));
+        step.visited.forEach((id) => visited.add(id));
+        snapshot = advance(machine, snapshot, [s.event]);
+        expect(serialize(snapshot)).toBe(serialize(s.state));
+        checkInvariants(plan, machine, snapshot);
+        activeIds(snapshot.value).forEach((id) => visited.add(id));
+      }
+    }
+    const expected = allStateNodes(machine)
+      .map((n) => n.id)
+      .filter((id) => !unreachable(plan).some((u) => id === u || id.startsWith(`${u}.`)));
+    expect(expected.filter((id) => !visited.has(id))).toEqual([]);
+    const missing = transitionsAll
+      .filter((t) => !unreachable(plan).some((u) => t.source === u || t.source.startsWith(`${u}.`)))
+      .filter((t) => !taken.has(t.key))
+      .map((t) => t.key);
+    expect(missing).toEqual([]);
+    expect(paths.length).toBeGreaterThan(0);
+  });
+});
