@@ -1,0 +1,127 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { createWorkflowMachine } from '../../machines/workflow.ts';
+import type { WorkflowExecutionSpec, WorkflowStep } from '../../src/api/generated/types.ts';
+import type { WorkflowEvent } from '../../src/core/events.ts';
+import { advance, initialSnapshot, persist, phaseOf, rehydrate } from '../../src/core/statechart.ts';
+import { projectStatus } from '../../src/core/status.ts';
+import { specWith, step } from '../fixtures/specs.ts';
+import { alphabet, checkInvariants, serialize } from './model-support.ts';
+import { T0, planOf } from './workflow-world.ts';
+
+const rollbackSpec = {
+  action: 'scale-to-previous' as const,
+  parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web', previousReplicas: 2 } },
+};
+
+/** A random DAG of 1-30 steps: each step may depend on earlier ones. */
+const specArb: fc.Arbitrary<WorkflowExecutionSpec> = fc
+  .integer({ min: 1, max: 30 })
+  .chain((n) =>
+    fc.record({
+      steps: fc.tuple(
+        ...Array.from({ length: n }, (_, i) =>
+          fc.record({
+            deps: fc.subarray(
+              Array.from({ length: i }, (_, d) => d + 1),
+              { maxLength: Math.min(3, i) },
+            ),
+            critical: fc.boolean(),
+            retries: fc.integer({ min: 0, max: 2 }),
+            rollback: fc.boolean(),
+          }),
+        ),
+      ),
+      rollbackStrategy: fc.constantFrom('automatic' as const, 'manual' as const, 'none' as const),
+      approvalRequired: fc.boolean(),
+      dryRunFirst: fc.boolean(),
+      checks: fc.boolean(),
+    }),
+  )
+  .map(({ steps, rollbackStrategy, approvalRequired, dryRunFirst, checks }) =>
+    specWith(
+      steps.map((s, i): WorkflowStep =>
+        step(i + 1, {
+          dependsOn: s.deps,
+          criticalStep: s.critical,
+          maxRetries: s.retries,
+          ...(s.rollback ? { rollbackSpec } : {}),
+        }),
+      ),
+      {
+        rollbackStrategy,
+        approvalRequired,
+        dryRunFirst,
+        ...(checks ? { safetyChecks: [{ type: 'rbac' as const, required: true }] } : {}),
+      },
+    ),
+  );
+
+/** Choices among the events that make sense in the current state, biased to success. */
+const choicesArb = fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 80 });
+
+function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefined {
+  // Prefer successes: they lead deeper into the run.
+  const good = events.filter(
+    (e) =>
+      !('outcome' in e && e.outcome === 'failed') && e.type !== 'REJECTED' && e.type !== 'CANCEL_REQUESTED',
+  );
+  const pool = choice % 4 === 0 || good.length === 0 ? events : good;
+  return pool[choice % Math.max(1, pool.length)];
+}
+
+const settings = { numRuns: 100 };
+
+describe('workflow statechart properties', () => {
+  it('persisting and rehydrating after every event gives the snapshots of an uninterrupted run, and invariants hold', () => {
+    fc.assert(
+      fc.property(specArb, choicesArb, (spec, choices) => {
+        const plan = planOf(spec);
+        const machine = createWorkflowMachine(plan);
+        let uninterrupted = initialSnapshot(machine, T0);
+        let envelope = JSON.stringify(persist(uninterrupted, 'h'));
+        for (const choice of choices) {
+          const event = pick(alphabet(plan, uninterrupted), choice);
+          if (!event) break;
+          uninterrupted = advance(machine, uninterrupted, [event]);
+          const restored = rehydrate(JSON.parse(envelope) as ReturnType<typeof persist>, machine, 'h');
+          if (!restored.ok) throw new Error(restored.message);
+          const resumed = advance(machine, restored.snapshot, [event]);
+          expect(serialize(resumed)).toBe(serialize(uninterrupted));
+          envelope = JSON.stringify(persist(resumed, 'h'));
+          checkInvariants(plan, machine, uninterrupted);
+          const status = projectStatus(uninterrupted, plan, { generation: 1, previousConditions: [] });
+          expect(status.phase).toBe(phaseOf(uninterrupted));
+        }
+      }),
+      settings,
+    );
+  });
+
+  it('duplicated and stale events change nothing', () => {
+    fc.assert(
+      fc.property(specArb, choicesArb, (spec, choices) => {
+        const plan = planOf(spec);
+        const machine = createWorkflowMachine(plan);
+        let snapshot = initialSnapshot(machine, T0);
+        const seen: WorkflowEvent[] = [];
+        for (const choice of choices) {
+          const event = pick(alphabet(plan, snapshot), choice);
+          if (!event) break;
+          snapshot = advance(machine, snapshot, [event]);
+          seen.push(event);
+          const after = serialize(snapshot);
+          // The same event again (the shell re-observes every reconcile).
+          expect(serialize(advance(machine, snapshot, [event]))).toBe(after);
+          // Results of attempts the machine no longer waits for, re-sent later.
+          const stale = seen.filter(
+            (e) => e.type === 'STEP_RESULT' || e.type === 'DRYRUN_RESULT' || e.type === 'ROLLBACK_RESULT',
+          );
+          const late = stale.map((e) => ({ ...e, now: e.now }));
+          expect(serialize(advance(machine, snapshot, late))).toBe(after);
+        }
+      }),
+      settings,
+    );
+  });
+});
