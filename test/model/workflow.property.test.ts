@@ -61,10 +61,13 @@ const specArb: fc.Arbitrary<WorkflowExecutionSpec> = fc
 const choicesArb = fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 80 });
 
 function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefined {
-  // Prefer successes: they lead deeper into the run.
+  // Prefer successes without waiting for deadlines: they lead deeper into the run.
   const good = events.filter(
     (e) =>
-      !('outcome' in e && e.outcome === 'failed') && e.type !== 'REJECTED' && e.type !== 'CANCEL_REQUESTED',
+      !('outcome' in e && e.outcome === 'failed') &&
+      e.type !== 'REJECTED' &&
+      e.type !== 'CANCEL_REQUESTED' &&
+      e.type !== 'TICK',
   );
   const pool = choice % 4 === 0 || good.length === 0 ? events : good;
   return pool[choice % Math.max(1, pool.length)];
