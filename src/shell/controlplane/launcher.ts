@@ -308,7 +308,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
             user: 'admin',
             client: pki.admin,
           });
-    log(`control plane ready in ${Date.now() - started} ms (${installed.crds.length} CRDs)`);
+    log(
+      `control plane ready in ${Date.now() - started} ms (${installed.crds.length} CRDs, ${installed.admission} admission objects)`,
+    );
 
     const pids: Record<string, number> = {};
     for (const p of processes) pids[p.name] = p.pid;
