@@ -1,0 +1,44 @@
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { createWorkflowMachine } from '../../machines/workflow.ts';
+import { activeStateIds, toDot, toMermaid } from '../../src/core/diagram.ts';
+import { diamondSpec } from '../fixtures/specs.ts';
+import { T0, planOf, world } from '../model/workflow-world.ts';
+
+describe('diagrams', () => {
+  it('draws every state and a parallel region per step, the same text every time', () => {
+    const machine = createWorkflowMachine(planOf(diamondSpec()));
+    const mermaid = toMermaid(machine);
+    expect(mermaid.startsWith('stateDiagram-v2')).toBe(true);
+    for (const phase of [
+      'planning',
+      'validating',
+      'executing',
+      'monitoring',
+      'rolling_back',
+      'completed',
+      'failed',
+    ])
+      expect(mermaid).toContain(`state "${phase}"`);
+    expect(mermaid).toContain(
+      'workflow_executing_step4_running --> workflow_executing_step4_succeeded : STEP_RESULT [resultSucceeded]',
+    );
+    expect(toMermaid(createWorkflowMachine(planOf(diamondSpec())))).toBe(mermaid);
+    expect(toDot(machine)).toContain('subgraph cluster_workflow_executing_step2 {');
+  });
+
+  it('highlights the active states', () => {
+    const w = world(diamondSpec()).tick(T0);
+    const active = activeStateIds(w.snapshot.value, 'workflow');
+    expect(toMermaid(w.machine, { active })).toContain('class workflow_executing_step1_running active');
+    expect(toDot(w.machine, { active })).toMatch(
+      /workflow_executing_step1_running \[label="running", fillcolor="#ffd54f"/,
+    );
+  });
+
+  it('matches the committed files in visualizations/ (npm run diagrams:check)', () => {
+    expect(() =>
+      execFileSync(process.execPath, ['scripts/diagrams.ts', '--check'], { stdio: 'pipe' }),
+    ).not.toThrow();
+  });
+});
