@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Config } from 'jest';
 
 // ESM jest with ts-jest; tsconfig's isolatedModules makes it transpile only, and `npm run typecheck`
@@ -14,6 +13,12 @@ const common = {
   testEnvironment: 'node',
 };
 
+/** One real control plane per project run, shared by its suites (test/integration/global-setup.ts). */
+const withControlPlane = {
+  globalSetup: '<rootDir>/test/integration/global-setup.ts',
+  globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+};
+
 const config: Config = {
   reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
   projects: [
@@ -23,15 +28,9 @@ const config: Config = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      // One control plane per run, shared by every integration suite.
-      ...(existsSync('test/integration/global-setup.ts')
-        ? {
-            globalSetup: '<rootDir>/test/integration/global-setup.ts',
-            globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
-          }
-        : {}),
+      ...withControlPlane,
     },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], ...withControlPlane },
   ],
 };
 

@@ -32,8 +32,18 @@ export class ScriptedExecutor {
   private script: Script;
   private readonly client: KubeClient;
 
-  constructor(kc: KubeConfig, client: KubeClient, script: Script = succeedAll, namespace?: string) {
+  /** Milliseconds the executor takes per child (0: at once). */
+  private readonly delayMs: () => number;
+
+  constructor(
+    kc: KubeConfig,
+    client: KubeClient,
+    script: Script = succeedAll,
+    namespace?: string,
+    delayMs: () => number = () => 0,
+  ) {
     this.client = client;
+    this.delayMs = delayMs;
     this.script = script;
     this.informer = createInformer<KubernetesExecution>(kc, client, KUBERNETES_EXECUTIONS, {
       namespace,
@@ -72,6 +82,8 @@ export class ScriptedExecutor {
     const verdict = this.script(child);
     if (verdict.phase === 'hang') return;
     this.handled.add(handledKey);
+    const delay = this.delayMs();
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const now = new Date().toISOString();
     const status: KubernetesExecutionStatus = {
       phase: verdict.phase,

@@ -60,6 +60,11 @@ export interface ControlPlane {
   readonly crds: readonly string[];
   /** A kubeconfig for a client-certificate user with no permissions beyond what RBAC grants. */
   addUser(user: ControlPlaneUser): Promise<string>;
+  /**
+   * Stop kube-apiserver and start it again on the same port and storage (etcd keeps the data), as
+   * an upgrade or crash would: every watch breaks, and clients must recover.
+   */
+  restartApiserver(): Promise<void>;
   /** SIGTERM every component (SIGKILL after 5 s), then remove the data dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -243,11 +248,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     });
 
     const etcd = start('etcd', 'etcd', etcdArgs(dataDir, etcdPort, peerPort));
-    const apiserver = start(
-      'kube-apiserver',
-      'kube-apiserver',
-      apiserverArgs(dataDir, pki, etcdPort, apiPort),
-    );
+    let apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
     // The other components wait for the apiserver themselves, so they start now, in parallel.
     const controllers = [...CONTROLLERS, ...(workloads ? WORKLOAD_CONTROLLERS : [])];
     const kcm = start('kube-controller-manager', 'kube-controller-manager', [
@@ -323,6 +324,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       pids,
       crds: installed.crds,
       addUser: (user: ControlPlaneUser) => addControlPlaneUser(dataDir, server, user),
+      restartApiserver: async () => {
+        const old = apiserver;
+        await old.stop(5000);
+        processes.splice(processes.indexOf(old), 1);
+        apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
+        pids['kube-apiserver'] = apiserver.pid;
+        await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
+      },
       stop,
     };
   } catch (err) {

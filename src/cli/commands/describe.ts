@@ -1,0 +1,66 @@
+/** `wfx describe NAME`: phase, steps with attempts and times, conditions, and what it waits for. */
+import type { WorkflowExecution } from '../../api/generated/types.ts';
+import { waitingFor } from '../../core/transitions.ts';
+import { table, time } from '../format.ts';
+import { inspectWorkflow } from './inspect.ts';
+
+export function describeWorkflow(wf: WorkflowExecution): string {
+  const s = wf.status ?? {};
+  const inspected = inspectWorkflow(wf);
+  const waiting = !inspected.ok
+    ? inspected.problem
+    : inspected.snapshot
+      ? waitingFor(inspected.snapshot, inspected.plan)
+      : 'waiting for the operator to pick it up';
+  const lines = [
+    `Name:         ${wf.metadata.name ?? ''}`,
+    `Namespace:    ${wf.metadata.namespace ?? ''}`,
+    `Workflow:     ${wf.spec.workflowDefinition.name} ${wf.spec.workflowDefinition.version ?? ''}`.trimEnd(),
+    `Phase:        ${s.phase ?? 'pending'}`,
+    `Progress:     ${s.currentStep ?? 0}/${s.totalSteps ?? wf.spec.workflowDefinition.steps.length} steps finished`,
+    `Strategy:     ${s.executionPlan?.strategy ?? '-'}, rollback ${wf.spec.executionStrategy.rollbackStrategy}`,
+    `Now:          ${waiting}`,
+  ];
+  if (s.failureReason) lines.push(`Failure:      ${s.failureReason}`);
+  if (s.rollbackReason) lines.push(`Rollback:     ${s.rollbackReason}`);
+  if (s.workflowResult) {
+    const r = s.workflowResult;
+    lines.push(
+      `Result:       ${r.outcome ?? '-'}, effectiveness ${r.effectivenessScore ?? '-'}, resources ${r.resourceHealth ?? '-'}`,
+    );
+  }
+  lines.push('', 'Steps:');
+  lines.push(
+    indent(
+      table(
+        ['STEP', 'NAME', 'ACTION', 'STATUS', 'RETRIES', 'STARTED', 'ENDED', 'MESSAGE'],
+        (s.stepStatuses ?? []).map((st) => [
+          String(st.stepNumber),
+          st.name ?? '',
+          st.action ?? '',
+          st.status,
+          String(st.retriesAttempted ?? 0),
+          time(st.startTime),
+          time(st.endTime),
+          st.errorMessage ?? '',
+        ]),
+      ),
+    ),
+  );
+  lines.push('', 'Conditions:');
+  lines.push(
+    indent(
+      table(
+        ['TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'],
+        (s.conditions ?? []).map((c) => [c.type, c.status, c.reason, time(c.lastTransitionTime), c.message]),
+      ),
+    ),
+  );
+  return lines.join('\n');
+}
+
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');

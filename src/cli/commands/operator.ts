@@ -1,0 +1,83 @@
+/** `wfx operator`: the operator process, until SIGTERM or SIGINT (graceful, within 10 s). */
+import { startOperator } from '../../shell/operator.ts';
+import { createLogger } from '../../shell/logger.ts';
+import { CliError } from '../errors.ts';
+
+export interface OperatorFlags {
+  kubeconfig?: string | undefined;
+  namespaces: string[];
+  workers: number;
+  healthPort: number;
+  metricsPort: number;
+  bindAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  logLevel: string;
+  auditDb?: string | undefined;
+  executorUser: string;
+  alertmanagerUrl?: string | undefined;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export async function runOperator(flags: OperatorFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  let operator;
+  try {
+    operator = await startOperator({
+      kubeconfig: flags.kubeconfig,
+      namespaces: flags.namespaces,
+      workers: flags.workers,
+      healthPort: flags.healthPort,
+      metricsPort: flags.metricsPort,
+      bindAddress: flags.bindAddress,
+      logLevel: flags.logLevel,
+      log,
+      auditPath: flags.auditDb,
+      executorUser: flags.executorUser,
+      alertmanagerUrl: flags.alertmanagerUrl,
+      leaderElection: flags.leaderElect
+        ? {
+            namespace: flags.leaderElectionNamespace,
+            name: flags.leaderElectionId,
+            timings: {
+              leaseDurationMs: flags.leaseDurationMs,
+              renewDeadlineMs: flags.renewDeadlineMs,
+              retryPeriodMs: flags.retryPeriodMs,
+            },
+          }
+        : undefined,
+    });
+  } catch (error) {
+    throw new CliError(`operator did not start: ${(error as Error).message}`);
+  }
+  log.info('operator running', {
+    healthPort: operator.healthPort,
+    metricsPort: operator.metricsPort,
+    namespaces: flags.namespaces,
+  });
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('shutting down', { signal });
+      const force = setTimeout(() => {
+        log.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS);
+      force.unref();
+      void operator.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      stop('SIGINT');
+    });
+  });
+}

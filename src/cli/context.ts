@@ -1,0 +1,56 @@
+/** What every cluster command needs: a client, the namespace, and who the user is. */
+import { loadKubeConfig } from '../shell/operator.ts';
+import { createKubeClient, type KubeClient } from '../shell/kube/client.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from '../shell/kube/resources.ts';
+import type { WorkflowExecution } from '../api/generated/types.ts';
+import { CliError, explain } from './errors.ts';
+
+export interface CliContext {
+  client: KubeClient;
+  namespace: string;
+  server: string;
+}
+
+export async function connect(
+  kubeconfig: string | undefined,
+  namespace: string | undefined,
+): Promise<CliContext> {
+  let kc;
+  try {
+    kc = loadKubeConfig(kubeconfig);
+  } catch (error) {
+    throw new CliError(
+      `cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(error as Error).message}`,
+    );
+  }
+  if (!kc.getCurrentCluster())
+    throw new CliError('no cluster configured: set KUBECONFIG or pass --kubeconfig');
+  const client = await createKubeClient(kc);
+  const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  return { client, namespace: namespace ?? contextNamespace ?? 'default', server: client.server };
+}
+
+export async function getWorkflow(ctx: CliContext, name: string): Promise<WorkflowExecution> {
+  try {
+    return await ctx.client.request<WorkflowExecution>(
+      resourcePath(WORKFLOW_EXECUTIONS, ctx.namespace, name),
+    );
+  } catch (error) {
+    throw explain(error, { server: ctx.server, namespace: ctx.namespace, name });
+  }
+}
+
+/** The user the apiserver sees, from a SelfSubjectReview. */
+export async function whoAmI(ctx: CliContext): Promise<string> {
+  try {
+    const review = await ctx.client.request<{ status?: { userInfo?: { username?: string } } }>(
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } },
+    );
+    const name = review.status?.userInfo?.username;
+    if (!name) throw new CliError('the cluster did not say who you are');
+    return name;
+  } catch (error) {
+    throw explain(error, { server: ctx.server });
+  }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * wfx: the WorkflowExecution command line.
+ *   wfx operator [flags]               run the operator
+ *   wfx get [-A]                       list workflows with progress
+ *   wfx describe NAME                  phase, steps, conditions, what it waits for
+ *   wfx approve|reject NAME            answer an approval gate as yourself
+ *   wfx cancel|rollback NAME           request cancellation or a manual rollback as yourself
+ *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
+ * Common flags: --kubeconfig PATH, -n/--namespace NS.
+ */
+import { parseArgs } from 'node:util';
+import { connect, getWorkflow } from './context.ts';
+import { CliError } from './errors.ts';
+import { describeWorkflow } from './commands/describe.ts';
+import { getWorkflows } from './commands/get.ts';
+import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
+import { runOperator } from './commands/operator.ts';
+
+const USAGE = `usage: wfx <command> [flags]
+commands:
+  operator                 run the operator (see --help-operator)
+  get [-A]                 list workflows
+  describe NAME            show one workflow and what it waits for
+  approve NAME | reject NAME | cancel NAME | rollback NAME
+  diagram NAME [--format svg|mermaid|dot] [-o FILE]
+flags: --kubeconfig PATH, -n NAMESPACE`;
+
+const OPTIONS = {
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  'all-namespaces': { type: 'boolean', short: 'A' },
+  format: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h' },
+  // operator
+  namespaces: { type: 'string' },
+  workers: { type: 'string' },
+  'health-port': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'bind-address': { type: 'string' },
+  'leader-elect': { type: 'boolean' },
+  'leader-election-namespace': { type: 'string' },
+  'leader-election-id': { type: 'string' },
+  'lease-duration': { type: 'string' },
+  'renew-deadline': { type: 'string' },
+  'retry-period': { type: 'string' },
+  'log-level': { type: 'string' },
+  'audit-db': { type: 'string' },
+  'executor-user': { type: 'string' },
+  'alertmanager-url': { type: 'string' },
+} as const;
+
+function int(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CliError(`--${flag} must be a whole number, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<string | undefined> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n${USAGE}`, 2);
+  }
+  const { values: v, positionals } = parsed;
+  const [command, name, ...extra] = positionals;
+  if (v.help || command === undefined) return USAGE;
+  if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
+
+  if (command === 'operator') {
+    await runOperator({
+      kubeconfig: v.kubeconfig,
+      namespaces: (v.namespaces ?? v.namespace ?? '').split(',').filter(Boolean),
+      workers: int(v.workers, 4, 'workers'),
+      healthPort: int(v['health-port'], 8080, 'health-port'),
+      metricsPort: int(v['metrics-port'], 9090, 'metrics-port'),
+      bindAddress: v['bind-address'] ?? '0.0.0.0',
+      leaderElect: v['leader-elect'] ?? false,
+      leaderElectionNamespace: v['leader-election-namespace'] ?? 'kubernaut-system',
+      leaderElectionId: v['leader-election-id'] ?? 'workflowexecution-operator',
+      leaseDurationMs: int(v['lease-duration'], 15, 'lease-duration') * 1000,
+      renewDeadlineMs: int(v['renew-deadline'], 10, 'renew-deadline') * 1000,
+      retryPeriodMs: int(v['retry-period'], 2, 'retry-period') * 1000,
+      logLevel: v['log-level'] ?? 'info',
+      auditDb: v['audit-db'],
+      executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+      alertmanagerUrl: v['alertmanager-url'],
+    });
+    return undefined;
+  }
+
+  const ctx = await connect(v.kubeconfig, v.namespace);
+  try {
+    if (command === 'get') return await getWorkflows(ctx, v['all-namespaces'] ?? false);
+    if (!name) throw new CliError(`${command} needs a workflow name\n${USAGE}`, 2);
+    if (command === 'describe') return describeWorkflow(await getWorkflow(ctx, name));
+    if (command in REQUESTS) return await request(ctx, command as RequestVerb, name);
+    if (command === 'diagram') {
+      const { diagram } = await import('./commands/diagram.ts');
+      return await diagram(await getWorkflow(ctx, name), v.format ?? 'svg', v.output);
+    }
+    throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`, 2);
+  } finally {
+    ctx.client.close();
+  }
+}
+
+try {
+  const output = await main(process.argv.slice(2));
+  if (output !== undefined) process.stdout.write(`${output}\n`);
+} catch (error) {
+  const cliError =
+    error instanceof CliError ? error : new CliError((error as Error).message || String(error));
+  process.stderr.write(`wfx: ${cliError.message}\n`);
+  process.exitCode = cliError.exitCode;
+}
