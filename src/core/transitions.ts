@@ -50,12 +50,48 @@ function stepTransitions(step: number, before: StepRun, after: StepRun, at: numb
   return out;
 }
 
-export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
-  const at = lastEventTime(after.context);
-  const out: Transition[] = [];
+/** The phases a snapshot's context records entering, with when. */
+const PHASE_TIMES: [Phase, keyof WorkflowSnapshot['context']['times']][] = [
+  ['validating', 'validating'],
+  ['executing', 'executing'],
+  ['monitoring', 'monitoring'],
+  ['rolling_back', 'rollingBack'],
+];
+
+/**
+ * Phase changes between two snapshots. One reconcile can pass through several phases (planning ->
+ * validating -> executing when nothing needs checking); each is reported, in the order entered.
+ */
+function phaseTransitions(
+  before: WorkflowSnapshot | null,
+  after: WorkflowSnapshot,
+  at: number,
+): Transition[] {
   const from = before ? phaseOf(before) : null;
   const to = phaseOf(after);
-  if (from !== to) out.push({ kind: 'phase', from, to, at });
+  if (from === to) return [];
+  const passed = PHASE_TIMES.filter(
+    ([phase, key]) =>
+      phase !== to &&
+      phase !== from &&
+      after.context.times[key] !== null &&
+      (before === null || before.context.times[key] === null),
+  )
+    .map(([phase, key]) => ({ phase, at: after.context.times[key] ?? at }))
+    .sort((a, b) => a.at - b.at);
+  const out: Transition[] = [];
+  let previous: Phase | null = from;
+  for (const step of passed) {
+    out.push({ kind: 'phase', from: previous, to: step.phase, at: step.at });
+    previous = step.phase;
+  }
+  out.push({ kind: 'phase', from: previous, to, at });
+  return out;
+}
+
+export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
+  const at = lastEventTime(after.context);
+  const out: Transition[] = phaseTransitions(before, after, at);
   const numbers = Object.keys(after.context.steps)
     .map(Number)
     .sort((a, b) => a - b);

@@ -23,3 +23,13 @@ export function createLogger(level = process.env['LOG_LEVEL'] ?? 'info', silent 
 
 /** A logger that writes nothing, for tests and benchmarks that do not read logs. */
 export const silentLogger = (): Logger => createLogger('error', true);
+
+/** A JSON logger writing to a stream of the caller's (tests read what the operator logged). */
+export function createStreamLogger(level: string, stream: NodeJS.WritableStream): Logger {
+  return winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see createLogger
+    transports: [new winston.transports.Stream({ stream })],
+  });
+}

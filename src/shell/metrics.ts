@@ -104,6 +104,11 @@ export class OperatorMetrics {
     'Reconciles by result',
     ['result'],
   );
+  readonly conflictsTotal = this.counter(
+    'kubernaut_workflowexecution_write_conflicts_total',
+    'Writes refused with 409 Conflict and redone from a fresh read',
+    [],
+  );
   readonly reconcileErrorsTotal = this.counter(
     'kubernaut_workflowexecution_reconcile_errors_total',
     'Reconciles that ended in an error',

@@ -107,6 +107,7 @@ export class Reconciler {
         } catch (error) {
           if (!isConflict(error)) throw error;
           // Someone wrote in between: start over from what the apiserver has now.
+          this.o.metrics?.conflictsTotal.inc();
           log.debug('conflict, rereading', { attempt });
           workflow = await this.getLive(namespace, name);
         }

@@ -400,8 +400,10 @@ describe('transitions and waiting', () => {
     const start = w.snapshot;
     expect(transitions(null, start)).toEqual([{ kind: 'phase', from: null, to: 'planning', at: T0 }]);
     w.tick(T0 + S);
+    // One event passed through validating (nothing to check): both phase changes are reported.
     expect(transitions(start, w.snapshot)).toEqual([
-      { kind: 'phase', from: 'planning', to: 'executing', at: T0 + S },
+      { kind: 'phase', from: 'planning', to: 'validating', at: T0 + S },
+      { kind: 'phase', from: 'validating', to: 'executing', at: T0 + S },
       { kind: 'step', step: 1, attempt: 1, outcome: 'started', at: T0 + S },
     ]);
     const running = w.snapshot;

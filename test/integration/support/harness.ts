@@ -23,7 +23,7 @@ import {
   WORKFLOW_EXECUTIONS,
   resourcePath,
 } from '../../../src/shell/kube/resources.ts';
-import { createLogger } from '../../../src/shell/logger.ts';
+import { createLogger, type Logger } from '../../../src/shell/logger.ts';
 import { startOperator, type RunningOperator } from '../../../src/shell/operator.ts';
 import { ScriptedExecutor, succeedAll, type Script } from '../../support/executor.ts';
 
@@ -76,12 +76,13 @@ export async function startOperatorFor(
   namespace: string,
   clock: SkewClock,
   audit?: AuditStore,
+  log: Logger = createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
 ): Promise<RunningOperator> {
   return startOperator({
     kubeconfig,
     namespaces: [namespace],
     workers: 4,
-    log: createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
+    log,
     clock: clock.now,
     monitoringPollMs: 200,
     ...(audit ? { audit } : {}),
@@ -89,12 +90,12 @@ export async function startOperatorFor(
   });
 }
 
-export async function startHarness(script: Script = succeedAll): Promise<Harness> {
+export async function startHarness(script: Script = succeedAll, log?: Logger): Promise<Harness> {
   const { kc, client } = await adminClient();
   const namespace = await createNamespace(client);
   const clock = new SkewClock();
   const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
-  const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit);
+  const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, log);
   const executor = new ScriptedExecutor(kc, client, script, namespace);
   await executor.start();
   const username = await whoAmI(client);

@@ -1,0 +1,246 @@
+// What a run leaves behind for people and tools: Kubernetes Events (once per transition, aggregated),
+// metrics, and no secret value anywhere; and ownership by the AlertRemediation it remediates.
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { WorkflowExecution } from '../../src/api/generated/types.ts';
+import { EventRecorder } from '../../src/shell/events.ts';
+import { createStreamLogger } from '../../src/shell/logger.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
+import { customStep, specWith } from '../fixtures/specs.ts';
+import {
+  applyWorkflow,
+  childrenOf,
+  getWorkflow,
+  inPhase,
+  startHarness,
+  waitForWorkflow,
+  type Harness,
+} from './support/harness.ts';
+
+jest.setTimeout(60_000);
+
+const SECRET_VALUE = 'czNjcjN0LXA0c3N3MHJk'; // base64 of a password that must never leak
+const logLines: string[] = [];
+
+let h: Harness;
+beforeAll(async () => {
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => logLines.push(chunk.toString('utf8')));
+  h = await startHarness(
+    (child) =>
+      child.spec.action === 'update-secret'
+        ? {
+            phase: 'completed',
+            // An executor that (wrongly) echoes the value: the operator must not carry it on.
+            result: {
+              success: true,
+              updateResult: {
+                resourceType: 'Secret',
+                resourceName: 'db',
+                namespace: h.namespace,
+                updateType: 'config',
+                previousValue: SECRET_VALUE,
+                newValue: SECRET_VALUE,
+              },
+            },
+          }
+        : { phase: 'completed' },
+    createStreamLogger('debug', stream),
+  );
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+interface EventObject {
+  reason: string;
+  note: string;
+  type: string;
+  regarding: { name: string; uid: string };
+  series?: { count: number };
+}
+
+async function eventsFor(name: string): Promise<EventObject[]> {
+  const list = await h.client.request<{ items: EventObject[] }>(
+    `/apis/events.k8s.io/v1/namespaces/${h.namespace}/events`,
+  );
+  return list.items.filter((e) => e.regarding.name === name);
+}
+
+describe('Kubernetes Events', () => {
+  it('records each phase transition and step outcome once', async () => {
+    await applyWorkflow(h, 'eventful', specWith([customStep(1), customStep(2)]));
+    await waitForWorkflow(h, 'eventful', inPhase('completed'));
+    // Events are written after the status; give the last one a moment.
+    let events: EventObject[] = [];
+    for (let i = 0; i < 50 && !events.some((e) => e.reason === 'WorkflowExecutionCompleted'); i++) {
+      events = await eventsFor('eventful');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const reasons = events.map((e) => e.reason).sort();
+    expect(reasons).toEqual(
+      [
+        'ExecutionStarted',
+        'MonitoringStarted',
+        'StepStarted',
+        'StepStarted',
+        'StepSucceeded',
+        'StepSucceeded',
+        'ValidationStarted',
+        'WorkflowExecutionCompleted',
+      ].sort(),
+    );
+    expect(events.every((e) => e.type === 'Normal' && (e.series?.count ?? 1) === 1)).toBe(true);
+    expect(events.find((e) => e.reason === 'StepSucceeded' && e.note.includes('step 2'))?.note).toBe(
+      'step 2 (step-2) attempt 1 succeeded',
+    );
+  });
+
+  it('aggregates a repeated event into one object with a series count, as client-go does', async () => {
+    const wf = await getWorkflow(h, 'eventful');
+    const recorder = new EventRecorder(h.client, (error) => {
+      throw error;
+    });
+    const target = {
+      apiVersion: 'workflowexecution.kubernaut.io/v1',
+      kind: 'WorkflowExecution',
+      name: 'eventful',
+      namespace: h.namespace,
+      uid: wf.metadata.uid ?? '',
+    };
+    for (let i = 0; i < 3; i++)
+      await recorder.record(target, {
+        type: 'Warning',
+        reason: 'ExecutorSlow',
+        note: 'the executor is slow',
+        action: 'Reconcile',
+      });
+    const slow = (await eventsFor('eventful')).filter((e) => e.reason === 'ExecutorSlow');
+    expect(slow).toHaveLength(1);
+    expect(slow[0]?.series?.count).toBe(3);
+  });
+});
+
+describe('secret values', () => {
+  it('never reach status, events or logs, while the executor still receives them', async () => {
+    const spec = specWith([
+      {
+        stepNumber: 1,
+        name: 'rotate',
+        action: 'update-secret',
+        parameters: {
+          updateSecret: { namespace: h.namespace, name: 'db', dataUpdates: { password: SECRET_VALUE } },
+        },
+      },
+    ]);
+    await applyWorkflow(h, 'rotate-secret', spec);
+    // Monitoring then waits for the Secret to hold the new value (this executor never writes it).
+    const wf = await waitForWorkflow(
+      h,
+      'rotate-secret',
+      (w) => w.status?.stepStatuses?.[0]?.status === 'completed',
+    );
+    expect(JSON.stringify(wf.status)).not.toContain(SECRET_VALUE);
+    expect(JSON.stringify(await eventsFor('rotate-secret'))).not.toContain(SECRET_VALUE);
+    expect(logLines.join('')).not.toContain(SECRET_VALUE);
+    expect(logLines.join('')).toContain('rotate-secret');
+    // The executor's contract carries the change it must make.
+    const [child] = await childrenOf(h, 'rotate-secret');
+    expect(child?.spec.parameters?.updateSecret?.dataUpdates).toEqual({ password: SECRET_VALUE });
+  });
+});
+
+describe('metrics', () => {
+  it('count executions, steps and reconciles under the specification’s names', async () => {
+    const text = await h.operator.metrics.registry.metrics();
+    expect(text).toMatch(
+      /kubernaut_workflowexecution_executions_total\{workflow_name="remediate-web",outcome="success"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /kubernaut_workflowexecution_steps_created_total\{workflow_name="remediate-web",action="custom"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /kubernaut_workflowexecution_steps_completed_total\{workflow_name="remediate-web",action="custom",status="success"\} [1-9]/,
+    );
+    expect(text).toMatch(/kubernaut_workflowexecution_reconcile_total\{result="success"\} [1-9]/);
+    expect(text).toMatch(
+      /kubernaut_workflowexecution_phase_duration_seconds_count\{phase="executing"\} [1-9]/,
+    );
+  });
+});
+
+describe('ownership by the AlertRemediation', () => {
+  beforeAll(async () => {
+    // A minimal AlertRemediation CRD: the real one belongs to the upstream controller.
+    await h.client
+      .request('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+        body: {
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+          metadata: { name: 'alertremediations.kubernaut.io' },
+          spec: {
+            group: 'kubernaut.io',
+            names: {
+              kind: 'AlertRemediation',
+              plural: 'alertremediations',
+              singular: 'alertremediation',
+              listKind: 'AlertRemediationList',
+            },
+            scope: 'Namespaced',
+            versions: [
+              {
+                name: 'v1',
+                served: true,
+                storage: true,
+                schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+              },
+            ],
+          },
+        },
+      })
+      .catch(() => undefined);
+    for (let i = 0; i < 100; i++) {
+      try {
+        await h.client.request(`/apis/kubernaut.io/v1/namespaces/${h.namespace}/alertremediations`);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+
+  // The garbage collector learns about a new CRD at its next discovery refresh (30 s).
+  it('makes the WorkflowExecution owned by its AlertRemediation, so deleting the alert cleans it up', async () => {
+    const alert = await h.client.request<{ metadata: { uid: string } }>(
+      `/apis/kubernaut.io/v1/namespaces/${h.namespace}/alertremediations`,
+      {
+        body: { apiVersion: 'kubernaut.io/v1', kind: 'AlertRemediation', metadata: { name: 'high-latency' } },
+      },
+    );
+    await applyWorkflow(h, 'owned', {
+      ...specWith([customStep(1)]),
+      alertRemediationRef: { name: 'high-latency', namespace: h.namespace },
+    });
+    const wf = await waitForWorkflow(h, 'owned', inPhase('completed'));
+    expect(wf.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: 'kubernaut.io/v1',
+        kind: 'AlertRemediation',
+        name: 'high-latency',
+        uid: alert.metadata.uid,
+      },
+    ]);
+    await h.client.request(`/apis/kubernaut.io/v1/namespaces/${h.namespace}/alertremediations/high-latency`, {
+      method: 'DELETE',
+    });
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const list = await h.client.request<{ items: WorkflowExecution[] }>(
+        resourcePath(WORKFLOW_EXECUTIONS, h.namespace),
+      );
+      if (!list.items.some((w) => w.metadata.name === 'owned')) break;
+      if (Date.now() > deadline) throw new Error('the WorkflowExecution outlived its AlertRemediation');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 120_000);
+});
