@@ -66,11 +66,13 @@ export function createInformer<T extends CachedObject>(
   informer.on('delete', (o) => {
     options.onChange(o as unknown as T, 'delete');
   });
-  informer.on('connect', () => {
-    failures = 0;
-  });
+  // client-node's ListWatch reports a failed list through 'error' and then resolves start() as if
+  // it had listed: counting errors tells the two apart, so the cache is never called synced (and
+  // /ready never says 200) before a list has succeeded, and the backoff grows while lists fail.
+  let errors = 0;
 
   const scheduleRestart = (error: unknown) => {
+    errors++;
     if (stopped || restartTimer) return;
     failures++;
     const delay = Math.min(RESTART_BASE_MS * 2 ** (failures - 1), RESTART_MAX_MS);
@@ -86,9 +88,13 @@ export function createInformer<T extends CachedObject>(
 
   async function begin(): Promise<void> {
     if (stopped) return;
+    const errorsBefore = errors;
     try {
       await informer.start();
-      synced = true;
+      if (errors === errorsBefore) {
+        synced = true;
+        failures = 0;
+      }
     } catch (error) {
       scheduleRestart(error);
     }
