@@ -1,5 +1,6 @@
 // @ts-check
 import eslint from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 /** The functional core must stay pure: no cluster client, no Node built-ins, no shell. */
@@ -36,7 +37,7 @@ const pureCoreRestriction = {
   ],
 };
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: [
       'node_modules/',
