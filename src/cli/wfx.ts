@@ -2,6 +2,8 @@
 /**
  * wfx: the WorkflowExecution command line.
  *   wfx operator [flags]               run the operator
+ *   wfx executor [-n NS]               run the demo executor (carries out KubernetesExecutions)
+ *   wfx dev                            control plane + operator + demo executor + examples/ (npm run dev)
  *   wfx get [-A]                       list workflows with progress
  *   wfx describe NAME                  phase, steps, conditions, what it waits for
  *   wfx approve|reject NAME            answer an approval gate as yourself
@@ -20,6 +22,8 @@ import { runOperator } from './commands/operator.ts';
 const USAGE = `usage: wfx <command> [flags]
 commands:
   operator                 run the operator (see --help-operator)
+  executor [-n NS]         run the demo executor
+  dev                      local control plane, operator, demo executor and examples/
   get [-A]                 list workflows
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
@@ -47,6 +51,7 @@ const OPTIONS = {
   'retry-period': { type: 'string' },
   'log-level': { type: 'string' },
   'audit-db': { type: 'string' },
+  'audit-postgres-url': { type: 'string' },
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
 } as const;
@@ -71,6 +76,21 @@ async function main(argv: string[]): Promise<string | undefined> {
   if (v.help || command === undefined) return USAGE;
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 
+  if (command === 'dev') {
+    const { runDev } = await import('./commands/dev.ts');
+    await runDev();
+    return undefined;
+  }
+  if (command === 'executor') {
+    const { runExecutor } = await import('./commands/executor.ts');
+    await runExecutor({
+      kubeconfig: v.kubeconfig,
+      namespace: v.namespace,
+      logLevel: v['log-level'] ?? 'info',
+    });
+    return undefined;
+  }
+
   if (command === 'operator') {
     await runOperator({
       kubeconfig: v.kubeconfig,
@@ -87,6 +107,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       retryPeriodMs: int(v['retry-period'], 2, 'retry-period') * 1000,
       logLevel: v['log-level'] ?? 'info',
       auditDb: v['audit-db'],
+      auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
     });

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AuditStore } from '../audit/record.ts';
+import { openPostgresAuditStore } from '../audit/postgres.ts';
 import { openSqliteAuditStore } from '../audit/sqlite.ts';
 import { alertmanagerSource } from './checks/effectiveness.ts';
 import { WorkflowController } from './controller.ts';
@@ -28,6 +29,8 @@ export interface OperatorConfig {
   logLevel?: string;
   /** SQLite file for the embedded audit store; PostgreSQL when `postgresUrl` is given. */
   auditPath?: string | undefined;
+  /** PostgreSQL connection string for the production audit store (wins over auditPath). */
+  postgresUrl?: string | undefined;
   audit?: AuditStore | undefined;
   executorUser?: string;
   alertmanagerUrl?: string | undefined;
@@ -61,7 +64,13 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
   const kc = loadKubeConfig(config.kubeconfig);
   const client = await createKubeClient(kc);
   const metrics = new OperatorMetrics(true);
-  const audit = config.audit ?? (config.auditPath ? openSqliteAuditStore(config.auditPath) : undefined);
+  const audit =
+    config.audit ??
+    (config.postgresUrl
+      ? await openPostgresAuditStore(config.postgresUrl)
+      : config.auditPath
+        ? openSqliteAuditStore(config.auditPath)
+        : undefined);
   const controller = new WorkflowController({
     kc,
     client,

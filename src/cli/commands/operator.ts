@@ -18,6 +18,7 @@ export interface OperatorFlags {
   retryPeriodMs: number;
   logLevel: string;
   auditDb?: string | undefined;
+  auditPostgresUrl?: string | undefined;
   executorUser: string;
   alertmanagerUrl?: string | undefined;
 }
@@ -38,6 +39,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       logLevel: flags.logLevel,
       log,
       auditPath: flags.auditDb,
+      postgresUrl: flags.auditPostgresUrl,
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
       leaderElection: flags.leaderElect
