@@ -25,20 +25,12 @@ export function explain(error: unknown, context: Context = {}): CliError {
   if (error instanceof CliError) return error;
   const where = context.namespace ? ` in namespace ${context.namespace}` : '';
   if (error instanceof ApiError) {
-    if (
-      error.status === 404 &&
-      /could not find the requested resource|404 page not found/i.test(error.message) &&
-      !context.name
-    ) {
-      return new CliError(
-        'the WorkflowExecution CRD is not installed in this cluster (kubectl apply -f crds/)',
-      );
-    }
-    if (error.status === 404 && context.name) {
-      const body = error.body as { details?: { kind?: string } } | undefined;
-      if (body?.details?.kind === 'workflowexecutions' || /workflowexecutions/.test(error.message)) {
+    if (error.status === 404) {
+      // A missing object comes back as a Status naming it; a missing resource type (no CRD) as a
+      // bare "404 page not found" from the apiserver's router, whatever the path names.
+      const details = (error.body as { details?: { kind?: string; name?: string } } | undefined)?.details;
+      if (context.name && details?.kind === 'workflowexecutions' && details.name === context.name)
         return new CliError(`workflowexecution "${context.name}" not found${where}`);
-      }
       return new CliError(
         'the WorkflowExecution CRD is not installed in this cluster (kubectl apply -f crds/)',
       );
