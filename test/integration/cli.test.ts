@@ -1,0 +1,388 @@
+// The wfx command line as a process against the real control plane, with the operator running
+// in-process: listing, describing, answering approvals, cancelling, rolling back, drawing, and one
+// plain line (never a stack trace) for everything that can go wrong.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import {
+  APPROVED_BY,
+  CANCEL_REQUESTED_BY,
+  REJECTED_BY,
+  ROLLBACK_REQUESTED_BY,
+} from '../../src/core/observe.ts';
+import {
+  startControlPlane,
+  sharedControlPlane,
+  type ControlPlane,
+} from '../../src/shell/controlplane/launcher.ts';
+import { freePorts } from '../../src/shell/controlplane/ports.ts';
+import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import type { Script } from '../support/executor.ts';
+import {
+  applyWorkflow,
+  childrenOf,
+  conditionOf,
+  getWorkflow,
+  inPhase,
+  startHarness,
+  waitForWorkflow,
+  type Harness,
+} from './support/harness.ts';
+
+jest.setTimeout(120_000);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `wfx ARGS` as a process and returns its exit code and output. */
+function wfx(args: string[], kubeconfig = sharedControlPlane().kubeconfigPath): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      'node_modules/.bin/node',
+      ['src/cli/wfx.ts', ...args, '--kubeconfig', kubeconfig],
+      { timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A failure as a person should see it: non-zero, one line on stderr, no stack trace. */
+function expectOneLineError(run: Run, pattern: RegExp): void {
+  expect(run.code).not.toBe(0);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^wfx: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+}
+
+const failStep =
+  (n: number): Script =>
+  (c) =>
+    c.spec.kind === 'step' && c.spec.stepNumber === n
+      ? { phase: 'failed', message: 'broken' }
+      : { phase: 'completed' };
+
+let h: Harness;
+const scripts = new Map<string, Script>();
+
+beforeAll(async () => {
+  h = await startHarness((c) =>
+    (scripts.get(c.spec.workflowExecutionRef.name) ?? (() => ({ phase: 'completed' })))(c),
+  );
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+const ns = () => ['-n', h.namespace];
+const awaitingApproval = (wf: Parameters<typeof conditionOf>[0]) =>
+  conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval';
+
+describe('wfx get and describe', () => {
+  it('lists the namespace’s workflows as a table with their progress', async () => {
+    await applyWorkflow(h, 'listed-done', specWith([customStep(1), customStep(2)]));
+    await applyWorkflow(
+      h,
+      'listed-waiting',
+      specWith([customStep(1), customStep(2), customStep(3)], { approvalRequired: true }),
+    );
+    await waitForWorkflow(h, 'listed-done', inPhase('completed'));
+    await waitForWorkflow(h, 'listed-waiting', awaitingApproval);
+
+    const run = await wfx(['get', ...ns()]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const [header, ...rows] = run.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^NAME\s+PHASE\s+STEPS\s+READY\s+REASON\s+AGE$/);
+    const row = (name: string) => rows.find((r) => r.startsWith(`${name} `)) ?? '';
+    expect(row('listed-done')).toMatch(
+      /listed-done\s+completed\s+2\/2 \[##########\]\s+True\s+Succeeded\s+\d+s/,
+    );
+    expect(row('listed-waiting')).toMatch(
+      /listed-waiting\s+validating\s+0\/3 \[\.{10}\]\s+False\s+AwaitingApproval/,
+    );
+
+    const all = await wfx(['get', '-A']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(new RegExp(`^${h.namespace}\\s+listed-done\\s+completed`, 'm'));
+
+    const empty = await wfx(['get', '-n', 'default']);
+    expect(empty).toMatchObject({ code: 0, stdout: 'No workflows found in namespace default.\n' });
+  });
+
+  it('describes a workflow: phase, steps, conditions, and in plain words what it waits for now', async () => {
+    await applyWorkflow(h, 'described', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
+    await waitForWorkflow(h, 'described', awaitingApproval);
+    const run = await wfx(['describe', 'described', ...ns()]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^Name:\s+described$/m);
+    expect(run.stdout).toMatch(/^Phase:\s+validating$/m);
+    expect(run.stdout).toMatch(/^Progress:\s+0\/2 steps finished$/m);
+    expect(run.stdout).toMatch(
+      new RegExp(`^Now:\\s+waiting for approval \\(annotation ${APPROVED_BY}\\)`, 'm'),
+    );
+    expect(run.stdout).toMatch(/^Steps:\n\s+STEP\s+NAME\s+ACTION\s+STATUS/m);
+    expect(run.stdout).toMatch(/^\s+1\s+step-1\s+custom\s+pending/m);
+    expect(run.stdout).toMatch(/^Conditions:\n\s+TYPE\s+STATUS\s+REASON/m);
+    expect(run.stdout).toMatch(/^\s+Ready\s+False\s+AwaitingApproval/m);
+
+    await applyWorkflow(h, 'described-done', specWith([customStep(1)]));
+    await waitForWorkflow(h, 'described-done', inPhase('completed'));
+    const done = await wfx(['describe', 'described-done', ...ns()]);
+    expect(done.stdout).toMatch(/^Phase:\s+completed$/m);
+    expect(done.stdout).toMatch(/^\s+1\s+step-1\s+custom\s+completed/m);
+    expect(done.stdout).toMatch(/^Now:\s+\S/m);
+  });
+});
+
+describe('wfx approve, reject, cancel, rollback', () => {
+  it('approve: the workflow proceeds, and the approval names the kubeconfig’s user', async () => {
+    await applyWorkflow(
+      h,
+      'to-approve',
+      specWith([customStep(1), customStep(2)], { approvalRequired: true }),
+    );
+    await waitForWorkflow(h, 'to-approve', awaitingApproval);
+    const run = await wfx(['approve', 'to-approve', ...ns()]);
+    expect(run).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: `approved workflowexecution/to-approve as ${h.username}\n`,
+    });
+    const wf = await waitForWorkflow(h, 'to-approve', inPhase('completed'));
+    expect(wf.metadata.annotations?.[APPROVED_BY]).toBe(h.username);
+  });
+
+  it('reject: the workflow ends failed without running a step', async () => {
+    await applyWorkflow(h, 'to-reject', specWith([customStep(1)], { approvalRequired: true }));
+    await waitForWorkflow(h, 'to-reject', awaitingApproval);
+    const run = await wfx(['reject', 'to-reject', ...ns()]);
+    expect(run).toMatchObject({ code: 0, stdout: `rejected workflowexecution/to-reject as ${h.username}\n` });
+    const wf = await waitForWorkflow(h, 'to-reject', inPhase('failed'));
+    expect(conditionOf(wf, 'Ready')?.reason).toBe('Rejected');
+    expect(wf.metadata.annotations?.[REJECTED_BY]).toBe(h.username);
+    expect(await childrenOf(h, 'to-reject')).toEqual([]);
+  });
+
+  it('cancel: nothing more is launched and the workflow ends cancelled', async () => {
+    scripts.set('to-cancel', (c) => (c.spec.stepNumber === 1 ? { phase: 'hang' } : { phase: 'completed' }));
+    await applyWorkflow(
+      h,
+      'to-cancel',
+      specWith([customStep(1), customStep(2)], { rollbackStrategy: 'none' }),
+    );
+    await waitForWorkflow(h, 'to-cancel', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
+    const run = await wfx(['cancel', 'to-cancel', ...ns()]);
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: `cancellation requested for workflowexecution/to-cancel as ${h.username}\n`,
+    });
+    await waitForWorkflow(h, 'to-cancel', (wf) => conditionOf(wf, 'Ready')?.reason === 'Stopping');
+    expect((await getWorkflow(h, 'to-cancel')).metadata.annotations?.[CANCEL_REQUESTED_BY]).toBe(h.username);
+    // The running step finishes; step 2 never starts.
+    const running = (await childrenOf(h, 'to-cancel'))[0]!;
+    await h.client.request(
+      `/apis/kubernetesexecution.kubernaut.io/v1/namespaces/${h.namespace}/kubernetesexecutions/${running.metadata.name}/status`,
+      { method: 'PATCH', patchType: 'merge', body: { status: { phase: 'completed' } } },
+    );
+    const wf = await waitForWorkflow(
+      h,
+      'to-cancel',
+      (w) => inPhase('failed')(w) && conditionOf(w, 'Ready')?.reason === 'Cancelled',
+    );
+    expect(wf.status?.failureReason).toContain(h.username);
+    expect((await childrenOf(h, 'to-cancel')).map((c) => c.metadata.name)).toEqual(['to-cancel-step-1-a1']);
+  });
+
+  it('rollback: a workflow waiting for a manual rollback rolls its completed steps back', async () => {
+    scripts.set('to-roll-back', failStep(2));
+    await applyWorkflow(
+      h,
+      'to-roll-back',
+      specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })], {
+        rollbackStrategy: 'manual',
+      }),
+    );
+    await waitForWorkflow(
+      h,
+      'to-roll-back',
+      (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingManualRollback',
+    );
+    const run = await wfx(['rollback', 'to-roll-back', ...ns()]);
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: `rollback requested for workflowexecution/to-roll-back as ${h.username}\n`,
+    });
+    const wf = await waitForWorkflow(
+      h,
+      'to-roll-back',
+      (w) => w.status?.stepStatuses?.[0]?.status === 'rolled_back',
+    );
+    expect(wf.metadata.annotations?.[ROLLBACK_REQUESTED_BY]).toBe(h.username);
+    expect((await childrenOf(h, 'to-roll-back')).map((c) => c.metadata.name)).toContain(
+      'to-roll-back-rollback-1',
+    );
+  });
+});
+
+describe('wfx diagram', () => {
+  it('draws the workflow’s statechart as SVG, Mermaid and DOT with the active state marked', async () => {
+    await applyWorkflow(h, 'drawn', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
+    await waitForWorkflow(h, 'drawn', awaitingApproval);
+
+    const svg = await wfx(['diagram', 'drawn', ...ns()]);
+    expect(svg).toMatchObject({ code: 0, stderr: '' });
+    expect(svg.stdout).toMatch(/^(<\?xml|<svg)/);
+    expect(svg.stdout).toContain('</svg>');
+
+    const mermaid = await wfx(['diagram', 'drawn', '--format', 'mermaid', ...ns()]);
+    expect(mermaid.code).toBe(0);
+    expect(mermaid.stdout).toContain('stateDiagram-v2');
+    expect(mermaid.stdout).toMatch(/^\s*class \S*approval\S* active$/m);
+    expect(mermaid.stdout).not.toMatch(/^\s*class \S*executing\S* active$/m);
+
+    const dot = await wfx(['diagram', 'drawn', '--format', 'dot', ...ns()]);
+    expect(dot.code).toBe(0);
+    expect(dot.stdout).toMatch(/^digraph/m);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'wfx-diagram-')), 'drawn.svg');
+    const written = await wfx(['diagram', 'drawn', ...ns(), '-o', file]);
+    expect(written).toMatchObject({ code: 0, stdout: `wrote ${file}\n` });
+    expect(readFileSync(file, 'utf8')).toMatch(/^(<\?xml|<svg)/);
+
+    expectOneLineError(await wfx(['diagram', 'drawn', '--format', 'png', ...ns()]), /unknown format "png"/);
+  });
+});
+
+describe('wfx errors: one line, non-zero, no stack trace', () => {
+  it('no cluster: a kubeconfig whose server does not listen', async () => {
+    const [port] = await freePorts(1);
+    const admin = readFileSync(sharedControlPlane().kubeconfigPath, 'utf8');
+    const dead = join(mkdtempSync(join(tmpdir(), 'wfx-dead-')), 'kubeconfig');
+    const deadServer = `https://127.0.0.1:${String(port)}`;
+    writeFileSync(dead, admin.replaceAll(sharedControlPlane().server, deadServer));
+    expect(readFileSync(dead, 'utf8')).toContain(deadServer);
+    for (const args of [['get'], ['describe', 'x'], ['approve', 'x'], ['diagram', 'x']]) {
+      expectOneLineError(
+        await wfx([...args, ...ns()], dead),
+        /cannot reach the cluster at https:\/\/127\.0\.0\.1:\d+/,
+      );
+    }
+  });
+
+  it('no such kubeconfig', async () => {
+    expectOneLineError(await wfx(['get'], '/nonexistent/kubeconfig'), /cannot load the kubeconfig/);
+  });
+
+  it('no such workflow', async () => {
+    for (const args of [
+      ['describe', 'ghost'],
+      ['approve', 'ghost'],
+      ['diagram', 'ghost'],
+    ]) {
+      expectOneLineError(
+        await wfx([...args, ...ns()]),
+        new RegExp(`workflowexecution "ghost" not found in namespace ${h.namespace}`),
+      );
+    }
+  });
+
+  it('usage errors exit 2', async () => {
+    const run = await wfx(['describe']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^wfx: describe needs a workflow name/);
+    const unknown = await wfx(['frobnicate', 'x']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^wfx: unknown command "frobnicate"/);
+  });
+
+  it('no permission: a user without RBAC may not list, read or approve', async () => {
+    const user = `nobody-${h.namespace}`;
+    const kubeconfig = await sharedControlPlane().addUser({ name: user });
+    expectOneLineError(await wfx(['get', ...ns()], kubeconfig), new RegExp(`not allowed.*${user}`));
+    expectOneLineError(
+      await wfx(['describe', 'listed-done', ...ns()], kubeconfig),
+      new RegExp(`not allowed.*${user}`),
+    );
+    expectOneLineError(
+      await wfx(['approve', 'listed-done', ...ns()], kubeconfig),
+      new RegExp(`not allowed.*${user}`),
+    );
+  });
+
+  it('no permission: a user who may patch workflows but not update workflowexecutions/approval cannot approve', async () => {
+    const user = `patcher-${h.namespace}`;
+    const kubeconfig = await sharedControlPlane().addUser({ name: user });
+    await h.client.request(`/apis/rbac.authorization.k8s.io/v1/namespaces/${h.namespace}/roles`, {
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'patcher' },
+        rules: [
+          {
+            apiGroups: ['workflowexecution.kubernaut.io'],
+            resources: ['workflowexecutions'],
+            verbs: ['get', 'list', 'watch', 'patch'],
+          },
+        ],
+      },
+    });
+    await h.client.request(`/apis/rbac.authorization.k8s.io/v1/namespaces/${h.namespace}/rolebindings`, {
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'patcher' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'patcher' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      },
+    });
+    await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
+    await waitForWorkflow(h, 'gated', awaitingApproval);
+
+    // Reading is allowed; approving is not, and the workflow still waits.
+    expect((await wfx(['describe', 'gated', ...ns()], kubeconfig)).code).toBe(0);
+    expectOneLineError(
+      await wfx(['approve', 'gated', ...ns()], kubeconfig),
+      new RegExp(`not allowed \\(${user}\\).*may not approve or reject.*workflowexecutions/approval`),
+    );
+    expectOneLineError(await wfx(['reject', 'gated', ...ns()], kubeconfig), /may not approve or reject/);
+    const wf = await getWorkflow(h, 'gated');
+    expect(wf.metadata.annotations?.[APPROVED_BY]).toBeUndefined();
+    expect(awaitingApproval(wf)).toBe(true);
+    // Cancelling needs no approval right: the same user may ask for it.
+    const cancel = await wfx(['cancel', 'gated', ...ns()], kubeconfig);
+    expect(cancel).toMatchObject({
+      code: 0,
+      stdout: `cancellation requested for workflowexecution/gated as ${user}\n`,
+    });
+  });
+
+  describe('on a cluster without the CRD', () => {
+    let bare: ControlPlane;
+    beforeAll(async () => {
+      bare = await startControlPlane({ installManifests: false });
+    });
+    afterAll(async () => {
+      await bare.stop();
+    });
+
+    it('says the CRD is not installed, for every command', async () => {
+      for (const args of [['get'], ['get', '-A'], ['describe', 'x'], ['approve', 'x'], ['diagram', 'x']]) {
+        expectOneLineError(
+          await wfx([...args, '-n', 'default'], bare.kubeconfigPath),
+          /the WorkflowExecution CRD is not installed in this cluster/,
+        );
+      }
+    });
+  });
+});
