@@ -95,23 +95,21 @@ export interface WorkflowInput {
   now: number;
 }
 
+/** A step that has not started. */
+export const PENDING_RUN: Readonly<StepRun> = {
+  status: 'pending',
+  attempt: 0,
+  startedAt: null,
+  finishedAt: null,
+  retryAt: null,
+  message: null,
+  result: null,
+  rollback: null,
+};
+
 export function initialContext(plan: ExecutionPlan, now: number): WorkflowContext {
   return {
-    steps: Object.fromEntries(
-      plan.steps.map((s) => [
-        String(s.number),
-        {
-          status: 'pending',
-          attempt: 0,
-          startedAt: null,
-          finishedAt: null,
-          retryAt: null,
-          message: null,
-          result: null,
-          rollback: null,
-        } satisfies StepRun,
-      ]),
-    ),
+    steps: Object.fromEntries(plan.steps.map((s) => [String(s.number), { ...PENDING_RUN }])),
     times: {
       planning: now,
       validating: null,

@@ -7,6 +7,7 @@
  * `transition()` computes everything and nothing needs executing.
  */
 import { assign, setup } from 'xstate';
+import type { PHASES } from '../src/api/schema/workflowexecution.ts';
 import type { ExecutionPlan, PlannedStep } from '../src/core/plan.ts';
 import type { WorkflowEvent } from '../src/core/events.ts';
 import {
@@ -33,15 +34,8 @@ import {
 export const MACHINE_VERSION = 1;
 
 export const MACHINE_ID = 'workflow';
-export const PHASES = [
-  'planning',
-  'validating',
-  'executing',
-  'monitoring',
-  'rolling_back',
-  'completed',
-  'failed',
-] as const;
+/** The top-level states are the resource's phases, as the schema lists them. */
+export { PHASES } from '../src/api/schema/workflowexecution.ts';
 export type Phase = (typeof PHASES)[number];
 
 /** State keys: a step's region while executing, and its state while rolling back. */

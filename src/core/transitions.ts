@@ -2,7 +2,7 @@
  * What changed between two snapshots, for Kubernetes Events, metrics and audit; and one line of
  * what the workflow waits for now.
  */
-import { runOf, type StepRun } from '../../machines/context.ts';
+import { PENDING_RUN, runOf, type StepRun } from '../../machines/context.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { currentRollback } from './effects.ts';
 import { APPROVED_BY, ROLLBACK_REQUESTED_BY } from './observe.ts';
@@ -16,17 +16,6 @@ export type StepTransitionOutcome =
 export type Transition =
   | { kind: 'phase'; from: Phase | null; to: Phase; at: number }
   | { kind: 'step'; step: number; attempt: number; outcome: StepTransitionOutcome; at: number };
-
-const EMPTY_RUN: StepRun = {
-  status: 'pending',
-  attempt: 0,
-  startedAt: null,
-  finishedAt: null,
-  retryAt: null,
-  message: null,
-  result: null,
-  rollback: null,
-};
 
 function stepTransitions(step: number, before: StepRun, after: StepRun, at: number): Transition[] {
   const out: Transition[] = [];
@@ -98,7 +87,7 @@ export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnap
   for (const n of numbers) {
     const a = runOf(after.context, n);
     if (!a) continue;
-    const b = (before ? runOf(before.context, n) : undefined) ?? EMPTY_RUN;
+    const b = (before ? runOf(before.context, n) : undefined) ?? PENDING_RUN;
     out.push(...stepTransitions(n, b, a, at));
   }
   return out;

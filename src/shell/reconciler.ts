@@ -376,16 +376,9 @@ export class Reconciler {
     log: Logger,
     now: number,
   ): Promise<void> {
-    const target: EventTarget = {
-      apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
-      kind: WORKFLOW_EXECUTIONS.kind,
-      name: workflow.metadata.name ?? '',
-      namespace: workflow.metadata.namespace ?? '',
-      uid: workflow.metadata.uid ?? '',
-    };
     await recordTransitions({
       workflow,
-      target,
+      target: eventTargetOf(workflow),
       happened,
       recorder: this.o.recorder,
       metrics: this.o.metrics,
@@ -424,21 +417,12 @@ export class Reconciler {
           log.warn('final audit record not written', { error: (error as Error).message });
         });
     }
-    await this.o.recorder.record(
-      {
-        apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
-        kind: WORKFLOW_EXECUTIONS.kind,
-        name: workflow.metadata.name ?? '',
-        namespace: workflow.metadata.namespace ?? '',
-        uid: workflow.metadata.uid ?? '',
-      },
-      {
-        type: 'Normal',
-        reason: 'Deleted',
-        note: `deleted in phase ${phase}; children are garbage collected`,
-        action: 'Finalize',
-      },
-    );
+    await this.o.recorder.record(eventTargetOf(workflow), {
+      type: 'Normal',
+      reason: 'Deleted',
+      note: `deleted in phase ${phase}; children are garbage collected`,
+      action: 'Finalize',
+    });
     await this.patchMetadata(workflow, { finalizers: finalizers.filter((f) => f !== FINALIZER) });
     this.o.metrics?.deletedTotal.inc({ namespace: workflow.metadata.namespace ?? '', phase });
     this.audited.delete(workflow.metadata.uid ?? '');
@@ -464,16 +448,12 @@ export class Reconciler {
     const committed = await this.writeStatus(workflow, status);
     log.warn('invalid spec', { phase: 'failed', issues: describeIssues(issues) });
     this.o.metrics?.validationFailuresTotal.inc({ reason: 'InvalidSpec' });
-    await this.o.recorder.record(
-      {
-        apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
-        kind: WORKFLOW_EXECUTIONS.kind,
-        name: committed.metadata.name ?? '',
-        namespace: committed.metadata.namespace ?? '',
-        uid: committed.metadata.uid ?? '',
-      },
-      { type: 'Warning', reason: 'InvalidSpec', note: describeIssues(issues), action: 'Plan' },
-    );
+    await this.o.recorder.record(eventTargetOf(committed), {
+      type: 'Warning',
+      reason: 'InvalidSpec',
+      note: describeIssues(issues),
+      action: 'Plan',
+    });
     return {};
   }
 
@@ -527,6 +507,16 @@ export class Reconciler {
       if (!(error instanceof ApiError && (error.status === 404 || error.status === 403))) throw error;
     }
   }
+}
+
+function eventTargetOf(workflow: WorkflowExecution): EventTarget {
+  return {
+    apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
+    kind: WORKFLOW_EXECUTIONS.kind,
+    name: workflow.metadata.name ?? '',
+    namespace: workflow.metadata.namespace ?? '',
+    uid: workflow.metadata.uid ?? '',
+  };
 }
 
 function observedChild(c: KubernetesExecution): ObservedChild {
