@@ -367,6 +367,17 @@ describe('operators as processes', () => {
     expect((await lease(namespace, 'wfe-release')).spec.holderIdentity ?? '').toBe('');
   });
 
+  it('stopped with SIGTERM while still waiting for its caches, exits 0 within 10 s', async () => {
+    const namespace = await namespaceWithExecutor('early-term');
+    const kubeconfig = await sharedControlPlane().addUser({ name: `operator-${namespace}` });
+    const operator = await spawnOperator({ kubeconfig, namespace, leaseName: 'wfe-early' });
+    await operator.waitForLog(failedList, 'a failed list');
+    const signalledAt = Date.now();
+    operator.child.kill('SIGTERM');
+    expect(await operator.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+  });
+
   it('serves /metrics only to a token allowed to get /metrics: none or garbage 401, no permission 403, metrics reader 200', async () => {
     const namespace = await namespaceWithExecutor('metrics');
     const operator = await spawnOperator({ kubeconfig: admin(), namespace });
