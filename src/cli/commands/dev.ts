@@ -1,0 +1,30 @@
+/** `wfx dev` / `npm run dev`: start the development environment, print how to follow it, stop it on Ctrl-C. */
+import { instructions, startDev } from '../dev.ts';
+import { CliError } from '../errors.ts';
+
+export async function runDev(): Promise<void> {
+  let env;
+  try {
+    env = await startDev();
+  } catch (error) {
+    throw new CliError(`dev environment did not start: ${(error as Error).message}`);
+  }
+  process.stdout.write(instructions(env));
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`dev: ${signal} again; exiting now (the control plane's watchdogs clean up)\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`dev: ${signal}: stopping the executor, the operator and the control plane\n`);
+      void env.stop().then(() => {
+        process.stderr.write('dev: stopped\n');
+        resolve();
+      }, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

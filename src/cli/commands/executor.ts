@@ -1,0 +1,37 @@
+/** `wfx executor`: the demo executor as a process, until SIGTERM or SIGINT. */
+import { startExecutor } from '../../executor/executor.ts';
+import { createKubeClient } from '../../shell/kube/client.ts';
+import { createLogger } from '../../shell/logger.ts';
+import { loadKubeConfig } from '../../shell/operator.ts';
+import { CliError } from '../errors.ts';
+
+export async function runExecutor(flags: {
+  kubeconfig?: string | undefined;
+  namespace?: string | undefined;
+  logLevel: string;
+}): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  let kc;
+  try {
+    kc = loadKubeConfig(flags.kubeconfig);
+  } catch (error) {
+    throw new CliError(`cannot load the kubeconfig: ${(error as Error).message}`);
+  }
+  const client = await createKubeClient(kc);
+  const executor = await startExecutor({ kc, client, log, namespace: flags.namespace });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info('shutting down', { signal });
+      void executor.stop().finally(() => {
+        client.close();
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      stop('SIGINT');
+    });
+  });
+}

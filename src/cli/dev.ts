@@ -1,0 +1,221 @@
+/**
+ * `npm run dev` (`wfx dev`): everything a developer needs on one machine. A real control plane with
+ * fake nodes (built from Go modules the first time), the CRDs and admission policy, the operator
+ * in-process, the demo executor, the targets and sample workflows of examples/ applied; then the
+ * commands to follow them. `startDev` is the whole start-up, shared by the CLI and the e2e test.
+ */
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
+import { loadAllYaml, type KubernetesObject } from '@kubernetes/client-node';
+import winston from 'winston';
+import { startExecutor, type RunningExecutor } from '../executor/executor.ts';
+import { REPO_ROOT, defaultBinDir, missingBinaries } from '../shell/controlplane/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../shell/controlplane/launcher.ts';
+import { applyAll } from '../shell/controlplane/manifests.ts';
+import { createKubeClient } from '../shell/kube/client.ts';
+import type { Logger } from '../shell/logger.ts';
+import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
+
+export const DEV_CACHE = join(REPO_ROOT, '.cache');
+
+export interface DevOptions {
+  /** Where the admin kubeconfig is written (default .cache/kubeconfig). */
+  kubeconfigPath?: string;
+  /** Parent of the control plane's data dir (default: the launcher's, /dev/shm or the temp dir). */
+  dataRoot?: string;
+  /** Operator and executor JSON logs go here (default .cache/dev). */
+  logDir?: string;
+  /** Preferred ports: used when free, else a random one (0: always random). */
+  healthPort?: number;
+  metricsPort?: number;
+  /** The samples; targets.yaml is applied first (default examples/). */
+  examplesDir?: string;
+  /** Progress lines (default: stderr). */
+  progress?: (line: string) => void;
+}
+
+export interface DevEnvironment {
+  readonly kubeconfigPath: string;
+  readonly server: string;
+  readonly healthPort: number | undefined;
+  readonly metricsPort: number | undefined;
+  readonly logDir: string;
+  readonly controlPlane: ControlPlane;
+  readonly operator: RunningOperator;
+  readonly executor: RunningExecutor;
+  /** Names of the WorkflowExecutions applied from the examples. */
+  readonly workflows: readonly string[];
+  /** How long start-up took, in ms. */
+  readonly startMs: number;
+  /** Stops the executor, the operator and the control plane. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** `preferred` when nothing listens on it, else 0 (the server then picks a free port). */
+export function portOrRandom(preferred: number): Promise<number> {
+  if (preferred === 0) return Promise.resolve(0);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => {
+      resolve(0);
+    });
+    probe.listen(preferred, '127.0.0.1', () => {
+      probe.close(() => {
+        resolve(preferred);
+      });
+    });
+  });
+}
+
+function fileLogger(file: string): Logger {
+  return winston.createLogger({
+    level: 'info',
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's File is a TransportStream; its typings come from two packages
+    transports: [new winston.transports.File({ filename: file })],
+  });
+}
+
+const closeLogger = (log: Logger): Promise<void> =>
+  new Promise((resolve) => {
+    log.on('finish', () => {
+      resolve();
+    });
+    log.end();
+  });
+
+/** The examples' files: targets.yaml first, then the samples in name order. */
+async function exampleFiles(dir: string): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  return [
+    ...files.filter((f) => f.startsWith('targets.')),
+    ...files.filter((f) => !f.startsWith('targets.')),
+  ];
+}
+
+export async function startDev(options: DevOptions = {}): Promise<DevEnvironment> {
+  const started = Date.now();
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`dev: ${line}\n`));
+  const kubeconfigPath = options.kubeconfigPath ?? join(DEV_CACHE, 'kubeconfig');
+  const logDir = options.logDir ?? join(DEV_CACHE, 'dev');
+  const examplesDir = options.examplesDir ?? join(REPO_ROOT, 'examples');
+  await mkdir(logDir, { recursive: true });
+
+  const missing = await missingBinaries(defaultBinDir());
+  if (missing.length > 0)
+    progress(`building the control plane (${missing.join(', ')}): first time only, several minutes`);
+  progress('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)');
+  const controlPlane = await startControlPlane({
+    workloads: true,
+    kubeconfigPath,
+    ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),
+    log: (m) => {
+      progress(`control plane: ${m}`);
+    },
+  });
+
+  const loggers: Logger[] = [];
+  let operator: RunningOperator | undefined;
+  let executor: RunningExecutor | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await executor?.stop();
+      await operator?.stop();
+      await controlPlane.stop();
+      // The kubeconfig names a cluster that is gone now.
+      await rm(kubeconfigPath, { force: true });
+      await Promise.all(loggers.map(closeLogger));
+    })());
+
+  try {
+    const operatorLog = fileLogger(join(logDir, 'operator.log'));
+    const executorLog = fileLogger(join(logDir, 'executor.log'));
+    loggers.push(operatorLog, executorLog);
+    const [healthPort, metricsPort] = await Promise.all([
+      portOrRandom(options.healthPort ?? 8080),
+      portOrRandom(options.metricsPort ?? 9090),
+    ]);
+    operator = await startOperator({
+      kubeconfig: kubeconfigPath,
+      healthPort,
+      metricsPort,
+      bindAddress: '127.0.0.1',
+      log: operatorLog,
+      auditPath: join(controlPlane.dataDir, 'audit.sqlite'),
+      // The demo executor runs as the admin user of the kubeconfig.
+      executorUser: 'admin',
+    });
+    progress(
+      `operator running (health :${String(operator.healthPort)}, metrics :${String(operator.metricsPort)})`,
+    );
+
+    const kc = loadKubeConfig(kubeconfigPath);
+    const executorClient = await createKubeClient(kc);
+    const running = await startExecutor({ kc, client: executorClient, log: executorLog });
+    executor = {
+      handled: running.handled,
+      stop: async () => {
+        await running.stop();
+        executorClient.close();
+      },
+    };
+    progress('demo executor running');
+
+    const workflows: string[] = [];
+    for (const file of await exampleFiles(examplesDir)) {
+      const docs: unknown[] = loadAllYaml(await readFile(join(examplesDir, file), 'utf8'));
+      const objects = docs.filter(
+        (d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d,
+      );
+      await applyAll(kc, objects);
+      workflows.push(
+        ...objects.filter((o) => o.kind === 'WorkflowExecution').map((o) => o.metadata?.name ?? ''),
+      );
+      progress(`applied ${relative(REPO_ROOT, join(examplesDir, file))} (${objects.length} objects)`);
+    }
+
+    return {
+      kubeconfigPath,
+      server: controlPlane.server,
+      healthPort: operator.healthPort,
+      metricsPort: operator.metricsPort,
+      logDir,
+      controlPlane,
+      operator,
+      executor,
+      workflows,
+      startMs: Date.now() - started,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** What to type next, printed once everything runs. */
+export function instructions(env: DevEnvironment): string {
+  const wfx = 'node_modules/.bin/node src/cli/wfx.ts';
+  const kubeconfig = relative(process.cwd(), env.kubeconfigPath) || env.kubeconfigPath;
+  return [
+    '',
+    `Ready in ${(env.startMs / 1000).toFixed(1)} s: control plane ${env.server}, operator, demo executor.`,
+    `Operator: http://127.0.0.1:${String(env.healthPort)}/healthz, http://127.0.0.1:${String(env.metricsPort)}/metrics (bearer token; TokenReview)`,
+    `Sample workflows in namespace demo: ${env.workflows.join(', ')}`,
+    '',
+    'Follow them (another terminal):',
+    `  export KUBECONFIG=${env.kubeconfigPath}`,
+    `  ${wfx} get -n demo                        # or: npm run wfx -- get -n demo`,
+    `  ${wfx} describe sequential-demo -n demo`,
+    `  ${wfx} approve approval-demo -n demo      # the approval sample waits for this (5 min)`,
+    `  ${wfx} diagram rollback-demo -n demo --format mermaid`,
+    `  kubectl --kubeconfig ${kubeconfig} get wfe,kexec,deploy,cm -n demo`,
+    `  kubectl --kubeconfig ${kubeconfig} get wfe -n demo -o wide -w`,
+    '',
+    `Logs: ${relative(process.cwd(), env.logDir) || env.logDir}/operator.log, executor.log; control plane: ${env.controlPlane.dataDir}/logs`,
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
