@@ -25,6 +25,7 @@ import {
 jest.setTimeout(180_000);
 
 const LEASE_DURATION_MS = 15_000;
+const RENEW_DEADLINE_MS = 10_000;
 const RETRY_PERIOD_MS = 2_000;
 /** Process start-up, a log line crossing a pipe, a poll interval: slack on top of the lease rules. */
 const SLACK_MS = 1_500;
@@ -365,6 +366,29 @@ describe('operators as processes', () => {
     only.child.kill('SIGTERM');
     expect(await only.exited).toEqual({ code: 0, signal: null });
     expect((await lease(namespace, 'wfe-release')).spec.holderIdentity ?? '').toBe('');
+  });
+
+  it('a leader that can no longer renew its lease (someone else holds it) exits non-zero within the renew deadline', async () => {
+    const namespace = await namespaceWithExecutor('lost');
+    const leaseName = 'wfe-lost';
+    const operator = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
+    await operator.waitForLog(becameLeader, 'became leader');
+    const current = await lease(namespace, leaseName);
+    const now = new Date().toISOString().replace(/Z$/, '000Z');
+    await client.request(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${leaseName}`, {
+      method: 'PUT',
+      body: {
+        ...current,
+        spec: { ...current.spec, holderIdentity: 'usurper', leaseDurationSeconds: 3600, renewTime: now },
+      },
+    });
+    const takenAt = Date.now();
+    const exit = await operator.exited;
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    expect(Date.now() - takenAt).toBeLessThanOrEqual(RENEW_DEADLINE_MS + RETRY_PERIOD_MS + SLACK_MS);
+    expect(operator.lines.some((l) => l.message === 'leader lease lost; exiting')).toBe(true);
+    expect((await lease(namespace, leaseName)).spec.holderIdentity).toBe('usurper');
   });
 
   it('stopped with SIGTERM while still waiting for its caches, exits 0 within 10 s', async () => {
