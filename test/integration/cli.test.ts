@@ -280,6 +280,21 @@ describe('wfx errors: one line, non-zero, no stack trace', () => {
     }
   });
 
+  it('credentials the cluster does not accept', async () => {
+    const config = JSON.parse(readFileSync(sharedControlPlane().kubeconfigPath, 'utf8')) as {
+      users: { user: Record<string, string> }[];
+    };
+    for (const u of config.users) u.user = { token: 'not-a-real-token' };
+    const file = join(mkdtempSync(join(tmpdir(), 'wfx-badtoken-')), 'kubeconfig');
+    writeFileSync(file, JSON.stringify(config));
+    for (const args of [['get'], ['describe', 'x'], ['approve', 'x']]) {
+      expectOneLineError(
+        await wfx([...args, ...ns()], file),
+        new RegExp(`the cluster at ${sharedControlPlane().server} did not accept your credentials`),
+      );
+    }
+  });
+
   it('no such kubeconfig', async () => {
     expectOneLineError(await wfx(['get'], '/nonexistent/kubeconfig'), /cannot load the kubeconfig/);
   });
