@@ -179,6 +179,7 @@ export function projectStatus(
     phase,
     currentStep: settled.length,
     totalSteps: plan.steps.length,
+    progress: `${settled.length}/${plan.steps.length}`,
     executionPlan: {
       strategy: plan.strategy,
       estimatedDuration: formatDuration(plan.estimatedDurationMs),

@@ -55,6 +55,33 @@ describe('a sequential workflow', () => {
   });
 });
 
+describe('kubectl get', () => {
+  it('shows phase, progress as steps finished/total, readiness and age; -o wide adds the outcome', async () => {
+    const table = await h.client.request<{
+      columnDefinitions: { name: string; priority: number }[];
+      rows: { cells: unknown[] }[];
+    }>(`/apis/workflowexecution.kubernaut.io/v1/namespaces/${h.namespace}/workflowexecutions/sequential`, {
+      accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+    });
+    const columns = table.columnDefinitions.map((c) => c.name);
+    expect(columns.filter((_, i) => table.columnDefinitions[i]?.priority === 0)).toEqual([
+      'Name',
+      'Phase',
+      'Step',
+      'Ready',
+      'Age',
+    ]);
+    const cells = Object.fromEntries(columns.map((name, i) => [name, table.rows[0]?.cells[i]]));
+    expect(cells).toMatchObject({
+      Name: 'sequential',
+      Phase: 'completed',
+      Step: '3/3',
+      Ready: 'True',
+      Outcome: 'success',
+    });
+  });
+});
+
 describe('a diamond', () => {
   it('runs both branches once the root succeeded, and the join after both', async () => {
     const spec = specWith([

@@ -66,6 +66,8 @@ export interface WorkflowExecutionStatus {
   currentStep?: number;
   /** Number of steps. */
   totalSteps?: number;
+  /** currentStep/totalSteps, for the Step printer column. */
+  progress?: string;
   /** The plan made while planning. */
   executionPlan?: {
     /** Execution strategy. */

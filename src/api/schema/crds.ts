@@ -78,8 +78,12 @@ export const workflowExecutionCrd = crd({
   status: workflowExecutionStatus,
   columns: [
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-    { name: 'Step', type: 'integer', jsonPath: '.status.currentStep', description: 'Steps finished' },
-    { name: 'Of', type: 'integer', jsonPath: '.status.totalSteps', description: 'Steps in all' },
+    {
+      name: 'Step',
+      type: 'string',
+      jsonPath: '.status.progress',
+      description: 'Steps finished / steps in all',
+    },
     { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     { name: 'Outcome', type: 'string', jsonPath: '.status.workflowResult.outcome', priority: 1 },

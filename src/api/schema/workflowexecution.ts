@@ -495,6 +495,7 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
   phase: enumOf(PHASES, 'Lifecycle phase.'),
   currentStep: int(0, 10000, 'Steps finished so far (completed, failed or skipped).'),
   totalSteps: int(0, 10000, 'Number of steps.'),
+  progress: str(16, 'currentStep/totalSteps, for the Step printer column.'),
   executionPlan: obj('The plan made while planning.', {
     strategy: enumOf(EXECUTION_STRATEGIES, 'Execution strategy.'),
     estimatedDuration: duration('Estimated duration along the critical path.'),

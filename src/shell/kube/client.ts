@@ -44,6 +44,8 @@ export interface RequestInit {
   query?: Record<string, string | number | boolean | undefined>;
   /** Abort after this many ms (default 30 s). */
   timeoutMs?: number;
+  /** Accept header, e.g. the Table form kubectl asks for (default application/json). */
+  accept?: string;
 }
 
 export interface KubeClient {
@@ -89,7 +91,7 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
     const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
     const headers: Record<string, string> = {
       ...((auth.headers ?? {}) as Record<string, string>),
-      accept: 'application/json',
+      accept: init.accept ?? 'application/json',
     };
     if (payload !== undefined) {
       headers['content-type'] =
