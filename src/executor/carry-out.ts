@@ -156,7 +156,7 @@ export async function carryOut(child: KubernetesExecution, options: CarryOutOpti
   await writeStatus(client, child, { ...status, startTime, completionTime: now().toISOString() });
   log.info(status.phase === 'completed' ? 'completed' : 'failed', {
     ...fields,
-    message: status.message,
+    detail: status.message,
     ...(ctx.dryRun ? { wouldSucceed: status.wouldSucceed } : {}),
   });
 }

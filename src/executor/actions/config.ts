@@ -93,7 +93,7 @@ async function update(
   const previous = Object.fromEntries(keys.map((k) => [k, target.data?.[k] ?? null]));
   const secret = kind === 'Secret';
   return {
-    message: `${ctx.dryRun ? 'would update' : 'updated'} ${kind} ${p.namespace}/${p.name} keys ${keys.join(', ')} (previous values saved in ${kind} ${snapshot})`,
+    message: `${ctx.dryRun ? 'would update' : 'updated'} ${kind} ${p.namespace}/${p.name} keys ${keys.join(', ')} (previous values ${ctx.dryRun ? 'would be ' : ''}saved in ${kind} ${snapshot})`,
     result: {
       success: true,
       updateResult: {

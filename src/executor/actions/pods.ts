@@ -43,9 +43,14 @@ export async function deletePods(
   return deleted;
 }
 
-function outcome(ctx: ActionContext, namespace: string, pods: string[], verb: string): ActionOutcome {
+function outcome(
+  ctx: ActionContext,
+  namespace: string,
+  pods: string[],
+  verb: 'restart' | 'delete',
+): ActionOutcome {
   return {
-    message: `${ctx.dryRun ? `would ${verb}` : `${verb}d`} ${pods.length} pod(s) in ${namespace}: ${pods.join(', ')}`,
+    message: `${ctx.dryRun ? `would ${verb}` : `${verb}ed`.replace('eed', 'ed')} ${pods.length} pod(s) in ${namespace}: ${pods.join(', ')}`,
     result: {
       success: true,
       restartResult: { podsRestarted: pods.length, restartedPods: pods.slice(0, 50), namespace },
