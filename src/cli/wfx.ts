@@ -9,6 +9,7 @@
  *   wfx approve|reject NAME            answer an approval gate as yourself
  *   wfx cancel|rollback NAME           request cancellation or a manual rollback as yourself
  *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
+ *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
  */
 import { parseArgs } from 'node:util';
@@ -28,6 +29,7 @@ commands:
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
+  inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
 flags: --kubeconfig PATH, -n NAMESPACE`;
 
 const OPTIONS = {
@@ -37,6 +39,7 @@ const OPTIONS = {
   format: { type: 'string' },
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
+  port: { type: 'string' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -87,6 +90,17 @@ async function main(argv: string[]): Promise<string | undefined> {
       kubeconfig: v.kubeconfig,
       namespace: v.namespace,
       logLevel: v['log-level'] ?? 'info',
+    });
+    return undefined;
+  }
+
+  if (command === 'inspect') {
+    const { runInspect } = await import('../inspect/cli.ts');
+    await runInspect({
+      kubeconfig: v.kubeconfig,
+      namespaces: (v.namespaces ?? v.namespace ?? '').split(',').filter(Boolean),
+      port: int(v.port, 8090, 'port'),
+      host: v['bind-address'] ?? '127.0.0.1',
     });
     return undefined;
   }

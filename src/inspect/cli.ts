@@ -1,0 +1,47 @@
+/** `wfx inspect [--port P]`: the live statechart inspector as a process, until SIGTERM or SIGINT. */
+import { KubeConfig } from '@kubernetes/client-node';
+import { CliError } from '../cli/errors.ts';
+import { startInspector } from './server.ts';
+
+export interface InspectFlags {
+  kubeconfig?: string | undefined;
+  namespaces: string[];
+  port: number;
+  host: string;
+}
+
+export async function runInspect(flags: InspectFlags): Promise<void> {
+  const kc = new KubeConfig();
+  try {
+    if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (error) {
+    throw new CliError(`cannot load the kubeconfig: ${(error as Error).message}`);
+  }
+  if (!kc.getCurrentCluster())
+    throw new CliError('no cluster configured: set KUBECONFIG or pass --kubeconfig');
+  let inspector;
+  try {
+    inspector = await startInspector({
+      kubeconfig: kc,
+      namespaces: flags.namespaces,
+      port: flags.port,
+      host: flags.host,
+      onError: (message) => process.stderr.write(`wfx inspect: ${message}\n`),
+    });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new CliError(`port ${flags.port} is in use: pass --port`);
+    throw error;
+  }
+  const scope = flags.namespaces.length > 0 ? `namespaces ${flags.namespaces.join(', ')}` : 'all namespaces';
+  process.stdout.write(`inspector: ${inspector.url} (workflows in ${scope}; Ctrl-C stops)\n`);
+  const running = inspector;
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      void running.stop().finally(resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
