@@ -43,6 +43,8 @@ export async function deletePods(
   return deleted;
 }
 
+const PAST = { restart: 'restarted', delete: 'deleted' } as const;
+
 function outcome(
   ctx: ActionContext,
   namespace: string,
@@ -50,7 +52,7 @@ function outcome(
   verb: 'restart' | 'delete',
 ): ActionOutcome {
   return {
-    message: `${ctx.dryRun ? `would ${verb}` : `${verb}ed`.replace('eed', 'ed')} ${pods.length} pod(s) in ${namespace}: ${pods.join(', ')}`,
+    message: `${ctx.dryRun ? `would ${verb}` : PAST[verb]} ${pods.length} pod(s) in ${namespace}: ${pods.join(', ')}`,
     result: {
       success: true,
       restartResult: { podsRestarted: pods.length, restartedPods: pods.slice(0, 50), namespace },
