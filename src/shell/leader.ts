@@ -92,20 +92,24 @@ export class LeaderElector {
 
   private async loop(): Promise<void> {
     const now = Date.now();
-    let held = false;
+    let outcome: 'held' | 'heldByOther' | 'unknown';
     try {
-      held = await this.tryAcquireOrRenew(now);
+      outcome = await this.tryAcquireOrRenew(now);
     } catch {
-      held = false;
+      outcome = 'unknown';
     }
     if (this.stopped) return;
-    if (held) {
+    if (outcome === 'held') {
       this.lastRenew = now;
       if (!this.leading) {
         this.leading = true;
         this.onStarted();
       }
-    } else if (this.leading && Date.now() - this.lastRenew > this.config.renewDeadlineMs) {
+    } else if (
+      this.leading &&
+      (outcome === 'heldByOther' || Date.now() - this.lastRenew > this.config.renewDeadlineMs)
+    ) {
+      // Someone else holds the lease now, or we could not renew in time: either way, not leader.
       this.leading = false;
       this.stopped = true;
       this.onLost();
@@ -114,7 +118,7 @@ export class LeaderElector {
     this.schedule();
   }
 
-  private async tryAcquireOrRenew(now: number): Promise<boolean> {
+  private async tryAcquireOrRenew(now: number): Promise<'held' | 'heldByOther' | 'unknown'> {
     const { name, namespace, identity, leaseDurationMs } = this.config;
     let lease: Lease;
     try {
@@ -137,12 +141,12 @@ export class LeaderElector {
           },
         },
       });
-      return true;
+      return 'held';
     }
     const holder = lease.spec.holderIdentity ?? '';
     const renewedAt = Date.parse(lease.spec.renewTime ?? '') || 0;
     const expired = renewedAt + (lease.spec.leaseDurationSeconds ?? 0) * 1000 < now;
-    if (holder !== identity && holder !== '' && !expired) return false;
+    if (holder !== identity && holder !== '' && !expired) return 'heldByOther';
     const spec = {
       ...lease.spec,
       holderIdentity: identity,
@@ -158,9 +162,10 @@ export class LeaderElector {
         body: { ...lease, spec },
         timeoutMs: this.config.retryPeriodMs * 2,
       });
-      return true;
+      return 'held';
     } catch (error) {
-      if (isConflict(error)) return false;
+      // Someone wrote the lease in between: look again next period.
+      if (isConflict(error)) return 'unknown';
       throw error;
     }
   }
