@@ -11,8 +11,8 @@
  * The SSE stream's unnamed (`message`) events are @statelyai/inspect `StatelyInspectionEvent`s
  * (`@xstate.actor`, `@xstate.event`, `@xstate.snapshot`) as the bridge produces them, so any
  * consumer of that protocol can read it. Named events carry what the protocol has no place for:
- * `reset` (a fresh replay follows), `workflows` (all summaries), `workflow` (one summary changed),
- * `deleted`.
+ * `reset` (a fresh replay follows), `workflows` (all summaries), `replayed` (the past events have
+ * been sent; what follows is live), `workflow` (one summary changed), `deleted`.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -321,6 +321,7 @@ export async function startInspector(options: InspectorOptions): Promise<Running
     write(res, frame('reset', {}));
     write(res, frame('workflows', filter ? summaries().filter((s) => s.key === filter) : summaries()));
     for (const l of log) if (filter === null || l.key === filter) write(res, frame(null, l.event, l.seq));
+    write(res, frame('replayed', {}));
     streams.add(stream);
     const keepalive = setInterval(() => {
       write(res, ': keepalive\n\n');

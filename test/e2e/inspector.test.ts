@@ -148,6 +148,25 @@ describe('the inspector page in Chromium', () => {
     expect(png.length).toBeGreaterThan(10_000);
     process.stderr.write(`inspector screenshot: ${screenshot}\n`);
   });
+
+  it('shows a workflow created while the page is open, without a reload', async () => {
+    await page.evaluate('window.__inspectorMarker = "no reload"');
+    await applyWorkflow(h, 'arrived', specWith([customStep(1)]));
+    const row = page.locator(`#list li[data-key="${key('arrived')}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    await page.waitForFunction(
+      `document.querySelector('#list li[data-key="${key('arrived')}"]')?.textContent?.includes('completed') === true`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    await row.click();
+    await waitForText('#detail-name', key('arrived'));
+    await waitForText('#waiting', 'nothing: the workflow completed');
+    await stateNode('workflow_completed').waitFor({ timeout: 30_000 });
+    expect(await fillOf('workflow_completed')).toBe(ACTIVE_FILL);
+    expect(await page.locator('#log li').filter({ hasText: 'step 1 attempt 1: succeeded' }).count()).toBe(1);
+    expect(await page.evaluate('window.__inspectorMarker')).toBe('no reload');
+  });
 });
 
 /** Reads a Server-Sent Events stream until `until` says stop; returns every frame it saw. */
