@@ -32,7 +32,9 @@ export async function runInspect(flags: InspectFlags): Promise<void> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`port ${flags.port} is in use: pass --port`);
-    throw error;
+    throw new CliError(
+      `cannot watch workflows at ${kc.getCurrentCluster()?.server ?? '?'}: ${e.message} (set KUBECONFIG or pass --kubeconfig)`,
+    );
   }
   const scope = flags.namespaces.length > 0 ? `namespaces ${flags.namespaces.join(', ')}` : 'all namespaces';
   process.stdout.write(`inspector: ${inspector.url} (workflows in ${scope}; Ctrl-C stops)\n`);
