@@ -16,6 +16,7 @@ import { applyAll } from '../shell/controlplane/manifests.ts';
 import { createKubeClient } from '../shell/kube/client.ts';
 import type { Logger } from '../shell/logger.ts';
 import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
+import { startInspector, type RunningInspector } from '../inspect/server.ts';
 
 export const DEV_CACHE = join(REPO_ROOT, '.cache');
 
@@ -29,6 +30,7 @@ export interface DevOptions {
   /** Preferred ports: used when free, else a random one (0: always random). */
   healthPort?: number;
   metricsPort?: number;
+  inspectorPort?: number;
   /** The samples; targets.yaml is applied first (default examples/). */
   examplesDir?: string;
   /** Progress lines (default: stderr). */
@@ -40,6 +42,8 @@ export interface DevEnvironment {
   readonly server: string;
   readonly healthPort: number | undefined;
   readonly metricsPort: number | undefined;
+  /** The live statechart inspector's page. */
+  readonly inspectorUrl: string;
   readonly logDir: string;
   readonly controlPlane: ControlPlane;
   readonly operator: RunningOperator;
@@ -118,9 +122,11 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
   const loggers: Logger[] = [];
   let operator: RunningOperator | undefined;
   let executor: RunningExecutor | undefined;
+  let inspector: RunningInspector | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      await inspector?.stop();
       await executor?.stop();
       await operator?.stop();
       await controlPlane.stop();
@@ -163,6 +169,13 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     };
     progress('demo executor running');
 
+    inspector = await startInspector({
+      kubeconfig: kubeconfigPath,
+      port: await portOrRandom(options.inspectorPort ?? 8090),
+      host: '127.0.0.1',
+    });
+    progress(`inspector at ${inspector.url}`);
+
     const workflows: string[] = [];
     for (const file of await exampleFiles(examplesDir)) {
       const docs: unknown[] = loadAllYaml(await readFile(join(examplesDir, file), 'utf8'));
@@ -181,6 +194,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       server: controlPlane.server,
       healthPort: operator.healthPort,
       metricsPort: operator.metricsPort,
+      inspectorUrl: inspector.url,
       logDir,
       controlPlane,
       operator,
@@ -201,8 +215,9 @@ export function instructions(env: DevEnvironment): string {
   const kubeconfig = relative(process.cwd(), env.kubeconfigPath) || env.kubeconfigPath;
   return [
     '',
-    `Ready in ${(env.startMs / 1000).toFixed(1)} s: control plane ${env.server}, operator, demo executor.`,
+    `Ready in ${(env.startMs / 1000).toFixed(1)} s: control plane ${env.server}, operator, demo executor, inspector.`,
     `Operator: http://127.0.0.1:${String(env.healthPort)}/healthz, http://127.0.0.1:${String(env.metricsPort)}/metrics (bearer token; TokenReview)`,
+    `Inspector (live statecharts): ${env.inspectorUrl}`,
     `Sample workflows in namespace demo: ${env.workflows.join(', ')}`,
     '',
     'Follow them (another terminal):',

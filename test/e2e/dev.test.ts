@@ -95,6 +95,7 @@ beforeAll(async () => {
     logDir: join(dir, 'logs'),
     healthPort: 0,
     metricsPort: 0,
+    inspectorPort: 0,
     progress: (line) => progress.push(line),
   });
   client = await createKubeClient(loadKubeConfig(env.kubeconfigPath));
@@ -116,6 +117,9 @@ describe('npm run dev', () => {
     );
     const health = await fetch(`http://127.0.0.1:${String(env.healthPort)}/healthz`);
     expect(health.status).toBe(200);
+    // The inspector lists the samples.
+    const listed = (await (await fetch(`${env.inspectorUrl}api/workflows`)).json()) as { name: string }[];
+    expect(listed.map((w) => w.name)).toEqual(expect.arrayContaining(['sequential-demo', 'approval-demo']));
     process.stderr.write(`dev environment ready in ${env.startMs} ms\n`);
   });
 
