@@ -4,11 +4,11 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 
 import { startControlPlane, type ControlPlane } from '../src/shell/controlplane/launcher.ts';
-import { sequentialSpec } from '../test/fixtures/specs.ts';
-import { measure, percentile, printTable } from './measure.ts';
+import { measureFloor } from './floor.ts';
+import { percentile, printTable } from './measure.ts';
 
 const RUNS = 100;
 const STARTS = 3;
@@ -42,7 +42,6 @@ export async function benchControlPlane(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const objects = KubernetesObjectApi.makeApiClient(kc);
-    const custom = kc.makeApiClient(CustomObjectsApi);
     const namespace = 'bench';
     const ns: { apiVersion: string; kind: string; metadata: { name: string } } = {
       apiVersion: 'v1',
@@ -50,38 +49,7 @@ export async function benchControlPlane(): Promise<void> {
       metadata: { name: namespace },
     };
     await objects.create(ns);
-
-    let n = 0;
-    const create = await measure(async () => {
-      const cm: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } } = {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: `cm-${n++}`, namespace },
-      };
-      await objects.create(cm);
-    }, RUNS);
-
-    const wfe = { group: 'workflowexecution.kubernaut.io', version: 'v1', plural: 'workflowexecutions' };
-    await custom.createNamespacedCustomObject({
-      ...wfe,
-      namespace,
-      body: {
-        apiVersion: `${wfe.group}/${wfe.version}`,
-        kind: 'WorkflowExecution',
-        metadata: { name: 'bench' },
-        spec: sequentialSpec(3),
-      },
-    });
-    let m = 0;
-    const statusUpdate = await measure(async () => {
-      // JSON patch: add replaces /status whole, whether or not it exists yet.
-      await custom.patchNamespacedCustomObjectStatus({
-        ...wfe,
-        namespace,
-        name: 'bench',
-        body: [{ op: 'add', path: '/status', value: { phase: 'executing', message: `tick ${m++}` } }],
-      });
-    }, RUNS);
+    const { create, statusUpdate } = await measureFloor(kc, namespace, RUNS);
 
     printTable(`controlplane: round trip, ${RUNS} runs each`, [
       { operation: 'create ConfigMap', medianMs: create.medianMs, p99Ms: create.p99Ms, minMs: create.minMs },
