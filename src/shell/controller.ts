@@ -14,6 +14,7 @@ import type { KubeClient } from './kube/client.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { OwnerIndex } from './owner-index.ts';
 import { Reconciler } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -59,6 +60,7 @@ export class WorkflowController {
   readonly workflows: ResourceInformer<WorkflowExecution>;
   readonly children: ResourceInformer<KubernetesExecution>;
   readonly reconciler: Reconciler;
+  readonly childIndex = new OwnerIndex<KubernetesExecution>();
   private readonly log: Logger;
 
   constructor(options: ControllerOptions) {
@@ -96,7 +98,8 @@ export class WorkflowController {
         createInformer<KubernetesExecution>(options.kc, options.client, KUBERNETES_EXECUTIONS, {
           namespace,
           labelSelector: LABELS.workflowUid,
-          onChange: (o) => {
+          onChange: (o, kind) => {
+            this.childIndex.update(o, kind);
             const owner = o.metadata.ownerReferences?.find(
               (r) => r.controller && r.kind === WORKFLOW_EXECUTIONS.kind,
             );
@@ -109,7 +112,7 @@ export class WorkflowController {
     this.reconciler = new Reconciler({
       client: options.client,
       workflows: this.workflows,
-      children: this.children,
+      children: { of: (uid) => this.childIndex.of(uid) },
       recorder: new EventRecorder(options.client, (error) => {
         this.log.warn('event not recorded', { error: (error as Error).message });
       }),

@@ -35,6 +35,15 @@ export interface ResourceInformer<T extends CachedObject> {
   readonly restarts: number;
 }
 
+/**
+ * managedFields are half of a cached object and nothing here reads them: drop them before the
+ * cache keeps the object (the callback receives the very object the cache holds), as
+ * controller-runtime's cache transform does.
+ */
+function slim(object: KubernetesObject): void {
+  if (object.metadata) delete object.metadata.managedFields;
+}
+
 const RESTART_BASE_MS = 500;
 const RESTART_MAX_MS = 30_000;
 
@@ -45,10 +54,16 @@ export function createInformer<T extends CachedObject>(
   options: InformerOptions<T>,
 ): ResourceInformer<T> {
   const path = resourcePath(type, options.namespace);
-  const list = () =>
-    client.request<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>(path, {
+  const list = async () => {
+    const result = await client.request<{
+      items: KubernetesObject[];
+      metadata?: { resourceVersion?: string };
+    }>(path, {
       query: { labelSelector: options.labelSelector },
     });
+    result.items.forEach(slim);
+    return result;
+  };
   // client-node's cache holds plain JSON; this adapter is where it is given the resource's own type.
   const informer = makeInformer<KubernetesObject>(kc, path, list, options.labelSelector);
   let synced = false;
@@ -58,12 +73,15 @@ export function createInformer<T extends CachedObject>(
   let restartTimer: NodeJS.Timeout | undefined;
 
   informer.on('add', (o) => {
+    slim(o);
     options.onChange(o as unknown as T, 'add');
   });
   informer.on('update', (o) => {
+    slim(o);
     options.onChange(o as unknown as T, 'update');
   });
   informer.on('delete', (o) => {
+    slim(o);
     options.onChange(o as unknown as T, 'delete');
   });
   // client-node's ListWatch reports a failed list through 'error' and then resolves start() as if

@@ -49,7 +49,8 @@ const PLAN_CACHE_LIMIT = 1024;
 export interface ReconcilerOptions {
   client: KubeClient;
   workflows: ResourceInformer<WorkflowExecution>;
-  children: ResourceInformer<KubernetesExecution>;
+  /** The workflow's children by its uid (an index the controller keeps from the informer). */
+  children: { of(ownerUid: string): readonly KubernetesExecution[] };
   recorder: EventRecorder;
   log: Logger;
   metrics?: OperatorMetrics | undefined;
@@ -288,11 +289,8 @@ export class Reconciler {
     return planned;
   }
 
-  private childrenOf(workflow: WorkflowExecution): KubernetesExecution[] {
-    const uid = workflow.metadata.uid;
-    return this.o.children
-      .list(workflow.metadata.namespace)
-      .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === uid && o.controller === true));
+  private childrenOf(workflow: WorkflowExecution): readonly KubernetesExecution[] {
+    return this.o.children.of(workflow.metadata.uid ?? '');
   }
 
   private async writeStatus(

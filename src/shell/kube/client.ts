@@ -28,6 +28,9 @@ export const isConflict = (error: unknown): boolean =>
 export const isAlreadyExists = (error: unknown): boolean =>
   error instanceof ApiError && error.status === 409 && error.reason === 'AlreadyExists';
 
+export const FIELD_MANAGER = 'workflowexecution-operator';
+const USER_AGENT = `${FIELD_MANAGER}/0.1.0 (node ${process.version})`;
+
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
@@ -84,7 +87,10 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
     // Tokens from exec plugins or files can rotate: ask the kubeconfig for headers every time.
     const auth: RequestOptions = {};
     await kc.applyToHTTPSOptions(auth);
-    const query = Object.entries(init.query ?? {})
+    // Writes are attributed to this client in managedFields, as kubectl and controllers do.
+    const writeQuery: NonNullable<RequestInit['query']> =
+      method === 'GET' || method === 'DELETE' ? {} : { fieldManager: FIELD_MANAGER };
+    const query = Object.entries({ ...writeQuery, ...init.query })
       .filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined)
       .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
       .join('&');
@@ -92,6 +98,7 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
     const headers: Record<string, string> = {
       ...((auth.headers ?? {}) as Record<string, string>),
       accept: init.accept ?? 'application/json',
+      'user-agent': USER_AGENT,
     };
     if (payload !== undefined) {
       headers['content-type'] =

@@ -1,0 +1,32 @@
+import { describe, expect, it } from '@jest/globals';
+import { OwnerIndex } from '../../src/shell/owner-index.ts';
+
+const child = (name: string, owner: string | undefined, controller = true) => ({
+  metadata: {
+    name,
+    namespace: 'shop',
+    ownerReferences: owner ? [{ kind: 'WorkflowExecution', name: 'wf', uid: owner, controller }] : [],
+  },
+});
+
+describe('the children index', () => {
+  it('finds a workflow’s children by its uid, and forgets deleted ones', () => {
+    const index = new OwnerIndex();
+    index.update(child('wf-step-1-a1', 'uid-a'), 'add');
+    index.update(child('wf-step-2-a1', 'uid-a'), 'add');
+    index.update(child('other-step-1-a1', 'uid-b'), 'add');
+    index.update(child('wf-step-1-a1', 'uid-a'), 'update');
+    expect(index.of('uid-a').map((c) => c.metadata.name)).toEqual(['wf-step-1-a1', 'wf-step-2-a1']);
+    index.update(child('wf-step-1-a1', 'uid-a'), 'delete');
+    index.update(child('wf-step-2-a1', 'uid-a'), 'delete');
+    expect(index.of('uid-a')).toEqual([]);
+    expect(index.owners).toBe(1);
+  });
+
+  it('ignores objects without a controller owner', () => {
+    const index = new OwnerIndex();
+    index.update(child('orphan', undefined), 'add');
+    index.update(child('adopted', 'uid-c', false), 'add');
+    expect(index.owners).toBe(0);
+  });
+});
