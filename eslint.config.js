@@ -68,7 +68,7 @@ export default defineConfig(
     },
   },
   {
-    files: ['machines/**/*.ts', 'src/core/**/*.ts'],
+    files: ['machines/**/*.ts', 'src/core/**/*.ts', 'src/api/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', pureCoreRestriction],
       'no-restricted-globals': [
