@@ -109,6 +109,7 @@ export class WorkflowController {
         }),
       ),
     );
+    metrics?.observeWorkflows(() => this.workflows.list());
     this.reconciler = new Reconciler({
       client: options.client,
       workflows: this.workflows,

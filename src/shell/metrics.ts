@@ -5,6 +5,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+type WorkflowSource = () => readonly { metadata?: { namespace?: string }; status?: { phase?: string } }[];
+
 export class OperatorMetrics {
   readonly registry = new Registry();
 
@@ -21,11 +23,18 @@ export class OperatorMetrics {
     buckets: [1, 5, 10, 30, 60, 120, 300, 600],
     registers: [this.registry],
   });
-  readonly activeExecutions = this.gauge(
-    'kubernaut_workflowexecution_active_executions',
-    'Number of workflows currently executing',
-    [],
-  );
+  readonly activeExecutions: Gauge = new Gauge({
+    name: 'kubernaut_workflowexecution_active_executions',
+    help: 'Number of workflows currently executing',
+    registers: [this.registry],
+    collect: () => {
+      this.activeExecutions.set(
+        this.inFlight()
+          .filter((w) => w.phase === 'executing')
+          .reduce((n, w) => n + w.count, 0),
+      );
+    },
+  });
   readonly stepsCreatedTotal = this.counter(
     'kubernaut_workflowexecution_steps_created_total',
     'Total workflow steps created',
@@ -69,11 +78,17 @@ export class OperatorMetrics {
     'WorkflowExecution resources finalized for deletion',
     ['namespace', 'phase'],
   );
-  readonly activeTotal = this.gauge(
-    'kubernaut_workflowexecution_active_total',
-    'WorkflowExecution resources not yet finished, by phase',
-    ['namespace', 'phase'],
-  );
+  readonly activeTotal: Gauge<'namespace' | 'phase'> = new Gauge({
+    name: 'kubernaut_workflowexecution_active_total',
+    help: 'WorkflowExecution resources not yet finished, by phase',
+    labelNames: ['namespace', 'phase'],
+    registers: [this.registry],
+    collect: () => {
+      this.activeTotal.reset();
+      for (const { namespace, phase, count } of this.inFlight())
+        this.activeTotal.set({ namespace, phase }, count);
+    },
+  });
   readonly lifecycleDuration = new Histogram({
     name: 'kubernaut_workflowexecution_lifecycle_duration_seconds',
     help: 'Time from planning to completion or failure',
@@ -155,6 +170,30 @@ export class OperatorMetrics {
 
   constructor(processMetrics = false) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the in-flight gauges read workflows from at scrape time (the controller's cache). */
+  private workflowSource: WorkflowSource | undefined;
+
+  /**
+   * The gauges of workflows in flight are read off the cache at scrape time, not counted up and
+   * down: counting would drift across operator restarts and leader changes.
+   */
+  observeWorkflows(source: WorkflowSource): void {
+    this.workflowSource = source;
+  }
+
+  private inFlight(): { namespace: string; phase: string; count: number }[] {
+    const byKey = new Map<string, { namespace: string; phase: string; count: number }>();
+    for (const wf of this.workflowSource?.() ?? []) {
+      const phase = wf.status?.phase ?? 'planning';
+      if (phase === 'completed' || phase === 'failed') continue;
+      const namespace = wf.metadata?.namespace ?? '';
+      const entry = byKey.get(`${namespace}/${phase}`) ?? { namespace, phase, count: 0 };
+      entry.count++;
+      byKey.set(`${namespace}/${phase}`, entry);
+    }
+    return [...byKey.values()];
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

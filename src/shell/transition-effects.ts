@@ -75,7 +75,6 @@ export async function recordTransitions(input: TransitionEffectsInput): Promise<
         const fromStarted = startField ? Date.parse(status[startField] ?? '') : Number.NaN;
         if (t.from && Number.isFinite(fromStarted))
           metrics.phaseDuration.observe({ phase: t.from }, Math.max(0, (t.at - fromStarted) / 1000));
-        if (t.from) metrics.activeTotal.dec({ namespace, phase: t.from });
         if (t.to === 'completed' || t.to === 'failed') {
           const outcome = status.workflowResult?.outcome ?? (t.to === 'completed' ? 'success' : 'failed');
           metrics.executionsTotal.inc({ workflow_name: workflowName, outcome });
@@ -95,17 +94,23 @@ export async function recordTransitions(input: TransitionEffectsInput): Promise<
               reason: status.conditions?.find((c) => c.type === 'Ready')?.reason ?? 'Unknown',
             });
           }
-        } else {
-          metrics.activeTotal.inc({ namespace, phase: t.to });
         }
-        if (t.to === 'executing') metrics.activeExecutions.inc();
-        if (t.from === 'executing') metrics.activeExecutions.dec();
         if (t.to === 'rolling_back')
           metrics.rollbacksTotal.inc({
             workflow_name: workflowName,
             reason: /cancel/i.test(status.rollbackReason ?? '') ? 'manual' : 'step_failure',
           });
-        if (t.from === null) metrics.workflowSteps.observe(workflow.spec.workflowDefinition.steps.length);
+        if (t.from === null) {
+          metrics.workflowSteps.observe(workflow.spec.workflowDefinition.steps.length);
+          for (const a of status.adaptiveAdjustments ?? []) {
+            const type = a.adjustment.startsWith('ignored')
+              ? 'suggestion_ignored'
+              : a.adjustment.startsWith('confirmed')
+                ? 'suggestion_confirmed'
+                : 'parallel_grouping';
+            metrics.adaptiveAdjustmentsTotal.inc({ adjustment_type: type });
+          }
+        }
       }
       continue;
     }

@@ -16,7 +16,7 @@ describe('the children index', () => {
     index.update(child('wf-step-2-a1', 'uid-a'), 'add');
     index.update(child('other-step-1-a1', 'uid-b'), 'add');
     index.update(child('wf-step-1-a1', 'uid-a'), 'update');
-    expect(index.of('uid-a').map((c) => c.metadata.name)).toEqual(['wf-step-1-a1', 'wf-step-2-a1']);
+    expect(index.of('uid-a').map((c) => c.metadata?.name)).toEqual(['wf-step-1-a1', 'wf-step-2-a1']);
     index.update(child('wf-step-1-a1', 'uid-a'), 'delete');
     index.update(child('wf-step-2-a1', 'uid-a'), 'delete');
     expect(index.of('uid-a')).toEqual([]);
