@@ -473,7 +473,7 @@ export class Reconciler {
       new Date(now).toISOString(),
     );
     await this.writeStatus(workflow, { ...(workflow.status ?? {}), conditions });
-    log.error('stalled', { reason, message, phase: workflow.status?.phase });
+    log.error('stalled', { reason, detail: message, phase: workflow.status?.phase });
     return {};
   }
 

@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { FINALIZER } from '../../src/shell/reconciler.ts';
+import { APPROVED_BY } from '../../src/core/observe.ts';
 import {
+  annotate,
   applyWorkflow,
   childrenOf,
   conditionOf,
@@ -131,6 +133,43 @@ describe('an invalid spec the schema admitted', () => {
   });
 });
 
+describe('a statechart that cannot be trusted', () => {
+  it('is left alone with Stalled=True and the reason, and not written again', async () => {
+    await applyWorkflow(h, 'tampered', specWith([customStep(1)], { approvalRequired: true }));
+    const waiting = await waitForWorkflow(
+      h,
+      'tampered',
+      (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval',
+    );
+    // Another client rewrites the persisted statechart as if it belonged to another spec.
+    await h.client.request(
+      `/apis/workflowexecution.kubernaut.io/v1/namespaces/${h.namespace}/workflowexecutions/tampered/status`,
+      {
+        method: 'PATCH',
+        patchType: 'merge',
+        body: {
+          metadata: { resourceVersion: waiting.metadata.resourceVersion },
+          status: { statechart: { specHash: '0000000000000000' } },
+        },
+      },
+    );
+    const stalled = await waitForWorkflow(
+      h,
+      'tampered',
+      (wf) => conditionOf(wf, 'Stalled')?.status === 'True',
+    );
+    expect(conditionOf(stalled, 'Stalled')).toMatchObject({ reason: 'SpecHashMismatch' });
+    expect(conditionOf(stalled, 'Ready')).toMatchObject({ status: 'False', reason: 'SpecHashMismatch' });
+    expect(conditionOf(stalled, 'Reconciling')).toBeUndefined();
+    // Nothing more happens, even when an approval arrives: no write, no child.
+    await annotate(h, 'tampered', APPROVED_BY, h.username);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const later = await getSettled('tampered', (wf) => conditionOf(wf, 'Stalled')?.status === 'True');
+    expect(later.status).toEqual(stalled.status);
+    expect(await childrenOf(h, 'tampered')).toEqual([]);
+  });
+});
+
 describe('rollback specs travel with the step', () => {
   it('gives the executor the step’s rollback spec on its child', async () => {
     await applyWorkflow(
@@ -150,6 +189,6 @@ describe('rollback specs travel with the step', () => {
   });
 });
 
-async function getSettled(name: string) {
-  return waitForWorkflow(h, name, inPhase('failed'));
+async function getSettled(name: string, done = inPhase('failed')) {
+  return waitForWorkflow(h, name, done);
 }
