@@ -79,6 +79,17 @@ function canonical(value: unknown): string {
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+/**
+ * Whether resourceVersion `a` is at least `b`. Kubernetes calls them opaque, but an etcd-backed
+ * apiserver's are increasing integers; anything else is treated as unknown (not newer), which
+ * costs a live read and nothing else.
+ */
+function notOlder(a: string | undefined, b: string): boolean {
+  if (a === b) return true;
+  if (a === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) >= BigInt(b);
+}
+
 export class Reconciler {
   private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>> &
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
@@ -124,13 +135,16 @@ export class Reconciler {
     }
   }
 
-  /** The informer's copy, unless this process wrote a newer one the cache has not seen yet. */
+  /**
+   * The informer's copy, unless this process wrote a newer one the cache has not seen yet: then the
+   * apiserver's, so no decision is ever taken on a copy older than the last one written.
+   */
   private async fetch(namespace: string, name: string): Promise<WorkflowExecution | undefined> {
     const key = keyOf(namespace, name);
     const cached = this.o.workflows.get(name, namespace);
     const written = this.lastWritten.get(key);
     if (written === undefined) return cached;
-    if (cached?.metadata.resourceVersion === written) {
+    if (cached && notOlder(cached.metadata.resourceVersion, written)) {
       this.lastWritten.delete(key);
       return cached;
     }
@@ -138,14 +152,14 @@ export class Reconciler {
   }
 
   private async getLive(namespace: string, name: string): Promise<WorkflowExecution | undefined> {
-    this.lastWritten.delete(keyOf(namespace, name));
     try {
       return await this.o.client.request<WorkflowExecution>(
         resourcePath(WORKFLOW_EXECUTIONS, namespace, name),
       );
     } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
+      if (!isNotFound(error)) throw error;
+      this.lastWritten.delete(keyOf(namespace, name));
+      return undefined;
     }
   }
 
