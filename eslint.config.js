@@ -37,6 +37,17 @@ const pureCoreRestriction = {
   ],
 };
 
+/** The machines hold their own vocabulary (events, plan types, text): they never reach into the core. */
+const machineRestriction = {
+  patterns: [
+    ...pureCoreRestriction.patterns,
+    {
+      group: ['**/core/**', '**/src/core'],
+      message: 'A machine imports only xstate, its own vocabulary and src/api (DESIGN 6).',
+    },
+  ],
+};
+
 export default defineConfig(
   {
     ignores: [
@@ -84,6 +95,10 @@ export default defineConfig(
         { object: 'Date', property: 'now', message: 'Time enters the core as data.' },
       ],
     },
+  },
+  {
+    files: ['machines/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', machineRestriction] },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

@@ -3,9 +3,9 @@
  * rehydrate + one transition + persist, and machine build time with and without the cache.
  */
 import { performance } from 'node:perf_hooks';
-import { createWorkflowMachine } from '../machines/workflow.ts';
-import type { WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
-import { clearMachineCache, machineFor } from '../src/core/machine-cache.ts';
+import type { WorkflowExecution, WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
+import { machineOf } from '../src/core/load.ts';
+import { CompiledWorkflows } from '../src/shell/compiled-workflows.ts';
 import { planWorkflow } from '../src/core/plan.ts';
 import { specHash } from '../src/core/spec-hash.ts';
 import { advance, initialSnapshot, persist, rehydrate } from '../src/core/statechart.ts';
@@ -41,7 +41,7 @@ export async function benchStatechart(): Promise<void> {
     if (!result.ok) throw new Error('bench spec is invalid');
     const plan = result.plan;
     const hash = specHash(spec);
-    const machine = createWorkflowMachine(plan);
+    const machine = machineOf(plan);
     // Mid-run: the first ten steps done, the next group running.
     let snapshot = advance(machine, initialSnapshot(machine, T0), [{ type: 'TICK', now: T0 }]);
     snapshot = advance(
@@ -59,19 +59,20 @@ export async function benchStatechart(): Promise<void> {
     const bytes = Buffer.byteLength(JSON.stringify(envelope));
     const reconcile = await measure(
       () => {
-        const restored = rehydrate(envelope, machine, hash);
+        const restored = rehydrate(envelope, { machine, hash, plan });
         if (!restored.ok) throw new Error(restored.message);
         const next = advance(machine, restored.snapshot, [{ type: 'TICK', now: T0 + 2000 }]);
         return JSON.stringify(persist(next, hash));
       },
       count >= 200 ? 50 : 200,
     );
-    const build = await measure(() => createWorkflowMachine(plan), count >= 200 ? 20 : 100, 3);
-    clearMachineCache();
-    machineFor(plan, hash);
+    const build = await measure(() => machineOf(plan), count >= 200 ? 20 : 100, 3);
+    const compiled = new CompiledWorkflows();
+    const resource = { metadata: { uid: `bench-${count}`, generation: 1 }, spec } as WorkflowExecution;
+    compiled.of(resource);
     const cachedStart = performance.now();
     const cachedRuns = 1000;
-    for (let i = 0; i < cachedRuns; i++) machineFor(plan, hash);
+    for (let i = 0; i < cachedRuns; i++) compiled.of(resource);
     const cachedMs = (performance.now() - cachedStart) / cachedRuns;
     rows.push({
       steps: count,

@@ -4,13 +4,8 @@
  * trip gives back exactly the same object.
  */
 import type { StepExecutionResult } from '../src/api/generated/types.ts';
-import type { ExecutionPlan, PlannedStep } from '../src/core/plan.ts';
-import type {
-  EffectivenessObservation,
-  Outcome,
-  SafetyCheckResult,
-  WorkflowEvent,
-} from '../src/core/events.ts';
+import type { EffectivenessObservation, Outcome, SafetyCheckResult, WorkflowEvent } from './events.ts';
+import type { ExecutionPlan, PlannedStep } from './plan.ts';
 
 export type StepStatus = 'pending' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'skipped';
 export type RollbackStatus = 'running' | 'rolledBack' | 'failed';
@@ -50,6 +45,17 @@ export type FailureCode =
 
 export type AbortCode = 'CriticalStepFailed' | 'Cancelled';
 
+/** What started a rollback: the abort that preceded it, or a request once the run had failed. */
+export type RollbackTrigger = 'criticalStepFailed' | 'cancelled' | 'requested';
+
+/** The failures decided during validation (the specification's validation failures). */
+export const VALIDATION_FAILURES: readonly FailureCode[] = [
+  'SafetyCheckFailed',
+  'DryRunFailed',
+  'Rejected',
+  'ValidationTimeout',
+];
+
 export type WorkflowOutcome = 'success' | 'partial_success' | 'unknown' | 'ineffective' | 'failed';
 
 export interface PhaseTimes {
@@ -83,6 +89,7 @@ export interface WorkflowContext {
   /** Set when no new step may start (critical failure or cancellation). */
   abort: { code: AbortCode; message: string; at: number } | null;
   rollbackReason: string | null;
+  rollbackTrigger: RollbackTrigger | null;
   approval: { by: string; at: number } | null;
   safety: SafetyRecord[] | null;
   /** Keyed by step number. */
@@ -121,6 +128,7 @@ export function initialContext(plan: ExecutionPlan, now: number): WorkflowContex
     failure: null,
     abort: null,
     rollbackReason: null,
+    rollbackTrigger: null,
     approval: null,
     safety: null,
     dryRun: {},
@@ -199,5 +207,17 @@ export function sanitizeResult(step: PlannedStep, result: StepExecutionResult): 
   }
   return copy;
 }
+
+/**
+ * The one decision about a set of safety check results. A required check that failed is a verdict;
+ * a check that errored (could not run) is none: it is asked again until validation's deadline.
+ */
+export function safetyVerdict(results: readonly SafetyCheckResult[]): 'passed' | 'failed' | 'inconclusive' {
+  if (results.some(requiredCheckFailed)) return 'failed';
+  if (results.some((r) => r.result === 'error')) return 'inconclusive';
+  return 'passed';
+}
+
+export const requiredCheckFailed = (r: SafetyCheckResult): boolean => r.required && r.result === 'failed';
 
 export const describeStep = (step: PlannedStep): string => `step ${step.number} (${step.name})`;

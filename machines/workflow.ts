@@ -8,30 +8,35 @@
  */
 import { assign, setup } from 'xstate';
 import type { PHASES } from '../src/api/schema/workflowexecution.ts';
-import type { ExecutionPlan, PlannedStep } from '../src/core/plan.ts';
-import type { WorkflowEvent } from '../src/core/events.ts';
 import {
   allSettled,
   attemptDeadline,
   backoffMs,
   dependenciesSucceeded,
   dependencyBlocked,
-  describeStep,
   hasRollbackWork,
   initialContext,
   noOverdueAttempt,
   nowOf,
   runOf,
+  safetyVerdict,
   sanitizeResult,
   type AbortCode,
   type FailureCode,
+  type RollbackTrigger,
   type StepRun,
   type WorkflowContext,
   type WorkflowInput,
 } from './context.ts';
+import type { WorkflowEvent } from './events.ts';
+import type { ExecutionPlan, PlannedStep } from './plan.ts';
+import type { MachineText } from './text.ts';
 
-/** Bump when the machine's states or context change shape; add a migration in src/core/rehydrate.ts. */
-export const MACHINE_VERSION = 1;
+/**
+ * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
+ * and record the new fingerprint in test/unit/machine-version.test.ts.
+ */
+export const MACHINE_VERSION = 2;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */
@@ -43,15 +48,14 @@ export const stepKey = (step: number): string => `step${step}`;
 
 type StepParams = { step: number };
 type FailParams = { code: FailureCode };
-
-const seconds = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+type RollbackParams = { trigger: 'fromAbort' | 'requested' };
 
 function expired(start: number | null, limitMs: number, event: WorkflowEvent): boolean {
   const now = nowOf(event);
   return start !== null && now !== null && now >= start + limitMs;
 }
 
-function setupFor(plan: ExecutionPlan) {
+function setupFor(plan: ExecutionPlan, text: MachineText) {
   const byNumber = new Map(plan.steps.map((s) => [s.number, s]));
   const stepOf = (n: number): PlannedStep => {
     const step = byNumber.get(n);
@@ -92,54 +96,19 @@ function setupFor(plan: ExecutionPlan) {
     return rb?.status === 'running' && timeout !== undefined && expired(rb.startedAt, timeout, event);
   };
 
-  function failureMessage(code: FailureCode, context: WorkflowContext, event: WorkflowEvent): string {
-    switch (code) {
-      case 'PlanningTimeout':
-        return `planning did not finish within ${seconds(plan.timeouts.planningMs)}`;
-      case 'ValidationTimeout':
-        return `validation did not finish within ${seconds(plan.timeouts.validationMs)}`;
-      case 'SafetyCheckFailed': {
-        const failing =
-          event.type === 'SAFETY_RESULT'
-            ? event.results.filter((r) => r.required && (r.result === 'failed' || r.result === 'error'))
-            : [];
-        return `required safety check failed: ${failing.map((r) => `${r.type} ${r.result} (${r.message})`).join('; ')}`;
-      }
-      case 'DryRunFailed':
-        return event.type === 'DRYRUN_RESULT'
-          ? `dry run of ${describeStep(stepOf(event.step))} failed${event.message ? `: ${event.message}` : ''}`
-          : 'dry run failed';
-      case 'Rejected':
-        return event.type === 'REJECTED' ? `rejected by ${event.by}` : 'rejected';
-      case 'Cancelled':
-        return event.type === 'CANCEL_REQUESTED' ? `cancelled by ${event.by}` : 'cancelled';
-      case 'CriticalStepFailed':
-        return context.abort?.message ?? 'a critical step failed';
-      case 'RollbackFailed': {
-        const n = event.type === 'ROLLBACK_RESULT' ? event.step : null;
-        const failedStep =
-          n ?? plan.rollbackOrder.find((s) => runOf(context, s)?.rollback?.status === 'failed') ?? null;
-        const detail =
-          failedStep === null
-            ? ''
-            : `of ${describeStep(stepOf(failedStep))}${
-                runOf(context, failedStep)?.rollback?.message
-                  ? `: ${runOf(context, failedStep)?.rollback?.message ?? ''}`
-                  : ''
-              }`;
-        return `rollback ${detail} failed${context.failure ? ` (after: ${context.failure.message})` : ''}`.replace(
-          '  ',
-          ' ',
-        );
-      }
-      case 'Ineffective': {
-        const e = event.type === 'EFFECTIVENESS_RESULT' ? event : null;
-        return e
-          ? `new alerts fired after the remediation (effectiveness ${e.score}, resources ${e.resourceHealth})`
-          : 'new alerts fired after the remediation';
-      }
-    }
-  }
+  /** What a failed or timed-out attempt leaves on its step, whatever is decided next. */
+  const failedAttempt = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
+    const planned = stepOf(n);
+    const run = mustRun(context, n);
+    const reported = event.type === 'STEP_RESULT' && event.step === n ? event : null;
+    return {
+      finishedAt: now(event),
+      message: reported
+        ? (reported.message ?? text.attemptFailed(run.attempt))
+        : text.attemptTimedOut(run.attempt, planned),
+      result: reported?.result ? sanitizeResult(planned, reported.result) : run.result,
+    };
+  };
 
   return setup({
     types: {
@@ -154,8 +123,9 @@ function setupFor(plan: ExecutionPlan) {
       validationExpired: ({ context, event }) =>
         expired(context.times.validating, plan.timeouts.validationMs, event),
       safetyFailed: ({ event }) =>
-        event.type === 'SAFETY_RESULT' &&
-        event.results.some((r) => r.required && (r.result === 'failed' || r.result === 'error')),
+        event.type === 'SAFETY_RESULT' && safetyVerdict(event.results) === 'failed',
+      safetyPassed: ({ event }) =>
+        event.type === 'SAFETY_RESULT' && safetyVerdict(event.results) === 'passed',
       dryRunFailed: ({ context, event }) =>
         event.type === 'DRYRUN_RESULT' &&
         byNumber.has(event.step) &&
@@ -227,7 +197,7 @@ function setupFor(plan: ExecutionPlan) {
           : {},
       ),
       fail: assign(({ context, event }, { code }: FailParams) => ({
-        failure: { code, message: failureMessage(code, context, event) },
+        failure: { code, message: text.failure(code, { plan, context, event }) },
         outcome: code === 'Ineffective' ? ('ineffective' as const) : ('failed' as const),
       })),
       recordDryRun: assign(({ context, event }) =>
@@ -271,45 +241,41 @@ function setupFor(plan: ExecutionPlan) {
           }),
         };
       }),
-      recordFailure: assign(({ context, event }, { step }: StepParams) => {
-        const planned = stepOf(step);
+      recordRetry: assign(({ context, event }, { step }: StepParams) => {
         const run = mustRun(context, step);
         const t = now(event);
-        const reported = event.type === 'STEP_RESULT' && event.step === step ? event : null;
-        const message = reported
-          ? (reported.message ?? `attempt ${run.attempt} failed`)
-          : `attempt ${run.attempt} timed out after ${seconds(planned.timeoutMs)}`;
-        const result = reported?.result ? sanitizeResult(planned, reported.result) : run.result;
-        if (retriesLeft(context, step)) {
-          return {
-            steps: withRun(context, step, {
-              status: 'backoff',
-              finishedAt: t,
-              retryAt: t + backoffMs(plan, run.attempt),
-              message,
-              result,
-            }),
-          };
-        }
+        return {
+          steps: withRun(context, step, {
+            ...failedAttempt(context, event, step),
+            status: 'backoff',
+            retryAt: t + backoffMs(plan, run.attempt),
+          }),
+        };
+      }),
+      recordFinalFailure: assign(({ context, event }, { step }: StepParams) => {
+        const planned = stepOf(step);
+        const failed = failedAttempt(context, event, step);
         const abort =
           planned.critical && context.abort === null
             ? {
                 code: 'CriticalStepFailed' as AbortCode,
-                message: `critical ${describeStep(planned)} failed: ${message}`,
-                at: t,
+                message: text.criticalStepFailed(planned, failed.message),
+                at: failed.finishedAt,
               }
             : context.abort;
-        return { steps: withRun(context, step, { status: 'failed', finishedAt: t, message, result }), abort };
+        return { steps: withRun(context, step, { ...failed, status: 'failed' }), abort };
       }),
       skip: assign(({ context, event }, { step }: StepParams) => ({
         steps: withRun(context, step, {
           status: 'skipped',
           finishedAt: now(event),
-          message: context.abort
-            ? `not started: ${context.abort.code === 'Cancelled' ? 'the workflow was cancelled' : 'a critical step failed'}`
-            : `not started: dependency ${stepOf(step)
-                .dependsOn.filter((d) => ['failed', 'skipped'].includes(runOf(context, d)?.status ?? ''))
-                .join(', ')} did not succeed`,
+          message: text.notStarted(
+            stepOf(step),
+            context.abort?.code ?? null,
+            stepOf(step).dependsOn.filter((d) =>
+              ['failed', 'skipped'].includes(runOf(context, d)?.status ?? ''),
+            ),
+          ),
         }),
       })),
       abandon: assign(({ context, event }, { step }: StepParams) => ({
@@ -317,14 +283,12 @@ function setupFor(plan: ExecutionPlan) {
           status: 'failed',
           retryAt: null,
           finishedAt: now(event),
-          message: `${mustRun(context, step).message ?? 'failed'}; not retried: ${
-            context.abort?.code === 'Cancelled' ? 'the workflow was cancelled' : 'a critical step failed'
-          }`,
+          message: text.notRetried(mustRun(context, step).message, context.abort?.code ?? null),
         }),
       })),
       requestCancel: assign(({ event }) =>
         event.type === 'CANCEL_REQUESTED'
-          ? { abort: { code: 'Cancelled' as AbortCode, message: `cancelled by ${event.by}`, at: event.now } }
+          ? { abort: { code: 'Cancelled' as AbortCode, message: text.cancelled(event.by), at: event.now } }
           : {},
       ),
       settleAbort: assign(({ context }) =>
@@ -362,13 +326,19 @@ function setupFor(plan: ExecutionPlan) {
       finish: assign(({ context, event }) =>
         context.times.finished === null ? { times: { ...context.times, finished: now(event) } } : {},
       ),
-      beginRollback: assign(({ context, event }) => ({
-        times: { ...context.times, rollingBack: now(event) },
-        rollbackReason:
-          event.type === 'ROLLBACK_REQUESTED'
-            ? `rollback requested by ${event.by} after: ${context.failure?.message ?? 'failure'}`
-            : `automatic rollback after: ${context.abort?.message ?? context.failure?.message ?? 'failure'}`,
-      })),
+      beginRollback: assign(({ context, event }, params: RollbackParams) => {
+        const trigger: RollbackTrigger =
+          params.trigger === 'requested'
+            ? 'requested'
+            : context.abort?.code === 'Cancelled'
+              ? 'cancelled'
+              : 'criticalStepFailed';
+        return {
+          times: { ...context.times, rollingBack: now(event) },
+          rollbackTrigger: trigger,
+          rollbackReason: text.rollbackReason(trigger, { plan, context, event }),
+        };
+      }),
       startRollbackStep: assign(({ context, event }, { step }: StepParams) => {
         const run = mustRun(context, step);
         return run.status === 'succeeded' && run.rollback === null
@@ -384,9 +354,7 @@ function setupFor(plan: ExecutionPlan) {
         if (!rb) return {};
         const ok = event.type === 'ROLLBACK_RESULT' && event.outcome === 'succeeded';
         const message =
-          event.type === 'ROLLBACK_RESULT'
-            ? (event.message ?? null)
-            : `rollback timed out after ${seconds(stepOf(step).rollback?.timeoutMs ?? 0)}`;
+          event.type === 'ROLLBACK_RESULT' ? (event.message ?? null) : text.rollbackTimedOut(stepOf(step));
         return {
           steps: withRun(context, step, {
             rollback: { ...rb, status: ok ? 'rolledBack' : 'failed', finishedAt: now(event), message },
@@ -444,14 +412,14 @@ function stepRegion(step: PlannedStep): StateConfig {
                   {
                     guard: { type: 'resultFailedWithRetry', params },
                     target: 'backoff',
-                    actions: { type: 'recordFailure', params },
+                    actions: { type: 'recordRetry', params },
                   } as const,
                 ]
               : []),
             {
               guard: { type: 'resultFailed', params },
               target: 'failed',
-              actions: { type: 'recordFailure', params },
+              actions: { type: 'recordFinalFailure', params },
             },
           ],
         },
@@ -461,14 +429,14 @@ function stepRegion(step: PlannedStep): StateConfig {
                 {
                   guard: { type: 'overdueWithRetry', params },
                   target: 'backoff',
-                  actions: { type: 'recordFailure', params },
+                  actions: { type: 'recordRetry', params },
                 } as const,
               ]
             : []),
           {
             guard: { type: 'overdue', params },
             target: 'failed',
-            actions: { type: 'recordFailure', params },
+            actions: { type: 'recordFinalFailure', params },
           },
         ],
       },
@@ -564,7 +532,7 @@ function validating(plan: ExecutionPlan): StateConfig {
                   target: FAILED,
                   actions: ['recordSafety', fail('SafetyCheckFailed')],
                 },
-                { target: after('safety'), actions: 'recordSafety' },
+                { guard: 'safetyPassed', target: after('safety'), actions: 'recordSafety' },
               ],
             },
           },
@@ -607,7 +575,7 @@ function executing(plan: ExecutionPlan): StateConfig {
           {
             guard: 'settledAbortedWithRollback',
             target: `#${MACHINE_ID}.rolling_back`,
-            actions: ['settleAbort', 'beginRollback'],
+            actions: ['settleAbort', { type: 'beginRollback', params: { trigger: 'fromAbort' } }],
           } as const,
         ]
       : []),
@@ -632,9 +600,10 @@ function executing(plan: ExecutionPlan): StateConfig {
   };
 }
 
-export function createWorkflowMachine(plan: ExecutionPlan) {
+/** The machine for one plan; `text` words what it records (the core's WORKFLOW_TEXT). */
+export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText) {
   const manualRollback = plan.rollbackStrategy === 'manual' && rollbackSteps(plan).length > 0;
-  return setupFor(plan).createMachine({
+  return setupFor(plan, text).createMachine({
     id: MACHINE_ID,
     context: ({ input }) => initialContext(plan, input?.now ?? 0),
     initial: 'planning',
@@ -678,7 +647,10 @@ export function createWorkflowMachine(plan: ExecutionPlan) {
             ? {
                 awaitingRollback: {
                   on: {
-                    ROLLBACK_REQUESTED: { target: `#${MACHINE_ID}.rolling_back`, actions: 'beginRollback' },
+                    ROLLBACK_REQUESTED: {
+                      target: `#${MACHINE_ID}.rolling_back`,
+                      actions: { type: 'beginRollback', params: { trigger: 'requested' } },
+                    },
                   },
                 } satisfies StateConfig,
               }

@@ -6,9 +6,9 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
-import { createWorkflowMachine } from '../machines/workflow.ts';
 import type { WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
 import { toDot, toMermaid } from '../src/core/diagram.ts';
+import { machineOf } from '../src/core/load.ts';
 import { planWorkflow } from '../src/core/plan.ts';
 
 const OUT = 'visualizations';
@@ -92,7 +92,7 @@ export async function drawAll(): Promise<Map<string, string>> {
   for (const [name, { title, spec: s }] of Object.entries(EXAMPLES)) {
     const result = planWorkflow(s);
     if (!result.ok) throw new Error(`${name}: ${JSON.stringify(result.issues)}`);
-    const machine = createWorkflowMachine(result.plan);
+    const machine = machineOf(result.plan);
     const dot = toDot(machine, { title });
     files.set(`${name}.mmd`, toMermaid(machine, { title }));
     files.set(`${name}.dot`, dot);

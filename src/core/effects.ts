@@ -6,7 +6,7 @@ import { attemptDeadline, runOf } from '../../machines/context.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
 import type { ChildKind } from './observe.ts';
-import type { ExecutionPlan } from './plan.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import { phaseOf, substateOf } from './statechart.ts';
 
 export interface DesiredChild {

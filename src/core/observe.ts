@@ -4,7 +4,7 @@
  * reconcile is safe.
  */
 import type { StepExecutionResult } from '../api/generated/types.ts';
-import type { EffectivenessObservation, SafetyCheckResult, WorkflowEvent } from './events.ts';
+import type { EffectivenessObservation, SafetyCheckResult, WorkflowEvent } from '../../machines/events.ts';
 
 export const ANNOTATION_PREFIX = 'workflowexecution.kubernaut.io';
 export const APPROVED_BY = `${ANNOTATION_PREFIX}/approved-by`;

@@ -3,9 +3,14 @@
  * rollback order, effective timeouts and retries), or every problem found, each with reason and path.
  * Pure and deterministic.
  */
-import type { StepAction, RollbackAction } from '../api/actions.ts';
 import type { SpecIssue } from '../api/issues.ts';
-import type { SafetyCheck, WorkflowExecutionSpec } from '../api/generated/types.ts';
+import type { WorkflowExecutionSpec } from '../api/generated/types.ts';
+import type {
+  ExecutionPlan,
+  ExecutionStrategyName,
+  PlannedAdjustment,
+  PlannedStep,
+} from '../../machines/plan.ts';
 import { parseDuration } from './duration.ts';
 import { STEPS, indexSteps, numberedDependencies } from '../api/step-graph.ts';
 
@@ -19,52 +24,6 @@ export const DEFAULTS = {
   retryBackoffBaseMs: 10_000,
   retryBackoffMaxMs: 5 * 60_000,
 } as const;
-
-export type ExecutionStrategyName = 'sequential' | 'parallel' | 'sequential-with-parallel';
-export type RollbackStrategy = 'automatic' | 'manual' | 'none';
-
-export interface PlannedRollback {
-  action: RollbackAction;
-  timeoutMs: number;
-}
-
-export interface PlannedStep {
-  number: number;
-  name: string;
-  action: StepAction;
-  critical: boolean;
-  /** Step numbers this step waits for, ascending. */
-  dependsOn: number[];
-  /** 0-based topological level: the parallel group it belongs to. */
-  level: number;
-  timeoutMs: number;
-  maxRetries: number;
-  rollback: PlannedRollback | null;
-}
-
-export interface PlannedAdjustment {
-  adjustment: string;
-  reason: string;
-}
-
-export interface ExecutionPlan {
-  workflowName: string;
-  /** Steps in topological order (ties broken by step number). */
-  steps: PlannedStep[];
-  /** Topological levels: steps of one level have no dependency between them. */
-  levels: number[][];
-  /** Reverse topological order: the order completed steps are rolled back in. */
-  rollbackOrder: number[];
-  strategy: ExecutionStrategyName;
-  estimatedDurationMs: number;
-  rollbackStrategy: RollbackStrategy;
-  approvalRequired: boolean;
-  dryRunFirst: boolean;
-  safetyChecks: SafetyCheck[];
-  adaptiveAdjustments: PlannedAdjustment[];
-  timeouts: { planningMs: number; validationMs: number; monitoringMs: number };
-  backoff: { baseMs: number; maxMs: number };
-}
 
 export type PlanResult = { ok: true; plan: ExecutionPlan } | { ok: false; issues: SpecIssue[] };
 
@@ -230,6 +189,7 @@ function applyParallelSuggestions(
     const unknown = members.filter((n) => !current.has(n));
     if (unknown.length > 0) {
       adjustments.push({
+        kind: 'ignored',
         adjustment: `ignored parallel suggestion ${label}`,
         reason: `steps [${unknown.join(', ')}] do not exist`,
       });
@@ -240,10 +200,12 @@ function applyParallelSuggestions(
       adjustments.push(
         linked === undefined
           ? {
+              kind: 'confirmed',
               adjustment: `confirmed parallel execution of ${label}`,
               reason: 'the declared dependencies already let these steps run together',
             }
           : {
+              kind: 'ignored',
               adjustment: `ignored parallel suggestion ${label}`,
               reason: `step ${linked} depends on another step of the group`,
             },
@@ -255,6 +217,7 @@ function applyParallelSuggestions(
     const consecutive = members.every((n, i) => order[first + i] === n);
     if (!consecutive || members.length < 2) {
       adjustments.push({
+        kind: 'ignored',
         adjustment: `ignored parallel suggestion ${label}`,
         reason: 'only consecutive steps of a sequential workflow can be run together',
       });
@@ -267,6 +230,7 @@ function applyParallelSuggestions(
     if (next !== undefined) updated.set(next, [...members]);
     current = updated;
     adjustments.push({
+      kind: 'applied',
       adjustment: `steps [${members.join(', ')}] run in parallel`,
       reason: `AI suggestion ${label} (confidence ${group.confidence ?? 'unknown'}) and no dependency between them`,
     });

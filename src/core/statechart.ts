@@ -11,8 +11,9 @@ import {
   type WorkflowMachine,
   type WorkflowSnapshot,
 } from '../../machines/workflow.ts';
-import type { WorkflowContext } from '../../machines/context.ts';
-import type { WorkflowEvent } from './events.ts';
+import type { RollbackTrigger, WorkflowContext } from '../../machines/context.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { WorkflowEvent } from '../../machines/events.ts';
 import { canonicalJson } from './spec-hash.ts';
 
 export const STATECHART_SCHEMA = 'workflowexecution.kubernaut.io/statechart/v1';
@@ -39,8 +40,11 @@ export type RehydrateResult =
   | { ok: true; snapshot: WorkflowSnapshot; migratedFrom?: number }
   | { ok: false; reason: RehydrateRefusal; message: string };
 
-/** Migrations by the machine version they upgrade from: `migrations[v]` turns a v snapshot into v+1. */
-export type Migration = (snapshot: PersistedSnapshot) => PersistedSnapshot;
+/**
+ * Migrations by the machine version they upgrade from: `migrations[v]` turns a v snapshot into v+1.
+ * A migration may read the plan (the spec is immutable, so it is the one the snapshot was made for).
+ */
+export type Migration = (snapshot: PersistedSnapshot, plan: ExecutionPlan) => PersistedSnapshot;
 
 interface StepRunV0 {
   number: number;
@@ -91,7 +95,27 @@ const fromV0: Migration = (snapshot) => {
   };
 };
 
-export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0 };
+/**
+ * Version 2 records what started a rollback as data (`rollbackTrigger`). Version 1 knew it only from
+ * its plan and context: a manual strategy rolls back only on request; otherwise the abort's code.
+ */
+const fromV1: Migration = (snapshot, plan) => {
+  const context = snapshot.context as {
+    rollbackReason: string | null;
+    abort: { code: string } | null;
+  } & Record<string, unknown>;
+  const trigger: RollbackTrigger | null =
+    context.rollbackReason === null
+      ? null
+      : plan.rollbackStrategy === 'manual'
+        ? 'requested'
+        : context.abort?.code === 'Cancelled'
+          ? 'cancelled'
+          : 'criticalStepFailed';
+  return { ...snapshot, context: { ...context, rollbackTrigger: trigger } };
+};
+
+export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -101,10 +125,16 @@ export function initialSnapshot(machine: WorkflowMachine, now: number): Workflow
   return initialTransition(machine, { now })[0];
 }
 
+/** What a snapshot is restored into: the machine of the spec with this hash, built from this plan. */
+export interface RehydrateTarget {
+  machine: WorkflowMachine;
+  hash: string;
+  plan: ExecutionPlan;
+}
+
 export function rehydrate(
   envelope: StatechartEnvelope | undefined,
-  machine: WorkflowMachine,
-  specHash: string,
+  { machine, hash: specHash, plan }: RehydrateTarget,
   now = 0,
   migrationTable: Readonly<Record<number, Migration>> = migrations,
 ): RehydrateResult {
@@ -143,7 +173,7 @@ export function rehydrate(
       };
     }
     try {
-      persisted = migrate(persisted);
+      persisted = migrate(persisted, plan);
     } catch (error) {
       return {
         ok: false,

@@ -6,13 +6,14 @@
 import { conditionsFor, type Condition, type Health } from '../api/conditions.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import { describeIssues, type SpecIssue } from '../api/issues.ts';
-import { runOf, type StepRun } from '../../machines/context.ts';
+import { runOf, safetyVerdict, VALIDATION_FAILURES, type StepRun } from '../../machines/context.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
 import { formatDuration } from './duration.ts';
 import { ROLLBACK_REQUESTED_BY } from './observe.ts';
-import type { ExecutionPlan } from './plan.ts';
-import { lastEventTime, phaseOf, substateOf } from './statechart.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { Loaded } from './load.ts';
+import { lastEventTime, persist, phaseOf, substateOf } from './statechart.ts';
 import { isoOf } from './time.ts';
 import { waitingFor } from './transitions.ts';
 
@@ -162,9 +163,7 @@ export function projectStatus(
   const safety = context.safety;
   const dryRunRecords = plan.steps.map((s) => ({ step: s, record: context.dryRun[String(s.number)] }));
   const dryRunDone = dryRunRecords.filter((d) => d.record !== undefined);
-  const validationFailure = ['SafetyCheckFailed', 'DryRunFailed', 'Rejected', 'ValidationTimeout'].includes(
-    context.failure?.code ?? '',
-  );
+  const validationFailure = context.failure !== null && VALIDATION_FAILURES.includes(context.failure.code);
   const pastSafety =
     context.times.executing !== null ||
     (substateOf(snapshot) !== 'safety' && context.times.validating !== null);
@@ -175,7 +174,6 @@ export function projectStatus(
   const nowIso = isoOf(lastEventTime(context));
 
   return compact({
-    observedGeneration: options.generation,
     phase,
     currentStep: settled.length,
     totalSteps: plan.steps.length,
@@ -191,7 +189,7 @@ export function projectStatus(
     validationResults: compact({
       safetyChecksPassed:
         safety !== null
-          ? !safety.some((r) => r.required && (r.result === 'failed' || r.result === 'error'))
+          ? safetyVerdict(safety) === 'passed'
           : pastSafety && context.failure?.code !== 'SafetyCheckFailed'
             ? true
             : undefined,
@@ -261,20 +259,66 @@ export function projectStatus(
 }
 
 /** The status of a spec the planner refused: failed, naming each reason and path. */
-export function projectInvalidSpec(
+function projectInvalidSpec(
   issues: readonly SpecIssue[],
-  options: { generation: number; previousConditions: readonly Condition[]; now: number },
+  previousConditions: readonly Condition[],
+  generation: number,
+  now: number,
 ): ProjectedStatus {
   const message = describeIssues(issues);
   return {
-    observedGeneration: options.generation,
     phase: 'failed',
     failureReason: `InvalidSpec: ${message}`,
     conditions: conditionsFor(
-      options.previousConditions,
+      previousConditions,
       { state: 'failed', reason: 'InvalidSpec', message },
-      options.generation,
-      isoOf(options.now),
+      generation,
+      isoOf(now),
     ),
   };
+}
+
+/** What the status is projected over: the resource as read. */
+export interface ResourceView {
+  name: string;
+  generation: number;
+  status: WorkflowExecutionStatus | undefined;
+}
+
+/**
+ * The status for every outcome of a reconcile: a running statechart (its projection and envelope),
+ * a refused spec, or a statechart that cannot be trusted (the status as it was, Stalled=True). The
+ * only place `observedGeneration` is set.
+ */
+export function projectWorkflow(
+  loaded: Loaded,
+  resource: ResourceView,
+  now: number,
+): WorkflowExecutionStatus {
+  const previousConditions = (resource.status?.conditions ?? []) as Condition[];
+  const { generation } = resource;
+  const projected = ((): WorkflowExecutionStatus => {
+    switch (loaded.kind) {
+      case 'running': {
+        const { plan, hash } = loaded.compiled;
+        return {
+          ...projectStatus(loaded.snapshot, plan, { name: resource.name, generation, previousConditions }),
+          statechart: persist(loaded.snapshot, hash),
+        };
+      }
+      case 'invalid':
+        return projectInvalidSpec(loaded.issues, previousConditions, generation, now);
+      case 'stalled':
+        return {
+          ...resource.status,
+          conditions: conditionsFor(
+            previousConditions,
+            { state: 'stalled', reason: loaded.reason, message: loaded.message },
+            generation,
+            isoOf(now),
+          ),
+        };
+    }
+  })();
+  return { ...projected, observedGeneration: generation };
 }

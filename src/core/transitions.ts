@@ -6,7 +6,7 @@ import { PENDING_RUN, runOf, type StepRun } from '../../machines/context.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { currentRollback } from './effects.ts';
 import { APPROVED_BY, ROLLBACK_REQUESTED_BY } from './observe.ts';
-import type { ExecutionPlan } from './plan.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import { lastEventTime, phaseOf, substateOf } from './statechart.ts';
 import { clockOf } from './time.ts';
 

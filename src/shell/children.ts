@@ -3,7 +3,7 @@
  * or rollback step, built from the committed snapshot's desired child and the workflow's spec.
  */
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
-import type { ExecutionPlan } from '../core/plan.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import { formatDuration } from '../core/duration.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
 

@@ -1,8 +1,8 @@
 /**
  * One reconcile of one WorkflowExecution, top to bottom as DESIGN section 3 draws it:
- * fetch -> deletion and finalizer -> plan -> rehydrate -> observe -> advance -> persist -> act -> requeue.
- * Effects follow committed decisions only: children are derived from the snapshot just written, so
- * a crash anywhere is repaired by the next reconcile.
+ * load -> rehydrate -> observe -> advance -> persist -> act -> requeue (deletion and the finalizer
+ * first). Effects follow committed decisions only: children are derived from the snapshot just
+ * written, so a crash anywhere is repaired by the next reconcile.
  */
 import { randomUUID } from 'node:crypto';
 import type {
@@ -10,23 +10,20 @@ import type {
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
-import { conditionsFor, findCondition, type Condition } from '../api/conditions.ts';
-import { describeIssues, type SpecIssue } from '../api/issues.ts';
-import { validateSpec } from '../api/validation.ts';
-import { desiredEffects } from '../core/effects.ts';
-import type { SafetyCheckResult } from '../core/events.ts';
-import { machineFor } from '../core/machine-cache.ts';
-import { observe, type ObservedChild } from '../core/observe.ts';
-import { planWorkflow, type ExecutionPlan } from '../core/plan.ts';
-import { projectInvalidSpec, projectStatus } from '../core/status.ts';
-import { advance, persist, rehydrate } from '../core/statechart.ts';
-import { specHash } from '../core/spec-hash.ts';
-import { transitions, type Transition } from '../core/transitions.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
+import type { Loaded } from '../core/load.ts';
+import { consequencesOf, refusalConsequences, type Consequences } from '../core/outcomes.ts';
+import { canonicalJson } from '../core/spec-hash.ts';
+import { advance, phaseOf } from '../core/statechart.ts';
+import { projectWorkflow } from '../core/status.ts';
+import { transitions } from '../core/transitions.ts';
 import type { AuditStore } from '../audit/record.ts';
 import { auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
-import { checkEffectiveness, type AlertSource } from './checks/effectiveness.ts';
-import { runSafetyChecks, type SafetyCheckConfig } from './checks/safety.ts';
+import type { AlertSource } from './checks/effectiveness.ts';
+import type { SafetyCheckConfig } from './checks/safety.ts';
+import { CompiledWorkflows } from './compiled-workflows.ts';
 import type { EventRecorder, EventTarget } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
 import { ApiError, isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube/client.ts';
@@ -39,12 +36,12 @@ import {
 } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { observeCluster } from './observe-cluster.ts';
+import { carryOut } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
-import { recordTransitions } from './transition-effects.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
-const PLAN_CACHE_LIMIT = 1024;
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -61,20 +58,6 @@ export interface ReconcilerOptions {
   monitoringPollMs?: number;
   /** The clock: the only place time enters (as `now` of every event). */
   clock?: () => number;
-}
-
-type Planned =
-  { ok: true; plan: ExecutionPlan; hash: string } | { ok: false; issues: SpecIssue[]; hash: string };
-
-/** Stable JSON (sorted keys) to tell whether a status really changed before writing it. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
 }
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
@@ -95,7 +78,7 @@ export class Reconciler {
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
-  private readonly plans = new Map<string, Planned>();
+  private readonly compiled = new CompiledWorkflows();
   private readonly audited = new Set<string>();
 
   constructor(options: ReconcilerOptions) {
@@ -163,144 +146,84 @@ export class Reconciler {
     }
   }
 
-  private async reconcileOnce(workflow: WorkflowExecution, log: Logger): Promise<WorkResult> {
+  private async reconcileOnce(fetched: WorkflowExecution, log: Logger): Promise<WorkResult> {
     const now = this.o.clock();
-    const meta = workflow.metadata;
-    const namespace = meta.namespace ?? '';
-    const name = meta.name ?? '';
+    if (fetched.metadata.deletionTimestamp) return this.finalize(fetched, log, now);
+    const workflow = await this.prepare(fetched, log);
 
-    if (meta.deletionTimestamp) return this.finalize(workflow, log, now);
-    if (!meta.finalizers?.includes(FINALIZER)) {
-      workflow = await this.patchMetadata(workflow, { finalizers: [...(meta.finalizers ?? []), FINALIZER] });
-      this.o.metrics?.createdTotal.inc({ namespace });
+    // Load and rehydrate: compile the spec (cached) and restore its statechart, or refuse.
+    const loaded = this.compiled.load(workflow, now);
+    if (loaded.kind !== 'running') {
+      const { committed, changed } = await this.persist(workflow, loaded, now);
+      if (changed) await this.announce(committed, refusalConsequences(loaded), log, now);
+      return {};
     }
-    if (!workflow.status?.statechart) await this.adoptByAlertRemediation(workflow, log);
-
-    const planned = this.planOf(workflow);
-    if (!planned.ok) return this.refuseInvalidSpec(workflow, planned.issues, log, now);
-    const { plan, hash } = planned;
-
-    const machine = machineFor(plan, hash);
-    const restored = rehydrate(workflow.status?.statechart, machine, hash, now);
-    if (!restored.ok) return this.stall(workflow, restored.reason, restored.message, log, now);
-    const before = restored.snapshot;
+    const { plan, machine } = loaded.compiled;
+    const before = loaded.snapshot;
 
     // Observe: the cluster as it is now, turned into events for the machine.
-    const wanted = desiredEffects(before, plan, name);
-    let retryChecksInMs: number | undefined;
-    let safety: SafetyCheckResult[] | undefined;
-    if (wanted.runSafetyChecks) {
-      const results = await runSafetyChecks(this.o.client, this.o.safety, workflow.spec);
-      if (results.some((r) => r.result === 'error')) {
-        // Not a verdict on the workflow: try again soon, within the validation deadline.
-        retryChecksInMs = 2000;
-        log.warn('safety checks could not run', {
-          errors: results.filter((r) => r.result === 'error').map((r) => r.message),
-        });
-      } else {
-        safety = results;
-        results.forEach((r) =>
-          this.o.metrics?.safetyValidationTotal.inc({
-            check_type: r.type,
-            result: r.result === 'failed' ? 'fail' : 'pass',
-          }),
-        );
-      }
-    }
-    const effectiveness = wanted.checkEffectiveness
-      ? await checkEffectiveness(
-          this.o.client,
-          workflow.spec,
-          new Set(
-            Object.entries(before.context.steps)
-              .filter(([, run]) => run.status === 'succeeded')
-              .map(([step]) => Number(step)),
-          ),
-          this.o.alerts,
-          before.context.times.executing ?? now,
-        )
-      : undefined;
     const children = this.childrenOf(workflow);
-    const events = observe({
-      now,
-      children: children.map(observedChild),
-      annotations: meta.annotations ?? {},
-      ...(safety ? { safety } : {}),
-      ...(effectiveness ? { effectiveness } : {}),
-    });
+    const observed = await observeCluster(this.o, workflow, before, plan, children, now, log);
 
-    const after = advance(machine, before, events);
+    // Advance: fold them through the machine (pure).
+    const after = advance(machine, before, observed.events);
 
-    // Persist: the new status, written only when it changed, with the resourceVersion as precondition.
-    const projected = projectStatus(after, plan, {
-      name,
-      generation: meta.generation ?? 0,
-      previousConditions: workflow.status?.conditions ?? [],
-    });
-    const status: WorkflowExecutionStatus = {
-      ...projected,
-      observedGeneration: meta.generation ?? 0,
-      statechart: persist(after, hash),
-    };
-    let committed = workflow;
-    const changed = canonical(status) !== canonical(workflow.status ?? {});
-    if (changed) committed = await this.writeStatus(workflow, status);
+    // Persist: the projected status, written only when it changed, resourceVersion as precondition.
+    const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now);
 
     // Act, on what is now committed.
-    const effects = desiredEffects(after, plan, name);
+    const effects = desiredEffects(after, plan, workflow.metadata.name ?? '');
     await this.createChildren(committed, plan, effects.children, children, log);
     if (changed) {
-      const happened = transitions(workflow.status?.statechart ? before : null, after);
-      await this.recordOutcome(committed, happened, log, now);
+      const happened = transitions(loaded.persisted ? before : null, after);
+      await this.announce(committed, consequencesOf(happened, after, plan), log, now);
     }
-    if (status.phase === 'completed' || status.phase === 'failed')
-      await this.auditOnce(committed, status.phase, log, now);
+    const phase = phaseOf(after);
+    if (phase === 'completed' || phase === 'failed') await this.auditOnce(committed, phase, log, now);
 
-    return {
-      requeueAfterMs: this.requeueAfter(
-        effects.nextDeadline,
-        now,
-        effects.checkEffectiveness,
-        retryChecksInMs,
-      ),
-    };
+    // Requeue at the earliest deadline, poll or retry.
+    return { requeueAfterMs: this.requeueAfter(effects, now, observed.lookAgainInMs) };
   }
 
-  private requeueAfter(
-    deadline: number | null,
-    now: number,
-    monitoring: boolean,
-    retryChecksInMs?: number,
-  ): number | undefined {
+  /** The finalizer, then the AlertRemediation owner, on a workflow seen for the first time. */
+  private async prepare(workflow: WorkflowExecution, log: Logger): Promise<WorkflowExecution> {
+    const meta = workflow.metadata;
+    let prepared = workflow;
+    if (!meta.finalizers?.includes(FINALIZER)) {
+      prepared = await this.patchMetadata(workflow, { finalizers: [...(meta.finalizers ?? []), FINALIZER] });
+      this.o.metrics?.createdTotal.inc({ namespace: meta.namespace ?? '' });
+    }
+    if (!prepared.status?.statechart) await this.adoptByAlertRemediation(prepared, log);
+    return prepared;
+  }
+
+  private requeueAfter(effects: DesiredEffects, now: number, lookAgainInMs?: number): number | undefined {
     const candidates = [
-      deadline === null ? undefined : Math.max(0, deadline - now) + 1,
-      monitoring ? this.o.monitoringPollMs : undefined,
-      retryChecksInMs,
+      effects.nextDeadline === null ? undefined : Math.max(0, effects.nextDeadline - now) + 1,
+      effects.checkEffectiveness ? this.o.monitoringPollMs : undefined,
+      lookAgainInMs,
     ].filter((v): v is number => v !== undefined);
     return candidates.length === 0 ? undefined : Math.min(...candidates);
   }
 
-  private planOf(workflow: WorkflowExecution): Planned {
-    // The spec is immutable, so a (uid, generation) pair always plans the same way.
-    const cacheKey = `${workflow.metadata.uid ?? ''}/${workflow.metadata.generation ?? 0}`;
-    const cached = this.plans.get(cacheKey);
-    if (cached) return cached;
-    const validated = validateSpec(workflow.spec);
-    let planned: Planned;
-    if (!validated.ok) planned = { ok: false, issues: validated.issues, hash: '' };
-    else {
-      const hash = specHash(validated.value);
-      const result = planWorkflow(validated.value);
-      planned = result.ok
-        ? { ok: true, plan: result.plan, hash }
-        : { ok: false, issues: result.issues, hash };
-    }
-    if (this.plans.size >= PLAN_CACHE_LIMIT) {
-      const oldest = this.plans.keys().next().value;
-      if (oldest !== undefined) this.plans.delete(oldest);
-    }
-    this.plans.set(cacheKey, planned);
-    return planned;
+  /** Writes the status projected for this outcome, unless it is what the resource already has. */
+  private async persist(
+    workflow: WorkflowExecution,
+    outcome: Loaded,
+    now: number,
+  ): Promise<{ committed: WorkflowExecution; changed: boolean }> {
+    const status = projectWorkflow(
+      outcome,
+      {
+        name: workflow.metadata.name ?? '',
+        generation: workflow.metadata.generation ?? 0,
+        status: workflow.status,
+      },
+      now,
+    );
+    if (canonicalJson(status) === canonicalJson(workflow.status ?? {}))
+      return { committed: workflow, changed: false };
+    return { committed: await this.writeStatus(workflow, status), changed: true };
   }
 
   private childrenOf(workflow: WorkflowExecution): readonly KubernetesExecution[] {
@@ -348,12 +271,7 @@ export class Reconciler {
   private async createChildren(
     workflow: WorkflowExecution,
     plan: ExecutionPlan,
-    desired: readonly {
-      name: string;
-      kind: 'step' | 'dryRun' | 'rollback';
-      stepNumber: number;
-      attempt: number;
-    }[],
+    desired: readonly DesiredChild[],
     existing: readonly KubernetesExecution[],
     log: Logger,
   ): Promise<void> {
@@ -382,16 +300,15 @@ export class Reconciler {
     }
   }
 
-  private async recordOutcome(
+  private async announce(
     workflow: WorkflowExecution,
-    happened: readonly Transition[],
+    consequences: Consequences,
     log: Logger,
     now: number,
   ): Promise<void> {
-    await recordTransitions({
-      workflow,
+    await carryOut(consequences, {
       target: eventTargetOf(workflow),
-      happened,
+      workflowName: workflow.spec.workflowDefinition.name,
       recorder: this.o.recorder,
       metrics: this.o.metrics,
       log,
@@ -442,55 +359,6 @@ export class Reconciler {
     return {};
   }
 
-  private async refuseInvalidSpec(
-    workflow: WorkflowExecution,
-    issues: SpecIssue[],
-    log: Logger,
-    now: number,
-  ): Promise<WorkResult> {
-    const status: WorkflowExecutionStatus = {
-      ...projectInvalidSpec(issues, {
-        generation: workflow.metadata.generation ?? 0,
-        previousConditions: workflow.status?.conditions ?? [],
-        now,
-      }),
-      observedGeneration: workflow.metadata.generation ?? 0,
-    };
-    if (canonical(status) === canonical(workflow.status ?? {})) return {};
-    const committed = await this.writeStatus(workflow, status);
-    log.warn('invalid spec', { phase: 'failed', issues: describeIssues(issues) });
-    this.o.metrics?.validationFailuresTotal.inc({ reason: 'InvalidSpec' });
-    await this.o.recorder.record(eventTargetOf(committed), {
-      type: 'Warning',
-      reason: 'InvalidSpec',
-      note: describeIssues(issues),
-      action: 'Plan',
-    });
-    return {};
-  }
-
-  /** A statechart that cannot be trusted: say so and leave the resource alone. */
-  private async stall(
-    workflow: WorkflowExecution,
-    reason: string,
-    message: string,
-    log: Logger,
-    now: number,
-  ): Promise<WorkResult> {
-    const previous = (workflow.status?.conditions ?? []) as Condition[];
-    const stalled = findCondition(previous, 'Stalled');
-    if (stalled?.status === 'True' && stalled.reason === reason && stalled.message === message) return {};
-    const conditions = conditionsFor(
-      previous,
-      { state: 'stalled', reason, message },
-      workflow.metadata.generation ?? 0,
-      new Date(now).toISOString(),
-    );
-    await this.writeStatus(workflow, { ...(workflow.status ?? {}), conditions });
-    log.error('stalled', { reason, detail: message, phase: workflow.status?.phase });
-    return {};
-  }
-
   private async adoptByAlertRemediation(workflow: WorkflowExecution, log: Logger): Promise<void> {
     const ref = workflow.spec.alertRemediationRef;
     if (!ref?.name) return;
@@ -528,17 +396,5 @@ function eventTargetOf(workflow: WorkflowExecution): EventTarget {
     name: workflow.metadata.name ?? '',
     namespace: workflow.metadata.namespace ?? '',
     uid: workflow.metadata.uid ?? '',
-  };
-}
-
-function observedChild(c: KubernetesExecution): ObservedChild {
-  return {
-    kind: c.spec.kind,
-    stepNumber: c.spec.stepNumber,
-    attempt: c.spec.attempt,
-    ...(c.status?.phase ? { phase: c.status.phase } : {}),
-    ...(c.status?.message ? { message: c.status.message } : {}),
-    ...(c.status?.executionResult ? { result: c.status.executionResult } : {}),
-    ...(c.status?.wouldSucceed !== undefined ? { wouldSucceed: c.status.wouldSucceed } : {}),
   };
 }

@@ -1,134 +1,66 @@
 /**
- * What a committed transition means for the outside world: a Kubernetes Event, metrics, a log line.
- * Called once per committed change (after the status write), so each happens once per transition.
+ * Carries out the consequences of committed transitions (src/core/outcomes.ts): records their
+ * Kubernetes Events, logs them and takes their metric samples. Called once per committed change
+ * (after the status write), so each happens once per transition.
  */
-import type { WorkflowExecution } from '../api/generated/types.ts';
-import type { Transition } from '../core/transitions.ts';
-import type { EventRecorder, EventTarget, RecordedEvent } from './events.ts';
+import type { Consequences, MetricSample } from '../core/outcomes.ts';
+import type { EventRecorder, EventTarget } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
-const PHASE_REASONS: Record<string, [RecordedEvent['type'], string]> = {
-  validating: ['Normal', 'ValidationStarted'],
-  executing: ['Normal', 'ExecutionStarted'],
-  monitoring: ['Normal', 'MonitoringStarted'],
-  rolling_back: ['Warning', 'RollbackStarted'],
-  completed: ['Normal', 'WorkflowExecutionCompleted'],
-  failed: ['Warning', 'WorkflowExecutionFailed'],
-};
-
-/** Where the status records when each phase began, to measure how long it lasted. */
-const PHASE_START_FIELDS = {
-  planning: 'planningStartTime',
-  validating: 'validationStartTime',
-  executing: 'executionStartTime',
-  monitoring: 'monitoringStartTime',
-  rolling_back: 'rollbackStartTime',
-} as const;
-
-const STEP_REASONS: Record<string, [RecordedEvent['type'], string]> = {
-  started: ['Normal', 'StepStarted'],
-  succeeded: ['Normal', 'StepSucceeded'],
-  failed: ['Warning', 'StepFailed'],
-  retrying: ['Warning', 'StepRetrying'],
-  skipped: ['Normal', 'StepSkipped'],
-  rolledBack: ['Normal', 'StepRolledBack'],
-  rollbackFailed: ['Warning', 'RollbackFailed'],
-};
-
-export interface TransitionEffectsInput {
-  workflow: WorkflowExecution;
+export interface ConsequenceContext {
   target: EventTarget;
-  happened: readonly Transition[];
+  /** The workflow definition's name (the metrics' `workflow_name`). */
+  workflowName: string;
   recorder: EventRecorder;
   metrics?: OperatorMetrics | undefined;
   log: Logger;
   now: number;
 }
 
-export async function recordTransitions(input: TransitionEffectsInput): Promise<void> {
-  const { workflow, target, happened, recorder, metrics, log } = input;
-  const status = workflow.status ?? {};
-  const workflowName = workflow.spec.workflowDefinition.name;
-  const namespace = workflow.metadata.namespace ?? '';
-  const actionOf = (step: number) =>
-    workflow.spec.workflowDefinition.steps.find((s) => s.stepNumber === step)?.action ?? '';
-
-  for (const t of happened) {
-    if (t.kind === 'phase') {
-      const [type, reason] = PHASE_REASONS[t.to] ?? ['Normal', 'PhaseChanged'];
-      const why =
-        t.to === 'failed'
-          ? `: ${status.failureReason ?? 'failed'}`
-          : t.to === 'rolling_back'
-            ? `: ${status.rollbackReason ?? ''}`
-            : '';
-      const note = `phase ${t.from ?? 'new'} -> ${t.to}${why}`;
-      log.info(note, { phase: t.to, from: t.from });
-      await recorder.record(target, { type, reason, note, action: 'Reconcile' }, input.now);
-      if (metrics) {
-        metrics.phaseStartTimestamp.set({ namespace, name: target.name, phase: t.to }, t.at / 1000);
-        const startField =
-          t.from && t.from in PHASE_START_FIELDS
-            ? PHASE_START_FIELDS[t.from as keyof typeof PHASE_START_FIELDS]
-            : undefined;
-        const fromStarted = startField ? Date.parse(status[startField] ?? '') : Number.NaN;
-        if (t.from && Number.isFinite(fromStarted))
-          metrics.phaseDuration.observe({ phase: t.from }, Math.max(0, (t.at - fromStarted) / 1000));
-        if (t.to === 'completed' || t.to === 'failed') {
-          const outcome = status.workflowResult?.outcome ?? (t.to === 'completed' ? 'success' : 'failed');
-          metrics.executionsTotal.inc({ workflow_name: workflowName, outcome });
-          const startedAt = Date.parse(status.planningStartTime ?? '');
-          if (Number.isFinite(startedAt))
-            metrics.lifecycleDuration.observe({ outcome }, Math.max(0, (t.at - startedAt) / 1000));
-          if (status.workflowResult?.effectivenessScore !== undefined && t.to === 'completed') {
-            metrics.effectivenessScore.observe(status.workflowResult.effectivenessScore);
-          }
-          if (
-            t.to === 'failed' &&
-            /Safety|DryRun|Rejected|Validation/.test(
-              status.conditions?.find((c) => c.type === 'Ready')?.reason ?? '',
-            )
-          ) {
-            metrics.validationFailuresTotal.inc({
-              reason: status.conditions?.find((c) => c.type === 'Ready')?.reason ?? 'Unknown',
-            });
-          }
-        }
-        if (t.to === 'rolling_back')
-          metrics.rollbacksTotal.inc({
-            workflow_name: workflowName,
-            reason: /cancel/i.test(status.rollbackReason ?? '') ? 'manual' : 'step_failure',
-          });
-        if (t.from === null) {
-          metrics.workflowSteps.observe(workflow.spec.workflowDefinition.steps.length);
-          for (const a of status.adaptiveAdjustments ?? []) {
-            const type = a.adjustment.startsWith('ignored')
-              ? 'suggestion_ignored'
-              : a.adjustment.startsWith('confirmed')
-                ? 'suggestion_confirmed'
-                : 'parallel_grouping';
-            metrics.adaptiveAdjustmentsTotal.inc({ adjustment_type: type });
-          }
-        }
-      }
-      continue;
-    }
-    const [type, reason] = STEP_REASONS[t.outcome] ?? ['Normal', 'StepChanged'];
-    const stepStatus = status.stepStatuses?.find((s) => s.stepNumber === t.step);
-    const detail =
-      t.outcome === 'failed' || t.outcome === 'retrying' || t.outcome === 'rollbackFailed'
-        ? `: ${stepStatus?.errorMessage ?? ''}`
-        : '';
-    const note = `step ${t.step} (${stepStatus?.name ?? actionOf(t.step)}) attempt ${t.attempt} ${t.outcome}${detail}`;
-    log.info(note, { step: t.step, attempt: t.attempt, outcome: t.outcome, phase: status.phase });
-    await recorder.record(target, { type, reason, note, action: 'ExecuteStep' }, input.now);
-    if (metrics && (t.outcome === 'succeeded' || t.outcome === 'failed')) {
-      metrics.stepsCompletedTotal.inc({
-        workflow_name: workflowName,
-        action: actionOf(t.step),
-        status: t.outcome === 'succeeded' ? 'success' : 'failed',
-      });
-    }
+function take(sample: MetricSample, metrics: OperatorMetrics, c: ConsequenceContext): void {
+  const workflow_name = c.workflowName;
+  const { namespace, name } = c.target;
+  switch (sample.metric) {
+    case 'phaseStartTimestamp':
+      metrics.phaseStartTimestamp.set({ namespace, name, phase: sample.phase }, sample.seconds);
+      return;
+    case 'phaseDuration':
+      metrics.phaseDuration.observe({ phase: sample.phase }, sample.seconds);
+      return;
+    case 'executionsTotal':
+      metrics.executionsTotal.inc({ workflow_name, outcome: sample.outcome });
+      return;
+    case 'lifecycleDuration':
+      metrics.lifecycleDuration.observe({ outcome: sample.outcome }, sample.seconds);
+      return;
+    case 'effectivenessScore':
+      metrics.effectivenessScore.observe(sample.score);
+      return;
+    case 'validationFailuresTotal':
+      metrics.validationFailuresTotal.inc({ reason: sample.reason });
+      return;
+    case 'rollbacksTotal':
+      metrics.rollbacksTotal.inc({ workflow_name, reason: sample.reason });
+      return;
+    case 'workflowSteps':
+      metrics.workflowSteps.observe(sample.steps);
+      return;
+    case 'adaptiveAdjustmentsTotal':
+      metrics.adaptiveAdjustmentsTotal.inc({ adjustment_type: sample.adjustmentType });
+      return;
+    case 'stepsCompletedTotal':
+      metrics.stepsCompletedTotal.inc({ workflow_name, action: sample.action, status: sample.status });
+      return;
   }
+}
+
+export async function carryOut(consequences: Consequences, c: ConsequenceContext): Promise<void> {
+  for (const notice of consequences.notices) {
+    if (notice.type === 'Warning') c.log.warn(notice.note, notice.fields);
+    else c.log.info(notice.note, notice.fields);
+    const { type, reason, note, action } = notice;
+    await c.recorder.record(c.target, { type, reason, note, action }, c.now);
+  }
+  if (c.metrics) for (const sample of consequences.metrics) take(sample, c.metrics, c);
 }

@@ -10,8 +10,8 @@ import {
   type WorkflowSnapshot,
 } from '../../machines/workflow.ts';
 import { nextDeadline } from '../../src/core/effects.ts';
-import type { WorkflowEvent } from '../../src/core/events.ts';
-import type { ExecutionPlan } from '../../src/core/plan.ts';
+import type { WorkflowEvent } from '../../machines/events.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import { lastEventTime, persist, phaseOf, rehydrate, substateOf } from '../../src/core/statechart.ts';
 import { projectStatus } from '../../src/core/status.ts';
 
@@ -224,8 +224,7 @@ export function checkInvariants(
     fail('two rollbacks at once');
   const restored = rehydrate(
     JSON.parse(JSON.stringify(persist(snapshot, 'h'))) as ReturnType<typeof persist>,
-    machine,
-    'h',
+    { machine, hash: 'h', plan },
   );
   if (!restored.ok) fail(`rehydrate refused: ${restored.message}`);
   else if (serialize(restored.snapshot) !== serialize(snapshot)) fail('rehydrated snapshot differs');

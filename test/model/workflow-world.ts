@@ -1,13 +1,11 @@
 /** A workflow run driven by events, for tests: the state of the world, not calls. */
-import {
-  createWorkflowMachine,
-  type WorkflowMachine,
-  type WorkflowSnapshot,
-} from '../../machines/workflow.ts';
+import type { WorkflowMachine, WorkflowSnapshot } from '../../machines/workflow.ts';
 import type { StepRun } from '../../machines/context.ts';
 import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
-import type { WorkflowEvent } from '../../src/core/events.ts';
-import { planWorkflow, type ExecutionPlan } from '../../src/core/plan.ts';
+import type { WorkflowEvent } from '../../machines/events.ts';
+import { machineOf } from '../../src/core/load.ts';
+import { planWorkflow } from '../../src/core/plan.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import { advance, initialSnapshot, phaseOf, substateOf } from '../../src/core/statechart.ts';
 
 export const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -35,7 +33,7 @@ export interface World {
 
 export function world(spec: WorkflowExecutionSpec, start = T0): World {
   const plan = planOf(spec);
-  const machine = createWorkflowMachine(plan);
+  const machine = machineOf(plan);
   const w: World = {
     plan,
     machine,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
-import { createWorkflowMachine } from '../../machines/workflow.ts';
+import { machineOf } from '../../src/core/load.ts';
 import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
 import { advance, initialSnapshot } from '../../src/core/statechart.ts';
 import { diamondSpec, specWith, step } from '../fixtures/specs.ts';
@@ -65,7 +65,7 @@ const models: Record<string, { spec: WorkflowExecutionSpec; simple?: boolean }> 
 
 describe.each(Object.entries(models))('model: %s', (_name, { spec, simple }) => {
   const plan = planOf(spec);
-  const machine = createWorkflowMachine(plan);
+  const machine = machineOf(plan);
   const options = {
     input: { now: T0 },
     events: (snapshot: ReturnType<typeof initialSnapshot>) => alphabet(plan, snapshot),

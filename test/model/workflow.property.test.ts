@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { createWorkflowMachine } from '../../machines/workflow.ts';
+import { machineOf } from '../../src/core/load.ts';
 import type { WorkflowExecutionSpec, WorkflowStep } from '../../src/api/generated/types.ts';
-import type { WorkflowEvent } from '../../src/core/events.ts';
+import type { WorkflowEvent } from '../../machines/events.ts';
 import { advance, initialSnapshot, persist, phaseOf, rehydrate } from '../../src/core/statechart.ts';
 import { projectStatus } from '../../src/core/status.ts';
 import { specWith, step } from '../fixtures/specs.ts';
@@ -80,14 +80,18 @@ describe('workflow statechart properties', () => {
     fc.assert(
       fc.property(specArb, choicesArb, (spec, choices) => {
         const plan = planOf(spec);
-        const machine = createWorkflowMachine(plan);
+        const machine = machineOf(plan);
         let uninterrupted = initialSnapshot(machine, T0);
         let envelope = JSON.stringify(persist(uninterrupted, 'h'));
         for (const choice of choices) {
           const event = pick(alphabet(plan, uninterrupted), choice);
           if (!event) break;
           uninterrupted = advance(machine, uninterrupted, [event]);
-          const restored = rehydrate(JSON.parse(envelope) as ReturnType<typeof persist>, machine, 'h');
+          const restored = rehydrate(JSON.parse(envelope) as ReturnType<typeof persist>, {
+            machine,
+            hash: 'h',
+            plan,
+          });
           if (!restored.ok) throw new Error(restored.message);
           const resumed = advance(machine, restored.snapshot, [event]);
           expect(serialize(resumed)).toBe(serialize(uninterrupted));
@@ -105,7 +109,7 @@ describe('workflow statechart properties', () => {
     fc.assert(
       fc.property(specArb, choicesArb, (spec, choices) => {
         const plan = planOf(spec);
-        const machine = createWorkflowMachine(plan);
+        const machine = machineOf(plan);
         let snapshot = initialSnapshot(machine, T0);
         const seen: WorkflowEvent[] = [];
         for (const choice of choices) {

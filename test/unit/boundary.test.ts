@@ -15,6 +15,8 @@ describe('the pure-core lint boundary', () => {
     ['src/core/duration.ts', "import { readFileSync } from 'node:fs';\nvoid readFileSync;"],
     ['machines/context.ts', "import { KubeConfig } from '@kubernetes/client-node';\nvoid KubeConfig;"],
     ['src/core/plan.ts', "import { WorkQueue } from '../shell/workqueue.ts';\nvoid WorkQueue;"],
+    ['machines/workflow.ts', "import { observe } from '../src/core/observe.ts';\nvoid observe;"],
+    ['machines/context.ts', "import { readFileSync } from 'node:fs';\nvoid readFileSync;"],
     ['src/api/conditions.ts', 'export const stamp = (): number => Date.now();'],
     ['src/core/spec-hash.ts', 'export const noise = (): number => Math.random();'],
   ])(

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { createWorkflowMachine } from '../../machines/workflow.ts';
+import { machineOf } from '../../src/core/load.ts';
 import { activeStateIds, toDot, toMermaid } from '../../src/core/diagram.ts';
 import { diamondSpec } from '../fixtures/specs.ts';
 import { T0, planOf, world } from '../model/workflow-world.ts';
 
 describe('diagrams', () => {
   it('draws every state and a parallel region per step, the same text every time', () => {
-    const machine = createWorkflowMachine(planOf(diamondSpec()));
+    const machine = machineOf(planOf(diamondSpec()));
     const mermaid = toMermaid(machine);
     expect(mermaid.startsWith('stateDiagram-v2')).toBe(true);
     for (const phase of [
@@ -23,7 +23,7 @@ describe('diagrams', () => {
     expect(mermaid).toContain(
       'workflow_executing_step4_running --> workflow_executing_step4_succeeded : STEP_RESULT [resultSucceeded]',
     );
-    expect(toMermaid(createWorkflowMachine(planOf(diamondSpec())))).toBe(mermaid);
+    expect(toMermaid(machineOf(planOf(diamondSpec())))).toBe(mermaid);
     expect(toDot(machine)).toContain('subgraph cluster_workflow_executing_step2 {');
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { planWorkflow, type ExecutionPlan } from '../../src/core/plan.ts';
+import { planWorkflow } from '../../src/core/plan.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { MACHINE_VERSION, createWorkflowMachine } from '../../machines/workflow.ts';
+import { MACHINE_VERSION } from '../../machines/workflow.ts';
+import { machineOf } from '../../src/core/load.ts';
 import { childName } from '../../src/core/child-name.ts';
 import { desiredEffects } from '../../src/core/effects.ts';
-import { machineFor, machineCacheSize } from '../../src/core/machine-cache.ts';
 import {
   APPROVED_BY,
   CANCEL_REQUESTED_BY,
@@ -12,7 +12,7 @@ import {
 } from '../../src/core/observe.ts';
 import { specHash, canonicalJson } from '../../src/core/spec-hash.ts';
 import { STATECHART_SCHEMA, advance, persist, phaseOf, rehydrate } from '../../src/core/statechart.ts';
-import { projectInvalidSpec, projectStatus } from '../../src/core/status.ts';
+import { projectStatus } from '../../src/core/status.ts';
 import { isoOf } from '../../src/core/time.ts';
 import { transitions, waitingFor } from '../../src/core/transitions.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
@@ -26,16 +26,6 @@ describe('spec hash', () => {
     expect(specHash(sequentialSpec(2))).not.toBe(specHash(sequentialSpec(3)));
     expect(specHash(sequentialSpec(2))).toMatch(/^[0-9a-f]{16}$/);
     expect(canonicalJson({ b: undefined, a: [undefined] })).toBe('{"a":[null]}');
-  });
-});
-
-describe('machine cache', () => {
-  it('returns the same machine for the same spec hash', () => {
-    const plan = planOf(sequentialSpec(2));
-    const first = machineFor(plan, 'hash-a');
-    expect(machineFor(plan, 'hash-a')).toBe(first);
-    expect(machineFor(plan, 'hash-b')).not.toBe(first);
-    expect(machineCacheSize()).toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -56,8 +46,8 @@ describe('rehydrate and persist', () => {
       .succeed(1, T0 + S);
 
   it('gives the initial planning snapshot without an envelope', () => {
-    const machine = createWorkflowMachine(planOf(spec));
-    const result = rehydrate(undefined, machine, hash, T0);
+    const machine = machineOf(planOf(spec));
+    const result = rehydrate(undefined, { machine, hash, plan: planOf(spec) }, T0);
     expect(result.ok && phaseOf(result.snapshot)).toBe('planning');
     expect(result.ok && result.snapshot.context.times.planning).toBe(T0);
   });
@@ -71,7 +61,7 @@ describe('rehydrate and persist', () => {
       specHash: hash,
     });
     expect(Object.keys(envelope.snapshot).sort()).toEqual(['context', 'status', 'value']);
-    const result = rehydrate(envelope, w.machine, hash);
+    const result = rehydrate(envelope, { machine: w.machine, hash, plan: w.plan });
     if (!result.ok) throw new Error(result.message);
     expect(result.snapshot.value).toEqual(w.snapshot.value);
     expect(result.snapshot.context).toStrictEqual(w.snapshot.context);
@@ -85,7 +75,7 @@ describe('rehydrate and persist', () => {
     const w = running();
     const envelope = JSON.parse(JSON.stringify(persist(w.snapshot, hash))) as ReturnType<typeof persist>;
     const changed = (mutate(envelope) as ReturnType<typeof persist> | undefined) ?? envelope;
-    const result = rehydrate(changed, w.machine, hashNow);
+    const result = rehydrate(changed, { machine: w.machine, hash: hashNow, plan: w.plan });
     return result.ok ? null : result.reason;
   };
 
@@ -138,12 +128,12 @@ describe('rehydrate and persist', () => {
         },
       },
     };
-    const result = rehydrate(v0, w.machine, hash);
+    const result = rehydrate(v0, { machine: w.machine, hash, plan: w.plan });
     if (!result.ok) throw new Error(result.message);
     expect(result.migratedFrom).toBe(0);
     expect(result.snapshot.context.steps['2']).toEqual({ ...context.steps['2'] });
     expect(result.snapshot.context.times).toEqual({ ...context.times, monitoring: null, finished: null });
-    expect(rehydrate(v0, w.machine, hash, 0, {}).ok).toBe(false);
+    expect(rehydrate(v0, { machine: w.machine, hash, plan: w.plan }, 0, {}).ok).toBe(false);
   });
 
   it('keeps a 200-step snapshot small', () => {
@@ -274,7 +264,6 @@ describe('status projection', () => {
       name: 'fix-web',
     });
     expect(status).toMatchObject({
-      observedGeneration: 3,
       phase: 'executing',
       currentStep: 1,
       totalSteps: 4,
@@ -370,26 +359,6 @@ describe('status projection', () => {
     expect(status.conditions?.find((c) => c.type === 'Succeeded')).toMatchObject({
       status: 'False',
       reason: 'CriticalStepFailed',
-    });
-  });
-
-  it('projects an invalid spec as failed with reason InvalidSpec', () => {
-    const status = projectInvalidSpec(
-      [
-        {
-          reason: 'DependencyCycle',
-          path: 'spec.workflowDefinition.steps[0].dependsOn',
-          message: 'dependency cycle: 1 -> 2 -> 1',
-        },
-      ],
-      { generation: 2, previousConditions: [], now: T0 },
-    );
-    expect(status.phase).toBe('failed');
-    expect(status.failureReason).toContain('DependencyCycle');
-    expect(status.failureReason).toContain('steps[0].dependsOn');
-    expect(status.conditions?.find((c) => c.type === 'Succeeded')).toMatchObject({
-      status: 'False',
-      reason: 'InvalidSpec',
     });
   });
 });

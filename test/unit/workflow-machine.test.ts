@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { MACHINE_VERSION, PHASES, createWorkflowMachine } from '../../machines/workflow.ts';
+import { MACHINE_VERSION, PHASES } from '../../machines/workflow.ts';
+import { machineOf } from '../../src/core/load.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 import { T0, planOf, world } from '../model/workflow-world.ts';
 
@@ -12,7 +13,7 @@ const rollbackSpec = {
 
 describe('the workflow statechart', () => {
   it('has the phases as its top-level states and a version', () => {
-    const machine = createWorkflowMachine(planOf(sequentialSpec(2)));
+    const machine = machineOf(planOf(sequentialSpec(2)));
     expect(Object.keys(machine.root.states).sort()).toEqual([...PHASES].sort());
     expect(Number.isInteger(MACHINE_VERSION)).toBe(true);
   });
@@ -162,16 +163,31 @@ describe('the workflow statechart', () => {
       expect(w.snapshot.context.safety).toHaveLength(2);
     });
 
-    it('fails when a required safety check fails or errs', () => {
+    it('fails when a required safety check fails, naming it', () => {
       const w = world(specWith([step(1)], { safetyChecks: checks })).tick(T0);
       w.send({
         type: 'SAFETY_RESULT',
         now: T0 + S,
-        results: [{ type: 'rbac', required: true, result: 'error', message: 'no access review' }],
+        results: [{ type: 'rbac', required: true, result: 'failed', message: 'may not scale' }],
       });
       expect(w.phase).toBe('failed');
       expect(w.snapshot.context.failure).toMatchObject({ code: 'SafetyCheckFailed' });
-      expect(w.snapshot.context.failure?.message).toContain('no access review');
+      expect(w.snapshot.context.failure?.message).toContain('rbac failed (may not scale)');
+    });
+
+    it('takes an errored check as no verdict: it waits for one until the validation deadline', () => {
+      const w = world(specWith([step(1)], { safetyChecks: checks })).tick(T0);
+      const errored = {
+        type: 'SAFETY_RESULT' as const,
+        results: [
+          { type: 'rbac' as const, required: true, result: 'error' as const, message: 'no access review' },
+        ],
+      };
+      w.send({ ...errored, now: T0 + S });
+      expect([w.phase, w.sub, w.snapshot.context.safety]).toEqual(['validating', 'safety', null]);
+      w.send({ ...errored, now: T0 + 5 * M });
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure).toMatchObject({ code: 'ValidationTimeout' });
     });
 
     it('dry-runs every step before approval, and fails on a failing dry run', () => {

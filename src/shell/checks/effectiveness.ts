@@ -9,7 +9,7 @@
  * New alerts come from an optional Alertmanager; without one the result says alerts were not checked.
  */
 import type { WorkflowExecutionSpec, WorkflowStep } from '../../api/generated/types.ts';
-import type { EffectivenessObservation, ResourceHealth } from '../../core/events.ts';
+import type { EffectivenessObservation, ResourceHealth } from '../../../machines/events.ts';
 import { describeTarget, targetOf } from '../../core/targets.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import { CONFIG_MAPS, DEPLOYMENTS, NODES, PODS, SECRETS, resourcePath } from '../kube/resources.ts';

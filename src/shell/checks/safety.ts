@@ -9,7 +9,7 @@
  */
 import type { TargetResource } from '../../api/actions.ts';
 import type { SafetyCheck, WorkflowExecutionSpec } from '../../api/generated/types.ts';
-import type { SafetyCheckResult, SafetyResultValue } from '../../core/events.ts';
+import type { SafetyCheckResult, SafetyResultValue } from '../../../machines/events.ts';
 import { describeTarget, targetOf } from '../../core/targets.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import { NODES, resourcePath, type ResourceType } from '../kube/resources.ts';

@@ -2,7 +2,7 @@
  * What the workflow statechart is told: observations, each carrying the time it was made (`now`,
  * epoch milliseconds). The machine never reads a clock; time enters only through these events.
  */
-import type { SafetyCheck, StepExecutionResult } from '../api/generated/types.ts';
+import type { SafetyCheck, StepExecutionResult } from '../src/api/generated/types.ts';
 
 export type SafetyResultValue = 'passed' | 'failed' | 'not_applicable' | 'error';
 

@@ -1,0 +1,66 @@
+/**
+ * The load step (DESIGN 3), once for every reader of a workflow (the reconciler, the CLI, the
+ * inspector): compile its spec into plan, hash and machine, or the issues that refuse it; then
+ * rehydrate its persisted statechart, or say why it cannot be trusted.
+ */
+import type { SpecIssue } from '../api/issues.ts';
+import { validateSpec } from '../api/validation.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import {
+  createWorkflowMachine,
+  type WorkflowMachine,
+  type WorkflowSnapshot,
+} from '../../machines/workflow.ts';
+import { WORKFLOW_TEXT } from './machine-text.ts';
+import { planWorkflow } from './plan.ts';
+import { specHash } from './spec-hash.ts';
+import { rehydrate, type RehydrateRefusal, type StatechartEnvelope } from './statechart.ts';
+
+export interface Compiled {
+  plan: ExecutionPlan;
+  /** The spec's hash: it names the machine and binds the persisted snapshot to this spec. */
+  hash: string;
+  machine: WorkflowMachine;
+}
+
+export type Compilation = ({ ok: true } & Compiled) | { ok: false; issues: SpecIssue[] };
+
+/** The workflow statechart of a plan, worded by the core. */
+export const machineOf = (plan: ExecutionPlan): WorkflowMachine => createWorkflowMachine(plan, WORKFLOW_TEXT);
+
+/** spec -> validate -> hash -> plan -> machine. Pure: the same spec always compiles the same way. */
+export function compileWorkflow(spec: unknown): Compilation {
+  const validated = validateSpec(spec);
+  if (!validated.ok) return { ok: false, issues: validated.issues };
+  const planned = planWorkflow(validated.value);
+  if (!planned.ok) return { ok: false, issues: planned.issues };
+  return { ok: true, plan: planned.plan, hash: specHash(validated.value), machine: machineOf(planned.plan) };
+}
+
+/** Where a workflow stands once loaded: running (its snapshot), refused (its spec), or stalled. */
+export type Loaded =
+  | {
+      kind: 'running';
+      compiled: Compiled;
+      snapshot: WorkflowSnapshot;
+      /** Whether the snapshot was persisted before (false: this is the initial one). */
+      persisted: boolean;
+    }
+  | { kind: 'invalid'; issues: SpecIssue[] }
+  | { kind: 'stalled'; reason: RehydrateRefusal; message: string };
+
+export function loadWorkflow(
+  compilation: Compilation,
+  envelope: StatechartEnvelope | undefined,
+  now: number,
+): Loaded {
+  if (!compilation.ok) return { kind: 'invalid', issues: compilation.issues };
+  const restored = rehydrate(envelope, compilation, now);
+  if (!restored.ok) return { kind: 'stalled', reason: restored.reason, message: restored.message };
+  return {
+    kind: 'running',
+    compiled: compilation,
+    snapshot: restored.snapshot,
+    persisted: envelope !== undefined,
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * What committed transitions mean for the outside world, as data: the Kubernetes Events to record
+ * and the metric samples to take. Derived from typed fields of the plan and the committed context
+ * (failure code, rollback trigger, adjustment kind), never from the prose of the status.
+ */
+import {
+  runOf,
+  VALIDATION_FAILURES,
+  type FailureCode,
+  type PhaseTimes,
+  type RollbackTrigger,
+} from '../../machines/context.ts';
+import type { AdjustmentKind, ExecutionPlan } from '../../machines/plan.ts';
+import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
+import { describeIssues } from '../api/issues.ts';
+import type { Loaded } from './load.ts';
+import type { StepTransitionOutcome, Transition } from './transitions.ts';
+
+export interface Notice {
+  type: 'Normal' | 'Warning';
+  /** CamelCase, e.g. `ExecutionStarted`, `StepSucceeded`. */
+  reason: string;
+  note: string;
+  action: 'Plan' | 'Rehydrate' | 'Reconcile' | 'ExecuteStep';
+  /** Structured fields for the log line that goes with it. */
+  fields: Record<string, string | number | null>;
+}
+
+export type RollbackMetricReason = 'step_failure' | 'manual';
+export type AdjustmentMetricType = 'parallel_grouping' | 'suggestion_confirmed' | 'suggestion_ignored';
+
+/** One metric observation; the shell adds the workflow's name and namespace labels. */
+export type MetricSample =
+  | { metric: 'phaseStartTimestamp'; phase: Phase; seconds: number }
+  | { metric: 'phaseDuration'; phase: Phase; seconds: number }
+  | { metric: 'executionsTotal'; outcome: string }
+  | { metric: 'lifecycleDuration'; outcome: string; seconds: number }
+  | { metric: 'effectivenessScore'; score: number }
+  | { metric: 'validationFailuresTotal'; reason: FailureCode | 'InvalidSpec' }
+  | { metric: 'rollbacksTotal'; reason: RollbackMetricReason }
+  | { metric: 'workflowSteps'; steps: number }
+  | { metric: 'adaptiveAdjustmentsTotal'; adjustmentType: AdjustmentMetricType }
+  | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' };
+
+export interface Consequences {
+  notices: Notice[];
+  metrics: MetricSample[];
+}
+
+const PHASE_NOTICES: Record<Phase, [Notice['type'], string]> = {
+  planning: ['Normal', 'PlanningStarted'],
+  validating: ['Normal', 'ValidationStarted'],
+  executing: ['Normal', 'ExecutionStarted'],
+  monitoring: ['Normal', 'MonitoringStarted'],
+  rolling_back: ['Warning', 'RollbackStarted'],
+  completed: ['Normal', 'WorkflowExecutionCompleted'],
+  failed: ['Warning', 'WorkflowExecutionFailed'],
+};
+
+const STEP_NOTICES: Record<StepTransitionOutcome, [Notice['type'], string]> = {
+  started: ['Normal', 'StepStarted'],
+  succeeded: ['Normal', 'StepSucceeded'],
+  failed: ['Warning', 'StepFailed'],
+  retrying: ['Warning', 'StepRetrying'],
+  skipped: ['Normal', 'StepSkipped'],
+  rolledBack: ['Normal', 'StepRolledBack'],
+  rollbackFailed: ['Warning', 'RollbackFailed'],
+};
+
+/** When the context records each phase began, to measure how long it lasted. */
+const PHASE_STARTS: Partial<Record<Phase, keyof PhaseTimes>> = {
+  planning: 'planning',
+  validating: 'validating',
+  executing: 'executing',
+  monitoring: 'monitoring',
+  rolling_back: 'rollingBack',
+};
+
+export const ROLLBACK_METRIC_REASONS: Record<RollbackTrigger, RollbackMetricReason> = {
+  criticalStepFailed: 'step_failure',
+  cancelled: 'manual',
+  requested: 'manual',
+};
+
+export const ADJUSTMENT_METRIC_TYPES: Record<AdjustmentKind, AdjustmentMetricType> = {
+  applied: 'parallel_grouping',
+  confirmed: 'suggestion_confirmed',
+  ignored: 'suggestion_ignored',
+};
+
+const seconds = (ms: number): number => Math.max(0, ms / 1000);
+
+function phaseConsequences(
+  t: Extract<Transition, { kind: 'phase' }>,
+  snapshot: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  out: Consequences,
+): void {
+  const { context } = snapshot;
+  const [type, reason] = PHASE_NOTICES[t.to];
+  const why =
+    t.to === 'failed' && context.failure
+      ? `: ${context.failure.code}: ${context.failure.message}`
+      : t.to === 'rolling_back'
+        ? `: ${context.rollbackReason ?? ''}`
+        : '';
+  out.notices.push({
+    type,
+    reason,
+    note: `phase ${t.from ?? 'new'} -> ${t.to}${why}`,
+    action: 'Reconcile',
+    fields: { phase: t.to, from: t.from },
+  });
+  out.metrics.push({ metric: 'phaseStartTimestamp', phase: t.to, seconds: t.at / 1000 });
+  const startKey = t.from === null ? undefined : PHASE_STARTS[t.from];
+  const fromStarted = startKey === undefined ? null : context.times[startKey];
+  if (t.from !== null && fromStarted !== null)
+    out.metrics.push({ metric: 'phaseDuration', phase: t.from, seconds: seconds(t.at - fromStarted) });
+  if (t.to === 'completed' || t.to === 'failed') {
+    const outcome = context.outcome ?? (t.to === 'completed' ? 'success' : 'failed');
+    out.metrics.push({ metric: 'executionsTotal', outcome });
+    if (context.times.planning !== null)
+      out.metrics.push({
+        metric: 'lifecycleDuration',
+        outcome,
+        seconds: seconds(t.at - context.times.planning),
+      });
+    if (t.to === 'completed' && context.effectiveness)
+      out.metrics.push({ metric: 'effectivenessScore', score: context.effectiveness.score });
+    if (t.to === 'failed' && context.failure && VALIDATION_FAILURES.includes(context.failure.code))
+      out.metrics.push({ metric: 'validationFailuresTotal', reason: context.failure.code });
+  }
+  if (t.to === 'rolling_back' && context.rollbackTrigger !== null)
+    out.metrics.push({ metric: 'rollbacksTotal', reason: ROLLBACK_METRIC_REASONS[context.rollbackTrigger] });
+  if (t.from === null) {
+    out.metrics.push({ metric: 'workflowSteps', steps: plan.steps.length });
+    for (const a of plan.adaptiveAdjustments)
+      out.metrics.push({
+        metric: 'adaptiveAdjustmentsTotal',
+        adjustmentType: ADJUSTMENT_METRIC_TYPES[a.kind],
+      });
+  }
+}
+
+function stepConsequences(
+  t: Extract<Transition, { kind: 'step' }>,
+  snapshot: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  out: Consequences,
+): void {
+  const [type, reason] = STEP_NOTICES[t.outcome];
+  const step = plan.steps.find((s) => s.number === t.step);
+  const run = runOf(snapshot.context, t.step);
+  const message =
+    t.outcome === 'rollbackFailed'
+      ? run?.rollback?.message
+      : t.outcome === 'failed' || t.outcome === 'retrying'
+        ? run?.message
+        : undefined;
+  const detail = message === undefined ? '' : `: ${message ?? ''}`;
+  out.notices.push({
+    type,
+    reason,
+    note: `step ${t.step} (${step?.name ?? ''}) attempt ${t.attempt} ${t.outcome}${detail}`,
+    action: 'ExecuteStep',
+    fields: { step: t.step, attempt: t.attempt, outcome: t.outcome },
+  });
+  if (t.outcome === 'succeeded' || t.outcome === 'failed')
+    out.metrics.push({
+      metric: 'stepsCompletedTotal',
+      action: step?.action ?? '',
+      status: t.outcome === 'succeeded' ? 'success' : 'failed',
+    });
+}
+
+/** The Events and metrics of the transitions just committed, in the order they happened. */
+export function consequencesOf(
+  happened: readonly Transition[],
+  snapshot: WorkflowSnapshot,
+  plan: ExecutionPlan,
+): Consequences {
+  const out: Consequences = { notices: [], metrics: [] };
+  for (const t of happened) {
+    if (t.kind === 'phase') phaseConsequences(t, snapshot, plan, out);
+    else stepConsequences(t, snapshot, plan, out);
+  }
+  return out;
+}
+
+/** The Event and metrics of a refusal just committed: a spec refused, a statechart not trusted. */
+export function refusalConsequences(loaded: Exclude<Loaded, { kind: 'running' }>): Consequences {
+  if (loaded.kind === 'invalid') {
+    const note = describeIssues(loaded.issues);
+    return {
+      notices: [
+        { type: 'Warning', reason: 'InvalidSpec', note, action: 'Plan', fields: { phase: 'failed' } },
+      ],
+      metrics: [{ metric: 'validationFailuresTotal', reason: 'InvalidSpec' }],
+    };
+  }
+  return {
+    notices: [
+      {
+        type: 'Warning',
+        reason: 'Stalled',
+        note: `${loaded.reason}: ${loaded.message}; the workflow is left alone`,
+        action: 'Rehydrate',
+        fields: { reason: loaded.reason },
+      },
+    ],
+    metrics: [],
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The operator's one cache of compiled workflows (plan, hash and machine), shared by the reconciler
+ * and the CLI, so a 200-step workflow's machine is not rebuilt on every reconcile. A spec is
+ * immutable, so a resource's (uid, generation) always compiles the same way. Least recently used
+ * first out.
+ */
+import type { WorkflowExecution } from '../api/generated/types.ts';
+import { compileWorkflow, loadWorkflow, type Compilation, type Loaded } from '../core/load.ts';
+
+export const COMPILED_WORKFLOWS_LIMIT = 256;
+
+export class CompiledWorkflows {
+  private readonly entries = new Map<string, Compilation>();
+  private readonly limit: number;
+
+  constructor(limit = COMPILED_WORKFLOWS_LIMIT) {
+    this.limit = limit;
+  }
+
+  of(workflow: WorkflowExecution): Compilation {
+    const uid = workflow.metadata.uid;
+    if (uid === undefined) return compileWorkflow(workflow.spec);
+    const key = `${uid}/${workflow.metadata.generation ?? 0}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const compiled = compileWorkflow(workflow.spec);
+    this.entries.set(key, compiled);
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.limit) break;
+      this.entries.delete(oldest);
+    }
+    return compiled;
+  }
+
+  /** Compile (or reuse) and rehydrate: the load step of every reader. */
+  load(workflow: WorkflowExecution, now: number): Loaded {
+    return loadWorkflow(this.of(workflow), workflow.status?.statechart, now);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
