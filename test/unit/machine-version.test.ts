@@ -1,0 +1,231 @@
+/**
+ * The persisted statechart across versions: a snapshot written by the previous machine version
+ * migrates and runs on; and the current machine's shape is the one recorded for its version, so a
+ * change of states, transitions or context without a version bump (and a migration) fails here.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { AnyStateNode } from 'xstate';
+import { MACHINE_VERSION, type WorkflowSnapshot } from '../../machines/workflow.ts';
+import type { WorkflowContext } from '../../machines/context.ts';
+import { canonicalJson, fnv1a64 } from '../../src/core/spec-hash.ts';
+import { advance, persist, rehydrate } from '../../src/core/statechart.ts';
+import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
+import { T0, world, type World } from '../model/workflow-world.ts';
+
+/**
+ * The fingerprint of each machine version's shape. When the test below fails because the machine
+ * changed: bump MACHINE_VERSION, add the migration from the previous version in
+ * src/core/statechart.ts, test it here, and record the new fingerprint under the new version.
+ */
+const FINGERPRINTS: Record<number, string> = {
+  2: '67919673995bdcf5',
+};
+
+const S = 1000;
+const rollbackSpec = {
+  action: 'scale-to-previous' as const,
+  parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web', previousReplicas: 2 } },
+};
+const rollbackable = (strategy: 'automatic' | 'manual' | 'none') =>
+  specWith(
+    [
+      step(1, { rollbackSpec }),
+      step(2, { dependsOn: [1], criticalStep: true, maxRetries: 1 }),
+      step(3, { dependsOn: [1], rollbackSpec }),
+    ],
+    { rollbackStrategy: strategy },
+  );
+
+type Named = string | { type: string } | ((...args: never[]) => unknown) | undefined;
+const nameOf = (x: Named): string | undefined =>
+  x === undefined ? undefined : typeof x === 'string' ? x : typeof x === 'function' ? 'inline' : x.type;
+
+function stateShape(node: AnyStateNode): unknown {
+  const transition = (t: {
+    guard?: unknown;
+    target?: readonly AnyStateNode[] | undefined;
+    actions: readonly unknown[];
+  }) => ({
+    guard: nameOf(t.guard as Named),
+    target: t.target?.map((n) => n.id) ?? [],
+    actions: t.actions.map((a) => nameOf(a as Named)),
+  });
+  return {
+    id: node.id,
+    type: node.type,
+    entry: node.entry.map((a) => nameOf(a as Named)),
+    on: [...node.transitions.entries()].map(([event, list]) => [event, list.map(transition)]),
+    always: (node.always ?? []).map(transition),
+    states: Object.values(node.states).map(stateShape),
+  };
+}
+
+/** Every key path of a context, step numbers folded to `*`, with the type found there. */
+function contextShape(value: unknown, path = '', out = new Set<string>()): Set<string> {
+  if (value === null || typeof value !== 'object') {
+    out.add(`${path}:${value === null ? 'null' : typeof value}`);
+    return out;
+  }
+  if (Array.isArray(value)) {
+    out.add(`${path}:array`);
+    value.forEach((v) => contextShape(v, `${path}[]`, out));
+    return out;
+  }
+  out.add(`${path}:object`);
+  for (const [key, v] of Object.entries(value))
+    contextShape(v, `${path}.${/^\d+$/.test(key) ? '*' : key}`, out);
+  return out;
+}
+
+/** Worlds that reach every part of the context: checks, dry runs, approval, retries, rollbacks. */
+function sampleWorlds(): World[] {
+  const validated = world(
+    specWith([step(1)], {
+      safetyChecks: [{ type: 'rbac', required: true }],
+      dryRunFirst: true,
+      approvalRequired: true,
+    }),
+  )
+    .tick(T0)
+    .send({
+      type: 'SAFETY_RESULT',
+      now: T0 + S,
+      results: [{ type: 'rbac', required: true, result: 'passed', message: 'ok' }],
+    })
+    .send({ type: 'DRYRUN_RESULT', now: T0 + 2 * S, step: 1, outcome: 'succeeded' })
+    .send({ type: 'APPROVED', now: T0 + 3 * S, by: 'alice' })
+    .succeed(1, T0 + 4 * S)
+    .send({
+      type: 'EFFECTIVENESS_RESULT',
+      now: T0 + 5 * S,
+      effective: true,
+      score: 1,
+      resourceHealth: 'healthy',
+      newAlertsTriggered: false,
+    });
+  const rolledBack = world(rollbackable('automatic'))
+    .tick(T0)
+    .succeed(1, T0 + S)
+    .failStep(2, T0 + 2 * S)
+    .succeed(3, T0 + 3 * S);
+  rolledBack.tick(T0 + 20 * S).failStep(2, T0 + 21 * S);
+  return [
+    validated,
+    rolledBack,
+    world(sequentialSpec(3)),
+    world(diamondSpec()).tick(T0),
+    world(rollbackable('manual')),
+  ];
+}
+
+function fingerprint(): string {
+  const worlds = sampleWorlds();
+  const machines = worlds.map((w) => stateShape(w.machine.root));
+  const contexts = [...new Set(worlds.flatMap((w) => [...contextShape(w.snapshot.context)]))].sort();
+  return fnv1a64(canonicalJson({ machines, contexts }));
+}
+
+describe('the machine version', () => {
+  it('matches the shape recorded for it: a changed machine or context needs a new version', () => {
+    expect({ version: MACHINE_VERSION, fingerprint: fingerprint() }).toEqual({
+      version: MACHINE_VERSION,
+      fingerprint: FINGERPRINTS[MACHINE_VERSION],
+    });
+  });
+
+  it('has a fingerprint that sees the states, the transitions and the context', () => {
+    const plain = world(sequentialSpec(2));
+    const retrying = world(specWith([step(1, { maxRetries: 1 }), step(2)]));
+    expect(canonicalJson(stateShape(plain.machine.root))).not.toBe(
+      canonicalJson(stateShape(retrying.machine.root)),
+    );
+    expect([...contextShape(plain.snapshot.context)]).toContain('.rollbackTrigger:null');
+    expect([...contextShape(sampleWorlds()[1]!.snapshot.context)]).toContain(
+      '.steps.*.rollback.status:string',
+    );
+  });
+});
+
+/** The snapshot as machine version 1 persisted it: no rollbackTrigger. */
+function asVersion1(snapshot: WorkflowSnapshot, hash: string) {
+  const envelope = JSON.parse(JSON.stringify(persist(snapshot, hash))) as ReturnType<typeof persist>;
+  const { rollbackTrigger: _dropped, ...context } = envelope.snapshot['context'] as WorkflowContext;
+  return { ...envelope, machineVersion: 1, snapshot: { ...envelope.snapshot, context } };
+}
+
+describe('a snapshot persisted by machine version 1', () => {
+  it.each<[string, WorkflowContext['rollbackTrigger'], () => World]>([
+    [
+      'rolling back after a critical failure',
+      'criticalStepFailed',
+      () =>
+        world(rollbackable('automatic'))
+          .tick(T0)
+          .succeed(1, T0 + S)
+          .succeed(3, T0 + S)
+          .failStep(2, T0 + 2 * S)
+          .tick(T0 + 20 * S)
+          .failStep(2, T0 + 21 * S),
+    ],
+    [
+      'rolling back after a cancellation',
+      'cancelled',
+      () =>
+        world(rollbackable('automatic'))
+          .tick(T0)
+          .succeed(1, T0 + S)
+          .send({ type: 'CANCEL_REQUESTED', now: T0 + 2 * S, by: 'erin' })
+          .succeed(2, T0 + 3 * S)
+          .succeed(3, T0 + 3 * S),
+    ],
+    [
+      'rolling back on request',
+      'requested',
+      () =>
+        world(rollbackable('manual'))
+          .tick(T0)
+          .succeed(1, T0 + S)
+          .succeed(3, T0 + S)
+          .failStep(2, T0 + 2 * S)
+          .tick(T0 + 20 * S)
+          .failStep(2, T0 + 21 * S)
+          .send({ type: 'ROLLBACK_REQUESTED', now: T0 + 22 * S, by: 'dave' }),
+    ],
+    [
+      'executing, before any rollback',
+      null,
+      () =>
+        world(rollbackable('automatic'))
+          .tick(T0)
+          .succeed(1, T0 + S),
+    ],
+  ])('%s migrates with rollbackTrigger %s and runs on like the current machine', (_what, trigger, run) => {
+    const w = run();
+    const hash = 'h';
+    const restored = rehydrate(asVersion1(w.snapshot, hash), { machine: w.machine, hash, plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(1);
+    expect(restored.snapshot.context.rollbackTrigger).toBe(trigger);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    const next = {
+      type: 'ROLLBACK_RESULT' as const,
+      now: T0 + 30 * S,
+      step: 3,
+      outcome: 'succeeded' as const,
+    };
+    expect(persist(advance(w.machine, restored.snapshot, [next]), hash)).toEqual(
+      persist(advance(w.machine, w.snapshot, [next]), hash),
+    );
+  });
+
+  it('is refused, with the reason, when no migration from it exists', () => {
+    const w = world(sequentialSpec(1)).tick(T0);
+    const result = rehydrate(
+      asVersion1(w.snapshot, 'h'),
+      { machine: w.machine, hash: 'h', plan: w.plan },
+      0,
+      {},
+    );
+    expect(result).toMatchObject({ ok: false, reason: 'UnsupportedMachineVersion' });
+  });
+});
