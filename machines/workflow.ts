@@ -369,6 +369,7 @@ type WorkflowSetup = ReturnType<typeof setupFor>;
 type MachineConfig = Parameters<WorkflowSetup['createMachine']>[0];
 type StateConfig = NonNullable<MachineConfig['states']>[string];
 type TransitionList = NonNullable<StateConfig['always']>;
+type TransitionArray = Extract<TransitionList, readonly unknown[]>;
 
 const FAILED = `#${MACHINE_ID}.failed.terminal`;
 const fail = (code: FailureCode) => ({ type: 'fail', params: { code } }) as const;
@@ -378,6 +379,26 @@ function stepRegion(step: PlannedStep): StateConfig {
   const retries = step.maxRetries > 0;
   // A step without dependencies starts as execution starts: it can never be skipped.
   const skippable = step.dependsOn.length > 0;
+  /** A failed attempt (reported or overdue): retried while retries are left, else final. */
+  const attemptFailed = (
+    withRetry: 'resultFailedWithRetry' | 'overdueWithRetry',
+    final: 'resultFailed' | 'overdue',
+  ): TransitionArray => [
+    ...(retries
+      ? [
+          {
+            guard: { type: withRetry, params },
+            target: 'backoff',
+            actions: { type: 'recordRetry', params },
+          } as const,
+        ]
+      : []),
+    {
+      guard: { type: final, params },
+      target: 'failed',
+      actions: { type: 'recordFinalFailure', params },
+    } as const,
+  ];
   return {
     initial: 'pending',
     states: {
@@ -407,38 +428,10 @@ function stepRegion(step: PlannedStep): StateConfig {
               target: 'succeeded',
               actions: { type: 'recordSuccess', params },
             },
-            ...(retries
-              ? [
-                  {
-                    guard: { type: 'resultFailedWithRetry', params },
-                    target: 'backoff',
-                    actions: { type: 'recordRetry', params },
-                  } as const,
-                ]
-              : []),
-            {
-              guard: { type: 'resultFailed', params },
-              target: 'failed',
-              actions: { type: 'recordFinalFailure', params },
-            },
+            ...attemptFailed('resultFailedWithRetry', 'resultFailed'),
           ],
         },
-        always: [
-          ...(retries
-            ? [
-                {
-                  guard: { type: 'overdueWithRetry', params },
-                  target: 'backoff',
-                  actions: { type: 'recordRetry', params },
-                } as const,
-              ]
-            : []),
-          {
-            guard: { type: 'overdue', params },
-            target: 'failed',
-            actions: { type: 'recordFinalFailure', params },
-          },
-        ],
+        always: attemptFailed('overdueWithRetry', 'overdue'),
       },
       ...(retries
         ? {

@@ -57,15 +57,13 @@ const PHASE_NOTICES: Record<Phase, [Notice['type'], string]> = {
   failed: ['Warning', 'WorkflowExecutionFailed'],
 };
 
-const STEP_NOTICES: Record<StepTransitionOutcome, [Notice['type'], string]> = {
-  started: ['Normal', 'StepStarted'],
-  succeeded: ['Normal', 'StepSucceeded'],
-  failed: ['Warning', 'StepFailed'],
-  retrying: ['Warning', 'StepRetrying'],
-  skipped: ['Normal', 'StepSkipped'],
-  rolledBack: ['Normal', 'StepRolledBack'],
-  rollbackFailed: ['Warning', 'RollbackFailed'],
-};
+/** `StepStarted`, `StepRolledBack`, ...; a failed rollback is `RollbackFailed`. */
+const stepNotice = (outcome: StepTransitionOutcome): [Notice['type'], string] => [
+  outcome === 'failed' || outcome === 'retrying' || outcome === 'rollbackFailed' ? 'Warning' : 'Normal',
+  outcome === 'rollbackFailed'
+    ? 'RollbackFailed'
+    : `Step${outcome[0]?.toUpperCase() ?? ''}${outcome.slice(1)}`,
+];
 
 /** When the context records each phase began, to measure how long it lasted. */
 const PHASE_STARTS: Partial<Record<Phase, keyof PhaseTimes>> = {
@@ -148,7 +146,7 @@ function stepConsequences(
   plan: ExecutionPlan,
   out: Consequences,
 ): void {
-  const [type, reason] = STEP_NOTICES[t.outcome];
+  const [type, reason] = stepNotice(t.outcome);
   const step = plan.steps.find((s) => s.number === t.step);
   const run = runOf(snapshot.context, t.step);
   const message =

@@ -5,81 +5,36 @@
 import type { TargetResource } from '../api/actions.ts';
 import type { WorkflowStep } from '../api/generated/types.ts';
 
-const deployment = (namespace: string, name: string, verb: TargetResource['verb']): TargetResource => ({
-  group: 'apps',
-  resource: 'deployments',
-  kind: 'Deployment',
-  namespace,
-  name,
-  verb,
-});
+type Kind = Pick<TargetResource, 'group' | 'resource' | 'kind'>;
+const DEPLOYMENT: Kind = { group: 'apps', resource: 'deployments', kind: 'Deployment' };
+const POD: Kind = { group: '', resource: 'pods', kind: 'Pod' };
+const CONFIG_MAP: Kind = { group: '', resource: 'configmaps', kind: 'ConfigMap' };
+const SECRET: Kind = { group: '', resource: 'secrets', kind: 'Secret' };
+const NODE: Kind = { group: '', resource: 'nodes', kind: 'Node' };
+
+const target = (
+  kind: Kind,
+  namespace: string,
+  name: string,
+  verb: TargetResource['verb'],
+  selector?: string,
+): TargetResource => ({ ...kind, namespace, name, ...(selector ? { selector } : {}), verb });
 
 export function targetOf(step: WorkflowStep): TargetResource | undefined {
   const p = step.parameters;
   if (p.scaleDeployment)
-    return deployment(p.scaleDeployment.namespace, p.scaleDeployment.deployment, 'patch');
+    return target(DEPLOYMENT, p.scaleDeployment.namespace, p.scaleDeployment.deployment, 'patch');
   if (p.restartDeployment)
-    return deployment(p.restartDeployment.namespace, p.restartDeployment.deployment, 'patch');
-  if (p.updateImage) return deployment(p.updateImage.namespace, p.updateImage.deployment, 'patch');
-  if (p.restartPod) {
-    return {
-      group: '',
-      resource: 'pods',
-      kind: 'Pod',
-      namespace: p.restartPod.namespace,
-      name: p.restartPod.podName ?? '',
-      ...(p.restartPod.selector ? { selector: p.restartPod.selector } : {}),
-      verb: 'delete',
-    };
-  }
-  if (p.deletePod) {
-    return {
-      group: '',
-      resource: 'pods',
-      kind: 'Pod',
-      namespace: p.deletePod.namespace,
-      name: p.deletePod.podName,
-      verb: 'delete',
-    };
-  }
-  if (p.updateConfigMap) {
-    return {
-      group: '',
-      resource: 'configmaps',
-      kind: 'ConfigMap',
-      namespace: p.updateConfigMap.namespace,
-      name: p.updateConfigMap.name,
-      verb: 'patch',
-    };
-  }
-  if (p.updateSecret) {
-    return {
-      group: '',
-      resource: 'secrets',
-      kind: 'Secret',
-      namespace: p.updateSecret.namespace,
-      name: p.updateSecret.name,
-      verb: 'patch',
-    };
-  }
-  if (p.cordonNode)
-    return {
-      group: '',
-      resource: 'nodes',
-      kind: 'Node',
-      namespace: '',
-      name: p.cordonNode.nodeName,
-      verb: 'patch',
-    };
-  if (p.drainNode)
-    return {
-      group: '',
-      resource: 'nodes',
-      kind: 'Node',
-      namespace: '',
-      name: p.drainNode.nodeName,
-      verb: 'patch',
-    };
+    return target(DEPLOYMENT, p.restartDeployment.namespace, p.restartDeployment.deployment, 'patch');
+  if (p.updateImage) return target(DEPLOYMENT, p.updateImage.namespace, p.updateImage.deployment, 'patch');
+  if (p.restartPod)
+    return target(POD, p.restartPod.namespace, p.restartPod.podName ?? '', 'delete', p.restartPod.selector);
+  if (p.deletePod) return target(POD, p.deletePod.namespace, p.deletePod.podName, 'delete');
+  if (p.updateConfigMap)
+    return target(CONFIG_MAP, p.updateConfigMap.namespace, p.updateConfigMap.name, 'patch');
+  if (p.updateSecret) return target(SECRET, p.updateSecret.namespace, p.updateSecret.name, 'patch');
+  if (p.cordonNode) return target(NODE, '', p.cordonNode.nodeName, 'patch');
+  if (p.drainNode) return target(NODE, '', p.drainNode.nodeName, 'patch');
   // A custom action names no object the operator can check.
   return undefined;
 }

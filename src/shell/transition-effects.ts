@@ -18,41 +18,49 @@ export interface ConsequenceContext {
   now: number;
 }
 
+type Take<M extends MetricSample['metric']> = (
+  metrics: OperatorMetrics,
+  sample: Extract<MetricSample, { metric: M }>,
+  c: ConsequenceContext,
+) => unknown;
+
+/** How each sample is taken: the metric, its kind, and the labels the shell knows. */
+const TAKE: { [M in MetricSample['metric']]: Take<M> } = {
+  phaseStartTimestamp: (m, s, { target }) => {
+    m.phaseStartTimestamp.set({ namespace: target.namespace, name: target.name, phase: s.phase }, s.seconds);
+  },
+  phaseDuration: (m, s) => {
+    m.phaseDuration.observe({ phase: s.phase }, s.seconds);
+  },
+  executionsTotal: (m, s, c) => {
+    m.executionsTotal.inc({ workflow_name: c.workflowName, outcome: s.outcome });
+  },
+  lifecycleDuration: (m, s) => {
+    m.lifecycleDuration.observe({ outcome: s.outcome }, s.seconds);
+  },
+  effectivenessScore: (m, s) => {
+    m.effectivenessScore.observe(s.score);
+  },
+  validationFailuresTotal: (m, s) => {
+    m.validationFailuresTotal.inc({ reason: s.reason });
+  },
+  rollbacksTotal: (m, s, c) => {
+    m.rollbacksTotal.inc({ workflow_name: c.workflowName, reason: s.reason });
+  },
+  workflowSteps: (m, s) => {
+    m.workflowSteps.observe(s.steps);
+  },
+  adaptiveAdjustmentsTotal: (m, s) => {
+    m.adaptiveAdjustmentsTotal.inc({ adjustment_type: s.adjustmentType });
+  },
+  stepsCompletedTotal: (m, s, c) => {
+    m.stepsCompletedTotal.inc({ workflow_name: c.workflowName, action: s.action, status: s.status });
+  },
+};
+
 function take(sample: MetricSample, metrics: OperatorMetrics, c: ConsequenceContext): void {
-  const workflow_name = c.workflowName;
-  const { namespace, name } = c.target;
-  switch (sample.metric) {
-    case 'phaseStartTimestamp':
-      metrics.phaseStartTimestamp.set({ namespace, name, phase: sample.phase }, sample.seconds);
-      return;
-    case 'phaseDuration':
-      metrics.phaseDuration.observe({ phase: sample.phase }, sample.seconds);
-      return;
-    case 'executionsTotal':
-      metrics.executionsTotal.inc({ workflow_name, outcome: sample.outcome });
-      return;
-    case 'lifecycleDuration':
-      metrics.lifecycleDuration.observe({ outcome: sample.outcome }, sample.seconds);
-      return;
-    case 'effectivenessScore':
-      metrics.effectivenessScore.observe(sample.score);
-      return;
-    case 'validationFailuresTotal':
-      metrics.validationFailuresTotal.inc({ reason: sample.reason });
-      return;
-    case 'rollbacksTotal':
-      metrics.rollbacksTotal.inc({ workflow_name, reason: sample.reason });
-      return;
-    case 'workflowSteps':
-      metrics.workflowSteps.observe(sample.steps);
-      return;
-    case 'adaptiveAdjustmentsTotal':
-      metrics.adaptiveAdjustmentsTotal.inc({ adjustment_type: sample.adjustmentType });
-      return;
-    case 'stepsCompletedTotal':
-      metrics.stepsCompletedTotal.inc({ workflow_name, action: sample.action, status: sample.status });
-      return;
-  }
+  // The table's key and the sample's metric agree by construction; TypeScript cannot correlate them.
+  (TAKE[sample.metric] as Take<MetricSample['metric']>)(metrics, sample, c);
 }
 
 export async function carryOut(consequences: Consequences, c: ConsequenceContext): Promise<void> {

@@ -194,12 +194,30 @@ export async function annotate(
   name: string,
   key: string,
   value: string,
-): Promise<void> {
-  await h.client.request(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, name), {
+): Promise<WorkflowExecution> {
+  return h.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, name), {
     method: 'PATCH',
     patchType: 'merge',
     body: { metadata: { annotations: { [key]: value } } },
   });
+}
+
+/**
+ * Runs one reconcile of the workflow now, once the operator's cache holds `seen` (a copy read from
+ * the apiserver), and returns the workflow as the apiserver has it afterwards: what that reconcile
+ * decided, without waiting for time to pass.
+ */
+export async function reconcileNow(h: Harness, seen: WorkflowExecution): Promise<WorkflowExecution> {
+  const name = seen.metadata.name ?? '';
+  const version = BigInt(seen.metadata.resourceVersion ?? '0');
+  const cached = () => h.operator.controller.workflows.get(name, h.namespace)?.metadata.resourceVersion;
+  const deadline = Date.now() + 10_000;
+  while (BigInt(cached() ?? '0') < version) {
+    if (Date.now() > deadline) throw new Error(`the operator's cache never saw ${name} at ${version}`);
+    await sleep(20);
+  }
+  await h.operator.controller.reconciler.reconcile(`${h.namespace}/${name}`);
+  return getWorkflow(h, name);
 }
 
 /** Moves the operator's clock and makes it look at the workflow now. */
