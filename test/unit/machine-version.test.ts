@@ -146,6 +146,16 @@ describe('the machine version', () => {
   });
 });
 
+/** Steps 1 and 3 succeeded, critical step 2 failed its attempt and its retry. */
+const criticalStepFailedTwice = (strategy: 'automatic' | 'manual') =>
+  world(rollbackable(strategy))
+    .tick(T0)
+    .succeed(1, T0 + S)
+    .succeed(3, T0 + S)
+    .failStep(2, T0 + 2 * S)
+    .tick(T0 + 20 * S)
+    .failStep(2, T0 + 21 * S);
+
 /** The snapshot as machine version 1 persisted it: no rollbackTrigger. */
 function asVersion1(snapshot: WorkflowSnapshot, hash: string) {
   const envelope = JSON.parse(JSON.stringify(persist(snapshot, hash))) as ReturnType<typeof persist>;
@@ -158,14 +168,7 @@ describe('a snapshot persisted by machine version 1', () => {
     [
       'rolling back after a critical failure',
       'criticalStepFailed',
-      () =>
-        world(rollbackable('automatic'))
-          .tick(T0)
-          .succeed(1, T0 + S)
-          .succeed(3, T0 + S)
-          .failStep(2, T0 + 2 * S)
-          .tick(T0 + 20 * S)
-          .failStep(2, T0 + 21 * S),
+      () => criticalStepFailedTwice('automatic'),
     ],
     [
       'rolling back after a cancellation',
@@ -182,14 +185,7 @@ describe('a snapshot persisted by machine version 1', () => {
       'rolling back on request',
       'requested',
       () =>
-        world(rollbackable('manual'))
-          .tick(T0)
-          .succeed(1, T0 + S)
-          .succeed(3, T0 + S)
-          .failStep(2, T0 + 2 * S)
-          .tick(T0 + 20 * S)
-          .failStep(2, T0 + 21 * S)
-          .send({ type: 'ROLLBACK_REQUESTED', now: T0 + 22 * S, by: 'dave' }),
+        criticalStepFailedTwice('manual').send({ type: 'ROLLBACK_REQUESTED', now: T0 + 22 * S, by: 'dave' }),
     ],
     [
       'executing, before any rollback',
