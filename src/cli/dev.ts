@@ -16,7 +16,8 @@ import { applyAll } from '../shell/controlplane/manifests.ts';
 import { createKubeClient } from '../shell/kube/client.ts';
 import type { Logger } from '../shell/logger.ts';
 import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
-import { startInspector, type RunningInspector } from '../inspect/server.ts';
+import { startInspector } from '../inspect/server.ts';
+import { Cleanup } from '../shell/cleanup.ts';
 
 export const DEV_CACHE = join(REPO_ROOT, '.cache');
 
@@ -119,31 +120,22 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     },
   });
 
-  const loggers: Logger[] = [];
-  let operator: RunningOperator | undefined;
-  let executor: RunningExecutor | undefined;
-  let inspector: RunningInspector | undefined;
+  const cleanup = new Cleanup();
+  cleanup.add('the control plane', () => controlPlane.stop());
+  // The kubeconfig names a cluster that is gone once the control plane stops.
+  cleanup.add('the kubeconfig', () => rm(kubeconfigPath, { force: true }));
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      await inspector?.stop();
-      await executor?.stop();
-      await operator?.stop();
-      await controlPlane.stop();
-      // The kubeconfig names a cluster that is gone now.
-      await rm(kubeconfigPath, { force: true });
-      await Promise.all(loggers.map(closeLogger));
-    })());
+  const stop = (): Promise<void> => (stopping ??= cleanup.run());
 
   try {
     const operatorLog = fileLogger(join(logDir, 'operator.log'));
     const executorLog = fileLogger(join(logDir, 'executor.log'));
-    loggers.push(operatorLog, executorLog);
+    cleanup.add('the logs', () => Promise.all([closeLogger(operatorLog), closeLogger(executorLog)]));
     const [healthPort, metricsPort] = await Promise.all([
       portOrRandom(options.healthPort ?? 8080),
       portOrRandom(options.metricsPort ?? 9090),
     ]);
-    operator = await startOperator({
+    const operator = await startOperator({
       kubeconfig: kubeconfigPath,
       healthPort,
       metricsPort,
@@ -153,27 +145,26 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       // The demo executor runs as the admin user of the kubeconfig.
       executorUser: 'admin',
     });
+    cleanup.add('the operator', () => operator.stop());
     progress(
       `operator running (health :${String(operator.healthPort)}, metrics :${String(operator.metricsPort)})`,
     );
 
     const kc = loadKubeConfig(kubeconfigPath);
     const executorClient = await createKubeClient(kc);
-    const running = await startExecutor({ kc, client: executorClient, log: executorLog });
-    executor = {
-      handled: running.handled,
-      stop: async () => {
-        await running.stop();
-        executorClient.close();
-      },
-    };
+    cleanup.add("the executor's client", () => {
+      executorClient.close();
+    });
+    const executor = await startExecutor({ kc, client: executorClient, log: executorLog });
+    cleanup.add('the executor', () => executor.stop());
     progress('demo executor running');
 
-    inspector = await startInspector({
+    const inspector = await startInspector({
       kubeconfig: kubeconfigPath,
       port: await portOrRandom(options.inspectorPort ?? 8090),
       host: '127.0.0.1',
     });
+    cleanup.add('the inspector', () => inspector.stop());
     progress(`inspector at ${inspector.url}`);
 
     const workflows: string[] = [];

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
 import { startDev, type DevEnvironment } from '../../src/cli/dev.ts';
+import { Cleanup } from '../../src/shell/cleanup.ts';
 import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import {
@@ -87,8 +88,13 @@ const alive = (pid: number): boolean => {
   }
 };
 
+const cleanup = new Cleanup();
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wfe-dev-test-'));
+  cleanup.add('the test dir', () => rm(dir, { recursive: true, force: true }));
+  // Stopped here unless the last test stopped it already (env is then undefined).
+  cleanup.add('the dev environment', () => env?.stop());
   env = await startDev({
     kubeconfigPath: join(dir, 'kubeconfig'),
     dataRoot: dir,
@@ -98,14 +104,12 @@ beforeAll(async () => {
     inspectorPort: 0,
     progress: (line) => progress.push(line),
   });
-  client = await createKubeClient(loadKubeConfig(env.kubeconfigPath));
+  client = cleanup.track('the client', await createKubeClient(loadKubeConfig(env.kubeconfigPath)), (c) => {
+    c.close();
+  });
 });
 
-afterAll(async () => {
-  client.close();
-  await env?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => cleanup.run());
 
 describe('npm run dev', () => {
   it('starts everything on random ports with the kubeconfig where it was asked', async () => {

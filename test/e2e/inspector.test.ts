@@ -3,19 +3,21 @@
 // follows it through approval to completion without a reload; the JSON and SSE endpoints speak the
 // XState inspection protocol; `wfx inspect` serves the same as a process.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
 import { freePorts } from '../../src/shell/controlplane/ports.ts';
 import { startInspector, type RunningInspector, type WorkflowSummary } from '../../src/inspect/server.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
+import { launchChromium } from '../support/chromium.ts';
+import { Cleanup } from '../../src/shell/cleanup.ts';
 import {
   annotate,
   applyWorkflow,
@@ -29,49 +31,27 @@ import {
 jest.setTimeout(180_000);
 
 const ACTIVE_FILL = '#ffd54f';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const awaitingApproval = (wf: Parameters<typeof conditionOf>[0]) =>
   conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval';
 
+const cleanup = new Cleanup();
 let h: Harness;
 let inspector: RunningInspector;
-let profile: string;
-let browser: BrowserContext;
 let page: Page;
 
 beforeAll(async () => {
-  h = await startHarness();
-  inspector = await startInspector({
-    kubeconfig: h.kc,
-    client: h.client,
-    namespaces: [h.namespace],
-    port: 0,
-  });
-  profile = mkdtempSync(join(tmpdir(), 'wfe-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1500, height: 1100 },
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  h = cleanup.track('the harness', await startHarness(), (harness) => harness.stop());
+  inspector = cleanup.track(
+    'the inspector',
+    await startInspector({ kubeconfig: h.kc, client: h.client, namespaces: [h.namespace], port: 0 }),
+    (i) => i.stop(),
+  );
+  const browser = cleanup.track('Chromium', await launchChromium(), (b) => b.close());
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
 });
 
-afterAll(async () => {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-  await inspector.stop();
-  await h.stop();
-});
+afterAll(() => cleanup.run());
 
 const key = (name: string) => `${h.namespace}/${name}`;
 /** Graphviz names a state's node after its id, dots made underscores: `workflow_validating_approval`. */
@@ -352,6 +332,8 @@ describe('wfx inspect', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Should the test time out before its finally block, afterAll still ends the process.
+    cleanup.add('wfx inspect', () => child.exitCode === null && child.kill('SIGKILL'));
     try {
       const url = await new Promise<string>((resolve, reject) => {
         const lines = createInterface({ input: child.stdout });

@@ -33,6 +33,8 @@ export default async function globalSetup(_global: unknown, project: { rootDir: 
   globalThis.wfeControlPlane = child;
   const ready = await new Promise<Ready>((resolve, reject) => {
     const timer = setTimeout(() => {
+      // jest runs no global teardown after a failed setup: the launcher must not outlive it.
+      child.kill('SIGTERM');
       reject(new Error(`control plane not ready after ${START_TIMEOUT_MS} ms`));
     }, START_TIMEOUT_MS);
     const lines = createInterface({ input: child.stdout });

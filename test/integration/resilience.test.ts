@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { startControlPlane, type ControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { Cleanup } from '../../src/shell/cleanup.ts';
 import { createKubeClient, isConflict, type KubeClient } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
@@ -111,19 +112,19 @@ async function conflicts(h: Harness): Promise<number> {
 }
 
 describe('an apiserver restart mid-run', () => {
+  const cleanup = new Cleanup();
   let cp: ControlPlane;
   let client: KubeClient;
   beforeAll(async () => {
     // A control plane of its own: restarting the shared one would disturb other suites.
-    cp = await startControlPlane({ workloads: false });
+    cp = cleanup.track('the control plane', await startControlPlane({ workloads: false }), (c) => c.stop());
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
-    client = await createKubeClient(kc);
+    client = cleanup.track('the client', await createKubeClient(kc), (c) => {
+      c.close();
+    });
   });
-  afterAll(async () => {
-    client.close();
-    await cp.stop();
-  });
+  afterAll(() => cleanup.run());
 
   it('is survived: the watches recover and the run finishes', async () => {
     const namespace = await createNamespace(client, 'restart');
@@ -136,36 +137,33 @@ describe('an apiserver restart mid-run', () => {
       (c) => (hold && c.spec.stepNumber === 2 ? { phase: 'hang' } : { phase: 'completed' }),
       namespace,
     );
+    cleanup.add('the executor', () => executor.stop());
     await executor.start();
     const operator = await startOperatorFor(cp.kubeconfigPath, namespace, new SkewClock());
-    try {
-      const target = { client, namespace };
-      await applyWorkflow(target, 'survivor', specWith([customStep(1), customStep(2), customStep(3)]));
-      await waitForWorkflow(target, 'survivor', (wf) => wf.status?.stepStatuses?.[1]?.status === 'executing');
+    cleanup.add('the operator', () => operator.stop());
+    const target = { client, namespace };
+    await applyWorkflow(target, 'survivor', specWith([customStep(1), customStep(2), customStep(3)]));
+    await waitForWorkflow(target, 'survivor', (wf) => wf.status?.stepStatuses?.[1]?.status === 'executing');
 
-      await cp.restartApiserver();
-      hold = false;
-      // The hung child is finished by hand now that the apiserver is back; the executor's and the
-      // operator's watches must both have recovered for the run to go on.
-      await client.request(
-        `/apis/kubernetesexecution.kubernaut.io/v1/namespaces/${namespace}/kubernetesexecutions/survivor-step-2-a1/status`,
-        {
-          method: 'PATCH',
-          patchType: 'merge',
-          body: { status: { phase: 'completed' } },
-        },
-      );
-      const wf = await waitForWorkflow(target, 'survivor', inPhase('completed'), 'completed', 60_000);
-      expect(wf.status?.stepStatuses?.map((s) => s.status)).toEqual(['completed', 'completed', 'completed']);
-      expect((await childrenOf(target, 'survivor')).map((c) => c.metadata.name)).toEqual([
-        'survivor-step-1-a1',
-        'survivor-step-2-a1',
-        'survivor-step-3-a1',
-      ]);
-      expect(executor.duplicates()).toEqual([]);
-    } finally {
-      await operator.stop();
-      await executor.stop();
-    }
+    await cp.restartApiserver();
+    hold = false;
+    // The hung child is finished by hand now that the apiserver is back; the executor's and the
+    // operator's watches must both have recovered for the run to go on.
+    await client.request(
+      `/apis/kubernetesexecution.kubernaut.io/v1/namespaces/${namespace}/kubernetesexecutions/survivor-step-2-a1/status`,
+      {
+        method: 'PATCH',
+        patchType: 'merge',
+        body: { status: { phase: 'completed' } },
+      },
+    );
+    const wf = await waitForWorkflow(target, 'survivor', inPhase('completed'), 'completed', 60_000);
+    expect(wf.status?.stepStatuses?.map((s) => s.status)).toEqual(['completed', 'completed', 'completed']);
+    expect((await childrenOf(target, 'survivor')).map((c) => c.metadata.name)).toEqual([
+      'survivor-step-1-a1',
+      'survivor-step-2-a1',
+      'survivor-step-3-a1',
+    ]);
+    expect(executor.duplicates()).toEqual([]);
   });
 });

@@ -25,6 +25,7 @@ import {
 } from '../../../src/shell/kube/resources.ts';
 import { createLogger, type Logger } from '../../../src/shell/logger.ts';
 import { startOperator, type RunningOperator } from '../../../src/shell/operator.ts';
+import { Cleanup } from '../../../src/shell/cleanup.ts';
 import { ScriptedExecutor, succeedAll, type Script } from '../../support/executor.ts';
 
 /** Real time plus an offset tests can move forward, to reach deadlines without waiting for them. */
@@ -90,31 +91,51 @@ export async function startOperatorFor(
   });
 }
 
+/** Deletes a test namespace (and so everything in it); already gone is fine. */
+export async function deleteNamespace(client: KubeClient, namespace: string): Promise<void> {
+  await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
+}
+
+/**
+ * The operator in-process, a scripted executor and a namespace of their own. Whatever was started is
+ * stopped again when a later part fails to start, and by `stop()`.
+ */
 export async function startHarness(script: Script = succeedAll, log?: Logger): Promise<Harness> {
-  const { kc, client } = await adminClient();
-  const namespace = await createNamespace(client);
-  const clock = new SkewClock();
-  const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
-  const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, log);
-  const executor = new ScriptedExecutor(kc, client, script, namespace);
-  await executor.start();
-  const username = await whoAmI(client);
-  return {
-    kc,
-    client,
-    namespace,
-    operator,
-    executor,
-    clock,
-    audit,
-    username,
-    async stop() {
-      await executor.stop();
-      await operator.stop();
-      await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
+  const cleanup = new Cleanup();
+  try {
+    const { kc, client } = await adminClient();
+    cleanup.add('the admin client', () => {
       client.close();
-    },
-  };
+    });
+    const namespace = await createNamespace(client);
+    cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+    const clock = new SkewClock();
+    const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
+    const operator = cleanup.track(
+      'the operator',
+      await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, log),
+      (o) => o.stop(),
+    );
+    const executor = cleanup.track('the executor', new ScriptedExecutor(kc, client, script, namespace), (e) =>
+      e.stop(),
+    );
+    await executor.start();
+    const username = await whoAmI(client);
+    return {
+      kc,
+      client,
+      namespace,
+      operator,
+      executor,
+      clock,
+      audit,
+      username,
+      stop: () => cleanup.run(),
+    };
+  } catch (error) {
+    await cleanup.run().catch(() => undefined);
+    throw error;
+  }
 }
 
 export function workflowManifest(
