@@ -1,8 +1,8 @@
 // The operator as a real process, killed with SIGKILL and restarted again and again while workflows
-// run: every workflow must still reach its correct end, no child may be created twice, and no
-// transition may be lost (the final status equals that of an uninterrupted run).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+// run. The kills must land while the operator is at work (it advanced a workflow that is still
+// unfinished, at many distinct points of the lifecycle, as read from the cluster just before each
+// kill); every workflow must then end exactly as the same workflow run by an operator never killed,
+// and no child may be created twice.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type {
@@ -10,25 +10,33 @@ import type {
   WorkflowExecution,
   WorkflowExecutionSpec,
 } from '../../src/api/generated/types.ts';
+import { Cleanup } from '../../src/shell/cleanup.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import type { KubeClient } from '../../src/shell/kube/client.ts';
+import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
+import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
 import {
   adminClient,
   applyWorkflow,
-  childrenOf,
   createNamespace,
+  deleteNamespace,
   getWorkflow,
 } from '../integration/support/harness.ts';
-import type { KubeClient } from '../../src/shell/kube/client.ts';
 
-jest.setTimeout(300_000);
+jest.setTimeout(420_000);
 
-/** Kills that land while at least one workflow is unfinished. */
+/** Kills that must land while the killed operator had advanced a still unfinished workflow. */
 const KILLS = 50;
+/** Give up (and fail) after this many kills. */
+const MAX_KILLS = 120;
+/** Distinct lifecycle points (per kind of workflow) the kills must have landed at. */
+const MIN_POINTS = 15;
 
 interface Case {
-  name: string;
+  /** The kind of workflow; a batch's workflow is named `<kind>-<batch>`. */
+  kind: string;
   spec: WorkflowExecutionSpec;
   /** What the executor does with a child of this workflow. */
   verdict: (child: KubernetesExecution) => Verdict;
@@ -38,145 +46,111 @@ interface Case {
 
 const ok: Verdict = { phase: 'completed', wouldSucceed: true };
 
-function cases(batch: number): Case[] {
-  const n = (base: string) => `${base}-${batch}`;
-  return [
-    {
-      name: n('seq'),
-      spec: specWith([customStep(1), customStep(2), customStep(3), customStep(4)]),
-      verdict: () => ok,
-      expected: {
-        phase: 'completed',
-        reason: 'Succeeded',
-        steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
-        children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
-      },
+const CASES: readonly Case[] = [
+  {
+    kind: 'seq',
+    spec: specWith([customStep(1), customStep(2), customStep(3), customStep(4)]),
+    verdict: () => ok,
+    expected: {
+      phase: 'completed',
+      reason: 'Succeeded',
+      steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
+      children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
     },
-    {
-      name: n('diamond'),
-      spec: specWith([
-        customStep(1),
-        customStep(2, { dependsOn: [1] }),
-        customStep(3, { dependsOn: [1] }),
-        customStep(4, { dependsOn: [2, 3] }),
-      ]),
-      verdict: () => ok,
-      expected: {
-        phase: 'completed',
-        reason: 'Succeeded',
-        steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
-        children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
-      },
+  },
+  {
+    kind: 'diamond',
+    spec: specWith([
+      customStep(1),
+      customStep(2, { dependsOn: [1] }),
+      customStep(3, { dependsOn: [1] }),
+      customStep(4, { dependsOn: [2, 3] }),
+    ]),
+    verdict: () => ok,
+    expected: {
+      phase: 'completed',
+      reason: 'Succeeded',
+      steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
+      children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
     },
-    {
-      name: n('rollback'),
-      spec: specWith([
-        customStep(1, { rollbackSpec: customRollback(1) }),
-        customStep(2, { rollbackSpec: customRollback(2) }),
-        customStep(3, { criticalStep: true }),
-      ]),
-      verdict: (c) =>
-        c.spec.kind === 'step' && c.spec.stepNumber === 3 ? { phase: 'failed', message: 'broken' } : ok,
-      expected: {
-        phase: 'failed',
-        reason: 'CriticalStepFailed',
-        steps: { 1: 'rolled_back', 2: 'rolled_back', 3: 'failed' },
-        children: ['rollback-1', 'rollback-2', 'step-1-a1', 'step-2-a1', 'step-3-a1'],
-      },
+  },
+  {
+    kind: 'rollback',
+    spec: specWith([
+      customStep(1, { rollbackSpec: customRollback(1) }),
+      customStep(2, { rollbackSpec: customRollback(2) }),
+      customStep(3, { criticalStep: true }),
+    ]),
+    verdict: (c) =>
+      c.spec.kind === 'step' && c.spec.stepNumber === 3 ? { phase: 'failed', message: 'broken' } : ok,
+    expected: {
+      phase: 'failed',
+      reason: 'CriticalStepFailed',
+      steps: { 1: 'rolled_back', 2: 'rolled_back', 3: 'failed' },
+      children: ['rollback-1', 'rollback-2', 'step-1-a1', 'step-2-a1', 'step-3-a1'],
     },
-    {
-      name: n('dryrun'),
-      spec: specWith([customStep(1), customStep(2)], { dryRunFirst: true }),
-      verdict: () => ok,
-      expected: {
-        phase: 'completed',
-        reason: 'Succeeded',
-        steps: { 1: 'completed', 2: 'completed' },
-        children: ['dryrun-1', 'dryrun-2', 'step-1-a1', 'step-2-a1'],
-      },
+  },
+  {
+    kind: 'dryrun',
+    spec: specWith([customStep(1), customStep(2)], { dryRunFirst: true }),
+    verdict: () => ok,
+    expected: {
+      phase: 'completed',
+      reason: 'Succeeded',
+      steps: { 1: 'completed', 2: 'completed' },
+      children: ['dryrun-1', 'dryrun-2', 'step-1-a1', 'step-2-a1'],
     },
-    {
-      name: n('partial'),
-      spec: specWith([customStep(1), customStep(2, { dependsOn: [1] }), customStep(3, { dependsOn: [1] })]),
-      verdict: (c) => (c.spec.stepNumber === 3 ? { phase: 'failed', message: 'non-critical' } : ok),
-      expected: {
-        phase: 'completed',
-        reason: 'PartialSuccess',
-        steps: { 1: 'completed', 2: 'completed', 3: 'failed' },
-        children: ['step-1-a1', 'step-2-a1', 'step-3-a1'],
-      },
+  },
+  {
+    kind: 'partial',
+    spec: specWith([customStep(1), customStep(2, { dependsOn: [1] }), customStep(3, { dependsOn: [1] })]),
+    verdict: (c) => (c.spec.stepNumber === 3 ? { phase: 'failed', message: 'non-critical' } : ok),
+    expected: {
+      phase: 'completed',
+      reason: 'PartialSuccess',
+      steps: { 1: 'completed', 2: 'completed', 3: 'failed' },
+      children: ['step-1-a1', 'step-2-a1', 'step-3-a1'],
     },
-  ];
-}
+  },
+];
 
+const cleanup = new Cleanup();
 let client: KubeClient;
 let namespace: string;
 let executor: ScriptedExecutor;
-const verdicts = new Map<string, Case['verdict']>();
-let operator: ChildProcess | undefined;
 
-let started: Promise<void> = Promise.resolve();
-
-/** Starts the operator; `started` resolves once its workers run (its log says so). */
-function startOperator(): ChildProcess {
-  const child = spawn(
-    'node_modules/.bin/node',
-    [
-      'src/cli/wfx.ts',
-      'operator',
-      '--kubeconfig',
-      sharedControlPlane().kubeconfigPath,
-      '--namespaces',
-      namespace,
-      '--health-port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  started = new Promise<void>((resolve) => {
-    const lines = createInterface({ input: child.stderr });
-    lines.on('line', (line) => {
-      if (line.includes('"controller started"')) resolve();
-    });
-    child.once('exit', () => {
-      resolve();
-    });
-  });
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+const kindOf = (workflow: string) => workflow.slice(0, workflow.lastIndexOf('-'));
+const caseOf = (workflow: string) => CASES.find((c) => c.kind === kindOf(workflow));
 
 beforeAll(async () => {
   const admin = await adminClient();
-  client = admin.client;
+  client = cleanup.track('the admin client', admin.client, (c) => {
+    c.close();
+  });
   namespace = await createNamespace(client, 'kill');
+  cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
   // A slow executor, so kills land while children are in flight.
-  executor = new ScriptedExecutor(
-    admin.kc,
-    client,
-    (child) => verdicts.get(child.spec.workflowExecutionRef.name)?.(child) ?? ok,
-    namespace,
-    () => 50 + Math.floor(Math.random() * 150),
+  executor = cleanup.track(
+    'the executor',
+    new ScriptedExecutor(
+      admin.kc,
+      client,
+      (child) => caseOf(child.spec.workflowExecutionRef.name)?.verdict(child) ?? ok,
+      namespace,
+      () => 50 + Math.floor(Math.random() * 150),
+    ),
+    (e) => e.stop(),
   );
   await executor.start();
 });
 
 afterAll(async () => {
-  if (operator) await kill(operator);
-  await executor.stop();
-  await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
-  client.close();
+  await stopOperators();
+  await cleanup.run();
 });
+
+const startOperator = (): Promise<OperatorProcess> =>
+  spawnOperator({ kubeconfig: sharedControlPlane().kubeconfigPath, namespaces: [namespace] });
 
 const finished = (wf: WorkflowExecution) => {
   const ready = wf.status?.conditions?.find((c) => c.type === 'Ready');
@@ -186,70 +160,136 @@ const finished = (wf: WorkflowExecution) => {
   );
 };
 
+async function applyBatch(batch: string): Promise<string[]> {
+  const names = CASES.map((c) => `${c.kind}-${batch}`);
+  for (const [i, c] of CASES.entries()) await applyWorkflow({ client, namespace }, names[i] ?? '', c.spec);
+  return names;
+}
+
+const workflows = (names: readonly string[]) =>
+  Promise.all(names.map((name) => getWorkflow({ client, namespace }, name)));
+
+async function childrenByWorkflow(): Promise<Map<string, KubernetesExecution[]>> {
+  const list = await client.request<{ items: KubernetesExecution[] }>(
+    resourcePath(KUBERNETES_EXECUTIONS, namespace),
+  );
+  const byWorkflow = new Map<string, KubernetesExecution[]>();
+  for (const child of list.items) {
+    const name = child.spec.workflowExecutionRef.name;
+    byWorkflow.set(name, [...(byWorkflow.get(name) ?? []), child]);
+  }
+  return byWorkflow;
+}
+
+async function untilFinished(names: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await workflows(names);
+    if (states.every(finished)) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `not finished: ${states
+          .filter((s) => !finished(s))
+          .map((s) => s.metadata.name)
+          .join(', ')}`,
+      );
+    await sleep(200);
+  }
+}
+
+/**
+ * Where a workflow stood when the operator was killed, as the cluster shows it: its phase, each
+ * step's recorded status, and its children, done or not (a done child whose step is not recorded
+ * yet is a result the killed operator had not taken in).
+ */
+function lifecyclePoint(wf: WorkflowExecution, children: readonly KubernetesExecution[]): string {
+  const done = children.filter((c) => c.status?.phase === 'completed' || c.status?.phase === 'failed');
+  const steps = (wf.status?.stepStatuses ?? []).map((s) => `${s.stepNumber}:${s.status}`).join(',');
+  return `${kindOf(wf.metadata.name ?? '')} ${wf.status?.phase ?? 'new'} [${steps}] children ${done.length}/${children.length} done`;
+}
+
+/** What an uninterrupted run decides, without the times. */
+async function outcome(name: string) {
+  const wf = await getWorkflow({ client, namespace }, name);
+  const children = (await childrenByWorkflow()).get(name) ?? [];
+  const s = wf.status;
+  return {
+    phase: s?.phase,
+    conditions: (s?.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason}`).sort(),
+    steps: Object.fromEntries((s?.stepStatuses ?? []).map((st) => [st.stepNumber, st.status])),
+    retries: (s?.stepStatuses ?? []).map((st) => st.retriesAttempted ?? 0),
+    outcome: s?.workflowResult?.outcome,
+    state: s?.statechart?.snapshot.value,
+    children: children.map((c) => (c.metadata.name ?? '').slice(name.length + 1)).sort(),
+    childPhases: children
+      .map((c) => `${(c.metadata.name ?? '').slice(name.length + 1)}=${c.status?.phase ?? ''}`)
+      .sort(),
+  };
+}
+
 describe('an operator killed with SIGKILL at random points', () => {
-  it(`brings every workflow to its correct end across ${KILLS} kills mid-run, creating no child twice`, async () => {
-    const all: Case[] = [];
-    let kills = 0;
-    let midRunKills = 0;
-    let batch = 0;
-    operator = startOperator();
-    while (midRunKills < KILLS) {
-      const running = cases(batch++);
-      for (const c of running) {
-        verdicts.set(c.name, c.verdict);
-        await applyWorkflow({ client, namespace }, c.name, c.spec);
-      }
-      all.push(...running);
-      // Kill and restart until this batch is done (and at least a few times per batch).
-      for (let round = 0; ; round++) {
-        // Kill at a random point after the operator started working: between reconciles, mid-write,
-        // between a status write and a child creation.
-        await started;
-        await sleep(Math.floor(Math.random() * 400));
-        const before = await Promise.all(running.map((c) => getWorkflow({ client, namespace }, c.name)));
-        await kill(operator);
-        kills++;
-        if (!before.every(finished)) midRunKills++;
-        operator = startOperator();
-        if (before.every(finished) || round > 200) break;
-      }
-    }
-    // Let the last operator settle everything.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const states = await Promise.all(all.map((c) => getWorkflow({ client, namespace }, c.name)));
-      if (states.every(finished)) break;
-      if (Date.now() > deadline)
-        throw new Error(
-          `not finished: ${states
-            .filter((s) => !finished(s))
-            .map((s) => s.metadata.name)
-            .join(', ')}`,
-        );
-      await sleep(200);
+  it(`brings every workflow to the end an uninterrupted run reaches, across ${KILLS} kills that land mid-work at ${MIN_POINTS}+ distinct points, creating no child twice`, async () => {
+    // The reference: the same workflows, one operator, never killed.
+    const steady = await startOperator();
+    const reference = await applyBatch('ref');
+    await untilFinished(reference, 120_000);
+    await steady.stop();
+    const expected = new Map<string, Awaited<ReturnType<typeof outcome>>>();
+    for (const name of reference) {
+      const c = caseOf(name);
+      const ended = await outcome(name);
+      // The reference itself ends as the specification says.
+      expect({ name, phase: ended.phase, steps: ended.steps, children: ended.children }).toEqual({
+        name,
+        phase: c?.expected.phase,
+        steps: c?.expected.steps,
+        children: c?.expected.children,
+      });
+      expect(ended.conditions).toContain(
+        `Ready=${c?.expected.phase === 'completed' ? 'True' : 'False'} ${c?.expected.reason ?? ''}`,
+      );
+      expected.set(kindOf(name), ended);
     }
 
-    expect(midRunKills).toBeGreaterThanOrEqual(KILLS);
-    process.stderr.write(`\nkill test: ${kills} kills, ${midRunKills} mid-run, ${all.length} workflows\n`);
-    for (const c of all) {
-      const wf = await getWorkflow({ client, namespace }, c.name);
-      expect({
-        name: c.name,
-        phase: wf.status?.phase,
-        reason: wf.status?.conditions?.find((x) => x.type === 'Ready')?.reason,
-      }).toEqual({
-        name: c.name,
-        phase: c.expected.phase,
-        reason: c.expected.reason,
-      });
-      expect(Object.fromEntries(wf.status?.stepStatuses?.map((s) => [s.stepNumber, s.status]) ?? [])).toEqual(
-        c.expected.steps,
-      );
-      const children = (await childrenOf({ client, namespace }, c.name)).map((k) =>
-        (k.metadata.name ?? '').slice(c.name.length + 1),
-      );
-      expect(children).toEqual(c.expected.children);
+    const killed: string[] = [];
+    const points = new Set<string>();
+    let kills = 0;
+    let midWork = 0;
+    for (let batch = 0; midWork < KILLS && kills < MAX_KILLS; batch++) {
+      const names = await applyBatch(String(batch));
+      killed.push(...names);
+      for (;;) {
+        const operator = await startOperator();
+        const atStart = new Map(
+          (await workflows(names)).map((w) => [w.metadata.name, w.metadata.resourceVersion]),
+        );
+        // Kill at a random point after the operator started working: between reconciles, mid-write,
+        // between a status write and a child creation.
+        await operator.started();
+        await sleep(Math.floor(Math.random() * 400));
+        const [before, children] = await Promise.all([workflows(names), childrenByWorkflow()]);
+        await operator.kill();
+        kills++;
+        const unfinished = before.filter((w) => !finished(w));
+        if (unfinished.length === 0) break;
+        // Mid-work: this operator had moved a workflow that is still unfinished.
+        if (unfinished.some((w) => atStart.get(w.metadata.name) !== w.metadata.resourceVersion)) midWork++;
+        for (const w of unfinished) points.add(lifecyclePoint(w, children.get(w.metadata.name ?? '') ?? []));
+        if (midWork >= KILLS || kills >= MAX_KILLS) break;
+      }
     }
+    // The last operator settles everything.
+    const last = await startOperator();
+    await untilFinished(killed, 120_000);
+    await last.stop();
+
+    process.stderr.write(
+      `\nkill test: ${kills} kills, ${midWork} mid-work, at ${points.size} distinct points, ${killed.length} workflows\n  ${[...points].sort().join('\n  ')}\n`,
+    );
+    expect(midWork).toBeGreaterThanOrEqual(KILLS);
+    expect(points.size).toBeGreaterThanOrEqual(MIN_POINTS);
+    for (const name of killed)
+      expect({ name, ...(await outcome(name)) }).toEqual({ name, ...expected.get(kindOf(name)) });
     expect(executor.duplicates()).toEqual([]);
   });
 });

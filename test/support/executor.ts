@@ -1,8 +1,11 @@
 /**
- * A scripted executor for integration tests: it watches KubernetesExecution children on the real
- * control plane and writes their status as the test's script says (complete, fail, or leave
- * running), recording every child it ever saw so tests can assert that none was created twice.
+ * The scripted executor of the tests and the benchmarks: it watches KubernetesExecution children on
+ * the real control plane and writes their status as the script says (complete, fail, or leave
+ * running), at once or after a delay. It records every child it ever saw, so tests can assert that
+ * none was created twice, and when it first saw each one and when its completing write returned, so
+ * benchmarks can measure the operator's handoff from one step to the next.
  */
+import { performance } from 'node:perf_hooks';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, KubernetesExecutionStatus } from '../../src/api/generated/types.ts';
 import { LABELS } from '../../src/shell/children.ts';
@@ -24,11 +27,25 @@ export type Script = (child: KubernetesExecution) => Verdict;
 
 export const succeedAll: Script = () => ({ phase: 'completed', wouldSucceed: true });
 
+/** One child as this executor saw it; times are `performance.now()` of this process. */
+export interface ChildTimes {
+  workflow: string;
+  kind: KubernetesExecution['spec']['kind'];
+  step: number;
+  attempt: number;
+  /** When the executor's watch first delivered it. */
+  seen: number;
+  /** When the executor's status write that finished it returned. */
+  done?: number;
+}
+
 export class ScriptedExecutor {
   private readonly informer: ResourceInformer<KubernetesExecution>;
   private readonly handled = new Set<string>();
   /** uid of every child seen, by name: a name seen with two uids was created twice. */
   readonly seen = new Map<string, Set<string>>();
+  /** Every child by name, with when it was seen and finished. */
+  readonly timeline = new Map<string, ChildTimes>();
   private script: Script;
   private readonly client: KubeClient;
 
@@ -72,7 +89,16 @@ export class ScriptedExecutor {
   }
 
   private async handle(child: KubernetesExecution): Promise<void> {
+    const seenAt = performance.now();
     const name = child.metadata.name ?? '';
+    if (!this.timeline.has(name))
+      this.timeline.set(name, {
+        workflow: child.spec.workflowExecutionRef.name,
+        kind: child.spec.kind,
+        step: child.spec.stepNumber,
+        attempt: child.spec.attempt,
+        seen: seenAt,
+      });
     const uids = this.seen.get(name) ?? new Set<string>();
     uids.add(child.metadata.uid ?? '');
     this.seen.set(name, uids);
@@ -102,6 +128,8 @@ export class ScriptedExecutor {
           body: { status },
         },
       );
+      const times = this.timeline.get(name);
+      if (times) times.done = performance.now();
     } catch (error) {
       this.handled.delete(handledKey);
       if (!isNotFound(error)) throw error;
