@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 
 import { startControlPlane, type ControlPlane } from '../src/shell/controlplane/launcher.ts';
-import { measureFloor } from './floor.ts';
-import { percentile, printTable } from './measure.ts';
+import { measureFloor } from './support/floor.ts';
+import { percentile, printTable } from './support/measure.ts';
 
 const RUNS = 100;
 const STARTS = 3;

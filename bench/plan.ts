@@ -1,7 +1,7 @@
 /** Planning time for 10, 100 and 1,000 steps (figures, not assertions). */
 import { planWorkflow } from '../src/core/plan.ts';
 import { specWith, step } from '../test/fixtures/specs.ts';
-import { measure, printTable } from './measure.ts';
+import { measure, printTable } from './support/measure.ts';
 
 /** A layered DAG: each step waits for up to three steps of the previous layer of ten. */
 function layeredSpec(count: number) {

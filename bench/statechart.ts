@@ -9,7 +9,7 @@ import { CompiledWorkflows } from '../src/shell/compiled-workflows.ts';
 import { planWorkflow } from '../src/core/plan.ts';
 import { specHash } from '../src/core/spec-hash.ts';
 import { advance, initialSnapshot, persist, rehydrate } from '../src/core/statechart.ts';
-import { measure, printTable } from './measure.ts';
+import { measure, printTable } from './support/measure.ts';
 
 const T0 = 1_735_732_800_000;
 

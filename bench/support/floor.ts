@@ -3,23 +3,11 @@
  * update (WorkflowExecution /status, JSON patch) from a client-node client. Shared by the
  * control-plane and operator benchmarks so their ratios use a floor measured in the same run.
  */
-import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-
 import { CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 
-import { sequentialSpec } from '../test/fixtures/specs.ts';
+import { sequentialSpec } from '../../test/fixtures/specs.ts';
+import { cpuMs } from '../../test/support/proc.ts';
 import { measure, type Stats } from './measure.ts';
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** User + system CPU time of a process so far, in ms (Linux /proc). */
-export async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // After "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
 
 export interface FloorStats extends Stats {
   /** CPU ms the given process (the apiserver) spent per request, warm-up included; NaN without a pid. */

@@ -41,3 +41,8 @@ export function printTable(title: string, rows: readonly Record<string, string |
   console.log(line(columns));
   for (const row of rows) console.log(line(columns.map((c) => format(row[c] ?? ''))));
 }
+
+/** One decimal. */
+export const round1 = (v: number): number => Math.round(v * 10) / 10;
+/** Two decimals. */
+export const round2 = (v: number): number => Math.round(v * 100) / 100;

@@ -1,0 +1,118 @@
+/**
+ * The operator's memory (figures, never assertions): its RSS, and after a full GC forced through
+ * the inspector its heap, idle, then with 1,000 finished workflows, then with 100 more running.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ScriptedExecutor } from '../test/support/executor.ts';
+import { applyWorkflow } from '../test/integration/support/harness.ts';
+import { spawnOperator, type OperatorProcess } from '../test/support/operator-process.ts';
+import { benchCluster } from './support/cluster.ts';
+import { printTable, round1 } from './support/measure.ts';
+import { chain, specOf } from './support/shapes.ts';
+import { until, watchFinished } from './support/workload.ts';
+
+const FINISHED = 1000;
+/**
+ * Steps of the finished workflows: 1, because 1,000 x 10 steps would take the apiserver alone
+ * ~10 minutes of CPU on 2 cores (see the chains' CPU table).
+ */
+const FINISHED_SHAPE = chain(1);
+const RUNNING = 100;
+const RUNNING_SHAPE = chain(10);
+const HANG_PREFIX = 'hang-';
+
+interface MemorySample {
+  state: string;
+  rssKiB: number;
+  /** After a full GC forced through the inspector. */
+  rssAfterGcKiB: number;
+  heapUsed: number;
+  external: number;
+}
+
+/** Up to `limit` calls of `fn` at a time, over `items`. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export async function benchMemory(): Promise<void> {
+  const cluster = await benchCluster();
+  const { kc, client } = cluster;
+  const namespace = await cluster.namespace('bench-memory');
+  // Children of workflows named hang-* are left running.
+  const executor = new ScriptedExecutor(
+    kc,
+    client,
+    (child) =>
+      child.spec.workflowExecutionRef.name.startsWith(HANG_PREFIX)
+        ? { phase: 'hang' }
+        : { phase: 'completed' },
+    namespace,
+  );
+  const { finishedAt: finished, informer: watcher } = watchFinished(cluster, namespace);
+  let operator: OperatorProcess | undefined;
+  const samples: MemorySample[] = [];
+  const sample = async (state: string) => {
+    if (!operator) return;
+    await sleep(3000);
+    const rssKiB = await operator.rssKiB();
+    const usage = await operator.collectGarbage();
+    samples.push({
+      state,
+      rssKiB,
+      rssAfterGcKiB: await operator.rssKiB(),
+      heapUsed: usage.heapUsed,
+      external: usage.external + usage.arrayBuffers,
+    });
+  };
+  let finishSeconds = Number.NaN;
+  try {
+    await Promise.all([executor.start(), watcher.start()]);
+    operator = await spawnOperator({
+      kubeconfig: cluster.kubeconfigPath,
+      namespaces: [namespace],
+      logLevel: 'warn',
+      inspect: true,
+    });
+    await operator.ready();
+    await sample('idle, caches synced');
+    const t0 = performance.now();
+    const done = Array.from({ length: FINISHED }, (_, i) => `wf-${i}`);
+    await pool(done, 20, (name) => applyWorkflow({ client, namespace }, name, specOf(FINISHED_SHAPE)));
+    await until(`${FINISHED} workflows finished`, () => finished.size >= FINISHED, 400_000);
+    finishSeconds = (performance.now() - t0) / 1000;
+    await sample(`${FINISHED} finished ${FINISHED_SHAPE.name} workflows`);
+    const running = Array.from({ length: RUNNING }, (_, i) => `${HANG_PREFIX}${i}`);
+    await pool(running, 20, (name) => applyWorkflow({ client, namespace }, name, specOf(RUNNING_SHAPE)));
+    const started = () => new Set([...executor.timeline.values()].map((c) => c.workflow));
+    await until(`${RUNNING} workflows running`, () => running.every((n) => started().has(n)), 120_000);
+    await sample(`+ ${RUNNING} running ${RUNNING_SHAPE.name} workflows (step 1 hangs)`);
+  } finally {
+    await operator?.stop();
+    await Promise.all([executor.stop(), watcher.stop()]);
+  }
+
+  const mib = (bytes: number) => round1(bytes / 1024 / 1024);
+  printTable('memory: the operator process (VmRSS; then after a full GC via the inspector)', [
+    ...samples.map((m) => ({
+      state: m.state,
+      'RSS MiB': mib(m.rssKiB * 1024),
+      'RSS after GC MiB': mib(m.rssAfterGcKiB * 1024),
+      'heap used MiB': mib(m.heapUsed),
+      'external MiB': mib(m.external),
+    })),
+  ]);
+  const [idle, afterFinished, afterRunning] = samples;
+  if (idle && afterFinished && afterRunning)
+    console.log(
+      `  heap per finished workflow: ${round1((afterFinished.heapUsed - idle.heapUsed) / 1024 / FINISHED)} KiB; per running workflow: ${round1((afterRunning.heapUsed - afterFinished.heapUsed) / 1024 / RUNNING)} KiB`,
+    );
+  console.log(
+    `  ${FINISHED} workflows of ${FINISHED_SHAPE.name} finished in ${round1(finishSeconds)} s (${round1(FINISHED / finishSeconds)} workflows/s)`,
+  );
+}
