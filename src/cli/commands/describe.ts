@@ -2,7 +2,7 @@
 import type { WorkflowExecution } from '../../api/generated/types.ts';
 import { waitingFor } from '../../core/transitions.ts';
 import { table, time } from '../format.ts';
-import { inspectWorkflow } from './inspect.ts';
+import { inspectWorkflow } from '../../inspect/read-statechart.ts';
 
 export function describeWorkflow(wf: WorkflowExecution): string {
   const s = wf.status ?? {};

@@ -4,7 +4,7 @@ import type { WorkflowExecution } from '../../api/generated/types.ts';
 import { activeStateIds, toDot, toMermaid } from '../../core/diagram.ts';
 import { MACHINE_ID } from '../../../machines/workflow.ts';
 import { CliError } from '../errors.ts';
-import { inspectWorkflow } from './inspect.ts';
+import { inspectWorkflow } from '../../inspect/read-statechart.ts';
 
 export async function diagram(
   wf: WorkflowExecution,

@@ -1,9 +1,9 @@
-/** Reads a workflow's statechart back from its status, as the operator does, for the CLI. */
-import type { WorkflowExecution } from '../../api/generated/types.ts';
-import { describeIssues } from '../../api/issues.ts';
-import type { ExecutionPlan } from '../../../machines/plan.ts';
-import type { WorkflowMachine, WorkflowSnapshot } from '../../../machines/workflow.ts';
-import { CompiledWorkflows } from '../../shell/compiled-workflows.ts';
+/** Reads a workflow's statechart back from its status, as the operator does, for the inspector and the CLI. */
+import type { WorkflowExecution } from '../api/generated/types.ts';
+import { describeIssues } from '../api/issues.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { WorkflowMachine, WorkflowSnapshot } from '../../machines/workflow.ts';
+import { CompiledWorkflows } from '../shell/compiled-workflows.ts';
 
 export type Inspected =
   | { ok: true; plan: ExecutionPlan; machine: WorkflowMachine; snapshot: WorkflowSnapshot | undefined }
