@@ -6,11 +6,11 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ScriptedExecutor } from '../test/support/executor.ts';
 import { applyWorkflow } from '../test/integration/support/harness.ts';
-import { spawnOperator, type OperatorProcess } from '../test/support/operator-process.ts';
+import type { OperatorProcess } from '../test/support/operator-process.ts';
 import { benchCluster } from './support/cluster.ts';
 import { printTable, round1 } from './support/measure.ts';
 import { chain, specOf } from './support/shapes.ts';
-import { until, watchFinished } from './support/workload.ts';
+import { startBenchOperator, until, watchFinished } from './support/workload.ts';
 
 const FINISHED = 1000;
 /**
@@ -73,13 +73,7 @@ export async function benchMemory(): Promise<void> {
   let finishSeconds = Number.NaN;
   try {
     await Promise.all([executor.start(), watcher.start()]);
-    operator = await spawnOperator({
-      kubeconfig: cluster.kubeconfigPath,
-      namespaces: [namespace],
-      logLevel: 'warn',
-      inspect: true,
-    });
-    await operator.ready();
+    operator = await startBenchOperator(cluster, namespace, { inspect: true });
     await sample('idle, caches synced');
     const t0 = performance.now();
     const done = Array.from({ length: FINISHED }, (_, i) => `wf-${i}`);

@@ -88,6 +88,22 @@ export function watchFinished(
   return { finishedAt, informer };
 }
 
+/** `wfx operator` watching one namespace, quiet (log level warn), once it is ready. */
+export async function startBenchOperator(
+  cluster: BenchCluster,
+  namespace: string,
+  options: { inspect?: boolean } = {},
+): Promise<OperatorProcess> {
+  const operator = await spawnOperator({
+    kubeconfig: cluster.kubeconfigPath,
+    namespaces: [namespace],
+    logLevel: 'warn',
+    ...options,
+  });
+  await operator.ready();
+  return operator;
+}
+
 /** The handoffs of one workflow's steps (children of kind `step`), by the shape's dependencies. */
 export function handoffsOf(shape: Shape, steps: ReadonlyMap<number, ChildTimes>): number[] {
   const gaps: number[] = [];
@@ -125,12 +141,7 @@ export async function runWorkload(
   let operator: OperatorProcess | undefined;
   try {
     await Promise.all([executor.start(), watcher.start()]);
-    operator = await spawnOperator({
-      kubeconfig: cluster.kubeconfigPath,
-      namespaces: [namespace],
-      logLevel: 'warn',
-    });
-    await operator.ready();
+    operator = await startBenchOperator(cluster, namespace);
     const pids = { ...cluster.pids, operator: operator.pid };
     const spec = specOf(shape);
     const created = new Map<string, number>();

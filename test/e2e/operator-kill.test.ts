@@ -17,13 +17,7 @@ import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resour
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
 import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
-import {
-  adminClient,
-  applyWorkflow,
-  createNamespace,
-  deleteNamespace,
-  getWorkflow,
-} from '../integration/support/harness.ts';
+import { adminInNamespace, applyWorkflow, getWorkflow } from '../integration/support/harness.ts';
 
 jest.setTimeout(420_000);
 
@@ -46,17 +40,19 @@ interface Case {
 
 const ok: Verdict = { phase: 'completed', wouldSucceed: true };
 
+const fourStepsDone: Case['expected'] = {
+  phase: 'completed',
+  reason: 'Succeeded',
+  steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
+  children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
+};
+
 const CASES: readonly Case[] = [
   {
     kind: 'seq',
     spec: specWith([customStep(1), customStep(2), customStep(3), customStep(4)]),
     verdict: () => ok,
-    expected: {
-      phase: 'completed',
-      reason: 'Succeeded',
-      steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
-      children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
-    },
+    expected: fourStepsDone,
   },
   {
     kind: 'diamond',
@@ -67,12 +63,7 @@ const CASES: readonly Case[] = [
       customStep(4, { dependsOn: [2, 3] }),
     ]),
     verdict: () => ok,
-    expected: {
-      phase: 'completed',
-      reason: 'Succeeded',
-      steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
-      children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
-    },
+    expected: fourStepsDone,
   },
   {
     kind: 'rollback',
@@ -123,12 +114,8 @@ const kindOf = (workflow: string) => workflow.slice(0, workflow.lastIndexOf('-')
 const caseOf = (workflow: string) => CASES.find((c) => c.kind === kindOf(workflow));
 
 beforeAll(async () => {
-  const admin = await adminClient();
-  client = cleanup.track('the admin client', admin.client, (c) => {
-    c.close();
-  });
-  namespace = await createNamespace(client, 'kill');
-  cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+  const admin = await adminInNamespace(cleanup, 'kill');
+  ({ client, namespace } = admin);
   // A slow executor, so kills land while children are in flight.
   executor = cleanup.track(
     'the executor',

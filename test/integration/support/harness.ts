@@ -96,6 +96,20 @@ export async function deleteNamespace(client: KubeClient, namespace: string): Pr
   await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
 }
 
+/** The admin's client and a fresh namespace, both handed to `cleanup` (the namespace deleted first). */
+export async function adminInNamespace(
+  cleanup: Cleanup,
+  prefix: string,
+): Promise<{ kc: KubeConfig; client: KubeClient; namespace: string }> {
+  const { kc, client } = await adminClient();
+  cleanup.add('the admin client', () => {
+    client.close();
+  });
+  const namespace = await createNamespace(client, prefix);
+  cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+  return { kc, client, namespace };
+}
+
 /**
  * The operator in-process, a scripted executor and a namespace of their own. Whatever was started is
  * stopped again when a later part fails to start, and by `stop()`.
