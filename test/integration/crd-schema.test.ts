@@ -142,54 +142,25 @@ describe('WorkflowExecution CRD', () => {
   it('keeps the spec immutable and status a subresource', async () => {
     const name = 'immutable';
     expect(await createStatus(name, validSpec())).toBe(201);
-    const read = async (): Promise<Obj> =>
-      (await custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-      })) as Obj;
+    const where = { group: GROUP, version: VERSION, namespace, plural: PLURAL, name };
+    const read = async (): Promise<Obj> => (await custom.getNamespacedCustomObject(where)) as Obj;
 
     const changed = await read();
     at(changed, 'spec', 'workflowDefinition')['version'] = '2';
-    const update = await custom
-      .replaceNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-        body: changed,
-      })
-      .then(
-        () => 200,
-        (err: unknown) => (err instanceof ApiException ? err.code : -1),
-      );
+    const update = await custom.replaceNamespacedCustomObject({ ...where, body: changed }).then(
+      () => 200,
+      (err: unknown) => (err instanceof ApiException ? err.code : -1),
+    );
     expect(update).toBe(422);
 
     // Status written through the main resource is dropped; through /status it is kept.
     const withStatus = await read();
     withStatus['status'] = { phase: 'planning' };
-    await custom.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: PLURAL,
-      name,
-      body: withStatus,
-    });
+    await custom.replaceNamespacedCustomObject({ ...where, body: withStatus });
     expect((await read())['status']).toBeUndefined();
     const again = await read();
     again['status'] = { phase: 'planning' };
-    await custom.replaceNamespacedCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      namespace,
-      plural: PLURAL,
-      name,
-      body: again,
-    });
+    await custom.replaceNamespacedCustomObjectStatus({ ...where, body: again });
     expect(at(await read(), 'status')['phase']).toBe('planning');
   });
 });
