@@ -161,7 +161,7 @@ export async function runWorkload(
       await until(
         `${total} workflows of ${shape.name} finished`,
         () => finishedAt.size >= total,
-        120_000 + concurrent * shape.steps * 500,
+        120_000 + concurrent * shape.steps * 2_000,
       );
       const done = [...executor.timeline.values()]
         .filter((c) => names.includes(c.workflow))

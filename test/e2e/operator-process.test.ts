@@ -115,6 +115,17 @@ const reconcileLinesFor = (p: OperatorProcess, workflow: string) =>
 const becameLeader = (l: LogLine) => l.message === 'became leader';
 const failedList = (l: LogLine) => /watch failed; restarting/.test(l.message ?? '');
 
+/** Two operators on one lease: the first leads; the second is up, its caches synced, and waits. */
+async function leaderAndStandby(prefix: string) {
+  const namespace = await namespaceWithExecutor(prefix);
+  const leaseName = `wfe-${prefix}`;
+  const first = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
+  const leader = await first.waitForLog(becameLeader, 'became leader');
+  const second = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
+  await second.ready();
+  return { namespace, leaseName, first, leader, second };
+}
+
 async function leaderMetric(p: OperatorProcess, token: string): Promise<number | undefined> {
   const { status, body } = await p.get('metrics', '/metrics', token);
   expect(status).toBe(200);
@@ -151,13 +162,7 @@ describe('operators as processes', () => {
   });
 
   it('with leader election only the leader reconciles, and after SIGKILL of the leader the other takes over within the lease duration + 2 s', async () => {
-    const namespace = await namespaceWithExecutor('leader');
-    const leaseName = 'wfe-leader';
-    const first = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
-    const leader = await first.waitForLog(becameLeader, 'became leader');
-    const second = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
-    // The second one is up, its caches synced, but it waits for the lease.
-    await second.ready();
+    const { namespace, leaseName, first, leader, second } = await leaderAndStandby('leader');
     expect((await lease(namespace, leaseName)).spec.holderIdentity).toBe(leader.identity);
     expect(await leaderMetric(first, readerToken)).toBe(1);
     expect(await leaderMetric(second, readerToken)).toBe(0);
@@ -187,12 +192,7 @@ describe('operators as processes', () => {
   });
 
   it('a leader stopped with SIGTERM exits 0 within 10 s and releases the lease, so its successor takes over at once', async () => {
-    const namespace = await namespaceWithExecutor('sigterm');
-    const leaseName = 'wfe-sigterm';
-    const first = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
-    const leader = await first.waitForLog(becameLeader, 'became leader');
-    const second = await spawnOperator({ kubeconfig: admin(), namespace, leaseName });
-    await second.ready();
+    const { namespace, leaseName, first, leader, second } = await leaderAndStandby('sigterm');
     // Work in flight when the signal comes.
     await applyWorkflow(
       { client, namespace },
