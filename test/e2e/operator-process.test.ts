@@ -22,9 +22,8 @@ import {
 import {
   adminClient,
   applyWorkflow,
-  createNamespace,
-  deleteNamespace,
   inPhase,
+  scratchNamespace,
   waitForWorkflow,
 } from '../integration/support/harness.ts';
 
@@ -60,8 +59,7 @@ let client: KubeClient;
 let kc: KubeConfig;
 
 async function namespaceWithExecutor(prefix: string): Promise<string> {
-  const namespace = await createNamespace(client, prefix);
-  cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+  const namespace = await scratchNamespace(cleanup, client, prefix);
   const executor = cleanup.track('an executor', new ScriptedExecutor(kc, client, undefined, namespace), (e) =>
     e.stop(),
   );
@@ -136,8 +134,7 @@ let readerToken = '';
 
 describe('operators as processes', () => {
   beforeAll(async () => {
-    const namespace = await createNamespace(client, 'metrics-sa');
-    cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+    const namespace = await scratchNamespace(cleanup, client, 'metrics-sa');
     readerToken = await serviceAccountToken(namespace, 'prometheus');
     cleanup.add('the metrics reader binding', () =>
       client

@@ -96,6 +96,17 @@ export async function deleteNamespace(client: KubeClient, namespace: string): Pr
   await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
 }
 
+/** A fresh namespace, deleted by `cleanup`. */
+export async function scratchNamespace(
+  cleanup: Cleanup,
+  client: KubeClient,
+  prefix: string,
+): Promise<string> {
+  const namespace = await createNamespace(client, prefix);
+  cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+  return namespace;
+}
+
 /** The admin's client and a fresh namespace, both handed to `cleanup` (the namespace deleted first). */
 export async function adminInNamespace(
   cleanup: Cleanup,
@@ -105,9 +116,7 @@ export async function adminInNamespace(
   cleanup.add('the admin client', () => {
     client.close();
   });
-  const namespace = await createNamespace(client, prefix);
-  cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
-  return { kc, client, namespace };
+  return { kc, client, namespace: await scratchNamespace(cleanup, client, prefix) };
 }
 
 /**
