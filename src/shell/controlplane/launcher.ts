@@ -187,7 +187,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const log = options.log ?? ((): void => undefined);
   const started = Date.now();
   const workloads = options.workloads ?? false;
-  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  // WFE_CONTROLPLANE_START_TIMEOUT_MS: more patience on a machine shared with other heavy work.
+  const timeoutMs =
+    options.startTimeoutMs ?? Number(process.env['WFE_CONTROLPLANE_START_TIMEOUT_MS'] ?? 60_000);
   const wanted: ControlPlaneBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager'];
   if (workloads) wanted.push('kube-scheduler', 'kwok');
   const binDir = await ensureBinaries(options.binDir ?? defaultBinDir(), wanted);
