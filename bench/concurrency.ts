@@ -22,7 +22,11 @@ export async function benchConcurrency(): Promise<void> {
   const cluster = await benchCluster();
   const results: WorkloadResult[] = [];
   for (const [concurrent, rounds] of CONCURRENCY_CASES)
-    results.push(await runWorkload(cluster, { shape: CONCURRENT_SHAPE, concurrent, rounds }));
+    try {
+      results.push(await runWorkload(cluster, { shape: CONCURRENT_SHAPE, concurrent, rounds }));
+    } catch (error) {
+      console.log(`\n## concurrency: ${concurrent} concurrent did not finish: ${(error as Error).message}`);
+    }
   printTable(
     `concurrency: ${CONCURRENT_SHAPE.name} custom steps per workflow, instant executor, operator in its own process (load average ${loadavg()[0]?.toFixed(2) ?? '?'})`,
     results.map((r) => ({
@@ -36,7 +40,8 @@ export async function benchConcurrency(): Promise<void> {
       'conflicts/step': round2(r.requests.conflicts / r.steps),
     })),
   );
-  const [one, , hundred] = results;
+  const one = results.find((r) => r.concurrent === 1);
+  const hundred = results.find((r) => r.concurrent === 100);
   if (one && hundred)
     console.log(
       `  steps/s at 100 concurrent / at 1: ${round2(hundred.stepsPerSecond / one.stepsPerSecond)}x (goal: >= 100 steps/s at 100 concurrent)`,
