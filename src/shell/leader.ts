@@ -57,6 +57,8 @@ export class LeaderElector {
   private readonly client: KubeClient;
   private readonly config: Required<LeaderElectionConfig>;
   private timer: NodeJS.Timeout | undefined;
+  /** The current acquire-or-renew round, awaited by release(). */
+  private looping: Promise<void> | undefined;
   private leading = false;
   private lastRenew = 0;
   private stopped = false;
@@ -82,12 +84,14 @@ export class LeaderElector {
   run(onStarted: () => void, onLost: () => void): void {
     this.onStarted = onStarted;
     this.onLost = onLost;
-    void this.loop();
+    this.looping = this.loop();
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.loop(), this.config.retryPeriodMs);
+    this.timer = setTimeout(() => {
+      this.looping = this.loop();
+    }, this.config.retryPeriodMs);
   }
 
   private async loop(): Promise<void> {
@@ -174,25 +178,32 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // A renewal in flight would otherwise write the lease after (or take it back from) the release.
+    await this.looping;
     if (!this.leading) return;
     this.leading = false;
-    try {
-      const lease = await this.client.request<Lease>(`${this.path}/${this.config.name}`);
-      if (lease.spec.holderIdentity !== this.config.identity) return;
-      await this.client.request(`${this.path}/${this.config.name}`, {
-        method: 'PUT',
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            renewTime: microTime(Date.now()),
+    // A renewal still in flight when the stop came can move the lease on under us (409): read again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const lease = await this.client.request<Lease>(`${this.path}/${this.config.name}`);
+        if (lease.spec.holderIdentity !== this.config.identity) return;
+        await this.client.request(`${this.path}/${this.config.name}`, {
+          method: 'PUT',
+          body: {
+            ...lease,
+            spec: {
+              ...lease.spec,
+              holderIdentity: '',
+              leaseDurationSeconds: 1,
+              renewTime: microTime(Date.now()),
+            },
           },
-        },
-      });
-    } catch {
-      // The lease expires by itself; releasing only saves the successor the wait.
+        });
+        return;
+      } catch (error) {
+        // Otherwise the lease expires by itself; releasing only saves the successor the wait.
+        if (!isConflict(error)) return;
+      }
     }
   }
 }

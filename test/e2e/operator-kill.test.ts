@@ -19,7 +19,8 @@ import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
 import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
 import { adminInNamespace, applyWorkflow, getWorkflow } from '../integration/support/harness.ts';
 
-jest.setTimeout(420_000);
+// Each kill costs a process start (about 2 s, far more on a loaded machine).
+jest.setTimeout(900_000);
 
 /** Kills that must land while the killed operator had advanced a still unfinished workflow. */
 const KILLS = 50;
@@ -264,6 +265,7 @@ describe('an operator killed with SIGKILL at random points', () => {
         for (const w of unfinished) points.add(lifecyclePoint(w, children.get(w.metadata.name ?? '') ?? []));
         if (midWork >= KILLS || kills >= MAX_KILLS) break;
       }
+      process.stderr.write(`kill test: batch ${batch} done, ${kills} kills, ${midWork} mid-work\n`);
     }
     // The last operator settles everything.
     const last = await startOperator();
