@@ -7,6 +7,7 @@
 import { makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeClient } from './kube/client.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
+import { setLongTimeout, type LongTimeout } from './timers.ts';
 
 /** The least an object needs to be cached: our generated resource types and client-node's both fit. */
 export interface CachedObject {
@@ -70,7 +71,7 @@ export function createInformer<T extends CachedObject>(
   let stopped = false;
   let failures = 0;
   let restarts = 0;
-  let restartTimer: NodeJS.Timeout | undefined;
+  let restartTimer: LongTimeout | undefined;
 
   informer.on('add', (o) => {
     slim(o);
@@ -95,11 +96,15 @@ export function createInformer<T extends CachedObject>(
     failures++;
     const delay = Math.min(RESTART_BASE_MS * 2 ** (failures - 1), RESTART_MAX_MS);
     options.onError?.(error, delay);
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      restarts++;
-      void begin();
-    }, delay);
+    restartTimer = setLongTimeout(
+      () => {
+        restartTimer = undefined;
+        restarts++;
+        void begin();
+      },
+      delay,
+      { unref: false },
+    );
   };
 
   informer.on('error', scheduleRestart);
@@ -130,7 +135,7 @@ export function createInformer<T extends CachedObject>(
     start: begin,
     async stop() {
       stopped = true;
-      if (restartTimer) clearTimeout(restartTimer);
+      restartTimer?.cancel();
       await informer.stop();
     },
   };

@@ -5,6 +5,7 @@
  * Correctness never depends on this: names and preconditions do (DESIGN 7).
  */
 import { isConflict, isNotFound, type KubeClient } from './kube/client.ts';
+import { setLongTimeout, type LongTimeout } from './timers.ts';
 
 export interface LeaderElectionConfig {
   namespace: string;
@@ -56,7 +57,7 @@ const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z
 export class LeaderElector {
   private readonly client: KubeClient;
   private readonly config: Required<LeaderElectionConfig>;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimeout | undefined;
   private leading = false;
   private lastRenew = 0;
   private stopped = false;
@@ -87,7 +88,7 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.loop(), this.config.retryPeriodMs);
+    this.timer = setLongTimeout(() => void this.loop(), this.config.retryPeriodMs, { unref: false });
   }
 
   private async loop(): Promise<void> {
@@ -173,7 +174,7 @@ export class LeaderElector {
   /** Stop campaigning; when leading, hand the lease back so a successor takes over at once. */
   async release(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     if (!this.leading) return;
     this.leading = false;
     try {
