@@ -30,6 +30,7 @@ export class ScriptedExecutor {
   /** uid of every child seen, by name: a name seen with two uids was created twice. */
   readonly seen = new Map<string, Set<string>>();
   private script: Script;
+  private stopped = false;
   private readonly client: KubeClient;
 
   /** Milliseconds the executor takes per child (0: at once). */
@@ -63,6 +64,7 @@ export class ScriptedExecutor {
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
     return this.informer.stop();
   }
 
@@ -72,6 +74,7 @@ export class ScriptedExecutor {
   }
 
   private async handle(child: KubernetesExecution): Promise<void> {
+    if (this.stopped) return;
     const name = child.metadata.name ?? '';
     const uids = this.seen.get(name) ?? new Set<string>();
     uids.add(child.metadata.uid ?? '');
@@ -104,7 +107,12 @@ export class ScriptedExecutor {
       );
     } catch (error) {
       this.handled.delete(handledKey);
-      if (!isNotFound(error)) throw error;
+      // Not found: the child is gone, nothing to do. Anything else (an apiserver or etcd restarting)
+      // is tried again shortly, as a real executor would, rather than dropped or thrown unhandled.
+      if (!isNotFound(error))
+        setTimeout(() => {
+          void this.handle(child);
+        }, 500).unref();
     }
   }
 }
