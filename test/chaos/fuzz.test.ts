@@ -20,7 +20,7 @@ import { createLogger } from '../../src/shell/logger.ts';
 import { startOperator, type RunningOperator } from '../../src/shell/operator.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
-import { adminClientOf, counterTotal, writeResults, type FuzzRow } from './support/chaos.ts';
+import { adminClientOf, counterTotal, retrying, writeResults, type FuzzRow } from './support/chaos.ts';
 import { fuzzSpecs, type FuzzSpec } from './support/fuzz-specs.ts';
 
 const COUNT = Number(process.env['FUZZ_SPECS'] ?? '500');
@@ -90,15 +90,19 @@ const namesAField = (message: string): boolean => /\bspec(\.[A-Za-z]|\b)/.test(m
 
 async function send(fuzz: FuzzSpec, name: string, batch: number): Promise<Verdict> {
   try {
-    await client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
-      body: {
-        apiVersion: 'workflowexecution.kubernaut.io/v1',
-        kind: 'WorkflowExecution',
-        metadata: { name, namespace, labels: { 'fuzz-batch': String(batch), 'fuzz-kind': fuzz.kind } },
-        spec: fuzz.spec,
-      },
-      timeoutMs: 60_000,
-    });
+    // An overloaded apiserver may time out (504) after storing the object: retried, and then
+    // AlreadyExists means it was accepted.
+    await retrying(() =>
+      client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
+        body: {
+          apiVersion: 'workflowexecution.kubernaut.io/v1',
+          kind: 'WorkflowExecution',
+          metadata: { name, namespace, labels: { 'fuzz-batch': String(batch), 'fuzz-kind': fuzz.kind } },
+          spec: fuzz.spec,
+        },
+        timeoutMs: 90_000,
+      }),
+    );
     return { by: 'accepted', name };
   } catch (error) {
     if (!(error instanceof ApiError) || error.status >= 500) throw error;

@@ -102,7 +102,8 @@ export async function startRig(namespace = 'chaos'): Promise<Rig> {
     const httpOk = async (path: string): Promise<boolean> => {
       try {
         const res = await fetch(`http://127.0.0.1:${String(operator.healthPort)}${path}`, {
-          signal: AbortSignal.timeout(1000),
+          // Generous: the operator shares this process and two cores with everything else here.
+          signal: AbortSignal.timeout(5000),
         });
         return res.status === 200;
       } catch {
