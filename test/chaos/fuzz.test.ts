@@ -26,7 +26,8 @@ import { fuzzSpecs, type FuzzSpec } from './support/fuzz-specs.ts';
 const COUNT = Number(process.env['FUZZ_SPECS'] ?? '500');
 const SEED = Number(process.env['FUZZ_SEED'] ?? '20261201');
 const BATCH = 250;
-const IN_FLIGHT = 8;
+// A 200-step spec costs the apiserver seconds of CEL evaluation here: a few at a time.
+const IN_FLIGHT = 4;
 const namespace = 'fuzz';
 
 jest.setTimeout(Math.max(15 * 60_000, COUNT * 600));
@@ -113,11 +114,18 @@ async function send(fuzz: FuzzSpec, name: string, batch: number): Promise<Verdic
 async function inBatches<T, R>(items: readonly T[], limit: number, run: (item: T, i: number) => Promise<R>) {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   await Promise.all(
     Array.from({ length: limit }, async () => {
-      while (next < items.length) {
+      // One failure stops every lane: nothing keeps sending after the test has failed.
+      while (next < items.length && !failed) {
         const i = next++;
-        results[i] = await run(items[i] as T, i);
+        try {
+          results[i] = await run(items[i] as T, i);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     }),
   );
