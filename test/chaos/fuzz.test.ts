@@ -134,9 +134,11 @@ async function inBatches<T, R>(items: readonly T[], limit: number, run: (item: T
 
 const listBatch = async (batch: number): Promise<WorkflowExecution[]> =>
   (
-    await client.request<{ items: WorkflowExecution[] }>(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
-      query: { labelSelector: `fuzz-batch=${batch}` },
-    })
+    await retrying(() =>
+      client.request<{ items: WorkflowExecution[] }>(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
+        query: { labelSelector: `fuzz-batch=${batch}` },
+      }),
+    )
   ).items;
 
 const refusedByPlanner = (wf: WorkflowExecution): boolean =>
@@ -179,14 +181,16 @@ describe(`${COUNT} fuzzed specs against the real apiserver and the operator`, ()
       const chunk = specs.slice(batch * BATCH, (batch + 1) * BATCH);
       const verdicts = await inBatches(chunk, IN_FLIGHT, (fuzz, i) => send(fuzz, `fz-${batch}-${i}`, batch));
       const canary = `canary-${batch}`;
-      await client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
-        body: {
-          apiVersion: 'workflowexecution.kubernaut.io/v1',
-          kind: 'WorkflowExecution',
-          metadata: { name: canary, namespace, labels: { 'fuzz-batch': String(batch) } },
-          spec: specWith([customStep(1), customStep(2)]),
-        },
-      });
+      await retrying(() =>
+        client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
+          body: {
+            apiVersion: 'workflowexecution.kubernaut.io/v1',
+            kind: 'WorkflowExecution',
+            metadata: { name: canary, namespace, labels: { 'fuzz-batch': String(batch) } },
+            spec: specWith([customStep(1), customStep(2)]),
+          },
+        }),
+      );
       const accepted = verdicts.filter((v) => v.by === 'accepted').map((v) => v.name);
       for (const v of verdicts) {
         row.specsTried++;
@@ -226,10 +230,13 @@ describe(`${COUNT} fuzzed specs against the real apiserver and the operator`, ()
         row.stalledOthers++;
       });
       // Delete the batch; the operator removes its finalizer from each.
-      await client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
-        method: 'DELETE',
-        query: { labelSelector: `fuzz-batch=${batch}` },
-      });
+      await retrying(() =>
+        client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
+          method: 'DELETE',
+          query: { labelSelector: `fuzz-batch=${batch}` },
+          timeoutMs: 120_000,
+        }),
+      );
       await until(`batch ${batch} deleted`, 180_000, async () =>
         (await listBatch(batch)).length === 0 ? true : undefined,
       );

@@ -254,7 +254,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     let etcd = start('etcd', 'etcd', etcdArgs(dataDir, etcdPort, peerPort));
     let apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
-    // The other components wait for the apiserver themselves, so they start now, in parallel.
+    const adminTls = { caFile: pki.ca.certFile, certFile: pki.admin.certFile, keyFile: pki.admin.keyFile };
+    // kube-controller-manager gives up after 20 s without a healthy apiserver, which a loaded
+    // machine can take longer than to start: the other components start once it is ready.
+    await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
+    log(`kube-apiserver ready after ${Date.now() - started} ms`);
     const controllers = [...CONTROLLERS, ...(workloads ? WORKLOAD_CONTROLLERS : [])];
     const kcm = start('kube-controller-manager', 'kube-controller-manager', [
       `--kubeconfig=${adminKubeconfig}`,
@@ -280,10 +284,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         ]),
       );
     }
-
-    const adminTls = { caFile: pki.ca.certFile, certFile: pki.admin.certFile, keyFile: pki.admin.keyFile };
-    await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
-    log(`kube-apiserver ready after ${Date.now() - started} ms`);
 
     const kc = new KubeConfig();
     kc.loadFromFile(adminKubeconfig);
