@@ -58,6 +58,8 @@ export async function startRig(namespace = 'chaos'): Promise<Rig> {
     cleanup.push(() => rm(workDir, { recursive: true, force: true }));
     const cp = await startControlPlane({
       dataRoot: workDir,
+      // A loaded machine (CI, or the soak beside other work) can take over a minute.
+      startTimeoutMs: 180_000,
       log: (m) => process.stderr.write(`controlplane: ${m}\n`),
     });
     cleanup.push(() => cp.stop());
