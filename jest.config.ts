@@ -31,6 +31,8 @@ const config: Config = {
       ...withControlPlane,
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], ...withControlPlane },
+    // Each chaos suite starts its own control plane (it kills etcd); CHAOS_SCALE sets its length.
+    { ...common, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.test.ts'] },
   ],
 };
 

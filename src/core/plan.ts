@@ -11,8 +11,11 @@ import type {
   PlannedAdjustment,
   PlannedStep,
 } from '../../machines/plan.ts';
+import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
 import { parseDuration } from './duration.ts';
 import { STEPS, indexSteps, numberedDependencies } from '../api/step-graph.ts';
+
+const MAX_SPEC_DURATION_MS = parseDuration(MAX_SPEC_DURATION) ?? 0;
 
 export const DEFAULTS = {
   stepTimeoutMs: 5 * 60_000,
@@ -246,6 +249,14 @@ function durationOr(text: string | undefined, fallback: number, path: string, is
       reason: 'InvalidDuration',
       path,
       message: `${JSON.stringify(text)} is not a positive duration such as "30s" or "5m"`,
+    });
+    return fallback;
+  }
+  if (ms > MAX_SPEC_DURATION_MS) {
+    issues.push({
+      reason: 'InvalidDuration',
+      path,
+      message: `${JSON.stringify(text)} is longer than the longest timeout allowed, ${MAX_SPEC_DURATION}`,
     });
     return fallback;
   }

@@ -17,8 +17,17 @@ function civil(days: number): { year: number; month: number; day: number } {
   return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
 
-/** `2025-01-02T03:04:05.678Z`, exactly like `new Date(ms).toISOString()`. */
-export function isoOf(ms: number): string {
+/** RFC 3339 has four-digit years: 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z. */
+const EARLIEST_MS = -62_167_219_200_000;
+const LATEST_MS = 253_402_300_799_999;
+
+/**
+ * `2025-01-02T03:04:05.678Z`, exactly like `new Date(ms).toISOString()` within RFC 3339's years;
+ * outside them (a deadline millennia away, where `new Date` gives Invalid Date past 8.64e15 ms)
+ * the nearest representable instant, so a status time is always a valid date-time.
+ */
+export function isoOf(instant: number): string {
+  const ms = Number.isNaN(instant) ? 0 : Math.min(LATEST_MS, Math.max(EARLIEST_MS, instant));
   const days = Math.floor(ms / 86_400_000);
   const rest = ms - days * 86_400_000;
   const { year, month, day } = civil(days);

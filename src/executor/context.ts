@@ -5,6 +5,7 @@
  */
 import type { KubernetesExecution, StepExecutionResult } from '../api/generated/types.ts';
 import type { KubeClient, RequestInit } from '../shell/kube/client.ts';
+import { setLongTimeout } from '../shell/timers.ts';
 
 export interface ActionContext {
   readonly child: KubernetesExecution;
@@ -44,12 +45,16 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(new ActionError('executor stopping'));
       return;
     }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    const timer = setLongTimeout(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      ms,
+      { unref: false },
+    );
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.cancel();
       reject(new ActionError('executor stopping'));
     };
     signal.addEventListener('abort', onAbort, { once: true });

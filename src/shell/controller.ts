@@ -41,6 +41,9 @@ function union<T extends CachedObject>(informers: ResourceInformer<T>[]): Resour
     get synced() {
       return informers.every((i) => i.synced);
     },
+    get healthy() {
+      return informers.every((i) => i.healthy);
+    },
     get restarts() {
       return informers.reduce((n, i) => n + i.restarts, 0);
     },
@@ -131,6 +134,11 @@ export class WorkflowController {
 
   get synced(): boolean {
     return this.workflows.synced && this.children.synced;
+  }
+
+  /** Synced, and no watch is waiting to restart after an error. */
+  get healthy(): boolean {
+    return this.workflows.healthy && this.children.healthy;
   }
 
   /** Start the caches and wait until they have listed once. */

@@ -2,11 +2,14 @@
  * A watched cache of one resource type (optionally one namespace, optionally a label selector),
  * built on @kubernetes/client-node's ListWatch: it relists on 410 Gone by itself; here it is also
  * restarted with exponential backoff after any other watch error, so an apiserver restart is
- * survived without losing the cache.
+ * survived without losing the cache. A watch that stays silent for WATCH_INACTIVITY_MS is dropped
+ * and opened again from the last resourceVersion: a half-open connection (accepted, never
+ * answered) costs at most that long, never forever.
  */
-import { makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeClient } from './kube/client.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
+import { setLongTimeout, type LongTimeout } from './timers.ts';
 
 /** The least an object needs to be cached: our generated resource types and client-node's both fit. */
 export interface CachedObject {
@@ -27,6 +30,8 @@ export interface InformerOptions<T extends CachedObject = CachedObject> {
 
 export interface ResourceInformer<T extends CachedObject> {
   readonly synced: boolean;
+  /** Synced, and not waiting to restart after a failed watch or list. */
+  readonly healthy: boolean;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): readonly T[];
   start(): Promise<void>;
@@ -46,6 +51,8 @@ function slim(object: KubernetesObject): void {
 
 const RESTART_BASE_MS = 500;
 const RESTART_MAX_MS = 30_000;
+/** client-node's default is 30 s; an idle watch reopened every 15 s costs one cheap request. */
+export const WATCH_INACTIVITY_MS = 15_000;
 
 export function createInformer<T extends CachedObject>(
   kc: KubeConfig,
@@ -65,12 +72,15 @@ export function createInformer<T extends CachedObject>(
     return result;
   };
   // client-node's cache holds plain JSON; this adapter is where it is given the resource's own type.
-  const informer = makeInformer<KubernetesObject>(kc, path, list, options.labelSelector);
+  const watch = new Watch(kc);
+  // An adapter setting: client-node keeps the inactivity timeout in a field it does not expose.
+  Object.assign(watch, { requestTimeoutMs: WATCH_INACTIVITY_MS });
+  const informer = new ListWatch<KubernetesObject>(path, watch, list, false, options.labelSelector);
   let synced = false;
   let stopped = false;
   let failures = 0;
   let restarts = 0;
-  let restartTimer: NodeJS.Timeout | undefined;
+  let restartTimer: LongTimeout | undefined;
 
   informer.on('add', (o) => {
     slim(o);
@@ -95,11 +105,15 @@ export function createInformer<T extends CachedObject>(
     failures++;
     const delay = Math.min(RESTART_BASE_MS * 2 ** (failures - 1), RESTART_MAX_MS);
     options.onError?.(error, delay);
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      restarts++;
-      void begin();
-    }, delay);
+    restartTimer = setLongTimeout(
+      () => {
+        restartTimer = undefined;
+        restarts++;
+        void begin();
+      },
+      delay,
+      { unref: false },
+    );
   };
 
   informer.on('error', scheduleRestart);
@@ -122,6 +136,9 @@ export function createInformer<T extends CachedObject>(
     get synced() {
       return synced;
     },
+    get healthy() {
+      return synced && restartTimer === undefined;
+    },
     get restarts() {
       return restarts;
     },
@@ -130,7 +147,7 @@ export function createInformer<T extends CachedObject>(
     start: begin,
     async stop() {
       stopped = true;
-      if (restartTimer) clearTimeout(restartTimer);
+      restartTimer?.cancel();
       await informer.stop();
     },
   };

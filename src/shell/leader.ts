@@ -5,6 +5,7 @@
  * Correctness never depends on this: names and preconditions do (DESIGN 7).
  */
 import { isConflict, isNotFound, type KubeClient } from './kube/client.ts';
+import { setLongTimeout, type LongTimeout } from './timers.ts';
 
 export interface LeaderElectionConfig {
   namespace: string;
@@ -56,7 +57,7 @@ const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z
 export class LeaderElector {
   private readonly client: KubeClient;
   private readonly config: Required<LeaderElectionConfig>;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimeout | undefined;
   /** The current acquire-or-renew round, awaited by release(). */
   private looping: Promise<void> | undefined;
   private leading = false;
@@ -89,9 +90,13 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.looping = this.loop();
-    }, this.config.retryPeriodMs);
+    this.timer = setLongTimeout(
+      () => {
+        this.looping = this.loop();
+      },
+      this.config.retryPeriodMs,
+      { unref: false },
+    );
   }
 
   private async loop(): Promise<void> {
@@ -177,7 +182,7 @@ export class LeaderElector {
   /** Stop campaigning; when leading, hand the lease back so a successor takes over at once. */
   async release(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     // A renewal in flight would otherwise write the lease after (or take it back from) the release.
     await this.looping;
     if (!this.leading) return;

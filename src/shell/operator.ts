@@ -13,6 +13,7 @@ import { createKubeClient, type KubeClient } from './kube/client.ts';
 import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { ApiserverReachability } from './reachability.ts';
 import { metricsAuthorizer, startHealthServer, startMetricsServer, type RunningServer } from './servers.ts';
 
 export interface OperatorConfig {
@@ -87,12 +88,34 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     ...(config.clock ? { clock: config.clock } : {}),
   });
 
+  const apiserver = new ApiserverReachability(client, {
+    onChange: (reachable, error) => {
+      if (reachable) log.info('apiserver reachable again');
+      else log.warn('apiserver unreachable; not ready', { error });
+    },
+  });
+  apiserver.start();
+
   const servers: RunningServer[] = [];
   const bind = config.bindAddress ?? '0.0.0.0';
   let alive = true;
   if (config.healthPort !== undefined) {
     servers.push(
-      await startHealthServer({ live: () => alive, ready: () => controller.synced }, config.healthPort, bind),
+      await startHealthServer(
+        {
+          live: () => alive,
+          // Ready: caches listed, no watch waiting to restart, and the apiserver answering now.
+          ready: () => controller.healthy && apiserver.reachable,
+          notReady: () =>
+            !controller.synced
+              ? 'caches not synced'
+              : !apiserver.reachable
+                ? 'apiserver unreachable'
+                : 'watches restarting',
+        },
+        config.healthPort,
+        bind,
+      ),
     );
   }
   const healthPort = config.healthPort !== undefined ? servers[0]?.port : undefined;
@@ -145,6 +168,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     isLeader: () => elector?.isLeader ?? true,
     async stop() {
       alive = false;
+      await apiserver.stop();
       await controller.stop();
       await elector?.release();
       await Promise.all(servers.map((s) => s.close()));

@@ -1,21 +1,28 @@
 /**
  * Children by their controller's uid, kept from the informer's own callbacks, so a reconcile finds
- * its workflow's children without scanning every child in the namespace.
+ * its workflow's children without scanning every child in the namespace. A child whose controller
+ * reference is removed (or changed) leaves its old owner's entry: it no longer belongs to it.
  */
 import type { CachedObject } from './informer.ts';
 
 export class OwnerIndex<T extends CachedObject> {
   private readonly byOwner = new Map<string, Map<string, T>>();
+  /** The owner each indexed child is filed under, to move or drop it when that changes. */
+  private readonly ownerOf = new Map<string, string>();
 
   update(object: T, kind: 'add' | 'update' | 'delete'): void {
-    const owner = object.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid;
-    if (!owner) return;
     const key = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    const owner =
+      kind === 'delete'
+        ? undefined
+        : object.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid;
+    const previous = this.ownerOf.get(key);
+    if (previous !== undefined && previous !== owner) this.remove(previous, key);
+    if (!owner) return;
     const children = this.byOwner.get(owner) ?? new Map<string, T>();
-    if (kind === 'delete') children.delete(key);
-    else children.set(key, object);
-    if (children.size === 0) this.byOwner.delete(owner);
-    else this.byOwner.set(owner, children);
+    children.set(key, object);
+    this.byOwner.set(owner, children);
+    this.ownerOf.set(key, owner);
   }
 
   of(ownerUid: string): T[] {
@@ -24,5 +31,13 @@ export class OwnerIndex<T extends CachedObject> {
 
   get owners(): number {
     return this.byOwner.size;
+  }
+
+  private remove(owner: string, key: string): void {
+    this.ownerOf.delete(key);
+    const children = this.byOwner.get(owner);
+    if (!children) return;
+    children.delete(key);
+    if (children.size === 0) this.byOwner.delete(owner);
   }
 }

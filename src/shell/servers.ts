@@ -1,6 +1,7 @@
 /**
  * The operator's two HTTP servers (DESIGN 7):
- * - health, no auth: /health and /healthz (the process is alive), /ready and /readyz (caches synced);
+ * - health, no auth: /health and /healthz (the process is alive), /ready and /readyz (caches synced,
+ *   watches running, the apiserver answering);
  * - metrics: /metrics behind TokenReview (401 without a valid bearer token) and SubjectAccessReview
  *   (403 without `get` on the non-resource URL /metrics), as controller-runtime's filter does.
  */
@@ -12,6 +13,8 @@ import type { KubeClient } from './kube/client.ts';
 export interface HealthChecks {
   live: () => boolean;
   ready: () => boolean;
+  /** Why not ready, for the 503's body (default: caches not synced). */
+  notReady?: () => string;
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -50,7 +53,8 @@ export async function startHealthServer(
     if (path === '/health' || path === '/healthz')
       reply(res, checks.live() ? 200 : 500, checks.live() ? 'ok' : 'not alive');
     else if (path === '/ready' || path === '/readyz')
-      reply(res, checks.ready() ? 200 : 503, checks.ready() ? 'ok' : 'caches not synced');
+      if (checks.ready()) reply(res, 200, 'ok');
+      else reply(res, 503, checks.notReady?.() ?? 'caches not synced');
     else reply(res, 404, 'not found');
   });
   return { port: await listen(server, port, host), close: closer(server) };

@@ -5,6 +5,8 @@
  * requested requeue happens at exactly the asked time.
  */
 
+import { setLongTimeout, type LongTimeout, type TimerFunctions } from './timers.ts';
+
 export interface WorkResult {
   /** Handle the key again after this many ms (exact, not rate-limited). */
   requeueAfterMs?: number | undefined;
@@ -28,6 +30,7 @@ export interface WorkQueueOptions {
   metrics?: WorkQueueMetrics;
   /** Injected for tests; defaults to the real clock and timers. */
   now?: () => number;
+  timers?: TimerFunctions;
   onError?: (key: string, error: unknown) => void;
 }
 
@@ -38,14 +41,14 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly enqueuedAt = new Map<string, number>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly timers = new Map<string, { at: number; timer: LongTimeout }>();
   private readonly waiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private running = 0;
   private shuttingDown = false;
   private readonly workerLoops: Promise<void>[] = [];
-  private readonly options: Required<Omit<WorkQueueOptions, 'metrics' | 'onError'>> &
-    Pick<WorkQueueOptions, 'metrics' | 'onError'>;
+  private readonly options: Required<Omit<WorkQueueOptions, 'metrics' | 'onError' | 'timers'>> &
+    Pick<WorkQueueOptions, 'metrics' | 'onError' | 'timers'>;
 
   constructor(options: WorkQueueOptions) {
     this.options = {
@@ -87,19 +90,24 @@ export class WorkQueue {
   /** Add after `delayMs`; an earlier pending time for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
-    if (delayMs <= 0) {
+    if (!(delayMs > 0)) {
+      // Zero, negative and NaN all mean now.
       this.add(key);
       return;
     }
     const at = this.options.now() + delayMs;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;
-    if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, delayMs);
-    timer.unref();
+    pending?.timer.cancel();
+    // Chained past Node's 2^31-1 ms limit: a deadline months away waits, it does not fire now.
+    const timer = setLongTimeout(
+      () => {
+        this.timers.delete(key);
+        this.add(key);
+      },
+      delayMs,
+      this.options.timers ? { timers: this.options.timers } : {},
+    );
     this.timers.set(key, { at, timer });
   }
 
@@ -132,7 +140,7 @@ export class WorkQueue {
   /** Stop taking work, drop what waits, and let in-flight keys finish. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) timer.cancel();
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();

@@ -47,6 +47,7 @@ export class ScriptedExecutor {
   /** Every child by name, with when it was seen and finished. */
   readonly timeline = new Map<string, ChildTimes>();
   private script: Script;
+  private stopped = false;
   private readonly client: KubeClient;
 
   /** Milliseconds the executor takes per child (0: at once). */
@@ -80,6 +81,7 @@ export class ScriptedExecutor {
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
     return this.informer.stop();
   }
 
@@ -89,6 +91,7 @@ export class ScriptedExecutor {
   }
 
   private async handle(child: KubernetesExecution): Promise<void> {
+    if (this.stopped) return;
     const seenAt = performance.now();
     const name = child.metadata.name ?? '';
     if (!this.timeline.has(name))
@@ -132,7 +135,12 @@ export class ScriptedExecutor {
       if (times) times.done = performance.now();
     } catch (error) {
       this.handled.delete(handledKey);
-      if (!isNotFound(error)) throw error;
+      // Not found: the child is gone, nothing to do. Anything else (an apiserver or etcd restarting)
+      // is tried again shortly, as a real executor would, rather than dropped or thrown unhandled.
+      if (!isNotFound(error))
+        setTimeout(() => {
+          void this.handle(child);
+        }, 500).unref();
     }
   }
 }

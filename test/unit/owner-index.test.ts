@@ -23,6 +23,18 @@ describe('the children index', () => {
     expect(index.owners).toBe(1);
   });
 
+  it('drops a child from its workflow when its controller reference is removed, or moves it when changed', () => {
+    const index = new OwnerIndex();
+    index.update(child('wf-step-1-a1', 'uid-a'), 'add');
+    index.update(child('wf-step-2-a1', 'uid-a'), 'add');
+    index.update(child('wf-step-1-a1', undefined), 'update');
+    expect(index.of('uid-a').map((c) => c.metadata?.name)).toEqual(['wf-step-2-a1']);
+    index.update(child('wf-step-2-a1', 'uid-b'), 'update');
+    expect(index.of('uid-a')).toEqual([]);
+    expect(index.of('uid-b').map((c) => c.metadata?.name)).toEqual(['wf-step-2-a1']);
+    expect(index.owners).toBe(1);
+  });
+
   it('ignores objects without a controller owner', () => {
     const index = new OwnerIndex();
     index.update(child('orphan', undefined), 'add');

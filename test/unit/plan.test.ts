@@ -81,6 +81,31 @@ describe('the planner orders steps', () => {
     );
     expect(plan.steps.map((s) => s.rollback?.timeoutMs)).toEqual([120_000, 20_000]);
   });
+
+  it('takes timeouts up to 720h, past the 24.8 days a Node timer holds', () => {
+    const plan = planOf(specWith([step(1, { timeout: '720h' })]));
+    expect(plan.steps[0]?.timeoutMs).toBe(720 * 3_600_000);
+  });
+
+  it('refuses a timeout longer than 720h, with the reason and the path', () => {
+    const rollbackSpec = {
+      action: 'scale-to-previous' as const,
+      parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web-1', previousReplicas: 2 } },
+      timeout: '9999999999h',
+    };
+    expect(issuesOf(specWith([step(1, { timeout: '721h' }), step(2, { rollbackSpec })]))).toEqual([
+      {
+        reason: 'InvalidDuration',
+        path: 'spec.workflowDefinition.steps[0].timeout',
+        message: '"721h" is longer than the longest timeout allowed, 720h',
+      },
+      {
+        reason: 'InvalidDuration',
+        path: 'spec.workflowDefinition.steps[1].rollbackSpec.timeout',
+        message: '"9999999999h" is longer than the longest timeout allowed, 720h',
+      },
+    ]);
+  });
 });
 
 describe('AI parallel-execution suggestions', () => {

@@ -305,7 +305,7 @@ export interface WorkflowStep {
   criticalStep?: boolean;
   /** Retries after the first attempt; falls back to the strategy’s maxRetries. */
   maxRetries?: number;
-  /** Per-attempt timeout, e.g. "5m"; 5m when unset. */
+  /** Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h. */
   timeout?: string;
   /** Step numbers this step waits for. */
   dependsOn?: number[];
@@ -418,7 +418,7 @@ export interface RollbackSpec {
     | 'custom';
   /** Rollback-specific parameters; exactly one member, matching the rollback action. */
   parameters: RollbackParameters;
-  /** Timeout of the rollback step, e.g. "5m". */
+  /** Timeout of the rollback step, e.g. "5m"; at most 720h. */
   timeout?: string;
 }
 

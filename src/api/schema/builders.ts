@@ -111,6 +111,25 @@ export const obj = (
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 export const duration = (description: string): Schema => str(32, description, { pattern: DURATION_PATTERN });
 
+/**
+ * The longest timeout a spec may ask for: 30 days. Longer than Node's 24.8-day timer limit on
+ * purpose (the shell chains timers), short enough that every deadline stays a valid date.
+ */
+export const MAX_SPEC_DURATION = '720h';
+
+/** A spec duration: the pattern, and at most MAX_SPEC_DURATION (the planner checks the same bound). */
+export const specDuration = (description: string): Schema =>
+  str(32, description, {
+    pattern: DURATION_PATTERN,
+    'x-kubernetes-validations': [
+      {
+        rule: `duration(self) <= duration('${MAX_SPEC_DURATION}')`,
+        message: `must be at most ${MAX_SPEC_DURATION}`,
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  });
+
 /** RFC 1123 DNS subdomain (most object names) and label (namespaces). */
 export const dnsSubdomain = (description: string): Schema =>
   str(253, description, { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' });

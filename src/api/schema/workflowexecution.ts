@@ -8,6 +8,7 @@ import {
   dnsLabel,
   dnsSubdomain,
   duration,
+  specDuration,
   enumOf,
   int,
   list,
@@ -65,7 +66,7 @@ export const CHECK_RESULTS = ['passed', 'failed', 'not_applicable', 'error'] as 
 
 const namespace = dnsLabel('Namespace of the target object.');
 const objectName = dnsSubdomain('Name of the target object.');
-const gracePeriod = duration('Grace period, e.g. "30s".');
+const gracePeriod = specDuration('Grace period, e.g. "30s".');
 const deploymentRef = { namespace, deployment: objectName };
 
 const objectReference = obj('A reference to another object.', {
@@ -229,7 +230,7 @@ export const rollbackSpec = obj(
   {
     action: enumOf(ROLLBACK_ACTION_NAMES, 'Rollback action.'),
     parameters: rollbackParameters,
-    timeout: duration('Timeout of the rollback step, e.g. "5m".'),
+    timeout: specDuration('Timeout of the rollback step, e.g. "5m"; at most 720h.'),
   },
   ['action', 'parameters'],
   { 'x-kubernetes-validations': [actionMatchesMember(ROLLBACK_ACTIONS, 'rollback action')] },
@@ -257,7 +258,7 @@ export const workflowStep = obj(
     parameters: stepParameters,
     criticalStep: bool('A failing critical step stops the workflow and triggers rollback per strategy.'),
     maxRetries: int(0, 10, 'Retries after the first attempt; falls back to the strategy’s maxRetries.'),
-    timeout: duration('Per-attempt timeout, e.g. "5m"; 5m when unset.'),
+    timeout: specDuration('Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h.'),
     dependsOn: list(
       int(1, 10000, 'A step number this step waits for.'),
       LIMITS.dependsOn,

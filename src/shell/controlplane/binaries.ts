@@ -18,9 +18,13 @@ export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number];
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** Everything built from Go modules lives under here (WFE_CONTROLPLANE_CACHE moves it). */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env['WFE_CONTROLPLANE_CACHE'] ?? join(homedir(), '.cache', 'wfe-controlplane');
+}
+
 export function defaultBinDir(env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env['WFE_CONTROLPLANE_CACHE'] ?? join(homedir(), '.cache', 'wfe-controlplane');
-  return join(cache, KUBERNETES_VERSION, 'bin');
+  return join(cacheRoot(env), KUBERNETES_VERSION, 'bin');
 }
 
 async function isExecutable(file: string): Promise<boolean> {

@@ -65,6 +65,11 @@ export interface ControlPlane {
    * an upgrade or crash would: every watch breaks, and clients must recover.
    */
   restartApiserver(): Promise<void>;
+  /**
+   * SIGKILL etcd (no clean shutdown, as a crash or an OOM kill would) and start it again on the same
+   * data dir and port; resolves once the apiserver is ready again.
+   */
+  restartEtcd(): Promise<void>;
   /** SIGTERM every component (SIGKILL after 5 s), then remove the data dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -249,9 +254,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       client: pki.admin,
     });
 
-    const etcd = start('etcd', 'etcd', etcdArgs(dataDir, etcdPort, peerPort));
+    let etcd = start('etcd', 'etcd', etcdArgs(dataDir, etcdPort, peerPort));
     let apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
-    // The other components wait for the apiserver themselves, so they start now, in parallel.
+    const adminTls = { caFile: pki.ca.certFile, certFile: pki.admin.certFile, keyFile: pki.admin.keyFile };
+    // kube-controller-manager gives up after 20 s without a healthy apiserver, which a loaded
+    // machine can take longer than to start: the other components start once it is ready.
+    await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
+    log(`kube-apiserver ready after ${Date.now() - started} ms`);
     const controllers = [...CONTROLLERS, ...(workloads ? WORKLOAD_CONTROLLERS : [])];
     const kcm = start('kube-controller-manager', 'kube-controller-manager', [
       `--kubeconfig=${adminKubeconfig}`,
@@ -277,10 +286,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         ]),
       );
     }
-
-    const adminTls = { caFile: pki.ca.certFile, certFile: pki.admin.certFile, keyFile: pki.admin.keyFile };
-    await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
-    log(`kube-apiserver ready after ${Date.now() - started} ms`);
 
     const kc = new KubeConfig();
     kc.loadFromFile(adminKubeconfig);
@@ -332,6 +337,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         processes.splice(processes.indexOf(old), 1);
         apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
         pids['kube-apiserver'] = apiserver.pid;
+        await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
+      },
+      restartEtcd: async () => {
+        const old = etcd;
+        process.kill(old.pid, 'SIGKILL');
+        await old.exited;
+        processes.splice(processes.indexOf(old), 1);
+        etcd = start('etcd', 'etcd', etcdArgs(dataDir, etcdPort, peerPort));
+        pids['etcd'] = etcd.pid;
         await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
       },
       stop,

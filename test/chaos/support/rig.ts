@@ -1,0 +1,201 @@
+/**
+ * The chaos rig: a control plane of its own, Toxiproxy in front of its apiserver, the operator
+ * in-process talking through the proxy, and the scripted executor talking to the apiserver
+ * directly; /ready and /health sampled every 200 ms. Used by the fault suite and the soak.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubernetesExecution, WorkflowExecution } from '../../../src/api/generated/types.ts';
+import { APPROVED_BY } from '../../../src/core/observe.ts';
+import { startControlPlane, type ControlPlane } from '../../../src/shell/controlplane/launcher.ts';
+import type { KubeClient } from '../../../src/shell/kube/client.ts';
+import {
+  KUBERNETES_EXECUTIONS,
+  WORKFLOW_EXECUTIONS,
+  resourcePath,
+} from '../../../src/shell/kube/resources.ts';
+import { createLogger } from '../../../src/shell/logger.ts';
+import { startOperator, type RunningOperator } from '../../../src/shell/operator.ts';
+import { ScriptedExecutor } from '../../support/executor.ts';
+import { adminClientOf, retrying } from './chaos.ts';
+import { startToxiproxy, type Proxy } from './toxiproxy.ts';
+import { SHAPES, isFinished, shapesScript } from './workloads.ts';
+
+export interface HealthSample {
+  at: number;
+  ready: boolean;
+  live: boolean;
+}
+
+export interface Rig {
+  cp: ControlPlane;
+  proxy: Proxy;
+  operator: RunningOperator;
+  executor: ScriptedExecutor;
+  client: KubeClient;
+  namespace: string;
+  readonly samples: HealthSample[];
+  listWorkflows(prefix?: string): Promise<WorkflowExecution[]>;
+  listChildren(): Promise<KubernetesExecution[]>;
+  /** One workflow of every shape, named `<prefix>-<shape>`; the approval one approved up front. */
+  startBatch(prefix: string): Promise<string[]>;
+  /** Until every named workflow has a phase (the operator has picked it up). */
+  waitStarted(prefix: string, names: readonly string[]): Promise<void>;
+  /** Until the `count` workflows with the prefix have all finished. */
+  waitFinished(prefix: string, count: number, timeoutMs: number): Promise<WorkflowExecution[]>;
+  stop(): Promise<void>;
+}
+
+export async function startRig(namespace = 'chaos'): Promise<Rig> {
+  const cleanup: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const workDir = await mkdtemp(join(tmpdir(), 'wfe-chaos-'));
+    cleanup.push(() => rm(workDir, { recursive: true, force: true }));
+    const cp = await startControlPlane({
+      dataRoot: workDir,
+      // A loaded machine (CI, or the soak beside other work) can take over a minute.
+      startTimeoutMs: 180_000,
+      log: (m) => process.stderr.write(`controlplane: ${m}\n`),
+    });
+    cleanup.push(() => cp.stop());
+    const toxiproxy = await startToxiproxy(join(workDir, 'toxiproxy'));
+    cleanup.push(() => toxiproxy.stop());
+    const proxy = await toxiproxy.createProxy('apiserver', new URL(cp.server).host);
+    // The operator's kubeconfig names the proxy; the tests and the executor use the apiserver itself.
+    const proxied = join(workDir, 'proxied.kubeconfig');
+    const kubeconfig = await readFile(cp.kubeconfigPath, 'utf8');
+    await writeFile(proxied, kubeconfig.replace(cp.server, `https://${proxy.listen}`));
+    const admin = await adminClientOf(cp.kubeconfigPath);
+    const client = admin.client;
+    cleanup.push(() => {
+      client.close();
+      return Promise.resolve();
+    });
+    await client.request('/api/v1/namespaces', {
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    });
+    const operator = await startOperator({
+      kubeconfig: proxied,
+      namespaces: [namespace],
+      workers: 4,
+      healthPort: 0,
+      bindAddress: '127.0.0.1',
+      monitoringPollMs: 200,
+      log: createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
+    });
+    cleanup.push(() => operator.stop());
+    const executor = new ScriptedExecutor(
+      admin.kc,
+      client,
+      shapesScript,
+      namespace,
+      () => 300 + Math.random() * 500,
+    );
+    cleanup.push(() => executor.stop());
+    await executor.start();
+
+    const samples: HealthSample[] = [];
+    const sampling = { on: true };
+    const httpOk = async (path: string): Promise<boolean> => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${String(operator.healthPort)}${path}`, {
+          // Generous: the operator shares this process and two cores with everything else here.
+          signal: AbortSignal.timeout(5000),
+        });
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    };
+    const sampler = (async () => {
+      while (sampling.on) {
+        const [ready, live] = await Promise.all([httpOk('/ready'), httpOk('/health')]);
+        samples.push({ at: Date.now(), ready, live });
+        // Keep an hour at most (the soak runs long).
+        if (samples.length > 18_000) samples.splice(0, samples.length - 18_000);
+        await sleep(200);
+      }
+    })();
+    // Stopped first, before the operator it samples.
+    cleanup.push(async () => {
+      sampling.on = false;
+      await sampler;
+    });
+
+    const listWorkflows = async (prefix?: string): Promise<WorkflowExecution[]> =>
+      (
+        await retrying(() =>
+          client.request<{ items: WorkflowExecution[] }>(resourcePath(WORKFLOW_EXECUTIONS, namespace)),
+        )
+      ).items.filter((w) => prefix === undefined || (w.metadata.name ?? '').startsWith(`${prefix}-`));
+
+    return {
+      cp,
+      proxy,
+      operator,
+      executor,
+      client,
+      namespace,
+      samples,
+      listWorkflows,
+      listChildren: async () =>
+        (
+          await retrying(() =>
+            client.request<{ items: KubernetesExecution[] }>(resourcePath(KUBERNETES_EXECUTIONS, namespace)),
+          )
+        ).items,
+      async startBatch(prefix) {
+        const names: string[] = [];
+        for (const { shape, spec, approve } of SHAPES) {
+          const name = `${prefix}-${shape}`;
+          names.push(name);
+          const annotations = approve ? { [APPROVED_BY]: admin.username } : {};
+          await retrying(() =>
+            client.request(resourcePath(WORKFLOW_EXECUTIONS, namespace), {
+              body: {
+                apiVersion: 'workflowexecution.kubernaut.io/v1',
+                kind: 'WorkflowExecution',
+                metadata: { name, namespace, annotations },
+                spec,
+              },
+            }),
+          );
+        }
+        return names;
+      },
+      async waitStarted(prefix, names) {
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline) {
+          const seen = await listWorkflows(prefix);
+          if (names.every((n) => seen.find((w) => w.metadata.name === n)?.status?.phase)) return;
+          await sleep(100);
+        }
+        throw new Error(`workflows ${names.join(', ')} not picked up within 60 s`);
+      },
+      async waitFinished(prefix, count, timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const all = await listWorkflows(prefix);
+          if (all.length === count && all.every(isFinished)) return all;
+          if (Date.now() > deadline)
+            throw new Error(
+              `not finished after ${timeoutMs} ms: ${all
+                .filter((w) => !isFinished(w))
+                .map((w) => `${w.metadata.name ?? ''} (${w.status?.phase ?? 'no phase'})`)
+                .join(', ')}`,
+            );
+          await sleep(200);
+        }
+      },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
