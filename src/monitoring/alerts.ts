@@ -31,7 +31,7 @@ export interface AlertParameters {
   reconcileErrorFor: PromDuration;
   workqueueDepth: number;
   workqueueDepthFor: PromDuration;
-  /** p99 of the time a key waits in the queue before a worker takes it. */
+  /** p99 of the time a key waits in the queue before a worker takes it (buckets end at 10 s). */
   workqueueLatencySeconds: number;
   workqueueLatencyFor: PromDuration;
   noLeaderFor: PromDuration;
@@ -61,7 +61,7 @@ export const DEFAULT_ALERT_PARAMETERS: AlertParameters = {
   reconcileErrorFor: '10m',
   workqueueDepth: 100,
   workqueueDepthFor: '10m',
-  workqueueLatencySeconds: 10,
+  workqueueLatencySeconds: 5,
   workqueueLatencyFor: '10m',
   noLeaderFor: '5m',
   approvalTimeoutSeconds: 180,
@@ -203,7 +203,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
           `sum(increase(${M}_audit_writes_total{result="failure"}[${p.auditFailureWindow}])) > 0`,
           p.auditFailureFor,
           'WorkflowExecution audit records are not being written',
-          `{{ $value | humanize }} audit writes failed over the last ${p.auditFailureWindow}; finished runs are retried on their next reconcile.`,
+          `Audit writes failed over the last ${p.auditFailureWindow}; the records of finished runs are retried on their next reconcile.`,
         ),
       ],
     },
