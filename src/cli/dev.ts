@@ -17,6 +17,8 @@ import { createKubeClient } from '../shell/kube/client.ts';
 import type { Logger } from '../shell/logger.ts';
 import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
 import { startInspector, type RunningInspector } from '../inspect/server.ts';
+import { startMonitoring, type RunningMonitoring } from '../shell/monitoring/bundle.ts';
+import { ensureMonitoringTools } from '../shell/monitoring/tools.ts';
 
 export const DEV_CACHE = join(REPO_ROOT, '.cache');
 
@@ -35,6 +37,9 @@ export interface DevOptions {
   examplesDir?: string;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
+  /** Also the monitoring bundle and a Prometheus scraping the operator (`npm run monitoring`). */
+  monitoring?: boolean;
+  prometheusPort?: number;
 }
 
 export interface DevEnvironment {
@@ -44,6 +49,8 @@ export interface DevEnvironment {
   readonly metricsPort: number | undefined;
   /** The live statechart inspector's page. */
   readonly inspectorUrl: string;
+  /** Prometheus, with --monitoring. */
+  readonly prometheusUrl: string | undefined;
   readonly logDir: string;
   readonly controlPlane: ControlPlane;
   readonly operator: RunningOperator;
@@ -123,9 +130,11 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
   let operator: RunningOperator | undefined;
   let executor: RunningExecutor | undefined;
   let inspector: RunningInspector | undefined;
+  let monitoring: RunningMonitoring | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      await monitoring?.stop();
       await inspector?.stop();
       await executor?.stop();
       await operator?.stop();
@@ -175,6 +184,27 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       host: '127.0.0.1',
     });
     progress(`inspector at ${inspector.url}`);
+    if (options.monitoring === true) {
+      progress('monitoring: prometheus, promtool and kustomize (built from Go modules the first time)');
+      const tools = await ensureMonitoringTools();
+      const client = await createKubeClient(kc);
+      try {
+        monitoring = await startMonitoring({
+          kc,
+          client,
+          tools,
+          metricsAddress: `127.0.0.1:${String(operator.metricsPort)}`,
+          dir: join(controlPlane.dataDir, 'prometheus'),
+          port: await portOrRandom(options.prometheusPort ?? 9091),
+          scrapeInterval: '5s',
+        });
+      } finally {
+        client.close();
+      }
+      progress(
+        `prometheus at ${monitoring.prometheus.url} (the shipped rules; log ${monitoring.prometheus.logFile})`,
+      );
+    }
 
     const workflows: string[] = [];
     for (const file of await exampleFiles(examplesDir)) {
@@ -195,6 +225,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       healthPort: operator.healthPort,
       metricsPort: operator.metricsPort,
       inspectorUrl: inspector.url,
+      prometheusUrl: monitoring?.prometheus.url,
       logDir,
       controlPlane,
       operator,
@@ -218,6 +249,12 @@ export function instructions(env: DevEnvironment): string {
     `Ready in ${(env.startMs / 1000).toFixed(1)} s: control plane ${env.server}, operator, demo executor, inspector.`,
     `Operator: http://127.0.0.1:${String(env.healthPort)}/healthz, http://127.0.0.1:${String(env.metricsPort)}/metrics (bearer token; TokenReview)`,
     `Inspector (live statecharts): ${env.inspectorUrl}`,
+    ...(env.prometheusUrl
+      ? [
+          `Prometheus (scrapes the operator as the ServiceMonitor says; the shipped alert rules): ${env.prometheusUrl}`,
+          `  ${env.prometheusUrl}/alerts, ${env.prometheusUrl}/api/v1/query?query=kubernaut_workflowexecution_workflow_status`,
+        ]
+      : []),
     `Sample workflows in namespace demo: ${env.workflows.join(', ')}`,
     '',
     'Follow them (another terminal):',

@@ -73,8 +73,8 @@ export interface MonitoringOptions {
   /** Shorter scrapes than the ServiceMonitor's 30 s, for tests and a quick look. */
   scrapeInterval?: string;
   ruleParameters?: Partial<AlertParameters>;
-  /** More scrape jobs (the e2e test adds ones with wrong tokens). */
-  extraScrapeConfigs?: Record<string, unknown>[];
+  /** More scrape jobs, made from the installed ServiceMonitor (the e2e test adds wrong tokens). */
+  extraScrapeConfigs?: (monitor: ServiceMonitor) => Record<string, unknown>[];
 }
 
 export interface RunningMonitoring {
@@ -121,7 +121,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Runni
     binary: tools.prometheus,
     dir: options.dir,
     port: options.port,
-    scrapeConfigs: [scrape, ...(options.extraScrapeConfigs ?? [])],
+    scrapeConfigs: [scrape, ...(options.extraScrapeConfigs?.(monitor) ?? [])],
     ruleGroups: alertGroups(options.ruleParameters),
   });
   return { prometheus, monitor, job: String(scrape['job_name']), token, stop: () => prometheus.stop() };
