@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { KubernetesExecution } from '../../src/api/generated/types.ts';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { DASHBOARD_FILE } from '../../src/monitoring/outputs.ts';
 import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
@@ -22,7 +21,7 @@ import { ensureMonitoringTools } from '../../src/shell/monitoring/tools.ts';
 import { startOperator, type RunningOperator } from '../../src/shell/operator.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
+import { ScriptedExecutor, rollbackFailsIn } from '../support/executor.ts';
 import {
   adminClient,
   applyWorkflow,
@@ -57,15 +56,7 @@ const SPECIFIED: [string, string[]][] = [
   [`${M}_workflow_steps_bucket`, ['le']],
 ];
 
-const ok: Verdict = { phase: 'completed', wouldSucceed: true };
-const script = (c: KubernetesExecution): Verdict =>
-  c.spec.workflowExecutionRef.name !== 'bad-rollback'
-    ? ok
-    : c.spec.kind === 'step' && c.spec.stepNumber === 2
-      ? { phase: 'failed', message: 'boom' }
-      : c.spec.kind === 'rollback'
-        ? { phase: 'failed', message: 'cannot restore' }
-        : ok;
+const script = rollbackFailsIn('bad-rollback', 2);
 
 interface QueryResult {
   status: string;

@@ -66,6 +66,12 @@ const alert = (
   exp_annotations: { summary, description, runbook_url: runbook(name) },
 });
 
+/** Workflow shop/gated, validating since time 0, its Ready condition saying `reason`. */
+const validatingSince0 = (reason: string): Series[] => [
+  s(`${M}_phase_start_timestamp_seconds`, { ...ns, name: 'gated', phase: 'validating' }, '0x10'),
+  s(`${M}_workflow_status`, { ...ns, name: 'gated', phase: 'validating', reason }, '1x10'),
+];
+
 const STEP_BOUNDS = ['1', '2', '3', '5', '10', '20', '50', '100', '200'];
 const QUEUE_BOUNDS = ['0.0001', '0.001', '0.01', '0.1', '1', '10'];
 
@@ -173,14 +179,7 @@ const CASES: Record<string, AlertCase[]> = {
   WorkflowExecutionAwaitingApproval: [
     {
       story: 'a workflow waiting at its approval gate for 5 minutes',
-      input: [
-        s(`${M}_phase_start_timestamp_seconds`, { ...ns, name: 'gated', phase: 'validating' }, '0x10'),
-        s(
-          `${M}_workflow_status`,
-          { ...ns, name: 'gated', phase: 'validating', reason: 'AwaitingApproval' },
-          '1x10',
-        ),
-      ],
+      input: validatingSince0('AwaitingApproval'),
       eval: '5m',
       fires: [
         alert(
@@ -194,27 +193,13 @@ const CASES: Record<string, AlertCase[]> = {
     },
     {
       story: 'a workflow waiting at its approval gate for 2 minutes',
-      input: [
-        s(`${M}_phase_start_timestamp_seconds`, { ...ns, name: 'gated', phase: 'validating' }, '0x10'),
-        s(
-          `${M}_workflow_status`,
-          { ...ns, name: 'gated', phase: 'validating', reason: 'AwaitingApproval' },
-          '1x10',
-        ),
-      ],
+      input: validatingSince0('AwaitingApproval'),
       eval: '2m',
       fires: [],
     },
     {
       story: 'a workflow validating for 5 minutes that waits for its dry run, not for approval',
-      input: [
-        s(`${M}_phase_start_timestamp_seconds`, { ...ns, name: 'gated', phase: 'validating' }, '0x10'),
-        s(
-          `${M}_workflow_status`,
-          { ...ns, name: 'gated', phase: 'validating', reason: 'DryRunning' },
-          '1x10',
-        ),
-      ],
+      input: validatingSince0('DryRunning'),
       eval: '5m',
       fires: [],
     },

@@ -7,8 +7,12 @@ import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@ku
 import { ALERT_NAMES, type RuleGroup } from '../../src/monitoring/alerts.ts';
 import { DASHBOARD_FILE } from '../../src/monitoring/outputs.ts';
 import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
-import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
-import { installMonitoringCrds, renderMonitoringComponent } from '../../src/shell/monitoring/bundle.ts';
+import type { KubeClient } from '../../src/shell/kube/client.ts';
+import {
+  ensureNamespace,
+  installMonitoringCrds,
+  renderMonitoringComponent,
+} from '../../src/shell/monitoring/bundle.ts';
 import { ensureMonitoringTools } from '../../src/shell/monitoring/tools.ts';
 import { adminClient } from './support/harness.ts';
 
@@ -88,13 +92,7 @@ describe('the monitoring Component', () => {
   });
 
   it('is accepted by the apiserver: a server-side dry run of every object keeps every field', async () => {
-    await client
-      .request('/api/v1/namespaces', {
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kubernaut-system' } },
-      })
-      .catch((error: unknown) => {
-        if (!isAlreadyExists(error)) throw error;
-      });
+    await ensureNamespace(client, 'kubernaut-system');
     const api = KubernetesObjectApi.makeApiClient(kc);
     for (const object of objects) {
       const stored = await api.create(object, undefined, 'All').catch((error: unknown) => {

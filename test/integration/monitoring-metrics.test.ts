@@ -5,13 +5,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { KubernetesExecution } from '../../src/api/generated/types.ts';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
 import type { RunningOperator } from '../../src/shell/operator.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
+import { ScriptedExecutor, rollbackFailsIn } from '../support/executor.ts';
 import {
   SkewClock,
   adminClient,
@@ -28,15 +27,7 @@ import type { KubeClient } from '../../src/shell/kube/client.ts';
 
 jest.setTimeout(60_000);
 
-const ok: Verdict = { phase: 'completed', wouldSucceed: true };
-const script = (c: KubernetesExecution): Verdict =>
-  c.spec.workflowExecutionRef.name !== 'bad-rollback'
-    ? ok
-    : c.spec.kind === 'step' && c.spec.stepNumber === 2
-      ? { phase: 'failed', message: 'boom' }
-      : c.spec.kind === 'rollback'
-        ? { phase: 'failed', message: 'cannot restore' }
-        : ok;
+const script = rollbackFailsIn('bad-rollback', 2);
 
 let client: KubeClient;
 let namespace: string;

@@ -54,7 +54,8 @@ export async function installMonitoringCrds(kc: KubeConfig, tools: MonitoringToo
   );
 }
 
-async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
+/** Creates the namespace unless it exists. */
+export async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
   await client
     .request('/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
     .catch((error: unknown) => {
