@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { alertGroups, type AlertParameters } from '../../monitoring/alerts.ts';
@@ -27,13 +27,13 @@ const run = promisify(execFile);
 export const MONITORING_COMPONENT = join(REPO_ROOT, 'manifests', 'monitoring');
 const isObject = (d: unknown): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d;
 
-/** `kustomize build` of an overlay that does nothing but include the Component. */
+/** `kustomize build` of an overlay that does nothing but include the Component (by a relative path, as kustomize requires). */
 export async function renderMonitoringComponent(tools: MonitoringTools): Promise<KubernetesObject[]> {
   const overlay = await mkdtemp(join(tmpdir(), 'wfe-overlay-'));
   try {
     await writeFile(
       join(overlay, 'kustomization.yaml'),
-      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents:\n  - ${MONITORING_COMPONENT}\n`,
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents:\n  - ${relative(overlay, MONITORING_COMPONENT)}\n`,
     );
     const { stdout } = await run(tools.kustomize, ['build', overlay], { maxBuffer: 16 * 1024 * 1024 });
     return loadAllYaml(stdout).filter(isObject);
