@@ -14,6 +14,7 @@ import type { Schema } from '../src/api/schema/builders.ts';
 import { kubernetesExecutionCrd, workflowExecutionCrd } from '../src/api/schema/crds.ts';
 import * as ke from '../src/api/schema/kubernetesexecution.ts';
 import * as we from '../src/api/schema/workflowexecution.ts';
+import { monitoringOutputs } from '../src/monitoring/outputs.ts';
 
 // CommonJS module: its function is the default export of the default import under NodeNext.
 const standaloneCode = standaloneModule.default;
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
     ['src/api/generated/types.ts', await format(typesModule(), { ...prettierConfig, parser: 'typescript' })],
     ['src/api/generated/validators.js', validatorsModule()],
     ['src/api/generated/validators.d.ts', validatorsDts],
+    ...(await monitoringOutputs((text, parser) => format(text, { ...prettierConfig, parser }))),
   ];
   const drifted: string[] = [];
   for (const [path, content] of outputs) {

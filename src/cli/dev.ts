@@ -18,6 +18,8 @@ import type { Logger } from '../shell/logger.ts';
 import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
 import { startInspector } from '../inspect/server.ts';
 import { Cleanup } from '../shell/cleanup.ts';
+import { startMonitoring } from '../shell/monitoring/bundle.ts';
+import { ensureMonitoringTools } from '../shell/monitoring/tools.ts';
 
 export const DEV_CACHE = join(REPO_ROOT, '.cache');
 
@@ -36,6 +38,9 @@ export interface DevOptions {
   examplesDir?: string;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
+  /** Also the monitoring bundle and a Prometheus scraping the operator (`npm run monitoring`). */
+  monitoring?: boolean;
+  prometheusPort?: number;
 }
 
 export interface DevEnvironment {
@@ -45,6 +50,8 @@ export interface DevEnvironment {
   readonly metricsPort: number | undefined;
   /** The live statechart inspector's page. */
   readonly inspectorUrl: string;
+  /** Prometheus, with --monitoring. */
+  readonly prometheusUrl: string | undefined;
   readonly logDir: string;
   readonly controlPlane: ControlPlane;
   readonly operator: RunningOperator;
@@ -166,6 +173,30 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     });
     cleanup.add('the inspector', () => inspector.stop());
     progress(`inspector at ${inspector.url}`);
+    let prometheusUrl: string | undefined;
+    if (options.monitoring === true) {
+      progress('monitoring: prometheus, promtool and kustomize (built from Go modules the first time)');
+      const tools = await ensureMonitoringTools();
+      const client = await createKubeClient(kc);
+      try {
+        const monitoring = await startMonitoring({
+          kc,
+          client,
+          tools,
+          metricsAddress: `127.0.0.1:${String(operator.metricsPort)}`,
+          dir: join(controlPlane.dataDir, 'prometheus'),
+          port: await portOrRandom(options.prometheusPort ?? 9091),
+          scrapeInterval: '5s',
+        });
+        cleanup.add('prometheus', () => monitoring.stop());
+        prometheusUrl = monitoring.prometheus.url;
+        progress(
+          `prometheus at ${monitoring.prometheus.url} (the shipped rules; log ${monitoring.prometheus.logFile})`,
+        );
+      } finally {
+        client.close();
+      }
+    }
 
     const workflows: string[] = [];
     for (const file of await exampleFiles(examplesDir)) {
@@ -186,6 +217,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       healthPort: operator.healthPort,
       metricsPort: operator.metricsPort,
       inspectorUrl: inspector.url,
+      prometheusUrl,
       logDir,
       controlPlane,
       operator,
@@ -209,6 +241,12 @@ export function instructions(env: DevEnvironment): string {
     `Ready in ${(env.startMs / 1000).toFixed(1)} s: control plane ${env.server}, operator, demo executor, inspector.`,
     `Operator: http://127.0.0.1:${String(env.healthPort)}/healthz, http://127.0.0.1:${String(env.metricsPort)}/metrics (bearer token; TokenReview)`,
     `Inspector (live statecharts): ${env.inspectorUrl}`,
+    ...(env.prometheusUrl
+      ? [
+          `Prometheus (scrapes the operator as the ServiceMonitor says; the shipped alert rules): ${env.prometheusUrl}`,
+          `  ${env.prometheusUrl}/alerts, ${env.prometheusUrl}/api/v1/query?query=kubernaut_workflowexecution_workflow_status`,
+        ]
+      : []),
     `Sample workflows in namespace demo: ${env.workflows.join(', ')}`,
     '',
     'Follow them (another terminal):',

@@ -3,7 +3,8 @@
  * wfx: the WorkflowExecution command line.
  *   wfx operator [flags]               run the operator
  *   wfx executor [-n NS]               run the demo executor (carries out KubernetesExecutions)
- *   wfx dev                            control plane + operator + demo executor + examples/ (npm run dev)
+ *   wfx dev [--monitoring]             control plane + operator + demo executor + examples/ (npm run dev),
+ *                                      with --monitoring also Prometheus with the shipped rules (npm run monitoring)
  *   wfx get [-A]                       list workflows with progress
  *   wfx describe NAME                  phase, steps, conditions, what it waits for
  *   wfx approve|reject NAME            answer an approval gate as yourself
@@ -24,7 +25,7 @@ const USAGE = `usage: wfx <command> [flags]
 commands:
   operator                 run the operator (see --help-operator)
   executor [-n NS]         run the demo executor
-  dev                      local control plane, operator, demo executor and examples/
+  dev [--monitoring]       local control plane, operator, demo executor and examples/ (and Prometheus)
   get [-A]                 list workflows
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
@@ -40,6 +41,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
+  monitoring: { type: 'boolean' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -81,7 +83,7 @@ async function main(argv: string[]): Promise<string | undefined> {
 
   if (command === 'dev') {
     const { runDev } = await import('./commands/dev.ts');
-    await runDev();
+    await runDev({ monitoring: v.monitoring === true });
     return undefined;
   }
   if (command === 'executor') {

@@ -4,8 +4,24 @@
  * registry of their own so tests can run several operators in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkflowExecution } from '../api/generated/types.ts';
 
-type WorkflowSource = () => readonly { metadata?: { namespace?: string }; status?: { phase?: string } }[];
+interface ObservedWorkflow {
+  metadata?: Pick<WorkflowExecution['metadata'], 'namespace' | 'name'>;
+  status?: WorkflowExecution['status'];
+}
+type WorkflowSource = () => readonly ObservedWorkflow[];
+
+const isFinished = (phase: string) => phase === 'completed' || phase === 'failed';
+
+/** Where the status records when each unfinished phase began. */
+const PHASE_START_FIELDS = {
+  planning: 'planningStartTime',
+  validating: 'validationStartTime',
+  executing: 'executionStartTime',
+  monitoring: 'monitoringStartTime',
+  rolling_back: 'rollbackStartTime',
+} as const;
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -101,10 +117,60 @@ export class OperatorMetrics {
     'Workflows refused by validation or safety checks',
     ['reason'],
   );
-  readonly phaseStartTimestamp = this.gauge(
-    'kubernaut_workflowexecution_phase_start_timestamp_seconds',
-    'When the current phase of a workflow started',
-    ['namespace', 'name', 'phase'],
+  /**
+   * One series per unfinished workflow, for its current phase only, read off the cache at scrape
+   * time (a value set on a transition is replaced then, so finished phases never linger).
+   */
+  readonly phaseStartTimestamp: Gauge<'namespace' | 'name' | 'phase'> = new Gauge({
+    name: 'kubernaut_workflowexecution_phase_start_timestamp_seconds',
+    help: 'When the current phase of a workflow not yet finished started',
+    labelNames: ['namespace', 'name', 'phase'],
+    registers: [this.registry],
+    collect: () => {
+      this.phaseStartTimestamp.reset();
+      for (const wf of this.workflowSource?.() ?? []) {
+        const phase = wf.status?.phase ?? 'planning';
+        if (isFinished(phase) || !(phase in PHASE_START_FIELDS)) continue;
+        const field = PHASE_START_FIELDS[phase];
+        const started = Date.parse(wf.status?.[field] ?? '');
+        if (!Number.isFinite(started)) continue;
+        this.phaseStartTimestamp.set(
+          { namespace: wf.metadata?.namespace ?? '', name: wf.metadata?.name ?? '', phase },
+          started / 1000,
+        );
+      }
+    },
+  });
+  /**
+   * 1 per workflow (finished ones too, while the resource exists) with its phase and the reason of its
+   * Ready condition (typed: `AwaitingApproval`, `RollbackFailed`, ...), so alerts can name the
+   * workflows a person must act on.
+   */
+  readonly workflowStatus: Gauge<'namespace' | 'name' | 'phase' | 'reason'> = new Gauge({
+    name: 'kubernaut_workflowexecution_workflow_status',
+    help: 'Each WorkflowExecution with its phase and the reason of its Ready condition (value 1)',
+    labelNames: ['namespace', 'name', 'phase', 'reason'],
+    registers: [this.registry],
+    collect: () => {
+      this.workflowStatus.reset();
+      for (const wf of this.workflowSource?.() ?? []) {
+        const reason = wf.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? '';
+        this.workflowStatus.set(
+          {
+            namespace: wf.metadata?.namespace ?? '',
+            name: wf.metadata?.name ?? '',
+            phase: wf.status?.phase ?? 'planning',
+            reason,
+          },
+          1,
+        );
+      }
+    },
+  });
+  readonly auditWritesTotal = this.counter(
+    'kubernaut_workflowexecution_audit_writes_total',
+    'Audit record writes by result (success, failure)',
+    ['result'],
   );
   readonly workflowSteps = new Histogram({
     name: 'kubernaut_workflowexecution_workflow_steps',
@@ -187,7 +253,7 @@ export class OperatorMetrics {
     const byKey = new Map<string, { namespace: string; phase: string; count: number }>();
     for (const wf of this.workflowSource?.() ?? []) {
       const phase = wf.status?.phase ?? 'planning';
-      if (phase === 'completed' || phase === 'failed') continue;
+      if (isFinished(phase)) continue;
       const namespace = wf.metadata?.namespace ?? '';
       const entry = byKey.get(`${namespace}/${phase}`) ?? { namespace, phase, count: 0 };
       entry.count++;

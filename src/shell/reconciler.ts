@@ -327,8 +327,10 @@ export class Reconciler {
     try {
       await this.o.audit.upsert(auditRecordOf(workflow, phase, now));
       this.audited.add(uid);
+      this.o.metrics?.auditWritesTotal.inc({ result: 'success' });
     } catch (error) {
       // Level-based: the next reconcile of this finished workflow tries again.
+      this.o.metrics?.auditWritesTotal.inc({ result: 'failure' });
       log.warn('audit record not written', { error: (error as Error).message });
     }
   }
@@ -342,7 +344,9 @@ export class Reconciler {
       const finished = phase === 'completed' || phase === 'failed';
       await this.o.audit
         .upsert(auditRecordOf(workflow, finished ? phase : 'deleted', now))
+        .then(() => this.o.metrics?.auditWritesTotal.inc({ result: 'success' }))
         .catch((error: unknown) => {
+          this.o.metrics?.auditWritesTotal.inc({ result: 'failure' });
           log.warn('final audit record not written', { error: (error as Error).message });
         });
     }

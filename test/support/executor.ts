@@ -39,6 +39,18 @@ export interface ChildTimes {
   done?: number;
 }
 
+/** Every child succeeds, except in `workflow`: its step `failingStep` fails, and so does every rollback. */
+export const rollbackFailsIn =
+  (workflow: string, failingStep: number): Script =>
+  (child) =>
+    child.spec.workflowExecutionRef.name !== workflow
+      ? succeedAll(child)
+      : child.spec.kind === 'step' && child.spec.stepNumber === failingStep
+        ? { phase: 'failed', message: 'boom' }
+        : child.spec.kind === 'rollback'
+          ? { phase: 'failed', message: 'cannot restore' }
+          : succeedAll(child);
+
 export class ScriptedExecutor {
   private readonly informer: ResourceInformer<KubernetesExecution>;
   private readonly handled = new Set<string>();

@@ -2,10 +2,10 @@
 import { instructions, startDev } from '../dev.ts';
 import { CliError } from '../errors.ts';
 
-export async function runDev(): Promise<void> {
+export async function runDev(options: { monitoring?: boolean } = {}): Promise<void> {
   let env;
   try {
-    env = await startDev();
+    env = await startDev({ monitoring: options.monitoring === true });
   } catch (error) {
     throw new CliError(`dev environment did not start: ${(error as Error).message}`);
   }

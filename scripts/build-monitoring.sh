@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the monitoring tools the tests and `npm run monitoring` use, from Go modules, into the same
+# cache as the control plane, and copies the two prometheus-operator CRDs (ServiceMonitor,
+# PrometheusRule) out of that module for dry runs. A no-op when everything is present.
+#   prometheus, promtool  github.com/prometheus/prometheus/cmd/...  (Prometheus 3 is tagged v0.3xx in Go)
+#   kustomize             sigs.k8s.io/kustomize/kustomize/v5
+#   CRDs                  github.com/prometheus-operator/prometheus-operator (example/prometheus-operator-crd)
+set -euo pipefail
+
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
+KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.1}"
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
+CACHE="${WFE_CONTROLPLANE_CACHE:-$HOME/.cache/wfe-controlplane}"
+PROM_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/bin"
+KUSTOMIZE_BIN="$CACHE/kustomize-$KUSTOMIZE_VERSION/bin"
+CRD_DIR="$CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
+CRDS=(monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml)
+
+wanted=("$PROM_BIN/prometheus" "$PROM_BIN/promtool" "$KUSTOMIZE_BIN/kustomize")
+missing=()
+for f in "${wanted[@]}"; do [ -x "$f" ] || missing+=("$f"); done
+for c in "${CRDS[@]}"; do [ -s "$CRD_DIR/$c" ] || missing+=("$CRD_DIR/$c"); done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "monitoring tools present in $CACHE"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then export PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null 2>&1 || { echo "go toolchain not found (expected /usr/local/go/bin)" >&2; exit 1; }
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
+mkdir -p "$PROM_BIN" "$KUSTOMIZE_BIN" "$CRD_DIR"
+
+install_bin() { # destination-dir package@version [build tags]
+  local dir="$1" pkg="$2" tags="${3:-}" name start tmp
+  name="$(basename "${pkg%@*}")"
+  [ "$name" = v5 ] && name=kustomize
+  [ -x "$dir/$name" ] && return 0
+  start=$(date +%s)
+  echo "building $name ($pkg) ..."
+  tmp="$(mktemp -d "$dir/.build.XXXXXX")"
+  (cd "$CACHE" && GOBIN="$tmp" nice -n 10 go install -p "${BUILD_JOBS:-2}" -trimpath -tags "$tags" -ldflags "-s -w" "$pkg")
+  mv "$tmp/$name" "$dir/$name"
+  rmdir "$tmp"
+  echo "built $name in $(( $(date +%s) - start ))s"
+}
+
+total_start=$(date +%s)
+# Without the cloud service-discovery plugins (AWS, Azure, GCE, ...): the tests and `npm run monitoring`
+# scrape static targets, and those SDKs would triple the build time.
+install_bin "$PROM_BIN" "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" remove_all_sd
+install_bin "$PROM_BIN" "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" remove_all_sd
+install_bin "$KUSTOMIZE_BIN" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+
+need_crds=0
+for c in "${CRDS[@]}"; do [ -s "$CRD_DIR/$c" ] || need_crds=1; done
+if [ $need_crds -eq 1 ]; then
+  echo "downloading github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION for its CRDs ..."
+  mod_dir="$(cd "$CACHE" && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  for c in "${CRDS[@]}"; do
+    cp "$mod_dir/example/prometheus-operator-crd/$c" "$CRD_DIR/$c.tmp"
+    chmod 644 "$CRD_DIR/$c.tmp"
+    mv "$CRD_DIR/$c.tmp" "$CRD_DIR/$c"
+  done
+fi
+echo "monitoring tools ready in $CACHE ($(( $(date +%s) - total_start ))s)"

@@ -1,0 +1,164 @@
+/**
+ * A real Prometheus (built from Go modules) that scrapes the operator exactly as the shipped
+ * ServiceMonitor describes it: its endpoint's scheme, path, timeout and bearer token (read from the
+ * Secret the ServiceMonitor names), against a static target instead of the Service's endpoints.
+ * Used by the e2e test and by `npm run dev -- --monitoring`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import type { RuleGroup } from '../../monitoring/alerts.ts';
+import type { KubeClient } from '../kube/client.ts';
+
+export interface ServiceMonitorEndpoint {
+  port?: string;
+  scheme?: 'http' | 'https';
+  path?: string;
+  interval?: string;
+  scrapeTimeout?: string;
+  authorization?: { type?: string; credentials?: { name: string; key: string } };
+}
+
+export interface ServiceMonitor {
+  metadata: { name: string; namespace: string };
+  spec: { endpoints: ServiceMonitorEndpoint[] };
+}
+
+export interface ScrapeTarget {
+  /** host:port where the operator serves metrics. */
+  address: string;
+  /** A file holding the bearer token. */
+  tokenFile: string;
+  /** Overrides the endpoint's interval (tests scrape every second). */
+  interval?: string;
+}
+
+/** The scrape config prometheus-operator would generate for endpoint `index`, aimed at `target`. */
+export function scrapeConfigOf(
+  monitor: ServiceMonitor,
+  target: ScrapeTarget,
+  index = 0,
+  jobName = `serviceMonitor/${monitor.metadata.namespace}/${monitor.metadata.name}/${String(index)}`,
+): Record<string, unknown> {
+  const endpoint = monitor.spec.endpoints[index];
+  if (!endpoint) throw new Error(`ServiceMonitor ${monitor.metadata.name} has no endpoint ${String(index)}`);
+  const interval = target.interval ?? endpoint.interval ?? '30s';
+  return {
+    job_name: jobName,
+    scheme: endpoint.scheme ?? 'http',
+    metrics_path: endpoint.path ?? '/metrics',
+    scrape_interval: interval,
+    // A timeout may not exceed the interval.
+    scrape_timeout: target.interval ? interval : (endpoint.scrapeTimeout ?? '10s'),
+    ...(endpoint.authorization
+      ? {
+          authorization: {
+            type: endpoint.authorization.type ?? 'Bearer',
+            credentials_file: target.tokenFile,
+          },
+        }
+      : {}),
+    static_configs: [{ targets: [target.address] }],
+  };
+}
+
+/** The token in the Secret the endpoint's authorization names, once the token controller filled it. */
+export async function serviceMonitorToken(
+  client: KubeClient,
+  monitor: ServiceMonitor,
+  index = 0,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const ref = monitor.spec.endpoints[index]?.authorization?.credentials;
+  if (!ref) throw new Error(`ServiceMonitor ${monitor.metadata.name} sends no bearer token`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const secret = await client.request<{ data?: Record<string, string> }>(
+      `/api/v1/namespaces/${monitor.metadata.namespace}/secrets/${ref.name}`,
+    );
+    const value = secret.data?.[ref.key];
+    if (value) return Buffer.from(value, 'base64').toString('utf8');
+    if (Date.now() > deadline)
+      throw new Error(`secret ${ref.name} has no ${ref.key} after ${String(timeoutMs)} ms`);
+    await sleep(100);
+  }
+}
+
+export interface PrometheusOptions {
+  binary: string;
+  /** Working directory: config, rules, TSDB and log. */
+  dir: string;
+  port: number;
+  scrapeConfigs: Record<string, unknown>[];
+  ruleGroups?: RuleGroup[];
+  evaluationInterval?: string;
+}
+
+export interface RunningPrometheus {
+  url: string;
+  logFile: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts Prometheus on 127.0.0.1 and waits until it is ready. */
+export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
+  mkdirSync(options.dir, { recursive: true });
+  const rulesFile = join(options.dir, 'rules.yaml');
+  writeFileSync(rulesFile, stringify({ groups: options.ruleGroups ?? [] }));
+  const configFile = join(options.dir, 'prometheus.yml');
+  writeFileSync(
+    configFile,
+    stringify({
+      global: { evaluation_interval: options.evaluationInterval ?? '1s' },
+      rule_files: [rulesFile],
+      scrape_configs: options.scrapeConfigs,
+    }),
+  );
+  const logFile = join(options.dir, 'prometheus.log');
+  const log = openSync(logFile, 'a');
+  const address = `127.0.0.1:${String(options.port)}`;
+  const child = spawn(
+    options.binary,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(options.dir, 'data')}`,
+      `--web.listen-address=${address}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const url = `http://${address}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`prometheus exited (${String(child.exitCode)}); see ${logFile}`);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`prometheus not ready after 60 s; see ${logFile}`);
+    }
+    await sleep(100);
+  }
+  return { url, logFile, child, stop };
+}
