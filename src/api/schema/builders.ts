@@ -116,3 +116,30 @@ export const dnsSubdomain = (description: string): Schema =>
   str(253, description, { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' });
 export const dnsLabel = (description: string): Schema =>
   str(63, description, { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' });
+
+/**
+ * A deep copy of `schema` with every x-kubernetes-validations rule removed, and how many there were.
+ * A node shared by several parents stays shared in the copy (the generated YAML keeps its aliases).
+ */
+export function withoutValidations(schema: Schema): { schema: Schema; removed: number } {
+  let removed = 0;
+  const copies = new Map<Schema, Schema>();
+  const strip = (node: Schema): Schema => {
+    const known = copies.get(node);
+    if (known) return known;
+    const copy: Record<string, unknown> = {};
+    copies.set(node, copy);
+    for (const [key, value] of Object.entries(node) as [keyof Schema, unknown][]) {
+      if (key === 'x-kubernetes-validations') removed += (value as CelRule[]).length;
+      else if (key === 'properties')
+        copy[key] = Object.fromEntries(
+          Object.entries(value as Record<string, Schema>).map(([name, child]) => [name, strip(child)]),
+        );
+      else if ((key === 'items' || key === 'additionalProperties') && typeof value === 'object')
+        copy[key] = strip(value as Schema);
+      else copy[key] = value;
+    }
+    return copy;
+  };
+  return { schema: strip(schema), removed };
+}
