@@ -518,7 +518,7 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
         endTime: time('When the step finished.'),
         result: stepExecutionResult,
         errorMessage: str(LIMITS.longText, 'Why it failed.'),
-        retriesAttempted: int(0, 10, 'Retries so far.'),
+        retriesAttempted: int(0, 10, 'Retries so far; absent when none.'),
         k8sExecutionRef: objectReference,
       },
       ['stepNumber', 'status'],
