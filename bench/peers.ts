@@ -18,7 +18,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, cp as copyTree, mkdir, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -27,11 +26,11 @@ import { KubeConfig, loadAllYaml, type KubernetesObject } from '@kubernetes/clie
 
 import type { WorkflowExecution, WorkflowExecutionSpec } from '../src/api/generated/types.ts';
 import { defaultBinDir } from '../src/shell/controlplane/binaries.ts';
-import { startControlPlane } from '../src/shell/controlplane/launcher.ts';
+import { freePorts } from '../src/shell/controlplane/ports.ts';
 import { applyAll, waitForCrdsEstablished } from '../src/shell/controlplane/manifests.ts';
 import { LABELS } from '../src/shell/children.ts';
 import { createInformer, type CachedObject, type ResourceInformer } from '../src/shell/informer.ts';
-import { createKubeClient, type KubeClient } from '../src/shell/kube/client.ts';
+import type { KubeClient } from '../src/shell/kube/client.ts';
 import {
   KUBERNETES_EXECUTIONS,
   WORKFLOW_EXECUTIONS,
@@ -41,6 +40,7 @@ import {
 } from '../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../test/fixtures/specs.ts';
 import { cpuDuring, idleRate } from './apiserver-cpu.ts';
+import { withBenchCluster } from './bench-cluster.ts';
 import { percentile, printTable } from './measure.ts';
 
 const TEKTON_MODULE = 'github.com/tektoncd/pipeline';
@@ -134,18 +134,7 @@ async function yamlObjects(file: string): Promise<KubernetesObject[]> {
   return docs.filter((d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
+const freePort = async (): Promise<number> => (await freePorts(1))[0] ?? 0;
 
 interface Process {
   pid: number;
@@ -467,18 +456,9 @@ const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** di
 
 export async function benchPeers(): Promise<void> {
   await ensureTekton();
-  const cp = await startControlPlane({ workloads: false });
-  const processes: Process[] = [];
-  try {
-    const apiserver = cp.pids['kube-apiserver'];
-    if (apiserver === undefined) throw new Error('no kube-apiserver pid');
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    const client = await createKubeClient(kc);
+  await withBenchCluster(NAMESPACE, async ({ cp, kc, client, apiserverPid: apiserver }) => {
+    const processes: Process[] = [];
     try {
-      await client.request(resourcePath(core('namespaces', 'Namespace', false)), {
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
-      });
       const tekton = await startTekton(kc, client, cp.kubeconfigPath);
       processes.push(tekton);
       const operator = await startOperator(cp.kubeconfigPath);
@@ -550,12 +530,9 @@ export async function benchPeers(): Promise<void> {
         '  Tekton runs lighter here than installed: no webhook (no admission round trip), -disable-ha, no pods (Custom Tasks only).',
       );
     } finally {
-      client.close();
+      for (const p of processes.reverse()) await p.stop();
     }
-  } finally {
-    for (const p of processes.reverse()) await p.stop();
-    await cp.stop();
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) await benchPeers();

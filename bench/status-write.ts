@@ -20,8 +20,6 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { KubeConfig } from '@kubernetes/client-node';
-
 import type {
   WorkflowExecution,
   WorkflowExecutionSpec,
@@ -29,11 +27,11 @@ import type {
 } from '../src/api/generated/types.ts';
 import { withoutValidations, type Schema } from '../src/api/schema/builders.ts';
 import { workflowExecutionCrd } from '../src/api/schema/crds.ts';
-import { startControlPlane } from '../src/shell/controlplane/launcher.ts';
-import { createKubeClient, type KubeClient } from '../src/shell/kube/client.ts';
-import { WORKFLOW_EXECUTIONS, core, resourcePath } from '../src/shell/kube/resources.ts';
+import type { KubeClient } from '../src/shell/kube/client.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from '../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../test/fixtures/specs.ts';
 import { cpuDuring, idleRate } from './apiserver-cpu.ts';
+import { withBenchCluster } from './bench-cluster.ts';
 import { percentile, printTable } from './measure.ts';
 
 const SIZES = [10, 60, 150] as const;
@@ -355,99 +353,84 @@ async function installFloorCrd(client: KubeClient): Promise<number> {
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 export async function benchStatusWrite(): Promise<void> {
-  const cp = await startControlPlane({ workloads: false });
-  try {
-    const pid = cp.pids['kube-apiserver'];
-    if (pid === undefined) throw new Error('no kube-apiserver pid');
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    const client = await createKubeClient(kc);
-    try {
-      await client.request(resourcePath(core('namespaces', 'Namespace', false)), {
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
-      });
-      const idle = await idleRate(pid);
-      const variants: { label: string; cells: Map<string, Cell>; creates: Map<number, number> }[] = [];
-      let rulesRemoved = -1;
-      for (const label of ['as shipped', 'no spec rules (floor)']) {
-        if (label !== 'as shipped') {
-          rulesRemoved = await installFloorCrd(client);
-          if (rulesRemoved === 0) break;
-        }
-        const cells = new Map<string, Cell>();
-        const creates = new Map<number, number>();
-        for (const steps of SIZES) {
-          creates.set(steps, await measureCreates(client, pid, idle, steps, String(variants.length)));
-          for (const [i, kind] of WRITE_KINDS.entries())
-            cells.set(
-              `${steps} ${kind}`,
-              await measureWrites(client, pid, idle, steps, kind, `wf-${variants.length}-${steps}-${i}`),
-            );
-        }
-        variants.push({ label, cells, creates });
+  await withBenchCluster(NAMESPACE, async ({ client, apiserverPid: pid }) => {
+    const idle = await idleRate(pid);
+    const variants: { label: string; cells: Map<string, Cell>; creates: Map<number, number> }[] = [];
+    let rulesRemoved = -1;
+    for (const label of ['as shipped', 'no spec rules (floor)']) {
+      if (label !== 'as shipped') {
+        rulesRemoved = await installFloorCrd(client);
+        if (rulesRemoved === 0) break;
       }
-      const [shipped, floor] = variants;
-      if (!shipped) return;
-      const rows = SIZES.flatMap((steps) => [
-        ...WRITE_KINDS.map((kind) => {
-          const s = shipped.cells.get(`${steps} ${kind}`);
-          const f = floor?.cells.get(`${steps} ${kind}`);
-          return {
-            steps,
-            write: kind,
-            'KiB sent': round((s?.bytesPerWrite ?? 0) / 1024),
-            'p50 ms': round(s?.wallP50Ms ?? Number.NaN),
-            'apiserver CPU ms/write': round(s?.cpuMsPerWrite ?? Number.NaN),
-            ...(f
-              ? {
-                  'floor CPU ms/write': round(f.cpuMsPerWrite),
-                  'shipped / floor': round((s?.cpuMsPerWrite ?? Number.NaN) / f.cpuMsPerWrite, 2),
-                }
-              : {}),
-          };
-        }),
-        {
+      const cells = new Map<string, Cell>();
+      const creates = new Map<number, number>();
+      for (const steps of SIZES) {
+        creates.set(steps, await measureCreates(client, pid, idle, steps, String(variants.length)));
+        for (const [i, kind] of WRITE_KINDS.entries())
+          cells.set(
+            `${steps} ${kind}`,
+            await measureWrites(client, pid, idle, steps, kind, `wf-${variants.length}-${steps}-${i}`),
+          );
+      }
+      variants.push({ label, cells, creates });
+    }
+    const [shipped, floor] = variants;
+    if (!shipped) return;
+    const rows = SIZES.flatMap((steps) => [
+      ...WRITE_KINDS.map((kind) => {
+        const s = shipped.cells.get(`${steps} ${kind}`);
+        const f = floor?.cells.get(`${steps} ${kind}`);
+        return {
           steps,
-          write: 'create (spec rules run here)',
-          'KiB sent': round(Buffer.byteLength(JSON.stringify(workflowBody('x', chainSpec(steps)))) / 1024),
-          'p50 ms': '',
-          'apiserver CPU ms/write': round(shipped.creates.get(steps) ?? Number.NaN),
-          ...(floor
+          write: kind,
+          'KiB sent': round((s?.bytesPerWrite ?? 0) / 1024),
+          'p50 ms': round(s?.wallP50Ms ?? Number.NaN),
+          'apiserver CPU ms/write': round(s?.cpuMsPerWrite ?? Number.NaN),
+          ...(f
             ? {
-                'floor CPU ms/write': round(floor.creates.get(steps) ?? Number.NaN),
-                'shipped / floor': round(
-                  (shipped.creates.get(steps) ?? Number.NaN) / (floor.creates.get(steps) ?? Number.NaN),
-                  2,
-                ),
+                'floor CPU ms/write': round(f.cpuMsPerWrite),
+                'shipped / floor': round((s?.cpuMsPerWrite ?? Number.NaN) / f.cpuMsPerWrite, 2),
               }
             : {}),
-        },
-      ]);
-      printTable(
-        `status-write: kube-apiserver CPU per write of a WorkflowExecution (${WRITES} writes each, less idle ${round(idle)} ms/s)`,
-        rows,
+        };
+      }),
+      {
+        steps,
+        write: 'create (spec rules run here)',
+        'KiB sent': round(Buffer.byteLength(JSON.stringify(workflowBody('x', chainSpec(steps)))) / 1024),
+        'p50 ms': '',
+        'apiserver CPU ms/write': round(shipped.creates.get(steps) ?? Number.NaN),
+        ...(floor
+          ? {
+              'floor CPU ms/write': round(floor.creates.get(steps) ?? Number.NaN),
+              'shipped / floor': round(
+                (shipped.creates.get(steps) ?? Number.NaN) / (floor.creates.get(steps) ?? Number.NaN),
+                2,
+              ),
+            }
+          : {}),
+      },
+    ]);
+    printTable(
+      `status-write: kube-apiserver CPU per write of a WorkflowExecution (${WRITES} writes each, less idle ${round(idle)} ms/s)`,
+      rows,
+    );
+    if (rulesRemoved === 0) console.log('  the shipped CRD has no rule on the spec: it is its own floor');
+    else console.log(`  floor: the CRD with its ${rulesRemoved} spec rules removed`);
+    const perStep = (steps: number, kind: WriteKind) =>
+      (shipped.cells.get(`${steps} ${kind}`)?.cpuMsPerWrite ?? Number.NaN) / steps;
+    for (const kind of WRITE_KINDS)
+      console.log(
+        `  ${kind}: CPU per write 150 / 10 steps ${round((shipped.cells.get(`150 ${kind}`)?.cpuMsPerWrite ?? Number.NaN) / (shipped.cells.get(`10 ${kind}`)?.cpuMsPerWrite ?? Number.NaN), 2)}x for 15x the steps; per step ${round(perStep(10, kind), 3)} -> ${round(perStep(150, kind), 3)} ms`,
       );
-      if (rulesRemoved === 0) console.log('  the shipped CRD has no rule on the spec: it is its own floor');
-      else console.log(`  floor: the CRD with its ${rulesRemoved} spec rules removed`);
-      const perStep = (steps: number, kind: WriteKind) =>
-        (shipped.cells.get(`${steps} ${kind}`)?.cpuMsPerWrite ?? Number.NaN) / steps;
-      for (const kind of WRITE_KINDS)
-        console.log(
-          `  ${kind}: CPU per write 150 / 10 steps ${round((shipped.cells.get(`150 ${kind}`)?.cpuMsPerWrite ?? Number.NaN) / (shipped.cells.get(`10 ${kind}`)?.cpuMsPerWrite ?? Number.NaN), 2)}x for 15x the steps; per step ${round(perStep(10, kind), 3)} -> ${round(perStep(150, kind), 3)} ms`,
-        );
-      const [put, whole, delta] = WRITE_KINDS.map(
-        (kind) => shipped.cells.get(`150 ${kind}`)?.cpuMsPerWrite ?? Number.NaN,
+    const [put, whole, delta] = WRITE_KINDS.map(
+      (kind) => shipped.cells.get(`150 ${kind}`)?.cpuMsPerWrite ?? Number.NaN,
+    );
+    if (put !== undefined && whole !== undefined && delta !== undefined)
+      console.log(
+        `  at 150 steps, merge patch / PUT: ${round(whole / put, 2)} (whole status), ${round(delta / put, 2)} (one step's change)`,
       );
-      if (put !== undefined && whole !== undefined && delta !== undefined)
-        console.log(
-          `  at 150 steps, merge patch / PUT: ${round(whole / put, 2)} (whole status), ${round(delta / put, 2)} (one step's change)`,
-        );
-    } finally {
-      client.close();
-    }
-  } finally {
-    await cp.stop();
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) await benchStatusWrite();
