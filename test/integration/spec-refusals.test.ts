@@ -40,7 +40,7 @@ const cases: [string, () => WorkflowExecutionSpec, Refusal][] = [
           },
         }),
       ]),
-    { by: 'apiserver', says: [`${STEPS}[0].parameters`, 'must have at most 1 properties'] },
+    { by: 'apiserver', says: [`${STEPS}[0].parameters`, 'Too many: 2: must have at most 1 item'] },
   ],
   [
     'parameters with no member',
