@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-import { KubeConfig, loadAllYaml, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 
 import type { WorkflowExecution, WorkflowExecutionSpec } from '../src/api/generated/types.ts';
 import { defaultBinDir } from '../src/shell/controlplane/binaries.ts';
@@ -129,8 +130,21 @@ async function chmodTree(dir: string): Promise<void> {
   }
 }
 
+/**
+ * v1.34 refuses a schema node without `type` even under x-kubernetes-preserve-unknown-fields (the
+ * CustomRun CRD's status.extraFields and retriesStatus): such a node is an object.
+ */
+function typeFreeFields(node: unknown): void {
+  if (typeof node !== 'object' || node === null) return;
+  const record = node as Record<string, unknown>;
+  if (record['x-kubernetes-preserve-unknown-fields'] === true && record['type'] === undefined)
+    record['type'] = 'object';
+  for (const value of Object.values(record)) typeFreeFields(value);
+}
+
 async function yamlObjects(file: string): Promise<KubernetesObject[]> {
-  const docs: unknown[] = loadAllYaml(await readFile(file, 'utf8'));
+  // The yaml package: js-yaml refuses the flow list of config/controller.yaml's args.
+  const docs: unknown[] = parseAllDocuments(await readFile(file, 'utf8')).map((d) => d.toJS() as unknown);
   return docs.filter((d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d);
 }
 
@@ -163,7 +177,10 @@ async function startTekton(kc: KubeConfig, client: KubeClient, kubeconfig: strin
   const { controller, config } = await ensureTekton();
   const crdDir = join(config, '300-crds');
   const crds = (await Promise.all((await readdir(crdDir)).map((f) => yamlObjects(join(crdDir, f))))).flat();
-  for (const crd of crds) (crd as { spec: { conversion?: unknown } }).spec.conversion = { strategy: 'None' };
+  for (const crd of crds) {
+    (crd as { spec: { conversion?: unknown } }).spec.conversion = { strategy: 'None' };
+    typeFreeFields(crd);
+  }
   await applyAll(kc, crds);
   await waitForCrdsEstablished(
     kc,
