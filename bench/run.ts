@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, printing figures and ratios (never assertions).
  * Pass names to run a subset: `npm run bench -- chains concurrency`; `operator` names all four that
  * run the operator. The measurements that need a cluster share one control plane, started on first
- * use and stopped at the end.
+ * use and stopped at the end. `peers` (it builds Tekton) runs only when named.
  */
 import { stopBenchCluster } from './support/cluster.ts';
 
@@ -17,7 +17,11 @@ const suites: Record<string, [string, string]> = {
   concurrency: ['./concurrency.ts', 'benchConcurrency'],
   'write-cost': ['./write-cost.ts', 'benchWriteCost'],
   memory: ['./memory.ts', 'benchMemory'],
+  'status-write': ['./status-write.ts', 'benchStatusWrite'],
+  peers: ['./peers.ts', 'benchPeers'],
 };
+/** Run only when named. */
+const ON_REQUEST = new Set(['peers']);
 /** Names that stand for several suites. */
 const groups: Record<string, string[]> = { operator: ['chains', 'concurrency', 'write-cost', 'memory'] };
 
@@ -32,7 +36,7 @@ if (unknown.length > 0) {
 }
 try {
   for (const [name, [file, exported]] of Object.entries(suites)) {
-    if (wanted.size > 0 && !wanted.has(name)) continue;
+    if (wanted.size > 0 ? !wanted.has(name) : ON_REQUEST.has(name)) continue;
     let run: Bench | undefined;
     try {
       const module = (await import(file)) as Record<string, Bench | undefined>;

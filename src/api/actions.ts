@@ -1,6 +1,6 @@
 /**
  * The step and rollback actions of the specification, each tied to the one parameter member that
- * carries its arguments. The CRD's CEL rules, the validators and the planner all read this table.
+ * carries its arguments. The CEL rules (CRDs, admission policy), the validators and the planner all read this table.
  */
 
 export const STEP_ACTIONS = {

@@ -1,7 +1,9 @@
 /**
  * Validation of a WorkflowExecution spec: the generated schema validator (bounds, enums, required
- * fields, unknown fields) plus the CRD's CEL rules, re-stated here so that a resource the apiserver
- * admitted under an older schema, or one checked offline, gets the same answer with a path.
+ * fields, unknown fields) plus the rules of the spec admission policy (src/api/schema/admission.ts),
+ * re-stated here so that a resource the apiserver admitted without that policy or under an older
+ * one, or one checked offline, gets the same answer with a path; and unique step names, which only
+ * the planner checks (an O(n²) rule in CEL).
  */
 import type { ErrorObject } from 'ajv';
 import { ROLLBACK_ACTIONS, STEP_ACTIONS, isRollbackAction, isStepAction } from './actions.ts';
@@ -75,7 +77,7 @@ function schemaIssues(prefix: string, errors: ErrorObject[] | null | undefined):
   });
 }
 
-/** The CEL rules of the CRD that ajv cannot express. */
+/** The rules ajv cannot express: the admission policy's, and unique step names. */
 function ruleIssues(spec: WorkflowExecutionSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   spec.workflowDefinition.steps.forEach((step, index) => {

@@ -1,7 +1,9 @@
-// The CRDs in crds/ as the real apiserver enforces them: a valid WorkflowExecution is accepted,
-// every spec the admission-time validator (src/api/validation.ts) refuses is refused by the
-// apiserver too (structural schema, formats, CEL rules), the spec is immutable, and status is a
-// subresource.
+// The CRDs in crds/ and the spec policy in manifests/admission/ as the real apiserver enforces them:
+// a valid WorkflowExecution is accepted, every spec the admission-time validator
+// (src/api/validation.ts) refuses is refused by the apiserver too (structural schema, formats, the
+// policy's CEL rules), the spec is immutable, and status is a subresource. Unique step names are the
+// one rule left to the planner (an O(n²) comparison the apiserver would otherwise run): the
+// validator refuses them with reason and path (spec-refusals.test.ts runs it through the operator).
 import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -16,6 +18,8 @@ import {
 import { validateSpec } from '../../src/api/validation.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
 import { sequentialSpec } from '../fixtures/specs.ts';
+import { createKubeClient } from '../../src/shell/kube/client.ts';
+import { untilSpecPolicyEnforced } from './support/admission.ts';
 
 jest.setTimeout(30_000);
 
@@ -99,7 +103,6 @@ const breakers: [string, (s: Obj) => void][] = [
   ],
   ['no parameter member', (s) => (at(s, 'workflowDefinition', 'steps', 1)['parameters'] = {})],
   ['a dependsOn naming a missing step', (s) => (at(s, 'workflowDefinition', 'steps', 2)['dependsOn'] = [9])],
-  ['two steps with the same name', (s) => (at(s, 'workflowDefinition', 'steps', 1)['name'] = 'step-1')],
   [
     'a restartPod with neither pod name nor selector',
     (s) => {
@@ -118,6 +121,12 @@ beforeAll(async () => {
     metadata: { name: namespace },
   };
   await KubernetesObjectApi.makeApiClient(kc).create(ns);
+  const client = await createKubeClient(kc);
+  try {
+    await untilSpecPolicyEnforced(client, namespace);
+  } finally {
+    client.close();
+  }
 });
 
 afterAll(async () => {
@@ -137,6 +146,20 @@ describe('WorkflowExecution CRD', () => {
     // 422 Invalid from the schema or a CEL rule; 400 from strict decoding of an unknown field.
     expect([400, 422]).toContain(await createStatus(`bad-${randomUUID().slice(0, 8)}`, spec));
     expect(name).toBeTruthy();
+  });
+
+  it('leaves unique step names to the planner, which names the duplicate', async () => {
+    const spec = validSpec();
+    at(spec, 'workflowDefinition', 'steps', 1)['name'] = 'step-1';
+    expect(await createStatus('same-names', spec)).toBe(201);
+    const validated = validateSpec(spec);
+    expect(validated.ok ? [] : validated.issues).toEqual([
+      {
+        reason: 'DuplicateStepName',
+        path: 'spec.workflowDefinition.steps[1].name',
+        message: 'step name "step-1" is already used by steps[0]',
+      },
+    ]);
   });
 
   it('keeps the spec immutable and status a subresource', async () => {

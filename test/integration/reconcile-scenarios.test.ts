@@ -223,7 +223,7 @@ describe('step failures and retries', () => {
         'flaky',
         (wf) =>
           wf.status?.stepStatuses?.[0]?.status === 'retrying' &&
-          wf.status.stepStatuses[0].retriesAttempted === attempt - 1,
+          (wf.status.stepStatuses[0].retriesAttempted ?? 0) === attempt - 1,
         `retrying after attempt ${attempt}`,
       );
       travel(h, 5 * MINUTE, 'flaky');

@@ -343,7 +343,7 @@ describe('status projection', () => {
     status = projectStatus(w.snapshot, w.plan, { generation: 1, previousConditions: [] });
     expect(status.phase).toBe('rolling_back');
     expect(status.stepStatuses?.map((s) => [s.status, s.retriesAttempted])).toEqual([
-      ['rolling_back', 0],
+      ['rolling_back', undefined],
       ['failed', 1],
     ]);
     expect(status.stepStatuses?.[0]?.k8sExecutionRef?.name).toBe('remediate-web-rollback-1');

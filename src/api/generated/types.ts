@@ -180,7 +180,7 @@ export interface WorkflowExecutionStatus {
     result?: StepExecutionResult;
     /** Why it failed. */
     errorMessage?: string;
-    /** Retries so far. */
+    /** Retries so far; absent when none. */
     retriesAttempted?: number;
     /** A reference to another object. */
     k8sExecutionRef?: {

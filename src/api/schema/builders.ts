@@ -108,7 +108,7 @@ export const obj = (
 });
 
 /** Kubernetes durations as the specification writes them: "30s", "5m", "1h30m". */
-export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+export const DURATION_PATTERN = '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$';
 export const duration = (description: string): Schema => str(32, description, { pattern: DURATION_PATTERN });
 
 /**
@@ -117,14 +117,25 @@ export const duration = (description: string): Schema => str(32, description, { 
  */
 export const MAX_SPEC_DURATION = '720h';
 
+/**
+ * CEL: the duration string `value` is at most MAX_SPEC_DURATION. CEL's duration() fails on values
+ * past int64 nanoseconds (~2.56 million hours), so the magnitudes are bounded first: at most 5
+ * integer digits of hours and 7 of any smaller unit (in 32 characters, no sum of those overflows);
+ * anything larger is past 720h anyway. `&&` short-circuits errors in CEL, so the refusal stays a
+ * plain "must be at most" at the field's path.
+ */
+export const durationAtMost = (value: string): string =>
+  `${value}.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(${value}) <= duration('${MAX_SPEC_DURATION}')`;
+export const durationAtMostMessage = `must be at most ${MAX_SPEC_DURATION}`;
+
 /** A spec duration: the pattern, and at most MAX_SPEC_DURATION (the planner checks the same bound). */
 export const specDuration = (description: string): Schema =>
   str(32, description, {
     pattern: DURATION_PATTERN,
     'x-kubernetes-validations': [
       {
-        rule: `duration(self) <= duration('${MAX_SPEC_DURATION}')`,
-        message: `must be at most ${MAX_SPEC_DURATION}`,
+        rule: durationAtMost('self'),
+        message: durationAtMostMessage,
         reason: 'FieldValueInvalid',
       },
     ],
@@ -135,3 +146,30 @@ export const dnsSubdomain = (description: string): Schema =>
   str(253, description, { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' });
 export const dnsLabel = (description: string): Schema =>
   str(63, description, { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' });
+
+/**
+ * A deep copy of `schema` with every x-kubernetes-validations rule removed, and how many there were.
+ * A node shared by several parents stays shared in the copy (the generated YAML keeps its aliases).
+ */
+export function withoutValidations(schema: Schema): { schema: Schema; removed: number } {
+  let removed = 0;
+  const copies = new Map<Schema, Schema>();
+  const strip = (node: Schema): Schema => {
+    const known = copies.get(node);
+    if (known) return known;
+    const copy: Record<string, unknown> = {};
+    copies.set(node, copy);
+    for (const [key, value] of Object.entries(node) as [keyof Schema, unknown][]) {
+      if (key === 'x-kubernetes-validations') removed += (value as CelRule[]).length;
+      else if (key === 'properties')
+        copy[key] = Object.fromEntries(
+          Object.entries(value as Record<string, Schema>).map(([name, child]) => [name, strip(child)]),
+        );
+      else if ((key === 'items' || key === 'additionalProperties') && typeof value === 'object')
+        copy[key] = strip(value as Schema);
+      else copy[key] = value;
+    }
+    return copy;
+  };
+  return { schema: strip(schema), removed };
+}

@@ -2,7 +2,7 @@
  * The WorkflowExecution schema: the one source of truth from which the CRD, the TypeScript types and
  * the ajv validators are generated (`npm run generate`).
  */
-import { ROLLBACK_ACTIONS, ROLLBACK_ACTION_NAMES, STEP_ACTIONS, STEP_ACTION_NAMES } from '../actions.ts';
+import { ROLLBACK_ACTIONS, ROLLBACK_ACTION_NAMES, STEP_ACTION_NAMES } from '../actions.ts';
 import {
   bool,
   dnsLabel,
@@ -79,29 +79,36 @@ const objectReference = obj('A reference to another object.', {
   fieldPath: str(256, 'A field within the referent.'),
 });
 
-/** "Exactly one member set": a CEL rule the apiserver checks, and a oneOf ajv checks. */
+/**
+ * "Exactly one member set": minProperties and maxProperties say it to the apiserver and to ajv alike,
+ * with no CEL to evaluate (unknown members are refused by strict decoding or pruned).
+ */
 function unionOf(description: string, members: Record<string, Schema>): Schema {
-  const names = Object.keys(members);
-  return obj(description, members, [], {
-    minProperties: 1,
-    maxProperties: 1,
-    'x-kubernetes-validations': [
-      {
-        rule: `[${names.map((name) => `has(self.${name})`).join(', ')}].filter(x, x).size() == 1`,
-        message: 'exactly one parameter member must be set',
-      },
-    ],
-  });
+  return obj(description, members, [], { minProperties: 1, maxProperties: 1 });
 }
 
-/** The action names a parameter member, so the member set must be the action's own. */
+/**
+ * The CEL rules on a step and its parts, over the CEL expression `x` that names the object: `self` in
+ * a CRD's x-kubernetes-validations, a comprehension variable in the admission policy (admission.ts).
+ */
+export const RULES = {
+  /** The action names a parameter member, so the member set must be the action's own. */
+  actionMatchesMember: (table: Record<string, string>, x: string): string =>
+    `!has(${x}.parameters) || ${Object.entries(table)
+      .map(([action, member]) => `(${x}.action == '${action}' && has(${x}.parameters.${member}))`)
+      .join(' || ')}`,
+  actionMatchesMemberMessage: (what: string, x: string): string =>
+    `'parameters of ${what} ' + ${x}.action + ' must be set in the member named after its action'`,
+  restartPodTarget: (x: string): string => `has(${x}.podName) || has(${x}.selector)`,
+  restartPodTargetMessage: 'restartPod needs a podName or a selector',
+  notSelfDependent: (x: string): string => `!has(${x}.dependsOn) || !(${x}.stepNumber in ${x}.dependsOn)`,
+  notSelfDependentMessage: 'a step cannot depend on itself',
+} as const;
+
 function actionMatchesMember(table: Record<string, string>, what: string): CelRule {
-  const clauses = Object.entries(table).map(
-    ([action, member]) => `(self.action == '${action}' && has(self.parameters.${member}))`,
-  );
   return {
-    rule: `!has(self.parameters) || ${clauses.join(' || ')}`,
-    messageExpression: `'parameters of ${what} ' + self.action + ' must be set in the member named after its action'`,
+    rule: RULES.actionMatchesMember(table, 'self'),
+    messageExpression: RULES.actionMatchesMemberMessage(what, 'self'),
     reason: 'FieldValueInvalid',
   };
 }
@@ -138,10 +145,7 @@ export const stepParameters = unionOf(
       ['namespace'],
       {
         'x-kubernetes-validations': [
-          {
-            rule: 'has(self.podName) || has(self.selector)',
-            message: 'restartPod needs a podName or a selector',
-          },
+          { rule: RULES.restartPodTarget('self'), message: RULES.restartPodTargetMessage },
         ],
       },
     ),
@@ -270,16 +274,6 @@ export const workflowStep = obj(
     rollbackSpec,
   },
   ['stepNumber', 'name', 'action', 'parameters'],
-  {
-    'x-kubernetes-validations': [
-      actionMatchesMember(STEP_ACTIONS, 'action'),
-      {
-        rule: '!has(self.dependsOn) || !(self.stepNumber in self.dependsOn)',
-        message: 'a step cannot depend on itself',
-        fieldPath: '.dependsOn',
-      },
-    ],
-  },
 );
 
 const stepOptimization = obj(
@@ -339,6 +333,12 @@ export const aiRecommendations = obj('Structured AI recommendations (HolmesGPT c
   ),
 });
 
+/**
+ * The spec carries no x-kubernetes-validations: the apiserver would evaluate them on every status
+ * write, although the spec cannot change (DESIGN 11). Its rules are a ValidatingAdmissionPolicy that
+ * runs on create, and on updates of the resource itself for immutability, never on /status
+ * (admission.ts); the planner re-checks all of them and adds unique step names (src/api/validation.ts).
+ */
 export const workflowExecutionSpec = obj(
   'The remediation to run. Immutable after creation.',
   {
@@ -362,21 +362,6 @@ export const workflowExecutionSpec = obj(
         aiRecommendations,
       },
       ['name', 'steps'],
-      {
-        'x-kubernetes-validations': [
-          {
-            rule: 'self.steps.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.steps.exists(t, t.stepNumber == d)))',
-            message: 'dependsOn names a step number that is not in the workflow',
-            fieldPath: '.steps',
-          },
-          {
-            rule: 'self.steps.all(s, self.steps.exists_one(t, t.name == s.name))',
-            message: 'step names must be unique',
-            reason: 'FieldValueDuplicate',
-            fieldPath: '.steps',
-          },
-        ],
-      },
     ),
     executionStrategy: obj(
       'How to execute the workflow.',
@@ -399,7 +384,6 @@ export const workflowExecutionSpec = obj(
     }),
   },
   ['workflowDefinition', 'executionStrategy'],
-  { 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable after creation' }] },
 );
 
 const safetyCheckResult = obj(
@@ -535,7 +519,7 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
         endTime: time('When the step finished.'),
         result: stepExecutionResult,
         errorMessage: str(LIMITS.longText, 'Why it failed.'),
-        retriesAttempted: int(0, 10, 'Retries so far.'),
+        retriesAttempted: int(0, 10, 'Retries so far; absent when none.'),
         k8sExecutionRef: objectReference,
       },
       ['stepNumber', 'status'],
