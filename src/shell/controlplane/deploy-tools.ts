@@ -1,11 +1,14 @@
 // The deployment tools built from Go modules (scripts/build-deploy-tools.sh) next to the control
 // plane's binaries: crane and registry, kustomize, the CNI plugins. Built on first use.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { REPO_ROOT } from './binaries.ts';
+
+const execFileAsync = promisify(execFile);
 
 export type DeployTool = 'crane' | 'registry' | 'kustomize' | 'cni';
 
@@ -55,4 +58,11 @@ export async function ensureDeployTool(tool: DeployTool): Promise<string> {
     if (!(await present(tool))) throw new Error(`${tool} still missing after its build`);
   }
   return tool === 'cni' ? cniBinDir() : join(deployBinDir(), tool);
+}
+
+/** `kustomize build DIR` (kustomize built from Go modules), the YAML stream it prints. */
+export async function kustomizeBuild(dir: string): Promise<string> {
+  const kustomize = await ensureDeployTool('kustomize');
+  const { stdout } = await execFileAsync(kustomize, ['build', dir], { maxBuffer: 64 << 20 });
+  return stdout;
 }
