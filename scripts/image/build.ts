@@ -13,13 +13,11 @@
  * commit's time (or SOURCE_DATE_EPOCH), so two builds of one commit give the same digest.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
   mkdirSync,
   readFileSync,
-  readdirSync,
   readlinkSync,
   realpathSync,
   rmSync,
@@ -28,9 +26,9 @@ import {
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { mb, treeEntries, writeImage, type WrittenImage } from '../../src/shell/image/oci.ts';
+import type { TarEntry } from '../../src/shell/image/tar.ts';
 import { pushImage } from './push.ts';
-import { tarEntries, withParents, type TarEntry } from './tar.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(REPO, '.cache', 'image');
@@ -40,61 +38,12 @@ const NODE_PACKAGE_DIR = join(REPO, 'node_modules', 'node', 'node_modules', 'nod
 const USER = 65532;
 const SOURCE = 'https://github.com/kubernaut/workflowexecution-operator';
 
-const MEDIA = {
-  layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  config: 'application/vnd.oci.image.config.v1+json',
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  index: 'application/vnd.oci.image.index.v1+json',
-} as const;
-
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-export interface BuiltImage {
-  /** The image name recorded in the archive (containerd imports it under this name). */
-  readonly name: string;
-  /** The manifest digest: what a registry and `crictl images --digests` show. */
-  readonly digest: string;
-  readonly archive: string;
-  readonly layout: string;
-  readonly compressedBytes: number;
-  readonly uncompressedBytes: number;
-  readonly layers: readonly { name: string; compressedBytes: number; uncompressedBytes: number }[];
+export interface BuiltImage extends WrittenImage {
   readonly revision: string;
-  readonly created: string;
 }
-
-const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 function git(...args: string[]): string {
   return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
-}
-
-/** Every file, directory and symlink under `root`, placed under `prefix` in the image. */
-function treeEntries(root: string, prefix: string, skip: (rel: string) => boolean = () => false): TarEntry[] {
-  const entries: TarEntry[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const abs = join(dir, name);
-      const rel = relative(root, abs);
-      if (skip(rel)) continue;
-      const path = posix.join(prefix, rel.split('/').join(posix.sep));
-      const st = lstatSync(abs);
-      if (st.isSymbolicLink()) entries.push({ type: 'symlink', path, target: readlinkSync(abs) });
-      else if (st.isDirectory()) {
-        entries.push({ type: 'dir', path });
-        walk(abs);
-      } else if (st.isFile()) {
-        entries.push({ type: 'file', path, data: readFileSync(abs), executable: (st.mode & 0o111) !== 0 });
-      }
-    }
-  };
-  walk(root);
-  return entries;
 }
 
 /**
@@ -228,12 +177,6 @@ function stage(commit: string, staging: string, log: (m: string) => void): void 
   );
 }
 
-function writeBlob(layout: string, data: Buffer): string {
-  const digest = sha256(data);
-  writeFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)), data);
-  return digest;
-}
-
 export interface BuildOptions {
   readonly name?: string | undefined;
   readonly commit?: string | undefined;
@@ -285,21 +228,6 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     },
   ];
 
-  const layout = join(OUT_DIR, 'oci');
-  rmSync(layout, { recursive: true, force: true });
-  mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
-  const layers: Descriptor[] = [];
-  const diffIds: string[] = [];
-  const sizes: { name: string; compressedBytes: number; uncompressedBytes: number }[] = [];
-  for (const spec of layerSpecs) {
-    const tar = Buffer.concat(tarEntries(withParents(spec.entries), epoch));
-    const gz = gzipSync(tar, { level: 9 });
-    diffIds.push(sha256(tar));
-    layers.push({ mediaType: MEDIA.layer, digest: writeBlob(layout, gz), size: gz.length });
-    sizes.push({ name: spec.name, compressedBytes: gz.length, uncompressedBytes: tar.length });
-    log(`layer ${spec.name}: ${mb(gz.length)} compressed, ${mb(tar.length)} uncompressed`);
-  }
-
   const labels: Record<string, string> = {
     'org.opencontainers.image.created': created,
     'org.opencontainers.image.description': pkg.description,
@@ -311,11 +239,11 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     'io.kubernaut.image.base-packages': packages.join(', '),
     'io.kubernaut.image.node-version': node,
   };
-  const config = {
-    created,
-    architecture: 'amd64',
-    os: 'linux',
-    config: {
+  const image = writeImage({
+    name,
+    epoch,
+    layers: layerSpecs,
+    runtime: {
       User: `${USER}:${USER}`,
       Env: ['PATH=/usr/local/bin', 'NODE_ENV=production', 'HOME=/home/nonroot'],
       Entrypoint: ['/usr/local/bin/node', '/app/src/cli/wfx.ts'],
@@ -324,57 +252,14 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
       ExposedPorts: { '8080/tcp': {}, '9090/tcp': {} },
       Labels: labels,
     },
-    rootfs: { type: 'layers', diff_ids: diffIds },
-    history: layerSpecs.map((s) => ({ created, created_by: s.createdBy })),
-  };
-  const configBytes = Buffer.from(JSON.stringify(config));
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    config: { mediaType: MEDIA.config, digest: writeBlob(layout, configBytes), size: configBytes.length },
-    layers,
-    annotations: labels,
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const digest = writeBlob(layout, manifestBytes);
-  const tag = name.slice(name.lastIndexOf(':') + 1);
-  const index = {
-    schemaVersion: 2,
-    mediaType: MEDIA.index,
-    manifests: [
-      {
-        mediaType: MEDIA.manifest,
-        digest,
-        size: manifestBytes.length,
-        annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': tag },
-      },
-    ],
-  };
-  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-
-  const archive = join(OUT_DIR, `workflowexecution-operator-${pkg.version}.oci.tar`);
-  writeFileSync(archive, Buffer.concat(tarEntries(treeEntries(layout, ''), epoch)));
+    layout: join(OUT_DIR, 'oci'),
+    archive: join(OUT_DIR, `workflowexecution-operator-${pkg.version}.oci.tar`),
+    log,
+  });
   rmSync(staging, { recursive: true, force: true });
-  const compressedBytes = layers.reduce((n, l) => n + l.size, configBytes.length + manifestBytes.length);
-  const uncompressedBytes = sizes.reduce((n, s) => n + s.uncompressedBytes, 0);
-  const built: BuiltImage = {
-    name,
-    digest,
-    archive,
-    layout,
-    compressedBytes,
-    uncompressedBytes,
-    layers: sizes,
-    revision: commit,
-    created,
-  };
+  const built: BuiltImage = { ...image, revision: commit };
   writeFileSync(join(OUT_DIR, 'image.json'), `${JSON.stringify(built, null, 2)}\n`);
   return built;
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 async function main(): Promise<void> {
