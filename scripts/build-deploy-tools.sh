@@ -10,7 +10,7 @@ CNI_PLUGINS_VERSION="${CNI_PLUGINS_VERSION:-v1.9.0}"
 CACHE="${WFE_CONTROLPLANE_CACHE:-$HOME/.cache/wfe-controlplane}"
 BIN="${WFE_DEPLOY_BIN:-$CACHE/deploy/bin}"
 CNI_BIN="${WFE_CNI_BIN:-$CACHE/deploy/cni/$CNI_PLUGINS_VERSION}"
-CNI_PLUGINS=(bridge host-local loopback portmap)
+CNI_PLUGINS=(bridge host-local loopback)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(crane registry kustomize cni)
 
@@ -35,7 +35,7 @@ for w in "${wanted[@]}"; do
     kustomize) install "$BIN" kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ;;
     cni)
       for p in "${CNI_PLUGINS[@]}"; do
-        case "$p" in host-local) path=ipam/host-local ;; portmap) path=meta/portmap ;; *) path="main/$p" ;; esac
+        case "$p" in host-local) path=ipam/host-local ;; *) path="main/$p" ;; esac
         install "$CNI_BIN" "$p" "github.com/containernetworking/plugins/plugins/$path@$CNI_PLUGINS_VERSION"
       done
       ;;

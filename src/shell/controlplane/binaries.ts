@@ -14,8 +14,8 @@ export const CONTROL_PLANE_BINARIES = [
   'kube-scheduler',
   'kwok',
 ] as const;
-/** kubelet: the real node of the deploy tests, built only when asked for. */
-export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number] | 'kubelet';
+/** kubelet and pause (its sandbox): the real node of the deploy tests, built only when asked for. */
+export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number] | 'kubelet' | 'pause';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 

@@ -14,7 +14,7 @@ export type DeployTool = 'crane' | 'registry' | 'kustomize' | 'cni';
 
 /** Mirrors CNI_PLUGINS_VERSION and CNI_PLUGINS in scripts/build-deploy-tools.sh. */
 export const CNI_PLUGINS_VERSION = 'v1.9.0';
-const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
+const CNI_PLUGINS = ['bridge', 'host-local', 'loopback'];
 
 function cacheDir(env: NodeJS.ProcessEnv): string {
   return env['WFE_CONTROLPLANE_CACHE'] ?? join(homedir(), '.cache', 'wfe-controlplane');

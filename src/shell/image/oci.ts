@@ -53,6 +53,8 @@ export interface WrittenImage {
   readonly name: string;
   /** The manifest digest: what a registry and containerd show. */
   readonly digest: string;
+  /** The config digest: the image ID (what a kubelet reports as a container's imageID). */
+  readonly id: string;
   readonly layout: string;
   readonly archive: string;
   /** Layers, config and manifest as a registry stores them. */
@@ -122,10 +124,11 @@ export function writeImage(spec: ImageSpec): WrittenImage {
     history: spec.layers.map((l) => ({ created, created_by: l.createdBy })),
   };
   const configBytes = Buffer.from(JSON.stringify(config));
+  const id = writeBlob(configBytes);
   const manifest = {
     schemaVersion: 2,
     mediaType: MEDIA.manifest,
-    config: { mediaType: MEDIA.config, digest: writeBlob(configBytes), size: configBytes.length },
+    config: { mediaType: MEDIA.config, digest: id, size: configBytes.length },
     layers,
     ...(spec.runtime.Labels === undefined ? {} : { annotations: spec.runtime.Labels }),
   };
@@ -153,6 +156,7 @@ export function writeImage(spec: ImageSpec): WrittenImage {
   return {
     name: spec.name,
     digest,
+    id,
     layout,
     archive: spec.archive,
     compressedBytes: layers.reduce((n, l) => n + l.size, configBytes.length + manifestBytes.length),
