@@ -43,8 +43,14 @@ export function imageOfHead(): BuiltImage {
   const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   const recorded = join(REPO_ROOT, '.cache', 'image', 'image.json');
   if (existsSync(recorded)) {
-    const image = JSON.parse(readFileSync(recorded, 'utf8')) as BuiltImage;
-    if (image.revision === head && image.id !== undefined && existsSync(image.archive)) return image;
+    const image = JSON.parse(readFileSync(recorded, 'utf8')) as Partial<BuiltImage>;
+    if (
+      image.revision === head &&
+      image.id !== undefined &&
+      image.archive !== undefined &&
+      existsSync(image.archive)
+    )
+      return image as BuiltImage;
   }
   return buildImage({ log: (m) => process.stderr.write(`image: ${m}\n`) });
 }
