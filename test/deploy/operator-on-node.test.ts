@@ -16,7 +16,7 @@ import { ensureDeployTool } from '../../src/shell/controlplane/deploy-tools.ts';
 import { freePorts } from '../../src/shell/controlplane/ports.ts';
 import { LABELS } from '../../src/shell/children.ts';
 import { createInformer, type ResourceInformer } from '../../src/shell/informer.ts';
-import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
+import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS } from '../../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import {
@@ -36,9 +36,9 @@ import {
   nodeImages,
   operatorPods,
   removeOperator,
-  until,
   type Pod,
 } from './support.ts';
+import { serviceAccountToken, until } from '../support/cluster.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -73,27 +73,6 @@ async function httpStatus(url: string, token?: string): Promise<number> {
   }
 }
 
-async function serviceAccountToken(namespace: string, name: string): Promise<string> {
-  await client
-    .request(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
-      body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } },
-    })
-    .catch((error: unknown) => {
-      if (!isAlreadyExists(error)) throw error;
-    });
-  const request = await client.request<{ status: { token: string } }>(
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    {
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { expirationSeconds: 3600 },
-      },
-    },
-  );
-  return request.status.token;
-}
-
 function expectNoChildTwice(): void {
   const twice = [...childUids].filter(([, uids]) => uids.size > 1).map(([name]) => name);
   expect(twice).toEqual([]);
@@ -110,10 +89,15 @@ function expectEveryStepOnce(wf: WorkflowExecution, steps: number): void {
 }
 
 async function readyPods(count: number): Promise<Pod[]> {
-  return until(`${count} Ready operator Pods`, async () => {
-    const pods = (await operatorPods(client)).filter(isReady);
-    return pods.length === count ? pods : undefined;
-  });
+  return until(
+    `${count} Ready operator Pods`,
+    async () => {
+      const pods = (await operatorPods(client)).filter(isReady);
+      return pods.length === count ? pods : undefined;
+    },
+    180_000,
+    250,
+  );
 }
 
 beforeAll(async () => {
@@ -190,8 +174,8 @@ describe('the operator installed with kustomize on a real node', () => {
 
   it('serves /metrics on the Pod: 200 to a metrics reader token, 403 to a token without the binding, 401 to none', async () => {
     const namespace = await createNamespace(client, 'metrics');
-    const reader = await serviceAccountToken(namespace, 'prometheus');
-    const nobody = await serviceAccountToken(namespace, 'nobody');
+    const reader = await serviceAccountToken(client, namespace, 'prometheus');
+    const nobody = await serviceAccountToken(client, namespace, 'nobody');
     await client.request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
       body: {
         apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -239,7 +223,8 @@ describe('the operator installed with kustomize on a real node', () => {
       'a new holder',
       async () => {
         const holder = await leaseHolder(client);
-        return holder !== undefined && holder !== leader ? holder : undefined;
+        // Empty while the deleted leader's release is not yet taken over.
+        return holder !== undefined && holder !== '' && holder !== leader ? holder : undefined;
       },
       LEASE_DURATION_MS + 30_000,
       100,
@@ -262,7 +247,7 @@ describe('the operator installed with kustomize on a real node', () => {
     // The same image, pushed to a registry on loopback under a second tag; the node pulls it from there.
     const registryBin = await ensureDeployTool('registry');
     const [port] = await freePorts(1);
-    registry = spawn(registryBin, [], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+    registry = spawn(registryBin, ['-port', String(port)], { stdio: 'ignore' });
     const hostPort = `127.0.0.1:${String(port)}`;
     await until(
       'the registry',

@@ -13,8 +13,8 @@ import {
   nodeImages,
   operatorPods,
   removeOperator,
-  until,
 } from './support.ts';
+import { until } from '../support/cluster.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -42,7 +42,12 @@ describe('the operator image on a real node', () => {
 
   it('starts as a Pod that is Ready through its probes and takes the Lease', async () => {
     await applyOverlay((await adminClient()).kc, image.name, 1);
-    const pod = await until('a Ready operator Pod', async () => (await operatorPods(client)).find(isReady));
+    const pod = await until(
+      'a Ready operator Pod',
+      async () => (await operatorPods(client)).find(isReady),
+      180_000,
+      250,
+    );
     expect(pod.spec.containers[0]?.image).toBe(image.name);
     expect(pod.status.containerStatuses?.[0]?.imageID).toBe(image.id);
     expect(pod.status.containerStatuses?.[0]?.restartCount).toBe(0);

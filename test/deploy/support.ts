@@ -1,16 +1,16 @@
 // Shared by the deploy tests: the operator image of this commit, a kustomize overlay pointing at it,
 // applied to the control plane with the real node, and the operator's Pods as the node runs them.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { buildImage, type BuiltImage } from '../../scripts/image/build.ts';
+import { IMAGE_INPUTS, buildImage, type BuiltImage } from '../../scripts/image/build.ts';
 import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
 import { kustomizeBuild } from '../../src/shell/controlplane/deploy-tools.ts';
 import { applyAll } from '../../src/shell/controlplane/manifests.ts';
 import { realNodeImages } from '../../src/shell/controlplane/real-node.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
+import { until } from '../support/cluster.ts';
 
 export const NAMESPACE = 'kubernaut-system';
 export const DEPLOYMENT = 'workflowexecution-operator';
@@ -36,21 +36,25 @@ export function nodeImages(): ReturnType<typeof realNodeImages> {
 }
 
 /**
- * The image of HEAD: reused from .cache/image when it was built from this very commit (the build is
- * reproducible, so a rebuild would give the same digest), built otherwise.
+ * The image of HEAD: reused from .cache/image when it was built from a commit with the same image
+ * inputs (src/, machines/, package files; the build is reproducible, so a rebuild would only change
+ * the revision label), built otherwise.
  */
 export function imageOfHead(): BuiltImage {
-  const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   const recorded = join(REPO_ROOT, '.cache', 'image', 'image.json');
   if (existsSync(recorded)) {
     const image = JSON.parse(readFileSync(recorded, 'utf8')) as Partial<BuiltImage>;
     if (
-      image.revision === head &&
+      image.revision !== undefined &&
       image.id !== undefined &&
       image.archive !== undefined &&
       existsSync(image.archive)
-    )
-      return image as BuiltImage;
+    ) {
+      const same = spawnSync('git', ['diff', '--quiet', image.revision, 'HEAD', '--', ...IMAGE_INPUTS], {
+        cwd: REPO_ROOT,
+      });
+      if (same.status === 0) return image as BuiltImage;
+    }
   }
   return buildImage({ log: (m) => process.stderr.write(`image: ${m}\n`) });
 }
@@ -94,21 +98,6 @@ export const isReady = (pod: Pod): boolean =>
   pod.metadata.deletionTimestamp === undefined &&
   pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 120_000,
-  everyMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not seen in ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
-
 /** The Pod whose operator holds the Lease (identities are POD_PID). */
 export async function leaseHolder(client: KubeClient): Promise<string | undefined> {
   const lease = await client
@@ -127,7 +116,10 @@ export async function removeOperator(client: KubeClient): Promise<void> {
       body: { propagationPolicy: 'Foreground' },
     })
     .catch(() => undefined);
-  await until('the operator Pods gone', async () =>
-    (await operatorPods(client)).length === 0 ? true : undefined,
+  await until(
+    'the operator Pods gone',
+    async () => ((await operatorPods(client)).length === 0 ? true : undefined),
+    120_000,
+    250,
   );
 }
