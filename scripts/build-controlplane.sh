@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd)
 # and kwok from Go modules into a cache outside git. A no-op when every binary is present.
+# Arguments name other binaries instead, e.g. `build-controlplane.sh kubelet pause` (the real node).
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
@@ -10,6 +11,7 @@ MODDIR="$ROOT/test/controlplane"
 CACHE="${WFE_CONTROLPLANE_CACHE:-$HOME/.cache/wfe-controlplane}"
 BIN="${WFE_CONTROLPLANE_BIN:-$CACHE/$K8S_VERSION/bin}"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+[ $# -eq 0 ] || BINARIES=("$@")
 
 missing=()
 for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || missing+=("$b"); done
@@ -45,8 +47,9 @@ build() { # name package dir
 total_start=$(date +%s)
 for b in "${missing[@]}"; do
   case "$b" in
-    kube-apiserver | kube-controller-manager | kube-scheduler) build "$b" "k8s.io/kubernetes/cmd/$b" "$MODDIR" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet) build "$b" "k8s.io/kubernetes/cmd/$b" "$MODDIR" ;;
     etcd) build etcd ./cmd/etcd "$MODDIR" ;;
+    pause) build pause ./cmd/pause "$MODDIR" ;;
     kwok)
       start=$(date +%s)
       echo "building kwok (sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION) ..."

@@ -17,17 +17,23 @@ interface Ready {
   server: string;
   kubeconfigPath: string;
   dataDir: string;
+  containerdAddress?: string;
 }
 
 declare global {
   var wfeControlPlane: ChildProcess | undefined;
 }
 
-export default async function globalSetup(_global: unknown, project: { rootDir: string }): Promise<void> {
+export default async function globalSetup(
+  _global: unknown,
+  project: { rootDir: string; displayName?: { name: string } },
+): Promise<void> {
   const started = Date.now();
+  // The deploy project runs Pods: a real kubelet and containerd instead of kwok's fake nodes.
+  const realNode = project.displayName?.name === 'deploy' ? ['--real-node'] : [];
   const child = spawn(
     process.execPath,
-    [join(project.rootDir, 'src', 'shell', 'controlplane', 'cli.ts'), 'serve'],
+    [join(project.rootDir, 'src', 'shell', 'controlplane', 'cli.ts'), 'serve', ...realNode],
     { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
   );
   globalThis.wfeControlPlane = child;
@@ -51,5 +57,6 @@ export default async function globalSetup(_global: unknown, project: { rootDir: 
   process.env['WFE_KUBECONFIG'] = ready.kubeconfigPath;
   process.env['WFE_CONTROLPLANE_SERVER'] = ready.server;
   process.env['WFE_CONTROLPLANE_DATA_DIR'] = ready.dataDir;
+  if (ready.containerdAddress !== undefined) process.env['WFE_CONTAINERD_ADDRESS'] = ready.containerdAddress;
   process.stderr.write(`\ncontrolplane: up in ${Date.now() - started} ms at ${ready.server}\n`);
 }

@@ -1,10 +1,11 @@
-// The shipped manifests are valid for a real apiserver, and the operator's ClusterRole is enough:
+// The shipped manifests (kustomize base and overlays) are valid for a real apiserver, and the operator's ClusterRole is enough:
 // an operator that logs in as a user holding only that role runs a workflow end to end.
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
+import { ensureDeployTool, kustomizeBuild } from '../../src/shell/controlplane/deploy-tools.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { loadManifests } from '../../src/shell/controlplane/manifests.ts';
 import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
 import { startOperator } from '../../src/shell/operator.ts';
 import { createLogger } from '../../src/shell/logger.ts';
@@ -25,33 +26,56 @@ interface Manifest {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string };
+  spec?: Record<string, unknown>;
 }
 
 const PLURALS: Record<string, string> = {
+  CustomResourceDefinition: 'customresourcedefinitions',
   Namespace: 'namespaces',
   ServiceAccount: 'serviceaccounts',
-  Secret: 'secrets',
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
   Deployment: 'deployments',
+  PodDisruptionBudget: 'poddisruptionbudgets',
   Service: 'services',
   ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
   ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
 };
 
-function collectionPath(m: Manifest): string {
+function objectPath(m: Manifest): string {
   const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
   const plural = PLURALS[m.kind];
   if (!plural) throw new Error(`no plural known for ${m.kind}`);
-  return `${base}${m.metadata.namespace ? `/namespaces/${m.metadata.namespace}` : ''}/${plural}`;
+  const ns = m.metadata.namespace ? `/namespaces/${m.metadata.namespace}` : '';
+  return `${base}${ns}/${plural}/${m.metadata.name}`;
 }
 
-function manifestsIn(dir: string): Manifest[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => f.endsWith('.yaml') && !f.endsWith('kustomization.yaml'))
-    .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest));
+async function built(dir: string): Promise<Manifest[]> {
+  return parseAllDocuments(await kustomizeBuild(join('manifests', dir))).map((d) => d.toJS() as Manifest);
+}
+
+function deploymentOf(objects: Manifest[]): Deployment {
+  const d = objects.find((o) => o.kind === 'Deployment');
+  if (d === undefined) throw new Error('no Deployment');
+  return d as unknown as Deployment;
+}
+
+interface Deployment {
+  spec: {
+    replicas: number;
+    template: {
+      spec: {
+        containers: {
+          args: string[];
+          env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+          volumeMounts?: { name: string; mountPath: string }[];
+          resources: { requests: Record<string, string> };
+        }[];
+        volumes?: { name: string; emptyDir?: object }[];
+        topologySpreadConstraints?: { topologyKey: string }[];
+      };
+    };
+  };
 }
 
 let client: KubeClient;
@@ -62,8 +86,10 @@ afterAll(() => {
   client.close();
 });
 
-describe('the manifests', () => {
-  it('are accepted by the apiserver (server-side dry run of every object)', async () => {
+describe('the kustomize base and overlays', () => {
+  beforeAll(async () => {
+    // Built from Go modules on first use (minutes), cached after.
+    await ensureDeployTool('kustomize');
     await client
       .request('/api/v1/namespaces', {
         body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kubernaut-system' } },
@@ -71,21 +97,65 @@ describe('the manifests', () => {
       .catch((error: unknown) => {
         if (!isAlreadyExists(error)) throw error;
       });
-    // manifests/monitoring is a kustomize Component of prometheus-operator resources, dry-run with
-    // those CRDs installed by monitoring-manifests.test.ts.
-    const manifests = manifestsIn('manifests').filter((m) => m.apiVersion !== 'monitoring.coreos.com/v1');
-    expect(manifests.map((m) => m.kind)).toEqual(
-      expect.arrayContaining(['ClusterRole', 'Deployment', 'ValidatingAdmissionPolicy']),
+  }, 15 * 60_000);
+
+  it.each(['base', 'overlays/dev', 'overlays/production'])(
+    '%s: every object kustomize builds is accepted by the apiserver (server-side apply, dry run)',
+    async (dir) => {
+      const objects = await built(dir);
+      expect(new Set(objects.map((m) => m.kind))).toEqual(new Set(Object.keys(PLURALS)));
+      for (const m of objects) {
+        await client
+          .request(objectPath(m), {
+            method: 'PATCH',
+            patchType: 'apply',
+            body: m,
+            query: { dryRun: 'All', fieldManager: 'manifest-test', force: true, fieldValidation: 'Strict' },
+          })
+          .catch((error: unknown) => {
+            throw new Error(`${dir}: ${m.kind} ${m.metadata.name}: ${(error as Error).message}`);
+          });
+      }
+      const ns = objects.find((o) => o.kind === 'Namespace') as unknown as {
+        metadata: { labels: Record<string, string> };
+      };
+      expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    },
+  );
+
+  it('base: two replicas with leader election in their own namespace, a PodDisruptionBudget', async () => {
+    const objects = await built('base');
+    const deployment = deploymentOf(objects);
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.spec.containers[0]?.args).toContain('--leader-elect');
+    expect(new Set(objects.flatMap((o) => o.metadata.namespace ?? []))).toEqual(
+      new Set(['kubernaut-system']),
     );
-    for (const m of manifests) {
-      await client
-        .request(collectionPath(m), { body: m, query: { dryRun: 'All', fieldValidation: 'Strict' } })
-        .catch((error: unknown) => {
-          // Already installed (the admission policy) is fine: the object was valid when created.
-          if (!isAlreadyExists(error))
-            throw new Error(`${m.kind} ${m.metadata.name}: ${(error as Error).message}`);
-        });
-    }
+  });
+
+  it('dev: one replica, the SQLite audit store on an emptyDir', async () => {
+    const deployment = deploymentOf(await built('overlays/dev'));
+    const pod = deployment.spec.template.spec;
+    expect(deployment.spec.replicas).toBe(1);
+    expect(pod.containers[0]?.args).toContain('--audit-db=/var/lib/workflowexecution/audit.db');
+    expect(pod.containers[0]?.volumeMounts).toEqual([
+      { name: 'audit', mountPath: '/var/lib/workflowexecution' },
+    ]);
+    expect(pod.volumes?.find((v) => v.name === 'audit')?.emptyDir).toBeDefined();
+  });
+
+  it('production: the PostgreSQL URL from a Secret, resources, spread over nodes and zones', async () => {
+    const deployment = deploymentOf(await built('overlays/production'));
+    const pod = deployment.spec.template.spec;
+    expect(deployment.spec.replicas).toBe(2);
+    expect(pod.containers[0]?.env?.find((e) => e.name === 'WFE_AUDIT_POSTGRES_URL')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'workflowexecution-audit', key: 'url' },
+    });
+    expect(pod.containers[0]?.resources.requests).toEqual({ cpu: '200m', memory: '256Mi' });
+    expect(pod.topologySpreadConstraints?.map((t) => t.topologyKey)).toEqual([
+      'kubernetes.io/hostname',
+      'topology.kubernetes.io/zone',
+    ]);
   });
 });
 
@@ -107,8 +177,8 @@ describe('the operator ClusterRole', () => {
       },
     });
     // The ClusterRole comes from manifests/rbac (dry-run above proves it valid; install it here).
-    const role = manifestsIn('manifests/rbac').find(
-      (m) => m.metadata.name === 'workflowexecution-controller',
+    const role = (await loadManifests('manifests/rbac')).find(
+      (m) => m.metadata?.name === 'workflowexecution-controller',
     );
     await client
       .request('/apis/rbac.authorization.k8s.io/v1/clusterroles', { body: role })

@@ -14,7 +14,8 @@ export const CONTROL_PLANE_BINARIES = [
   'kube-scheduler',
   'kwok',
 ] as const;
-export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number];
+/** kubelet and pause (its sandbox): the real node of the deploy tests, built only when asked for. */
+export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number] | 'kubelet' | 'pause';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -44,10 +45,10 @@ export async function missingBinaries(
   return wanted.filter((_, i) => present[i] !== true);
 }
 
-/** Runs scripts/build-controlplane.sh (a no-op when everything is built), its output on stderr. */
-export function buildBinaries(binDir: string): Promise<void> {
+/** Runs scripts/build-controlplane.sh for `names` (default: the control plane), output on stderr. */
+export function buildBinaries(binDir: string, names: readonly ControlPlaneBinary[] = []): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build-controlplane.sh')], {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'build-controlplane.sh'), ...names], {
       stdio: ['ignore', process.stderr, process.stderr],
       env: { ...process.env, WFE_CONTROLPLANE_BIN: binDir, K8S_VERSION: KUBERNETES_VERSION },
     });
@@ -66,7 +67,7 @@ export async function ensureBinaries(binDir: string, wanted: readonly ControlPla
     process.stderr.write(
       `control plane: building ${missing.join(', ')} into ${binDir} (first time: minutes)\n`,
     );
-    await buildBinaries(binDir);
+    await buildBinaries(binDir, missing);
     const still = await missingBinaries(binDir, wanted);
     if (still.length > 0)
       throw new Error(`control plane binaries still missing after build: ${still.join(', ')}`);

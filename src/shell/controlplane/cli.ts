@@ -20,6 +20,8 @@ export interface ServeReady {
   readonly kubeconfigPath: string;
   readonly dataDir: string;
   readonly pids: Readonly<Record<string, number>>;
+  /** With --real-node: containerd's socket on the node. */
+  readonly containerdAddress?: string;
 }
 
 interface State {
@@ -46,7 +48,7 @@ async function readState(): Promise<State | undefined> {
   }
 }
 
-async function up(workloads: boolean): Promise<void> {
+async function up(workloads: boolean, realNode: boolean): Promise<void> {
   const previous = await readState();
   if (previous !== undefined && alive(previous.pid)) {
     throw new Error(`a control plane is already running (pid ${previous.pid}); run npm run cluster:down`);
@@ -54,6 +56,7 @@ async function up(workloads: boolean): Promise<void> {
   await mkdir(CACHE_DIR, { recursive: true });
   const cp = await startControlPlane({
     workloads,
+    realNode,
     kubeconfigPath: KUBECONFIG,
     log: (m) => process.stderr.write(`controlplane: ${m}\n`),
   });
@@ -101,7 +104,7 @@ function keepRunning(cp: ControlPlane, cleanup: () => Promise<void>, withParent 
 }
 
 /** For test/integration/global-setup.ts: one JSON line on stdout when ready; stops with its parent. */
-async function serve(workloads: boolean): Promise<void> {
+async function serve(workloads: boolean, realNode: boolean): Promise<void> {
   // Until the control plane is up there is nothing to stop: exiting is enough, and the components'
   // watchdogs (see processes.ts) then stop them and remove the data dir.
   const parent = process.ppid;
@@ -110,9 +113,11 @@ async function serve(workloads: boolean): Promise<void> {
   }, 250);
   const cp = await startControlPlane({
     workloads,
+    realNode,
     log: (m) => process.stderr.write(`controlplane: ${m}\n`),
   });
   const ready: ServeReady = {
+    ...(cp.realNode === undefined ? {} : { containerdAddress: cp.realNode.containerdAddress }),
     pid: process.pid,
     server: cp.server,
     kubeconfigPath: cp.kubeconfigPath,
@@ -142,10 +147,10 @@ async function down(): Promise<void> {
 
 const [command, ...flags] = process.argv.slice(2);
 try {
-  if (command === 'up') await up(!flags.includes('--no-workloads'));
-  else if (command === 'serve') await serve(!flags.includes('--no-workloads'));
+  if (command === 'up') await up(!flags.includes('--no-workloads'), flags.includes('--real-node'));
+  else if (command === 'serve') await serve(!flags.includes('--no-workloads'), flags.includes('--real-node'));
   else if (command === 'down') await down();
-  else throw new Error('usage: cli.ts up|serve [--no-workloads] | down');
+  else throw new Error('usage: cli.ts up|serve [--no-workloads] [--real-node] | down');
 } catch (err) {
   process.stderr.write(`controlplane: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

@@ -15,6 +15,7 @@ import {
 } from './binaries.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { installRepoManifests } from './manifests.ts';
+import { startRealNode, type RealNode } from './real-node.ts';
 import { KWOK_NODE_SELECTOR, createFakeNodes, waitForNodesReady } from './nodes.ts';
 import { caFiles, clientCert, createPki, type Pki } from './pki.ts';
 import { freePorts } from './ports.ts';
@@ -24,6 +25,12 @@ import { assertRunning, waitForHealthy } from './readiness.ts';
 export interface ControlPlaneOptions {
   /** Also run kube-scheduler, kwok and fake nodes, so Deployments get available pods. */
   readonly workloads?: boolean;
+  /**
+   * A real node instead of kwok's (deploy tests; root, Debian's containerd and runc): kubelet,
+   * kube-scheduler, the ServiceAccount admission plugin and token controller, Node authorization,
+   * and the `kubernetes` Service reachable from Pods. See real-node.ts.
+   */
+  readonly realNode?: boolean;
   /** How many kwok nodes with `workloads` (default 3). */
   readonly fakeNodes?: number;
   /** Where the binaries are (default: the build cache); missing ones are built. */
@@ -58,6 +65,8 @@ export interface ControlPlane {
   readonly pids: Readonly<Record<string, number>>;
   /** Installed CRD names. */
   readonly crds: readonly string[];
+  /** With `realNode`: the node, its containerd and image store. */
+  readonly realNode?: RealNode;
   /** A kubeconfig for a client-certificate user with no permissions beyond what RBAC grants. */
   addUser(user: ControlPlaneUser): Promise<string>;
   /**
@@ -83,6 +92,7 @@ const CONTROLLERS = [
   'validatingadmissionpolicy-status-controller',
 ];
 const WORKLOAD_CONTROLLERS = ['deployment-controller', 'replicaset-controller', 'job-controller'];
+const REAL_NODE_CONTROLLERS = ['endpointslice-controller', 'endpoints-controller', 'disruption-controller'];
 
 async function writable(dir: string): Promise<boolean> {
   try {
@@ -115,7 +125,13 @@ function etcdArgs(dataDir: string, clientPort: number, peerPort: number): string
   ];
 }
 
-function apiserverArgs(dataDir: string, pki: Pki, etcdPort: number, port: number): string[] {
+function apiserverArgs(
+  dataDir: string,
+  pki: Pki,
+  etcdPort: number,
+  port: number,
+  realNode: boolean,
+): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     `--secure-port=${port}`,
@@ -125,14 +141,16 @@ function apiserverArgs(dataDir: string, pki: Pki, etcdPort: number, port: number
     `--tls-cert-file=${pki.apiserver.certFile}`,
     `--tls-private-key-file=${pki.apiserver.keyFile}`,
     `--client-ca-file=${pki.ca.certFile}`,
-    '--authorization-mode=RBAC',
+    // A real kubelet logs in as system:node:NAME and gets exactly what the Node authorizer allows.
+    `--authorization-mode=${realNode ? 'Node,RBAC' : 'RBAC'}`,
     '--service-account-issuer=https://kubernetes.default.svc',
     `--service-account-key-file=${pki.serviceAccountKeyFile}`,
     `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`,
     // ServiceAccount: no token volumes for pods, nothing mounts them here (envtest does the same).
     // TaintNodesByCondition: it taints new nodes not-ready, and only the node lifecycle controller
     // (not run: no kubelets) would lift it, so kwok's nodes would never take pods.
-    '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
+    // With a real node, ServiceAccount stays on: Pods get their projected token volume.
+    `--disable-admission-plugins=${realNode ? '' : 'ServiceAccount,'}TaintNodesByCondition`,
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
     '--profiling=false',
@@ -191,12 +209,16 @@ export function sharedControlPlane(env: NodeJS.ProcessEnv = process.env): Shared
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = options.log ?? ((): void => undefined);
   const started = Date.now();
-  const workloads = options.workloads ?? false;
-  // WFE_CONTROLPLANE_START_TIMEOUT_MS: more patience on a machine shared with other heavy work.
+  const realNode = options.realNode ?? false;
+  const workloads = (options.workloads ?? false) && !realNode;
+  // WFE_CONTROLPLANE_START_TIMEOUT_MS: more patience on a machine shared with other heavy work; a
+  // real node has more to start (containerd, kubelet, the node's registration).
   const timeoutMs =
-    options.startTimeoutMs ?? Number(process.env['WFE_CONTROLPLANE_START_TIMEOUT_MS'] ?? 60_000);
+    options.startTimeoutMs ??
+    Number(process.env['WFE_CONTROLPLANE_START_TIMEOUT_MS'] ?? (realNode ? 180_000 : 60_000));
   const wanted: ControlPlaneBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager'];
   if (workloads) wanted.push('kube-scheduler', 'kwok');
+  if (realNode) wanted.push('kube-scheduler', 'kubelet', 'pause');
   const binDir = await ensureBinaries(options.binDir ?? defaultBinDir(), wanted);
   const bin = (name: ControlPlaneBinary): string => join(binDir, name);
 
@@ -205,9 +227,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   await mkdir(logDir, { recursive: true });
   const processes: ManagedProcess[] = [];
   let stopped: Promise<void> | undefined;
+  let node: RealNode | undefined;
 
   const stop = (): Promise<void> => {
     stopped ??= (async (): Promise<void> => {
+      // Its containers, mounts and network first, while containerd still answers.
+      await node?.stop();
       // Clients first, then the apiserver, then its storage.
       const layers = [
         processes.filter((p) => !['kube-apiserver', 'etcd'].includes(p.name)),
@@ -235,7 +260,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   try {
-    const [pki, ports] = await Promise.all([createPki(join(dataDir, 'pki')), freePorts(workloads ? 6 : 5)]);
+    const [pki, ports] = await Promise.all([
+      createPki(join(dataDir, 'pki')),
+      freePorts(workloads || realNode ? 6 : 5),
+    ]);
     const [etcdPort, peerPort, apiPort, kcmPort, schedulerPort] = ports as [
       number,
       number,
@@ -255,13 +283,21 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     });
 
     let etcd = start('etcd', 'etcd', etcdArgs(dataDir, etcdPort, peerPort));
-    let apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
+    let apiserver = start(
+      'kube-apiserver',
+      'kube-apiserver',
+      apiserverArgs(dataDir, pki, etcdPort, apiPort, realNode),
+    );
     const adminTls = { caFile: pki.ca.certFile, certFile: pki.admin.certFile, keyFile: pki.admin.keyFile };
     // kube-controller-manager gives up after 20 s without a healthy apiserver, which a loaded
     // machine can take longer than to start: the other components start once it is ready.
     await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
     log(`kube-apiserver ready after ${Date.now() - started} ms`);
-    const controllers = [...CONTROLLERS, ...(workloads ? WORKLOAD_CONTROLLERS : [])];
+    const controllers = [
+      ...CONTROLLERS,
+      ...(workloads || realNode ? WORKLOAD_CONTROLLERS : []),
+      ...(realNode ? REAL_NODE_CONTROLLERS : []),
+    ];
     const kcm = start('kube-controller-manager', 'kube-controller-manager', [
       `--kubeconfig=${adminKubeconfig}`,
       `--controllers=${controllers.join(',')}`,
@@ -272,13 +308,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       ...componentServing(dataDir, 'kube-controller-manager', kcmPort),
     ]);
     const workloadProcesses: ManagedProcess[] = [];
+    const scheduler = (): ManagedProcess =>
+      start('kube-scheduler', 'kube-scheduler', [
+        `--kubeconfig=${adminKubeconfig}`,
+        '--leader-elect=false',
+        ...componentServing(dataDir, 'kube-scheduler', schedulerPort),
+      ]);
+    if (realNode) workloadProcesses.push(scheduler());
     if (workloads) {
       workloadProcesses.push(
-        start('kube-scheduler', 'kube-scheduler', [
-          `--kubeconfig=${adminKubeconfig}`,
-          '--leader-elect=false',
-          ...componentServing(dataDir, 'kube-scheduler', schedulerPort),
-        ]),
+        scheduler(),
         start('kwok', 'kwok', [
           `--kubeconfig=${adminKubeconfig}`,
           '--manage-all-nodes=false',
@@ -301,6 +340,31 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
             await waitForHealthy(`https://127.0.0.1:${schedulerPort}/healthz`, {}, [scheduler], timeoutMs);
             const nodes = await createFakeNodes(kc, options.fakeNodes ?? 3);
             await waitForNodesReady(kc, nodes, timeoutMs, all);
+          })()
+        : Promise.resolve(),
+      realNode
+        ? (async (): Promise<void> => {
+            const [schedulerProcess] = workloadProcesses as [ManagedProcess];
+            await waitForHealthy(
+              `https://127.0.0.1:${schedulerPort}/healthz`,
+              {},
+              [schedulerProcess],
+              timeoutMs,
+            );
+            node = await startRealNode({
+              dataDir,
+              binDir,
+              pki,
+              server,
+              kc,
+              start: (name, command, args) => {
+                const p = spawnManaged({ name, command, args, logDir, dataDir });
+                processes.push(p);
+                return p;
+              },
+              timeoutMs,
+              log,
+            });
           })()
         : Promise.resolve(),
     ]);
@@ -330,12 +394,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       version: KUBERNETES_VERSION,
       pids,
       crds: installed.crds,
+      ...(node === undefined ? {} : { realNode: node }),
       addUser: (user: ControlPlaneUser) => addControlPlaneUser(dataDir, server, user),
       restartApiserver: async () => {
         const old = apiserver;
         await old.stop(5000);
         processes.splice(processes.indexOf(old), 1);
-        apiserver = start('kube-apiserver', 'kube-apiserver', apiserverArgs(dataDir, pki, etcdPort, apiPort));
+        apiserver = start(
+          'kube-apiserver',
+          'kube-apiserver',
+          apiserverArgs(dataDir, pki, etcdPort, apiPort, realNode),
+        );
         pids['kube-apiserver'] = apiserver.pid;
         await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);
       },

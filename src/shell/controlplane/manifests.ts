@@ -15,8 +15,15 @@ import {
 
 const FIELD_MANAGER = 'wfe-controlplane';
 
+/** A Kubernetes object, not a kustomization.yaml (kustomize's own file beside the manifests). */
 function isObject(value: unknown): value is KubernetesObject {
-  return typeof value === 'object' && value !== null && 'kind' in value && 'apiVersion' in value;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'kind' in value &&
+    'apiVersion' in value &&
+    value.kind !== 'Kustomization'
+  );
 }
 
 /** Every object in the *.yaml / *.yml / *.json files of `dir` (recursively); none when it is absent. */

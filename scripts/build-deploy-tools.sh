@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the deployment tools from Go modules into the control plane's cache (outside git):
+# crane and registry (go-containerregistry), kustomize, and the CNI plugins a real node needs.
+# A no-op for what is present. Usage: build-deploy-tools.sh [crane registry kustomize cni]
+set -euo pipefail
+
+GGCR_VERSION="${GGCR_VERSION:-v0.22.1}"
+KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.0}"
+CNI_PLUGINS_VERSION="${CNI_PLUGINS_VERSION:-v1.9.0}"
+CACHE="${WFE_CONTROLPLANE_CACHE:-$HOME/.cache/wfe-controlplane}"
+BIN="${WFE_DEPLOY_BIN:-$CACHE/deploy/bin}"
+CNI_BIN="${WFE_CNI_BIN:-$CACHE/deploy/cni/$CNI_PLUGINS_VERSION}"
+CNI_PLUGINS=(bridge host-local loopback)
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(crane registry kustomize cni)
+
+if ! command -v go >/dev/null 2>&1; then export PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null 2>&1 || { echo "go toolchain not found (expected /usr/local/go/bin)" >&2; exit 1; }
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+mkdir -p "$BIN" "$CNI_BIN"
+
+install() { # dir binary package@version
+  local dir="$1" name="$2" pkg="$3" start
+  [ -x "$dir/$name" ] && return 0
+  start=$(date +%s)
+  echo "building $name ($pkg) ..."
+  (cd "$CACHE" && GOBIN="$dir" nice go install -p "${BUILD_JOBS:-2}" -trimpath -ldflags "-s -w" "$pkg")
+  echo "built $name in $(( $(date +%s) - start ))s"
+}
+
+for w in "${wanted[@]}"; do
+  case "$w" in
+    crane) install "$BIN" crane "github.com/google/go-containerregistry/cmd/crane@$GGCR_VERSION" ;;
+    registry) install "$BIN" registry "github.com/google/go-containerregistry/cmd/registry@$GGCR_VERSION" ;;
+    kustomize) install "$BIN" kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ;;
+    cni)
+      for p in "${CNI_PLUGINS[@]}"; do
+        case "$p" in host-local) path=ipam/host-local ;; *) path="main/$p" ;; esac
+        install "$CNI_BIN" "$p" "github.com/containernetworking/plugins/plugins/$path@$CNI_PLUGINS_VERSION"
+      done
+      ;;
+    *) echo "unknown tool $w (crane registry kustomize cni)" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,125 @@
+// Shared by the deploy tests: the operator image of this commit, a kustomize overlay pointing at it,
+// applied to the control plane with the real node, and the operator's Pods as the node runs them.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { IMAGE_INPUTS, buildImage, type BuiltImage } from '../../scripts/image/build.ts';
+import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
+import { kustomizeBuild } from '../../src/shell/controlplane/deploy-tools.ts';
+import { applyAll } from '../../src/shell/controlplane/manifests.ts';
+import { realNodeImages } from '../../src/shell/controlplane/real-node.ts';
+import type { KubeClient } from '../../src/shell/kube/client.ts';
+import { until } from '../support/cluster.ts';
+
+export const NAMESPACE = 'kubernaut-system';
+export const DEPLOYMENT = 'workflowexecution-operator';
+export const LEASE = 'workflowexecution-operator';
+const SELECTOR = 'app.kubernetes.io/name=workflowexecution-operator';
+
+export interface Pod {
+  metadata: { name: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; containers: { image: string }[] };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { ready: boolean; restartCount: number; imageID: string; image: string }[];
+  };
+}
+
+export function nodeImages(): ReturnType<typeof realNodeImages> {
+  const address = process.env['WFE_CONTAINERD_ADDRESS'];
+  if (address === undefined)
+    throw new Error('no real node: the deploy project starts the control plane with --real-node');
+  return realNodeImages(address);
+}
+
+/**
+ * The image of HEAD: reused from .cache/image when it was built from a commit with the same image
+ * inputs (src/, machines/, package files; the build is reproducible, so a rebuild would only change
+ * the revision label), built otherwise.
+ */
+export function imageOfHead(): BuiltImage {
+  const recorded = join(REPO_ROOT, '.cache', 'image', 'image.json');
+  if (existsSync(recorded)) {
+    const image = JSON.parse(readFileSync(recorded, 'utf8')) as Partial<BuiltImage>;
+    if (
+      image.revision !== undefined &&
+      image.id !== undefined &&
+      image.archive !== undefined &&
+      existsSync(image.archive)
+    ) {
+      const same = spawnSync('git', ['diff', '--quiet', image.revision, 'HEAD', '--', ...IMAGE_INPUTS], {
+        cwd: REPO_ROOT,
+      });
+      if (same.status === 0) return image as BuiltImage;
+    }
+  }
+  return buildImage({ log: (m) => process.stderr.write(`image: ${m}\n`) });
+}
+
+/** `kubectl apply -k` of an overlay of manifests/base that runs `image` with `replicas` replicas. */
+export async function applyOverlay(kc: KubeConfig, image: string, replicas: number): Promise<void> {
+  const dir = join(REPO_ROOT, '.cache', 'deploy-overlay');
+  mkdirSync(dir, { recursive: true });
+  const at = image.lastIndexOf(':');
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      '  - ../../manifests/base',
+      'images:',
+      '  - name: ghcr.io/kubernaut/workflowexecution-operator',
+      `    newName: ${image.slice(0, at)}`,
+      `    newTag: '${image.slice(at + 1)}'`,
+      'replicas:',
+      `  - name: ${DEPLOYMENT}`,
+      `    count: ${replicas}`,
+      '',
+    ].join('\n'),
+  );
+  const objects = loadAllYaml(await kustomizeBuild(dir)) as KubernetesObject[];
+  // The namespace first: everything else lives in it.
+  objects.sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
+  await applyAll(kc, objects);
+}
+
+export async function operatorPods(client: KubeClient): Promise<Pod[]> {
+  const list = await client.request<{ items: Pod[] }>(`/api/v1/namespaces/${NAMESPACE}/pods`, {
+    query: { labelSelector: SELECTOR },
+  });
+  return list.items;
+}
+
+export const isReady = (pod: Pod): boolean =>
+  pod.metadata.deletionTimestamp === undefined &&
+  pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** The Pod whose operator holds the Lease (identities are POD_PID). */
+export async function leaseHolder(client: KubeClient): Promise<string | undefined> {
+  const lease = await client
+    .request<{ spec: { holderIdentity?: string } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/${LEASE}`,
+    )
+    .catch(() => undefined);
+  return lease?.spec.holderIdentity?.replace(/_\d+$/, '');
+}
+
+/** Removes the operator's Deployment and waits until its Pods are gone from the node. */
+export async function removeOperator(client: KubeClient): Promise<void> {
+  await client
+    .request(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${DEPLOYMENT}`, {
+      method: 'DELETE',
+      body: { propagationPolicy: 'Foreground' },
+    })
+    .catch(() => undefined);
+  await until(
+    'the operator Pods gone',
+    async () => ((await operatorPods(client)).length === 0 ? true : undefined),
+    120_000,
+    250,
+  );
+}
