@@ -297,7 +297,11 @@ describe('Prometheus scraping the operator as the ServiceMonitor says', () => {
     for (const panel of dashboard.panels) {
       for (const target of panel.targets) {
         const expr = target.expr.replaceAll('$namespace', namespace).replaceAll('$__rate_interval', '1m');
-        const answer = await query(expr);
+        // A rate needs two samples after the counter moved: wait for them, but not for an error.
+        const answer = await until(`${panel.title}: ${expr} answering with data`, async () => {
+          const a = await query(expr);
+          return a.status !== 'success' || a.data.result.length > 0 ? a : undefined;
+        });
         expect({ panel: panel.title, expr, status: answer.status, error: answer.error }).toEqual({
           panel: panel.title,
           expr,
