@@ -4,6 +4,14 @@
  * never duplicates it.
  */
 import pg from 'pg';
+import {
+  MAX_HISTORY_ROWS,
+  summarizeByStep,
+  summarizeStepRuns,
+  type StepRunOutcome,
+  type StepRunRecord,
+} from '../core/history.ts';
+import { historyRowsOf, windowStart } from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const SCHEMA = `
@@ -28,7 +36,58 @@ CREATE TABLE IF NOT EXISTS workflow_execution_audit (
   error_message       TEXT
 );
 CREATE INDEX IF NOT EXISTS workflow_execution_audit_completed_at ON workflow_execution_audit (completed_at DESC);
+CREATE TABLE IF NOT EXISTS workflow_step_history (
+  run_id           TEXT NOT NULL,
+  step_number      INTEGER NOT NULL,
+  workflow_name    TEXT NOT NULL,
+  workflow_version TEXT NOT NULL,
+  action           TEXT NOT NULL,
+  target           TEXT NOT NULL,
+  outcome          TEXT NOT NULL,
+  attempts         INTEGER NOT NULL,
+  duration_ms      BIGINT,
+  completed_at     TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (run_id, step_number)
+);
+CREATE INDEX IF NOT EXISTS workflow_step_history_by_workflow
+  ON workflow_step_history (workflow_name, workflow_version, completed_at DESC);
+CREATE INDEX IF NOT EXISTS workflow_step_history_by_target
+  ON workflow_step_history (action, target, completed_at DESC);
 `;
+
+/** The history queries: an index range scan over the window, newest first, bounded. */
+export const HISTORY_SQL = {
+  byWorkflow: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
+    WHERE workflow_name = $1 AND workflow_version = $2 AND completed_at >= $3
+    ORDER BY completed_at DESC LIMIT $4`,
+  byTarget: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
+    WHERE action = $1 AND target = $2 AND completed_at >= $3
+    ORDER BY completed_at DESC LIMIT $4`,
+} as const;
+
+interface HistoryRow {
+  step_number: number;
+  outcome: StepRunOutcome;
+  attempts: number;
+  duration_ms: string | null;
+}
+
+const toStepRun = (r: HistoryRow): StepRunRecord => ({
+  stepNumber: r.step_number,
+  outcome: r.outcome,
+  attempts: r.attempts,
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+});
+
+const HISTORY_COLUMNS = 10;
+/** One multi-row INSERT for a run's steps ($1..$10 for the first, $11..$20 for the next, ...). */
+const insertHistorySql = (rows: number): string =>
+  `INSERT INTO workflow_step_history (run_id, step_number, workflow_name, workflow_version, action, target,
+     outcome, attempts, duration_ms, completed_at) VALUES ${Array.from(
+       { length: rows },
+       (_, i) =>
+         `(${Array.from({ length: HISTORY_COLUMNS }, (_, c) => `$${i * HISTORY_COLUMNS + c + 1}`).join(', ')})`,
+     ).join(', ')}`;
 
 const COLUMNS = [
   'id',
@@ -104,26 +163,73 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
     ON CONFLICT (id) DO UPDATE SET ${updates}`;
   return {
     async upsert(r) {
-      await pool.query(upsertSql, [
-        r.id,
-        r.namespace,
-        r.name,
-        r.remediationId,
-        r.workflowName,
-        r.workflowVersion,
-        r.totalSteps,
-        r.stepsCompleted,
-        r.stepsFailed,
-        r.totalDurationMs,
-        r.outcome,
-        r.effectivenessScore,
-        r.rollbacksPerformed,
-        JSON.stringify(r.stepExecutions),
-        JSON.stringify(r.adaptiveAdjustments),
-        r.completedAt,
-        r.status,
-        r.errorMessage ?? null,
+      const history = historyRowsOf(r);
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(upsertSql, [
+          r.id,
+          r.namespace,
+          r.name,
+          r.remediationId,
+          r.workflowName,
+          r.workflowVersion,
+          r.totalSteps,
+          r.stepsCompleted,
+          r.stepsFailed,
+          r.totalDurationMs,
+          r.outcome,
+          r.effectivenessScore,
+          r.rollbacksPerformed,
+          JSON.stringify(r.stepExecutions),
+          JSON.stringify(r.adaptiveAdjustments),
+          r.completedAt,
+          r.status,
+          r.errorMessage ?? null,
+        ]);
+        await client.query('DELETE FROM workflow_step_history WHERE run_id = $1', [r.id]);
+        if (history.length > 0) {
+          await client.query(
+            insertHistorySql(history.length),
+            history.flatMap((h) => [
+              h.runId,
+              h.stepNumber,
+              h.workflowName,
+              h.workflowVersion,
+              h.action,
+              h.target,
+              h.outcome,
+              h.attempts,
+              h.durationMs,
+              h.completedAt,
+            ]),
+          );
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async workflowHistory(workflowName, workflowVersion, window) {
+      const result = await pool.query<HistoryRow>(HISTORY_SQL.byWorkflow, [
+        workflowName,
+        workflowVersion,
+        windowStart(window),
+        MAX_HISTORY_ROWS,
       ]);
+      return summarizeByStep(result.rows.map(toStepRun));
+    },
+    async targetHistory(action, target, window) {
+      const result = await pool.query<HistoryRow>(HISTORY_SQL.byTarget, [
+        action,
+        target,
+        windowStart(window),
+        MAX_HISTORY_ROWS,
+      ]);
+      return summarizeStepRuns(result.rows.map(toStepRun));
     },
     async get(id) {
       const result = await pool.query<Row>('SELECT * FROM workflow_execution_audit WHERE id = $1', [id]);
