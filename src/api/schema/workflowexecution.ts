@@ -34,6 +34,8 @@ export const LIMITS = {
   conditions: 16,
   adjustments: 64,
   recommendations: 32,
+  /** Retries after the first attempt, per step and per strategy. */
+  maxRetries: 10,
 } as const;
 
 export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
@@ -257,7 +259,11 @@ export const workflowStep = obj(
     targetCluster: str(LIMITS.shortText, 'Cluster the step acts on.'),
     parameters: stepParameters,
     criticalStep: bool('A failing critical step stops the workflow and triggers rollback per strategy.'),
-    maxRetries: int(0, 10, 'Retries after the first attempt; falls back to the strategy’s maxRetries.'),
+    maxRetries: int(
+      0,
+      LIMITS.maxRetries,
+      'Retries after the first attempt; falls back to the strategy’s maxRetries.',
+    ),
     timeout: specDuration('Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h.'),
     dependsOn: list(
       int(1, 10000, 'A step number this step waits for.'),
@@ -384,7 +390,7 @@ export const workflowExecutionSpec = obj(
         approvalRequired: bool('Wait for an approved-by annotation before executing.'),
         dryRunFirst: bool('Dry-run every step before executing.'),
         rollbackStrategy: enumOf(ROLLBACK_STRATEGIES, 'What happens when a critical step fails.'),
-        maxRetries: int(0, 10, 'Default retries per step after the first attempt.'),
+        maxRetries: int(0, LIMITS.maxRetries, 'Default retries per step after the first attempt.'),
         safetyChecks: list(safetyCheck, LIMITS.safetyChecks, 'Checks to pass before execution.', {
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['type'],
