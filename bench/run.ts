@@ -17,6 +17,7 @@ const suites: Record<string, [string, string]> = {
   concurrency: ['./concurrency.ts', 'benchConcurrency'],
   'write-cost': ['./write-cost.ts', 'benchWriteCost'],
   memory: ['./memory.ts', 'benchMemory'],
+  shards: ['./shards.ts', 'benchShards'],
 };
 /** Names that stand for several suites. */
 const groups: Record<string, string[]> = { operator: ['chains', 'concurrency', 'write-cost', 'memory'] };
