@@ -4,9 +4,15 @@
  * Pure: the shell fetches the history, these rules decide, the decisions travel as typed data and
  * are taken once (the shell persists them), so new history never changes a plan already running.
  */
+import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import { LIMITS } from '../api/schema/workflowexecution.ts';
 import type { StepHistory } from './history.ts';
-import type { ExecutionPlan, PlannedStep } from '../../machines/plan.ts';
+import type {
+  ExecutionPlan,
+  LearnedAdjustment,
+  PlannedAdjustment,
+  PlannedStep,
+} from '../../machines/plan.ts';
 import { criticalPathMs } from './plan.ts';
 import { formatDuration } from './duration.ts';
 
@@ -17,22 +23,11 @@ export const TRANSIENT_SHARE = 0.5;
 /** A step whose runs succeeded less often than this is flagged. */
 export const FLAG_SUCCESS_RATE = 0.5;
 
-export type AdjustmentKind = 'estimate' | 'retries' | 'timeout' | 'flag';
 export type HistorySource = 'workflow' | 'target';
 
-export interface AdaptiveDecision {
-  kind: AdjustmentKind;
-  /** The step it concerns; null for the plan's estimated duration. */
-  step: number | null;
-  /** The value before: retries, milliseconds, or for a flag the success rate. */
-  from: number;
-  /** The value after; null for a flag, which changes nothing. */
-  to: number | null;
+/** One decision: {kind, step, from, to, runs, source} (machines/plan.ts) and why, in words. */
+export interface AdaptiveDecision extends LearnedAdjustment {
   reason: string;
-  /** How many runs of history the decision rests on. */
-  runs: number;
-  /** Whose history: this workflow's name/version, or the same action on the same target. */
-  source: HistorySource;
 }
 
 /** The histories the shell found, per step number. */
@@ -133,13 +128,98 @@ function decideEstimate(plan: ExecutionPlan, history: PlanHistory): AdaptiveDeci
   };
 }
 
-/** Every decision for a plan about to run: the steps' first, then the estimate they lead to. */
+/**
+ * Every decision for a plan about to run: the steps' first, then the estimate they lead to; at most
+ * what `status.adaptiveAdjustments` has room for beside the plan's own adjustments, because what is
+ * recorded there is what is applied. Too little history: one `declared` decision saying so.
+ */
 export function decideAdjustments(plan: ExecutionPlan, history: PlanHistory): AdaptiveDecision[] {
-  const stepDecisions = plan.steps.flatMap((s) => decideForStep(s, history));
+  const room = Math.max(1, LIMITS.adjustments - plan.adaptiveAdjustments.length);
+  const stepDecisions = plan.steps.flatMap((s) => decideForStep(s, history)).slice(0, room - 1);
   const adjusted = applyDecisions(plan, stepDecisions);
   const estimate = decideEstimate(adjusted, history);
-  return estimate ? [...stepDecisions, estimate] : stepDecisions;
+  const decisions = estimate ? [...stepDecisions, estimate] : stepDecisions;
+  if (decisions.length > 0) return decisions;
+  const runs = Math.max(
+    0,
+    ...plan.steps.flatMap((s) => [
+      history.byStep.get(s.number)?.runs ?? 0,
+      history.byTarget.get(s.number)?.runs ?? 0,
+    ]),
+  );
+  const enough = plan.steps.some((s) => evidenceFor(s.number, history) !== null);
+  return [
+    declared(
+      enough
+        ? `the history of ${runs} runs gives no reason to change it`
+        : `too little history: ${runs} runs at most for any step, ${MIN_HISTORY_RUNS} needed`,
+      runs,
+    ),
+  ];
 }
+
+/** The plan stays as declared, and the status says why (no store, store unreachable, too little history). */
+export function declared(reason: string, runs = 0): AdaptiveDecision {
+  return {
+    kind: 'declared',
+    step: null,
+    from: 0,
+    to: null,
+    runs,
+    source: runs > 0 ? 'workflow' : 'none',
+    reason,
+  };
+}
+
+/** The plan with the decisions applied and recorded as its adjustments (what status shows). */
+export function withLearning(plan: ExecutionPlan, decisions: readonly AdaptiveDecision[]): ExecutionPlan {
+  if (decisions.length === 0) return plan;
+  const applied = applyDecisions(plan, decisions);
+  const recorded: PlannedAdjustment[] = decisions.map(({ reason, ...learned }) => ({
+    kind: 'learned',
+    adjustment: describeDecision({ ...learned, reason }),
+    reason,
+    learned,
+  }));
+  return { ...applied, adaptiveAdjustments: [...plan.adaptiveAdjustments, ...recorded] };
+}
+
+type RecordedAdjustments = NonNullable<WorkflowExecutionStatus['adaptiveAdjustments']>;
+
+/** The decisions a persisted status records, to plan again exactly as the first time. */
+export function decisionsOf(adjustments: RecordedAdjustments | undefined): AdaptiveDecision[] {
+  return (adjustments ?? []).flatMap((a) =>
+    a.learned
+      ? [
+          {
+            kind: a.learned.kind,
+            step: a.learned.step ?? null,
+            from: a.learned.from,
+            to: a.learned.to ?? null,
+            runs: a.learned.runs,
+            source: a.learned.source,
+            reason: a.reason ?? '',
+          },
+        ]
+      : [],
+  );
+}
+
+/** How a decision is recorded in status (absent rather than null). */
+export function recordedLearning(l: LearnedAdjustment): NonNullable<RecordedAdjustments[number]['learned']> {
+  return {
+    kind: l.kind,
+    ...(l.step === null ? {} : { step: l.step }),
+    from: l.from,
+    ...(l.to === null ? {} : { to: l.to }),
+    runs: l.runs,
+    source: l.source,
+  };
+}
+
+/** The steps history flags as mostly failing, for Events and the Ready message. */
+export const flaggedSteps = (plan: ExecutionPlan): LearnedAdjustment[] =>
+  plan.adaptiveAdjustments.flatMap((a) => (a.learned?.kind === 'flag' ? [a.learned] : []));
 
 /** The plan with the decisions applied; flags change nothing. */
 export function applyDecisions(plan: ExecutionPlan, decisions: readonly AdaptiveDecision[]): ExecutionPlan {
@@ -168,5 +248,7 @@ export function describeDecision(d: AdaptiveDecision): string {
       return `${where}: ${d.kind === 'timeout' ? 'timeout ' : ''}${formatDuration(d.from)} -> ${formatDuration(d.to ?? d.from)}`;
     case 'flag':
       return `${where}: flagged, mostly failing (success rate ${percent(d.from)})`;
+    case 'declared':
+      return 'planned as declared';
   }
 }

@@ -3,7 +3,10 @@ import { describe, expect, it } from '@jest/globals';
 import {
   applyDecisions,
   decideAdjustments,
+  decisionsOf,
   describeDecision,
+  recordedLearning,
+  withLearning,
   MIN_HISTORY_RUNS,
   type AdaptiveDecision,
   type PlanHistory,
@@ -169,10 +172,49 @@ describe('the plan after the decisions', () => {
     ]);
   });
 
-  it('is the declared plan itself when there is nothing to decide', () => {
+  it('stays as declared when there is nothing to decide, and says why', () => {
     const plan = declared();
-    expect(decideAdjustments(plan, history({}))).toEqual([]);
+    expect(decideAdjustments(plan, history({}))).toEqual([
+      expect.objectContaining({
+        kind: 'declared',
+        step: null,
+        to: null,
+        reason: 'too little history: 0 runs at most for any step, 5 needed',
+      }),
+    ]);
+    expect(decideAdjustments(plan, history({ 1: steady(3) }))[0]?.reason).toBe(
+      'too little history: 3 runs at most for any step, 5 needed',
+    );
+    expect(
+      decideAdjustments(plan, history({ 1: steady(20), 2: steady(20, { successDurationMs: null }) })),
+    ).toEqual([expect.objectContaining({ kind: 'estimate' })]);
+    const kept = withLearning(plan, decideAdjustments(plan, history({})));
+    expect(kept.steps).toEqual(plan.steps);
+    expect(kept.estimatedDurationMs).toBe(plan.estimatedDurationMs);
+    expect(kept.adaptiveAdjustments.map((a) => [a.kind, a.adjustment])).toEqual([
+      ['learned', 'planned as declared'],
+    ]);
     expect(applyDecisions(plan, [])).toBe(plan);
+  });
+
+  it('is planned again exactly the same from what its status records', () => {
+    const plan = declared();
+    const decisions = decideAdjustments(
+      plan,
+      history({
+        1: steady(10, { failedAttemptRuns: 3, fixedByRetry: 3, transientShare: 1, maxAttemptsWhenFixed: 3 }),
+      }),
+    );
+    const recorded = withLearning(plan, decisions).adaptiveAdjustments.map((a) => ({
+      adjustment: a.adjustment,
+      reason: a.reason,
+      kind: a.kind,
+      ...(a.learned ? { learned: recordedLearning(a.learned) } : {}),
+    }));
+    // Through JSON, as the apiserver keeps it.
+    const restored = decisionsOf(JSON.parse(JSON.stringify(recorded)) as typeof recorded);
+    expect(restored).toEqual(decisions);
+    expect(withLearning(plan, restored)).toEqual(withLearning(plan, decisions));
   });
 
   it('is unchanged by a flag', () => {

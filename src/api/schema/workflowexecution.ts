@@ -39,6 +39,8 @@ export const LIMITS = {
 } as const;
 
 export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
+export const ADJUSTMENT_KINDS = ['applied', 'confirmed', 'ignored', 'learned'] as const;
+export const LEARNED_KINDS = ['retries', 'timeout', 'estimate', 'flag', 'declared'] as const;
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
 export const PHASES = [
@@ -400,8 +402,12 @@ export const workflowExecutionSpec = obj(
     ),
     adaptiveOrchestration: obj('Runtime optimization.', {
       optimizationEnabled: bool('Apply AI parallel-execution suggestions where dependencies allow.'),
-      learningFromHistory: bool('Use historical success patterns.'),
-      dynamicStepAdjustment: bool('Adjust remaining steps at run time.'),
+      learningFromHistory: bool(
+        'Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning.',
+      ),
+      dynamicStepAdjustment: bool(
+        'Adjust remaining steps at run time: not supported yet; true is refused (InvalidSpec).',
+      ),
     }),
   },
   ['workflowDefinition', 'executionStrategy'],
@@ -563,6 +569,28 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
         timestamp: time('When.'),
         adjustment: str(LIMITS.longText, 'What was adjusted.'),
         reason: str(LIMITS.longText, 'Why.'),
+        kind: enumOf(
+          ADJUSTMENT_KINDS,
+          'What kind: an AI suggestion applied, confirmed or ignored, or learned from history.',
+        ),
+        learned: obj(
+          'A decision learned from history (learningFromHistory): taken once, at planning, and kept.',
+          {
+            kind: enumOf(
+              LEARNED_KINDS,
+              'What it changed: retries, timeout, estimate, a flag, or nothing (declared).',
+            ),
+            step: int(0, 10000, 'The step it concerns; 0 for the whole plan.'),
+            from: num(0, 1e12, 'Before: retries, milliseconds, or a flagged step’s success rate.'),
+            to: num(0, 1e12, 'After: retries or milliseconds; absent when nothing changes.'),
+            runs: int(0, 1_000_000, 'Runs of history it rests on.'),
+            source: enumOf(
+              ['workflow', 'target', 'none'],
+              'Whose history: this workflow name/version, this action on this target, or none.',
+            ),
+          },
+          ['kind', 'from', 'runs', 'source'],
+        ),
       },
       ['adjustment'],
     ),
