@@ -154,6 +154,9 @@ const toRecord = (r: Row): WorkflowExecutionAudit => ({
 
 export async function openPostgresAuditStore(connectionString: string): Promise<AuditStore> {
   const pool = new pg.Pool({ connectionString, max: 4, connectionTimeoutMillis: 5000 });
+  // An idle connection the server drops (a restart, a failover) is reported here; unhandled, it
+  // would end the process. The next query opens a new connection or fails on its own.
+  pool.on('error', () => undefined);
   await pool.query(SCHEMA);
   const placeholders = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
   const updates = COLUMNS.filter((c) => c !== 'id')
