@@ -143,18 +143,23 @@ async function stopWorld(w: World): Promise<void> {
   await client.request(`/api/v1/namespaces/${w.namespace}`, { method: 'DELETE' }).catch(() => undefined);
 }
 
-const stores: [string, () => Promise<AuditStore>][] = [
+/** Per store: a fresh store, and a way to open it again (as a restarted operator does). */
+const stores: [string, () => () => Promise<AuditStore>][] = [
   [
     'SQLite',
-    () => Promise.resolve(openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-learn-')), 'audit.db'))),
+    () => {
+      const path = join(mkdtempSync(join(tmpdir(), 'wfe-learn-')), 'audit.db');
+      return () => Promise.resolve(openSqliteAuditStore(path));
+    },
   ],
-  ['PostgreSQL', () => openPostgresAuditStore(postgres.url)],
+  ['PostgreSQL', () => () => openPostgresAuditStore(postgres.url)],
 ];
 
-describe.each(stores)('learning from history in %s', (storeName, open) => {
+describe.each(stores)('learning from history in %s', (storeName, fresh) => {
   it('raises the retries of a step whose failures were transient and sets a timeout from p99, in the children, once', async () => {
     const workflowName = `learned-${storeName.toLowerCase()}-${Date.now()}`;
     // Six runs: step 1 always needed a third attempt; step 2 took 40-61 s (its declared timeout is 30 s).
+    const open = fresh();
     const seed = await open();
     for (let i = 0; i < 6; i++) await seed.upsert(pastRun(workflowName, i, 40_000 + i * 4_200));
     const w = await world(seed);
@@ -182,13 +187,16 @@ describe.each(stores)('learning from history in %s', (storeName, open) => {
       expect(counted).toMatch(/adjustment_type="timeout_from_history"[^\n]* 1$/m);
 
       // New history that would decide otherwise, and a restart: the running plan does not change.
-      for (let i = 6; i < 30; i++) await seed.upsert(pastRun(workflowName, i, 1_000));
+      const more = await open();
+      for (let i = 6; i < 30; i++) await more.upsert(pastRun(workflowName, i, 1_000));
+      await more.close();
+      // The operator closes its store when it stops; the new one opens the same store again.
       await w.operator.stop();
       w.operator = await startOperatorFor(
         sharedControlPlane().kubeconfigPath,
         w.namespace,
         new SkewClock(),
-        seed,
+        await open(),
       );
       await annotate(h, 'learns', APPROVED_BY, username);
 
@@ -217,7 +225,7 @@ describe.each(stores)('learning from history in %s', (storeName, open) => {
   });
 
   it('with an empty store plans as declared and says so', async () => {
-    const w = await world(await open());
+    const w = await world(await fresh()());
     try {
       const h = { client, namespace: w.namespace };
       // An action type no run ever had, so neither this workflow nor its targets have history.
