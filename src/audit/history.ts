@@ -43,6 +43,33 @@ export function historyRowsOf(record: WorkflowExecutionAudit): StepHistoryRow[] 
   });
 }
 
+/** A row's values in the tables' column order (HISTORY_COLUMNS). */
+export const HISTORY_COLUMNS = [
+  'run_id',
+  'step_number',
+  'workflow_name',
+  'workflow_version',
+  'action',
+  'target',
+  'outcome',
+  'attempts',
+  'duration_ms',
+  'completed_at',
+] as const;
+
+export const historyRowValues = (h: StepHistoryRow): (string | number | null)[] => [
+  h.runId,
+  h.stepNumber,
+  h.workflowName,
+  h.workflowVersion,
+  h.action,
+  h.target,
+  h.outcome,
+  h.attempts,
+  h.durationMs,
+  h.completedAt,
+];
+
 /** The oldest completion time a query reads, as an ISO timestamp. */
 export const windowStart = (window: HistoryWindow): string =>
   new Date(window.now - (window.windowMs ?? DEFAULT_HISTORY_WINDOW_MS)).toISOString();

@@ -8,10 +8,11 @@ import {
   MAX_HISTORY_ROWS,
   summarizeByStep,
   summarizeStepRuns,
+  type HistoryWindow,
   type StepRunOutcome,
   type StepRunRecord,
 } from '../core/history.ts';
-import { historyRowsOf, windowStart } from './history.ts';
+import { HISTORY_COLUMNS, historyRowValues, historyRowsOf, windowStart } from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const SCHEMA = `
@@ -79,15 +80,12 @@ const toStepRun = (r: HistoryRow): StepRunRecord => ({
   durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
 });
 
-const HISTORY_COLUMNS = 10;
 /** One multi-row INSERT for a run's steps ($1..$10 for the first, $11..$20 for the next, ...). */
 const insertHistorySql = (rows: number): string =>
-  `INSERT INTO workflow_step_history (run_id, step_number, workflow_name, workflow_version, action, target,
-     outcome, attempts, duration_ms, completed_at) VALUES ${Array.from(
-       { length: rows },
-       (_, i) =>
-         `(${Array.from({ length: HISTORY_COLUMNS }, (_, c) => `$${i * HISTORY_COLUMNS + c + 1}`).join(', ')})`,
-     ).join(', ')}`;
+  `INSERT INTO workflow_step_history (${HISTORY_COLUMNS.join(', ')}) VALUES ${Array.from(
+    { length: rows },
+    (_, i) => `(${HISTORY_COLUMNS.map((_, c) => `$${i * HISTORY_COLUMNS.length + c + 1}`).join(', ')})`,
+  ).join(', ')}`;
 
 const COLUMNS = [
   'id',
@@ -164,9 +162,11 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
     .join(', ');
   const upsertSql = `INSERT INTO workflow_execution_audit (${COLUMNS.join(', ')}) VALUES (${placeholders})
     ON CONFLICT (id) DO UPDATE SET ${updates}`;
+  const history = async (sql: string, a: string, b: string, window: HistoryWindow) =>
+    (await pool.query<HistoryRow>(sql, [a, b, windowStart(window), MAX_HISTORY_ROWS])).rows.map(toStepRun);
   return {
     async upsert(r) {
-      const history = historyRowsOf(r);
+      const steps = historyRowsOf(r);
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -191,22 +191,8 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
           r.errorMessage ?? null,
         ]);
         await client.query('DELETE FROM workflow_step_history WHERE run_id = $1', [r.id]);
-        if (history.length > 0) {
-          await client.query(
-            insertHistorySql(history.length),
-            history.flatMap((h) => [
-              h.runId,
-              h.stepNumber,
-              h.workflowName,
-              h.workflowVersion,
-              h.action,
-              h.target,
-              h.outcome,
-              h.attempts,
-              h.durationMs,
-              h.completedAt,
-            ]),
-          );
+        if (steps.length > 0) {
+          await client.query(insertHistorySql(steps.length), steps.flatMap(historyRowValues));
         }
         await client.query('COMMIT');
       } catch (error) {
@@ -217,22 +203,10 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
       }
     },
     async workflowHistory(workflowName, workflowVersion, window) {
-      const result = await pool.query<HistoryRow>(HISTORY_SQL.byWorkflow, [
-        workflowName,
-        workflowVersion,
-        windowStart(window),
-        MAX_HISTORY_ROWS,
-      ]);
-      return summarizeByStep(result.rows.map(toStepRun));
+      return summarizeByStep(await history(HISTORY_SQL.byWorkflow, workflowName, workflowVersion, window));
     },
     async targetHistory(action, target, window) {
-      const result = await pool.query<HistoryRow>(HISTORY_SQL.byTarget, [
-        action,
-        target,
-        windowStart(window),
-        MAX_HISTORY_ROWS,
-      ]);
-      return summarizeStepRuns(result.rows.map(toStepRun));
+      return summarizeStepRuns(await history(HISTORY_SQL.byTarget, action, target, window));
     },
     async get(id) {
       const result = await pool.query<Row>('SELECT * FROM workflow_execution_audit WHERE id = $1', [id]);

@@ -7,7 +7,7 @@ import {
   type StepRunOutcome,
   type StepRunRecord,
 } from '../core/history.ts';
-import { historyRowsOf, windowStart } from './history.ts';
+import { HISTORY_COLUMNS, historyRowValues, historyRowsOf, windowStart } from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const SCHEMA = `
@@ -73,8 +73,8 @@ export function openSqliteAuditStore(path: string): AuditStore {
   );
   const clearHistory = db.prepare('DELETE FROM workflow_step_history WHERE run_id = ?');
   const insertHistory = db.prepare(
-    `INSERT INTO workflow_step_history (run_id, step_number, workflow_name, workflow_version, action, target,
-       outcome, attempts, duration_ms, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO workflow_step_history (${HISTORY_COLUMNS.join(', ')})
+     VALUES (${HISTORY_COLUMNS.map(() => '?').join(', ')})`,
   );
   const byWorkflow = db.prepare(HISTORY_SQL.byWorkflow);
   const byTarget = db.prepare(HISTORY_SQL.byTarget);
@@ -88,20 +88,7 @@ export function openSqliteAuditStore(path: string): AuditStore {
       try {
         upsert.run(r.id, r.namespace, r.name, r.outcome, r.status, r.completedAt, JSON.stringify(r));
         clearHistory.run(r.id);
-        for (const h of historyRowsOf(r)) {
-          insertHistory.run(
-            h.runId,
-            h.stepNumber,
-            h.workflowName,
-            h.workflowVersion,
-            h.action,
-            h.target,
-            h.outcome,
-            h.attempts,
-            h.durationMs,
-            h.completedAt,
-          );
-        }
+        for (const h of historyRowsOf(r)) insertHistory.run(...historyRowValues(h));
         db.exec('COMMIT');
       } catch (error) {
         db.exec('ROLLBACK');

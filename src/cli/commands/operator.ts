@@ -43,6 +43,11 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
   };
   process.once('SIGTERM', early);
   process.once('SIGINT', early);
+  const timings = {
+    leaseDurationMs: flags.leaseDurationMs,
+    renewDeadlineMs: flags.renewDeadlineMs,
+    retryPeriodMs: flags.retryPeriodMs,
+  };
   let operator;
   try {
     operator = await startOperator({
@@ -64,22 +69,14 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
               count: flags.shards,
               namespace: flags.leaderElectionNamespace,
               name: flags.leaderElectionId,
-              timings: {
-                leaseDurationMs: flags.leaseDurationMs,
-                renewDeadlineMs: flags.renewDeadlineMs,
-                retryPeriodMs: flags.retryPeriodMs,
-              },
+              timings,
             }
           : undefined,
       leaderElection: flags.leaderElect
         ? {
             namespace: flags.leaderElectionNamespace,
             name: flags.leaderElectionId,
-            timings: {
-              leaseDurationMs: flags.leaseDurationMs,
-              renewDeadlineMs: flags.renewDeadlineMs,
-              retryPeriodMs: flags.retryPeriodMs,
-            },
+            timings,
           }
         : undefined,
     });
