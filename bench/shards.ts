@@ -19,8 +19,8 @@ import { WORKFLOW_EXECUTIONS, core, resourcePath } from '../src/shell/kube/resou
 import { SHARD_LABELS } from '../src/shell/shards.ts';
 import { customStep, specWith } from '../test/fixtures/specs.ts';
 import { ScriptedExecutor } from '../test/support/executor.ts';
-import { cpuMs } from './floor.ts';
-import { printTable } from './measure.ts';
+import { cpuMs } from '../test/support/proc.ts';
+import { printTable } from './support/measure.ts';
 
 const SHARDS = 6;
 const WORKFLOWS = 60;
