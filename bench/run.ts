@@ -18,6 +18,7 @@ const suites: Record<string, [string, string]> = {
   'write-cost': ['./write-cost.ts', 'benchWriteCost'],
   memory: ['./memory.ts', 'benchMemory'],
   'status-write': ['./status-write.ts', 'benchStatusWrite'],
+  shards: ['./shards.ts', 'benchShards'],
   peers: ['./peers.ts', 'benchPeers'],
 };
 /** Run only when named. */

@@ -4,6 +4,7 @@
  */
 import type { RollbackAction, StepAction } from '../src/api/actions.ts';
 import type { SafetyCheck } from '../src/api/generated/types.ts';
+import type { ADJUSTMENT_KINDS, LEARNED_KINDS } from '../src/api/schema/workflowexecution.ts';
 
 export type ExecutionStrategyName = 'sequential' | 'parallel' | 'sequential-with-parallel';
 export type RollbackStrategy = 'automatic' | 'manual' | 'none';
@@ -27,13 +28,35 @@ export interface PlannedStep {
   rollback: PlannedRollback | null;
 }
 
-/** What the planner did with an AI suggestion: typed, so metrics never read the prose. */
-export type AdjustmentKind = 'applied' | 'confirmed' | 'ignored';
+/**
+ * What the planner did with an AI suggestion, or `learned` for a decision taken from history:
+ * typed, so metrics never read the prose.
+ */
+export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
+
+/** What learning from history decided (src/core/adaptive.ts); `declared` changes nothing and says why. */
+export type LearnedKind = (typeof LEARNED_KINDS)[number];
+
+export interface LearnedAdjustment {
+  kind: LearnedKind;
+  /** The step it concerns; null for the plan's estimate or the plan as a whole. */
+  step: number | null;
+  /** Before: retries, milliseconds, or for a flag the success rate. */
+  from: number;
+  /** After; null when nothing changes (a flag, the plan as declared). */
+  to: number | null;
+  /** Runs of history it rests on. */
+  runs: number;
+  /** Whose history: this workflow's name/version, the same action on the same target, or none. */
+  source: 'workflow' | 'target' | 'none';
+}
 
 export interface PlannedAdjustment {
   kind: AdjustmentKind;
   adjustment: string;
   reason: string;
+  /** With kind `learned`: the decision itself. */
+  learned?: LearnedAdjustment;
 }
 
 export interface ExecutionPlan {

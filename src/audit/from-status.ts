@@ -1,5 +1,6 @@
 /** The audit record of a run, read off its projected status. */
 import type { WorkflowExecution } from '../api/generated/types.ts';
+import { historyTargetOf } from '../core/history.ts';
 import type { WorkflowExecutionAudit } from './record.ts';
 
 const ms = (from?: string, to?: string): number =>
@@ -12,6 +13,7 @@ export function auditRecordOf(
 ): WorkflowExecutionAudit {
   const status = workflow.status ?? {};
   const steps = status.stepStatuses ?? [];
+  const declared = new Map(workflow.spec.workflowDefinition.steps.map((s) => [s.stepNumber, s]));
   return {
     id: workflow.metadata.uid ?? `${workflow.metadata.namespace ?? ''}/${workflow.metadata.name ?? ''}`,
     namespace: workflow.metadata.namespace ?? '',
@@ -26,14 +28,18 @@ export function auditRecordOf(
     outcome: status.workflowResult?.outcome ?? (finalStatus === 'completed' ? 'success' : 'failed'),
     effectivenessScore: status.workflowResult?.effectivenessScore ?? 0,
     rollbacksPerformed: status.executionMetrics?.rollbacksPerformed ?? 0,
-    stepExecutions: steps.map((s) => ({
-      stepNumber: s.stepNumber,
-      action: s.action ?? '',
-      durationMs: ms(s.startTime, s.endTime),
-      status: s.status,
-      retriesAttempted: s.retriesAttempted ?? 0,
-      ...(s.errorMessage ? { errorMessage: s.errorMessage } : {}),
-    })),
+    stepExecutions: steps.map((s) => {
+      const step = declared.get(s.stepNumber);
+      return {
+        stepNumber: s.stepNumber,
+        action: s.action ?? '',
+        ...(step ? { target: historyTargetOf(step) } : {}),
+        durationMs: ms(s.startTime, s.endTime),
+        status: s.status,
+        retriesAttempted: s.retriesAttempted ?? 0,
+        ...(s.errorMessage ? { errorMessage: s.errorMessage } : {}),
+      };
+    }),
     adaptiveAdjustments: (status.adaptiveAdjustments ?? []).map((a) => ({
       adjustment: a.adjustment,
       reason: a.reason ?? '',

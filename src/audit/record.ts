@@ -1,8 +1,11 @@
 /** The audit record of one finished workflow run (the specification's WorkflowExecutionAudit). */
+import type { HistoryWindow, StepHistory } from '../core/history.ts';
 
 export interface StepExecutionAudit {
   stepNumber: number;
   action: string;
+  /** What the step acted on (`Deployment shop/web`, `custom noop`): history's per-target key. */
+  target?: string;
   durationMs: number;
   status: string;
   retriesAttempted: number;
@@ -33,8 +36,20 @@ export interface WorkflowExecutionAudit {
 }
 
 export interface AuditStore {
+  /** Writes the run and its steps' history; writing the same run again replaces both. */
   upsert(record: WorkflowExecutionAudit): Promise<void>;
   get(id: string): Promise<WorkflowExecutionAudit | undefined>;
   list(limit?: number): Promise<WorkflowExecutionAudit[]>;
+  /**
+   * History of a workflow name/version's steps, by step number: the finished runs completed within
+   * the window, newest first, at most MAX_HISTORY_ROWS step rows.
+   */
+  workflowHistory(
+    workflowName: string,
+    workflowVersion: string,
+    window: HistoryWindow,
+  ): Promise<Map<number, StepHistory>>;
+  /** History of one action on one target (`historyTargetOf`), in any workflow; same window and bound. */
+  targetHistory(action: string, target: string, window: HistoryWindow): Promise<StepHistory>;
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import {
   type WorkflowSnapshot,
 } from '../../machines/workflow.ts';
 import { WORKFLOW_TEXT } from './machine-text.ts';
+import { withLearning, type AdaptiveDecision } from './adaptive.ts';
 import { planWorkflow } from './plan.ts';
 import { specHash } from './spec-hash.ts';
 import { rehydrate, type RehydrateRefusal, type StatechartEnvelope } from './statechart.ts';
@@ -28,13 +29,17 @@ export type Compilation = ({ ok: true } & Compiled) | { ok: false; issues: SpecI
 /** The workflow statechart of a plan, worded by the core. */
 export const machineOf = (plan: ExecutionPlan): WorkflowMachine => createWorkflowMachine(plan, WORKFLOW_TEXT);
 
-/** spec -> validate -> hash -> plan -> machine. Pure: the same spec always compiles the same way. */
-export function compileWorkflow(spec: unknown): Compilation {
+/**
+ * spec -> validate -> hash -> plan (with the decisions learned from history, if any) -> machine.
+ * Pure: the same spec and decisions always compile the same way.
+ */
+export function compileWorkflow(spec: unknown, learned: readonly AdaptiveDecision[] = []): Compilation {
   const validated = validateSpec(spec);
   if (!validated.ok) return { ok: false, issues: validated.issues };
   const planned = planWorkflow(validated.value);
   if (!planned.ok) return { ok: false, issues: planned.issues };
-  return { ok: true, plan: planned.plan, hash: specHash(validated.value), machine: machineOf(planned.plan) };
+  const plan = withLearning(planned.plan, learned);
+  return { ok: true, plan, hash: specHash(validated.value), machine: machineOf(plan) };
 }
 
 /** Where a workflow stands once loaded: running (its snapshot), refused (its spec), or stalled. */

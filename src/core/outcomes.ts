@@ -10,7 +10,7 @@ import {
   type PhaseTimes,
   type RollbackTrigger,
 } from '../../machines/context.ts';
-import type { AdjustmentKind, ExecutionPlan } from '../../machines/plan.ts';
+import type { AdjustmentKind, ExecutionPlan, LearnedKind, PlannedAdjustment } from '../../machines/plan.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { describeIssues } from '../api/issues.ts';
 import type { Loaded } from './load.ts';
@@ -27,7 +27,14 @@ export interface Notice {
 }
 
 export type RollbackMetricReason = 'step_failure' | 'manual';
-export type AdjustmentMetricType = 'parallel_grouping' | 'suggestion_confirmed' | 'suggestion_ignored';
+export type AdjustmentMetricType =
+  | 'parallel_grouping'
+  | 'suggestion_confirmed'
+  | 'suggestion_ignored'
+  | 'retries_from_history'
+  | 'timeout_from_history'
+  | 'estimate_from_history'
+  | 'flagged_by_history';
 
 /** One metric observation; the shell adds the workflow's name and namespace labels. */
 export type MetricSample =
@@ -80,11 +87,57 @@ export const ROLLBACK_METRIC_REASONS: Record<RollbackTrigger, RollbackMetricReas
   requested: 'manual',
 };
 
-export const ADJUSTMENT_METRIC_TYPES: Record<AdjustmentKind, AdjustmentMetricType> = {
+export const ADJUSTMENT_METRIC_TYPES: Record<Exclude<AdjustmentKind, 'learned'>, AdjustmentMetricType> = {
   applied: 'parallel_grouping',
   confirmed: 'suggestion_confirmed',
   ignored: 'suggestion_ignored',
 };
+
+/** Decisions learned from history; a plan kept as declared adjusted nothing and is not counted. */
+export const LEARNED_METRIC_TYPES: Record<LearnedKind, AdjustmentMetricType | null> = {
+  retries: 'retries_from_history',
+  timeout: 'timeout_from_history',
+  estimate: 'estimate_from_history',
+  flag: 'flagged_by_history',
+  declared: null,
+};
+
+export function adjustmentMetricType(a: PlannedAdjustment): AdjustmentMetricType | null {
+  if (a.kind === 'learned') return a.learned ? LEARNED_METRIC_TYPES[a.learned.kind] : null;
+  return ADJUSTMENT_METRIC_TYPES[a.kind];
+}
+
+/** What learning from history did to the plan, as Events: flags warn, the rest informs. */
+function learnedNotices(plan: ExecutionPlan, out: Consequences): void {
+  const learned = plan.adaptiveAdjustments.filter((a) => a.kind === 'learned' && a.learned);
+  const changes = learned.filter((a) => a.learned?.kind !== 'flag' && a.learned?.kind !== 'declared');
+  if (changes.length > 0)
+    out.notices.push({
+      type: 'Normal',
+      reason: 'AdjustedFromHistory',
+      note: changes.map((a) => `${a.adjustment} (${a.reason})`).join('; '),
+      action: 'Plan',
+      fields: { adjustments: changes.length },
+    });
+  for (const a of learned) {
+    if (a.learned?.kind === 'flag')
+      out.notices.push({
+        type: 'Warning',
+        reason: 'StepFlaggedByHistory',
+        note: a.reason,
+        action: 'Plan',
+        fields: { step: a.learned.step, runs: a.learned.runs },
+      });
+    if (a.learned?.kind === 'declared')
+      out.notices.push({
+        type: 'Normal',
+        reason: 'PlannedAsDeclared',
+        note: `learning from history changed nothing: ${a.reason}`,
+        action: 'Plan',
+        fields: { runs: a.learned.runs },
+      });
+  }
+}
 
 const seconds = (ms: number): number => Math.max(0, ms / 1000);
 
@@ -132,11 +185,11 @@ function phaseConsequences(
     out.metrics.push({ metric: 'rollbacksTotal', reason: ROLLBACK_METRIC_REASONS[context.rollbackTrigger] });
   if (t.from === null) {
     out.metrics.push({ metric: 'workflowSteps', steps: plan.steps.length });
-    for (const a of plan.adaptiveAdjustments)
-      out.metrics.push({
-        metric: 'adaptiveAdjustmentsTotal',
-        adjustmentType: ADJUSTMENT_METRIC_TYPES[a.kind],
-      });
+    for (const a of plan.adaptiveAdjustments) {
+      const adjustmentType = adjustmentMetricType(a);
+      if (adjustmentType !== null) out.metrics.push({ metric: 'adaptiveAdjustmentsTotal', adjustmentType });
+    }
+    learnedNotices(plan, out);
   }
 }
 

@@ -269,6 +269,19 @@ function strategyOf(levels: number[][]): ExecutionStrategyName {
   return 'sequential-with-parallel';
 }
 
+/** The longest chain of step durations through the dependency graph; steps in topological order. */
+export function criticalPathMs(
+  steps: readonly PlannedStep[],
+  durationOf: (step: PlannedStep) => number,
+): number {
+  const finish = new Map<number, number>();
+  for (const step of steps) {
+    const start = Math.max(0, ...step.dependsOn.map((d) => finish.get(d) ?? 0));
+    finish.set(step.number, start + durationOf(step));
+  }
+  return Math.max(0, ...finish.values());
+}
+
 export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
   const issues: SpecIssue[] = [];
   const steps = spec.workflowDefinition.steps;
@@ -327,14 +340,8 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
   if (issues.length > 0) return { ok: false, issues };
 
   const order = levels.flat();
-  const finish = new Map<number, number>();
-  for (const n of order) {
-    const step = planned.get(n);
-    if (!step) continue;
-    const start = Math.max(0, ...step.dependsOn.map((d) => finish.get(d) ?? 0));
-    finish.set(n, start + step.timeoutMs);
-  }
-  const criticalPathMs = Math.max(0, ...finish.values());
+  const orderedSteps = order.map((n) => planned.get(n)).filter((s): s is PlannedStep => s !== undefined);
+  const criticalPath = criticalPathMs(orderedSteps, (s) => s.timeoutMs);
   const aiEstimate = spec.workflowDefinition.aiRecommendations?.estimatedDuration;
   const aiMs = aiEstimate === undefined ? undefined : parseDuration(aiEstimate);
 
@@ -342,11 +349,11 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
     ok: true,
     plan: {
       workflowName: spec.workflowDefinition.name,
-      steps: order.map((n) => planned.get(n)).filter((s): s is PlannedStep => s !== undefined),
+      steps: orderedSteps,
       levels,
       rollbackOrder: [...order].reverse(),
       strategy: strategyOf(levels),
-      estimatedDurationMs: aiMs ?? criticalPathMs,
+      estimatedDurationMs: aiMs ?? criticalPath,
       rollbackStrategy: spec.executionStrategy.rollbackStrategy,
       approvalRequired: spec.executionStrategy.approvalRequired ?? false,
       dryRunFirst: spec.executionStrategy.dryRunFirst ?? false,

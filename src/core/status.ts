@@ -9,6 +9,7 @@ import { describeIssues, type SpecIssue } from '../api/issues.ts';
 import { runOf, safetyVerdict, VALIDATION_FAILURES, type StepRun } from '../../machines/context.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
+import { flaggedSteps, recordedLearning } from './adaptive.ts';
 import { formatDuration } from './duration.ts';
 import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
@@ -61,9 +62,17 @@ function stepState(run: StepRun): StepStatus['status'] {
   }
 }
 
+/** Steps history flags as mostly failing, said in the Ready message while the run goes on. */
+function flagNote(plan: ExecutionPlan): string {
+  const flags = flaggedSteps(plan);
+  return flags.length === 0
+    ? ''
+    : `; history flags ${flags.map((f) => `step ${f.step ?? '?'} (success rate ${Math.round(f.from * 100)}% in ${f.runs} runs)`).join(', ')}`;
+}
+
 function health(snapshot: WorkflowSnapshot, plan: ExecutionPlan): Health {
   const { context } = snapshot;
-  const message = waitingFor(snapshot, plan);
+  const message = `${waitingFor(snapshot, plan)}${flagNote(plan)}`;
   switch (phaseOf(snapshot)) {
     case 'completed': {
       const outcome = context.outcome ?? 'unknown';
@@ -234,7 +243,13 @@ export function projectStatus(
       resourcesAffected,
     }),
     adaptiveAdjustments: plan.adaptiveAdjustments.map((a) =>
-      compact({ timestamp: iso(context.times.planning), adjustment: a.adjustment, reason: a.reason }),
+      compact({
+        timestamp: iso(context.times.planning),
+        adjustment: a.adjustment,
+        reason: a.reason,
+        kind: a.kind,
+        learned: a.learned ? recordedLearning(a.learned) : undefined,
+      }),
     ),
     workflowResult:
       outcome === null

@@ -5,6 +5,7 @@
  * first out.
  */
 import type { WorkflowExecution } from '../api/generated/types.ts';
+import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { compileWorkflow, loadWorkflow, type Compilation, type Loaded } from '../core/load.ts';
 
 export const COMPILED_WORKFLOWS_LIMIT = 256;
@@ -17,17 +18,18 @@ export class CompiledWorkflows {
     this.limit = limit;
   }
 
-  of(workflow: WorkflowExecution): Compilation {
+  /** Compiled with the decisions learned from history (none: as declared). */
+  of(workflow: WorkflowExecution, learned: readonly AdaptiveDecision[] = []): Compilation {
     const uid = workflow.metadata.uid;
-    if (uid === undefined) return compileWorkflow(workflow.spec);
-    const key = `${uid}/${workflow.metadata.generation ?? 0}`;
+    if (uid === undefined) return compileWorkflow(workflow.spec, learned);
+    const key = `${uid}/${workflow.metadata.generation ?? 0}${learned.length > 0 ? `/${JSON.stringify(learned)}` : ''}`;
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
       this.entries.set(key, hit);
       return hit;
     }
-    const compiled = compileWorkflow(workflow.spec);
+    const compiled = compileWorkflow(workflow.spec, learned);
     this.entries.set(key, compiled);
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.limit) break;
@@ -37,8 +39,8 @@ export class CompiledWorkflows {
   }
 
   /** Compile (or reuse) and rehydrate: the load step of every reader. */
-  load(workflow: WorkflowExecution, now: number): Loaded {
-    return loadWorkflow(this.of(workflow), workflow.status?.statechart, now);
+  load(workflow: WorkflowExecution, now: number, learned: readonly AdaptiveDecision[] = []): Loaded {
+    return loadWorkflow(this.of(workflow, learned), workflow.status?.statechart, now);
   }
 
   get size(): number {

@@ -16,6 +16,8 @@ import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnerIndex } from './owner-index.ts';
 import { Reconciler } from './reconciler.ts';
+import { shardOf, shardOfKey } from '../core/shards.ts';
+import type { ShardOwnership } from './shards.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ControllerOptions {
@@ -31,6 +33,8 @@ export interface ControllerOptions {
   alerts?: AlertSource | undefined;
   monitoringPollMs?: number;
   clock?: () => number;
+  /** With shards, only keys of the shards this replica holds are reconciled. */
+  shards?: ShardOwnership | undefined;
 }
 
 const keyOf = (o: CachedObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -65,13 +69,16 @@ export class WorkflowController {
   readonly reconciler: Reconciler;
   readonly childIndex = new OwnerIndex<KubernetesExecution>();
   private readonly log: Logger;
+  private readonly shards: ShardOwnership | undefined;
 
   constructor(options: ControllerOptions) {
     this.log = options.log;
+    this.shards = options.shards;
     const metrics = options.metrics;
     this.queue = new WorkQueue({
       workers: options.workers ?? 4,
-      handler: (key) => this.reconciler.reconcile(key),
+      // A key whose shard went elsewhere while it waited (or slept until a requeue) is dropped here.
+      handler: (key) => (this.owns(key) ? this.reconciler.reconcile(key) : Promise.resolve({})),
       metrics: {
         onAdd: () => metrics?.workqueueAdds.inc(),
         onDepth: (d) => metrics?.workqueueDepth.set(d),
@@ -90,7 +97,7 @@ export class WorkflowController {
         createInformer<WorkflowExecution>(options.kc, options.client, WORKFLOW_EXECUTIONS, {
           namespace,
           onChange: (o) => {
-            this.queue.add(keyOf(o));
+            this.enqueue(keyOf(o));
           },
           onError: onWatchError('WorkflowExecution'),
         }),
@@ -106,13 +113,13 @@ export class WorkflowController {
             const owner = o.metadata.ownerReferences?.find(
               (r) => r.controller && r.kind === WORKFLOW_EXECUTIONS.kind,
             );
-            if (owner) this.queue.add(`${o.metadata.namespace ?? ''}/${owner.name}`);
+            if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
           },
           onError: onWatchError('KubernetesExecution'),
         }),
       ),
     );
-    metrics?.observeWorkflows(() => this.workflows.list());
+    metrics?.observeWorkflows(() => this.workflows.list().filter((w) => this.owns(keyOf(w))));
     this.reconciler = new Reconciler({
       client: options.client,
       workflows: this.workflows,
@@ -130,6 +137,24 @@ export class WorkflowController {
       ...(options.monitoringPollMs !== undefined ? { monitoringPollMs: options.monitoringPollMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
+  }
+
+  /** Whether this replica reconciles the key: always without shards, else when it holds its shard. */
+  owns(key: string): boolean {
+    return !this.shards || this.shards.holds(shardOfKey(key, this.shards.count));
+  }
+
+  private enqueue(key: string): void {
+    if (this.owns(key)) this.queue.add(key);
+  }
+
+  /** A shard just acquired: every workflow of it is looked at, as after a restart. */
+  enqueueShard(shard: number): void {
+    const count = this.shards?.count ?? 1;
+    for (const w of this.workflows.list()) {
+      if (shardOf(w.metadata.namespace ?? '', w.metadata.name ?? '', count) === shard)
+        this.queue.add(keyOf(w));
+    }
   }
 
   get synced(): boolean {

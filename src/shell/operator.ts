@@ -14,6 +14,7 @@ import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { ApiserverReachability } from './reachability.ts';
+import { ShardManager, type ShardConfig } from './shards.ts';
 import { metricsAuthorizer, startHealthServer, startMetricsServer, type RunningServer } from './servers.ts';
 
 export interface OperatorConfig {
@@ -27,6 +28,11 @@ export interface OperatorConfig {
   bindAddress?: string;
   leaderElection?:
     { namespace: string; name: string; identity?: string; timings?: Partial<LeaseTimings> } | undefined;
+  /**
+   * Spread workflows over shard Leases balanced among the replicas (instead of one leader). The
+   * identity defaults to host and pid, as for leader election.
+   */
+  shards?: (Omit<ShardConfig, 'identity'> & { identity?: string }) | undefined;
   logLevel?: string;
   /** SQLite file for the embedded audit store; PostgreSQL when `postgresUrl` is given. */
   auditPath?: string | undefined;
@@ -50,6 +56,8 @@ export interface RunningOperator {
   healthPort: number | undefined;
   metricsPort: number | undefined;
   isLeader: () => boolean;
+  /** The shards this replica holds now (with shards), else undefined. */
+  heldShards: () => number[] | undefined;
   stop(): Promise<void>;
 }
 
@@ -61,6 +69,8 @@ export function loadKubeConfig(path?: string): KubeConfig {
 }
 
 export async function startOperator(config: OperatorConfig = {}): Promise<RunningOperator> {
+  if (config.shards && config.leaderElection)
+    throw new Error('shards and leader election exclude each other: shard Leases replace the leader Lease');
   const log = config.log ?? createLogger(config.logLevel);
   const kc = loadKubeConfig(config.kubeconfig);
   const client = await createKubeClient(kc);
@@ -72,7 +82,23 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
       : config.auditPath
         ? openSqliteAuditStore(config.auditPath)
         : undefined);
+  const identity =
+    config.shards?.identity ?? config.leaderElection?.identity ?? `${hostname()}_${process.pid}`;
+  // The shard events reach the controller, which needs the shards to exist first.
+  let enqueueShard: (shard: number) => void = () => undefined;
+  const shards = config.shards
+    ? new ShardManager(client, { ...config.shards, identity }, log, {
+        acquired: (shard) => {
+          metrics.leaderStatus.set(1);
+          enqueueShard(shard);
+        },
+        released: () => {
+          if (shards?.heldShards.length === 0) metrics.leaderStatus.set(0);
+        },
+      })
+    : undefined;
   const controller = new WorkflowController({
+    shards,
     kc,
     client,
     log,
@@ -87,6 +113,9 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     ...(config.monitoringPollMs !== undefined ? { monitoringPollMs: config.monitoringPollMs } : {}),
     ...(config.clock ? { clock: config.clock } : {}),
   });
+  enqueueShard = (shard) => {
+    controller.enqueueShard(shard);
+  };
 
   const apiserver = new ApiserverReachability(client, {
     onChange: (reachable, error) => {
@@ -133,8 +162,12 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
 
   await controller.startCaches();
   let elector: LeaderElector | undefined;
-  if (config.leaderElection) {
-    const identity = config.leaderElection.identity ?? `${hostname()}_${process.pid}`;
+  if (shards) {
+    // Workers run at once; they only take keys of the shards held, which the balancing adds.
+    metrics.leaderStatus.set(0);
+    controller.startWorkers();
+    shards.start();
+  } else if (config.leaderElection) {
     elector = new LeaderElector(client, {
       ...config.leaderElection,
       identity,
@@ -165,11 +198,13 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     log,
     healthPort,
     metricsPort,
-    isLeader: () => elector?.isLeader ?? true,
+    isLeader: () => (shards ? shards.heldShards.length > 0 : (elector?.isLeader ?? true)),
+    heldShards: () => shards?.heldShards,
     async stop() {
       alive = false;
       await apiserver.stop();
       await controller.stop();
+      await shards?.stop();
       await elector?.release();
       await Promise.all(servers.map((s) => s.close()));
       await audit?.close();

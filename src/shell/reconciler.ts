@@ -12,6 +12,7 @@ import type {
 } from '../api/generated/types.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
+import type { AdaptiveDecision } from '../core/adaptive.ts';
 import type { Loaded } from '../core/load.ts';
 import { consequencesOf, refusalConsequences, type Consequences } from '../core/outcomes.ts';
 import { canonicalJson } from '../core/spec-hash.ts';
@@ -37,6 +38,7 @@ import {
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { observeCluster } from './observe-cluster.ts';
+import { learnFromHistory, recordedDecisions } from './learning.ts';
 import { carryOut } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
 
@@ -151,8 +153,10 @@ export class Reconciler {
     if (fetched.metadata.deletionTimestamp) return this.finalize(fetched, log, now);
     const workflow = await this.prepare(fetched, log);
 
-    // Load and rehydrate: compile the spec (cached) and restore its statechart, or refuse.
-    const loaded = this.compiled.load(workflow, now);
+    // Load and rehydrate: compile the spec (cached), with what history taught at its first planning,
+    // and restore its statechart, or refuse.
+    const learned = await this.learned(workflow, now, log);
+    const loaded = this.compiled.load(workflow, now, learned);
     if (loaded.kind !== 'running') {
       const { committed, changed } = await this.persist(workflow, loaded, now);
       if (changed) await this.announce(committed, refusalConsequences(loaded), log, now);
@@ -183,6 +187,19 @@ export class Reconciler {
 
     // Requeue at the earliest deadline, poll or retry.
     return { requeueAfterMs: this.requeueAfter(effects, now, observed.lookAgainInMs) };
+  }
+
+  /** The decisions the status records, or at the first planning the ones history leads to. */
+  private async learned(workflow: WorkflowExecution, now: number, log: Logger): Promise<AdaptiveDecision[]> {
+    const recorded = recordedDecisions(workflow);
+    if (recorded) return recorded;
+    const declared = this.compiled.of(workflow);
+    if (!declared.ok) return [];
+    const decisions = await learnFromHistory(this.o.audit, workflow, declared.plan, now);
+    log.info('learned from history', {
+      decisions: decisions.map((d) => `${d.kind}:${d.step ?? '-'}`).join(','),
+    });
+    return decisions;
   }
 
   /** The finalizer, then the AlertRemediation owner, on a workflow seen for the first time. */

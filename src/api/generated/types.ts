@@ -49,9 +49,9 @@ export interface WorkflowExecutionSpec {
   adaptiveOrchestration?: {
     /** Apply AI parallel-execution suggestions where dependencies allow. */
     optimizationEnabled?: boolean;
-    /** Use historical success patterns. */
+    /** Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning. */
     learningFromHistory?: boolean;
-    /** Adjust remaining steps at run time. */
+    /** Adjust remaining steps at run time: not supported yet; true is refused (InvalidSpec). */
     dynamicStepAdjustment?: boolean;
   };
 }
@@ -219,6 +219,23 @@ export interface WorkflowExecutionStatus {
     adjustment: string;
     /** Why. */
     reason?: string;
+    /** What kind: an AI suggestion applied, confirmed or ignored, or learned from history. */
+    kind?: 'applied' | 'confirmed' | 'ignored' | 'learned';
+    /** A decision learned from history (learningFromHistory): taken once, at planning, and kept. */
+    learned?: {
+      /** What it changed: retries, timeout, estimate, a flag, or nothing (declared). */
+      kind: 'retries' | 'timeout' | 'estimate' | 'flag' | 'declared';
+      /** The step it concerns; 0 for the whole plan. */
+      step?: number;
+      /** Before: retries, milliseconds, or a flagged step’s success rate. */
+      from: number;
+      /** After: retries or milliseconds; absent when nothing changes. */
+      to?: number;
+      /** Runs of history it rests on. */
+      runs: number;
+      /** Whose history: this workflow name/version, this action on this target, or none. */
+      source: 'workflow' | 'target' | 'none';
+    };
   }[];
   /** Final outcome. */
   workflowResult?: {

@@ -34,9 +34,13 @@ export const LIMITS = {
   conditions: 16,
   adjustments: 64,
   recommendations: 32,
+  /** Retries after the first attempt, per step and per strategy. */
+  maxRetries: 10,
 } as const;
 
 export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
+export const ADJUSTMENT_KINDS = ['applied', 'confirmed', 'ignored', 'learned'] as const;
+export const LEARNED_KINDS = ['retries', 'timeout', 'estimate', 'flag', 'declared'] as const;
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
 export const PHASES = [
@@ -261,7 +265,11 @@ export const workflowStep = obj(
     targetCluster: str(LIMITS.shortText, 'Cluster the step acts on.'),
     parameters: stepParameters,
     criticalStep: bool('A failing critical step stops the workflow and triggers rollback per strategy.'),
-    maxRetries: int(0, 10, 'Retries after the first attempt; falls back to the strategy’s maxRetries.'),
+    maxRetries: int(
+      0,
+      LIMITS.maxRetries,
+      'Retries after the first attempt; falls back to the strategy’s maxRetries.',
+    ),
     timeout: specDuration('Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h.'),
     dependsOn: list(
       int(1, 10000, 'A step number this step waits for.'),
@@ -369,7 +377,7 @@ export const workflowExecutionSpec = obj(
         approvalRequired: bool('Wait for an approved-by annotation before executing.'),
         dryRunFirst: bool('Dry-run every step before executing.'),
         rollbackStrategy: enumOf(ROLLBACK_STRATEGIES, 'What happens when a critical step fails.'),
-        maxRetries: int(0, 10, 'Default retries per step after the first attempt.'),
+        maxRetries: int(0, LIMITS.maxRetries, 'Default retries per step after the first attempt.'),
         safetyChecks: list(safetyCheck, LIMITS.safetyChecks, 'Checks to pass before execution.', {
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['type'],
@@ -379,8 +387,12 @@ export const workflowExecutionSpec = obj(
     ),
     adaptiveOrchestration: obj('Runtime optimization.', {
       optimizationEnabled: bool('Apply AI parallel-execution suggestions where dependencies allow.'),
-      learningFromHistory: bool('Use historical success patterns.'),
-      dynamicStepAdjustment: bool('Adjust remaining steps at run time.'),
+      learningFromHistory: bool(
+        'Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning.',
+      ),
+      dynamicStepAdjustment: bool(
+        'Adjust remaining steps at run time: not supported yet; true is refused (InvalidSpec).',
+      ),
     }),
   },
   ['workflowDefinition', 'executionStrategy'],
@@ -541,6 +553,28 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
         timestamp: time('When.'),
         adjustment: str(LIMITS.longText, 'What was adjusted.'),
         reason: str(LIMITS.longText, 'Why.'),
+        kind: enumOf(
+          ADJUSTMENT_KINDS,
+          'What kind: an AI suggestion applied, confirmed or ignored, or learned from history.',
+        ),
+        learned: obj(
+          'A decision learned from history (learningFromHistory): taken once, at planning, and kept.',
+          {
+            kind: enumOf(
+              LEARNED_KINDS,
+              'What it changed: retries, timeout, estimate, a flag, or nothing (declared).',
+            ),
+            step: int(0, 10000, 'The step it concerns; 0 for the whole plan.'),
+            from: num(0, 1e12, 'Before: retries, milliseconds, or a flagged step’s success rate.'),
+            to: num(0, 1e12, 'After: retries or milliseconds; absent when nothing changes.'),
+            runs: int(0, 1_000_000, 'Runs of history it rests on.'),
+            source: enumOf(
+              ['workflow', 'target', 'none'],
+              'Whose history: this workflow name/version, this action on this target, or none.',
+            ),
+          },
+          ['kind', 'from', 'runs', 'source'],
+        ),
       },
       ['adjustment'],
     ),

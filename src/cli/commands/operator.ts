@@ -11,6 +11,8 @@ export interface OperatorFlags {
   metricsPort: number;
   bindAddress: string;
   leaderElect: boolean;
+  /** Above 1: workflows spread over this many shard Leases balanced among the replicas. */
+  shards: number;
   leaderElectionNamespace: string;
   leaderElectionId: string;
   leaseDurationMs: number;
@@ -26,6 +28,12 @@ export interface OperatorFlags {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function runOperator(flags: OperatorFlags): Promise<void> {
+  if (flags.shards < 1) throw new CliError('--shards must be at least 1', 2);
+  if (flags.shards > 1 && flags.leaderElect)
+    throw new CliError(
+      '--shards balances shard Leases among all replicas and replaces --leader-elect; give one of them',
+      2,
+    );
   const log = createLogger(flags.logLevel);
   // A signal while it starts (waiting for caches that cannot sync, say): nothing is held yet, no
   // lease and no work, so leaving at once is a clean stop.
@@ -35,6 +43,11 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
   };
   process.once('SIGTERM', early);
   process.once('SIGINT', early);
+  const timings = {
+    leaseDurationMs: flags.leaseDurationMs,
+    renewDeadlineMs: flags.renewDeadlineMs,
+    retryPeriodMs: flags.retryPeriodMs,
+  };
   let operator;
   try {
     operator = await startOperator({
@@ -50,15 +63,20 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       postgresUrl: flags.auditPostgresUrl,
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
+      shards:
+        flags.shards > 1
+          ? {
+              count: flags.shards,
+              namespace: flags.leaderElectionNamespace,
+              name: flags.leaderElectionId,
+              timings,
+            }
+          : undefined,
       leaderElection: flags.leaderElect
         ? {
             namespace: flags.leaderElectionNamespace,
             name: flags.leaderElectionId,
-            timings: {
-              leaseDurationMs: flags.leaseDurationMs,
-              renewDeadlineMs: flags.renewDeadlineMs,
-              retryPeriodMs: flags.retryPeriodMs,
-            },
+            timings,
           }
         : undefined,
     });
