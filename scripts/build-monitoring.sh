@@ -3,20 +3,17 @@
 # cache as the control plane, and copies the two prometheus-operator CRDs (ServiceMonitor,
 # PrometheusRule) out of that module for dry runs. A no-op when everything is present.
 #   prometheus, promtool  github.com/prometheus/prometheus/cmd/...  (Prometheus 3 is tagged v0.3xx in Go)
-#   kustomize             sigs.k8s.io/kustomize/kustomize/v5
 #   CRDs                  github.com/prometheus-operator/prometheus-operator (example/prometheus-operator-crd)
 set -euo pipefail
 
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
-KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.1}"
 PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 CACHE="${WFE_CONTROLPLANE_CACHE:-$HOME/.cache/wfe-controlplane}"
 PROM_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/bin"
-KUSTOMIZE_BIN="$CACHE/kustomize-$KUSTOMIZE_VERSION/bin"
 CRD_DIR="$CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
 CRDS=(monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml)
 
-wanted=("$PROM_BIN/prometheus" "$PROM_BIN/promtool" "$KUSTOMIZE_BIN/kustomize")
+wanted=("$PROM_BIN/prometheus" "$PROM_BIN/promtool")
 missing=()
 for f in "${wanted[@]}"; do [ -x "$f" ] || missing+=("$f"); done
 for c in "${CRDS[@]}"; do [ -s "$CRD_DIR/$c" ] || missing+=("$CRD_DIR/$c"); done
@@ -28,12 +25,11 @@ fi
 if ! command -v go >/dev/null 2>&1; then export PATH="/usr/local/go/bin:$PATH"; fi
 command -v go >/dev/null 2>&1 || { echo "go toolchain not found (expected /usr/local/go/bin)" >&2; exit 1; }
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
-mkdir -p "$PROM_BIN" "$KUSTOMIZE_BIN" "$CRD_DIR"
+mkdir -p "$PROM_BIN" "$CRD_DIR"
 
 install_bin() { # destination-dir package@version [build tags]
   local dir="$1" pkg="$2" tags="${3:-}" name start tmp
   name="$(basename "${pkg%@*}")"
-  [ "$name" = v5 ] && name=kustomize
   [ -x "$dir/$name" ] && return 0
   start=$(date +%s)
   echo "building $name ($pkg) ..."
@@ -49,7 +45,6 @@ total_start=$(date +%s)
 # scrape static targets, and those SDKs would triple the build time.
 install_bin "$PROM_BIN" "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" remove_all_sd
 install_bin "$PROM_BIN" "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" remove_all_sd
-install_bin "$KUSTOMIZE_BIN" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 
 need_crds=0
 for c in "${CRDS[@]}"; do [ -s "$CRD_DIR/$c" ] || need_crds=1; done

@@ -27,7 +27,7 @@ beforeAll(async () => {
   const tools = await ensureMonitoringTools();
   ({ kc, client } = await adminClient());
   await installMonitoringCrds(kc, tools);
-  objects = await renderMonitoringComponent(tools);
+  objects = await renderMonitoringComponent();
 });
 afterAll(() => {
   client.close();

@@ -4,14 +4,13 @@
  * Prometheus scraping the operator with the ServiceMonitor's own settings and token, evaluating the
  * shipped rules (with the parameters given). Shared by the e2e test and `npm run dev -- --monitoring`.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { alertGroups, type AlertParameters } from '../../monitoring/alerts.ts';
 import { REPO_ROOT } from '../controlplane/binaries.ts';
+import { kustomizeBuild } from '../controlplane/deploy-tools.ts';
 import { applyAll, loadManifests, waitForCrdsEstablished } from '../controlplane/manifests.ts';
 import { isAlreadyExists, type KubeClient } from '../kube/client.ts';
 import type { MonitoringTools } from './tools.ts';
@@ -23,20 +22,18 @@ import {
   type ServiceMonitor,
 } from './prometheus.ts';
 
-const run = promisify(execFile);
 export const MONITORING_COMPONENT = join(REPO_ROOT, 'manifests', 'monitoring');
 const isObject = (d: unknown): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d;
 
 /** `kustomize build` of an overlay that does nothing but include the Component (by a relative path, as kustomize requires). */
-export async function renderMonitoringComponent(tools: MonitoringTools): Promise<KubernetesObject[]> {
+export async function renderMonitoringComponent(): Promise<KubernetesObject[]> {
   const overlay = await mkdtemp(join(tmpdir(), 'wfe-overlay-'));
   try {
     await writeFile(
       join(overlay, 'kustomization.yaml'),
       `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents:\n  - ${relative(overlay, MONITORING_COMPONENT)}\n`,
     );
-    const { stdout } = await run(tools.kustomize, ['build', overlay], { maxBuffer: 16 * 1024 * 1024 });
-    return loadAllYaml(stdout).filter(isObject);
+    return loadAllYaml(await kustomizeBuild(overlay)).filter(isObject);
   } finally {
     await rm(overlay, { recursive: true, force: true });
   }
@@ -99,7 +96,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Runni
     (o) => o.metadata?.name === 'workflowexecution-metrics-reader',
   );
   await applyAll(kc, reader);
-  const objects = await renderMonitoringComponent(tools);
+  const objects = await renderMonitoringComponent();
   for (const namespace of new Set(objects.map((o) => o.metadata?.namespace).filter((n) => n !== undefined)))
     await ensureNamespace(client, namespace);
   await applyAll(kc, objects);

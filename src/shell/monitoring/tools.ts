@@ -1,6 +1,6 @@
 /**
- * The monitoring tools built from Go modules into the control plane's cache (prometheus, promtool,
- * kustomize) and prometheus-operator's ServiceMonitor and PrometheusRule CRDs, built on first use by
+ * The monitoring tools built from Go modules into the control plane's cache (prometheus, promtool)
+ * and prometheus-operator's ServiceMonitor and PrometheusRule CRDs, built on first use by
  * scripts/build-monitoring.sh with its progress on stderr.
  */
 import { spawn } from 'node:child_process';
@@ -11,13 +11,11 @@ import { REPO_ROOT } from '../controlplane/binaries.ts';
 
 /** Prometheus 3.x is tagged v0.3xx.y as a Go module. */
 export const PROMETHEUS_VERSION = 'v0.316.0';
-export const KUSTOMIZE_VERSION = 'v5.8.1';
 export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
 
 export interface MonitoringTools {
   prometheus: string;
   promtool: string;
-  kustomize: string;
   /** The CRD files: ServiceMonitor, PrometheusRule. */
   crds: string[];
 }
@@ -29,7 +27,6 @@ export function monitoringToolPaths(env: NodeJS.ProcessEnv = process.env): Monit
   return {
     prometheus: join(prometheusBin, 'prometheus'),
     promtool: join(prometheusBin, 'promtool'),
-    kustomize: join(cache, `kustomize-${KUSTOMIZE_VERSION}`, 'bin', 'kustomize'),
     crds: ['servicemonitors', 'prometheusrules'].map((p) => join(crdDir, `monitoring.coreos.com_${p}.yaml`)),
   };
 }
@@ -50,7 +47,6 @@ function build(): Promise<void> {
       env: {
         ...process.env,
         PROMETHEUS_VERSION,
-        KUSTOMIZE_VERSION,
         PROMETHEUS_OPERATOR_VERSION,
       },
     });
@@ -66,12 +62,12 @@ function build(): Promise<void> {
 export async function ensureMonitoringTools(): Promise<MonitoringTools> {
   const tools = monitoringToolPaths();
   const checks = [
-    ...[tools.prometheus, tools.promtool, tools.kustomize].map((f) => present(f, constants.X_OK)),
+    ...[tools.prometheus, tools.promtool].map((f) => present(f, constants.X_OK)),
     ...tools.crds.map((f) => present(f, constants.R_OK)),
   ];
   if ((await Promise.all(checks)).some((ok) => !ok)) {
     process.stderr.write(
-      'monitoring: building prometheus, promtool and kustomize from Go modules (first time: minutes)\n',
+      'monitoring: building prometheus and promtool from Go modules (first time: minutes)\n',
     );
     await build();
   }
