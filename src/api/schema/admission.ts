@@ -37,7 +37,8 @@ const quoted = (text: string) => `'${text}'`;
 /** Every step's `field` (a path below the step, each level optional) at most 720h. */
 function durationBound(field: string): Validation {
   const levels = field.split('.');
-  const present = (s: string) => levels.map((_, i) => `has(${s}.${levels.slice(0, i + 1).join('.')})`).join(' && ');
+  const present = (s: string) =>
+    levels.map((_, i) => `has(${s}.${levels.slice(0, i + 1).join('.')})`).join(' && ');
   return everyStep(
     (s) => `!(${present(s)}) || ${durationAtMost(`${s}.${field}`)}`,
     `.${field}`,
