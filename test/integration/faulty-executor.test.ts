@@ -88,11 +88,14 @@ describe('a faulty executor', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const waiting = await getWorkflow(h, 'phantom');
     expect(waiting.status?.phase).toBe('executing');
-    expect(waiting.status?.stepStatuses?.[0]).toMatchObject({ status: 'executing', retriesAttempted: 0 });
+    // No retry was spent on the phantom result (retriesAttempted is left out while it is 0).
+    expect(waiting.status?.stepStatuses?.[0]).toMatchObject({ status: 'executing' });
+    expect(waiting.status?.stepStatuses?.[0]?.retriesAttempted ?? 0).toBe(0);
     await writeChildStatus('phantom-step-1-a1', { phase: 'completed' });
     const done = await waitForWorkflow(h, 'phantom', inPhase('completed'));
     expect(done.status?.workflowResult?.outcome).toBe('success');
-    expect(done.status?.stepStatuses?.[0]).toMatchObject({ status: 'completed', retriesAttempted: 0 });
+    expect(done.status?.stepStatuses?.[0]).toMatchObject({ status: 'completed' });
+    expect(done.status?.stepStatuses?.[0]?.retriesAttempted ?? 0).toBe(0);
   });
 
   it('flipping a child from completed to failed changes nothing already decided', async () => {
