@@ -112,7 +112,8 @@ export function openSqliteAuditStore(path: string): AuditStore {
       return Promise.resolve(summarizeStepRuns(rows.map(toStepRun)));
     },
     close() {
-      db.close();
+      // Idempotent: the operator's stop and its owner may both close the store.
+      if (db.isOpen) db.close();
       return Promise.resolve();
     },
   };
