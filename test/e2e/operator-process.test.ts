@@ -2,7 +2,6 @@
 // after SIGKILL and after a graceful SIGTERM, the metrics endpoint behind TokenReview and
 // SubjectAccessReview, and readiness that waits for the caches.
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Cleanup } from '../../src/shell/cleanup.ts';
@@ -26,6 +25,7 @@ import {
   scratchNamespace,
   waitForWorkflow,
 } from '../integration/support/harness.ts';
+import { until } from '../support/cluster.ts';
 
 jest.setTimeout(180_000);
 
@@ -34,21 +34,6 @@ const RENEW_DEADLINE_MS = 10_000;
 const RETRY_PERIOD_MS = 2_000;
 /** Process start-up, a log line crossing a pipe, a poll interval: slack on top of the lease rules. */
 const SLACK_MS = 1_500;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not seen in ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 interface Lease {
   spec: { holderIdentity?: string; leaseTransitions?: number; leaseDurationSeconds?: number };
