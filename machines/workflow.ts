@@ -11,16 +11,21 @@ import type { PHASES } from '../src/api/schema/workflowexecution.ts';
 import {
   allSettled,
   attemptDeadline,
+  attemptsBeforeRetry,
   backoffMs,
   dependenciesSucceeded,
   dependencyBlocked,
   hasRollbackWork,
   initialContext,
+  isNewRetryRequest,
   noOverdueAttempt,
   nowOf,
+  PENDING_RUN,
+  retryRefusal,
   runOf,
   safetyVerdict,
   sanitizeResult,
+  stepsToRetry,
   type AbortCode,
   type FailureCode,
   type RollbackTrigger,
@@ -36,7 +41,7 @@ import type { MachineText } from './text.ts';
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
  * and record the new fingerprint in test/unit/machine-version.test.ts.
  */
-export const MACHINE_VERSION = 2;
+export const MACHINE_VERSION = 3;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */
@@ -49,6 +54,7 @@ export const stepKey = (step: number): string => `step${step}`;
 type StepParams = { step: number };
 type FailParams = { code: FailureCode };
 type RollbackParams = { trigger: 'fromAbort' | 'requested' };
+type RetryRefusalParams = { finishedFailed: boolean };
 
 function expired(start: number | null, limitMs: number, event: WorkflowEvent): boolean {
   const now = nowOf(event);
@@ -83,8 +89,13 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
     event.attempt === runOf(context, n)?.attempt
       ? event
       : null;
+  /** Attempts in this run segment: a retry of the run gives each re-run step its retries again. */
+  const segmentAttempt = (context: WorkflowContext, n: number) =>
+    mustRun(context, n).attempt - attemptsBeforeRetry(context, n);
   const retriesLeft = (context: WorkflowContext, n: number) =>
-    context.abort === null && mustRun(context, n).attempt <= stepOf(n).maxRetries;
+    context.abort === null && segmentAttempt(context, n) <= stepOf(n).maxRetries;
+  const newRetryRequest = (context: WorkflowContext, event: WorkflowEvent) =>
+    event.type === 'RETRY_REQUESTED' && isNewRetryRequest(context, event.request);
   const overdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
     const deadline = attemptDeadline(mustRun(context, n), stepOf(n));
     const t = nowOf(event);
@@ -173,6 +184,10 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
       effective: ({ event }) => event.type === 'EFFECTIVENESS_RESULT' && event.effective,
       monitoringExpired: ({ context, event }) =>
         expired(context.times.monitoring, plan.timeouts.monitoringMs, event),
+      kept: ({ context }, { step }: StepParams) => runOf(context, step)?.status === 'succeeded',
+      newRetryRequest: ({ context, event }) => newRetryRequest(context, event),
+      retryAllowed: ({ context, event }) =>
+        newRetryRequest(context, event) && retryRefusal(context, true) === null,
       rollbackNotNeeded: ({ context }, { step }: StepParams) =>
         runOf(context, step)?.rollback?.status !== 'running',
       rollbackOverdue: ({ context, event }, { step }: StepParams) => rollbackOverdue(context, event, step),
@@ -242,13 +257,12 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
         };
       }),
       recordRetry: assign(({ context, event }, { step }: StepParams) => {
-        const run = mustRun(context, step);
         const t = now(event);
         return {
           steps: withRun(context, step, {
             ...failedAttempt(context, event, step),
             status: 'backoff',
-            retryAt: t + backoffMs(plan, run.attempt),
+            retryAt: t + backoffMs(plan, segmentAttempt(context, step)),
           }),
         };
       }),
@@ -326,6 +340,45 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
       finish: assign(({ context, event }) =>
         context.times.finished === null ? { times: { ...context.times, finished: now(event) } } : {},
       ),
+      /** Failed and skipped steps start over (attempts continue); succeeded ones are kept. */
+      beginRetry: assign(({ context, event }) => {
+        if (event.type !== 'RETRY_REQUESTED') return {};
+        const rerun = stepsToRetry(context);
+        const steps = { ...context.steps };
+        for (const n of rerun) steps[String(n)] = { ...PENDING_RUN, attempt: mustRun(context, n).attempt };
+        return {
+          steps,
+          retries: [
+            ...context.retries,
+            {
+              request: event.request,
+              by: event.by,
+              at: event.now,
+              steps: rerun.map((n) => ({ step: n, attemptsBefore: mustRun(context, n).attempt })),
+            },
+          ],
+          failure: null,
+          abort: null,
+          outcome: null,
+          rollbackReason: null,
+          rollbackTrigger: null,
+          times: { ...context.times, monitoring: null, rollingBack: null, finished: null },
+        };
+      }),
+      refuseRetry: assign(({ context, event }, { finishedFailed }: RetryRefusalParams) => {
+        const code = retryRefusal(context, finishedFailed);
+        return event.type === 'RETRY_REQUESTED' && code !== null
+          ? {
+              retryRefusal: {
+                request: event.request,
+                by: event.by,
+                at: event.now,
+                code,
+                message: text.retryRefused(code, { plan, context, event }),
+              },
+            }
+          : {};
+      }),
       beginRollback: assign(({ context, event }, params: RollbackParams) => {
         const trigger: RollbackTrigger =
           params.trigger === 'requested'
@@ -404,6 +457,8 @@ function stepRegion(step: PlannedStep): StateConfig {
     states: {
       pending: {
         always: [
+          // Entered again by a retry of the run: a step that succeeded before is kept.
+          { guard: { type: 'kept', params }, target: 'succeeded' },
           ...(skippable
             ? [
                 {
@@ -600,6 +655,14 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText) {
     id: MACHINE_ID,
     context: ({ input }) => initialContext(plan, input?.now ?? 0),
     initial: 'planning',
+    // A retry request anywhere but `failed` is refused (XState's pure transition still takes
+    // events at the root of a completed run, so its refusal is recorded too).
+    on: {
+      RETRY_REQUESTED: {
+        guard: 'newRetryRequest',
+        actions: { type: 'refuseRetry', params: { finishedFailed: false } },
+      },
+    },
     states: {
       planning: {
         always: [
@@ -633,6 +696,15 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText) {
       rolling_back: rollingBack(plan),
       completed: { type: 'final', entry: 'finish' },
       failed: {
+        on: {
+          RETRY_REQUESTED: [
+            { guard: 'retryAllowed', target: `#${MACHINE_ID}.executing`, actions: 'beginRetry' },
+            {
+              guard: 'newRetryRequest',
+              actions: { type: 'refuseRetry', params: { finishedFailed: true } },
+            },
+          ],
+        },
         initial: 'terminal',
         states: {
           terminal: { entry: 'finish' },

@@ -115,7 +115,13 @@ const fromV1: Migration = (snapshot, plan) => {
   return { ...snapshot, context: { ...context, rollbackTrigger: trigger } };
 };
 
-export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1 };
+/** Version 3 records retries of a failed run (`wfx retry`); a version 2 run had none. */
+const fromV2: Migration = (snapshot) => ({
+  ...snapshot,
+  context: { ...(snapshot.context as Record<string, unknown>), retries: [], retryRefusal: null },
+});
+
+export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1, 2: fromV2 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -278,5 +284,7 @@ export function lastEventTime(context: WorkflowContext): number {
   if (context.approval) times.push(context.approval.at);
   if (context.effectiveness) times.push(context.effectiveness.at);
   if (context.abort) times.push(context.abort.at);
+  for (const r of context.retries) times.push(r.at);
+  if (context.retryRefusal) times.push(context.retryRefusal.at);
   return times.length === 0 ? 0 : Math.max(...times);
 }

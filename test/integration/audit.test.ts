@@ -36,6 +36,7 @@ afterAll(() => {
 
 const record = (id: string, completedAt: string, outcome = 'success'): WorkflowExecutionAudit => ({
   id,
+  segment: 1,
   namespace: 'shop',
   name: `wf-${id}`,
   remediationId: 'alert-1',
