@@ -1,7 +1,7 @@
 /** Model-based testing support: an event alphabet per state, state coverage, invariants. */
 import { getMicrosteps } from 'xstate';
 import type { AnyStateNode } from 'xstate';
-import { runOf } from '../../machines/context.ts';
+import { attemptsBeforeRetry, runOf } from '../../machines/context.ts';
 import {
   MACHINE_ID,
   rollbackSteps,
@@ -95,6 +95,11 @@ export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): Workf
   }
   if (phase === 'failed' && sub === 'awaitingRollback')
     events.push({ type: 'ROLLBACK_REQUESTED', now, by: 'dave' });
+  // One retry of the run per path (a new request), and the same request again after it.
+  if (phase === 'failed') events.push({ type: 'RETRY_REQUESTED', now, by: 'erin', request: 'r1' });
+  // A retry asked for too early: refused once, in flight.
+  if ((phase === 'executing' || phase === 'validating') && context.retryRefusal === null)
+    events.push({ type: 'RETRY_REQUESTED', now, by: 'erin', request: 'early' });
   return events;
 }
 
@@ -209,7 +214,13 @@ export function checkInvariants(
           fail(`step ${step.number} started before its dependency ${d} succeeded`);
       }
     }
-    if (run.attempt > step.maxRetries + 1) fail(`step ${step.number} ran ${run.attempt} attempts`);
+    const segmentAttempts = run.attempt - attemptsBeforeRetry(context, step.number);
+    if (segmentAttempts > step.maxRetries + 1)
+      fail(`step ${step.number} ran ${segmentAttempts} attempts in run segment ${context.retries.length + 1}`);
+    for (const retry of context.retries)
+      for (const rerun of retry.steps)
+        if (rerun.step === step.number && rerun.attemptsBefore > run.attempt)
+          fail(`step ${step.number}'s attempts went back from ${rerun.attemptsBefore} to ${run.attempt}`);
     if (
       run.rollback &&
       (run.status !== 'succeeded' || step.rollback === null || plan.rollbackStrategy === 'none')
