@@ -377,7 +377,8 @@ export class Reconciler {
     await this.patchMetadata(workflow, { finalizers: finalizers.filter((f) => f !== FINALIZER) });
     this.o.metrics?.deletedTotal.inc({ namespace: workflow.metadata.namespace ?? '', phase });
     for (const id of [...this.audited])
-      if (id === workflow.metadata.uid || id.startsWith(`${workflow.metadata.uid ?? ''}/`)) this.audited.delete(id);
+      if (id === workflow.metadata.uid || id.startsWith(`${workflow.metadata.uid ?? ''}/`))
+        this.audited.delete(id);
     log.info('finalized', { phase });
     return {};
   }

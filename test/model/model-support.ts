@@ -216,7 +216,9 @@ export function checkInvariants(
     }
     const segmentAttempts = run.attempt - attemptsBeforeRetry(context, step.number);
     if (segmentAttempts > step.maxRetries + 1)
-      fail(`step ${step.number} ran ${segmentAttempts} attempts in run segment ${context.retries.length + 1}`);
+      fail(
+        `step ${step.number} ran ${segmentAttempts} attempts in run segment ${context.retries.length + 1}`,
+      );
     for (const retry of context.retries)
       for (const rerun of retry.steps)
         if (rerun.step === step.number && rerun.attemptsBefore > run.attempt)

@@ -44,7 +44,13 @@ export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
 export const ADJUSTMENT_KINDS = ['applied', 'confirmed', 'ignored', 'learned'] as const;
 export const LEARNED_KINDS = ['retries', 'timeout', 'estimate', 'flag', 'declared'] as const;
 /** Why a retry request (`wfx retry`) changed nothing. */
-export const RETRY_REFUSALS = ['InFlight', 'Completed', 'RolledBack', 'NotRetryable', 'TooManyRetries'] as const;
+export const RETRY_REFUSALS = [
+  'InFlight',
+  'Completed',
+  'RolledBack',
+  'NotRetryable',
+  'TooManyRetries',
+] as const;
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
 export const PHASES = [
