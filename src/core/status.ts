@@ -7,6 +7,7 @@ import { conditionsFor, setCondition, type Condition, type Health } from '../api
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import { describeIssues, type SpecIssue } from '../api/issues.ts';
 import {
+  retryRefusal,
   runOf,
   safetyVerdict,
   VALIDATION_FAILURES,
@@ -126,6 +127,8 @@ function recommendedActions(snapshot: WorkflowSnapshot, plan: ExecutionPlan): st
   }
   if (substateOf(snapshot) === 'awaitingRollback')
     actions.push(`request the rollback with annotation ${ROLLBACK_REQUESTED_BY}=<your name>`);
+  if (phaseOf(snapshot) === 'failed' && retryRefusal(context, true) === null)
+    actions.push('once the cause is fixed, re-run the failed and skipped steps: wfx retry <name>');
   if (context.outcome === 'unknown')
     actions.push('verify the remediation by hand: its effectiveness was not confirmed');
   if (context.outcome === 'ineffective')
