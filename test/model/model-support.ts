@@ -14,6 +14,7 @@ import type { WorkflowEvent } from '../../machines/events.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { lastEventTime, persist, phaseOf, rehydrate, substateOf } from '../../src/core/statechart.ts';
 import { projectStatus } from '../../src/core/status.ts';
+import { HEALTHY } from './workflow-world.ts';
 
 /**
  * The events worth sending in a state, at concrete times: results at the time of the last change
@@ -62,14 +63,7 @@ export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): Workf
     if (context.abort === null) events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
   }
   if (phase === 'monitoring') {
-    events.push({
-      type: 'EFFECTIVENESS_RESULT',
-      now,
-      effective: true,
-      score: 1,
-      resourceHealth: 'healthy',
-      newAlertsTriggered: false,
-    });
+    events.push({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY });
     events.push({
       type: 'EFFECTIVENESS_RESULT',
       now,

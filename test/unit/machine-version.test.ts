@@ -158,7 +158,7 @@ describe('the machine version', () => {
 });
 
 /** Steps 1 and 3 succeeded, critical step 2 failed its attempt and its retry. */
-const criticalStepFailedTwice = (strategy: 'automatic' | 'manual') =>
+const criticalStepFailedTwice = (strategy: 'automatic' | 'manual' | 'none') =>
   world(rollbackable(strategy))
     .tick(T0)
     .succeed(1, T0 + S)
@@ -250,13 +250,7 @@ function asVersion2(snapshot: WorkflowSnapshot, hash: string) {
 
 describe('a snapshot persisted by machine version 2', () => {
   it('migrates with no retries and can then be retried like a current one', () => {
-    const w = world(rollbackable('none'))
-      .tick(T0)
-      .succeed(1, T0 + S)
-      .succeed(3, T0 + S)
-      .failStep(2, T0 + 2 * S)
-      .tick(T0 + 20 * S)
-      .failStep(2, T0 + 21 * S);
+    const w = criticalStepFailedTwice('none');
     expect(w.phase).toBe('failed');
     const hash = 'h';
     const restored = rehydrate(asVersion2(w.snapshot, hash), { machine: w.machine, hash, plan: w.plan });
