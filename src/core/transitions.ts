@@ -24,8 +24,10 @@ function stepTransitions(step: number, before: StepRun, after: StepRun, at: numb
   const add = (attempt: number, outcome: StepTransitionOutcome, time: number | null) =>
     out.push({ kind: 'step', step, attempt, outcome, at: time ?? at });
   for (let a = before.attempt + 1; a <= after.attempt; a++) {
-    // The attempt before this one failed; its retry was already reported if it was in backoff.
-    if (a > 1 && !(before.status === 'backoff' && before.attempt === a - 1)) add(a - 1, 'retrying', null);
+    // The attempt before this one failed; its retry was already reported if it was in backoff, and
+    // a retry of the run (failed, or already reset to pending) is reported as RetryStarted.
+    const reported = ['backoff', 'failed', 'pending'].includes(before.status) && before.attempt === a - 1;
+    if (a > 1 && !reported) add(a - 1, 'retrying', null);
     add(a, 'started', a === after.attempt ? after.startedAt : null);
   }
   if (after.status !== before.status || after.attempt !== before.attempt) {

@@ -53,8 +53,16 @@ describe('a retry of a failed run', () => {
       'skipped',
     ]);
     const step1 = w.run(1);
+    const failed = w.snapshot;
     w.send(retryBy('frank', 'r1', T0 + 60 * S));
     expect(w.phase).toBe('executing');
+    const { notices, metrics } = consequencesOf(transitions(failed, w.snapshot), w.snapshot, w.plan);
+    expect(notices.map((n) => [n.reason, n.note])).toEqual([
+      ['RetryStarted', 'retry 1 requested by frank (run segment 2) re-runs steps 2, 3'],
+      ['ExecutionStarted', 'phase failed -> executing'],
+      ['StepStarted', 'step 2 (step-2) attempt 3 started'],
+    ]);
+    expect(metrics).toContainEqual({ metric: 'retriesTotal', result: 'accepted' });
     expect(w.run(1)).toEqual(step1);
     expect(w.run(2)).toMatchObject({ status: 'running', attempt: 3, startedAt: T0 + 60 * S });
     expect(w.status(3)).toBe('pending');
