@@ -106,6 +106,15 @@ describe.each(stores)('the %s audit store', (_name, open) => {
     expect(await store.get('uid-1')).toEqual(written);
   });
 
+  it('keeps each run segment of a retried workflow as a row of its own', async () => {
+    const first = { ...record('uid-r', '2026-11-25T10:00:00.000Z', 'failed'), status: 'failed' };
+    const retried = { ...record('uid-r/segment-2', '2026-11-25T10:05:00.000Z'), segment: 2 };
+    await store.upsert(first);
+    await store.upsert(retried);
+    expect(await store.get('uid-r')).toEqual(first);
+    expect(await store.get('uid-r/segment-2')).toEqual(retried);
+  });
+
   it('writes a run once, however often it is recorded', async () => {
     await store.upsert(record('uid-2', '2026-11-25T11:00:00.000Z', 'failed'));
     await store.upsert(record('uid-2', '2026-11-25T11:00:00.000Z', 'partial_success'));
