@@ -6,6 +6,7 @@
 import type { StepExecutionResult } from '../src/api/generated/types.ts';
 import type { EffectivenessObservation, Outcome, SafetyCheckResult, WorkflowEvent } from './events.ts';
 import type { ExecutionPlan, LearnedKind, PlannedStep } from './plan.ts';
+import { LIMITS, type RETRY_REFUSALS } from '../src/api/schema/workflowexecution.ts';
 
 export type StepStatus = 'pending' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'skipped';
 export type RollbackStatus = 'running' | 'rolledBack' | 'failed';
@@ -98,6 +99,31 @@ export interface RunTimeAdjustment {
   at: number;
 }
 
+/** Why a retry request changed nothing (the schema's list). */
+export type RetryRefusalCode = (typeof RETRY_REFUSALS)[number];
+
+/** A step a retry re-ran, and the attempts it had made before: its retries count from there. */
+export interface RetriedStep {
+  step: number;
+  attemptsBefore: number;
+}
+
+/** An accepted retry of the failed run: the start of a new run segment. */
+export interface RetryRecord {
+  request: string;
+  by: string;
+  at: number;
+  steps: RetriedStep[];
+}
+
+export interface RetryRefusal {
+  request: string;
+  by: string;
+  at: number;
+  code: RetryRefusalCode;
+  message: string;
+}
+
 export interface WorkflowContext {
   /** Keyed by step number. */
   steps: Record<string, StepRun>;
@@ -115,6 +141,10 @@ export interface WorkflowContext {
   dryRun: Record<string, DryRunRecord>;
   effectiveness: EffectivenessRecord | null;
   outcome: WorkflowOutcome | null;
+  /** Accepted retries of the failed run, oldest first. */
+  retries: RetryRecord[];
+  /** The last retry request refused. */
+  retryRefusal: RetryRefusal | null;
 }
 
 export interface WorkflowInput {
@@ -154,6 +184,8 @@ export function initialContext(plan: ExecutionPlan, now: number): WorkflowContex
     dryRun: {},
     effectiveness: null,
     outcome: null,
+    retries: [],
+    retryRefusal: null,
   };
 }
 
@@ -256,3 +288,46 @@ export function safetyVerdict(results: readonly SafetyCheckResult[]): 'passed' |
 export const requiredCheckFailed = (r: SafetyCheckResult): boolean => r.required && r.result === 'failed';
 
 export const describeStep = (step: PlannedStep): string => `step ${step.number} (${step.name})`;
+
+/** The run segment the context is in: 1 for the first run, one more for each accepted retry. */
+export const segmentOf = (context: WorkflowContext): number => context.retries.length + 1;
+
+/** Attempts a step had made before the latest retry that re-ran it: its retries count from there. */
+export function attemptsBeforeRetry(context: WorkflowContext, step: number): number {
+  for (let i = context.retries.length - 1; i >= 0; i--) {
+    const rerun = context.retries[i]?.steps.find((s) => s.step === step);
+    if (rerun) return rerun.attemptsBefore;
+  }
+  return 0;
+}
+
+/** A retry request not decided on yet: neither accepted nor refused before. */
+export const isNewRetryRequest = (context: WorkflowContext, request: string): boolean =>
+  context.retryRefusal?.request !== request && !context.retries.some((r) => r.request === request);
+
+/** The steps a retry re-runs: those that failed or never started. */
+export const stepsToRetry = (context: WorkflowContext): number[] =>
+  Object.entries(context.steps)
+    .filter(([, run]) => run.status === 'failed' || run.status === 'skipped')
+    .map(([n]) => Number(n))
+    .sort((a, b) => a - b);
+
+/** Steps whose rollback started: what they did is undone (or half undone), so none is retried. */
+export const stepsRolledBack = (context: WorkflowContext): number[] =>
+  Object.entries(context.steps)
+    .filter(([, run]) => run.rollback !== null)
+    .map(([n]) => Number(n))
+    .sort((a, b) => a - b);
+
+/**
+ * Why a retry of this run is refused, or null when it may run. `finishedFailed`: the machine is in
+ * `failed`; elsewhere the run is in flight, or completed once it records its end.
+ */
+export function retryRefusal(context: WorkflowContext, finishedFailed: boolean): RetryRefusalCode | null {
+  if (!finishedFailed) return context.times.finished === null ? 'InFlight' : 'Completed';
+  if (context.retries.length >= LIMITS.runRetries) return 'TooManyRetries';
+  if (stepsRolledBack(context).length > 0) return 'RolledBack';
+  if (context.failure?.code !== 'CriticalStepFailed' || stepsToRetry(context).length === 0)
+    return 'NotRetryable';
+  return null;
+}

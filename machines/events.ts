@@ -83,6 +83,14 @@ export interface RollbackRequestedEvent {
   by: string;
 }
 
+/** A retry of a failed run: `request` identifies it, so the same annotation never retries twice. */
+export interface RetryRequestedEvent {
+  type: 'RETRY_REQUESTED';
+  now: number;
+  by: string;
+  request: string;
+}
+
 export type WorkflowEvent =
   | TickEvent
   | SafetyResultEvent
@@ -93,7 +101,8 @@ export type WorkflowEvent =
   | RollbackResultEvent
   | EffectivenessResultEvent
   | CancelRequestedEvent
-  | RollbackRequestedEvent;
+  | RollbackRequestedEvent
+  | RetryRequestedEvent;
 
 export type WorkflowEventType = WorkflowEvent['type'];
 
@@ -108,4 +117,5 @@ export const WORKFLOW_EVENT_TYPES: readonly WorkflowEventType[] = [
   'EFFECTIVENESS_RESULT',
   'CANCEL_REQUESTED',
   'ROLLBACK_REQUESTED',
+  'RETRY_REQUESTED',
 ];

@@ -3,7 +3,13 @@
  * (src/core/machine-text.ts) says it, so the chart itself holds no prose. Every function is pure.
  */
 import type { WorkflowEvent } from './events.ts';
-import type { AbortCode, FailureCode, RollbackTrigger, WorkflowContext } from './context.ts';
+import type {
+  AbortCode,
+  FailureCode,
+  RetryRefusalCode,
+  RollbackTrigger,
+  WorkflowContext,
+} from './context.ts';
 import type { ExecutionPlan, PlannedStep } from './plan.ts';
 
 export interface TextInput {
@@ -27,4 +33,6 @@ export interface MachineText {
   notRetried(previous: string | null, abort: AbortCode | null): string;
   rollbackReason(trigger: RollbackTrigger, input: TextInput): string;
   rollbackTimedOut(step: PlannedStep): string;
+  /** Why a retry request changed nothing. */
+  retryRefused(code: RetryRefusalCode, input: TextInput): string;
 }

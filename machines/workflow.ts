@@ -11,17 +11,22 @@ import type { PHASES } from '../src/api/schema/workflowexecution.ts';
 import {
   allSettled,
   attemptDeadline,
+  attemptsBeforeRetry,
   backoffMs,
   dependenciesSucceeded,
   dependencyBlocked,
   effectiveStep,
   hasRollbackWork,
   initialContext,
+  isNewRetryRequest,
   noOverdueAttempt,
   nowOf,
+  PENDING_RUN,
+  retryRefusal,
   runOf,
   safetyVerdict,
   sanitizeResult,
+  stepsToRetry,
   type AbortCode,
   type FailureCode,
   type RollbackTrigger,
@@ -51,6 +56,7 @@ export const stepKey = (step: number): string => `step${step}`;
 type StepParams = { step: number };
 type FailParams = { code: FailureCode };
 type RollbackParams = { trigger: 'fromAbort' | 'requested' };
+type RetryRefusalParams = { finishedFailed: boolean };
 
 function expired(start: number | null, limitMs: number, event: WorkflowEvent): boolean {
   const now = nowOf(event);
@@ -87,8 +93,13 @@ function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
       : null;
   /** The step with what was adjusted at run time: every guard and deadline reads this one. */
   const effectiveOf = (context: WorkflowContext, n: number): PlannedStep => effectiveStep(stepOf(n), context);
+  /** Attempts in this run segment: a retry of the run gives each re-run step its retries again. */
+  const segmentAttempt = (context: WorkflowContext, n: number) =>
+    mustRun(context, n).attempt - attemptsBeforeRetry(context, n);
   const retriesLeft = (context: WorkflowContext, n: number) =>
-    context.abort === null && mustRun(context, n).attempt <= effectiveOf(context, n).maxRetries;
+    context.abort === null && segmentAttempt(context, n) <= effectiveOf(context, n).maxRetries;
+  const newRetryRequest = (context: WorkflowContext, event: WorkflowEvent) =>
+    event.type === 'RETRY_REQUESTED' && isNewRetryRequest(context, event.request);
   const overdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
     const deadline = attemptDeadline(context, stepOf(n));
     const t = nowOf(event);
@@ -177,6 +188,10 @@ function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
       effective: ({ event }) => event.type === 'EFFECTIVENESS_RESULT' && event.effective,
       monitoringExpired: ({ context, event }) =>
         expired(context.times.monitoring, plan.timeouts.monitoringMs, event),
+      kept: ({ context }, { step }: StepParams) => runOf(context, step)?.status === 'succeeded',
+      newRetryRequest: ({ context, event }) => newRetryRequest(context, event),
+      retryAllowed: ({ context, event }) =>
+        newRetryRequest(context, event) && retryRefusal(context, true) === null,
       rollbackNotNeeded: ({ context }, { step }: StepParams) =>
         runOf(context, step)?.rollback?.status !== 'running',
       rollbackOverdue: ({ context, event }, { step }: StepParams) => rollbackOverdue(context, event, step),
@@ -255,13 +270,12 @@ function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
         };
       }),
       recordRetry: assign(({ context, event }, { step }: StepParams) => {
-        const run = mustRun(context, step);
         const t = now(event);
         return {
           steps: withRun(context, step, {
             ...failedAttempt(context, event, step),
             status: 'backoff',
-            retryAt: t + backoffMs(plan, run.attempt),
+            retryAt: t + backoffMs(plan, segmentAttempt(context, step)),
           }),
         };
       }),
@@ -339,6 +353,45 @@ function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
       finish: assign(({ context, event }) =>
         context.times.finished === null ? { times: { ...context.times, finished: now(event) } } : {},
       ),
+      /** Failed and skipped steps start over (attempts continue); succeeded ones are kept. */
+      beginRetry: assign(({ context, event }) => {
+        if (event.type !== 'RETRY_REQUESTED') return {};
+        const rerun = stepsToRetry(context);
+        const steps = { ...context.steps };
+        for (const n of rerun) steps[String(n)] = { ...PENDING_RUN, attempt: mustRun(context, n).attempt };
+        return {
+          steps,
+          retries: [
+            ...context.retries,
+            {
+              request: event.request,
+              by: event.by,
+              at: event.now,
+              steps: rerun.map((n) => ({ step: n, attemptsBefore: mustRun(context, n).attempt })),
+            },
+          ],
+          failure: null,
+          abort: null,
+          outcome: null,
+          rollbackReason: null,
+          rollbackTrigger: null,
+          times: { ...context.times, monitoring: null, rollingBack: null, finished: null },
+        };
+      }),
+      refuseRetry: assign(({ context, event }, { finishedFailed }: RetryRefusalParams) => {
+        const code = retryRefusal(context, finishedFailed);
+        return event.type === 'RETRY_REQUESTED' && code !== null
+          ? {
+              retryRefusal: {
+                request: event.request,
+                by: event.by,
+                at: event.now,
+                code,
+                message: text.retryRefused(code, { plan, context, event }),
+              },
+            }
+          : {};
+      }),
       beginRollback: assign(({ context, event }, params: RollbackParams) => {
         const trigger: RollbackTrigger =
           params.trigger === 'requested'
@@ -418,6 +471,8 @@ function stepRegion(step: PlannedStep, plan: ExecutionPlan): StateConfig {
     states: {
       pending: {
         always: [
+          // Entered again by a retry of the run: a step that succeeded before is kept.
+          { guard: { type: 'kept', params }, target: 'succeeded' },
           ...(skippable
             ? [
                 {
@@ -617,6 +672,14 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
     id: MACHINE_ID,
     context: ({ input }) => initialContext(plan, input?.now ?? 0),
     initial: 'planning',
+    // A retry request anywhere but `failed` is refused (XState's pure transition still takes
+    // events at the root of a completed run, so its refusal is recorded too).
+    on: {
+      RETRY_REQUESTED: {
+        guard: 'newRetryRequest',
+        actions: { type: 'refuseRetry', params: { finishedFailed: false } },
+      },
+    },
     states: {
       planning: {
         always: [
@@ -650,6 +713,15 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
       rolling_back: rollingBack(plan),
       completed: { type: 'final', entry: 'finish' },
       failed: {
+        on: {
+          RETRY_REQUESTED: [
+            { guard: 'retryAllowed', target: `#${MACHINE_ID}.executing`, actions: 'beginRetry' },
+            {
+              guard: 'newRetryRequest',
+              actions: { type: 'refuseRetry', params: { finishedFailed: true } },
+            },
+          ],
+        },
         initial: 'terminal',
         states: {
           terminal: { entry: 'finish' },

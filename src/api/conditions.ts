@@ -5,7 +5,7 @@
  */
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded';
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest';
 
 export interface Condition {
   type: string;

@@ -6,25 +6,42 @@ import type { WorkflowExecutionAudit } from './record.ts';
 const ms = (from?: string, to?: string): number =>
   from && to ? Math.max(0, Date.parse(to) - Date.parse(from)) : 0;
 
+/** The run segment the status is in: 1, and one more for each accepted retry. */
+export const segmentOfStatus = (workflow: WorkflowExecution): number =>
+  (workflow.status?.retries?.count ?? 0) + 1;
+
+/** The audit row of the workflow's current run segment. */
+export function auditIdOf(workflow: WorkflowExecution): string {
+  const uid = workflow.metadata.uid ?? `${workflow.metadata.namespace ?? ''}/${workflow.metadata.name ?? ''}`;
+  const segment = segmentOfStatus(workflow);
+  return segment === 1 ? uid : `${uid}/segment-${segment}`;
+}
+
 export function auditRecordOf(
   workflow: WorkflowExecution,
   finalStatus: string,
   now: number,
 ): WorkflowExecutionAudit {
   const status = workflow.status ?? {};
-  const steps = status.stepStatuses ?? [];
+  const segment = segmentOfStatus(workflow);
+  const retry = status.retries?.history?.at(-1);
+  // A retry's segment records the steps it re-ran; the kept ones belong to the earlier segment.
+  const rerun = segment === 1 || !retry ? null : new Set(retry.steps);
+  const steps = (status.stepStatuses ?? []).filter((s) => rerun === null || rerun.has(s.stepNumber));
+  const started = rerun === null ? status.planningStartTime : retry?.startTime;
   const declared = new Map(workflow.spec.workflowDefinition.steps.map((s) => [s.stepNumber, s]));
   return {
-    id: workflow.metadata.uid ?? `${workflow.metadata.namespace ?? ''}/${workflow.metadata.name ?? ''}`,
+    id: auditIdOf(workflow),
+    segment,
     namespace: workflow.metadata.namespace ?? '',
     name: workflow.metadata.name ?? '',
     remediationId: workflow.spec.alertRemediationRef?.name ?? '',
     workflowName: workflow.spec.workflowDefinition.name,
     workflowVersion: workflow.spec.workflowDefinition.version ?? '',
-    totalSteps: workflow.spec.workflowDefinition.steps.length,
+    totalSteps: rerun === null ? workflow.spec.workflowDefinition.steps.length : rerun.size,
     stepsCompleted: steps.filter((s) => s.status === 'completed' || s.status === 'rolled_back').length,
     stepsFailed: steps.filter((s) => s.status === 'failed' || s.status === 'rollback_failed').length,
-    totalDurationMs: ms(status.planningStartTime, status.completionTime ?? new Date(now).toISOString()),
+    totalDurationMs: ms(started, status.completionTime ?? new Date(now).toISOString()),
     outcome: status.workflowResult?.outcome ?? (finalStatus === 'completed' ? 'success' : 'failed'),
     effectivenessScore: status.workflowResult?.effectivenessScore ?? 0,
     rollbacksPerformed: status.executionMetrics?.rollbacksPerformed ?? 0,

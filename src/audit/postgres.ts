@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS workflow_execution_audit (
   status              TEXT NOT NULL,
   error_message       TEXT
 );
+-- Run segments (wfx retry): tables made before them get the column, their rows are segment 1.
+ALTER TABLE workflow_execution_audit ADD COLUMN IF NOT EXISTS segment INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS workflow_execution_audit_completed_at ON workflow_execution_audit (completed_at DESC);
 CREATE TABLE IF NOT EXISTS workflow_step_history (
   run_id           TEXT NOT NULL,
@@ -106,6 +108,7 @@ const COLUMNS = [
   'completed_at',
   'status',
   'error_message',
+  'segment',
 ] as const;
 
 interface Row {
@@ -127,10 +130,12 @@ interface Row {
   completed_at: Date;
   status: string;
   error_message: string | null;
+  segment: number;
 }
 
 const toRecord = (r: Row): WorkflowExecutionAudit => ({
   id: r.id,
+  segment: r.segment,
   namespace: r.namespace,
   name: r.name,
   remediationId: r.remediation_id,
@@ -189,6 +194,7 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
           r.completedAt,
           r.status,
           r.errorMessage ?? null,
+          r.segment,
         ]);
         await client.query('DELETE FROM workflow_step_history WHERE run_id = $1', [r.id]);
         if (steps.length > 0) {

@@ -13,8 +13,13 @@ export interface StepExecutionAudit {
 }
 
 export interface WorkflowExecutionAudit {
-  /** The WorkflowExecution's uid: one row per run, so writing it again is an upsert. */
+  /**
+   * The WorkflowExecution's uid for its first run, `<uid>/segment-<n>` for the run segment retry n-1
+   * started: one row per segment, so writing it again is an upsert.
+   */
   id: string;
+  /** 1 for the first run, one more for each retry (`wfx retry`). */
+  segment: number;
   namespace: string;
   name: string;
   remediationId: string;

@@ -80,8 +80,11 @@ export function openSqliteAuditStore(path: string): AuditStore {
   const byTarget = db.prepare(HISTORY_SQL.byTarget);
   const byId = db.prepare('SELECT record FROM workflow_execution_audit WHERE id = ?');
   const recent = db.prepare('SELECT record FROM workflow_execution_audit ORDER BY completed_at DESC LIMIT ?');
-  const parse = (row: unknown): WorkflowExecutionAudit =>
-    JSON.parse((row as { record: string }).record) as WorkflowExecutionAudit;
+  // Rows written before run segments (wfx retry) are the first segment.
+  const parse = (row: unknown): WorkflowExecutionAudit => ({
+    segment: 1,
+    ...(JSON.parse((row as { record: string }).record) as Omit<WorkflowExecutionAudit, 'segment'>),
+  });
   return {
     upsert(r) {
       db.exec('BEGIN');

@@ -9,6 +9,7 @@
  *   wfx describe NAME                  phase, steps, conditions, what it waits for
  *   wfx approve|reject NAME            answer an approval gate as yourself
  *   wfx cancel|rollback NAME           request cancellation or a manual rollback as yourself
+ *   wfx retry NAME [--wait 30]         re-run a failed run's failed and skipped steps, as yourself
  *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
  *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
@@ -20,6 +21,7 @@ import { describeWorkflow } from './commands/describe.ts';
 import { getWorkflows } from './commands/get.ts';
 import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
+import { retry } from './commands/retry.ts';
 
 const USAGE = `usage: wfx <command> [flags]
 commands:
@@ -29,6 +31,7 @@ commands:
   get [-A]                 list workflows
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
+  retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
   inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
 flags: --kubeconfig PATH, -n NAMESPACE`;
@@ -42,6 +45,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
   monitoring: { type: 'boolean' },
+  wait: { type: 'string' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -138,6 +142,7 @@ async function main(argv: string[]): Promise<string | undefined> {
     if (!name) throw new CliError(`${command} needs a workflow name\n${USAGE}`, 2);
     if (command === 'describe') return describeWorkflow(await getWorkflow(ctx, name));
     if (command in REQUESTS) return await request(ctx, command as RequestVerb, name);
+    if (command === 'retry') return await retry(ctx, name, { waitMs: int(v.wait, 30, 'wait') * 1000 });
     if (command === 'diagram') {
       const { diagram } = await import('./commands/diagram.ts');
       return await diagram(await getWorkflow(ctx, name), v.format ?? 'svg', v.output);

@@ -2,7 +2,14 @@
  * The prose of the workflow statechart (machines/text.ts): every message it records in its context,
  * worded here from the typed facts the machine decided on.
  */
-import { describeStep, requiredCheckFailed, runOf } from '../../machines/context.ts';
+import { LIMITS } from '../api/schema/workflowexecution.ts';
+import {
+  describeStep,
+  requiredCheckFailed,
+  runOf,
+  stepsRolledBack,
+  type RetryRefusalCode,
+} from '../../machines/context.ts';
 import type { MachineText, TextInput } from '../../machines/text.ts';
 
 const seconds = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
@@ -19,6 +26,23 @@ function rollbackFailure({ plan, context, event }: TextInput): string {
   const message = failedStep === null ? null : runOf(context, failedStep)?.rollback?.message;
   const which = planned ? ` of ${describeStep(planned)}${message ? `: ${message}` : ''}` : '';
   return `rollback${which} failed${context.failure ? ` (after: ${context.failure.message})` : ''}`;
+}
+
+function retryRefused(code: RetryRefusalCode, { context }: TextInput): string {
+  switch (code) {
+    case 'InFlight':
+      return 'the run has not finished: only a failed run is retried';
+    case 'Completed':
+      return `the run completed (${context.outcome ?? 'unknown'}): there is nothing to retry`;
+    case 'RolledBack': {
+      const steps = stepsRolledBack(context);
+      return `${steps.length === 1 ? 'step' : 'steps'} ${steps.join(', ')} ${steps.length === 1 ? 'was' : 'were'} rolled back: a retry keeps completed steps, and these are undone; create a new WorkflowExecution`;
+    }
+    case 'NotRetryable':
+      return `the run failed with ${context.failure?.code ?? 'no failure'}${context.failure ? ` (${context.failure.message})` : ''}: only a run whose critical step failed is retried`;
+    case 'TooManyRetries':
+      return `the run was retried ${context.retries.length} times, the limit is ${LIMITS.runRetries}`;
+  }
 }
 
 export const WORKFLOW_TEXT: MachineText = {
@@ -68,4 +92,5 @@ export const WORKFLOW_TEXT: MachineText = {
       ? `rollback requested by ${event.type === 'ROLLBACK_REQUESTED' ? event.by : 'annotation'} after: ${context.failure?.message ?? 'failure'}`
       : `automatic rollback after: ${context.abort?.message ?? context.failure?.message ?? 'failure'}`,
   rollbackTimedOut: (step) => `rollback timed out after ${seconds(step.rollback?.timeoutMs ?? 0)}`,
+  retryRefused,
 };

@@ -11,6 +11,16 @@ export const APPROVED_BY = `${ANNOTATION_PREFIX}/approved-by`;
 export const REJECTED_BY = `${ANNOTATION_PREFIX}/rejected-by`;
 export const CANCEL_REQUESTED_BY = `${ANNOTATION_PREFIX}/cancel-requested-by`;
 export const ROLLBACK_REQUESTED_BY = `${ANNOTATION_PREFIX}/rollback-requested-by`;
+/** `<user>/<request id>`: the id makes each retry request one of its own (`wfx retry` uses the time). */
+export const RETRY_REQUESTED_BY = `${ANNOTATION_PREFIX}/retry-requested-by`;
+
+/** The retry annotation's value, split at its last `/`; without one the whole value names both. */
+export function parseRetryRequest(value: string): { by: string; request: string } {
+  const slash = value.lastIndexOf('/');
+  return slash <= 0 || slash === value.length - 1
+    ? { by: value, request: value }
+    : { by: value.slice(0, slash), request: value.slice(slash + 1) };
+}
 
 export type ChildKind = 'step' | 'dryRun' | 'rollback';
 
@@ -111,5 +121,7 @@ export function observe(input: Observation): WorkflowEvent[] {
   if (cancelBy !== null) events.push({ type: 'CANCEL_REQUESTED', now, by: cancelBy });
   const rollbackBy = by(ROLLBACK_REQUESTED_BY);
   if (rollbackBy !== null) events.push({ type: 'ROLLBACK_REQUESTED', now, by: rollbackBy });
+  const retry = by(RETRY_REQUESTED_BY);
+  if (retry !== null) events.push({ type: 'RETRY_REQUESTED', now, ...parseRetryRequest(retry) });
   return events;
 }

@@ -52,7 +52,8 @@ export type MetricSample =
   | { metric: 'rollbacksTotal'; reason: RollbackMetricReason }
   | { metric: 'workflowSteps'; steps: number }
   | { metric: 'adaptiveAdjustmentsTotal'; adjustmentType: AdjustmentMetricType }
-  | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' };
+  | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' }
+  | { metric: 'retriesTotal'; result: 'accepted' | 'refused' };
 
 export interface Consequences {
   notices: Notice[];
@@ -234,6 +235,36 @@ function phaseConsequences(
   }
 }
 
+/** A retry request decided: the retry with the steps it re-runs, or the refusal with its reason. */
+function retryConsequences(
+  t: Extract<Transition, { kind: 'retry' }>,
+  snapshot: WorkflowSnapshot,
+  out: Consequences,
+): void {
+  const { context } = snapshot;
+  const refused = context.retryRefusal;
+  if (t.accepted) {
+    const retry = context.retries.at(-1);
+    const steps = retry?.steps.map((s) => s.step) ?? [];
+    out.notices.push({
+      type: 'Normal',
+      reason: 'RetryStarted',
+      note: `retry ${context.retries.length} requested by ${retry?.by ?? '?'} (run segment ${t.segment}) re-runs ${steps.length === 1 ? 'step' : 'steps'} ${steps.join(', ')}`,
+      action: 'Reconcile',
+      fields: { segment: t.segment, by: retry?.by ?? null, request: retry?.request ?? null },
+    });
+  } else if (refused) {
+    out.notices.push({
+      type: 'Warning',
+      reason: 'RetryRefused',
+      note: `retry requested by ${refused.by} refused: ${refused.code}: ${refused.message}`,
+      action: 'Reconcile',
+      fields: { reason: refused.code, by: refused.by, request: refused.request },
+    });
+  }
+  out.metrics.push({ metric: 'retriesTotal', result: t.accepted ? 'accepted' : 'refused' });
+}
+
 function stepConsequences(
   t: Extract<Transition, { kind: 'step' }>,
   snapshot: WorkflowSnapshot,
@@ -280,6 +311,7 @@ export function consequencesOf(
   const out: Consequences = { notices: [], metrics: [] };
   for (const t of happened) {
     if (t.kind === 'phase') phaseConsequences(t, snapshot, plan, out);
+    else if (t.kind === 'retry') retryConsequences(t, snapshot, out);
     else stepConsequences(t, snapshot, plan, out);
   }
   return out;

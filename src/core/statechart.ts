@@ -115,10 +115,18 @@ const fromV1: Migration = (snapshot, plan) => {
   return { ...snapshot, context: { ...context, rollbackTrigger: trigger } };
 };
 
-/** Version 3 records run-time adjustments (dynamicStepAdjustment); version 2 made none. */
+/**
+ * Version 3 records run-time adjustments (dynamicStepAdjustment) and retries of a failed run
+ * (`wfx retry`); a version 2 run had neither.
+ */
 const fromV2: Migration = (snapshot) => ({
   ...snapshot,
-  context: { ...(snapshot.context as Record<string, unknown>), adjustments: [] },
+  context: {
+    ...(snapshot.context as Record<string, unknown>),
+    adjustments: [],
+    retries: [],
+    retryRefusal: null,
+  },
 });
 
 export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1, 2: fromV2 };
@@ -285,5 +293,7 @@ export function lastEventTime(context: WorkflowContext): number {
   if (context.effectiveness) times.push(context.effectiveness.at);
   if (context.abort) times.push(context.abort.at);
   for (const a of context.adjustments) times.push(a.at);
+  for (const r of context.retries) times.push(r.at);
+  if (context.retryRefusal) times.push(context.retryRefusal.at);
   return times.length === 0 ? 0 : Math.max(...times);
 }

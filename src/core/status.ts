@@ -3,10 +3,11 @@
  * stable: the same snapshot and previous conditions give the same status; times come from the
  * snapshot, never from a clock.
  */
-import { conditionsFor, type Condition, type Health } from '../api/conditions.ts';
+import { conditionsFor, setCondition, type Condition, type Health } from '../api/conditions.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import { describeIssues, type SpecIssue } from '../api/issues.ts';
 import {
+  retryRefusal,
   runOf,
   safetyVerdict,
   VALIDATION_FAILURES,
@@ -141,11 +142,78 @@ function recommendedActions(snapshot: WorkflowSnapshot, plan: ExecutionPlan): st
   }
   if (substateOf(snapshot) === 'awaitingRollback')
     actions.push(`request the rollback with annotation ${ROLLBACK_REQUESTED_BY}=<your name>`);
+  if (phaseOf(snapshot) === 'failed' && retryRefusal(context, true) === null)
+    actions.push('once the cause is fixed, re-run the failed and skipped steps: wfx retry <name>');
   if (context.outcome === 'unknown')
     actions.push('verify the remediation by hand: its effectiveness was not confirmed');
   if (context.outcome === 'ineffective')
     actions.push('the remediation did not help: escalate the original alert');
   return actions;
+}
+
+/** `status.retries`: absent until a retry was requested. */
+function retriesStatus(context: WorkflowContext): ProjectedStatus['retries'] {
+  const refused = context.retryRefusal;
+  if (context.retries.length === 0 && refused === null) return undefined;
+  return compact({
+    count: context.retries.length,
+    history: context.retries.map((r, i) => ({
+      segment: i + 2,
+      requestedBy: r.by,
+      request: r.request,
+      startTime: isoOf(r.at),
+      steps: r.steps.map((s) => s.step),
+    })),
+    refused:
+      refused === null
+        ? undefined
+        : {
+            requestedBy: refused.by,
+            request: refused.request,
+            time: isoOf(refused.at),
+            reason: refused.code,
+            message: refused.message,
+          },
+  });
+}
+
+/**
+ * The `RetryRequest` condition: the latest retry request's decision, True when it was accepted,
+ * False with the refusal's reason; absent before any request.
+ */
+function withRetryCondition(
+  conditions: Condition[],
+  context: WorkflowContext,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const accepted = context.retries.at(-1);
+  const refused = context.retryRefusal;
+  if (refused !== null && (accepted === undefined || refused.at >= accepted.at))
+    return setCondition(
+      conditions,
+      {
+        type: 'RetryRequest',
+        status: 'False',
+        reason: refused.code,
+        message: `retry requested by ${refused.by} refused: ${refused.message}`,
+      },
+      generation,
+      nowIso,
+    );
+  if (accepted !== undefined)
+    return setCondition(
+      conditions,
+      {
+        type: 'RetryRequest',
+        status: 'True',
+        reason: 'RetryStarted',
+        message: `retry ${context.retries.length} requested by ${accepted.by} re-runs steps ${accepted.steps.map((s) => s.step).join(', ')}`,
+      },
+      generation,
+      nowIso,
+    );
+  return conditions;
 }
 
 export function projectStatus(
@@ -303,7 +371,13 @@ export function projectStatus(
     completionTime: iso(context.times.finished),
     failureReason: context.failure ? `${context.failure.code}: ${context.failure.message}` : undefined,
     rollbackReason: context.rollbackReason ?? undefined,
-    conditions: conditionsFor(options.previousConditions, health(snapshot, plan), options.generation, nowIso),
+    retries: retriesStatus(context),
+    conditions: withRetryCondition(
+      conditionsFor(options.previousConditions, health(snapshot, plan), options.generation, nowIso),
+      context,
+      options.generation,
+      nowIso,
+    ),
   });
 }
 

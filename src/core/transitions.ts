@@ -2,7 +2,7 @@
  * What changed between two snapshots, for Kubernetes Events, metrics and audit; and one line of
  * what the workflow waits for now.
  */
-import { PENDING_RUN, runOf, type StepRun } from '../../machines/context.ts';
+import { PENDING_RUN, runOf, segmentOf, type StepRun } from '../../machines/context.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { currentRollback } from './effects.ts';
 import { APPROVED_BY, ROLLBACK_REQUESTED_BY } from './observe.ts';
@@ -15,6 +15,8 @@ export type StepTransitionOutcome =
 
 export type Transition =
   | { kind: 'phase'; from: Phase | null; to: Phase; at: number }
+  /** A retry request decided: accepted (starting run segment `segment`) or refused. */
+  | { kind: 'retry'; accepted: boolean; segment: number; at: number }
   | { kind: 'step'; step: number; attempt: number; outcome: StepTransitionOutcome; at: number };
 
 function stepTransitions(step: number, before: StepRun, after: StepRun, at: number): Transition[] {
@@ -22,8 +24,10 @@ function stepTransitions(step: number, before: StepRun, after: StepRun, at: numb
   const add = (attempt: number, outcome: StepTransitionOutcome, time: number | null) =>
     out.push({ kind: 'step', step, attempt, outcome, at: time ?? at });
   for (let a = before.attempt + 1; a <= after.attempt; a++) {
-    // The attempt before this one failed; its retry was already reported if it was in backoff.
-    if (a > 1 && !(before.status === 'backoff' && before.attempt === a - 1)) add(a - 1, 'retrying', null);
+    // The attempt before this one failed; its retry was already reported if it was in backoff, and
+    // a retry of the run (failed, or already reset to pending) is reported as RetryStarted.
+    const reported = ['backoff', 'failed', 'pending'].includes(before.status) && before.attempt === a - 1;
+    if (a > 1 && !reported) add(a - 1, 'retrying', null);
     add(a, 'started', a === after.attempt ? after.startedAt : null);
   }
   if (after.status !== before.status || after.attempt !== before.attempt) {
@@ -78,9 +82,22 @@ function phaseTransitions(
   return out;
 }
 
+/** Retry requests decided between two snapshots: at most one per reconcile (one annotation). */
+function retryTransitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
+  if (before === null) return [];
+  const out: Transition[] = [];
+  const accepted = after.context.retries.at(-1);
+  if (accepted && after.context.retries.length > before.context.retries.length)
+    out.push({ kind: 'retry', accepted: true, segment: segmentOf(after.context), at: accepted.at });
+  const refused = after.context.retryRefusal;
+  if (refused && refused.request !== before.context.retryRefusal?.request)
+    out.push({ kind: 'retry', accepted: false, segment: segmentOf(after.context), at: refused.at });
+  return out;
+}
+
 export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
   const at = lastEventTime(after.context);
-  const out: Transition[] = phaseTransitions(before, after, at);
+  const out: Transition[] = [...retryTransitions(before, after), ...phaseTransitions(before, after, at)];
   const numbers = Object.keys(after.context.steps)
     .map(Number)
     .sort((a, b) => a - b);

@@ -22,12 +22,28 @@ export type { StatelyInspectionEvent };
 /** The event a committed transition is reported as. */
 export type TransitionEvent =
   | { type: 'workflow.phase'; from: string | null; to: string; at: number }
-  | { type: `workflow.step.${string}`; step: number; attempt: number; outcome: string; at: number };
+  | { type: `workflow.step.${string}`; step: number; attempt: number; outcome: string; at: number }
+  | { type: 'workflow.retry.accepted' | 'workflow.retry.refused'; segment: number; at: number };
 
 export function transitionEvent(t: Transition): TransitionEvent {
-  return t.kind === 'phase'
-    ? { type: 'workflow.phase', from: t.from, to: t.to, at: t.at }
-    : { type: `workflow.step.${t.outcome}`, step: t.step, attempt: t.attempt, outcome: t.outcome, at: t.at };
+  switch (t.kind) {
+    case 'phase':
+      return { type: 'workflow.phase', from: t.from, to: t.to, at: t.at };
+    case 'retry':
+      return {
+        type: t.accepted ? 'workflow.retry.accepted' : 'workflow.retry.refused',
+        segment: t.segment,
+        at: t.at,
+      };
+    case 'step':
+      return {
+        type: `workflow.step.${t.outcome}`,
+        step: t.step,
+        attempt: t.attempt,
+        outcome: t.outcome,
+        at: t.at,
+      };
+  }
 }
 
 export interface InspectionBridge {

@@ -66,6 +66,11 @@ export class OperatorMetrics {
     'Total rollbacks performed',
     ['workflow_name', 'reason'],
   );
+  readonly retriesTotal = this.counter(
+    'kubernaut_workflowexecution_retries_total',
+    'Retry requests of failed runs (wfx retry) decided, accepted or refused',
+    ['workflow_name', 'result'],
+  );
   readonly effectivenessScore = new Histogram({
     name: 'kubernaut_workflowexecution_effectiveness_score',
     help: 'Workflow effectiveness score (0.0-1.0)',

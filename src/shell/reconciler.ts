@@ -20,7 +20,7 @@ import { advance, phaseOf } from '../core/statechart.ts';
 import { projectWorkflow } from '../core/status.ts';
 import { transitions } from '../core/transitions.ts';
 import type { AuditStore } from '../audit/record.ts';
-import { auditRecordOf } from '../audit/from-status.ts';
+import { auditIdOf, auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
@@ -81,6 +81,7 @@ export class Reconciler {
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
   private readonly compiled = new CompiledWorkflows();
+  /** Audit rows written, by id: one per run segment of a workflow. */
   private readonly audited = new Set<string>();
 
   constructor(options: ReconcilerOptions) {
@@ -339,11 +340,11 @@ export class Reconciler {
     log: Logger,
     now: number,
   ): Promise<void> {
-    const uid = workflow.metadata.uid ?? '';
-    if (!this.o.audit || this.audited.has(uid)) return;
+    const id = auditIdOf(workflow);
+    if (!this.o.audit || this.audited.has(id)) return;
     try {
       await this.o.audit.upsert(auditRecordOf(workflow, phase, now));
-      this.audited.add(uid);
+      this.audited.add(id);
       this.o.metrics?.auditWritesTotal.inc({ result: 'success' });
     } catch (error) {
       // Level-based: the next reconcile of this finished workflow tries again.
@@ -357,7 +358,7 @@ export class Reconciler {
     if (!finalizers.includes(FINALIZER)) return {};
     const phase = workflow.status?.phase ?? 'planning';
     // Best effort and never blocking: deletion must not wait on the audit database.
-    if (this.o.audit && !this.audited.has(workflow.metadata.uid ?? '')) {
+    if (this.o.audit && !this.audited.has(auditIdOf(workflow))) {
       const finished = phase === 'completed' || phase === 'failed';
       await this.o.audit
         .upsert(auditRecordOf(workflow, finished ? phase : 'deleted', now))
@@ -375,7 +376,9 @@ export class Reconciler {
     });
     await this.patchMetadata(workflow, { finalizers: finalizers.filter((f) => f !== FINALIZER) });
     this.o.metrics?.deletedTotal.inc({ namespace: workflow.metadata.namespace ?? '', phase });
-    this.audited.delete(workflow.metadata.uid ?? '');
+    for (const id of [...this.audited])
+      if (id === workflow.metadata.uid || id.startsWith(`${workflow.metadata.uid ?? ''}/`))
+        this.audited.delete(id);
     log.info('finalized', { phase });
     return {};
   }

@@ -56,6 +56,9 @@ const TAKE: { [M in MetricSample['metric']]: Take<M> } = {
   stepsCompletedTotal: (m, s, c) => {
     m.stepsCompletedTotal.inc({ workflow_name: c.workflowName, action: s.action, status: s.status });
   },
+  retriesTotal: (m, s, c) => {
+    m.retriesTotal.inc({ workflow_name: c.workflowName, result: s.result });
+  },
 };
 
 function take(sample: MetricSample, metrics: OperatorMetrics, c: ConsequenceContext): void {

@@ -36,6 +36,7 @@ afterAll(() => {
 
 const record = (id: string, completedAt: string, outcome = 'success'): WorkflowExecutionAudit => ({
   id,
+  segment: 1,
   namespace: 'shop',
   name: `wf-${id}`,
   remediationId: 'alert-1',
@@ -103,6 +104,15 @@ describe.each(stores)('the %s audit store', (_name, open) => {
     const written = record('uid-1', '2026-11-25T10:00:00.000Z');
     await store.upsert(written);
     expect(await store.get('uid-1')).toEqual(written);
+  });
+
+  it('keeps each run segment of a retried workflow as a row of its own', async () => {
+    const first = { ...record('uid-r', '2026-11-25T10:00:00.000Z', 'failed'), status: 'failed' };
+    const retried = { ...record('uid-r/segment-2', '2026-11-25T10:05:00.000Z'), segment: 2 };
+    await store.upsert(first);
+    await store.upsert(retried);
+    expect(await store.get('uid-r')).toEqual(first);
+    expect(await store.get('uid-r/segment-2')).toEqual(retried);
   });
 
   it('writes a run once, however often it is recorded', async () => {

@@ -10,8 +10,11 @@ import {
   APPROVED_BY,
   CANCEL_REQUESTED_BY,
   REJECTED_BY,
+  RETRY_REQUESTED_BY,
   ROLLBACK_REQUESTED_BY,
 } from '../../src/core/observe.ts';
+import { ApiError } from '../../src/shell/kube/client.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import {
   startControlPlane,
   sharedControlPlane,
@@ -232,6 +235,104 @@ describe('wfx approve, reject, cancel, rollback', () => {
     expect((await childrenOf(h, 'to-roll-back')).map((c) => c.metadata.name)).toContain(
       'to-roll-back-rollback-1',
     );
+  });
+});
+
+describe('wfx retry', () => {
+  /** 1 -> 2 (critical) -> 3, no rollback: step 2's first attempt fails, every other attempt succeeds. */
+  const failsOnce = specWith(
+    [customStep(1), customStep(2, { dependsOn: [1], criticalStep: true }), customStep(3, { dependsOn: [2] })],
+    { rollbackStrategy: 'none' },
+  );
+  const failOnceAt =
+    (n: number): Script =>
+    (c) =>
+      c.spec.kind === 'step' && c.spec.stepNumber === n && c.spec.attempt === 1
+        ? { phase: 'failed', message: 'broken once' }
+        : { phase: 'completed' };
+  const names = async (name: string) => (await childrenOf(h, name)).map((c) => c.metadata.name).sort();
+
+  it('re-runs the failed critical step as attempt 2 and the skipped one, keeping the completed step', async () => {
+    scripts.set('retried', failOnceAt(2));
+    await applyWorkflow(h, 'retried', failsOnce);
+    const failed = await waitForWorkflow(h, 'retried', inPhase('failed'));
+    expect(failed.status?.stepStatuses?.map((s) => s.status)).toEqual(['completed', 'failed', 'skipped']);
+    const step1 = (await childrenOf(h, 'retried')).find((c) => c.metadata.name === 'retried-step-1-a1');
+
+    const run = await wfx(['retry', 'retried', ...ns()]);
+    expect(run).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: 'retry 1 of workflowexecution/retried started (run segment 2): re-running steps 2, 3\n',
+    });
+    const wf = await waitForWorkflow(h, 'retried', inPhase('completed'));
+    expect(wf.metadata.annotations?.[RETRY_REQUESTED_BY]).toMatch(new RegExp(`^${h.username}/\\d{4}-`));
+    expect(wf.status?.workflowResult?.outcome).toBe('success');
+    expect(wf.status?.retries).toMatchObject({
+      count: 1,
+      history: [{ segment: 2, requestedBy: h.username, steps: [2, 3] }],
+    });
+    expect(wf.status?.stepStatuses?.map((s) => [s.status, s.k8sExecutionRef?.name])).toEqual([
+      ['completed', 'retried-step-1-a1'],
+      ['completed', 'retried-step-2-a2'],
+      ['completed', 'retried-step-3-a1'],
+    ]);
+    expect(conditionOf(wf, 'RetryRequest')).toMatchObject({ status: 'True', reason: 'RetryStarted' });
+    expect(await names('retried')).toEqual([
+      'retried-step-1-a1',
+      'retried-step-2-a1',
+      'retried-step-2-a2',
+      'retried-step-3-a1',
+    ]);
+    const step1After = (await childrenOf(h, 'retried')).find((c) => c.metadata.name === 'retried-step-1-a1');
+    expect(step1After?.metadata.uid).toBe(step1?.metadata.uid);
+    expect(step1After?.metadata.resourceVersion).toBe(step1?.metadata.resourceVersion);
+
+    // Completed now: wfx refuses, and so does the operator when the annotation is set by hand.
+    expectOneLineError(
+      await wfx(['retry', 'retried', ...ns()]),
+      /retry of workflowexecution\/retried refused: Completed: the run completed \(success\)/,
+    );
+    const path = resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'retried');
+    await h.client.request(path, {
+      method: 'PATCH',
+      patchType: 'merge',
+      body: { metadata: { annotations: { [RETRY_REQUESTED_BY]: `${h.username}/by-hand` } } },
+    });
+    const refused = await waitForWorkflow(
+      h,
+      'retried',
+      (w) => w.status?.retries?.refused?.request === 'by-hand',
+    );
+    expect(refused.status?.retries?.refused).toMatchObject({ reason: 'Completed', requestedBy: h.username });
+    expect(conditionOf(refused, 'RetryRequest')).toMatchObject({ status: 'False', reason: 'Completed' });
+    expect(refused.status?.phase).toBe('completed');
+    expect(await names('retried')).toHaveLength(4);
+    const events = await h.client.request<{
+      items: { reason?: string; note?: string; regarding?: { name?: string } }[];
+    }>(`/apis/events.k8s.io/v1/namespaces/${h.namespace}/events`);
+    const about = events.items.filter((e) => e.regarding?.name === 'retried').map((e) => e.reason);
+    expect(about).toEqual(expect.arrayContaining(['RetryStarted', 'RetryRefused']));
+  });
+
+  it('refuses a run still in flight, and the admission policy a request in someone else’s name', async () => {
+    await applyWorkflow(h, 'retry-too-early', specWith([customStep(1)], { approvalRequired: true }));
+    await waitForWorkflow(h, 'retry-too-early', awaitingApproval);
+    expectOneLineError(
+      await wfx(['retry', 'retry-too-early', ...ns()]),
+      /retry of workflowexecution\/retry-too-early refused: InFlight: the run has not finished/,
+    );
+    const wf = await getWorkflow(h, 'retry-too-early');
+    expect(wf.metadata.annotations?.[RETRY_REQUESTED_BY]).toBeUndefined();
+    const impostor = h.client.request(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'retry-too-early'), {
+      method: 'PATCH',
+      patchType: 'merge',
+      body: { metadata: { annotations: { [RETRY_REQUESTED_BY]: 'someone-else/1' } } },
+    });
+    await expect(impostor).rejects.toBeInstanceOf(ApiError);
+    await expect(impostor).rejects.toMatchObject({
+      message: expect.stringContaining('retry request annotation must be'),
+    });
   });
 });
 

@@ -58,6 +58,7 @@ function pastRun(workflowName: string, i: number, step2Ms: number): WorkflowExec
   const completedAt = new Date(Date.now() - DAY + i * 60_000).toISOString();
   return {
     id: `${workflowName}-past-${i}`,
+    segment: 1,
     namespace: 'elsewhere',
     name: `${workflowName}-${i}`,
     remediationId: '',

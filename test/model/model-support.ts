@@ -1,7 +1,7 @@
 /** Model-based testing support: an event alphabet per state, state coverage, invariants. */
 import { getMicrosteps } from 'xstate';
 import type { AnyStateNode } from 'xstate';
-import { effectiveStep, runOf } from '../../machines/context.ts';
+import { attemptsBeforeRetry, effectiveStep, runOf } from '../../machines/context.ts';
 import {
   MACHINE_ID,
   rollbackSteps,
@@ -14,6 +14,7 @@ import type { WorkflowEvent } from '../../machines/events.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { lastEventTime, persist, phaseOf, rehydrate, substateOf } from '../../src/core/statechart.ts';
 import { projectStatus } from '../../src/core/status.ts';
+import { HEALTHY } from './workflow-world.ts';
 
 /**
  * The events worth sending in a state, at concrete times: results at the time of the last change
@@ -62,14 +63,7 @@ export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): Workf
     if (context.abort === null) events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
   }
   if (phase === 'monitoring') {
-    events.push({
-      type: 'EFFECTIVENESS_RESULT',
-      now,
-      effective: true,
-      score: 1,
-      resourceHealth: 'healthy',
-      newAlertsTriggered: false,
-    });
+    events.push({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY });
     events.push({
       type: 'EFFECTIVENESS_RESULT',
       now,
@@ -95,6 +89,11 @@ export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): Workf
   }
   if (phase === 'failed' && sub === 'awaitingRollback')
     events.push({ type: 'ROLLBACK_REQUESTED', now, by: 'dave' });
+  // One retry of the run per path (a new request), and the same request again after it.
+  if (phase === 'failed') events.push({ type: 'RETRY_REQUESTED', now, by: 'erin', request: 'r1' });
+  // A retry asked for too early: refused once, in flight.
+  if ((phase === 'executing' || phase === 'validating') && context.retryRefusal === null)
+    events.push({ type: 'RETRY_REQUESTED', now, by: 'erin', request: 'early' });
   return events;
 }
 
@@ -209,9 +208,16 @@ export function checkInvariants(
           fail(`step ${step.number} started before its dependency ${d} succeeded`);
       }
     }
-    // Retries as this run has them: raised at run time, never past what was decided.
-    if (run.attempt > effectiveStep(step, context).maxRetries + 1)
-      fail(`step ${step.number} ran ${run.attempt} attempts`);
+    // Retries as this run segment has them: raised at run time, never past what was decided.
+    const segmentAttempts = run.attempt - attemptsBeforeRetry(context, step.number);
+    if (segmentAttempts > effectiveStep(step, context).maxRetries + 1)
+      fail(
+        `step ${step.number} ran ${segmentAttempts} attempts in run segment ${context.retries.length + 1}`,
+      );
+    for (const retry of context.retries)
+      for (const rerun of retry.steps)
+        if (rerun.step === step.number && rerun.attemptsBefore > run.attempt)
+          fail(`step ${step.number}'s attempts went back from ${rerun.attemptsBefore} to ${run.attempt}`);
     if (
       run.rollback &&
       (run.status !== 'succeeded' || step.rollback === null || plan.rollbackStrategy === 'none')

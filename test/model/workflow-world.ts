@@ -2,13 +2,21 @@
 import type { WorkflowMachine, WorkflowSnapshot } from '../../machines/workflow.ts';
 import type { StepRun } from '../../machines/context.ts';
 import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
-import type { WorkflowEvent } from '../../machines/events.ts';
+import type { EffectivenessObservation, WorkflowEvent } from '../../machines/events.ts';
 import { machineOf } from '../../src/core/load.ts';
 import { planWorkflow } from '../../src/core/plan.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { advance, initialSnapshot, phaseOf, substateOf } from '../../src/core/statechart.ts';
 
 export const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+
+/** What an effectiveness check says of targets that are fine: healthy, no new alerts. */
+export const HEALTHY: EffectivenessObservation = {
+  effective: true,
+  score: 1,
+  resourceHealth: 'healthy',
+  newAlertsTriggered: false,
+};
 
 export function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
   const result = planWorkflow(spec);
@@ -25,6 +33,8 @@ export interface World {
   tick(now: number): World;
   succeed(step: number, now: number, attempt?: number): World;
   failStep(step: number, now: number, attempt?: number, message?: string): World;
+  /** The effectiveness check finds the targets healthy, with no new alerts. */
+  effective(now: number): World;
   readonly phase: string;
   readonly sub: string | null;
   run(step: number): StepRun;
@@ -60,6 +70,7 @@ export function world(spec: WorkflowExecutionSpec, start = T0): World {
         outcome: 'failed',
         message,
       }),
+    effective: (now) => w.send({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY }),
     get phase() {
       return phaseOf(w.snapshot);
     },

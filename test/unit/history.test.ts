@@ -135,4 +135,49 @@ describe('the history a finished run leaves', () => {
   it('is none for a run deleted before it finished', () => {
     expect(historyRowsOf(auditRecordOf(workflow, 'deleted', 0))).toEqual([]);
   });
+
+  it('of a retried run is its own segment: a row of its own, with only the steps the retry re-ran', () => {
+    const retried: WorkflowExecution = {
+      ...workflow,
+      status: {
+        phase: 'completed',
+        planningStartTime: '2026-11-30T10:00:00.000Z',
+        completionTime: '2026-11-30T10:05:10.000Z',
+        retries: {
+          count: 1,
+          history: [
+            {
+              segment: 2,
+              requestedBy: 'frank',
+              request: 'r1',
+              startTime: '2026-11-30T10:05:00.000Z',
+              steps: [2, 3],
+            },
+          ],
+        },
+        stepStatuses: [
+          { stepNumber: 1, status: 'completed', action: 'scale-deployment' },
+          { stepNumber: 2, status: 'completed', action: 'custom', retriesAttempted: 1 },
+          { stepNumber: 3, status: 'completed', action: 'scale-deployment' },
+        ],
+      },
+    };
+    const first = auditRecordOf(workflow, 'failed', 0);
+    const second = auditRecordOf(retried, 'completed', 0);
+    expect([first.id, first.segment]).toEqual(['uid-9', 1]);
+    expect(second).toMatchObject({
+      id: 'uid-9/segment-2',
+      segment: 2,
+      totalSteps: 2,
+      totalDurationMs: 10_000,
+    });
+    expect(second.stepExecutions.map((s) => [s.stepNumber, s.status])).toEqual([
+      [2, 'completed'],
+      [3, 'completed'],
+    ]);
+    expect(historyRowsOf(second).map((r) => [r.runId, r.stepNumber])).toEqual([
+      ['uid-9/segment-2', 2],
+      ['uid-9/segment-2', 3],
+    ]);
+  });
 });

@@ -19,7 +19,7 @@ import { T0, world, type World } from '../model/workflow-world.ts';
  */
 const FINGERPRINTS: Record<number, string> = {
   2: '67919673995bdcf5',
-  3: '986d30e376ac4694',
+  3: '6126441937ca5ca9',
 };
 
 const S = 1000;
@@ -110,6 +110,15 @@ function sampleWorlds(): World[] {
     .failStep(2, T0 + 2 * S)
     .succeed(3, T0 + 3 * S);
   rolledBack.tick(T0 + 20 * S).failStep(2, T0 + 21 * S);
+  const retried = world(rollbackable('none'))
+    .tick(T0)
+    .succeed(1, T0 + S)
+    .failStep(2, T0 + 2 * S)
+    .tick(T0 + 20 * S)
+    .failStep(2, T0 + 21 * S)
+    .succeed(3, T0 + 21 * S)
+    .send({ type: 'RETRY_REQUESTED', now: T0 + 30 * S, by: 'frank', request: 'r1' })
+    .send({ type: 'RETRY_REQUESTED', now: T0 + 31 * S, by: 'grace', request: 'r2' });
   return [
     validated,
     rolledBack,
@@ -117,6 +126,7 @@ function sampleWorlds(): World[] {
     world(sequentialSpec(3)),
     world(diamondSpec()).tick(T0),
     world(rollbackable('manual')),
+    retried,
   ];
 }
 
@@ -176,7 +186,7 @@ describe('the machine version', () => {
 });
 
 /** Steps 1 and 3 succeeded, critical step 2 failed its attempt and its retry. */
-const criticalStepFailedTwice = (strategy: 'automatic' | 'manual') =>
+const criticalStepFailedTwice = (strategy: 'automatic' | 'manual' | 'none') =>
   world(rollbackable(strategy))
     .tick(T0)
     .succeed(1, T0 + S)
@@ -255,10 +265,15 @@ describe('a snapshot persisted by machine version 1', () => {
   });
 });
 
-/** The snapshot as machine version 2 persisted it: no run-time adjustments. */
+/** The snapshot as machine version 2 persisted it: no run-time adjustments, no retries. */
 function asVersion2(snapshot: WorkflowSnapshot, hash: string) {
   const envelope = JSON.parse(JSON.stringify(persist(snapshot, hash))) as ReturnType<typeof persist>;
-  const { adjustments: _dropped, ...context } = envelope.snapshot['context'] as WorkflowContext;
+  const {
+    adjustments: _adjustments,
+    retries: _retries,
+    retryRefusal: _refusal,
+    ...context
+  } = envelope.snapshot['context'] as WorkflowContext;
   return { ...envelope, machineVersion: 2, snapshot: { ...envelope.snapshot, context } };
 }
 
@@ -283,5 +298,20 @@ describe('a snapshot persisted by machine version 2', () => {
     expect(persist(advance(w.machine, restored.snapshot, [next]), hash)).toEqual(
       persist(advance(w.machine, w.snapshot, [next]), hash),
     );
+  });
+
+  it('migrates with no retries and can then be retried like a current one', () => {
+    const w = criticalStepFailedTwice('none');
+    expect(w.phase).toBe('failed');
+    const hash = 'h';
+    const restored = rehydrate(asVersion2(w.snapshot, hash), { machine: w.machine, hash, plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(2);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    expect(restored.snapshot.context.retries).toEqual([]);
+    const retry = { type: 'RETRY_REQUESTED' as const, now: T0 + 30 * S, by: 'frank', request: 'r1' };
+    const after = advance(w.machine, restored.snapshot, [retry]);
+    expect(after.context.steps['2']).toMatchObject({ status: 'running', attempt: 3 });
+    expect(persist(after, hash)).toEqual(persist(advance(w.machine, w.snapshot, [retry]), hash));
   });
 });

@@ -8,6 +8,8 @@ import {
   CANCEL_REQUESTED_BY,
   REJECTED_BY,
   ROLLBACK_REQUESTED_BY,
+  RETRY_REQUESTED_BY,
+  parseRetryRequest,
   observe,
 } from '../../src/core/observe.ts';
 import { specHash, canonicalJson } from '../../src/core/spec-hash.ts';
@@ -184,6 +186,25 @@ describe('observe', () => {
       message: 'nope',
     });
     expect(observe({ now: T0, children: [], annotations: {} })).toEqual([{ type: 'TICK', now: T0 }]);
+  });
+
+  it('reads a retry request as its user and its request id, split at the last slash', () => {
+    const retryOf = (value: string) =>
+      observe({ now: T0, children: [], annotations: { [RETRY_REQUESTED_BY]: value } }).filter(
+        (e) => e.type === 'RETRY_REQUESTED',
+      );
+    expect(retryOf('system:serviceaccount:ops:bot/2026-12-01T22:40:00.000Z')).toEqual([
+      {
+        type: 'RETRY_REQUESTED',
+        now: T0,
+        by: 'system:serviceaccount:ops:bot',
+        request: '2026-12-01T22:40:00.000Z',
+      },
+    ]);
+    // Without an id (set by hand, no admission policy) the value names both: it retries once.
+    expect(parseRetryRequest('alice')).toEqual({ by: 'alice', request: 'alice' });
+    expect(parseRetryRequest('alice/')).toEqual({ by: 'alice/', request: 'alice/' });
+    expect(retryOf('  ')).toEqual([]);
   });
 });
 

@@ -180,7 +180,7 @@ export interface WorkflowExecutionStatus {
     result?: StepExecutionResult;
     /** Why it failed. */
     errorMessage?: string;
-    /** Retries so far; absent when none. */
+    /** Attempts after the first, over all retries of the run; absent when none. */
     retriesAttempted?: number;
     /** A reference to another object. */
     k8sExecutionRef?: {
@@ -251,6 +251,37 @@ export interface WorkflowExecutionStatus {
     alertsChecked?: boolean;
     /** For partial success or failure. */
     recommendedActions?: string[];
+  };
+  /** Retries of the failed run (annotation retry-requested-by, `wfx retry`). */
+  retries?: {
+    /** Retries accepted so far. */
+    count?: number;
+    /** Accepted retries, oldest first. */
+    history?: {
+      /** The run segment it started (the first run is 1). */
+      segment: number;
+      /** Who asked. */
+      requestedBy: string;
+      /** The request id, from the annotation. */
+      request: string;
+      /** When the retry started. */
+      startTime: string;
+      /** The failed and skipped steps re-run. */
+      steps: number[];
+    }[];
+    /** The last retry request refused, with why. */
+    refused?: {
+      /** Who asked. */
+      requestedBy: string;
+      /** The request id, from the annotation. */
+      request: string;
+      /** When it was refused. */
+      time: string;
+      /** Why, as a CamelCase reason. */
+      reason: 'InFlight' | 'Completed' | 'RolledBack' | 'NotRetryable' | 'TooManyRetries';
+      /** Why, in words. */
+      message: string;
+    };
   };
   /** Planning started. */
   planningStartTime?: string;

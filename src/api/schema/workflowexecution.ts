@@ -36,11 +36,21 @@ export const LIMITS = {
   recommendations: 32,
   /** Retries after the first attempt, per step and per strategy. */
   maxRetries: 10,
+  /** Retries of a whole failed run (`wfx retry`), each re-running what failed. */
+  runRetries: 10,
 } as const;
 
 export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
 export const ADJUSTMENT_KINDS = ['applied', 'confirmed', 'ignored', 'learned', 'runTime'] as const;
 export const LEARNED_KINDS = ['retries', 'timeout', 'estimate', 'flag', 'declared'] as const;
+/** Why a retry request (`wfx retry`) changed nothing. */
+export const RETRY_REFUSALS = [
+  'InFlight',
+  'Completed',
+  'RolledBack',
+  'NotRetryable',
+  'TooManyRetries',
+] as const;
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
 export const PHASES = [
@@ -531,7 +541,11 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
         endTime: time('When the step finished.'),
         result: stepExecutionResult,
         errorMessage: str(LIMITS.longText, 'Why it failed.'),
-        retriesAttempted: int(0, 10, 'Retries so far; absent when none.'),
+        retriesAttempted: int(
+          0,
+          (LIMITS.maxRetries + 1) * (LIMITS.runRetries + 1),
+          'Attempts after the first, over all retries of the run; absent when none.',
+        ),
         k8sExecutionRef: objectReference,
       },
       ['stepNumber', 'status'],
@@ -590,6 +604,35 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
     newAlertsTriggered: bool('Whether new alerts fired.'),
     alertsChecked: bool('Whether alerts could be checked at all.'),
     recommendedActions: list(str(LIMITS.longText, 'An action.'), 16, 'For partial success or failure.'),
+  }),
+  retries: obj('Retries of the failed run (annotation retry-requested-by, `wfx retry`).', {
+    count: int(0, LIMITS.runRetries, 'Retries accepted so far.'),
+    history: list(
+      obj(
+        'One accepted retry: a run segment of its own.',
+        {
+          segment: int(2, LIMITS.runRetries + 1, 'The run segment it started (the first run is 1).'),
+          requestedBy: str(LIMITS.shortText, 'Who asked.'),
+          request: str(LIMITS.shortText, 'The request id, from the annotation.'),
+          startTime: time('When the retry started.'),
+          steps: list(int(1, 10000, 'A step number.'), LIMITS.steps, 'The failed and skipped steps re-run.'),
+        },
+        ['segment', 'requestedBy', 'request', 'startTime', 'steps'],
+      ),
+      LIMITS.runRetries,
+      'Accepted retries, oldest first.',
+    ),
+    refused: obj(
+      'The last retry request refused, with why.',
+      {
+        requestedBy: str(LIMITS.shortText, 'Who asked.'),
+        request: str(LIMITS.shortText, 'The request id, from the annotation.'),
+        time: time('When it was refused.'),
+        reason: enumOf(RETRY_REFUSALS, 'Why, as a CamelCase reason.'),
+        message: str(LIMITS.longText, 'Why, in words.'),
+      },
+      ['requestedBy', 'request', 'time', 'reason', 'message'],
+    ),
   }),
   planningStartTime: time('Planning started.'),
   validationStartTime: time('Validation started.'),

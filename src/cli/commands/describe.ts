@@ -29,6 +29,13 @@ export function describeWorkflow(wf: WorkflowExecution): string {
       `Result:       ${r.outcome ?? '-'}, effectiveness ${r.effectivenessScore ?? '-'}, resources ${r.resourceHealth ?? '-'}`,
     );
   }
+  if (s.retries) {
+    const r = s.retries;
+    const last = r.history?.at(-1);
+    lines.push(
+      `Retries:      ${r.count ?? 0}${last ? `, last by ${last.requestedBy} at ${time(last.startTime)} re-ran steps ${last.steps.join(', ')}` : ''}${r.refused ? `; refused ${r.refused.request} by ${r.refused.requestedBy}: ${r.refused.reason}` : ''}`,
+    );
+  }
   lines.push('', 'Steps:');
   lines.push(
     indent(
