@@ -5,8 +5,10 @@
  */
 import {
   DEFAULT_HISTORY_WINDOW_MS,
+  MAX_HISTORY_ROWS,
   stepRunOutcome,
   type HistoryWindow,
+  type StepRunOutcome,
   type StepRunRecord,
 } from '../core/history.ts';
 import type { WorkflowExecutionAudit } from './record.ts';
@@ -73,3 +75,85 @@ export const historyRowValues = (h: StepHistoryRow): (string | number | null)[] 
 /** The oldest completion time a query reads, as an ISO timestamp. */
 export const windowStart = (window: HistoryWindow): string =>
   new Date(window.now - (window.windowMs ?? DEFAULT_HISTORY_WINDOW_MS)).toISOString();
+
+/** What the two stores' SQL differs in: how a parameter is written and two column types. */
+export interface SqlDialect {
+  /** The n-th parameter of a statement, counted from 1. */
+  param(n: number): string;
+  /** A 64-bit whole number (milliseconds). */
+  bigint: string;
+  /** A point in time. */
+  timestamp: string;
+}
+
+export const POSTGRES_DIALECT: SqlDialect = {
+  param: (n) => `$${String(n)}`,
+  bigint: 'BIGINT',
+  timestamp: 'TIMESTAMPTZ',
+};
+/** Times are ISO strings in SQLite: they sort as the times they name. */
+export const SQLITE_DIALECT: SqlDialect = { param: () => '?', bigint: 'INTEGER', timestamp: 'TEXT' };
+
+/** The step history table and its two indexes, newest first (what every query reads). */
+export const stepHistorySchema = (d: SqlDialect): string => `
+CREATE TABLE IF NOT EXISTS workflow_step_history (
+  run_id           TEXT NOT NULL,
+  step_number      INTEGER NOT NULL,
+  workflow_name    TEXT NOT NULL,
+  workflow_version TEXT NOT NULL,
+  action           TEXT NOT NULL,
+  target           TEXT NOT NULL,
+  outcome          TEXT NOT NULL,
+  attempts         INTEGER NOT NULL,
+  duration_ms      ${d.bigint},
+  completed_at     ${d.timestamp} NOT NULL,
+  PRIMARY KEY (run_id, step_number)
+);
+CREATE INDEX IF NOT EXISTS workflow_step_history_by_workflow
+  ON workflow_step_history (workflow_name, workflow_version, completed_at DESC);
+CREATE INDEX IF NOT EXISTS workflow_step_history_by_target
+  ON workflow_step_history (action, target, completed_at DESC);
+`;
+
+/** A query over one index: its two key columns, then the window start and the row limit. */
+const historyQuery = (d: SqlDialect, first: string, second: string): string =>
+  `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
+    WHERE ${first} = ${d.param(1)} AND ${second} = ${d.param(2)} AND completed_at >= ${d.param(3)}
+    ORDER BY completed_at DESC LIMIT ${d.param(4)}`;
+
+/** The history queries: an index range scan over the window, newest first, bounded. */
+export const historySql = (d: SqlDialect) =>
+  ({
+    byWorkflow: historyQuery(d, 'workflow_name', 'workflow_version'),
+    byTarget: historyQuery(d, 'action', 'target'),
+  }) as const;
+
+/** The parameters of a history query, in its order. */
+export const historyParams = (first: string, second: string, window: HistoryWindow): (string | number)[] => [
+  first,
+  second,
+  windowStart(window),
+  MAX_HISTORY_ROWS,
+];
+
+/** One INSERT of `rows` step history rows, parameters in historyRowValues order, row after row. */
+export const insertHistorySql = (d: SqlDialect, rows: number): string =>
+  `INSERT INTO workflow_step_history (${HISTORY_COLUMNS.join(', ')}) VALUES ${Array.from(
+    { length: rows },
+    (_, i) => `(${HISTORY_COLUMNS.map((_, c) => d.param(i * HISTORY_COLUMNS.length + c + 1)).join(', ')})`,
+  ).join(', ')}`;
+
+/** A history row as either driver returns it (PostgreSQL returns a BIGINT as a string). */
+export interface HistoryRow {
+  step_number: number;
+  outcome: StepRunOutcome;
+  attempts: number;
+  duration_ms: number | string | null;
+}
+
+export const stepRunOf = (r: HistoryRow): StepRunRecord => ({
+  stepNumber: r.step_number,
+  outcome: r.outcome,
+  attempts: r.attempts,
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+});

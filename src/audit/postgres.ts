@@ -4,15 +4,18 @@
  * never duplicates it.
  */
 import pg from 'pg';
+import { summarizeByStep, summarizeStepRuns, type HistoryWindow } from '../core/history.ts';
 import {
-  MAX_HISTORY_ROWS,
-  summarizeByStep,
-  summarizeStepRuns,
-  type HistoryWindow,
-  type StepRunOutcome,
-  type StepRunRecord,
-} from '../core/history.ts';
-import { HISTORY_COLUMNS, historyRowValues, historyRowsOf, windowStart } from './history.ts';
+  POSTGRES_DIALECT,
+  historyParams,
+  historyRowValues,
+  historyRowsOf,
+  historySql,
+  insertHistorySql,
+  stepHistorySchema,
+  stepRunOf,
+  type HistoryRow,
+} from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const SCHEMA = `
@@ -37,55 +40,9 @@ CREATE TABLE IF NOT EXISTS workflow_execution_audit (
   error_message       TEXT
 );
 CREATE INDEX IF NOT EXISTS workflow_execution_audit_completed_at ON workflow_execution_audit (completed_at DESC);
-CREATE TABLE IF NOT EXISTS workflow_step_history (
-  run_id           TEXT NOT NULL,
-  step_number      INTEGER NOT NULL,
-  workflow_name    TEXT NOT NULL,
-  workflow_version TEXT NOT NULL,
-  action           TEXT NOT NULL,
-  target           TEXT NOT NULL,
-  outcome          TEXT NOT NULL,
-  attempts         INTEGER NOT NULL,
-  duration_ms      BIGINT,
-  completed_at     TIMESTAMPTZ NOT NULL,
-  PRIMARY KEY (run_id, step_number)
-);
-CREATE INDEX IF NOT EXISTS workflow_step_history_by_workflow
-  ON workflow_step_history (workflow_name, workflow_version, completed_at DESC);
-CREATE INDEX IF NOT EXISTS workflow_step_history_by_target
-  ON workflow_step_history (action, target, completed_at DESC);
-`;
+${stepHistorySchema(POSTGRES_DIALECT)}`;
 
-/** The history queries: an index range scan over the window, newest first, bounded. */
-export const HISTORY_SQL = {
-  byWorkflow: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
-    WHERE workflow_name = $1 AND workflow_version = $2 AND completed_at >= $3
-    ORDER BY completed_at DESC LIMIT $4`,
-  byTarget: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
-    WHERE action = $1 AND target = $2 AND completed_at >= $3
-    ORDER BY completed_at DESC LIMIT $4`,
-} as const;
-
-interface HistoryRow {
-  step_number: number;
-  outcome: StepRunOutcome;
-  attempts: number;
-  duration_ms: string | null;
-}
-
-const toStepRun = (r: HistoryRow): StepRunRecord => ({
-  stepNumber: r.step_number,
-  outcome: r.outcome,
-  attempts: r.attempts,
-  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-});
-
-/** One multi-row INSERT for a run's steps ($1..$10 for the first, $11..$20 for the next, ...). */
-const insertHistorySql = (rows: number): string =>
-  `INSERT INTO workflow_step_history (${HISTORY_COLUMNS.join(', ')}) VALUES ${Array.from(
-    { length: rows },
-    (_, i) => `(${HISTORY_COLUMNS.map((_, c) => `$${i * HISTORY_COLUMNS.length + c + 1}`).join(', ')})`,
-  ).join(', ')}`;
+export const HISTORY_SQL = historySql(POSTGRES_DIALECT);
 
 const COLUMNS = [
   'id',
@@ -163,7 +120,7 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
   const upsertSql = `INSERT INTO workflow_execution_audit (${COLUMNS.join(', ')}) VALUES (${placeholders})
     ON CONFLICT (id) DO UPDATE SET ${updates}`;
   const history = async (sql: string, a: string, b: string, window: HistoryWindow) =>
-    (await pool.query<HistoryRow>(sql, [a, b, windowStart(window), MAX_HISTORY_ROWS])).rows.map(toStepRun);
+    (await pool.query<HistoryRow>(sql, historyParams(a, b, window))).rows.map(stepRunOf);
   return {
     async upsert(r) {
       const steps = historyRowsOf(r);
@@ -192,7 +149,10 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
         ]);
         await client.query('DELETE FROM workflow_step_history WHERE run_id = $1', [r.id]);
         if (steps.length > 0) {
-          await client.query(insertHistorySql(steps.length), steps.flatMap(historyRowValues));
+          await client.query(
+            insertHistorySql(POSTGRES_DIALECT, steps.length),
+            steps.flatMap(historyRowValues),
+          );
         }
         await client.query('COMMIT');
       } catch (error) {

@@ -1,13 +1,17 @@
 /** The embedded audit store: a SQLite file through node:sqlite, for local runs and small installs. */
 import { DatabaseSync } from 'node:sqlite';
+import { summarizeByStep, summarizeStepRuns } from '../core/history.ts';
 import {
-  MAX_HISTORY_ROWS,
-  summarizeByStep,
-  summarizeStepRuns,
-  type StepRunOutcome,
-  type StepRunRecord,
-} from '../core/history.ts';
-import { HISTORY_COLUMNS, historyRowValues, historyRowsOf, windowStart } from './history.ts';
+  SQLITE_DIALECT,
+  historyParams,
+  historyRowValues,
+  historyRowsOf,
+  historySql,
+  insertHistorySql,
+  stepHistorySchema,
+  stepRunOf,
+  type HistoryRow,
+} from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const SCHEMA = `
@@ -20,46 +24,12 @@ CREATE TABLE IF NOT EXISTS workflow_execution_audit (
   completed_at TEXT NOT NULL,
   record TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS workflow_step_history (
-  run_id TEXT NOT NULL,
-  step_number INTEGER NOT NULL,
-  workflow_name TEXT NOT NULL,
-  workflow_version TEXT NOT NULL,
-  action TEXT NOT NULL,
-  target TEXT NOT NULL,
-  outcome TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  duration_ms INTEGER,
-  completed_at TEXT NOT NULL,
-  PRIMARY KEY (run_id, step_number)
-);
-CREATE INDEX IF NOT EXISTS workflow_step_history_by_workflow
-  ON workflow_step_history (workflow_name, workflow_version, completed_at);
-CREATE INDEX IF NOT EXISTS workflow_step_history_by_target
-  ON workflow_step_history (action, target, completed_at);
-`;
+${stepHistorySchema(SQLITE_DIALECT)}`;
 
-/** The history queries: an index range scan over the window, newest first, bounded. */
-export const HISTORY_SQL = {
-  byWorkflow: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
-    WHERE workflow_name = ? AND workflow_version = ? AND completed_at >= ?
-    ORDER BY completed_at DESC LIMIT ?`,
-  byTarget: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
-    WHERE action = ? AND target = ? AND completed_at >= ?
-    ORDER BY completed_at DESC LIMIT ?`,
-} as const;
+export const HISTORY_SQL = historySql(SQLITE_DIALECT);
 
-interface HistoryRow {
-  step_number: number;
-  outcome: StepRunOutcome;
-  attempts: number;
-  duration_ms: number | null;
-}
-
-const toStepRun = (row: unknown): StepRunRecord => {
-  const r = row as HistoryRow;
-  return { stepNumber: r.step_number, outcome: r.outcome, attempts: r.attempts, durationMs: r.duration_ms };
-};
+/** node:sqlite hands rows back untyped; these are the history queries' rows. */
+const toStepRun = (row: unknown) => stepRunOf(row as HistoryRow);
 
 export function openSqliteAuditStore(path: string): AuditStore {
   const db = new DatabaseSync(path);
@@ -72,10 +42,7 @@ export function openSqliteAuditStore(path: string): AuditStore {
        completed_at = excluded.completed_at, record = excluded.record`,
   );
   const clearHistory = db.prepare('DELETE FROM workflow_step_history WHERE run_id = ?');
-  const insertHistory = db.prepare(
-    `INSERT INTO workflow_step_history (${HISTORY_COLUMNS.join(', ')})
-     VALUES (${HISTORY_COLUMNS.map(() => '?').join(', ')})`,
-  );
+  const insertHistory = db.prepare(insertHistorySql(SQLITE_DIALECT, 1));
   const byWorkflow = db.prepare(HISTORY_SQL.byWorkflow);
   const byTarget = db.prepare(HISTORY_SQL.byTarget);
   const byId = db.prepare('SELECT record FROM workflow_execution_audit WHERE id = ?');
@@ -104,11 +71,11 @@ export function openSqliteAuditStore(path: string): AuditStore {
       return Promise.resolve(recent.all(limit).map(parse));
     },
     workflowHistory(workflowName, workflowVersion, window) {
-      const rows = byWorkflow.all(workflowName, workflowVersion, windowStart(window), MAX_HISTORY_ROWS);
+      const rows = byWorkflow.all(...historyParams(workflowName, workflowVersion, window));
       return Promise.resolve(summarizeByStep(rows.map(toStepRun)));
     },
     targetHistory(action, target, window) {
-      const rows = byTarget.all(action, target, windowStart(window), MAX_HISTORY_ROWS);
+      const rows = byTarget.all(...historyParams(action, target, window));
       return Promise.resolve(summarizeStepRuns(rows.map(toStepRun)));
     },
     close() {
