@@ -4,19 +4,11 @@
  * never duplicates it.
  */
 import pg from 'pg';
-import { summarizeByStep, summarizeStepRuns, type HistoryWindow } from '../core/history.ts';
-import {
-  POSTGRES_DIALECT,
-  historyParams,
-  historyRowValues,
-  historyRowsOf,
-  historySql,
-  insertHistorySql,
-  stepHistorySchema,
-  stepRunOf,
-  type HistoryRow,
-} from './history.ts';
+import { POSTGRES_DIALECT, historyReads, stepHistoryTable, type HistoryRow } from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
+
+const HISTORY_TABLE = stepHistoryTable(POSTGRES_DIALECT);
+export const HISTORY_SQL = HISTORY_TABLE.queries;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS workflow_execution_audit (
@@ -40,9 +32,7 @@ CREATE TABLE IF NOT EXISTS workflow_execution_audit (
   error_message       TEXT
 );
 CREATE INDEX IF NOT EXISTS workflow_execution_audit_completed_at ON workflow_execution_audit (completed_at DESC);
-${stepHistorySchema(POSTGRES_DIALECT)}`;
-
-export const HISTORY_SQL = historySql(POSTGRES_DIALECT);
+${HISTORY_TABLE.schema}`;
 
 const COLUMNS = [
   'id',
@@ -119,11 +109,9 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
     .join(', ');
   const upsertSql = `INSERT INTO workflow_execution_audit (${COLUMNS.join(', ')}) VALUES (${placeholders})
     ON CONFLICT (id) DO UPDATE SET ${updates}`;
-  const history = async (sql: string, a: string, b: string, window: HistoryWindow) =>
-    (await pool.query<HistoryRow>(sql, historyParams(a, b, window))).rows.map(stepRunOf);
   return {
+    ...historyReads(async (query, params) => (await pool.query<HistoryRow>(HISTORY_SQL[query], params)).rows),
     async upsert(r) {
-      const steps = historyRowsOf(r);
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -147,13 +135,7 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
           r.status,
           r.errorMessage ?? null,
         ]);
-        await client.query('DELETE FROM workflow_step_history WHERE run_id = $1', [r.id]);
-        if (steps.length > 0) {
-          await client.query(
-            insertHistorySql(POSTGRES_DIALECT, steps.length),
-            steps.flatMap(historyRowValues),
-          );
-        }
+        for (const { sql, params } of HISTORY_TABLE.rewrite(r)) await client.query(sql, params);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -161,12 +143,6 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
       } finally {
         client.release();
       }
-    },
-    async workflowHistory(workflowName, workflowVersion, window) {
-      return summarizeByStep(await history(HISTORY_SQL.byWorkflow, workflowName, workflowVersion, window));
-    },
-    async targetHistory(action, target, window) {
-      return summarizeStepRuns(await history(HISTORY_SQL.byTarget, action, target, window));
     },
     async get(id) {
       const result = await pool.query<Row>('SELECT * FROM workflow_execution_audit WHERE id = $1', [id]);
