@@ -1,5 +1,5 @@
 // The reconcile loop on the real control plane: happy paths, parallel branches, invalid specs.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { FINALIZER } from '../../src/shell/reconciler.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
@@ -10,20 +10,13 @@ import {
   conditionOf,
   inPhase,
   reconcileNow,
-  startHarness,
   waitForWorkflow,
-  type Harness,
 } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+const h = harnessForSuite();
 
 describe('a sequential workflow', () => {
   it('runs its steps one after another and completes with success', async () => {
