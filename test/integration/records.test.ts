@@ -36,7 +36,7 @@ const h = harnessForSuite(
           },
         }
       : { phase: 'completed' },
-  createStreamLogger('debug', stream),
+  { log: createStreamLogger('debug', stream) },
 );
 
 interface EventObject {

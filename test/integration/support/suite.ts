@@ -3,19 +3,18 @@
  * that lifecycle itself. Kept apart from harness.ts, which the benchmarks import outside jest.
  */
 import { afterAll, beforeAll } from '@jest/globals';
-import type { Logger } from '../../../src/shell/logger.ts';
 import type { Script } from '../../support/executor.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { startHarness, type Harness, type HarnessOptions } from './harness.ts';
 
 /**
  * Registers beforeAll (start) and afterAll (stop, also after a start that failed half-way: the
  * harness stops what it started itself) and returns the harness. It is only there inside tests and
  * later hooks; reading it earlier throws, naming why.
  */
-export function harnessForSuite(script?: Script, log?: Logger): Harness {
+export function harnessForSuite(script?: Script, options?: HarnessOptions): Harness {
   let started: Harness | undefined;
   beforeAll(async () => {
-    started = await startHarness(script, log);
+    started = await startHarness(script, options);
   });
   afterAll(async () => {
     await started?.stop();
