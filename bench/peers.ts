@@ -20,7 +20,6 @@ import { existsSync } from 'node:fs';
 import { chmod, cp as copyTree, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 
@@ -39,6 +38,7 @@ import {
   type ResourceType,
 } from '../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../test/fixtures/specs.ts';
+import { spawnOperator } from '../test/support/operator-process.ts';
 import { cpuDuring, idleRate } from './support/apiserver-cpu.ts';
 import { withBenchCluster } from './support/fresh-cluster.ts';
 import { percentile, printTable } from './support/measure.ts';
@@ -47,7 +47,6 @@ const TEKTON_MODULE = 'github.com/tektoncd/pipeline';
 const TEKTON_VERSION = 'v1.15.0';
 const TEKTON_NAMESPACE = 'tekton-pipelines';
 const NAMESPACE = 'bench-peers';
-const WFX = fileURLToPath(new URL('../src/cli/wfx.ts', import.meta.url));
 const RUN_TIMEOUT_MS = 600_000;
 
 const CUSTOM_RUNS: ResourceType = {
@@ -217,33 +216,14 @@ async function startTekton(kc: KubeConfig, client: KubeClient, kubeconfig: strin
 
 /** `wfx operator` as a process watching the bench namespace; resolves once /readyz says so. */
 async function startOperator(kubeconfig: string): Promise<Process> {
-  const health = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      WFX,
-      'operator',
-      `--kubeconfig=${kubeconfig}`,
-      `--namespaces=${NAMESPACE}`,
-      `--health-port=${health}`,
-      `--metrics-port=${await freePort()}`,
-      '--bind-address=127.0.0.1',
-      '--log-level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const operator = managed(child, 'the operator');
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('the operator exited during start');
-    if (performance.now() > deadline) throw new Error('the operator is not ready after 60 s');
-    try {
-      if ((await fetch(`http://127.0.0.1:${health}/readyz`)).ok) return operator;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
+  const operator = await spawnOperator({ kubeconfig, namespaces: [NAMESPACE], logLevel: 'warn' });
+  await operator.ready();
+  return {
+    pid: operator.pid,
+    async stop() {
+      await operator.stop();
+    },
+  };
 }
 
 interface Child extends CachedObject {

@@ -4,10 +4,8 @@
  * so it shows where the work went. On a 2-core machine the apiserver and etcd are the limit; the
  * CPU table says how much of it each process took.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
@@ -19,6 +17,7 @@ import { WORKFLOW_EXECUTIONS, core, resourcePath } from '../src/shell/kube/resou
 import { SHARD_LABELS } from '../src/shell/shards.ts';
 import { customStep, specWith } from '../test/fixtures/specs.ts';
 import { ScriptedExecutor } from '../test/support/executor.ts';
+import { spawnOperator, type OperatorProcess } from '../test/support/operator-process.ts';
 import { cpuMs } from '../test/support/proc.ts';
 import { printTable } from './support/measure.ts';
 
@@ -26,36 +25,12 @@ const SHARDS = 6;
 const WORKFLOWS = 60;
 const STEPS = 5;
 const REPLICAS = [1, 3] as const;
-const WFX = fileURLToPath(new URL('../src/cli/wfx.ts', import.meta.url));
 const GROUP = 'bench-shards';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function startReplica(kubeconfig: string, namespace: string): { child: ChildProcess; exited: Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    [
-      WFX,
-      'operator',
-      `--kubeconfig=${kubeconfig}`,
-      `--namespaces=${namespace}`,
-      '--health-port=0',
-      '--metrics-port=0',
-      '--bind-address=127.0.0.1',
-      '--log-level=warn',
-      `--shards=${SHARDS}`,
-      `--leader-election-namespace=${namespace}`,
-      `--leader-election-id=${GROUP}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve();
-    }),
-  );
-  return { child, exited };
-}
+const startReplica = (kubeconfig: string, namespace: string): Promise<OperatorProcess> =>
+  spawnOperator({ kubeconfig, namespaces: [namespace], leaseName: GROUP, shards: SHARDS, logLevel: 'warn' });
 
 async function holdersOf(client: KubeClient, namespace: string): Promise<string[]> {
   const list = await client.request<{ items: { spec: { holderIdentity?: string } }[] }>(
@@ -94,7 +69,9 @@ async function runCase(
     },
   });
   await Promise.all([executor.start(), watcher.start()]);
-  const processes = Array.from({ length: replicas }, () => startReplica(kubeconfig, namespace));
+  const processes = await Promise.all(
+    Array.from({ length: replicas }, () => startReplica(kubeconfig, namespace)),
+  );
   try {
     // Balanced: every shard held, by as many distinct replicas as run.
     const deadline = performance.now() + 120_000;
@@ -115,7 +92,7 @@ async function runCase(
     const balance = [...new Set(holders)].map((h) => holders.filter((x) => x === h).length).join('/');
     const pids: Record<string, number> = { ...controlPlanePids };
     processes.forEach((p, i) => {
-      if (p.child.pid !== undefined) pids[`operator ${i + 1}`] = p.child.pid;
+      pids[`operator ${i + 1}`] = p.pid;
     });
     const cpu = async () => {
       const snapshot = new Map<string, number>();
@@ -153,8 +130,7 @@ async function runCase(
       cpu: new Map([...after].map(([name, ms]) => [name, ms - (before.get(name) ?? 0)])),
     };
   } finally {
-    for (const p of processes) p.child.kill('SIGTERM');
-    await Promise.all(processes.map((p) => p.exited));
+    await Promise.all(processes.map((p) => p.stop()));
     await Promise.all([executor.stop(), watcher.stop()]);
   }
 }

@@ -27,6 +27,11 @@ import type {
 } from '../src/api/generated/types.ts';
 import { withoutValidations, type Schema } from '../src/api/schema/builders.ts';
 import { workflowExecutionCrd } from '../src/api/schema/crds.ts';
+import { initialContext } from '../machines/context.ts';
+import type { ExecutionPlan } from '../machines/plan.ts';
+import { MACHINE_VERSION } from '../machines/workflow.ts';
+import { planWorkflow } from '../src/core/plan.ts';
+import { STATECHART_SCHEMA } from '../src/core/statechart.ts';
 import type { KubeClient } from '../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../test/fixtures/specs.ts';
@@ -111,6 +116,12 @@ function conditions(current: number, steps: number): Condition[] {
   ];
 }
 
+function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
+  const planned = planWorkflow(spec);
+  if (!planned.ok) throw new Error(`the bench's spec is refused: ${JSON.stringify(planned.issues)}`);
+  return planned.plan;
+}
+
 /** The persisted statechart: one region per step while executing, one run record per step. */
 function statechart(current: number, steps: number): NonNullable<Status['statechart']> {
   const numbers = Array.from({ length: steps }, (_, i) => i + 1);
@@ -125,31 +136,18 @@ function statechart(current: number, steps: number): NonNullable<Status['statech
     result: n < current ? { success: true, executionTime: '400ms' } : null,
     rollback: null,
   });
+  const initial = initialContext(planOf(chainSpec(steps)), T0);
   return {
-    schema: 'workflowexecution.kubernaut.io/statechart/v1',
-    machineVersion: 1,
+    schema: STATECHART_SCHEMA,
+    machineVersion: MACHINE_VERSION,
     specHash: 'sha256:' + 'ab'.repeat(32),
     snapshot: {
       status: 'active',
       value: { executing: Object.fromEntries(numbers.map((n) => [`step${n}`, state(n)])) },
       context: {
+        ...initial,
         steps: Object.fromEntries(numbers.map((n) => [String(n), run(n)])),
-        times: {
-          planning: T0,
-          validating: T0 + 5,
-          executing: T0 + 10,
-          monitoring: null,
-          rollingBack: null,
-          finished: null,
-        },
-        failure: null,
-        abort: null,
-        rollbackReason: null,
-        approval: null,
-        safety: null,
-        dryRun: {},
-        effectiveness: null,
-        outcome: null,
+        times: { ...initial.times, validating: T0 + 5, executing: T0 + 10 },
       },
     },
   };

@@ -14,9 +14,8 @@ CNI_PLUGINS=(bridge host-local loopback)
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(crane registry kustomize cni)
 
-if ! command -v go >/dev/null 2>&1; then export PATH="/usr/local/go/bin:$PATH"; fi
-command -v go >/dev/null 2>&1 || { echo "go toolchain not found (expected /usr/local/go/bin)" >&2; exit 1; }
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# shellcheck source=go-toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh"
 mkdir -p "$BIN" "$CNI_BIN"
 
 install() { # dir binary package@version

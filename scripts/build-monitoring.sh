@@ -22,9 +22,8 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then export PATH="/usr/local/go/bin:$PATH"; fi
-command -v go >/dev/null 2>&1 || { echo "go toolchain not found (expected /usr/local/go/bin)" >&2; exit 1; }
-export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
+# shellcheck source=go-toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh"
 mkdir -p "$PROM_BIN" "$CRD_DIR"
 
 install_bin() { # destination-dir package@version [build tags]

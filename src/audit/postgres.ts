@@ -4,16 +4,11 @@
  * never duplicates it.
  */
 import pg from 'pg';
-import {
-  MAX_HISTORY_ROWS,
-  summarizeByStep,
-  summarizeStepRuns,
-  type HistoryWindow,
-  type StepRunOutcome,
-  type StepRunRecord,
-} from '../core/history.ts';
-import { HISTORY_COLUMNS, historyRowValues, historyRowsOf, windowStart } from './history.ts';
+import { POSTGRES_DIALECT, historyReads, stepHistoryTable, type HistoryRow } from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
+
+const HISTORY_TABLE = stepHistoryTable(POSTGRES_DIALECT);
+export const HISTORY_SQL = HISTORY_TABLE.queries;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS workflow_execution_audit (
@@ -39,55 +34,7 @@ CREATE TABLE IF NOT EXISTS workflow_execution_audit (
 -- Run segments (wfx retry): tables made before them get the column, their rows are segment 1.
 ALTER TABLE workflow_execution_audit ADD COLUMN IF NOT EXISTS segment INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS workflow_execution_audit_completed_at ON workflow_execution_audit (completed_at DESC);
-CREATE TABLE IF NOT EXISTS workflow_step_history (
-  run_id           TEXT NOT NULL,
-  step_number      INTEGER NOT NULL,
-  workflow_name    TEXT NOT NULL,
-  workflow_version TEXT NOT NULL,
-  action           TEXT NOT NULL,
-  target           TEXT NOT NULL,
-  outcome          TEXT NOT NULL,
-  attempts         INTEGER NOT NULL,
-  duration_ms      BIGINT,
-  completed_at     TIMESTAMPTZ NOT NULL,
-  PRIMARY KEY (run_id, step_number)
-);
-CREATE INDEX IF NOT EXISTS workflow_step_history_by_workflow
-  ON workflow_step_history (workflow_name, workflow_version, completed_at DESC);
-CREATE INDEX IF NOT EXISTS workflow_step_history_by_target
-  ON workflow_step_history (action, target, completed_at DESC);
-`;
-
-/** The history queries: an index range scan over the window, newest first, bounded. */
-export const HISTORY_SQL = {
-  byWorkflow: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
-    WHERE workflow_name = $1 AND workflow_version = $2 AND completed_at >= $3
-    ORDER BY completed_at DESC LIMIT $4`,
-  byTarget: `SELECT step_number, outcome, attempts, duration_ms FROM workflow_step_history
-    WHERE action = $1 AND target = $2 AND completed_at >= $3
-    ORDER BY completed_at DESC LIMIT $4`,
-} as const;
-
-interface HistoryRow {
-  step_number: number;
-  outcome: StepRunOutcome;
-  attempts: number;
-  duration_ms: string | null;
-}
-
-const toStepRun = (r: HistoryRow): StepRunRecord => ({
-  stepNumber: r.step_number,
-  outcome: r.outcome,
-  attempts: r.attempts,
-  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-});
-
-/** One multi-row INSERT for a run's steps ($1..$10 for the first, $11..$20 for the next, ...). */
-const insertHistorySql = (rows: number): string =>
-  `INSERT INTO workflow_step_history (${HISTORY_COLUMNS.join(', ')}) VALUES ${Array.from(
-    { length: rows },
-    (_, i) => `(${HISTORY_COLUMNS.map((_, c) => `$${i * HISTORY_COLUMNS.length + c + 1}`).join(', ')})`,
-  ).join(', ')}`;
+${HISTORY_TABLE.schema}`;
 
 const COLUMNS = [
   'id',
@@ -167,11 +114,9 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
     .join(', ');
   const upsertSql = `INSERT INTO workflow_execution_audit (${COLUMNS.join(', ')}) VALUES (${placeholders})
     ON CONFLICT (id) DO UPDATE SET ${updates}`;
-  const history = async (sql: string, a: string, b: string, window: HistoryWindow) =>
-    (await pool.query<HistoryRow>(sql, [a, b, windowStart(window), MAX_HISTORY_ROWS])).rows.map(toStepRun);
   return {
+    ...historyReads(async (query, params) => (await pool.query<HistoryRow>(HISTORY_SQL[query], params)).rows),
     async upsert(r) {
-      const steps = historyRowsOf(r);
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -196,10 +141,7 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
           r.errorMessage ?? null,
           r.segment,
         ]);
-        await client.query('DELETE FROM workflow_step_history WHERE run_id = $1', [r.id]);
-        if (steps.length > 0) {
-          await client.query(insertHistorySql(steps.length), steps.flatMap(historyRowValues));
-        }
+        for (const { sql, params } of HISTORY_TABLE.rewrite(r)) await client.query(sql, params);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -207,12 +149,6 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
       } finally {
         client.release();
       }
-    },
-    async workflowHistory(workflowName, workflowVersion, window) {
-      return summarizeByStep(await history(HISTORY_SQL.byWorkflow, workflowName, workflowVersion, window));
-    },
-    async targetHistory(action, target, window) {
-      return summarizeStepRuns(await history(HISTORY_SQL.byTarget, action, target, window));
     },
     async get(id) {
       const result = await pool.query<Row>('SELECT * FROM workflow_execution_audit WHERE id = $1', [id]);

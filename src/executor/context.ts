@@ -33,6 +33,40 @@ export class ActionError extends Error {
   }
 }
 
+/** The object an action changed. */
+export interface ChangedObject {
+  resourceType: string;
+  name: string;
+  /** Absent for cluster-scoped objects (Nodes). */
+  namespace?: string;
+}
+
+/**
+ * The result of an action that changed one object: how (`updateType`), from what to what (either
+ * left out where unknown or secret), and the object itself as the one resource affected.
+ */
+export function objectUpdated(
+  object: ChangedObject,
+  update: { updateType: string; previousValue?: string | undefined; newValue?: string | undefined },
+  changeType = 'modified',
+): StepExecutionResult {
+  const { resourceType, name, namespace } = object;
+  const { updateType, previousValue, newValue } = update;
+  const where = namespace === undefined ? {} : { namespace };
+  return {
+    success: true,
+    updateResult: {
+      resourceType,
+      resourceName: name,
+      ...where,
+      updateType,
+      ...(previousValue ? { previousValue } : {}),
+      ...(newValue === undefined ? {} : { newValue }),
+    },
+    resourcesAffected: [{ resourceType, name, ...where, changeType }],
+  };
+}
+
 /** The parameter member an action needs, or a clear failure when the child lacks it. */
 export function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new ActionError(`the child has no ${what} parameters`);

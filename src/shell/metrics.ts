@@ -32,13 +32,12 @@ export class OperatorMetrics {
     'Total number of workflow executions',
     ['workflow_name', 'outcome'],
   );
-  readonly phaseDuration = new Histogram({
-    name: 'kubernaut_workflowexecution_phase_duration_seconds',
-    help: 'Duration of workflow phases',
-    labelNames: ['phase'],
-    buckets: [1, 5, 10, 30, 60, 120, 300, 600],
-    registers: [this.registry],
-  });
+  readonly phaseDuration = this.histogram(
+    'kubernaut_workflowexecution_phase_duration_seconds',
+    'Duration of workflow phases',
+    ['phase'],
+    [1, 5, 10, 30, 60, 120, 300, 600],
+  );
   readonly activeExecutions: Gauge = new Gauge({
     name: 'kubernaut_workflowexecution_active_executions',
     help: 'Number of workflows currently executing',
@@ -71,12 +70,12 @@ export class OperatorMetrics {
     'Retry requests of failed runs (wfx retry) decided, accepted or refused',
     ['workflow_name', 'result'],
   );
-  readonly effectivenessScore = new Histogram({
-    name: 'kubernaut_workflowexecution_effectiveness_score',
-    help: 'Workflow effectiveness score (0.0-1.0)',
-    buckets: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0],
-    registers: [this.registry],
-  });
+  readonly effectivenessScore = this.histogram(
+    'kubernaut_workflowexecution_effectiveness_score',
+    'Workflow effectiveness score (0.0-1.0)',
+    [],
+    [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0],
+  );
   readonly safetyValidationTotal = this.counter(
     'kubernaut_workflowexecution_safety_validation_total',
     'Total safety validations performed',
@@ -110,13 +109,12 @@ export class OperatorMetrics {
         this.activeTotal.set({ namespace, phase }, count);
     },
   });
-  readonly lifecycleDuration = new Histogram({
-    name: 'kubernaut_workflowexecution_lifecycle_duration_seconds',
-    help: 'Time from planning to completion or failure',
-    labelNames: ['outcome'],
-    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
-    registers: [this.registry],
-  });
+  readonly lifecycleDuration = this.histogram(
+    'kubernaut_workflowexecution_lifecycle_duration_seconds',
+    'Time from planning to completion or failure',
+    ['outcome'],
+    [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+  );
   readonly validationFailuresTotal = this.counter(
     'kubernaut_workflowexecution_validation_failures_total',
     'Workflows refused by validation or safety checks',
@@ -177,12 +175,12 @@ export class OperatorMetrics {
     'Audit record writes by result (success, failure)',
     ['result'],
   );
-  readonly workflowSteps = new Histogram({
-    name: 'kubernaut_workflowexecution_workflow_steps',
-    help: 'Number of steps per workflow',
-    buckets: [1, 2, 3, 5, 10, 20, 50, 100, 200],
-    registers: [this.registry],
-  });
+  readonly workflowSteps = this.histogram(
+    'kubernaut_workflowexecution_workflow_steps',
+    'Number of steps per workflow',
+    [],
+    [1, 2, 3, 5, 10, 20, 50, 100, 200],
+  );
 
   // Controller metrics.
   readonly reconcileTotal = this.counter(
@@ -200,12 +198,12 @@ export class OperatorMetrics {
     'Reconciles that ended in an error',
     [],
   );
-  readonly reconcileDuration = new Histogram({
-    name: 'kubernaut_workflowexecution_reconcile_duration_seconds',
-    help: 'Time per reconcile',
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  readonly reconcileDuration = this.histogram(
+    'kubernaut_workflowexecution_reconcile_duration_seconds',
+    'Time per reconcile',
+    [],
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
   readonly workqueueDepth = this.gauge(
     'kubernaut_workflowexecution_workqueue_depth',
     'Keys waiting in the work queue',
@@ -216,18 +214,18 @@ export class OperatorMetrics {
     'Keys added to the work queue',
     [],
   );
-  readonly workqueueLatency = new Histogram({
-    name: 'kubernaut_workflowexecution_workqueue_queue_duration_seconds',
-    help: 'Time a key waits before a worker takes it',
-    buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10],
-    registers: [this.registry],
-  });
-  readonly workqueueWorkDuration = new Histogram({
-    name: 'kubernaut_workflowexecution_workqueue_work_duration_seconds',
-    help: 'Time a worker spends on a key',
-    buckets: [0.001, 0.01, 0.1, 1, 10],
-    registers: [this.registry],
-  });
+  readonly workqueueLatency = this.histogram(
+    'kubernaut_workflowexecution_workqueue_queue_duration_seconds',
+    'Time a key waits before a worker takes it',
+    [],
+    [0.0001, 0.001, 0.01, 0.1, 1, 10],
+  );
+  readonly workqueueWorkDuration = this.histogram(
+    'kubernaut_workflowexecution_workqueue_work_duration_seconds',
+    'Time a worker spends on a key',
+    [],
+    [0.001, 0.01, 0.1, 1, 10],
+  );
   readonly workqueueRetries = this.counter(
     'kubernaut_workflowexecution_workqueue_retries_total',
     'Rate-limited requeues after errors',
@@ -273,5 +271,14 @@ export class OperatorMetrics {
 
   private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    buckets: number[],
+  ): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 }

@@ -61,6 +61,20 @@ const sleepStep = (n: number, duration: string) =>
 const slowSpec = (steps: number, duration: string) =>
   specWith(Array.from({ length: steps }, (_, i) => sleepStep(i + 1, duration)));
 
+/** A workflow of `steps` 2 s steps in a fresh namespace, in flight: its first step done. */
+async function inFlight(prefix: string, name: string, steps: number): Promise<string> {
+  const namespace = await createNamespace(client, prefix);
+  await applyWorkflow({ client, namespace }, name, slowSpec(steps, '2s'));
+  await waitForWorkflow(
+    { client, namespace },
+    name,
+    (wf) => (wf.status?.stepStatuses ?? []).some((s) => s.status === 'completed'),
+    'a first step done',
+    60_000,
+  );
+  return namespace;
+}
+
 async function httpStatus(url: string, token?: string): Promise<number> {
   try {
     const res = await fetch(url, {
@@ -204,15 +218,7 @@ describe('the operator installed with kustomize on a real node', () => {
   });
 
   it('hands over within the lease duration + 2 s when the leader Pod is deleted, and the workflow in flight ends right', async () => {
-    const namespace = await createNamespace(client, 'handover');
-    await applyWorkflow({ client, namespace }, 'in-flight', slowSpec(6, '2s'));
-    await waitForWorkflow(
-      { client, namespace },
-      'in-flight',
-      (wf) => (wf.status?.stepStatuses ?? []).some((s) => s.status === 'completed'),
-      'a first step done',
-      60_000,
-    );
+    const namespace = await inFlight('handover', 'in-flight', 6);
     const leader = await until('the Lease held', () => leaseHolder(client));
     const deleted = Date.now();
     await client.request(`/api/v1/namespaces/${NAMESPACE}/pods/${leader}`, {
@@ -258,15 +264,7 @@ describe('the operator installed with kustomize on a real node', () => {
     expect(await pushImage(image.layout, rolled)).toBe(image.digest);
     await nodeImages().trustRegistry(hostPort);
 
-    const namespace = await createNamespace(client, 'rollout');
-    await applyWorkflow({ client, namespace }, 'across-rollout', slowSpec(8, '2s'));
-    await waitForWorkflow(
-      { client, namespace },
-      'across-rollout',
-      (wf) => (wf.status?.stepStatuses ?? []).some((s) => s.status === 'completed'),
-      'a first step done',
-      60_000,
-    );
+    const namespace = await inFlight('rollout', 'across-rollout', 8);
     const before = new Set((await operatorPods(client)).map((p) => p.metadata.name));
     await applyOverlay(kc, rolled, 2);
     const after = await until(

@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
@@ -23,6 +22,7 @@ import {
   resourcePath,
 } from '../../src/shell/kube/resources.ts';
 import { loadKubeConfig } from '../../src/shell/operator.ts';
+import { until as untilSeen } from '../support/cluster.ts';
 
 jest.setTimeout(600_000);
 
@@ -47,15 +47,9 @@ const workflow = (name: string) =>
 const deployment = (name: string) => client.request<Deployment>(resourcePath(DEPLOYMENTS, NS, name));
 const configMap = (name: string) => client.request<ConfigMap>(resourcePath(CONFIG_MAPS, NS, name));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+/** Waits as long as a first `npm run dev` may need (3 minutes), polling every 250 ms. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> =>
+  untilSeen(what, probe, timeoutMs, 250);
 
 const finished = async (name: string): Promise<WorkflowExecution | undefined> => {
   const wf = await workflow(name);

@@ -14,7 +14,7 @@ import { Cleanup } from '../../src/shell/cleanup.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
-import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
 import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
 import { adminInNamespace, applyWorkflow, getWorkflow } from '../integration/support/harness.ts';
@@ -57,12 +57,7 @@ const CASES: readonly Case[] = [
   },
   {
     kind: 'diamond',
-    spec: specWith([
-      customStep(1),
-      customStep(2, { dependsOn: [1] }),
-      customStep(3, { dependsOn: [1] }),
-      customStep(4, { dependsOn: [2, 3] }),
-    ]),
+    spec: diamondSpec(customStep),
     verdict: () => ok,
     expected: fourStepsDone,
   },

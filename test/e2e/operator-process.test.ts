@@ -25,7 +25,7 @@ import {
   scratchNamespace,
   waitForWorkflow,
 } from '../integration/support/harness.ts';
-import { until } from '../support/cluster.ts';
+import { serviceAccountToken, until } from '../support/cluster.ts';
 
 jest.setTimeout(180_000);
 
@@ -54,24 +54,6 @@ async function namespaceWithExecutor(prefix: string): Promise<string> {
 
 const lease = (namespace: string, name: string) =>
   client.request<Lease>(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`);
-
-/** A ServiceAccount and a token for it from the TokenRequest API. */
-async function serviceAccountToken(namespace: string, name: string): Promise<string> {
-  await client.request(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
-    body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } },
-  });
-  const request = await client.request<{ status: { token: string } }>(
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    {
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { expirationSeconds: 3600 },
-      },
-    },
-  );
-  return request.status.token;
-}
 
 beforeAll(async () => {
   const admin = await adminClient();
@@ -120,7 +102,7 @@ let readerToken = '';
 describe('operators as processes', () => {
   beforeAll(async () => {
     const namespace = await scratchNamespace(cleanup, client, 'metrics-sa');
-    readerToken = await serviceAccountToken(namespace, 'prometheus');
+    readerToken = await serviceAccountToken(client, namespace, 'prometheus');
     cleanup.add('the metrics reader binding', () =>
       client
         .request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/e2e-metrics-reader', {
@@ -246,7 +228,7 @@ describe('operators as processes', () => {
     await operator.ready();
     await applyWorkflow({ client, namespace }, 'measured', specWith([customStep(1), customStep(2)]));
     await waitForWorkflow({ client, namespace }, 'measured', inPhase('completed'));
-    const nobody = await serviceAccountToken(namespace, 'nobody');
+    const nobody = await serviceAccountToken(client, namespace, 'nobody');
 
     expect((await operator.get('metrics', '/metrics')).status).toBe(401);
     expect((await operator.get('metrics', '/metrics', 'not-a-token')).status).toBe(401);

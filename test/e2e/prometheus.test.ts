@@ -7,7 +7,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { DASHBOARD_FILE } from '../../src/monitoring/outputs.ts';
@@ -22,6 +21,7 @@ import { startOperator, type RunningOperator } from '../../src/shell/operator.ts
 import { createLogger } from '../../src/shell/logger.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor, rollbackFailsIn } from '../support/executor.ts';
+import { serviceAccountToken, until } from '../support/cluster.ts';
 import {
   adminClient,
   applyWorkflow,
@@ -90,16 +90,6 @@ async function api<T>(path: string, params: Record<string, string> = {}): Promis
 }
 const query = (expr: string) => api<QueryResult>('/api/v1/query', { query: expr });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not seen in ${String(timeoutMs)} ms`);
-    await sleep(250);
-  }
-}
-
 const targets = async () =>
   (await api<{ data: { activeTargets: Target[] } }>('/api/v1/targets')).data.activeTargets;
 
@@ -134,21 +124,7 @@ beforeAll(async () => {
   cleanups.push(() => executor.stop());
 
   // A ServiceAccount that exists but may not read /metrics.
-  await client.request(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
-    body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nobody' } },
-  });
-  nobodyToken.value = (
-    await client.request<{ status: { token: string } }>(
-      `/api/v1/namespaces/${namespace}/serviceaccounts/nobody/token`,
-      {
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 3600 },
-        },
-      },
-    )
-  ).status.token;
+  nobodyToken.value = await serviceAccountToken(client, namespace, 'nobody');
   const garbageFile = join(dir, 'garbage-token');
   const nobodyFile = join(dir, 'nobody-token');
   writeFileSync(garbageFile, 'not-a-token');

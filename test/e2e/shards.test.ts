@@ -1,9 +1,6 @@
 // Shards across operator replicas, as real processes: 3 operators with --shards 6 end with 2 shards
 // each; a SIGKILLed one's shards move to the others within the lease duration + 2 s; every workflow
 // (created before, during and after the kill) ends right, and no child is ever created twice.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
@@ -14,7 +11,14 @@ import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, resourcePath } from '../../
 import { SHARD_LABELS } from '../../src/shell/shards.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
-import { adminClient, applyWorkflow, createNamespace } from '../integration/support/harness.ts';
+import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
+import { until } from '../support/cluster.ts';
+import {
+  adminClient,
+  applyWorkflow,
+  createNamespace,
+  deleteNamespace,
+} from '../integration/support/harness.ts';
 
 jest.setTimeout(240_000);
 
@@ -25,85 +29,24 @@ const LEASE_DURATION_S = 10;
 const RENEW_DEADLINE_S = 7;
 const RETRY_PERIOD_S = 2;
 
-interface LogLine {
-  message?: string;
-  workflow?: string;
-  reconcileId?: string;
-  identity?: string;
-  shard?: number;
-}
+/** The `wfx operator` flags of every replica: the shard group's lease timings. */
+const LEASE_TIMINGS = [
+  '--lease-duration',
+  String(LEASE_DURATION_S),
+  '--renew-deadline',
+  String(RENEW_DEADLINE_S),
+  '--retry-period',
+  String(RETRY_PERIOD_S),
+];
 
-interface Replica {
-  child: ChildProcess;
-  lines: LogLine[];
-  exited: Promise<void>;
-}
-
-const replicas: Replica[] = [];
-
-function spawnReplica(kubeconfig: string, namespace: string): Replica {
-  const child = spawn(
-    'node_modules/.bin/node',
-    [
-      'src/cli/wfx.ts',
-      'operator',
-      '--kubeconfig',
-      kubeconfig,
-      '--namespaces',
-      namespace,
-      '--health-port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--bind-address',
-      '127.0.0.1',
-      '--shards',
-      String(SHARDS),
-      '--leader-election-namespace',
-      namespace,
-      '--leader-election-id',
-      GROUP,
-      '--lease-duration',
-      String(LEASE_DURATION_S),
-      '--renew-deadline',
-      String(RENEW_DEADLINE_S),
-      '--retry-period',
-      String(RETRY_PERIOD_S),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const lines: LogLine[] = [];
-  createInterface({ input: child.stderr }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as LogLine);
-    } catch {
-      lines.push({ message: text });
-    }
+const spawnReplica = (kubeconfig: string, namespace: string): Promise<OperatorProcess> =>
+  spawnOperator({
+    kubeconfig,
+    namespaces: [namespace],
+    leaseName: GROUP,
+    shards: SHARDS,
+    args: LEASE_TIMINGS,
   });
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve();
-    }),
-  );
-  const replica = { child, lines, exited };
-  replicas.push(replica);
-  return replica;
-}
-
-async function kill(r: Replica): Promise<void> {
-  if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-  await r.exited;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not seen in ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 interface LeaseList {
   items: {
@@ -137,7 +80,7 @@ async function holders(): Promise<Map<number, string>> {
 const countsOf = (h: Map<number, string>): number[] =>
   [...new Set(h.values())].map((id) => [...h.values()].filter((v) => v === id).length).sort();
 
-const identityOf = (r: Replica): string | undefined =>
+const identityOf = (r: OperatorProcess): string | undefined =>
   r.lines.find((l) => l.message === 'shard acquired')?.identity;
 
 async function workflows(): Promise<WorkflowExecution[]> {
@@ -157,16 +100,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(replicas.map(kill));
+  await stopOperators();
   await executor.stop();
-  await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
+  await deleteNamespace(client, namespace);
   client.close();
 });
 
 describe('three operator replicas with six shards', () => {
   it('balance 2 shards each, take over a killed one’s shards within the lease duration + 2 s, and finish every workflow once', async () => {
     const kubeconfig = sharedControlPlane().kubeconfigPath;
-    const [a, b, c] = [0, 1, 2].map(() => spawnReplica(kubeconfig, namespace));
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => spawnReplica(kubeconfig, namespace)));
     if (!a || !b || !c) throw new Error('three replicas');
 
     const balanced = await until('6 shards held 2 by each of 3 replicas', async () => {
@@ -211,7 +154,7 @@ describe('three operator replicas with six shards', () => {
     for (const name of during) await applyWorkflow({ client, namespace }, name, spec());
     const victim = identityOf(a);
     const killedAt = Date.now();
-    await kill(a);
+    await a.kill();
     const after = Array.from({ length: 6 }, (_, i) => `after-${i}`);
     for (const name of after) await applyWorkflow({ client, namespace }, name, spec());
 

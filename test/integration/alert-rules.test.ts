@@ -75,6 +75,15 @@ const validatingSince0 = (reason: string): Series[] => [
 const STEP_BOUNDS = ['1', '2', '3', '5', '10', '20', '50', '100', '200'];
 const QUEUE_BOUNDS = ['0.0001', '0.001', '0.01', '0.1', '1', '10'];
 
+/** The one alert both ways of losing the leader raise: nobody leads, or nobody is scraped. */
+const noLeader = alert(
+  'WorkflowExecutionNoLeader',
+  'critical',
+  {},
+  'No WorkflowExecution operator has held the leader lease for 5m',
+  'No operator instance reports holding the leader lease: no workflow is being reconciled.',
+);
+
 const CASES: Record<string, AlertCase[]> = {
   WorkflowExecutionStuckInPhase: [
     {
@@ -309,29 +318,13 @@ const CASES: Record<string, AlertCase[]> = {
       story: 'the only instance has not held the lease for 6 minutes',
       input: [s(`${M}_leader`, { instance: 'a' }, '0x10')],
       eval: '6m',
-      fires: [
-        alert(
-          'WorkflowExecutionNoLeader',
-          'critical',
-          {},
-          'No WorkflowExecution operator has held the leader lease for 5m',
-          'No operator instance reports holding the leader lease: no workflow is being reconciled.',
-        ),
-      ],
+      fires: [noLeader],
     },
     {
       story: 'no instance is scraped at all for 6 minutes',
       input: [s('up', { job: 'other' }, '1x10')],
       eval: '6m',
-      fires: [
-        alert(
-          'WorkflowExecutionNoLeader',
-          'critical',
-          {},
-          'No WorkflowExecution operator has held the leader lease for 5m',
-          'No operator instance reports holding the leader lease: no workflow is being reconciled.',
-        ),
-      ],
+      fires: [noLeader],
     },
     {
       story: 'one of two instances leads',

@@ -11,18 +11,8 @@ import { HISTORY_SQL as SQLITE_HISTORY_SQL, openSqliteAuditStore } from '../../s
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import { ScriptedExecutor } from '../support/executor.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import {
-  SkewClock,
-  adminClient,
-  applyWorkflow,
-  createNamespace,
-  inPhase,
-  startOperatorFor,
-  waitForWorkflow,
-} from './support/harness.ts';
-import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { applyWorkflow, inPhase, startHarness, waitForWorkflow } from './support/harness.ts';
 
 jest.setTimeout(60_000);
 
@@ -308,29 +298,14 @@ describe('history queries read an index, so their cost is bounded by the window'
 
 describe('the operator with a PostgreSQL audit store', () => {
   it('writes one record for each finished run', async () => {
-    const { kc, client } = await adminClient();
-    const namespace = await createNamespace(client, 'audit');
     const audit = await openPostgresAuditStore(postgres.url);
-    const executor = new ScriptedExecutor(
-      kc,
-      client,
+    const h = await startHarness(
       (c) => (c.spec.stepNumber === 2 ? { phase: 'failed', message: 'nope' } : { phase: 'completed' }),
-      namespace,
-    );
-    await executor.start();
-    const operator = await startOperatorFor(
-      sharedControlPlane().kubeconfigPath,
-      namespace,
-      new SkewClock(),
-      audit,
+      { audit },
     );
     try {
-      await applyWorkflow(
-        { client, namespace },
-        'audited',
-        specWith([customStep(1), customStep(2, { dependsOn: [] })]),
-      );
-      const wf = await waitForWorkflow({ client, namespace }, 'audited', inPhase('completed'));
+      await applyWorkflow(h, 'audited', specWith([customStep(1), customStep(2, { dependsOn: [] })]));
+      const wf = await waitForWorkflow(h, 'audited', inPhase('completed'));
       let row: WorkflowExecutionAudit | undefined;
       for (let i = 0; i < 50 && !row; i++) {
         row = await audit.get(wf.metadata.uid ?? '');
@@ -338,7 +313,7 @@ describe('the operator with a PostgreSQL audit store', () => {
       }
       expect(row).toMatchObject({
         name: 'audited',
-        namespace,
+        namespace: h.namespace,
         status: 'completed',
         outcome: 'partial_success',
         totalSteps: 2,
@@ -350,9 +325,7 @@ describe('the operator with a PostgreSQL audit store', () => {
         errorMessage: 'nope',
       });
     } finally {
-      await operator.stop();
-      await executor.stop();
-      client.close();
+      await h.stop();
     }
   });
 });

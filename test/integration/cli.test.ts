@@ -29,10 +29,9 @@ import {
   conditionOf,
   getWorkflow,
   inPhase,
-  startHarness,
   waitForWorkflow,
-  type Harness,
 } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(120_000);
 
@@ -75,18 +74,11 @@ const failStep =
       ? { phase: 'failed', message: 'broken' }
       : { phase: 'completed' };
 
-let h: Harness;
 const scripts = new Map<string, Script>();
 
-beforeAll(async () => {
-  h = await startHarness((c) =>
-    (scripts.get(c.spec.workflowExecutionRef.name) ?? (() => ({ phase: 'completed' })))(c),
-  );
-});
-
-afterAll(async () => {
-  await h.stop();
-});
+const h = harnessForSuite((c) =>
+  (scripts.get(c.spec.workflowExecutionRef.name) ?? (() => ({ phase: 'completed' })))(c),
+);
 
 const ns = () => ['-n', h.namespace];
 const awaitingApproval = (wf: Parameters<typeof conditionOf>[0]) =>

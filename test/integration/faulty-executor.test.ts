@@ -3,7 +3,7 @@
 // attempt that does not exist is ignored; a child flipping from completed to failed changes nothing
 // already decided; a child deleted by someone else is created again under the same name; a child
 // whose owner reference is removed no longer counts for the workflow, whose step then times out.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution } from '../../src/api/generated/types.ts';
 import { ApiError } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
@@ -14,25 +14,18 @@ import {
   childrenOf,
   getWorkflow,
   inPhase,
-  startHarness,
   travel,
   waitForWorkflow,
-  type Harness,
 } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
 
 /** Children the executor leaves alone (the test writes their status itself); the rest succeed. */
 const untouched = new Set<string>();
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness((child): Verdict =>
-    untouched.has(child.metadata.name ?? '') ? { phase: 'hang' } : { phase: 'completed', wouldSucceed: true },
-  );
-});
-afterAll(async () => {
-  await h.stop();
-});
+const h = harnessForSuite((child): Verdict =>
+  untouched.has(child.metadata.name ?? '') ? { phase: 'hang' } : { phase: 'completed', wouldSucceed: true },
+);
 
 const childPath = (name: string, sub?: string) => resourcePath(KUBERNETES_EXECUTIONS, h.namespace, name, sub);
 const writeChildStatus = (name: string, status: Record<string, unknown>) =>

@@ -1,30 +1,18 @@
 // A deadline years away neither spins nor overflows: the apiserver refuses a timeout past 720h
 // with the field's path, and a workflow waiting on a 720h step (past Node's 24.8-day timer limit)
 // is reconciled once per change, not over and over.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../../src/shell/kube/client.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { counterTotal } from '../chaos/support/chaos.ts';
-import {
-  applyWorkflow,
-  childrenOf,
-  inPhase,
-  startHarness,
-  waitForWorkflow,
-  type Harness,
-} from './support/harness.ts';
+import { applyWorkflow, childrenOf, inPhase, waitForWorkflow } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
 
-let h: Harness;
-beforeAll(async () => {
-  // The executor leaves every child running: the workflow waits on its step's deadline.
-  h = await startHarness(() => ({ phase: 'hang' }));
-});
-afterAll(async () => {
-  await h.stop();
-});
+// The executor leaves every child running: the workflow waits on its step's deadline.
+const h = harnessForSuite(() => ({ phase: 'hang' }));
 
 async function refusal(name: string, timeout: string, where: 'step' | 'rollback'): Promise<ApiError> {
   const step =

@@ -4,81 +4,46 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
-import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
-import type { RunningOperator } from '../../src/shell/operator.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import { ScriptedExecutor, rollbackFailsIn } from '../support/executor.ts';
-import {
-  SkewClock,
-  adminClient,
-  annotate,
-  applyWorkflow,
-  conditionOf,
-  createNamespace,
-  inPhase,
-  startOperatorFor,
-  waitForWorkflow,
-  whoAmI,
-} from './support/harness.ts';
-import type { KubeClient } from '../../src/shell/kube/client.ts';
+import { rollbackFailsIn } from '../support/executor.ts';
+import { annotate, applyWorkflow, conditionOf, inPhase, waitForWorkflow } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
 
 const script = rollbackFailsIn('bad-rollback', 2);
 
-let client: KubeClient;
-let namespace: string;
-let operator: RunningOperator;
-let executor: ScriptedExecutor;
-let username: string;
+// A real store that can no longer write: every audit record the operator tries fails.
+const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
+beforeAll(() => audit.close());
+const h = harnessForSuite(script, { audit });
 
-beforeAll(async () => {
-  const admin = await adminClient();
-  client = admin.client;
-  namespace = await createNamespace(client, 'metrics');
-  // A real store that can no longer write: every audit record the operator tries fails.
-  const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
-  await audit.close();
-  operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, new SkewClock(), audit);
-  executor = new ScriptedExecutor(admin.kc, client, script, namespace);
-  await executor.start();
-  username = await whoAmI(client);
-});
-
-afterAll(async () => {
-  await executor.stop();
-  await operator.stop();
-  await client.request(`/api/v1/namespaces/${namespace}`, { method: 'DELETE' }).catch(() => undefined);
-  client.close();
-});
-
-const scrape = () => operator.metrics.registry.metrics();
+const scrape = () => h.operator.metrics.registry.metrics();
 const series = (text: string, name: string) =>
   text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-const h = () => ({ client, namespace });
 
 describe('metrics for the alerts', () => {
   it('a workflow at its approval gate is shown awaiting approval, with the start of its validating phase, until it is approved and finishes', async () => {
-    await applyWorkflow(h(), 'gated', specWith([customStep(1)], { approvalRequired: true }));
+    await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
     const waiting = await waitForWorkflow(
-      h(),
+      h,
       'gated',
       (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval',
     );
     const text = await scrape();
     expect(series(text, 'kubernaut_workflowexecution_workflow_status')).toContain(
-      `kubernaut_workflowexecution_workflow_status{namespace="${namespace}",name="gated",phase="validating",reason="AwaitingApproval"} 1`,
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="validating",reason="AwaitingApproval"} 1`,
     );
     const started = Date.parse(waiting.status?.validationStartTime ?? '') / 1000;
     expect(series(text, 'kubernaut_workflowexecution_phase_start_timestamp_seconds')).toContain(
-      `kubernaut_workflowexecution_phase_start_timestamp_seconds{namespace="${namespace}",name="gated",phase="validating"} ${String(started)}`,
+      `kubernaut_workflowexecution_phase_start_timestamp_seconds{namespace="${h.namespace}",name="gated",phase="validating"} ${String(started)}`,
     );
 
-    await annotate(h(), 'gated', APPROVED_BY, username);
-    await waitForWorkflow(h(), 'gated', inPhase('completed'));
+    await annotate(h, 'gated', APPROVED_BY, h.username);
+    await waitForWorkflow(h, 'gated', inPhase('completed'));
     const after = await scrape();
     // Finished: no current phase to be stuck in, and the status says so.
     expect(
@@ -87,25 +52,25 @@ describe('metrics for the alerts', () => {
       ),
     ).toEqual([]);
     expect(series(after, 'kubernaut_workflowexecution_workflow_status')).toContain(
-      `kubernaut_workflowexecution_workflow_status{namespace="${namespace}",name="gated",phase="completed",reason="Succeeded"} 1`,
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="Succeeded"} 1`,
     );
   });
 
   it('a workflow whose rollback failed is shown failed with reason RollbackFailed', async () => {
     await applyWorkflow(
-      h(),
+      h,
       'bad-rollback',
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })]),
     );
-    await waitForWorkflow(h(), 'bad-rollback', (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed');
+    await waitForWorkflow(h, 'bad-rollback', (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed');
     expect(series(await scrape(), 'kubernaut_workflowexecution_workflow_status')).toContain(
-      `kubernaut_workflowexecution_workflow_status{namespace="${namespace}",name="bad-rollback",phase="failed",reason="RollbackFailed"} 1`,
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="bad-rollback",phase="failed",reason="RollbackFailed"} 1`,
     );
   });
 
   it('audit records that cannot be written are counted as failures, none as successes', async () => {
-    await applyWorkflow(h(), 'unaudited', specWith([customStep(1)]));
-    await waitForWorkflow(h(), 'unaudited', inPhase('completed'));
+    await applyWorkflow(h, 'unaudited', specWith([customStep(1)]));
+    await waitForWorkflow(h, 'unaudited', inPhase('completed'));
     const lines = series(await scrape(), 'kubernaut_workflowexecution_audit_writes_total');
     const failures = lines.find((l) => l.includes('result="failure"'));
     expect(Number(failures?.split(' ').at(-1))).toBeGreaterThanOrEqual(1);

@@ -1,6 +1,6 @@
 // The reconcile loop on the real control plane: happy paths, parallel branches, invalid specs.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/specs.ts';
 import { FINALIZER } from '../../src/shell/reconciler.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import {
@@ -10,20 +10,13 @@ import {
   conditionOf,
   inPhase,
   reconcileNow,
-  startHarness,
   waitForWorkflow,
-  type Harness,
 } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.stop();
-});
+const h = harnessForSuite();
 
 describe('a sequential workflow', () => {
   it('runs its steps one after another and completes with success', async () => {
@@ -89,12 +82,7 @@ describe('kubectl get', () => {
 
 describe('a diamond', () => {
   it('runs both branches once the root succeeded, and the join after both', async () => {
-    const spec = specWith([
-      customStep(1),
-      customStep(2, { dependsOn: [1] }),
-      customStep(3, { dependsOn: [1] }),
-      customStep(4, { dependsOn: [2, 3] }),
-    ]);
+    const spec = diamondSpec(customStep);
     await applyWorkflow(h, 'diamond', spec);
     const wf = await waitForWorkflow(h, 'diamond', inPhase('completed'), 'completed');
     expect(wf.status?.executionPlan).toMatchObject({

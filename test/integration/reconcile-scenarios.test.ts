@@ -1,7 +1,7 @@
 // Every path of the lifecycle on the real control plane, each asserting the final status and the
 // children that exist. The executor is scripted per workflow; deadlines are reached by moving the
 // operator's clock (time is data in this design), never by waiting for them.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution } from '../../src/api/generated/types.ts';
 import {
   APPROVED_BY,
@@ -18,11 +18,10 @@ import {
   conditionOf,
   getWorkflow,
   inPhase,
-  startHarness,
   travel,
   waitForWorkflow,
-  type Harness,
 } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
 
@@ -32,13 +31,7 @@ const script: Script = (child) =>
   scripts.get(child.spec.workflowExecutionRef.name)?.(child) ?? { phase: 'completed', wouldSucceed: true };
 const ok: Verdict = { phase: 'completed', wouldSucceed: true };
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness(script);
-});
-afterAll(async () => {
-  await h.stop();
-});
+const h = harnessForSuite(script);
 
 const statusOfStep = async (name: string) =>
   new Map((await getWorkflow(h, name)).status?.stepStatuses?.map((s) => [s.stepNumber, s.status]));

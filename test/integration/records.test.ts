@@ -1,56 +1,43 @@
 // What a run leaves behind for people and tools: Kubernetes Events (once per transition, aggregated),
 // metrics, and no secret value anywhere; and ownership by the AlertRemediation it remediates.
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { EventRecorder } from '../../src/shell/events.ts';
 import { createStreamLogger } from '../../src/shell/logger.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import {
-  applyWorkflow,
-  childrenOf,
-  getWorkflow,
-  inPhase,
-  startHarness,
-  waitForWorkflow,
-  type Harness,
-} from './support/harness.ts';
+import { applyWorkflow, childrenOf, getWorkflow, inPhase, waitForWorkflow } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
 
 const SECRET_VALUE = 'czNjcjN0LXA0c3N3MHJk'; // base64 of a password that must never leak
 const logLines: string[] = [];
+const stream = new PassThrough();
+stream.on('data', (chunk: Buffer) => logLines.push(chunk.toString('utf8')));
 
-let h: Harness;
-beforeAll(async () => {
-  const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => logLines.push(chunk.toString('utf8')));
-  h = await startHarness(
-    (child) =>
-      child.spec.action === 'update-secret'
-        ? {
-            phase: 'completed',
-            // An executor that (wrongly) echoes the value: the operator must not carry it on.
-            result: {
-              success: true,
-              updateResult: {
-                resourceType: 'Secret',
-                resourceName: 'db',
-                namespace: h.namespace,
-                updateType: 'config',
-                previousValue: SECRET_VALUE,
-                newValue: SECRET_VALUE,
-              },
+const h = harnessForSuite(
+  (child) =>
+    child.spec.action === 'update-secret'
+      ? {
+          phase: 'completed',
+          // An executor that (wrongly) echoes the value: the operator must not carry it on.
+          result: {
+            success: true,
+            updateResult: {
+              resourceType: 'Secret',
+              resourceName: 'db',
+              namespace: h.namespace,
+              updateType: 'config',
+              previousValue: SECRET_VALUE,
+              newValue: SECRET_VALUE,
             },
-          }
-        : { phase: 'completed' },
-    createStreamLogger('debug', stream),
-  );
-});
-afterAll(async () => {
-  await h.stop();
-});
+          },
+        }
+      : { phase: 'completed' },
+  { log: createStreamLogger('debug', stream) },
+);
 
 interface EventObject {
   reason: string;

@@ -16,11 +16,11 @@ import {
   conditionOf,
   createNamespace,
   inPhase,
-  startHarness,
   startOperatorFor,
   waitForWorkflow,
   type Harness,
 } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(120_000);
 
@@ -32,14 +32,8 @@ const EXTERNAL = {
 };
 
 describe('other writers', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    // A slow executor keeps the run going while the other writers race the operator.
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    await h.stop();
-  });
+  // A slow executor keeps the run going while the other writers race the operator.
+  const h = harnessForSuite();
 
   it('keeps a condition another client writes to status, and loses none of its own transitions', async () => {
     await applyWorkflow(h, 'shared-status', specWith(Array.from({ length: 6 }, (_, i) => customStep(i + 1))));

@@ -3,22 +3,15 @@
 // manifests/admission/) with the JSON path and what is wrong, or by the operator, which ends the
 // workflow `failed` with reason InvalidSpec and the path. A spec change is still refused; status and
 // metadata writes are not.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type { WorkflowExecution, WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
 import { ApiError } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customRollback, customStep, specWith, step } from '../fixtures/specs.ts';
 import { untilSpecPolicyEnforced } from './support/admission.ts';
-import {
-  applyWorkflow,
-  conditionOf,
-  getWorkflow,
-  inPhase,
-  startHarness,
-  waitForWorkflow,
-  type Harness,
-} from './support/harness.ts';
+import { applyWorkflow, conditionOf, getWorkflow, inPhase, waitForWorkflow } from './support/harness.ts';
+import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
 
@@ -101,13 +94,9 @@ const cases: [string, () => WorkflowExecutionSpec, Refusal][] = [
   ],
 ];
 
-let h: Harness;
+const h = harnessForSuite();
 beforeAll(async () => {
-  h = await startHarness();
   await untilSpecPolicyEnforced(h.client, h.namespace);
-});
-afterAll(async () => {
-  await h.stop();
 });
 
 async function refusal(promise: Promise<unknown>): Promise<ApiError | undefined> {

@@ -26,9 +26,13 @@ export interface OperatorProcessOptions {
   kubeconfig: string;
   /** Namespaces to watch (default: all). */
   namespaces?: readonly string[];
-  /** Leader election on a Lease of this name, in `leaseNamespace` (default: the first namespace). */
+  /**
+   * Leader election on a Lease of this name, in `leaseNamespace` (default: the first namespace); with
+   * `shards`, the name of the shard group instead (`--shards`, its Leases named after it).
+   */
   leaseName?: string;
   leaseNamespace?: string;
+  shards?: number;
   /** Default info; `warn` keeps a benchmark's operator (and this process, parsing) quiet. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Start node with the inspector, for `collectGarbage()`. */
@@ -119,7 +123,7 @@ function operatorArgs(options: OperatorProcessOptions, healthPort: number, metri
     args.push('--namespaces', options.namespaces.join(','));
   if (options.leaseName)
     args.push(
-      '--leader-elect',
+      ...(options.shards === undefined ? ['--leader-elect'] : ['--shards', String(options.shards)]),
       '--leader-election-namespace',
       options.leaseNamespace ?? options.namespaces?.[0] ?? 'default',
       '--leader-election-id',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { PHASES } from '../../machines/workflow.ts';
 import { machineOf } from '../../src/core/load.ts';
 import { activeStateIds, toDot, toMermaid } from '../../src/core/diagram.ts';
 import { diamondSpec } from '../fixtures/specs.ts';
@@ -10,16 +11,7 @@ describe('diagrams', () => {
     const machine = machineOf(planOf(diamondSpec()));
     const mermaid = toMermaid(machine);
     expect(mermaid.startsWith('stateDiagram-v2')).toBe(true);
-    for (const phase of [
-      'planning',
-      'validating',
-      'executing',
-      'monitoring',
-      'rolling_back',
-      'completed',
-      'failed',
-    ])
-      expect(mermaid).toContain(`state "${phase}"`);
+    for (const phase of PHASES) expect(mermaid).toContain(`state "${phase}"`);
     expect(mermaid).toContain(
       'workflow_executing_step4_running --> workflow_executing_step4_succeeded : STEP_RESULT [resultSucceeded]',
     );

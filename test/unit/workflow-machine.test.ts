@@ -229,7 +229,8 @@ describe('the workflow statechart', () => {
 
   describe('failures and rollback', () => {
     /** 1 -> (2 critical, 3 with retries) -> 4; 1 and 3 can be rolled back. */
-    const spec = (strategy: 'automatic' | 'manual' | 'none') =>
+    type Strategy = 'automatic' | 'manual' | 'none';
+    const spec = (strategy: Strategy) =>
       specWith(
         [
           step(1, { rollbackSpec }),
@@ -239,11 +240,16 @@ describe('the workflow statechart', () => {
         ],
         { rollbackStrategy: strategy },
       );
-
-    it('stops new launches on a critical failure, lets running steps finish, then rolls back in order', () => {
-      const w = world(spec('automatic'))
+    /** Step 1 done at T0 + 1 s: 2 and 3 running. */
+    const afterFirstStep = (strategy: Strategy) =>
+      world(spec(strategy))
         .tick(T0)
         .succeed(1, T0 + S);
+    /** Then the critical step 2 failed at T0 + 2 s: 3 still running. */
+    const afterCriticalFailure = (strategy: Strategy) => afterFirstStep(strategy).failStep(2, T0 + 2 * S);
+
+    it('stops new launches on a critical failure, lets running steps finish, then rolls back in order', () => {
+      const w = afterFirstStep('automatic');
       w.failStep(3, T0 + 2 * S); // step 3 waits for its retry
       w.failStep(2, T0 + 3 * S, 1, 'quota exceeded'); // critical, no retries
       expect(w.snapshot.context.abort?.code).toBe('CriticalStepFailed');
@@ -260,10 +266,7 @@ describe('the workflow statechart', () => {
     });
 
     it('waits for running steps to finish before rolling back', () => {
-      const w = world(spec('automatic'))
-        .tick(T0)
-        .succeed(1, T0 + S);
-      w.failStep(2, T0 + 2 * S);
+      const w = afterCriticalFailure('automatic');
       expect(w.phase).toBe('executing');
       expect(w.status(3)).toBe('running');
       w.succeed(3, T0 + 3 * S);
@@ -276,10 +279,7 @@ describe('the workflow statechart', () => {
     });
 
     it('fails with RollbackFailed when a rollback step fails or times out', () => {
-      const w = world(spec('automatic'))
-        .tick(T0)
-        .succeed(1, T0 + S)
-        .failStep(2, T0 + 2 * S);
+      const w = afterCriticalFailure('automatic');
       w.failStep(3, T0 + 3 * S);
       w.tick(T0 + 3 * S + 10 * S); // the retry of 3 is not started: a critical step failed
       expect(w.status(3)).toBe('failed');
@@ -289,20 +289,13 @@ describe('the workflow statechart', () => {
       expect(w.snapshot.context.failure?.code).toBe('RollbackFailed');
       expect(w.run(1).rollback).toMatchObject({ status: 'failed', message: 'gone' });
 
-      const slow = world(spec('automatic'))
-        .tick(T0)
-        .succeed(1, T0 + S)
-        .failStep(2, T0 + 2 * S);
+      const slow = afterCriticalFailure('automatic');
       slow.failStep(3, T0 + 3 * S).tick(T0 + 3 * S + 5 * M);
       expect(slow.snapshot.context.failure?.code).toBe('RollbackFailed');
     });
 
     it('waits for a rollback request with the manual strategy', () => {
-      const w = world(spec('manual'))
-        .tick(T0)
-        .succeed(1, T0 + S)
-        .failStep(2, T0 + 2 * S)
-        .failStep(3, T0 + 3 * S);
+      const w = afterCriticalFailure('manual').failStep(3, T0 + 3 * S);
       w.tick(T0 + 4 * S);
       expect(w.snapshot.value).toEqual({ failed: 'awaitingRollback' });
       w.send({ type: 'ROLLBACK_REQUESTED', now: T0 + 5 * S, by: 'dave' });
@@ -311,11 +304,7 @@ describe('the workflow statechart', () => {
     });
 
     it('fails without rollback with the none strategy', () => {
-      const w = world(spec('none'))
-        .tick(T0)
-        .succeed(1, T0 + S)
-        .failStep(2, T0 + 2 * S)
-        .failStep(3, T0 + 3 * S);
+      const w = afterCriticalFailure('none').failStep(3, T0 + 3 * S);
       w.tick(T0 + 4 * S);
       expect(w.snapshot.value).toEqual({ failed: 'terminal' });
       expect(w.run(1).rollback).toBeNull();
@@ -358,9 +347,7 @@ describe('the workflow statechart', () => {
     });
 
     it('aborts on cancellation while executing: running steps finish, then rollback per strategy', () => {
-      const w = world(spec('automatic'))
-        .tick(T0)
-        .succeed(1, T0 + S);
+      const w = afterFirstStep('automatic');
       w.send({ type: 'CANCEL_REQUESTED', now: T0 + 2 * S, by: 'erin' });
       expect(w.phase).toBe('executing');
       w.succeed(2, T0 + 3 * S);

@@ -82,6 +82,16 @@ const namespace = dnsLabel('Namespace of the target object.');
 const objectName = dnsSubdomain('Name of the target object.');
 const gracePeriod = specDuration('Grace period, e.g. "30s".');
 const deploymentRef = { namespace, deployment: objectName };
+/** The same members for a custom step and a custom rollback: the executor's own action and config. */
+const customParameters = (of: 'action' | 'rollback') =>
+  obj(
+    `Parameters of a custom ${of}.`,
+    {
+      actionType: str(LIMITS.stepName, 'Custom action identifier.', { minLength: 1 }),
+      config: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'String-only configuration.'),
+    },
+    ['actionType'],
+  );
 
 const objectReference = obj('A reference to another object.', {
   apiVersion: str(253, 'API version of the referent.'),
@@ -197,14 +207,7 @@ export const stepParameters = unionOf(
       },
       ['nodeName'],
     ),
-    custom: obj(
-      'Parameters of a custom action.',
-      {
-        actionType: str(LIMITS.stepName, 'Custom action identifier.', { minLength: 1 }),
-        config: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'String-only configuration.'),
-      },
-      ['actionType'],
-    ),
+    custom: customParameters('action'),
   },
 );
 
@@ -232,14 +235,7 @@ export const rollbackParameters = unionOf(
       ['namespace', 'name', 'type'],
     ),
     uncordonNode: obj('Parameters of uncordon-node.', { nodeName: dnsSubdomain('Node name.') }, ['nodeName']),
-    custom: obj(
-      'Parameters of a custom rollback.',
-      {
-        actionType: str(LIMITS.stepName, 'Custom action identifier.', { minLength: 1 }),
-        config: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'String-only configuration.'),
-      },
-      ['actionType'],
-    ),
+    custom: customParameters('rollback'),
   },
 );
 

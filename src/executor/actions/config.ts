@@ -8,7 +8,7 @@ import type { KubernetesExecution } from '../../api/generated/types.ts';
 import { LABELS } from '../../shell/children.ts';
 import { isAlreadyExists } from '../../shell/kube/client.ts';
 import { CONFIG_MAPS, SECRETS, resourcePath, type ResourceType } from '../../shell/kube/resources.ts';
-import { ActionError, required, type ActionContext, type ActionOutcome } from '../context.ts';
+import { ActionError, objectUpdated, required, type ActionContext, type ActionOutcome } from '../context.ts';
 
 /** Keys the target did not have before the change (a restore removes them). */
 export const ABSENT_KEYS = 'executor.kubernaut.io/absent-keys';
@@ -94,12 +94,9 @@ async function update(
   const secret = kind === 'Secret';
   return {
     message: `${ctx.dryRun ? 'would update' : 'updated'} ${kind} ${p.namespace}/${p.name} keys ${keys.join(', ')} (previous values ${ctx.dryRun ? 'would be ' : ''}saved in ${kind} ${snapshot})`,
-    result: {
-      success: true,
-      updateResult: {
-        resourceType: kind,
-        resourceName: p.name,
-        namespace: p.namespace,
+    result: objectUpdated(
+      { resourceType: kind, name: p.name, namespace: p.namespace },
+      {
         updateType: 'config',
         ...(secret
           ? {
@@ -108,10 +105,7 @@ async function update(
             }
           : { previousValue: JSON.stringify(previous), newValue: JSON.stringify(p.dataUpdates) }),
       },
-      resourcesAffected: [
-        { resourceType: kind, name: p.name, namespace: p.namespace, changeType: 'modified' },
-      ],
-    },
+    ),
   };
 }
 
@@ -146,18 +140,9 @@ export async function restorePreviousConfig(ctx: ActionContext): Promise<ActionO
   const keys = Object.keys(data).sort();
   return {
     message: `${ctx.dryRun ? 'would restore' : 'restored'} ${p.type} ${p.namespace}/${p.name} keys ${keys.join(', ')} from ${name}`,
-    result: {
-      success: true,
-      updateResult: {
-        resourceType: p.type,
-        resourceName: p.name,
-        namespace: p.namespace,
-        updateType: 'config',
-        ...(p.type === 'Secret' ? {} : { newValue: JSON.stringify(data) }),
-      },
-      resourcesAffected: [
-        { resourceType: p.type, name: p.name, namespace: p.namespace, changeType: 'modified' },
-      ],
-    },
+    result: objectUpdated(
+      { resourceType: p.type, name: p.name, namespace: p.namespace },
+      { updateType: 'config', ...(p.type === 'Secret' ? {} : { newValue: JSON.stringify(data) }) },
+    ),
   };
 }

@@ -5,7 +5,7 @@
  * by copying the previous ReplicaSet's template back, as `kubectl rollout undo` does).
  */
 import { DEPLOYMENTS, core, resourcePath } from '../../shell/kube/resources.ts';
-import { ActionError, required, type ActionContext, type ActionOutcome } from '../context.ts';
+import { ActionError, objectUpdated, required, type ActionContext, type ActionOutcome } from '../context.ts';
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -78,18 +78,11 @@ async function restart(ctx: ActionContext, namespace: string, name: string): Pro
   });
   return {
     message: `${ctx.dryRun ? 'would restart' : 'restarted'} deployment ${namespace}/${name}`,
-    result: {
-      success: true,
-      updateResult: {
-        resourceType: 'Deployment',
-        resourceName: name,
-        namespace,
-        updateType: 'restart',
-        ...(previous ? { previousValue: previous } : {}),
-        newValue: now,
-      },
-      resourcesAffected: [{ resourceType: 'Deployment', name, namespace, changeType: 'restarted' }],
-    },
+    result: objectUpdated(
+      { resourceType: 'Deployment', name, namespace },
+      { updateType: 'restart', previousValue: previous, newValue: now },
+      'restarted',
+    ),
   };
 }
 
@@ -111,20 +104,10 @@ export async function updateImage(ctx: ActionContext): Promise<ActionOutcome> {
   });
   return {
     message: `${ctx.dryRun ? 'would set' : 'set'} image of ${p.namespace}/${p.deployment} container ${p.container} to ${p.newImage}`,
-    result: {
-      success: true,
-      updateResult: {
-        resourceType: 'Deployment',
-        resourceName: p.deployment,
-        namespace: p.namespace,
-        updateType: 'image',
-        ...(container.image ? { previousValue: container.image } : {}),
-        newValue: p.newImage,
-      },
-      resourcesAffected: [
-        { resourceType: 'Deployment', name: p.deployment, namespace: p.namespace, changeType: 'modified' },
-      ],
-    },
+    result: objectUpdated(
+      { resourceType: 'Deployment', name: p.deployment, namespace: p.namespace },
+      { updateType: 'image', previousValue: container.image, newValue: p.newImage },
+    ),
   };
 }
 
@@ -176,18 +159,9 @@ export async function restorePreviousDeployment(ctx: ActionContext): Promise<Act
   });
   return {
     message: `${ctx.dryRun ? 'would restore' : 'restored'} deployment ${p.namespace}/${p.deployment} to revision ${revision}`,
-    result: {
-      success: true,
-      updateResult: {
-        resourceType: 'Deployment',
-        resourceName: p.deployment,
-        namespace: p.namespace,
-        updateType: 'spec',
-        newValue: `revision ${revision}`,
-      },
-      resourcesAffected: [
-        { resourceType: 'Deployment', name: p.deployment, namespace: p.namespace, changeType: 'modified' },
-      ],
-    },
+    result: objectUpdated(
+      { resourceType: 'Deployment', name: p.deployment, namespace: p.namespace },
+      { updateType: 'spec', newValue: `revision ${revision}` },
+    ),
   };
 }

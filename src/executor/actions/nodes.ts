@@ -1,6 +1,6 @@
 /** Node actions: cordon (spec.unschedulable), drain (cordon, then delete the pods on the node), uncordon. */
 import { NODES, PODS, resourcePath } from '../../shell/kube/resources.ts';
-import { required, type ActionContext, type ActionOutcome } from '../context.ts';
+import { objectUpdated, required, type ActionContext, type ActionOutcome } from '../context.ts';
 import { deletePods, type PodRef } from './pods.ts';
 
 async function setUnschedulable(ctx: ActionContext, node: string, unschedulable: boolean): Promise<boolean> {
@@ -13,17 +13,15 @@ async function setUnschedulable(ctx: ActionContext, node: string, unschedulable:
   return before.spec?.unschedulable === true;
 }
 
-const nodeResult = (node: string, previous: boolean, now: boolean) => ({
-  success: true,
-  updateResult: {
-    resourceType: 'Node',
-    resourceName: node,
-    updateType: 'spec',
-    previousValue: `unschedulable=${String(previous)}`,
-    newValue: `unschedulable=${String(now)}`,
-  },
-  resourcesAffected: [{ resourceType: 'Node', name: node, changeType: 'modified' }],
-});
+const nodeResult = (node: string, previous: boolean, now: boolean) =>
+  objectUpdated(
+    { resourceType: 'Node', name: node },
+    {
+      updateType: 'spec',
+      previousValue: `unschedulable=${String(previous)}`,
+      newValue: `unschedulable=${String(now)}`,
+    },
+  );
 
 export async function cordonNode(ctx: ActionContext): Promise<ActionOutcome> {
   const p = required(ctx.child.spec.parameters?.cordonNode, 'cordonNode');

@@ -28,14 +28,17 @@ export function defaultBinDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheRoot(env), KUBERNETES_VERSION, 'bin');
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+/** Whether this process may use `path` so (`constants.X_OK`, `W_OK`, ...): false when it is missing too. */
+export async function mayAccess(path: string, mode: number): Promise<boolean> {
   try {
-    await access(file, constants.X_OK);
+    await access(path, mode);
     return true;
   } catch {
     return false;
   }
 }
+
+export const isExecutable = (file: string): Promise<boolean> => mayAccess(file, constants.X_OK);
 
 export async function missingBinaries(
   binDir: string,

@@ -1,6 +1,6 @@
 // Starts a real control plane (etcd, kube-apiserver, kube-controller-manager, and with `workloads`
 // kube-scheduler + kwok with fake nodes) on random loopback ports, envtest style.
-import { access, constants, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { constants, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,6 +11,7 @@ import {
   REPO_ROOT,
   defaultBinDir,
   ensureBinaries,
+  mayAccess,
   type ControlPlaneBinary,
 } from './binaries.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
@@ -94,17 +95,8 @@ const CONTROLLERS = [
 const WORKLOAD_CONTROLLERS = ['deployment-controller', 'replicaset-controller', 'job-controller'];
 const REAL_NODE_CONTROLLERS = ['endpointslice-controller', 'endpoints-controller', 'disruption-controller'];
 
-async function writable(dir: string): Promise<boolean> {
-  try {
-    await access(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function makeDataDir(root: string | undefined): Promise<string> {
-  const parent = root ?? ((await writable('/dev/shm')) ? '/dev/shm' : tmpdir());
+  const parent = root ?? ((await mayAccess('/dev/shm', constants.W_OK)) ? '/dev/shm' : tmpdir());
   return mkdtemp(join(parent, 'wfe-controlplane-'));
 }
 

@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Rig } from './rig.ts';
+import type { Toxic } from './toxiproxy.ts';
 
 export interface Fault {
   name: string;
@@ -30,6 +31,11 @@ export function faultCatalog(rig: () => Pick<Rig, 'proxy' | 'cp'>, scale: number
   };
   const ms = (fullS: number, floorS: number): number => Math.max(floorS, fullS * scale) * 1000;
   const heal = () => proxy.heal();
+  /** One toxic on each direction of the connection, named `<name>-up` and `<name>-down`. */
+  const bothWays = async (name: string, type: Toxic['type'], attributes: Toxic['attributes']) => {
+    await proxy.addToxic({ name: `${name}-up`, type, stream: 'upstream', attributes });
+    await proxy.addToxic({ name: `${name}-down`, type, stream: 'downstream', attributes });
+  };
   return [
     {
       name: 'latency 200±100 ms',
@@ -61,20 +67,7 @@ export function faultCatalog(rig: () => Pick<Rig, 'proxy' | 'cp'>, scale: number
       durationMs: ms(30, 10),
       unreachable: true,
       batchDuring: false,
-      inject: async () => {
-        await proxy.addToxic({
-          name: 'hole-up',
-          type: 'timeout',
-          stream: 'upstream',
-          attributes: { timeout: 0 },
-        });
-        await proxy.addToxic({
-          name: 'hole-down',
-          type: 'timeout',
-          stream: 'downstream',
-          attributes: { timeout: 0 },
-        });
-      },
+      inject: () => bothWays('hole', 'timeout', { timeout: 0 }),
       heal,
     },
     {
@@ -83,20 +76,7 @@ export function faultCatalog(rig: () => Pick<Rig, 'proxy' | 'cp'>, scale: number
       durationMs: ms(30, 6),
       unreachable: false,
       batchDuring: true,
-      inject: async () => {
-        await proxy.addToxic({
-          name: 'bw-up',
-          type: 'bandwidth',
-          stream: 'upstream',
-          attributes: { rate: 64 },
-        });
-        await proxy.addToxic({
-          name: 'bw-down',
-          type: 'bandwidth',
-          stream: 'downstream',
-          attributes: { rate: 64 },
-        });
-      },
+      inject: () => bothWays('bw', 'bandwidth', { rate: 64 }),
       heal,
     },
     {

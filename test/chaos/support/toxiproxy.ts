@@ -4,10 +4,10 @@
  * through it; the tests and the executor talk to the apiserver directly.
  */
 import { spawn } from 'node:child_process';
-import { access, constants, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cacheRoot } from '../../../src/shell/controlplane/binaries.ts';
+import { cacheRoot, isExecutable } from '../../../src/shell/controlplane/binaries.ts';
 import { freePorts } from '../../../src/shell/controlplane/ports.ts';
 import { spawnManaged, type ManagedProcess } from '../../../src/shell/controlplane/processes.ts';
 
@@ -17,19 +17,10 @@ const TOXIPROXY_PACKAGE = 'github.com/Shopify/toxiproxy/v2/cmd/server';
 export const toxiproxyBinary = (env: NodeJS.ProcessEnv = process.env): string =>
   join(cacheRoot(env), 'toxiproxy', TOXIPROXY_VERSION, 'bin', 'toxiproxy-server');
 
-async function executable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The server binary, built with `go install <module>@<version>` when it is not cached yet. */
 export async function ensureToxiproxy(): Promise<string> {
   const binary = toxiproxyBinary();
-  if (await executable(binary)) return binary;
+  if (await isExecutable(binary)) return binary;
   const dir = join(binary, '..');
   await mkdir(dir, { recursive: true });
   const gobin = await mkdtemp(join(dir, '.build-'));

@@ -8,7 +8,7 @@ import type {
   WorkflowExecution,
   WorkflowExecutionSpec,
 } from '../../../src/api/generated/types.ts';
-import { customRollback, customStep, specWith } from '../../fixtures/specs.ts';
+import { customRollback, customStep, diamondSpec, specWith } from '../../fixtures/specs.ts';
 import type { Script } from '../../support/executor.ts';
 
 export interface Shape {
@@ -22,12 +22,7 @@ export const SHAPES: readonly Shape[] = [
   { shape: 'sequential', spec: specWith([1, 2, 3, 4].map((n) => customStep(n))) },
   {
     shape: 'diamond',
-    spec: specWith([
-      customStep(1),
-      customStep(2, { dependsOn: [1] }),
-      customStep(3, { dependsOn: [1] }),
-      customStep(4, { dependsOn: [2, 3] }),
-    ]),
+    spec: diamondSpec(customStep),
   },
   {
     shape: 'fanout',

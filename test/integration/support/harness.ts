@@ -119,21 +119,28 @@ export async function adminInNamespace(
   return { kc, client, namespace: await scratchNamespace(cleanup, client, prefix) };
 }
 
+export interface HarnessOptions {
+  /** The operator's log (default: errors only, or WFE_TEST_LOG's level). */
+  log?: Logger;
+  /** The operator's audit store, closed when it stops (default: a fresh SQLite file). */
+  audit?: AuditStore;
+}
+
 /**
  * The operator in-process, a scripted executor and a namespace of their own. Whatever was started is
  * stopped again when a later part fails to start, and by `stop()`.
  */
-export async function startHarness(script: Script = succeedAll, log?: Logger): Promise<Harness> {
+export async function startHarness(
+  script: Script = succeedAll,
+  options: HarnessOptions = {},
+): Promise<Harness> {
+  const { log } = options;
   const cleanup = new Cleanup();
   try {
-    const { kc, client } = await adminClient();
-    cleanup.add('the admin client', () => {
-      client.close();
-    });
-    const namespace = await createNamespace(client);
-    cleanup.add(`namespace ${namespace}`, () => deleteNamespace(client, namespace));
+    const { kc, client, namespace } = await adminInNamespace(cleanup, 'it');
     const clock = new SkewClock();
-    const audit = openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
+    const audit =
+      options.audit ?? openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
     const operator = cleanup.track(
       'the operator',
       await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, log),
