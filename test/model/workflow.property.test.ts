@@ -106,6 +106,29 @@ describe('workflow statechart properties', () => {
     );
   });
 
+  it('every reachable state persists as step-run strings and rehydrates to the same snapshot', () => {
+    fc.assert(
+      fc.property(specArb, choicesArb, (spec, choices) => {
+        const plan = planOf(spec);
+        const machine = machineOf(plan);
+        let snapshot = initialSnapshot(machine, T0);
+        for (const choice of [0, ...choices]) {
+          const envelope = JSON.parse(JSON.stringify(persist(snapshot, 'h'))) as ReturnType<typeof persist>;
+          const persisted = envelope.snapshot['context'] as { steps: Record<string, unknown> };
+          expect(Object.values(persisted.steps).every((run) => typeof run === 'string')).toBe(true);
+          const restored = rehydrate(envelope, { machine, hash: 'h', plan });
+          if (!restored.ok) throw new Error(restored.message);
+          expect(serialize(restored.snapshot)).toBe(serialize(snapshot));
+          expect(restored.snapshot.status).toBe(snapshot.status);
+          const event = pick(alphabet(plan, snapshot), choice);
+          if (!event) break;
+          snapshot = advance(machine, snapshot, [event]);
+        }
+      }),
+      settings,
+    );
+  });
+
   it('duplicated and stale events change nothing', () => {
     let staleSent = 0;
     fc.assert(
