@@ -76,6 +76,20 @@ function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefine
 
 const settings = { numRuns: 100 };
 
+/** The states a run of the spec reaches: the initial one, then one per picked event. */
+function reachable(spec: WorkflowExecutionSpec, choices: readonly number[]) {
+  const plan = planOf(spec);
+  const machine = machineOf(plan);
+  const states: WorkflowSnapshot[] = [initialSnapshot(machine, T0)];
+  for (const choice of choices) {
+    const current = states[states.length - 1] as WorkflowSnapshot;
+    const event = pick(alphabet(plan, current), choice);
+    if (!event) break;
+    states.push(advance(machine, current, [event]));
+  }
+  return { plan, machine, states };
+}
+
 describe('workflow statechart properties', () => {
   it('persisting and rehydrating after every event gives the snapshots of an uninterrupted run, and invariants hold', () => {
     fc.assert(
@@ -109,10 +123,8 @@ describe('workflow statechart properties', () => {
   it('every reachable state persists as step-run strings and rehydrates to the same snapshot', () => {
     fc.assert(
       fc.property(specArb, choicesArb, (spec, choices) => {
-        const plan = planOf(spec);
-        const machine = machineOf(plan);
-        let snapshot = initialSnapshot(machine, T0);
-        for (const choice of [0, ...choices]) {
+        const { plan, machine, states } = reachable(spec, choices);
+        for (const snapshot of states) {
           const envelope = JSON.parse(JSON.stringify(persist(snapshot, 'h'))) as ReturnType<typeof persist>;
           const persisted = envelope.snapshot['context'] as { steps: Record<string, unknown> };
           expect(Object.values(persisted.steps).every((run) => typeof run === 'string')).toBe(true);
@@ -120,9 +132,6 @@ describe('workflow statechart properties', () => {
           if (!restored.ok) throw new Error(restored.message);
           expect(serialize(restored.snapshot)).toBe(serialize(snapshot));
           expect(restored.snapshot.status).toBe(snapshot.status);
-          const event = pick(alphabet(plan, snapshot), choice);
-          if (!event) break;
-          snapshot = advance(machine, snapshot, [event]);
         }
       }),
       settings,
