@@ -5,6 +5,8 @@
  * (no cluster: the same `projectWorkflow` the reconciler writes), part by part.
  */
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { WorkflowExecution, WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
 import type { WorkflowEvent } from '../machines/events.ts';
 import { compileWorkflow, machineOf } from '../src/core/load.ts';
@@ -36,6 +38,21 @@ function specOf(count: number): WorkflowExecutionSpec {
     workflowDefinition: { name: `bench-${count}`, steps },
     executionStrategy: { rollbackStrategy: 'automatic' },
   };
+}
+
+/** A full GC on demand, for heap figures (the flag is set at run time: `npm run bench` has none). */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** The heap one compiled workflow (plan, hash, machine) holds, over `copies` of it. */
+function compiledHeapKiB(spec: WorkflowExecutionSpec, copies = 20): number {
+  const kept: unknown[] = [];
+  collectGarbage();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < copies; i++) kept.push(compileWorkflow(spec));
+  collectGarbage();
+  const after = process.memoryUsage().heapUsed;
+  return kept.length === copies ? Math.round((after - before) / copies / 1024) : Number.NaN;
 }
 
 export async function benchStatechart(): Promise<void> {
@@ -87,6 +104,7 @@ export async function benchStatechart(): Promise<void> {
       'build ms (no cache)': build.medianMs,
       'build ms (cached)': cachedMs,
       'cache speed-up': Math.round(build.medianMs / Math.max(cachedMs, 1e-6)),
+      'compiled KiB (heap)': compiledHeapKiB(spec),
     });
   }
   printTable('statechart: rehydrate + one transition + persist, machine build', rows);

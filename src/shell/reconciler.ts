@@ -140,7 +140,10 @@ export class Reconciler {
       this.lastWritten.delete(key);
     }
     if (!cached || !isFinishedView(cached)) return cached;
-    if (!this.o.audit || this.audited.has(cached.metadata.uid ?? '')) return 'settled';
+    if (!this.o.audit || this.audited.has(cached.metadata.uid ?? '')) {
+      this.compiled.forget(cached.metadata.uid ?? '');
+      return 'settled';
+    }
     return this.getLive(namespace, name);
   }
 
