@@ -28,7 +28,7 @@ export interface StatechartEnvelope {
 }
 
 /**
- * The persisted form: status, state value and context. Nothing else is kept. Since version 3 the
+ * The persisted form: status, state value and context. Nothing else is kept. Since version 4 the
  * context's step runs are short strings (persisted-step-run.ts) and, while executing, the state
  * value is just `"executing"`: each step's region is its run's status, rebuilt on rehydrate.
  */
@@ -121,6 +121,12 @@ const fromV1: Migration = (snapshot, plan) => {
   return { ...snapshot, context: { ...context, rollbackTrigger: trigger } };
 };
 
+/** Version 3 records run-time adjustments (dynamicStepAdjustment); version 2 made none. */
+const fromV2: Migration = (snapshot) => ({
+  ...snapshot,
+  context: { ...(snapshot.context as Record<string, unknown>), adjustments: [] },
+});
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -148,11 +154,11 @@ function fullValue(value: unknown, context: WorkflowContext, plan: ExecutionPlan
 }
 
 /**
- * Version 3 persists each step run as a short string and leaves the step regions out of the state
- * value (issue 13). A version 2 snapshot whose regions disagree with its step runs is refused: it
+ * Version 4 persists each step run as a short string and leaves the step regions out of the state
+ * value (issue 13). A version 3 snapshot whose regions disagree with its step runs is refused: it
  * could not be restored the same way.
  */
-const fromV2: Migration = (snapshot) => {
+const fromV3: Migration = (snapshot) => {
   const context = snapshot.context as { steps: Record<string, StepRun> } & Record<string, unknown>;
   const value = snapshot.value;
   const regions = isRecord(value) && isRecord(value[EXECUTING]) ? value[EXECUTING] : {};
@@ -174,7 +180,12 @@ const fromV2: Migration = (snapshot) => {
   };
 };
 
-export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1, 2: fromV2 };
+export const migrations: Readonly<Record<number, Migration>> = {
+  0: fromV0,
+  1: fromV1,
+  2: fromV2,
+  3: fromV3,
+};
 
 /** The in-memory context of a persisted one: every step run decoded, or what is wrong, and where. */
 function contextOf(
@@ -289,7 +300,7 @@ export function rehydrate(
     return {
       ok: false,
       reason: 'StateMismatch',
-      message: `the stored state ${JSON.stringify(persisted.value)} has step regions: since machine version 3 it is ${JSON.stringify(EXECUTING)}, the regions rebuilt from the step runs`,
+      message: `the stored state ${JSON.stringify(persisted.value)} has step regions: since machine version 4 it is ${JSON.stringify(EXECUTING)}, the regions rebuilt from the step runs`,
     };
   }
   const value = fullValue(persisted.value, context.context, plan);
@@ -382,5 +393,6 @@ export function lastEventTime(context: WorkflowContext): number {
   if (context.approval) times.push(context.approval.at);
   if (context.effectiveness) times.push(context.effectiveness.at);
   if (context.abort) times.push(context.abort.at);
+  for (const a of context.adjustments) times.push(a.at);
   return times.length === 0 ? 0 : Math.max(...times);
 }

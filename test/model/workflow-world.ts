@@ -84,7 +84,7 @@ export function world(spec: WorkflowExecutionSpec, start = T0): World {
 }
 
 /**
- * The envelope as machine versions 0 to 2 wrote it (the shape of their context aside): the
+ * The envelope as machine versions 0 to 3 wrote it (the shape of their context aside): the
  * snapshot's status, full state value and context, as plain JSON.
  */
 export function legacyEnvelope(

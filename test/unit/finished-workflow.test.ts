@@ -152,6 +152,7 @@ describe('the view of a finished workflow', () => {
         kind: 'step',
         stepNumber: 1,
         attempt: 1,
+        timeoutMs: 300_000,
       }),
       status: { phase: 'completed', message: 'scaled' },
     };

@@ -9,7 +9,7 @@ import { MACHINE_VERSION, type WorkflowSnapshot } from '../../machines/workflow.
 import type { WorkflowContext } from '../../machines/context.ts';
 import { canonicalJson, fnv1a64 } from '../../src/core/spec-hash.ts';
 import { advance, persist, rehydrate } from '../../src/core/statechart.ts';
-import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
+import { customStep, diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 import { T0, legacyEnvelope, world, type World } from '../model/workflow-world.ts';
 
 /**
@@ -19,7 +19,8 @@ import { T0, legacyEnvelope, world, type World } from '../model/workflow-world.t
  */
 const FINGERPRINTS: Record<number, string> = {
   2: '67919673995bdcf5',
-  3: 'bda60f12511843eb',
+  3: '986d30e376ac4694',
+  4: '62823850c728d4ad',
 };
 
 const S = 1000;
@@ -113,10 +114,35 @@ function sampleWorlds(): World[] {
   return [
     validated,
     rolledBack,
+    adjustedAtRunTime(),
     world(sequentialSpec(3)),
     world(diamondSpec()).tick(T0),
     world(rollbackable('manual')),
   ];
+}
+
+/**
+ * With dynamicStepAdjustment: step 1 fails once and is fixed by its retry, so step 3 (the same
+ * action) starts with raised retries; step 2 (independent, the same action) fails, so step 3 is
+ * also flagged.
+ */
+function adjustedAtRunTime(): World {
+  const flaky = (n: number, dependsOn: number[], maxRetries = 0) =>
+    customStep(n, { dependsOn, maxRetries, parameters: { custom: { actionType: 'flaky' } } });
+  return world(
+    specWith(
+      [flaky(1, [], 1), flaky(2, []), flaky(3, [1])],
+      {},
+      {
+        adaptiveOrchestration: { dynamicStepAdjustment: true },
+      },
+    ),
+  )
+    .tick(T0)
+    .failStep(1, T0 + S)
+    .failStep(2, T0 + S)
+    .tick(T0 + 11 * S)
+    .succeed(1, T0 + 12 * S);
 }
 
 function fingerprint(): string {
@@ -147,6 +173,9 @@ describe('the machine version', () => {
     expect([...contextShape(plain.snapshot.context)]).toContain('.rollbackTrigger:null');
     expect([...contextShape(sampleWorlds()[1]!.snapshot.context)]).toContain(
       '.steps.*.rollback.status:string',
+    );
+    expect([...contextShape(adjustedAtRunTime().snapshot.context)]).toEqual(
+      expect.arrayContaining(['.adjustments[].to:number', '.adjustments[].to:null']),
     );
   });
 });
@@ -231,7 +260,38 @@ describe('a snapshot persisted by machine version 1', () => {
   });
 });
 
-describe('a snapshot persisted by machine version 2 (step runs as objects, step regions in the value)', () => {
+/** The snapshot as machine version 2 persisted it: no run-time adjustments. */
+function asVersion2(snapshot: WorkflowSnapshot, hash: string) {
+  const envelope = legacyEnvelope(snapshot, hash, 2);
+  const { adjustments: _dropped, ...context } = envelope.snapshot['context'] as WorkflowContext;
+  return { ...envelope, snapshot: { ...envelope.snapshot, context } };
+}
+
+describe('a snapshot persisted by machine version 2', () => {
+  it('migrates with no run-time adjustments and runs on like the current machine', () => {
+    const w = world(rollbackable('automatic'))
+      .tick(T0)
+      .succeed(1, T0 + S);
+    const hash = 'h';
+    const restored = rehydrate(asVersion2(w.snapshot, hash), { machine: w.machine, hash, plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(2);
+    expect(restored.snapshot.context.adjustments).toEqual([]);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    const next = {
+      type: 'STEP_RESULT' as const,
+      now: T0 + 2 * S,
+      step: 2,
+      attempt: 1,
+      outcome: 'failed' as const,
+    };
+    expect(persist(advance(w.machine, restored.snapshot, [next]), hash)).toEqual(
+      persist(advance(w.machine, w.snapshot, [next]), hash),
+    );
+  });
+});
+
+describe('a snapshot persisted by machine version 3 (step runs as objects, step regions in the value)', () => {
   const worlds: [string, () => World][] = [
     [
       'executing, a step retrying',
@@ -243,16 +303,17 @@ describe('a snapshot persisted by machine version 2 (step runs as objects, step 
     ['rolling back after a critical failure', () => criticalStepFailedTwice('automatic')],
     ['validated, executed and monitored', () => sampleWorlds()[0]!],
     ['planning', () => world(sequentialSpec(3))],
+    ['with run-time adjustments', adjustedAtRunTime],
   ];
   it.each(worlds)('%s migrates to the same snapshot and runs on like the current machine', (_what, run) => {
     const w = run();
-    const restored = rehydrate(legacyEnvelope(w.snapshot, 'h', 2), {
+    const restored = rehydrate(legacyEnvelope(w.snapshot, 'h', 3), {
       machine: w.machine,
       hash: 'h',
       plan: w.plan,
     });
     if (!restored.ok) throw new Error(restored.message);
-    expect(restored.migratedFrom).toBe(2);
+    expect(restored.migratedFrom).toBe(3);
     expect(restored.snapshot.value).toEqual(w.snapshot.value);
     expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
     const next = { type: 'TICK' as const, now: T0 + 60 * S };
@@ -265,7 +326,7 @@ describe('a snapshot persisted by machine version 2 (step runs as objects, step 
     const w = world(sequentialSpec(2))
       .tick(T0)
       .succeed(1, T0 + S);
-    const envelope = legacyEnvelope(w.snapshot, 'h', 2);
+    const envelope = legacyEnvelope(w.snapshot, 'h', 3);
     const value = envelope.snapshot['value'] as { executing: Record<string, string> };
     value.executing['step1'] = 'running';
     const result = rehydrate(envelope, { machine: w.machine, hash: 'h', plan: w.plan });
