@@ -26,11 +26,12 @@ export interface FinishedChild {
   metadata: ObjectMeta;
 }
 
+// A view kept in place may still have a `spec` member, undefined (src/shell/informer.ts keepOnly).
 export const isFinishedView = (wf: WorkflowExecution | FinishedWorkflow): wf is FinishedWorkflow =>
-  !('spec' in wf);
+  (wf as Partial<WorkflowExecution>).spec === undefined;
 
 export const isFinishedChild = (child: KubernetesExecution | FinishedChild): child is FinishedChild =>
-  !('spec' in child);
+  (child as Partial<KubernetesExecution>).spec === undefined;
 
 /** States in which the machine can never move again (the persisted value, any machine version). */
 const isFinalState = (value: unknown): boolean =>

@@ -54,9 +54,13 @@ function slim(object: KubernetesObject): void {
   if (object.metadata) delete object.metadata.managedFields;
 }
 
-/** The object becomes its view, in place: client-node's cache holds the very object it passes on. */
+/**
+ * The object becomes its view, in place: client-node's cache holds the very object it passes on.
+ * Members the view lacks are set to undefined rather than deleted: a deleted member turns the
+ * object into a dictionary, a third larger (that is per cached object, 10,000 finished ones).
+ */
 export function keepOnly(object: object, view: object): void {
-  for (const key of Object.keys(object)) Reflect.deleteProperty(object, key);
+  for (const key of Object.keys(object)) if (!(key in view)) Reflect.set(object, key, undefined);
   Object.assign(object, view);
 }
 
