@@ -1,15 +1,22 @@
 /**
  * Statechart figures for 10, 50 and 200 steps: persisted snapshot size, one reconcile's worth of
- * rehydrate + one transition + persist, and machine build time with and without the cache.
+ * rehydrate + one transition + persist, and machine build time with and without the cache. Then the
+ * status bytes per step of chains of 10 and 150 custom steps as the core projects and persists them
+ * (no cluster: the same `projectWorkflow` the reconciler writes), part by part.
  */
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { WorkflowExecution, WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
-import { machineOf } from '../src/core/load.ts';
+import type { WorkflowEvent } from '../machines/events.ts';
+import { compileWorkflow, machineOf } from '../src/core/load.ts';
+import { projectWorkflow } from '../src/core/status.ts';
 import { CompiledWorkflows } from '../src/shell/compiled-workflows.ts';
 import { planWorkflow } from '../src/core/plan.ts';
 import { specHash } from '../src/core/spec-hash.ts';
 import { advance, initialSnapshot, persist, rehydrate } from '../src/core/statechart.ts';
-import { measure, printTable } from './support/measure.ts';
+import { measure, printTable, round1 } from './support/measure.ts';
+import { chain, specOf as shapeSpecOf } from './support/shapes.ts';
 
 const T0 = 1_735_732_800_000;
 
@@ -31,6 +38,21 @@ function specOf(count: number): WorkflowExecutionSpec {
     workflowDefinition: { name: `bench-${count}`, steps },
     executionStrategy: { rollbackStrategy: 'automatic' },
   };
+}
+
+/** A full GC on demand, for heap figures (the flag is set at run time: `npm run bench` has none). */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** The heap one compiled workflow (plan, hash, machine) holds, over `copies` of it. */
+function compiledHeapKiB(spec: WorkflowExecutionSpec, copies = 20): number {
+  const kept: unknown[] = [];
+  collectGarbage();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < copies; i++) kept.push(compileWorkflow(spec));
+  collectGarbage();
+  const after = process.memoryUsage().heapUsed;
+  return kept.length === copies ? Math.round((after - before) / copies / 1024) : Number.NaN;
 }
 
 export async function benchStatechart(): Promise<void> {
@@ -82,9 +104,68 @@ export async function benchStatechart(): Promise<void> {
       'build ms (no cache)': build.medianMs,
       'build ms (cached)': cachedMs,
       'cache speed-up': Math.round(build.medianMs / Math.max(cachedMs, 1e-6)),
+      'compiled KiB (heap)': compiledHeapKiB(spec),
     });
   }
   printTable('statechart: rehydrate + one transition + persist, machine build', rows);
+  benchStatusBytes();
+}
+
+/** How long each step of the byte-count chains takes; the next starts as it completes. */
+const STEP_MS = 405;
+
+/**
+ * The status of a chain of `steps` custom steps after `done` of them completed (the next one
+ * running), or finished and verified effective, as the reconciler would write it.
+ */
+function chainStatus(steps: number, done: number, finished: boolean) {
+  const compiled = compileWorkflow(shapeSpecOf(chain(steps)));
+  if (!compiled.ok) throw new Error('bench spec is invalid');
+  const { machine } = compiled;
+  const events: WorkflowEvent[] = [{ type: 'TICK', now: T0 }];
+  for (let n = 1; n <= done; n++)
+    events.push({ type: 'STEP_RESULT', now: T0 + n * STEP_MS, step: n, attempt: 1, outcome: 'succeeded' });
+  if (finished)
+    events.push({
+      type: 'EFFECTIVENESS_RESULT',
+      now: T0 + (done + 1) * STEP_MS,
+      effective: true,
+      score: 1,
+      resourceHealth: 'healthy',
+      newAlertsTriggered: false,
+    });
+  const snapshot = advance(machine, initialSnapshot(machine, T0), events);
+  const loaded = { kind: 'running' as const, compiled, snapshot, persisted: true };
+  // Named like the chains bench's workflows, so the child references are as long as there.
+  return projectWorkflow(loaded, { name: 'wf-r0-0', generation: 1, status: undefined }, T0);
+}
+
+export function benchStatusBytes(): void {
+  const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null));
+  const rows = (
+    [
+      ['10 steps, finished', 10, 10, true],
+      ['150 steps, mid-run (step 76 running)', 150, 75, false],
+      ['150 steps, finished', 150, 150, true],
+    ] as const
+  ).map(([state, steps, done, finished]) => {
+    const status = chainStatus(steps, done, finished);
+    const snapshot = status.statechart?.snapshot as { value: unknown; context: { steps: unknown } };
+    const perStep = (v: unknown) => round1(bytes(v) / steps);
+    return {
+      state,
+      '.status B/step': perStep(status),
+      'stepStatuses B/step': perStep(status.stepStatuses),
+      'statechart B/step': perStep(status.statechart),
+      'snapshot.context.steps B/step': perStep(snapshot.context.steps),
+      'snapshot.value B/step': perStep(snapshot.value),
+      'executionPlan B/step': perStep(status.executionPlan),
+    };
+  });
+  printTable(
+    'status bytes per step, projected and persisted by the core (goal: status <= 250, statechart <= 40)',
+    rows,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) await benchStatechart();

@@ -43,7 +43,7 @@ import type { MachineText } from './text.ts';
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
  * and record the new fingerprint in test/unit/machine-version.test.ts.
  */
-export const MACHINE_VERSION = 3;
+export const MACHINE_VERSION = 4;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */

@@ -7,13 +7,15 @@ import { initialTransition, transition } from 'xstate';
 import {
   MACHINE_VERSION,
   PHASES,
+  stepKey,
   type Phase,
   type WorkflowMachine,
   type WorkflowSnapshot,
 } from '../../machines/workflow.ts';
-import type { RollbackTrigger, WorkflowContext } from '../../machines/context.ts';
+import type { RollbackTrigger, StepRun, WorkflowContext } from '../../machines/context.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowEvent } from '../../machines/events.ts';
+import { decodeStepRun, encodeStepRun } from './persisted-step-run.ts';
 import { canonicalJson } from './spec-hash.ts';
 
 export const STATECHART_SCHEMA = 'workflowexecution.kubernaut.io/statechart/v1';
@@ -25,7 +27,11 @@ export interface StatechartEnvelope {
   snapshot: Record<string, unknown>;
 }
 
-/** The persisted form: status, state value and context. Nothing else is kept. */
+/**
+ * The persisted form: status, state value and context. Nothing else is kept. Since version 4 the
+ * context's step runs are short strings (persisted-step-run.ts) and, while executing, the state
+ * value is just `"executing"`: each step's region is its run's status, rebuilt on rehydrate.
+ */
 export interface PersistedSnapshot {
   status: 'active' | 'done' | 'error' | 'stopped';
   value: unknown;
@@ -129,10 +135,95 @@ const fromV2: Migration = (snapshot) => ({
   },
 });
 
-export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1, 2: fromV2 };
-
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What step-run offsets are counted from: the planning time (absent only in a broken context). */
+const originOf = (context: Record<string, unknown>): number => {
+  const planning = isRecord(context['times']) ? context['times']['planning'] : null;
+  return typeof planning === 'number' ? planning : 0;
+};
+
+const EXECUTING = 'executing';
+
+/** The state value as persisted: while executing, the step regions are left out. */
+function compactValue(value: unknown): unknown {
+  return isRecord(value) && EXECUTING in value ? EXECUTING : value;
+}
+
+/** The full state value of a persisted one: each step's region is its run's status. */
+function fullValue(value: unknown, context: WorkflowContext, plan: ExecutionPlan): unknown {
+  if (value !== EXECUTING) return value;
+  return {
+    [EXECUTING]: Object.fromEntries(
+      plan.steps.map((s) => [stepKey(s.number), context.steps[String(s.number)]?.status]),
+    ),
+  };
+}
+
+/**
+ * Version 4 persists each step run as a short string and leaves the step regions out of the state
+ * value (issue 13). A version 3 snapshot whose regions disagree with its step runs is refused: it
+ * could not be restored the same way.
+ */
+const fromV3: Migration = (snapshot) => {
+  const context = snapshot.context as { steps: Record<string, StepRun> } & Record<string, unknown>;
+  const value = snapshot.value;
+  const regions = isRecord(value) && isRecord(value[EXECUTING]) ? value[EXECUTING] : {};
+  for (const [n, run] of Object.entries(context.steps)) {
+    const region = regions[stepKey(Number(n))];
+    if (region !== undefined && region !== run.status)
+      throw new Error(`the region of step ${n} is ${JSON.stringify(region)}, its run says ${run.status}`);
+  }
+  const origin = originOf(context);
+  return {
+    ...snapshot,
+    value: compactValue(value),
+    context: {
+      ...context,
+      steps: Object.fromEntries(
+        Object.entries(context.steps).map(([n, run]) => [n, encodeStepRun(run, origin)]),
+      ),
+    },
+  };
+};
+
+export const migrations: Readonly<Record<number, Migration>> = {
+  0: fromV0,
+  1: fromV1,
+  2: fromV2,
+  3: fromV3,
+};
+
+/** The in-memory context of a persisted one: every step run decoded, or what is wrong, and where. */
+function contextOf(
+  persisted: Record<string, unknown>,
+  plan: ExecutionPlan,
+): { ok: true; context: WorkflowContext } | { ok: false; message: string } {
+  const steps = persisted['steps'];
+  if (!isRecord(steps)) return { ok: false, message: 'the stored context has no step runs' };
+  const planned = new Set(plan.steps.map((s) => String(s.number)));
+  const missing = [...planned].find((n) => !(n in steps));
+  if (missing !== undefined)
+    return { ok: false, message: `context.steps: step ${missing} of the plan has no run` };
+  const extra = Object.keys(steps).find((n) => !planned.has(n));
+  if (extra !== undefined)
+    return { ok: false, message: `context.steps.${extra}: step ${extra} is not in the plan` };
+  const origin = originOf(persisted);
+  const runs: Record<string, StepRun> = {};
+  for (const [n, text] of Object.entries(steps)) {
+    if (typeof text !== 'string')
+      return { ok: false, message: `context.steps.${n}: the run of step ${n} is not a string` };
+    const decoded = decodeStepRun(text, origin);
+    if (!decoded.ok)
+      return {
+        ok: false,
+        message: `context.steps.${n}: the run of step ${n} ${JSON.stringify(text)} cannot be read: ${decoded.problem}`,
+      };
+    runs[n] = decoded.run;
+  }
+  return { ok: true, context: { ...structuredClone(persisted), steps: runs } as unknown as WorkflowContext };
+}
 
 /** The initial snapshot: planning, started at `now`. */
 export function initialSnapshot(machine: WorkflowMachine, now: number): WorkflowSnapshot {
@@ -211,25 +302,35 @@ export function rehydrate(
       message: 'the stored snapshot has no state value or context',
     };
   }
+  const context = contextOf(persisted.context, plan);
+  if (!context.ok) return { ok: false, reason: 'SnapshotError', message: context.message };
+  if (compactValue(persisted.value) !== persisted.value) {
+    return {
+      ok: false,
+      reason: 'StateMismatch',
+      message: `the stored state ${JSON.stringify(persisted.value)} has step regions: since machine version 4 it is ${JSON.stringify(EXECUTING)}, the regions rebuilt from the step runs`,
+    };
+  }
+  const value = fullValue(persisted.value, context.context, plan);
   let snapshot: WorkflowSnapshot;
   try {
     snapshot = machine.resolveState({
-      value: persisted.value as WorkflowSnapshot['value'],
-      context: structuredClone(persisted.context) as unknown as WorkflowContext,
+      value: value as WorkflowSnapshot['value'],
+      context: context.context,
       status: persisted.status === 'done' ? 'done' : 'active',
     });
   } catch (error) {
     return {
       ok: false,
       reason: 'StateMismatch',
-      message: `the stored state ${JSON.stringify(persisted.value)} does not exist in this machine: ${(error as Error).message}`,
+      message: `the stored state ${JSON.stringify(value)} does not exist in this machine: ${(error as Error).message}`,
     };
   }
-  if (canonicalJson(snapshot.value) !== canonicalJson(persisted.value)) {
+  if (canonicalJson(snapshot.value) !== canonicalJson(value)) {
     return {
       ok: false,
       reason: 'StateMismatch',
-      message: `the stored state ${JSON.stringify(persisted.value)} restores as ${JSON.stringify(snapshot.value)}`,
+      message: `the stored state ${JSON.stringify(value)} restores as ${JSON.stringify(snapshot.value)}`,
     };
   }
   return from === MACHINE_VERSION ? { ok: true, snapshot } : { ok: true, snapshot, migratedFrom: from };
@@ -246,14 +347,22 @@ export function advance(
   return current;
 }
 
-/** The envelope for `status.statechart`: plain JSON, nothing but status, value and context. */
+/**
+ * The envelope for `status.statechart`: plain JSON, nothing but status, value and context, with
+ * the step runs as short strings and no step regions (see PersistedSnapshot).
+ */
 export function persist(snapshot: WorkflowSnapshot, specHash: string): StatechartEnvelope {
   const { status, value, context } = snapshot;
+  const origin = context.times.planning ?? 0;
+  const steps = Object.fromEntries(
+    Object.entries(context.steps).map(([n, run]) => [n, encodeStepRun(run, origin)]),
+  );
+  const persisted: PersistedSnapshot = { status, value: compactValue(value), context: { ...context, steps } };
   return {
     schema: STATECHART_SCHEMA,
     machineVersion: MACHINE_VERSION,
     specHash,
-    snapshot: JSON.parse(JSON.stringify({ status, value, context })) as Record<string, unknown>,
+    snapshot: JSON.parse(JSON.stringify(persisted)) as Record<string, unknown>,
   };
 }
 

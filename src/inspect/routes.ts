@@ -71,7 +71,15 @@ export function routes(context: RouteContext): (req: IncomingMessage, res: Serve
       }
       json(res, 200, {
         summary: entry.summary,
-        snapshot: entry.inspected.ok ? (entry.wf.status?.statechart?.snapshot ?? null) : null,
+        // As restored (step runs as objects, every region), not the compact form the status stores.
+        snapshot:
+          entry.inspected.ok && entry.inspected.snapshot
+            ? {
+                status: entry.inspected.snapshot.status,
+                value: entry.inspected.snapshot.value,
+                context: entry.inspected.snapshot.context,
+              }
+            : null,
         events: store.events(key).map((l) => l.event),
       });
       return;

@@ -4,18 +4,26 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
+import {
+  finishedChild,
+  finishedView,
+  isFinishedChild,
+  isFinishedView,
+  type FinishedChild,
+  type FinishedWorkflow,
+} from '../core/finished-workflow.ts';
 import type { AuditStore } from '../audit/record.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { LABELS } from './children.ts';
 import { EventRecorder } from './events.ts';
-import { createInformer, type CachedObject, type ResourceInformer } from './informer.ts';
+import { createInformer, keepOnly, type CachedObject, type ResourceInformer } from './informer.ts';
 import type { KubeClient } from './kube/client.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnerIndex } from './owner-index.ts';
-import { Reconciler } from './reconciler.ts';
+import { FINALIZER, Reconciler } from './reconciler.ts';
 import { shardOf, shardOfKey } from '../core/shards.ts';
 import type { ShardOwnership } from './shards.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -38,6 +46,9 @@ export interface ControllerOptions {
 }
 
 const keyOf = (o: CachedObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+const controllingWorkflow = (child: KubernetesExecution | FinishedChild) =>
+  child.metadata.ownerReferences?.find((r) => r.controller && r.kind === WORKFLOW_EXECUTIONS.kind);
 
 /** A cache over several per-namespace informers, read as one. */
 function union<T extends CachedObject>(informers: ResourceInformer<T>[]): ResourceInformer<T> {
@@ -64,8 +75,9 @@ function union<T extends CachedObject>(informers: ResourceInformer<T>[]): Resour
 
 export class WorkflowController {
   readonly queue: WorkQueue;
-  readonly workflows: ResourceInformer<WorkflowExecution>;
-  readonly children: ResourceInformer<KubernetesExecution>;
+  /** Finished workflows are cached as their FinishedWorkflow view, their children as FinishedChild. */
+  readonly workflows: ResourceInformer<WorkflowExecution | FinishedWorkflow>;
+  readonly children: ResourceInformer<KubernetesExecution | FinishedChild>;
   readonly reconciler: Reconciler;
   readonly childIndex = new OwnerIndex<KubernetesExecution>();
   private readonly log: Logger;
@@ -94,29 +106,42 @@ export class WorkflowController {
     };
     this.workflows = union(
       namespaces.map((namespace) =>
-        createInformer<WorkflowExecution>(options.kc, options.client, WORKFLOW_EXECUTIONS, {
-          namespace,
-          onChange: (o) => {
-            this.enqueue(keyOf(o));
+        createInformer<WorkflowExecution | FinishedWorkflow>(
+          options.kc,
+          options.client,
+          WORKFLOW_EXECUTIONS,
+          {
+            namespace,
+            view: (o) => (isFinishedView(o) ? undefined : finishedView(o, FINALIZER)),
+            onChange: (o) => {
+              if (isFinishedView(o)) this.forgetChildrenOf(o);
+              this.enqueue(keyOf(o));
+            },
+            onError: onWatchError('WorkflowExecution'),
           },
-          onError: onWatchError('WorkflowExecution'),
-        }),
+        ),
       ),
     );
     this.children = union(
       namespaces.map((namespace) =>
-        createInformer<KubernetesExecution>(options.kc, options.client, KUBERNETES_EXECUTIONS, {
-          namespace,
-          labelSelector: LABELS.workflowUid,
-          onChange: (o, kind) => {
-            this.childIndex.update(o, kind);
-            const owner = o.metadata.ownerReferences?.find(
-              (r) => r.controller && r.kind === WORKFLOW_EXECUTIONS.kind,
-            );
-            if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
+        createInformer<KubernetesExecution | FinishedChild>(
+          options.kc,
+          options.client,
+          KUBERNETES_EXECUTIONS,
+          {
+            namespace,
+            labelSelector: LABELS.workflowUid,
+            view: (o) => (this.ownerFinished(o) ? finishedChild(o) : undefined),
+            onChange: (o, kind) => {
+              // A child of a finished workflow is not indexed: nothing reconciles that workflow.
+              if (isFinishedChild(o)) this.childIndex.forget(o);
+              else this.childIndex.update(o, kind);
+              const owner = controllingWorkflow(o);
+              if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
+            },
+            onError: onWatchError('KubernetesExecution'),
           },
-          onError: onWatchError('KubernetesExecution'),
-        }),
+        ),
       ),
     );
     metrics?.observeWorkflows(() => this.workflows.list().filter((w) => this.owns(keyOf(w))));
@@ -137,6 +162,20 @@ export class WorkflowController {
       ...(options.monitoringPollMs !== undefined ? { monitoringPollMs: options.monitoringPollMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
+  }
+
+  /** Whether the child's controlling workflow is cached as finished. */
+  private ownerFinished(child: KubernetesExecution | FinishedChild): boolean {
+    const owner = controllingWorkflow(child);
+    if (!owner) return false;
+    const workflow = this.workflows.get(owner.name, child.metadata.namespace);
+    return workflow !== undefined && isFinishedView(workflow) && workflow.metadata.uid === owner.uid;
+  }
+
+  /** A workflow just cached as finished: its children leave the index and keep only their names. */
+  private forgetChildrenOf(workflow: FinishedWorkflow): void {
+    for (const child of this.childIndex.drop(workflow.metadata.uid ?? ''))
+      keepOnly(child, finishedChild(child));
   }
 
   /** Whether this replica reconciles the key: always without shards, else when it holds its shard. */

@@ -26,6 +26,11 @@ export interface InformerOptions<T extends CachedObject = CachedObject> {
   labelSelector?: string | undefined;
   onChange: (object: T, kind: 'add' | 'update' | 'delete') => void;
   onError?: (error: unknown, restartInMs: number) => void;
+  /**
+   * What the cache keeps of an object, when less than all of it (undefined: all). Applied before
+   * the cache keeps it and before `onChange` sees it, like a controller-runtime cache transform.
+   */
+  view?: (object: T) => T | undefined;
 }
 
 export interface ResourceInformer<T extends CachedObject> {
@@ -49,6 +54,16 @@ function slim(object: KubernetesObject): void {
   if (object.metadata) delete object.metadata.managedFields;
 }
 
+/**
+ * The object becomes its view, in place: client-node's cache holds the very object it passes on.
+ * Members the view lacks are set to undefined rather than deleted: a deleted member turns the
+ * object into a dictionary, a third larger (that is per cached object, 10,000 finished ones).
+ */
+export function keepOnly(object: object, view: object): void {
+  for (const key of Object.keys(object)) if (!(key in view)) Reflect.set(object, key, undefined);
+  Object.assign(object, view);
+}
+
 const RESTART_BASE_MS = 500;
 const RESTART_MAX_MS = 30_000;
 /** client-node's default is 30 s; an idle watch reopened every 15 s costs one cheap request. */
@@ -61,6 +76,11 @@ export function createInformer<T extends CachedObject>(
   options: InformerOptions<T>,
 ): ResourceInformer<T> {
   const path = resourcePath(type, options.namespace);
+  const keep = (object: KubernetesObject) => {
+    slim(object);
+    const view = options.view?.(object as unknown as T);
+    if (view !== undefined && view !== (object as unknown)) keepOnly(object, view);
+  };
   const list = async () => {
     const result = await client.request<{
       items: KubernetesObject[];
@@ -68,7 +88,7 @@ export function createInformer<T extends CachedObject>(
     }>(path, {
       query: { labelSelector: options.labelSelector },
     });
-    result.items.forEach(slim);
+    result.items.forEach(keep);
     return result;
   };
   // client-node's cache holds plain JSON; this adapter is where it is given the resource's own type.
@@ -83,11 +103,11 @@ export function createInformer<T extends CachedObject>(
   let restartTimer: LongTimeout | undefined;
 
   informer.on('add', (o) => {
-    slim(o);
+    keep(o);
     options.onChange(o as unknown as T, 'add');
   });
   informer.on('update', (o) => {
-    slim(o);
+    keep(o);
     options.onChange(o as unknown as T, 'update');
   });
   informer.on('delete', (o) => {

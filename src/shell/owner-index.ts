@@ -29,6 +29,21 @@ export class OwnerIndex<T extends CachedObject> {
     return [...(this.byOwner.get(ownerUid)?.values() ?? [])];
   }
 
+  /** Forgets one child, whatever it is filed under. */
+  forget(object: CachedObject): void {
+    const key = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+    const owner = this.ownerOf.get(key);
+    if (owner !== undefined) this.remove(owner, key);
+  }
+
+  /** Forgets an owner's children (its workflow finished); returns what it held. */
+  drop(ownerUid: string): T[] {
+    const children = [...(this.byOwner.get(ownerUid)?.values() ?? [])];
+    for (const child of children)
+      this.remove(ownerUid, `${child.metadata?.namespace ?? ''}/${child.metadata?.name ?? ''}`);
+    return children;
+  }
+
   get owners(): number {
     return this.byOwner.size;
   }

@@ -13,6 +13,7 @@ import type {
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
+import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
 import type { Loaded } from '../core/load.ts';
 import { consequencesOf, refusalConsequences, type Consequences } from '../core/outcomes.ts';
 import { canonicalJson } from '../core/spec-hash.ts';
@@ -47,7 +48,8 @@ const MAX_CONFLICT_RETRIES = 8;
 
 export interface ReconcilerOptions {
   client: KubeClient;
-  workflows: ResourceInformer<WorkflowExecution>;
+  /** Finished workflows are cached as their FinishedWorkflow view (src/core/finished-workflow.ts). */
+  workflows: ResourceInformer<WorkflowExecution | FinishedWorkflow>;
   /** The workflow's children by its uid (an index the controller keeps from the informer). */
   children: { of(ownerUid: string): readonly KubernetesExecution[] };
   recorder: EventRecorder;
@@ -93,7 +95,9 @@ export class Reconciler {
     const log = this.o.log.child({ workflow: name, namespace, reconcileId: randomUUID().slice(0, 8) });
     const started = performance.now();
     try {
-      let workflow = await this.fetch(namespace, name);
+      const fetched = await this.fetch(namespace, name);
+      if (fetched === 'settled') return {};
+      let workflow = fetched;
       for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
         if (!workflow) return {};
         try {
@@ -123,16 +127,23 @@ export class Reconciler {
 
   /**
    * The informer's copy, unless this process wrote a newer one the cache has not seen yet: then the
-   * apiserver's, so no decision is ever taken on a copy older than the last one written.
+   * apiserver's, so no decision is ever taken on a copy older than the last one written. A workflow
+   * cached as finished is `settled`: left alone, except once per process when an audit store is
+   * configured (then read live and reconciled, which writes its audit record).
    */
-  private async fetch(namespace: string, name: string): Promise<WorkflowExecution | undefined> {
+  private async fetch(namespace: string, name: string): Promise<WorkflowExecution | 'settled' | undefined> {
     const key = keyOf(namespace, name);
     const cached = this.o.workflows.get(name, namespace);
     const written = this.lastWritten.get(key);
-    if (written === undefined) return cached;
-    if (cached && notOlder(cached.metadata.resourceVersion, written)) {
+    if (written !== undefined) {
+      if (!cached || !notOlder(cached.metadata.resourceVersion, written))
+        return this.getLive(namespace, name);
       this.lastWritten.delete(key);
-      return cached;
+    }
+    if (!cached || !isFinishedView(cached)) return cached;
+    if (!this.o.audit || this.audited.has(cached.metadata.uid ?? '')) {
+      this.compiled.forget(cached.metadata.uid ?? '');
+      return 'settled';
     }
     return this.getLive(namespace, name);
   }

@@ -3,6 +3,10 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/specs.ts';
 import { FINALIZER } from '../../src/shell/reconciler.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
+import { isFinishedChild, isFinishedView } from '../../src/core/finished-workflow.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
+import { isNotFound } from '../../src/shell/kube/client.ts';
+import { until } from '../support/cluster.ts';
 import {
   annotate,
   applyWorkflow,
@@ -48,6 +52,56 @@ describe('a sequential workflow', () => {
     ]);
     expect(children.every((c) => c.metadata.ownerReferences?.[0]?.controller === true)).toBe(true);
     expect(h.executor.duplicates()).toEqual([]);
+  });
+});
+
+describe('a finished workflow', () => {
+  it('is cached as a small view, its children leave the index, and it is left alone', async () => {
+    await applyWorkflow(h, 'finished', specWith([customStep(1), customStep(2)]));
+    const done = await waitForWorkflow(h, 'finished', inPhase('completed'), 'completed');
+    const { controller } = h.operator;
+    const view = await until('the finished view in the cache', () => {
+      const cached = controller.workflows.get('finished', h.namespace);
+      return cached && isFinishedView(cached) ? cached : undefined;
+    });
+    expect(view.status).toEqual({
+      phase: 'completed',
+      observedGeneration: done.metadata.generation,
+      conditions: [conditionOf(done, 'Ready')],
+    });
+    expect(controller.childIndex.of(done.metadata.uid ?? '')).toEqual([]);
+    const cachedChild = controller.children.get('finished-step-2-a1', h.namespace);
+    expect(cachedChild && isFinishedChild(cachedChild)).toBe(true);
+    // Reconciled again, after an unrelated change too: nothing is written.
+    const annotated = await annotate(h, 'finished', 'example.com/note', 'looked at');
+    const later = await reconcileNow(h, annotated);
+    expect(later.metadata.resourceVersion).toBe(annotated.metadata.resourceVersion);
+    expect(later.status).toEqual(done.status);
+  });
+
+  it('still has its finalizer removed when it is deleted, with its audit record as finished', async () => {
+    await applyWorkflow(h, 'finished-deleted', specWith([customStep(1)]));
+    const done = await waitForWorkflow(h, 'finished-deleted', inPhase('completed'), 'completed');
+    await until('the finished view in the cache', () => {
+      const cached = h.operator.controller.workflows.get('finished-deleted', h.namespace);
+      return cached && isFinishedView(cached) ? true : undefined;
+    });
+    await h.client.request(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'finished-deleted'), {
+      method: 'DELETE',
+    });
+    const gone = async () => {
+      try {
+        await h.client.request(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'finished-deleted'));
+        return undefined;
+      } catch (error) {
+        if (isNotFound(error)) return true;
+        throw error;
+      }
+    };
+    await until('the workflow gone (its finalizer removed)', gone, 30_000);
+    const records = (await h.audit.list(1000)).filter((r) => r.name === 'finished-deleted');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ status: 'completed', id: done.metadata.uid });
   });
 });
 

@@ -6,7 +6,14 @@ import type { EffectivenessObservation, WorkflowEvent } from '../../machines/eve
 import { machineOf } from '../../src/core/load.ts';
 import { planWorkflow } from '../../src/core/plan.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
-import { advance, initialSnapshot, phaseOf, substateOf } from '../../src/core/statechart.ts';
+import {
+  STATECHART_SCHEMA,
+  advance,
+  initialSnapshot,
+  phaseOf,
+  substateOf,
+  type StatechartEnvelope,
+} from '../../src/core/statechart.ts';
 
 export const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
@@ -85,4 +92,22 @@ export function world(spec: WorkflowExecutionSpec, start = T0): World {
     status: (step) => w.run(step).status,
   };
   return w;
+}
+
+/**
+ * The envelope as machine versions 0 to 3 wrote it (the shape of their context aside): the
+ * snapshot's status, full state value and context, as plain JSON.
+ */
+export function legacyEnvelope(
+  snapshot: WorkflowSnapshot,
+  hash: string,
+  machineVersion: number,
+): StatechartEnvelope {
+  const { status, value, context } = snapshot;
+  return {
+    schema: STATECHART_SCHEMA,
+    machineVersion,
+    specHash: hash,
+    snapshot: JSON.parse(JSON.stringify({ status, value, context })) as Record<string, unknown>,
+  };
 }

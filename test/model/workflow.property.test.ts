@@ -95,6 +95,20 @@ function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefine
 
 const settings = { numRuns: 100 };
 
+/** The states a run of the spec reaches: the initial one, then one per picked event. */
+function reachable(spec: WorkflowExecutionSpec, choices: readonly number[]) {
+  const plan = planOf(spec);
+  const machine = machineOf(plan);
+  const states: WorkflowSnapshot[] = [initialSnapshot(machine, T0)];
+  for (const choice of choices) {
+    const current = states[states.length - 1] as WorkflowSnapshot;
+    const event = pick(alphabet(plan, current), choice);
+    if (!event) break;
+    states.push(advance(machine, current, [event]));
+  }
+  return { plan, machine, states };
+}
+
 /**
  * Runs `spec` by `choices`, persisting and rehydrating after every event: the snapshots are those of
  * an uninterrupted run, invariants hold, and run-time decisions once taken stay as they are.
@@ -132,6 +146,24 @@ describe('workflow statechart properties', () => {
     fc.assert(
       fc.property(specArb, choicesArb, (spec, choices) => {
         runResumedAfterEveryEvent(spec, choices);
+      }),
+      settings,
+    );
+  });
+
+  it('every reachable state persists as step-run strings and rehydrates to the same snapshot', () => {
+    fc.assert(
+      fc.property(specArb, choicesArb, (spec, choices) => {
+        const { plan, machine, states } = reachable(spec, choices);
+        for (const snapshot of states) {
+          const envelope = JSON.parse(JSON.stringify(persist(snapshot, 'h'))) as ReturnType<typeof persist>;
+          const persisted = envelope.snapshot['context'] as { steps: Record<string, unknown> };
+          expect(Object.values(persisted.steps).every((run) => typeof run === 'string')).toBe(true);
+          const restored = rehydrate(envelope, { machine, hash: 'h', plan });
+          if (!restored.ok) throw new Error(restored.message);
+          expect(serialize(restored.snapshot)).toBe(serialize(snapshot));
+          expect(restored.snapshot.status).toBe(snapshot.status);
+        }
       }),
       settings,
     );

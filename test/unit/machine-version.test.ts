@@ -10,7 +10,7 @@ import type { WorkflowContext } from '../../machines/context.ts';
 import { canonicalJson, fnv1a64 } from '../../src/core/spec-hash.ts';
 import { advance, persist, rehydrate } from '../../src/core/statechart.ts';
 import { customStep, diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
-import { T0, world, type World } from '../model/workflow-world.ts';
+import { T0, legacyEnvelope, world, type World } from '../model/workflow-world.ts';
 
 /**
  * The fingerprint of each machine version's shape. When the test below fails because the machine
@@ -20,6 +20,7 @@ import { T0, world, type World } from '../model/workflow-world.ts';
 const FINGERPRINTS: Record<number, string> = {
   2: '67919673995bdcf5',
   3: '6126441937ca5ca9',
+  4: '5bdafbbc23e5fac1',
 };
 
 const S = 1000;
@@ -158,7 +159,11 @@ function fingerprint(): string {
   const worlds = sampleWorlds();
   const machines = worlds.map((w) => stateShape(w.machine.root));
   const contexts = [...new Set(worlds.flatMap((w) => [...contextShape(w.snapshot.context)]))].sort();
-  return fnv1a64(canonicalJson({ machines, contexts }));
+  // The persisted layout too: how the context is written into the status is part of the version.
+  const persisted = [
+    ...new Set(worlds.flatMap((w) => [...contextShape(persist(w.snapshot, 'h').snapshot)])),
+  ].sort();
+  return fnv1a64(canonicalJson({ machines, contexts, persisted }));
 }
 
 describe('the machine version', () => {
@@ -197,9 +202,9 @@ const criticalStepFailedTwice = (strategy: 'automatic' | 'manual' | 'none') =>
 
 /** The snapshot as machine version 1 persisted it: no rollbackTrigger. */
 function asVersion1(snapshot: WorkflowSnapshot, hash: string) {
-  const envelope = JSON.parse(JSON.stringify(persist(snapshot, hash))) as ReturnType<typeof persist>;
+  const envelope = legacyEnvelope(snapshot, hash, 1);
   const { rollbackTrigger: _dropped, ...context } = envelope.snapshot['context'] as WorkflowContext;
-  return { ...envelope, machineVersion: 1, snapshot: { ...envelope.snapshot, context } };
+  return { ...envelope, snapshot: { ...envelope.snapshot, context } };
 }
 
 describe('a snapshot persisted by machine version 1', () => {
@@ -267,14 +272,14 @@ describe('a snapshot persisted by machine version 1', () => {
 
 /** The snapshot as machine version 2 persisted it: no run-time adjustments, no retries. */
 function asVersion2(snapshot: WorkflowSnapshot, hash: string) {
-  const envelope = JSON.parse(JSON.stringify(persist(snapshot, hash))) as ReturnType<typeof persist>;
+  const envelope = legacyEnvelope(snapshot, hash, 2);
   const {
     adjustments: _adjustments,
     retries: _retries,
     retryRefusal: _refusal,
     ...context
   } = envelope.snapshot['context'] as WorkflowContext;
-  return { ...envelope, machineVersion: 2, snapshot: { ...envelope.snapshot, context } };
+  return { ...envelope, snapshot: { ...envelope.snapshot, context } };
 }
 
 describe('a snapshot persisted by machine version 2', () => {
@@ -313,5 +318,49 @@ describe('a snapshot persisted by machine version 2', () => {
     const after = advance(w.machine, restored.snapshot, [retry]);
     expect(after.context.steps['2']).toMatchObject({ status: 'running', attempt: 3 });
     expect(persist(after, hash)).toEqual(persist(advance(w.machine, w.snapshot, [retry]), hash));
+  });
+});
+
+describe('a snapshot persisted by machine version 3 (step runs as objects, step regions in the value)', () => {
+  const worlds: [string, () => World][] = [
+    [
+      'executing, a step retrying',
+      () =>
+        world(specWith([step(1, { maxRetries: 1 }), step(2)]))
+          .tick(T0)
+          .failStep(1, T0 + S),
+    ],
+    ['rolling back after a critical failure', () => criticalStepFailedTwice('automatic')],
+    ['validated, executed and monitored', () => sampleWorlds()[0]!],
+    ['planning', () => world(sequentialSpec(3))],
+    ['with run-time adjustments', adjustedAtRunTime],
+  ];
+  it.each(worlds)('%s migrates to the same snapshot and runs on like the current machine', (_what, run) => {
+    const w = run();
+    const restored = rehydrate(legacyEnvelope(w.snapshot, 'h', 3), {
+      machine: w.machine,
+      hash: 'h',
+      plan: w.plan,
+    });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(3);
+    expect(restored.snapshot.value).toEqual(w.snapshot.value);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    const next = { type: 'TICK' as const, now: T0 + 60 * S };
+    expect(persist(advance(w.machine, restored.snapshot, [next]), 'h')).toEqual(
+      persist(advance(w.machine, w.snapshot, [next]), 'h'),
+    );
+  });
+
+  it('is refused, naming the step, when a step region disagrees with its run', () => {
+    const w = world(sequentialSpec(2))
+      .tick(T0)
+      .succeed(1, T0 + S);
+    const envelope = legacyEnvelope(w.snapshot, 'h', 3);
+    const value = envelope.snapshot['value'] as { executing: Record<string, string> };
+    value.executing['step1'] = 'running';
+    const result = rehydrate(envelope, { machine: w.machine, hash: 'h', plan: w.plan });
+    expect(result).toMatchObject({ ok: false, reason: 'UnsupportedMachineVersion' });
+    expect(!result.ok && result.message).toContain('step 1');
   });
 });

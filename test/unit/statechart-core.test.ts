@@ -18,7 +18,7 @@ import { projectStatus } from '../../src/core/status.ts';
 import { isoOf } from '../../src/core/time.ts';
 import { transitions, waitingFor } from '../../src/core/transitions.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
-import { T0, planOf, world } from '../model/workflow-world.ts';
+import { T0, legacyEnvelope, planOf, world } from '../model/workflow-world.ts';
 
 const S = 1000;
 
@@ -106,11 +106,10 @@ describe('rehydrate and persist', () => {
 
   it('migrates a version 0 snapshot (steps as a list, phaseTimes) to the current shape', () => {
     const w = running();
-    const current = persist(w.snapshot, hash);
+    const current = legacyEnvelope(w.snapshot, hash, 0);
     const context = w.snapshot.context;
     const v0 = {
       ...current,
-      machineVersion: 0,
       snapshot: {
         ...current.snapshot,
         context: {
