@@ -190,6 +190,7 @@ export class WorkflowController {
 
   async stop(): Promise<void> {
     await this.queue.shutdown();
+    await this.reconciler.flushEvents();
     await Promise.all([this.workflows.stop(), this.children.stop()]);
   }
 }

@@ -39,7 +39,7 @@ import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { observeCluster } from './observe-cluster.ts';
 import { learnFromHistory, recordedDecisions } from './learning.ts';
-import { carryOut } from './transition-effects.ts';
+import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
@@ -60,6 +60,8 @@ export interface ReconcilerOptions {
   monitoringPollMs?: number;
   /** The clock: the only place time enters (as `now` of every event). */
   clock?: () => number;
+  /** How long step progress may wait to share one Event (default PROGRESS_WINDOW_MS). */
+  progressWindowMs?: number | undefined;
 }
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
@@ -76,15 +78,25 @@ function notOlder(a: string | undefined, b: string): boolean {
 }
 
 export class Reconciler {
-  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>> &
+  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'progressWindowMs'>> &
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
   private readonly compiled = new CompiledWorkflows();
   private readonly audited = new Set<string>();
+  private readonly progress: StepProgressBatches;
 
   constructor(options: ReconcilerOptions) {
     this.o = { monitoringPollMs: 2000, clock: () => Date.now(), ...options };
+    this.progress = new StepProgressBatches(this.o.recorder, {
+      clock: this.o.clock,
+      ...(options.progressWindowMs !== undefined ? { windowMs: options.progressWindowMs } : {}),
+    });
+  }
+
+  /** Writes the step progress still waiting for its Event (on stop: nothing is left unsaid). */
+  async flushEvents(): Promise<void> {
+    await this.progress.flushAll();
   }
 
   async reconcile(key: string): Promise<WorkResult> {
@@ -325,6 +337,7 @@ export class Reconciler {
   ): Promise<void> {
     await carryOut(consequences, {
       target: eventTargetOf(workflow),
+      progress: this.progress,
       workflowName: workflow.spec.workflowDefinition.name,
       recorder: this.o.recorder,
       metrics: this.o.metrics,
@@ -367,6 +380,7 @@ export class Reconciler {
           log.warn('final audit record not written', { error: (error as Error).message });
         });
     }
+    await this.progress.flush(workflow.metadata.uid ?? '');
     await this.o.recorder.record(eventTargetOf(workflow), {
       type: 'Normal',
       reason: 'Deleted',
