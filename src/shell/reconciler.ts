@@ -7,10 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import type {
   KubernetesExecution,
+  ObjectMeta,
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import type { Loaded } from '../core/load.ts';
@@ -63,6 +65,8 @@ export interface ReconcilerOptions {
   /** How long step progress may wait to share one Event (default PROGRESS_WINDOW_MS). */
   progressWindowMs?: number | undefined;
 }
+
+type OwnerReference = NonNullable<ObjectMeta['ownerReferences']>[number];
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
@@ -179,10 +183,16 @@ export class Reconciler {
 
     // Observe: the cluster as it is now, turned into events for the machine.
     const children = this.childrenOf(workflow);
-    const observed = await observeCluster(this.o, workflow, before, plan, children, now, log);
+    let observed = await observeCluster(this.o, workflow, before, plan, children, now, log);
 
-    // Advance: fold them through the machine (pure).
-    const after = advance(machine, before, observed.events);
+    // Advance: fold them through the machine (pure). A check the new state asks for (the safety
+    // checks on entering validation, the effectiveness check on entering monitoring) runs at once,
+    // so its verdict shares this reconcile's one status write instead of needing another.
+    let after = advance(machine, before, observed.events);
+    if (asksForNewChecks(before, after, plan, workflow.metadata.name ?? '')) {
+      observed = await observeCluster(this.o, workflow, after, plan, children, now, log);
+      after = advance(machine, after, observed.events);
+    }
 
     // Persist: the projected status, written only when it changed, resourceVersion as precondition.
     const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now);
@@ -214,15 +224,21 @@ export class Reconciler {
     return decisions;
   }
 
-  /** The finalizer, then the AlertRemediation owner, on a workflow seen for the first time. */
+  /**
+   * The finalizer and, on a workflow not started yet, its AlertRemediation as owner: one metadata
+   * patch for both, and none once they are there.
+   */
   private async prepare(workflow: WorkflowExecution, log: Logger): Promise<WorkflowExecution> {
     const meta = workflow.metadata;
-    let prepared = workflow;
-    if (!meta.finalizers?.includes(FINALIZER)) {
-      prepared = await this.patchMetadata(workflow, { finalizers: [...(meta.finalizers ?? []), FINALIZER] });
-      this.o.metrics?.createdTotal.inc({ namespace: meta.namespace ?? '' });
-    }
-    if (!prepared.status?.statechart) await this.adoptByAlertRemediation(prepared, log);
+    const patch: { finalizers?: string[]; ownerReferences?: OwnerReference[] } = {};
+    if (!meta.finalizers?.includes(FINALIZER)) patch.finalizers = [...(meta.finalizers ?? []), FINALIZER];
+    const owners = workflow.status?.statechart ? undefined : await this.withAlertRemediationOwner(workflow);
+    if (owners) patch.ownerReferences = owners;
+    if (!patch.finalizers && !patch.ownerReferences) return workflow;
+    const prepared = await this.patchMetadata(workflow, patch);
+    if (patch.finalizers) this.o.metrics?.createdTotal.inc({ namespace: meta.namespace ?? '' });
+    if (patch.ownerReferences)
+      log.info('owned by AlertRemediation', { alertRemediation: workflow.spec.alertRemediationRef?.name });
     return prepared;
   }
 
@@ -394,34 +410,50 @@ export class Reconciler {
     return {};
   }
 
-  private async adoptByAlertRemediation(workflow: WorkflowExecution, log: Logger): Promise<void> {
+  /** The owners with the AlertRemediation the spec names added, or undefined if nothing changes. */
+  private async withAlertRemediationOwner(
+    workflow: WorkflowExecution,
+  ): Promise<OwnerReference[] | undefined> {
     const ref = workflow.spec.alertRemediationRef;
-    if (!ref?.name) return;
+    if (!ref?.name) return undefined;
     const namespace = ref.namespace ?? workflow.metadata.namespace ?? '';
-    if (namespace !== workflow.metadata.namespace) return; // owners must share the namespace
+    if (namespace !== workflow.metadata.namespace) return undefined; // owners must share the namespace
     try {
       const owner = await this.o.client.request<{ metadata: { uid: string; name: string } }>(
         resourcePath(ALERT_REMEDIATIONS, namespace, ref.name),
       );
       const owners = workflow.metadata.ownerReferences ?? [];
-      if (owners.some((o) => o.uid === owner.metadata.uid)) return;
-      await this.patchMetadata(workflow, {
-        ownerReferences: [
-          ...owners,
-          {
-            apiVersion: apiVersionOf(ALERT_REMEDIATIONS),
-            kind: ALERT_REMEDIATIONS.kind,
-            name: owner.metadata.name,
-            uid: owner.metadata.uid,
-          },
-        ],
-      });
-      log.info('owned by AlertRemediation', { alertRemediation: ref.name });
+      if (owners.some((o) => o.uid === owner.metadata.uid)) return undefined;
+      return [
+        ...owners,
+        {
+          apiVersion: apiVersionOf(ALERT_REMEDIATIONS),
+          kind: ALERT_REMEDIATIONS.kind,
+          name: owner.metadata.name,
+          uid: owner.metadata.uid,
+        },
+      ];
     } catch (error) {
       // No such AlertRemediation (or its CRD is not installed): nothing to own us.
       if (!(error instanceof ApiError && (error.status === 404 || error.status === 403))) throw error;
+      return undefined;
     }
   }
+}
+
+/** Whether `after` waits for a check that `before` did not, so observing again would run it. */
+function asksForNewChecks(
+  before: WorkflowSnapshot,
+  after: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  name: string,
+): boolean {
+  const wasAsked = desiredEffects(before, plan, name);
+  const asked = desiredEffects(after, plan, name);
+  return (
+    (asked.runSafetyChecks && !wasAsked.runSafetyChecks) ||
+    (asked.checkEffectiveness && !wasAsked.checkEffectiveness)
+  );
 }
 
 function eventTargetOf(workflow: WorkflowExecution): EventTarget {
