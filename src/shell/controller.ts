@@ -1,6 +1,7 @@
 /**
  * The controller: informers on WorkflowExecutions and their KubernetesExecution children feed a
- * work queue whose workers run the reconciler. A child's change requeues its owner.
+ * work queue whose workers run the reconciler. A child's change requeues its owner; the echo of the
+ * operator's own write requeues nothing.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
@@ -96,8 +97,9 @@ export class WorkflowController {
       namespaces.map((namespace) =>
         createInformer<WorkflowExecution>(options.kc, options.client, WORKFLOW_EXECUTIONS, {
           namespace,
-          onChange: (o) => {
-            this.enqueue(keyOf(o));
+          onChange: (o, kind) => {
+            if (kind === 'delete' || !this.reconciler.isOwnWrite(o.metadata.resourceVersion))
+              this.enqueue(keyOf(o));
           },
           onError: onWatchError('WorkflowExecution'),
         }),
@@ -110,6 +112,8 @@ export class WorkflowController {
           labelSelector: LABELS.workflowUid,
           onChange: (o, kind) => {
             this.childIndex.update(o, kind);
+            // The echo of a child this operator just created: the reconcile that created it is done.
+            if (kind !== 'delete' && this.reconciler.isOwnWrite(o.metadata.resourceVersion)) return;
             const owner = o.metadata.ownerReferences?.find(
               (r) => r.controller && r.kind === WORKFLOW_EXECUTIONS.kind,
             );

@@ -81,6 +81,29 @@ function notOlder(a: string | undefined, b: string): boolean {
   return BigInt(a) >= BigInt(b);
 }
 
+/**
+ * The resourceVersions of a process's own writes until a watch delivers each back. etcd revisions
+ * are unique across every resource, so one set serves workflows and children; it is bounded, so a
+ * write whose echo never comes (the object deleted first) costs only a reconcile, never memory.
+ */
+class UnseenWrites {
+  private static readonly LIMIT = 4096;
+  private readonly versions = new Set<string>();
+
+  add(version: string | undefined): void {
+    if (version === undefined) return;
+    if (this.versions.size >= UnseenWrites.LIMIT) {
+      const oldest = this.versions.values().next().value;
+      if (oldest !== undefined) this.versions.delete(oldest);
+    }
+    this.versions.add(version);
+  }
+
+  take(version: string | undefined): boolean {
+    return version !== undefined && this.versions.delete(version);
+  }
+}
+
 export class Reconciler {
   private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'progressWindowMs'>> &
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
@@ -89,6 +112,8 @@ export class Reconciler {
   private readonly compiled = new CompiledWorkflows();
   private readonly audited = new Set<string>();
   private readonly progress: StepProgressBatches;
+  /** resourceVersions this process wrote that no watch has delivered back yet. */
+  private readonly unseen = new UnseenWrites();
 
   constructor(options: ReconcilerOptions) {
     this.o = { monitoringPollMs: 2000, clock: () => Date.now(), ...options };
@@ -96,6 +121,21 @@ export class Reconciler {
       clock: this.o.clock,
       ...(options.progressWindowMs !== undefined ? { windowMs: options.progressWindowMs } : {}),
     });
+  }
+
+  /**
+   * Whether a watched object is the echo of this process's own write (seen once): the reconcile that
+   * wrote it already acted on it, so reconciling it again would only find nothing to do.
+   */
+  isOwnWrite(resourceVersion: string | undefined): boolean {
+    return this.unseen.take(resourceVersion);
+  }
+
+  private wrote(key: string, written: WorkflowExecution): void {
+    const version = written.metadata.resourceVersion;
+    if (version === undefined) return;
+    this.lastWritten.set(key, version);
+    this.unseen.add(version);
   }
 
   /** Writes the step progress still waiting for its Event (on stop: nothing is left unsaid). */
@@ -288,8 +328,7 @@ export class Reconciler {
         body: { ...workflow, status },
       },
     );
-    if (written.metadata.resourceVersion)
-      this.lastWritten.set(keyOf(namespace, name), written.metadata.resourceVersion);
+    this.wrote(keyOf(namespace, name), written);
     return written;
   }
 
@@ -308,8 +347,7 @@ export class Reconciler {
         body: { metadata: { ...metadata, resourceVersion: workflow.metadata.resourceVersion } },
       },
     );
-    if (patched.metadata.resourceVersion)
-      this.lastWritten.set(keyOf(namespace, name), patched.metadata.resourceVersion);
+    this.wrote(keyOf(namespace, name), patched);
     return patched;
   }
 
@@ -325,9 +363,11 @@ export class Reconciler {
     for (const child of desired) {
       if (have.has(child.name)) continue;
       try {
-        await this.o.client.request(resourcePath(KUBERNETES_EXECUTIONS, namespace), {
-          body: childManifest(workflow, plan, child),
-        });
+        const created = await this.o.client.request<KubernetesExecution>(
+          resourcePath(KUBERNETES_EXECUTIONS, namespace),
+          { body: childManifest(workflow, plan, child) },
+        );
+        this.unseen.add(created.metadata.resourceVersion);
         log.info('created child', {
           child: child.name,
           kind: child.kind,
