@@ -112,6 +112,7 @@ export class WorkflowController {
           labelSelector: LABELS.workflowUid,
           onChange: (o, kind) => {
             this.childIndex.update(o, kind);
+            this.reconciler.childSeen(o.metadata.namespace ?? '', o.metadata.name ?? '');
             // The echo of a child this operator just created: the reconcile that created it is done.
             if (kind !== 'delete' && this.reconciler.isOwnWrite(o.metadata.resourceVersion)) return;
             const owner = o.metadata.ownerReferences?.find(

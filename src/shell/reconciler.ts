@@ -26,6 +26,7 @@ import { auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
+import { BoundedMap } from './bounded-map.ts';
 import { CompiledWorkflows } from './compiled-workflows.ts';
 import type { EventRecorder, EventTarget } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
@@ -46,6 +47,13 @@ import type { WorkResult } from './workqueue.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
+/** How many own writes and creates are remembered until a watch shows them. */
+const REMEMBERED_WRITES = 4096;
+/**
+ * How long a child this process created counts as there although the cache has not shown it yet;
+ * after that (its watch events lost) it is created again, and AlreadyExists says it is there.
+ */
+const CREATED_UNSEEN_MS = 30_000;
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -81,29 +89,6 @@ function notOlder(a: string | undefined, b: string): boolean {
   return BigInt(a) >= BigInt(b);
 }
 
-/**
- * The resourceVersions of a process's own writes until a watch delivers each back. etcd revisions
- * are unique across every resource, so one set serves workflows and children; it is bounded, so a
- * write whose echo never comes (the object deleted first) costs only a reconcile, never memory.
- */
-class UnseenWrites {
-  private static readonly LIMIT = 4096;
-  private readonly versions = new Set<string>();
-
-  add(version: string | undefined): void {
-    if (version === undefined) return;
-    if (this.versions.size >= UnseenWrites.LIMIT) {
-      const oldest = this.versions.values().next().value;
-      if (oldest !== undefined) this.versions.delete(oldest);
-    }
-    this.versions.add(version);
-  }
-
-  take(version: string | undefined): boolean {
-    return version !== undefined && this.versions.delete(version);
-  }
-}
-
 export class Reconciler {
   private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'progressWindowMs'>> &
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
@@ -112,8 +97,13 @@ export class Reconciler {
   private readonly compiled = new CompiledWorkflows();
   private readonly audited = new Set<string>();
   private readonly progress: StepProgressBatches;
-  /** resourceVersions this process wrote that no watch has delivered back yet. */
-  private readonly unseen = new UnseenWrites();
+  /**
+   * resourceVersions this process wrote that no watch has delivered back yet. etcd revisions are
+   * unique across resources, so one map serves workflows and children.
+   */
+  private readonly unseen = new BoundedMap<string, true>(REMEMBERED_WRITES);
+  /** Children this process created (namespace/name -> when) that the cache has not shown yet. */
+  private readonly createdUnseen = new BoundedMap<string, number>(REMEMBERED_WRITES);
 
   constructor(options: ReconcilerOptions) {
     this.o = { monitoringPollMs: 2000, clock: () => Date.now(), ...options };
@@ -128,14 +118,19 @@ export class Reconciler {
    * wrote it already acted on it, so reconciling it again would only find nothing to do.
    */
   isOwnWrite(resourceVersion: string | undefined): boolean {
-    return this.unseen.take(resourceVersion);
+    return resourceVersion !== undefined && this.unseen.delete(resourceVersion);
+  }
+
+  /** A watch showed this child: from now on the cache knows whether it exists. */
+  childSeen(namespace: string, name: string): void {
+    this.createdUnseen.delete(keyOf(namespace, name));
   }
 
   private wrote(key: string, written: WorkflowExecution): void {
     const version = written.metadata.resourceVersion;
     if (version === undefined) return;
     this.lastWritten.set(key, version);
-    this.unseen.add(version);
+    this.unseen.set(version, true);
   }
 
   /** Writes the step progress still waiting for its Event (on stop: nothing is left unsaid). */
@@ -360,14 +355,20 @@ export class Reconciler {
   ): Promise<void> {
     const have = new Set(existing.map((c) => c.metadata.name));
     const namespace = workflow.metadata.namespace ?? '';
+    const now = this.o.clock();
     for (const child of desired) {
       if (have.has(child.name)) continue;
+      // Created by an earlier reconcile whose create the cache has not shown yet: not again.
+      const key = keyOf(namespace, child.name);
+      const createdAt = this.createdUnseen.get(key);
+      if (createdAt !== undefined && now - createdAt < CREATED_UNSEEN_MS) continue;
       try {
         const created = await this.o.client.request<KubernetesExecution>(
           resourcePath(KUBERNETES_EXECUTIONS, namespace),
           { body: childManifest(workflow, plan, child) },
         );
-        this.unseen.add(created.metadata.resourceVersion);
+        this.createdUnseen.set(key, now);
+        if (created.metadata.resourceVersion) this.unseen.set(created.metadata.resourceVersion, true);
         log.info('created child', {
           child: child.name,
           kind: child.kind,
@@ -381,6 +382,7 @@ export class Reconciler {
       } catch (error) {
         // Deterministic names make creation idempotent: one that exists was created before.
         if (!isAlreadyExists(error)) throw error;
+        this.createdUnseen.set(key, now);
       }
     }
   }
