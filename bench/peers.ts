@@ -23,12 +23,11 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 
 import type { WorkflowExecution, WorkflowExecutionSpec } from '../src/api/generated/types.ts';
 import { defaultBinDir } from '../src/shell/controlplane/binaries.ts';
 import { freePorts } from '../src/shell/controlplane/ports.ts';
-import { applyAll, waitForCrdsEstablished } from '../src/shell/controlplane/manifests.ts';
+import { applyAll, parseManifests, waitForCrdsEstablished } from '../src/shell/controlplane/manifests.ts';
 import { LABELS } from '../src/shell/children.ts';
 import { createInformer, type CachedObject, type ResourceInformer } from '../src/shell/informer.ts';
 import type { KubeClient } from '../src/shell/kube/client.ts';
@@ -143,9 +142,7 @@ function typeFreeFields(node: unknown): void {
 }
 
 async function yamlObjects(file: string): Promise<KubernetesObject[]> {
-  // The yaml package: js-yaml refuses the flow list of config/controller.yaml's args.
-  const docs: unknown[] = parseAllDocuments(await readFile(file, 'utf8')).map((d) => d.toJS() as unknown);
-  return docs.filter((d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d);
+  return parseManifests(await readFile(file, 'utf8'));
 }
 
 const freePort = async (): Promise<number> => (await freePorts(1))[0] ?? 0;

@@ -7,12 +7,11 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
-import { loadAllYaml, type KubernetesObject } from '@kubernetes/client-node';
 import winston from 'winston';
 import { startExecutor, type RunningExecutor } from '../executor/executor.ts';
 import { REPO_ROOT, defaultBinDir, missingBinaries } from '../shell/controlplane/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../shell/controlplane/launcher.ts';
-import { applyAll } from '../shell/controlplane/manifests.ts';
+import { applyAll, parseManifests } from '../shell/controlplane/manifests.ts';
 import { createKubeClient } from '../shell/kube/client.ts';
 import type { Logger } from '../shell/logger.ts';
 import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
@@ -200,10 +199,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
 
     const workflows: string[] = [];
     for (const file of await exampleFiles(examplesDir)) {
-      const docs: unknown[] = loadAllYaml(await readFile(join(examplesDir, file), 'utf8'));
-      const objects = docs.filter(
-        (d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d,
-      );
+      const objects = parseManifests(await readFile(join(examplesDir, file), 'utf8'));
       await applyAll(kc, objects);
       workflows.push(
         ...objects.filter((o) => o.kind === 'WorkflowExecution').map((o) => o.metadata?.name ?? ''),

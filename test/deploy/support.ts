@@ -3,11 +3,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { IMAGE_INPUTS, buildImage, type BuiltImage } from '../../scripts/image/build.ts';
 import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
 import { kustomizeBuild } from '../../src/shell/controlplane/deploy-tools.ts';
-import { applyAll } from '../../src/shell/controlplane/manifests.ts';
+import { applyAll, parseManifests } from '../../src/shell/controlplane/manifests.ts';
 import { realNodeImages } from '../../src/shell/controlplane/real-node.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { until } from '../support/cluster.ts';
@@ -81,7 +81,7 @@ export async function applyOverlay(kc: KubeConfig, image: string, replicas: numb
       '',
     ].join('\n'),
   );
-  const objects = loadAllYaml(await kustomizeBuild(dir)) as KubernetesObject[];
+  const objects = parseManifests(await kustomizeBuild(dir));
   // The namespace first: everything else lives in it.
   objects.sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
   await applyAll(kc, objects);

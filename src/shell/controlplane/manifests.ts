@@ -4,14 +4,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  ApiextensionsV1Api,
-  KubernetesObjectApi,
-  PatchStrategy,
-  loadAllYaml,
-  type KubeConfig,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import { ApiextensionsV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+
+import { createKubeClient } from '../kube/client.ts';
+import { resourcePath, type ResourceType } from '../kube/resources.ts';
 
 const FIELD_MANAGER = 'wfe-controlplane';
 
@@ -24,6 +21,17 @@ function isObject(value: unknown): value is KubernetesObject {
     'apiVersion' in value &&
     value.kind !== 'Kustomization'
   );
+}
+
+/**
+ * The objects of a multi-document YAML text, as plain data. Not the client library's loadAllYaml:
+ * it turns documents into its typed models, whose member names (`x_kubernetes_validations`,
+ * `_enum`) are not the API's.
+ */
+export function parseManifests(text: string): KubernetesObject[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as unknown)
+    .filter(isObject);
 }
 
 /** Every object in the *.yaml / *.yml / *.json files of `dir` (recursively); none when it is absent. */
@@ -40,18 +48,55 @@ export async function loadManifests(dir: string): Promise<KubernetesObject[]> {
     .map((e) => join(e.parentPath, e.name))
     .sort();
   const objects: KubernetesObject[] = [];
-  for (const file of files) {
-    const docs: unknown[] = loadAllYaml(await readFile(file, 'utf8'));
-    objects.push(...docs.filter(isObject));
-  }
+  for (const file of files) objects.push(...parseManifests(await readFile(file, 'utf8')));
   return objects;
 }
 
-/** Server-side apply, so installing twice (or over a changed file) is fine. */
+interface ApiResourceList {
+  resources: { name: string; kind: string; namespaced: boolean }[];
+}
+
+/**
+ * Server-side apply, so installing twice (or over a changed file) is fine. The objects go to the
+ * apiserver as they were read: the client library's typed serializer drops members its models
+ * spell differently (a CRD schema's `x-kubernetes-int-or-string`, for one), so it is not used here.
+ */
 export async function applyAll(kc: KubeConfig, objects: readonly KubernetesObject[]): Promise<void> {
-  const client = KubernetesObjectApi.makeApiClient(kc);
-  for (const obj of objects) {
-    await client.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  const client = await createKubeClient(kc);
+  const discovered = new Map<string, Promise<ApiResourceList>>();
+  const typeOf = async (apiVersion: string, kind: string): Promise<ResourceType> => {
+    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+    const base = group ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    let list = discovered.get(base);
+    if (!list) {
+      list = client.request<ApiResourceList>(base);
+      discovered.set(base, list);
+    }
+    const found = (await list).resources.find((r) => r.kind === kind && !r.name.includes('/'));
+    if (!found) throw new Error(`the apiserver serves no ${kind} in ${apiVersion}`);
+    return {
+      group: group ?? '',
+      version: version ?? '',
+      plural: found.name,
+      kind,
+      namespaced: found.namespaced,
+    };
+  };
+  try {
+    for (const obj of objects) {
+      const { apiVersion, kind, metadata } = obj;
+      if (apiVersion === undefined || kind === undefined || metadata?.name === undefined)
+        throw new Error(`a manifest without apiVersion, kind or name: ${JSON.stringify(obj).slice(0, 200)}`);
+      const type = await typeOf(apiVersion, kind);
+      await client.request(resourcePath(type, metadata.namespace ?? 'default', metadata.name), {
+        method: 'PATCH',
+        patchType: 'apply',
+        body: obj,
+        query: { fieldManager: FIELD_MANAGER, force: true },
+      });
+    }
+  } finally {
+    client.close();
   }
 }
 

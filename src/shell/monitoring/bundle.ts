@@ -7,11 +7,16 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { loadAllYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { alertGroups, type AlertParameters } from '../../monitoring/alerts.ts';
 import { REPO_ROOT } from '../controlplane/binaries.ts';
 import { kustomizeBuild } from '../controlplane/deploy-tools.ts';
-import { applyAll, loadManifests, waitForCrdsEstablished } from '../controlplane/manifests.ts';
+import {
+  applyAll,
+  loadManifests,
+  parseManifests,
+  waitForCrdsEstablished,
+} from '../controlplane/manifests.ts';
 import { isAlreadyExists, type KubeClient } from '../kube/client.ts';
 import type { MonitoringTools } from './tools.ts';
 import {
@@ -23,7 +28,6 @@ import {
 } from './prometheus.ts';
 
 export const MONITORING_COMPONENT = join(REPO_ROOT, 'manifests', 'monitoring');
-const isObject = (d: unknown): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d;
 
 /** `kustomize build` of an overlay that does nothing but include the Component (by a relative path, as kustomize requires). */
 export async function renderMonitoringComponent(): Promise<KubernetesObject[]> {
@@ -33,7 +37,7 @@ export async function renderMonitoringComponent(): Promise<KubernetesObject[]> {
       join(overlay, 'kustomization.yaml'),
       `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents:\n  - ${relative(overlay, MONITORING_COMPONENT)}\n`,
     );
-    return loadAllYaml(await kustomizeBuild(overlay)).filter(isObject);
+    return parseManifests(await kustomizeBuild(overlay));
   } finally {
     await rm(overlay, { recursive: true, force: true });
   }
@@ -41,9 +45,8 @@ export async function renderMonitoringComponent(): Promise<KubernetesObject[]> {
 
 /** prometheus-operator's ServiceMonitor and PrometheusRule CRDs, Established. */
 export async function installMonitoringCrds(kc: KubeConfig, tools: MonitoringTools): Promise<void> {
-  const docs: unknown[] = [];
-  for (const file of tools.crds) docs.push(...(loadAllYaml(await readFile(file, 'utf8')) as unknown[]));
-  const crds = docs.filter(isObject);
+  const crds: KubernetesObject[] = [];
+  for (const file of tools.crds) crds.push(...parseManifests(await readFile(file, 'utf8')));
   await applyAll(kc, crds);
   await waitForCrdsEstablished(
     kc,
