@@ -2,7 +2,7 @@
  * Carries out the consequences of committed transitions (src/core/outcomes.ts): records their
  * Kubernetes Events, logs them and takes their metric samples. Called once per committed change
  * (after the status write), so each happens once per transition. Step progress (starts and
- * successes) is batched per workflow into one Event per window, so a long run writes a handful of
+ * successes) is batched per workflow into one Event per window, so a run writes a handful of
  * Events rather than two per step; every other notice is an Event of its own.
  */
 import {
@@ -16,8 +16,13 @@ import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { setLongTimeout, type LongTimeout, type TimerFunctions } from './timers.ts';
 
-/** How long step progress may wait to share an Event; a phase change ends the wait at once. */
-export const PROGRESS_WINDOW_MS = 5000;
+/**
+ * How long step progress may wait to share an Event; leaving execution, a failure or a retry ends
+ * the wait at once. A minute: under load a step can take longer than a few seconds, and a shorter
+ * window then writes an Event for each start and each success again (1.5 Events per step with 100
+ * concurrent 10-step workflows at 5 s).
+ */
+export const PROGRESS_WINDOW_MS = 60_000;
 
 export interface ProgressBatchOptions {
   windowMs?: number;

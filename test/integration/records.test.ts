@@ -69,7 +69,7 @@ async function eventsFor(name: string): Promise<EventObject[]> {
 }
 
 describe('Kubernetes Events', () => {
-  it('records each phase change once, and the steps in a few aggregated Events, not one per step', async () => {
+  it('records each phase change once, and the steps’ progress in one aggregated Event, not one per step', async () => {
     await applyWorkflow(h, 'eventful', specWith([customStep(1), customStep(2), customStep(3)]));
     await waitForWorkflow(h, 'eventful', inPhase('completed'));
     // Events are written after the status; give the last one a moment.
@@ -86,11 +86,9 @@ describe('Kubernetes Events', () => {
         .sort(),
     ).toEqual(['ExecutionStarted', 'MonitoringStarted', 'ValidationStarted', 'WorkflowExecutionCompleted']);
     expect(events.every((e) => e.type === 'Normal' && (e.series?.count ?? 1) === 1)).toBe(true);
-    // Six step transitions (three starts, three successes): one Event for the run unless a 5 s
-    // window ended mid-run; the batch is written when the steps end, so the last step is in one.
-    expect(progress.length).toBeGreaterThanOrEqual(1);
-    expect(progress.length).toBeLessThan(6);
-    expect(progress.some((e) => e.reason === 'StepsCompleted' && /\b3 succeeded$/.test(e.note))).toBe(true);
+    // Six step transitions (three starts, three successes) in one Event, written as the steps ended
+    // (the run takes far less than the minute a batch may wait, and this test's timeout is a minute).
+    expect(progress.map((e) => [e.reason, e.note])).toEqual([['StepsCompleted', 'steps 1-3 succeeded']]);
   });
 
   it('aggregates a repeated event into one object with a series count, as client-go does', async () => {
