@@ -70,8 +70,6 @@ export interface ReconcilerOptions {
   monitoringPollMs?: number;
   /** The clock: the only place time enters (as `now` of every event). */
   clock?: () => number;
-  /** How long step progress may wait to share one Event (default PROGRESS_WINDOW_MS). */
-  progressWindowMs?: number | undefined;
 }
 
 type OwnerReference = NonNullable<ObjectMeta['ownerReferences']>[number];
@@ -90,7 +88,7 @@ function notOlder(a: string | undefined, b: string): boolean {
 }
 
 export class Reconciler {
-  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'progressWindowMs'>> &
+  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>> &
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
@@ -107,10 +105,7 @@ export class Reconciler {
 
   constructor(options: ReconcilerOptions) {
     this.o = { monitoringPollMs: 2000, clock: () => Date.now(), ...options };
-    this.progress = new StepProgressBatches(this.o.recorder, {
-      clock: this.o.clock,
-      ...(options.progressWindowMs !== undefined ? { windowMs: options.progressWindowMs } : {}),
-    });
+    this.progress = new StepProgressBatches(this.o.recorder, { clock: this.o.clock });
   }
 
   /**
