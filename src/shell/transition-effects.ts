@@ -14,7 +14,7 @@ import {
 import type { EventRecorder, EventTarget } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { setLongTimeout, type LongTimeout, type TimerFunctions } from './timers.ts';
+import { setLongTimeout, type LongTimeout } from './timers.ts';
 
 /**
  * How long step progress may wait to share an Event; leaving execution, a failure or a retry ends
@@ -27,8 +27,6 @@ export const PROGRESS_WINDOW_MS = 60_000;
 export interface ProgressBatchOptions {
   windowMs?: number;
   clock?: () => number;
-  /** Injected by tests; the real timers otherwise. */
-  timers?: TimerFunctions;
 }
 
 interface Batch {
@@ -47,13 +45,11 @@ export class StepProgressBatches {
   private readonly recorder: EventRecorder;
   private readonly windowMs: number;
   private readonly clock: () => number;
-  private readonly timers: TimerFunctions | undefined;
 
   constructor(recorder: EventRecorder, options: ProgressBatchOptions = {}) {
     this.recorder = recorder;
     this.windowMs = options.windowMs ?? PROGRESS_WINDOW_MS;
     this.clock = options.clock ?? (() => Date.now());
-    this.timers = options.timers;
   }
 
   /** Workflows with progress not yet written. */
@@ -68,11 +64,7 @@ export class StepProgressBatches {
       batch.progress.push(...progress);
       return;
     }
-    const timer = setLongTimeout(
-      () => void this.flush(target.uid),
-      this.windowMs,
-      this.timers ? { timers: this.timers } : {},
-    );
+    const timer = setLongTimeout(() => void this.flush(target.uid), this.windowMs);
     this.batches.set(target.uid, { target, progress: [...progress], timer });
   }
 
