@@ -52,11 +52,6 @@ export class StepProgressBatches {
     this.clock = options.clock ?? (() => Date.now());
   }
 
-  /** Workflows with progress not yet written. */
-  get pending(): number {
-    return this.batches.size;
-  }
-
   add(target: EventTarget, progress: readonly StepProgress[]): void {
     if (progress.length === 0) return;
     const batch = this.batches.get(target.uid);
