@@ -5,7 +5,7 @@
  */
 import type { StepExecutionResult } from '../src/api/generated/types.ts';
 import type { EffectivenessObservation, Outcome, SafetyCheckResult, WorkflowEvent } from './events.ts';
-import type { ExecutionPlan, PlannedStep } from './plan.ts';
+import type { ExecutionPlan, LearnedKind, PlannedStep } from './plan.ts';
 
 export type StepStatus = 'pending' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'skipped';
 export type RollbackStatus = 'running' | 'rolledBack' | 'failed';
@@ -81,9 +81,28 @@ export interface EffectivenessRecord extends EffectivenessObservation {
   at: number;
 }
 
+/**
+ * A decision taken at run time for a step about to start (`dynamicStepAdjustment`): raised retries,
+ * a longer timeout, or a flag that changes nothing. Taken once and kept: it travels in the snapshot.
+ */
+export interface RunTimeAdjustment {
+  kind: Extract<LearnedKind, 'retries' | 'timeout' | 'flag'>;
+  step: number;
+  /** Before: retries or milliseconds; for a flag, the success rate of the steps it rests on. */
+  from: number;
+  /** After; null for a flag. */
+  to: number | null;
+  /** The steps of this run it rests on (the same action on the same target). */
+  runs: number;
+  reason: string;
+  at: number;
+}
+
 export interface WorkflowContext {
   /** Keyed by step number. */
   steps: Record<string, StepRun>;
+  /** Run-time adjustments, in the order they were decided. */
+  adjustments: RunTimeAdjustment[];
   times: PhaseTimes;
   failure: { code: FailureCode; message: string } | null;
   /** Set when no new step may start (critical failure or cancellation). */
@@ -117,6 +136,7 @@ export const PENDING_RUN: Readonly<StepRun> = {
 export function initialContext(plan: ExecutionPlan, now: number): WorkflowContext {
   return {
     steps: Object.fromEntries(plan.steps.map((s) => [String(s.number), { ...PENDING_RUN }])),
+    adjustments: [],
     times: {
       planning: now,
       validating: null,
@@ -156,14 +176,29 @@ export const isSettled = (status: StepStatus): boolean =>
 export const allSettled = (context: WorkflowContext): boolean =>
   Object.values(context.steps).every((s) => isSettled(s.status));
 
-export const attemptDeadline = (run: StepRun, step: PlannedStep): number | null =>
-  run.status === 'running' && run.startedAt !== null ? run.startedAt + step.timeoutMs : null;
+/** A step as this run has it: its plan, with the retries and timeout adjusted at run time. */
+export function effectiveStep(step: PlannedStep, context: WorkflowContext): PlannedStep {
+  let effective = step;
+  for (const a of context.adjustments) {
+    if (a.step !== step.number || a.to === null) continue;
+    if (a.kind === 'retries') effective = { ...effective, maxRetries: a.to };
+    if (a.kind === 'timeout') effective = { ...effective, timeoutMs: a.to };
+  }
+  return effective;
+}
+
+/** When the step's running attempt times out (its effective timeout); null when none runs. */
+export function attemptDeadline(context: WorkflowContext, step: PlannedStep): number | null {
+  const run = runOf(context, step.number);
+  return run?.status === 'running' && run.startedAt !== null
+    ? run.startedAt + effectiveStep(step, context).timeoutMs
+    : null;
+}
 
 /** No running attempt has passed its deadline: finished attempts are settled before new launches. */
 export function noOverdueAttempt(plan: ExecutionPlan, context: WorkflowContext, now: number): boolean {
   return plan.steps.every((step) => {
-    const run = runOf(context, step.number);
-    const deadline = run ? attemptDeadline(run, step) : null;
+    const deadline = attemptDeadline(context, step);
     return deadline === null || now < deadline;
   });
 }

@@ -26,11 +26,13 @@ export interface PlannedStep {
   timeoutMs: number;
   maxRetries: number;
   rollback: PlannedRollback | null;
+  /** What it acts on, as history names it (`Deployment shop/web`, `custom noop`). */
+  target: string;
 }
 
 /**
- * What the planner did with an AI suggestion, or `learned` for a decision taken from history:
- * typed, so metrics never read the prose.
+ * What the planner did with an AI suggestion, `learned` for a decision taken from history, or
+ * `runTime` for one taken from this run's earlier steps: typed, so metrics never read the prose.
  */
 export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
 
@@ -47,15 +49,18 @@ export interface LearnedAdjustment {
   to: number | null;
   /** Runs of history it rests on. */
   runs: number;
-  /** Whose history: this workflow's name/version, the same action on the same target, or none. */
-  source: 'workflow' | 'target' | 'none';
+  /**
+   * Whose history: this workflow's name/version, the same action on the same target, none, or the
+   * steps of this very run (decided at run time, with `dynamicStepAdjustment`).
+   */
+  source: 'workflow' | 'target' | 'none' | 'run';
 }
 
 export interface PlannedAdjustment {
   kind: AdjustmentKind;
   adjustment: string;
   reason: string;
-  /** With kind `learned`: the decision itself. */
+  /** With kind `learned` or `runTime`: the decision itself. */
   learned?: LearnedAdjustment;
 }
 
@@ -74,6 +79,8 @@ export interface ExecutionPlan {
   dryRunFirst: boolean;
   safetyChecks: SafetyCheck[];
   adaptiveAdjustments: PlannedAdjustment[];
+  /** Whether steps not yet started are adjusted from what this run's earlier steps did. */
+  dynamicStepAdjustment: boolean;
   timeouts: { planningMs: number; validationMs: number; monitoringMs: number };
   backoff: { baseMs: number; maxMs: number };
 }

@@ -14,6 +14,7 @@ import {
   backoffMs,
   dependenciesSucceeded,
   dependencyBlocked,
+  effectiveStep,
   hasRollbackWork,
   initialContext,
   noOverdueAttempt,
@@ -30,13 +31,14 @@ import {
 } from './context.ts';
 import type { WorkflowEvent } from './events.ts';
 import type { ExecutionPlan, PlannedStep } from './plan.ts';
+import type { RunTimeRules } from './rules.ts';
 import type { MachineText } from './text.ts';
 
 /**
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
  * and record the new fingerprint in test/unit/machine-version.test.ts.
  */
-export const MACHINE_VERSION = 2;
+export const MACHINE_VERSION = 3;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */
@@ -55,7 +57,7 @@ function expired(start: number | null, limitMs: number, event: WorkflowEvent): b
   return start !== null && now !== null && now >= start + limitMs;
 }
 
-function setupFor(plan: ExecutionPlan, text: MachineText) {
+function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
   const byNumber = new Map(plan.steps.map((s) => [s.number, s]));
   const stepOf = (n: number): PlannedStep => {
     const step = byNumber.get(n);
@@ -83,10 +85,12 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
     event.attempt === runOf(context, n)?.attempt
       ? event
       : null;
+  /** The step with what was adjusted at run time: every guard and deadline reads this one. */
+  const effectiveOf = (context: WorkflowContext, n: number): PlannedStep => effectiveStep(stepOf(n), context);
   const retriesLeft = (context: WorkflowContext, n: number) =>
-    context.abort === null && mustRun(context, n).attempt <= stepOf(n).maxRetries;
+    context.abort === null && mustRun(context, n).attempt <= effectiveOf(context, n).maxRetries;
   const overdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
-    const deadline = attemptDeadline(mustRun(context, n), stepOf(n));
+    const deadline = attemptDeadline(context, stepOf(n));
     const t = nowOf(event);
     return deadline !== null && t !== null && t >= deadline;
   };
@@ -98,7 +102,7 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
 
   /** What a failed or timed-out attempt leaves on its step, whatever is decided next. */
   const failedAttempt = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
-    const planned = stepOf(n);
+    const planned = effectiveOf(context, n);
     const run = mustRun(context, n);
     const reported = event.type === 'STEP_RESULT' && event.step === n ? event : null;
     return {
@@ -220,15 +224,24 @@ function setupFor(plan: ExecutionPlan, text: MachineText) {
       enterExecuting: assign(({ context, event }) => ({
         times: { ...context.times, executing: now(event) },
       })),
-      startAttempt: assign(({ context, event }, { step }: StepParams) => ({
-        steps: withRun(context, step, {
-          status: 'running',
-          attempt: mustRun(context, step).attempt + 1,
-          startedAt: now(event),
-          finishedAt: null,
-          retryAt: null,
-        }),
-      })),
+      startAttempt: assign(({ context, event }, { step }: StepParams) => {
+        const first = mustRun(context, step).attempt === 0;
+        // Decided once, as the step is about to start, from what this run's earlier steps did.
+        const decided =
+          first && plan.dynamicStepAdjustment ? rules.beforeFirstAttempt(stepOf(step), plan, context) : [];
+        return {
+          steps: withRun(context, step, {
+            status: 'running',
+            attempt: mustRun(context, step).attempt + 1,
+            startedAt: now(event),
+            finishedAt: null,
+            retryAt: null,
+          }),
+          ...(decided.length > 0
+            ? { adjustments: [...context.adjustments, ...decided.map((a) => ({ ...a, at: now(event) }))] }
+            : {}),
+        };
+      }),
       recordSuccess: assign(({ context, event }, { step }: StepParams) => {
         const result =
           event.type === 'STEP_RESULT' && event.result ? sanitizeResult(stepOf(step), event.result) : null;
@@ -374,9 +387,10 @@ type TransitionArray = Extract<TransitionList, readonly unknown[]>;
 const FAILED = `#${MACHINE_ID}.failed.terminal`;
 const fail = (code: FailureCode) => ({ type: 'fail', params: { code } }) as const;
 
-function stepRegion(step: PlannedStep): StateConfig {
+function stepRegion(step: PlannedStep, plan: ExecutionPlan): StateConfig {
   const params = { step: step.number };
-  const retries = step.maxRetries > 0;
+  // With run-time adjustment, retries may be raised before the step starts.
+  const retries = step.maxRetries > 0 || plan.dynamicStepAdjustment;
   // A step without dependencies starts as execution starts: it can never be skipped.
   const skippable = step.dependsOn.length > 0;
   /** A failed attempt (reported or overdue): retried while retries are left, else final. */
@@ -589,14 +603,17 @@ function executing(plan: ExecutionPlan): StateConfig {
     entry: 'enterExecuting',
     on: { CANCEL_REQUESTED: { guard: 'notAborting', actions: 'requestCancel' } },
     always: settle,
-    states: Object.fromEntries(plan.steps.map((s) => [stepKey(s.number), stepRegion(s)])),
+    states: Object.fromEntries(plan.steps.map((s) => [stepKey(s.number), stepRegion(s, plan)])),
   };
 }
 
-/** The machine for one plan; `text` words what it records (the core's WORKFLOW_TEXT). */
-export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText) {
+/**
+ * The machine for one plan; `text` words what it records (the core's WORKFLOW_TEXT), `rules` decide
+ * run-time adjustments (the core's RUN_TIME_RULES).
+ */
+export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
   const manualRollback = plan.rollbackStrategy === 'manual' && rollbackSteps(plan).length > 0;
-  return setupFor(plan, text).createMachine({
+  return setupFor(plan, text, rules).createMachine({
     id: MACHINE_ID,
     context: ({ input }) => initialContext(plan, input?.now ?? 0),
     initial: 'planning',

@@ -113,15 +113,6 @@ function ruleIssues(spec: WorkflowExecutionSpec): SpecIssue[] {
       });
     }
   });
-  // Accepted by the CRD but not implemented: refused, never silently ignored.
-  if (spec.adaptiveOrchestration?.dynamicStepAdjustment === true) {
-    issues.push({
-      reason: 'Unsupported',
-      path: 'spec.adaptiveOrchestration.dynamicStepAdjustment',
-      message:
-        'adjusting steps at run time is not supported yet; learningFromHistory adjusts the plan once, at planning',
-    });
-  }
   // Unique numbers and names, dependsOn naming existing steps and never the step itself.
   numberedDependencies(spec, indexSteps(spec.workflowDefinition.steps, issues), issues);
   return issues;

@@ -1,19 +1,29 @@
 /**
- * Adaptive orchestration from history (the specification's `learningFromHistory`): given the
- * declared plan and what each step did in earlier runs, decide which figures to change and why.
+ * Adaptive orchestration (the specification's `learningFromHistory` and `dynamicStepAdjustment`):
+ * given the declared plan and what each step did in earlier runs, decide which figures to change
+ * and why; and, at run time, what this run's earlier steps teach about a step about to start.
  * Pure: the shell fetches the history, these rules decide, the decisions travel as typed data and
- * are taken once (the shell persists them), so new history never changes a plan already running.
+ * are taken once (the shell or the machine persists them), so new history never changes a plan
+ * already running.
  */
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import { LIMITS } from '../api/schema/workflowexecution.ts';
 import type { StepHistory } from './history.ts';
+import {
+  effectiveStep,
+  runOf,
+  type RunTimeAdjustment,
+  type StepRun,
+  type WorkflowContext,
+} from '../../machines/context.ts';
 import type {
   ExecutionPlan,
   LearnedAdjustment,
   PlannedAdjustment,
   PlannedStep,
 } from '../../machines/plan.ts';
-import { criticalPathMs } from './plan.ts';
+import type { RunTimeRules } from '../../machines/rules.ts';
+import { MAX_SPEC_DURATION_MS, criticalPathMs } from './plan.ts';
 import { formatDuration } from './duration.ts';
 
 /** Fewer runs than this teach nothing: the step's figures stay as declared. */
@@ -22,6 +32,10 @@ export const MIN_HISTORY_RUNS = 5;
 export const TRANSIENT_SHARE = 0.5;
 /** A step whose runs succeeded less often than this is flagged. */
 export const FLAG_SUCCESS_RATE = 0.5;
+/** At run time, a step that succeeded after running longer than this share of its timeout was slow. */
+export const SLOW_SHARE = 0.8;
+/** The steps after a slow one get this many times its duration as their timeout. */
+export const SLOW_HEADROOM = 2;
 
 export type HistorySource = 'workflow' | 'target';
 
@@ -186,10 +200,13 @@ export function withLearning(plan: ExecutionPlan, decisions: readonly AdaptiveDe
 
 type RecordedAdjustments = NonNullable<WorkflowExecutionStatus['adaptiveAdjustments']>;
 
-/** The decisions a persisted status records, to plan again exactly as the first time. */
+/**
+ * The planning decisions a persisted status records, to plan again exactly as the first time. The
+ * run-time ones are not the plan's: the snapshot keeps them.
+ */
 export function decisionsOf(adjustments: RecordedAdjustments | undefined): AdaptiveDecision[] {
   return (adjustments ?? []).flatMap((a) =>
-    a.learned
+    a.learned && a.kind === 'learned'
       ? [
           {
             kind: a.learned.kind,
@@ -247,8 +264,108 @@ export function describeDecision(d: AdaptiveDecision): string {
     case 'estimate':
       return `${where}: ${d.kind === 'timeout' ? 'timeout ' : ''}${formatDuration(d.from)} -> ${formatDuration(d.to ?? d.from)}`;
     case 'flag':
-      return `${where}: flagged, mostly failing (success rate ${percent(d.from)})`;
+      return d.source === 'run'
+        ? `${where}: flagged, the same action on the same target failed in this run (success rate ${percent(d.from)})`
+        : `${where}: flagged, mostly failing (success rate ${percent(d.from)})`;
     case 'declared':
       return 'planned as declared';
   }
 }
+
+/** A run-time adjustment as a decision: the same record, from this run. */
+export const runTimeDecision = ({ at: _at, ...a }: RunTimeAdjustment): AdaptiveDecision => ({
+  ...a,
+  source: 'run',
+});
+
+/** A step of this run that has finished, as the run-time rules read it. */
+interface FinishedPeer {
+  step: PlannedStep;
+  run: StepRun & { status: 'succeeded' | 'failed' };
+}
+
+const isFinished = (run: StepRun | undefined): run is FinishedPeer['run'] =>
+  run?.status === 'succeeded' || run?.status === 'failed';
+const durationOf = (run: StepRun): number =>
+  run.startedAt !== null && run.finishedAt !== null ? Math.max(0, run.finishedAt - run.startedAt) : 0;
+/** How much of a failed peer's message a flag quotes: the status entry stays small. */
+const MESSAGE_CHARS = 200;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const sameTarget = (p: FinishedPeer): string =>
+  `${describe(p.step)}, the same action on the same target in this run`;
+
+/**
+ * The run-time rules (dynamicStepAdjustment), for a step about to start its first attempt, from the
+ * steps of this run with the same action on the same target that have finished (its peers); none
+ * finished: nothing changes.
+ * - retries: a peer failed attempts and a later one succeeded (transient): at least as many retries
+ *   as it needed, within the CRD's maximum;
+ * - timeout: a peer succeeded only after more than SLOW_SHARE of its timeout: SLOW_HEADROOM times
+ *   the longest such duration (whole seconds, at most the schema's 720h), when longer than its own;
+ * - flag: a peer failed for good: flagged, nothing changed.
+ * At most what `status.adaptiveAdjustments` has room for, since what is recorded there is what applies.
+ */
+export function decideAtRunTime(
+  step: PlannedStep,
+  plan: ExecutionPlan,
+  context: WorkflowContext,
+): Omit<RunTimeAdjustment, 'at'>[] {
+  const room = LIMITS.adjustments - plan.adaptiveAdjustments.length - context.adjustments.length;
+  const peers = plan.steps
+    .filter((s) => s.number !== step.number && s.action === step.action && s.target === step.target)
+    .flatMap((s): FinishedPeer[] => {
+      const run = runOf(context, s.number);
+      return isFinished(run) ? [{ step: effectiveStep(s, context), run }] : [];
+    });
+  if (room <= 0 || peers.length === 0) return [];
+  const own = effectiveStep(step, context);
+  const base = { step: step.number, runs: peers.length };
+  const decisions: Omit<RunTimeAdjustment, 'at'>[] = [];
+
+  const fixed = peers
+    .filter((p) => p.run.status === 'succeeded' && p.run.attempt > 1)
+    .sort((a, b) => b.run.attempt - a.run.attempt)[0];
+  if (fixed && Math.min(LIMITS.maxRetries, fixed.run.attempt - 1) > own.maxRetries) {
+    decisions.push({
+      ...base,
+      kind: 'retries',
+      from: own.maxRetries,
+      to: Math.min(LIMITS.maxRetries, fixed.run.attempt - 1),
+      reason: `${sameTarget(fixed)}, failed ${plural(fixed.run.attempt - 1, 'attempt')} before attempt ${fixed.run.attempt} succeeded`,
+    });
+  }
+
+  const slow = peers
+    .filter((p) => p.run.status === 'succeeded' && durationOf(p.run) > SLOW_SHARE * p.step.timeoutMs)
+    .sort((a, b) => durationOf(b.run) - durationOf(a.run))[0];
+  const longer = slow && Math.min(MAX_SPEC_DURATION_MS, ceilSeconds(SLOW_HEADROOM * durationOf(slow.run)));
+  if (slow && longer !== undefined && longer > own.timeoutMs) {
+    decisions.push({
+      ...base,
+      kind: 'timeout',
+      from: own.timeoutMs,
+      to: longer,
+      reason: `${sameTarget(slow)}, succeeded only after ${formatDuration(durationOf(slow.run))} of its ${formatDuration(slow.step.timeoutMs)} timeout`,
+    });
+  }
+
+  const failed = peers.find((p) => p.run.status === 'failed');
+  if (failed) {
+    const succeeded = peers.filter((p) => p.run.status === 'succeeded').length;
+    decisions.push({
+      ...base,
+      kind: 'flag',
+      from: Math.round((succeeded / peers.length) * 10_000) / 10_000,
+      to: null,
+      reason: `${sameTarget(failed)}, failed: ${(failed.run.message ?? 'no reason given').slice(0, MESSAGE_CHARS)}`,
+    });
+  }
+  return decisions.slice(0, room);
+}
+
+/** The run-time rules as the machine consults them. */
+export const RUN_TIME_RULES: RunTimeRules = { beforeFirstAttempt: decideAtRunTime };
+
+/** The steps flagged at run time, for Events and the Ready message. */
+export const flaggedAtRunTime = (context: WorkflowContext): RunTimeAdjustment[] =>
+  context.adjustments.filter((a) => a.kind === 'flag');

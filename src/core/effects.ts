@@ -2,11 +2,11 @@
  * What must exist and happen now, derived from the committed snapshot alone (DESIGN 3): a crash
  * between persist and act is repaired by the next reconcile, which derives the same effects.
  */
-import { attemptDeadline, runOf } from '../../machines/context.ts';
+import { attemptDeadline, effectiveStep, runOf } from '../../machines/context.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
 import type { ChildKind } from './observe.ts';
-import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { ExecutionPlan, PlannedStep } from '../../machines/plan.ts';
 import { phaseOf, substateOf } from './statechart.ts';
 
 export interface DesiredChild {
@@ -14,6 +14,8 @@ export interface DesiredChild {
   kind: ChildKind;
   stepNumber: number;
   attempt: number;
+  /** How long the attempt may take: the step's timeout as this run has it, or its rollback's. */
+  timeoutMs: number;
 }
 
 export interface DesiredEffects {
@@ -24,11 +26,18 @@ export interface DesiredEffects {
   nextDeadline: number | null;
 }
 
-const child = (workflowName: string, kind: ChildKind, stepNumber: number, attempt: number): DesiredChild => ({
-  name: childName(workflowName, kind, stepNumber, attempt),
+const child = (
+  workflowName: string,
+  kind: ChildKind,
+  step: PlannedStep,
+  attempt: number,
+  timeoutMs: number,
+): DesiredChild => ({
+  name: childName(workflowName, kind, step.number, attempt),
   kind,
-  stepNumber,
+  stepNumber: step.number,
   attempt,
+  timeoutMs,
 });
 
 /** The rollback step currently running, if any. */
@@ -52,7 +61,7 @@ export function nextDeadline(snapshot: WorkflowSnapshot, plan: ExecutionPlan): n
       for (const step of plan.steps) {
         const run = runOf(context, step.number);
         if (!run) continue;
-        const deadline = attemptDeadline(run, step);
+        const deadline = attemptDeadline(context, step);
         if (deadline !== null) candidates.push(deadline);
         if (run.status === 'backoff' && run.retryAt !== null) candidates.push(run.retryAt);
       }
@@ -84,16 +93,22 @@ export function desiredEffects(
   const sub = substateOf(snapshot);
   const children: DesiredChild[] = [];
   if (phase === 'validating' && sub === 'dryRun') {
-    for (const step of plan.steps) children.push(child(workflowName, 'dryRun', step.number, 1));
+    for (const step of plan.steps) children.push(child(workflowName, 'dryRun', step, 1, step.timeoutMs));
   }
   if (phase === 'executing') {
     for (const step of plan.steps) {
       const run = runOf(snapshot.context, step.number);
-      if (run?.status === 'running') children.push(child(workflowName, 'step', step.number, run.attempt));
+      if (run?.status === 'running')
+        children.push(
+          child(workflowName, 'step', step, run.attempt, effectiveStep(step, snapshot.context).timeoutMs),
+        );
     }
   }
-  const rollback = currentRollback(snapshot, plan);
-  if (rollback !== null) children.push(child(workflowName, 'rollback', rollback, 1));
+  const rollback = plan.steps.find((s) => s.number === currentRollback(snapshot, plan));
+  if (rollback)
+    children.push(
+      child(workflowName, 'rollback', rollback, 1, rollback.rollback?.timeoutMs ?? rollback.timeoutMs),
+    );
   return {
     children,
     runSafetyChecks: phase === 'validating' && sub === 'safety' && plan.safetyChecks.length > 0,

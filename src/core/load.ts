@@ -12,7 +12,7 @@ import {
   type WorkflowSnapshot,
 } from '../../machines/workflow.ts';
 import { WORKFLOW_TEXT } from './machine-text.ts';
-import { withLearning, type AdaptiveDecision } from './adaptive.ts';
+import { RUN_TIME_RULES, withLearning, type AdaptiveDecision } from './adaptive.ts';
 import { planWorkflow } from './plan.ts';
 import { specHash } from './spec-hash.ts';
 import { rehydrate, type RehydrateRefusal, type StatechartEnvelope } from './statechart.ts';
@@ -26,8 +26,9 @@ export interface Compiled {
 
 export type Compilation = ({ ok: true } & Compiled) | { ok: false; issues: SpecIssue[] };
 
-/** The workflow statechart of a plan, worded by the core. */
-export const machineOf = (plan: ExecutionPlan): WorkflowMachine => createWorkflowMachine(plan, WORKFLOW_TEXT);
+/** The workflow statechart of a plan, worded by the core, with the core's run-time rules. */
+export const machineOf = (plan: ExecutionPlan): WorkflowMachine =>
+  createWorkflowMachine(plan, WORKFLOW_TEXT, RUN_TIME_RULES);
 
 /**
  * spec -> validate -> hash -> plan (with the decisions learned from history, if any) -> machine.

@@ -9,10 +9,12 @@ import {
   type FailureCode,
   type PhaseTimes,
   type RollbackTrigger,
+  type RunTimeAdjustment,
 } from '../../machines/context.ts';
 import type { AdjustmentKind, ExecutionPlan, LearnedKind, PlannedAdjustment } from '../../machines/plan.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { describeIssues } from '../api/issues.ts';
+import { describeDecision, runTimeDecision } from './adaptive.ts';
 import type { Loaded } from './load.ts';
 import { phaseOf } from './statechart.ts';
 import { listOf, type StepTransitionOutcome, type Transition } from './transitions.ts';
@@ -35,7 +37,10 @@ export type AdjustmentMetricType =
   | 'retries_from_history'
   | 'timeout_from_history'
   | 'estimate_from_history'
-  | 'flagged_by_history';
+  | 'flagged_by_history'
+  | 'retries_at_run_time'
+  | 'timeout_at_run_time'
+  | 'flagged_at_run_time';
 
 /** One metric observation; the shell adds the workflow's name and namespace labels. */
 export type MetricSample =
@@ -118,7 +123,10 @@ export const ROLLBACK_METRIC_REASONS: Record<RollbackTrigger, RollbackMetricReas
   requested: 'manual',
 };
 
-export const ADJUSTMENT_METRIC_TYPES: Record<Exclude<AdjustmentKind, 'learned'>, AdjustmentMetricType> = {
+export const ADJUSTMENT_METRIC_TYPES: Record<
+  Exclude<AdjustmentKind, 'learned' | 'runTime'>,
+  AdjustmentMetricType
+> = {
   applied: 'parallel_grouping',
   confirmed: 'suggestion_confirmed',
   ignored: 'suggestion_ignored',
@@ -133,9 +141,42 @@ export const LEARNED_METRIC_TYPES: Record<LearnedKind, AdjustmentMetricType | nu
   declared: null,
 };
 
+/** Decisions taken at run time (dynamicStepAdjustment), each counted as the step it concerns starts. */
+export const RUN_TIME_METRIC_TYPES: Record<RunTimeAdjustment['kind'], AdjustmentMetricType> = {
+  retries: 'retries_at_run_time',
+  timeout: 'timeout_at_run_time',
+  flag: 'flagged_at_run_time',
+};
+
 export function adjustmentMetricType(a: PlannedAdjustment): AdjustmentMetricType | null {
   if (a.kind === 'learned') return a.learned ? LEARNED_METRIC_TYPES[a.learned.kind] : null;
+  // The plan never carries run-time decisions: the snapshot does, and they are counted from there.
+  if (a.kind === 'runTime') return null;
   return ADJUSTMENT_METRIC_TYPES[a.kind];
+}
+
+/** What was decided for a step as it started, as Events (flags warn) and metric samples. */
+function runTimeConsequences(adjustments: readonly RunTimeAdjustment[], out: Consequences): void {
+  const changes = adjustments.filter((a) => a.kind !== 'flag');
+  if (changes.length > 0)
+    out.notices.push({
+      type: 'Normal',
+      reason: 'AdjustedAtRunTime',
+      note: changes.map((a) => `${describeDecision(runTimeDecision(a))} (${a.reason})`).join('; '),
+      action: 'ExecuteStep',
+      fields: { step: changes[0]?.step ?? null, adjustments: changes.length },
+    });
+  for (const a of adjustments) {
+    if (a.kind === 'flag')
+      out.notices.push({
+        type: 'Warning',
+        reason: 'StepFlaggedAtRunTime',
+        note: `step ${a.step} starts flagged: ${a.reason}`,
+        action: 'ExecuteStep',
+        fields: { step: a.step, runs: a.runs },
+      });
+    out.metrics.push({ metric: 'adaptiveAdjustmentsTotal', adjustmentType: RUN_TIME_METRIC_TYPES[a.kind] });
+  }
 }
 
 /** What learning from history did to the plan, as Events: flags warn, the rest informs. */
@@ -233,6 +274,12 @@ function stepConsequences(
   const step = plan.steps.find((s) => s.number === t.step);
   if (t.outcome === 'succeeded')
     out.metrics.push({ metric: 'stepsCompletedTotal', action: step?.action ?? '', status: 'success' });
+  // Run-time decisions are taken as a step's first attempt starts: announced with that start, once.
+  if (t.outcome === 'started' && t.attempt === 1)
+    runTimeConsequences(
+      snapshot.context.adjustments.filter((a) => a.step === t.step),
+      out,
+    );
   if (isProgress(t.outcome)) {
     out.progress.push({ step: t.step, name: step?.name ?? '', attempt: t.attempt, outcome: t.outcome });
     return;

@@ -13,9 +13,11 @@ import type {
 } from '../../machines/plan.ts';
 import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
 import { parseDuration } from './duration.ts';
+import { historyTargetOf } from './history.ts';
 import { STEPS, indexSteps, numberedDependencies } from '../api/step-graph.ts';
 
-const MAX_SPEC_DURATION_MS = parseDuration(MAX_SPEC_DURATION) ?? 0;
+/** The longest duration a spec may declare (the schema's 720h), in milliseconds. */
+export const MAX_SPEC_DURATION_MS = parseDuration(MAX_SPEC_DURATION) ?? 0;
 
 export const DEFAULTS = {
   stepTimeoutMs: 5 * 60_000,
@@ -335,6 +337,7 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
       timeoutMs,
       maxRetries: step.maxRetries ?? strategyRetries,
       rollback,
+      target: historyTargetOf(step),
     });
   });
   if (issues.length > 0) return { ok: false, issues };
@@ -359,6 +362,7 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
       dryRunFirst: spec.executionStrategy.dryRunFirst ?? false,
       safetyChecks: spec.executionStrategy.safetyChecks ?? [],
       adaptiveAdjustments: adjustments,
+      dynamicStepAdjustment: spec.adaptiveOrchestration?.dynamicStepAdjustment === true,
       timeouts: {
         planningMs: DEFAULTS.planningTimeoutMs,
         validationMs: DEFAULTS.validationTimeoutMs,

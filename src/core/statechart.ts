@@ -115,7 +115,13 @@ const fromV1: Migration = (snapshot, plan) => {
   return { ...snapshot, context: { ...context, rollbackTrigger: trigger } };
 };
 
-export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1 };
+/** Version 3 records run-time adjustments (dynamicStepAdjustment); version 2 made none. */
+const fromV2: Migration = (snapshot) => ({
+  ...snapshot,
+  context: { ...(snapshot.context as Record<string, unknown>), adjustments: [] },
+});
+
+export const migrations: Readonly<Record<number, Migration>> = { 0: fromV0, 1: fromV1, 2: fromV2 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -278,5 +284,6 @@ export function lastEventTime(context: WorkflowContext): number {
   if (context.approval) times.push(context.approval.at);
   if (context.effectiveness) times.push(context.effectiveness.at);
   if (context.abort) times.push(context.abort.at);
+  for (const a of context.adjustments) times.push(a.at);
   return times.length === 0 ? 0 : Math.max(...times);
 }

@@ -6,10 +6,22 @@
 import { conditionsFor, type Condition, type Health } from '../api/conditions.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import { describeIssues, type SpecIssue } from '../api/issues.ts';
-import { runOf, safetyVerdict, VALIDATION_FAILURES, type StepRun } from '../../machines/context.ts';
+import {
+  runOf,
+  safetyVerdict,
+  VALIDATION_FAILURES,
+  type StepRun,
+  type WorkflowContext,
+} from '../../machines/context.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
-import { flaggedSteps, recordedLearning } from './adaptive.ts';
+import {
+  describeDecision,
+  flaggedAtRunTime,
+  flaggedSteps,
+  recordedLearning,
+  runTimeDecision,
+} from './adaptive.ts';
 import { formatDuration } from './duration.ts';
 import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
@@ -62,17 +74,26 @@ function stepState(run: StepRun): StepStatus['status'] {
   }
 }
 
-/** Steps history flags as mostly failing, said in the Ready message while the run goes on. */
-function flagNote(plan: ExecutionPlan): string {
+/**
+ * Steps history flags as mostly failing, and steps started after a step of the same action on the
+ * same target failed in this run, said in the Ready message while the run goes on.
+ */
+function flagNote(plan: ExecutionPlan, context: WorkflowContext): string {
   const flags = flaggedSteps(plan);
-  return flags.length === 0
-    ? ''
-    : `; history flags ${flags.map((f) => `step ${f.step ?? '?'} (success rate ${Math.round(f.from * 100)}% in ${f.runs} runs)`).join(', ')}`;
+  const atRunTime = flaggedAtRunTime(context);
+  return [
+    flags.length === 0
+      ? ''
+      : `; history flags ${flags.map((f) => `step ${f.step ?? '?'} (success rate ${Math.round(f.from * 100)}% in ${f.runs} runs)`).join(', ')}`,
+    atRunTime.length === 0
+      ? ''
+      : `; this run flags ${atRunTime.map((f) => `step ${f.step} (the same action on the same target failed)`).join(', ')}`,
+  ].join('');
 }
 
 function health(snapshot: WorkflowSnapshot, plan: ExecutionPlan): Health {
   const { context } = snapshot;
-  const message = `${waitingFor(snapshot, plan)}${flagNote(plan)}`;
+  const message = `${waitingFor(snapshot, plan)}${flagNote(plan, context)}`;
   switch (phaseOf(snapshot)) {
     case 'completed': {
       const outcome = context.outcome ?? 'unknown';
@@ -242,15 +263,27 @@ export function projectStatus(
       rollbacksPerformed: rollbacks,
       resourcesAffected,
     }),
-    adaptiveAdjustments: plan.adaptiveAdjustments.map((a) =>
-      compact({
-        timestamp: iso(context.times.planning),
-        adjustment: a.adjustment,
-        reason: a.reason,
-        kind: a.kind,
-        learned: a.learned ? recordedLearning(a.learned) : undefined,
+    adaptiveAdjustments: [
+      ...plan.adaptiveAdjustments.map((a) =>
+        compact({
+          timestamp: iso(context.times.planning),
+          adjustment: a.adjustment,
+          reason: a.reason,
+          kind: a.kind,
+          learned: a.learned ? recordedLearning(a.learned) : undefined,
+        }),
+      ),
+      ...context.adjustments.map((a) => {
+        const decision = runTimeDecision(a);
+        return {
+          timestamp: isoOf(a.at),
+          adjustment: describeDecision(decision),
+          reason: a.reason,
+          kind: 'runTime' as const,
+          learned: recordedLearning(decision),
+        };
       }),
-    ),
+    ],
     workflowResult:
       outcome === null
         ? undefined

@@ -5,6 +5,7 @@
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { formatDuration } from '../core/duration.ts';
+import type { DesiredChild } from '../core/effects.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
 
 export const LABELS = {
@@ -19,13 +20,6 @@ export const LABELS = {
 const labelValue = (value: string): string =>
   value.length <= 63 ? value : value.slice(0, 63).replace(/[-_.]+$/, '');
 
-export interface DesiredChild {
-  name: string;
-  kind: 'step' | 'dryRun' | 'rollback';
-  stepNumber: number;
-  attempt: number;
-}
-
 export function childManifest(
   workflow: WorkflowExecution,
   plan: ExecutionPlan,
@@ -34,14 +28,12 @@ export function childManifest(
   const namespace = workflow.metadata.namespace ?? 'default';
   const uid = workflow.metadata.uid ?? '';
   const step = workflow.spec.workflowDefinition.steps.find((s) => s.stepNumber === child.stepNumber);
-  const planned = plan.steps.find((s) => s.number === child.stepNumber);
-  if (!step || !planned)
+  if (!step)
     throw new Error(
       `step ${child.stepNumber} is not in workflow ${namespace}/${workflow.metadata.name ?? ''}`,
     );
   const rollback = child.kind === 'rollback' ? step.rollbackSpec : undefined;
   if (child.kind === 'rollback' && !rollback) throw new Error(`step ${child.stepNumber} has no rollbackSpec`);
-  const timeoutMs = rollback ? (planned.rollback?.timeoutMs ?? planned.timeoutMs) : planned.timeoutMs;
   return {
     apiVersion: 'kubernetesexecution.kubernaut.io/v1',
     kind: 'KubernetesExecution',
@@ -80,7 +72,7 @@ export function childManifest(
             ...(step.rollbackSpec ? { rollbackSpec: step.rollbackSpec } : {}),
           }),
       ...(step.targetCluster ? { targetCluster: step.targetCluster } : {}),
-      timeout: formatDuration(timeoutMs),
+      timeout: formatDuration(child.timeoutMs),
       ...(plan.safetyChecks.length > 0 ? { safetyChecks: plan.safetyChecks } : {}),
     },
   };

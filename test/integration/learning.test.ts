@@ -1,6 +1,8 @@
 // Learning from history, against the real control plane and both audit stores: a seeded history
 // raises a step's retries and sets another's timeout, which the children carry; the decision is kept
 // through a restart and new history; an empty or unreachable store plans as declared and says so.
+// And at run time (dynamicStepAdjustment): a step not yet started takes what this run's earlier
+// steps of the same action taught, in its children; too little signal changes nothing.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +12,15 @@ import type { KubernetesExecution, WorkflowExecution } from '../../src/api/gener
 import { openPostgresAuditStore } from '../../src/audit/postgres.ts';
 import type { AuditStore, WorkflowExecutionAudit } from '../../src/audit/record.ts';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
+import { parseDuration } from '../../src/core/duration.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
+import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import type { RunningOperator } from '../../src/shell/operator.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import { ScriptedExecutor } from '../support/executor.ts';
+import { until } from '../support/cluster.ts';
+import { ScriptedExecutor, type Script } from '../support/executor.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import {
   SkewClock,
@@ -121,20 +126,19 @@ interface World {
   namespace: string;
   operator: RunningOperator;
   executor: ScriptedExecutor;
-  audit: AuditStore;
+  clock: SkewClock;
 }
 
-async function world(audit: AuditStore): Promise<World> {
+async function world(
+  audit: AuditStore | undefined,
+  script: Script = failFirstAttemptOfStep1,
+): Promise<World> {
   const namespace = await createNamespace(client, 'learn');
-  const executor = new ScriptedExecutor(kc, client, failFirstAttemptOfStep1, namespace);
+  const executor = new ScriptedExecutor(kc, client, script, namespace);
   await executor.start();
-  const operator = await startOperatorFor(
-    sharedControlPlane().kubeconfigPath,
-    namespace,
-    new SkewClock(),
-    audit,
-  );
-  return { namespace, operator, executor, audit };
+  const clock = new SkewClock();
+  const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit);
+  return { namespace, operator, executor, clock };
 }
 
 async function stopWorld(w: World): Promise<void> {
@@ -265,6 +269,126 @@ describe('learning from an unreachable audit store', () => {
       expect(learned(done)).toEqual([{ kind: 'declared', from: 0, runs: 0, source: 'none' }]);
       expect(done.status?.adaptiveAdjustments?.[0]?.reason).toMatch(/^the audit store could not be read: /);
       expect((await eventsOf(w.namespace, 'PlannedAsDeclared'))[0]?.note).toContain('could not be read');
+    } finally {
+      await stopWorld(w);
+    }
+  });
+});
+
+/** A custom step of action type `type`: steps of one type are the same action on the same target. */
+const typed = (n: number, type: string, overrides: Parameters<typeof customStep>[1] = {}) =>
+  customStep(n, { parameters: { custom: { actionType: type } }, ...overrides });
+
+/** Steps in a row (no dependencies declared), adjusted at run time. */
+const dynamicSpec = (steps: ReturnType<typeof customStep>[]) => ({
+  ...specWith(steps),
+  adaptiveOrchestration: { dynamicStepAdjustment: true },
+});
+
+const adjustedAtRunTime = (wf: WorkflowExecution) =>
+  (wf.status?.adaptiveAdjustments ?? []).filter((a) => a.kind === 'runTime').map((a) => a.learned);
+
+/** The first attempt of each listed step fails (transient); everything else succeeds. */
+const failFirstAttemptOf =
+  (...steps: number[]): Script =>
+  (c) =>
+    c.spec.kind === 'step' && steps.includes(c.spec.stepNumber) && c.spec.attempt === 1
+      ? { phase: 'failed', message: 'connection reset' }
+      : { phase: 'completed' };
+
+const attempts = (children: readonly KubernetesExecution[]) =>
+  children.map((c) => [c.spec.stepNumber, c.spec.attempt]);
+
+describe('adjusting steps at run time', () => {
+  it('gives a step not yet started the retries its action needed earlier in this run, in its children', async () => {
+    // Step 1 (flaky, one retry) fails once and is fixed; step 3 (flaky, no retries) fails once too.
+    const w = await world(undefined, failFirstAttemptOf(1, 3));
+    try {
+      const h = { client, namespace: w.namespace };
+      await applyWorkflow(
+        h,
+        'adjusted',
+        dynamicSpec([typed(1, 'flaky', { maxRetries: 1 }), typed(2, 'steady'), typed(3, 'flaky')]),
+      );
+      const done = await waitForWorkflow(h, 'adjusted', inPhase('completed', 'failed'), 'finished', 75_000);
+      expect(done.status?.phase).toBe('completed');
+      expect(adjustedAtRunTime(done)).toEqual([
+        { kind: 'retries', step: 3, from: 0, to: 1, runs: 1, source: 'run' },
+      ]);
+      // Declared without retries, step 3 was retried after its first attempt failed.
+      expect(attempts(await childrenOf(h, 'adjusted'))).toEqual([
+        [1, 1],
+        [1, 2],
+        [2, 1],
+        [3, 1],
+        [3, 2],
+      ]);
+      expect(w.executor.duplicates()).toEqual([]);
+      expect((await eventsOf(w.namespace, 'AdjustedAtRunTime')).map((e) => e.note)).toEqual([
+        expect.stringContaining(
+          'step 3: retries 0 -> 1 (step 1 (step-1), the same action on the same target',
+        ),
+      ]);
+      expect(
+        await w.operator.metrics.registry.getSingleMetricAsString(
+          'kubernaut_workflowexecution_adaptive_adjustments_total',
+        ),
+      ).toMatch(/adjustment_type="retries_at_run_time"[^\n]* 1$/m);
+    } finally {
+      await stopWorld(w);
+    }
+  });
+
+  it('gives a step not yet started a longer timeout after its action nearly timed out, in its child', async () => {
+    // Step 1 hangs until the test completes it, 250 s of its 5 m later by the operator's clock.
+    const w = await world(undefined, (c) =>
+      c.spec.stepNumber === 1 ? { phase: 'hang' } : { phase: 'completed' },
+    );
+    try {
+      const h = { client, namespace: w.namespace };
+      await applyWorkflow(h, 'slow', dynamicSpec([typed(1, 'slow'), typed(2, 'slow')]));
+      const first = await until('the first child of slow', async () => (await childrenOf(h, 'slow'))[0]);
+      w.clock.advance(250_000);
+      const now = new Date(w.clock.now()).toISOString();
+      await client.request(
+        resourcePath(KUBERNETES_EXECUTIONS, w.namespace, first.metadata.name ?? '', 'status'),
+        {
+          method: 'PATCH',
+          patchType: 'merge',
+          body: { status: { phase: 'completed', startTime: now, completionTime: now } },
+        },
+      );
+      const done = await waitForWorkflow(h, 'slow', inPhase('completed', 'failed'), 'finished', 60_000);
+      expect(done.status?.phase).toBe('completed');
+      const [decision] = adjustedAtRunTime(done);
+      // Twice step 1's duration (250 s and the moments the operator took to see it), whole seconds.
+      expect(decision).toMatchObject({ kind: 'timeout', step: 2, from: 300_000, runs: 1, source: 'run' });
+      expect(decision?.to).toBeGreaterThanOrEqual(500_000);
+      expect(decision?.to).toBeLessThan(560_000);
+      const step2 = (await childrenOf(h, 'slow')).find((c) => c.spec.stepNumber === 2);
+      expect(parseDuration(step2?.spec.timeout ?? '')).toBe(decision?.to);
+    } finally {
+      await stopWorld(w);
+    }
+  });
+
+  it('changes nothing with too little signal: the same action succeeded at once', async () => {
+    // Step 1 (flaky) succeeds at its first attempt; step 2 (flaky, no retries) fails its first.
+    const w = await world(undefined, failFirstAttemptOf(2));
+    try {
+      const h = { client, namespace: w.namespace };
+      await applyWorkflow(h, 'unadjusted', dynamicSpec([typed(1, 'flaky'), typed(2, 'flaky')]));
+      const done = await waitForWorkflow(h, 'unadjusted', inPhase('completed', 'failed'), 'finished', 60_000);
+      expect(done.status?.stepStatuses?.map((s) => [s.stepNumber, s.status])).toEqual([
+        [1, 'completed'],
+        [2, 'failed'],
+      ]);
+      expect(adjustedAtRunTime(done)).toEqual([]);
+      expect(attempts(await childrenOf(h, 'unadjusted'))).toEqual([
+        [1, 1],
+        [2, 1],
+      ]);
+      expect(await eventsOf(w.namespace, 'AdjustedAtRunTime')).toEqual([]);
     } finally {
       await stopWorld(w);
     }

@@ -15,51 +15,70 @@ const rollbackSpec = {
   parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web', previousReplicas: 2 } },
 };
 
-/** A random DAG of 1-30 steps: each step may depend on earlier ones. */
-const specArb: fc.Arbitrary<WorkflowExecutionSpec> = fc
-  .integer({ min: 1, max: 30 })
-  .chain((n) =>
-    fc.record({
-      steps: fc.tuple(
-        ...Array.from({ length: n }, (_, i) =>
-          fc.record({
-            deps: fc.subarray(
-              Array.from({ length: i }, (_, d) => d + 1),
-              { maxLength: Math.min(3, i) },
-            ),
-            critical: fc.boolean(),
-            retries: fc.integer({ min: 0, max: 2 }),
-            rollback: fc.boolean(),
+/**
+ * A random DAG of 1-`maxSteps` steps: each step may depend on earlier ones. With `sharedTargets`,
+ * every step acts on one of two Deployments, nothing is validated first, and steps are adjusted at
+ * run time, so that they learn from earlier steps of the same target.
+ */
+const specArbOf = (maxSteps: number, sharedTargets: boolean): fc.Arbitrary<WorkflowExecutionSpec> =>
+  fc
+    .integer({ min: 1, max: maxSteps })
+    .chain((n) =>
+      fc.record({
+        steps: fc.tuple(
+          ...Array.from({ length: n }, (_, i) =>
+            fc.record({
+              deps: fc.subarray(
+                Array.from({ length: i }, (_, d) => d + 1),
+                { maxLength: Math.min(3, i) },
+              ),
+              critical: fc.boolean(),
+              retries: fc.integer({ min: 0, max: 2 }),
+              rollback: fc.boolean(),
+              target: fc.integer({ min: 1, max: 2 }),
+            }),
+          ),
+        ),
+        rollbackStrategy: fc.constantFrom('automatic' as const, 'manual' as const, 'none' as const),
+        // Straight to execution with shared targets: those runs are about what steps teach each other.
+        approvalRequired: sharedTargets ? fc.constant(false) : fc.boolean(),
+        dryRunFirst: sharedTargets ? fc.constant(false) : fc.boolean(),
+        checks: sharedTargets ? fc.constant(false) : fc.boolean(),
+      }),
+    )
+    .map(({ steps, rollbackStrategy, approvalRequired, dryRunFirst, checks }) =>
+      specWith(
+        steps.map((s, i): WorkflowStep =>
+          step(i + 1, {
+            dependsOn: s.deps,
+            criticalStep: s.critical,
+            maxRetries: s.retries,
+            ...(s.rollback ? { rollbackSpec } : {}),
+            ...(sharedTargets
+              ? {
+                  parameters: {
+                    scaleDeployment: { namespace: 'shop', deployment: `web-${s.target}`, replicas: 3 },
+                  },
+                }
+              : {}),
           }),
         ),
+        {
+          rollbackStrategy,
+          approvalRequired,
+          dryRunFirst,
+          ...(checks ? { safetyChecks: [{ type: 'rbac' as const, required: true }] } : {}),
+        },
+        sharedTargets ? { adaptiveOrchestration: { dynamicStepAdjustment: true } } : {},
       ),
-      rollbackStrategy: fc.constantFrom('automatic' as const, 'manual' as const, 'none' as const),
-      approvalRequired: fc.boolean(),
-      dryRunFirst: fc.boolean(),
-      checks: fc.boolean(),
-    }),
-  )
-  .map(({ steps, rollbackStrategy, approvalRequired, dryRunFirst, checks }) =>
-    specWith(
-      steps.map((s, i): WorkflowStep =>
-        step(i + 1, {
-          dependsOn: s.deps,
-          criticalStep: s.critical,
-          maxRetries: s.retries,
-          ...(s.rollback ? { rollbackSpec } : {}),
-        }),
-      ),
-      {
-        rollbackStrategy,
-        approvalRequired,
-        dryRunFirst,
-        ...(checks ? { safetyChecks: [{ type: 'rbac' as const, required: true }] } : {}),
-      },
-    ),
-  );
+    );
+
+const specArb = specArbOf(30, false);
 
 /** Choices among the events that make sense in the current state, biased to success. */
 const choicesArb = fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 80 });
+/** Long enough for steps to fail, be retried and be followed by others of their target. */
+const longChoicesArb = fc.array(fc.nat({ max: 1000 }), { minLength: 40, maxLength: 80 });
 
 function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefined {
   // Prefer successes without waiting for deadlines: they lead deeper into the run.
@@ -76,34 +95,59 @@ function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefine
 
 const settings = { numRuns: 100 };
 
+/**
+ * Runs `spec` by `choices`, persisting and rehydrating after every event: the snapshots are those of
+ * an uninterrupted run, invariants hold, and run-time decisions once taken stay as they are.
+ * Returns how many run-time decisions the run took.
+ */
+function runResumedAfterEveryEvent(spec: WorkflowExecutionSpec, choices: readonly number[]): number {
+  const plan = planOf(spec);
+  const machine = machineOf(plan);
+  let uninterrupted = initialSnapshot(machine, T0);
+  let envelope = JSON.stringify(persist(uninterrupted, 'h'));
+  for (const choice of choices) {
+    const event = pick(alphabet(plan, uninterrupted), choice);
+    if (!event) break;
+    const decided = uninterrupted.context.adjustments;
+    uninterrupted = advance(machine, uninterrupted, [event]);
+    const restored = rehydrate(JSON.parse(envelope) as ReturnType<typeof persist>, {
+      machine,
+      hash: 'h',
+      plan,
+    });
+    if (!restored.ok) throw new Error(restored.message);
+    const resumed = advance(machine, restored.snapshot, [event]);
+    expect(serialize(resumed)).toBe(serialize(uninterrupted));
+    envelope = JSON.stringify(persist(resumed, 'h'));
+    checkInvariants(plan, machine, uninterrupted);
+    expect(uninterrupted.context.adjustments.slice(0, decided.length)).toEqual(decided);
+    const status = projectStatus(uninterrupted, plan, { generation: 1, previousConditions: [] });
+    expect(status.phase).toBe(phaseOf(uninterrupted));
+  }
+  return uninterrupted.context.adjustments.length;
+}
+
 describe('workflow statechart properties', () => {
   it('persisting and rehydrating after every event gives the snapshots of an uninterrupted run, and invariants hold', () => {
     fc.assert(
       fc.property(specArb, choicesArb, (spec, choices) => {
-        const plan = planOf(spec);
-        const machine = machineOf(plan);
-        let uninterrupted = initialSnapshot(machine, T0);
-        let envelope = JSON.stringify(persist(uninterrupted, 'h'));
-        for (const choice of choices) {
-          const event = pick(alphabet(plan, uninterrupted), choice);
-          if (!event) break;
-          uninterrupted = advance(machine, uninterrupted, [event]);
-          const restored = rehydrate(JSON.parse(envelope) as ReturnType<typeof persist>, {
-            machine,
-            hash: 'h',
-            plan,
-          });
-          if (!restored.ok) throw new Error(restored.message);
-          const resumed = advance(machine, restored.snapshot, [event]);
-          expect(serialize(resumed)).toBe(serialize(uninterrupted));
-          envelope = JSON.stringify(persist(resumed, 'h'));
-          checkInvariants(plan, machine, uninterrupted);
-          const status = projectStatus(uninterrupted, plan, { generation: 1, previousConditions: [] });
-          expect(status.phase).toBe(phaseOf(uninterrupted));
-        }
+        runResumedAfterEveryEvent(spec, choices);
       }),
       settings,
     );
+  });
+
+  it('with run-time adjustment, the same holds, and decisions once taken are kept through every restart', () => {
+    let decided = 0;
+    fc.assert(
+      fc.property(specArbOf(8, true), longChoicesArb, (spec, choices) => {
+        decided += runResumedAfterEveryEvent(spec, choices);
+      }),
+      // Seeded: a few runs in a hundred reach a decision, and these always do.
+      { ...settings, seed: 20261201 },
+    );
+    // The runs reach run-time decisions at all.
+    expect(decided).toBeGreaterThan(0);
   });
 
   it('duplicated and stale events change nothing', () => {

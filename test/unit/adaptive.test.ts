@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   applyDecisions,
   decideAdjustments,
+  decideAtRunTime,
   decisionsOf,
   describeDecision,
   recordedLearning,
@@ -13,8 +14,17 @@ import {
 } from '../../src/core/adaptive.ts';
 import type { StepHistory } from '../../src/core/history.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import {
+  PENDING_RUN,
+  effectiveStep,
+  initialContext,
+  type RunTimeAdjustment,
+  type StepRun,
+  type WorkflowContext,
+} from '../../machines/context.ts';
 import { planWorkflow } from '../../src/core/plan.ts';
-import { specWith, step } from '../fixtures/specs.ts';
+import { customStep, specWith, step } from '../fixtures/specs.ts';
+import { T0 } from '../model/workflow-world.ts';
 
 /** Two steps in a row: step 1 with a 30 s timeout and 1 retry, step 2 with 5 m and none. */
 function declared(): ExecutionPlan {
@@ -244,5 +254,156 @@ describe('the plan after the decisions', () => {
     expect(decision?.reason).toBe(
       'a later attempt fixed 100% of the failures in 4 of 10 runs of this workflow (up to 2 attempts)',
     );
+  });
+});
+
+/**
+ * Four custom steps: 1, 3 and 4 the same action on the same target (`custom flaky`, 60 s, no
+ * retries), 2 another (`custom other`); the run-time rules decide for step 4, about to start.
+ */
+function runTimePlan(timeout = '60s', step4Timeout = timeout): ExecutionPlan {
+  const flaky = (n: number) =>
+    customStep(n, {
+      timeout: n === 4 ? step4Timeout : timeout,
+      dependsOn: [],
+      parameters: { custom: { actionType: 'flaky' } },
+    });
+  const result = planWorkflow(
+    specWith([
+      flaky(1),
+      customStep(2, { dependsOn: [], parameters: { custom: { actionType: 'other' } } }),
+      flaky(3),
+      flaky(4),
+    ]),
+  );
+  if (!result.ok) throw new Error('the fixture plans');
+  return result.plan;
+}
+
+/** A finished (or waiting) attempt `attempt` of a step, its last attempt lasting `ms`. */
+const ran = (
+  status: StepRun['status'],
+  attempt: number,
+  ms = 10_000,
+  message: string | null = null,
+): StepRun => ({
+  ...PENDING_RUN,
+  status,
+  attempt,
+  startedAt: T0,
+  finishedAt: status === 'backoff' || status === 'running' ? null : T0 + ms,
+  message,
+});
+
+function contextWith(plan: ExecutionPlan, runs: Record<number, StepRun>): WorkflowContext {
+  const context = initialContext(plan, T0);
+  return { ...context, steps: { ...context.steps, ...Object.fromEntries(Object.entries(runs)) } };
+}
+
+const forStep4 = (plan: ExecutionPlan, context: WorkflowContext) => {
+  const step4 = plan.steps.find((s) => s.number === 4);
+  if (!step4) throw new Error('no step 4');
+  return decideAtRunTime(step4, plan, context);
+};
+
+describe('the run-time rules, for a step about to start', () => {
+  it.each<[string, Record<number, StepRun>, Omit<RunTimeAdjustment, 'at' | 'reason'>[]]>([
+    ['nothing of this run has finished: nothing changes', {}, []],
+    [
+      'a step of the same action still waiting for its retry is no evidence yet',
+      { 1: ran('backoff', 1) },
+      [],
+    ],
+    ['the same action succeeded at once and in time: nothing to change', { 1: ran('succeeded', 1) }, []],
+    ['another action, fixed by a retry, teaches nothing about this one', { 2: ran('succeeded', 3) }, []],
+    [
+      'the same action fixed by its third attempt: as many retries as it needed',
+      { 1: ran('succeeded', 3) },
+      [{ kind: 'retries', step: 4, from: 0, to: 2, runs: 1 }],
+    ],
+    [
+      'the same action succeeded after 50 s of its 60 s: twice that as the timeout',
+      { 1: ran('succeeded', 1, 50_000) },
+      [{ kind: 'timeout', step: 4, from: 60_000, to: 100_000, runs: 1 }],
+    ],
+    ['42 s of 60 s is within the timeout’s margin: nothing changes', { 1: ran('succeeded', 1, 42_000) }, []],
+    [
+      'both at once, from the longest and the most attempts, in whole seconds',
+      { 1: ran('succeeded', 2, 48_200), 3: ran('succeeded', 1, 55_100) },
+      [
+        { kind: 'retries', step: 4, from: 0, to: 1, runs: 2 },
+        { kind: 'timeout', step: 4, from: 60_000, to: 111_000, runs: 2 },
+      ],
+    ],
+    [
+      'the same action failed for good: flagged, nothing changed',
+      { 1: ran('failed', 1, 1_000, 'connection refused') },
+      [{ kind: 'flag', step: 4, from: 0, to: null, runs: 1 }],
+    ],
+    [
+      'one of two failed: flagged with their success rate',
+      { 1: ran('failed', 1), 3: ran('succeeded', 1) },
+      [{ kind: 'flag', step: 4, from: 0.5, to: null, runs: 2 }],
+    ],
+  ])('%s', (_case, runs, expected) => {
+    const plan = runTimePlan();
+    expect(forStep4(plan, contextWith(plan, runs)).map(({ reason: _reason, ...rest }) => rest)).toEqual(
+      expected,
+    );
+  });
+
+  it('says why, naming the step of this run it learned from', () => {
+    const plan = runTimePlan();
+    expect(
+      forStep4(
+        plan,
+        contextWith(plan, { 1: ran('succeeded', 2, 50_000), 3: ran('failed', 1, 1_000, 'boom') }),
+      ).map((a) => a.reason),
+    ).toEqual([
+      'step 1 (step-1), the same action on the same target in this run, failed 1 attempt before attempt 2 succeeded',
+      'step 1 (step-1), the same action on the same target in this run, succeeded only after 50s of its 1m timeout',
+      'step 3 (step-3), the same action on the same target in this run, failed: boom',
+    ]);
+  });
+
+  it('reads the figures as this run has them: a step already raised is not raised again', () => {
+    const plan = runTimePlan();
+    const context = contextWith(plan, { 1: ran('succeeded', 3, 50_000) });
+    const adjusted: WorkflowContext = {
+      ...context,
+      adjustments: [
+        { kind: 'retries', step: 4, from: 0, to: 2, runs: 1, reason: 'before', at: T0 },
+        { kind: 'timeout', step: 4, from: 60_000, to: 120_000, runs: 1, reason: 'before', at: T0 },
+      ],
+    };
+    expect(forStep4(plan, adjusted)).toEqual([]);
+    expect(effectiveStep(plan.steps[3]!, adjusted)).toMatchObject({ maxRetries: 2, timeoutMs: 120_000 });
+  });
+
+  it('never goes past the schema’s 720h or the CRD’s 10 retries', () => {
+    // Step 1 took 700 h of its 720 h, and 11 attempts; step 4 has 1 h.
+    const plan = runTimePlan('720h', '1h');
+    const decided = forStep4(plan, contextWith(plan, { 1: ran('succeeded', 11, 700 * 3_600_000) }));
+    expect(decided.map((a) => [a.kind, a.to])).toEqual([
+      ['retries', 10],
+      ['timeout', 720 * 3_600_000],
+    ]);
+  });
+
+  it('decides nothing once status.adaptiveAdjustments is full', () => {
+    const plan = runTimePlan();
+    const full: WorkflowContext = {
+      ...contextWith(plan, { 1: ran('succeeded', 3) }),
+      adjustments: Array.from({ length: 64 }, (_, i) => ({
+        kind: 'flag' as const,
+        step: 100 + i,
+        from: 0,
+        to: null,
+        runs: 1,
+        reason: 'r',
+        at: T0,
+      })),
+    };
+    expect(forStep4(plan, full)).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { MACHINE_VERSION, type WorkflowSnapshot } from '../../machines/workflow.
 import type { WorkflowContext } from '../../machines/context.ts';
 import { canonicalJson, fnv1a64 } from '../../src/core/spec-hash.ts';
 import { advance, persist, rehydrate } from '../../src/core/statechart.ts';
-import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
+import { customStep, diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 import { T0, world, type World } from '../model/workflow-world.ts';
 
 /**
@@ -19,6 +19,7 @@ import { T0, world, type World } from '../model/workflow-world.ts';
  */
 const FINGERPRINTS: Record<number, string> = {
   2: '67919673995bdcf5',
+  3: '986d30e376ac4694',
 };
 
 const S = 1000;
@@ -112,10 +113,35 @@ function sampleWorlds(): World[] {
   return [
     validated,
     rolledBack,
+    adjustedAtRunTime(),
     world(sequentialSpec(3)),
     world(diamondSpec()).tick(T0),
     world(rollbackable('manual')),
   ];
+}
+
+/**
+ * With dynamicStepAdjustment: step 1 fails once and is fixed by its retry, so step 3 (the same
+ * action) starts with raised retries; step 2 (independent, the same action) fails, so step 3 is
+ * also flagged.
+ */
+function adjustedAtRunTime(): World {
+  const flaky = (n: number, dependsOn: number[], maxRetries = 0) =>
+    customStep(n, { dependsOn, maxRetries, parameters: { custom: { actionType: 'flaky' } } });
+  return world(
+    specWith(
+      [flaky(1, [], 1), flaky(2, []), flaky(3, [1])],
+      {},
+      {
+        adaptiveOrchestration: { dynamicStepAdjustment: true },
+      },
+    ),
+  )
+    .tick(T0)
+    .failStep(1, T0 + S)
+    .failStep(2, T0 + S)
+    .tick(T0 + 11 * S)
+    .succeed(1, T0 + 12 * S);
 }
 
 function fingerprint(): string {
@@ -142,6 +168,9 @@ describe('the machine version', () => {
     expect([...contextShape(plain.snapshot.context)]).toContain('.rollbackTrigger:null');
     expect([...contextShape(sampleWorlds()[1]!.snapshot.context)]).toContain(
       '.steps.*.rollback.status:string',
+    );
+    expect([...contextShape(adjustedAtRunTime().snapshot.context)]).toEqual(
+      expect.arrayContaining(['.adjustments[].to:number', '.adjustments[].to:null']),
     );
   });
 });
@@ -223,5 +252,36 @@ describe('a snapshot persisted by machine version 1', () => {
       {},
     );
     expect(result).toMatchObject({ ok: false, reason: 'UnsupportedMachineVersion' });
+  });
+});
+
+/** The snapshot as machine version 2 persisted it: no run-time adjustments. */
+function asVersion2(snapshot: WorkflowSnapshot, hash: string) {
+  const envelope = JSON.parse(JSON.stringify(persist(snapshot, hash))) as ReturnType<typeof persist>;
+  const { adjustments: _dropped, ...context } = envelope.snapshot['context'] as WorkflowContext;
+  return { ...envelope, machineVersion: 2, snapshot: { ...envelope.snapshot, context } };
+}
+
+describe('a snapshot persisted by machine version 2', () => {
+  it('migrates with no run-time adjustments and runs on like the current machine', () => {
+    const w = world(rollbackable('automatic'))
+      .tick(T0)
+      .succeed(1, T0 + S);
+    const hash = 'h';
+    const restored = rehydrate(asVersion2(w.snapshot, hash), { machine: w.machine, hash, plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(2);
+    expect(restored.snapshot.context.adjustments).toEqual([]);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    const next = {
+      type: 'STEP_RESULT' as const,
+      now: T0 + 2 * S,
+      step: 2,
+      attempt: 1,
+      outcome: 'failed' as const,
+    };
+    expect(persist(advance(w.machine, restored.snapshot, [next]), hash)).toEqual(
+      persist(advance(w.machine, w.snapshot, [next]), hash),
+    );
   });
 });

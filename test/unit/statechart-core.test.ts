@@ -240,7 +240,8 @@ describe('desired effects', () => {
       .succeed(1, T0 + S)
       .failStep(2, T0 + 2 * S);
     expect(desiredEffects(rb.snapshot, rb.plan, 'wf').children).toEqual([
-      { name: 'wf-rollback-1', kind: 'rollback', stepNumber: 1, attempt: 1 },
+      // The rollback's own timeout, or its step's (5 m) when it declares none.
+      { name: 'wf-rollback-1', kind: 'rollback', stepNumber: 1, attempt: 1, timeoutMs: 5 * 60 * S },
     ]);
 
     const done = world(sequentialSpec(1))

@@ -51,7 +51,7 @@ export interface WorkflowExecutionSpec {
     optimizationEnabled?: boolean;
     /** Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning. */
     learningFromHistory?: boolean;
-    /** Adjust remaining steps at run time: not supported yet; true is refused (InvalidSpec). */
+    /** Adjust steps not yet started from what this run’s earlier steps of the same action and target did. */
     dynamicStepAdjustment?: boolean;
   };
 }
@@ -219,9 +219,9 @@ export interface WorkflowExecutionStatus {
     adjustment: string;
     /** Why. */
     reason?: string;
-    /** What kind: an AI suggestion applied, confirmed or ignored, or learned from history. */
-    kind?: 'applied' | 'confirmed' | 'ignored' | 'learned';
-    /** A decision learned from history (learningFromHistory): taken once, at planning, and kept. */
+    /** What kind: an AI suggestion applied, confirmed or ignored, learned from history, or decided at run time. */
+    kind?: 'applied' | 'confirmed' | 'ignored' | 'learned' | 'runTime';
+    /** A decision learned from history (learningFromHistory, at planning) or from this run (dynamicStepAdjustment, as a step starts): taken once and kept. */
     learned?: {
       /** What it changed: retries, timeout, estimate, a flag, or nothing (declared). */
       kind: 'retries' | 'timeout' | 'estimate' | 'flag' | 'declared';
@@ -233,8 +233,8 @@ export interface WorkflowExecutionStatus {
       to?: number;
       /** Runs of history it rests on. */
       runs: number;
-      /** Whose history: this workflow name/version, this action on this target, or none. */
-      source: 'workflow' | 'target' | 'none';
+      /** Whose history: this workflow name/version, this action on this target, none, or this run. */
+      source: 'workflow' | 'target' | 'none' | 'run';
     };
   }[];
   /** Final outcome. */

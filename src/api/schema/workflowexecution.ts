@@ -39,7 +39,7 @@ export const LIMITS = {
 } as const;
 
 export const ROLLBACK_STRATEGIES = ['automatic', 'manual', 'none'] as const;
-export const ADJUSTMENT_KINDS = ['applied', 'confirmed', 'ignored', 'learned'] as const;
+export const ADJUSTMENT_KINDS = ['applied', 'confirmed', 'ignored', 'learned', 'runTime'] as const;
 export const LEARNED_KINDS = ['retries', 'timeout', 'estimate', 'flag', 'declared'] as const;
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
@@ -391,7 +391,7 @@ export const workflowExecutionSpec = obj(
         'Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning.',
       ),
       dynamicStepAdjustment: bool(
-        'Adjust remaining steps at run time: not supported yet; true is refused (InvalidSpec).',
+        'Adjust steps not yet started from what this run’s earlier steps of the same action and target did.',
       ),
     }),
   },
@@ -557,10 +557,10 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
         reason: str(LIMITS.longText, 'Why.'),
         kind: enumOf(
           ADJUSTMENT_KINDS,
-          'What kind: an AI suggestion applied, confirmed or ignored, or learned from history.',
+          'What kind: an AI suggestion applied, confirmed or ignored, learned from history, or decided at run time.',
         ),
         learned: obj(
-          'A decision learned from history (learningFromHistory): taken once, at planning, and kept.',
+          'A decision learned from history (learningFromHistory, at planning) or from this run (dynamicStepAdjustment, as a step starts): taken once and kept.',
           {
             kind: enumOf(
               LEARNED_KINDS,
@@ -571,8 +571,8 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
             to: num(0, 1e12, 'After: retries or milliseconds; absent when nothing changes.'),
             runs: int(0, 1_000_000, 'Runs of history it rests on.'),
             source: enumOf(
-              ['workflow', 'target', 'none'],
-              'Whose history: this workflow name/version, this action on this target, or none.',
+              ['workflow', 'target', 'none', 'run'],
+              'Whose history: this workflow name/version, this action on this target, none, or this run.',
             ),
           },
           ['kind', 'from', 'runs', 'source'],
