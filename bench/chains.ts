@@ -3,7 +3,8 @@
  * 1 -> 40 fan-out, one workflow at a time (figures and ratios, never assertions). Per shape: the
  * handoff (a step's last dependency completed -> its child seen by the executor) p50/p99, the whole
  * run, apiserver CPU per step, the operator's writes per step by kind, status bytes per step; then
- * the 150-step / 10-step ratio of each per-step cost.
+ * the 150-step / 10-step ratio of each per-step cost. `--steps=10,60` runs only the shapes of those
+ * sizes (a busy machine can skip the 150-step chain).
  */
 import { loadavg } from 'node:os';
 import { benchCluster } from './support/cluster.ts';
@@ -20,6 +21,14 @@ export const CHAIN_CASES: readonly (readonly [Shape, number])[] = [
   [chain(150), 1],
 ];
 
+/** The cases whose step count `--steps=a,b` names, or all of them. */
+function chosenCases(argv: readonly string[]): readonly (readonly [Shape, number])[] {
+  const flag = argv.find((a) => a.startsWith('--steps='));
+  if (flag === undefined) return CHAIN_CASES;
+  const sizes = new Set(flag.slice('--steps='.length).split(',').map(Number));
+  return CHAIN_CASES.filter(([shape]) => sizes.has(shape.steps));
+}
+
 const apiserverCpuPerStep = (r: WorkloadResult) => (r.cpu.get('kube-apiserver') ?? 0) / r.steps;
 const runPerStep = (r: WorkloadResult) => percentile(r.runs, 50) / r.shape.steps;
 
@@ -32,7 +41,7 @@ export async function benchChains(): Promise<void> {
   console.log(`\n## chains: load average at start ${load()} (other work on this machine skews every figure)`);
   const results: WorkloadResult[] = [];
   // Each row as soon as its shape has run, so a shape that does not finish loses only itself.
-  for (const [shape, rounds] of CHAIN_CASES) {
+  for (const [shape, rounds] of chosenCases(process.argv)) {
     try {
       const r = await runWorkload(cluster, { shape, concurrent: 1, rounds });
       results.push(r);

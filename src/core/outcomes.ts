@@ -16,7 +16,8 @@ import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { describeIssues } from '../api/issues.ts';
 import { describeDecision, runTimeDecision } from './adaptive.ts';
 import type { Loaded } from './load.ts';
-import type { StepTransitionOutcome, Transition } from './transitions.ts';
+import { phaseOf } from './statechart.ts';
+import { listOf, type StepTransitionOutcome, type Transition } from './transitions.ts';
 
 export interface Notice {
   type: 'Normal' | 'Warning';
@@ -55,8 +56,38 @@ export type MetricSample =
   | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' }
   | { metric: 'retriesTotal'; result: 'accepted' | 'refused' };
 
+/** A step outcome that is reported together with others in one Event, not in an Event of its own. */
+export interface StepProgress {
+  step: number;
+  /** The step's name, for the log line that goes with it (the Event names numbers only). */
+  name: string;
+  attempt: number;
+  outcome: ProgressOutcome;
+}
+
+/** Starts and successes are progress; every failure, retry and rollback keeps an Event of its own. */
+export type ProgressOutcome = Extract<StepTransitionOutcome, 'started' | 'succeeded' | 'skipped'>;
+const PROGRESS_OUTCOMES: Record<StepTransitionOutcome, boolean> = {
+  started: true,
+  succeeded: true,
+  skipped: true,
+  failed: false,
+  retrying: false,
+  rolledBack: false,
+  rollbackFailed: false,
+};
+const isProgress = (outcome: StepTransitionOutcome): outcome is ProgressOutcome => PROGRESS_OUTCOMES[outcome];
+
 export interface Consequences {
+  /** Each its own Event: phase changes, failures, retries, rollbacks, refusals, what history taught. */
   notices: Notice[];
+  /** Step outcomes for the shell to report in batches (`stepProgressNotice`). */
+  progress: StepProgress[];
+  /**
+   * Whether steps may still progress (the workflow is executing): if not, what was batched is
+   * reported now, before the notices (the phase change that ends the steps comes after them).
+   */
+  stepsContinue: boolean;
   metrics: MetricSample[];
 }
 
@@ -70,8 +101,8 @@ const PHASE_NOTICES: Record<Phase, [Notice['type'], string]> = {
   failed: ['Warning', 'WorkflowExecutionFailed'],
 };
 
-/** `StepStarted`, `StepRolledBack`, ...; a failed rollback is `RollbackFailed`. */
-const stepNotice = (outcome: StepTransitionOutcome): [Notice['type'], string] => [
+/** `StepFailed`, `StepRolledBack`, ...; a failed rollback is `RollbackFailed`. */
+const stepNotice = (outcome: Exclude<StepTransitionOutcome, ProgressOutcome>): [Notice['type'], string] => [
   outcome === 'failed' || outcome === 'retrying' || outcome === 'rollbackFailed' ? 'Warning' : 'Normal',
   outcome === 'rollbackFailed'
     ? 'RollbackFailed'
@@ -271,8 +302,20 @@ function stepConsequences(
   plan: ExecutionPlan,
   out: Consequences,
 ): void {
-  const [type, reason] = stepNotice(t.outcome);
   const step = plan.steps.find((s) => s.number === t.step);
+  if (t.outcome === 'succeeded')
+    out.metrics.push({ metric: 'stepsCompletedTotal', action: step?.action ?? '', status: 'success' });
+  // Run-time decisions are taken as a step's first attempt starts: announced with that start, once.
+  if (t.outcome === 'started' && t.attempt === 1)
+    runTimeConsequences(
+      snapshot.context.adjustments.filter((a) => a.step === t.step),
+      out,
+    );
+  if (isProgress(t.outcome)) {
+    out.progress.push({ step: t.step, name: step?.name ?? '', attempt: t.attempt, outcome: t.outcome });
+    return;
+  }
+  const [type, reason] = stepNotice(t.outcome);
   const run = runOf(snapshot.context, t.step);
   const message =
     t.outcome === 'rollbackFailed'
@@ -288,18 +331,8 @@ function stepConsequences(
     action: 'ExecuteStep',
     fields: { step: t.step, attempt: t.attempt, outcome: t.outcome },
   });
-  if (t.outcome === 'succeeded' || t.outcome === 'failed')
-    out.metrics.push({
-      metric: 'stepsCompletedTotal',
-      action: step?.action ?? '',
-      status: t.outcome === 'succeeded' ? 'success' : 'failed',
-    });
-  // Run-time decisions are taken as a step's first attempt starts: announced with that start, once.
-  if (t.outcome === 'started' && t.attempt === 1)
-    runTimeConsequences(
-      snapshot.context.adjustments.filter((a) => a.step === t.step),
-      out,
-    );
+  if (t.outcome === 'failed')
+    out.metrics.push({ metric: 'stepsCompletedTotal', action: step?.action ?? '', status: 'failed' });
 }
 
 /** The Events and metrics of the transitions just committed, in the order they happened. */
@@ -308,7 +341,12 @@ export function consequencesOf(
   snapshot: WorkflowSnapshot,
   plan: ExecutionPlan,
 ): Consequences {
-  const out: Consequences = { notices: [], metrics: [] };
+  const out: Consequences = {
+    notices: [],
+    progress: [],
+    stepsContinue: phaseOf(snapshot) === 'executing',
+    metrics: [],
+  };
   for (const t of happened) {
     if (t.kind === 'phase') phaseConsequences(t, snapshot, plan, out);
     else if (t.kind === 'retry') retryConsequences(t, snapshot, out);
@@ -325,6 +363,8 @@ export function refusalConsequences(loaded: Exclude<Loaded, { kind: 'running' }>
       notices: [
         { type: 'Warning', reason: 'InvalidSpec', note, action: 'Plan', fields: { phase: 'failed' } },
       ],
+      progress: [],
+      stepsContinue: false,
       metrics: [{ metric: 'validationFailuresTotal', reason: 'InvalidSpec' }],
     };
   }
@@ -338,6 +378,56 @@ export function refusalConsequences(loaded: Exclude<Loaded, { kind: 'running' }>
         fields: { reason: loaded.reason },
       },
     ],
+    progress: [],
+    stepsContinue: false,
     metrics: [],
+  };
+}
+
+/** Step numbers as runs, [1, 2, 3, 5, 6] -> "steps 1-3, 5 and 6"; a retried attempt is named apart. */
+function stepList(items: readonly StepProgress[]): string {
+  const parts: string[] = [];
+  let run: number[] = [];
+  const close = () => {
+    if (run.length > 2) parts.push(`${String(run[0])}-${String(run.at(-1))}`);
+    else parts.push(...run.map(String));
+    run = [];
+  };
+  for (const p of [...items].sort((a, b) => a.step - b.step)) {
+    if (run.length > 0 && (p.attempt > 1 || run.at(-1) !== p.step - 1)) close();
+    if (p.attempt > 1) parts.push(`${String(p.step)} (attempt ${String(p.attempt)})`);
+    else run.push(p.step);
+  }
+  close();
+  return `${items.length === 1 ? 'step' : 'steps'} ${listOf(parts)}`;
+}
+
+/**
+ * One Event for a batch of step progress, in the order it happened: each step once, at its latest
+ * outcome ("steps 1-3 and 5 succeeded, step 6 started"). `StepsCompleted` when any step finished,
+ * else `StepsStarted`; null for an empty batch.
+ */
+export function stepProgressNotice(batch: readonly StepProgress[]): Notice | null {
+  const latest = new Map<number, StepProgress>();
+  for (const p of batch) latest.set(p.step, p);
+  if (latest.size === 0) return null;
+  const by = (outcome: ProgressOutcome) => [...latest.values()].filter((p) => p.outcome === outcome);
+  const succeeded = by('succeeded');
+  const skipped = by('skipped');
+  const started = by('started');
+  const parts = [
+    [succeeded, 'succeeded'],
+    [skipped, 'skipped'],
+    [started, 'started'],
+  ] as const;
+  return {
+    type: 'Normal',
+    reason: succeeded.length + skipped.length > 0 ? 'StepsCompleted' : 'StepsStarted',
+    note: parts
+      .filter(([items]) => items.length > 0)
+      .map(([items, word]) => `${stepList(items)} ${word}`)
+      .join(', '),
+    action: 'ExecuteStep',
+    fields: { succeeded: succeeded.length, skipped: skipped.length, started: started.length },
   };
 }

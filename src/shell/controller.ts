@@ -1,6 +1,7 @@
 /**
  * The controller: informers on WorkflowExecutions and their KubernetesExecution children feed a
- * work queue whose workers run the reconciler. A child's change requeues its owner.
+ * work queue whose workers run the reconciler. A child's change requeues its owner; the echo of the
+ * operator's own write requeues nothing.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
@@ -113,9 +114,11 @@ export class WorkflowController {
           {
             namespace,
             view: (o) => (isFinishedView(o) ? undefined : finishedView(o, FINALIZER)),
-            onChange: (o) => {
+            onChange: (o, kind) => {
               if (isFinishedView(o)) this.forgetChildrenOf(o);
-              this.enqueue(keyOf(o));
+              // The echo of the operator's own write: the reconcile that wrote it is done.
+              if (kind === 'delete' || !this.reconciler.isOwnWrite(o.metadata.resourceVersion))
+                this.enqueue(keyOf(o));
             },
             onError: onWatchError('WorkflowExecution'),
           },
@@ -136,6 +139,9 @@ export class WorkflowController {
               // A child of a finished workflow is not indexed: nothing reconciles that workflow.
               if (isFinishedChild(o)) this.childIndex.forget(o);
               else this.childIndex.update(o, kind);
+              this.reconciler.childSeen(o.metadata.namespace ?? '', o.metadata.name ?? '');
+              // The echo of a child this operator just created: the reconcile that created it is done.
+              if (kind !== 'delete' && this.reconciler.isOwnWrite(o.metadata.resourceVersion)) return;
               const owner = controllingWorkflow(o);
               if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
             },
@@ -229,6 +235,7 @@ export class WorkflowController {
 
   async stop(): Promise<void> {
     await this.queue.shutdown();
+    await this.reconciler.flushEvents();
     await Promise.all([this.workflows.stop(), this.children.stop()]);
   }
 }

@@ -4,6 +4,7 @@
  * writing another. Best effort: a failure to record is logged, never fatal.
  */
 import { hostname } from 'node:os';
+import { BoundedMap } from './bounded-map.ts';
 import type { KubeClient } from './kube/client.ts';
 
 export const REPORTING_CONTROLLER = 'workflowexecution.kubernaut.io/operator';
@@ -36,7 +37,7 @@ interface SeriesEntry {
 const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export class EventRecorder {
-  private readonly series = new Map<string, SeriesEntry>();
+  private readonly series = new BoundedMap<string, SeriesEntry>(CACHE_LIMIT);
   private readonly client: KubeClient;
   private readonly instance: string;
   private readonly onError: (error: unknown) => void;
@@ -78,10 +79,6 @@ export class EventRecorder {
           regarding: target,
         },
       });
-      if (this.series.size >= CACHE_LIMIT) {
-        const oldest = this.series.keys().next().value;
-        if (oldest !== undefined) this.series.delete(oldest);
-      }
       this.series.set(key, { name, count: 1, firstAt: now });
     } catch (error) {
       this.onError(error);

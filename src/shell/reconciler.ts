@@ -7,10 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import type {
   KubernetesExecution,
+  ObjectMeta,
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
@@ -25,6 +27,7 @@ import { auditIdOf, auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
+import { BoundedMap } from './bounded-map.ts';
 import { CompiledWorkflows } from './compiled-workflows.ts';
 import type { EventRecorder, EventTarget } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
@@ -40,11 +43,18 @@ import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { observeCluster } from './observe-cluster.ts';
 import { learnFromHistory, recordedDecisions } from './learning.ts';
-import { carryOut } from './transition-effects.ts';
+import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
+/** How many own writes and creates are remembered until a watch shows them. */
+const REMEMBERED_WRITES = 4096;
+/**
+ * How long a child this process created counts as there although the cache has not shown it yet;
+ * after that (its watch events lost) it is created again, and AlreadyExists says it is there.
+ */
+const CREATED_UNSEEN_MS = 30_000;
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -63,6 +73,8 @@ export interface ReconcilerOptions {
   /** The clock: the only place time enters (as `now` of every event). */
   clock?: () => number;
 }
+
+type OwnerReference = NonNullable<ObjectMeta['ownerReferences']>[number];
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
@@ -85,9 +97,43 @@ export class Reconciler {
   private readonly compiled = new CompiledWorkflows();
   /** Audit rows written, by id: one per run segment of a workflow. */
   private readonly audited = new Set<string>();
+  private readonly progress: StepProgressBatches;
+  /**
+   * resourceVersions this process wrote that no watch has delivered back yet. etcd revisions are
+   * unique across resources, so one map serves workflows and children.
+   */
+  private readonly unseen = new BoundedMap<string, true>(REMEMBERED_WRITES);
+  /** Children this process created (namespace/name -> when) that the cache has not shown yet. */
+  private readonly createdUnseen = new BoundedMap<string, number>(REMEMBERED_WRITES);
 
   constructor(options: ReconcilerOptions) {
     this.o = { monitoringPollMs: 2000, clock: () => Date.now(), ...options };
+    this.progress = new StepProgressBatches(this.o.recorder, { clock: this.o.clock });
+  }
+
+  /**
+   * Whether a watched object is the echo of this process's own write (seen once): the reconcile that
+   * wrote it already acted on it, so reconciling it again would only find nothing to do.
+   */
+  isOwnWrite(resourceVersion: string | undefined): boolean {
+    return resourceVersion !== undefined && this.unseen.delete(resourceVersion);
+  }
+
+  /** A watch showed this child: from now on the cache knows whether it exists. */
+  childSeen(namespace: string, name: string): void {
+    this.createdUnseen.delete(keyOf(namespace, name));
+  }
+
+  private wrote(key: string, written: WorkflowExecution): void {
+    const version = written.metadata.resourceVersion;
+    if (version === undefined) return;
+    this.lastWritten.set(key, version);
+    this.unseen.set(version, true);
+  }
+
+  /** Writes the step progress still waiting for its Event (on stop: nothing is left unsaid). */
+  async flushEvents(): Promise<void> {
+    await this.progress.flushAll();
   }
 
   async reconcile(key: string): Promise<WorkResult> {
@@ -179,10 +225,16 @@ export class Reconciler {
 
     // Observe: the cluster as it is now, turned into events for the machine.
     const children = this.childrenOf(workflow);
-    const observed = await observeCluster(this.o, workflow, before, plan, children, now, log);
+    let observed = await observeCluster(this.o, workflow, before, plan, children, now, log);
 
-    // Advance: fold them through the machine (pure).
-    const after = advance(machine, before, observed.events);
+    // Advance: fold them through the machine (pure). A check the new state asks for (the safety
+    // checks on entering validation, the effectiveness check on entering monitoring) runs at once,
+    // so its verdict shares this reconcile's one status write instead of needing another.
+    let after = advance(machine, before, observed.events);
+    if (asksForNewChecks(before, after, plan, workflow.metadata.name ?? '')) {
+      observed = await observeCluster(this.o, workflow, after, plan, children, now, log);
+      after = advance(machine, after, observed.events);
+    }
 
     // Persist: the projected status, written only when it changed, resourceVersion as precondition.
     const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now);
@@ -214,15 +266,21 @@ export class Reconciler {
     return decisions;
   }
 
-  /** The finalizer, then the AlertRemediation owner, on a workflow seen for the first time. */
+  /**
+   * The finalizer and, on a workflow not started yet, its AlertRemediation as owner: one metadata
+   * patch for both, and none once they are there.
+   */
   private async prepare(workflow: WorkflowExecution, log: Logger): Promise<WorkflowExecution> {
     const meta = workflow.metadata;
-    let prepared = workflow;
-    if (!meta.finalizers?.includes(FINALIZER)) {
-      prepared = await this.patchMetadata(workflow, { finalizers: [...(meta.finalizers ?? []), FINALIZER] });
-      this.o.metrics?.createdTotal.inc({ namespace: meta.namespace ?? '' });
-    }
-    if (!prepared.status?.statechart) await this.adoptByAlertRemediation(prepared, log);
+    const patch: { finalizers?: string[]; ownerReferences?: OwnerReference[] } = {};
+    if (!meta.finalizers?.includes(FINALIZER)) patch.finalizers = [...(meta.finalizers ?? []), FINALIZER];
+    const owners = workflow.status?.statechart ? undefined : await this.withAlertRemediationOwner(workflow);
+    if (owners) patch.ownerReferences = owners;
+    if (!patch.finalizers && !patch.ownerReferences) return workflow;
+    const prepared = await this.patchMetadata(workflow, patch);
+    if (patch.finalizers) this.o.metrics?.createdTotal.inc({ namespace: meta.namespace ?? '' });
+    if (patch.ownerReferences)
+      log.info('owned by AlertRemediation', { alertRemediation: workflow.spec.alertRemediationRef?.name });
     return prepared;
   }
 
@@ -272,8 +330,7 @@ export class Reconciler {
         body: { ...workflow, status },
       },
     );
-    if (written.metadata.resourceVersion)
-      this.lastWritten.set(keyOf(namespace, name), written.metadata.resourceVersion);
+    this.wrote(keyOf(namespace, name), written);
     return written;
   }
 
@@ -292,8 +349,7 @@ export class Reconciler {
         body: { metadata: { ...metadata, resourceVersion: workflow.metadata.resourceVersion } },
       },
     );
-    if (patched.metadata.resourceVersion)
-      this.lastWritten.set(keyOf(namespace, name), patched.metadata.resourceVersion);
+    this.wrote(keyOf(namespace, name), patched);
     return patched;
   }
 
@@ -306,12 +362,20 @@ export class Reconciler {
   ): Promise<void> {
     const have = new Set(existing.map((c) => c.metadata.name));
     const namespace = workflow.metadata.namespace ?? '';
+    const now = this.o.clock();
     for (const child of desired) {
       if (have.has(child.name)) continue;
+      // Created by an earlier reconcile whose create the cache has not shown yet: not again.
+      const key = keyOf(namespace, child.name);
+      const createdAt = this.createdUnseen.get(key);
+      if (createdAt !== undefined && now - createdAt < CREATED_UNSEEN_MS) continue;
       try {
-        await this.o.client.request(resourcePath(KUBERNETES_EXECUTIONS, namespace), {
-          body: childManifest(workflow, plan, child),
-        });
+        const created = await this.o.client.request<KubernetesExecution>(
+          resourcePath(KUBERNETES_EXECUTIONS, namespace),
+          { body: childManifest(workflow, plan, child) },
+        );
+        this.createdUnseen.set(key, now);
+        if (created.metadata.resourceVersion) this.unseen.set(created.metadata.resourceVersion, true);
         log.info('created child', {
           child: child.name,
           kind: child.kind,
@@ -325,6 +389,7 @@ export class Reconciler {
       } catch (error) {
         // Deterministic names make creation idempotent: one that exists was created before.
         if (!isAlreadyExists(error)) throw error;
+        this.createdUnseen.set(key, now);
       }
     }
   }
@@ -337,6 +402,7 @@ export class Reconciler {
   ): Promise<void> {
     await carryOut(consequences, {
       target: eventTargetOf(workflow),
+      progress: this.progress,
       workflowName: workflow.spec.workflowDefinition.name,
       recorder: this.o.recorder,
       metrics: this.o.metrics,
@@ -379,6 +445,7 @@ export class Reconciler {
           log.warn('final audit record not written', { error: (error as Error).message });
         });
     }
+    await this.progress.flush(workflow.metadata.uid ?? '');
     await this.o.recorder.record(eventTargetOf(workflow), {
       type: 'Normal',
       reason: 'Deleted',
@@ -394,34 +461,50 @@ export class Reconciler {
     return {};
   }
 
-  private async adoptByAlertRemediation(workflow: WorkflowExecution, log: Logger): Promise<void> {
+  /** The owners with the AlertRemediation the spec names added, or undefined if nothing changes. */
+  private async withAlertRemediationOwner(
+    workflow: WorkflowExecution,
+  ): Promise<OwnerReference[] | undefined> {
     const ref = workflow.spec.alertRemediationRef;
-    if (!ref?.name) return;
+    if (!ref?.name) return undefined;
     const namespace = ref.namespace ?? workflow.metadata.namespace ?? '';
-    if (namespace !== workflow.metadata.namespace) return; // owners must share the namespace
+    if (namespace !== workflow.metadata.namespace) return undefined; // owners must share the namespace
     try {
       const owner = await this.o.client.request<{ metadata: { uid: string; name: string } }>(
         resourcePath(ALERT_REMEDIATIONS, namespace, ref.name),
       );
       const owners = workflow.metadata.ownerReferences ?? [];
-      if (owners.some((o) => o.uid === owner.metadata.uid)) return;
-      await this.patchMetadata(workflow, {
-        ownerReferences: [
-          ...owners,
-          {
-            apiVersion: apiVersionOf(ALERT_REMEDIATIONS),
-            kind: ALERT_REMEDIATIONS.kind,
-            name: owner.metadata.name,
-            uid: owner.metadata.uid,
-          },
-        ],
-      });
-      log.info('owned by AlertRemediation', { alertRemediation: ref.name });
+      if (owners.some((o) => o.uid === owner.metadata.uid)) return undefined;
+      return [
+        ...owners,
+        {
+          apiVersion: apiVersionOf(ALERT_REMEDIATIONS),
+          kind: ALERT_REMEDIATIONS.kind,
+          name: owner.metadata.name,
+          uid: owner.metadata.uid,
+        },
+      ];
     } catch (error) {
       // No such AlertRemediation (or its CRD is not installed): nothing to own us.
       if (!(error instanceof ApiError && (error.status === 404 || error.status === 403))) throw error;
+      return undefined;
     }
   }
+}
+
+/** Whether `after` waits for a check that `before` did not, so observing again would run it. */
+function asksForNewChecks(
+  before: WorkflowSnapshot,
+  after: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  name: string,
+): boolean {
+  const wasAsked = desiredEffects(before, plan, name);
+  const asked = desiredEffects(after, plan, name);
+  return (
+    (asked.runSafetyChecks && !wasAsked.runSafetyChecks) ||
+    (asked.checkEffectiveness && !wasAsked.checkEffectiveness)
+  );
 }
 
 function eventTargetOf(workflow: WorkflowExecution): EventTarget {

@@ -1,12 +1,15 @@
 // The reconcile loop on the real control plane: happy paths, parallel branches, invalid specs.
 import { describe, expect, it, jest } from '@jest/globals';
 import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/specs.ts';
+import type { WorkflowExecution } from '../../src/api/generated/types.ts';
+import { canonicalJson } from '../../src/core/spec-hash.ts';
+import { createInformer } from '../../src/shell/informer.ts';
 import { FINALIZER } from '../../src/shell/reconciler.ts';
+import { until } from '../support/cluster.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { isFinishedChild, isFinishedView } from '../../src/core/finished-workflow.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { isNotFound } from '../../src/shell/kube/client.ts';
-import { until } from '../support/cluster.ts';
 import {
   annotate,
   applyWorkflow,
@@ -102,6 +105,45 @@ describe('a finished workflow', () => {
     const records = (await h.audit.list(1000)).filter((r) => r.name === 'finished-deleted');
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ status: 'completed', id: done.metadata.uid });
+  });
+});
+
+describe('writes to the apiserver', () => {
+  it('writes the status once to start and once per step result (the last with its verdict), the finalizer once', async () => {
+    // Every version of the workflow the apiserver stored, from a watch started before it exists.
+    const versions: WorkflowExecution[] = [];
+    const watch = createInformer<WorkflowExecution>(h.kc, h.client, WORKFLOW_EXECUTIONS, {
+      namespace: h.namespace,
+      onChange: (wf, kind) => {
+        if (wf.metadata.name === 'frugal' && kind !== 'delete') versions.push(wf);
+      },
+    });
+    await watch.start();
+    try {
+      await applyWorkflow(h, 'frugal', specWith([customStep(1), customStep(2), customStep(3)]));
+      const done = await waitForWorkflow(h, 'frugal', inPhase('completed'));
+      // Another reconcile of the finished workflow has nothing to write.
+      const again = await reconcileNow(h, done);
+      expect(again.metadata.resourceVersion).toBe(done.metadata.resourceVersion);
+      await until('the watch to deliver the finished workflow', () =>
+        versions.some((v) => v.metadata.resourceVersion === done.metadata.resourceVersion) ? true : undefined,
+      );
+
+      const changed = (key: 'status' | 'finalizers') =>
+        versions.slice(1).filter((v, i) => {
+          const before = versions[i];
+          const of = (w: WorkflowExecution | undefined) =>
+            canonicalJson((key === 'status' ? w?.status : w?.metadata.finalizers) ?? null);
+          return of(v) !== of(before);
+        }).length;
+      // Start (executing, step 1 launched); step 1 done and 2 launched; 2 done and 3 launched; 3 done,
+      // monitored and completed in one write.
+      expect(changed('status')).toBe(4);
+      expect(changed('finalizers')).toBe(1);
+      expect(versions).toHaveLength(1 + 1 + 4);
+    } finally {
+      await watch.stop();
+    }
   });
 });
 

@@ -1,6 +1,13 @@
 /** What committed transitions mean outside: Events and metric samples, from typed fields only. */
 import { describe, expect, it } from '@jest/globals';
-import { consequencesOf, refusalConsequences, type MetricSample } from '../../src/core/outcomes.ts';
+import {
+  consequencesOf,
+  refusalConsequences,
+  stepProgressNotice,
+  type MetricSample,
+  type ProgressOutcome,
+  type StepProgress,
+} from '../../src/core/outcomes.ts';
 import { transitions } from '../../src/core/transitions.ts';
 import { specWith, step } from '../fixtures/specs.ts';
 import { T0, world, type World } from '../model/workflow-world.ts';
@@ -144,32 +151,72 @@ describe('a new workflow', () => {
 });
 
 describe('step outcomes', () => {
-  it.each([
-    ['started', 'StepStarted', (w: World) => w.tick(T0), 'Normal', 'step 1 (step-1) attempt 1 started'],
-    [
-      'succeeded',
-      'StepSucceeded',
-      (w: World) => w.tick(T0).succeed(1, T0 + S),
-      'Normal',
-      'step 1 (step-1) attempt 1 succeeded',
-    ],
-    [
-      'retrying',
-      'StepRetrying',
-      (w: World) => w.tick(T0).failStep(1, T0 + S, 1, 'quota'),
-      'Warning',
-      'step 1 (step-1) attempt 1 retrying: quota',
-    ],
-  ])('reports a step %s as %s', (_outcome, reason, move, type, note) => {
-    const w = world(specWith([step(1, { maxRetries: 1 })]));
+  const progressOf = (w: World, move: (w: World) => void) => {
     const before = w.snapshot;
     move(w);
-    const { notices } = consequencesOf(
+    return consequencesOf(
       transitions(before, w.snapshot).filter((t) => t.kind === 'step'),
       w.snapshot,
       w.plan,
     );
-    expect(notices.at(-1)).toMatchObject({ reason, type, note, action: 'ExecuteStep' });
+  };
+
+  it.each([
+    ['started', (w: World) => w.tick(T0), [{ step: 1, name: 'step-1', attempt: 1, outcome: 'started' }]],
+    [
+      'succeeded',
+      (w: World) => w.tick(T0).succeed(1, T0 + S),
+      [
+        { step: 1, name: 'step-1', attempt: 1, outcome: 'started' },
+        { step: 1, name: 'step-1', attempt: 1, outcome: 'succeeded' },
+      ],
+    ],
+  ])('reports a step %s as progress, not as an Event of its own', (_outcome, move, progress) => {
+    const { notices, progress: reported } = progressOf(world(specWith([step(1, { maxRetries: 1 })])), move);
+    expect(notices).toEqual([]);
+    expect(reported).toEqual(progress);
+  });
+
+  it('keeps a retry as a Warning of its own, with the failure', () => {
+    const { notices } = progressOf(world(specWith([step(1, { maxRetries: 1 })])).tick(T0), (w) =>
+      w.failStep(1, T0 + S, 1, 'quota'),
+    );
+    expect(notices).toEqual([
+      expect.objectContaining({
+        reason: 'StepRetrying',
+        type: 'Warning',
+        note: 'step 1 (step-1) attempt 1 retrying: quota',
+        action: 'ExecuteStep',
+      }),
+    ]);
+  });
+
+  it('keeps a failed step as a Warning of its own, and counts it', () => {
+    const { notices, metrics } = progressOf(world(specWith([step(1), step(2)])).tick(T0), (w) =>
+      w.failStep(1, T0 + S),
+    );
+    expect(notices.map((n) => [n.reason, n.type])).toEqual([['StepFailed', 'Warning']]);
+    expect(samples(metrics, 'stepsCompletedTotal')).toEqual([
+      { metric: 'stepsCompletedTotal', action: 'scale-deployment', status: 'failed' },
+    ]);
+  });
+
+  it('counts a succeeded step in the steps-completed metric although it has no Event', () => {
+    const { metrics } = progressOf(world(specWith([step(1)])).tick(T0), (w) => w.succeed(1, T0 + S));
+    expect(samples(metrics, 'stepsCompletedTotal')).toEqual([
+      { metric: 'stepsCompletedTotal', action: 'scale-deployment', status: 'success' },
+    ]);
+  });
+
+  it('says steps continue while the workflow executes, and not once it leaves executing', () => {
+    const w = world(specWith([step(1), step(2, { dependsOn: [1] })]));
+    expect(consequencesOfLast(w, (x) => x.tick(T0)).stepsContinue).toBe(true);
+    expect(consequencesOfLast(w, (x) => x.succeed(1, T0 + S)).stepsContinue).toBe(true);
+    const last = consequencesOfLast(w, (x) => x.succeed(2, T0 + 2 * S));
+    expect(w.phase).toBe('monitoring');
+    expect(last.stepsContinue).toBe(false);
+    expect(last.progress).toEqual([{ step: 2, name: 'step-2', attempt: 1, outcome: 'succeeded' }]);
+    expect(last.notices.map((n) => n.reason)).toEqual(['MonitoringStarted']);
   });
 
   it('measures how long the phase it leaves lasted, from the context', () => {
@@ -207,5 +254,52 @@ describe('refusals', () => {
     const c = refusalConsequences(loaded);
     expect(c.notices).toEqual([expect.objectContaining({ type: 'Warning', reason })]);
     expect(c.metrics).toEqual(metrics);
+  });
+});
+
+describe('step progress, one Event per batch', () => {
+  const p = (step: number, outcome: ProgressOutcome, attempt = 1): StepProgress => ({
+    step,
+    name: `step-${String(step)}`,
+    attempt,
+    outcome,
+  });
+
+  it('names each step once, at its latest outcome, with runs of numbers', () => {
+    const batch = [1, 2, 3, 5].flatMap((n) => [p(n, 'started'), p(n, 'succeeded')]);
+    expect(stepProgressNotice([...batch, p(6, 'started')])).toEqual({
+      type: 'Normal',
+      reason: 'StepsCompleted',
+      note: 'steps 1-3 and 5 succeeded, step 6 started',
+      action: 'ExecuteStep',
+      fields: { succeeded: 4, skipped: 0, started: 1 },
+    });
+  });
+
+  it('lists two neighbours apart and names a retried attempt', () => {
+    const batch = [
+      p(7, 'succeeded'),
+      p(8, 'succeeded'),
+      p(9, 'started', 2),
+      p(9, 'succeeded', 2),
+      p(4, 'skipped'),
+    ];
+    expect(stepProgressNotice(batch)?.note).toBe('steps 7, 8 and 9 (attempt 2) succeeded, step 4 skipped');
+  });
+
+  it('is StepsStarted when nothing in the batch finished yet', () => {
+    expect(stepProgressNotice([p(1, 'started'), p(2, 'started')])).toMatchObject({
+      reason: 'StepsStarted',
+      note: 'steps 1 and 2 started',
+    });
+  });
+
+  it('is no Event at all for an empty batch', () => {
+    expect(stepProgressNotice([])).toBeNull();
+  });
+
+  it('stays one short line for a 150-step chain', () => {
+    const batch = Array.from({ length: 150 }, (_, i) => p(i + 1, 'succeeded'));
+    expect(stepProgressNotice(batch)?.note).toBe('steps 1-150 succeeded');
   });
 });
