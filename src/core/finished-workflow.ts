@@ -10,6 +10,7 @@ import type {
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
+import { RETRY_REQUESTED_BY, parseRetryRequest } from './observe.ts';
 
 /** A finished workflow as cached: no spec; of the status its phase, generation and Ready condition. */
 export interface FinishedWorkflow {
@@ -41,6 +42,18 @@ const isFinalState = (value: unknown): boolean =>
     (value as Record<string, unknown>)['failed'] === 'terminal');
 
 /**
+ * A retry request (`wfx retry`) the machine has neither accepted nor refused yet: even a completed
+ * or terminally failed run must be reconciled once more to decide it.
+ */
+function retryUndecided({ metadata, status }: WorkflowExecution): boolean {
+  const value = metadata.annotations?.[RETRY_REQUESTED_BY];
+  if (value === undefined) return false;
+  const { request } = parseRetryRequest(value);
+  const retries = status?.retries;
+  return retries?.refused?.request !== request && !retries?.history?.some((r) => r.request === request);
+}
+
+/**
  * Whether nothing can change a workflow any more: finished in a state the machine never leaves (a
  * failed run awaiting a manual rollback is not), or refused for its spec, with its spec observed
  * and the finalizer in place, not being deleted. Its reconcile would write nothing.
@@ -51,6 +64,7 @@ export function isSettled(wf: WorkflowExecution, finalizer: string): boolean {
   if (status?.observedGeneration === undefined || status.observedGeneration !== metadata.generation)
     return false;
   if (status.phase !== 'completed' && status.phase !== 'failed') return false;
+  if (retryUndecided(wf)) return false;
   if (status.statechart) return isFinalState(status.statechart.snapshot['value']);
   return status.conditions?.find((c) => c.type === 'Ready')?.reason === 'InvalidSpec';
 }

@@ -107,7 +107,14 @@ export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnap
     const b = (before ? runOf(before.context, n) : undefined) ?? PENDING_RUN;
     out.push(...stepTransitions(n, b, a, at));
   }
-  return out;
+  // In the order they happened; one reconcile commits several at the same time, in causal order:
+  // what a step reported, then the retry or phase change it caused, then the steps that started.
+  const rank = (t: Transition): number =>
+    t.kind === 'step' ? (t.outcome === 'started' ? 3 : 0) : t.kind === 'retry' ? 1 : 2;
+  return out
+    .map((t, i) => ({ t, i }))
+    .sort((x, y) => x.t.at - y.t.at || rank(x.t) - rank(y.t) || x.i - y.i)
+    .map(({ t }) => t);
 }
 
 /** "2 and 3", "1, 2 and 4". */

@@ -56,12 +56,17 @@ describe('a retry of a failed run', () => {
     const failed = w.snapshot;
     w.send(retryBy('frank', 'r1', T0 + 60 * S));
     expect(w.phase).toBe('executing');
-    const { notices, metrics } = consequencesOf(transitions(failed, w.snapshot), w.snapshot, w.plan);
+    const { notices, metrics, progress } = consequencesOf(
+      transitions(failed, w.snapshot),
+      w.snapshot,
+      w.plan,
+    );
     expect(notices.map((n) => [n.reason, n.note])).toEqual([
       ['RetryStarted', 'retry 1 requested by frank (run segment 2) re-runs steps 2, 3'],
       ['ExecutionStarted', 'phase failed -> executing'],
-      ['StepStarted', 'step 2 (step-2) attempt 3 started'],
     ]);
+    // The re-run step's start is step progress, announced with the next batch of it.
+    expect(progress).toEqual([{ step: 2, name: 'step-2', attempt: 3, outcome: 'started' }]);
     expect(metrics).toContainEqual({ metric: 'retriesTotal', result: 'accepted' });
     expect(w.run(1)).toEqual(step1);
     expect(w.run(2)).toMatchObject({ status: 'running', attempt: 3, startedAt: T0 + 60 * S });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
 import { compileWorkflow, loadWorkflow } from '../../src/core/load.ts';
+import { RETRY_REQUESTED_BY } from '../../src/core/observe.ts';
 import {
   finishedChild,
   finishedView,
@@ -101,6 +102,34 @@ describe('a settled workflow', () => {
     const newer = completed();
     newer.metadata.generation = 2;
     expect(isSettled(newer, FINALIZER)).toBe(false);
+  });
+
+  it('is not one with a retry request (wfx retry) not yet accepted or refused', () => {
+    const asked = (value: string, retries?: NonNullable<WorkflowExecution['status']>['retries']) => {
+      const wf = completed();
+      wf.metadata.annotations = { [RETRY_REQUESTED_BY]: value };
+      if (wf.status && retries) wf.status.retries = retries;
+      return wf;
+    };
+    expect(isSettled(asked('frank/r1'), FINALIZER)).toBe(false);
+    const refused = {
+      requestedBy: 'frank',
+      request: 'r1',
+      time: new Date(T0).toISOString(),
+      reason: 'Completed' as const,
+      message: 'the run completed',
+    };
+    expect(isSettled(asked('frank/r1', { count: 0, refused }), FINALIZER)).toBe(true);
+    // A new request on the same run is decided again.
+    expect(isSettled(asked('frank/r2', { count: 0, refused }), FINALIZER)).toBe(false);
+    const accepted = {
+      segment: 2,
+      requestedBy: 'frank',
+      request: 'r3',
+      startTime: new Date(T0).toISOString(),
+      steps: [1],
+    };
+    expect(isSettled(asked('frank/r3', { count: 1, history: [accepted] }), FINALIZER)).toBe(true);
   });
 
   it('is one refused for its spec', () => {
