@@ -44,7 +44,6 @@ export type AdjustmentMetricType =
 
 /** One metric observation; the shell adds the workflow's name and namespace labels. */
 export type MetricSample =
-  | { metric: 'phaseStartTimestamp'; phase: Phase; seconds: number }
   | { metric: 'phaseDuration'; phase: Phase; seconds: number }
   | { metric: 'executionsTotal'; outcome: string }
   | { metric: 'lifecycleDuration'; outcome: string; seconds: number }
@@ -235,7 +234,6 @@ function phaseConsequences(
     action: 'Reconcile',
     fields: { phase: t.to, from: t.from },
   });
-  out.metrics.push({ metric: 'phaseStartTimestamp', phase: t.to, seconds: t.at / 1000 });
   const startKey = t.from === null ? undefined : PHASE_STARTS[t.from];
   const fromStarted = startKey === undefined ? null : context.times[startKey];
   if (t.from !== null && fromStarted !== null)

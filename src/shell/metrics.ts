@@ -122,7 +122,8 @@ export class OperatorMetrics {
   );
   /**
    * One series per unfinished workflow, for its current phase only, read off the cache at scrape
-   * time (a value set on a transition is replaced then, so finished phases never linger).
+   * time and never set elsewhere: a series set per transition would stay for every workflow and
+   * phase ever seen until a scrape replaced it (without a scraper, forever).
    */
   readonly phaseStartTimestamp: Gauge<'namespace' | 'name' | 'phase'> = new Gauge({
     name: 'kubernaut_workflowexecution_phase_start_timestamp_seconds',

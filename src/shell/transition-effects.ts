@@ -99,9 +99,6 @@ type Take<M extends MetricSample['metric']> = (
 
 /** How each sample is taken: the metric, its kind, and the labels the shell knows. */
 const TAKE: { [M in MetricSample['metric']]: Take<M> } = {
-  phaseStartTimestamp: (m, s, { target }) => {
-    m.phaseStartTimestamp.set({ namespace: target.namespace, name: target.name, phase: s.phase }, s.seconds);
-  },
   phaseDuration: (m, s) => {
     m.phaseDuration.observe({ phase: s.phase }, s.seconds);
   },
