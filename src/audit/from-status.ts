@@ -11,10 +11,14 @@ export const segmentOfStatus = (workflow: WorkflowExecution): number =>
   (workflow.status?.retries?.count ?? 0) + 1;
 
 /** The audit row of the workflow's current run segment. */
-export function auditIdOf(workflow: WorkflowExecution): string {
+export function auditIdOf(workflow: WorkflowExecution, segment = segmentOfStatus(workflow)): string {
   const uid = workflow.metadata.uid ?? `${workflow.metadata.namespace ?? ''}/${workflow.metadata.name ?? ''}`;
-  const segment = segmentOfStatus(workflow);
   return segment === 1 ? uid : `${uid}/segment-${segment}`;
+}
+
+/** The audit ids of every run segment the workflow has had so far (the first run is segment 1). */
+export function auditIdsOf(workflow: WorkflowExecution): string[] {
+  return Array.from({ length: segmentOfStatus(workflow) }, (_, i) => auditIdOf(workflow, i + 1));
 }
 
 export function auditRecordOf(
