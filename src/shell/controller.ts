@@ -206,6 +206,11 @@ export class WorkflowController {
     return this.workflows.synced && this.children.synced;
   }
 
+  /** Watches of the caches opened again after an error so far. */
+  get watchRestarts(): number {
+    return this.workflows.restarts + this.children.restarts;
+  }
+
   /** Synced, and no watch is waiting to restart after an error. */
   get healthy(): boolean {
     return this.workflows.healthy && this.children.healthy;

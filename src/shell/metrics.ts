@@ -12,6 +12,11 @@ interface ObservedWorkflow {
 }
 type WorkflowSource = () => readonly ObservedWorkflow[];
 
+interface ApiserverTraffic {
+  requests(): Iterable<{ method: string; code: string; count: number }>;
+  watchRestarts(): number;
+}
+
 const isFinished = (phase: string) => phase === 'completed' || phase === 'failed';
 
 /** Where the status records when each unfinished phase began. */
@@ -232,6 +237,27 @@ export class OperatorMetrics {
     'Rate-limited requeues after errors',
     [],
   );
+  /** Read off the client at scrape time: every request it sent, by verb and answer. */
+  readonly apiserverRequestsTotal: Counter<'method' | 'code'> = new Counter({
+    name: 'kubernaut_workflowexecution_apiserver_requests_total',
+    help: 'Requests to kube-apiserver by verb and HTTP status code (code "error": no answer came)',
+    labelNames: ['method', 'code'],
+    registers: [this.registry],
+    collect: () => {
+      this.apiserverRequestsTotal.reset();
+      for (const { method, code, count } of this.apiserver?.requests() ?? [])
+        this.apiserverRequestsTotal.inc({ method, code }, count);
+    },
+  });
+  readonly watchRestartsTotal: Counter = new Counter({
+    name: 'kubernaut_workflowexecution_watch_restarts_total',
+    help: 'Watches of the caches opened again after an error or a silent connection',
+    registers: [this.registry],
+    collect: () => {
+      this.watchRestartsTotal.reset();
+      this.watchRestartsTotal.inc(this.apiserver?.watchRestarts() ?? 0);
+    },
+  });
   readonly leaderStatus = this.gauge(
     'kubernaut_workflowexecution_leader',
     '1 while this instance holds the leader lease',
@@ -251,6 +277,13 @@ export class OperatorMetrics {
    */
   observeWorkflows(source: WorkflowSource): void {
     this.workflowSource = source;
+  }
+
+  private apiserver: ApiserverTraffic | undefined;
+
+  /** Where the apiserver traffic counters read from at scrape time (the client and the caches). */
+  observeApiserver(traffic: ApiserverTraffic): void {
+    this.apiserver = traffic;
   }
 
   private inFlight(): { namespace: string; phase: string; count: number }[] {

@@ -113,6 +113,10 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     ...(config.monitoringPollMs !== undefined ? { monitoringPollMs: config.monitoringPollMs } : {}),
     ...(config.clock ? { clock: config.clock } : {}),
   });
+  metrics.observeApiserver({
+    requests: () => client.results.values(),
+    watchRestarts: () => controller.watchRestarts,
+  });
   enqueueShard = (shard) => {
     controller.enqueueShard(shard);
   };

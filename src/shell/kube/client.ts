@@ -55,6 +55,13 @@ export interface RequestInit {
   accept?: string;
 }
 
+export interface RequestResultCount {
+  readonly method: string;
+  /** The HTTP status code, or `error` when no answer came. */
+  readonly code: string;
+  count: number;
+}
+
 export interface KubeClient {
   readonly server: string;
   /** The user name the kubeconfig logs in as (from the context), for messages. */
@@ -62,6 +69,11 @@ export interface KubeClient {
   request<T>(path: string, init?: RequestInit): Promise<T>;
   /** Count of requests by verb since start, for benchmarks (writes per step). */
   readonly counts: Record<string, number>;
+  /**
+   * Answers since start by verb and HTTP status code, with `error` where none came (refused, reset,
+   * cut off, timed out): what the apiserver requests metric reads at scrape time.
+   */
+  readonly results: ReadonlyMap<string, RequestResultCount>;
   close(): void;
 }
 
@@ -84,6 +96,13 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
       })
     : undefined;
   const counts: Record<string, number> = {};
+  const results = new Map<string, RequestResultCount>();
+  const answered = (method: string, code: string) => {
+    const key = `${method} ${code}`;
+    const entry = results.get(key);
+    if (entry) entry.count++;
+    else results.set(key, { method, code, count: 1 });
+  };
 
   async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
     const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
@@ -108,6 +127,16 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
     }
     const send = secure ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {
+      // Once per request: a response cut off mid-body errors on both the response and the request.
+      let counted = false;
+      const count = (code: string) => {
+        if (!counted) answered(method, code);
+        counted = true;
+      };
+      const failed = (error: Error) => {
+        count('error');
+        reject(error);
+      };
       const req = send(
         {
           protocol: url.protocol,
@@ -131,6 +160,7 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
               // Not JSON (a proxy's error page, say): keep the text for the message.
             }
             const status = res.statusCode ?? 0;
+            count(String(status));
             if (status >= 200 && status < 300) {
               resolve(body as T);
               return;
@@ -148,11 +178,11 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
               ),
             );
           });
-          res.on('error', reject);
+          res.on('error', failed);
         },
       );
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on('error', reject);
+      req.on('error', failed);
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -163,6 +193,7 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
     contextUser: kc.getCurrentUser()?.name ?? 'unknown',
     request,
     counts,
+    results,
     close: () => agent?.destroy(),
   };
 }

@@ -20,9 +20,11 @@ export async function adminClientOf(
   return { kc, client, username: review.status.userInfo.username };
 }
 
-/** A counter's sum over all its labels. */
-export async function counterTotal(counter: Counter): Promise<number> {
-  return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+/** A counter's sum over all its series, or over those with the given labels. */
+export async function counterTotal(counter: Counter, labels: Record<string, string> = {}): Promise<number> {
+  return (await counter.get()).values
+    .filter((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 /**
@@ -61,6 +63,8 @@ export interface FaultRow {
   lostNames: string[];
   reconcilesDuring: number;
   errorsDuring: number;
+  /** Requests to the apiserver that got no answer, and watches opened again, during the fault. */
+  brokenDuring: number;
   reconcileBound: number;
 }
 
