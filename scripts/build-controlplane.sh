@@ -13,15 +13,10 @@ BIN="${WFE_CONTROLPLANE_BIN:-$CACHE/$K8S_VERSION/bin}"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
 [ $# -eq 0 ] || BINARIES=("$@")
 
-missing=()
-for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "control plane binaries present in $BIN"
-  exit 0
-fi
-
 # shellcheck source=go-toolchain.sh
 source "$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh"
+exit_if_present "control plane binaries present in $BIN" "${BINARIES[@]/#/$BIN/}"
+use_go_toolchain
 mkdir -p "$BIN" "$CACHE"
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
@@ -33,31 +28,27 @@ ldflags+=" -X $vpkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
 ldflags+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
+go_build_into_bin() { # name package dir [ldflags]
+  (cd "$3" && go build -p "${BUILD_JOBS:-2}" -trimpath -buildvcs=false -ldflags "${4:-$ldflags}" -o "$BIN/$1.tmp" "$2")
+  mv "$BIN/$1.tmp" "$BIN/$1"
+}
 build() { # name package dir
-  local name="$1" pkg="$2" dir="$3" start
-  start=$(date +%s)
-  echo "building $name ($pkg) ..."
-  (cd "$dir" && go build -p "${BUILD_JOBS:-2}" -trimpath -buildvcs=false -ldflags "$ldflags" -o "$BIN/$name.tmp" "$pkg")
-  mv "$BIN/$name.tmp" "$BIN/$name"
-  echo "built $name in $(( $(date +%s) - start ))s"
+  timed "$1 ($2)" go_build_into_bin "$1" "$2" "$3"
 }
 
 total_start=$(date +%s)
-for b in "${missing[@]}"; do
+for path in "${MISSING[@]}"; do
+  b="$(basename "$path")"
   case "$b" in
     kube-apiserver | kube-controller-manager | kube-scheduler | kubelet) build "$b" "k8s.io/kubernetes/cmd/$b" "$MODDIR" ;;
     etcd) build etcd ./cmd/etcd "$MODDIR" ;;
     pause) build pause ./cmd/pause "$MODDIR" ;;
     kwok)
-      start=$(date +%s)
-      echo "building kwok (sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION) ..."
       if [ -f "$MODDIR/kwok/go.mod" ]; then
-        (cd "$MODDIR/kwok" && go build -p "${BUILD_JOBS:-2}" -trimpath -buildvcs=false -ldflags "-s -w" -o "$BIN/kwok.tmp" sigs.k8s.io/kwok/cmd/kwok)
-        mv "$BIN/kwok.tmp" "$BIN/kwok"
+        timed "kwok (sigs.k8s.io/kwok/cmd/kwok)" go_build_into_bin kwok sigs.k8s.io/kwok/cmd/kwok "$MODDIR/kwok" "-s -w"
       else
-        (cd "$CACHE" && GOBIN="$BIN" go install -p "${BUILD_JOBS:-2}" -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+        go_install_into "$BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
       fi
-      echo "built kwok in $(( $(date +%s) - start ))s"
       ;;
   esac
 done

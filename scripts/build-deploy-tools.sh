@@ -16,26 +16,18 @@ wanted=("$@")
 
 # shellcheck source=go-toolchain.sh
 source "$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh"
+use_go_toolchain
 mkdir -p "$BIN" "$CNI_BIN"
-
-install() { # dir binary package@version
-  local dir="$1" name="$2" pkg="$3" start
-  [ -x "$dir/$name" ] && return 0
-  start=$(date +%s)
-  echo "building $name ($pkg) ..."
-  (cd "$CACHE" && GOBIN="$dir" nice go install -p "${BUILD_JOBS:-2}" -trimpath -ldflags "-s -w" "$pkg")
-  echo "built $name in $(( $(date +%s) - start ))s"
-}
 
 for w in "${wanted[@]}"; do
   case "$w" in
-    crane) install "$BIN" crane "github.com/google/go-containerregistry/cmd/crane@$GGCR_VERSION" ;;
-    registry) install "$BIN" registry "github.com/google/go-containerregistry/cmd/registry@$GGCR_VERSION" ;;
-    kustomize) install "$BIN" kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ;;
+    crane) go_install_into "$BIN" crane "github.com/google/go-containerregistry/cmd/crane@$GGCR_VERSION" ;;
+    registry) go_install_into "$BIN" registry "github.com/google/go-containerregistry/cmd/registry@$GGCR_VERSION" ;;
+    kustomize) go_install_into "$BIN" kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ;;
     cni)
       for p in "${CNI_PLUGINS[@]}"; do
         case "$p" in host-local) path=ipam/host-local ;; *) path="main/$p" ;; esac
-        install "$CNI_BIN" "$p" "github.com/containernetworking/plugins/plugins/$path@$CNI_PLUGINS_VERSION"
+        go_install_into "$CNI_BIN" "$p" "github.com/containernetworking/plugins/plugins/$path@$CNI_PLUGINS_VERSION"
       done
       ;;
     *) echo "unknown tool $w (crane registry kustomize cni)" >&2; exit 2 ;;

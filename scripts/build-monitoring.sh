@@ -13,37 +13,18 @@ PROM_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/bin"
 CRD_DIR="$CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
 CRDS=(monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml)
 
-wanted=("$PROM_BIN/prometheus" "$PROM_BIN/promtool")
-missing=()
-for f in "${wanted[@]}"; do [ -x "$f" ] || missing+=("$f"); done
-for c in "${CRDS[@]}"; do [ -s "$CRD_DIR/$c" ] || missing+=("$CRD_DIR/$c"); done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "monitoring tools present in $CACHE"
-  exit 0
-fi
-
 # shellcheck source=go-toolchain.sh
 source "$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh"
+exit_if_present "monitoring tools present in $CACHE" "$PROM_BIN/prometheus" "$PROM_BIN/promtool" \
+  "${CRDS[@]/#/$CRD_DIR/}"
+use_go_toolchain
 mkdir -p "$PROM_BIN" "$CRD_DIR"
-
-install_bin() { # destination-dir package@version [build tags]
-  local dir="$1" pkg="$2" tags="${3:-}" name start tmp
-  name="$(basename "${pkg%@*}")"
-  [ -x "$dir/$name" ] && return 0
-  start=$(date +%s)
-  echo "building $name ($pkg) ..."
-  tmp="$(mktemp -d "$dir/.build.XXXXXX")"
-  (cd "$CACHE" && GOBIN="$tmp" nice -n 10 go install -p "${BUILD_JOBS:-2}" -trimpath -tags "$tags" -ldflags "-s -w" "$pkg")
-  mv "$tmp/$name" "$dir/$name"
-  rmdir "$tmp"
-  echo "built $name in $(( $(date +%s) - start ))s"
-}
 
 total_start=$(date +%s)
 # Without the cloud service-discovery plugins (AWS, Azure, GCE, ...): the tests and `npm run monitoring`
 # scrape static targets, and those SDKs would triple the build time.
-install_bin "$PROM_BIN" "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" remove_all_sd
-install_bin "$PROM_BIN" "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" remove_all_sd
+go_install_into "$PROM_BIN" promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" remove_all_sd
+go_install_into "$PROM_BIN" prometheus "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" remove_all_sd
 
 need_crds=0
 for c in "${CRDS[@]}"; do [ -s "$CRD_DIR/$c" ] || need_crds=1; done

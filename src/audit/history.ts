@@ -96,6 +96,23 @@ export const POSTGRES_DIALECT: SqlDialect = {
 /** Times are ISO strings in SQLite: they sort as the times they name. */
 export const SQLITE_DIALECT: SqlDialect = { param: () => '?', bigint: 'INTEGER', timestamp: 'TEXT' };
 
+/**
+ * The audit table in one dialect: the columns both stores keep (what a run is found and listed by),
+ * then the store's own (SQLite keeps the whole record as JSON, PostgreSQL a column per field).
+ */
+export function auditTableSchema(d: SqlDialect, ownColumns: readonly string[]): string {
+  const columns = [
+    'id TEXT PRIMARY KEY',
+    'namespace TEXT NOT NULL',
+    'name TEXT NOT NULL',
+    'outcome TEXT NOT NULL',
+    'status TEXT NOT NULL',
+    `completed_at ${d.timestamp} NOT NULL`,
+    ...ownColumns,
+  ];
+  return `CREATE TABLE IF NOT EXISTS workflow_execution_audit (\n  ${columns.join(',\n  ')}\n);`;
+}
+
 export interface Statement {
   sql: string;
   params: (string | number | null)[];

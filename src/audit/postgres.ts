@@ -4,33 +4,32 @@
  * never duplicates it.
  */
 import pg from 'pg';
-import { POSTGRES_DIALECT, historyReads, stepHistoryTable, type HistoryRow } from './history.ts';
+import {
+  POSTGRES_DIALECT,
+  auditTableSchema,
+  historyReads,
+  stepHistoryTable,
+  type HistoryRow,
+} from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const HISTORY_TABLE = stepHistoryTable(POSTGRES_DIALECT);
-export const HISTORY_SQL = HISTORY_TABLE.queries;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS workflow_execution_audit (
-  id                  TEXT PRIMARY KEY,
-  namespace           TEXT NOT NULL,
-  name                TEXT NOT NULL,
-  remediation_id      TEXT NOT NULL,
-  workflow_name       TEXT NOT NULL,
-  workflow_version    TEXT NOT NULL,
-  total_steps         INTEGER NOT NULL,
-  steps_completed     INTEGER NOT NULL,
-  steps_failed        INTEGER NOT NULL,
-  total_duration_ms   BIGINT NOT NULL,
-  outcome             TEXT NOT NULL,
-  effectiveness_score DOUBLE PRECISION NOT NULL,
-  rollbacks_performed INTEGER NOT NULL,
-  step_executions     JSONB NOT NULL,
-  adaptive_adjustments JSONB NOT NULL,
-  completed_at        TIMESTAMPTZ NOT NULL,
-  status              TEXT NOT NULL,
-  error_message       TEXT
-);
+${auditTableSchema(POSTGRES_DIALECT, [
+  'remediation_id TEXT NOT NULL',
+  'workflow_name TEXT NOT NULL',
+  'workflow_version TEXT NOT NULL',
+  'total_steps INTEGER NOT NULL',
+  'steps_completed INTEGER NOT NULL',
+  'steps_failed INTEGER NOT NULL',
+  'total_duration_ms BIGINT NOT NULL',
+  'effectiveness_score DOUBLE PRECISION NOT NULL',
+  'rollbacks_performed INTEGER NOT NULL',
+  'step_executions JSONB NOT NULL',
+  'adaptive_adjustments JSONB NOT NULL',
+  'error_message TEXT',
+])}
 -- Run segments (wfx retry): tables made before them get the column, their rows are segment 1.
 ALTER TABLE workflow_execution_audit ADD COLUMN IF NOT EXISTS segment INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS workflow_execution_audit_completed_at ON workflow_execution_audit (completed_at DESC);
@@ -115,7 +114,9 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
   const upsertSql = `INSERT INTO workflow_execution_audit (${COLUMNS.join(', ')}) VALUES (${placeholders})
     ON CONFLICT (id) DO UPDATE SET ${updates}`;
   return {
-    ...historyReads(async (query, params) => (await pool.query<HistoryRow>(HISTORY_SQL[query], params)).rows),
+    ...historyReads(
+      async (query, params) => (await pool.query<HistoryRow>(HISTORY_TABLE.queries[query], params)).rows,
+    ),
     async upsert(r) {
       const client = await pool.connect();
       try {

@@ -1,21 +1,18 @@
 /** The embedded audit store: a SQLite file through node:sqlite, for local runs and small installs. */
 import { DatabaseSync } from 'node:sqlite';
-import { SQLITE_DIALECT, historyReads, stepHistoryTable, type HistoryRow } from './history.ts';
+import {
+  SQLITE_DIALECT,
+  auditTableSchema,
+  historyReads,
+  stepHistoryTable,
+  type HistoryRow,
+} from './history.ts';
 import type { AuditStore, WorkflowExecutionAudit } from './record.ts';
 
 const HISTORY_TABLE = stepHistoryTable(SQLITE_DIALECT);
-export const HISTORY_SQL = HISTORY_TABLE.queries;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS workflow_execution_audit (
-  id TEXT PRIMARY KEY,
-  namespace TEXT NOT NULL,
-  name TEXT NOT NULL,
-  outcome TEXT NOT NULL,
-  status TEXT NOT NULL,
-  completed_at TEXT NOT NULL,
-  record TEXT NOT NULL
-);
+${auditTableSchema(SQLITE_DIALECT, ['record TEXT NOT NULL'])}
 ${HISTORY_TABLE.schema}`;
 
 export function openSqliteAuditStore(path: string): AuditStore {
@@ -29,8 +26,8 @@ export function openSqliteAuditStore(path: string): AuditStore {
        completed_at = excluded.completed_at, record = excluded.record`,
   );
   const history = {
-    byWorkflow: db.prepare(HISTORY_SQL.byWorkflow),
-    byTarget: db.prepare(HISTORY_SQL.byTarget),
+    byWorkflow: db.prepare(HISTORY_TABLE.queries.byWorkflow),
+    byTarget: db.prepare(HISTORY_TABLE.queries.byTarget),
   };
   const byId = db.prepare('SELECT record FROM workflow_execution_audit WHERE id = ?');
   const recent = db.prepare('SELECT record FROM workflow_execution_audit ORDER BY completed_at DESC LIMIT ?');

@@ -21,7 +21,7 @@ import { Cleanup } from '../../src/shell/cleanup.ts';
 import {
   annotate,
   applyWorkflow,
-  conditionOf,
+  awaitingApproval,
   inPhase,
   startHarness,
   waitForWorkflow,
@@ -31,9 +31,6 @@ import {
 jest.setTimeout(180_000);
 
 const ACTIVE_FILL = '#ffd54f';
-
-const awaitingApproval = (wf: Parameters<typeof conditionOf>[0]) =>
-  conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval';
 
 const cleanup = new Cleanup();
 let h: Harness;

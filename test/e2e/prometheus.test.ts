@@ -25,6 +25,7 @@ import { serviceAccountToken, until } from '../support/cluster.ts';
 import {
   adminClient,
   applyWorkflow,
+  awaitingApproval,
   conditionOf,
   createNamespace,
   inPhase,
@@ -229,7 +230,7 @@ describe('Prometheus scraping the operator as the ServiceMonitor says', () => {
     );
     await applyWorkflow(h, 'short-lived', specWith([customStep(1)]));
 
-    await waitForWorkflow(h, 'gated', (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval');
+    await waitForWorkflow(h, 'gated', awaitingApproval);
     await waitForWorkflow(h, 'steady', inPhase('completed'));
     await waitForWorkflow(h, 'bad-rollback', (wf) => conditionOf(wf, 'Ready')?.reason === 'RollbackFailed');
     await waitForWorkflow(h, 'unsafe', inPhase('failed'));

@@ -25,6 +25,7 @@ import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script } from '../support/executor.ts';
 import {
   applyWorkflow,
+  awaitingApproval,
   childrenOf,
   conditionOf,
   getWorkflow,
@@ -81,9 +82,6 @@ const h = harnessForSuite((c) =>
 );
 
 const ns = () => ['-n', h.namespace];
-const awaitingApproval = (wf: Parameters<typeof conditionOf>[0]) =>
-  conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval';
-
 describe('wfx get and describe', () => {
   it('lists the namespace’s workflows as a table with their progress', async () => {
     await applyWorkflow(h, 'listed-done', specWith([customStep(1), customStep(2)]));

@@ -9,7 +9,14 @@ import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { rollbackFailsIn } from '../support/executor.ts';
-import { annotate, applyWorkflow, conditionOf, inPhase, waitForWorkflow } from './support/harness.ts';
+import {
+  annotate,
+  applyWorkflow,
+  awaitingApproval,
+  conditionOf,
+  inPhase,
+  waitForWorkflow,
+} from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
@@ -28,11 +35,7 @@ const series = (text: string, name: string) =>
 describe('metrics for the alerts', () => {
   it('a workflow at its approval gate is shown awaiting approval, with the start of its validating phase, until it is approved and finishes', async () => {
     await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
-    const waiting = await waitForWorkflow(
-      h,
-      'gated',
-      (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval',
-    );
+    const waiting = await waitForWorkflow(h, 'gated', awaitingApproval);
     const text = await scrape();
     expect(series(text, 'kubernaut_workflowexecution_workflow_status')).toContain(
       `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="validating",reason="AwaitingApproval"} 1`,

@@ -13,6 +13,7 @@ import { isNotFound } from '../../src/shell/kube/client.ts';
 import {
   annotate,
   applyWorkflow,
+  awaitingApproval,
   childrenOf,
   conditionOf,
   inPhase,
@@ -227,11 +228,7 @@ describe('an invalid spec the schema admitted', () => {
 describe('a statechart that cannot be trusted', () => {
   it('is left alone with Stalled=True and the reason, and not written again', async () => {
     await applyWorkflow(h, 'tampered', specWith([customStep(1)], { approvalRequired: true }));
-    const waiting = await waitForWorkflow(
-      h,
-      'tampered',
-      (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval',
-    );
+    const waiting = await waitForWorkflow(h, 'tampered', awaitingApproval);
     // Another client rewrites the persisted statechart as if it belonged to another spec.
     await h.client.request(
       `/apis/workflowexecution.kubernaut.io/v1/namespaces/${h.namespace}/workflowexecutions/tampered/status`,

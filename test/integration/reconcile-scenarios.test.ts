@@ -14,6 +14,7 @@ import type { Script, Verdict } from '../support/executor.ts';
 import {
   annotate,
   applyWorkflow,
+  awaitingApproval,
   childrenOf,
   conditionOf,
   getWorkflow,
@@ -41,11 +42,7 @@ const MINUTE = 60_000;
 describe('approval', () => {
   it('waits for the approved-by annotation, records who approved, then executes', async () => {
     await applyWorkflow(h, 'approved', specWith([customStep(1)], { approvalRequired: true }));
-    const waiting = await waitForWorkflow(
-      h,
-      'approved',
-      (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval',
-    );
+    const waiting = await waitForWorkflow(h, 'approved', awaitingApproval);
     expect(waiting.status?.phase).toBe('validating');
     expect(conditionOf(waiting, 'Ready')?.message).toContain(APPROVED_BY);
     expect(await childNames('approved')).toEqual([]);
@@ -65,7 +62,7 @@ describe('approval', () => {
 
   it('ends failed when rejected, running nothing', async () => {
     await applyWorkflow(h, 'rejected', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'rejected', (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval');
+    await waitForWorkflow(h, 'rejected', awaitingApproval);
     await annotate(h, 'rejected', REJECTED_BY, h.username);
     const wf = await waitForWorkflow(h, 'rejected', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'False', reason: 'Rejected' });
@@ -75,7 +72,7 @@ describe('approval', () => {
 
   it('ends failed when nobody approves within the validation deadline (5 minutes)', async () => {
     await applyWorkflow(h, 'unanswered', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'unanswered', (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval');
+    await waitForWorkflow(h, 'unanswered', awaitingApproval);
     travel(h, 5 * MINUTE + 1000, 'unanswered');
     const wf = await waitForWorkflow(h, 'unanswered', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ reason: 'ValidationTimeout' });

@@ -95,7 +95,7 @@ describe('a retry of a failed run', () => {
     expect(w.run(3)).toMatchObject({ status: 'running', attempt: 1 });
     w.succeed(3, T0 + 73 * S);
     expect(w.phase).toBe('monitoring');
-    w.effective(T0 + 74 * S);
+    w.observe(T0 + 74 * S);
     expect(w.phase).toBe('completed');
     expect(w.snapshot.context.outcome).toBe('success');
     const status = projectStatus(w.snapshot, w.plan, { generation: 1, previousConditions: [] });
@@ -214,7 +214,7 @@ describe('a retry that makes no sense is refused, with no change but the refusal
     const w = world(sequentialSpec(1))
       .tick(T0)
       .succeed(1, T0 + S);
-    w.effective(T0 + 2 * S);
+    w.observe(T0 + 2 * S);
     expect(w.phase).toBe('completed');
     expect(refusalOf(w, T0 + 3 * S)).toMatchObject({
       code: 'Completed',

@@ -40,8 +40,8 @@ export interface World {
   tick(now: number): World;
   succeed(step: number, now: number, attempt?: number): World;
   failStep(step: number, now: number, attempt?: number, message?: string): World;
-  /** The effectiveness check finds the targets healthy, with no new alerts. */
-  effective(now: number): World;
+  /** The effectiveness check's finding (by default: the targets healthy, no new alerts). */
+  observe(now: number, observation?: EffectivenessObservation): World;
   readonly phase: string;
   readonly sub: string | null;
   run(step: number): StepRun;
@@ -77,7 +77,7 @@ export function world(spec: WorkflowExecutionSpec, start = T0): World {
         outcome: 'failed',
         message,
       }),
-    effective: (now) => w.send({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY }),
+    observe: (now, observation = HEALTHY) => w.send({ type: 'EFFECTIVENESS_RESULT', now, ...observation }),
     get phase() {
       return phaseOf(w.snapshot);
     },

@@ -23,6 +23,7 @@ import {
   type WorkflowContext,
 } from '../../machines/context.ts';
 import { planWorkflow } from '../../src/core/plan.ts';
+import { steady } from '../fixtures/history.ts';
 import { customStep, specWith, step } from '../fixtures/specs.ts';
 import { T0 } from '../model/workflow-world.ts';
 
@@ -34,20 +35,6 @@ function declared(): ExecutionPlan {
   if (!result.ok) throw new Error('the fixture plans');
   return result.plan;
 }
-
-/** Steady history: every run succeeded at once in 10 s. */
-const steady = (runs: number, overrides: Partial<StepHistory> = {}): StepHistory => ({
-  runs,
-  succeeded: runs,
-  failed: 0,
-  failedAttemptRuns: 0,
-  fixedByRetry: 0,
-  successRate: 1,
-  transientShare: 0,
-  maxAttemptsWhenFixed: 0,
-  successDurationMs: { p50: 10_000, p90: 12_000, p99: 14_000 },
-  ...overrides,
-});
 
 const history = (
   byStep: Record<number, StepHistory>,

@@ -14,28 +14,17 @@ const T2 = '2026-11-25T10:05:00.000Z';
 const summary = (conditions: Condition[]) => conditions.map((c) => `${c.type}=${c.status}/${c.reason}`);
 
 describe('kstatus conditions', () => {
-  it.each<[string, Health, string[]]>([
-    [
-      'in progress',
-      { state: 'inProgress', reason: 'Executing', message: 'waiting for step 2' },
-      ['Ready=False/Executing', 'Reconciling=True/Executing'],
-    ],
-    [
-      'succeeded',
-      { state: 'succeeded', reason: 'Succeeded', message: 'done' },
-      ['Ready=True/Succeeded', 'Succeeded=True/Succeeded'],
-    ],
+  it.each<[Health['state'], string, string[]]>([
+    ['inProgress', 'Executing', ['Ready=False/Executing', 'Reconciling=True/Executing']],
+    ['succeeded', 'Succeeded', ['Ready=True/Succeeded', 'Succeeded=True/Succeeded']],
     [
       'failed',
-      { state: 'failed', reason: 'CriticalStepFailed', message: 'step 3 failed' },
+      'CriticalStepFailed',
       ['Ready=False/CriticalStepFailed', 'Succeeded=False/CriticalStepFailed'],
     ],
-    [
-      'stalled',
-      { state: 'stalled', reason: 'SpecHashMismatch', message: 'spec changed' },
-      ['Ready=False/SpecHashMismatch', 'Stalled=True/SpecHashMismatch'],
-    ],
-  ])('%s sets exactly the conditions kstatus reads', (_name, health, expected) => {
+    ['stalled', 'SpecHashMismatch', ['Ready=False/SpecHashMismatch', 'Stalled=True/SpecHashMismatch']],
+  ])('%s (%s) sets exactly the conditions kstatus reads', (state, reason, expected) => {
+    const health: Health = { state, reason, message: `${state}: ${reason}` };
     const previous = conditionsFor([], { state: 'inProgress', reason: 'Planning', message: '' }, 1, T1);
     expect(summary(conditionsFor(previous, health, 1, T2))).toEqual(expected);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { PHASES } from '../../machines/workflow.ts';
 import { machineOf } from '../../src/core/load.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
-import { T0, planOf, world } from '../model/workflow-world.ts';
+import { HEALTHY, T0, planOf, world } from '../model/workflow-world.ts';
 
 const S = 1000;
 const M = 60 * S;
@@ -35,14 +35,7 @@ describe('the workflow statechart', () => {
     expect(w.status(3)).toBe('pending');
     w.succeed(2, T0 + 3 * S).succeed(3, T0 + 4 * S);
     expect(w.phase).toBe('monitoring');
-    w.send({
-      type: 'EFFECTIVENESS_RESULT',
-      now: T0 + 5 * S,
-      effective: true,
-      score: 0.9,
-      resourceHealth: 'healthy',
-      newAlertsTriggered: false,
-    });
+    w.observe(T0 + 5 * S, { ...HEALTHY, score: 0.9 });
     expect(w.phase).toBe('completed');
     expect(w.snapshot.context.outcome).toBe('success');
     expect(w.snapshot.status).toBe('done');
@@ -319,14 +312,7 @@ describe('the workflow statechart', () => {
       expect(w.status(3)).toBe('running');
       w.succeed(3, T0 + 3 * S);
       expect(w.phase).toBe('monitoring');
-      w.send({
-        type: 'EFFECTIVENESS_RESULT',
-        now: T0 + 4 * S,
-        effective: true,
-        score: 0.7,
-        resourceHealth: 'degraded',
-        newAlertsTriggered: null,
-      });
+      w.observe(T0 + 4 * S, { ...HEALTHY, score: 0.7, resourceHealth: 'degraded', newAlertsTriggered: null });
       expect(w.snapshot.context.outcome).toBe('partial_success');
     });
 
@@ -334,9 +320,7 @@ describe('the workflow statechart', () => {
       const w = world(sequentialSpec(1))
         .tick(T0)
         .succeed(1, T0 + S);
-      w.send({
-        type: 'EFFECTIVENESS_RESULT',
-        now: T0 + 2 * S,
+      w.observe(T0 + 2 * S, {
         effective: false,
         score: 0.1,
         resourceHealth: 'unhealthy',

@@ -279,3 +279,7 @@ export function travel(h: Harness, ms: number, name: string): void {
 
 export const conditionOf = (wf: WorkflowExecution, type: string) =>
   wf.status?.conditions?.find((c) => c.type === type);
+
+/** Waiting at its approval gate (Ready=False, AwaitingApproval). */
+export const awaitingApproval = (wf: WorkflowExecution): boolean =>
+  conditionOf(wf, 'Ready')?.reason === 'AwaitingApproval';
