@@ -7,28 +7,32 @@ import type { WorkflowExecutionSpec, WorkflowStep } from './generated/types.ts';
 
 export const STEPS = 'spec.workflowDefinition.steps';
 
-/** step number -> index; reports duplicate numbers and names. */
-export function indexSteps(steps: readonly WorkflowStep[], issues: SpecIssue[]): Map<number, number> {
-  const byNumber = new Map<number, number>();
-  const byName = new Map<string, number>();
+/** Each key's first step index; a later step with a key already used is an issue at its field. */
+function firstIndexBy<F extends 'stepNumber' | 'name'>(
+  steps: readonly WorkflowStep[],
+  field: F,
+  reason: string,
+  issues: SpecIssue[],
+): Map<WorkflowStep[F], number> {
+  const first = new Map<WorkflowStep[F], number>();
   steps.forEach((step, index) => {
-    const first = byNumber.get(step.stepNumber);
-    if (first === undefined) byNumber.set(step.stepNumber, index);
+    const key = step[field];
+    const used = first.get(key);
+    if (used === undefined) first.set(key, index);
     else
       issues.push({
-        reason: 'DuplicateStepNumber',
-        path: `${STEPS}[${index}].stepNumber`,
-        message: `step number ${step.stepNumber} is already used by steps[${first}]`,
-      });
-    const sameName = byName.get(step.name);
-    if (sameName === undefined) byName.set(step.name, index);
-    else
-      issues.push({
-        reason: 'DuplicateStepName',
-        path: `${STEPS}[${index}].name`,
-        message: `step name ${JSON.stringify(step.name)} is already used by steps[${sameName}]`,
+        reason,
+        path: `${STEPS}[${index}].${field}`,
+        message: `step ${field === 'name' ? 'name' : 'number'} ${JSON.stringify(key)} is already used by steps[${used}]`,
       });
   });
+  return first;
+}
+
+/** step number -> index; reports duplicate numbers and names. */
+export function indexSteps(steps: readonly WorkflowStep[], issues: SpecIssue[]): Map<number, number> {
+  const byNumber = firstIndexBy(steps, 'stepNumber', 'DuplicateStepNumber', issues);
+  firstIndexBy(steps, 'name', 'DuplicateStepName', issues);
   return byNumber;
 }
 

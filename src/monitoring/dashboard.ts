@@ -24,137 +24,117 @@ interface PanelSpec {
 }
 
 const t = (expr: string, legendFormat: string): Target => ({ expr, legendFormat });
-const p95 = (metric: string, by = '') =>
-  `histogram_quantile(0.95, sum by (le${by ? `, ${by}` : ''}) (rate(${M}_${metric}_bucket[${RATE}])))`;
+const quantile = (q: number, metric: string, by = '') =>
+  `histogram_quantile(${String(q)}, sum by (le${by ? `, ${by}` : ''}) (rate(${M}_${metric}_bucket[${RATE}])))`;
+const p95 = (metric: string, by = '') => quantile(0.95, metric, by);
+const increaseBy = (by: string, metric: string) => `sum by (${by}) (increase(${M}_${metric}[${RATE}]))`;
+const rate = (metric: string, selector = '') => `sum(rate(${M}_${metric}${selector}[${RATE}]))`;
+const countWithReason = (reason: string) =>
+  `count(${M}_workflow_status{${NS}, reason="${reason}"}) or vector(0)`;
+
+const series = (title: string, description: string, targets: Target[], unit?: string): PanelSpec => ({
+  title,
+  description,
+  type: 'timeseries',
+  ...(unit === undefined ? {} : { unit }),
+  targets,
+});
 
 export const PANELS: readonly PanelSpec[] = [
-  {
-    title: 'WorkflowExecution lifecycle',
-    description: 'Workflows not yet finished, and how fast they are created and deleted (the specification).',
-    type: 'timeseries',
-    targets: [
+  series(
+    'WorkflowExecution lifecycle',
+    'Workflows not yet finished, and how fast they are created and deleted (the specification).',
+    [
       t(`sum(${M}_active_total{${NS}})`, 'Active'),
-      t(`sum(rate(${M}_created_total{${NS}}[${RATE}]))`, 'Creation rate'),
-      t(`sum(rate(${M}_deleted_total{${NS}}[${RATE}]))`, 'Deletion rate'),
+      t(rate('created_total', `{${NS}}`), 'Creation rate'),
+      t(rate('deleted_total', `{${NS}}`), 'Deletion rate'),
     ],
-  },
-  {
-    title: 'Lifecycle duration (p95)',
-    description: 'Time from planning to completion or failure, by outcome.',
-    type: 'timeseries',
-    unit: 's',
-    targets: [t(p95('lifecycle_duration_seconds', 'outcome'), '{{outcome}}')],
-  },
-  {
-    title: 'Validation status',
-    description: 'Safety checks passed and failed, and workflows refused by validation, by reason.',
-    type: 'timeseries',
-    targets: [
-      t(`sum by (result) (increase(${M}_safety_validation_total[${RATE}]))`, 'safety {{result}}'),
-      t(`sum by (reason) (increase(${M}_validation_failures_total[${RATE}]))`, 'refused {{reason}}'),
+  ),
+  series(
+    'Lifecycle duration (p95)',
+    'Time from planning to completion or failure, by outcome.',
+    [t(p95('lifecycle_duration_seconds', 'outcome'), '{{outcome}}')],
+    's',
+  ),
+  series(
+    'Validation status',
+    'Safety checks passed and failed, and workflows refused by validation, by reason.',
+    [
+      t(increaseBy('result', 'safety_validation_total'), 'safety {{result}}'),
+      t(increaseBy('reason', 'validation_failures_total'), 'refused {{reason}}'),
     ],
-  },
-  {
-    title: 'Workflows by phase',
-    description: 'Every WorkflowExecution by its phase (finished ones too, while they exist).',
-    type: 'timeseries',
-    targets: [t(`count by (phase) (${M}_workflow_status{${NS}})`, '{{phase}}')],
-  },
-  {
-    title: 'Phase duration (p95)',
-    description: 'How long each phase lasts.',
-    type: 'timeseries',
-    unit: 's',
-    targets: [t(p95('phase_duration_seconds', 'phase'), '{{phase}}')],
-  },
-  {
-    title: 'Executions by outcome',
-    description: 'Finished runs per outcome (success, partial_success, unknown, ineffective, failed).',
-    type: 'timeseries',
-    targets: [t(`sum by (outcome) (increase(${M}_executions_total[${RATE}]))`, '{{outcome}}')],
-  },
-  {
-    title: 'Step outcomes',
-    description: 'Steps started by action, and completed by result.',
-    type: 'timeseries',
-    targets: [
-      t(`sum by (action) (increase(${M}_steps_created_total[${RATE}]))`, 'created {{action}}'),
-      t(`sum by (status) (increase(${M}_steps_completed_total[${RATE}]))`, 'completed {{status}}'),
+  ),
+  series(
+    'Workflows by phase',
+    'Every WorkflowExecution by its phase (finished ones too, while they exist).',
+    [t(`count by (phase) (${M}_workflow_status{${NS}})`, '{{phase}}')],
+  ),
+  series(
+    'Phase duration (p95)',
+    'How long each phase lasts.',
+    [t(p95('phase_duration_seconds', 'phase'), '{{phase}}')],
+    's',
+  ),
+  series(
+    'Executions by outcome',
+    'Finished runs per outcome (success, partial_success, unknown, ineffective, failed).',
+    [t(increaseBy('outcome', 'executions_total'), '{{outcome}}')],
+  ),
+  series('Step outcomes', 'Steps started by action, and completed by result.', [
+    t(increaseBy('action', 'steps_created_total'), 'created {{action}}'),
+    t(increaseBy('status', 'steps_completed_total'), 'completed {{status}}'),
+  ]),
+  series(
+    'Rollbacks',
+    'Rollbacks started by reason, and workflows whose rollback failed (a person must act).',
+    [
+      t(increaseBy('reason', 'rollbacks_total'), '{{reason}}'),
+      t(countWithReason('RollbackFailed'), 'RollbackFailed'),
     ],
-  },
-  {
-    title: 'Rollbacks',
-    description: 'Rollbacks started by reason, and workflows whose rollback failed (a person must act).',
-    type: 'timeseries',
-    targets: [
-      t(`sum by (reason) (increase(${M}_rollbacks_total[${RATE}]))`, '{{reason}}'),
-      t(`count(${M}_workflow_status{${NS}, reason="RollbackFailed"}) or vector(0)`, 'RollbackFailed'),
-    ],
-  },
+  ),
   {
     title: 'Awaiting approval',
     description: 'Workflows waiting at their approval gate.',
     type: 'stat',
-    targets: [t(`count(${M}_workflow_status{${NS}, reason="AwaitingApproval"}) or vector(0)`, 'waiting')],
+    targets: [t(countWithReason('AwaitingApproval'), 'waiting')],
   },
-  {
-    title: 'Reconcile latency',
-    description: 'Time per reconcile (p50, p99) and reconciles by result.',
-    type: 'timeseries',
-    unit: 's',
-    targets: [
-      t(
-        `histogram_quantile(0.5, sum by (le) (rate(${M}_reconcile_duration_seconds_bucket[${RATE}])))`,
-        'p50',
-      ),
-      t(
-        `histogram_quantile(0.99, sum by (le) (rate(${M}_reconcile_duration_seconds_bucket[${RATE}])))`,
-        'p99',
-      ),
+  series(
+    'Reconcile latency',
+    'Time per reconcile (p50, p99) and reconciles by result.',
+    [
+      t(quantile(0.5, 'reconcile_duration_seconds'), 'p50'),
+      t(quantile(0.99, 'reconcile_duration_seconds'), 'p99'),
       t(`sum by (result) (rate(${M}_reconcile_total[${RATE}]))`, '{{result}} /s'),
-      t(`sum(rate(${M}_reconcile_errors_total[${RATE}]))`, 'errors /s'),
+      t(rate('reconcile_errors_total'), 'errors /s'),
     ],
-  },
-  {
-    title: 'Work queue',
-    description: 'Keys waiting, added, retried, and how long they wait (p99).',
-    type: 'timeseries',
-    targets: [
-      t(`max(${M}_workqueue_depth)`, 'depth'),
-      t(`sum(rate(${M}_workqueue_adds_total[${RATE}]))`, 'adds /s'),
-      t(`sum(rate(${M}_workqueue_retries_total[${RATE}]))`, 'retries /s'),
-      t(
-        `histogram_quantile(0.99, sum by (le) (rate(${M}_workqueue_queue_duration_seconds_bucket[${RATE}])))`,
-        'queue latency p99 (s)',
-      ),
+    's',
+  ),
+  series('Work queue', 'Keys waiting, added, retried, and how long they wait (p99).', [
+    t(`max(${M}_workqueue_depth)`, 'depth'),
+    t(rate('workqueue_adds_total'), 'adds /s'),
+    t(rate('workqueue_retries_total'), 'retries /s'),
+    t(quantile(0.99, 'workqueue_queue_duration_seconds'), 'queue latency p99 (s)'),
+  ]),
+  series(
+    'Apiserver traffic',
+    'Requests to kube-apiserver by verb and answer (error: none came), and watches reopened.',
+    [
+      t(`sum by (method, code) (rate(${M}_apiserver_requests_total[${RATE}]))`, '{{method}} {{code}} /s'),
+      t(rate('watch_restarts_total'), 'watch restarts /s'),
     ],
-  },
-  {
-    title: 'Leader',
-    description: 'Which instance holds the leader lease (1).',
-    type: 'timeseries',
-    targets: [t(`max by (instance) (${M}_leader)`, '{{instance}}')],
-  },
-  {
-    title: 'Steps per workflow (p95)',
-    description: 'Workflow complexity (the specification alerts above 10).',
-    type: 'timeseries',
-    targets: [t(p95('workflow_steps'), 'p95 steps')],
-  },
-  {
-    title: 'Effectiveness score (p50)',
-    description: 'How well completed remediations worked (0-1).',
-    type: 'timeseries',
-    targets: [
-      t(`histogram_quantile(0.5, sum by (le) (rate(${M}_effectiveness_score_bucket[${RATE}])))`, 'p50'),
-    ],
-  },
-  {
-    title: 'Audit writes',
-    description: 'Audit records written and failed.',
-    type: 'timeseries',
-    targets: [t(`sum by (result) (increase(${M}_audit_writes_total[${RATE}]))`, '{{result}}')],
-  },
+  ),
+  series('Leader', 'Which instance holds the leader lease (1).', [
+    t(`max by (instance) (${M}_leader)`, '{{instance}}'),
+  ]),
+  series('Steps per workflow (p95)', 'Workflow complexity (the specification alerts above 10).', [
+    t(p95('workflow_steps'), 'p95 steps'),
+  ]),
+  series('Effectiveness score (p50)', 'How well completed remediations worked (0-1).', [
+    t(quantile(0.5, 'effectiveness_score'), 'p50'),
+  ]),
+  series('Audit writes', 'Audit records written and failed.', [
+    t(increaseBy('result', 'audit_writes_total'), '{{result}}'),
+  ]),
 ];
 
 const WIDTH = 12;

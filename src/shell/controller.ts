@@ -18,9 +18,15 @@ import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { LABELS } from './children.ts';
 import { EventRecorder } from './events.ts';
-import { createInformer, keepOnly, type CachedObject, type ResourceInformer } from './informer.ts';
+import {
+  createInformer,
+  keepOnly,
+  type CachedObject,
+  type InformerOptions,
+  type ResourceInformer,
+} from './informer.ts';
 import type { KubeClient } from './kube/client.ts';
-import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from './kube/resources.ts';
+import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, type ResourceType } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnerIndex } from './owner-index.ts';
@@ -102,54 +108,48 @@ export class WorkflowController {
     });
     const namespaces =
       options.namespaces && options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
-    const onWatchError = (what: string) => (error: unknown, restartInMs: number) => {
-      this.log.warn(`${what} watch failed; restarting`, { error: (error as Error).message, restartInMs });
-    };
-    this.workflows = union(
-      namespaces.map((namespace) =>
-        createInformer<WorkflowExecution | FinishedWorkflow>(
-          options.kc,
-          options.client,
-          WORKFLOW_EXECUTIONS,
-          {
+    // One cache per watched namespace (or one for all), read as one; a watch error is logged as it restarts.
+    const watched = <T extends CachedObject>(
+      type: ResourceType,
+      informer: Omit<InformerOptions<T>, 'namespace' | 'onError'>,
+    ) =>
+      union(
+        namespaces.map((namespace) =>
+          createInformer<T>(options.kc, options.client, type, {
+            ...informer,
             namespace,
-            view: (o) => (isFinishedView(o) ? undefined : finishedView(o, FINALIZER)),
-            onChange: (o, kind) => {
-              if (isFinishedView(o)) this.forgetChildrenOf(o);
-              // The echo of the operator's own write: the reconcile that wrote it is done.
-              if (kind === 'delete' || !this.reconciler.isOwnWrite(o.metadata.resourceVersion))
-                this.enqueue(keyOf(o));
+            onError: (error, restartInMs) => {
+              this.log.warn(`${type.kind} watch failed; restarting`, {
+                error: (error as Error).message,
+                restartInMs,
+              });
             },
-            onError: onWatchError('WorkflowExecution'),
-          },
+          }),
         ),
-      ),
-    );
-    this.children = union(
-      namespaces.map((namespace) =>
-        createInformer<KubernetesExecution | FinishedChild>(
-          options.kc,
-          options.client,
-          KUBERNETES_EXECUTIONS,
-          {
-            namespace,
-            labelSelector: LABELS.workflowUid,
-            view: (o) => (this.ownerFinished(o) ? finishedChild(o) : undefined),
-            onChange: (o, kind) => {
-              // A child of a finished workflow is not indexed: nothing reconciles that workflow.
-              if (isFinishedChild(o)) this.childIndex.forget(o);
-              else this.childIndex.update(o, kind);
-              this.reconciler.childSeen(o.metadata.namespace ?? '', o.metadata.name ?? '');
-              // The echo of a child this operator just created: the reconcile that created it is done.
-              if (kind !== 'delete' && this.reconciler.isOwnWrite(o.metadata.resourceVersion)) return;
-              const owner = controllingWorkflow(o);
-              if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
-            },
-            onError: onWatchError('KubernetesExecution'),
-          },
-        ),
-      ),
-    );
+      );
+    this.workflows = watched<WorkflowExecution | FinishedWorkflow>(WORKFLOW_EXECUTIONS, {
+      view: (o) => (isFinishedView(o) ? undefined : finishedView(o, FINALIZER)),
+      onChange: (o, kind) => {
+        if (isFinishedView(o)) this.forgetChildrenOf(o);
+        // The echo of the operator's own write: the reconcile that wrote it is done.
+        if (kind === 'delete' || !this.reconciler.isOwnWrite(o.metadata.resourceVersion))
+          this.enqueue(keyOf(o));
+      },
+    });
+    this.children = watched<KubernetesExecution | FinishedChild>(KUBERNETES_EXECUTIONS, {
+      labelSelector: LABELS.workflowUid,
+      view: (o) => (this.ownerFinished(o) ? finishedChild(o) : undefined),
+      onChange: (o, kind) => {
+        // A child of a finished workflow is not indexed: nothing reconciles that workflow.
+        if (isFinishedChild(o)) this.childIndex.forget(o);
+        else this.childIndex.update(o, kind);
+        this.reconciler.childSeen(o.metadata.namespace ?? '', o.metadata.name ?? '');
+        // The echo of a child this operator just created: the reconcile that created it is done.
+        if (kind !== 'delete' && this.reconciler.isOwnWrite(o.metadata.resourceVersion)) return;
+        const owner = controllingWorkflow(o);
+        if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
+      },
+    });
     metrics?.observeWorkflows(() => this.workflows.list().filter((w) => this.owns(keyOf(w))));
     this.reconciler = new Reconciler({
       client: options.client,

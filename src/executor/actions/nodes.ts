@@ -23,13 +23,22 @@ const nodeResult = (node: string, previous: boolean, now: boolean) =>
     },
   );
 
-export async function cordonNode(ctx: ActionContext): Promise<ActionOutcome> {
-  const p = required(ctx.child.spec.parameters?.cordonNode, 'cordonNode');
-  const previous = await setUnschedulable(ctx, p.nodeName, true);
+/** Cordons (unschedulable) or uncordons a node; the result records what it was before. */
+async function markNode(
+  ctx: ActionContext,
+  nodeName: string,
+  verb: 'cordon' | 'uncordon',
+): Promise<ActionOutcome> {
+  const unschedulable = verb === 'cordon';
+  const previous = await setUnschedulable(ctx, nodeName, unschedulable);
   return {
-    message: `${ctx.dryRun ? 'would cordon' : 'cordoned'} node ${p.nodeName}`,
-    result: nodeResult(p.nodeName, previous, true),
+    message: `${ctx.dryRun ? `would ${verb}` : `${verb}ed`} node ${nodeName}`,
+    result: nodeResult(nodeName, previous, unschedulable),
   };
+}
+
+export function cordonNode(ctx: ActionContext): Promise<ActionOutcome> {
+  return markNode(ctx, required(ctx.child.spec.parameters?.cordonNode, 'cordonNode').nodeName, 'cordon');
 }
 
 export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
@@ -62,11 +71,10 @@ export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
   };
 }
 
-export async function uncordonNode(ctx: ActionContext): Promise<ActionOutcome> {
-  const p = required(ctx.child.spec.rollbackParameters?.uncordonNode, 'uncordonNode');
-  const previous = await setUnschedulable(ctx, p.nodeName, false);
-  return {
-    message: `${ctx.dryRun ? 'would uncordon' : 'uncordoned'} node ${p.nodeName}`,
-    result: nodeResult(p.nodeName, previous, false),
-  };
+export function uncordonNode(ctx: ActionContext): Promise<ActionOutcome> {
+  return markNode(
+    ctx,
+    required(ctx.child.spec.rollbackParameters?.uncordonNode, 'uncordonNode').nodeName,
+    'uncordon',
+  );
 }
