@@ -145,7 +145,8 @@ function apiserverArgs(
     `--disable-admission-plugins=${realNode ? '' : 'ServiceAccount,'}TaintNodesByCondition`,
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
-    '--profiling=false',
+    // WFE_APISERVER_PROFILING=1: /debug/pprof for a CPU profile of the apiserver (benchmarks).
+    process.env['WFE_APISERVER_PROFILING'] === '1' ? '--profiling=true' : '--profiling=false',
   ];
 }
 
