@@ -30,13 +30,13 @@ import {
   DEPLOYMENT,
   NAMESPACE,
   applyOverlay,
-  imageOfHead,
+  imageOfHeadOnNode,
   isReady,
   leaseHolder,
   nodeImages,
   operatorPods,
+  readyOperatorPods,
   removeOperator,
-  type Pod,
 } from './support.ts';
 import { serviceAccountToken, until } from '../support/cluster.ts';
 
@@ -102,22 +102,9 @@ function expectEveryStepOnce(wf: WorkflowExecution, steps: number): void {
   expect(mine).toHaveLength(steps);
 }
 
-async function readyPods(count: number): Promise<Pod[]> {
-  return until(
-    `${count} Ready operator Pods`,
-    async () => {
-      const pods = (await operatorPods(client)).filter(isReady);
-      return pods.length === count ? pods : undefined;
-    },
-    180_000,
-    250,
-  );
-}
-
 beforeAll(async () => {
   ({ client, kc } = await adminClient());
-  image = imageOfHead();
-  await nodeImages().importImage(image.archive);
+  image = await imageOfHeadOnNode();
   children = createInformer<KubernetesExecution>(kc, client, KUBERNETES_EXECUTIONS, {
     labelSelector: LABELS.workflowUid,
     onChange: (child) => {
@@ -152,7 +139,7 @@ afterAll(async () => {
 
 describe('the operator installed with kustomize on a real node', () => {
   it('runs two Pods admitted under the restricted Pod Security level, Ready through their probes, one holding the Lease', async () => {
-    const pods = await readyPods(2);
+    const pods = await readyOperatorPods(client, 2);
     const ns = await client.request<{ metadata: { labels: Record<string, string> } }>(
       `/api/v1/namespaces/${NAMESPACE}`,
     );
@@ -203,7 +190,7 @@ describe('the operator installed with kustomize on a real node', () => {
         subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace }],
       },
     });
-    const [pod] = await readyPods(2);
+    const [pod] = await readyOperatorPods(client, 2);
     const url = `http://${pod?.status.podIP ?? ''}:9090/metrics`;
     expect(await httpStatus(url)).toBe(401);
     expect(await httpStatus(url, nobody)).toBe(403);

@@ -7,11 +7,9 @@ import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { adminClient } from '../integration/support/harness.ts';
 import {
   applyOverlay,
-  imageOfHead,
-  isReady,
+  imageOfHeadOnNode,
   leaseHolder,
-  nodeImages,
-  operatorPods,
+  readyOperatorPods,
   removeOperator,
 } from './support.ts';
 import { until } from '../support/cluster.ts';
@@ -23,11 +21,7 @@ let image: BuiltImage;
 
 beforeAll(async () => {
   ({ client } = await adminClient());
-  image = imageOfHead();
-  process.stderr.write(
-    `image ${image.name} ${image.digest}: ${(image.compressedBytes / 1e6).toFixed(1)} MB compressed, ${(image.uncompressedBytes / 1e6).toFixed(1)} MB uncompressed\n`,
-  );
-  await nodeImages().importImage(image.archive);
+  image = await imageOfHeadOnNode();
 });
 
 afterAll(async () => {
@@ -42,12 +36,8 @@ describe('the operator image on a real node', () => {
 
   it('starts as a Pod that is Ready through its probes and takes the Lease', async () => {
     await applyOverlay((await adminClient()).kc, image.name, 1);
-    const pod = await until(
-      'a Ready operator Pod',
-      async () => (await operatorPods(client)).find(isReady),
-      180_000,
-      250,
-    );
+    const [pod] = await readyOperatorPods(client, 1);
+    if (pod === undefined) throw new Error('no Ready operator Pod');
     expect(pod.spec.containers[0]?.image).toBe(image.name);
     // The image ID, or the repository digest once the node also holds it under a registry's name.
     expect(pod.status.containerStatuses?.[0]?.imageID).toMatch(new RegExp(`${image.id}|${image.digest}`));

@@ -59,6 +59,30 @@ export function imageOfHead(): BuiltImage {
   return buildImage({ log: (m) => process.stderr.write(`image: ${m}\n`) });
 }
 
+/** The image of HEAD, imported into the real node's containerd (its size said on stderr). */
+export async function imageOfHeadOnNode(): Promise<BuiltImage> {
+  const image = imageOfHead();
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+  process.stderr.write(
+    `image ${image.name} ${image.digest}: ${mb(image.compressedBytes)} MB compressed, ${mb(image.uncompressedBytes)} MB uncompressed\n`,
+  );
+  await nodeImages().importImage(image.archive);
+  return image;
+}
+
+/** Until exactly `count` operator Pods are Ready. */
+export async function readyOperatorPods(client: KubeClient, count: number): Promise<Pod[]> {
+  return until(
+    `${String(count)} Ready operator Pods`,
+    async () => {
+      const pods = (await operatorPods(client)).filter(isReady);
+      return pods.length === count ? pods : undefined;
+    },
+    180_000,
+    250,
+  );
+}
+
 /** `kubectl apply -k` of an overlay of manifests/base that runs `image` with `replicas` replicas. */
 export async function applyOverlay(kc: KubeConfig, image: string, replicas: number): Promise<void> {
   const dir = join(REPO_ROOT, '.cache', 'deploy-overlay');
