@@ -297,7 +297,7 @@ class InstantExecutor {
   constructor(kc: KubeConfig, client: KubeClient, kind: ChildKind) {
     this.client = client;
     this.kind = kind;
-    this.informer = createInformer<Child>(kc, client, kind.type, {
+    this.informer = createInformer<Child>(client, kind.type, {
       namespace: NAMESPACE,
       labelSelector: kind.labelSelector,
       onChange: (child, change) => {
@@ -408,7 +408,7 @@ async function runShape(
 ): Promise<Result> {
   const executor = new InstantExecutor(kc, client, side.children);
   const finishedAt = new Map<string, number>();
-  const watcher = createInformer<Run>(kc, client, side.runs, {
+  const watcher = createInformer<Run>(client, side.runs, {
     namespace: NAMESPACE,
     onChange: (r) => {
       if (side.finished(r) && !finishedAt.has(r.metadata.name))

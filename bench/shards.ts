@@ -61,7 +61,7 @@ async function runCase(
   });
   const executor = new ScriptedExecutor(kc, client, undefined, namespace);
   const finished = new Set<string>();
-  const watcher = createInformer<WorkflowExecution>(kc, client, WORKFLOW_EXECUTIONS, {
+  const watcher = createInformer<WorkflowExecution>(client, WORKFLOW_EXECUTIONS, {
     namespace,
     onChange: (w) => {
       if (w.status?.phase === 'completed' || w.status?.phase === 'failed')

@@ -77,7 +77,7 @@ export function watchFinished(
   namespace: string,
 ): { finishedAt: Map<string, number>; informer: ResourceInformer<WorkflowExecution> } {
   const finishedAt = new Map<string, number>();
-  const informer = createInformer<WorkflowExecution>(cluster.kc, cluster.client, WORKFLOW_EXECUTIONS, {
+  const informer = createInformer<WorkflowExecution>(cluster.client, WORKFLOW_EXECUTIONS, {
     namespace,
     onChange: (wf) => {
       const name = wf.metadata.name ?? '';

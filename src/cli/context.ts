@@ -1,6 +1,6 @@
 /** What every cluster command needs: a client, the namespace, and who the user is. */
-import { loadKubeConfig } from '../shell/operator.ts';
 import { createKubeClient, type KubeClient } from '../shell/kube/client.ts';
+import { loadClientConfig, type ClientConfig } from '../shell/kube/kubeconfig.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../shell/kube/resources.ts';
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import { CliError, explain } from './errors.ts';
@@ -15,19 +15,16 @@ export async function connect(
   kubeconfig: string | undefined,
   namespace: string | undefined,
 ): Promise<CliContext> {
-  let kc;
+  let config: ClientConfig;
   try {
-    kc = loadKubeConfig(kubeconfig);
+    config = loadClientConfig(kubeconfig);
   } catch (error) {
     throw new CliError(
       `cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(error as Error).message}`,
     );
   }
-  if (!kc.getCurrentCluster())
-    throw new CliError('no cluster configured: set KUBECONFIG or pass --kubeconfig');
-  const client = await createKubeClient(kc);
-  const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  return { client, namespace: namespace ?? contextNamespace ?? 'default', server: client.server };
+  const client = await createKubeClient(config);
+  return { client, namespace: namespace ?? config.namespace ?? 'default', server: client.server };
 }
 
 export async function getWorkflow(ctx: CliContext, name: string): Promise<WorkflowExecution> {

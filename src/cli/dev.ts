@@ -14,7 +14,8 @@ import { startControlPlane, type ControlPlane } from '../shell/controlplane/laun
 import { applyAll, parseManifests } from '../shell/controlplane/manifests.ts';
 import { createKubeClient } from '../shell/kube/client.ts';
 import type { Logger } from '../shell/logger.ts';
-import { loadKubeConfig, startOperator, type RunningOperator } from '../shell/operator.ts';
+import { startOperator, type RunningOperator } from '../shell/operator.ts';
+import { loadClientConfig } from '../shell/kube/kubeconfig.ts';
 import { startInspector } from '../inspect/server.ts';
 import { Cleanup } from '../shell/cleanup.ts';
 import { startMonitoring } from '../shell/monitoring/bundle.ts';
@@ -156,12 +157,12 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       `operator running (health :${String(operator.healthPort)}, metrics :${String(operator.metricsPort)})`,
     );
 
-    const kc = loadKubeConfig(kubeconfigPath);
+    const kc = loadClientConfig(kubeconfigPath);
     const executorClient = await createKubeClient(kc);
     cleanup.add("the executor's client", () => {
       executorClient.close();
     });
-    const executor = await startExecutor({ kc, client: executorClient, log: executorLog });
+    const executor = await startExecutor({ client: executorClient, log: executorLog });
     cleanup.add('the executor', () => executor.stop());
     progress('demo executor running');
 

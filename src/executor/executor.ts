@@ -4,7 +4,6 @@
  * left alone; children it finds executing (a previous executor stopped mid-way) are run again:
  * every action is safe to repeat.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution } from '../api/generated/types.ts';
 import { LABELS } from '../shell/children.ts';
 import { createInformer, type ResourceInformer } from '../shell/informer.ts';
@@ -14,7 +13,6 @@ import type { Logger } from '../shell/logger.ts';
 import { carryOut } from './carry-out.ts';
 
 export interface ExecutorOptions {
-  kc: KubeConfig;
   client: KubeClient;
   log: Logger;
   namespace?: string | undefined;
@@ -51,7 +49,6 @@ export async function startExecutor(options: ExecutorOptions): Promise<RunningEx
   };
 
   const informer: ResourceInformer<KubernetesExecution> = createInformer<KubernetesExecution>(
-    options.kc,
     client,
     KUBERNETES_EXECUTIONS,
     {

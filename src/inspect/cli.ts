@@ -1,5 +1,5 @@
 /** `wfx inspect [--port P]`: the live statechart inspector as a process, until SIGTERM or SIGINT. */
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadClientConfig, type ClientConfig } from '../shell/kube/kubeconfig.ts';
 import { CliError } from '../cli/errors.ts';
 import { startInspector } from './server.ts';
 
@@ -11,15 +11,12 @@ export interface InspectFlags {
 }
 
 export async function runInspect(flags: InspectFlags): Promise<void> {
-  const kc = new KubeConfig();
+  let kc: ClientConfig;
   try {
-    if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-    else kc.loadFromDefault();
+    kc = loadClientConfig(flags.kubeconfig);
   } catch (error) {
     throw new CliError(`cannot load the kubeconfig: ${(error as Error).message}`);
   }
-  if (!kc.getCurrentCluster())
-    throw new CliError('no cluster configured: set KUBECONFIG or pass --kubeconfig');
   let inspector;
   try {
     inspector = await startInspector({
@@ -33,7 +30,7 @@ export async function runInspect(flags: InspectFlags): Promise<void> {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new CliError(`port ${flags.port} is in use: pass --port`);
     throw new CliError(
-      `cannot watch workflows at ${kc.getCurrentCluster()?.server ?? '?'}: ${e.message} (set KUBECONFIG or pass --kubeconfig)`,
+      `cannot watch workflows at ${kc.getCurrentCluster().server}: ${e.message} (set KUBECONFIG or pass --kubeconfig)`,
     );
   }
   const scope = flags.namespaces.length > 0 ? `namespaces ${flags.namespaces.join(', ')}` : 'all namespaces';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadClientConfig, type KubeCredentials } from '../shell/kube/kubeconfig.ts';
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import { createInformer, type ResourceInformer } from '../shell/informer.ts';
 import { createKubeClient, type KubeClient } from '../shell/kube/client.ts';
@@ -20,8 +20,8 @@ export type { StepSummary, WorkflowSummary } from './summary.ts';
 export { keyOf } from './summary.ts';
 
 export interface InspectorOptions {
-  /** A kubeconfig path or a loaded KubeConfig; default: $KUBECONFIG or ~/.kube/config. */
-  kubeconfig?: string | KubeConfig | undefined;
+  /** A kubeconfig path or a loaded one; default: found as client-go finds it ($KUBECONFIG, ...). */
+  kubeconfig?: string | KubeCredentials | undefined;
   /** A client to reuse (it is not closed on stop); default: one made from the kubeconfig. */
   client?: KubeClient | undefined;
   /** Namespaces to watch; empty or absent: all. */
@@ -44,14 +44,9 @@ const PAGE_PATH = new URL('./page.html', import.meta.url);
 
 export async function startInspector(options: InspectorOptions): Promise<RunningInspector> {
   const kc =
-    options.kubeconfig instanceof KubeConfig
-      ? options.kubeconfig
-      : (() => {
-          const loaded = new KubeConfig();
-          if (options.kubeconfig) loaded.loadFromFile(options.kubeconfig);
-          else loaded.loadFromDefault();
-          return loaded;
-        })();
+    options.kubeconfig === undefined || typeof options.kubeconfig === 'string'
+      ? loadClientConfig(options.kubeconfig)
+      : options.kubeconfig;
   const ownClient = options.client === undefined;
   const client = options.client ?? (await createKubeClient(kc));
   const page = readFileSync(PAGE_PATH, 'utf8');
@@ -64,7 +59,7 @@ export async function startInspector(options: InspectorOptions): Promise<Running
   const informers: ResourceInformer<WorkflowExecution>[] = (
     options.namespaces && options.namespaces.length > 0 ? options.namespaces : [undefined]
   ).map((namespace) =>
-    createInformer<WorkflowExecution>(kc, client, WORKFLOW_EXECUTIONS, {
+    createInformer<WorkflowExecution>(client, WORKFLOW_EXECUTIONS, {
       namespace,
       onChange: (wf, kind) => {
         store.apply(wf, kind);

@@ -3,7 +3,6 @@
  * work queue whose workers run the reconciler. A child's change requeues its owner; the echo of the
  * operator's own write requeues nothing.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
 import {
   finishedChild,
@@ -36,7 +35,6 @@ import type { ShardOwnership } from './shards.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ControllerOptions {
-  kc: KubeConfig;
   client: KubeClient;
   log: Logger;
   /** Namespaces to watch; empty or undefined watches all. */
@@ -115,7 +113,7 @@ export class WorkflowController {
     ) =>
       union(
         namespaces.map((namespace) =>
-          createInformer<T>(options.kc, options.client, type, {
+          createInformer<T>(options.client, type, {
             ...informer,
             namespace,
             onError: (error, restartInMs) => {

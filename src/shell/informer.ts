@@ -1,15 +1,17 @@
 /**
- * A watched cache of one resource type (optionally one namespace, optionally a label selector),
- * built on @kubernetes/client-node's ListWatch: it relists on 410 Gone by itself; here it is also
- * restarted with exponential backoff after any other watch error, so an apiserver restart is
- * survived without losing the cache. A watch that stays silent for WATCH_INACTIVITY_MS is dropped
- * and opened again from the last resourceVersion: a half-open connection (accepted, never
+ * A watched cache of one resource type (optionally one namespace, optionally a label selector), as
+ * client-go's reflector keeps one: list, then watch from the list's resourceVersion, watch again
+ * from the last one seen when a watch ends, list again on 410 Gone, and start over with exponential
+ * backoff after any other failure, so an apiserver restart is survived without losing the cache. A
+ * watch silent for WATCH_INACTIVITY_MS is opened again: a half-open connection (accepted, never
  * answered) costs at most that long, never forever.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import type { KubeClient } from './kube/client.ts';
+import { ApiError, type KubeClient, type RunningWatch, type WatchEvent } from './kube/client.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
 import { setLongTimeout, type LongTimeout } from './timers.ts';
+
+/** An object as the apiserver sends it (managedFields are dropped before it is cached). */
+type KubernetesObject = CachedObject & { metadata?: { managedFields?: unknown } };
 
 /** The least an object needs to be cached: our generated resource types and client-node's both fit. */
 export interface CachedObject {
@@ -66,62 +68,125 @@ export function keepOnly(object: object, view: object): void {
 
 const RESTART_BASE_MS = 500;
 const RESTART_MAX_MS = 30_000;
-/** client-node's default is 30 s; an idle watch reopened every 15 s costs one cheap request. */
+/**
+ * A watch silent this long is opened again from its last resourceVersion: an idle watch costs one
+ * cheap request every 15 s, a half-open connection (accepted, never answered) no longer than that.
+ */
 export const WATCH_INACTIVITY_MS = 15_000;
 
+interface Listed {
+  items: KubernetesObject[];
+  metadata?: { resourceVersion?: string };
+}
+
 export function createInformer<T extends CachedObject>(
-  kc: KubeConfig,
   client: KubeClient,
   type: ResourceType,
   options: InformerOptions<T>,
 ): ResourceInformer<T> {
   const path = resourcePath(type, options.namespace);
+  /** namespace -> name -> object: lookups and per-namespace lists without a scan of everything. */
+  const cache = new Map<string, Map<string, KubernetesObject>>();
   const keep = (object: KubernetesObject) => {
     slim(object);
     const view = options.view?.(object as unknown as T);
     if (view !== undefined && view !== (object as unknown)) keepOnly(object, view);
   };
-  const list = async () => {
-    const result = await client.request<{
-      items: KubernetesObject[];
-      metadata?: { resourceVersion?: string };
-    }>(path, {
-      query: { labelSelector: options.labelSelector },
-    });
-    result.items.forEach(keep);
-    return result;
+  const nameOf = (o: KubernetesObject) => o.metadata?.name ?? '';
+  const namespaceOf = (o: KubernetesObject) => o.metadata?.namespace ?? '';
+  const cached = (o: KubernetesObject) => cache.get(namespaceOf(o))?.get(nameOf(o));
+  const store = (o: KubernetesObject) => {
+    const names = cache.get(namespaceOf(o)) ?? new Map<string, KubernetesObject>();
+    names.set(nameOf(o), o);
+    cache.set(namespaceOf(o), names);
   };
-  // client-node's cache holds plain JSON; this adapter is where it is given the resource's own type.
-  const watch = new Watch(kc);
-  // An adapter setting: client-node keeps the inactivity timeout in a field it does not expose.
-  Object.assign(watch, { requestTimeoutMs: WATCH_INACTIVITY_MS });
-  const informer = new ListWatch<KubernetesObject>(path, watch, list, false, options.labelSelector);
+  const remove = (o: KubernetesObject) => {
+    const names = cache.get(namespaceOf(o));
+    names?.delete(nameOf(o));
+    if (names?.size === 0) cache.delete(namespaceOf(o));
+  };
+
+  let resourceVersion: string | undefined;
   let synced = false;
   let stopped = false;
   let failures = 0;
   let restarts = 0;
   let restartTimer: LongTimeout | undefined;
+  let current: RunningWatch | undefined;
+  /** Bumped by every (re)start: a watch loop of an earlier start stops at its next turn. */
+  let generation = 0;
 
-  informer.on('add', (o) => {
+  /** Added or changed (a newer resourceVersion); the same version again is no change. */
+  const upsert = (o: KubernetesObject) => {
+    const before = cached(o);
+    if (before?.metadata?.resourceVersion === o.metadata?.resourceVersion && before !== undefined) return;
     keep(o);
-    options.onChange(o as unknown as T, 'add');
-  });
-  informer.on('update', (o) => {
-    keep(o);
-    options.onChange(o as unknown as T, 'update');
-  });
-  informer.on('delete', (o) => {
+    store(o);
+    options.onChange(o as unknown as T, before === undefined ? 'add' : 'update');
+  };
+  const removed = (o: KubernetesObject) => {
     slim(o);
+    remove(o);
     options.onChange(o as unknown as T, 'delete');
-  });
-  // client-node's ListWatch reports a failed list through 'error' and then resolves start() as if
-  // it had listed: counting errors tells the two apart, so the cache is never called synced (and
-  // /ready never says 200) before a list has succeeded, and the backoff grows while lists fail.
-  let errors = 0;
+  };
+
+  /** Lists, then makes the cache what the list says: new and changed objects, and the deleted. */
+  async function relist(): Promise<void> {
+    const result = await client.request<Listed>(path, { query: { labelSelector: options.labelSelector } });
+    const listed = new Set<string>();
+    for (const item of result.items) {
+      listed.add(`${namespaceOf(item)}/${nameOf(item)}`);
+      upsert(item);
+    }
+    for (const names of [...cache.values()])
+      for (const o of [...names.values()]) if (!listed.has(`${namespaceOf(o)}/${nameOf(o)}`)) removed(o);
+    resourceVersion = result.metadata?.resourceVersion;
+  }
+
+  /** Set when the apiserver says the resourceVersion is too old (410 Gone): list again. */
+  let gone = false;
+  /** An ERROR event other than 410: the watch stops and the informer starts over. */
+  let watchError: ApiError | undefined;
+  const onEvent = (event: WatchEvent) => {
+    const o = event.object as KubernetesObject;
+    if (event.type === 'ERROR') {
+      const { code = 500, reason = 'WatchError', message = 'watch error' } = event.object;
+      if (code === 410) gone = true;
+      else watchError = new ApiError(code, reason, `WATCH ${path}: ${String(code)} ${message}`, o);
+      current?.stop();
+      return;
+    }
+    if (o.metadata?.resourceVersion) resourceVersion = o.metadata.resourceVersion;
+    if (event.type === 'ADDED' || event.type === 'MODIFIED') upsert(o);
+    else if (event.type === 'DELETED') removed(o);
+  };
+
+  /** Watches from the last resourceVersion, again and again, until stopped or a watch fails. */
+  async function watchLoop(mine: number): Promise<void> {
+    while (!stopped && mine === generation) {
+      if (gone) {
+        gone = false;
+        await relist();
+      }
+      current = client.watch(
+        path,
+        { labelSelector: options.labelSelector, resourceVersion, allowWatchBookmarks: true },
+        onEvent,
+        WATCH_INACTIVITY_MS,
+      );
+      const end = await current.done;
+      if (watchError) {
+        const error = watchError;
+        watchError = undefined;
+        throw error;
+      }
+      if (end === 'broken') restarts++;
+    }
+  }
 
   const scheduleRestart = (error: unknown) => {
-    errors++;
     if (stopped || restartTimer) return;
+    current?.stop();
     failures++;
     const delay = Math.min(RESTART_BASE_MS * 2 ** (failures - 1), RESTART_MAX_MS);
     options.onError?.(error, delay);
@@ -136,20 +201,19 @@ export function createInformer<T extends CachedObject>(
     );
   };
 
-  informer.on('error', scheduleRestart);
-
+  /** Lists (the cache counts as synced only after a list succeeded), then watches from there. */
   async function begin(): Promise<void> {
     if (stopped) return;
-    const errorsBefore = errors;
+    const mine = ++generation;
     try {
-      await informer.start();
-      if (errors === errorsBefore) {
-        synced = true;
-        failures = 0;
-      }
+      await relist();
+      synced = true;
+      failures = 0;
     } catch (error) {
       scheduleRestart(error);
+      return;
     }
+    watchLoop(mine).catch(scheduleRestart);
   }
 
   return {
@@ -162,13 +226,17 @@ export function createInformer<T extends CachedObject>(
     get restarts() {
       return restarts;
     },
-    get: (name, namespace) => informer.get(name, namespace) as T | undefined,
-    list: (namespace) => informer.list(namespace) as unknown as T[],
+    get: (name, namespace) => cache.get(namespace ?? '')?.get(name) as T | undefined,
+    list: (namespace) =>
+      (namespace === undefined
+        ? [...cache.values()].flatMap((names) => [...names.values()])
+        : [...(cache.get(namespace)?.values() ?? [])]) as unknown as T[],
     start: begin,
-    async stop() {
+    stop() {
       stopped = true;
       restartTimer?.cancel();
-      await informer.stop();
+      current?.stop();
+      return Promise.resolve();
     },
   };
 }

@@ -3,13 +3,13 @@
  * metrics servers, the audit store. `wfx operator` runs it; tests run it in-process.
  */
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { AuditStore } from '../audit/record.ts';
 import { openPostgresAuditStore } from '../audit/postgres.ts';
 import { openSqliteAuditStore } from '../audit/sqlite.ts';
 import { alertmanagerSource } from './checks/effectiveness.ts';
 import { WorkflowController } from './controller.ts';
 import { createKubeClient, type KubeClient } from './kube/client.ts';
+import { loadClientConfig } from './kube/kubeconfig.ts';
 import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { OperatorMetrics } from './metrics.ts';
@@ -61,19 +61,11 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export async function startOperator(config: OperatorConfig = {}): Promise<RunningOperator> {
   if (config.shards && config.leaderElection)
     throw new Error('shards and leader election exclude each other: shard Leases replace the leader Lease');
   const log = config.log ?? createLogger(config.logLevel);
-  const kc = loadKubeConfig(config.kubeconfig);
-  const client = await createKubeClient(kc);
+  const client = await createKubeClient(loadClientConfig(config.kubeconfig));
   const metrics = new OperatorMetrics(true);
   const audit =
     config.audit ??
@@ -99,7 +91,6 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     : undefined;
   const controller = new WorkflowController({
     shards,
-    kc,
     client,
     log,
     namespaces: config.namespaces,

@@ -105,7 +105,7 @@ function expectEveryStepOnce(wf: WorkflowExecution, steps: number): void {
 beforeAll(async () => {
   ({ client, kc } = await adminClient());
   image = await imageOfHeadOnNode();
-  children = createInformer<KubernetesExecution>(kc, client, KUBERNETES_EXECUTIONS, {
+  children = createInformer<KubernetesExecution>(client, KUBERNETES_EXECUTIONS, {
     labelSelector: LABELS.workflowUid,
     onChange: (child) => {
       const key = `${child.metadata.namespace ?? ''}/${child.metadata.name ?? ''}`;

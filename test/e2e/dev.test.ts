@@ -21,7 +21,7 @@ import {
   WORKFLOW_EXECUTIONS,
   resourcePath,
 } from '../../src/shell/kube/resources.ts';
-import { loadKubeConfig } from '../../src/shell/operator.ts';
+import { loadClientConfig } from '../../src/shell/kube/kubeconfig.ts';
 import { until as untilSeen } from '../support/cluster.ts';
 
 jest.setTimeout(600_000);
@@ -98,7 +98,7 @@ beforeAll(async () => {
     inspectorPort: 0,
     progress: (line) => progress.push(line),
   });
-  client = cleanup.track('the client', await createKubeClient(loadKubeConfig(env.kubeconfigPath)), (c) => {
+  client = cleanup.track('the client', await createKubeClient(loadClientConfig(env.kubeconfigPath)), (c) => {
     c.close();
   });
 });

@@ -162,6 +162,18 @@ describe('WorkflowExecution CRD', () => {
     ]);
   });
 
+  it('leaves unique step numbers to the planner, which names the duplicate', async () => {
+    const spec = validSpec();
+    at(spec, 'workflowDefinition', 'steps', 1)['stepNumber'] = 1;
+    expect(await createStatus('same-numbers', spec)).toBe(201);
+    const validated = validateSpec(spec);
+    expect(validated.ok ? [] : validated.issues).toContainEqual({
+      reason: 'DuplicateStepNumber',
+      path: 'spec.workflowDefinition.steps[1].stepNumber',
+      message: 'step number 1 is already used by steps[0]',
+    });
+  });
+
   it('keeps the spec immutable and status a subresource', async () => {
     const name = 'immutable';
     expect(await createStatus(name, validSpec())).toBe(201);

@@ -113,7 +113,7 @@ describe('writes to the apiserver', () => {
   it('writes the status once to start and once per step result (the last with its verdict), the finalizer once', async () => {
     // Every version of the workflow the apiserver stored, from a watch started before it exists.
     const versions: WorkflowExecution[] = [];
-    const watch = createInformer<WorkflowExecution>(h.kc, h.client, WORKFLOW_EXECUTIONS, {
+    const watch = createInformer<WorkflowExecution>(h.client, WORKFLOW_EXECUTIONS, {
       namespace: h.namespace,
       onChange: (wf, kind) => {
         if (wf.metadata.name === 'frugal' && kind !== 'delete') versions.push(wf);

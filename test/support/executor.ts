@@ -75,7 +75,7 @@ export class ScriptedExecutor {
     this.client = client;
     this.delayMs = delayMs;
     this.script = script;
-    this.informer = createInformer<KubernetesExecution>(kc, client, KUBERNETES_EXECUTIONS, {
+    this.informer = createInformer<KubernetesExecution>(client, KUBERNETES_EXECUTIONS, {
       namespace,
       labelSelector: LABELS.workflowUid,
       onChange: (child, kind) => {

@@ -362,10 +362,12 @@ export const workflowExecutionSpec = obj(
       {
         name: str(LIMITS.stepName, 'Workflow name.', { minLength: 1 }),
         version: str(64, 'Workflow version.'),
+        // Atomic, not a map keyed by stepNumber: field tracking of a per-item list keeps an entry per
+        // step and member in managedFields (larger than the steps themselves), which every status
+        // write decodes and stores again. Unique step numbers are the planner's (DuplicateStepNumber).
         steps: list(workflowStep, LIMITS.steps, 'The steps; step numbers are unique.', {
           minItems: 1,
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['stepNumber'],
+          'x-kubernetes-list-type': 'atomic',
         }),
         dependencies: {
           type: 'object',

@@ -2,7 +2,7 @@
 import { startExecutor } from '../../executor/executor.ts';
 import { createKubeClient } from '../../shell/kube/client.ts';
 import { createLogger } from '../../shell/logger.ts';
-import { loadKubeConfig } from '../../shell/operator.ts';
+import { loadClientConfig, type ClientConfig } from '../../shell/kube/kubeconfig.ts';
 import { CliError } from '../errors.ts';
 
 export async function runExecutor(flags: {
@@ -11,14 +11,14 @@ export async function runExecutor(flags: {
   logLevel: string;
 }): Promise<void> {
   const log = createLogger(flags.logLevel);
-  let kc;
+  let config: ClientConfig;
   try {
-    kc = loadKubeConfig(flags.kubeconfig);
+    config = loadClientConfig(flags.kubeconfig);
   } catch (error) {
     throw new CliError(`cannot load the kubeconfig: ${(error as Error).message}`);
   }
-  const client = await createKubeClient(kc);
-  const executor = await startExecutor({ kc, client, log, namespace: flags.namespace });
+  const client = await createKubeClient(config);
+  const executor = await startExecutor({ client, log, namespace: flags.namespace });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });

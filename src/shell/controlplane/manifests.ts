@@ -4,7 +4,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { ApiextensionsV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeCredentials } from '../kube/kubeconfig.ts';
 import { parseAllDocuments } from 'yaml';
 
 import { createKubeClient } from '../kube/client.ts';
@@ -61,7 +62,7 @@ interface ApiResourceList {
  * apiserver as they were read: the client library's typed serializer drops members its models
  * spell differently (a CRD schema's `x-kubernetes-int-or-string`, for one), so it is not used here.
  */
-export async function applyAll(kc: KubeConfig, objects: readonly KubernetesObject[]): Promise<void> {
+export async function applyAll(kc: KubeCredentials, objects: readonly KubernetesObject[]): Promise<void> {
   const client = await createKubeClient(kc);
   const discovered = new Map<string, Promise<ApiResourceList>>();
   const typeOf = async (apiVersion: string, kind: string): Promise<ResourceType> => {
@@ -101,22 +102,28 @@ export async function applyAll(kc: KubeConfig, objects: readonly KubernetesObjec
 }
 
 export async function waitForCrdsEstablished(
-  kc: KubeConfig,
+  kc: KubeCredentials,
   names: readonly string[],
   timeoutMs = 30_000,
 ): Promise<void> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const client = await createKubeClient(kc);
   const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
-    for (;;) {
-      const crd = await api.readCustomResourceDefinition({ name });
-      const established = crd.status?.conditions?.some(
-        (c) => c.type === 'Established' && c.status === 'True',
-      );
-      if (established === true) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
-      await sleep(100);
+  try {
+    for (const name of names) {
+      for (;;) {
+        const crd = await client.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+        );
+        const established = crd.status?.conditions?.some(
+          (c) => c.type === 'Established' && c.status === 'True',
+        );
+        if (established === true) break;
+        if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
+        await sleep(100);
+      }
     }
+  } finally {
+    client.close();
   }
 }
 
@@ -125,7 +132,10 @@ export interface InstalledManifests {
   readonly admission: number;
 }
 
-export async function installRepoManifests(kc: KubeConfig, repoRoot: string): Promise<InstalledManifests> {
+export async function installRepoManifests(
+  kc: KubeCredentials,
+  repoRoot: string,
+): Promise<InstalledManifests> {
   const crds = (await loadManifests(join(repoRoot, 'crds'))).filter(
     (o) => o.kind === 'CustomResourceDefinition',
   );

@@ -1,11 +1,11 @@
 /**
- * A small Kubernetes REST client: JSON in and out, typed errors, keep-alive connections, and the
- * patch content types a controller needs. Authentication comes from a KubeConfig (client
- * certificates, tokens, in-cluster config), so every way @kubernetes/client-node can log in works.
+ * A small Kubernetes REST client: JSON in and out, typed errors, keep-alive connections, watches, and
+ * the patch content types a controller needs. Authentication comes from a kubeconfig
+ * (./kubeconfig.ts, or a @kubernetes/client-node KubeConfig, which has the same shape).
  */
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { KubeCredentials } from './kubeconfig.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -34,6 +34,53 @@ export const isAlreadyExists = (error: unknown): boolean =>
  * against 24.4 steps/s with 10 workflows, one run each, so it is left to the user agent.)
  */
 const USER_AGENT = `workflowexecution-operator/0.1.0 (node ${process.version})`;
+
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON (a proxy's error page, say): keep the text for the message.
+    return text;
+  }
+}
+
+function apiError(method: string, path: string, status: number, body: unknown): ApiError {
+  const statusObject = (typeof body === 'object' && body !== null ? body : {}) as {
+    reason?: string;
+    message?: string;
+  };
+  const detail = statusObject.message ?? (typeof body === 'string' ? body.slice(0, 200) : '');
+  return new ApiError(
+    status,
+    statusObject.reason ?? String(status),
+    `${method} ${path}: ${status} ${detail}`,
+    body,
+  );
+}
+
+/** One event of a watch, as the apiserver streams it. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: {
+    metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+    /** On ERROR: a Status. */
+    code?: number;
+    reason?: string;
+    message?: string;
+  };
+}
+
+/**
+ * How a watch that had begun streaming ended: the server closed it or it was stopped (`ended`),
+ * nothing arrived for the inactivity time (`silent`), or the connection broke (`broken`).
+ */
+export type WatchEnd = 'ended' | 'silent' | 'broken';
+
+export interface RunningWatch {
+  /** How the stream ended; rejects when it never began (no connection, or an error status). */
+  readonly done: Promise<WatchEnd>;
+  stop(): void;
+}
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 
@@ -67,6 +114,16 @@ export interface KubeClient {
   /** The user name the kubeconfig logs in as (from the context), for messages. */
   readonly contextUser: string;
   request<T>(path: string, init?: RequestInit): Promise<T>;
+  /**
+   * Watches a collection from `query.resourceVersion`: each event to `onEvent` as it arrives. A
+   * watch silent for `inactivityMs` fails (a half-open connection is given up, never waited on).
+   */
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (event: WatchEvent) => void,
+    inactivityMs: number,
+  ): RunningWatch;
   /** Count of requests by verb since start, for benchmarks (writes per step). */
   readonly counts: Record<string, number>;
   /**
@@ -77,7 +134,7 @@ export interface KubeClient {
   close(): void;
 }
 
-export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
+export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const server = cluster.server.replace(/\/$/, '');
@@ -104,9 +161,14 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
     else results.set(key, { method, code, count: 1 });
   };
 
-  async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
-    const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
-    counts[method] = (counts[method] ?? 0) + 1;
+  /** Sends a request; the response goes to `onResponse`, a failure before it to `onError`. */
+  async function open(
+    method: string,
+    path: string,
+    init: RequestInit,
+    onResponse: (res: IncomingMessage) => void,
+    onError: (error: Error) => void,
+  ): Promise<ClientRequest> {
     // Tokens from exec plugins or files can rotate: ask the kubeconfig for headers every time.
     const auth: RequestOptions = {};
     await kc.applyToHTTPSOptions(auth);
@@ -126,72 +188,141 @@ export async function createKubeClient(kc: KubeConfig): Promise<KubeClient> {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const send = secure ? httpsRequest : httpRequest;
+    const req = send(
+      {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port,
+        path: `${url.pathname.replace(/\/$/, '')}${path}${query ? `?${query}` : ''}`,
+        method: method === 'WATCH' ? 'GET' : method,
+        headers,
+        ...(agent ? { agent } : {}),
+        timeout: init.timeoutMs ?? 30_000,
+      },
+      onResponse,
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on('error', onError);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+    return req;
+  }
+
+  /** Counts a request's answer once: a response cut off mid-body errors on both sides. */
+  function counter(method: string) {
+    let counted = false;
+    return (code: string) => {
+      if (!counted) answered(method, code);
+      counted = true;
+    };
+  }
+
+  async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+    counts[method] = (counts[method] ?? 0) + 1;
+    const count = counter(method);
     return new Promise<T>((resolve, reject) => {
-      // Once per request: a response cut off mid-body errors on both the response and the request.
-      let counted = false;
-      const count = (code: string) => {
-        if (!counted) answered(method, code);
-        counted = true;
-      };
       const failed = (error: Error) => {
         count('error');
         reject(error);
       };
-      const req = send(
-        {
-          protocol: url.protocol,
-          hostname: url.hostname,
-          port: url.port,
-          path: `${url.pathname.replace(/\/$/, '')}${path}${query ? `?${query}` : ''}`,
-          method,
-          headers,
-          ...(agent ? { agent } : {}),
-          timeout: init.timeoutMs ?? 30_000,
-        },
-        (res) => {
+      const onResponse = (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          count(String(status));
+          const body = parseBody(Buffer.concat(chunks).toString('utf8'));
+          if (status >= 200 && status < 300) resolve(body as T);
+          else reject(apiError(method, path, status, body));
+        });
+        res.on('error', failed);
+      };
+      open(method, path, init, onResponse, failed).catch(failed);
+    });
+  }
+
+  function watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (event: WatchEvent) => void,
+    inactivityMs: number,
+  ): RunningWatch {
+    counts['WATCH'] = (counts['WATCH'] ?? 0) + 1;
+    const count = counter('WATCH');
+    let req: ClientRequest | undefined;
+    let stopped = false;
+    let silent = false;
+    const done = new Promise<WatchEnd>((resolve, reject) => {
+      let streaming = false;
+      const failed = (error: Error) => {
+        count('error');
+        if (stopped) resolve('ended');
+        // Once the stream began, an error ends it: the caller watches again from where it was.
+        else if (streaming) resolve(silent ? 'silent' : 'broken');
+        else reject(error);
+      };
+      const onResponse = (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        count(String(status));
+        if (status !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown = text;
+            reject(apiError('WATCH', path, status, parseBody(Buffer.concat(chunks).toString('utf8'))));
+          });
+          return;
+        }
+        streaming = true;
+        let pending = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          pending += chunk;
+          let newline = pending.indexOf('\n');
+          for (; newline !== -1; newline = pending.indexOf('\n')) {
+            const line = pending.slice(0, newline).trim();
+            pending = pending.slice(newline + 1);
+            if (line === '') continue;
+            let event: WatchEvent;
             try {
-              body = text ? JSON.parse(text) : undefined;
-            } catch {
-              // Not JSON (a proxy's error page, say): keep the text for the message.
-            }
-            const status = res.statusCode ?? 0;
-            count(String(status));
-            if (status >= 200 && status < 300) {
-              resolve(body as T);
+              event = JSON.parse(line) as WatchEvent;
+            } catch (error) {
+              // Not an event (a proxy's page mid-stream, a cut line): the stream is broken.
+              res.destroy(error as Error);
               return;
             }
-            const statusObject = (typeof body === 'object' && body !== null ? body : {}) as {
-              reason?: string;
-              message?: string;
-            };
-            reject(
-              new ApiError(
-                status,
-                statusObject.reason ?? String(status),
-                `${method} ${path}: ${status} ${statusObject.message ?? (typeof body === 'string' ? body.slice(0, 200) : '')}`,
-                body,
-              ),
-            );
+            onEvent(event);
+          }
+        });
+        res.on('end', () => {
+          resolve('ended');
+        });
+        res.on('error', failed);
+      };
+      open('WATCH', path, { query: { ...query, watch: true }, timeoutMs: inactivityMs }, onResponse, failed)
+        .then((r) => {
+          req = r;
+          r.on('timeout', () => {
+            silent = true;
           });
-          res.on('error', failed);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on('error', failed);
-      if (payload !== undefined) req.write(payload);
-      req.end();
+          if (stopped) r.destroy();
+        })
+        .catch(failed);
     });
+    return {
+      done,
+      stop() {
+        stopped = true;
+        req?.destroy();
+      },
+    };
   }
 
   return {
     server,
     contextUser: kc.getCurrentUser()?.name ?? 'unknown',
     request,
+    watch,
     counts,
     results,
     close: () => agent?.destroy(),

@@ -7,7 +7,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeCredentials } from '../kube/kubeconfig.ts';
 import { alertGroups, type AlertParameters } from '../../monitoring/alerts.ts';
 import { REPO_ROOT } from '../controlplane/binaries.ts';
 import { kustomizeBuild } from '../controlplane/deploy-tools.ts';
@@ -44,7 +45,7 @@ export async function renderMonitoringComponent(): Promise<KubernetesObject[]> {
 }
 
 /** prometheus-operator's ServiceMonitor and PrometheusRule CRDs, Established. */
-export async function installMonitoringCrds(kc: KubeConfig, tools: MonitoringTools): Promise<void> {
+export async function installMonitoringCrds(kc: KubeCredentials, tools: MonitoringTools): Promise<void> {
   const crds: KubernetesObject[] = [];
   for (const file of tools.crds) crds.push(...parseManifests(await readFile(file, 'utf8')));
   await applyAll(kc, crds);
@@ -64,7 +65,7 @@ export async function ensureNamespace(client: KubeClient, name: string): Promise
 }
 
 export interface MonitoringOptions {
-  kc: KubeConfig;
+  kc: KubeCredentials;
   client: KubeClient;
   tools: MonitoringTools;
   /** host:port of the operator's metrics server. */
