@@ -8,7 +8,8 @@
  *      the non-root user 65532; no shell, no package manager;
  *   2. runtime: the node binary of the pinned `node` npm package at /usr/local/bin/node;
  *   3. dependencies: `npm ci --omit=dev` of the committed package-lock.json;
- *   4. app: src/ and machines/ (run with Node's type stripping, as `npm start` does).
+ *   4. app: src/ and machines/, compiled to JavaScript (types stripped, `.ts` specifiers rewritten):
+ *      Node's own type stripping loads a WebAssembly compiler that costs the process ~17 MiB of RSS.
  * Sources come from the commit (git archive HEAD), not the working tree, and every timestamp is the
  * commit's time (or SOURCE_DATE_EPOCH), so two builds of one commit give the same digest.
  */
@@ -18,6 +19,7 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   readlinkSync,
   realpathSync,
   rmSync,
@@ -162,6 +164,8 @@ function stage(commit: string, staging: string, log: (m: string) => void): void 
     maxBuffer: 1 << 30,
   });
   execFileSync('tar', ['-x', '-C', staging], { input: archive });
+  log('tsc: the sources to JavaScript');
+  compileStaged(staging);
   log('npm ci --omit=dev (production dependencies of the committed package-lock.json)');
   // The system npm, run on the pinned Node 24 so the packages' engines fields are met.
   const npmCli =
@@ -176,6 +180,38 @@ function stage(commit: string, staging: string, log: (m: string) => void): void 
       env: { ...process.env, NODE_ENV: 'production' },
     },
   );
+}
+
+/**
+ * Strips the types of the staged sources in place, with the repository's TypeScript (no type check:
+ * `npm run typecheck` did that), and leaves only the JavaScript.
+ */
+function compileStaged(staging: string): void {
+  const config = join(staging, 'tsconfig.image.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2023',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        rewriteRelativeImportExtensions: true,
+        verbatimModuleSyntax: true,
+        resolveJsonModule: true,
+        noCheck: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      include: ['src/**/*.ts', 'machines/**/*.ts'],
+    }),
+  );
+  execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  rmSync(config);
+  for (const dir of ['src', 'machines'])
+    for (const file of readdirSync(join(staging, dir), { recursive: true, encoding: 'utf8' }))
+      if (file.endsWith('.ts')) rmSync(join(staging, dir, file));
 }
 
 export interface BuildOptions {
@@ -247,7 +283,7 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     runtime: {
       User: `${USER}:${USER}`,
       Env: ['PATH=/usr/local/bin', 'NODE_ENV=production', 'HOME=/home/nonroot'],
-      Entrypoint: ['/usr/local/bin/node', '/app/src/cli/wfx.ts'],
+      Entrypoint: ['/usr/local/bin/node', '/app/src/cli/wfx.js'],
       Cmd: ['operator'],
       WorkingDir: '/app',
       ExposedPorts: { '8080/tcp': {}, '9090/tcp': {} },
