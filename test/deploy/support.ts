@@ -24,7 +24,14 @@ export interface Pod {
     phase?: string;
     podIP?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { ready: boolean; restartCount: number; imageID: string; image: string }[];
+    containerStatuses?: {
+      ready: boolean;
+      restartCount: number;
+      imageID: string;
+      image: string;
+      state?: Record<string, { reason?: string; exitCode?: number; message?: string } | undefined>;
+      lastState?: Record<string, { reason?: string; exitCode?: number; message?: string } | undefined>;
+    }[];
   };
 }
 
@@ -72,15 +79,36 @@ export async function imageOfHeadOnNode(): Promise<BuiltImage> {
 
 /** Until exactly `count` operator Pods are Ready. */
 export async function readyOperatorPods(client: KubeClient, count: number): Promise<Pod[]> {
-  return until(
-    `${String(count)} Ready operator Pods`,
-    async () => {
-      const pods = (await operatorPods(client)).filter(isReady);
-      return pods.length === count ? pods : undefined;
-    },
-    180_000,
-    250,
+  try {
+    return await until(
+      `${String(count)} Ready operator Pods`,
+      async () => {
+        const pods = (await operatorPods(client)).filter(isReady);
+        return pods.length === count ? pods : undefined;
+      },
+      180_000,
+      250,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the Pods: ${await podReport(client)}`);
+  }
+}
+
+/** Each operator Pod's phase, container states and the last lines of its log: why it is not Ready. */
+async function podReport(client: KubeClient): Promise<string> {
+  const reports = await Promise.all(
+    (await operatorPods(client)).map(async (pod) => {
+      const log = await client
+        .request<string>(`/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata.name}/log`, {
+          query: { tailLines: 20 },
+          accept: 'text/plain',
+        })
+        .catch((e: unknown) => `(no log: ${(e as Error).message})`);
+      const states = JSON.stringify(pod.status.containerStatuses?.map((c) => [c.state, c.lastState]));
+      return `${pod.metadata.name} ${pod.status.phase ?? '?'} ${states}\n${log}`;
+    }),
   );
+  return reports.length === 0 ? 'none' : reports.join('\n');
 }
 
 /** `kubectl apply -k` of an overlay of manifests/base that runs `image` with `replicas` replicas. */
