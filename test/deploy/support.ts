@@ -101,7 +101,6 @@ async function podReport(client: KubeClient): Promise<string> {
       const log = await client
         .request<string>(`/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata.name}/log`, {
           query: { tailLines: 20 },
-          accept: 'text/plain',
         })
         .catch((e: unknown) => `(no log: ${(e as Error).message})`);
       const states = JSON.stringify(pod.status.containerStatuses?.map((c) => [c.state, c.lastState]));
