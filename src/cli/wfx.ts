@@ -25,7 +25,7 @@ import { retry } from './commands/retry.ts';
 
 const USAGE = `usage: wfx <command> [flags]
 commands:
-  operator                 run the operator (see --help-operator)
+  operator                 run the operator (wfx operator --help: its flags)
   executor [-n NS]         run the demo executor
   dev [--monitoring]       local control plane, operator, demo executor and examples/ (and Prometheus)
   get [-A]                 list workflows
@@ -35,6 +35,21 @@ commands:
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
   inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
 flags: --kubeconfig PATH, -n NAMESPACE`;
+
+const OPERATOR_USAGE = `usage: wfx operator [flags]
+  --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config
+  --namespaces A,B               namespaces to watch (default: all)
+  --workers N                    concurrent reconciles (4)
+  --health-port N                /healthz and /ready (8080); --metrics-port N: /metrics (9090)
+  --bind-address ADDR            (0.0.0.0)
+  --leader-elect                 one active replica, by a Lease
+  --shards N                     spread workflows over N shards, a Lease each (1; excludes --leader-elect)
+  --leader-election-namespace NS (kubernaut-system); --leader-election-id NAME (workflowexecution-operator)
+  --lease-duration S, --renew-deadline S, --retry-period S   (15, 10, 2)
+  --log-level LEVEL              error, warn, info, debug (info)
+  --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
+  --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
+  --alertmanager-url URL         where the effectiveness check reads firing alerts`;
 
 const OPTIONS = {
   kubeconfig: { type: 'string' },
@@ -83,6 +98,7 @@ async function main(argv: string[]): Promise<string | undefined> {
   }
   const { values: v, positionals } = parsed;
   const [command, name, ...extra] = positionals;
+  if (command === 'operator' && v.help) return OPERATOR_USAGE;
   if (v.help || command === undefined) return USAGE;
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 

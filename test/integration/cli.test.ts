@@ -355,6 +355,22 @@ describe('wfx diagram', () => {
   });
 });
 
+describe('wfx usage', () => {
+  it('lists the operator’s flags with their defaults under wfx operator --help', async () => {
+    const run = await wfx(['operator', '--help']);
+    expect(run.code).toBe(0);
+    for (const flag of [
+      '--namespaces',
+      '--shards N',
+      '--leader-elect',
+      '--audit-postgres-url',
+      '--workers N',
+    ])
+      expect(run.stdout).toContain(flag);
+    expect((await wfx(['--help'])).stdout).toContain('wfx operator --help');
+  });
+});
+
 describe('wfx errors: one line, non-zero, no stack trace', () => {
   it('no cluster: a kubeconfig whose server does not listen', async () => {
     const [port] = await freePorts(1);
