@@ -32,7 +32,12 @@ const OPERATOR_WRITES: Record<string, string> = {
   'PUT workflowexecutions': 'metadata PUT (finalizer)',
   'POST subjectaccessreviews': 'SubjectAccessReview',
 };
-const OPERATOR_READS: Record<string, string> = { 'GET workflowexecutions': 'live GET (stale cache)' };
+/**
+ * GETs of a workflow: the operator's reads past a stale cache, and also the garbage collector's
+ * owner lookups while it does not watch the CRD yet (its discovery refreshes every 30 s, so in a
+ * freshly started cluster every child created in that window costs one).
+ */
+const OPERATOR_READS: Record<string, string> = { 'GET workflowexecutions': 'workflow GETs' };
 
 export interface RequestDelta {
   /** Writes by kind; a kind with a non-2xx code is counted apart, e.g. `status PUT (409)`. */

@@ -30,7 +30,7 @@ export function printWritesPerStep(title: string, results: readonly WorkloadResu
       ...Object.fromEntries(results.map((r) => [caseName(r), round2(r.requests.writes / r.steps)])),
     },
     {
-      write: 'live GETs (stale cache)',
+      write: 'workflow GETs (stale cache, garbage collector)',
       ...Object.fromEntries(results.map((r) => [caseName(r), round2(r.requests.reads / r.steps)])),
     },
   ]);
