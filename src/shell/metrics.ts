@@ -238,26 +238,18 @@ export class OperatorMetrics {
     [],
   );
   /** Read off the client at scrape time: every request it sent, by verb and answer. */
-  readonly apiserverRequestsTotal: Counter<'method' | 'code'> = new Counter({
-    name: 'kubernaut_workflowexecution_apiserver_requests_total',
-    help: 'Requests to kube-apiserver by verb and HTTP status code (code "error": no answer came)',
-    labelNames: ['method', 'code'],
-    registers: [this.registry],
-    collect: () => {
-      this.apiserverRequestsTotal.reset();
-      for (const { method, code, count } of this.apiserver?.requests() ?? [])
-        this.apiserverRequestsTotal.inc({ method, code }, count);
-    },
-  });
-  readonly watchRestartsTotal: Counter = new Counter({
-    name: 'kubernaut_workflowexecution_watch_restarts_total',
-    help: 'Watches of the caches opened again after an error or a silent connection',
-    registers: [this.registry],
-    collect: () => {
-      this.watchRestartsTotal.reset();
-      this.watchRestartsTotal.inc(this.apiserver?.watchRestarts() ?? 0);
-    },
-  });
+  readonly apiserverRequestsTotal = this.scrapedCounter(
+    'kubernaut_workflowexecution_apiserver_requests_total',
+    'Requests to kube-apiserver by verb and HTTP status code (code "error": no answer came)',
+    ['method', 'code'],
+    () => [...(this.apiserver?.requests() ?? [])].map(({ method, code, count }) => [{ method, code }, count]),
+  );
+  readonly watchRestartsTotal = this.scrapedCounter(
+    'kubernaut_workflowexecution_watch_restarts_total',
+    'Watches of the caches broken or failed and opened again',
+    [],
+    () => [[{}, this.apiserver?.watchRestarts() ?? 0]],
+  );
   readonly leaderStatus = this.gauge(
     'kubernaut_workflowexecution_leader',
     '1 while this instance holds the leader lease',
@@ -301,6 +293,26 @@ export class OperatorMetrics {
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A counter whose totals live elsewhere (a client, the caches), copied in at scrape time. */
+  private scrapedCounter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    totals: () => [Partial<Record<L, string>>, number][],
+  ): Counter<L> {
+    const counter: Counter<L> = new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect: () => {
+        counter.reset();
+        for (const [labels, value] of totals()) counter.inc(labels, value);
+      },
+    });
+    return counter;
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
