@@ -1,4 +1,4 @@
-// Every spec the CRD's CEL rules refused before they moved off the status-write path (DESIGN 11) is
+// Every spec the CRD refused before its rules moved off the status-write path (DESIGN 11; its CEL rules and its list-map key) is
 // still refused, as clearly: by the apiserver at admission (schema or the spec policy in
 // manifests/admission/) with the JSON path and what is wrong, or by the operator, which ends the
 // workflow `failed` with reason InvalidSpec and the path. A spec change is still refused; status and
@@ -90,6 +90,17 @@ const cases: [string, () => WorkflowExecutionSpec, Refusal][] = [
       reason: 'DuplicateStepName',
       path: `${STEPS}[1].name`,
       says: 'step name "step-1" is already used by steps[0]',
+    },
+  ],
+  [
+    // Refused by the schema before (steps was a list-map keyed by stepNumber), the planner's now.
+    'two steps with the same number',
+    () => specWith([customStep(1), customStep(2, { stepNumber: 1 })]),
+    {
+      by: 'operator',
+      reason: 'DuplicateStepNumber',
+      path: `${STEPS}[1].stepNumber`,
+      says: 'step number 1 is already used by steps[0]',
     },
   ],
 ];
