@@ -92,7 +92,7 @@ export function watchFinished(
 export async function startBenchOperator(
   cluster: BenchCluster,
   namespace: string,
-  options: { inspect?: boolean } = {},
+  options: { inspect?: boolean; entry?: string } = {},
 ): Promise<OperatorProcess> {
   const operator = await spawnOperator({
     kubeconfig: cluster.kubeconfigPath,

@@ -186,7 +186,7 @@ function stage(commit: string, staging: string, log: (m: string) => void): void 
  * Strips the types of the staged sources in place, with the repository's TypeScript (no type check:
  * `npm run typecheck` did that), and leaves only the JavaScript.
  */
-function compileStaged(staging: string): void {
+export function compileStaged(staging: string): void {
   const config = join(staging, 'tsconfig.image.json');
   writeFileSync(
     config,

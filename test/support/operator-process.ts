@@ -39,6 +39,8 @@ export interface OperatorProcessOptions {
   inspect?: boolean;
   /** More `wfx operator` flags. */
   args?: readonly string[];
+  /** The `wfx` script to run (default: src/cli/wfx.ts of this checkout). */
+  entry?: string;
 }
 
 export interface Exit {
@@ -106,7 +108,7 @@ export function metricValue(body: string, name: string): number | undefined {
 function operatorArgs(options: OperatorProcessOptions, healthPort: number, metricsPort: number): string[] {
   const args = [
     ...(options.inspect ? ['--inspect=127.0.0.1:0'] : []),
-    WFX,
+    options.entry ?? WFX,
     'operator',
     '--kubeconfig',
     options.kubeconfig,
