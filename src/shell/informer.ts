@@ -8,6 +8,7 @@
  */
 import { ApiError, type KubeClient, type RunningWatch, type WatchEvent } from './kube/client.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setLongTimeout, type LongTimeout } from './timers.ts';
 
 /** An object as the apiserver sends it (managedFields are dropped before it is cached). */
@@ -73,6 +74,8 @@ const RESTART_MAX_MS = 30_000;
  * cheap request every 15 s, a half-open connection (accepted, never answered) no longer than that.
  */
 export const WATCH_INACTIVITY_MS = 15_000;
+/** A watch that ended sooner than this waits RESTART_BASE_MS before the next one. */
+const QUICK_END_MS = 1_000;
 
 interface Listed {
   items: KubernetesObject[];
@@ -174,6 +177,7 @@ export function createInformer<T extends CachedObject>(
         onEvent,
         WATCH_INACTIVITY_MS,
       );
+      const opened = Date.now();
       const end = await current.done;
       if (watchError) {
         const error = watchError;
@@ -181,6 +185,10 @@ export function createInformer<T extends CachedObject>(
         throw error;
       }
       if (end === 'broken') restarts++;
+      // A watch that ends as soon as it opens (a proxy closing it, say) is not opened again at once:
+      // never a hot loop of watches.
+      if (end !== 'silent' && Date.now() - opened < QUICK_END_MS)
+        await sleep(RESTART_BASE_MS, undefined, { ref: false });
     }
   }
 
