@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import { until } from '../support/cluster.ts';
 import { rollbackFailsIn } from '../support/executor.ts';
 import {
   annotate,
@@ -66,9 +67,18 @@ describe('metrics for the alerts', () => {
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })]),
     );
     await waitForWorkflow(h, 'bad-rollback', (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed');
-    expect(series(await scrape(), 'kubernaut_workflowexecution_workflow_status')).toContain(
-      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="bad-rollback",phase="failed",reason="RollbackFailed"} 1`,
+    // The series is read off the operator's cache at scrape time, which its watch brings up to
+    // date a moment after the apiserver answers a GET with the new status.
+    const expected = `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="bad-rollback",phase="failed",reason="RollbackFailed"} 1`;
+    const shown = await until(
+      'the failed rollback in workflow_status',
+      async () => {
+        const lines = series(await scrape(), 'kubernaut_workflowexecution_workflow_status');
+        return lines.includes(expected) ? lines : undefined;
+      },
+      10_000,
     );
+    expect(shown).toContain(expected);
   });
 
   it('audit records that cannot be written are counted as failures, none as successes', async () => {
