@@ -47,7 +47,11 @@ async function whoIs(client: KubeClient): Promise<string> {
   return review.status.userInfo.username;
 }
 
-function writeKubeconfig(name: string, user: Record<string, unknown>): string {
+function writeKubeconfig(
+  name: string,
+  user: Record<string, unknown>,
+  cluster: Record<string, unknown> = {},
+): string {
   const path = join(dir, `${name}.kubeconfig`);
   writeFileSync(
     path,
@@ -56,7 +60,7 @@ function writeKubeconfig(name: string, user: Record<string, unknown>): string {
       kind: 'Config',
       'current-context': 'c',
       contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace } }],
-      clusters: [{ name: 'k', cluster: { server, 'certificate-authority-data': caData } }],
+      clusters: [{ name: 'k', cluster: { server, 'certificate-authority-data': caData, ...cluster } }],
       users: [{ name: 'u', user }],
     }),
   );
@@ -135,6 +139,35 @@ describe('logging in with the operator’s kubeconfig loader', () => {
       expect(await whoIs(client)).toBe(`system:serviceaccount:${namespace}:pod-user`);
     } finally {
       client.close();
+    }
+  });
+
+  it('checks the certificate against tls-server-name when the kubeconfig names one', async () => {
+    writeFileSync(join(dir, 'named.token'), await serviceAccountToken(admin, namespace, 'named-user'));
+    const ok = await createKubeClient(
+      loadClientConfig(
+        writeKubeconfig(
+          'named',
+          { tokenFile: 'named.token' },
+          { 'tls-server-name': 'kubernetes.default.svc' },
+        ),
+      ),
+    );
+    const wrong = await createKubeClient(
+      loadClientConfig(
+        writeKubeconfig(
+          'misnamed',
+          { tokenFile: 'named.token' },
+          { 'tls-server-name': 'not-the-apiserver.example' },
+        ),
+      ),
+    );
+    try {
+      expect(await whoIs(ok)).toBe(`system:serviceaccount:${namespace}:named-user`);
+      await expect(whoIs(wrong)).rejects.toThrow(/not-the-apiserver\.example/);
+    } finally {
+      ok.close();
+      wrong.close();
     }
   });
 

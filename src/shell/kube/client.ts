@@ -116,7 +116,8 @@ export interface KubeClient {
   request<T>(path: string, init?: RequestInit): Promise<T>;
   /**
    * Watches a collection from `query.resourceVersion`: each event to `onEvent` as it arrives. A
-   * watch silent for `inactivityMs` fails (a half-open connection is given up, never waited on).
+   * stream silent for `inactivityMs` ends (`silent`), and a watch that gets no answer in that time
+   * fails: a half-open connection is given up, never waited on.
    */
   watch(
     path: string,
@@ -150,6 +151,8 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
         ...(tlsOptions.cert ? { cert: tlsOptions.cert } : {}),
         ...(tlsOptions.key ? { key: tlsOptions.key } : {}),
         ...(tlsOptions.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+        // The kubeconfig's tls-server-name: the name the apiserver's certificate is checked against.
+        ...(tlsOptions.servername ? { servername: tlsOptions.servername } : {}),
       })
     : undefined;
   const counts: Record<string, number> = {};
