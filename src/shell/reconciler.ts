@@ -456,6 +456,9 @@ export class Reconciler {
     this.o.metrics?.deletedTotal.inc({ namespace: workflow.metadata.namespace ?? '', phase });
     // Its segments' ids, not a scan of every workflow audited: a deletion costs the same at 10,000.
     for (const id of auditIdsOf(workflow)) this.audited.delete(id);
+    // A deleted workflow's machine leaves the cache now, not when 256 later workflows pushed it out
+    // (a compiled 150-step chain holds ~1.3 MB).
+    this.compiled.forget(workflow.metadata.uid ?? '');
     log.info('finalized', { phase });
     return {};
   }
