@@ -208,6 +208,7 @@ const TOKEN_FILE_TTL_MS = 60_000;
 export class ClientConfig implements KubeCredentials {
   private execCredential: { value: ExecCredential; expiresAt: number } | undefined;
   private tokenRead: { token: string; at: number } | undefined;
+  private tls: Pick<RequestOptions, 'ca' | 'cert' | 'key'> | undefined;
 
   readonly resolved: ResolvedConfig;
 
@@ -229,11 +230,16 @@ export class ClientConfig implements KubeCredentials {
 
   async applyToHTTPSOptions(options: RequestOptions): Promise<void> {
     const r = this.resolved;
-    if (r.ca) options.ca = read(r.ca);
+    // The TLS material is read once: the client asks for credentials on every request (for
+    // rotating tokens), and the agent keeps the certificates it was made with anyway.
+    this.tls ??= {
+      ...(r.ca ? { ca: read(r.ca) } : {}),
+      ...(r.cert ? { cert: read(r.cert) } : {}),
+      ...(r.key ? { key: read(r.key) } : {}),
+    };
+    Object.assign(options, this.tls);
     if (r.insecure) options.rejectUnauthorized = false;
     if (r.tlsServerName) options.servername = r.tlsServerName;
-    if (r.cert) options.cert = read(r.cert);
-    if (r.key) options.key = read(r.key);
     const headers = (options.headers ?? {}) as Record<string, string>;
     const auth = r.auth;
     if (auth.kind === 'token') headers['authorization'] = `Bearer ${this.token(auth.token)}`;
