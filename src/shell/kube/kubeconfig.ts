@@ -126,8 +126,8 @@ export function resolveKubeconfig(files: readonly KubeconfigFile[], context?: st
   if (!contextName) throw new Error('the kubeconfig names no current-context');
   const found = find(files, 'contexts', 'context', contextName);
   if (!found) throw new Error(`the kubeconfig has no context ${JSON.stringify(contextName)}`);
-  const ctx = { entry: found.entry as ContextEntry };
-  const clusterName = ctx.entry.cluster ?? '';
+  const ctxEntry = found.entry as ContextEntry;
+  const clusterName = ctxEntry.cluster ?? '';
   const clusterFound = find(files, 'clusters', 'cluster', clusterName);
   const cluster = clusterFound && { entry: clusterFound.entry as ClusterEntry, dir: clusterFound.dir };
   if (!cluster?.entry.server)
@@ -138,7 +138,7 @@ export function resolveKubeconfig(files: readonly KubeconfigFile[], context?: st
     throw new Error(
       `cluster ${JSON.stringify(clusterName)}: proxy-url is not supported; connect without the proxy`,
     );
-  const userName = ctx.entry.user ?? '';
+  const userName = ctxEntry.user ?? '';
   const userFound = find(files, 'users', 'user', userName);
   const user = (userFound?.entry ?? {}) as UserEntry;
   const userDir = userFound?.dir ?? cluster.dir;
@@ -157,7 +157,7 @@ export function resolveKubeconfig(files: readonly KubeconfigFile[], context?: st
   return {
     contextName,
     server: cluster.entry.server.replace(/\/$/, ''),
-    namespace: ctx.entry.namespace,
+    namespace: ctxEntry.namespace,
     userName,
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),
