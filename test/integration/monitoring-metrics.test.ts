@@ -32,12 +32,27 @@ const h = harnessForSuite(script, { audit });
 const scrape = () => h.operator.metrics.registry.metrics();
 const series = (text: string, name: string) =>
   text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+/**
+ * A scrape that shows `line`. The series are read off the operator's cache at scrape time, which its
+ * watch brings up to date a moment after the apiserver answers a GET with the new status.
+ */
+const scrapeShowing = (line: string) =>
+  until(
+    `${line} in a scrape`,
+    async () => {
+      const text = await scrape();
+      return text.split('\n').includes(line) ? text : undefined;
+    },
+    10_000,
+  );
 
 describe('metrics for the alerts', () => {
   it('a workflow at its approval gate is shown awaiting approval, with the start of its validating phase, until it is approved and finishes', async () => {
     await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
     const waiting = await waitForWorkflow(h, 'gated', awaitingApproval);
-    const text = await scrape();
+    const text = await scrapeShowing(
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="validating",reason="AwaitingApproval"} 1`,
+    );
     expect(series(text, 'kubernaut_workflowexecution_workflow_status')).toContain(
       `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="validating",reason="AwaitingApproval"} 1`,
     );
@@ -48,7 +63,9 @@ describe('metrics for the alerts', () => {
 
     await annotate(h, 'gated', APPROVED_BY, h.username);
     await waitForWorkflow(h, 'gated', inPhase('completed'));
-    const after = await scrape();
+    const after = await scrapeShowing(
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="Succeeded"} 1`,
+    );
     // Finished: no current phase to be stuck in, and the status says so.
     expect(
       series(after, 'kubernaut_workflowexecution_phase_start_timestamp_seconds').filter((l) =>
@@ -67,17 +84,8 @@ describe('metrics for the alerts', () => {
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })]),
     );
     await waitForWorkflow(h, 'bad-rollback', (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed');
-    // The series is read off the operator's cache at scrape time, which its watch brings up to
-    // date a moment after the apiserver answers a GET with the new status.
     const expected = `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="bad-rollback",phase="failed",reason="RollbackFailed"} 1`;
-    const shown = await until(
-      'the failed rollback in workflow_status',
-      async () => {
-        const lines = series(await scrape(), 'kubernaut_workflowexecution_workflow_status');
-        return lines.includes(expected) ? lines : undefined;
-      },
-      10_000,
-    );
+    const shown = series(await scrapeShowing(expected), 'kubernaut_workflowexecution_workflow_status');
     expect(shown).toContain(expected);
   });
 
