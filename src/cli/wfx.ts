@@ -22,6 +22,7 @@ import { getWorkflows } from './commands/get.ts';
 import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
+import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 
 const USAGE = `usage: wfx <command> [flags]
 commands:
@@ -49,7 +50,8 @@ const OPERATOR_USAGE = `usage: wfx operator [flags]
   --log-level LEVEL              error, warn, info, debug (info)
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
-  --alertmanager-url URL         where the effectiveness check reads firing alerts`;
+  --alertmanager-url URL         where the effectiveness check reads firing alerts
+  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
 
 const OPTIONS = {
   kubeconfig: { type: 'string' },
@@ -77,6 +79,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'audit-db': { type: 'string' },
   'audit-postgres-url': { type: 'string' },
+  'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
 } as const;
@@ -148,6 +151,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
+      progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
     });
     return undefined;
   }

@@ -45,6 +45,8 @@ export interface ControllerOptions {
   safety?: SafetyCheckConfig;
   alerts?: AlertSource | undefined;
   monitoringPollMs?: number;
+  /** How long step progress may wait to share a status write (Reconciler). */
+  progressWriteDelayMs?: number | undefined;
   clock?: () => number;
   /** With shards, only keys of the shards this replica holds are reconciled. */
   shards?: ShardOwnership | undefined;
@@ -164,6 +166,9 @@ export class WorkflowController {
       },
       alerts: options.alerts,
       ...(options.monitoringPollMs !== undefined ? { monitoringPollMs: options.monitoringPollMs } : {}),
+      ...(options.progressWriteDelayMs !== undefined
+        ? { progressWriteDelayMs: options.progressWriteDelayMs }
+        : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
   }
@@ -238,7 +243,7 @@ export class WorkflowController {
 
   async stop(): Promise<void> {
     await this.queue.shutdown();
-    await this.reconciler.flushEvents();
+    await this.reconciler.flush();
     await Promise.all([this.workflows.stop(), this.children.stop()]);
   }
 }

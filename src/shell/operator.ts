@@ -42,6 +42,8 @@ export interface OperatorConfig {
   executorUser?: string;
   alertmanagerUrl?: string | undefined;
   monitoringPollMs?: number;
+  /** How long step progress may wait to share a status write (Reconciler). */
+  progressWriteDelayMs?: number | undefined;
   clock?: () => number;
   log?: Logger;
   /** Called when the lease is lost; the process default is to exit at once. */
@@ -102,6 +104,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     },
     alerts: config.alertmanagerUrl ? alertmanagerSource(config.alertmanagerUrl) : undefined,
     ...(config.monitoringPollMs !== undefined ? { monitoringPollMs: config.monitoringPollMs } : {}),
+    progressWriteDelayMs: config.progressWriteDelayMs,
     ...(config.clock ? { clock: config.clock } : {}),
   });
   metrics.observeApiserver({

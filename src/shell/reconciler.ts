@@ -1,8 +1,10 @@
 /**
  * One reconcile of one WorkflowExecution, top to bottom as DESIGN section 3 draws it:
  * load -> rehydrate -> observe -> advance -> persist -> act -> requeue (deletion and the finalizer
- * first). Effects follow committed decisions only: children are derived from the snapshot just
- * written, so a crash anywhere is repaired by the next reconcile.
+ * first). Effects follow committed decisions, with one exception: a step's start may wait for a
+ * later status write (src/core/status-writes.ts) while its child is created at once, which its
+ * deterministic name makes safe; a crash anywhere is repaired by the next reconcile, which finds
+ * the same children.
  */
 import { randomUUID } from 'node:crypto';
 import type {
@@ -21,6 +23,7 @@ import { consequencesOf, refusalConsequences, type Consequences } from '../core/
 import { canonicalJson } from '../core/spec-hash.ts';
 import { advance, phaseOf } from '../core/statechart.ts';
 import { projectWorkflow } from '../core/status.ts';
+import { PROGRESS_WRITE_DELAY_MS, statusWrite } from '../core/status-writes.ts';
 import { transitions } from '../core/transitions.ts';
 import type { AuditStore } from '../audit/record.ts';
 import { auditIdOf, auditIdsOf, auditRecordOf } from '../audit/from-status.ts';
@@ -72,6 +75,17 @@ export interface ReconcilerOptions {
   monitoringPollMs?: number;
   /** The clock: the only place time enters (as `now` of every event). */
   clock?: () => number;
+  /** How long step progress may wait to share a status write (0: every change is written at once). */
+  progressWriteDelayMs?: number;
+}
+
+/** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
+interface Unwritten {
+  /** The written status it extends, as the cache had it. */
+  base: WorkflowExecutionStatus | undefined;
+  snapshot: WorkflowSnapshot;
+  /** When its oldest unwritten progress happened. */
+  since: number;
 }
 
 type OwnerReference = NonNullable<ObjectMeta['ownerReferences']>[number];
@@ -105,9 +119,18 @@ export class Reconciler {
   private readonly unseen = new BoundedMap<string, true>(REMEMBERED_WRITES);
   /** Children this process created (namespace/name -> when) that the cache has not shown yet. */
   private readonly createdUnseen = new BoundedMap<string, number>(REMEMBERED_WRITES);
+  /** Step progress not written yet, by key. Lost with the process, and then found again. */
+  private readonly unwritten = new Map<string, Unwritten>();
+  /** Set on stop: whatever progress waits is written now. */
+  private writingAll = false;
 
   constructor(options: ReconcilerOptions) {
-    this.o = { monitoringPollMs: 2000, clock: () => Date.now(), ...options };
+    this.o = {
+      monitoringPollMs: 2000,
+      clock: () => Date.now(),
+      progressWriteDelayMs: PROGRESS_WRITE_DELAY_MS,
+      ...options,
+    };
     this.progress = new StepProgressBatches(this.o.recorder, { clock: this.o.clock });
   }
 
@@ -131,9 +154,29 @@ export class Reconciler {
     this.unseen.set(version, true);
   }
 
-  /** Writes the step progress still waiting for its Event (on stop: nothing is left unsaid). */
-  async flushEvents(): Promise<void> {
+  /**
+   * On stop, once no reconcile runs: writes the step progress still waiting for its status write,
+   * then for its Event, so nothing is left unsaid.
+   */
+  async flush(): Promise<void> {
+    this.writingAll = true;
+    for (const key of [...this.unwritten.keys()]) await this.reconcile(key).catch(() => undefined);
     await this.progress.flushAll();
+  }
+
+  /** The progress waiting for a write of this workflow, if it still extends the status it has. */
+  private unwrittenOf(key: string, workflow: WorkflowExecution): Unwritten | undefined {
+    const waiting = this.unwritten.get(key);
+    if (!waiting) return undefined;
+    const base = waiting.base?.statechart;
+    if (
+      waiting.base === workflow.status ||
+      canonicalJson(base) === canonicalJson(workflow.status?.statechart)
+    )
+      return waiting;
+    // The status was written by someone else (or the spec was refused): what waited is found again.
+    this.unwritten.delete(key);
+    return undefined;
   }
 
   async reconcile(key: string): Promise<WorkResult> {
@@ -142,6 +185,7 @@ export class Reconciler {
     const started = performance.now();
     try {
       const fetched = await this.fetch(namespace, name);
+      if (fetched === 'settled' || fetched === undefined) this.unwritten.delete(key);
       if (fetched === 'settled') return {};
       let workflow = fetched;
       for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
@@ -216,12 +260,16 @@ export class Reconciler {
     const learned = await this.learned(workflow, now, log);
     const loaded = this.compiled.load(workflow, now, learned);
     if (loaded.kind !== 'running') {
+      this.unwritten.delete(keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? ''));
       const { committed, changed } = await this.persist(workflow, loaded, now);
       if (changed) await this.announce(committed, refusalConsequences(loaded), log, now);
       return {};
     }
     const { plan, machine } = loaded.compiled;
-    const before = loaded.snapshot;
+    const key = keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? '');
+    const written = loaded.persisted ? loaded.snapshot : null;
+    const waiting = this.unwrittenOf(key, workflow);
+    const before = waiting?.snapshot ?? loaded.snapshot;
 
     // Observe: the cluster as it is now, turned into events for the machine.
     const children = this.childrenOf(workflow);
@@ -235,22 +283,30 @@ export class Reconciler {
       observed = await observeCluster(this.o, workflow, after, plan, children, now, log);
       after = advance(machine, after, observed.events);
     }
+    const effects = desiredEffects(after, plan, workflow.metadata.name ?? '');
+    const lookAgainInMs = this.requeueAfter(effects, now, observed.lookAgainInMs);
 
-    // Persist: the projected status, written only when it changed, resourceVersion as precondition.
+    // Persist, unless all that happened since the last write is step progress that may wait: then
+    // act at once and write later, with the progress after it.
+    const happened = transitions(written, after);
+    const delayMs = this.writingAll ? 0 : this.o.progressWriteDelayMs;
+    const write = statusWrite(happened, waiting?.since ?? null, now, delayMs);
+    if (!write.now) {
+      this.unwritten.set(key, { base: workflow.status, snapshot: after, since: waiting?.since ?? now });
+      await this.createChildren(workflow, plan, effects.children, children, log);
+      return { requeueAfterMs: Math.min(write.inMs, lookAgainInMs ?? Infinity) };
+    }
     const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now);
+    this.unwritten.delete(key);
 
     // Act, on what is now committed.
-    const effects = desiredEffects(after, plan, workflow.metadata.name ?? '');
     await this.createChildren(committed, plan, effects.children, children, log);
-    if (changed) {
-      const happened = transitions(loaded.persisted ? before : null, after);
-      await this.announce(committed, consequencesOf(happened, after, plan), log, now);
-    }
+    if (changed) await this.announce(committed, consequencesOf(happened, after, plan), log, now);
     const phase = phaseOf(after);
     if (phase === 'completed' || phase === 'failed') await this.auditOnce(committed, phase, log, now);
 
     // Requeue at the earliest deadline, poll or retry.
-    return { requeueAfterMs: this.requeueAfter(effects, now, observed.lookAgainInMs) };
+    return { requeueAfterMs: lookAgainInMs };
   }
 
   /** The decisions the status records, or at the first planning the ones history leads to. */
@@ -459,6 +515,7 @@ export class Reconciler {
     // A deleted workflow's machine leaves the cache now, not when 256 later workflows pushed it out
     // (a compiled 150-step chain holds ~1.3 MB).
     this.compiled.forget(workflow.metadata.uid ?? '');
+    this.unwritten.delete(keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? ''));
     log.info('finalized', { phase });
     return {};
   }

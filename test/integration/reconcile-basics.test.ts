@@ -109,44 +109,68 @@ describe('a finished workflow', () => {
   });
 });
 
-describe('writes to the apiserver', () => {
-  it('writes the status once to start and once per step result (the last with its verdict), the finalizer once', async () => {
-    // Every version of the workflow the apiserver stored, from a watch started before it exists.
-    const versions: WorkflowExecution[] = [];
-    const watch = createInformer<WorkflowExecution>(h.client, WORKFLOW_EXECUTIONS, {
-      namespace: h.namespace,
-      onChange: (wf, kind) => {
-        if (wf.metadata.name === 'frugal' && kind !== 'delete') versions.push(wf);
-      },
-    });
-    await watch.start();
-    try {
-      await applyWorkflow(h, 'frugal', specWith([customStep(1), customStep(2), customStep(3)]));
-      const done = await waitForWorkflow(h, 'frugal', inPhase('completed'));
-      // Another reconcile of the finished workflow has nothing to write.
-      const again = await reconcileNow(h, done);
-      expect(again.metadata.resourceVersion).toBe(done.metadata.resourceVersion);
-      await until('the watch to deliver the finished workflow', () =>
-        versions.some((v) => v.metadata.resourceVersion === done.metadata.resourceVersion) ? true : undefined,
-      );
+describe.each([
+  {
+    delayMs: 0,
+    statusWrites: 4,
+    // Start (executing, step 1 launched); step 1 done and 2 launched; 2 done and 3 launched; 3 done,
+    // monitored and completed in one write.
+    what: 'once to start and once per step result (the last with its verdict)',
+  },
+  {
+    delayMs: 60_000,
+    statusWrites: 2,
+    // Start; then steps 1 and 2 done (and 2 and 3 launched) wait, and share the write of 3 done,
+    // monitored and completed.
+    what: 'once to start and once to finish, step progress waiting for the last write',
+  },
+])(
+  'writes to the apiserver, with step progress waiting up to $delayMs ms',
+  ({ delayMs, statusWrites, what }) => {
+    const w = harnessForSuite(undefined, { progressWriteDelayMs: delayMs });
 
-      const changed = (key: 'status' | 'finalizers') =>
-        versions.slice(1).filter((v, i) => {
-          const before = versions[i];
-          const of = (w: WorkflowExecution | undefined) =>
-            canonicalJson((key === 'status' ? w?.status : w?.metadata.finalizers) ?? null);
-          return of(v) !== of(before);
-        }).length;
-      // Start (executing, step 1 launched); step 1 done and 2 launched; 2 done and 3 launched; 3 done,
-      // monitored and completed in one write.
-      expect(changed('status')).toBe(4);
-      expect(changed('finalizers')).toBe(1);
-      expect(versions).toHaveLength(1 + 1 + 4);
-    } finally {
-      await watch.stop();
-    }
-  });
-});
+    it(`writes the status ${what}, the finalizer once`, async () => {
+      // Every version of the workflow the apiserver stored, from a watch started before it exists.
+      const versions: WorkflowExecution[] = [];
+      const watch = createInformer<WorkflowExecution>(w.client, WORKFLOW_EXECUTIONS, {
+        namespace: w.namespace,
+        onChange: (wf, kind) => {
+          if (wf.metadata.name === 'frugal' && kind !== 'delete') versions.push(wf);
+        },
+      });
+      await watch.start();
+      try {
+        await applyWorkflow(w, 'frugal', specWith([customStep(1), customStep(2), customStep(3)]));
+        const done = await waitForWorkflow(w, 'frugal', inPhase('completed'));
+        expect(done.status?.stepStatuses?.map((s) => s.status)).toEqual(Array(3).fill('completed'));
+        // Another reconcile of the finished workflow has nothing to write.
+        const again = await reconcileNow(w, done);
+        expect(again.metadata.resourceVersion).toBe(done.metadata.resourceVersion);
+        await until('the watch to deliver the finished workflow', () =>
+          versions.some((v) => v.metadata.resourceVersion === done.metadata.resourceVersion)
+            ? true
+            : undefined,
+        );
+
+        const changed = (key: 'status' | 'finalizers') =>
+          versions.slice(1).filter((v, i) => {
+            const before = versions[i];
+            const of = (wf: WorkflowExecution | undefined) =>
+              canonicalJson((key === 'status' ? wf?.status : wf?.metadata.finalizers) ?? null);
+            return of(v) !== of(before);
+          }).length;
+        expect(changed('status')).toBe(statusWrites);
+        expect(changed('finalizers')).toBe(1);
+        expect(versions).toHaveLength(1 + 1 + statusWrites);
+        expect((await childrenOf(w, 'frugal')).map((c) => c.metadata.name)).toEqual(
+          [1, 2, 3].map((n) => `frugal-step-${n}-a1`),
+        );
+      } finally {
+        await watch.stop();
+      }
+    });
+  },
+);
 
 describe('kubectl get', () => {
   it('shows phase, progress as steps finished/total, readiness and age; -o wide adds the outcome', async () => {

@@ -23,6 +23,7 @@ export interface OperatorFlags {
   auditPostgresUrl?: string | undefined;
   executorUser: string;
   alertmanagerUrl?: string | undefined;
+  progressWriteDelayMs: number;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -63,6 +64,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       postgresUrl: flags.auditPostgresUrl,
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
+      progressWriteDelayMs: flags.progressWriteDelayMs,
       shards:
         flags.shards > 1
           ? {

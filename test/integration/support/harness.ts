@@ -24,7 +24,7 @@ import {
   resourcePath,
 } from '../../../src/shell/kube/resources.ts';
 import { createLogger, type Logger } from '../../../src/shell/logger.ts';
-import { startOperator, type RunningOperator } from '../../../src/shell/operator.ts';
+import { startOperator, type OperatorConfig, type RunningOperator } from '../../../src/shell/operator.ts';
 import { Cleanup } from '../../../src/shell/cleanup.ts';
 import { ScriptedExecutor, succeedAll, type Script } from '../../support/executor.ts';
 
@@ -77,13 +77,14 @@ export async function startOperatorFor(
   namespace: string,
   clock: SkewClock,
   audit?: AuditStore,
-  log: Logger = createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
+  tuning: Pick<OperatorConfig, 'log' | 'progressWriteDelayMs'> = {},
 ): Promise<RunningOperator> {
   return startOperator({
     kubeconfig,
     namespaces: [namespace],
     workers: 4,
-    log,
+    log: tuning.log ?? createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
+    progressWriteDelayMs: tuning.progressWriteDelayMs,
     clock: clock.now,
     monitoringPollMs: 200,
     ...(audit ? { audit } : {}),
@@ -124,6 +125,8 @@ export interface HarnessOptions {
   log?: Logger;
   /** The operator's audit store, closed when it stops (default: a fresh SQLite file). */
   audit?: AuditStore;
+  /** How long step progress may wait to share a status write (default: the operator's). */
+  progressWriteDelayMs?: number;
 }
 
 /**
@@ -134,7 +137,7 @@ export async function startHarness(
   script: Script = succeedAll,
   options: HarnessOptions = {},
 ): Promise<Harness> {
-  const { log } = options;
+  const { log, progressWriteDelayMs } = options;
   const cleanup = new Cleanup();
   try {
     const { kc, client, namespace } = await adminInNamespace(cleanup, 'it');
@@ -143,7 +146,10 @@ export async function startHarness(
       options.audit ?? openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
     const operator = cleanup.track(
       'the operator',
-      await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, log),
+      await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, {
+        ...(log ? { log } : {}),
+        progressWriteDelayMs,
+      }),
       (o) => o.stop(),
     );
     const executor = cleanup.track('the executor', new ScriptedExecutor(kc, client, script, namespace), (e) =>
