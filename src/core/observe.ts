@@ -4,6 +4,7 @@
  * reconcile is safe.
  */
 import type { StepExecutionResult } from '../api/generated/types.ts';
+import { isSettled, runOf, type WorkflowContext } from '../../machines/context.ts';
 import type { EffectivenessObservation, SafetyCheckResult, WorkflowEvent } from '../../machines/events.ts';
 
 export const ANNOTATION_PREFIX = 'workflowexecution.kubernaut.io';
@@ -43,6 +44,26 @@ export interface Observation {
   safety?: SafetyCheckResult[];
   /** Result of the effectiveness check, once run. */
   effectiveness?: EffectivenessObservation;
+}
+
+/**
+ * Whether the context can still take in this child's result. The machine ignores a result of a run
+ * it has settled, so dropping those first changes nothing but the cost: a 150-step chain would
+ * otherwise fold every earlier step's result through the machine again on each reconcile.
+ */
+export function stillAwaited(context: WorkflowContext, child: ObservedChild): boolean {
+  switch (child.kind) {
+    case 'dryRun':
+      return context.dryRun[String(child.stepNumber)] === undefined;
+    case 'step': {
+      const run = runOf(context, child.stepNumber);
+      return run === undefined || !isSettled(run.status) || child.attempt > run.attempt;
+    }
+    case 'rollback': {
+      const rollback = runOf(context, child.stepNumber)?.rollback;
+      return rollback == null || rollback.status === 'running';
+    }
+  }
 }
 
 const KIND_ORDER: Record<ChildKind, number> = { dryRun: 0, step: 1, rollback: 2 };

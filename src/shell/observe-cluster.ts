@@ -9,7 +9,7 @@ import type { SafetyCheckResult, WorkflowEvent } from '../../machines/events.ts'
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { desiredEffects } from '../core/effects.ts';
-import { observe, type ObservedChild } from '../core/observe.ts';
+import { observe, stillAwaited, type ObservedChild } from '../core/observe.ts';
 import { checkEffectiveness, type AlertSource } from './checks/effectiveness.ts';
 import { runSafetyChecks, type SafetyCheckConfig } from './checks/safety.ts';
 import type { KubeClient } from './kube/client.ts';
@@ -58,7 +58,7 @@ export async function observeCluster(
     : undefined;
   const events = observe({
     now,
-    children: children.map(observedChild),
+    children: children.map(observedChild).filter((c) => stillAwaited(snapshot.context, c)),
     annotations: workflow.metadata.annotations ?? {},
     ...(safety ? { safety } : {}),
     ...(effectiveness ? { effectiveness } : {}),

@@ -8,7 +8,15 @@ import { advance, initialSnapshot, persist, phaseOf, rehydrate } from '../../src
 import { projectStatus } from '../../src/core/status.ts';
 import { specWith, step } from '../fixtures/specs.ts';
 import { alphabet, checkInvariants, serialize } from './model-support.ts';
-import { T0, planOf } from './workflow-world.ts';
+import { HEALTHY, T0, planOf } from './workflow-world.ts';
+import { desiredEffects } from '../../src/core/effects.ts';
+import {
+  APPROVED_BY,
+  ROLLBACK_REQUESTED_BY,
+  observe,
+  stillAwaited,
+  type ObservedChild,
+} from '../../src/core/observe.ts';
 
 const rollbackSpec = {
   action: 'scale-to-previous' as const,
@@ -238,3 +246,56 @@ function staleResults(
         out.push({ type: 'STEP_RESULT', now, step: Number(step), attempt, outcome });
   return out;
 }
+
+/**
+ * A cluster whose executor finishes every child the snapshot asks for (by `choices`, mostly with
+ * success), observed level-based as the reconciler does, from the latest snapshot and from an older
+ * one (an operator that lost what it had not written yet).
+ */
+describe('results of settled runs, dropped before the machine', () => {
+  it('change nothing the machine decides, from the latest snapshot or an older one', () => {
+    fc.assert(
+      fc.property(specArbOf(8, false), choicesArb, (spec, choices) => {
+        const plan = planOf(spec);
+        const machine = machineOf(plan);
+        const children: ObservedChild[] = [];
+        const history: WorkflowSnapshot[] = [initialSnapshot(machine, T0)];
+        for (const [i, choice] of choices.entries()) {
+          const snapshot = history[history.length - 1] as WorkflowSnapshot;
+          const now = T0 + (i + 1) * 1000;
+          const wanted = desiredEffects(snapshot, plan, 'wf');
+          for (const c of wanted.children) {
+            if (
+              children.some(
+                (o) => o.kind === c.kind && o.stepNumber === c.stepNumber && o.attempt === c.attempt,
+              )
+            )
+              continue;
+            const ok = (choice + c.stepNumber) % 5 !== 0;
+            children.push({ ...c, phase: ok ? 'completed' : 'failed', wouldSucceed: ok });
+          }
+          const observation = (from: WorkflowSnapshot, only: boolean) =>
+            observe({
+              now,
+              children: only ? children.filter((c) => stillAwaited(from.context, c)) : children,
+              annotations: {
+                [APPROVED_BY]: 'sre',
+                ...(choice % 7 === 0 ? { [ROLLBACK_REQUESTED_BY]: 'sre' } : {}),
+              },
+              ...(desiredEffects(from, plan, 'wf').runSafetyChecks
+                ? { safety: [{ type: 'rbac', required: true, result: 'passed', message: 'ok' }] }
+                : {}),
+              ...(desiredEffects(from, plan, 'wf').checkEffectiveness ? { effectiveness: HEALTHY } : {}),
+            });
+          const older = history[choice % history.length] as WorkflowSnapshot;
+          for (const from of [older, snapshot]) {
+            const filtered = advance(machine, from, observation(from, true));
+            expect(serialize(filtered)).toBe(serialize(advance(machine, from, observation(from, false))));
+          }
+          history.push(advance(machine, snapshot, observation(snapshot, true)));
+        }
+      }),
+      settings,
+    );
+  });
+});
