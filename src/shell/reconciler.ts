@@ -81,8 +81,9 @@ export interface ReconcilerOptions {
 
 /** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
 interface Unwritten {
-  /** The written status it extends, as the cache had it. */
+  /** The written status it extends, as the cache had it, and that status loaded. */
   base: WorkflowExecutionStatus | undefined;
+  loaded: Extract<Loaded, { kind: 'running' }>;
   snapshot: WorkflowSnapshot;
   /** When its oldest unwritten progress happened. */
   since: number;
@@ -256,19 +257,18 @@ export class Reconciler {
     const workflow = await this.prepare(fetched, log);
 
     // Load and rehydrate: compile the spec (cached), with what history taught at its first planning,
-    // and restore its statechart, or refuse.
-    const learned = await this.learned(workflow, now, log);
-    const loaded = this.compiled.load(workflow, now, learned);
+    // and restore its statechart, or refuse. Progress waiting for its write was loaded already.
+    const key = keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? '');
+    const waiting = this.unwrittenOf(key, workflow);
+    const loaded =
+      waiting?.loaded ?? this.compiled.load(workflow, now, await this.learned(workflow, now, log));
     if (loaded.kind !== 'running') {
-      this.unwritten.delete(keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? ''));
       const { committed, changed } = await this.persist(workflow, loaded, now);
       if (changed) await this.announce(committed, refusalConsequences(loaded), log, now);
       return {};
     }
     const { plan, machine } = loaded.compiled;
-    const key = keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? '');
     const written = loaded.persisted ? loaded.snapshot : null;
-    const waiting = this.unwrittenOf(key, workflow);
     const before = waiting?.snapshot ?? loaded.snapshot;
 
     // Observe: the cluster as it is now, turned into events for the machine.
@@ -292,7 +292,12 @@ export class Reconciler {
     const delayMs = this.writingAll ? 0 : this.o.progressWriteDelayMs;
     const write = statusWrite(happened, waiting?.since ?? null, now, delayMs);
     if (!write.now) {
-      this.unwritten.set(key, { base: workflow.status, snapshot: after, since: waiting?.since ?? now });
+      this.unwritten.set(key, {
+        base: workflow.status,
+        loaded,
+        snapshot: after,
+        since: waiting?.since ?? now,
+      });
       await this.createChildren(workflow, plan, effects.children, children, log);
       return { requeueAfterMs: Math.min(write.inMs, lookAgainInMs ?? Infinity) };
     }
