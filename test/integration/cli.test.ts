@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { WorkflowStep } from '../../src/api/generated/types.ts';
 import {
   APPROVED_BY,
   CANCEL_REQUESTED_BY,
@@ -74,15 +75,18 @@ const h = harnessForSuite((c) =>
 );
 
 const ns = () => ['-n', h.namespace];
+
+/** Applies a workflow that needs approval and waits until it is held at its approval gate. */
+async function heldForApproval(name: string, steps: WorkflowStep[]): Promise<void> {
+  await h.workflows.apply(name, specWith(steps, { approvalRequired: true }));
+  await h.workflows.waitFor(name, awaitingApproval);
+}
+
 describe('wfx get and describe', () => {
   it('lists the namespace’s workflows as a table with their progress', async () => {
     await h.workflows.apply('listed-done', specWith([customStep(1), customStep(2)]));
-    await h.workflows.apply(
-      'listed-waiting',
-      specWith([customStep(1), customStep(2), customStep(3)], { approvalRequired: true }),
-    );
+    await heldForApproval('listed-waiting', [customStep(1), customStep(2), customStep(3)]);
     await h.workflows.waitFor('listed-done', inPhase('completed'));
-    await h.workflows.waitFor('listed-waiting', awaitingApproval);
 
     const run = await wfx(['get', ...ns()]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
@@ -105,11 +109,7 @@ describe('wfx get and describe', () => {
   });
 
   it('describes a workflow: phase, steps, conditions, and in plain words what it waits for now', async () => {
-    await h.workflows.apply(
-      'described',
-      specWith([customStep(1), customStep(2)], { approvalRequired: true }),
-    );
-    await h.workflows.waitFor('described', awaitingApproval);
+    await heldForApproval('described', [customStep(1), customStep(2)]);
     const run = await wfx(['describe', 'described', ...ns()]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^Name:\s+described$/m);
@@ -134,11 +134,7 @@ describe('wfx get and describe', () => {
 
 describe('wfx approve, reject, cancel, rollback', () => {
   it('approve: the workflow proceeds, and the approval names the kubeconfig’s user', async () => {
-    await h.workflows.apply(
-      'to-approve',
-      specWith([customStep(1), customStep(2)], { approvalRequired: true }),
-    );
-    await h.workflows.waitFor('to-approve', awaitingApproval);
+    await heldForApproval('to-approve', [customStep(1), customStep(2)]);
     const run = await wfx(['approve', 'to-approve', ...ns()]);
     expect(run).toMatchObject({
       code: 0,
@@ -150,8 +146,7 @@ describe('wfx approve, reject, cancel, rollback', () => {
   });
 
   it('reject: the workflow ends failed without running a step', async () => {
-    await h.workflows.apply('to-reject', specWith([customStep(1)], { approvalRequired: true }));
-    await h.workflows.waitFor('to-reject', awaitingApproval);
+    await heldForApproval('to-reject', [customStep(1)]);
     const run = await wfx(['reject', 'to-reject', ...ns()]);
     expect(run).toMatchObject({ code: 0, stdout: `rejected workflowexecution/to-reject as ${h.username}\n` });
     const wf = await h.workflows.waitFor('to-reject', inPhase('failed'));
@@ -300,8 +295,7 @@ describe('wfx retry', () => {
   });
 
   it('refuses a run still in flight, and the admission policy a request in someone else’s name', async () => {
-    await h.workflows.apply('retry-too-early', specWith([customStep(1)], { approvalRequired: true }));
-    await h.workflows.waitFor('retry-too-early', awaitingApproval);
+    await heldForApproval('retry-too-early', [customStep(1)]);
     expectOneLineError(
       await wfx(['retry', 'retry-too-early', ...ns()]),
       /retry of workflowexecution\/retry-too-early refused: InFlight: the run has not finished/,
@@ -322,8 +316,7 @@ describe('wfx retry', () => {
 
 describe('wfx diagram', () => {
   it('draws the workflow’s statechart as SVG, Mermaid and DOT with the active state marked', async () => {
-    await h.workflows.apply('drawn', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
-    await h.workflows.waitFor('drawn', awaitingApproval);
+    await heldForApproval('drawn', [customStep(1), customStep(2)]);
 
     const svg = await wfx(['diagram', 'drawn', ...ns()]);
     expect(svg).toMatchObject({ code: 0, stderr: '' });
@@ -462,8 +455,7 @@ describe('wfx errors: one line, non-zero, no stack trace', () => {
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
       },
     });
-    await h.workflows.apply('gated', specWith([customStep(1)], { approvalRequired: true }));
-    await h.workflows.waitFor('gated', awaitingApproval);
+    await heldForApproval('gated', [customStep(1)]);
 
     // Reading is allowed; approving is not, and the workflow still waits.
     expect((await wfx(['describe', 'gated', ...ns()], kubeconfig)).code).toBe(0);
