@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { compileStaged } from '../scripts/image/build.ts';
 import { REPO_ROOT } from '../src/shell/controlplane/binaries.ts';
 import { ScriptedExecutor } from '../test/support/executor.ts';
-import { applyWorkflow } from '../test/integration/support/harness.ts';
+import { Workflows } from '../test/integration/support/harness.ts';
 import type { OperatorProcess } from '../test/support/operator-process.ts';
 import { benchCluster } from './support/cluster.ts';
 import { printTable, round1 } from './support/measure.ts';
@@ -74,6 +74,7 @@ export async function benchMemory(): Promise<void> {
   const cluster = await benchCluster();
   const { kc, client } = cluster;
   const namespace = await cluster.namespace('bench-memory');
+  const workflows = new Workflows({ client, namespace });
   // Children of workflows named hang-* are left running.
   const executor = new ScriptedExecutor(
     kc,
@@ -108,13 +109,13 @@ export async function benchMemory(): Promise<void> {
     await sample('idle, caches synced');
     const t0 = performance.now();
     const done = Array.from({ length: FINISHED }, (_, i) => `wf-${i}`);
-    await pool(done, 20, (name) => applyWorkflow({ client, namespace }, name, specOf(FINISHED_SHAPE)));
+    await pool(done, 20, (name) => workflows.apply(name, specOf(FINISHED_SHAPE)));
     // ~2.5 finished workflows a second at worst on 2 cores, plus a margin.
     await until(`${FINISHED} workflows finished`, () => finished.size >= FINISHED, 120_000 + FINISHED * 400);
     finishSeconds = (performance.now() - t0) / 1000;
     await sample(`${FINISHED} finished ${FINISHED_SHAPE.name} workflows`);
     const running = Array.from({ length: RUNNING }, (_, i) => `${HANG_PREFIX}${i}`);
-    await pool(running, 20, (name) => applyWorkflow({ client, namespace }, name, specOf(RUNNING_SHAPE)));
+    await pool(running, 20, (name) => workflows.apply(name, specOf(RUNNING_SHAPE)));
     const started = () => new Set([...executor.timeline.values()].map((c) => c.workflow));
     await until(`${RUNNING} workflows running`, () => running.every((n) => started().has(n)), 120_000);
     await sample(`+ ${RUNNING} running ${RUNNING_SHAPE.name} workflows (step 1 hangs)`);

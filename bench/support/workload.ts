@@ -11,7 +11,7 @@ import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { createInformer, type ResourceInformer } from '../../src/shell/informer.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { ScriptedExecutor, succeedAll, type ChildTimes, type Script } from '../../test/support/executor.ts';
-import { applyWorkflow } from '../../test/integration/support/harness.ts';
+import { Workflows } from '../../test/integration/support/harness.ts';
 import { spawnOperator, type OperatorProcess } from '../../test/support/operator-process.ts';
 import { cpuMs } from '../../test/support/proc.ts';
 import { operatorRequests, requestTotals, type RequestDelta } from './apiserver-requests.ts';
@@ -136,6 +136,7 @@ export async function runWorkload(
   const { shape, concurrent, rounds } = options;
   const { kc, client } = cluster;
   const namespace = await cluster.namespace(`bench-${shape.steps}x${concurrent}`);
+  const workflows = new Workflows({ client, namespace });
   const executor = new ScriptedExecutor(kc, client, options.script ?? succeedAll, namespace);
   const { finishedAt, informer: watcher } = watchFinished(cluster, namespace);
   let operator: OperatorProcess | undefined;
@@ -153,7 +154,7 @@ export async function runWorkload(
       const t0 = performance.now();
       await Promise.all(
         names.map(async (name) => {
-          await applyWorkflow({ client, namespace }, name, spec);
+          await workflows.apply(name, spec);
           created.set(name, performance.now());
         }),
       );

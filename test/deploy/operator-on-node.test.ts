@@ -19,13 +19,7 @@ import { createInformer, type ResourceInformer } from '../../src/shell/informer.
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS } from '../../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import {
-  adminClient,
-  applyWorkflow,
-  createNamespace,
-  inPhase,
-  waitForWorkflow,
-} from '../integration/support/harness.ts';
+import { Workflows, adminClient, createNamespace, inPhase } from '../integration/support/harness.ts';
 import {
   DEPLOYMENT,
   NAMESPACE,
@@ -62,17 +56,16 @@ const slowSpec = (steps: number, duration: string) =>
   specWith(Array.from({ length: steps }, (_, i) => sleepStep(i + 1, duration)));
 
 /** A workflow of `steps` 2 s steps in a fresh namespace, in flight: its first step done. */
-async function inFlight(prefix: string, name: string, steps: number): Promise<string> {
-  const namespace = await createNamespace(client, prefix);
-  await applyWorkflow({ client, namespace }, name, slowSpec(steps, '2s'));
-  await waitForWorkflow(
-    { client, namespace },
+async function inFlight(prefix: string, name: string, steps: number): Promise<Workflows> {
+  const workflows = new Workflows({ client, namespace: await createNamespace(client, prefix) });
+  await workflows.apply(name, slowSpec(steps, '2s'));
+  await workflows.waitFor(
     name,
     (wf) => (wf.status?.stepStatuses ?? []).some((s) => s.status === 'completed'),
     'a first step done',
     60_000,
   );
-  return namespace;
+  return workflows;
 }
 
 async function httpStatus(url: string, token?: string): Promise<number> {
@@ -161,15 +154,9 @@ describe('the operator installed with kustomize on a real node', () => {
   });
 
   it('runs a workflow to its end with the demo executor', async () => {
-    const namespace = await createNamespace(client, 'deploy');
-    await applyWorkflow({ client, namespace }, 'on-node', slowSpec(3, '200ms'));
-    const wf = await waitForWorkflow(
-      { client, namespace },
-      'on-node',
-      inPhase('completed', 'failed'),
-      'its end',
-      60_000,
-    );
+    const workflows = new Workflows({ client, namespace: await createNamespace(client, 'deploy') });
+    await workflows.apply('on-node', slowSpec(3, '200ms'));
+    const wf = await workflows.waitFor('on-node', inPhase('completed', 'failed'), 'its end', 60_000);
     expectEveryStepOnce(wf, 3);
   });
 
@@ -205,7 +192,7 @@ describe('the operator installed with kustomize on a real node', () => {
   });
 
   it('hands over within the lease duration + 2 s when the leader Pod is deleted, and the workflow in flight ends right', async () => {
-    const namespace = await inFlight('handover', 'in-flight', 6);
+    const workflows = await inFlight('handover', 'in-flight', 6);
     const leader = await until('the Lease held', () => leaseHolder(client));
     const deleted = Date.now();
     await client.request(`/api/v1/namespaces/${NAMESPACE}/pods/${leader}`, {
@@ -225,13 +212,7 @@ describe('the operator installed with kustomize on a real node', () => {
     const handoverMs = Date.now() - deleted;
     process.stderr.write(`leader ${leader} deleted; ${next} holds the Lease after ${handoverMs} ms\n`);
     expect(handoverMs).toBeLessThanOrEqual(LEASE_DURATION_MS + 2_000);
-    const wf = await waitForWorkflow(
-      { client, namespace },
-      'in-flight',
-      inPhase('completed', 'failed'),
-      'its end',
-      120_000,
-    );
+    const wf = await workflows.waitFor('in-flight', inPhase('completed', 'failed'), 'its end', 120_000);
     expectEveryStepOnce(wf, 6);
     expectNoChildTwice();
   });
@@ -251,7 +232,7 @@ describe('the operator installed with kustomize on a real node', () => {
     expect(await pushImage(image.layout, rolled)).toBe(image.digest);
     await nodeImages().trustRegistry(hostPort);
 
-    const namespace = await inFlight('rollout', 'across-rollout', 8);
+    const workflows = await inFlight('rollout', 'across-rollout', 8);
     const before = new Set((await operatorPods(client)).map((p) => p.metadata.name));
     await applyOverlay(kc, rolled, 2);
     const after = await until(
@@ -273,13 +254,7 @@ describe('the operator installed with kustomize on a real node', () => {
       expect.stringMatching(new RegExp(`${image.digest}|${image.id}`)),
       expect.stringMatching(new RegExp(`${image.digest}|${image.id}`)),
     ]);
-    const wf = await waitForWorkflow(
-      { client, namespace },
-      'across-rollout',
-      inPhase('completed', 'failed'),
-      'its end',
-      120_000,
-    );
+    const wf = await workflows.waitFor('across-rollout', inPhase('completed', 'failed'), 'its end', 120_000);
     expectEveryStepOnce(wf, 8);
     expectNoChildTwice();
     const deployment = await client.request<{ status: { updatedReplicas?: number; readyReplicas?: number } }>(

@@ -18,15 +18,7 @@ import { startInspector, type RunningInspector, type WorkflowSummary } from '../
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { launchChromium } from '../support/chromium.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
-import {
-  annotate,
-  applyWorkflow,
-  awaitingApproval,
-  inPhase,
-  startHarness,
-  waitForWorkflow,
-  type Harness,
-} from '../integration/support/harness.ts';
+import { awaitingApproval, inPhase, startHarness, type Harness } from '../integration/support/harness.ts';
 
 jest.setTimeout(180_000);
 
@@ -66,8 +58,8 @@ const waitForText = (selector: string, text: string) =>
 
 describe('the inspector page in Chromium', () => {
   it('lists the workflow, draws its statechart with the active state marked, and follows approval to completion live', async () => {
-    await applyWorkflow(h, 'gated', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'gated', awaitingApproval, 'the approval gate');
+    await h.workflows.apply('gated', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
+    await h.workflows.waitFor('gated', awaitingApproval, 'the approval gate');
 
     await page.goto(inspector.url);
     const row = page.locator(`#list li[data-key="${key('gated')}"]`);
@@ -96,8 +88,8 @@ describe('the inspector page in Chromium', () => {
 
     // A marker in the window survives only if the page is never reloaded.
     await page.evaluate('window.__inspectorMarker = "still here"');
-    await annotate(h, 'gated', APPROVED_BY, h.username);
-    await waitForWorkflow(h, 'gated', inPhase('completed'));
+    await h.workflows.annotate('gated', APPROVED_BY, h.username);
+    await h.workflows.waitFor('gated', inPhase('completed'));
 
     await waitForText('#detail-phase', 'completed');
     await waitForText('#waiting', 'nothing: the workflow completed');
@@ -128,7 +120,7 @@ describe('the inspector page in Chromium', () => {
 
   it('shows a workflow created while the page is open, without a reload', async () => {
     await page.evaluate('window.__inspectorMarker = "no reload"');
-    await applyWorkflow(h, 'arrived', specWith([customStep(1)]));
+    await h.workflows.apply('arrived', specWith([customStep(1)]));
     const row = page.locator(`#list li[data-key="${key('arrived')}"]`);
     await row.waitFor({ timeout: 30_000 });
     await page.waitForFunction(
@@ -213,7 +205,7 @@ describe('the JSON and SSE endpoints', () => {
       completedSnapshot,
     );
     await sleep(200);
-    await applyWorkflow(h, 'streamed', specWith([customStep(1), customStep(2, { dependsOn: [1] })]));
+    await h.workflows.apply('streamed', specWith([customStep(1), customStep(2, { dependsOn: [1] })]));
     const frames = await stream;
 
     expect(frames[0]).toEqual({ event: 'reset', data: {} });
@@ -264,8 +256,8 @@ describe('the JSON and SSE endpoints', () => {
   });
 
   it('lists workflows as JSON and draws one as SVG, the active state marked', async () => {
-    await applyWorkflow(h, 'listed', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'listed', awaitingApproval);
+    await h.workflows.apply('listed', specWith([customStep(1)], { approvalRequired: true }));
+    await h.workflows.waitFor('listed', awaitingApproval);
     let listed: WorkflowSummary | undefined;
     for (let i = 0; i < 100 && listed?.ready?.reason !== 'AwaitingApproval'; i++) {
       const res = await fetch(`${inspector.url}api/workflows`);

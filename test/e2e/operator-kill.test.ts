@@ -17,7 +17,7 @@ import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resour
 import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor, type Verdict } from '../support/executor.ts';
 import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
-import { adminInNamespace, applyWorkflow, getWorkflow } from '../integration/support/harness.ts';
+import { Workflows, adminInNamespace } from '../integration/support/harness.ts';
 
 // Each kill costs a process start (about 2 s, far more on a loaded machine).
 jest.setTimeout(900_000);
@@ -104,6 +104,7 @@ const CASES: readonly Case[] = [
 const cleanup = new Cleanup();
 let client: KubeClient;
 let namespace: string;
+let workflows: Workflows;
 let executor: ScriptedExecutor;
 
 const kindOf = (workflow: string) => workflow.slice(0, workflow.lastIndexOf('-'));
@@ -112,6 +113,7 @@ const caseOf = (workflow: string) => CASES.find((c) => c.kind === kindOf(workflo
 beforeAll(async () => {
   const admin = await adminInNamespace(cleanup, 'kill');
   ({ client, namespace } = admin);
+  workflows = new Workflows(admin);
   // A slow executor, so kills land while children are in flight.
   executor = cleanup.track(
     'the executor',
@@ -145,12 +147,11 @@ const finished = (wf: WorkflowExecution) => {
 
 async function applyBatch(batch: string): Promise<string[]> {
   const names = CASES.map((c) => `${c.kind}-${batch}`);
-  for (const [i, c] of CASES.entries()) await applyWorkflow({ client, namespace }, names[i] ?? '', c.spec);
+  for (const [i, c] of CASES.entries()) await workflows.apply(names[i] ?? '', c.spec);
   return names;
 }
 
-const workflows = (names: readonly string[]) =>
-  Promise.all(names.map((name) => getWorkflow({ client, namespace }, name)));
+const statesOf = (names: readonly string[]) => Promise.all(names.map((name) => workflows.get(name)));
 
 async function childrenByWorkflow(): Promise<Map<string, KubernetesExecution[]>> {
   const list = await client.request<{ items: KubernetesExecution[] }>(
@@ -167,7 +168,7 @@ async function childrenByWorkflow(): Promise<Map<string, KubernetesExecution[]>>
 async function untilFinished(names: readonly string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const states = await workflows(names);
+    const states = await statesOf(names);
     if (states.every(finished)) return;
     if (Date.now() > deadline)
       throw new Error(
@@ -193,7 +194,7 @@ function lifecyclePoint(wf: WorkflowExecution, children: readonly KubernetesExec
 
 /** What an uninterrupted run decides, without the times. */
 async function outcome(name: string) {
-  const wf = await getWorkflow({ client, namespace }, name);
+  const wf = await workflows.get(name);
   const children = (await childrenByWorkflow()).get(name) ?? [];
   const s = wf.status;
   return {
@@ -244,13 +245,13 @@ describe('an operator killed with SIGKILL at random points', () => {
       for (;;) {
         const operator = await startOperator();
         const atStart = new Map(
-          (await workflows(names)).map((w) => [w.metadata.name, w.metadata.resourceVersion]),
+          (await statesOf(names)).map((w) => [w.metadata.name, w.metadata.resourceVersion]),
         );
         // Kill at a random point after the operator started working: between reconciles, mid-write,
         // between a status write and a child creation.
         await operator.started();
         await sleep(Math.floor(Math.random() * 400));
-        const [before, children] = await Promise.all([workflows(names), childrenByWorkflow()]);
+        const [before, children] = await Promise.all([statesOf(names), childrenByWorkflow()]);
         await operator.kill();
         kills++;
         const unfinished = before.filter((w) => !finished(w));

@@ -18,13 +18,7 @@ import {
   type LogLine,
   type OperatorProcess,
 } from '../support/operator-process.ts';
-import {
-  adminClient,
-  applyWorkflow,
-  inPhase,
-  scratchNamespace,
-  waitForWorkflow,
-} from '../integration/support/harness.ts';
+import { Workflows, adminClient, inPhase, scratchNamespace } from '../integration/support/harness.ts';
 import { serviceAccountToken, until } from '../support/cluster.ts';
 
 jest.setTimeout(180_000);
@@ -127,12 +121,13 @@ describe('operators as processes', () => {
 
   it('with leader election only the leader reconciles, and after SIGKILL of the leader the other takes over within the lease duration + 2 s', async () => {
     const { namespace, leaseName, first, leader, second } = await leaderAndStandby('leader');
+    const workflows = new Workflows({ client, namespace });
     expect((await lease(namespace, leaseName)).spec.holderIdentity).toBe(leader.identity);
     expect(await leaderMetric(first, readerToken)).toBe(1);
     expect(await leaderMetric(second, readerToken)).toBe(0);
 
-    await applyWorkflow({ client, namespace }, 'before-kill', specWith([customStep(1), customStep(2)]));
-    await waitForWorkflow({ client, namespace }, 'before-kill', inPhase('completed'));
+    await workflows.apply('before-kill', specWith([customStep(1), customStep(2)]));
+    await workflows.waitFor('before-kill', inPhase('completed'));
     expect(reconcileLinesFor(first, 'before-kill').length).toBeGreaterThan(0);
     expect(reconcileLinesFor(second, 'before-kill')).toEqual([]);
     expect(second.lines.filter(becameLeader)).toEqual([]);
@@ -140,7 +135,7 @@ describe('operators as processes', () => {
     // The leader dies without a word; a workflow arrives while nobody leads.
     const killedAt = Date.now();
     await first.kill();
-    await applyWorkflow({ client, namespace }, 'after-kill', specWith([customStep(1), customStep(2)]));
+    await workflows.apply('after-kill', specWith([customStep(1), customStep(2)]));
     const successor = await second.waitForLog(becameLeader, 'became leader', 30_000);
     const handoverMs = Date.now() - killedAt;
     expect((await lease(namespace, leaseName)).spec.holderIdentity).toBe(successor.identity);
@@ -150,19 +145,16 @@ describe('operators as processes', () => {
     expect(handoverMs).toBeGreaterThanOrEqual(LEASE_DURATION_MS - RETRY_PERIOD_MS - SLACK_MS);
     expect(handoverMs).toBeLessThanOrEqual(LEASE_DURATION_MS + RETRY_PERIOD_MS + SLACK_MS);
 
-    await waitForWorkflow({ client, namespace }, 'after-kill', inPhase('completed'));
+    await workflows.waitFor('after-kill', inPhase('completed'));
     expect(reconcileLinesFor(second, 'after-kill').length).toBeGreaterThan(0);
     expect(await leaderMetric(second, readerToken)).toBe(1);
   });
 
   it('a leader stopped with SIGTERM exits 0 within 10 s and releases the lease, so its successor takes over at once', async () => {
     const { namespace, leaseName, first, leader, second } = await leaderAndStandby('sigterm');
+    const workflows = new Workflows({ client, namespace });
     // Work in flight when the signal comes.
-    await applyWorkflow(
-      { client, namespace },
-      'in-flight',
-      specWith([customStep(1), customStep(2), customStep(3)]),
-    );
+    await workflows.apply('in-flight', specWith([customStep(1), customStep(2), customStep(3)]));
 
     const signalledAt = Date.now();
     const exit = await first.kill('SIGTERM');
@@ -177,7 +169,7 @@ describe('operators as processes', () => {
     // One retry period, not a lease duration.
     expect(Date.now() - signalledAt).toBeLessThanOrEqual(exitMs + RETRY_PERIOD_MS + SLACK_MS);
     expect((await lease(namespace, leaseName)).spec.holderIdentity).toBe(successor.identity);
-    await waitForWorkflow({ client, namespace }, 'in-flight', inPhase('completed'));
+    await workflows.waitFor('in-flight', inPhase('completed'));
   });
 
   it('a lone operator stopped with SIGTERM leaves the lease with no holder', async () => {
@@ -224,10 +216,11 @@ describe('operators as processes', () => {
 
   it('serves /metrics only to a token allowed to get /metrics: none or garbage 401, no permission 403, metrics reader 200', async () => {
     const namespace = await namespaceWithExecutor('metrics');
+    const workflows = new Workflows({ client, namespace });
     const operator = await spawnOperator({ kubeconfig: admin(), namespace });
     await operator.ready();
-    await applyWorkflow({ client, namespace }, 'measured', specWith([customStep(1), customStep(2)]));
-    await waitForWorkflow({ client, namespace }, 'measured', inPhase('completed'));
+    await workflows.apply('measured', specWith([customStep(1), customStep(2)]));
+    await workflows.waitFor('measured', inPhase('completed'));
     const nobody = await serviceAccountToken(client, namespace, 'nobody');
 
     expect((await operator.get('metrics', '/metrics')).status).toBe(401);
@@ -247,6 +240,7 @@ describe('operators as processes', () => {
 
   it('is not ready until its caches have synced: without RBAC to list workflows /ready is 503 while /health is 200, and turns 200 once RBAC allows it', async () => {
     const namespace = await namespaceWithExecutor('ready');
+    const workflows = new Workflows({ client, namespace });
     const user = `operator-${namespace}`;
     const kubeconfig = await sharedControlPlane().addUser({ name: user });
     const operator = await spawnOperator({ kubeconfig, namespace });
@@ -277,7 +271,7 @@ describe('operators as processes', () => {
     await operator.ready(60_000);
     expect((await operator.get('health', '/health')).status).toBe(200);
     // And it works: a workflow in its namespace completes.
-    await applyWorkflow({ client, namespace }, 'after-grant', specWith([customStep(1)]));
-    await waitForWorkflow({ client, namespace }, 'after-grant', inPhase('completed'));
+    await workflows.apply('after-grant', specWith([customStep(1)]));
+    await workflows.waitFor('after-grant', inPhase('completed'));
   });
 });

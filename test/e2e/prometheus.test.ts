@@ -23,13 +23,12 @@ import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor, rollbackFailsIn } from '../support/executor.ts';
 import { serviceAccountToken, until } from '../support/cluster.ts';
 import {
+  Workflows,
   adminClient,
-  applyWorkflow,
   awaitingApproval,
   conditionOf,
   createNamespace,
   inPhase,
-  waitForWorkflow,
 } from '../integration/support/harness.ts';
 
 // The first run builds Prometheus from Go modules (minutes).
@@ -194,9 +193,9 @@ describe('Prometheus scraping the operator as the ServiceMonitor says', () => {
   });
 
   it('while workflows run: every specified metric arrives with its labels, the held workflow makes WorkflowExecutionAwaitingApproval pending, every dashboard query answers', async () => {
-    const h = { client, namespace };
-    await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
-    await applyWorkflow(h, 'steady', {
+    const workflows = new Workflows({ client, namespace });
+    await workflows.apply('gated', specWith([customStep(1)], { approvalRequired: true }));
+    await workflows.apply('steady', {
       ...specWith([customStep(1), customStep(2), customStep(3)]),
       workflowDefinition: {
         name: 'remediate-web',
@@ -208,13 +207,11 @@ describe('Prometheus scraping the operator as the ServiceMonitor says', () => {
       },
       adaptiveOrchestration: { optimizationEnabled: true },
     });
-    await applyWorkflow(
-      h,
+    await workflows.apply(
       'bad-rollback',
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })]),
     );
-    await applyWorkflow(
-      h,
+    await workflows.apply(
       'unsafe',
       specWith(
         [
@@ -228,13 +225,13 @@ describe('Prometheus scraping the operator as the ServiceMonitor says', () => {
         { safetyChecks: [{ type: 'health', required: true }] },
       ),
     );
-    await applyWorkflow(h, 'short-lived', specWith([customStep(1)]));
+    await workflows.apply('short-lived', specWith([customStep(1)]));
 
-    await waitForWorkflow(h, 'gated', awaitingApproval);
-    await waitForWorkflow(h, 'steady', inPhase('completed'));
-    await waitForWorkflow(h, 'bad-rollback', (wf) => conditionOf(wf, 'Ready')?.reason === 'RollbackFailed');
-    await waitForWorkflow(h, 'unsafe', inPhase('failed'));
-    await waitForWorkflow(h, 'short-lived', inPhase('completed'));
+    await workflows.waitFor('gated', awaitingApproval);
+    await workflows.waitFor('steady', inPhase('completed'));
+    await workflows.waitFor('bad-rollback', (wf) => conditionOf(wf, 'Ready')?.reason === 'RollbackFailed');
+    await workflows.waitFor('unsafe', inPhase('failed'));
+    await workflows.waitFor('short-lived', inPhase('completed'));
     await client.request(
       `/apis/workflowexecution.kubernaut.io/v1/namespaces/${namespace}/workflowexecutions/short-lived`,
       {

@@ -13,12 +13,7 @@ import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
 import { spawnOperator, stopOperators, type OperatorProcess } from '../support/operator-process.ts';
 import { until } from '../support/cluster.ts';
-import {
-  adminClient,
-  applyWorkflow,
-  createNamespace,
-  deleteNamespace,
-} from '../integration/support/harness.ts';
+import { Workflows, adminClient, createNamespace, deleteNamespace } from '../integration/support/harness.ts';
 
 jest.setTimeout(240_000);
 
@@ -58,6 +53,7 @@ interface LeaseList {
 let client: KubeClient;
 let kc: KubeConfig;
 let namespace: string;
+let workflows: Workflows;
 let executor: ScriptedExecutor;
 
 /** Shard -> holder identity, from the shard Leases whose holder is current. */
@@ -83,7 +79,7 @@ const countsOf = (h: Map<number, string>): number[] =>
 const identityOf = (r: OperatorProcess): string | undefined =>
   r.lines.find((l) => l.message === 'shard acquired')?.identity;
 
-async function workflows(): Promise<WorkflowExecution[]> {
+async function allWorkflows(): Promise<WorkflowExecution[]> {
   return (await client.request<{ items: WorkflowExecution[] }>(resourcePath(WORKFLOW_EXECUTIONS, namespace)))
     .items;
 }
@@ -94,6 +90,7 @@ const spec = () => specWith([customStep(1), customStep(2), customStep(3)]);
 beforeAll(async () => {
   ({ client, kc } = await adminClient());
   namespace = await createNamespace(client, 'shards');
+  workflows = new Workflows({ client, namespace });
   // Each child takes a little while, so workflows are in flight when a replica dies.
   executor = new ScriptedExecutor(kc, client, undefined, namespace, () => 150);
   await executor.start();
@@ -121,9 +118,9 @@ describe('three operator replicas with six shards', () => {
 
     // Work before the kill: each workflow is reconciled by the holder of its shard only.
     const before = Array.from({ length: 12 }, (_, i) => `before-${i}`);
-    for (const name of before) await applyWorkflow({ client, namespace }, name, spec());
+    for (const name of before) await workflows.apply(name, spec());
     await until('the first workflows completed', async () => {
-      const done = (await workflows()).filter((w) => w.status?.phase === 'completed');
+      const done = (await allWorkflows()).filter((w) => w.status?.phase === 'completed');
       return done.length >= before.length ? true : undefined;
     });
     const ids = new Map([a, b, c].map((r) => [identityOf(r), r] as const));
@@ -151,12 +148,12 @@ describe('three operator replicas with six shards', () => {
 
     // Workflows in flight, then one replica dies without a word.
     const during = Array.from({ length: 12 }, (_, i) => `during-${i}`);
-    for (const name of during) await applyWorkflow({ client, namespace }, name, spec());
+    for (const name of during) await workflows.apply(name, spec());
     const victim = identityOf(a);
     const killedAt = Date.now();
     await a.kill();
     const after = Array.from({ length: 6 }, (_, i) => `after-${i}`);
-    for (const name of after) await applyWorkflow({ client, namespace }, name, spec());
+    for (const name of after) await workflows.apply(name, spec());
 
     const takenOver = await until(
       'the killed replica’s shards held by the others',
@@ -173,7 +170,7 @@ describe('three operator replicas with six shards', () => {
 
     const all = [...before, ...during, ...after];
     const finished = await until('every workflow completed', async () => {
-      const list = await workflows();
+      const list = await allWorkflows();
       return list.filter((w) => w.status?.phase === 'completed').length === all.length ? list : undefined;
     });
     for (const w of finished) {

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { steady } from '../fixtures/history.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { applyWorkflow, inPhase, startHarness, waitForWorkflow } from './support/harness.ts';
+import { inPhase, startHarness } from './support/harness.ts';
 
 jest.setTimeout(60_000);
 
@@ -297,8 +297,8 @@ describe('the operator with a PostgreSQL audit store', () => {
       { audit },
     );
     try {
-      await applyWorkflow(h, 'audited', specWith([customStep(1), customStep(2, { dependsOn: [] })]));
-      const wf = await waitForWorkflow(h, 'audited', inPhase('completed'));
+      await h.workflows.apply('audited', specWith([customStep(1), customStep(2, { dependsOn: [] })]));
+      const wf = await h.workflows.waitFor('audited', inPhase('completed'));
       let row: WorkflowExecutionAudit | undefined;
       for (let i = 0; i < 50 && !row; i++) {
         row = await audit.get(wf.metadata.uid ?? '');

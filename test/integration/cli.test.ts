@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { WorkflowStep } from '../../src/api/generated/types.ts';
 import {
   APPROVED_BY,
   CANCEL_REQUESTED_BY,
@@ -23,15 +24,7 @@ import {
 import { freePorts } from '../../src/shell/controlplane/ports.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script } from '../support/executor.ts';
-import {
-  applyWorkflow,
-  awaitingApproval,
-  childrenOf,
-  conditionOf,
-  getWorkflow,
-  inPhase,
-  waitForWorkflow,
-} from './support/harness.ts';
+import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(120_000);
@@ -82,16 +75,18 @@ const h = harnessForSuite((c) =>
 );
 
 const ns = () => ['-n', h.namespace];
+
+/** Applies a workflow that needs approval and waits until it is held at its approval gate. */
+async function heldForApproval(name: string, steps: WorkflowStep[]): Promise<void> {
+  await h.workflows.apply(name, specWith(steps, { approvalRequired: true }));
+  await h.workflows.waitFor(name, awaitingApproval);
+}
+
 describe('wfx get and describe', () => {
   it('lists the namespace’s workflows as a table with their progress', async () => {
-    await applyWorkflow(h, 'listed-done', specWith([customStep(1), customStep(2)]));
-    await applyWorkflow(
-      h,
-      'listed-waiting',
-      specWith([customStep(1), customStep(2), customStep(3)], { approvalRequired: true }),
-    );
-    await waitForWorkflow(h, 'listed-done', inPhase('completed'));
-    await waitForWorkflow(h, 'listed-waiting', awaitingApproval);
+    await h.workflows.apply('listed-done', specWith([customStep(1), customStep(2)]));
+    await heldForApproval('listed-waiting', [customStep(1), customStep(2), customStep(3)]);
+    await h.workflows.waitFor('listed-done', inPhase('completed'));
 
     const run = await wfx(['get', ...ns()]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
@@ -114,8 +109,7 @@ describe('wfx get and describe', () => {
   });
 
   it('describes a workflow: phase, steps, conditions, and in plain words what it waits for now', async () => {
-    await applyWorkflow(h, 'described', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'described', awaitingApproval);
+    await heldForApproval('described', [customStep(1), customStep(2)]);
     const run = await wfx(['describe', 'described', ...ns()]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^Name:\s+described$/m);
@@ -129,8 +123,8 @@ describe('wfx get and describe', () => {
     expect(run.stdout).toMatch(/^Conditions:\n\s+TYPE\s+STATUS\s+REASON/m);
     expect(run.stdout).toMatch(/^\s+Ready\s+False\s+AwaitingApproval/m);
 
-    await applyWorkflow(h, 'described-done', specWith([customStep(1)]));
-    await waitForWorkflow(h, 'described-done', inPhase('completed'));
+    await h.workflows.apply('described-done', specWith([customStep(1)]));
+    await h.workflows.waitFor('described-done', inPhase('completed'));
     const done = await wfx(['describe', 'described-done', ...ns()]);
     expect(done.stdout).toMatch(/^Phase:\s+completed$/m);
     expect(done.stdout).toMatch(/^\s+1\s+step-1\s+custom\s+completed/m);
@@ -140,74 +134,66 @@ describe('wfx get and describe', () => {
 
 describe('wfx approve, reject, cancel, rollback', () => {
   it('approve: the workflow proceeds, and the approval names the kubeconfig’s user', async () => {
-    await applyWorkflow(
-      h,
-      'to-approve',
-      specWith([customStep(1), customStep(2)], { approvalRequired: true }),
-    );
-    await waitForWorkflow(h, 'to-approve', awaitingApproval);
+    await heldForApproval('to-approve', [customStep(1), customStep(2)]);
     const run = await wfx(['approve', 'to-approve', ...ns()]);
     expect(run).toMatchObject({
       code: 0,
       stderr: '',
       stdout: `approved workflowexecution/to-approve as ${h.username}\n`,
     });
-    const wf = await waitForWorkflow(h, 'to-approve', inPhase('completed'));
+    const wf = await h.workflows.waitFor('to-approve', inPhase('completed'));
     expect(wf.metadata.annotations?.[APPROVED_BY]).toBe(h.username);
   });
 
   it('reject: the workflow ends failed without running a step', async () => {
-    await applyWorkflow(h, 'to-reject', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'to-reject', awaitingApproval);
+    await heldForApproval('to-reject', [customStep(1)]);
     const run = await wfx(['reject', 'to-reject', ...ns()]);
     expect(run).toMatchObject({ code: 0, stdout: `rejected workflowexecution/to-reject as ${h.username}\n` });
-    const wf = await waitForWorkflow(h, 'to-reject', inPhase('failed'));
+    const wf = await h.workflows.waitFor('to-reject', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')?.reason).toBe('Rejected');
     expect(wf.metadata.annotations?.[REJECTED_BY]).toBe(h.username);
-    expect(await childrenOf(h, 'to-reject')).toEqual([]);
+    expect(await h.workflows.childrenOf('to-reject')).toEqual([]);
   });
 
   it('cancel: nothing more is launched and the workflow ends cancelled', async () => {
     scripts.set('to-cancel', (c) => (c.spec.stepNumber === 1 ? { phase: 'hang' } : { phase: 'completed' }));
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'to-cancel',
       specWith([customStep(1), customStep(2)], { rollbackStrategy: 'none' }),
     );
-    await waitForWorkflow(h, 'to-cancel', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
+    await h.workflows.waitFor('to-cancel', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
     const run = await wfx(['cancel', 'to-cancel', ...ns()]);
     expect(run).toMatchObject({
       code: 0,
       stdout: `cancellation requested for workflowexecution/to-cancel as ${h.username}\n`,
     });
-    await waitForWorkflow(h, 'to-cancel', (wf) => conditionOf(wf, 'Ready')?.reason === 'Stopping');
-    expect((await getWorkflow(h, 'to-cancel')).metadata.annotations?.[CANCEL_REQUESTED_BY]).toBe(h.username);
+    await h.workflows.waitFor('to-cancel', (wf) => conditionOf(wf, 'Ready')?.reason === 'Stopping');
+    expect((await h.workflows.get('to-cancel')).metadata.annotations?.[CANCEL_REQUESTED_BY]).toBe(h.username);
     // The running step finishes; step 2 never starts.
-    const running = (await childrenOf(h, 'to-cancel'))[0]!;
+    const running = (await h.workflows.childrenOf('to-cancel'))[0]!;
     await h.client.request(
       `/apis/kubernetesexecution.kubernaut.io/v1/namespaces/${h.namespace}/kubernetesexecutions/${running.metadata.name}/status`,
       { method: 'PATCH', patchType: 'merge', body: { status: { phase: 'completed' } } },
     );
-    const wf = await waitForWorkflow(
-      h,
+    const wf = await h.workflows.waitFor(
       'to-cancel',
       (w) => inPhase('failed')(w) && conditionOf(w, 'Ready')?.reason === 'Cancelled',
     );
     expect(wf.status?.failureReason).toContain(h.username);
-    expect((await childrenOf(h, 'to-cancel')).map((c) => c.metadata.name)).toEqual(['to-cancel-step-1-a1']);
+    expect((await h.workflows.childrenOf('to-cancel')).map((c) => c.metadata.name)).toEqual([
+      'to-cancel-step-1-a1',
+    ]);
   });
 
   it('rollback: a workflow waiting for a manual rollback rolls its completed steps back', async () => {
     scripts.set('to-roll-back', failStep(2));
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'to-roll-back',
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })], {
         rollbackStrategy: 'manual',
       }),
     );
-    await waitForWorkflow(
-      h,
+    await h.workflows.waitFor(
       'to-roll-back',
       (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingManualRollback',
     );
@@ -216,13 +202,12 @@ describe('wfx approve, reject, cancel, rollback', () => {
       code: 0,
       stdout: `rollback requested for workflowexecution/to-roll-back as ${h.username}\n`,
     });
-    const wf = await waitForWorkflow(
-      h,
+    const wf = await h.workflows.waitFor(
       'to-roll-back',
       (w) => w.status?.stepStatuses?.[0]?.status === 'rolled_back',
     );
     expect(wf.metadata.annotations?.[ROLLBACK_REQUESTED_BY]).toBe(h.username);
-    expect((await childrenOf(h, 'to-roll-back')).map((c) => c.metadata.name)).toContain(
+    expect((await h.workflows.childrenOf('to-roll-back')).map((c) => c.metadata.name)).toContain(
       'to-roll-back-rollback-1',
     );
   });
@@ -240,14 +225,17 @@ describe('wfx retry', () => {
       c.spec.kind === 'step' && c.spec.stepNumber === n && c.spec.attempt === 1
         ? { phase: 'failed', message: 'broken once' }
         : { phase: 'completed' };
-  const names = async (name: string) => (await childrenOf(h, name)).map((c) => c.metadata.name).sort();
+  const names = async (name: string) =>
+    (await h.workflows.childrenOf(name)).map((c) => c.metadata.name).sort();
 
   it('re-runs the failed critical step as attempt 2 and the skipped one, keeping the completed step', async () => {
     scripts.set('retried', failOnceAt(2));
-    await applyWorkflow(h, 'retried', failsOnce);
-    const failed = await waitForWorkflow(h, 'retried', inPhase('failed'));
+    await h.workflows.apply('retried', failsOnce);
+    const failed = await h.workflows.waitFor('retried', inPhase('failed'));
     expect(failed.status?.stepStatuses?.map((s) => s.status)).toEqual(['completed', 'failed', 'skipped']);
-    const step1 = (await childrenOf(h, 'retried')).find((c) => c.metadata.name === 'retried-step-1-a1');
+    const step1 = (await h.workflows.childrenOf('retried')).find(
+      (c) => c.metadata.name === 'retried-step-1-a1',
+    );
 
     const run = await wfx(['retry', 'retried', ...ns()]);
     expect(run).toMatchObject({
@@ -255,7 +243,7 @@ describe('wfx retry', () => {
       stderr: '',
       stdout: 'retry 1 of workflowexecution/retried started (run segment 2): re-running steps 2, 3\n',
     });
-    const wf = await waitForWorkflow(h, 'retried', inPhase('completed'));
+    const wf = await h.workflows.waitFor('retried', inPhase('completed'));
     expect(wf.metadata.annotations?.[RETRY_REQUESTED_BY]).toMatch(new RegExp(`^${h.username}/\\d{4}-`));
     expect(wf.status?.workflowResult?.outcome).toBe('success');
     expect(wf.status?.retries).toMatchObject({
@@ -274,7 +262,9 @@ describe('wfx retry', () => {
       'retried-step-2-a2',
       'retried-step-3-a1',
     ]);
-    const step1After = (await childrenOf(h, 'retried')).find((c) => c.metadata.name === 'retried-step-1-a1');
+    const step1After = (await h.workflows.childrenOf('retried')).find(
+      (c) => c.metadata.name === 'retried-step-1-a1',
+    );
     expect(step1After?.metadata.uid).toBe(step1?.metadata.uid);
     expect(step1After?.metadata.resourceVersion).toBe(step1?.metadata.resourceVersion);
 
@@ -289,8 +279,7 @@ describe('wfx retry', () => {
       patchType: 'merge',
       body: { metadata: { annotations: { [RETRY_REQUESTED_BY]: `${h.username}/by-hand` } } },
     });
-    const refused = await waitForWorkflow(
-      h,
+    const refused = await h.workflows.waitFor(
       'retried',
       (w) => w.status?.retries?.refused?.request === 'by-hand',
     );
@@ -306,13 +295,12 @@ describe('wfx retry', () => {
   });
 
   it('refuses a run still in flight, and the admission policy a request in someone else’s name', async () => {
-    await applyWorkflow(h, 'retry-too-early', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'retry-too-early', awaitingApproval);
+    await heldForApproval('retry-too-early', [customStep(1)]);
     expectOneLineError(
       await wfx(['retry', 'retry-too-early', ...ns()]),
       /retry of workflowexecution\/retry-too-early refused: InFlight: the run has not finished/,
     );
-    const wf = await getWorkflow(h, 'retry-too-early');
+    const wf = await h.workflows.get('retry-too-early');
     expect(wf.metadata.annotations?.[RETRY_REQUESTED_BY]).toBeUndefined();
     const impostor = h.client.request(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'retry-too-early'), {
       method: 'PATCH',
@@ -328,8 +316,7 @@ describe('wfx retry', () => {
 
 describe('wfx diagram', () => {
   it('draws the workflow’s statechart as SVG, Mermaid and DOT with the active state marked', async () => {
-    await applyWorkflow(h, 'drawn', specWith([customStep(1), customStep(2)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'drawn', awaitingApproval);
+    await heldForApproval('drawn', [customStep(1), customStep(2)]);
 
     const svg = await wfx(['diagram', 'drawn', ...ns()]);
     expect(svg).toMatchObject({ code: 0, stderr: '' });
@@ -468,8 +455,7 @@ describe('wfx errors: one line, non-zero, no stack trace', () => {
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
       },
     });
-    await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'gated', awaitingApproval);
+    await heldForApproval('gated', [customStep(1)]);
 
     // Reading is allowed; approving is not, and the workflow still waits.
     expect((await wfx(['describe', 'gated', ...ns()], kubeconfig)).code).toBe(0);
@@ -478,7 +464,7 @@ describe('wfx errors: one line, non-zero, no stack trace', () => {
       new RegExp(`not allowed \\(${user}\\).*may not approve or reject.*workflowexecutions/approval`),
     );
     expectOneLineError(await wfx(['reject', 'gated', ...ns()], kubeconfig), /may not approve or reject/);
-    const wf = await getWorkflow(h, 'gated');
+    const wf = await h.workflows.get('gated');
     expect(wf.metadata.annotations?.[APPROVED_BY]).toBeUndefined();
     expect(awaitingApproval(wf)).toBe(true);
     // Cancelling needs no approval right: the same user may ask for it.

@@ -9,14 +9,7 @@ import { ApiError } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import type { Verdict } from '../support/executor.ts';
-import {
-  applyWorkflow,
-  childrenOf,
-  getWorkflow,
-  inPhase,
-  travel,
-  waitForWorkflow,
-} from './support/harness.ts';
+import { inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
@@ -31,23 +24,25 @@ const childPath = (name: string, sub?: string) => resourcePath(KUBERNETES_EXECUT
 const writeChildStatus = (name: string, status: Record<string, unknown>) =>
   h.client.request(childPath(name, 'status'), { method: 'PATCH', patchType: 'merge', body: { status } });
 const stepStatus = async (name: string, step: number) =>
-  (await getWorkflow(h, name)).status?.stepStatuses?.find((s) => s.stepNumber === step)?.status;
+  (await h.workflows.get(name)).status?.stepStatuses?.find((s) => s.stepNumber === step)?.status;
 const waitForChild = async (name: string) =>
-  waitForWorkflow(h, name.replace(/-step-\d+-a\d+$/, ''), () => true).then(async () => {
-    for (let i = 0; i < 300; i++) {
-      const found = (await childrenOf(h, name.replace(/-step-\d+-a\d+$/, ''))).find(
-        (c) => c.metadata.name === name,
-      );
-      if (found) return found;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`child ${name} never appeared`);
-  });
+  h.workflows
+    .waitFor(name.replace(/-step-\d+-a\d+$/, ''), () => true)
+    .then(async () => {
+      for (let i = 0; i < 300; i++) {
+        const found = (await h.workflows.childrenOf(name.replace(/-step-\d+-a\d+$/, ''))).find(
+          (c) => c.metadata.name === name,
+        );
+        if (found) return found;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`child ${name} never appeared`);
+    });
 
 describe('a faulty executor', () => {
   it('cannot write an unknown phase: the apiserver refuses it naming status.phase, and the step still runs', async () => {
     untouched.add('unknown-phase-step-1-a1');
-    await applyWorkflow(h, 'unknown-phase', specWith([customStep(1)]));
+    await h.workflows.apply('unknown-phase', specWith([customStep(1)]));
     await waitForChild('unknown-phase-step-1-a1');
     const refusal = await writeChildStatus('unknown-phase-step-1-a1', { phase: 'exploded' }).catch(
       (error: unknown) => error,
@@ -57,12 +52,12 @@ describe('a faulty executor', () => {
     expect((refusal as ApiError).message).toContain('status.phase');
     expect(await stepStatus('unknown-phase', 1)).toBe('executing');
     await writeChildStatus('unknown-phase-step-1-a1', { phase: 'completed' });
-    await waitForWorkflow(h, 'unknown-phase', inPhase('completed'));
+    await h.workflows.waitFor('unknown-phase', inPhase('completed'));
   });
 
   it('reporting a result for an attempt that does not exist is ignored: the workflow waits for the real one', async () => {
     untouched.add('phantom-step-1-a1').add('phantom-step-1-a7');
-    await applyWorkflow(h, 'phantom', specWith([customStep(1, { maxRetries: 2 })]));
+    await h.workflows.apply('phantom', specWith([customStep(1, { maxRetries: 2 })]));
     const real = await waitForChild('phantom-step-1-a1');
     // A child for attempt 7, owned by the workflow like a real one, that claims to have failed.
     const phantom: KubernetesExecution = {
@@ -79,13 +74,13 @@ describe('a faulty executor', () => {
     await h.client.request(resourcePath(KUBERNETES_EXECUTIONS, h.namespace), { body: phantom });
     await writeChildStatus('phantom-step-1-a7', { phase: 'failed', message: 'a result for attempt 7' });
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const waiting = await getWorkflow(h, 'phantom');
+    const waiting = await h.workflows.get('phantom');
     expect(waiting.status?.phase).toBe('executing');
     // No retry was spent on the phantom result (retriesAttempted is left out while it is 0).
     expect(waiting.status?.stepStatuses?.[0]).toMatchObject({ status: 'executing' });
     expect(waiting.status?.stepStatuses?.[0]?.retriesAttempted ?? 0).toBe(0);
     await writeChildStatus('phantom-step-1-a1', { phase: 'completed' });
-    const done = await waitForWorkflow(h, 'phantom', inPhase('completed'));
+    const done = await h.workflows.waitFor('phantom', inPhase('completed'));
     expect(done.status?.workflowResult?.outcome).toBe('success');
     expect(done.status?.stepStatuses?.[0]).toMatchObject({ status: 'completed' });
     expect(done.status?.stepStatuses?.[0]?.retriesAttempted ?? 0).toBe(0);
@@ -93,18 +88,18 @@ describe('a faulty executor', () => {
 
   it('flipping a child from completed to failed changes nothing already decided', async () => {
     untouched.add('flip-step-1-a1').add('flip-step-2-a1');
-    await applyWorkflow(h, 'flip', specWith([customStep(1), customStep(2, { dependsOn: [1] })]));
+    await h.workflows.apply('flip', specWith([customStep(1), customStep(2, { dependsOn: [1] })]));
     await waitForChild('flip-step-1-a1');
     await writeChildStatus('flip-step-1-a1', { phase: 'completed' });
     await waitForChild('flip-step-2-a1');
     // Mid-run: step 1 "fails" after having completed, while step 2 runs.
     await writeChildStatus('flip-step-1-a1', { phase: 'failed', message: 'changed my mind' });
     await writeChildStatus('flip-step-2-a1', { phase: 'completed' });
-    const done = await waitForWorkflow(h, 'flip', inPhase('completed'));
+    const done = await h.workflows.waitFor('flip', inPhase('completed'));
     // And again after the end.
     await writeChildStatus('flip-step-2-a1', { phase: 'failed', message: 'changed my mind too' });
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const after = await getWorkflow(h, 'flip');
+    const after = await h.workflows.get('flip');
     expect(after.status?.phase).toBe('completed');
     expect(after.status?.workflowResult?.outcome).toBe('success');
     expect(after.status?.stepStatuses?.map((s) => s.status)).toEqual(['completed', 'completed']);
@@ -113,25 +108,26 @@ describe('a faulty executor', () => {
 
   it('deleted by someone else while running: the child is created again under the same name and the run completes', async () => {
     untouched.add('deleted-step-1-a1');
-    await applyWorkflow(h, 'deleted', specWith([customStep(1)]));
+    await h.workflows.apply('deleted', specWith([customStep(1)]));
     const first = await waitForChild('deleted-step-1-a1');
     await h.client.request(childPath('deleted-step-1-a1'), { method: 'DELETE' });
     let again: KubernetesExecution | undefined;
     for (let i = 0; i < 100 && !again; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      again = (await childrenOf(h, 'deleted')).find((c) => c.metadata.uid !== first.metadata.uid);
+      again = (await h.workflows.childrenOf('deleted')).find((c) => c.metadata.uid !== first.metadata.uid);
     }
     expect(again?.metadata.name).toBe('deleted-step-1-a1');
     expect(again?.spec.attempt).toBe(1);
     await writeChildStatus('deleted-step-1-a1', { phase: 'completed' });
-    await waitForWorkflow(h, 'deleted', inPhase('completed'));
-    expect((await childrenOf(h, 'deleted')).map((c) => c.metadata.name)).toEqual(['deleted-step-1-a1']);
+    await h.workflows.waitFor('deleted', inPhase('completed'));
+    expect((await h.workflows.childrenOf('deleted')).map((c) => c.metadata.name)).toEqual([
+      'deleted-step-1-a1',
+    ]);
   });
 
   it('with its owner reference removed, the child no longer counts: its result is not taken and the step times out', async () => {
     untouched.add('orphaned-step-1-a1');
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'orphaned',
       specWith([customStep(1, { timeout: '30s', criticalStep: true })], { rollbackStrategy: 'none' }),
     );
@@ -144,8 +140,8 @@ describe('a faulty executor', () => {
     await writeChildStatus('orphaned-step-1-a1', { phase: 'completed' });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await stepStatus('orphaned', 1)).toBe('executing');
-    travel(h, 31_000, 'orphaned');
-    const wf = await waitForWorkflow(h, 'orphaned', inPhase('failed'));
+    h.travel(31_000, 'orphaned');
+    const wf = await h.workflows.waitFor('orphaned', inPhase('failed'));
     expect(wf.status?.stepStatuses?.[0]?.status).toBe('failed');
     expect(wf.status?.stepStatuses?.[0]?.errorMessage).toMatch(/tim(ed|e) ?out/i);
   });

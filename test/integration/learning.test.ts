@@ -24,14 +24,11 @@ import { ScriptedExecutor, type Script } from '../support/executor.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import {
   SkewClock,
+  Workflows,
   adminClient,
-  annotate,
-  applyWorkflow,
-  childrenOf,
   createNamespace,
   inPhase,
   startOperatorFor,
-  waitForWorkflow,
   whoAmI,
 } from './support/harness.ts';
 
@@ -128,6 +125,7 @@ interface World {
   operator: RunningOperator;
   executor: ScriptedExecutor;
   clock: SkewClock;
+  workflows: Workflows;
 }
 
 async function world(
@@ -139,7 +137,7 @@ async function world(
   await executor.start();
   const clock = new SkewClock();
   const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit);
-  return { namespace, operator, executor, clock };
+  return { namespace, operator, executor, clock, workflows: new Workflows({ client, namespace }) };
 }
 
 async function stopWorld(w: World): Promise<void> {
@@ -169,9 +167,8 @@ describe.each(stores)('learning from history in %s', (storeName, fresh) => {
     for (let i = 0; i < 6; i++) await seed.upsert(pastRun(workflowName, i, 40_000 + i * 4_200));
     const w = await world(seed);
     try {
-      const h = { client, namespace: w.namespace };
-      await applyWorkflow(h, 'learns', learningSpec(workflowName, true));
-      const planned = await waitForWorkflow(h, 'learns', (wf) => learned(wf).length > 0, 'its learned plan');
+      await w.workflows.apply('learns', learningSpec(workflowName, true));
+      const planned = await w.workflows.waitFor('learns', (wf) => learned(wf).length > 0, 'its learned plan');
       const decisions = learned(planned);
       expect(decisions).toEqual(
         expect.arrayContaining([
@@ -203,12 +200,12 @@ describe.each(stores)('learning from history in %s', (storeName, fresh) => {
         new SkewClock(),
         await open(),
       );
-      await annotate(h, 'learns', APPROVED_BY, username);
+      await w.workflows.annotate('learns', APPROVED_BY, username);
 
-      const done = await waitForWorkflow(h, 'learns', inPhase('completed', 'failed'), 'finished', 60_000);
+      const done = await w.workflows.waitFor('learns', inPhase('completed', 'failed'), 'finished', 60_000);
       expect(done.status?.phase).toBe('completed');
       expect(learned(done)).toEqual(decisions);
-      const children = await childrenOf(h, 'learns');
+      const children = await w.workflows.childrenOf('learns');
       // Step 1 failed once and was retried (declared: no retries), step 2 ran with the learned timeout.
       expect(children.map((c) => [c.spec.stepNumber, c.spec.attempt, c.spec.timeout])).toEqual([
         [1, 1, '5m'],
@@ -232,24 +229,23 @@ describe.each(stores)('learning from history in %s', (storeName, fresh) => {
   it('with an empty store plans as declared and says so', async () => {
     const w = await world(await fresh()());
     try {
-      const h = { client, namespace: w.namespace };
       // An action type no run ever had, so neither this workflow nor its targets have history.
       const spec = learningSpec(`never-ran-${storeName}-${Date.now()}`);
       spec.workflowDefinition.steps = spec.workflowDefinition.steps.map((s) => ({
         ...s,
         parameters: { custom: { actionType: `fresh-${Date.now()}` } },
       }));
-      await applyWorkflow(h, 'unlearned', spec);
-      const done = await waitForWorkflow(h, 'unlearned', inPhase('completed', 'failed'), 'finished', 60_000);
+      await w.workflows.apply('unlearned', spec);
+      const done = await w.workflows.waitFor('unlearned', inPhase('completed', 'failed'), 'finished', 60_000);
       // As declared: step 1 has no retries, so its transient failure fails it.
       expect(done.status?.stepStatuses?.find((s) => s.stepNumber === 1)?.status).toBe('failed');
       expect(learned(done)).toEqual([{ kind: 'declared', from: 0, runs: 0, source: 'none' }]);
       expect(done.status?.adaptiveAdjustments?.[0]?.reason).toBe(
         'too little history: 0 runs at most for any step, 5 needed',
       );
-      expect((await childrenOf(h, 'unlearned')).find((c) => c.spec.stepNumber === 2)?.spec.timeout).toBe(
-        '30s',
-      );
+      expect(
+        (await w.workflows.childrenOf('unlearned')).find((c) => c.spec.stepNumber === 2)?.spec.timeout,
+      ).toBe('30s');
       expect((await eventsOf(w.namespace, 'PlannedAsDeclared'))[0]?.note).toContain('too little history');
     } finally {
       await stopWorld(w);
@@ -264,9 +260,8 @@ describe('learning from an unreachable audit store', () => {
     gone.stop();
     const w = await world(audit);
     try {
-      const h = { client, namespace: w.namespace };
-      await applyWorkflow(h, 'no-store', learningSpec('no-store'));
-      const done = await waitForWorkflow(h, 'no-store', inPhase('completed', 'failed'), 'finished', 60_000);
+      await w.workflows.apply('no-store', learningSpec('no-store'));
+      const done = await w.workflows.waitFor('no-store', inPhase('completed', 'failed'), 'finished', 60_000);
       expect(learned(done)).toEqual([{ kind: 'declared', from: 0, runs: 0, source: 'none' }]);
       expect(done.status?.adaptiveAdjustments?.[0]?.reason).toMatch(/^the audit store could not be read: /);
       expect((await eventsOf(w.namespace, 'PlannedAsDeclared'))[0]?.note).toContain('could not be read');
@@ -305,19 +300,17 @@ describe('adjusting steps at run time', () => {
     // Step 1 (flaky, one retry) fails once and is fixed; step 3 (flaky, no retries) fails once too.
     const w = await world(undefined, failFirstAttemptOf(1, 3));
     try {
-      const h = { client, namespace: w.namespace };
-      await applyWorkflow(
-        h,
+      await w.workflows.apply(
         'adjusted',
         dynamicSpec([typed(1, 'flaky', { maxRetries: 1 }), typed(2, 'steady'), typed(3, 'flaky')]),
       );
-      const done = await waitForWorkflow(h, 'adjusted', inPhase('completed', 'failed'), 'finished', 75_000);
+      const done = await w.workflows.waitFor('adjusted', inPhase('completed', 'failed'), 'finished', 75_000);
       expect(done.status?.phase).toBe('completed');
       expect(adjustedAtRunTime(done)).toEqual([
         { kind: 'retries', step: 3, from: 0, to: 1, runs: 1, source: 'run' },
       ]);
       // Declared without retries, step 3 was retried after its first attempt failed.
-      expect(attempts(await childrenOf(h, 'adjusted'))).toEqual([
+      expect(attempts(await w.workflows.childrenOf('adjusted'))).toEqual([
         [1, 1],
         [1, 2],
         [2, 1],
@@ -346,9 +339,11 @@ describe('adjusting steps at run time', () => {
       c.spec.stepNumber === 1 ? { phase: 'hang' } : { phase: 'completed' },
     );
     try {
-      const h = { client, namespace: w.namespace };
-      await applyWorkflow(h, 'slow', dynamicSpec([typed(1, 'slow'), typed(2, 'slow')]));
-      const first = await until('the first child of slow', async () => (await childrenOf(h, 'slow'))[0]);
+      await w.workflows.apply('slow', dynamicSpec([typed(1, 'slow'), typed(2, 'slow')]));
+      const first = await until(
+        'the first child of slow',
+        async () => (await w.workflows.childrenOf('slow'))[0],
+      );
       w.clock.advance(250_000);
       const now = new Date(w.clock.now()).toISOString();
       await client.request(
@@ -359,14 +354,14 @@ describe('adjusting steps at run time', () => {
           body: { status: { phase: 'completed', startTime: now, completionTime: now } },
         },
       );
-      const done = await waitForWorkflow(h, 'slow', inPhase('completed', 'failed'), 'finished', 60_000);
+      const done = await w.workflows.waitFor('slow', inPhase('completed', 'failed'), 'finished', 60_000);
       expect(done.status?.phase).toBe('completed');
       const [decision] = adjustedAtRunTime(done);
       // Twice step 1's duration (250 s and the moments the operator took to see it), whole seconds.
       expect(decision).toMatchObject({ kind: 'timeout', step: 2, from: 300_000, runs: 1, source: 'run' });
       expect(decision?.to).toBeGreaterThanOrEqual(500_000);
       expect(decision?.to).toBeLessThan(560_000);
-      const step2 = (await childrenOf(h, 'slow')).find((c) => c.spec.stepNumber === 2);
+      const step2 = (await w.workflows.childrenOf('slow')).find((c) => c.spec.stepNumber === 2);
       expect(parseDuration(step2?.spec.timeout ?? '')).toBe(decision?.to);
     } finally {
       await stopWorld(w);
@@ -377,15 +372,19 @@ describe('adjusting steps at run time', () => {
     // Step 1 (flaky) succeeds at its first attempt; step 2 (flaky, no retries) fails its first.
     const w = await world(undefined, failFirstAttemptOf(2));
     try {
-      const h = { client, namespace: w.namespace };
-      await applyWorkflow(h, 'unadjusted', dynamicSpec([typed(1, 'flaky'), typed(2, 'flaky')]));
-      const done = await waitForWorkflow(h, 'unadjusted', inPhase('completed', 'failed'), 'finished', 60_000);
+      await w.workflows.apply('unadjusted', dynamicSpec([typed(1, 'flaky'), typed(2, 'flaky')]));
+      const done = await w.workflows.waitFor(
+        'unadjusted',
+        inPhase('completed', 'failed'),
+        'finished',
+        60_000,
+      );
       expect(done.status?.stepStatuses?.map((s) => [s.stepNumber, s.status])).toEqual([
         [1, 'completed'],
         [2, 'failed'],
       ]);
       expect(adjustedAtRunTime(done)).toEqual([]);
-      expect(attempts(await childrenOf(h, 'unadjusted'))).toEqual([
+      expect(attempts(await w.workflows.childrenOf('unadjusted'))).toEqual([
         [1, 1],
         [2, 1],
       ]);

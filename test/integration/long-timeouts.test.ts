@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../../src/shell/kube/client.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { counterTotal } from '../chaos/support/chaos.ts';
-import { applyWorkflow, childrenOf, inPhase, waitForWorkflow } from './support/harness.ts';
+import { inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
@@ -22,7 +22,7 @@ async function refusal(name: string, timeout: string, where: 'step' | 'rollback'
           rollbackSpec: { action: 'custom', parameters: { custom: { actionType: 'undo' } }, timeout },
         });
   try {
-    await applyWorkflow(h, name, specWith([step]));
+    await h.workflows.apply(name, specWith([step]));
   } catch (error) {
     if (error instanceof ApiError) return error;
     throw error;
@@ -43,16 +43,18 @@ describe('long timeouts', () => {
   });
 
   it('of 720h, beyond what one Node timer holds, leave the operator idle while the step runs', async () => {
-    await applyWorkflow(h, 'month-long', specWith([customStep(1, { timeout: '720h' })]));
-    await waitForWorkflow(h, 'month-long', inPhase('executing'));
-    await waitForWorkflow(h, 'month-long', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
-    expect((await childrenOf(h, 'month-long')).map((c) => c.metadata.name)).toEqual(['month-long-step-1-a1']);
+    await h.workflows.apply('month-long', specWith([customStep(1, { timeout: '720h' })]));
+    await h.workflows.waitFor('month-long', inPhase('executing'));
+    await h.workflows.waitFor('month-long', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
+    expect((await h.workflows.childrenOf('month-long')).map((c) => c.metadata.name)).toEqual([
+      'month-long-step-1-a1',
+    ]);
     await sleep(1000);
     const before = await counterTotal(h.operator.metrics.reconcileTotal);
     await sleep(3000);
     // Before the fix this counted thousands (a requeue at once, forever); now nothing changes, so nothing runs.
     expect((await counterTotal(h.operator.metrics.reconcileTotal)) - before).toBeLessThanOrEqual(1);
-    const wf = await waitForWorkflow(h, 'month-long', inPhase('executing'));
+    const wf = await h.workflows.waitFor('month-long', inPhase('executing'));
     expect(wf.status?.stepStatuses?.[0]?.status).toBe('executing');
   });
 });

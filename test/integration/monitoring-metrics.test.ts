@@ -10,14 +10,7 @@ import { APPROVED_BY } from '../../src/core/observe.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { until } from '../support/cluster.ts';
 import { rollbackFailsIn } from '../support/executor.ts';
-import {
-  annotate,
-  applyWorkflow,
-  awaitingApproval,
-  conditionOf,
-  inPhase,
-  waitForWorkflow,
-} from './support/harness.ts';
+import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
@@ -48,8 +41,8 @@ const scrapeShowing = (line: string) =>
 
 describe('metrics for the alerts', () => {
   it('a workflow at its approval gate is shown awaiting approval, with the start of its validating phase, until it is approved and finishes', async () => {
-    await applyWorkflow(h, 'gated', specWith([customStep(1)], { approvalRequired: true }));
-    const waiting = await waitForWorkflow(h, 'gated', awaitingApproval);
+    await h.workflows.apply('gated', specWith([customStep(1)], { approvalRequired: true }));
+    const waiting = await h.workflows.waitFor('gated', awaitingApproval);
     const text = await scrapeShowing(
       `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="validating",reason="AwaitingApproval"} 1`,
     );
@@ -61,8 +54,8 @@ describe('metrics for the alerts', () => {
       `kubernaut_workflowexecution_phase_start_timestamp_seconds{namespace="${h.namespace}",name="gated",phase="validating"} ${String(started)}`,
     );
 
-    await annotate(h, 'gated', APPROVED_BY, h.username);
-    await waitForWorkflow(h, 'gated', inPhase('completed'));
+    await h.workflows.annotate('gated', APPROVED_BY, h.username);
+    await h.workflows.waitFor('gated', inPhase('completed'));
     const after = await scrapeShowing(
       `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="Succeeded"} 1`,
     );
@@ -78,20 +71,19 @@ describe('metrics for the alerts', () => {
   });
 
   it('a workflow whose rollback failed is shown failed with reason RollbackFailed', async () => {
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'bad-rollback',
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })]),
     );
-    await waitForWorkflow(h, 'bad-rollback', (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed');
+    await h.workflows.waitFor('bad-rollback', (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed');
     const expected = `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="bad-rollback",phase="failed",reason="RollbackFailed"} 1`;
     const shown = series(await scrapeShowing(expected), 'kubernaut_workflowexecution_workflow_status');
     expect(shown).toContain(expected);
   });
 
   it('audit records that cannot be written are counted as failures, none as successes', async () => {
-    await applyWorkflow(h, 'unaudited', specWith([customStep(1)]));
-    await waitForWorkflow(h, 'unaudited', inPhase('completed'));
+    await h.workflows.apply('unaudited', specWith([customStep(1)]));
+    await h.workflows.waitFor('unaudited', inPhase('completed'));
     const lines = series(await scrape(), 'kubernaut_workflowexecution_audit_writes_total');
     const failures = lines.find((l) => l.includes('result="failure"'));
     expect(Number(failures?.split(' ').at(-1))).toBeGreaterThanOrEqual(1);

@@ -11,14 +11,7 @@ import { startOperator } from '../../src/shell/operator.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
-import {
-  adminClient,
-  applyWorkflow,
-  conditionOf,
-  createNamespace,
-  inPhase,
-  waitForWorkflow,
-} from './support/harness.ts';
+import { Workflows, adminClient, conditionOf, createNamespace, inPhase } from './support/harness.ts';
 
 jest.setTimeout(60_000);
 
@@ -217,12 +210,9 @@ describe('the operator ClusterRole', () => {
           ],
         },
       );
-      await applyWorkflow({ client, namespace }, 'least-privilege', spec);
-      const wf = await waitForWorkflow(
-        { client, namespace },
-        'least-privilege',
-        inPhase('completed', 'failed'),
-      );
+      const workflows = new Workflows({ client, namespace });
+      await workflows.apply('least-privilege', spec);
+      const wf = await workflows.waitFor('least-privilege', inPhase('completed', 'failed'));
       expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
       expect(wf.status?.validationResults?.safetyCheckResults?.map((r) => r.result)).toEqual([
         'passed',

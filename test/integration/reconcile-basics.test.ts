@@ -10,16 +10,7 @@ import { APPROVED_BY } from '../../src/core/observe.ts';
 import { isFinishedChild, isFinishedView } from '../../src/core/finished-workflow.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { isNotFound } from '../../src/shell/kube/client.ts';
-import {
-  annotate,
-  applyWorkflow,
-  awaitingApproval,
-  childrenOf,
-  conditionOf,
-  inPhase,
-  reconcileNow,
-  waitForWorkflow,
-} from './support/harness.ts';
+import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
@@ -28,8 +19,8 @@ const h = harnessForSuite();
 
 describe('a sequential workflow', () => {
   it('runs its steps one after another and completes with success', async () => {
-    await applyWorkflow(h, 'sequential', specWith([customStep(1), customStep(2), customStep(3)]));
-    const wf = await waitForWorkflow(h, 'sequential', inPhase('completed'), 'completed');
+    await h.workflows.apply('sequential', specWith([customStep(1), customStep(2), customStep(3)]));
+    const wf = await h.workflows.waitFor('sequential', inPhase('completed'), 'completed');
 
     expect(wf.metadata.finalizers).toContain(FINALIZER);
     expect(wf.status?.workflowResult).toMatchObject({ outcome: 'success' });
@@ -48,7 +39,7 @@ describe('a sequential workflow', () => {
     expect(Date.parse(s2!.startTime!)).toBeGreaterThanOrEqual(Date.parse(s1!.endTime!));
     expect(Date.parse(s3!.startTime!)).toBeGreaterThanOrEqual(Date.parse(s2!.endTime!));
 
-    const children = await childrenOf(h, 'sequential');
+    const children = await h.workflows.childrenOf('sequential');
     expect(children.map((c) => c.metadata.name)).toEqual([
       'sequential-step-1-a1',
       'sequential-step-2-a1',
@@ -61,8 +52,8 @@ describe('a sequential workflow', () => {
 
 describe('a finished workflow', () => {
   it('is cached as a small view, its children leave the index, and it is left alone', async () => {
-    await applyWorkflow(h, 'finished', specWith([customStep(1), customStep(2)]));
-    const done = await waitForWorkflow(h, 'finished', inPhase('completed'), 'completed');
+    await h.workflows.apply('finished', specWith([customStep(1), customStep(2)]));
+    const done = await h.workflows.waitFor('finished', inPhase('completed'), 'completed');
     const { controller } = h.operator;
     const view = await until('the finished view in the cache', () => {
       const cached = controller.workflows.get('finished', h.namespace);
@@ -77,15 +68,15 @@ describe('a finished workflow', () => {
     const cachedChild = controller.children.get('finished-step-2-a1', h.namespace);
     expect(cachedChild && isFinishedChild(cachedChild)).toBe(true);
     // Reconciled again, after an unrelated change too: nothing is written.
-    const annotated = await annotate(h, 'finished', 'example.com/note', 'looked at');
-    const later = await reconcileNow(h, annotated);
+    const annotated = await h.workflows.annotate('finished', 'example.com/note', 'looked at');
+    const later = await h.reconcileNow(annotated);
     expect(later.metadata.resourceVersion).toBe(annotated.metadata.resourceVersion);
     expect(later.status).toEqual(done.status);
   });
 
   it('still has its finalizer removed when it is deleted, with its audit record as finished', async () => {
-    await applyWorkflow(h, 'finished-deleted', specWith([customStep(1)]));
-    const done = await waitForWorkflow(h, 'finished-deleted', inPhase('completed'), 'completed');
+    await h.workflows.apply('finished-deleted', specWith([customStep(1)]));
+    const done = await h.workflows.waitFor('finished-deleted', inPhase('completed'), 'completed');
     await until('the finished view in the cache', () => {
       const cached = h.operator.controller.workflows.get('finished-deleted', h.namespace);
       return cached && isFinishedView(cached) ? true : undefined;
@@ -140,11 +131,11 @@ describe.each([
       });
       await watch.start();
       try {
-        await applyWorkflow(w, 'frugal', specWith([customStep(1), customStep(2), customStep(3)]));
-        const done = await waitForWorkflow(w, 'frugal', inPhase('completed'));
+        await w.workflows.apply('frugal', specWith([customStep(1), customStep(2), customStep(3)]));
+        const done = await w.workflows.waitFor('frugal', inPhase('completed'));
         expect(done.status?.stepStatuses?.map((s) => s.status)).toEqual(Array(3).fill('completed'));
         // Another reconcile of the finished workflow has nothing to write.
-        const again = await reconcileNow(w, done);
+        const again = await w.reconcileNow(done);
         expect(again.metadata.resourceVersion).toBe(done.metadata.resourceVersion);
         await until('the watch to deliver the finished workflow', () =>
           versions.some((v) => v.metadata.resourceVersion === done.metadata.resourceVersion)
@@ -162,7 +153,7 @@ describe.each([
         expect(changed('status')).toBe(statusWrites);
         expect(changed('finalizers')).toBe(1);
         expect(versions).toHaveLength(1 + 1 + statusWrites);
-        expect((await childrenOf(w, 'frugal')).map((c) => c.metadata.name)).toEqual(
+        expect((await w.workflows.childrenOf('frugal')).map((c) => c.metadata.name)).toEqual(
           [1, 2, 3].map((n) => `frugal-step-${n}-a1`),
         );
       } finally {
@@ -174,8 +165,8 @@ describe.each([
 
 describe('kubectl get', () => {
   it('shows phase, progress as steps finished/total, readiness and age; -o wide adds the outcome', async () => {
-    await applyWorkflow(h, 'table', specWith([customStep(1), customStep(2)]));
-    await waitForWorkflow(h, 'table', inPhase('completed'), 'completed');
+    await h.workflows.apply('table', specWith([customStep(1), customStep(2)]));
+    await h.workflows.waitFor('table', inPhase('completed'), 'completed');
     const table = await h.client.request<{
       columnDefinitions: { name: string; priority: number }[];
       rows: { cells: unknown[] }[];
@@ -204,8 +195,8 @@ describe('kubectl get', () => {
 describe('a diamond', () => {
   it('runs both branches once the root succeeded, and the join after both', async () => {
     const spec = diamondSpec(customStep);
-    await applyWorkflow(h, 'diamond', spec);
-    const wf = await waitForWorkflow(h, 'diamond', inPhase('completed'), 'completed');
+    await h.workflows.apply('diamond', spec);
+    const wf = await h.workflows.waitFor('diamond', inPhase('completed'), 'completed');
     expect(wf.status?.executionPlan).toMatchObject({
       strategy: 'sequential-with-parallel',
       parallelGroups: [[1], [2, 3], [4]],
@@ -215,7 +206,7 @@ describe('a diamond', () => {
     expect(join).toBeGreaterThanOrEqual(Date.parse(byStep.get(2)!.endTime!));
     expect(join).toBeGreaterThanOrEqual(Date.parse(byStep.get(3)!.endTime!));
     expect(Date.parse(byStep.get(2)!.startTime!)).toBeGreaterThanOrEqual(Date.parse(byStep.get(1)!.endTime!));
-    expect((await childrenOf(h, 'diamond')).map((c) => c.metadata.name)).toEqual([
+    expect((await h.workflows.childrenOf('diamond')).map((c) => c.metadata.name)).toEqual([
       'diamond-step-1-a1',
       'diamond-step-2-a1',
       'diamond-step-3-a1',
@@ -228,8 +219,8 @@ describe('an invalid spec the schema admitted', () => {
   const cyclicSpec = () => specWith([customStep(1, { dependsOn: [2] }), customStep(2, { dependsOn: [1] })]);
 
   it('ends failed with the reason and the JSON path of the cycle, and creates no child', async () => {
-    await applyWorkflow(h, 'cyclic', cyclicSpec());
-    const wf = await waitForWorkflow(h, 'cyclic', inPhase('failed'), 'failed');
+    await h.workflows.apply('cyclic', cyclicSpec());
+    const wf = await h.workflows.waitFor('cyclic', inPhase('failed'), 'failed');
     expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(conditionOf(wf, 'Ready')?.message).toContain('spec.workflowDefinition.steps[0].dependsOn');
     expect(conditionOf(wf, 'Ready')?.message).toContain(
@@ -237,13 +228,13 @@ describe('an invalid spec the schema admitted', () => {
     );
     expect(wf.status?.failureReason).toMatch(/^InvalidSpec: /);
     expect(wf.status?.observedGeneration).toBe(wf.metadata.generation);
-    expect(await childrenOf(h, 'cyclic')).toEqual([]);
+    expect(await h.workflows.childrenOf('cyclic')).toEqual([]);
   });
 
   it('is not written again and again: another reconcile leaves the status as it was', async () => {
-    await applyWorkflow(h, 'cyclic-settles', cyclicSpec());
-    const failed = await waitForWorkflow(h, 'cyclic-settles', inPhase('failed'), 'failed');
-    const again = await reconcileNow(h, failed);
+    await h.workflows.apply('cyclic-settles', cyclicSpec());
+    const failed = await h.workflows.waitFor('cyclic-settles', inPhase('failed'), 'failed');
+    const again = await h.reconcileNow(failed);
     expect(again.metadata.resourceVersion).toBe(failed.metadata.resourceVersion);
     expect(again.status).toEqual(failed.status);
   });
@@ -251,8 +242,8 @@ describe('an invalid spec the schema admitted', () => {
 
 describe('a statechart that cannot be trusted', () => {
   it('is left alone with Stalled=True and the reason, and not written again', async () => {
-    await applyWorkflow(h, 'tampered', specWith([customStep(1)], { approvalRequired: true }));
-    const waiting = await waitForWorkflow(h, 'tampered', awaitingApproval);
+    await h.workflows.apply('tampered', specWith([customStep(1)], { approvalRequired: true }));
+    const waiting = await h.workflows.waitFor('tampered', awaitingApproval);
     // Another client rewrites the persisted statechart as if it belonged to another spec.
     await h.client.request(
       `/apis/workflowexecution.kubernaut.io/v1/namespaces/${h.namespace}/workflowexecutions/tampered/status`,
@@ -265,8 +256,7 @@ describe('a statechart that cannot be trusted', () => {
         },
       },
     );
-    const stalled = await waitForWorkflow(
-      h,
+    const stalled = await h.workflows.waitFor(
       'tampered',
       (wf) => conditionOf(wf, 'Stalled')?.status === 'True',
     );
@@ -274,23 +264,22 @@ describe('a statechart that cannot be trusted', () => {
     expect(conditionOf(stalled, 'Ready')).toMatchObject({ status: 'False', reason: 'SpecHashMismatch' });
     expect(conditionOf(stalled, 'Reconciling')).toBeUndefined();
     // Nothing more happens, even when an approval arrives: no write, no child.
-    const approved = await annotate(h, 'tampered', APPROVED_BY, h.username);
-    const later = await reconcileNow(h, approved);
+    const approved = await h.workflows.annotate('tampered', APPROVED_BY, h.username);
+    const later = await h.reconcileNow(approved);
     expect(later.metadata.resourceVersion).toBe(approved.metadata.resourceVersion);
     expect(later.status).toEqual(stalled.status);
-    expect(await childrenOf(h, 'tampered')).toEqual([]);
+    expect(await h.workflows.childrenOf('tampered')).toEqual([]);
   });
 });
 
 describe('rollback specs travel with the step', () => {
   it('gives the executor the step’s rollback spec on its child', async () => {
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'carries-rollback',
       specWith([customStep(1, { rollbackSpec: customRollback(1) })]),
     );
-    await waitForWorkflow(h, 'carries-rollback', inPhase('completed'), 'completed');
-    const [child] = await childrenOf(h, 'carries-rollback');
+    await h.workflows.waitFor('carries-rollback', inPhase('completed'), 'completed');
+    const [child] = await h.workflows.childrenOf('carries-rollback');
     expect(child?.spec).toMatchObject({
       kind: 'step',
       stepNumber: 1,

@@ -11,17 +11,7 @@ import {
 } from '../../src/core/observe.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script, Verdict } from '../support/executor.ts';
-import {
-  annotate,
-  applyWorkflow,
-  awaitingApproval,
-  childrenOf,
-  conditionOf,
-  getWorkflow,
-  inPhase,
-  travel,
-  waitForWorkflow,
-} from './support/harness.ts';
+import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
@@ -35,46 +25,46 @@ const ok: Verdict = { phase: 'completed', wouldSucceed: true };
 const h = harnessForSuite(script);
 
 const statusOfStep = async (name: string) =>
-  new Map((await getWorkflow(h, name)).status?.stepStatuses?.map((s) => [s.stepNumber, s.status]));
-const childNames = async (name: string) => (await childrenOf(h, name)).map((c) => c.metadata.name);
+  new Map((await h.workflows.get(name)).status?.stepStatuses?.map((s) => [s.stepNumber, s.status]));
+const childNames = async (name: string) => (await h.workflows.childrenOf(name)).map((c) => c.metadata.name);
 const MINUTE = 60_000;
 
 describe('approval', () => {
   it('waits for the approved-by annotation, records who approved, then executes', async () => {
-    await applyWorkflow(h, 'approved', specWith([customStep(1)], { approvalRequired: true }));
-    const waiting = await waitForWorkflow(h, 'approved', awaitingApproval);
+    await h.workflows.apply('approved', specWith([customStep(1)], { approvalRequired: true }));
+    const waiting = await h.workflows.waitFor('approved', awaitingApproval);
     expect(waiting.status?.phase).toBe('validating');
     expect(conditionOf(waiting, 'Ready')?.message).toContain(APPROVED_BY);
     expect(await childNames('approved')).toEqual([]);
 
-    await annotate(h, 'approved', APPROVED_BY, h.username);
-    const wf = await waitForWorkflow(h, 'approved', inPhase('completed'));
+    await h.workflows.annotate('approved', APPROVED_BY, h.username);
+    const wf = await h.workflows.waitFor('approved', inPhase('completed'));
     expect(wf.status?.validationResults).toMatchObject({ approvalReceived: true, approvedBy: h.username });
     expect(await childNames('approved')).toEqual(['approved-step-1-a1']);
   });
 
   it('refuses an approval annotation that names someone else', async () => {
-    await applyWorkflow(h, 'impostor', specWith([customStep(1)], { approvalRequired: true }));
-    await expect(annotate(h, 'impostor', APPROVED_BY, 'somebody-else')).rejects.toThrow(
+    await h.workflows.apply('impostor', specWith([customStep(1)], { approvalRequired: true }));
+    await expect(h.workflows.annotate('impostor', APPROVED_BY, 'somebody-else')).rejects.toThrow(
       /must name the requesting user/,
     );
   });
 
   it('ends failed when rejected, running nothing', async () => {
-    await applyWorkflow(h, 'rejected', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'rejected', awaitingApproval);
-    await annotate(h, 'rejected', REJECTED_BY, h.username);
-    const wf = await waitForWorkflow(h, 'rejected', inPhase('failed'));
+    await h.workflows.apply('rejected', specWith([customStep(1)], { approvalRequired: true }));
+    await h.workflows.waitFor('rejected', awaitingApproval);
+    await h.workflows.annotate('rejected', REJECTED_BY, h.username);
+    const wf = await h.workflows.waitFor('rejected', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'False', reason: 'Rejected' });
     expect(wf.status?.failureReason).toContain(h.username);
     expect(await childNames('rejected')).toEqual([]);
   });
 
   it('ends failed when nobody approves within the validation deadline (5 minutes)', async () => {
-    await applyWorkflow(h, 'unanswered', specWith([customStep(1)], { approvalRequired: true }));
-    await waitForWorkflow(h, 'unanswered', awaitingApproval);
-    travel(h, 5 * MINUTE + 1000, 'unanswered');
-    const wf = await waitForWorkflow(h, 'unanswered', inPhase('failed'));
+    await h.workflows.apply('unanswered', specWith([customStep(1)], { approvalRequired: true }));
+    await h.workflows.waitFor('unanswered', awaitingApproval);
+    h.travel(5 * MINUTE + 1000, 'unanswered');
+    const wf = await h.workflows.waitFor('unanswered', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ reason: 'ValidationTimeout' });
     expect(await childNames('unanswered')).toEqual([]);
   });
@@ -100,8 +90,8 @@ describe('validation', () => {
         ],
       },
     );
-    await applyWorkflow(h, 'unsafe', spec);
-    const wf = await waitForWorkflow(h, 'unsafe', inPhase('failed'));
+    await h.workflows.apply('unsafe', spec);
+    const wf = await h.workflows.waitFor('unsafe', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ reason: 'SafetyCheckFailed' });
     expect(wf.status?.failureReason).toContain('health');
     expect(wf.status?.validationResults?.safetyChecksPassed).toBe(false);
@@ -131,8 +121,8 @@ describe('validation', () => {
       ],
       { safetyChecks: [{ type: 'rbac', required: true }] },
     );
-    await applyWorkflow(h, 'forbidden', spec);
-    const wf = await waitForWorkflow(h, 'forbidden', inPhase('failed'));
+    await h.workflows.apply('forbidden', spec);
+    const wf = await h.workflows.waitFor('forbidden', inPhase('failed'));
     expect(wf.status?.validationResults?.safetyCheckResults?.[0]).toMatchObject({
       type: 'rbac',
       result: 'failed',
@@ -148,8 +138,8 @@ describe('validation', () => {
         ? { phase: 'failed', message: 'quota exceeded', wouldSucceed: false }
         : ok,
     );
-    await applyWorkflow(h, 'dry-fail', specWith([customStep(1), customStep(2)], { dryRunFirst: true }));
-    const wf = await waitForWorkflow(h, 'dry-fail', inPhase('failed'));
+    await h.workflows.apply('dry-fail', specWith([customStep(1), customStep(2)], { dryRunFirst: true }));
+    const wf = await h.workflows.waitFor('dry-fail', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ reason: 'DryRunFailed' });
     expect(wf.status?.failureReason).toContain('quota exceeded');
     expect(wf.status?.validationResults?.dryRunPerformed).toBe(true);
@@ -159,8 +149,8 @@ describe('validation', () => {
   });
 
   it('executes after a dry run that passes', async () => {
-    await applyWorkflow(h, 'dry-ok', specWith([customStep(1), customStep(2)], { dryRunFirst: true }));
-    await waitForWorkflow(h, 'dry-ok', inPhase('completed'));
+    await h.workflows.apply('dry-ok', specWith([customStep(1), customStep(2)], { dryRunFirst: true }));
+    await h.workflows.waitFor('dry-ok', inPhase('completed'));
     expect(await childNames('dry-ok')).toEqual([
       'dry-ok-dryrun-1',
       'dry-ok-dryrun-2',
@@ -181,8 +171,8 @@ describe('step failures and retries', () => {
       customStep(3, { dependsOn: [1] }),
       customStep(4, { dependsOn: [2] }),
     ]);
-    await applyWorkflow(h, 'partial', spec);
-    const wf = await waitForWorkflow(h, 'partial', inPhase('completed'));
+    await h.workflows.apply('partial', spec);
+    const wf = await h.workflows.waitFor('partial', inPhase('completed'));
     expect(wf.status?.workflowResult?.outcome).toBe('partial_success');
     expect(await statusOfStep('partial')).toEqual(
       new Map([
@@ -206,33 +196,31 @@ describe('step failures and retries', () => {
     scripts.set('flaky', (c) =>
       c.spec.attempt < 3 ? { phase: 'failed', message: `attempt ${c.spec.attempt} failed` } : ok,
     );
-    await applyWorkflow(h, 'flaky', specWith([customStep(1, { maxRetries: 3 })]));
+    await h.workflows.apply('flaky', specWith([customStep(1, { maxRetries: 3 })]));
     for (const attempt of [1, 2]) {
-      await waitForWorkflow(
-        h,
+      await h.workflows.waitFor(
         'flaky',
         (wf) =>
           wf.status?.stepStatuses?.[0]?.status === 'retrying' &&
           (wf.status.stepStatuses[0].retriesAttempted ?? 0) === attempt - 1,
         `retrying after attempt ${attempt}`,
       );
-      travel(h, 5 * MINUTE, 'flaky');
+      h.travel(5 * MINUTE, 'flaky');
     }
-    const wf = await waitForWorkflow(h, 'flaky', inPhase('completed'));
+    const wf = await h.workflows.waitFor('flaky', inPhase('completed'));
     expect(wf.status?.stepStatuses?.[0]).toMatchObject({ status: 'completed', retriesAttempted: 2 });
     expect(await childNames('flaky')).toEqual(['flaky-step-1-a1', 'flaky-step-1-a2', 'flaky-step-1-a3']);
   });
 
   it('fails the workflow when a critical step exhausts its retries', async () => {
     scripts.set('exhausted', () => ({ phase: 'failed', message: 'image pull backoff' }));
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'exhausted',
       specWith([customStep(1, { maxRetries: 1, criticalStep: true })], { rollbackStrategy: 'none' }),
     );
-    await waitForWorkflow(h, 'exhausted', (wf) => wf.status?.stepStatuses?.[0]?.status === 'retrying');
-    travel(h, 5 * MINUTE, 'exhausted');
-    const wf = await waitForWorkflow(h, 'exhausted', inPhase('failed'));
+    await h.workflows.waitFor('exhausted', (wf) => wf.status?.stepStatuses?.[0]?.status === 'retrying');
+    h.travel(5 * MINUTE, 'exhausted');
+    const wf = await h.workflows.waitFor('exhausted', inPhase('failed'));
     expect(conditionOf(wf, 'Ready')).toMatchObject({ reason: 'CriticalStepFailed' });
     expect(wf.status?.stepStatuses?.[0]).toMatchObject({ status: 'failed', retriesAttempted: 1 });
     expect(await childNames('exhausted')).toEqual(['exhausted-step-1-a1', 'exhausted-step-1-a2']);
@@ -240,14 +228,13 @@ describe('step failures and retries', () => {
 
   it('fails an attempt that outlives its timeout', async () => {
     scripts.set('slow', () => ({ phase: 'hang' }));
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'slow',
       specWith([customStep(1, { timeout: '30s', criticalStep: true })], { rollbackStrategy: 'none' }),
     );
-    await waitForWorkflow(h, 'slow', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
-    travel(h, 31_000, 'slow');
-    const wf = await waitForWorkflow(h, 'slow', inPhase('failed'));
+    await h.workflows.waitFor('slow', (wf) => wf.status?.stepStatuses?.[0]?.status === 'executing');
+    h.travel(31_000, 'slow');
+    const wf = await h.workflows.waitFor('slow', inPhase('failed'));
     expect(wf.status?.stepStatuses?.[0]?.status).toBe('failed');
     expect(wf.status?.stepStatuses?.[0]?.errorMessage).toMatch(/tim(ed|e) ?out/i);
   });
@@ -272,8 +259,8 @@ describe('rollback', () => {
         ? { phase: 'failed', message: 'health check failed' }
         : ok;
     });
-    await applyWorkflow(h, 'auto-rollback', diamondWithRollbacks(4));
-    const wf = await waitForWorkflow(h, 'auto-rollback', (w) => inPhase('failed')(w) && order.length === 3);
+    await h.workflows.apply('auto-rollback', diamondWithRollbacks(4));
+    const wf = await h.workflows.waitFor('auto-rollback', (w) => inPhase('failed')(w) && order.length === 3);
     expect(order).toEqual([3, 2, 1]);
     expect(await statusOfStep('auto-rollback')).toEqual(
       new Map([
@@ -299,15 +286,13 @@ describe('rollback', () => {
     scripts.set('manual', (c) =>
       c.spec.kind === 'step' && c.spec.stepNumber === 2 ? { phase: 'failed', message: 'broken' } : ok,
     );
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'manual',
       specWith([customStep(1, { rollbackSpec: customRollback(1) }), customStep(2, { criticalStep: true })], {
         rollbackStrategy: 'manual',
       }),
     );
-    const waiting = await waitForWorkflow(
-      h,
+    const waiting = await h.workflows.waitFor(
       'manual',
       (wf) => conditionOf(wf, 'Ready')?.reason === 'AwaitingManualRollback',
     );
@@ -315,9 +300,9 @@ describe('rollback', () => {
     expect(conditionOf(waiting, 'Ready')?.message).toContain(ROLLBACK_REQUESTED_BY);
     expect(await childNames('manual')).not.toContain('manual-rollback-1');
 
-    await annotate(h, 'manual', ROLLBACK_REQUESTED_BY, h.username);
-    await waitForWorkflow(h, 'manual', stepIs(1, 'rolled_back'));
-    const wf = await getWorkflow(h, 'manual');
+    await h.workflows.annotate('manual', ROLLBACK_REQUESTED_BY, h.username);
+    await h.workflows.waitFor('manual', stepIs(1, 'rolled_back'));
+    const wf = await h.workflows.get('manual');
     expect(wf.status?.phase).toBe('failed');
     expect(await childNames('manual')).toContain('manual-rollback-1');
   });
@@ -330,8 +315,7 @@ describe('rollback', () => {
           ? { phase: 'failed', message: 'cannot restore' }
           : ok,
     );
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'bad-rollback',
       specWith([
         customStep(1, { rollbackSpec: customRollback(1) }),
@@ -339,8 +323,7 @@ describe('rollback', () => {
         customStep(3, { criticalStep: true }),
       ]),
     );
-    const wf = await waitForWorkflow(
-      h,
+    const wf = await h.workflows.waitFor(
       'bad-rollback',
       (w) => conditionOf(w, 'Ready')?.reason === 'RollbackFailed',
     );
@@ -362,8 +345,7 @@ describe('cancellation', () => {
     scripts.set('cancelled', (c) =>
       c.spec.kind === 'step' && c.spec.stepNumber === 2 && !release ? { phase: 'hang' } : ok,
     );
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'cancelled',
       specWith([
         customStep(1, { rollbackSpec: customRollback(1) }),
@@ -371,12 +353,14 @@ describe('cancellation', () => {
         customStep(3),
       ]),
     );
-    await waitForWorkflow(h, 'cancelled', stepIs(2, 'executing'));
-    await annotate(h, 'cancelled', CANCEL_REQUESTED_BY, h.username);
-    await waitForWorkflow(h, 'cancelled', (wf) => conditionOf(wf, 'Ready')?.reason === 'Stopping');
+    await h.workflows.waitFor('cancelled', stepIs(2, 'executing'));
+    await h.workflows.annotate('cancelled', CANCEL_REQUESTED_BY, h.username);
+    await h.workflows.waitFor('cancelled', (wf) => conditionOf(wf, 'Ready')?.reason === 'Stopping');
     release = true;
     // The executor finishes step 2 now: poke it by touching the child.
-    const child = (await childrenOf(h, 'cancelled')).find((c) => c.metadata.name === 'cancelled-step-2-a1')!;
+    const child = (await h.workflows.childrenOf('cancelled')).find(
+      (c) => c.metadata.name === 'cancelled-step-2-a1',
+    )!;
     await h.client.request(
       `/apis/kubernetesexecution.kubernaut.io/v1/namespaces/${h.namespace}/kubernetesexecutions/${child.metadata.name}/status`,
       {
@@ -385,8 +369,7 @@ describe('cancellation', () => {
         body: { status: { phase: 'completed' } },
       },
     );
-    const wf = await waitForWorkflow(
-      h,
+    const wf = await h.workflows.waitFor(
       'cancelled',
       (w) => inPhase('failed')(w) && conditionOf(w, 'Ready')?.reason === 'Cancelled',
     );
@@ -434,8 +417,8 @@ describe('monitoring', () => {
           }
         : ok;
     });
-    await applyWorkflow(h, 'effective', specWith([scaleTo('api', 3)]));
-    const wf = await waitForWorkflow(h, 'effective', inPhase('completed'), 'completed', 60_000);
+    await h.workflows.apply('effective', specWith([scaleTo('api', 3)]));
+    const wf = await h.workflows.waitFor('effective', inPhase('completed'), 'completed', 60_000);
     expect(wf.status?.workflowResult).toMatchObject({
       outcome: 'success',
       effectivenessScore: 1,
@@ -452,10 +435,10 @@ describe('monitoring', () => {
   it('completes with an unknown outcome when the target is still not healthy at the monitoring deadline', async () => {
     await createDeployment('stuck', 1);
     // The executor claims success but never scales: the Deployment never reaches 5 replicas.
-    await applyWorkflow(h, 'unverified', specWith([scaleTo('stuck', 5)]));
-    await waitForWorkflow(h, 'unverified', inPhase('monitoring'));
-    travel(h, 10 * MINUTE + 1000, 'unverified');
-    const wf = await waitForWorkflow(h, 'unverified', inPhase('completed'));
+    await h.workflows.apply('unverified', specWith([scaleTo('stuck', 5)]));
+    await h.workflows.waitFor('unverified', inPhase('monitoring'));
+    h.travel(10 * MINUTE + 1000, 'unverified');
+    const wf = await h.workflows.waitFor('unverified', inPhase('completed'));
     expect(wf.status?.workflowResult?.outcome).toBe('unknown');
     expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True', reason: 'Unverified' });
   });
@@ -479,8 +462,8 @@ async function createDeployment(name: string, replicas: number): Promise<void> {
 describe('deletion', () => {
   it('removes the finalizer mid-run, and the children go with the workflow', async () => {
     scripts.set('deleted', () => ({ phase: 'hang' }));
-    await applyWorkflow(h, 'deleted', specWith([customStep(1)]));
-    await waitForWorkflow(h, 'deleted', stepIs(1, 'executing'));
+    await h.workflows.apply('deleted', specWith([customStep(1)]));
+    await h.workflows.waitFor('deleted', stepIs(1, 'executing'));
     expect(await childNames('deleted')).toEqual(['deleted-step-1-a1']);
     await h.client.request(
       `/apis/workflowexecution.kubernaut.io/v1/namespaces/${h.namespace}/workflowexecutions/deleted`,

@@ -8,7 +8,7 @@ import { EventRecorder } from '../../src/shell/events.ts';
 import { createStreamLogger } from '../../src/shell/logger.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import { applyWorkflow, childrenOf, getWorkflow, inPhase, waitForWorkflow } from './support/harness.ts';
+import { inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
@@ -57,8 +57,8 @@ async function eventsFor(name: string): Promise<EventObject[]> {
 
 describe('Kubernetes Events', () => {
   it('records each phase change once, and the steps’ progress in one aggregated Event, not one per step', async () => {
-    await applyWorkflow(h, 'eventful', specWith([customStep(1), customStep(2), customStep(3)]));
-    await waitForWorkflow(h, 'eventful', inPhase('completed'));
+    await h.workflows.apply('eventful', specWith([customStep(1), customStep(2), customStep(3)]));
+    await h.workflows.waitFor('eventful', inPhase('completed'));
     // Events are written after the status; give the last one a moment.
     let events: EventObject[] = [];
     for (let i = 0; i < 50 && !events.some((e) => e.reason === 'WorkflowExecutionCompleted'); i++) {
@@ -79,7 +79,7 @@ describe('Kubernetes Events', () => {
   });
 
   it('aggregates a repeated event into one object with a series count, as client-go does', async () => {
-    const wf = await getWorkflow(h, 'eventful');
+    const wf = await h.workflows.get('eventful');
     const recorder = new EventRecorder(h.client, (error) => {
       throw error;
     });
@@ -115,10 +115,9 @@ describe('secret values', () => {
         },
       },
     ]);
-    await applyWorkflow(h, 'rotate-secret', spec);
+    await h.workflows.apply('rotate-secret', spec);
     // Monitoring then waits for the Secret to hold the new value (this executor never writes it).
-    const wf = await waitForWorkflow(
-      h,
+    const wf = await h.workflows.waitFor(
       'rotate-secret',
       (w) => w.status?.stepStatuses?.[0]?.status === 'completed',
     );
@@ -127,7 +126,7 @@ describe('secret values', () => {
     expect(logLines.join('')).not.toContain(SECRET_VALUE);
     expect(logLines.join('')).toContain('rotate-secret');
     // The executor's contract carries the change it must make.
-    const [child] = await childrenOf(h, 'rotate-secret');
+    const [child] = await h.workflows.childrenOf('rotate-secret');
     expect(child?.spec.parameters?.updateSecret?.dataUpdates).toEqual({ password: SECRET_VALUE });
   });
 });
@@ -199,11 +198,11 @@ describe('ownership by the AlertRemediation', () => {
         body: { apiVersion: 'kubernaut.io/v1', kind: 'AlertRemediation', metadata: { name: 'high-latency' } },
       },
     );
-    await applyWorkflow(h, 'owned', {
+    await h.workflows.apply('owned', {
       ...specWith([customStep(1)]),
       alertRemediationRef: { name: 'high-latency', namespace: h.namespace },
     });
-    const wf = await waitForWorkflow(h, 'owned', inPhase('completed'));
+    const wf = await h.workflows.waitFor('owned', inPhase('completed'));
     expect(wf.metadata.ownerReferences).toEqual([
       {
         apiVersion: 'kubernaut.io/v1',

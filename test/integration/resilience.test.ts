@@ -11,13 +11,11 @@ import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
 import {
   SkewClock,
-  applyWorkflow,
-  childrenOf,
+  Workflows,
   conditionOf,
   createNamespace,
   inPhase,
   startOperatorFor,
-  waitForWorkflow,
   type Harness,
 } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
@@ -36,8 +34,11 @@ describe('other writers', () => {
   const h = harnessForSuite();
 
   it('keeps a condition another client writes to status, and loses none of its own transitions', async () => {
-    await applyWorkflow(h, 'shared-status', specWith(Array.from({ length: 6 }, (_, i) => customStep(i + 1))));
-    await waitForWorkflow(h, 'shared-status', (wf) => wf.status?.statechart !== undefined);
+    await h.workflows.apply(
+      'shared-status',
+      specWith(Array.from({ length: 6 }, (_, i) => customStep(i + 1))),
+    );
+    await h.workflows.waitFor('shared-status', (wf) => wf.status?.statechart !== undefined);
     // The other client writes its own condition through the status subresource, with a merge
     // patch built on what it read (so it, too, can only add, never roll back the operator's work).
     for (let written = false; !written;) {
@@ -59,7 +60,7 @@ describe('other writers', () => {
         if (!isConflict(error)) throw error;
       }
     }
-    const wf = await waitForWorkflow(h, 'shared-status', inPhase('completed'));
+    const wf = await h.workflows.waitFor('shared-status', inPhase('completed'));
     expect(conditionOf(wf, EXTERNAL.type)).toMatchObject({ status: 'True', reason: 'Recorded' });
     expect(wf.status?.stepStatuses?.every((s) => s.status === 'completed')).toBe(true);
     expect(wf.status?.workflowResult?.outcome).toBe('success');
@@ -67,8 +68,7 @@ describe('other writers', () => {
 
   it('loses nothing in a storm of 409 conflicts', async () => {
     const before = await conflicts(h);
-    await applyWorkflow(
-      h,
+    await h.workflows.apply(
       'storm',
       specWith(Array.from({ length: 8 }, (_, i) => customStep(i + 1, i > 0 ? { dependsOn: [i] } : {}))),
     );
@@ -87,11 +87,11 @@ describe('other writers', () => {
           .catch(() => undefined);
       }
     })();
-    const wf = await waitForWorkflow(h, 'storm', inPhase('completed'), 'completed', 90_000);
+    const wf = await h.workflows.waitFor('storm', inPhase('completed'), 'completed', 90_000);
     storming.on = false;
     await storm;
     expect(wf.status?.stepStatuses?.map((s) => s.status)).toEqual(Array(8).fill('completed'));
-    expect((await childrenOf(h, 'storm')).map((c) => c.metadata.name)).toEqual(
+    expect((await h.workflows.childrenOf('storm')).map((c) => c.metadata.name)).toEqual(
       Array.from({ length: 8 }, (_, i) => `storm-step-${i + 1}-a1`),
     );
     expect(h.executor.duplicates()).toEqual([]);
@@ -136,9 +136,9 @@ describe('an apiserver restart mid-run', () => {
     await executor.start();
     const operator = await startOperatorFor(cp.kubeconfigPath, namespace, new SkewClock());
     cleanup.add('the operator', () => operator.stop());
-    const target = { client, namespace };
-    await applyWorkflow(target, 'survivor', specWith([customStep(1), customStep(2), customStep(3)]));
-    await waitForWorkflow(target, 'survivor', (wf) => wf.status?.stepStatuses?.[1]?.status === 'executing');
+    const workflows = new Workflows({ client, namespace });
+    await workflows.apply('survivor', specWith([customStep(1), customStep(2), customStep(3)]));
+    await workflows.waitFor('survivor', (wf) => wf.status?.stepStatuses?.[1]?.status === 'executing');
 
     await cp.restartApiserver();
     hold = false;
@@ -152,9 +152,9 @@ describe('an apiserver restart mid-run', () => {
         body: { status: { phase: 'completed' } },
       },
     );
-    const wf = await waitForWorkflow(target, 'survivor', inPhase('completed'), 'completed', 60_000);
+    const wf = await workflows.waitFor('survivor', inPhase('completed'), 'completed', 60_000);
     expect(wf.status?.stepStatuses?.map((s) => s.status)).toEqual(['completed', 'completed', 'completed']);
-    expect((await childrenOf(target, 'survivor')).map((c) => c.metadata.name)).toEqual([
+    expect((await workflows.childrenOf('survivor')).map((c) => c.metadata.name)).toEqual([
       'survivor-step-1-a1',
       'survivor-step-2-a1',
       'survivor-step-3-a1',

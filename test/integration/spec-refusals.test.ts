@@ -10,7 +10,7 @@ import { ApiError } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customRollback, customStep, specWith, step } from '../fixtures/specs.ts';
 import { untilSpecPolicyEnforced } from './support/admission.ts';
-import { applyWorkflow, conditionOf, getWorkflow, inPhase, waitForWorkflow } from './support/harness.ts';
+import { conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(60_000);
@@ -123,14 +123,14 @@ async function refusal(promise: Promise<unknown>): Promise<ApiError | undefined>
 describe('a spec the CRD refused before', () => {
   it.each(cases)('with %s is still refused, with its path', async (what, specOf, expected) => {
     const name = `refused-${cases.findIndex(([w]) => w === what)}`;
-    const refused = await refusal(applyWorkflow(h, name, specOf()));
+    const refused = await refusal(h.workflows.apply(name, specOf()));
     if (expected.by === 'apiserver') {
       expect(refused?.status).toBe(422);
       for (const text of expected.says) expect(refused?.message).toContain(text);
       return;
     }
     expect(refused).toBeUndefined();
-    const wf = await waitForWorkflow(h, name, inPhase('failed'), 'failed');
+    const wf = await h.workflows.waitFor(name, inPhase('failed'), 'failed');
     expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(conditionOf(wf, 'Ready')?.message).toContain(
       `${expected.path}: ${expected.says} (${expected.reason})`,
@@ -143,8 +143,8 @@ describe('a spec change', () => {
   const path = () => resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'immutable');
 
   beforeAll(async () => {
-    await applyWorkflow(h, 'immutable', specWith([customStep(1)]));
-    await waitForWorkflow(h, 'immutable', inPhase('completed'), 'completed');
+    await h.workflows.apply('immutable', specWith([customStep(1)]));
+    await h.workflows.waitFor('immutable', inPhase('completed'), 'completed');
   });
 
   it('is refused by a merge patch and by a PUT, naming the spec', async () => {
@@ -158,7 +158,7 @@ describe('a spec change', () => {
     expect(patched?.status).toBe(422);
     expect(patched?.message).toContain('spec: spec is immutable after creation');
 
-    const wf = await getWorkflow(h, 'immutable');
+    const wf = await h.workflows.get('immutable');
     const replaced = await refusal(
       h.client.request(path(), {
         method: 'PUT',
@@ -167,7 +167,7 @@ describe('a spec change', () => {
     );
     expect(replaced?.status).toBe(422);
     expect(replaced?.message).toContain('spec: spec is immutable after creation');
-    expect((await getWorkflow(h, 'immutable')).spec).toEqual(wf.spec);
+    expect((await h.workflows.get('immutable')).spec).toEqual(wf.spec);
   });
 
   it('leaves metadata and status writes alone', async () => {

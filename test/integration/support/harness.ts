@@ -1,7 +1,7 @@
 /**
  * An operator running in-process against the shared real control plane, a scripted executor, and a
- * namespace of its own, with helpers that speak the domain: apply a workflow, wait for a phase,
- * list its children, approve it, move the clock.
+ * namespace of its own, with helpers that speak the domain: the namespace's workflows by name (apply
+ * one, wait for a phase, list its children, approve it), and the operator's clock to move.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -47,6 +47,16 @@ export interface Harness {
   audit: AuditStore;
   /** The name the kubeconfig's user has in the apiserver. */
   username: string;
+  /** The workflows of the harness's namespace. */
+  workflows: Workflows;
+  /** Moves the operator's clock and makes it look at the workflow now. */
+  travel(ms: number, name: string): void;
+  /**
+   * Runs one reconcile of the workflow now, once the operator's cache holds `seen` (a copy read from
+   * the apiserver), and returns the workflow as the apiserver has it afterwards: what that reconcile
+   * decided, without waiting for time to pass.
+   */
+  reconcileNow(seen: WorkflowExecution): Promise<WorkflowExecution>;
   stop(): Promise<void>;
 }
 
@@ -157,6 +167,7 @@ export async function startHarness(
     );
     await executor.start();
     const username = await whoAmI(client);
+    const workflows = new Workflows({ client, namespace });
     return {
       kc,
       client,
@@ -166,6 +177,23 @@ export async function startHarness(
       clock,
       audit,
       username,
+      workflows,
+      travel(ms, name) {
+        clock.advance(ms);
+        operator.controller.queue.add(`${namespace}/${name}`);
+      },
+      async reconcileNow(seen) {
+        const name = seen.metadata.name ?? '';
+        const version = BigInt(seen.metadata.resourceVersion ?? '0');
+        const cached = () => operator.controller.workflows.get(name, namespace)?.metadata.resourceVersion;
+        const deadline = Date.now() + 10_000;
+        while (BigInt(cached() ?? '0') < version) {
+          if (Date.now() > deadline) throw new Error(`the operator's cache never saw ${name} at ${version}`);
+          await sleep(20);
+        }
+        await operator.controller.reconciler.reconcile(`${namespace}/${name}`);
+        return workflows.get(name);
+      },
       stop: () => cleanup.run(),
     };
   } catch (error) {
@@ -174,57 +202,77 @@ export async function startHarness(
   }
 }
 
-export function workflowManifest(
-  namespace: string,
-  name: string,
-  spec: WorkflowExecutionSpec,
-  annotations: Record<string, string> = {},
-): WorkflowExecution {
-  return {
-    apiVersion: 'workflowexecution.kubernaut.io/v1',
-    kind: 'WorkflowExecution',
-    metadata: { name, namespace, annotations },
-    spec,
-  };
-}
+/**
+ * The workflows of one namespace, as the apiserver has them (never a cache), spoken of by name:
+ * apply one, read it, wait for it to reach a state, list its children, annotate it.
+ */
+export class Workflows {
+  readonly client: KubeClient;
+  readonly namespace: string;
 
-export async function applyWorkflow(
-  h: Pick<Harness, 'client' | 'namespace'>,
-  name: string,
-  spec: WorkflowExecutionSpec,
-  annotations: Record<string, string> = {},
-): Promise<WorkflowExecution> {
-  return h.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, h.namespace), {
-    body: workflowManifest(h.namespace, name, spec, annotations),
-  });
-}
+  constructor({ client, namespace }: { client: KubeClient; namespace: string }) {
+    this.client = client;
+    this.namespace = namespace;
+  }
 
-export async function getWorkflow(
-  h: Pick<Harness, 'client' | 'namespace'>,
-  name: string,
-): Promise<WorkflowExecution> {
-  return h.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, name));
-}
+  async apply(
+    name: string,
+    spec: WorkflowExecutionSpec,
+    annotations: Record<string, string> = {},
+  ): Promise<WorkflowExecution> {
+    const manifest: WorkflowExecution = {
+      apiVersion: 'workflowexecution.kubernaut.io/v1',
+      kind: 'WorkflowExecution',
+      metadata: { name, namespace: this.namespace, annotations },
+      spec,
+    };
+    return this.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, this.namespace), {
+      body: manifest,
+    });
+  }
 
-/** Polls the apiserver (not a cache) until the workflow satisfies `done`. */
-export async function waitForWorkflow(
-  h: Pick<Harness, 'client' | 'namespace'>,
-  name: string,
-  done: (wf: WorkflowExecution) => boolean,
-  what = 'the expected state',
-  timeoutMs = 30_000,
-): Promise<WorkflowExecution> {
-  const deadline = Date.now() + timeoutMs;
-  let last: WorkflowExecution | undefined;
-  for (;;) {
-    last = await getWorkflow(h, name);
-    if (done(last)) return last;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${name} did not reach ${what} in ${timeoutMs} ms; status: ${JSON.stringify({ ...last.status, statechart: undefined })}`,
-      );
+  async get(name: string): Promise<WorkflowExecution> {
+    return this.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, this.namespace, name));
+  }
+
+  /** Polls the apiserver until the workflow satisfies `done`. */
+  async waitFor(
+    name: string,
+    done: (wf: WorkflowExecution) => boolean,
+    what = 'the expected state',
+    timeoutMs = 30_000,
+  ): Promise<WorkflowExecution> {
+    const deadline = Date.now() + timeoutMs;
+    let last: WorkflowExecution | undefined;
+    for (;;) {
+      last = await this.get(name);
+      if (done(last)) return last;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${name} did not reach ${what} in ${timeoutMs} ms; status: ${JSON.stringify({ ...last.status, statechart: undefined })}`,
+        );
+      }
+      await sleep(50);
     }
-    await sleep(50);
+  }
+
+  /** The workflow's children (KubernetesExecutions it owns), by name. */
+  async childrenOf(name: string): Promise<KubernetesExecution[]> {
+    const wf = await this.get(name);
+    const list = await this.client.request<{ items: KubernetesExecution[] }>(
+      resourcePath(KUBERNETES_EXECUTIONS, this.namespace),
+    );
+    return list.items
+      .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === wf.metadata.uid))
+      .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  }
+
+  async annotate(name: string, key: string, value: string): Promise<WorkflowExecution> {
+    return this.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, this.namespace, name), {
+      method: 'PATCH',
+      patchType: 'merge',
+      body: { metadata: { annotations: { [key]: value } } },
+    });
   }
 }
 
@@ -232,56 +280,6 @@ export const inPhase =
   (...phases: string[]) =>
   (wf: WorkflowExecution): boolean =>
     phases.includes(wf.status?.phase ?? '');
-
-export async function childrenOf(
-  h: Pick<Harness, 'client' | 'namespace'>,
-  name: string,
-): Promise<KubernetesExecution[]> {
-  const wf = await getWorkflow(h, name);
-  const list = await h.client.request<{ items: KubernetesExecution[] }>(
-    resourcePath(KUBERNETES_EXECUTIONS, h.namespace),
-  );
-  return list.items
-    .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === wf.metadata.uid))
-    .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
-}
-
-export async function annotate(
-  h: Pick<Harness, 'client' | 'namespace'>,
-  name: string,
-  key: string,
-  value: string,
-): Promise<WorkflowExecution> {
-  return h.client.request<WorkflowExecution>(resourcePath(WORKFLOW_EXECUTIONS, h.namespace, name), {
-    method: 'PATCH',
-    patchType: 'merge',
-    body: { metadata: { annotations: { [key]: value } } },
-  });
-}
-
-/**
- * Runs one reconcile of the workflow now, once the operator's cache holds `seen` (a copy read from
- * the apiserver), and returns the workflow as the apiserver has it afterwards: what that reconcile
- * decided, without waiting for time to pass.
- */
-export async function reconcileNow(h: Harness, seen: WorkflowExecution): Promise<WorkflowExecution> {
-  const name = seen.metadata.name ?? '';
-  const version = BigInt(seen.metadata.resourceVersion ?? '0');
-  const cached = () => h.operator.controller.workflows.get(name, h.namespace)?.metadata.resourceVersion;
-  const deadline = Date.now() + 10_000;
-  while (BigInt(cached() ?? '0') < version) {
-    if (Date.now() > deadline) throw new Error(`the operator's cache never saw ${name} at ${version}`);
-    await sleep(20);
-  }
-  await h.operator.controller.reconciler.reconcile(`${h.namespace}/${name}`);
-  return getWorkflow(h, name);
-}
-
-/** Moves the operator's clock and makes it look at the workflow now. */
-export function travel(h: Harness, ms: number, name: string): void {
-  h.clock.advance(ms);
-  h.operator.controller.queue.add(`${h.namespace}/${name}`);
-}
 
 export const conditionOf = (wf: WorkflowExecution, type: string) =>
   wf.status?.conditions?.find((c) => c.type === type);
