@@ -8,6 +8,7 @@ import { Cleanup } from '../../src/shell/cleanup.ts';
 import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
 import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
 import { applyAll, loadManifests } from '../../src/shell/controlplane/manifests.ts';
+import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
@@ -273,5 +274,67 @@ describe('operators as processes', () => {
     // And it works: a workflow in its namespace completes.
     await workflows.apply('after-grant', specWith([customStep(1)]));
     await workflows.waitFor('after-grant', inPhase('completed'));
+  });
+});
+
+describe('step progress waiting for its status write', () => {
+  /** Long enough that only stopping can write what waits. */
+  const WAIT = ['--progress-write-delay', '600000'];
+  const statuses = (wf: WorkflowExecution) => wf.status?.stepStatuses?.map((s) => s.status);
+
+  /** A 3-step chain whose step 3 hangs, run by `operator` until step 3's child exists. */
+  async function chainAtStep3(prefix: string, operator: (namespace: string) => Promise<OperatorProcess>) {
+    const namespace = await scratchNamespace(cleanup, client, prefix);
+    const executor = cleanup.track(
+      'the executor',
+      new ScriptedExecutor(
+        kc,
+        client,
+        (c) => (c.spec.stepNumber === 3 ? { phase: 'hang' } : { phase: 'completed' }),
+        namespace,
+      ),
+      (e) => e.stop(),
+    );
+    await executor.start();
+    const process = await operator(namespace);
+    const workflows = new Workflows({ client, namespace });
+    await workflows.apply('chain', specWith([customStep(1), customStep(2), customStep(3)]));
+    await until('the child of step 3', async () =>
+      (await workflows.childrenOf('chain')).some((c) => c.spec.stepNumber === 3) ? true : undefined,
+    );
+    // Steps 1 and 2 are done and 3 runs, but the last write is the one that started step 1.
+    expect(statuses(await workflows.get('chain'))).toEqual(['executing', 'pending', 'pending']);
+    return { namespace, executor, process, workflows };
+  }
+
+  it('is written before the operator exits on SIGTERM', async () => {
+    const { process, workflows } = await chainAtStep3('progress-term', (namespace) =>
+      spawnOperatorProcess({ kubeconfig: admin(), namespaces: [namespace], args: WAIT }),
+    );
+    expect(await process.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(statuses(await workflows.get('chain'))).toEqual(['completed', 'completed', 'executing']);
+  });
+
+  it('is found again after SIGKILL: the next operator takes in the children it finds and creates none twice', async () => {
+    const { namespace, executor, process, workflows } = await chainAtStep3('progress-kill', (ns) =>
+      spawnOperatorProcess({ kubeconfig: admin(), namespaces: [ns], args: WAIT }),
+    );
+    await process.kill('SIGKILL');
+    await spawnOperator({ kubeconfig: admin(), namespace });
+    await until('steps 1 and 2 written as completed by the next operator', async () =>
+      statuses(await workflows.get('chain'))?.join() === 'completed,completed,executing' ? true : undefined,
+    );
+    await client.request(
+      `/apis/kubernetesexecution.kubernaut.io/v1/namespaces/${namespace}/kubernetesexecutions/chain-step-3-a1/status`,
+      { method: 'PATCH', patchType: 'merge', body: { status: { phase: 'completed' } } },
+    );
+    const done = await workflows.waitFor('chain', inPhase('completed'));
+    expect(statuses(done)).toEqual(['completed', 'completed', 'completed']);
+    expect((await workflows.childrenOf('chain')).map((c) => c.metadata.name)).toEqual([
+      'chain-step-1-a1',
+      'chain-step-2-a1',
+      'chain-step-3-a1',
+    ]);
+    expect(executor.duplicates()).toEqual([]);
   });
 });
