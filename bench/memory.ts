@@ -2,7 +2,7 @@
  * The operator's memory (figures, never assertions): its RSS, and after a full GC forced through
  * the inspector its heap, idle, then with N finished workflows, then with M more running; and the
  * RSS and heap each finished workflow adds. The operator runs as the image runs it: this checkout's
- * sources compiled to JavaScript. N is 1,000 and M 100 unless BENCH_MEMORY_FINISHED and
+ * sources compiled to JavaScript, with the image's node flags and environment. N is 1,000 and M 100 unless BENCH_MEMORY_FINISHED and
  * BENCH_MEMORY_RUNNING say otherwise; issue 13's figure (10,000 finished, 100 running) is
  *   BENCH_MEMORY_FINISHED=10000 nice npm run bench -- memory
  * (about 5 minutes on a quiet 2-core machine, 40 workflows/s; an hour on a loaded one).
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { compileStaged } from '../scripts/image/build.ts';
+import { OPERATOR_ENV, OPERATOR_NODE_FLAGS, compileStaged } from '../scripts/image/build.ts';
 import { REPO_ROOT } from '../src/shell/controlplane/binaries.ts';
 import { ScriptedExecutor } from '../test/support/executor.ts';
 import { Workflows } from '../test/integration/support/harness.ts';
@@ -104,8 +104,14 @@ export async function benchMemory(): Promise<void> {
   let finishSeconds = Number.NaN;
   try {
     await Promise.all([executor.start(), watcher.start()]);
-    // As the image runs it: the sources compiled to JavaScript (no type stripper loaded).
-    operator = await startBenchOperator(cluster, namespace, { inspect: true, entry: compiledWfx() });
+    // As the image runs it: the sources compiled to JavaScript (no type stripper loaded), with the
+    // image's node flags and environment.
+    operator = await startBenchOperator(cluster, namespace, {
+      inspect: true,
+      entry: compiledWfx(),
+      nodeArgs: OPERATOR_NODE_FLAGS,
+      env: OPERATOR_ENV,
+    });
     await sample('idle, caches synced');
     const t0 = performance.now();
     const done = Array.from({ length: FINISHED }, (_, i) => `wf-${i}`);

@@ -12,7 +12,11 @@ import { createInformer, type ResourceInformer } from '../../src/shell/informer.
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { ScriptedExecutor, succeedAll, type ChildTimes, type Script } from '../../test/support/executor.ts';
 import { Workflows } from '../../test/integration/support/harness.ts';
-import { spawnOperator, type OperatorProcess } from '../../test/support/operator-process.ts';
+import {
+  spawnOperator,
+  type OperatorProcess,
+  type OperatorProcessOptions,
+} from '../../test/support/operator-process.ts';
 import { cpuMs } from '../../test/support/proc.ts';
 import { operatorRequests, requestTotals, type RequestDelta } from './apiserver-requests.ts';
 import type { BenchCluster } from './cluster.ts';
@@ -92,7 +96,7 @@ export function watchFinished(
 export async function startBenchOperator(
   cluster: BenchCluster,
   namespace: string,
-  options: { inspect?: boolean; entry?: string } = {},
+  options: Pick<OperatorProcessOptions, 'inspect' | 'entry' | 'nodeArgs' | 'env'> = {},
 ): Promise<OperatorProcess> {
   const operator = await spawnOperator({
     kubeconfig: cluster.kubeconfigPath,

@@ -41,6 +41,10 @@ export interface OperatorProcessOptions {
   args?: readonly string[];
   /** The `wfx` script to run (default: src/cli/wfx.ts of this checkout). */
   entry?: string;
+  /** Flags for node itself, before the script. */
+  nodeArgs?: readonly string[];
+  /** More environment, on top of this process's. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface Exit {
@@ -107,6 +111,7 @@ export function metricValue(body: string, name: string): number | undefined {
 
 function operatorArgs(options: OperatorProcessOptions, healthPort: number, metricsPort: number): string[] {
   const args = [
+    ...(options.nodeArgs ?? []),
     ...(options.inspect ? ['--inspect=127.0.0.1:0'] : []),
     options.entry ?? WFX,
     'operator',
@@ -139,6 +144,7 @@ export async function spawnOperator(options: OperatorProcessOptions): Promise<Op
   const child = spawn(NODE, operatorArgs(options, healthPort, metricsPort), {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   const { pid } = child;
   if (pid === undefined) throw new Error('the operator process did not start');
