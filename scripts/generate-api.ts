@@ -1,6 +1,8 @@
 /**
  * One source of truth: the schemas in src/api/schema generate the CRDs (crds/), the TypeScript types
- * (src/api/generated/types.ts) and standalone ajv validators (src/api/generated/validators.js).
+ * (src/api/generated/types.ts) and standalone ajv validators (src/api/generated/validators.js); the
+ * metric catalogue (src/monitoring/metrics.yaml) generates its typed module and docs/metrics.md, and
+ * then the alert rules and dashboard, which name metrics through that module.
  * `--check` regenerates in memory and fails when a committed file differs.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -15,7 +17,14 @@ import type { Schema } from '../src/api/schema/builders.ts';
 import { kubernetesExecutionCrd, workflowExecutionCrd } from '../src/api/schema/crds.ts';
 import * as ke from '../src/api/schema/kubernetesexecution.ts';
 import * as we from '../src/api/schema/workflowexecution.ts';
-import { monitoringOutputs } from '../src/monitoring/outputs.ts';
+import {
+  METRICS_DOC_FILE,
+  METRICS_MODULE_FILE,
+  METRIC_CATALOGUE_FILE,
+  metricsDoc,
+  metricsModule,
+  readCatalogue,
+} from '../src/monitoring/metric-catalogue.ts';
 
 // CommonJS module: its function is the default export of the default import under NodeNext.
 const standaloneCode = standaloneModule.default;
@@ -198,8 +207,31 @@ async function main(): Promise<void> {
     ['src/api/generated/types.ts', await format(typesModule(), { ...prettierConfig, parser: 'typescript' })],
     ['src/api/generated/validators.js', validatorsModule()],
     ['src/api/generated/validators.d.ts', validatorsDts],
-    ...(await monitoringOutputs((text, parser) => format(text, { ...prettierConfig, parser }))),
   ];
+  const catalogue = readCatalogue(readFileSync(join(root, METRIC_CATALOGUE_FILE), 'utf8'));
+  const metricOutputs: [string, string][] = [
+    [
+      METRICS_MODULE_FILE,
+      await format(metricsModule(catalogue), { ...prettierConfig, parser: 'typescript' }),
+    ],
+    [METRICS_DOC_FILE, await format(metricsDoc(catalogue), { ...prettierConfig, parser: 'markdown' })],
+  ];
+  const drifted = writeOrCheck(metricOutputs, check);
+  // Loaded now, so that the rules and the dashboard see the metrics module just written.
+  const { monitoringOutputs } = await import('../src/monitoring/outputs.ts');
+  outputs.push(...(await monitoringOutputs((text, parser) => format(text, { ...prettierConfig, parser }))));
+  drifted.push(...writeOrCheck(outputs, check));
+  if (drifted.length > 0) {
+    console.error(
+      `Generated files differ from their sources; run \`npm run generate\`:\n  ${drifted.join('\n  ')}`,
+    );
+    process.exit(1);
+  }
+  if (check) console.log('generated API files are up to date');
+}
+
+/** Writes the outputs, or with `check` returns those whose committed file differs. */
+function writeOrCheck(outputs: readonly [string, string][], check: boolean): string[] {
   const drifted: string[] = [];
   for (const [path, content] of outputs) {
     const full = join(root, path);
@@ -217,13 +249,7 @@ async function main(): Promise<void> {
       console.log(`wrote ${path}`);
     }
   }
-  if (drifted.length > 0) {
-    console.error(
-      `Generated files differ from src/api/schema; run \`npm run generate\`:\n  ${drifted.join('\n  ')}`,
-    );
-    process.exit(1);
-  }
-  if (check) console.log('generated API files are up to date');
+  return drifted;
 }
 
 await main();

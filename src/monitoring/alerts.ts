@@ -2,8 +2,9 @@
  * The alert rules shipped with the operator (manifests/monitoring/prometheus-rule.yaml is generated
  * from here by `npm run generate`). One set of rules; thresholds, windows and `for` durations are
  * parameters, so tests run the very same rules with short ones.
- * Written against the metric names the operator exports (src/shell/metrics.ts).
+ * Metrics are named through the catalogue (src/monitoring/metric-names.ts).
  */
+import { metricName } from './metric-names.ts';
 
 /** A Prometheus duration such as `30s`, `5m`, `1h`. */
 export type PromDuration = `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
@@ -85,8 +86,6 @@ export interface RuleGroup {
   rules: AlertRule[];
 }
 
-const M = 'kubernaut_workflowexecution';
-
 /** The anchor of an alert's section in docs/runbooks.md (GitHub's heading slugs: lower case). */
 export const runbookAnchor = (alert: string): string => alert.toLowerCase();
 
@@ -114,7 +113,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionStuckInPhase',
           'warning',
-          `time() - ${M}_phase_start_timestamp_seconds > ${String(p.stuckInPhaseSeconds)}`,
+          `time() - ${metricName('phaseStartTimestamp')} > ${String(p.stuckInPhaseSeconds)}`,
           p.stuckInPhaseFor,
           `WorkflowExecution stuck in phase for more than ${String(p.stuckInPhaseSeconds)} s`,
           'WorkflowExecution {{ $labels.namespace }}/{{ $labels.name }} has been in phase {{ $labels.phase }} for {{ $value | humanizeDuration }}.',
@@ -122,7 +121,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionHighValidationFailureRate',
           'warning',
-          `sum(rate(${M}_validation_failures_total[${w}])) / sum(rate(${M}_created_total[${w}])) > ${String(p.validationFailureRatio)}`,
+          `sum(rate(${metricName('validationFailuresTotal')}[${w}])) / sum(rate(${metricName('createdTotal')}[${w}])) > ${String(p.validationFailureRatio)}`,
           p.validationFailureFor,
           'High workflow validation failure rate',
           `Validation or safety checks refused {{ $value | humanizePercentage }} of the workflows created in the last ${w} (threshold ${String(p.validationFailureRatio * 100)}%).`,
@@ -130,7 +129,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionHighDeletionRate',
           'warning',
-          `sum(rate(${M}_deleted_total[${w}])) > sum(rate(${M}_created_total[${w}])) * ${String(p.deletionToCreationRatio)}`,
+          `sum(rate(${metricName('deletedTotal')}[${w}])) > sum(rate(${metricName('createdTotal')}[${w}])) * ${String(p.deletionToCreationRatio)}`,
           p.deletionFor,
           'WorkflowExecution deletion rate exceeds creation rate',
           'More WorkflowExecutions are being deleted than created (possible cascade deletion from their AlertRemediations).',
@@ -138,7 +137,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionComplexWorkflows',
           'info',
-          `histogram_quantile(0.95, sum by (le) (rate(${M}_workflow_steps_bucket[${p.complexWindow}]))) > ${String(p.complexStepsP95)}`,
+          `histogram_quantile(0.95, sum by (le) (rate(${metricName('workflowSteps')}_bucket[${p.complexWindow}]))) > ${String(p.complexStepsP95)}`,
           p.complexFor,
           `P95 workflow complexity exceeds ${String(p.complexStepsP95)} steps`,
           'The 95th percentile of steps per workflow is {{ $value }}: review the quality of the recommendations.',
@@ -146,8 +145,8 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionAwaitingApproval',
           'warning',
-          `(time() - max by (namespace, name) (${M}_phase_start_timestamp_seconds{phase="validating"}) > ${String(p.approvalTimeoutSeconds)})` +
-            ` and on (namespace, name) (${M}_workflow_status{reason="AwaitingApproval"} == 1)`,
+          `(time() - max by (namespace, name) (${metricName('phaseStartTimestamp')}{phase="validating"}) > ${String(p.approvalTimeoutSeconds)})` +
+            ` and on (namespace, name) (${metricName('workflowStatus')}{reason="AwaitingApproval"} == 1)`,
           p.approvalFor,
           `WorkflowExecution waiting for approval for more than ${String(p.approvalTimeoutSeconds)} s`,
           'WorkflowExecution {{ $labels.namespace }}/{{ $labels.name }} has waited {{ $value | humanizeDuration }} at its approval gate; it fails with ValidationTimeout 5 minutes after validation began.',
@@ -155,7 +154,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionRollbackFailed',
           'critical',
-          `max by (namespace, name) (${M}_workflow_status{reason="RollbackFailed"}) == 1`,
+          `max by (namespace, name) (${metricName('workflowStatus')}{reason="RollbackFailed"}) == 1`,
           '0m',
           'WorkflowExecution failed and its rollback failed: a person must act',
           'WorkflowExecution {{ $labels.namespace }}/{{ $labels.name }} ended RollbackFailed: some of its steps are applied and could not be undone.',
@@ -168,7 +167,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionReconcileErrors',
           'warning',
-          `sum(rate(${M}_reconcile_errors_total[${w}])) / sum(rate(${M}_reconcile_total[${w}])) > ${String(p.reconcileErrorRatio)}`,
+          `sum(rate(${metricName('reconcileErrorsTotal')}[${w}])) / sum(rate(${metricName('reconcileTotal')}[${w}])) > ${String(p.reconcileErrorRatio)}`,
           p.reconcileErrorFor,
           'WorkflowExecution reconciles are failing',
           `{{ $value | humanizePercentage }} of reconciles ended in an error over the last ${w}.`,
@@ -176,7 +175,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionWorkQueueDepthHigh',
           'warning',
-          `max(${M}_workqueue_depth) > ${String(p.workqueueDepth)}`,
+          `max(${metricName('workqueueDepth')}) > ${String(p.workqueueDepth)}`,
           p.workqueueDepthFor,
           'WorkflowExecution work queue is backing up',
           '{{ $value }} keys wait in the operator work queue.',
@@ -184,7 +183,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionWorkQueueLatencyHigh',
           'warning',
-          `histogram_quantile(0.99, sum by (le) (rate(${M}_workqueue_queue_duration_seconds_bucket[${w}]))) > ${String(p.workqueueLatencySeconds)}`,
+          `histogram_quantile(0.99, sum by (le) (rate(${metricName('workqueueLatency')}_bucket[${w}]))) > ${String(p.workqueueLatencySeconds)}`,
           p.workqueueLatencyFor,
           'WorkflowExecution work queue latency is high',
           'The 99th percentile of the time a workflow waits for a worker is {{ $value | humanizeDuration }}.',
@@ -192,7 +191,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionNoLeader',
           'critical',
-          `(max(${M}_leader) or vector(0)) < 1`,
+          `(max(${metricName('leaderStatus')}) or vector(0)) < 1`,
           p.noLeaderFor,
           `No WorkflowExecution operator has held the leader lease for ${p.noLeaderFor}`,
           'No operator instance reports holding the leader lease: no workflow is being reconciled.',
@@ -200,7 +199,7 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
         rule(
           'WorkflowExecutionAuditWritesFailing',
           'warning',
-          `sum(increase(${M}_audit_writes_total{result="failure"}[${p.auditFailureWindow}])) > 0`,
+          `sum(increase(${metricName('auditWritesTotal')}{result="failure"}[${p.auditFailureWindow}])) > 0`,
           p.auditFailureFor,
           'WorkflowExecution audit records are not being written',
           `Audit writes failed over the last ${p.auditFailureWindow}; the records of finished runs are retried on their next reconcile.`,

@@ -5,7 +5,8 @@
  * outcomes, rollbacks, reconcile latency, work queue, leader), with a namespace variable.
  */
 
-const M = 'kubernaut_workflowexecution';
+import { metricName, type MetricKeyOf } from './metric-names.ts';
+
 /** Series that carry a namespace label are filtered by the dashboard's variable. */
 const NS = 'namespace=~"$namespace"';
 const RATE = '$__rate_interval';
@@ -24,13 +25,16 @@ interface PanelSpec {
 }
 
 const t = (expr: string, legendFormat: string): Target => ({ expr, legendFormat });
-const quantile = (q: number, metric: string, by = '') =>
-  `histogram_quantile(${String(q)}, sum by (le${by ? `, ${by}` : ''}) (rate(${M}_${metric}_bucket[${RATE}])))`;
-const p95 = (metric: string, by = '') => quantile(0.95, metric, by);
-const increaseBy = (by: string, metric: string) => `sum by (${by}) (increase(${M}_${metric}[${RATE}]))`;
-const rate = (metric: string, selector = '') => `sum(rate(${M}_${metric}${selector}[${RATE}]))`;
+type Histogram = MetricKeyOf<'histogram'>;
+type Counter = MetricKeyOf<'counter'>;
+const quantile = (q: number, metric: Histogram, by = '') =>
+  `histogram_quantile(${String(q)}, sum by (le${by ? `, ${by}` : ''}) (rate(${metricName(metric)}_bucket[${RATE}])))`;
+const p95 = (metric: Histogram, by = '') => quantile(0.95, metric, by);
+const increaseBy = (by: string, metric: Counter) =>
+  `sum by (${by}) (increase(${metricName(metric)}[${RATE}]))`;
+const rate = (metric: Counter, selector = '') => `sum(rate(${metricName(metric)}${selector}[${RATE}]))`;
 const countWithReason = (reason: string) =>
-  `count(${M}_workflow_status{${NS}, reason="${reason}"}) or vector(0)`;
+  `count(${metricName('workflowStatus')}{${NS}, reason="${reason}"}) or vector(0)`;
 
 const series = (title: string, description: string, targets: Target[], unit?: string): PanelSpec => ({
   title,
@@ -45,50 +49,50 @@ export const PANELS: readonly PanelSpec[] = [
     'WorkflowExecution lifecycle',
     'Workflows not yet finished, and how fast they are created and deleted (the specification).',
     [
-      t(`sum(${M}_active_total{${NS}})`, 'Active'),
-      t(rate('created_total', `{${NS}}`), 'Creation rate'),
-      t(rate('deleted_total', `{${NS}}`), 'Deletion rate'),
+      t(`sum(${metricName('activeTotal')}{${NS}})`, 'Active'),
+      t(rate('createdTotal', `{${NS}}`), 'Creation rate'),
+      t(rate('deletedTotal', `{${NS}}`), 'Deletion rate'),
     ],
   ),
   series(
     'Lifecycle duration (p95)',
     'Time from planning to completion or failure, by outcome.',
-    [t(p95('lifecycle_duration_seconds', 'outcome'), '{{outcome}}')],
+    [t(p95('lifecycleDuration', 'outcome'), '{{outcome}}')],
     's',
   ),
   series(
     'Validation status',
     'Safety checks passed and failed, and workflows refused by validation, by reason.',
     [
-      t(increaseBy('result', 'safety_validation_total'), 'safety {{result}}'),
-      t(increaseBy('reason', 'validation_failures_total'), 'refused {{reason}}'),
+      t(increaseBy('result', 'safetyValidationTotal'), 'safety {{result}}'),
+      t(increaseBy('reason', 'validationFailuresTotal'), 'refused {{reason}}'),
     ],
   ),
   series(
     'Workflows by phase',
     'Every WorkflowExecution by its phase (finished ones too, while they exist).',
-    [t(`count by (phase) (${M}_workflow_status{${NS}})`, '{{phase}}')],
+    [t(`count by (phase) (${metricName('workflowStatus')}{${NS}})`, '{{phase}}')],
   ),
   series(
     'Phase duration (p95)',
     'How long each phase lasts.',
-    [t(p95('phase_duration_seconds', 'phase'), '{{phase}}')],
+    [t(p95('phaseDuration', 'phase'), '{{phase}}')],
     's',
   ),
   series(
     'Executions by outcome',
     'Finished runs per outcome (success, partial_success, unknown, ineffective, failed).',
-    [t(increaseBy('outcome', 'executions_total'), '{{outcome}}')],
+    [t(increaseBy('outcome', 'executionsTotal'), '{{outcome}}')],
   ),
   series('Step outcomes', 'Steps started by action, and completed by result.', [
-    t(increaseBy('action', 'steps_created_total'), 'created {{action}}'),
-    t(increaseBy('status', 'steps_completed_total'), 'completed {{status}}'),
+    t(increaseBy('action', 'stepsCreatedTotal'), 'created {{action}}'),
+    t(increaseBy('status', 'stepsCompletedTotal'), 'completed {{status}}'),
   ]),
   series(
     'Rollbacks',
     'Rollbacks started by reason, and workflows whose rollback failed (a person must act).',
     [
-      t(increaseBy('reason', 'rollbacks_total'), '{{reason}}'),
+      t(increaseBy('reason', 'rollbacksTotal'), '{{reason}}'),
       t(countWithReason('RollbackFailed'), 'RollbackFailed'),
     ],
   ),
@@ -102,38 +106,41 @@ export const PANELS: readonly PanelSpec[] = [
     'Reconcile latency',
     'Time per reconcile (p50, p99) and reconciles by result.',
     [
-      t(quantile(0.5, 'reconcile_duration_seconds'), 'p50'),
-      t(quantile(0.99, 'reconcile_duration_seconds'), 'p99'),
-      t(`sum by (result) (rate(${M}_reconcile_total[${RATE}]))`, '{{result}} /s'),
-      t(rate('reconcile_errors_total'), 'errors /s'),
+      t(quantile(0.5, 'reconcileDuration'), 'p50'),
+      t(quantile(0.99, 'reconcileDuration'), 'p99'),
+      t(`sum by (result) (rate(${metricName('reconcileTotal')}[${RATE}]))`, '{{result}} /s'),
+      t(rate('reconcileErrorsTotal'), 'errors /s'),
     ],
     's',
   ),
   series('Work queue', 'Keys waiting, added, retried, and how long they wait (p99).', [
-    t(`max(${M}_workqueue_depth)`, 'depth'),
-    t(rate('workqueue_adds_total'), 'adds /s'),
-    t(rate('workqueue_retries_total'), 'retries /s'),
-    t(quantile(0.99, 'workqueue_queue_duration_seconds'), 'queue latency p99 (s)'),
+    t(`max(${metricName('workqueueDepth')})`, 'depth'),
+    t(rate('workqueueAdds'), 'adds /s'),
+    t(rate('workqueueRetries'), 'retries /s'),
+    t(quantile(0.99, 'workqueueLatency'), 'queue latency p99 (s)'),
   ]),
   series(
     'Apiserver traffic',
     'Requests to kube-apiserver by verb and answer (error: none came), and watches reopened.',
     [
-      t(`sum by (method, code) (rate(${M}_apiserver_requests_total[${RATE}]))`, '{{method}} {{code}} /s'),
-      t(rate('watch_restarts_total'), 'watch restarts /s'),
+      t(
+        `sum by (method, code) (rate(${metricName('apiserverRequestsTotal')}[${RATE}]))`,
+        '{{method}} {{code}} /s',
+      ),
+      t(rate('watchRestartsTotal'), 'watch restarts /s'),
     ],
   ),
   series('Leader', 'Which instance holds the leader lease (1).', [
-    t(`max by (instance) (${M}_leader)`, '{{instance}}'),
+    t(`max by (instance) (${metricName('leaderStatus')})`, '{{instance}}'),
   ]),
   series('Steps per workflow (p95)', 'Workflow complexity (the specification alerts above 10).', [
-    t(p95('workflow_steps'), 'p95 steps'),
+    t(p95('workflowSteps'), 'p95 steps'),
   ]),
   series('Effectiveness score (p50)', 'How well completed remediations worked (0-1).', [
-    t(quantile(0.5, 'effectiveness_score'), 'p50'),
+    t(quantile(0.5, 'effectivenessScore'), 'p50'),
   ]),
   series('Audit writes', 'Audit records written and failed.', [
-    t(increaseBy('result', 'audit_writes_total'), '{{result}}'),
+    t(increaseBy('result', 'auditWritesTotal'), '{{result}}'),
   ]),
 ];
 
@@ -159,7 +166,7 @@ export function grafanaDashboard(): Record<string, unknown> {
           label: 'Namespace',
           type: 'query',
           datasource,
-          query: { query: `label_values(${M}_workflow_status, namespace)`, refId: 'namespaces' },
+          query: { query: `label_values(${metricName('workflowStatus')}, namespace)`, refId: 'namespaces' },
           refresh: 2,
           includeAll: true,
           multi: true,

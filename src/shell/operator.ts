@@ -12,7 +12,7 @@ import { createKubeClient, type KubeClient } from './kube/client.ts';
 import { loadClientConfig } from './kube/kubeconfig.ts';
 import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { OperatorMetrics } from './metrics.ts';
+import { createOperatorMetrics, type OperatorMetrics } from './metrics.ts';
 import { ApiserverReachability } from './reachability.ts';
 import { ShardManager, type ShardConfig } from './shards.ts';
 import { metricsAuthorizer, startHealthServer, startMetricsServer, type RunningServer } from './servers.ts';
@@ -68,7 +68,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     throw new Error('shards and leader election exclude each other: shard Leases replace the leader Lease');
   const log = config.log ?? createLogger(config.logLevel);
   const client = await createKubeClient(loadClientConfig(config.kubeconfig));
-  const metrics = new OperatorMetrics(true);
+  const metrics = createOperatorMetrics(true);
   const audit =
     config.audit ??
     (config.postgresUrl

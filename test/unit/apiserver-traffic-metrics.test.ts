@@ -1,14 +1,14 @@
 // The apiserver traffic metrics are the client's and the caches' own totals, copied in at scrape
 // time: what a scrape shows is what was sent, however often it is scraped.
 import { describe, expect, it } from '@jest/globals';
-import { OperatorMetrics } from '../../src/shell/metrics.ts';
+import { createOperatorMetrics, type OperatorMetrics } from '../../src/shell/metrics.ts';
 
 const series = async (metrics: OperatorMetrics, name: string) =>
   (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith(name));
 
 describe('apiserver traffic metrics', () => {
   it('show each verb and answer the client counted, unanswered requests as code "error", and watch restarts', async () => {
-    const metrics = new OperatorMetrics();
+    const metrics = createOperatorMetrics();
     const requests = [
       { method: 'PUT', code: '200', count: 7 },
       { method: 'POST', code: 'error', count: 1 },
@@ -31,8 +31,8 @@ describe('apiserver traffic metrics', () => {
   });
 
   it('show nothing sent before a client is observed', async () => {
-    expect(await series(new OperatorMetrics(), 'kubernaut_workflowexecution_watch_restarts_total ')).toEqual([
-      'kubernaut_workflowexecution_watch_restarts_total 0',
-    ]);
+    expect(
+      await series(createOperatorMetrics(), 'kubernaut_workflowexecution_watch_restarts_total '),
+    ).toEqual(['kubernaut_workflowexecution_watch_restarts_total 0']);
   });
 });
