@@ -27,15 +27,15 @@ export type StatusWrite =
 
 /**
  * Whether the transitions since the last write (`happened`) must be written now. `waitingSince` is
- * when the oldest unwritten progress happened (null: none waited so far).
+ * when the oldest unwritten progress happened (`now` when none waited so far).
  */
 export function statusWrite(
   happened: readonly Transition[],
-  waitingSince: number | null,
+  waitingSince: number,
   now: number,
   delayMs: number,
 ): StatusWrite {
   if (happened.length === 0 || delayMs <= 0 || !happened.every(isStepProgress)) return { now: true };
-  const due = (waitingSince ?? now) + delayMs;
+  const due = waitingSince + delayMs;
   return due <= now ? { now: true } : { now: false, inMs: due - now };
 }

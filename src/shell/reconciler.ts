@@ -289,15 +289,10 @@ export class Reconciler {
     // Persist, unless all that happened since the last write is step progress that may wait: then
     // act at once and write later, with the progress after it.
     const happened = transitions(written, after);
-    const delayMs = this.writingAll ? 0 : this.o.progressWriteDelayMs;
-    const write = statusWrite(happened, waiting?.since ?? null, now, delayMs);
+    const since = waiting?.since ?? now;
+    const write = statusWrite(happened, since, now, this.writingAll ? 0 : this.o.progressWriteDelayMs);
     if (!write.now) {
-      this.unwritten.set(key, {
-        base: workflow.status,
-        loaded,
-        snapshot: after,
-        since: waiting?.since ?? now,
-      });
+      this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since });
       await this.createChildren(workflow, plan, effects.children, children, log);
       return { requeueAfterMs: Math.min(write.inMs, lookAgainInMs ?? Infinity) };
     }

@@ -24,7 +24,7 @@ describe('step progress', () => {
       '1:succeeded',
       '2:started',
     ]);
-    expect(statusWrite(happened, null, T0 + 2 * S, DELAY)).toEqual({ now: false, inMs: DELAY });
+    expect(statusWrite(happened, T0 + 2 * S, T0 + 2 * S, DELAY)).toEqual({ now: false, inMs: DELAY });
   });
 
   it('is written once the oldest waiting progress waited the whole delay', () => {
@@ -40,7 +40,7 @@ describe('step progress', () => {
     const w = executingChain();
     const before = w.snapshot;
     w.succeed(1, T0 + 2 * S);
-    expect(statusWrite(transitions(before, w.snapshot), null, T0 + 2 * S, 0)).toEqual({ now: true });
+    expect(statusWrite(transitions(before, w.snapshot), T0 + 2 * S, T0 + 2 * S, 0)).toEqual({ now: true });
   });
 });
 
@@ -69,10 +69,10 @@ describe('changes written at once, with the progress that waited before them', (
     w.tick(T0 + S);
     const happened = transitions(before, w.snapshot);
     expect(happened.some((t: Transition) => t.kind === 'phase')).toBe(true);
-    expect(statusWrite(happened, null, T0 + S, DELAY)).toEqual({ now: true });
+    expect(statusWrite(happened, T0 + S, T0 + S, DELAY)).toEqual({ now: true });
   });
 
   it('nothing happened (the caller finds nothing to write, or a change of its own)', () => {
-    expect(statusWrite([], null, T0, DELAY)).toEqual({ now: true });
+    expect(statusWrite([], T0, T0, DELAY)).toEqual({ now: true });
   });
 });
