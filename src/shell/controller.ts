@@ -196,6 +196,12 @@ export class WorkflowController {
     if (this.owns(key)) this.queue.add(key);
   }
 
+  /** A shard just released: what waited for a write there is its next owner's to find. */
+  forgetShard(shard: number): void {
+    const count = this.shards?.count ?? 1;
+    this.reconciler.forgetUnwritten((key) => shardOfKey(key, count) === shard);
+  }
+
   /** A shard just acquired: every workflow of it is looked at, as after a restart. */
   enqueueShard(shard: number): void {
     const count = this.shards?.count ?? 1;
@@ -243,7 +249,7 @@ export class WorkflowController {
 
   async stop(): Promise<void> {
     await this.queue.shutdown();
-    await this.reconciler.flush();
+    await this.reconciler.flush((key) => this.owns(key));
     await Promise.all([this.workflows.stop(), this.children.stop()]);
   }
 }

@@ -80,14 +80,16 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     config.shards?.identity ?? config.leaderElection?.identity ?? `${hostname()}_${process.pid}`;
   // The shard events reach the controller, which needs the shards to exist first.
   let enqueueShard: (shard: number) => void = () => undefined;
+  let forgetShard: (shard: number) => void = () => undefined;
   const shards = config.shards
     ? new ShardManager(client, { ...config.shards, identity }, log, {
         acquired: (shard) => {
           metrics.leaderStatus.set(1);
           enqueueShard(shard);
         },
-        released: () => {
+        released: (shard) => {
           if (shards?.heldShards.length === 0) metrics.leaderStatus.set(0);
+          forgetShard(shard);
         },
       })
     : undefined;
@@ -113,6 +115,9 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
   });
   enqueueShard = (shard) => {
     controller.enqueueShard(shard);
+  };
+  forgetShard = (shard) => {
+    controller.forgetShard(shard);
   };
 
   const apiserver = new ApiserverReachability(client, {

@@ -159,10 +159,17 @@ export class Reconciler {
    * On stop, once no reconcile runs: writes the step progress still waiting for its status write,
    * then for its Event, so nothing is left unsaid.
    */
-  async flush(): Promise<void> {
+  async flush(owned: (key: string) => boolean = () => true): Promise<void> {
     this.writingAll = true;
-    for (const key of [...this.unwritten.keys()]) await this.reconcile(key).catch(() => undefined);
+    for (const key of [...this.unwritten.keys()])
+      if (owned(key)) await this.reconcile(key).catch(() => undefined);
+    this.unwritten.clear();
     await this.progress.flushAll();
+  }
+
+  /** Forgets the progress waiting for a write of these keys: their shard went to another replica, which finds it again. */
+  forgetUnwritten(gone: (key: string) => boolean): void {
+    for (const key of [...this.unwritten.keys()]) if (gone(key)) this.unwritten.delete(key);
   }
 
   /** The progress waiting for a write of this workflow, if it still extends the status it has. */
