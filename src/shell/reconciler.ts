@@ -167,7 +167,10 @@ export class Reconciler {
     await this.progress.flushAll();
   }
 
-  /** Forgets the progress waiting for a write of these keys: their shard went to another replica, which finds it again. */
+  /**
+   * Forgets the progress waiting for a write of these keys: their shard went to another replica,
+   * which finds it again in the children.
+   */
   forgetUnwritten(gone: (key: string) => boolean): void {
     for (const key of [...this.unwritten.keys()]) if (gone(key)) this.unwritten.delete(key);
   }
