@@ -16,6 +16,7 @@
  */
 import type { StepExecutionResult } from '../api/generated/types.ts';
 import type { RollbackStatus, StepRollback, StepRun, StepStatus } from '../../machines/context.ts';
+import { isRecord } from '../api/json.ts';
 
 const STATUS_LETTER: Readonly<Record<StepStatus, string>> = {
   pending: 'P',
@@ -70,9 +71,6 @@ const T = '(-?\\d+)';
 const SHAPE = new RegExp(
   `^([A-Z])(\\d*)(?:@${T})?(?:\\+(\\d+))?(?:=${T})?(?:>${T})?(?:\\^([A-Z])@${T}(?:\\+(\\d+))?)?$`,
 );
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function extrasOf(json: string | undefined): Extras | string {
   if (json === undefined) return {};

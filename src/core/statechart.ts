@@ -17,6 +17,7 @@ import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowEvent } from '../../machines/events.ts';
 import { decodeStepRun, encodeStepRun } from './persisted-step-run.ts';
 import { canonicalJson } from './spec-hash.ts';
+import { isRecord } from '../api/json.ts';
 
 export const STATECHART_SCHEMA = 'workflowexecution.kubernaut.io/statechart/v1';
 
@@ -134,9 +135,6 @@ const fromV2: Migration = (snapshot) => ({
     retryRefusal: null,
   },
 });
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What step-run offsets are counted from: the planning time (absent only in a broken context). */
 const originOf = (context: Record<string, unknown>): number => {

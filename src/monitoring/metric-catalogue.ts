@@ -4,6 +4,7 @@
  * from and the alert rules and the dashboard name them through, and the reference in docs/metrics.md.
  */
 import { parse } from 'yaml';
+import { isRecord } from '../api/json.ts';
 
 export const METRIC_CATALOGUE_FILE = 'src/monitoring/metrics.yaml';
 export const METRICS_MODULE_FILE = 'src/monitoring/generated/metrics.ts';
@@ -34,9 +35,6 @@ const KEY = /^[a-z][A-Za-z0-9]*$/;
 function fail(where: string, what: string): never {
   throw new Error(`${METRIC_CATALOGUE_FILE}: ${where}: ${what}`);
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function entryOf(key: string, raw: unknown, prefix: string): CatalogueEntry {
   const at = `metrics.${key}`;
