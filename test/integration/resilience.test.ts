@@ -96,7 +96,6 @@ describe('other writers', () => {
     );
     expect(h.executor.duplicates()).toEqual([]);
     // The storm met the operator's writes: they were refused and redone.
-    expect(stormWrites).toBeGreaterThan(0);
     expect((await conflicts(h)) - before).toBeGreaterThan(0);
   });
 });
