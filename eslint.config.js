@@ -3,9 +3,24 @@ import eslint from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
+/** What ships (src/, machines/) never reaches into the development tooling, which no image carries. */
+const toolingPattern = {
+  group: ['**/tooling/**', '**/tooling'],
+  message:
+    'src/ and machines/ are what the images run: they never import tooling/ (local cluster, image builder).',
+};
+
+/** The shipped code uses its own lean client (src/shell/kube/): client-node loads ~85 MiB of generated API. */
+const clientNodePattern = {
+  group: ['@kubernetes/client-node'],
+  message:
+    'The shipped code uses its own lean client (src/shell/kube/); client-node is for tooling and tests.',
+};
+
 /** The functional core must stay pure: no cluster client, no Node built-ins, no shell. */
 const pureCoreRestriction = {
   patterns: [
+    toolingPattern,
     {
       group: ['@kubernetes/client-node', '@kubernetes/*'],
       message: 'The functional core never talks to the cluster (DESIGN 6).',
@@ -76,6 +91,27 @@ export default defineConfig(
         { allowNumber: true, allowBoolean: true },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [toolingPattern, clientNodePattern] }] },
+  },
+  {
+    // The layers below the command line never import it (its errors and formatting are its own).
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            toolingPattern,
+            clientNodePattern,
+            { group: ['**/cli/**', '**/src/cli'], message: 'Only the command line imports src/cli/.' },
+          ],
+        },
+      ],
     },
   },
   {

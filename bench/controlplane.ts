@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 
 import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 
-import { startControlPlane, type ControlPlane } from '../src/shell/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../tooling/controlplane/launcher.ts';
 import { measureFloor } from './support/floor.ts';
 import { percentile, printTable } from './support/measure.ts';
 

@@ -24,9 +24,9 @@ import { performance } from 'node:perf_hooks';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 
 import type { WorkflowExecution, WorkflowExecutionSpec } from '../src/api/generated/types.ts';
-import { defaultBinDir } from '../src/shell/controlplane/binaries.ts';
-import { freePorts } from '../src/shell/controlplane/ports.ts';
-import { applyAll, parseManifests, waitForCrdsEstablished } from '../src/shell/controlplane/manifests.ts';
+import { defaultBinDir } from '../tooling/controlplane/binaries.ts';
+import { freePorts } from '../tooling/controlplane/ports.ts';
+import { applyAll, parseManifests, waitForCrdsEstablished } from '../tooling/controlplane/manifests.ts';
 import { LABELS } from '../src/shell/children.ts';
 import { createInformer, type CachedObject, type ResourceInformer } from '../src/shell/informer.ts';
 import type { KubeClient } from '../src/shell/kube/client.ts';

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { KubeConfig } from '@kubernetes/client-node';
 
 import type { WorkflowExecution } from '../src/api/generated/types.ts';
-import { startControlPlane } from '../src/shell/controlplane/launcher.ts';
+import { startControlPlane } from '../tooling/controlplane/launcher.ts';
 import { createInformer } from '../src/shell/informer.ts';
 import { createKubeClient, type KubeClient } from '../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, core, resourcePath } from '../src/shell/kube/resources.ts';

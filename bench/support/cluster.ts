@@ -3,7 +3,7 @@
  * measurement that needs a cluster (each in namespaces of its own), stopped by bench/run.ts.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import { createNamespace } from '../../test/integration/support/harness.ts';
 

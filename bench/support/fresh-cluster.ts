@@ -4,7 +4,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 
-import { startControlPlane, type ControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import { core, resourcePath } from '../../src/shell/kube/resources.ts';
 

@@ -3,8 +3,6 @@
  * wfx: the WorkflowExecution command line.
  *   wfx operator [flags]               run the operator
  *   wfx executor [-n NS]               run the demo executor (carries out KubernetesExecutions)
- *   wfx dev [--monitoring]             control plane + operator + demo executor + examples/ (npm run dev),
- *                                      with --monitoring also Prometheus with the shipped rules (npm run monitoring)
  *   wfx get [-A]                       list workflows with progress
  *   wfx describe NAME                  phase, steps, conditions, what it waits for
  *   wfx approve|reject NAME            answer an approval gate as yourself
@@ -28,7 +26,6 @@ const USAGE = `usage: wfx <command> [flags]
 commands:
   operator                 run the operator (wfx operator --help: its flags)
   executor [-n NS]         run the demo executor
-  dev [--monitoring]       local control plane, operator, demo executor and examples/ (and Prometheus)
   get [-A]                 list workflows
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
@@ -61,7 +58,6 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
-  monitoring: { type: 'boolean' },
   wait: { type: 'string' },
   // operator
   namespaces: { type: 'string' },
@@ -105,11 +101,6 @@ async function main(argv: string[]): Promise<string | undefined> {
   if (v.help || command === undefined) return USAGE;
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 
-  if (command === 'dev') {
-    const { runDev } = await import('./commands/dev.ts');
-    await runDev({ monitoring: v.monitoring === true });
-    return undefined;
-  }
   if (command === 'executor') {
     const { runExecutor } = await import('./commands/executor.ts');
     await runExecutor({
@@ -121,7 +112,7 @@ async function main(argv: string[]): Promise<string | undefined> {
   }
 
   if (command === 'inspect') {
-    const { runInspect } = await import('../inspect/cli.ts');
+    const { runInspect } = await import('./commands/inspect.ts');
     await runInspect({
       kubeconfig: v.kubeconfig,
       namespaces: (v.namespaces ?? v.namespace ?? '').split(',').filter(Boolean),

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
-import { startControlPlane, type ControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
 import { ApiError, type KubeClient } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { createLogger } from '../../src/shell/logger.ts';

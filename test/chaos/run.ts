@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { printChaosTable } from './table.ts';
 
 const env = {

@@ -2,7 +2,7 @@
 // node's containerd, started by `kubectl apply -k` of an overlay as one Pod under the restricted Pod
 // Security level, Ready through its probes, holding the Lease with its in-cluster identity.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { BuiltImage } from '../../scripts/image/build.ts';
+import type { BuiltImage } from '../../tooling/image/build.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { adminClient } from '../integration/support/harness.ts';
 import {

@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { IMAGE_INPUTS, buildImage, type BuiltImage } from '../../scripts/image/build.ts';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
-import { kustomizeBuild } from '../../src/shell/controlplane/deploy-tools.ts';
-import { applyAll, parseManifests } from '../../src/shell/controlplane/manifests.ts';
-import { realNodeImages } from '../../src/shell/controlplane/real-node.ts';
+import { IMAGE_INPUTS, buildImage, type BuiltImage } from '../../tooling/image/build.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
+import { kustomizeBuild } from '../../tooling/controlplane/deploy-tools.ts';
+import { applyAll, parseManifests } from '../../tooling/controlplane/manifests.ts';
+import { realNodeImages } from '../../tooling/controlplane/real-node.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { until } from '../support/cluster.ts';
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
-import { startDev, type DevEnvironment } from '../../src/cli/dev.ts';
+import { startDev, type DevEnvironment } from '../../tooling/dev/environment.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import {
   CONFIG_MAPS,

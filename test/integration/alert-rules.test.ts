@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
-import { ensureMonitoringTools } from '../../src/shell/monitoring/tools.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
+import { ensureMonitoringTools } from '../../tooling/monitoring/tools.ts';
 import {
   ALERT_NAMES,
   DEFAULT_ALERT_PARAMETERS,

@@ -20,8 +20,8 @@ import {
   startControlPlane,
   sharedControlPlane,
   type ControlPlane,
-} from '../../src/shell/controlplane/launcher.ts';
-import { freePorts } from '../../src/shell/controlplane/ports.ts';
+} from '../../tooling/controlplane/launcher.ts';
+import { freePorts } from '../../tooling/controlplane/ports.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script } from '../support/executor.ts';
 import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';

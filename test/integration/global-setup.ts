@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-/** Mirrors SERVE_READY_PREFIX in src/shell/controlplane/cli.ts (not importable here, see above). */
+/** Mirrors SERVE_READY_PREFIX in tooling/controlplane/cli.ts (not importable here, see above). */
 const READY_PREFIX = 'WFE_CONTROLPLANE_READY ';
 const START_TIMEOUT_MS = 15 * 60_000; // the first run may build the binaries
 

@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { ALERT_NAMES, type RuleGroup } from '../../src/monitoring/alerts.ts';
 import { DASHBOARD_FILE } from '../../src/monitoring/outputs.ts';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import {
   ensureNamespace,
   installMonitoringCrds,
   renderMonitoringComponent,
-} from '../../src/shell/monitoring/bundle.ts';
-import { ensureMonitoringTools } from '../../src/shell/monitoring/tools.ts';
+} from '../../tooling/monitoring/bundle.ts';
+import { ensureMonitoringTools } from '../../tooling/monitoring/tools.ts';
 import { adminClient } from './support/harness.ts';
 
 // The first run builds kustomize and the Prometheus tools from Go modules (minutes).

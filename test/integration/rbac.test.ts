@@ -3,9 +3,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
-import { ensureDeployTool, kustomizeBuild } from '../../src/shell/controlplane/deploy-tools.ts';
-import { sharedControlPlane } from '../../src/shell/controlplane/launcher.ts';
-import { loadManifests } from '../../src/shell/controlplane/manifests.ts';
+import { ensureDeployTool, kustomizeBuild } from '../../tooling/controlplane/deploy-tools.ts';
+import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { loadManifests } from '../../tooling/controlplane/manifests.ts';
 import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
 import { startOperator } from '../../src/shell/operator.ts';
 import { createLogger } from '../../src/shell/logger.ts';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
-import { startControlPlane, type ControlPlane } from '../../src/shell/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { createKubeClient, isConflict, type KubeClient } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';

@@ -9,8 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
-import { freePorts } from '../../src/shell/controlplane/ports.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
+import { freePorts } from '../../tooling/controlplane/ports.ts';
 import { cpuMs, rssKiB } from './proc.ts';
 
 export interface LogLine {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { tarEntries, withParents, type TarEntry } from '../../src/shell/image/tar.ts';
+import { tarEntries, withParents, type TarEntry } from '../../tooling/image/tar.ts';
 
 const longDir = `app/node_modules/${'deeply-nested-package-name/'.repeat(5)}lib`;
 const entries: TarEntry[] = [

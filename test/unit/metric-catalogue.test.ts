@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { METRIC_CATALOGUE_FILE, readCatalogue } from '../../src/monitoring/metric-catalogue.ts';
-import { REPO_ROOT } from '../../src/shell/controlplane/binaries.ts';
+import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { createOperatorMetrics } from '../../src/shell/metrics.ts';
 
 const shipped = readCatalogue(readFileSync(join(REPO_ROOT, METRIC_CATALOGUE_FILE), 'utf8'));

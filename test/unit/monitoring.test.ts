@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { ALERT_NAMES, alertGroups, DEFAULT_ALERT_PARAMETERS } from '../../src/monitoring/alerts.ts';
 import { grafanaDashboard, PANELS } from '../../src/monitoring/dashboard.ts';
-import { scrapeConfigOf, type ServiceMonitor } from '../../src/shell/monitoring/prometheus.ts';
+import { scrapeConfigOf, type ServiceMonitor } from '../../tooling/monitoring/prometheus.ts';
 
 const rules = (groups: ReturnType<typeof alertGroups>) => groups.flatMap((g) => g.rules);
 

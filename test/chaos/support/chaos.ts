@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Counter } from 'prom-client';
-import { REPO_ROOT } from '../../../src/shell/controlplane/binaries.ts';
+import { REPO_ROOT } from '../../../tooling/controlplane/binaries.ts';
 import { createKubeClient, isAlreadyExists, type KubeClient } from '../../../src/shell/kube/client.ts';
 
 export async function adminClientOf(

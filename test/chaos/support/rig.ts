@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesExecution, WorkflowExecution } from '../../../src/api/generated/types.ts';
 import { APPROVED_BY } from '../../../src/core/observe.ts';
-import { startControlPlane, type ControlPlane } from '../../../src/shell/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../../../tooling/controlplane/launcher.ts';
 import type { KubeClient } from '../../../src/shell/kube/client.ts';
 import {
   KUBERNETES_EXECUTIONS,

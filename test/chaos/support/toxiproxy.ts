@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cacheRoot, isExecutable } from '../../../src/shell/controlplane/binaries.ts';
-import { freePorts } from '../../../src/shell/controlplane/ports.ts';
-import { spawnManaged, type ManagedProcess } from '../../../src/shell/controlplane/processes.ts';
+import { cacheRoot, isExecutable } from '../../../tooling/controlplane/binaries.ts';
+import { freePorts } from '../../../tooling/controlplane/ports.ts';
+import { spawnManaged, type ManagedProcess } from '../../../tooling/controlplane/processes.ts';
 
 export const TOXIPROXY_VERSION = 'v2.12.0';
 const TOXIPROXY_PACKAGE = 'github.com/Shopify/toxiproxy/v2/cmd/server';

@@ -17,7 +17,7 @@ export const CONTROL_PLANE_BINARIES = [
 /** kubelet and pause (its sandbox): the real node of the deploy tests, built only when asked for. */
 export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number] | 'kubelet' | 'pause';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Everything built from Go modules lives under here (WFE_CONTROLPLANE_CACHE moves it). */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {

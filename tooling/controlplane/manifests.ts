@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { KubeCredentials } from '../kube/kubeconfig.ts';
+import type { KubeCredentials } from '../../src/shell/kube/kubeconfig.ts';
 import { parseAllDocuments } from 'yaml';
 
-import { createKubeClient } from '../kube/client.ts';
-import { resourcePath, type ResourceType } from '../kube/resources.ts';
+import { createKubeClient } from '../../src/shell/kube/client.ts';
+import { resourcePath, type ResourceType } from '../../src/shell/kube/resources.ts';
 
 const FIELD_MANAGER = 'wfe-controlplane';
 

@@ -1,6 +1,11 @@
-/** `wfx dev` / `npm run dev`: start the development environment, print how to follow it, stop it on Ctrl-C. */
-import { instructions, startDev } from '../dev.ts';
-import { CliError } from '../errors.ts';
+#!/usr/bin/env node
+/**
+ * `npm run dev` (and `npm run monitoring`, with --monitoring): start the development environment,
+ * print how to follow it, stop it on Ctrl-C. Development tooling: it ships in no image.
+ */
+import { parseArgs } from 'node:util';
+import { instructions, startDev } from './environment.ts';
+import { CliError } from '../../src/cli/errors.ts';
 
 export async function runDev(options: { monitoring?: boolean } = {}): Promise<void> {
   let env;
@@ -26,5 +31,13 @@ export async function runDev(options: { monitoring?: boolean } = {}): Promise<vo
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
+  const { values } = parseArgs({ options: { monitoring: { type: 'boolean' } }, strict: true });
+  runDev({ monitoring: values.monitoring === true }).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof CliError ? error.message : String(error)}\n`);
+    process.exit(1);
   });
 }

@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { KubeCredentials } from '../kube/kubeconfig.ts';
-import { alertGroups, type AlertParameters } from '../../monitoring/alerts.ts';
+import type { KubeCredentials } from '../../src/shell/kube/kubeconfig.ts';
+import { alertGroups, type AlertParameters } from '../../src/monitoring/alerts.ts';
 import { REPO_ROOT } from '../controlplane/binaries.ts';
 import { kustomizeBuild } from '../controlplane/deploy-tools.ts';
 import {
@@ -18,7 +18,7 @@ import {
   parseManifests,
   waitForCrdsEstablished,
 } from '../controlplane/manifests.ts';
-import { isAlreadyExists, type KubeClient } from '../kube/client.ts';
+import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
 import type { MonitoringTools } from './tools.ts';
 import {
   scrapeConfigOf,

@@ -28,8 +28,8 @@ import {
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { mb, treeEntries, writeImage, type WrittenImage } from '../../src/shell/image/oci.ts';
-import type { TarEntry } from '../../src/shell/image/tar.ts';
+import { mb, treeEntries, writeImage, type WrittenImage } from './oci.ts';
+import type { TarEntry } from './tar.ts';
 import { pushImage } from './push.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -9,8 +9,8 @@ import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import type { RuleGroup } from '../../monitoring/alerts.ts';
-import type { KubeClient } from '../kube/client.ts';
+import type { RuleGroup } from '../../src/monitoring/alerts.ts';
+import type { KubeClient } from '../../src/shell/kube/client.ts';
 
 export interface ServiceMonitorEndpoint {
   port?: string;

@@ -1,6 +1,6 @@
 /** Pushes an OCI image layout to a registry with crane (built from Go modules on first use). */
 import { execFileSync } from 'node:child_process';
-import { ensureDeployTool } from '../../src/shell/controlplane/deploy-tools.ts';
+import { ensureDeployTool } from '../controlplane/deploy-tools.ts';
 
 /** Pushes `layout` as `ref` (REGISTRY/NAME:TAG) and returns the digest the registry stored. */
 export async function pushImage(layout: string, ref: string): Promise<string> {

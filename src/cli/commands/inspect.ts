@@ -1,7 +1,7 @@
 /** `wfx inspect [--port P]`: the live statechart inspector as a process, until SIGTERM or SIGINT. */
-import { loadClientConfig, type ClientConfig } from '../shell/kube/kubeconfig.ts';
-import { CliError } from '../cli/errors.ts';
-import { startInspector } from './server.ts';
+import { loadClientConfig, type ClientConfig } from '../../shell/kube/kubeconfig.ts';
+import { CliError } from '../errors.ts';
+import { startInspector } from '../../inspect/server.ts';
 
 export interface InspectFlags {
   kubeconfig?: string | undefined;
