@@ -29,7 +29,8 @@ export interface ObservedChild {
   kind: ChildKind;
   stepNumber: number;
   attempt: number;
-  phase?: 'pending' | 'executing' | 'completed' | 'failed';
+  /** `stopped` is no result: the machine already settled the attempt it asked to stop. */
+  phase?: 'pending' | 'executing' | 'completed' | 'failed' | 'stopped';
   message?: string;
   result?: StepExecutionResult;
   /** Dry runs: whether the real step would succeed. */

@@ -706,7 +706,7 @@ export interface KubernetesExecutionSpec {
 /** What the executor reports. */
 export interface KubernetesExecutionStatus {
   /** Progress of the execution. */
-  phase?: 'pending' | 'executing' | 'completed' | 'failed';
+  phase?: 'pending' | 'executing' | 'completed' | 'failed' | 'stopped';
   /** Structured result of a step. */
   executionResult?: StepExecutionResult;
   /** Human-readable message, e.g. the error. */

@@ -12,7 +12,8 @@ import {
 import { list } from './builders.ts';
 
 export const EXECUTION_KINDS = ['step', 'dryRun', 'rollback'] as const;
-export const EXECUTION_PHASES = ['pending', 'executing', 'completed', 'failed'] as const;
+/** `stopped`: the executor acknowledged a stop request (src/api/stop-request.ts) and acts no more. */
+export const EXECUTION_PHASES = ['pending', 'executing', 'completed', 'failed', 'stopped'] as const;
 
 export const kubernetesExecutionSpec = obj(
   'One attempt of one step, one dry-run step or one rollback step, for the executor to carry out.',
