@@ -18,7 +18,7 @@ import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
-import type { Loaded } from '../core/load.ts';
+import { plannedDecisions, type Loaded } from '../core/load.ts';
 import { consequencesOf, refusalConsequences, type Consequences } from '../core/outcomes.ts';
 import { canonicalJson } from '../core/spec-hash.ts';
 import { advance, phaseOf } from '../core/statechart.ts';
@@ -45,7 +45,7 @@ import {
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { observeCluster } from './observe-cluster.ts';
-import { learnFromHistory, recordedDecisions } from './learning.ts';
+import { learnFromHistory } from './learning.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
 
@@ -271,7 +271,7 @@ export class Reconciler {
     const key = keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? '');
     const waiting = this.unwrittenOf(key, workflow);
     const loaded =
-      waiting?.loaded ?? this.compiled.load(workflow, now, await this.learned(workflow, now, log));
+      waiting?.loaded ?? this.compiled.load(workflow, now, await this.firstPlanning(workflow, now, log));
     if (loaded.kind !== 'running') {
       const { committed, changed } = await this.persist(workflow, loaded, now);
       if (changed) await this.announce(committed, refusalConsequences(loaded), log, now);
@@ -319,10 +319,13 @@ export class Reconciler {
     return { requeueAfterMs: lookAgainInMs };
   }
 
-  /** The decisions the status records, or at the first planning the ones history leads to. */
-  private async learned(workflow: WorkflowExecution, now: number, log: Logger): Promise<AdaptiveDecision[]> {
-    const recorded = recordedDecisions(workflow);
-    if (recorded) return recorded;
+  /** At a workflow's first planning, the decisions history leads to (after it, its status has them). */
+  private async firstPlanning(
+    workflow: WorkflowExecution,
+    now: number,
+    log: Logger,
+  ): Promise<AdaptiveDecision[]> {
+    if (plannedDecisions(workflow)) return [];
     const declared = this.compiled.of(workflow);
     if (!declared.ok) return [];
     const decisions = await learnFromHistory(this.o.audit, workflow, declared.plan, now);
