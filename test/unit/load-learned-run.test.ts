@@ -10,7 +10,7 @@ import { diagram } from '../../src/cli/commands/diagram.ts';
 import type { AdaptiveDecision } from '../../src/core/adaptive.ts';
 import { compileWorkflow, loadExecution, plannedDecisions } from '../../src/core/load.ts';
 import { advance } from '../../src/core/statechart.ts';
-import { projectWorkflow } from '../../src/core/status.ts';
+import { projectWorkflow } from '../../src/core/project.ts';
 import { inspectWorkflow } from '../../src/inspect/read-statechart.ts';
 import { summarize } from '../../src/inspect/summary.ts';
 import { CompiledWorkflows } from '../../src/shell/compiled-workflows.ts';
