@@ -56,7 +56,7 @@ describe('deciding a reconcile', () => {
     const input = inputFor(c);
     const asked = decide(input);
     expect(asked.kind === 'check' && asked.request).toEqual({ safety: true, effectiveness: null });
-    if (asked.kind !== 'check') return;
+    if (asked.kind !== 'check') throw new Error('no check asked');
     expect(phaseOf(asked.resume.from)).toBe('validating');
     const d = mustDecide(decide({ ...input, ...asked.resume, checks: { safety: rbac('passed') } }));
     expect(phaseOf(d.snapshot)).toBe('executing');
@@ -123,7 +123,7 @@ describe('deciding a reconcile', () => {
       safety: false,
       effectiveness: { succeededSteps: new Set([1, 2]), since: T0 + S },
     });
-    if (d.kind !== 'check') return;
+    if (d.kind !== 'check') throw new Error('no check asked');
     const finished = mustDecide(decide({ ...input, ...d.resume, checks: { effectiveness: HEALTHY } }));
     expect(finished.finished).toBe('completed');
     expect(finished.snapshot.context.outcome).toBe('success');

@@ -59,7 +59,7 @@ describe('loading a run whose retries history raised, while its step backs off',
     expect(plannedDecisions(workflow)).toEqual([RAISED_RETRIES]);
     const loaded = new CompiledWorkflows().load(workflow, T0 + 2000);
     expect(loaded.kind).toBe('running');
-    if (loaded.kind !== 'running') return;
+    if (loaded.kind !== 'running') throw new Error(loaded.kind);
     expect(loaded.snapshot.value).toEqual({ executing: { step1: 'backoff', step2: 'pending' } });
     expect(loaded.compiled.plan.steps[0]?.maxRetries).toBe(2);
   });
