@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 
 import { startControlPlane, type ControlPlane } from '../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../tooling/controlplane/environment.ts';
 import { measureFloor } from './support/floor.ts';
 import { percentile, printTable } from './support/measure.ts';
 
@@ -15,7 +16,7 @@ const STARTS = 3;
 
 async function timedStart(workloads: boolean): Promise<[number, ControlPlane]> {
   const t0 = performance.now();
-  const cp = await startControlPlane({ workloads });
+  const cp = await startControlPlane({ workloads, ...controlPlaneTuning(process.env) });
   return [performance.now() - t0, cp];
 }
 

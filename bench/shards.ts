@@ -11,6 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 import type { WorkflowExecution } from '../src/api/generated/types.ts';
 import { startControlPlane } from '../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../tooling/controlplane/environment.ts';
 import { createInformer } from '../src/shell/informer.ts';
 import { createKubeClient, type KubeClient } from '../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, core, resourcePath } from '../src/shell/kube/resources.ts';
@@ -143,7 +144,7 @@ export async function benchShards(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ');
   console.log(`\n## shards: load average at start ${load()} (other work on this machine skews every figure)`);
-  const cp = await startControlPlane({ workloads: false });
+  const cp = await startControlPlane({ workloads: false, ...controlPlaneTuning(process.env) });
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);

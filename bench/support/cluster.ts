@@ -4,6 +4,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../../tooling/controlplane/environment.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import { createNamespace } from '../../test/integration/support/harness.ts';
 
@@ -22,7 +23,7 @@ let started: Promise<{ cp: ControlPlane; cluster: BenchCluster }> | undefined;
 
 export async function benchCluster(): Promise<BenchCluster> {
   started ??= (async () => {
-    const cp = await startControlPlane({ workloads: false });
+    const cp = await startControlPlane({ workloads: false, ...controlPlaneTuning(process.env) });
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const client = await createKubeClient(kc);

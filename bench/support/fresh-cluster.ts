@@ -5,6 +5,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 
 import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../../tooling/controlplane/environment.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import { core, resourcePath } from '../../src/shell/kube/resources.ts';
 
@@ -17,7 +18,7 @@ export interface BenchCluster {
 
 /** Runs `fn` on a control plane started for it (CRDs and admission policies installed), then stops it. */
 export async function withBenchCluster(namespace: string, fn: (cluster: BenchCluster) => Promise<void>) {
-  const cp = await startControlPlane({ workloads: false });
+  const cp = await startControlPlane({ workloads: false, ...controlPlaneTuning(process.env) });
   try {
     const apiserverPid = cp.pids['kube-apiserver'];
     if (apiserverPid === undefined) throw new Error('no kube-apiserver pid');

@@ -14,6 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../../tooling/controlplane/environment.ts';
 import { ApiError, type KubeClient } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { createLogger } from '../../src/shell/logger.ts';
@@ -50,7 +51,7 @@ const cleanup: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'wfe-fuzz-'));
   cleanup.push(() => rm(workDir, { recursive: true, force: true }));
-  cp = await startControlPlane({ dataRoot: workDir });
+  cp = await startControlPlane({ dataRoot: workDir, ...controlPlaneTuning(process.env) });
   cleanup.push(() => cp.stop());
   const admin = await adminClientOf(cp.kubeconfigPath);
   client = admin.client;

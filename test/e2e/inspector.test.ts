@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { Page } from 'playwright-core';
 import { APPROVED_BY } from '../../src/core/observe.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { freePorts } from '../../tooling/controlplane/ports.ts';
 import { startInspector, type RunningInspector, type WorkflowSummary } from '../../src/inspect/server.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';

@@ -11,7 +11,7 @@ import type {
   WorkflowExecutionSpec,
 } from '../../src/api/generated/types.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/specs.ts';

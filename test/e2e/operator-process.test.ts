@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { KubeConfig } from '@kubernetes/client-node';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { applyAll, loadManifests } from '../../tooling/controlplane/manifests.ts';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';

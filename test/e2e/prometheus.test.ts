@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { DASHBOARD_FILE } from '../../src/monitoring/outputs.ts';
 import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { freePorts } from '../../tooling/controlplane/ports.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { startMonitoring, type RunningMonitoring } from '../../tooling/monitoring/bundle.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
 import { shardOf } from '../../src/core/shards.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { SHARD_LABELS } from '../../src/shell/shards.ts';

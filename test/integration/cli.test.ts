@@ -16,11 +16,9 @@ import {
 } from '../../src/core/observe.ts';
 import { ApiError } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
-import {
-  startControlPlane,
-  sharedControlPlane,
-  type ControlPlane,
-} from '../../tooling/controlplane/launcher.ts';
+import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../../tooling/controlplane/environment.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { freePorts } from '../../tooling/controlplane/ports.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script } from '../support/executor.ts';
@@ -478,7 +476,7 @@ describe('wfx errors: one line, non-zero, no stack trace', () => {
   describe('on a cluster without the CRD', () => {
     let bare: ControlPlane;
     beforeAll(async () => {
-      bare = await startControlPlane({ installManifests: false });
+      bare = await startControlPlane({ installManifests: false, ...controlPlaneTuning(process.env) });
     });
     afterAll(async () => {
       await bare.stop();

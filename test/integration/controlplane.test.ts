@@ -14,7 +14,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 
 /** Plain manifests: the generated V1* types are classes, and a literal is not an instance. */
 interface Manifest {

@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 
 import { validateSpec } from '../../src/api/validation.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { sequentialSpec } from '../fixtures/specs.ts';
 import { createKubeClient } from '../../src/shell/kube/client.ts';
 import { untilSpecPolicyEnforced } from './support/admission.ts';

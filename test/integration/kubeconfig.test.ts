@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { stringify } from 'yaml';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
 import { ClientConfig, inClusterConfig, loadClientConfig } from '../../src/shell/kube/kubeconfig.ts';
 import { serviceAccountToken } from '../support/cluster.ts';

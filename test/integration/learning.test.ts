@@ -14,7 +14,7 @@ import type { AuditStore, WorkflowExecutionAudit } from '../../src/audit/record.
 import { openSqliteAuditStore } from '../../src/audit/sqlite.ts';
 import { parseDuration } from '../../src/core/duration.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import type { RunningOperator } from '../../src/shell/operator.ts';

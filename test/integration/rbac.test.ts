@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import { ensureDeployTool, kustomizeBuild } from '../../tooling/controlplane/deploy-tools.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { loadManifests } from '../../tooling/controlplane/manifests.ts';
 import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
 import { startOperator } from '../../src/shell/operator.ts';

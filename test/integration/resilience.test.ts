@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { startControlPlane, type ControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../../tooling/controlplane/environment.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { createKubeClient, isConflict, type KubeClient } from '../../src/shell/kube/client.ts';
 import { WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
@@ -111,7 +112,11 @@ describe('an apiserver restart mid-run', () => {
   let client: KubeClient;
   beforeAll(async () => {
     // A control plane of its own: restarting the shared one would disturb other suites.
-    cp = cleanup.track('the control plane', await startControlPlane({ workloads: false }), (c) => c.stop());
+    cp = cleanup.track(
+      'the control plane',
+      await startControlPlane({ workloads: false, ...controlPlaneTuning(process.env) }),
+      (c) => c.stop(),
+    );
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     client = cleanup.track('the client', await createKubeClient(kc), (c) => {

@@ -70,7 +70,11 @@ describe('the dashboard', () => {
     expect(dashboard.panels.map((p) => p.title)).toEqual(PANELS.map((p) => p.title));
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace']);
     const namespaced = /(active_total|created_total|deleted_total|workflow_status)\{/;
-    for (const expr of dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)))
-      if (namespaced.test(expr)) expect(expr).toContain('namespace=~"$namespace"');
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    const namespacedExprs = exprs.filter((expr) => namespaced.test(expr));
+    // Each namespaced metric is queried, and every such query is filtered by the variable.
+    for (const metric of ['active_total', 'created_total', 'deleted_total', 'workflow_status'])
+      expect(namespacedExprs.some((expr) => expr.includes(`${metric}{`))).toBe(true);
+    expect(namespacedExprs.filter((expr) => !expr.includes('namespace=~"$namespace"'))).toEqual([]);
   });
 });

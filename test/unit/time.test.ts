@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isoOf } from '../../src/core/time.ts';
+import { T0 } from '../model/workflow-world.ts';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -17,5 +18,13 @@ describe('status times', () => {
     }
     expect(isoOf(Number.NEGATIVE_INFINITY)).toBe('0000-01-01T00:00:00.000Z');
     expect(isoOf(Number.NaN)).toMatch(RFC3339);
+  });
+});
+
+describe('status times of a run', () => {
+  it('format epoch milliseconds exactly like toISOString', () => {
+    for (const ms of [0, T0, 951_782_400_000, 4_102_444_799_999, 1_709_164_800_123]) {
+      expect(isoOf(ms)).toBe(new Date(ms).toISOString());
+    }
   });
 });

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { REPO_ROOT } from './binaries.ts';
 import { startControlPlane, type ControlPlane } from './launcher.ts';
+import { controlPlaneTuning } from './environment.ts';
 
 const CACHE_DIR = join(REPO_ROOT, '.cache');
 const STATE_FILE = join(CACHE_DIR, 'controlplane.json');
@@ -55,6 +56,7 @@ async function up(workloads: boolean, realNode: boolean): Promise<void> {
   }
   await mkdir(CACHE_DIR, { recursive: true });
   const cp = await startControlPlane({
+    ...controlPlaneTuning(process.env),
     workloads,
     realNode,
     kubeconfigPath: KUBECONFIG,
@@ -112,6 +114,7 @@ async function serve(workloads: boolean, realNode: boolean): Promise<void> {
     if (process.ppid !== parent) process.exit(1);
   }, 250);
   const cp = await startControlPlane({
+    ...controlPlaneTuning(process.env),
     workloads,
     realNode,
     log: (m) => process.stderr.write(`controlplane: ${m}\n`),

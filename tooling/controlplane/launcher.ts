@@ -44,7 +44,10 @@ export interface ControlPlaneOptions {
   readonly installManifests?: boolean;
   /** Keep the data dir (logs, etcd) after stop(), for debugging. */
   readonly keepDataDir?: boolean;
+  /** How long each component may take to become healthy (default 60 s, 180 s with a real node). */
   readonly startTimeoutMs?: number;
+  /** The apiserver serves /debug/pprof (default false). */
+  readonly apiserverProfiling?: boolean;
   /** Progress messages (default: none). */
   readonly log?: (message: string) => void;
 }
@@ -123,6 +126,7 @@ function apiserverArgs(
   etcdPort: number,
   port: number,
   realNode: boolean,
+  profiling: boolean,
 ): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
@@ -146,7 +150,7 @@ function apiserverArgs(
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
     // WFE_APISERVER_PROFILING=1: /debug/pprof for a CPU profile of the apiserver (benchmarks).
-    process.env['WFE_APISERVER_PROFILING'] === '1' ? '--profiling=true' : '--profiling=false',
+    profiling ? '--profiling=true' : '--profiling=false',
   ];
 }
 
@@ -176,39 +180,14 @@ export async function addControlPlaneUser(
   });
 }
 
-/** The control plane started by test/integration/global-setup.ts, seen from a jest worker. */
-export interface SharedControlPlane {
-  readonly kubeconfigPath: string;
-  readonly server: string;
-  readonly dataDir: string;
-  addUser(user: ControlPlaneUser): Promise<string>;
-}
-
-export function sharedControlPlane(env: NodeJS.ProcessEnv = process.env): SharedControlPlane {
-  const kubeconfigPath = env['WFE_KUBECONFIG'];
-  const server = env['WFE_CONTROLPLANE_SERVER'];
-  const dataDir = env['WFE_CONTROLPLANE_DATA_DIR'];
-  if (kubeconfigPath === undefined || server === undefined || dataDir === undefined) {
-    throw new Error('no control plane: WFE_KUBECONFIG is set by test/integration/global-setup.ts');
-  }
-  return {
-    kubeconfigPath,
-    server,
-    dataDir,
-    addUser: (user) => addControlPlaneUser(dataDir, server, user),
-  };
-}
-
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = options.log ?? ((): void => undefined);
   const started = Date.now();
   const realNode = options.realNode ?? false;
   const workloads = (options.workloads ?? false) && !realNode;
-  // WFE_CONTROLPLANE_START_TIMEOUT_MS: more patience on a machine shared with other heavy work; a
-  // real node has more to start (containerd, kubelet, the node's registration).
-  const timeoutMs =
-    options.startTimeoutMs ??
-    Number(process.env['WFE_CONTROLPLANE_START_TIMEOUT_MS'] ?? (realNode ? 180_000 : 60_000));
+  // A real node has more to start (containerd, kubelet, the node's registration).
+  const timeoutMs = options.startTimeoutMs ?? (realNode ? 180_000 : 60_000);
+  const profiling = options.apiserverProfiling ?? false;
   const wanted: ControlPlaneBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager'];
   if (workloads) wanted.push('kube-scheduler', 'kwok');
   if (realNode) wanted.push('kube-scheduler', 'kubelet', 'pause');
@@ -279,7 +258,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     let apiserver = start(
       'kube-apiserver',
       'kube-apiserver',
-      apiserverArgs(dataDir, pki, etcdPort, apiPort, realNode),
+      apiserverArgs(dataDir, pki, etcdPort, apiPort, realNode, profiling),
     );
     const adminTls = { caFile: pki.ca.certFile, certFile: pki.admin.certFile, keyFile: pki.admin.keyFile };
     // kube-controller-manager gives up after 20 s without a healthy apiserver, which a loaded
@@ -396,7 +375,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         apiserver = start(
           'kube-apiserver',
           'kube-apiserver',
-          apiserverArgs(dataDir, pki, etcdPort, apiPort, realNode),
+          apiserverArgs(dataDir, pki, etcdPort, apiPort, realNode, profiling),
         );
         pids['kube-apiserver'] = apiserver.pid;
         await waitForHealthy(`${server}/readyz`, adminTls, [apiserver, etcd], timeoutMs);

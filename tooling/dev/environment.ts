@@ -11,6 +11,7 @@ import winston from 'winston';
 import { startExecutor, type RunningExecutor } from '../../src/executor/executor.ts';
 import { REPO_ROOT, defaultBinDir, missingBinaries } from '../controlplane/binaries.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/launcher.ts';
+import { controlPlaneTuning } from '../controlplane/environment.ts';
 import { applyAll, parseManifests } from '../controlplane/manifests.ts';
 import { createKubeClient } from '../../src/shell/kube/client.ts';
 import type { Logger } from '../../src/shell/logger.ts';
@@ -119,6 +120,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     progress(`building the control plane (${missing.join(', ')}): first time only, several minutes`);
   progress('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)');
   const controlPlane = await startControlPlane({
+    ...controlPlaneTuning(process.env),
     workloads: true,
     kubeconfigPath,
     ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),

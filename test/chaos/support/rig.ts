@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesExecution, WorkflowExecution } from '../../../src/api/generated/types.ts';
 import { APPROVED_BY } from '../../../src/core/observe.ts';
 import { startControlPlane, type ControlPlane } from '../../../tooling/controlplane/launcher.ts';
+import { controlPlaneTuning } from '../../../tooling/controlplane/environment.ts';
 import type { KubeClient } from '../../../src/shell/kube/client.ts';
 import {
   KUBERNETES_EXECUTIONS,
@@ -57,6 +58,7 @@ export async function startRig(namespace = 'chaos'): Promise<Rig> {
     const workDir = await mkdtemp(join(tmpdir(), 'wfe-chaos-'));
     cleanup.push(() => rm(workDir, { recursive: true, force: true }));
     const cp = await startControlPlane({
+      ...controlPlaneTuning(process.env),
       dataRoot: workDir,
       // A loaded machine (CI, or the soak beside other work) can take over a minute.
       startTimeoutMs: 180_000,

@@ -16,7 +16,7 @@ import type {
 } from '../../../src/api/generated/types.ts';
 import { openSqliteAuditStore } from '../../../src/audit/sqlite.ts';
 import type { AuditStore } from '../../../src/audit/record.ts';
-import { sharedControlPlane } from '../../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../../support/shared-control-plane.ts';
 import { createKubeClient, type KubeClient } from '../../../src/shell/kube/client.ts';
 import {
   KUBERNETES_EXECUTIONS,
