@@ -1,7 +1,7 @@
 /**
  * One source of truth: the schemas in src/api/schema generate the CRDs (crds/), the TypeScript types
  * (src/api/generated/types.ts) and standalone ajv validators (src/api/generated/validators.js); the
- * metric catalogue (src/monitoring/metrics.yaml) generates its typed module and docs/metrics.md, and
+ * metric catalogue (src/monitoring/metrics.yaml) generates its typed module and docs/reference/metrics.md, and
  * then the alert rules and dashboard, which name metrics through that module.
  * `--check` regenerates in memory and fails when a committed file differs.
  */
