@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd)
 # and kwok from Go modules into a cache outside git. A no-op when every binary is present.
-# Arguments name other binaries instead, e.g. `build-controlplane.sh kubelet pause` (the real node).
+# Arguments name other binaries instead, e.g. `build-controlplane.sh kubelet pause` (the real node) or
+# `build-controlplane.sh kubectl` (the tutorial's test, and anyone without a kubectl).
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
@@ -40,7 +41,7 @@ total_start=$(date +%s)
 for path in "${MISSING[@]}"; do
   b="$(basename "$path")"
   case "$b" in
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet) build "$b" "k8s.io/kubernetes/cmd/$b" "$MODDIR" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kubectl) build "$b" "k8s.io/kubernetes/cmd/$b" "$MODDIR" ;;
     etcd) build etcd ./cmd/etcd "$MODDIR" ;;
     pause) build pause ./cmd/pause "$MODDIR" ;;
     kwok)

@@ -1,11 +1,12 @@
 /**
  * One source of truth: the schemas in src/api/schema generate the CRDs (crds/), the TypeScript types
  * (src/api/generated/types.ts) and standalone ajv validators (src/api/generated/validators.js); the
- * metric catalogue (src/monitoring/metrics.yaml) generates its typed module and docs/metrics.md, and
- * then the alert rules and dashboard, which name metrics through that module.
+ * metric catalogue (src/monitoring/metrics.yaml) generates its typed module and docs/reference/metrics.md, and
+ * then the alert rules and dashboard, which name metrics through that module; the reference pages
+ * docs/reference/api.md (from the CRDs) and docs/reference/cli.md (from wfx's usage text).
  * `--check` regenerates in memory and fails when a committed file differs.
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
@@ -25,6 +26,10 @@ import {
   metricsModule,
   readCatalogue,
 } from '../src/monitoring/metric-catalogue.ts';
+import { OPERATOR_USAGE, USAGE } from '../src/cli/usage.ts';
+import { driftedFiles, writeFiles, type GeneratedFile } from './generated-files.ts';
+import { API_REFERENCE_FILE, apiReference } from './reference/api-reference.ts';
+import { CLI_REFERENCE_FILE, cliReference } from './reference/cli-reference.ts';
 
 // CommonJS module: its function is the default export of the default import under NodeNext.
 const standaloneCode = standaloneModule.default;
@@ -207,6 +212,8 @@ async function main(): Promise<void> {
     ['src/api/generated/types.ts', await format(typesModule(), { ...prettierConfig, parser: 'typescript' })],
     ['src/api/generated/validators.js', validatorsModule()],
     ['src/api/generated/validators.d.ts', validatorsDts],
+    [API_REFERENCE_FILE, apiReference([workflowExecutionCrd, kubernetesExecutionCrd])],
+    [CLI_REFERENCE_FILE, cliReference(USAGE, OPERATOR_USAGE)],
   ];
   const catalogue = readCatalogue(readFileSync(join(root, METRIC_CATALOGUE_FILE), 'utf8'));
   const metricOutputs: [string, string][] = [
@@ -231,25 +238,10 @@ async function main(): Promise<void> {
 }
 
 /** Writes the outputs, or with `check` returns those whose committed file differs. */
-function writeOrCheck(outputs: readonly [string, string][], check: boolean): string[] {
-  const drifted: string[] = [];
-  for (const [path, content] of outputs) {
-    const full = join(root, path);
-    if (check) {
-      let current = '';
-      try {
-        current = readFileSync(full, 'utf8');
-      } catch {
-        current = '';
-      }
-      if (current !== content) drifted.push(path);
-    } else {
-      mkdirSync(dirname(full), { recursive: true });
-      writeFileSync(full, content);
-      console.log(`wrote ${path}`);
-    }
-  }
-  return drifted;
+function writeOrCheck(outputs: readonly GeneratedFile[], check: boolean): string[] {
+  if (check) return driftedFiles(outputs, root);
+  writeFiles(outputs, root);
+  return [];
 }
 
 await main();

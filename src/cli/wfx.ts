@@ -21,34 +21,7 @@ import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
-
-const USAGE = `usage: wfx <command> [flags]
-commands:
-  operator                 run the operator (wfx operator --help: its flags)
-  executor [-n NS]         run the demo executor
-  get [-A]                 list workflows
-  describe NAME            show one workflow and what it waits for
-  approve NAME | reject NAME | cancel NAME | rollback NAME
-  retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
-  diagram NAME [--format svg|mermaid|dot] [-o FILE]
-  inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
-flags: --kubeconfig PATH, -n NAMESPACE`;
-
-const OPERATOR_USAGE = `usage: wfx operator [flags]
-  --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config
-  --namespaces A,B               namespaces to watch (default: all)
-  --workers N                    concurrent reconciles (4)
-  --health-port N                /healthz and /ready (8080); --metrics-port N: /metrics (9090)
-  --bind-address ADDR            (0.0.0.0)
-  --leader-elect                 one active replica, by a Lease
-  --shards N                     spread workflows over N shards, a Lease each (1; excludes --leader-elect)
-  --leader-election-namespace NS (kubernaut-system); --leader-election-id NAME (workflowexecution-operator)
-  --lease-duration S, --renew-deadline S, --retry-period S   (15, 10, 2)
-  --log-level LEVEL              error, warn, info, debug (info)
-  --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
-  --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
-  --alertmanager-url URL         where the effectiveness check reads firing alerts
-  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
+import { OPERATOR_USAGE, USAGE } from './usage.ts';
 
 const OPTIONS = {
   kubeconfig: { type: 'string' },

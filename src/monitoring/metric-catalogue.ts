@@ -1,14 +1,14 @@
 /**
  * The metric catalogue (src/monitoring/metrics.yaml) read and checked, and what `npm run generate`
  * makes of it: a typed module (src/monitoring/generated/metrics.ts) the operator builds its metrics
- * from and the alert rules and the dashboard name them through, and the reference in docs/metrics.md.
+ * from and the alert rules and the dashboard name them through, and the reference in docs/reference/metrics.md.
  */
 import { parse } from 'yaml';
 import { isRecord } from '../api/json.ts';
 
 export const METRIC_CATALOGUE_FILE = 'src/monitoring/metrics.yaml';
 export const METRICS_MODULE_FILE = 'src/monitoring/generated/metrics.ts';
-export const METRICS_DOC_FILE = 'docs/metrics.md';
+export const METRICS_DOC_FILE = 'docs/reference/metrics.md';
 
 const TYPES = ['counter', 'gauge', 'histogram'] as const;
 const SECTIONS = {

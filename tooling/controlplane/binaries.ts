@@ -14,8 +14,11 @@ export const CONTROL_PLANE_BINARIES = [
   'kube-scheduler',
   'kwok',
 ] as const;
-/** kubelet and pause (its sandbox): the real node of the deploy tests, built only when asked for. */
-export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number] | 'kubelet' | 'pause';
+/**
+ * Built only when asked for: kubelet and pause (its sandbox), the real node of the deploy tests;
+ * kubectl, of the control plane's version, for the tutorial's test.
+ */
+export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number] | 'kubelet' | 'pause' | 'kubectl';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

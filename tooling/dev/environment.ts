@@ -1,5 +1,5 @@
 /**
- * `npm run dev` (`wfx dev`): everything a developer needs on one machine. A real control plane with
+ * `npm run dev`: everything a developer needs on one machine. A real control plane with
  * fake nodes (built from Go modules the first time), the CRDs and admission policy, the operator
  * in-process, the demo executor, the targets and sample workflows of examples/ applied; then the
  * commands to follow them. `startDev` is the whole start-up, shared by the CLI and the e2e test.

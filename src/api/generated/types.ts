@@ -317,7 +317,7 @@ export interface WorkflowExecutionStatus {
     /** Human-readable message. */
     message: string;
   }[];
-  /** The persisted statechart (DESIGN 4). */
+  /** The persisted statechart: an envelope (schema, machine version, spec hash) around the XState snapshot. */
   statechart?: {
     /** Envelope schema. */
     schema: string;

@@ -645,7 +645,7 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
     'x-kubernetes-list-map-keys': ['type'],
   }),
   statechart: obj(
-    'The persisted statechart (DESIGN 4).',
+    'The persisted statechart: an envelope (schema, machine version, spec hash) around the XState snapshot.',
     {
       schema: str(64, 'Envelope schema.'),
       machineVersion: int(0, 1000000, 'Version of the machine that wrote the snapshot.'),
