@@ -21,6 +21,7 @@ import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
+import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
 
 const USAGE = `usage: wfx <command> [flags]
 commands:
@@ -48,7 +49,9 @@ const OPERATOR_USAGE = `usage: wfx operator [flags]
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
-  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
+  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
+  --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (20, 30; qps 0: none;
+                                 Lease renewals are exempt and have their own connections)`;
 
 const OPTIONS = {
   kubeconfig: { type: 'string' },
@@ -78,6 +81,8 @@ const OPTIONS = {
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
+  'kube-api-qps': { type: 'string' },
+  'kube-api-burst': { type: 'string' },
 } as const;
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -85,6 +90,14 @@ function int(value: string | undefined, fallback: number, flag: string): number 
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0)
     throw new CliError(`--${flag} must be a whole number, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+function rate(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new CliError(`--${flag} must be a number of requests per second, not ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -143,6 +156,8 @@ async function main(argv: string[]): Promise<string | undefined> {
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
+      kubeApiQps: rate(v['kube-api-qps'], DEFAULT_RATE_LIMIT.qps, 'kube-api-qps'),
+      kubeApiBurst: int(v['kube-api-burst'], DEFAULT_RATE_LIMIT.burst, 'kube-api-burst'),
     });
     return undefined;
   }

@@ -9,6 +9,7 @@ import { openSqliteAuditStore } from '../audit/sqlite.ts';
 import { alertmanagerSource } from './checks/effectiveness.ts';
 import { WorkflowController } from './controller.ts';
 import { createKubeClient, type KubeClient } from './kube/client.ts';
+import type { RateLimitOptions } from './kube/rate-limit.ts';
 import { loadClientConfig } from './kube/kubeconfig.ts';
 import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -42,6 +43,8 @@ export interface OperatorConfig {
   executorUser?: string;
   alertmanagerUrl?: string | undefined;
   monitoringPollMs?: number;
+  /** The client-side rate limit of apiserver requests (Leases exempt); default 20/s, burst 30. */
+  rateLimit?: RateLimitOptions | undefined;
   /** How long step progress may wait to share a status write (Reconciler). */
   progressWriteDelayMs?: number | undefined;
   clock?: () => number;
@@ -67,7 +70,10 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
   if (config.shards && config.leaderElection)
     throw new Error('shards and leader election exclude each other: shard Leases replace the leader Lease');
   const log = config.log ?? createLogger(config.logLevel);
-  const client = await createKubeClient(loadClientConfig(config.kubeconfig));
+  const client = await createKubeClient(
+    loadClientConfig(config.kubeconfig),
+    config.rateLimit ? { rateLimit: config.rateLimit } : {},
+  );
   const metrics = createOperatorMetrics(true);
   const audit =
     config.audit ??

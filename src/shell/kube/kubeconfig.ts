@@ -23,6 +23,11 @@ export interface KubeCredentials {
   getCurrentUser(): { name: string } | null;
   /** Sets TLS material and auth headers on the options of the next request. */
   applyToHTTPSOptions(options: RequestOptions): Promise<void>;
+  /**
+   * After a 401: drop cached credentials that can be fetched again (an exec plugin's); true when
+   * there were some, so the request is worth sending again.
+   */
+  refreshCredentials?(): boolean;
 }
 
 interface NamedEntry<T> {
