@@ -39,7 +39,8 @@ const OPERATOR_USAGE = `usage: wfx operator [flags]
   --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config
   --namespaces A,B               namespaces to watch (default: all)
   --workers N                    concurrent reconciles (4)
-  --health-port N                /healthz and /ready (8080); --metrics-port N: /metrics (9090)
+  --health-port N                /healthz and /ready (8080), plain HTTP; --metrics-port N: /metrics (9090), HTTPS
+  --metrics-cert-dir DIR         tls.crt and tls.key for /metrics (a mounted Secret); default: self-signed at start
   --bind-address ADDR            (0.0.0.0)
   --leader-elect                 one active replica, by a Lease
   --shards N                     spread workflows over N shards, a Lease each (1; excludes --leader-elect)
@@ -82,6 +83,7 @@ const OPTIONS = {
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
   'kube-api-qps': { type: 'string' },
+  'metrics-cert-dir': { type: 'string' },
   'kube-api-burst': { type: 'string' },
 } as const;
 
@@ -156,6 +158,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
+      metricsCertDir: v['metrics-cert-dir'],
       kubeApiQps: rate(v['kube-api-qps'], DEFAULT_RATE_LIMIT.qps, 'kube-api-qps'),
       kubeApiBurst: int(v['kube-api-burst'], DEFAULT_RATE_LIMIT.burst, 'kube-api-burst'),
     });

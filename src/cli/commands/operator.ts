@@ -26,6 +26,8 @@ export interface OperatorFlags {
   progressWriteDelayMs: number;
   /** Requests per second to the apiserver once the burst is spent (0: no limit), and the burst. */
   kubeApiQps: number;
+  /** Where tls.crt and tls.key for the metrics server are mounted; unset: self-signed at start. */
+  metricsCertDir?: string | undefined;
   kubeApiBurst: number;
 }
 
@@ -70,6 +72,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
       progressWriteDelayMs: flags.progressWriteDelayMs,
+      metricsCertDir: flags.metricsCertDir,
       rateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
       shards:
         flags.shards > 1
