@@ -54,6 +54,7 @@ describe('the files of the dependencies', () => {
     ['@kubernetes/client-node/dist/gen/models/V1Pod.d.ts', true],
     ['typescript/lib/lib.dom.d.mts', true],
     ['yaml/dist/index.js.map', true],
+    ['@opentelemetry/api/dist/api/context.d.cts.map', true],
     ['winston/lib/winston.js', false],
     ['prom-client/index.d.js', false],
     ['ajv/dist/ajv.js', false],

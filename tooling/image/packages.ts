@@ -24,7 +24,7 @@ export function ociArchitecture(nodeArch: string): string {
 /** Files of the dependencies that no running process reads: declarations and source maps. */
 export function isBuildOnlyFile(path: string): boolean {
   return (
-    /\.d\.[cm]?ts$/.test(path) || /\.(js|cjs|mjs|ts|css)\.map$/.test(path) || path.endsWith('.tsbuildinfo')
+    /\.d\.[cm]?ts$/.test(path) || /\.(?:[cm]?[jt]s|css)\.map$/.test(path) || path.endsWith('.tsbuildinfo')
   );
 }
 
