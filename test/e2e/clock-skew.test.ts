@@ -24,22 +24,16 @@ import {
 } from '../support/operator-process.ts';
 import { Workflows, adminClient, createNamespace, deleteNamespace } from '../integration/support/harness.ts';
 
-jest.setTimeout(300_000);
+jest.setTimeout(600_000);
 
 /** Debian's libfaketime (`apt-get install libfaketime`). */
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-const LEASE_DURATION_S = 6;
+/** client-go's timings (15 s, 10 s, 2 s): a shorter renew deadline is missed on a loaded machine. */
+const LEASE_DURATION_S = 15;
 const SKEW_S = 60;
-const LEASE_FLAGS = [
-  '--lease-duration',
-  String(LEASE_DURATION_S),
-  '--renew-deadline',
-  '4',
-  '--retry-period',
-  '1',
-];
+const LEASE_FLAGS = ['--lease-duration', '15', '--renew-deadline', '10', '--retry-period', '2'];
 /** Several lease durations: long enough for a flapping lease to change hands many times. */
-const WATCH_MS = 5 * LEASE_DURATION_S * 1000;
+const WATCH_MS = 3 * LEASE_DURATION_S * 1000;
 
 const skewed = { LD_PRELOAD: LIBFAKETIME, FAKETIME: `+${SKEW_S}s` };
 
@@ -80,10 +74,14 @@ async function allWorkflows(): Promise<WorkflowExecution[]> {
 
 /** Every workflow completed, each step once, each child created once. */
 async function expectAllEndedRight(names: readonly string[]): Promise<void> {
-  const finished = await until('every workflow completed', async () => {
-    const list = (await allWorkflows()).filter((w) => names.includes(w.metadata.name ?? ''));
-    return list.filter((w) => w.status?.phase === 'completed').length === names.length ? list : undefined;
-  });
+  const finished = await until(
+    'every workflow completed',
+    async () => {
+      const list = (await allWorkflows()).filter((w) => names.includes(w.metadata.name ?? ''));
+      return list.filter((w) => w.status?.phase === 'completed').length === names.length ? list : undefined;
+    },
+    240_000,
+  );
   for (const w of finished)
     expect(w.status?.stepStatuses?.map((s) => s.status)).toEqual(Array<string>(STEPS).fill('completed'));
   const children = (
@@ -92,6 +90,21 @@ async function expectAllEndedRight(names: readonly string[]): Promise<void> {
   expect(children).toHaveLength(names.length * STEPS);
   expect(children.every((c) => c.spec.attempt === 1)).toBe(true);
   expect(executor.duplicates()).toEqual([]);
+}
+
+/** Runs `check`; when it fails, the replicas' last log lines go with the error. Stops them after. */
+async function withLogs(replicas: () => OperatorProcess[], check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    const logs = replicas()
+      .map((r, i) => `--- replica ${String(i)} (running: ${String(r.running)}):\n${r.tail(40)}`)
+      .join('\n');
+    (error as Error).message += `\n${logs}`;
+    throw error;
+  } finally {
+    await stopOperators();
+  }
 }
 
 async function applyAll(prefix: string, count: number): Promise<string[]> {
@@ -117,28 +130,35 @@ describe(`two replicas whose clocks are ${SKEW_S} s apart (lease ${LEASE_DURATIO
   it('with leader election: the leader leads on, the other never takes its lease, and takes over only once it died', async () => {
     const kubeconfig = sharedControlPlane().kubeconfigPath;
     const options = { kubeconfig, namespaces: [namespace], leaseName: 'skew-leader', args: LEASE_FLAGS };
-    const a = await spawnOperator(options);
-    await a.waitForLog(named('became leader'), 'a leading');
-    const b = await spawnOperator({ ...options, env: skewed });
-    await b.ready();
+    const replicas: OperatorProcess[] = [];
+    await withLogs(
+      () => replicas,
+      async () => {
+        const a = await spawnOperator(options);
+        replicas.push(a);
+        await a.waitForLog(named('became leader'), 'a leading');
+        const b = await spawnOperator({ ...options, env: skewed });
+        replicas.push(b);
+        await b.ready();
 
-    const first = await applyAll('leader-before', 8);
-    await expectAllEndedRight(first);
-    await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
-    // No flapping: the lease never changed hands, and the one ahead never led.
-    const lease = await client.request<Lease>(`${leasePath()}/skew-leader`);
-    expect(lease.spec.leaseTransitions).toBe(0);
-    expect(b.lines.some(named('became leader'))).toBe(false);
-    expect(a.running).toBe(true);
+        const first = await applyAll('leader-before', 8);
+        await expectAllEndedRight(first);
+        await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+        // No flapping: the lease never changed hands, and the one ahead never led.
+        const lease = await client.request<Lease>(`${leasePath()}/skew-leader`);
+        expect(lease.spec.leaseTransitions).toBe(0);
+        expect(b.lines.some(named('became leader'))).toBe(false);
+        expect(a.running).toBe(true);
 
-    // The leader dies; the other takes over once the lease it saw last has run out, not before.
-    await a.kill('SIGKILL');
-    const bLinesAtKill = b.lines.length;
-    await b.waitForLog(named('became leader'), 'b leading', (LEASE_DURATION_S + 20) * 1000);
-    expect(b.lines.slice(0, bLinesAtKill).some(named('became leader'))).toBe(false);
-    const second = await applyAll('leader-after', 8);
-    await expectAllEndedRight([...first, ...second]);
-    await b.stop();
+        // The leader dies; the other takes over once the lease it saw last has run out, not before.
+        await a.kill('SIGKILL');
+        const bLinesAtKill = b.lines.length;
+        await b.waitForLog(named('became leader'), 'b leading', (LEASE_DURATION_S + 20) * 1000);
+        expect(b.lines.slice(0, bLinesAtKill).some(named('became leader'))).toBe(false);
+        const second = await applyAll('leader-after', 8);
+        await expectAllEndedRight([...first, ...second]);
+      },
+    );
   });
 
   it('with shards: they share the shards once and keep them; each workflow is reconciled by its shard’s holder only', async () => {
@@ -151,51 +171,60 @@ describe(`two replicas whose clocks are ${SKEW_S} s apart (lease ${LEASE_DURATIO
       shards: SHARDS,
       args: LEASE_FLAGS,
     };
-    const a = await spawnOperator(options);
-    await until('a holds every shard', () =>
-      Promise.resolve(a.lines.filter(named('shard acquired')).length === SHARDS ? true : undefined),
-    );
-    const b = await spawnOperator({ ...options, env: skewed });
-    const shardHolders = async () =>
-      (
-        await client.request<{ items: Lease[] }>(leasePath(), {
-          query: { labelSelector: `${SHARD_LABELS.group}=skew-shards,${SHARD_LABELS.role}=shard` },
-        })
-      ).items;
-    const balanced = await until('2 shards each', async () => {
-      const leases = await shardHolders();
-      const held = leases.map((l) => l.spec.holderIdentity ?? '').filter(Boolean);
-      const counts = [...new Set(held)].map((h) => held.filter((x) => x === h).length);
-      return held.length === SHARDS && counts.join() === '2,2' ? leases : undefined;
-    });
-    const transitionsAtBalance = balanced.map((l) => l.spec.leaseTransitions);
-    const linesAtBalance = [a.lines.length, b.lines.length];
+    const replicas: OperatorProcess[] = [];
+    await withLogs(
+      () => replicas,
+      async () => {
+        const a = await spawnOperator(options);
+        replicas.push(a);
+        await until('a holds every shard', () =>
+          Promise.resolve(a.lines.filter(named('shard acquired')).length === SHARDS ? true : undefined),
+        );
+        const b = await spawnOperator({ ...options, env: skewed });
+        replicas.push(b);
+        const shardHolders = async () =>
+          (
+            await client.request<{ items: Lease[] }>(leasePath(), {
+              query: { labelSelector: `${SHARD_LABELS.group}=skew-shards,${SHARD_LABELS.role}=shard` },
+            })
+          ).items;
+        const balanced = await until('2 shards each', async () => {
+          const leases = await shardHolders();
+          const held = leases.map((l) => l.spec.holderIdentity ?? '').filter(Boolean);
+          const counts = [...new Set(held)].map((h) => held.filter((x) => x === h).length);
+          return held.length === SHARDS && counts.join() === '2,2' ? leases : undefined;
+        });
+        const transitionsAtBalance = balanced.map((l) => l.spec.leaseTransitions);
+        const linesAtBalance = [a.lines.length, b.lines.length];
 
-    const names = await applyAll('shards', 12);
-    await expectAllEndedRight(names);
-    await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+        const names = await applyAll('shards', 12);
+        await expectAllEndedRight(names);
+        await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
 
-    // No flapping: no shard changed hands after the balance, none was lost.
-    const after = await shardHolders();
-    expect(after.map((l) => l.spec.leaseTransitions)).toEqual(transitionsAtBalance);
-    for (const [i, r] of [a, b].entries()) {
-      const since = r.lines.slice(linesAtBalance[i]);
-      expect(since.filter((l) => l.message === 'shard lost' || l.message === 'shard acquired')).toEqual([]);
-    }
-    // Never two holders acting: each workflow's reconciles came from its shard's holder only.
-    const holderOf = new Map(
-      after.map((l) => [Number(l.metadata.labels?.[SHARD_LABELS.shard]), l.spec.holderIdentity ?? '']),
+        // No flapping: no shard changed hands after the balance, none was lost.
+        const after = await shardHolders();
+        expect(after.map((l) => l.spec.leaseTransitions)).toEqual(transitionsAtBalance);
+        for (const [i, r] of [a, b].entries()) {
+          const since = r.lines.slice(linesAtBalance[i]);
+          expect(since.filter((l) => l.message === 'shard lost' || l.message === 'shard acquired')).toEqual(
+            [],
+          );
+        }
+        // Never two holders acting: each workflow's reconciles came from its shard's holder only.
+        const holderOf = new Map(
+          after.map((l) => [Number(l.metadata.labels?.[SHARD_LABELS.shard]), l.spec.holderIdentity ?? '']),
+        );
+        const identity = (r: OperatorProcess) => r.lines.find(named('shard acquired'))?.identity;
+        for (const name of names) {
+          const reconcilers = [a, b]
+            .filter((r) => r.lines.some((l) => l.workflow === name && l.reconcileId !== undefined))
+            .map(identity);
+          expect({ name, reconcilers }).toEqual({
+            name,
+            reconcilers: [holderOf.get(shardOf(namespace, name, SHARDS))],
+          });
+        }
+      },
     );
-    const identity = (r: OperatorProcess) => r.lines.find(named('shard acquired'))?.identity;
-    for (const name of names) {
-      const reconcilers = [a, b]
-        .filter((r) => r.lines.some((l) => l.workflow === name && l.reconcileId !== undefined))
-        .map(identity);
-      expect({ name, reconcilers }).toEqual({
-        name,
-        reconcilers: [holderOf.get(shardOf(namespace, name, SHARDS))],
-      });
-    }
-    await Promise.all([a.stop(), b.stop()]);
   });
 });
