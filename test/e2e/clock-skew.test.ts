@@ -139,22 +139,30 @@ describe(`two replicas whose clocks are ${SKEW_S} s apart (lease ${LEASE_DURATIO
         await a.waitForLog(named('became leader'), 'a leading');
         const b = await spawnOperator({ ...options, env: skewed });
         replicas.push(b);
+        // Whether the one ahead ever leads while the first still runs: two leaders acting.
+        const bLeads = b
+          .waitForLog(named('became leader'), 'b leading', 600_000)
+          .then(() => ({ whileARan: a.running }));
+        bLeads.catch(() => undefined);
         await b.ready();
 
         const first = await applyAll('leader-before', 8);
         await expectAllEndedRight(first);
         await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
-        // No flapping: the lease never changed hands, and the one ahead never led.
+        // No flapping: the lease changed hands only if the leader stopped by itself (a renew
+        // deadline missed on a loaded machine: it exits), never taken while it was live.
+        const aStopped = a.lines.filter(named('leader lease lost; exiting')).length;
         const lease = await client.request<Lease>(`${leasePath()}/skew-leader`);
-        expect(lease.spec.leaseTransitions).toBe(0);
-        expect(b.lines.some(named('became leader'))).toBe(false);
-        expect(a.running).toBe(true);
-
-        // The leader dies; the other takes over once the lease it saw last has run out, not before.
-        await a.kill('SIGKILL');
-        const bLinesAtKill = b.lines.length;
-        await b.waitForLog(named('became leader'), 'b leading', (LEASE_DURATION_S + 20) * 1000);
-        expect(b.lines.slice(0, bLinesAtKill).some(named('became leader'))).toBe(false);
+        expect({ transitions: lease.spec.leaseTransitions, aStopped }).toEqual({
+          transitions: aStopped,
+          aStopped,
+        });
+        if (aStopped === 0) {
+          expect(b.lines.some(named('became leader'))).toBe(false);
+          // The leader dies; the other takes over once the lease it saw last has run out.
+          await a.kill('SIGKILL');
+        }
+        expect(await bLeads).toEqual({ whileARan: false });
         const second = await applyAll('leader-after', 8);
         await expectAllEndedRight([...first, ...second]);
       },
