@@ -203,7 +203,6 @@ describe(`two replicas whose clocks are ${SKEW_S} s apart (lease ${LEASE_DURATIO
           return held.length === SHARDS && counts.join() === '2,2' ? leases : undefined;
         });
         const transitionsAtBalance = balanced.map((l) => l.spec.leaseTransitions);
-        const linesAtBalance = [a.lines.length, b.lines.length];
 
         const names = await applyAll('shards', 12);
         await expectAllEndedRight(names);
@@ -212,12 +211,16 @@ describe(`two replicas whose clocks are ${SKEW_S} s apart (lease ${LEASE_DURATIO
         // No flapping: no shard changed hands after the balance, none was lost.
         const after = await shardHolders();
         expect(after.map((l) => l.spec.leaseTransitions)).toEqual(transitionsAtBalance);
-        for (const [i, r] of [a, b].entries()) {
-          const since = r.lines.slice(linesAtBalance[i]);
-          expect(since.filter((l) => l.message === 'shard lost' || l.message === 'shard acquired')).toEqual(
-            [],
-          );
-        }
+        // Each replica's log tells the same: the first took all 4 and gave 2 back, the one ahead
+        // took those 2, and nobody lost one. (Counted over the whole run: a log line may come a
+        // moment after the Lease write the balance was seen by.)
+        const count = (r: OperatorProcess, message: string) => r.lines.filter(named(message)).length;
+        expect(
+          [a, b].map((r) => [count(r, 'shard acquired'), count(r, 'shard released'), count(r, 'shard lost')]),
+        ).toEqual([
+          [SHARDS, SHARDS / 2, 0],
+          [SHARDS / 2, 0, 0],
+        ]);
         // Never two holders acting: each workflow's reconciles came from its shard's holder only.
         const holderOf = new Map(
           after.map((l) => [Number(l.metadata.labels?.[SHARD_LABELS.shard]), l.spec.holderIdentity ?? '']),
