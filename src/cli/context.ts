@@ -17,7 +17,8 @@ export async function connect(
 ): Promise<CliContext> {
   let config: ClientConfig;
   try {
-    config = loadClientConfig(kubeconfig);
+    // A person at a terminal may answer an exec plugin's prompts (MFA, a browser login).
+    config = loadClientConfig(kubeconfig, process.env, { interactive: process.stdin.isTTY });
   } catch (error) {
     throw new CliError(
       `cannot load the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(error as Error).message}`,

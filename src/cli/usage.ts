@@ -19,7 +19,8 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config
   --namespaces A,B               namespaces to watch (default: all)
   --workers N                    concurrent reconciles (4)
-  --health-port N                /healthz and /ready (8080); --metrics-port N: /metrics (9090)
+  --health-port N                /healthz and /ready (8080), plain HTTP; --metrics-port N: /metrics (9090), HTTPS
+  --metrics-cert-dir DIR         tls.crt and tls.key for /metrics (a mounted Secret); default: self-signed at start
   --bind-address ADDR            (0.0.0.0)
   --leader-elect                 one active replica, by a Lease
   --shards N                     spread workflows over N shards, a Lease each (1; excludes --leader-elect)
@@ -29,4 +30,6 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
-  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
+  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
+  --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (20, 30; qps 0: none;
+                                 Lease renewals are exempt and have their own connections)`;

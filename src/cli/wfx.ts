@@ -21,6 +21,7 @@ import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
+import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
 import { OPERATOR_USAGE, USAGE } from './usage.ts';
 
 const OPTIONS = {
@@ -51,6 +52,9 @@ const OPTIONS = {
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
+  'kube-api-qps': { type: 'string' },
+  'metrics-cert-dir': { type: 'string' },
+  'kube-api-burst': { type: 'string' },
 } as const;
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -58,6 +62,14 @@ function int(value: string | undefined, fallback: number, flag: string): number 
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0)
     throw new CliError(`--${flag} must be a whole number, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+function rate(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new CliError(`--${flag} must be a number of requests per second, not ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -116,6 +128,9 @@ async function main(argv: string[]): Promise<string | undefined> {
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
+      metricsCertDir: v['metrics-cert-dir'],
+      kubeApiQps: rate(v['kube-api-qps'], DEFAULT_RATE_LIMIT.qps, 'kube-api-qps'),
+      kubeApiBurst: int(v['kube-api-burst'], DEFAULT_RATE_LIMIT.burst, 'kube-api-burst'),
     });
     return undefined;
   }

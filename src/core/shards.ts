@@ -35,7 +35,7 @@ export interface ShardLeaseView {
   shard: number;
   /** '' when nobody holds it. */
   holder: string;
-  /** Whether the holder's last renewal is older than the lease duration. */
+  /** Whether the lease's record has not changed for its duration since this replica saw it change. */
   expired: boolean;
 }
 
@@ -60,8 +60,7 @@ export interface ShardBalance {
 
 /**
  * What one replica does this round. It keeps what it holds up to its share (the lowest shard
- * numbers first), releases the rest, and takes free shards (no holder, an expired holder, or a
- * holder no longer alive) until it reaches its share, starting from a point its identity picks so
+ * numbers first), releases the rest, and takes free shards (no holder, or an expired lease) until it reaches its share, starting from a point its identity picks so
  * that replicas joining together rarely reach for the same shard.
  */
 export function balanceShards(input: ShardBalanceInput): ShardBalance {
@@ -74,7 +73,9 @@ export function balanceShards(input: ShardBalanceInput): ShardBalance {
   for (let shard = 0; shard < shards; shard++) {
     const lease = byShard.get(shard);
     if (lease?.holder === me && !lease.expired) held.push(shard);
-    else if (!lease || lease.holder === '' || lease.expired || !live.has(lease.holder)) free.push(shard);
+    // A live lease is never taken, even from a replica whose membership lapsed: it may still act
+    // until its renew deadline, and only the shard's own lease says when that has passed.
+    else if (!lease || lease.holder === '' || lease.expired) free.push(shard);
   }
   const keep = held.slice(0, share);
   const release = held.slice(share);

@@ -9,6 +9,8 @@ import { openSqliteAuditStore } from '../audit/sqlite.ts';
 import { alertmanagerSource } from './checks/effectiveness.ts';
 import { WorkflowController } from './controller.ts';
 import { createKubeClient, type KubeClient } from './kube/client.ts';
+import type { RateLimitOptions } from './kube/rate-limit.ts';
+import { loadServingCertificate, watchServingCertificate } from './serving-certificate.ts';
 import { loadClientConfig } from './kube/kubeconfig.ts';
 import { LeaderElector, type LeaseTimings, DEFAULT_TIMINGS } from './leader.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -42,6 +44,13 @@ export interface OperatorConfig {
   executorUser?: string;
   alertmanagerUrl?: string | undefined;
   monitoringPollMs?: number;
+  /**
+   * Where the metrics server's `tls.crt` and `tls.key` are mounted (a Secret, e.g. cert-manager's);
+   * unset: a self-signed certificate made at start.
+   */
+  metricsCertDir?: string | undefined;
+  /** The client-side rate limit of apiserver requests (Leases exempt); default 20/s, burst 30. */
+  rateLimit?: RateLimitOptions | undefined;
   /** How long step progress may wait to share a status write (Reconciler). */
   progressWriteDelayMs?: number | undefined;
   clock?: () => number;
@@ -67,7 +76,10 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
   if (config.shards && config.leaderElection)
     throw new Error('shards and leader election exclude each other: shard Leases replace the leader Lease');
   const log = config.log ?? createLogger(config.logLevel);
-  const client = await createKubeClient(loadClientConfig(config.kubeconfig));
+  const client = await createKubeClient(
+    loadClientConfig(config.kubeconfig),
+    config.rateLimit ? { rateLimit: config.rateLimit } : {},
+  );
   const metrics = createOperatorMetrics(true);
   const audit =
     config.audit ??
@@ -152,13 +164,31 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
   }
   const healthPort = config.healthPort !== undefined ? servers[0]?.port : undefined;
   let metricsPort: number | undefined;
+  const stopWatchingCertificate: (() => void)[] = [];
   if (config.metricsPort !== undefined) {
+    const certificate = loadServingCertificate(config.metricsCertDir);
     const server = await startMetricsServer(
       metrics.registry,
       metricsAuthorizer(client),
+      certificate,
       config.metricsPort,
       bind,
     );
+    log.info('metrics served over TLS', { port: server.port, certificate: certificate.source });
+    const certDir = config.metricsCertDir;
+    if (certDir)
+      stopWatchingCertificate.push(
+        watchServingCertificate(
+          certDir,
+          (next) => {
+            server.setCertificate(next);
+            log.info('metrics certificate reloaded', { certDir });
+          },
+          (error) => {
+            log.warn('metrics certificate not reloaded; serving the last one', { error: error.message });
+          },
+        ),
+      );
     servers.push(server);
     metricsPort = server.port;
   }
@@ -209,6 +239,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
       await controller.stop();
       await shards?.stop();
       await elector?.release();
+      for (const stopWatching of stopWatchingCertificate) stopWatching();
       await Promise.all(servers.map((s) => s.close()));
       await audit?.close();
       client.close();

@@ -2,10 +2,13 @@
  * The operator's two HTTP servers (DESIGN 7):
  * - health, no auth: /health and /healthz (the process is alive), /ready and /readyz (caches synced,
  *   watches running, the apiserver answering);
- * - metrics: /metrics behind TokenReview (401 without a valid bearer token) and SubjectAccessReview
- *   (403 without `get` on the non-resource URL /metrics), as controller-runtime's filter does.
+ * - metrics: /metrics over TLS (the bearer token never travels in the clear), behind TokenReview
+ *   (401 without a valid bearer token) and SubjectAccessReview (403 without `get` on the
+ *   non-resource URL /metrics), as controller-runtime's secure metrics server does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { ServingCertificate } from './serving-certificate.ts';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { KubeClient } from './kube/client.ts';
@@ -33,6 +36,11 @@ const reply = (res: ServerResponse, status: number, body: string, type = 'text/p
 export interface RunningServer {
   port: number;
   close(): Promise<void>;
+}
+
+export interface RunningTlsServer extends RunningServer {
+  /** Serves a new certificate from the next connection on. */
+  setCertificate(certificate: ServingCertificate): void;
 }
 
 const closer = (server: Server) => () =>
@@ -111,9 +119,10 @@ export function metricsAuthorizer(client: KubeClient): (token: string) => Promis
 export async function startMetricsServer(
   registry: Registry,
   authorize: (token: string) => Promise<200 | 401 | 403>,
+  certificate: ServingCertificate,
   port: number,
   host = '0.0.0.0',
-): Promise<RunningServer> {
+): Promise<RunningTlsServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {
@@ -130,10 +139,19 @@ export async function startMetricsServer(
     else if (decision === 403) reply(res, 403, 'Forbidden: get on /metrics is not allowed');
     else reply(res, 200, await registry.metrics(), registry.contentType);
   };
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      reply(res, 500, `metrics unavailable: ${(error as Error).message}`);
-    });
-  });
-  return { port: await listen(server, port, host), close: closer(server) };
+  const server = createTlsServer(
+    { cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        reply(res, 500, `metrics unavailable: ${(error as Error).message}`);
+      });
+    },
+  );
+  return {
+    port: await listen(server, port, host),
+    close: closer(server),
+    setCertificate: (next) => {
+      server.setSecureContext({ cert: next.cert, key: next.key });
+    },
+  };
 }

@@ -2,12 +2,23 @@
  * Shard leases: every replica renews a membership Lease of its own and, each retry period, lists
  * the group's Leases, works out who is alive and who holds what, and carries out what
  * `balanceShards` (src/core/shards.ts) decides: renew the shards it keeps, take free ones up to its
- * fair share, give up extras. A shard it cannot renew within the renew deadline, or that someone
- * else now holds, it stops reconciling at once. Correctness never depends on this (DESIGN 7).
+ * fair share, give up extras. Expiry is client-go's (./leases.ts): a Lease is free once its record
+ * has not changed for its duration since this replica saw it change, whatever the clocks say. A
+ * shard it cannot renew within the renew deadline (a timer fires then, even while a renewal hangs),
+ * or that someone else now holds, it stops reconciling at once. Correctness never depends on this
+ * (DESIGN 7).
  */
 import { balanceShards, shardOfKey, stableHash, type ShardLeaseView } from '../core/shards.ts';
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube/client.ts';
-import { DEFAULT_TIMINGS, microTime, validateTimings, type Lease, type LeaseTimings } from './leader.ts';
+import { withinRenewDeadline } from '../core/leases.ts';
+import type { KubeClient } from './kube/client.ts';
+import {
+  DEFAULT_TIMINGS,
+  LeaseStore,
+  type Lease,
+  type LeaseClock,
+  type LeaseTimings,
+  type Timer,
+} from './leases.ts';
 import type { Logger } from './logger.ts';
 
 export const SHARD_LABELS = {
@@ -23,6 +34,7 @@ export interface ShardConfig {
   name: string;
   identity: string;
   timings?: Partial<LeaseTimings>;
+  clock?: LeaseClock;
 }
 
 /** What the controller asks: does this replica reconcile the key's shard now? */
@@ -46,13 +58,15 @@ const memberName = (group: string, identity: string): string =>
 
 export class ShardManager implements ShardOwnership {
   readonly count: number;
-  private readonly client: KubeClient;
-  private readonly config: ShardConfig & LeaseTimings;
+  private readonly store: LeaseStore;
+  private readonly config: ShardConfig;
+  private readonly timings: LeaseTimings;
   private readonly log: Logger;
   private readonly events: ShardEvents;
-  /** Held shards and when each was last renewed. */
+  /** Held shards and when each one's last successful renewal began (monotonic). */
   private readonly held = new Map<number, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
+  private deadlineTimer: Timer | undefined;
   private stopped = false;
   /** A shard was taken by someone else under our hands: look again soon rather than a period later. */
   private contended = false;
@@ -61,17 +75,26 @@ export class ShardManager implements ShardOwnership {
   constructor(client: KubeClient, config: ShardConfig, log: Logger, events: ShardEvents) {
     if (!Number.isInteger(config.count) || config.count < 1)
       throw new Error(`shard count must be a positive integer, not ${config.count}`);
-    this.client = client;
-    this.config = { ...DEFAULT_TIMINGS, ...config, ...config.timings };
-    const problems = validateTimings(this.config);
-    if (problems.length > 0) throw new Error(`invalid shard lease timings: ${problems.join('; ')}`);
+    this.config = config;
+    this.timings = { ...DEFAULT_TIMINGS, ...config.timings };
+    this.store = new LeaseStore(client, {
+      namespace: config.namespace,
+      identity: config.identity,
+      timings: this.timings,
+      clock: config.clock,
+    });
     this.count = config.count;
     this.log = log;
     this.events = events;
   }
 
+  /** Held, and renewed within the renew deadline: whatever a hung renewal does. */
   holds(shard: number): boolean {
-    return this.held.has(shard);
+    const renewedAt = this.held.get(shard);
+    return (
+      renewedAt !== undefined &&
+      withinRenewDeadline(renewedAt, this.timings.renewDeadlineMs, this.store.clock.now())
+    );
   }
 
   ownsKey(key: string): boolean {
@@ -79,11 +102,7 @@ export class ShardManager implements ShardOwnership {
   }
 
   get heldShards(): number[] {
-    return [...this.held.keys()].sort((a, b) => a - b);
-  }
-
-  private get path(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.config.namespace)}/leases`;
+    return [...this.held.keys()].filter((s) => this.holds(s)).sort((a, b) => a - b);
   }
 
   start(): void {
@@ -98,209 +117,138 @@ export class ShardManager implements ShardOwnership {
       })
       .then(() => {
         this.dropStale();
-        const delay = this.contended ? this.config.retryPeriodMs / 4 : this.config.retryPeriodMs;
+        const delay = this.contended ? this.timings.retryPeriodMs / 4 : this.timings.retryPeriodMs;
         this.contended = false;
         if (!this.stopped)
-          this.timer = setTimeout(() => {
+          this.timer = this.store.clock.setTimer(() => {
             this.tick();
           }, delay);
       });
   }
 
-  private lease(name: string, labels: Record<string, string>, now: number, holder: string): Lease {
-    return {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: {
-        name,
-        namespace: this.config.namespace,
-        labels: { [SHARD_LABELS.group]: this.config.name, ...labels },
-      },
-      spec: {
-        holderIdentity: holder,
-        leaseDurationSeconds: Math.ceil(this.config.leaseDurationMs / 1000),
-        acquireTime: microTime(now),
-        renewTime: microTime(now),
-        leaseTransitions: 0,
-      },
-    };
-  }
-
   private async round(): Promise<void> {
-    const now = Date.now();
     const { identity, name, count } = this.config;
-    const leases = await this.client.request<{ items: Lease[] }>(this.path, {
-      query: { labelSelector: `${SHARD_LABELS.group}=${name}` },
-      timeoutMs: this.config.retryPeriodMs * 2,
-    });
-    const expired = (l: Lease) =>
-      (Date.parse(l.spec.renewTime ?? '') || 0) + (l.spec.leaseDurationSeconds ?? 0) * 1000 < now;
+    const leases = await this.store.list(`${SHARD_LABELS.group}=${name}`);
+    this.store.keepOnly(new Set(leases.map((l) => l.metadata.name)));
     const role = (l: Lease) => l.metadata.labels?.[SHARD_LABELS.role];
+    const labels = (extra: Record<string, string>) => ({ [SHARD_LABELS.group]: name, ...extra });
 
     // Membership first: a replica that holds shards is one the others count as alive.
     const ownMember = memberName(name, identity);
-    const member = leases.items.find((l) => l.metadata.name === ownMember);
-    await this.write(
-      member,
-      this.lease(ownMember, { [SHARD_LABELS.role]: 'member' }, now, identity),
-      now,
-      identity,
-    );
+    const member = leases.find((l) => l.metadata.name === ownMember);
+    await this.store.claim(member, ownMember, labels({ [SHARD_LABELS.role]: 'member' }));
 
-    const live = leases.items
-      .filter((l) => role(l) === 'member' && !expired(l) && l.spec.holderIdentity)
-      .map((l) => l.spec.holderIdentity ?? '');
+    const live: string[] = [];
     const shardLeases = new Map<number, Lease>();
-    for (const l of leases.items) {
+    const views: ShardLeaseView[] = [];
+    for (const l of leases) {
+      if (l.metadata.name === ownMember) continue;
+      const seen = this.store.see(l);
+      if (role(l) === 'member' && !seen.expired) live.push(seen.holder);
       const shard = Number(l.metadata.labels?.[SHARD_LABELS.shard]);
-      if (role(l) === 'shard' && Number.isInteger(shard) && shard >= 0 && shard < count)
+      if (role(l) === 'shard' && Number.isInteger(shard) && shard >= 0 && shard < count) {
         shardLeases.set(shard, l);
+        // A shard this replica holds is never expired in its own eyes while within its deadline.
+        views.push({
+          shard,
+          holder: seen.holder,
+          expired: seen.holder === identity ? !this.holds(shard) : seen.expired,
+        });
+      }
     }
-    const views: ShardLeaseView[] = [...shardLeases].map(([shard, l]) => ({
-      shard,
-      holder: l.spec.holderIdentity ?? '',
-      expired: expired(l),
-    }));
     const plan = balanceShards({ shards: count, me: identity, live, leases: views });
 
-    for (const shard of plan.release) await this.release(shard, shardLeases.get(shard), now);
+    for (const shard of plan.release) await this.release(shard, shardLeases.get(shard));
     for (const shard of [...plan.keep, ...plan.take]) {
-      const existing = shardLeases.get(shard);
-      const fresh = this.lease(
-        `${name}-shard-${shard}`,
-        { [SHARD_LABELS.role]: 'shard', [SHARD_LABELS.shard]: String(shard) },
-        now,
-        identity,
-      );
-      let ok: boolean;
+      // While held, no renewal outlives the shard's renew deadline.
+      const renewedAt = this.held.get(shard);
+      const deadline = renewedAt === undefined ? undefined : renewedAt + this.timings.renewDeadlineMs;
+      let claimed;
       try {
-        ok = await this.write(existing, fresh, now, identity);
+        claimed = await this.store.claim(
+          shardLeases.get(shard),
+          `${name}-shard-${shard}`,
+          labels({ [SHARD_LABELS.role]: 'shard', [SHARD_LABELS.shard]: String(shard) }),
+          deadline,
+        );
       } catch (error) {
         this.log.warn('shard lease not written', { shard, error: (error as Error).message });
         continue;
       }
-      if (ok) {
-        const had = this.held.has(shard);
-        this.held.set(shard, now);
+      if (claimed.written) {
+        const had = this.holds(shard);
+        this.held.set(shard, claimed.startedAt);
+        this.armDeadline();
         if (!had) {
           this.log.info('shard acquired', { shard, identity, share: plan.share });
           this.events.acquired(shard);
         }
       } else {
         if (plan.take.includes(shard)) this.contended = true;
-        if (this.held.delete(shard)) {
-          this.log.info('shard lost', { shard, identity });
-          this.events.released(shard, 'lost');
-        }
+        this.drop(shard, 'shard lost');
       }
     }
     // Held here, but the list shows it is no longer ours to renew (someone else's, or expired and
     // beyond the share): stop at once.
     const attempted = new Set([...plan.keep, ...plan.take]);
-    for (const shard of this.heldShards) {
-      if (attempted.has(shard)) continue;
-      this.held.delete(shard);
-      this.log.info('shard lost', { shard, identity });
-      this.events.released(shard, 'lost');
-    }
+    for (const shard of [...this.held.keys()]) if (!attempted.has(shard)) this.drop(shard, 'shard lost');
   }
 
-  /**
-   * Create the Lease, or renew/take it with the listed resourceVersion as precondition. False when
-   * someone else wrote it in between (or holds it unexpired).
-   */
-  private async write(
-    existing: Lease | undefined,
-    fresh: Lease,
-    now: number,
-    identity: string,
-  ): Promise<boolean> {
-    if (!existing) {
-      try {
-        await this.client.request(this.path, { body: fresh, timeoutMs: this.config.retryPeriodMs * 2 });
-        return true;
-      } catch (error) {
-        if (isConflict(error) || isAlreadyExists(error)) return false;
-        throw error;
-      }
-    }
-    const taking = existing.spec.holderIdentity !== identity;
-    const spec = {
-      ...existing.spec,
-      holderIdentity: identity,
-      leaseDurationSeconds: Math.ceil(this.config.leaseDurationMs / 1000),
-      renewTime: microTime(now),
-      ...(taking
-        ? { acquireTime: microTime(now), leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 }
-        : {}),
-    };
-    try {
-      await this.client.request(`${this.path}/${existing.metadata.name}`, {
-        method: 'PUT',
-        body: { ...existing, metadata: { ...existing.metadata, labels: fresh.metadata.labels }, spec },
-        timeoutMs: this.config.retryPeriodMs * 2,
-      });
-      return true;
-    } catch (error) {
-      if (isConflict(error) || isNotFound(error)) return false;
-      throw error;
-    }
+  private drop(shard: number, message: string): void {
+    if (!this.held.delete(shard)) return;
+    this.log.info(message, { shard, identity: this.config.identity });
+    this.events.released(shard, 'lost');
   }
 
   /** Stop reconciling the shard first, then hand its Lease back so another replica takes it at once. */
-  private async release(shard: number, lease: Lease | undefined, now: number): Promise<void> {
+  private async release(shard: number, lease: Lease | undefined): Promise<void> {
     if (this.held.delete(shard)) {
       this.log.info('shard released', { shard, identity: this.config.identity });
       this.events.released(shard, 'rebalanced');
     }
-    await this.handBack(lease, now);
+    await this.store.handBack(lease).catch(() => false);
   }
 
-  private async handBack(lease: Lease | undefined, now: number): Promise<void> {
-    if (!lease || lease.spec.holderIdentity !== this.config.identity) return;
-    try {
-      await this.client.request(`${this.path}/${lease.metadata.name}`, {
-        method: 'PUT',
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', renewTime: microTime(now) } },
-        timeoutMs: this.config.retryPeriodMs * 2,
-      });
-    } catch {
-      // It expires by itself; releasing only saves the next holder the wait.
-    }
+  /** The hard deadline: a timer at the earliest held shard's renew deadline, firing even mid-round. */
+  private armDeadline(): void {
+    this.deadlineTimer?.cancel();
+    if (this.stopped || this.held.size === 0) return;
+    const earliest = Math.min(...this.held.values()) + this.timings.renewDeadlineMs;
+    this.deadlineTimer = this.store.clock.setTimer(
+      () => {
+        this.dropStale();
+      },
+      Math.max(0, earliest - this.store.clock.now()),
+    );
   }
 
   /** Shards not renewed within the renew deadline are given up here, whatever the apiserver says. */
   private dropStale(): void {
-    const now = Date.now();
-    for (const [shard, renewedAt] of this.held) {
-      if (now - renewedAt > this.config.renewDeadlineMs) {
-        this.held.delete(shard);
-        this.log.warn('shard not renewed within the renew deadline; stopped reconciling it', { shard });
-        this.events.released(shard, 'lost');
-      }
+    for (const shard of [...this.held.keys()]) {
+      if (this.holds(shard)) continue;
+      this.held.delete(shard);
+      this.log.warn('shard not renewed within the renew deadline; stopped reconciling it', { shard });
+      this.events.released(shard, 'lost');
     }
+    this.armDeadline();
   }
 
   /** Stop balancing, release every held shard and the membership, so the others take over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
+    this.deadlineTimer?.cancel();
     await this.running;
-    const now = Date.now();
-    const shards = this.heldShards;
+    const shards = [...this.held.keys()].sort((a, b) => a - b);
     this.held.clear();
     for (const shard of shards) this.events.released(shard, 'stopped');
     try {
-      const leases = await this.client.request<{ items: Lease[] }>(this.path, {
-        query: { labelSelector: `${SHARD_LABELS.group}=${this.config.name}` },
-      });
+      const leases = await this.store.list(`${SHARD_LABELS.group}=${this.config.name}`);
       for (const shard of shards) {
-        const lease = leases.items.find((l) => l.metadata.name === `${this.config.name}-shard-${shard}`);
-        await this.handBack(lease, now);
+        const lease = leases.find((l) => l.metadata.name === `${this.config.name}-shard-${shard}`);
+        await this.store.handBack(lease).catch(() => false);
       }
-      await this.client
-        .request(`${this.path}/${memberName(this.config.name, this.config.identity)}`, { method: 'DELETE' })
-        .catch(() => undefined);
+      await this.store.delete(memberName(this.config.name, this.config.identity));
     } catch {
       // The Leases expire by themselves.
     }

@@ -4,6 +4,7 @@
 // readiness through the probes, the Lease, a workflow run to its end, /metrics behind TokenReview and
 // SubjectAccessReview, a leader Pod deleted mid-workflow, and a rolling update to an image pulled
 // from a loopback registry mid-workflow.
+import { get as httpsGet } from 'node:https';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -78,6 +79,25 @@ async function httpStatus(url: string, token?: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/** A GET over HTTPS on the operator's metrics port (its certificate self-signed at start: not checked). */
+function httpsStatus(url: string, token?: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpsGet(
+      url,
+      { rejectUnauthorized: false, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          resolve(res.statusCode ?? 0);
+        });
+      },
+    );
+    req.on('error', () => {
+      resolve(0);
+    });
+  });
 }
 
 function expectNoChildTwice(): void {
@@ -178,14 +198,14 @@ describe('the operator installed with kustomize on a real node', () => {
       },
     });
     const [pod] = await readyOperatorPods(client, 2);
-    const url = `http://${pod?.status.podIP ?? ''}:9090/metrics`;
-    expect(await httpStatus(url)).toBe(401);
-    expect(await httpStatus(url, nobody)).toBe(403);
+    const url = `https://${pod?.status.podIP ?? ''}:9090/metrics`;
+    expect(await httpsStatus(url)).toBe(401);
+    expect(await httpsStatus(url, nobody)).toBe(403);
     // RBAC caches refresh within a moment of the new binding.
     expect(
       await until(
         'a 200 for the metrics reader',
-        async () => ((await httpStatus(url, reader)) === 200 ? 200 : undefined),
+        async () => ((await httpsStatus(url, reader)) === 200 ? 200 : undefined),
         10_000,
       ),
     ).toBe(200);

@@ -1,4 +1,4 @@
-// A real Prometheus scrapes a running operator exactly as the shipped ServiceMonitor says (scheme,
+// A real Prometheus scrapes a running operator exactly as the shipped ServiceMonitor says (https,
 // path, the bearer token of its ServiceAccount, bound to the metrics reader) and evaluates the
 // shipped rules with short test thresholds, while workflows run on the real control plane: every
 // metric of the specification arrives with its labels, a workflow held at its approval gate makes
@@ -20,6 +20,7 @@ import { ensureMonitoringTools } from '../../tooling/monitoring/tools.ts';
 import { startOperator, type RunningOperator } from '../../src/shell/operator.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import { metricsGet } from '../support/operator-process.ts';
 import { ScriptedExecutor, rollbackFailsIn } from '../support/executor.ts';
 import { serviceAccountToken, until } from '../support/cluster.ts';
 import {
@@ -182,11 +183,7 @@ describe('Prometheus scraping the operator as the ServiceMonitor says', () => {
     });
     // And what the operator answers them, directly.
     const status = async (token: string) =>
-      (
-        await fetch(`http://127.0.0.1:${String(operator.metricsPort)}/metrics`, {
-          headers: { authorization: `Bearer ${token}` },
-        })
-      ).status;
+      (await metricsGet(operator.metricsPort ?? 0, '/metrics', { authorization: `Bearer ${token}` })).status;
     expect(await status('not-a-token')).toBe(401);
     expect(await status(nobodyToken.value)).toBe(403);
     expect(await status(monitoring.token)).toBe(200);

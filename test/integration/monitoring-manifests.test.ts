@@ -52,14 +52,15 @@ describe('the monitoring Component', () => {
     ]);
   });
 
-  it('has Prometheus scrape over http with the bearer token of a ServiceAccount bound to the metrics reader', () => {
+  it('has Prometheus scrape over https with the bearer token of a ServiceAccount bound to the metrics reader', () => {
     const [monitor] = find('ServiceMonitor') as (KubernetesObject & {
       spec: { endpoints: Record<string, unknown>[]; selector: unknown };
     })[];
     expect(monitor?.spec.endpoints).toEqual([
       expect.objectContaining({
         port: 'metrics',
-        scheme: 'http',
+        scheme: 'https',
+        tlsConfig: { insecureSkipVerify: true },
         path: '/metrics',
         authorization: {
           type: 'Bearer',

@@ -1,12 +1,15 @@
 // The shipped manifests (kustomize base and overlays) are valid for a real apiserver, and the operator's ClusterRole is enough:
-// an operator that logs in as a user holding only that role runs a workflow end to end.
+// an operator that logs in as a user holding only that role runs a workflow end to end; so does one
+// holding only the namespaced install's Roles. Neither may read a Secret.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import { ensureDeployTool, kustomizeBuild } from '../../tooling/controlplane/deploy-tools.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { loadManifests } from '../../tooling/controlplane/manifests.ts';
-import { isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
+import { createKubeClient, isAlreadyExists, type KubeClient } from '../../src/shell/kube/client.ts';
+import { loadClientConfig } from '../../src/shell/kube/kubeconfig.ts';
 import { startOperator } from '../../src/shell/operator.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
@@ -34,6 +37,10 @@ const PLURALS: Record<string, string> = {
   ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
   ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
 };
+/** Every kind the base and its overlays build (the namespaced one adds Roles). */
+const BASE_KINDS = Object.keys(PLURALS);
+PLURALS['Role'] = 'roles';
+PLURALS['RoleBinding'] = 'rolebindings';
 
 function objectPath(m: Manifest): string {
   const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
@@ -96,7 +103,7 @@ describe('the kustomize base and overlays', () => {
     '%s: every object kustomize builds is accepted by the apiserver (server-side apply, dry run)',
     async (dir) => {
       const objects = await built(dir);
-      expect(new Set(objects.map((m) => m.kind))).toEqual(new Set(Object.keys(PLURALS)));
+      expect(new Set(objects.map((m) => m.kind))).toEqual(new Set(BASE_KINDS));
       for (const m of objects) {
         await client
           .request(objectPath(m), {
@@ -152,85 +159,203 @@ describe('the kustomize base and overlays', () => {
   });
 });
 
-describe('the operator ClusterRole', () => {
-  it('is all an operator needs to run a workflow with safety checks, events and leader election', async () => {
-    const namespace = await createNamespace(client, 'rbac');
-    const user = `operator-${namespace}`;
-    await client.request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-      body: {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRoleBinding',
-        metadata: { name: user },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'workflowexecution-controller',
-        },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
-      },
-    });
-    // The ClusterRole comes from manifests/rbac (dry-run above proves it valid; install it here).
-    const role = (await loadManifests('manifests/rbac')).find(
-      (m) => m.metadata?.name === 'workflowexecution-controller',
-    );
+/** The operator's permissions bound to a new user (ClusterRole and namespaced Roles alike); its kubeconfig. */
+async function operatorUser(
+  namespace: string,
+  objects: Manifest[],
+): Promise<{ user: string; kubeconfig: string }> {
+  const user = `operator-${namespace}`;
+  for (const m of objects) {
+    const bound = structuredClone(m) as Manifest & { subjects?: unknown[] };
+    if (bound.metadata.namespace) bound.metadata.namespace = namespace;
+    if (bound.kind.endsWith('Binding')) {
+      bound.metadata.name = `${bound.metadata.name}-${namespace}`;
+      bound.subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }];
+    }
     await client
-      .request('/apis/rbac.authorization.k8s.io/v1/clusterroles', { body: role })
+      .request(objectPath(bound).replace(/\/[^/]+$/, ''), { body: bound })
       .catch((error: unknown) => {
         if (!isAlreadyExists(error)) throw error;
       });
-    const kubeconfig = await sharedControlPlane().addUser({ name: user });
-    const { kc } = await adminClient();
-    const executor = new ScriptedExecutor(kc, client, () => ({ phase: 'completed' }), namespace);
-    await executor.start();
-    const operator = await startOperator({
-      kubeconfig,
-      namespaces: [namespace],
-      log: createLogger('error'),
-      leaderElection: { namespace, name: 'workflowexecution-operator' },
-      monitoringPollMs: 200,
+  }
+  return { user, kubeconfig: await sharedControlPlane().addUser({ name: user }) };
+}
+
+/** What the user may do in the namespace, as `kubectl auth can-i --list` shows it. */
+async function rulesOf(
+  kubeconfig: string,
+  namespace: string,
+): Promise<{ resources?: string[]; verbs: string[] }[]> {
+  const asUser = await createKubeClient(loadClientConfig(kubeconfig));
+  try {
+    const review = await asUser.request<{
+      status: { resourceRules: { resources?: string[]; verbs: string[] }[] };
+    }>('/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectRulesReview',
+        spec: { namespace },
+      },
     });
-    try {
-      await client.request(`/api/v1/namespaces/${namespace}/configmaps`, {
-        body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { mode: 'safe' } },
-      });
-      const spec = specWith(
-        [
-          customStep(1),
-          {
-            stepNumber: 2,
-            name: 'tune',
-            action: 'update-configmap',
-            parameters: { updateConfigMap: { namespace, name: 'settings', dataUpdates: { mode: 'safe' } } },
-          },
-        ],
+    return review.status.resourceRules;
+  } finally {
+    asUser.close();
+  }
+}
+
+async function mayReadSecrets(user: string, namespace: string): Promise<boolean[]> {
+  return Promise.all(
+    ['get', 'list', 'watch'].map(async (verb) => {
+      const review = await client.request<{ status?: { allowed?: boolean } }>(
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
         {
-          safetyChecks: [
-            { type: 'health', required: true },
-            { type: 'capacity', required: true },
-          ],
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: { user, resourceAttributes: { namespace, resource: 'secrets', verb } },
+          },
         },
       );
-      const workflows = new Workflows({ client, namespace });
-      await workflows.apply('least-privilege', spec);
-      const wf = await workflows.waitFor('least-privilege', inPhase('completed', 'failed'));
-      expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
-      expect(wf.status?.validationResults?.safetyCheckResults?.map((r) => r.result)).toEqual([
-        'passed',
-        'not_applicable',
-      ]);
-      const lease = await client.request<{ spec: { holderIdentity?: string } }>(
-        `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/workflowexecution-operator`,
-      );
-      expect(lease.spec.holderIdentity).toBeTruthy();
-      const events = await client.request<{ items: { reason: string; regarding: { name: string } }[] }>(
-        `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
-      );
-      expect(
-        events.items.filter((e) => e.regarding.name === 'least-privilege').map((e) => e.reason),
-      ).toContain('ExecutionStarted');
-    } finally {
-      await operator.stop();
-      await executor.stop();
-    }
+      return review.status?.allowed ?? false;
+    }),
+  );
+}
+
+/** Runs a workflow with the health and capacity checks as an operator logged in with `kubeconfig`. */
+async function runsAWorkflow(kubeconfig: string, namespace: string): Promise<void> {
+  const { kc } = await adminClient();
+  const executor = new ScriptedExecutor(kc, client, () => ({ phase: 'completed' }), namespace);
+  await executor.start();
+  const operator = await startOperator({
+    kubeconfig,
+    namespaces: [namespace],
+    log: createLogger('error'),
+    leaderElection: { namespace, name: 'workflowexecution-operator' },
+    monitoringPollMs: 200,
+  });
+  try {
+    await client.request(`/api/v1/namespaces/${namespace}/configmaps`, {
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { mode: 'safe' } },
+    });
+    const spec = specWith(
+      [
+        customStep(1),
+        {
+          stepNumber: 2,
+          name: 'tune',
+          action: 'update-configmap',
+          parameters: { updateConfigMap: { namespace, name: 'settings', dataUpdates: { mode: 'safe' } } },
+        },
+      ],
+      {
+        safetyChecks: [
+          { type: 'health', required: true },
+          { type: 'capacity', required: true },
+        ],
+      },
+    );
+    const workflows = new Workflows({ client, namespace });
+    await workflows.apply('least-privilege', spec);
+    const wf = await workflows.waitFor('least-privilege', inPhase('completed', 'failed'));
+    expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(wf.status?.validationResults?.safetyCheckResults?.map((r) => r.result)).toEqual([
+      'passed',
+      'not_applicable',
+    ]);
+    const lease = await client.request<{ spec: { holderIdentity?: string } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/workflowexecution-operator`,
+    );
+    expect(lease.spec.holderIdentity).toBeTruthy();
+    const events = await client.request<{ items: { reason: string; regarding: { name: string } }[] }>(
+      `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
+    );
+    expect(events.items.filter((e) => e.regarding.name === 'least-privilege').map((e) => e.reason)).toContain(
+      'ExecutionStarted',
+    );
+  } finally {
+    await operator.stop();
+    await executor.stop();
+  }
+}
+
+describe('the operator ClusterRole', () => {
+  let namespace: string;
+  let user: string;
+  let kubeconfig: string;
+  beforeAll(async () => {
+    namespace = await createNamespace(client, 'rbac');
+    // The ClusterRole comes from manifests/rbac (the dry run above proves it valid; installed here).
+    const role = (await loadManifests('manifests/rbac')).find(
+      (m) => m.metadata?.name === 'workflowexecution-controller',
+    ) as unknown as Manifest;
+    const binding: Manifest = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'workflowexecution-controller' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'workflowexecution-controller',
+      },
+    } as Manifest;
+    ({ user, kubeconfig } = await operatorUser(namespace, [role, binding]));
+  });
+
+  it('is all an operator needs to run a workflow with safety checks, events and leader election', async () => {
+    await runsAWorkflow(kubeconfig, namespace);
+  });
+
+  it('reads no Secrets: the operator’s rules (kubectl auth can-i --list) name none, and get, list, watch are denied', async () => {
+    const rules = await rulesOf(kubeconfig, namespace);
+    expect(rules.some((r) => r.resources?.includes('workflowexecutions'))).toBe(true);
+    expect(rules.filter((r) => r.resources?.some((x) => x === 'secrets' || x === '*'))).toEqual([]);
+    expect(await mayReadSecrets(user, namespace)).toEqual([false, false, false]);
+    expect(await mayReadSecrets(user, 'kube-system')).toEqual([false, false, false]);
+  });
+});
+
+describe('the namespaced install (manifests/overlays/namespaced)', () => {
+  it('binds Roles in the watched namespace and the operator’s own, a ClusterRole only for what no Role grants, and watches that namespace only', async () => {
+    const objects = await built('overlays/namespaced');
+    expect(objects.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => o.metadata.name)).toEqual([
+      'workflowexecution-controller-cluster',
+    ]);
+    expect(
+      objects
+        .filter((o) => o.kind === 'RoleBinding')
+        .map((o) => o.metadata.namespace)
+        .sort(),
+    ).toEqual(['kubernaut-system', 'remediation']);
+    expect(deploymentOf(objects).spec.template.spec.containers[0]?.args).toContain(
+      '--namespaces=remediation',
+    );
+    await client
+      .request('/api/v1/namespaces', {
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'remediation' } },
+      })
+      .catch((error: unknown) => {
+        if (!isAlreadyExists(error)) throw error;
+      });
+    for (const m of objects)
+      await client.request(objectPath(m), {
+        method: 'PATCH',
+        patchType: 'apply',
+        body: m,
+        query: { dryRun: 'All', fieldManager: 'manifest-test', force: true, fieldValidation: 'Strict' },
+      });
+  });
+
+  it('is all an operator needs, and reads no Secrets either', async () => {
+    const namespace = await createNamespace(client, 'rbac-ns');
+    const roles = parseAllDocuments(readFileSync('manifests/overlays/namespaced/roles.yaml', 'utf8')).map(
+      (d) => d.toJS() as Manifest,
+    );
+    const { user, kubeconfig } = await operatorUser(namespace, roles);
+    await runsAWorkflow(kubeconfig, namespace);
+    expect(await mayReadSecrets(user, namespace)).toEqual([false, false, false]);
+    // Nothing in a namespace it was not given.
+    expect(await rulesOf(kubeconfig, 'default')).not.toContainEqual(
+      expect.objectContaining({ resources: ['workflowexecutions'] }),
+    );
   });
 });

@@ -6,6 +6,8 @@
  * (call it from afterAll) and, as a last resort, when this process exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,6 +105,41 @@ export async function stopOperators(): Promise<void> {
   );
 }
 
+/**
+ * A GET on an operator's metrics port, which serves HTTPS with a certificate made at its start (or
+ * `ca`'s, when given and checked); status 0 while nothing listens.
+ */
+export function metricsGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  ca?: string,
+): Promise<{ status: number; body: string; certificate?: PeerCertificate }> {
+  return new Promise((resolve) => {
+    const req = httpsGet(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        headers,
+        ...(ca ? { ca, servername: 'localhost' } : { rejectUnauthorized: false }),
+      },
+      (res) => {
+        const certificate = res.socket instanceof TLSSocket ? res.socket.getPeerCertificate() : undefined;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body, ...(certificate ? { certificate } : {}) });
+        });
+      },
+    );
+    req.on('error', () => {
+      resolve({ status: 0, body: '' });
+    });
+  });
+}
+
 /** The value of a metric's first sample in a Prometheus text exposition. */
 export function metricValue(body: string, name: string): number | undefined {
   const line = body.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
@@ -187,10 +224,10 @@ export async function spawnOperator(options: OperatorProcessOptions): Promise<Op
       .join('\n');
 
   const get = async (port: 'health' | 'metrics', path: string, token?: string) => {
+    const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    if (port === 'metrics') return metricsGet(metricsPort, path, headers);
     try {
-      const res = await fetch(`http://127.0.0.1:${port === 'health' ? healthPort : metricsPort}${path}`, {
-        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      });
+      const res = await fetch(`http://127.0.0.1:${healthPort}${path}`, { headers });
       return { status: res.status, body: await res.text() };
     } catch {
       return { status: 0, body: '' };

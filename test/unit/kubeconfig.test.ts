@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { inClusterConfig, resolveKubeconfig, type KubeconfigFile } from '../../src/shell/kube/kubeconfig.ts';
+import {
+  impersonationHeaders,
+  inClusterConfig,
+  resolveKubeconfig,
+  type KubeconfigFile,
+} from '../../src/shell/kube/kubeconfig.ts';
 
 const file = (dir: string, doc: KubeconfigFile['doc']): KubeconfigFile => ({ dir, doc });
 
@@ -17,6 +22,50 @@ const base = file('/home/sre/.kube', {
     { name: 'sre', user: { 'client-certificate-data': 'Y2VydA==', 'client-key': '/keys/sre.key' } },
     { name: 'robot', user: { tokenFile: 'robot.token' } },
   ],
+});
+
+describe('impersonation in a kubeconfig', () => {
+  const withUser = (user: Record<string, unknown>) =>
+    file('/k', {
+      'current-context': 'c',
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+      clusters: [{ name: 'k', cluster: { server: 'https://k.example' } }],
+      users: [{ name: 'u', user }],
+    });
+
+  it('becomes Impersonate-* headers: user, uid, each group, each extra (its key percent-encoded)', () => {
+    const { impersonate } = resolveKubeconfig([
+      withUser({
+        token: 't',
+        as: 'jane',
+        'as-uid': '42',
+        'as-groups': ['a', 'b'],
+        'as-user-extra': { 'example.com/team': ['x'] },
+      }),
+    ]);
+    expect(impersonate).toEqual({
+      user: 'jane',
+      uid: '42',
+      groups: ['a', 'b'],
+      extra: { 'example.com/team': ['x'] },
+    });
+    expect(impersonationHeaders(impersonate!)).toEqual({
+      'impersonate-user': 'jane',
+      'impersonate-uid': '42',
+      'impersonate-group': ['a', 'b'],
+      'impersonate-extra-example.com%2Fteam': ['x'],
+    });
+  });
+
+  it('is refused when it names groups, a uid or extras but no user to act as', () => {
+    expect(() => resolveKubeconfig([withUser({ token: 't', 'as-groups': ['a'] })])).toThrow(
+      'user "u": as-groups, as-uid and as-user-extra impersonate a user: name it with as',
+    );
+  });
+
+  it('is absent when the kubeconfig asks for none', () => {
+    expect(resolveKubeconfig([withUser({ token: 't' })]).impersonate).toBeUndefined();
+  });
 });
 
 describe('a kubeconfig resolved to what a client needs', () => {

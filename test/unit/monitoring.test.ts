@@ -36,10 +36,11 @@ describe('alert rule parameters', () => {
 describe('the scrape config from the shipped ServiceMonitor', () => {
   const monitor = parse(readFileSync('manifests/monitoring/service-monitor.yaml', 'utf8')) as ServiceMonitor;
 
-  it('scrapes over http at /metrics with the token as a bearer token, every 30 s', () => {
+  it('scrapes over https (the self-signed certificate not checked) at /metrics with the token as a bearer token, every 30 s', () => {
     expect(scrapeConfigOf(monitor, { address: '127.0.0.1:9090', tokenFile: '/t/token' })).toEqual({
       job_name: 'serviceMonitor/kubernaut-system/workflowexecution-operator/0',
-      scheme: 'http',
+      scheme: 'https',
+      tls_config: { insecure_skip_verify: true },
       metrics_path: '/metrics',
       scrape_interval: '30s',
       scrape_timeout: '10s',
@@ -58,6 +59,31 @@ describe('the scrape config from the shipped ServiceMonitor', () => {
     expect(() => scrapeConfigOf(monitor, { address: 'a:1', tokenFile: 't' }, 1)).toThrow(
       'ServiceMonitor workflowexecution-operator has no endpoint 1',
     );
+  });
+
+  it('with cert-manager’s CA (the patch docs/explanation/security.md shows): checks the certificate with it', () => {
+    const endpoint = monitor.spec.endpoints[0];
+    const checked: ServiceMonitor = {
+      ...monitor,
+      spec: {
+        endpoints: [
+          {
+            ...endpoint,
+            tlsConfig: {
+              ca: { secret: { name: 'workflowexecution-metrics-cert', key: 'ca.crt' } },
+              serverName: 'workflowexecution-operator-metrics.kubernaut-system.svc',
+            },
+          },
+        ],
+      },
+    };
+    expect(scrapeConfigOf(checked, { address: 'a:1', tokenFile: 't', caFile: '/t/ca.crt' })).toMatchObject({
+      tls_config: {
+        ca_file: '/t/ca.crt',
+        server_name: 'workflowexecution-operator-metrics.kubernaut-system.svc',
+      },
+    });
+    expect(() => scrapeConfigOf(checked, { address: 'a:1', tokenFile: 't' })).toThrow('give the CA file');
   });
 });
 

@@ -84,8 +84,18 @@ describe('what a replica takes and gives up', () => {
         { keep: [2, 3], take: 1, release: [] },
       ],
       [
-        'a holder that is no longer alive frees its shards',
+        'a holder whose membership lapsed keeps its shards until their own leases expire',
         { shards: 4, me: 'b', live: ['b'], leases: [...held('gone', 0, 1), ...held('b', 2, 3)] },
+        { keep: [2, 3], take: 0, release: [] },
+      ],
+      [
+        'and loses them once they have',
+        {
+          shards: 4,
+          me: 'b',
+          live: ['b'],
+          leases: [...held('gone', 0, 1).map((l) => ({ ...l, expired: true })), ...held('b', 2, 3)],
+        },
         { keep: [2, 3], take: 2, release: [] },
       ],
     ],
@@ -101,7 +111,12 @@ function converge(shards: number, replicas: string[], start: Map<number, string>
   for (let round = 0; round < 20; round++) {
     let changed = false;
     for (const me of replicas) {
-      const leases = [...holders].map(([shard, holder]) => ({ shard, holder, expired: false }));
+      // A replica that is gone renews nothing: its leases expire.
+      const leases = [...holders].map(([shard, holder]) => ({
+        shard,
+        holder,
+        expired: !replicas.includes(holder),
+      }));
       const plan = balanceShards({ shards, me, live: replicas, leases });
       for (const s of plan.release) holders.set(s, '');
       for (const s of plan.take) {

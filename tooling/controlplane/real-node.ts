@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CoreV1Api } from '@kubernetes/client-node';
 
+import { ociArchitecture } from '../image/packages.ts';
 import { writeImage } from '../image/oci.ts';
 import { ensureDeployTool } from './deploy-tools.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
@@ -291,6 +292,7 @@ export async function startRealNode(ctx: RealNodeContext): Promise<RealNode> {
     writeImage({
       name: PAUSE_IMAGE,
       epoch: 0,
+      architecture: ociArchitecture(process.arch),
       layers: [
         {
           name: 'pause',

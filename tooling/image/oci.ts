@@ -38,6 +38,8 @@ export interface ImageSpec {
   readonly layers: readonly LayerSpec[];
   /** The config's `config` (User, Env, Entrypoint, Cmd, WorkingDir, ExposedPorts, Labels). */
   readonly runtime: Record<string, unknown> & { Labels?: Record<string, string> };
+  /** OCI architecture of what the layers hold (amd64, arm64): the build machine's. */
+  readonly architecture: string;
   readonly layout: string;
   readonly archive: string;
   readonly log?: (message: string) => void;
@@ -117,7 +119,7 @@ export function writeImage(spec: ImageSpec): WrittenImage {
   }
   const config = {
     created,
-    architecture: 'amd64',
+    architecture: spec.architecture,
     os: 'linux',
     config: spec.runtime,
     rootfs: { type: 'layers', diff_ids: diffIds },

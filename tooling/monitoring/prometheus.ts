@@ -19,6 +19,12 @@ export interface ServiceMonitorEndpoint {
   interval?: string;
   scrapeTimeout?: string;
   authorization?: { type?: string; credentials?: { name: string; key: string } };
+  /** prometheus-operator's SafeTLSConfig: the CA from a Secret or ConfigMap, the name to check. */
+  tlsConfig?: {
+    insecureSkipVerify?: boolean;
+    serverName?: string;
+    ca?: { secret?: { name: string; key: string }; configMap?: { name: string; key: string } };
+  };
 }
 
 export interface ServiceMonitor {
@@ -33,6 +39,8 @@ export interface ScrapeTarget {
   tokenFile: string;
   /** Overrides the endpoint's interval (tests scrape every second). */
   interval?: string;
+  /** A file holding the CA the endpoint's tlsConfig names (what prometheus-operator mounts). */
+  caFile?: string;
 }
 
 /** The scrape config prometheus-operator would generate for endpoint `index`, aimed at `target`. */
@@ -60,7 +68,22 @@ export function scrapeConfigOf(
           },
         }
       : {}),
+    ...(endpoint.tlsConfig ? { tls_config: tlsConfigOf(monitor, endpoint.tlsConfig, target) } : {}),
     static_configs: [{ targets: [target.address] }],
+  };
+}
+
+function tlsConfigOf(
+  monitor: ServiceMonitor,
+  tls: NonNullable<ServiceMonitorEndpoint['tlsConfig']>,
+  target: ScrapeTarget,
+): Record<string, unknown> {
+  if (tls.ca && !target.caFile)
+    throw new Error(`ServiceMonitor ${monitor.metadata.name} checks the certificate: give the CA file`);
+  return {
+    ...(tls.insecureSkipVerify !== undefined ? { insecure_skip_verify: tls.insecureSkipVerify } : {}),
+    ...(tls.serverName ? { server_name: tls.serverName } : {}),
+    ...(tls.ca && target.caFile ? { ca_file: target.caFile } : {}),
   };
 }
 

@@ -24,12 +24,19 @@ export interface OperatorFlags {
   executorUser: string;
   alertmanagerUrl?: string | undefined;
   progressWriteDelayMs: number;
+  /** Requests per second to the apiserver once the burst is spent (0: no limit), and the burst. */
+  kubeApiQps: number;
+  /** Where tls.crt and tls.key for the metrics server are mounted; unset: self-signed at start. */
+  metricsCertDir?: string | undefined;
+  kubeApiBurst: number;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function runOperator(flags: OperatorFlags): Promise<void> {
   if (flags.shards < 1) throw new CliError('--shards must be at least 1', 2);
+  if (flags.kubeApiQps > 0 && flags.kubeApiBurst < 1)
+    throw new CliError('--kube-api-burst must be at least 1 when --kube-api-qps limits requests', 2);
   if (flags.shards > 1 && flags.leaderElect)
     throw new CliError(
       '--shards balances shard Leases among all replicas and replaces --leader-elect; give one of them',
@@ -65,6 +72,8 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
       progressWriteDelayMs: flags.progressWriteDelayMs,
+      metricsCertDir: flags.metricsCertDir,
+      rateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
       shards:
         flags.shards > 1
           ? {

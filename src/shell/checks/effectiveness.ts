@@ -5,14 +5,14 @@
  * - Pod (restart/delete): the pods that match are Ready;
  * - Node: cordon/drain left it unschedulable;
  * - ConfigMap: it holds the updated keys with the new values;
- * - Secret: it holds the updated keys (values are compared, never reported).
+ * - Secret: not checked here (the operator reads no Secrets); the executor reports its update.
  * New alerts come from an optional Alertmanager; without one the result says alerts were not checked.
  */
 import type { WorkflowExecutionSpec, WorkflowStep } from '../../api/generated/types.ts';
 import type { EffectivenessObservation, ResourceHealth } from '../../../machines/events.ts';
 import { describeTarget, targetOf } from '../../core/targets.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
-import { CONFIG_MAPS, DEPLOYMENTS, NODES, PODS, SECRETS, resourcePath } from '../kube/resources.ts';
+import { CONFIG_MAPS, DEPLOYMENTS, NODES, PODS, resourcePath } from '../kube/resources.ts';
 
 export interface TargetVerdict {
   step: number;
@@ -77,7 +77,9 @@ async function podsVerdict(
 
 async function verdictOf(client: KubeClient, step: WorkflowStep): Promise<TargetVerdict | undefined> {
   const target = targetOf(step);
-  if (!target) return undefined;
+  // The operator reads no Secrets (docs/explanation/security.md): the executor, which may, reports
+  // whether its update took; the operator has nothing of its own to check.
+  if (!target || target.kind === 'Secret') return undefined;
   const p = step.parameters;
   const name = describeTarget(target);
   try {
@@ -95,11 +97,11 @@ async function verdictOf(client: KubeClient, step: WorkflowStep): Promise<Target
         node.spec?.unschedulable ? 'cordoned' : 'still schedulable',
       ];
     } else {
-      // ConfigMap or Secret: compare the keys the step set (Secret values stay in this function).
+      // ConfigMap: compare the keys the step set.
       const object = await client.request<{ data?: Record<string, string> }>(
-        resourcePath(target.kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS, target.namespace, target.name),
+        resourcePath(CONFIG_MAPS, target.namespace, target.name),
       );
-      const updates = p.updateConfigMap?.dataUpdates ?? p.updateSecret?.dataUpdates ?? {};
+      const updates = p.updateConfigMap?.dataUpdates ?? {};
       const stale = Object.entries(updates)
         .filter(([k, v]) => object.data?.[k] !== v)
         .map(([k]) => k);

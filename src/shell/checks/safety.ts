@@ -2,7 +2,8 @@
  * Safety checks run while a workflow validates. Each reads the cluster and answers passed, failed,
  * not_applicable or error with a message naming what it looked at:
  * - rbac: a SubjectAccessReview for the executor's identity on each step's target and verb;
- * - health: each target exists and is not being deleted;
+ * - health: each target exists and is not being deleted (a Secret's existence is the executor's to
+ *   find out: the operator reads no Secrets);
  * - capacity: a Deployment to scale has somewhere to run; a Node to cordon or drain leaves another
  *   schedulable Node behind;
  * - network: nothing the operator can probe from here, so recorded as not applicable.
@@ -89,8 +90,13 @@ async function rbac(
 
 async function health(client: KubeClient, targets: Target[]): Promise<[SafetyResultValue, string]> {
   const problems: string[] = [];
+  const unread: string[] = [];
   for (const { step, target } of targets) {
     if (!target.name) continue; // selector targets: whatever matches at run time
+    if (target.kind === 'Secret') {
+      unread.push(`step ${step}: ${describeTarget(target)}`);
+      continue;
+    }
     try {
       const object = await client.request<{ metadata: { deletionTimestamp?: string } }>(
         resourcePath(typeOf(target), target.namespace, target.name),
@@ -103,9 +109,17 @@ async function health(client: KubeClient, targets: Target[]): Promise<[SafetyRes
     }
   }
   if (targets.length === 0) return ['not_applicable', 'no step names an object to check'];
-  return problems.length === 0
-    ? ['passed', `all ${targets.length} target(s) exist`]
-    : ['failed', problems.join('; ')];
+  if (problems.length > 0) return ['failed', problems.join('; ')];
+  const checked = targets.length - unread.length;
+  if (checked === 0)
+    return [
+      'not_applicable',
+      `Secrets are not read by the operator (${unread.join('; ')}): the executor checks them`,
+    ];
+  return [
+    'passed',
+    `all ${checked} target(s) exist${unread.length > 0 ? `; not read by the operator: ${unread.join('; ')}` : ''}`,
+  ];
 }
 
 async function capacity(

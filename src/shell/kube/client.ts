@@ -2,23 +2,39 @@
  * A small Kubernetes REST client: JSON in and out, typed errors, keep-alive connections, watches, and
  * the patch content types a controller needs. Authentication comes from a kubeconfig
  * (./kubeconfig.ts, or a @kubernetes/client-node KubeConfig, which has the same shape).
+ *
+ * Three connection pools, so nothing starves what matters: watches hold a connection each for as long
+ * as they stream, on their own pool; Lease reads and writes (leader and shard renewals) have their
+ * own, and are exempt from the client-side rate limit, as a renewal late for its deadline costs the
+ * leadership; everything else shares the third, behind client-go's token bucket (QPS and burst).
+ * A 429 is retried after its Retry-After, a few times, each wait bounded.
  */
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+} from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeCredentials } from './kubeconfig.ts';
+import { DEFAULT_RATE_LIMIT, TokenBucket, type RateLimitOptions } from './rate-limit.ts';
 
 export class ApiError extends Error {
   readonly status: number;
   /** The Status object's reason: NotFound, AlreadyExists, Conflict, Forbidden, Invalid, Gone, ... */
   readonly reason: string;
   readonly body: unknown;
+  /** The Retry-After header's delay, when the answer had one. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(status: number, reason: string, message: string, body: unknown) {
+  constructor(status: number, reason: string, message: string, body: unknown, retryAfterMs?: number) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.reason = reason;
     this.body = body;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -44,7 +60,22 @@ function parseBody(text: string): unknown {
   }
 }
 
-function apiError(method: string, path: string, status: number, body: unknown): ApiError {
+/** Retry-After in seconds (the apiserver's form) or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function apiError(
+  method: string,
+  path: string,
+  status: number,
+  body: unknown,
+  retryAfter?: string,
+): ApiError {
   const statusObject = (typeof body === 'object' && body !== null ? body : {}) as {
     reason?: string;
     message?: string;
@@ -55,8 +86,14 @@ function apiError(method: string, path: string, status: number, body: unknown): 
     statusObject.reason ?? String(status),
     `${method} ${path}: ${status} ${detail}`,
     body,
+    retryAfterMs(retryAfter),
   );
 }
+
+const headerOf = (res: IncomingMessage, name: string): string | undefined => {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
 
 /** One event of a watch, as the apiserver streams it. */
 export interface WatchEvent {
@@ -100,6 +137,20 @@ export interface RequestInit {
   timeoutMs?: number;
   /** Accept header, e.g. the Table form kubectl asks for (default application/json). */
   accept?: string;
+  /**
+   * `lease`: a Lease read or write of leader election or shards, on its own connections and exempt
+   * from the rate limit (and from 429 retries: the next renewal round is the retry).
+   */
+  lane?: 'lease';
+}
+
+export interface KubeClientOptions {
+  /** client-side rate limit of requests and watch starts (not Leases); default 20/s, burst 30. */
+  rateLimit?: RateLimitOptions;
+  /** 429 answers retried at most this many times (default 5)... */
+  maxRetries?: number;
+  /** ...each after its Retry-After, at most this long (default 10 s; 1 s when none is given). */
+  maxRetryAfterMs?: number;
 }
 
 export interface RequestResultCount {
@@ -135,26 +186,34 @@ export interface KubeClient {
   close(): void;
 }
 
-export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient> {
+/** The TLS options of a request that the agent pools connections by: new credentials, new connections. */
+const TLS_KEYS = ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername'] as const;
+
+export async function createKubeClient(
+  kc: KubeCredentials,
+  options: KubeClientOptions = {},
+): Promise<KubeClient> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const server = cluster.server.replace(/\/$/, '');
   const url = new URL(server);
-  const tlsOptions: RequestOptions = {};
-  await kc.applyToHTTPSOptions(tlsOptions);
   const secure = url.protocol === 'https:';
-  const agent = secure
-    ? new Agent({
-        keepAlive: true,
-        maxSockets: 32,
-        ...(tlsOptions.ca ? { ca: tlsOptions.ca } : {}),
-        ...(tlsOptions.cert ? { cert: tlsOptions.cert } : {}),
-        ...(tlsOptions.key ? { key: tlsOptions.key } : {}),
-        ...(tlsOptions.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
-        // The kubeconfig's tls-server-name: the name the apiserver's certificate is checked against.
-        ...(tlsOptions.servername ? { servername: tlsOptions.servername } : {}),
-      })
-    : undefined;
+  // Unreadable certificates or a failing credential plugin show at start, not at the first request.
+  await kc.applyToHTTPSOptions({});
+  // The credentials go on every request, not into the agents: an agent pools connections by the
+  // request's TLS options (certificate and key included), so a rotated client certificate opens
+  // new connections instead of reusing those made with the first.
+  const pool = (maxSockets: number) =>
+    secure ? new HttpsAgent({ keepAlive: true, maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets });
+  const agents = {
+    requests: pool(32),
+    // One connection per watch, for as long as it streams: never queued behind or ahead of writes.
+    watches: pool(Number.POSITIVE_INFINITY),
+    leases: pool(4),
+  };
+  const limiter = new TokenBucket(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const maxRetries = options.maxRetries ?? 5;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
   const counts: Record<string, number> = {};
   const results = new Map<string, RequestResultCount>();
   const answered = (method: string, code: string) => {
@@ -175,6 +234,8 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
     // Tokens from exec plugins or files can rotate: ask the kubeconfig for headers every time.
     const auth: RequestOptions = {};
     await kc.applyToHTTPSOptions(auth);
+    const tls: RequestOptions = {};
+    for (const key of TLS_KEYS) if (auth[key] !== undefined) Object.assign(tls, { [key]: auth[key] });
     const query = Object.entries(init.query ?? {})
       .filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined)
       .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
@@ -199,7 +260,8 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
         path: `${url.pathname.replace(/\/$/, '')}${path}${query ? `?${query}` : ''}`,
         method: method === 'WATCH' ? 'GET' : method,
         headers,
-        ...(agent ? { agent } : {}),
+        ...(secure ? tls : {}),
+        agent: method === 'WATCH' ? agents.watches : init.lane === 'lease' ? agents.leases : agents.requests,
         timeout: init.timeoutMs ?? 30_000,
       },
       onResponse,
@@ -220,7 +282,28 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
     };
   }
 
+  /** A request, rate limited unless a Lease's, and again after a 401 (fresh credentials) or a 429. */
   async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const lease = init.lane === 'lease';
+    let refreshed = false;
+    for (let attempt = 0; ; attempt++) {
+      if (!lease) await limiter.take();
+      try {
+        return await requestOnce<T>(path, init);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        // An exec plugin's credential the apiserver no longer takes: run the plugin again, once.
+        if (error.status === 401 && !refreshed && kc.refreshCredentials?.() === true) {
+          refreshed = true;
+          continue;
+        }
+        if (error.status !== 429 || lease || attempt >= maxRetries) throw error;
+        await sleep(Math.min(error.retryAfterMs ?? 1000, maxRetryAfterMs));
+      }
+    }
+  }
+
+  async function requestOnce<T>(path: string, init: RequestInit): Promise<T> {
     const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
     counts[method] = (counts[method] ?? 0) + 1;
     const count = counter(method);
@@ -237,7 +320,7 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
           count(String(status));
           const body = parseBody(Buffer.concat(chunks).toString('utf8'));
           if (status >= 200 && status < 300) resolve(body as T);
-          else reject(apiError(method, path, status, body));
+          else reject(apiError(method, path, status, body, headerOf(res, 'retry-after')));
         });
         res.on('error', failed);
       };
@@ -302,7 +385,17 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
         });
         res.on('error', failed);
       };
-      open('WATCH', path, { query: { ...query, watch: true }, timeoutMs: inactivityMs }, onResponse, failed)
+      limiter
+        .take()
+        .then(() =>
+          open(
+            'WATCH',
+            path,
+            { query: { ...query, watch: true }, timeoutMs: inactivityMs },
+            onResponse,
+            failed,
+          ),
+        )
         .then((r) => {
           req = r;
           r.on('timeout', () => {
@@ -328,6 +421,8 @@ export async function createKubeClient(kc: KubeCredentials): Promise<KubeClient>
     watch,
     counts,
     results,
-    close: () => agent?.destroy(),
+    close: () => {
+      for (const agent of Object.values(agents)) agent.destroy();
+    },
   };
 }

@@ -1,13 +1,17 @@
 /**
  * How the operator and wfx find and log in to a cluster, as client-go does: `--kubeconfig`, else
  * `$KUBECONFIG` (files merged, the first to name an entry wins), else the in-cluster ServiceAccount,
- * else `~/.kube/config`. Credentials: client certificates, bearer tokens (a token file is read again
- * as the kubelet rotates it), basic auth, and exec plugins (ExecCredential, cached until it expires).
+ * else `~/.kube/config`. Credentials: client certificates (files read again as they rotate), bearer
+ * tokens (a token file is read again as the kubelet rotates it), basic auth, and exec plugins
+ * (ExecCredential, cached until it expires or the apiserver answers 401; given the terminal when
+ * the caller is interactive and the plugin's interactiveMode allows). Impersonation (`as`,
+ * `as-uid`, `as-groups`, `as-user-extra`) is sent as Impersonate-* headers. What it does not support
+ * (auth providers, proxy-url) it refuses with the reason, never ignores.
  *
  * Its own, not @kubernetes/client-node's KubeConfig: that one imports the whole generated API
  * client, which alone costs a process about 85 MiB of RSS (measured: 41 -> 126 MiB on import).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -23,6 +27,11 @@ export interface KubeCredentials {
   getCurrentUser(): { name: string } | null;
   /** Sets TLS material and auth headers on the options of the next request. */
   applyToHTTPSOptions(options: RequestOptions): Promise<void>;
+  /**
+   * After a 401: drop cached credentials that can be fetched again (an exec plugin's); true when
+   * there were some, so the request is worth sending again.
+   */
+  refreshCredentials?(): boolean;
 }
 
 interface NamedEntry<T> {
@@ -44,6 +53,8 @@ interface ExecConfig {
   command: string;
   args?: string[];
   env?: { name: string; value: string }[] | null;
+  /** client-go's: Never, IfAvailable (the default of v1beta1), Always (the plugin needs a terminal). */
+  interactiveMode?: 'Never' | 'IfAvailable' | 'Always';
 }
 
 interface UserEntry {
@@ -57,6 +68,10 @@ interface UserEntry {
   password?: string;
   exec?: ExecConfig;
   'auth-provider'?: { name?: string };
+  as?: string;
+  'as-uid'?: string;
+  'as-groups'?: string[] | null;
+  'as-user-extra'?: Record<string, string[]> | null;
 }
 
 interface ContextEntry {
@@ -94,6 +109,15 @@ export interface ResolvedConfig {
     | { kind: 'token'; token: Source }
     | { kind: 'basic'; username: string; password: string }
     | { kind: 'exec'; exec: ExecConfig; dir: string };
+  /** Whom to act as: sent as Impersonate-User, -Uid, -Group and -Extra-* headers. */
+  impersonate?: Impersonation;
+}
+
+export interface Impersonation {
+  user: string;
+  uid?: string;
+  groups: string[];
+  extra: Record<string, string[]>;
 }
 
 export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -146,6 +170,7 @@ export function resolveKubeconfig(files: readonly KubeconfigFile[], context?: st
     throw new Error(
       `user ${JSON.stringify(userName)}: auth-provider ${user['auth-provider'].name ?? ''} is not supported; use an exec credential plugin`,
     );
+  const impersonate = impersonationOf(userName, user);
   const token = source(userDir, undefined, user.tokenFile);
   const cert = source(userDir, user['client-certificate-data'], user['client-certificate']);
   const key = source(userDir, user['client-key-data'], user['client-key']);
@@ -173,7 +198,32 @@ export function resolveKubeconfig(files: readonly KubeconfigFile[], context?: st
           : user.username !== undefined && user.password !== undefined
             ? { kind: 'basic', username: user.username, password: user.password }
             : { kind: 'none' },
+    ...(impersonate ? { impersonate } : {}),
   };
+}
+
+/** The user's `as*` fields; refused when they ask for groups, a uid or extras without a user, as kubectl does. */
+function impersonationOf(userName: string, user: UserEntry): Impersonation | undefined {
+  const groups = user['as-groups'] ?? [];
+  const extra = user['as-user-extra'] ?? {};
+  if (!user.as) {
+    if (groups.length > 0 || user['as-uid'] || Object.keys(extra).length > 0)
+      throw new Error(
+        `user ${JSON.stringify(userName)}: as-groups, as-uid and as-user-extra impersonate a user: name it with as`,
+      );
+    return undefined;
+  }
+  return { user: user.as, ...(user['as-uid'] ? { uid: user['as-uid'] } : {}), groups, extra };
+}
+
+/** The Impersonate-* headers (an extra's key percent-encoded, as client-go does). */
+export function impersonationHeaders(who: Impersonation): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = { 'impersonate-user': who.user };
+  if (who.uid) headers['impersonate-uid'] = who.uid;
+  if (who.groups.length > 0) headers['impersonate-group'] = who.groups;
+  for (const [key, values] of Object.entries(who.extra))
+    headers[`impersonate-extra-${encodeURIComponent(key)}`] = values;
+  return headers;
 }
 
 /** The in-cluster config: the ServiceAccount's token (read again on every request) and CA. */
@@ -201,19 +251,32 @@ interface ExecCredential {
 
 const read = (s: Source): Buffer => ('data' in s ? s.data : readFileSync(s.file));
 
-/** A token file is read again at most once a minute (client-go's period): the kubelet rotates it. */
+/**
+ * Token, certificate and key files are read again at most once a minute (client-go's period): the
+ * kubelet rotates tokens, cert-manager or a sidecar rotates certificates.
+ */
 const TOKEN_FILE_TTL_MS = 60_000;
+
+export interface ClientConfigOptions {
+  /**
+   * Whether a person is at a terminal (wfx): an exec plugin whose interactiveMode allows it then
+   * gets stdin and the terminal for its prompts. The operator is never interactive.
+   */
+  interactive?: boolean;
+}
 
 /** A kubeconfig's current context as a client uses it; credentials are fetched as requests need them. */
 export class ClientConfig implements KubeCredentials {
   private execCredential: { value: ExecCredential; expiresAt: number } | undefined;
   private tokenRead: { token: string; at: number } | undefined;
-  private tls: Pick<RequestOptions, 'ca' | 'cert' | 'key'> | undefined;
+  private tls: { value: Pick<RequestOptions, 'ca' | 'cert' | 'key'>; at: number } | undefined;
+  private readonly interactive: boolean;
 
   readonly resolved: ResolvedConfig;
 
-  constructor(resolved: ResolvedConfig) {
+  constructor(resolved: ResolvedConfig, options: ClientConfigOptions = {}) {
     this.resolved = resolved;
+    this.interactive = options.interactive ?? false;
   }
 
   get namespace(): string | undefined {
@@ -228,16 +291,28 @@ export class ClientConfig implements KubeCredentials {
     return { name: this.resolved.userName };
   }
 
+  /** After a 401: an exec plugin's credential is dropped, so the next request runs the plugin again. */
+  refreshCredentials(): boolean {
+    if (this.resolved.auth.kind !== 'exec') return false;
+    this.execCredential = undefined;
+    return true;
+  }
+
   async applyToHTTPSOptions(options: RequestOptions): Promise<void> {
     const r = this.resolved;
-    // The TLS material is read once: the client asks for credentials on every request (for
-    // rotating tokens), and the agent keeps the certificates it was made with anyway.
-    this.tls ??= {
-      ...(r.ca ? { ca: read(r.ca) } : {}),
-      ...(r.cert ? { cert: read(r.cert) } : {}),
-      ...(r.key ? { key: read(r.key) } : {}),
-    };
-    Object.assign(options, this.tls);
+    // Read again after a while: the client pools connections by certificate, so a rotated one is
+    // used from the next request on.
+    const now = Date.now();
+    if (!this.tls || now - this.tls.at > TOKEN_FILE_TTL_MS)
+      this.tls = {
+        value: {
+          ...(r.ca ? { ca: read(r.ca) } : {}),
+          ...(r.cert ? { cert: read(r.cert) } : {}),
+          ...(r.key ? { key: read(r.key) } : {}),
+        },
+        at: now,
+      };
+    Object.assign(options, this.tls.value);
     if (r.insecure) options.rejectUnauthorized = false;
     if (r.tlsServerName) options.servername = r.tlsServerName;
     const headers = (options.headers ?? {}) as Record<string, string>;
@@ -252,6 +327,7 @@ export class ClientConfig implements KubeCredentials {
       if (status.clientCertificateData) options.cert = status.clientCertificateData;
       if (status.clientKeyData) options.key = status.clientKeyData;
     }
+    if (r.impersonate) Object.assign(headers, impersonationHeaders(r.impersonate));
     options.headers = headers;
   }
 
@@ -266,17 +342,26 @@ export class ClientConfig implements KubeCredentials {
   private async exec(config: ExecConfig, dir: string): Promise<ExecCredential> {
     if (this.execCredential && Date.now() < this.execCredential.expiresAt) return this.execCredential.value;
     const apiVersion = config.apiVersion ?? 'client.authentication.k8s.io/v1';
+    // client-go: v1 requires interactiveMode; v1beta1 defaults to IfAvailable.
+    const mode = config.interactiveMode ?? 'IfAvailable';
+    if (mode === 'Always' && !this.interactive)
+      throw new Error(
+        `exec plugin ${config.command}: its interactiveMode is Always, and no terminal is here to answer it`,
+      );
+    const interactive = this.interactive && mode !== 'Never';
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       KUBERNETES_EXEC_INFO: JSON.stringify({
         apiVersion,
         kind: 'ExecCredential',
-        spec: { interactive: false },
+        spec: { interactive },
       }),
     };
     for (const { name, value } of config.env ?? []) env[name] = value;
     const command = config.command.includes('/') ? pathIn(dir, config.command) : config.command;
-    const { stdout } = await run(command, config.args ?? [], { env, timeout: 60_000 });
+    const stdout = interactive
+      ? await runWithTerminal(command, config.args ?? [], env)
+      : (await run(command, config.args ?? [], { env, timeout: 60_000 })).stdout;
     const value = JSON.parse(stdout) as ExecCredential;
     const expiry = value.status?.expirationTimestamp;
     // Without an expiry a credential is used until the process ends, as client-go does.
@@ -288,6 +373,24 @@ export class ClientConfig implements KubeCredentials {
   }
 }
 
+/**
+ * Runs an exec plugin with this process's stdin and stderr (its prompts and a person's answers), its
+ * stdout read as the credential. No timeout: a person may take their time over an MFA prompt.
+ */
+function runWithTerminal(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['inherit', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`exec plugin ${command} exited with ${String(code)}`));
+    });
+  });
+}
+
 function readKubeconfigFile(path: string): KubeconfigFile {
   const doc = (parse(readFileSync(path, 'utf8')) ?? {}) as KubeconfigFile['doc'];
   return { dir: dirname(path), doc };
@@ -297,13 +400,20 @@ function readKubeconfigFile(path: string): KubeconfigFile {
  * The client config the way client-go finds it: an explicit path, else `$KUBECONFIG` (a list of
  * files), else in-cluster (KUBERNETES_SERVICE_HOST set), else `~/.kube/config`.
  */
-export function loadClientConfig(path?: string, env: NodeJS.ProcessEnv = process.env): ClientConfig {
-  if (path) return new ClientConfig(resolveKubeconfig([readKubeconfigFile(path)]));
+export function loadClientConfig(
+  path?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: ClientConfigOptions = {},
+): ClientConfig {
+  if (path) return new ClientConfig(resolveKubeconfig([readKubeconfigFile(path)]), options);
   // As client-go: files of the list that do not exist are passed over.
   const listed = (env['KUBECONFIG'] ?? '').split(':').filter((p) => p !== '' && existsSync(p));
-  if (listed.length > 0) return new ClientConfig(resolveKubeconfig(listed.map(readKubeconfigFile)));
+  if (listed.length > 0) return new ClientConfig(resolveKubeconfig(listed.map(readKubeconfigFile)), options);
   const host = env['KUBERNETES_SERVICE_HOST'];
   const port = env['KUBERNETES_SERVICE_PORT'];
-  if (host && port) return new ClientConfig(inClusterConfig(host, port));
-  return new ClientConfig(resolveKubeconfig([readKubeconfigFile(join(homedir(), '.kube', 'config'))]));
+  if (host && port) return new ClientConfig(inClusterConfig(host, port), options);
+  return new ClientConfig(
+    resolveKubeconfig([readKubeconfigFile(join(homedir(), '.kube', 'config'))]),
+    options,
+  );
 }
