@@ -68,14 +68,7 @@ const evictionIn = (scope: CallScope): ApiCall => ({
   subresource: 'eviction',
   verbs: ['create'],
   scope,
-  why: 'evict pods through the Eviction API so PodDisruptionBudgets are honoured',
-});
-const pdbsIn = (scope: CallScope): ApiCall => ({
-  group: 'policy',
-  resource: 'poddisruptionbudgets',
-  verbs: ['list'],
-  scope,
-  why: 'say which PodDisruptionBudget blocks an eviction',
+  why: 'evict pods through the Eviction API so PodDisruptionBudgets are honoured (a refusal names the budget)',
 });
 const nodes = (verbs: readonly ApiVerb[], why: string): ApiCall => ({
   group: '',
@@ -119,7 +112,6 @@ const rollout = deployments(
 const podActionCalls = (what: string): ApiCall[] => [
   podsInTarget(['get', 'list'], `find ${what} and wait for its replacement to be Ready`),
   evictionIn('target'),
-  pdbsIn('target'),
 ];
 
 export const STEP_ACTION_CATALOGUE: Readonly<Record<StepAction, StepActionEntry>> = {
@@ -175,7 +167,6 @@ export const STEP_ACTION_CATALOGUE: Readonly<Record<StepAction, StepActionEntry>
         why: 'find the node’s pods and wait until they are gone',
       },
       evictionIn('any'),
-      pdbsIn('any'),
     ],
     reversal: { kind: 'inverse', action: 'uncordon-node' },
   },

@@ -14,14 +14,36 @@ import { controllerOf, evict, graceSeconds, podKey, waitUntilGone, type Pod } fr
 const MIRROR = 'kubernetes.io/config.mirror';
 const LISTED = 256;
 
+/** Marks a node this workflow's step cordoned, so a retried attempt knows the cordon is its own. */
+export const CORDONED_BY = 'executor.kubernaut.io/cordoned-by';
+
+interface Node {
+  metadata: { annotations?: Record<string, string> };
+  spec?: { unschedulable?: boolean };
+}
+
+const stepMarker = (ctx: ActionContext): string =>
+  `${ctx.child.spec.workflowExecutionRef.uid ?? ctx.child.spec.workflowExecutionRef.name}/step-${ctx.child.spec.stepNumber}`;
+
+/**
+ * Sets spec.unschedulable; returns whether the node was cordoned before this step (a cordon left by
+ * an earlier attempt of the same step, which the annotation tells, does not count).
+ */
 async function setUnschedulable(ctx: ActionContext, node: string, unschedulable: boolean): Promise<boolean> {
-  const before = await ctx.request<{ spec?: { unschedulable?: boolean } }>(resourcePath(NODES, '', node));
+  const before = await ctx.request<Node>(resourcePath(NODES, '', node));
+  const marker = stepMarker(ctx);
+  const ours = before.metadata.annotations?.[CORDONED_BY] === marker;
+  const previous = before.spec?.unschedulable === true && !ours;
+  const annotation = unschedulable ? (previous ? undefined : marker) : null;
   await ctx.request(resourcePath(NODES, '', node), {
     method: 'PATCH',
     patchType: 'merge',
-    body: { spec: { unschedulable: unschedulable ? true : null } },
+    body: {
+      ...(annotation === undefined ? {} : { metadata: { annotations: { [CORDONED_BY]: annotation } } }),
+      spec: { unschedulable: unschedulable ? true : null },
+    },
   });
-  return before.spec?.unschedulable === true;
+  return previous;
 }
 
 function nodeResult(
