@@ -18,7 +18,7 @@ import {
   specPolicy,
   specPolicyBinding,
 } from '../src/api/schema/admission.ts';
-import { executorRbacOutputs } from '../src/api/executor-rbac.ts';
+import { EXECUTOR_RBAC_FILES, executorRbacOutputs, permissionsDoc } from '../src/api/executor-rbac.ts';
 import type { Schema } from '../src/api/schema/builders.ts';
 import { kubernetesExecutionCrd, workflowExecutionCrd } from '../src/api/schema/crds.ts';
 import * as ke from '../src/api/schema/kubernetesexecution.ts';
@@ -232,6 +232,10 @@ async function main(): Promise<void> {
     ],
     [METRICS_DOC_FILE, await format(metricsDoc(catalogue), { ...prettierConfig, parser: 'markdown' })],
   ];
+  metricOutputs.push([
+    EXECUTOR_RBAC_FILES.doc,
+    await format(permissionsDoc(), { ...prettierConfig, parser: 'markdown' }),
+  ]);
   const drifted = writeOrCheck(metricOutputs, check);
   // Loaded now, so that the rules and the dashboard see the metrics module just written.
   const { monitoringOutputs } = await import('../src/monitoring/outputs.ts');

@@ -93,7 +93,7 @@ const jobs: ApiCall = {
   resource: 'jobs',
   verbs: ['get', 'create', 'delete'],
   scope: 'target',
-  why: 'run a registered custom action as a Job, wait for it, and delete it when the attempt stops',
+  why: 'run a registered custom action as a Job in the workflow’s namespace, wait for it, and delete it when the attempt is stopped',
 };
 const jobPods = podsInTarget(['list'], 'find the custom Job’s pod');
 const jobLogs: ApiCall = {
@@ -110,7 +110,7 @@ const rollout = deployments(
   'change the pod template, then read the status until the rollout completes (as kubectl rollout status judges)',
 );
 const podActionCalls = (what: string): ApiCall[] => [
-  podsInTarget(['get', 'list'], `find ${what} and wait for its replacement to be Ready`),
+  podsInTarget(['get', 'list'], `find ${what} and wait for each replacement to be Ready`),
   evictionIn('target'),
 ];
 
