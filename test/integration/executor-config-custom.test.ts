@@ -1,6 +1,8 @@
 // ConfigMap and Secret actions (one snapshot per step across retried attempts, Secret values by
 // reference and never in a status or Event) and custom actions run as Jobs from the registry.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { CUSTOM_ACTIONS_CONFIGMAP } from '../../src/api/executor-rbac.ts';
 import { inferredRollback } from '../../src/api/inferred-rollback.ts';
@@ -8,7 +10,7 @@ import { snapshotName } from '../../src/executor/actions/config.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { ApiError, type KubeClient } from '../../src/shell/kube/client.ts';
 import { specWith } from '../fixtures/specs.ts';
-import { createWorkflow, runChild } from './support/actions.ts';
+import { createWorkflow, eventually, runChild } from './support/actions.ts';
 import { adminInNamespace } from './support/harness.ts';
 
 jest.setTimeout(120_000);
@@ -141,6 +143,73 @@ describe('update-secret by reference', () => {
       );
     expect(refusal).toBeInstanceOf(ApiError);
     expect((refusal as ApiError).message).toContain('exactly one of dataUpdates and secretRef');
+  });
+});
+
+describe('the refuse-inline-secret-values admission policy', () => {
+  it('refuses inline values and admits a reference, where it is bound', async () => {
+    const [policy] = parseAllDocuments(
+      readFileSync('manifests/overlays/refuse-inline-secret-values/policy.yaml', 'utf8'),
+    ).map((d) => d.toJS() as { metadata: { name: string } });
+    // Bound to this test's namespace only: the shared control plane serves other suites.
+    const name = `${policy?.metadata.name ?? ''}-${namespace}`;
+    await client.request('/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', {
+      body: { ...policy, metadata: { name } },
+    });
+    cleanup.add(`policy ${name}`, () =>
+      client.request(`/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${name}`, {
+        method: 'DELETE',
+      }),
+    );
+    await client.request('/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', {
+      body: {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicyBinding',
+        metadata: { name },
+        spec: {
+          policyName: name,
+          validationActions: ['Deny'],
+          matchResources: {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+          },
+        },
+      },
+    });
+    cleanup.add(`binding ${name}`, () =>
+      client.request(`/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${name}`, {
+        method: 'DELETE',
+      }),
+    );
+    const apply = (wfName: string, updateSecret: Record<string, unknown>) =>
+      client
+        .request(`/apis/workflowexecution.kubernaut.io/v1/namespaces/${namespace}/workflowexecutions`, {
+          body: {
+            apiVersion: 'workflowexecution.kubernaut.io/v1',
+            kind: 'WorkflowExecution',
+            metadata: { name: wfName },
+            spec: specWith([
+              {
+                stepNumber: 1,
+                name: 'rotate',
+                action: 'update-secret',
+                parameters: { updateSecret: { namespace, name: 'db', ...updateSecret } },
+              },
+            ]),
+          },
+        })
+        .then(
+          () => 'admitted',
+          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        );
+    // A binding takes effect once the apiserver has loaded it: retry until the refusal shows.
+    const refused = await eventually('the policy to refuse inline values', async () => {
+      const outcome = await apply(`inline-${Date.now()}`, { dataUpdates: { password: b64('x') } });
+      return outcome === 'admitted' ? undefined : outcome;
+    });
+    expect(refused).toContain(
+      'this cluster refuses Secret values inline in a WorkflowExecution: use secretRef',
+    );
+    expect(await apply('by-reference', { secretRef: { name: 'db-rotation' } })).toBe('admitted');
   });
 });
 
