@@ -18,7 +18,7 @@ import {
 } from './support/actions.ts';
 import { adminInNamespace } from './support/harness.ts';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 const cleanup = new Cleanup();
 let client: KubeClient;

@@ -13,7 +13,7 @@ import { specWith } from '../fixtures/specs.ts';
 import { createWorkflow, eventually, runChild } from './support/actions.ts';
 import { adminInNamespace } from './support/harness.ts';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 const cleanup = new Cleanup();
 let client: KubeClient;
@@ -220,8 +220,8 @@ describe('custom actions as Jobs from the registry', () => {
     // The registry lives in the executor's namespace; here the test namespace stands in for it.
     await create('ConfigMap', CUSTOM_ACTIONS_CONFIGMAP, {
       'flush-cache': 'image: busybox:1\ncommand: [sh, -c, "echo flushed $CONFIG_CACHE"]\n',
-      // No such ServiceAccount: the Job controller cannot create its pod, and the deadline fails it.
-      'never-runs': 'image: busybox:1\nserviceAccountName: nobody\nactiveDeadlineSeconds: 2\n',
+      // More CPU than any node has: its pod is never scheduled, and the Job's deadline fails it.
+      'never-runs': 'image: busybox:1\nresources: {requests: {cpu: "1000"}}\nactiveDeadlineSeconds: 2\n',
     });
   });
 

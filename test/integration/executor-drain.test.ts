@@ -20,7 +20,7 @@ import {
 } from './support/actions.ts';
 import { adminInNamespace } from './support/harness.ts';
 
-jest.setTimeout(180_000);
+jest.setTimeout(240_000);
 
 const cleanup = new Cleanup();
 let client: KubeClient;
@@ -86,7 +86,16 @@ describe('drain-node', () => {
     await waitAvailable(client, namespace, 'cache', 1);
     await eventually('four Ready pods on the node', async () => {
       const here = await onOurNode();
-      return here.length === 4 && here.every(ready) ? here : undefined;
+      if (here.length === 4 && here.every(ready)) return here;
+      const all = await pods(client, namespace);
+      throw new Error(
+        all
+          .map(
+            (p) =>
+              `${p.metadata.name}@${p.spec.nodeName ?? '-'}:${p.status?.phase ?? '?'}/${String(ready(p))}`,
+          )
+          .join(' '),
+      );
     });
     await eventually('the budget to count its healthy pod', async () => {
       const pdb = await client.request<{ status?: { currentHealthy?: number; observedGeneration?: number } }>(
@@ -120,7 +129,7 @@ describe('drain-node', () => {
       { signal: attempt.signal },
     );
     await eventually('the bare and emptyDir pods evicted and gone', async () => {
-      const names = (await onOurNode()).map((p) => p.metadata.name);
+      const names = (await pods(client, namespace)).map((p) => p.metadata.name);
       return !names.includes('bare') && !names.some((n) => n.startsWith('cache-')) ? true : undefined;
     });
     expect((await onOurNode()).map((p) => p.metadata.uid)).toContain(webPod?.metadata.uid);

@@ -136,20 +136,21 @@ export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
       `node ${p.nodeName} ${ctx.dryRun ? 'would be' : 'is'} cordoned but not drained: ${refusals.join('; ')}`,
     );
   const evicted: string[] = [];
-  try {
-    // Concurrently, as kubectl drain does: one pod's budget does not hold up the others.
-    await Promise.all(
-      toEvict.map(async (pod) => {
-        if ((await evict(ctx, pod, grace)) === 'evicted') evicted.push(podKey(pod));
-        await waitUntilGone(ctx, pod);
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ActionError)) throw error;
+  // Concurrently, as kubectl drain does: one pod's budget does not hold up the others.
+  const outcomes = await Promise.allSettled(
+    toEvict.map(async (pod) => {
+      if ((await evict(ctx, pod, grace)) === 'evicted') evicted.push(podKey(pod));
+      await waitUntilGone(ctx, pod);
+    }),
+  );
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+  const unexpected = failures.find((f) => !(f instanceof ActionError));
+  if (unexpected !== undefined)
+    throw unexpected instanceof Error ? unexpected : new Error(String(unexpected));
+  if (failures.length > 0)
     throw new ActionError(
-      `node ${p.nodeName} cordoned, drain incomplete: ${error.message}; evicted so far: ${evicted.sort().join(', ') || 'none'}`,
+      `node ${p.nodeName} cordoned, drain incomplete: ${failures.map((f) => (f as ActionError).message).join('; ')}; evicted so far: ${evicted.sort().join(', ') || 'none'}`,
     );
-  }
   evicted.sort();
   return {
     message: `${ctx.dryRun ? 'would drain' : 'drained'} node ${p.nodeName}: cordoned, ${evicted.length} pod(s) evicted${skipped.length > 0 ? `, ${skipped.length} left (DaemonSet or mirror)` : ''}`,

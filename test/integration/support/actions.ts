@@ -105,7 +105,8 @@ export async function runChild(
   const ctx: ActionContext = {
     child,
     dryRun,
-    signal: options.signal ?? new AbortController().signal,
+    // The attempt's deadline: a wait that never ends fails saying what it was waiting for.
+    signal: options.signal ?? AbortSignal.timeout(60_000),
     client,
     ...(options.executorNamespace ? { executorNamespace: options.executorNamespace } : {}),
     request<T>(path: string, init: RequestInit = {}): Promise<T> {
