@@ -145,8 +145,7 @@ export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
   );
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
   const unexpected = failures.find((f) => !(f instanceof ActionError));
-  if (unexpected !== undefined)
-    throw unexpected instanceof Error ? unexpected : new Error(String(unexpected));
+  if (unexpected !== undefined) throw unexpected instanceof Error ? unexpected : new Error('drain failed');
   if (failures.length > 0)
     throw new ActionError(
       `node ${p.nodeName} cordoned, drain incomplete: ${failures.map((f) => (f as ActionError).message).join('; ')}; evicted so far: ${evicted.sort().join(', ') || 'none'}`,
