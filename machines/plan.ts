@@ -11,6 +11,8 @@ export type RollbackStrategy = 'automatic' | 'manual' | 'none';
 
 export interface PlannedRollback {
   action: RollbackAction;
+  /** Written in the step, or the inverse of its action from the action catalogue. */
+  source: 'rollbackSpec' | 'inverse';
   timeoutMs: number;
 }
 

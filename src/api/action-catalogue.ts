@@ -51,9 +51,9 @@ const deployments = (verbs: readonly ApiVerb[], why: string, subresource?: strin
 const replicaSets: ApiCall = {
   group: 'apps',
   resource: 'replicasets',
-  verbs: ['get', 'list'],
+  verbs: ['list'],
   scope: 'target',
-  why: 'find the rollout’s revisions and a pod’s owner',
+  why: 'find the ReplicaSet of the recorded revision, whose template is put back',
 };
 const podsInTarget = (verbs: readonly ApiVerb[], why: string): ApiCall => ({
   group: '',
@@ -68,14 +68,7 @@ const evictionIn = (scope: CallScope): ApiCall => ({
   subresource: 'eviction',
   verbs: ['create'],
   scope,
-  why: 'evict pods through the Eviction API so PodDisruptionBudgets are honoured',
-});
-const pdbsIn = (scope: CallScope): ApiCall => ({
-  group: 'policy',
-  resource: 'poddisruptionbudgets',
-  verbs: ['list'],
-  scope,
-  why: 'say which PodDisruptionBudget blocks an eviction',
+  why: 'evict pods through the Eviction API so PodDisruptionBudgets are honoured (a refusal names the budget)',
 });
 const nodes = (verbs: readonly ApiVerb[], why: string): ApiCall => ({
   group: '',
@@ -100,7 +93,7 @@ const jobs: ApiCall = {
   resource: 'jobs',
   verbs: ['get', 'create', 'delete'],
   scope: 'target',
-  why: 'run a registered custom action as a Job, and stop it when asked',
+  why: 'run a registered custom action as a Job in the workflow’s namespace, wait for it, and delete it when the attempt is stopped',
 };
 const jobPods = podsInTarget(['list'], 'find the custom Job’s pod');
 const jobLogs: ApiCall = {
@@ -112,53 +105,50 @@ const jobLogs: ApiCall = {
   why: 'report the last lines of the custom Job’s log',
 };
 
-const rollout = [deployments(['get', 'watch'], 'wait for the rollout to complete'), replicaSets] as const;
+const rollout = deployments(
+  ['get', 'patch'],
+  'change the pod template, then read the status until the rollout completes (as kubectl rollout status judges)',
+);
+const podActionCalls = (what: string): ApiCall[] => [
+  podsInTarget(['get', 'list'], `find ${what} and wait for each replacement to be Ready`),
+  evictionIn('target'),
+];
 
 export const STEP_ACTION_CATALOGUE: Readonly<Record<StepAction, StepActionEntry>> = {
   'scale-deployment': {
     calls: [
       deployments(['get'], 'record the replicas it found'),
-      deployments(['get', 'patch'], 'set the replicas, as kubectl scale does', 'scale'),
+      deployments(['patch'], 'set the replicas, as kubectl scale does', 'scale'),
     ],
     reversal: { kind: 'inverse', action: 'scale-to-previous' },
   },
   'restart-deployment': {
-    calls: [deployments(['patch'], 'stamp the pod template, as kubectl rollout restart does'), ...rollout],
+    calls: [rollout],
     reversal: { kind: 'irreversible', why: 'a restart replaces pods; there is nothing to put back' },
   },
   'update-image': {
-    calls: [deployments(['patch'], 'set the container image'), ...rollout],
+    calls: [rollout],
     reversal: { kind: 'inverse', action: 'restore-previous-deployment' },
   },
   'restart-pod': {
-    calls: [
-      podsInTarget(['get', 'list', 'watch'], 'find the pods and wait for their replacements to be Ready'),
-      evictionIn('target'),
-      pdbsIn('target'),
-      replicaSets,
-    ],
-    reversal: { kind: 'irreversible', why: 'a deleted pod cannot be brought back' },
+    calls: podActionCalls('the pods'),
+    reversal: { kind: 'irreversible', why: 'an evicted pod cannot be brought back' },
   },
   'delete-pod': {
-    calls: [
-      podsInTarget(['get', 'list', 'watch'], 'find the pod and wait for its replacement to be Ready'),
-      evictionIn('target'),
-      pdbsIn('target'),
-      replicaSets,
-    ],
-    reversal: { kind: 'irreversible', why: 'a deleted pod cannot be brought back' },
+    calls: podActionCalls('the pod'),
+    reversal: { kind: 'irreversible', why: 'an evicted pod cannot be brought back' },
   },
   'update-configmap': {
     calls: [
       dataObjects('configmaps', ['get', 'patch'], 'change the keys'),
-      dataObjects('configmaps', ['create', 'get'], 'keep a snapshot of the keys before the change'),
+      dataObjects('configmaps', ['create'], 'keep a snapshot of the keys before the change, once per step'),
     ],
     reversal: { kind: 'inverse', action: 'restore-previous-config' },
   },
   'update-secret': {
     calls: [
-      dataObjects('secrets', ['get', 'patch'], 'change the keys'),
-      dataObjects('secrets', ['create', 'get'], 'keep a snapshot of the keys before the change'),
+      dataObjects('secrets', ['get', 'patch'], 'read the referenced Secret and change the keys'),
+      dataObjects('secrets', ['create'], 'keep a snapshot of the keys before the change, once per step'),
     ],
     reversal: { kind: 'inverse', action: 'restore-previous-config' },
   },
@@ -172,12 +162,11 @@ export const STEP_ACTION_CATALOGUE: Readonly<Record<StepAction, StepActionEntry>
       {
         group: '',
         resource: 'pods',
-        verbs: ['get', 'list', 'watch'],
+        verbs: ['get', 'list'],
         scope: 'any',
         why: 'find the node’s pods and wait until they are gone',
       },
       evictionIn('any'),
-      pdbsIn('any'),
     ],
     reversal: { kind: 'inverse', action: 'uncordon-node' },
   },
@@ -192,18 +181,21 @@ export const ROLLBACK_ACTION_CATALOGUE: Readonly<Record<RollbackAction, Rollback
     calls: [
       deployments(
         ['get', 'patch'],
-        'put back the recorded revision’s template, as kubectl rollout undo does',
+        'put back the recorded revision’s template, as kubectl rollout undo does, and wait for the rollout',
       ),
-      ...rollout,
+      replicaSets,
     ],
   },
   'scale-to-previous': {
-    calls: [deployments(['get', 'patch'], 'put back the replicas recorded before the step', 'scale')],
+    calls: [
+      deployments(['get'], 'read the replicas before putting back the recorded ones'),
+      deployments(['patch'], 'put back the replicas recorded before the step', 'scale'),
+    ],
   },
   'restore-previous-config': {
     calls: [
-      dataObjects('configmaps', ['get', 'patch'], 'put back the snapshot'),
-      dataObjects('secrets', ['get', 'patch'], 'put back the snapshot'),
+      dataObjects('configmaps', ['get', 'patch'], 'read the snapshot and put it back'),
+      dataObjects('secrets', ['get', 'patch'], 'read the snapshot and put it back'),
     ],
   },
   'uncordon-node': { calls: [nodes(['get', 'patch'], 'mark the node schedulable again')] },

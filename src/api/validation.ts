@@ -11,6 +11,7 @@ import type { WorkflowExecutionSpec } from './generated/types.ts';
 import { validateKubernetesExecutionStatus, validateWorkflowExecutionSpec } from './generated/validators.js';
 import { pointerToPath, type SpecIssue } from './issues.ts';
 import { indexSteps, numberedDependencies } from './step-graph.ts';
+import { RULES } from './schema/workflowexecution.ts';
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; issues: SpecIssue[] };
 
@@ -103,6 +104,14 @@ function ruleIssues(spec: WorkflowExecutionSpec): SpecIssue[] {
           message: `rollback action ${step.rollbackSpec.action} takes parameters.${expected}, not parameters.${given[0] ?? ''}`,
         });
       }
+    }
+    const secret = step.parameters.updateSecret;
+    if (secret && (secret.dataUpdates === undefined) === (secret.secretRef === undefined)) {
+      issues.push({
+        reason: 'MissingField',
+        path: `${at}.parameters.updateSecret`,
+        message: RULES.secretValuesSourceMessage,
+      });
     }
     const restart = step.parameters.restartPod;
     if (restart && !restart.podName && !restart.selector) {

@@ -12,6 +12,7 @@ import type {
   PlannedStep,
 } from '../../machines/plan.ts';
 import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
+import { inferredRollback } from '../api/inferred-rollback.ts';
 import { parseDuration } from './duration.ts';
 import { historyTargetOf } from './history.ts';
 import { STEPS, indexSteps, numberedDependencies } from '../api/step-graph.ts';
@@ -316,9 +317,12 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
   steps.forEach((step, index) => {
     if (planned.has(step.stepNumber)) return;
     const timeoutMs = durationOr(step.timeout, DEFAULTS.stepTimeoutMs, `${STEPS}[${index}].timeout`, issues);
+    // A step without a rollbackSpec is undone by its action's inverse (src/api/inferred-rollback.ts).
+    const inverse = step.rollbackSpec ? null : inferredRollback(step);
     const rollback = step.rollbackSpec
       ? {
           action: step.rollbackSpec.action,
+          source: 'rollbackSpec' as const,
           timeoutMs: durationOr(
             step.rollbackSpec.timeout,
             timeoutMs,
@@ -326,7 +330,9 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
             issues,
           ),
         }
-      : null;
+      : inverse
+        ? { action: inverse.action, source: 'inverse' as const, timeoutMs }
+        : null;
     planned.set(step.stepNumber, {
       number: step.stepNumber,
       name: step.name,

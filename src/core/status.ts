@@ -4,6 +4,7 @@
  * snapshot, never from a clock.
  */
 import type { Condition } from '../api/conditions.ts';
+import { STEP_ACTION_CATALOGUE } from '../api/action-catalogue.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import {
   retryRefusal,
@@ -42,6 +43,28 @@ const iso = (ms: number | null | undefined): string | undefined => (ms == null ?
 type Compact<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
   [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
 };
+/** Per step, whether a rollback can undo it: its rollbackSpec, its action's inverse, or why not. */
+function reversibilityOf(plan: ExecutionPlan) {
+  return [...plan.steps]
+    .sort((a, b) => a.number - b.number)
+    .map((step) => {
+      if (step.rollback)
+        return {
+          stepNumber: step.number,
+          reversible: true,
+          rollbackAction: step.rollback.action,
+          source: step.rollback.source,
+        };
+      const reversal = STEP_ACTION_CATALOGUE[step.action].reversal;
+      return {
+        stepNumber: step.number,
+        reversible: false,
+        source: 'none' as const,
+        reason: reversal.kind === 'irreversible' ? reversal.why : 'the step names no target to undo',
+      };
+    });
+}
+
 function compact<T extends object>(value: T): Compact<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Compact<T>;
 }
@@ -182,6 +205,7 @@ export function projectStatus(
       safetyChecks: plan.safetyChecks,
       parallelGroups: plan.levels,
       rollbackOrder: plan.rollbackOrder,
+      reversibility: reversibilityOf(plan),
     },
     validationResults: compact({
       safetyChecksPassed:

@@ -14,6 +14,8 @@ export interface ActionContext {
   /** GET as is; writes carry `dryRun=All` when this is a dry run. */
   request<T>(path: string, init?: RequestInit): Promise<T>;
   readonly client: KubeClient;
+  /** The executor's own namespace, where its custom action registry lives (default kubernaut-system). */
+  readonly executorNamespace?: string;
   /** The latest completed `step` child of the same workflow and step (what a rollback undoes). */
   stepChild(): Promise<KubernetesExecution | undefined>;
 }

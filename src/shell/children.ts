@@ -3,6 +3,7 @@
  * or rollback step, built from the committed snapshot's desired child and the workflow's spec.
  */
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
+import { inferredRollback } from '../api/inferred-rollback.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { DesiredChild } from '../core/effects.ts';
@@ -32,8 +33,11 @@ export function childManifest(
     throw new Error(
       `step ${child.stepNumber} is not in workflow ${namespace}/${workflow.metadata.name ?? ''}`,
     );
-  const rollback = child.kind === 'rollback' ? step.rollbackSpec : undefined;
-  if (child.kind === 'rollback' && !rollback) throw new Error(`step ${child.stepNumber} has no rollbackSpec`);
+  // A rollback is the step's own rollbackSpec or, without one, its action's inverse.
+  const rollback =
+    child.kind === 'rollback' ? (step.rollbackSpec ?? inferredRollback(step) ?? undefined) : undefined;
+  if (child.kind === 'rollback' && !rollback)
+    throw new Error(`step ${child.stepNumber} has no rollbackSpec and its action has no inverse`);
   return {
     apiVersion: 'kubernetesexecution.kubernaut.io/v1',
     kind: 'KubernetesExecution',

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { planWorkflow } from '../../src/core/plan.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
-import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
+import { customStep, diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 
 function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
   const result = planWorkflow(spec);
@@ -270,5 +270,33 @@ describe('the planner refuses bad graphs with a reason and a path', () => {
       expect(issues[i]).toMatchObject({ reason: want.reason, path: want.path });
       if (want.message) expect(issues[i]?.message).toMatch(want.message);
     });
+  });
+});
+
+describe('rollback without writing one', () => {
+  it('plans the inverse the action catalogue names for a step without a rollbackSpec, none for an irreversible one', () => {
+    const rollbackSpec = {
+      action: 'custom' as const,
+      parameters: { custom: { actionType: 'undo' } },
+    };
+    const plan = planOf(
+      specWith([
+        step(1, { timeout: '2m' }),
+        customStep(2),
+        customStep(3, { rollbackSpec }),
+        {
+          stepNumber: 4,
+          name: 'drain',
+          action: 'drain-node',
+          parameters: { drainNode: { nodeName: 'n1' } },
+        },
+      ]),
+    );
+    expect(plan.steps.map((s) => [s.number, s.rollback])).toEqual([
+      [1, { action: 'scale-to-previous', source: 'inverse', timeoutMs: 120_000 }],
+      [2, null],
+      [3, { action: 'custom', source: 'rollbackSpec', timeoutMs: 300_000 }],
+      [4, { action: 'uncordon-node', source: 'inverse', timeoutMs: 300_000 }],
+    ]);
   });
 });

@@ -160,3 +160,30 @@ describe('spec validation', () => {
     ]);
   });
 });
+
+describe('update-secret values', () => {
+  it('come from exactly one of dataUpdates and secretRef', () => {
+    const spec = (updateSecret: Record<string, unknown>) =>
+      specWith([
+        {
+          stepNumber: 1,
+          name: 'rotate',
+          action: 'update-secret',
+          parameters: { updateSecret: { namespace: 'a', name: 's', ...updateSecret } },
+        },
+      ]);
+    expect(validateSpec(spec({ secretRef: { name: 'v' } })).ok).toBe(true);
+    expect(validateSpec(spec({ dataUpdates: { k: 'dg==' } })).ok).toBe(true);
+    for (const wrong of [{}, { dataUpdates: { k: 'dg==' }, secretRef: { name: 'v' } }])
+      expect(validateSpec(spec(wrong))).toEqual({
+        ok: false,
+        issues: [
+          {
+            reason: 'MissingField',
+            path: 'spec.workflowDefinition.steps[0].parameters.updateSecret',
+            message: 'updateSecret takes its values from exactly one of dataUpdates and secretRef',
+          },
+        ],
+      });
+  });
+});

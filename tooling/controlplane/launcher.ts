@@ -95,8 +95,15 @@ const CONTROLLERS = [
   'root-ca-certificate-publisher-controller',
   'validatingadmissionpolicy-status-controller',
 ];
-const WORKLOAD_CONTROLLERS = ['deployment-controller', 'replicaset-controller', 'job-controller'];
-const REAL_NODE_CONTROLLERS = ['endpointslice-controller', 'endpoints-controller', 'disruption-controller'];
+// daemonset and disruption: the executor's drain and eviction tests need DaemonSet pods and PodDisruptionBudgets with a status.
+const WORKLOAD_CONTROLLERS = [
+  'deployment-controller',
+  'replicaset-controller',
+  'job-controller',
+  'daemonset-controller',
+  'disruption-controller',
+];
+const REAL_NODE_CONTROLLERS = ['endpointslice-controller', 'endpoints-controller'];
 
 async function makeDataDir(root: string | undefined): Promise<string> {
   const parent = root ?? ((await mayAccess('/dev/shm', constants.W_OK)) ? '/dev/shm' : tmpdir());

@@ -85,6 +85,24 @@ export interface WorkflowExecutionStatus {
     parallelGroups?: number[][];
     /** Reverse topological order used for rollback. */
     rollbackOrder?: number[];
+    /** Per step, in step order: whether it can be rolled back. */
+    reversibility?: {
+      /** Step number, unique within the workflow. */
+      stepNumber: number;
+      /** A rollback would undo this step. */
+      reversible: boolean;
+      /** The action that undoes it. */
+      rollbackAction?:
+        | 'restore-previous-deployment'
+        | 'scale-to-previous'
+        | 'restore-previous-config'
+        | 'uncordon-node'
+        | 'custom';
+      /** Where the rollback comes from: written in the step, the inverse of its action from the action catalogue, or none. */
+      source: 'rollbackSpec' | 'inverse' | 'none';
+      /** Why the step cannot be undone. */
+      reason?: string;
+    }[];
   };
   /** Results of validation. */
   validationResults?: {
@@ -424,14 +442,21 @@ export interface StepParameters {
     /** Keys and values to set. */
     dataUpdates: Record<string, string>;
   };
-  /** Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics. */
+  /** Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics. */
   updateSecret?: {
     /** Namespace of the target object. */
     namespace: string;
     /** Name of the target object. */
     name: string;
-    /** Keys and base64-encoded values to set. */
-    dataUpdates: Record<string, string>;
+    /** Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml). */
+    dataUpdates?: Record<string, string>;
+    /** A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource. */
+    secretRef?: {
+      /** Name of the target object. */
+      name: string;
+      /** The keys to copy; every key of the referenced Secret when unset. */
+      keys?: string[];
+    };
   };
   /** Parameters of cordon-node. */
   cordonNode?: {
@@ -444,10 +469,12 @@ export interface StepParameters {
     nodeName: string;
     /** Grace period, e.g. "30s". */
     gracePeriod?: string;
-    /** Ignore DaemonSet pods. */
+    /** Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise. */
     ignoreDaemonSets?: boolean;
-    /** Delete pods with local storage. */
+    /** Evict pods with emptyDir volumes (their data is lost); refused otherwise. */
     deleteLocalData?: boolean;
+    /** Evict pods no controller manages (they are not recreated); refused otherwise. */
+    force?: boolean;
   };
   /** Parameters of a custom action. */
   custom?: {
@@ -490,8 +517,8 @@ export interface RollbackParameters {
     namespace: string;
     /** Name of the target object. */
     deployment: string;
-    /** Replicas before the change. */
-    previousReplicas: number;
+    /** Replicas to restore when the step recorded none; the replicas the step found win. */
+    previousReplicas?: number;
   };
   /** Parameters of restore-previous-config. */
   restorePreviousConfig?: {
@@ -631,6 +658,23 @@ export interface StepExecutionResult {
     previousValue?: string;
     /** Value after (never a secret value). */
     newValue?: string;
+    /** A Deployment’s rollout revision before the step. */
+    previousRevision?: number;
+    /** The object holding the values before the step, which a rollback restores. */
+    snapshot?: string;
+  };
+  /** Result of a cordon or drain. */
+  nodeResult?: {
+    /** The node. */
+    nodeName?: string;
+    /** Whether the node was cordoned before the step. */
+    previouslyUnschedulable?: boolean;
+    /** Pods evicted, at most 256. */
+    evictedPods?: string[];
+    /** How many pods were evicted. */
+    podsEvicted?: number;
+    /** DaemonSet and mirror pods left. */
+    skippedPods?: string[];
   };
   /** Result of a custom action. */
   customResult?: {

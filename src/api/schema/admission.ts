@@ -70,6 +70,12 @@ export const specValidations: Validation[] = [
     '.parameters.restartPod',
     () => quoted(RULES.restartPodTargetMessage),
   ),
+  everyStep(
+    (s) =>
+      `!has(${s}.parameters.updateSecret) || ${RULES.secretValuesSource(`${s}.parameters.updateSecret`)}`,
+    '.parameters.updateSecret',
+    () => quoted(RULES.secretValuesSourceMessage),
+  ),
   durationBound('timeout'),
   durationBound('rollbackSpec.timeout'),
   ...GRACE_PERIOD_MEMBERS.map((member) => durationBound(`parameters.${member}.gracePeriod`)),
@@ -113,4 +119,38 @@ export const specPolicyBinding = {
   kind: 'ValidatingAdmissionPolicyBinding',
   metadata: { name: SPEC_POLICY_NAME },
   spec: { policyName: SPEC_POLICY_NAME, validationActions: ['Deny'] },
+};
+
+/**
+ * Optional (not in the admission kustomization): a cluster that wants no Secret value inside a
+ * WorkflowExecution applies this policy and binding, and update-secret must then use `secretRef`.
+ * Its own policy rather than a parameter of the spec policy, so installing it is one `kubectl apply`.
+ */
+export const INLINE_SECRET_POLICY_NAME = 'workflowexecution-refuse-inline-secret-values.kubernaut.io';
+const inlineSecretRule = (s: string): string =>
+  `!has(${s}.parameters.updateSecret) || !has(${s}.parameters.updateSecret.dataUpdates)`;
+
+export const inlineSecretPolicy = {
+  apiVersion: 'admissionregistration.k8s.io/v1',
+  kind: 'ValidatingAdmissionPolicy',
+  metadata: { name: INLINE_SECRET_POLICY_NAME },
+  spec: {
+    failurePolicy: 'Fail',
+    matchConstraints: specPolicy.spec.matchConstraints,
+    variables: specPolicy.spec.variables.slice(0, 2),
+    validations: [
+      everyStep(inlineSecretRule, '.parameters.updateSecret.dataUpdates', () =>
+        quoted(
+          'this cluster refuses Secret values inline in a WorkflowExecution: use secretRef to name a Secret that holds them',
+        ),
+      ),
+    ],
+  },
+};
+
+export const inlineSecretPolicyBinding = {
+  apiVersion: 'admissionregistration.k8s.io/v1',
+  kind: 'ValidatingAdmissionPolicyBinding',
+  metadata: { name: INLINE_SECRET_POLICY_NAME },
+  spec: { policyName: INLINE_SECRET_POLICY_NAME, validationActions: ['Deny'] },
 };

@@ -125,6 +125,8 @@ export const RULES = {
     `'parameters of ${what} ' + ${x}.action + ' must be set in the member named after its action'`,
   restartPodTarget: (x: string): string => `has(${x}.podName) || has(${x}.selector)`,
   restartPodTargetMessage: 'restartPod needs a podName or a selector',
+  secretValuesSource: (x: string): string => `has(${x}.dataUpdates) != has(${x}.secretRef)`,
+  secretValuesSourceMessage: 'updateSecret takes its values from exactly one of dataUpdates and secretRef',
   notSelfDependent: (x: string): string => `!has(${x}.dependsOn) || !(${x}.stepNumber in ${x}.dependsOn)`,
   notSelfDependentMessage: 'a step cannot depend on itself',
 } as const;
@@ -188,13 +190,35 @@ export const stepParameters = unionOf(
       ['namespace', 'name', 'dataUpdates'],
     ),
     updateSecret: obj(
-      'Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.',
+      'Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.',
       {
         namespace,
         name: objectName,
-        dataUpdates: stringMap(LIMITS.mapEntries, LIMITS.mapValue, 'Keys and base64-encoded values to set.'),
+        dataUpdates: stringMap(
+          LIMITS.mapEntries,
+          LIMITS.mapValue,
+          'Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).',
+        ),
+        secretRef: obj(
+          'A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.',
+          {
+            name: objectName,
+            keys: list(
+              str(253, 'A key of the referenced Secret.', { minLength: 1 }),
+              LIMITS.mapEntries,
+              'The keys to copy; every key of the referenced Secret when unset.',
+              { 'x-kubernetes-list-type': 'set' },
+            ),
+          },
+          ['name'],
+        ),
       },
-      ['namespace', 'name', 'dataUpdates'],
+      ['namespace', 'name'],
+      {
+        'x-kubernetes-validations': [
+          { rule: RULES.secretValuesSource('self'), message: RULES.secretValuesSourceMessage },
+        ],
+      },
     ),
     cordonNode: obj('Parameters of cordon-node.', { nodeName: dnsSubdomain('Node name.') }, ['nodeName']),
     drainNode: obj(
@@ -202,8 +226,11 @@ export const stepParameters = unionOf(
       {
         nodeName: dnsSubdomain('Node name.'),
         gracePeriod,
-        ignoreDaemonSets: bool('Ignore DaemonSet pods.'),
-        deleteLocalData: bool('Delete pods with local storage.'),
+        ignoreDaemonSets: bool(
+          'Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise.',
+        ),
+        deleteLocalData: bool('Evict pods with emptyDir volumes (their data is lost); refused otherwise.'),
+        force: bool('Evict pods no controller manages (they are not recreated); refused otherwise.'),
       },
       ['nodeName'],
     ),
@@ -221,8 +248,15 @@ export const rollbackParameters = unionOf(
     ),
     scaleToPrevious: obj(
       'Parameters of scale-to-previous.',
-      { ...deploymentRef, previousReplicas: int(0, 10000, 'Replicas before the change.') },
-      ['namespace', 'deployment', 'previousReplicas'],
+      {
+        ...deploymentRef,
+        previousReplicas: int(
+          0,
+          10000,
+          'Replicas to restore when the step recorded none; the replicas the step found win.',
+        ),
+      },
+      ['namespace', 'deployment'],
     ),
     restorePreviousConfig: obj(
       'Parameters of restore-previous-config.',
@@ -467,6 +501,19 @@ export const stepExecutionResult = obj('Structured result of a step.', {
     updateType: str(63, '"image", "config", "spec".'),
     previousValue: str(LIMITS.longText, 'Value before (never a secret value).'),
     newValue: str(LIMITS.longText, 'Value after (never a secret value).'),
+    previousRevision: int(0, Number.MAX_SAFE_INTEGER, 'A Deployment’s rollout revision before the step.'),
+    snapshot: str(253, 'The object holding the values before the step, which a rollback restores.'),
+  }),
+  nodeResult: obj('Result of a cordon or drain.', {
+    nodeName: str(253, 'The node.'),
+    previouslyUnschedulable: bool('Whether the node was cordoned before the step.'),
+    evictedPods: list(str(317, 'namespace/name of an evicted pod.'), 256, 'Pods evicted, at most 256.'),
+    podsEvicted: int(0, 100000, 'How many pods were evicted.'),
+    skippedPods: list(
+      str(317, 'namespace/name of a pod left in place.'),
+      256,
+      'DaemonSet and mirror pods left.',
+    ),
   }),
   customResult: obj('Result of a custom action.', {
     actionType: str(LIMITS.stepName, 'Custom action identifier.'),
@@ -515,6 +562,25 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
       int(1, 10000, 'A step number.'),
       LIMITS.steps,
       'Reverse topological order used for rollback.',
+    ),
+    reversibility: list(
+      obj(
+        'Whether a rollback can undo one step, and how.',
+        {
+          stepNumber,
+          reversible: bool('A rollback would undo this step.'),
+          rollbackAction: enumOf(ROLLBACK_ACTION_NAMES, 'The action that undoes it.'),
+          source: enumOf(
+            ['rollbackSpec', 'inverse', 'none'],
+            'Where the rollback comes from: written in the step, the inverse of its action from the action catalogue, or none.',
+          ),
+          reason: str(LIMITS.shortText, 'Why the step cannot be undone.'),
+        },
+        ['stepNumber', 'reversible', 'source'],
+      ),
+      LIMITS.steps,
+      'Per step, in step order: whether it can be rolled back.',
+      { 'x-kubernetes-list-type': 'atomic' },
     ),
   }),
   validationResults: obj('Results of validation.', {

@@ -1,86 +1,109 @@
-/** Pod actions: restart-pod (delete the pods a name or selector picks; their owner replaces them) and delete-pod. */
-import { parseDuration } from '../../core/duration.ts';
-import { isNotFound } from '../../shell/kube/client.ts';
+/**
+ * Pod actions: restart-pod (the pod named, or every pod the selector matched when the step started)
+ * and delete-pod. One pod at a time: evicted through the Eviction API (PodDisruptionBudgets
+ * honoured, retried while one refuses), then, for a pod a controller owns, a wait until the pod is
+ * gone and a replacement is Ready before the next; a pod nobody owns is only waited out.
+ */
 import { PODS, resourcePath } from '../../shell/kube/resources.ts';
 import { ActionError, required, type ActionContext, type ActionOutcome } from '../context.ts';
+import { controllerOf, evict, graceSeconds, isReady, podKey, waitUntilGone, type Pod } from './eviction.ts';
+import { waitFor } from './wait.ts';
 
-export interface PodRef {
-  metadata: {
-    name: string;
-    namespace?: string;
-    deletionTimestamp?: string;
-    ownerReferences?: { kind: string }[];
-  };
+/** Ready pods of the same controller other than `pod`: how many must be Ready after it is replaced. */
+async function readySiblings(ctx: ActionContext, pod: Pod, ownerUid: string): Promise<Pod[]> {
+  const list = await ctx.request<{ items: Pod[] }>(resourcePath(PODS, pod.metadata.namespace ?? ''));
+  return list.items.filter(
+    (p) =>
+      p.metadata.uid !== pod.metadata.uid &&
+      !p.metadata.deletionTimestamp &&
+      p.metadata.ownerReferences?.some((o) => o.uid === ownerUid) === true &&
+      isReady(p),
+  );
 }
 
-export function graceSeconds(gracePeriod: string | undefined): number | undefined {
-  if (gracePeriod === undefined) return undefined;
-  const ms = parseDuration(gracePeriod);
-  if (ms === undefined) throw new ActionError(`gracePeriod ${JSON.stringify(gracePeriod)} is not a duration`);
-  return Math.round(ms / 1000);
-}
-
-/** Deletes the pods; a pod already gone counts as deleted. Returns the names deleted. */
-export async function deletePods(
+/** Evicts the pod and waits for it to go and, when a controller owns it, for a Ready replacement. */
+async function replacePod(
   ctx: ActionContext,
-  namespace: string,
-  names: readonly string[],
-  gracePeriod: string | undefined,
-): Promise<string[]> {
-  const seconds = graceSeconds(gracePeriod);
-  const deleted: string[] = [];
-  for (const name of names) {
-    try {
-      await ctx.request(resourcePath(PODS, namespace, name), {
-        method: 'DELETE',
-        query: seconds === undefined ? {} : { gracePeriodSeconds: seconds },
-      });
-      deleted.push(name);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
-  return deleted;
+  pod: Pod,
+  grace: number | undefined,
+): Promise<'evicted' | 'gone'> {
+  const owner = controllerOf(pod);
+  const before = owner ? (await readySiblings(ctx, pod, owner.uid)).length : 0;
+  const outcome = await evict(ctx, pod, grace);
+  if (ctx.dryRun) return outcome;
+  await waitUntilGone(ctx, pod);
+  if (owner)
+    await waitFor(
+      ctx,
+      `a Ready replacement of pod ${podKey(pod)} (${owner.kind} ${owner.name})`,
+      async () => {
+        const ready = (await readySiblings(ctx, pod, owner.uid)).length;
+        return ready > before
+          ? { done: true, value: undefined }
+          : { done: false, waiting: `${ready} of ${before + 1} pods of ${owner.kind} ${owner.name} Ready` };
+      },
+    );
+  return outcome;
 }
 
 const PAST = { restart: 'restarted', delete: 'deleted' } as const;
 
-function outcome(
+async function replaceAll(
   ctx: ActionContext,
   namespace: string,
-  pods: string[],
+  pods: Pod[],
+  gracePeriod: string | undefined,
   verb: 'restart' | 'delete',
-): ActionOutcome {
+): Promise<ActionOutcome> {
+  const grace = graceSeconds(gracePeriod);
+  const done: string[] = [];
+  for (const pod of pods) {
+    try {
+      if ((await replacePod(ctx, pod, grace)) === 'evicted') done.push(pod.metadata.name);
+    } catch (error) {
+      if (done.length === 0 || !(error instanceof ActionError)) throw error;
+      throw new ActionError(`${error.message} (already ${PAST[verb]}: ${done.join(', ')})`);
+    }
+  }
   return {
-    message: `${ctx.dryRun ? `would ${verb}` : PAST[verb]} ${pods.length} pod(s) in ${namespace}: ${pods.join(', ')}`,
+    message: `${ctx.dryRun ? `would ${verb}` : PAST[verb]} ${done.length} pod(s) in ${namespace} one at a time through the Eviction API${done.length > 0 ? `: ${done.join(', ')}` : ''}`,
     result: {
       success: true,
-      restartResult: { podsRestarted: pods.length, restartedPods: pods.slice(0, 50), namespace },
-      resourcesAffected: pods
-        .slice(0, 50)
-        .map((name) => ({ resourceType: 'Pod', name, namespace, changeType: 'restarted' })),
+      restartResult: { podsRestarted: done.length, restartedPods: done.slice(0, 256), namespace },
+      resourcesAffected: done
+        .slice(0, 256)
+        .map((name) => ({
+          resourceType: 'Pod',
+          name,
+          namespace,
+          changeType: verb === 'delete' ? 'deleted' : 'restarted',
+        })),
     },
   };
 }
 
+async function podNamed(ctx: ActionContext, namespace: string, name: string): Promise<Pod> {
+  return ctx.request<Pod>(resourcePath(PODS, namespace, name));
+}
+
 export async function restartPod(ctx: ActionContext): Promise<ActionOutcome> {
   const p = required(ctx.child.spec.parameters?.restartPod, 'restartPod');
-  let names: string[];
-  if (p.podName) names = [p.podName];
+  let pods: Pod[];
+  if (p.podName) pods = [await podNamed(ctx, p.namespace, p.podName)];
   else {
-    const list = await ctx.request<{ items: PodRef[] }>(resourcePath(PODS, p.namespace), {
+    const list = await ctx.request<{ items: Pod[] }>(resourcePath(PODS, p.namespace), {
       query: { labelSelector: p.selector },
     });
-    names = list.items.filter((pod) => !pod.metadata.deletionTimestamp).map((pod) => pod.metadata.name);
+    pods = list.items
+      .filter((pod) => !pod.metadata.deletionTimestamp)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
-  if (names.length === 0)
+  if (pods.length === 0)
     throw new ActionError(`no pod in ${p.namespace} matches ${p.selector ?? 'the step'}`);
-  return outcome(ctx, p.namespace, await deletePods(ctx, p.namespace, names, p.gracePeriod), 'restart');
+  return replaceAll(ctx, p.namespace, pods, p.gracePeriod, 'restart');
 }
 
 export async function deletePod(ctx: ActionContext): Promise<ActionOutcome> {
   const p = required(ctx.child.spec.parameters?.deletePod, 'deletePod');
-  const deleted = await deletePods(ctx, p.namespace, [p.podName], p.gracePeriod);
-  if (deleted.length === 0) throw new ActionError(`pod ${p.namespace}/${p.podName} does not exist`);
-  return outcome(ctx, p.namespace, deleted, 'delete');
+  return replaceAll(ctx, p.namespace, [await podNamed(ctx, p.namespace, p.podName)], p.gracePeriod, 'delete');
 }
