@@ -8,7 +8,7 @@ import type { KubernetesExecution, WorkflowExecution } from '../../src/api/gener
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import type { Lease } from '../../src/shell/leases.ts';
-import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { until } from '../support/cluster.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
