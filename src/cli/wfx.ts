@@ -2,7 +2,7 @@
 /**
  * wfx: the WorkflowExecution command line.
  *   wfx operator [flags]               run the operator
- *   wfx executor [-n NS]               run the demo executor (carries out KubernetesExecutions)
+ *   wfx executor [flags]               run the executor (carries out KubernetesExecutions)
  *   wfx get [-A]                       list workflows with progress
  *   wfx describe NAME                  phase, steps, conditions, what it waits for
  *   wfx approve|reject NAME            answer an approval gate as yourself
@@ -25,7 +25,7 @@ import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 const USAGE = `usage: wfx <command> [flags]
 commands:
   operator                 run the operator (wfx operator --help: its flags)
-  executor [-n NS]         run the demo executor
+  executor                 run the executor (wfx executor --help: its flags)
   get [-A]                 list workflows
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
@@ -48,7 +48,21 @@ const OPERATOR_USAGE = `usage: wfx operator [flags]
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
-  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
+  --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
+  --pickup-timeout S             a child no executor claimed within this is reported (ExecutorPickup condition, Event) (60)`;
+
+const EXECUTOR_USAGE = `usage: wfx executor [flags]
+  --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config
+  -n, --namespace NS             carry out the children of this namespace only (default: all)
+  --identity NAME                this replica's name in claims (default: $POD_NAME, else host_pid)
+  --lease-duration S             a claim not renewed for this long is taken over by another replica (15)
+  --cluster-namespace NS         where target clusters are registered as kubeconfig Secrets
+                                 (default: $POD_NAMESPACE, else kubernaut-system)
+  --health-port N                /healthz and /readyz (8080); --metrics-port N: /metrics (9090)
+  --bind-address ADDR            (0.0.0.0)
+  --log-level LEVEL              error, warn, info, debug (info)
+  --development                  honour the test hooks (custom fail, sleep, hang) and the
+                                 executor.kubernaut.io/* fault annotations; never in production`;
 
 const OPTIONS = {
   kubeconfig: { type: 'string' },
@@ -77,6 +91,11 @@ const OPTIONS = {
   'audit-postgres-url': { type: 'string' },
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
+  'pickup-timeout': { type: 'string' },
+  // executor
+  identity: { type: 'string' },
+  'cluster-namespace': { type: 'string' },
+  development: { type: 'boolean' },
   'alertmanager-url': { type: 'string' },
 } as const;
 
@@ -98,15 +117,25 @@ async function main(argv: string[]): Promise<string | undefined> {
   const { values: v, positionals } = parsed;
   const [command, name, ...extra] = positionals;
   if (command === 'operator' && v.help) return OPERATOR_USAGE;
+  if (command === 'executor' && v.help) return EXECUTOR_USAGE;
   if (v.help || command === undefined) return USAGE;
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 
   if (command === 'executor') {
     const { runExecutor } = await import('./commands/executor.ts');
+    const leaseDurationSeconds = int(v['lease-duration'], 15, 'lease-duration');
+    if (leaseDurationSeconds < 1) throw new CliError('--lease-duration must be at least 1 (second)', 2);
     await runExecutor({
       kubeconfig: v.kubeconfig,
       namespace: v.namespace,
+      identity: v.identity ?? process.env['POD_NAME'],
+      leaseDurationSeconds,
+      clusterNamespace: v['cluster-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'kubernaut-system',
+      healthPort: int(v['health-port'], 8080, 'health-port'),
+      metricsPort: int(v['metrics-port'], 9090, 'metrics-port'),
+      bindAddress: v['bind-address'] ?? '0.0.0.0',
       logLevel: v['log-level'] ?? 'info',
+      development: v.development ?? false,
     });
     return undefined;
   }
@@ -143,6 +172,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
+      pickupTimeoutMs: int(v['pickup-timeout'], 60, 'pickup-timeout') * 1000,
     });
     return undefined;
   }

@@ -47,6 +47,7 @@ export interface ControllerOptions {
   monitoringPollMs?: number;
   /** How long step progress may wait to share a status write (Reconciler). */
   progressWriteDelayMs?: number | undefined;
+  pickupTimeoutMs?: number | undefined;
   clock?: () => number;
   /** With shards, only keys of the shards this replica holds are reconciled. */
   shards?: ShardOwnership | undefined;
@@ -169,6 +170,7 @@ export class WorkflowController {
       ...(options.progressWriteDelayMs !== undefined
         ? { progressWriteDelayMs: options.progressWriteDelayMs }
         : {}),
+      ...(options.pickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.pickupTimeoutMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
   }

@@ -28,6 +28,14 @@ import { transitions } from '../core/transitions.ts';
 import type { AuditStore } from '../audit/record.ts';
 import { auditIdOf, auditIdsOf, auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
+import {
+  DEFAULT_PICKUP_TIMEOUT_MS,
+  EXECUTOR_MISSING_REASON,
+  newPickupWarning,
+  pickupState,
+  withPickupCondition,
+  type PickupState,
+} from './executor-pickup.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { BoundedMap } from './bounded-map.ts';
@@ -77,6 +85,8 @@ export interface ReconcilerOptions {
   clock?: () => number;
   /** How long step progress may wait to share a status write (0: every change is written at once). */
   progressWriteDelayMs?: number;
+  /** A child no executor claimed within this is reported on its workflow (src/shell/executor-pickup.ts). */
+  pickupTimeoutMs?: number;
 }
 
 /** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
@@ -130,6 +140,7 @@ export class Reconciler {
       monitoringPollMs: 2000,
       clock: () => Date.now(),
       progressWriteDelayMs: PROGRESS_WRITE_DELAY_MS,
+      pickupTimeoutMs: DEFAULT_PICKUP_TIMEOUT_MS,
       ...options,
     };
     this.progress = new StepProgressBatches(this.o.recorder, { clock: this.o.clock });
@@ -294,7 +305,13 @@ export class Reconciler {
       after = advance(machine, after, observed.events);
     }
     const effects = desiredEffects(after, plan, workflow.metadata.name ?? '');
-    const lookAgainInMs = this.requeueAfter(effects, now, observed.lookAgainInMs);
+    const finished = phaseOf(after) === 'completed' || phaseOf(after) === 'failed';
+    const pickup = finished ? undefined : pickupState(children, now, this.o.pickupTimeoutMs);
+    const lookAgainInMs = this.requeueAfter(
+      effects,
+      now,
+      Math.min(observed.lookAgainInMs ?? Infinity, pickup?.nextCheckInMs ?? Infinity),
+    );
 
     // Persist, unless all that happened since the last write is step progress that may wait: then
     // act at once and write later, with the progress after it.
@@ -306,8 +323,9 @@ export class Reconciler {
       await this.createChildren(workflow, plan, effects.children, children, log);
       return { requeueAfterMs: Math.min(write.inMs, lookAgainInMs ?? Infinity) };
     }
-    const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now);
+    const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now, pickup);
     this.unwritten.delete(key);
+    await this.warnExecutorMissing(workflow, committed, pickup, log, now);
 
     // Act, on what is now committed.
     await this.createChildren(committed, plan, effects.children, children, log);
@@ -350,11 +368,29 @@ export class Reconciler {
     return prepared;
   }
 
+  /** An Event and a log line when the ExecutorPickup condition was just set or changed. */
+  private async warnExecutorMissing(
+    before: WorkflowExecution,
+    after: WorkflowExecution,
+    pickup: PickupState | undefined,
+    log: Logger,
+    now: number,
+  ): Promise<void> {
+    const warning = newPickupWarning(before.status, after.status ?? {});
+    if (warning === undefined) return;
+    log.warn('children not picked up by an executor', { children: pickup?.overdue.map((c) => c.name) });
+    await this.o.recorder.record(
+      eventTargetOf(after),
+      { type: 'Warning', reason: EXECUTOR_MISSING_REASON, note: warning, action: 'WaitForExecutor' },
+      now,
+    );
+  }
+
   private requeueAfter(effects: DesiredEffects, now: number, lookAgainInMs?: number): number | undefined {
     const candidates = [
       effects.nextDeadline === null ? undefined : Math.max(0, effects.nextDeadline - now) + 1,
       effects.checkEffectiveness ? this.o.monitoringPollMs : undefined,
-      lookAgainInMs,
+      lookAgainInMs === Infinity ? undefined : lookAgainInMs,
     ].filter((v): v is number => v !== undefined);
     return candidates.length === 0 ? undefined : Math.min(...candidates);
   }
@@ -364,15 +400,21 @@ export class Reconciler {
     workflow: WorkflowExecution,
     outcome: Loaded,
     now: number,
+    pickup?: PickupState,
   ): Promise<{ committed: WorkflowExecution; changed: boolean }> {
-    const status = projectWorkflow(
-      outcome,
-      {
-        name: workflow.metadata.name ?? '',
-        generation: workflow.metadata.generation ?? 0,
-        status: workflow.status,
-      },
-      now,
+    const status = withPickupCondition(
+      projectWorkflow(
+        outcome,
+        {
+          name: workflow.metadata.name ?? '',
+          generation: workflow.metadata.generation ?? 0,
+          status: workflow.status,
+        },
+        now,
+      ),
+      pickup,
+      workflow.metadata.generation ?? 0,
+      new Date(now).toISOString(),
     );
     if (canonicalJson(status) === canonicalJson(workflow.status ?? {}))
       return { committed: workflow, changed: false };

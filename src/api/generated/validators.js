@@ -8146,14 +8146,14 @@ return errors === 0;
 }
 
 export const validateKubernetesExecutionStatus = validate12;
-const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When the executor started."},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
+const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When an executor first picked the child up (claimed it)."},"claim":{"type":"object","description":"Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).","properties":{"holder":{"type":"string","description":"The executor replica (its pod name, or host and pid).","maxLength":253},"acquireTime":{"type":"string","format":"date-time","description":"When the holder claimed the child."},"renewTime":{"type":"string","format":"date-time","description":"When the holder last renewed its claim."},"leaseDurationSeconds":{"type":"integer","description":"How long the claim holds without a renewal.","minimum":1,"maximum":3600},"claims":{"type":"integer","description":"How many times the child was claimed (more than 1: taken over).","minimum":1,"maximum":1000}},"required":["holder","renewTime","leaseDurationSeconds"],"additionalProperties":false},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((((key0 === "phase") || (key0 === "executionResult")) || (key0 === "message")) || (key0 === "wouldSucceed")) || (key0 === "startTime")) || (key0 === "completionTime"))){
+if(!(((((((key0 === "phase") || (key0 === "executionResult")) || (key0 === "message")) || (key0 === "wouldSucceed")) || (key0 === "startTime")) || (key0 === "claim")) || (key0 === "completionTime"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -9078,9 +9078,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data.completionTime !== undefined){
-if(!(typeof data.completionTime === "string")){
-const err74 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.claim !== undefined){
+let data36 = data.claim;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.holder === undefined){
+const err74 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -9089,15 +9091,189 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-}
-else {
-const err75 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.renewTime === undefined){
+const err75 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "renewTime"},message:"must have required property '"+"renewTime"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
 else {
 vErrors.push(err75);
+}
+errors++;
+}
+if(data36.leaseDurationSeconds === undefined){
+const err76 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "leaseDurationSeconds"},message:"must have required property '"+"leaseDurationSeconds"+"'"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+for(const key8 in data36){
+if(!(((((key8 === "holder") || (key8 === "acquireTime")) || (key8 === "renewTime")) || (key8 === "leaseDurationSeconds")) || (key8 === "claims"))){
+const err77 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data36.holder !== undefined){
+let data37 = data36.holder;
+if(typeof data37 === "string"){
+if(func2(data37) > 253){
+const err78 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data36.acquireTime !== undefined){
+if(!(typeof data36.acquireTime === "string")){
+const err80 = {instancePath:instancePath+"/claim/acquireTime",schemaPath:"#/properties/claim/properties/acquireTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+if(data36.renewTime !== undefined){
+if(!(typeof data36.renewTime === "string")){
+const err81 = {instancePath:instancePath+"/claim/renewTime",schemaPath:"#/properties/claim/properties/renewTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data36.leaseDurationSeconds !== undefined){
+let data40 = data36.leaseDurationSeconds;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err82 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 3600 || isNaN(data40)){
+const err83 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+if(data40 < 1 || isNaN(data40)){
+const err84 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+}
+if(data36.claims !== undefined){
+let data41 = data36.claims;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err85 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 1000 || isNaN(data41)){
+const err86 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(data41 < 1 || isNaN(data41)){
+const err87 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data.completionTime !== undefined){
+if(!(typeof data.completionTime === "string")){
+const err89 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+else {
+const err90 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
 }
 errors++;
 }

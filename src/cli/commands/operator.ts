@@ -24,6 +24,8 @@ export interface OperatorFlags {
   executorUser: string;
   alertmanagerUrl?: string | undefined;
   progressWriteDelayMs: number;
+  /** A child no executor claimed within this is reported on its workflow. */
+  pickupTimeoutMs?: number | undefined;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -65,6 +67,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
       progressWriteDelayMs: flags.progressWriteDelayMs,
+      pickupTimeoutMs: flags.pickupTimeoutMs,
       shards:
         flags.shards > 1
           ? {
