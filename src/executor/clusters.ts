@@ -47,10 +47,12 @@ export class ClusterRegistry {
     const list = await this.local.request<{ items: SecretObject[] }>(resourcePath(SECRETS, this.namespace), {
       query: { labelSelector: `${CLUSTER_LABEL}=${cluster}` },
     });
-    const where = `a Secret labelled ${CLUSTER_LABEL}=${cluster} in namespace ${this.namespace}`;
+    const where = `labelled ${CLUSTER_LABEL}=${cluster} in namespace ${this.namespace}`;
     const [secret, ...more] = list.items;
     if (!secret)
-      throw new ActionError(`target cluster ${JSON.stringify(cluster)} is not registered: no ${where}`);
+      throw new ActionError(
+        `target cluster ${JSON.stringify(cluster)} is not registered: there is no Secret ${where}`,
+      );
     if (more.length > 0)
       throw new ActionError(
         `target cluster ${JSON.stringify(cluster)} is registered twice: ${list.items.map((s) => s.metadata.name ?? '').join(', ')} are each ${where}`,
