@@ -14,6 +14,7 @@ import {
 } from '../api/conditions.ts';
 import { STOP_REQUESTED_ANNOTATION } from '../api/stop-request.ts';
 import { formatDuration } from '../core/duration.ts';
+import { canonicalJson } from '../core/spec-hash.ts';
 
 export const DEFAULT_PICKUP_TIMEOUT_MS = 60_000;
 export const EXECUTOR_MISSING_REASON = 'ExecutorMissing';
@@ -112,4 +113,27 @@ export function newPickupWarning(
     s?.conditions?.find((c) => c.type === EXECUTOR_PICKUP_CONDITION && c.status === 'False')?.message;
   const now = find(after);
   return now !== undefined && now !== find(before) ? now : undefined;
+}
+
+/** The child without what a claim renewal changes (its renewTime, and the object's version). */
+function withoutRenewal(child: KubernetesExecution): unknown {
+  const {
+    resourceVersion: _version,
+    managedFields: _fields,
+    ...metadata
+  } = child.metadata as Record<string, unknown>;
+  const claim = child.status?.claim;
+  return {
+    ...child,
+    metadata,
+    ...(child.status
+      ? { status: { ...child.status, ...(claim ? { claim: { ...claim, renewTime: '' } } : {}) } }
+      : {}),
+  };
+}
+
+/** Whether `after` differs from `before` only by a renewal of the same executor's claim. */
+export function onlyClaimRenewed(before: KubernetesExecution, after: KubernetesExecution): boolean {
+  if (before.status?.claim === undefined || after.status?.claim === undefined) return false;
+  return canonicalJson(withoutRenewal(before)) === canonicalJson(withoutRenewal(after));
 }

@@ -1,7 +1,12 @@
 /** The operator's view of whether an executor picked a workflow's children up, and the condition it sets. */
 import { describe, expect, it } from '@jest/globals';
 import type { KubernetesExecution } from '../../src/api/generated/types.ts';
-import { newPickupWarning, pickupState, withPickupCondition } from '../../src/shell/executor-pickup.ts';
+import {
+  newPickupWarning,
+  onlyClaimRenewed,
+  pickupState,
+  withPickupCondition,
+} from '../../src/shell/executor-pickup.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const child = (
@@ -73,5 +78,21 @@ describe('executor pick-up', () => {
       'later',
     );
     expect(picked.conditions?.some((c) => c.type === 'ExecutorPickup')).toBe(false);
+  });
+
+  it('tells a claim renewal (nothing for the workflow) from any other change of the child', () => {
+    const claim = { holder: 'x', renewTime: 't1', leaseDurationSeconds: 15, claims: 1 };
+    const held = child('wf-step-1-a1', 1, { phase: 'executing', claim });
+    const renewed = child('wf-step-1-a1', 1, { phase: 'executing', claim: { ...claim, renewTime: 't2' } });
+    renewed.metadata.resourceVersion = '99';
+    expect(onlyClaimRenewed(held, renewed)).toBe(true);
+    expect(onlyClaimRenewed(held, child('wf-step-1-a1', 1, { phase: 'completed', claim }))).toBe(false);
+    expect(
+      onlyClaimRenewed(
+        held,
+        child('wf-step-1-a1', 1, { phase: 'executing', claim: { ...claim, holder: 'y' } }),
+      ),
+    ).toBe(false);
+    expect(onlyClaimRenewed(child('wf-step-1-a1', 1), held)).toBe(false);
   });
 });
