@@ -56,6 +56,7 @@ const EXECUTOR_USAGE = `usage: wfx executor [flags]
   -n, --namespace NS             carry out the children of this namespace only (default: all)
   --identity NAME                this replica's name in claims (default: $POD_NAME, else host_pid)
   --lease-duration S             a claim not renewed for this long is taken over by another replica (15)
+  --max-in-flight N              children carried out at once; more are left to other replicas (32)
   --cluster-namespace NS         where target clusters are registered as kubeconfig Secrets
                                  (default: $POD_NAMESPACE, else kubernaut-system)
   --health-port N                /healthz and /readyz (8080); --metrics-port N: /metrics (9090)
@@ -95,6 +96,7 @@ const OPTIONS = {
   // executor
   identity: { type: 'string' },
   'cluster-namespace': { type: 'string' },
+  'max-in-flight': { type: 'string' },
   development: { type: 'boolean' },
   'alertmanager-url': { type: 'string' },
 } as const;
@@ -130,6 +132,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       namespace: v.namespace,
       identity: v.identity ?? process.env['POD_NAME'],
       leaseDurationSeconds,
+      maxInFlight: Math.max(1, int(v['max-in-flight'], 32, 'max-in-flight')),
       clusterNamespace: v['cluster-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'kubernaut-system',
       healthPort: int(v['health-port'], 8080, 'health-port'),
       metricsPort: int(v['metrics-port'], 9090, 'metrics-port'),

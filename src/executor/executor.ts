@@ -20,6 +20,7 @@ import type { ExecutorMetrics } from './metrics.ts';
 
 export const DEFAULT_LEASE_DURATION_SECONDS = 15;
 export const DEFAULT_EXECUTOR_NAMESPACE = 'kubernaut-system';
+export const DEFAULT_MAX_IN_FLIGHT = 32;
 
 export interface ExecutorOptions {
   client: KubeClient;
@@ -37,6 +38,11 @@ export interface ExecutorOptions {
   metrics?: ExecutorMetrics | undefined;
   /** How often children are looked at again for lapsed claims (default 1 s). */
   resyncMs?: number | undefined;
+  /**
+   * How many children this replica carries out at once (default 32): beyond that it claims no more,
+   * leaving them to other replicas, and takes the next one as one finishes.
+   */
+  maxInFlight?: number | undefined;
 }
 
 export interface RunningExecutor {
@@ -70,6 +76,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<RunningEx
   const identity = options.identity ?? `${hostname()}_${String(process.pid)}`;
   const leaseSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
   const development = options.development ?? false;
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   const clusters = new ClusterRegistry(client, options.clusterNamespace ?? DEFAULT_EXECUTOR_NAMESPACE);
   const observations = new ClaimObservations();
   const running = new Map<string, Running>();
@@ -156,7 +163,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<RunningEx
 
   const consider = (child: KubernetesExecution): void => {
     const uid = child.metadata.uid ?? '';
-    if (stopping || running.has(uid) || claiming.has(uid)) return;
+    if (stopping || running.has(uid) || claiming.has(uid) || claiming.size >= maxInFlight) return;
     if (isTerminal(child)) {
       observations.forget(uid);
       return;
@@ -174,9 +181,13 @@ export async function startExecutor(options: ExecutorOptions): Promise<RunningEx
       .finally(() => {
         claiming.delete(uid);
         tasks.delete(task);
+        // A place is free: take the next child waiting, without waiting for the resync.
+        lookAtAll();
       });
     tasks.add(task);
   };
+
+  let lookAtAll = (): void => undefined;
 
   const changed = (child: KubernetesExecution, kind: 'add' | 'update' | 'delete'): void => {
     const uid = child.metadata.uid ?? '';
@@ -217,11 +228,15 @@ export async function startExecutor(options: ExecutorOptions): Promise<RunningEx
       },
     },
   );
+  lookAtAll = () => {
+    for (const child of informer.list()) {
+      if (stopping || claiming.size >= maxInFlight) return;
+      consider(child);
+    }
+  };
   await informer.start();
   // Claims lapse without an event: look again at every child not finished.
-  const resync = setInterval(() => {
-    for (const child of informer.list()) consider(child);
-  }, options.resyncMs ?? 1000);
+  const resync = setInterval(lookAtAll, options.resyncMs ?? 1000);
   log.info('executor running', {
     identity,
     namespace: options.namespace ?? '(all)',
