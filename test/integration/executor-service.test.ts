@@ -188,6 +188,8 @@ describe('executor claims', () => {
       args: ['-n', namespace, '--development', '--identity', 'doomed-replica', '--lease-duration', '2'],
     });
     await killed.ready();
+    // Its metrics sit behind the operator's TokenReview filter: no bearer token, no metrics.
+    expect((await killed.get('metrics', '/metrics')).status).toBe(401);
     const claimed = await waitForChild(name, (c) => c.status?.claim?.holder === 'doomed-replica', 'claimed');
     const a = await executor('replica-c');
     const b = await executor('replica-d');
