@@ -19,6 +19,7 @@ const suites: Record<string, [string, string]> = {
   memory: ['./memory.ts', 'benchMemory'],
   'status-write': ['./status-write.ts', 'benchStatusWrite'],
   shards: ['./shards.ts', 'benchShards'],
+  executor: ['./executor.ts', 'benchExecutor'],
   peers: ['./peers.ts', 'benchPeers'],
 };
 /** Run only when named. */

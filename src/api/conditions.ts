@@ -5,7 +5,14 @@
  */
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest';
+export type ConditionType =
+  'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest' | 'ExecutorPickup';
+
+/**
+ * False (reason ExecutorMissing) while a child of the workflow waits longer than the operator's
+ * bound for an executor to pick it up; absent otherwise (src/shell/executor-pickup.ts).
+ */
+export const EXECUTOR_PICKUP_CONDITION = 'ExecutorPickup' satisfies ConditionType;
 
 export interface Condition {
   type: string;

@@ -6,7 +6,7 @@
 export const USAGE = `usage: wfx <command> [flags]
 commands:
   operator                 run the operator (wfx operator --help: its flags)
-  executor [-n NS]         run the demo executor
+  executor                 run the executor (wfx executor --help: its flags)
   get [-A]                 list workflows
   describe NAME            show one workflow and what it waits for
   approve NAME | reject NAME | cancel NAME | rollback NAME
@@ -31,5 +31,22 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
   --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
-  --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (20, 30; qps 0: none;
-                                 Lease renewals are exempt and have their own connections)`;
+  --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (0: none, the apiserver's
+                                 Priority and Fairness protects it, as controller-runtime defaults; burst 30;
+                                 Lease renewals are exempt and have their own connections)
+  --pickup-timeout S             a child no executor claimed within this is reported (ExecutorPickup condition, Event) (60)`;
+
+export const EXECUTOR_USAGE = `usage: wfx executor [flags]
+  --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config
+  -n, --namespace NS             carry out the children of this namespace only (default: all)
+  --identity NAME                this replica's name in claims (default: $POD_NAME, else host_pid)
+  --lease-duration S             a claim not renewed for this long is taken over by another replica (15)
+  --max-in-flight N              children carried out at once; more are left to other replicas (32)
+  --cluster-namespace NS         where target clusters are registered as kubeconfig Secrets
+                                 (default: $POD_NAMESPACE, else kubernaut-system)
+  --health-port N                /healthz and /readyz (8080), plain HTTP; --metrics-port N: /metrics (9090), HTTPS
+  --metrics-cert-dir DIR         tls.crt and tls.key for /metrics (a mounted Secret); default: self-signed at start
+  --bind-address ADDR            (0.0.0.0)
+  --log-level LEVEL              error, warn, info, debug (info)
+  --development                  honour the test hooks (custom fail, sleep, hang) and the
+                                 executor.kubernaut.io/* fault annotations; never in production`;

@@ -2,7 +2,7 @@
 /**
  * wfx: the WorkflowExecution command line.
  *   wfx operator [flags]               run the operator
- *   wfx executor [-n NS]               run the demo executor (carries out KubernetesExecutions)
+ *   wfx executor [flags]               run the executor (carries out KubernetesExecutions)
  *   wfx get [-A]                       list workflows with progress
  *   wfx describe NAME                  phase, steps, conditions, what it waits for
  *   wfx approve|reject NAME            answer an approval gate as yourself
@@ -22,7 +22,7 @@ import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
-import { OPERATOR_USAGE, USAGE } from './usage.ts';
+import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from './usage.ts';
 
 const OPTIONS = {
   kubeconfig: { type: 'string' },
@@ -51,6 +51,12 @@ const OPTIONS = {
   'audit-postgres-url': { type: 'string' },
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
+  'pickup-timeout': { type: 'string' },
+  // executor
+  identity: { type: 'string' },
+  'cluster-namespace': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  development: { type: 'boolean' },
   'alertmanager-url': { type: 'string' },
   'kube-api-qps': { type: 'string' },
   'metrics-cert-dir': { type: 'string' },
@@ -83,15 +89,27 @@ async function main(argv: string[]): Promise<string | undefined> {
   const { values: v, positionals } = parsed;
   const [command, name, ...extra] = positionals;
   if (command === 'operator' && v.help) return OPERATOR_USAGE;
+  if (command === 'executor' && v.help) return EXECUTOR_USAGE;
   if (v.help || command === undefined) return USAGE;
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 
   if (command === 'executor') {
     const { runExecutor } = await import('./commands/executor.ts');
+    const leaseDurationSeconds = int(v['lease-duration'], 15, 'lease-duration');
+    if (leaseDurationSeconds < 1) throw new CliError('--lease-duration must be at least 1 (second)', 2);
     await runExecutor({
       kubeconfig: v.kubeconfig,
       namespace: v.namespace,
+      identity: v.identity ?? process.env['POD_NAME'],
+      leaseDurationSeconds,
+      maxInFlight: Math.max(1, int(v['max-in-flight'], 32, 'max-in-flight')),
+      clusterNamespace: v['cluster-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'kubernaut-system',
+      healthPort: int(v['health-port'], 8080, 'health-port'),
+      metricsPort: int(v['metrics-port'], 9090, 'metrics-port'),
+      metricsCertDir: v['metrics-cert-dir'],
+      bindAddress: v['bind-address'] ?? '0.0.0.0',
       logLevel: v['log-level'] ?? 'info',
+      development: v.development ?? false,
     });
     return undefined;
   }
@@ -131,6 +149,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       metricsCertDir: v['metrics-cert-dir'],
       kubeApiQps: rate(v['kube-api-qps'], DEFAULT_RATE_LIMIT.qps, 'kube-api-qps'),
       kubeApiBurst: int(v['kube-api-burst'], DEFAULT_RATE_LIMIT.burst, 'kube-api-burst'),
+      pickupTimeoutMs: int(v['pickup-timeout'], 60, 'pickup-timeout') * 1000,
     });
     return undefined;
   }

@@ -91,8 +91,10 @@ export function project(
   resource: ResourceView,
   happened: readonly Transition[],
   now: number,
+  /** What the shell adds from outside the snapshot (e.g. the ExecutorPickup condition). */
+  amend: (status: WorkflowExecutionStatus) => WorkflowExecutionStatus = (status) => status,
 ): Projection {
-  const status = projectWorkflow(outcome, resource, now);
+  const status = amend(projectWorkflow(outcome, resource, now));
   if (canonicalJson(status) === canonicalJson(resource.status ?? {})) return { changed: false };
   const consequences =
     outcome.kind === 'running'

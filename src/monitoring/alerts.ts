@@ -44,6 +44,11 @@ export interface AlertParameters {
   approvalFor: PromDuration;
   auditFailureWindow: PromDuration;
   auditFailureFor: PromDuration;
+  /**
+   * How long workflows may report a child no executor picked up (the operator's --pickup-timeout,
+   * 60 s, already passed when the condition appears) before on-call is told.
+   */
+  executorMissingFor: PromDuration;
 }
 
 export const DEFAULT_ALERT_PARAMETERS: AlertParameters = {
@@ -69,6 +74,7 @@ export const DEFAULT_ALERT_PARAMETERS: AlertParameters = {
   approvalFor: '1m',
   auditFailureWindow: '15m',
   auditFailureFor: '1m',
+  executorMissingFor: '2m',
 };
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -158,6 +164,14 @@ export function alertGroups(overrides: Partial<AlertParameters> = {}): RuleGroup
           '0m',
           'WorkflowExecution failed and its rollback failed: a person must act',
           'WorkflowExecution {{ $labels.namespace }}/{{ $labels.name }} ended RollbackFailed: some of its steps are applied and could not be undone.',
+        ),
+        rule(
+          'WorkflowExecutionExecutorMissing',
+          'critical',
+          `sum by (namespace) (${metricName('workflowsAwaitingExecutor')}) > 0`,
+          p.executorMissingFor,
+          'No executor picks up the steps of WorkflowExecutions',
+          '{{ $value }} WorkflowExecution(s) in {{ $labels.namespace }} have a step no executor has picked up (condition ExecutorPickup=False, reason ExecutorMissing): every such step will time out.',
         ),
       ],
     },

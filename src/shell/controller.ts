@@ -16,6 +16,7 @@ import type { AuditStore } from '../audit/record.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { LABELS } from './children.ts';
+import { onlyClaimRenewed } from './executor-pickup.ts';
 import { EventRecorder } from './events.ts';
 import {
   createInformer,
@@ -47,6 +48,7 @@ export interface ControllerOptions {
   monitoringPollMs?: number;
   /** How long step progress may wait to share a status write (Reconciler). */
   progressWriteDelayMs?: number | undefined;
+  pickupTimeoutMs?: number | undefined;
   clock?: () => number;
   /** With shards, only keys of the shards this replica holds are reconciled. */
   shards?: ShardOwnership | undefined;
@@ -140,13 +142,16 @@ export class WorkflowController {
       labelSelector: LABELS.workflowUid,
       view: (o) => (this.ownerFinished(o) ? finishedChild(o) : undefined),
       onChange: (o, kind) => {
+        const owner = controllingWorkflow(o);
+        const before = owner ? this.childIndex.get(owner.uid, o) : undefined;
         // A child of a finished workflow is not indexed: nothing reconciles that workflow.
         if (isFinishedChild(o)) this.childIndex.forget(o);
         else this.childIndex.update(o, kind);
         this.reconciler.childSeen(o.metadata.namespace ?? '', o.metadata.name ?? '');
+        // An executor renewing its claim changes nothing the workflow reads: no reconcile for it.
+        if (kind === 'update' && before && !isFinishedChild(o) && onlyClaimRenewed(before, o)) return;
         // The echo of a child this operator just created: the reconcile that created it is done.
         if (kind !== 'delete' && this.reconciler.isOwnWrite(o.metadata.resourceVersion)) return;
-        const owner = controllingWorkflow(o);
         if (owner) this.enqueue(`${o.metadata.namespace ?? ''}/${owner.name}`);
       },
     });
@@ -169,6 +174,7 @@ export class WorkflowController {
       ...(options.progressWriteDelayMs !== undefined
         ? { progressWriteDelayMs: options.progressWriteDelayMs }
         : {}),
+      ...(options.pickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.pickupTimeoutMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
   }

@@ -7,7 +7,13 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkflowExecution } from '../api/generated/types.ts';
-import { METRICS, type MetricKey } from '../monitoring/generated/metrics.ts';
+import { EXECUTOR_PICKUP_CONDITION } from '../api/conditions.ts';
+import {
+  METRICS,
+  type ExecutorMetricKey,
+  type MetricKey,
+  type OperatorMetricKey,
+} from '../monitoring/generated/metrics.ts';
 
 interface ObservedWorkflow {
   metadata?: Pick<WorkflowExecution['metadata'], 'namespace' | 'name'>;
@@ -34,13 +40,13 @@ const PHASE_START_FIELDS = {
 type Spec<K extends MetricKey> = (typeof METRICS)[K];
 type LabelOf<K extends MetricKey> = Spec<K>['labelNames'][number];
 /** The prom-client metric a catalogue entry becomes, with its label names as types. */
-type MetricOf<K extends MetricKey> = Spec<K>['type'] extends 'counter'
+export type MetricOf<K extends MetricKey> = Spec<K>['type'] extends 'counter'
   ? Counter<LabelOf<K>>
   : Spec<K>['type'] extends 'histogram'
     ? Histogram<LabelOf<K>>
     : Gauge<LabelOf<K>>;
 
-export type OperatorMetrics = { readonly [K in MetricKey]: MetricOf<K> } & {
+export type OperatorMetrics = { readonly [K in OperatorMetricKey]: MetricOf<K> } & {
   readonly registry: Registry;
   /**
    * Where the gauges of workflows read at scrape time come from (the controller's cache): not
@@ -58,7 +64,7 @@ export function createOperatorMetrics(processMetrics = false): OperatorMetrics {
   let workflows: WorkflowSource = () => [];
   let apiserver: ApiserverTraffic | undefined;
   const built = new Map<MetricKey, Counter | Gauge | Histogram>();
-  const metric = <K extends MetricKey>(key: K): MetricOf<K> => built.get(key) as MetricOf<K>;
+  const metric = <K extends OperatorMetricKey>(key: K): MetricOf<K> => built.get(key) as MetricOf<K>;
 
   const inFlight = (): { namespace: string; phase: string; count: number }[] => {
     const byKey = new Map<string, { namespace: string; phase: string; count: number }>();
@@ -74,7 +80,9 @@ export function createOperatorMetrics(processMetrics = false): OperatorMetrics {
   };
 
   /** How the metrics read at scrape time are read: each sets its values from scratch. */
-  const collectors: { [K in MetricKey as Spec<K>['readAtScrape'] extends true ? K : never]: () => void } = {
+  const collectors: {
+    [K in OperatorMetricKey as Spec<K>['readAtScrape'] extends true ? K : never]: () => void;
+  } = {
     activeExecutions: () => {
       metric('activeExecutions').set(
         inFlight()
@@ -121,6 +129,21 @@ export function createOperatorMetrics(processMetrics = false): OperatorMetrics {
         );
       }
     },
+    // Level-based: workflows whose status says a child waits for an executor (the operator's
+    // ExecutorPickup condition), so the alert holds exactly while one waits.
+    workflowsAwaitingExecutor: () => {
+      const gauge = metric('workflowsAwaitingExecutor');
+      gauge.reset();
+      const byNamespace = new Map<string, number>();
+      for (const wf of workflows()) {
+        const waiting = wf.status?.conditions?.some(
+          (c) => c.type === EXECUTOR_PICKUP_CONDITION && c.status === 'False',
+        );
+        const namespace = wf.metadata?.namespace ?? '';
+        if (waiting) byNamespace.set(namespace, (byNamespace.get(namespace) ?? 0) + 1);
+      }
+      for (const [namespace, count] of byNamespace) gauge.set({ namespace }, count);
+    },
     apiserverRequestsTotal: () => {
       const counter = metric('apiserverRequestsTotal');
       counter.reset();
@@ -133,9 +156,32 @@ export function createOperatorMetrics(processMetrics = false): OperatorMetrics {
     },
   };
 
-  for (const key of Object.keys(METRICS) as MetricKey[]) {
+  const operatorKeys = (Object.keys(METRICS) as MetricKey[]).filter(
+    (key): key is OperatorMetricKey => METRICS[key].section !== 'executor',
+  );
+  for (const [key, made] of registerMetrics(operatorKeys, registry, collectors)) built.set(key, made);
+
+  return Object.assign(Object.fromEntries(built) as { [K in OperatorMetricKey]: MetricOf<K> }, {
+    registry,
+    observeWorkflows: (source: WorkflowSource) => {
+      workflows = source;
+    },
+    observeApiserver: (traffic: ApiserverTraffic) => {
+      apiserver = traffic;
+    },
+  });
+}
+
+/** Builds the catalogue's metrics of these keys into the registry, with their scrape-time collectors. */
+export function registerMetrics<K extends MetricKey>(
+  keys: readonly K[],
+  registry: Registry,
+  collectors: Partial<Record<K, () => void>> = {},
+): Map<K, Counter | Gauge | Histogram> {
+  const built = new Map<K, Counter | Gauge | Histogram>();
+  for (const key of keys) {
     const spec: Spec<MetricKey> = METRICS[key];
-    const collect = (collectors as Partial<Record<MetricKey, () => void>>)[key];
+    const collect = collectors[key];
     const config = {
       name: spec.name,
       help: spec.help,
@@ -152,14 +198,7 @@ export function createOperatorMetrics(processMetrics = false): OperatorMetrics {
           : new Histogram({ ...config, buckets: [...spec.buckets] }),
     );
   }
-
-  return Object.assign(Object.fromEntries(built) as { [K in MetricKey]: MetricOf<K> }, {
-    registry,
-    observeWorkflows: (source: WorkflowSource) => {
-      workflows = source;
-    },
-    observeApiserver: (traffic: ApiserverTraffic) => {
-      apiserver = traffic;
-    },
-  });
+  return built;
 }
+
+export type { ExecutorMetricKey };

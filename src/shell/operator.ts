@@ -53,6 +53,8 @@ export interface OperatorConfig {
   rateLimit?: RateLimitOptions | undefined;
   /** How long step progress may wait to share a status write (Reconciler). */
   progressWriteDelayMs?: number | undefined;
+  /** A child no executor claimed within this is reported on its workflow (default 60 s). */
+  pickupTimeoutMs?: number | undefined;
   clock?: () => number;
   log?: Logger;
   /** Called when the lease is lost; the process default is to exit at once. */
@@ -119,6 +121,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     alerts: config.alertmanagerUrl ? alertmanagerSource(config.alertmanagerUrl) : undefined,
     ...(config.monitoringPollMs !== undefined ? { monitoringPollMs: config.monitoringPollMs } : {}),
     progressWriteDelayMs: config.progressWriteDelayMs,
+    pickupTimeoutMs: config.pickupTimeoutMs,
     ...(config.clock ? { clock: config.clock } : {}),
   });
   metrics.observeApiserver({

@@ -25,6 +25,13 @@ export class OwnerIndex<T extends CachedObject> {
     this.ownerOf.set(key, owner);
   }
 
+  /** One indexed child of that owner, by namespace and name. */
+  get(ownerUid: string, object: CachedObject): T | undefined {
+    return this.byOwner
+      .get(ownerUid)
+      ?.get(`${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`);
+  }
+
   of(ownerUid: string): T[] {
     return [...(this.byOwner.get(ownerUid)?.values() ?? [])];
   }

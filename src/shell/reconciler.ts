@@ -29,6 +29,14 @@ import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import type { AuditStore } from '../audit/record.ts';
 import { auditIdOf, auditIdsOf, auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
+import {
+  DEFAULT_PICKUP_TIMEOUT_MS,
+  EXECUTOR_MISSING_REASON,
+  newPickupWarning,
+  pickupState,
+  withPickupCondition,
+  type PickupState,
+} from './executor-pickup.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { BoundedMap } from './bounded-map.ts';
@@ -78,6 +86,8 @@ export interface ReconcilerOptions {
   clock?: () => number;
   /** How long step progress may wait to share a status write (0: every change is written at once). */
   progressWriteDelayMs?: number;
+  /** A child no executor claimed within this is reported on its workflow (src/shell/executor-pickup.ts). */
+  pickupTimeoutMs?: number;
 }
 
 /** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
@@ -131,6 +141,7 @@ export class Reconciler {
       monitoringPollMs: 2000,
       clock: () => Date.now(),
       progressWriteDelayMs: PROGRESS_WRITE_DELAY_MS,
+      pickupTimeoutMs: DEFAULT_PICKUP_TIMEOUT_MS,
       ...options,
     };
     this.progress = new StepProgressBatches(this.o.recorder, { clock: this.o.clock });
@@ -302,22 +313,29 @@ export class Reconciler {
     }
     const { plan } = loaded.compiled;
     const { snapshot: after, effects } = decision;
+    // Children no executor claimed in time: shown on the workflow, and looked at again when due.
+    const pickup = decision.finished ? undefined : pickupState(children, now, this.o.pickupTimeoutMs);
+    const requeueAfterMs = earliest(decision.requeueAfterMs, pickup?.nextCheckInMs);
 
     // Only step progress since the last write: act at once and write later, with the progress after it.
     if (!decision.write.now) {
       this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since: input.waitingSince });
       await this.createChildren(workflow, plan, effects.children, children, log);
-      return { requeueAfterMs: decision.requeueAfterMs };
+      return { requeueAfterMs };
     }
 
     // Project and persist, then act on what is now committed.
-    const projected = project({ ...loaded, snapshot: after }, view, decision.happened, now);
+    const generation = workflow.metadata.generation ?? 0;
+    const projected = project({ ...loaded, snapshot: after }, view, decision.happened, now, (status) =>
+      withPickupCondition(status, pickup, generation, new Date(now).toISOString()),
+    );
     const committed = projected.changed ? await this.writeStatus(workflow, projected.status) : workflow;
     this.unwritten.delete(key);
+    await this.warnExecutorMissing(workflow, committed, pickup, log, now);
     await this.createChildren(committed, plan, effects.children, children, log);
     if (projected.changed) await this.announce(committed, projected.consequences, log, now);
     if (decision.finished) await this.auditOnce(committed, decision.finished, log, now);
-    return { requeueAfterMs: decision.requeueAfterMs };
+    return { requeueAfterMs };
   }
 
   /** At a workflow's first planning, the decisions history leads to (after it, its status has them). */
@@ -352,6 +370,24 @@ export class Reconciler {
     if (patch.ownerReferences)
       log.info('owned by AlertRemediation', { alertRemediation: workflow.spec.alertRemediationRef?.name });
     return prepared;
+  }
+
+  /** An Event and a log line when the ExecutorPickup condition was just set or changed. */
+  private async warnExecutorMissing(
+    before: WorkflowExecution,
+    after: WorkflowExecution,
+    pickup: PickupState | undefined,
+    log: Logger,
+    now: number,
+  ): Promise<void> {
+    const warning = newPickupWarning(before.status, after.status ?? {});
+    if (warning === undefined) return;
+    log.warn('children not picked up by an executor', { children: pickup?.overdue.map((c) => c.name) });
+    await this.o.recorder.record(
+      eventTargetOf(after),
+      { type: 'Warning', reason: EXECUTOR_MISSING_REASON, note: warning, action: 'WaitForExecutor' },
+      now,
+    );
   }
 
   private childrenOf(workflow: WorkflowExecution): readonly KubernetesExecution[] {
@@ -554,3 +590,7 @@ function eventTargetOf(workflow: WorkflowExecution): EventTarget {
     uid: workflow.metadata.uid ?? '',
   };
 }
+
+/** The earlier of two optional delays. */
+const earliest = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b);

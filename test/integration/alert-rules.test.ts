@@ -243,6 +243,28 @@ const CASES: Record<string, AlertCase[]> = {
       fires: [],
     },
   ],
+  WorkflowExecutionExecutorMissing: [
+    {
+      story: 'a workflow whose step no executor picked up, for 5 minutes',
+      input: [s(`${M}_workflows_awaiting_executor`, ns, '1x5')],
+      eval: '4m',
+      fires: [
+        alert(
+          'WorkflowExecutionExecutorMissing',
+          'critical',
+          ns,
+          'No executor picks up the steps of WorkflowExecutions',
+          '1 WorkflowExecution(s) in shop have a step no executor has picked up (condition ExecutorPickup=False, reason ExecutorMissing): every such step will time out.',
+        ),
+      ],
+    },
+    {
+      story: 'a step picked up a minute after it waited past the bound',
+      input: [s(`${M}_workflows_awaiting_executor`, ns, '1 0 0 0 0 0')],
+      eval: '4m',
+      fires: [],
+    },
+  ],
   WorkflowExecutionReconcileErrors: [
     {
       story: 'half of the reconciles fail for 15 minutes',

@@ -31,6 +31,8 @@ const PLURALS: Record<string, string> = {
   ServiceAccount: 'serviceaccounts',
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
   Deployment: 'deployments',
   PodDisruptionBudget: 'poddisruptionbudgets',
   Service: 'services',
@@ -54,9 +56,9 @@ async function built(dir: string): Promise<Manifest[]> {
   return parseAllDocuments(await kustomizeBuild(join('manifests', dir))).map((d) => d.toJS() as Manifest);
 }
 
-function deploymentOf(objects: Manifest[]): Deployment {
-  const d = objects.find((o) => o.kind === 'Deployment');
-  if (d === undefined) throw new Error('no Deployment');
+function deploymentOf(objects: Manifest[], name = 'workflowexecution-operator'): Deployment {
+  const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
+  if (d === undefined) throw new Error(`no Deployment ${name}`);
   return d as unknown as Deployment;
 }
 
@@ -65,8 +67,13 @@ interface Deployment {
     replicas: number;
     template: {
       spec: {
+        serviceAccountName?: string;
+        securityContext?: { runAsNonRoot?: boolean };
         containers: {
           args: string[];
+          securityContext?: { readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean };
+          readinessProbe?: { httpGet?: { path: string } };
+          livenessProbe?: { httpGet?: { path: string } };
           env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
           volumeMounts?: { name: string; mountPath: string }[];
           resources: { requests: Record<string, string> };
@@ -130,6 +137,46 @@ describe('the kustomize base and overlays', () => {
     expect(deployment.spec.template.spec.containers[0]?.args).toContain('--leader-elect');
     expect(new Set(objects.flatMap((o) => o.metadata.namespace ?? []))).toEqual(
       new Set(['kubernaut-system']),
+    );
+  });
+
+  it('base: the executor as its own Deployment of the same image, as kubernetes-executor, hardened, probed, without the test hooks', async () => {
+    const objects = await built('base');
+    const executor = deploymentOf(objects, 'kubernetes-executor');
+    const operator = deploymentOf(objects);
+    const pod = executor.spec.template.spec;
+    const container = pod.containers[0];
+    expect(executor.spec.replicas).toBe(2);
+    expect(pod.serviceAccountName).toBe('kubernetes-executor');
+    expect(container?.args[0]).toBe('executor');
+    expect(container?.args).not.toContain('--development');
+    expect((container as unknown as { image: string }).image).toBe(
+      (operator.spec.template.spec.containers[0] as unknown as { image: string }).image,
+    );
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    expect(container?.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(container?.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(container?.livenessProbe?.httpGet?.path).toBe('/healthz');
+    // The identity the operator's rbac check asks about.
+    expect(operator.spec.template.spec.containers[0]?.args).toContain(
+      '--executor-user=system:serviceaccount:$(POD_NAMESPACE):kubernetes-executor',
+    );
+    expect(
+      objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'kubernetes-executor'),
+    ).toBe(true);
+  });
+
+  it('dev: one executor replica with --development; production: none has it', async () => {
+    const dev = deploymentOf(await built('overlays/dev'), 'kubernetes-executor');
+    expect(dev.spec.replicas).toBe(1);
+    expect(dev.spec.template.spec.containers[0]?.args).toContain('--development');
+    const production = deploymentOf(await built('overlays/production'), 'kubernetes-executor');
+    expect(production.spec.template.spec.containers[0]?.args).not.toContain('--development');
+    expect(production.spec.template.spec.topologySpreadConstraints?.[0]?.topologyKey).toBe(
+      'kubernetes.io/hostname',
     );
   });
 

@@ -39,8 +39,10 @@ export interface OperatorProcessOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Start node with the inspector, for `collectGarbage()`. */
   inspect?: boolean;
-  /** More `wfx operator` flags. */
+  /** More `wfx operator` (or `wfx executor`) flags. */
   args?: readonly string[];
+  /** The wfx command to run (default `operator`; `executor` takes the same port, log and kubeconfig flags). */
+  command?: 'operator' | 'executor';
   /** The `wfx` script to run (default: src/cli/wfx.ts of this checkout). */
   entry?: string;
   /** Flags for node itself, before the script. */
@@ -151,7 +153,7 @@ function operatorArgs(options: OperatorProcessOptions, healthPort: number, metri
     ...(options.nodeArgs ?? []),
     ...(options.inspect ? ['--inspect=127.0.0.1:0'] : []),
     options.entry ?? WFX,
-    'operator',
+    options.command ?? 'operator',
     '--kubeconfig',
     options.kubeconfig,
     '--health-port',

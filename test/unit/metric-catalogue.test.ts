@@ -5,6 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { METRIC_CATALOGUE_FILE, readCatalogue } from '../../src/monitoring/metric-catalogue.ts';
 import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { createOperatorMetrics } from '../../src/shell/metrics.ts';
+import { createExecutorMetrics } from '../../src/executor/metrics.ts';
 
 const shipped = readCatalogue(readFileSync(join(REPO_ROOT, METRIC_CATALOGUE_FILE), 'utf8'));
 
@@ -26,10 +27,25 @@ describe('the metric catalogue', () => {
         .sort((a, b) => a.name.localeCompare(b.name)),
     ).toEqual(
       shipped
+        .filter((e) => e.section !== 'executor')
         .map((e) => ({ name: e.name, type: e.type, help: e.help }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     );
     expect(shipped.length).toBeGreaterThan(25);
+  });
+
+  it('is, in its executor section, exactly what the executor exports', async () => {
+    const exported = await createExecutorMetrics().registry.getMetricsAsJSON();
+    const executorEntries = shipped.filter((e) => e.section === 'executor');
+    expect(exported.map((m) => m.name).sort()).toEqual(executorEntries.map((e) => e.name).sort());
+    expect(executorEntries.map((e) => e.name)).toEqual(
+      expect.arrayContaining([
+        'kubernaut_workflowexecution_executor_actions_total',
+        'kubernaut_workflowexecution_executor_action_duration_seconds',
+        'kubernaut_workflowexecution_executor_actions_in_flight',
+        'kubernaut_workflowexecution_executor_pickup_latency_seconds',
+      ]),
+    );
   });
 
   it.each([

@@ -164,9 +164,10 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     cleanup.add("the executor's client", () => {
       executorClient.close();
     });
-    const executor = await startExecutor({ client: executorClient, log: executorLog });
+    // --development: the samples script their runs with the test hooks and fault annotations.
+    const executor = await startExecutor({ client: executorClient, log: executorLog, development: true });
     cleanup.add('the executor', () => executor.stop());
-    progress('demo executor running');
+    progress('executor running (development: test hooks and fault annotations honoured)');
 
     const inspector = await startInspector({
       kubeconfig: kubeconfigPath,

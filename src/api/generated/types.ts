@@ -757,8 +757,21 @@ export interface KubernetesExecutionStatus {
   message?: string;
   /** For a dry run: whether the real step would succeed. */
   wouldSucceed?: boolean;
-  /** When the executor started. */
+  /** When an executor first picked the child up (claimed it). */
   startTime?: string;
+  /** Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts). */
+  claim?: {
+    /** The executor replica (its pod name, or host and pid). */
+    holder: string;
+    /** When the holder claimed the child. */
+    acquireTime?: string;
+    /** When the holder last renewed its claim. */
+    renewTime: string;
+    /** How long the claim holds without a renewal. */
+    leaseDurationSeconds: number;
+    /** How many times the child was claimed (more than 1: taken over). */
+    claims?: number;
+  };
   /** When the executor finished. */
   completionTime?: string;
 }

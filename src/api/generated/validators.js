@@ -5,7 +5,7 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute.","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["workflowDefinition","executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute.","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["workflowDefinition","executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
 const func12 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
@@ -1637,9 +1637,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-for(const key12 in data45){
-if(!((((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates")) || (key12 === "secretRef"))){
-const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data45.dataUpdates === undefined){
+const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1648,12 +1647,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-if(data45.namespace !== undefined){
-let data46 = data45.namespace;
-if(typeof data46 === "string"){
-if(func2(data46) > 63){
-const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+for(const key12 in data45){
+if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
+const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1662,8 +1658,12 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(!pattern0.test(data46)){
-const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1672,9 +1672,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data46)){
+const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1684,11 +1683,8 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data45.name !== undefined){
-let data47 = data45.name;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1697,8 +1693,12 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1707,9 +1707,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-else {
-const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data47)){
+const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1719,11 +1718,8 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data45.dataUpdates !== undefined){
-let data48 = data45.dataUpdates;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(Object.keys(data48).length > 64){
-const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1732,11 +1728,12 @@ vErrors.push(err145);
 }
 errors++;
 }
-for(const key13 in data48){
-let data49 = data48[key13];
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1745,9 +1742,11 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-else {
-const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key13 in data48){
+let data49 = data48[key13];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1757,9 +1756,8 @@ vErrors.push(err147);
 errors++;
 }
 }
-}
 else {
-const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1769,11 +1767,9 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data45.secretRef !== undefined){
-let data50 = data45.secretRef;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.name === undefined){
-const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1782,9 +1778,10 @@ vErrors.push(err149);
 }
 errors++;
 }
-for(const key14 in data50){
-if(!((key14 === "name") || (key14 === "keys"))){
-const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1794,11 +1791,11 @@ vErrors.push(err150);
 errors++;
 }
 }
-if(data50.name !== undefined){
-let data51 = data50.name;
-if(typeof data51 === "string"){
-if(func2(data51) > 253){
-const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data17.cordonNode !== undefined){
+let data50 = data17.cordonNode;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.nodeName === undefined){
+const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1807,8 +1804,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(!pattern1.test(data51)){
-const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key14 in data50){
+if(!(key14 === "nodeName")){
+const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1818,8 +1816,11 @@ vErrors.push(err152);
 errors++;
 }
 }
-else {
-const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.nodeName !== undefined){
+let data51 = data50.nodeName;
+if(typeof data51 === "string"){
+if(func2(data51) > 253){
+const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1828,12 +1829,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-if(data50.keys !== undefined){
-let data52 = data50.keys;
-if(Array.isArray(data52)){
-if(data52.length > 64){
-const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(!pattern1.test(data51)){
+const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1842,12 +1839,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-const len1 = data52.length;
-for(let i1=0; i1<len1; i1++){
-let data53 = data52[i1];
-if(typeof data53 === "string"){
-if(func2(data53) > 253){
-const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1856,8 +1850,10 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(func2(data53) < 1){
-const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1867,8 +1863,11 @@ vErrors.push(err156);
 errors++;
 }
 }
-else {
-const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.drainNode !== undefined){
+let data52 = data17.drainNode;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.nodeName === undefined){
+const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1877,10 +1876,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-}
-else {
-const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key15 in data52){
+if(!((((key15 === "nodeName") || (key15 === "gracePeriod")) || (key15 === "ignoreDaemonSets")) || (key15 === "deleteLocalData"))){
+const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1890,9 +1888,11 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
-else {
-const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data52.nodeName !== undefined){
+let data53 = data52.nodeName;
+if(typeof data53 === "string"){
+if(func2(data53) > 253){
+const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1901,10 +1901,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-}
-else {
-const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data53)){
+const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1914,11 +1912,8 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data17.cordonNode !== undefined){
-let data54 = data17.cordonNode;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-if(data54.nodeName === undefined){
-const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1927,9 +1922,12 @@ vErrors.push(err161);
 }
 errors++;
 }
-for(const key15 in data54){
-if(!(key15 === "nodeName")){
-const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+if(data52.gracePeriod !== undefined){
+let data54 = data52.gracePeriod;
+if(typeof data54 === "string"){
+if(func2(data54) > 32){
+const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1938,12 +1936,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-if(data54.nodeName !== undefined){
-let data55 = data54.nodeName;
-if(typeof data55 === "string"){
-if(func2(data55) > 253){
-const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern6.test(data54)){
+const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1952,8 +1946,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(!pattern1.test(data55)){
-const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1963,8 +1958,9 @@ vErrors.push(err164);
 errors++;
 }
 }
-else {
-const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.ignoreDaemonSets !== undefined){
+if(typeof data52.ignoreDaemonSets !== "boolean"){
+const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1974,9 +1970,9 @@ vErrors.push(err165);
 errors++;
 }
 }
-}
-else {
-const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data52.deleteLocalData !== undefined){
+if(typeof data52.deleteLocalData !== "boolean"){
+const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1986,11 +1982,9 @@ vErrors.push(err166);
 errors++;
 }
 }
-if(data17.drainNode !== undefined){
-let data56 = data17.drainNode;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.nodeName === undefined){
-const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+}
+else {
+const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1999,9 +1993,12 @@ vErrors.push(err167);
 }
 errors++;
 }
-for(const key16 in data56){
-if(!(((((key16 === "nodeName") || (key16 === "gracePeriod")) || (key16 === "ignoreDaemonSets")) || (key16 === "deleteLocalData")) || (key16 === "force"))){
-const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data17.custom !== undefined){
+let data57 = data17.custom;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.actionType === undefined){
+const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2010,12 +2007,9 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-if(data56.nodeName !== undefined){
-let data57 = data56.nodeName;
-if(typeof data57 === "string"){
-if(func2(data57) > 253){
-const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key16 in data57){
+if(!((key16 === "actionType") || (key16 === "config"))){
+const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2024,8 +2018,12 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(!pattern1.test(data57)){
-const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data57.actionType !== undefined){
+let data58 = data57.actionType;
+if(typeof data58 === "string"){
+if(func2(data58) > 128){
+const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2034,9 +2032,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-else {
-const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data58) < 1){
+const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2046,11 +2043,8 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data56.gracePeriod !== undefined){
-let data58 = data56.gracePeriod;
-if(typeof data58 === "string"){
-if(func2(data58) > 32){
-const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+else {
+const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2059,8 +2053,12 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(!pattern6.test(data58)){
-const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data57.config !== undefined){
+let data59 = data57.config;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(Object.keys(data59).length > 64){
+const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2069,9 +2067,11 @@ vErrors.push(err173);
 }
 errors++;
 }
-}
-else {
-const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key17 in data59){
+let data60 = data59[key17];
+if(typeof data60 === "string"){
+if(func2(data60) > 4096){
+const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2081,9 +2081,8 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data56.ignoreDaemonSets !== undefined){
-if(typeof data56.ignoreDaemonSets !== "boolean"){
-const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2093,9 +2092,9 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data56.deleteLocalData !== undefined){
-if(typeof data56.deleteLocalData !== "boolean"){
-const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2105,9 +2104,9 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data56.force !== undefined){
-if(typeof data56.force !== "boolean"){
-const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/force",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2119,7 +2118,7 @@ errors++;
 }
 }
 else {
-const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2129,11 +2128,9 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data17.custom !== undefined){
-let data62 = data17.custom;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.actionType === undefined){
-const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(data12.criticalStep !== undefined){
+if(typeof data12.criticalStep !== "boolean"){
+const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2142,9 +2139,11 @@ vErrors.push(err179);
 }
 errors++;
 }
-for(const key17 in data62){
-if(!((key17 === "actionType") || (key17 === "config"))){
-const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+if(data12.maxRetries !== undefined){
+let data62 = data12.maxRetries;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2153,12 +2152,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-}
-if(data62.actionType !== undefined){
-let data63 = data62.actionType;
-if(typeof data63 === "string"){
-if(func2(data63) > 128){
-const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 10 || isNaN(data62)){
+const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2167,8 +2163,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(func2(data63) < 1){
-const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data62 < 0 || isNaN(data62)){
+const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2178,8 +2174,12 @@ vErrors.push(err182);
 errors++;
 }
 }
-else {
-const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data12.timeout !== undefined){
+let data63 = data12.timeout;
+if(typeof data63 === "string"){
+if(func2(data63) > 32){
+const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2188,12 +2188,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-}
-if(data62.config !== undefined){
-let data64 = data62.config;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-if(Object.keys(data64).length > 64){
-const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(!pattern6.test(data63)){
+const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2202,11 +2198,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-for(const key18 in data64){
-let data65 = data64[key18];
-if(typeof data65 === "string"){
-if(func2(data65) > 4096){
-const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2216,8 +2210,11 @@ vErrors.push(err185);
 errors++;
 }
 }
-else {
-const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.dependsOn !== undefined){
+let data64 = data12.dependsOn;
+if(Array.isArray(data64)){
+if(data64.length > 32){
+const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2226,10 +2223,11 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-}
-else {
-const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len1 = data64.length;
+for(let i1=0; i1<len1; i1++){
+let data65 = data64[i1];
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2238,10 +2236,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-}
-else {
-const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 10000 || isNaN(data65)){
+const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2250,10 +2247,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-}
-else {
-const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data65 < 1 || isNaN(data65)){
+const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2263,9 +2258,10 @@ vErrors.push(err189);
 errors++;
 }
 }
-if(data12.criticalStep !== undefined){
-if(typeof data12.criticalStep !== "boolean"){
-const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2275,10 +2271,11 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data12.maxRetries !== undefined){
-let data67 = data12.maxRetries;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data12.rollbackSpec !== undefined){
+let data66 = data12.rollbackSpec;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.action === undefined){
+const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2287,9 +2284,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 10 || isNaN(data67)){
-const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data66.parameters === undefined){
+const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2298,8 +2294,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data67 < 0 || isNaN(data67)){
-const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key18 in data66){
+if(!(((key18 === "action") || (key18 === "parameters")) || (key18 === "timeout"))){
+const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2309,12 +2306,10 @@ vErrors.push(err193);
 errors++;
 }
 }
-}
-if(data12.timeout !== undefined){
-let data68 = data12.timeout;
-if(typeof data68 === "string"){
-if(func2(data68) > 32){
-const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data66.action !== undefined){
+let data67 = data66.action;
+if(typeof data67 !== "string"){
+const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2323,8 +2318,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(!pattern6.test(data68)){
-const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(!(((((data67 === "restore-previous-deployment") || (data67 === "scale-to-previous")) || (data67 === "restore-previous-config")) || (data67 === "uncordon-node")) || (data67 === "custom"))){
+const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2334,8 +2329,11 @@ vErrors.push(err195);
 errors++;
 }
 }
-else {
-const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data66.parameters !== undefined){
+let data68 = data66.parameters;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(Object.keys(data68).length > 1){
+const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2344,12 +2342,8 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-if(data12.dependsOn !== undefined){
-let data69 = data12.dependsOn;
-if(Array.isArray(data69)){
-if(data69.length > 32){
-const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(Object.keys(data68).length < 1){
+const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2358,11 +2352,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-const len2 = data69.length;
-for(let i2=0; i2<len2; i2++){
-let data70 = data69[i2];
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key19 in data68){
+if(!(((((key19 === "restorePreviousDeployment") || (key19 === "scaleToPrevious")) || (key19 === "restorePreviousConfig")) || (key19 === "uncordonNode")) || (key19 === "custom"))){
+const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2371,9 +2363,12 @@ vErrors.push(err198);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 > 10000 || isNaN(data70)){
-const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data68.restorePreviousDeployment !== undefined){
+let data69 = data68.restorePreviousDeployment;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.namespace === undefined){
+const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2382,8 +2377,8 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data70 < 1 || isNaN(data70)){
-const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data69.deployment === undefined){
+const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2392,11 +2387,9 @@ vErrors.push(err200);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key20 in data69){
+if(!(((key20 === "namespace") || (key20 === "deployment")) || (key20 === "revision"))){
+const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2406,11 +2399,11 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data12.rollbackSpec !== undefined){
-let data71 = data12.rollbackSpec;
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-if(data71.action === undefined){
-const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data69.namespace !== undefined){
+let data70 = data69.namespace;
+if(typeof data70 === "string"){
+if(func2(data70) > 63){
+const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2419,8 +2412,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data71.parameters === undefined){
-const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(!pattern0.test(data70)){
+const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2429,9 +2422,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-for(const key19 in data71){
-if(!(((key19 === "action") || (key19 === "parameters")) || (key19 === "timeout"))){
-const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+else {
+const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2441,10 +2434,11 @@ vErrors.push(err204);
 errors++;
 }
 }
-if(data71.action !== undefined){
-let data72 = data71.action;
-if(typeof data72 !== "string"){
-const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data69.deployment !== undefined){
+let data71 = data69.deployment;
+if(typeof data71 === "string"){
+if(func2(data71) > 253){
+const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2453,8 +2447,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(!(((((data72 === "restore-previous-deployment") || (data72 === "scale-to-previous")) || (data72 === "restore-previous-config")) || (data72 === "uncordon-node")) || (data72 === "custom"))){
-const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(!pattern1.test(data71)){
+const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2464,11 +2458,8 @@ vErrors.push(err206);
 errors++;
 }
 }
-if(data71.parameters !== undefined){
-let data73 = data71.parameters;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(Object.keys(data73).length > 1){
-const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+else {
+const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2477,8 +2468,11 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(Object.keys(data73).length < 1){
-const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+if(data69.revision !== undefined){
+let data72 = data69.revision;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2487,9 +2481,9 @@ vErrors.push(err208);
 }
 errors++;
 }
-for(const key20 in data73){
-if(!(((((key20 === "restorePreviousDeployment") || (key20 === "scaleToPrevious")) || (key20 === "restorePreviousConfig")) || (key20 === "uncordonNode")) || (key20 === "custom"))){
-const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 1000000 || isNaN(data72)){
+const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2498,12 +2492,8 @@ vErrors.push(err209);
 }
 errors++;
 }
-}
-if(data73.restorePreviousDeployment !== undefined){
-let data74 = data73.restorePreviousDeployment;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(data74.namespace === undefined){
-const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data72 < 0 || isNaN(data72)){
+const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2512,8 +2502,11 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(data74.deployment === undefined){
-const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+}
+}
+else {
+const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2522,9 +2515,12 @@ vErrors.push(err211);
 }
 errors++;
 }
-for(const key21 in data74){
-if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "revision"))){
-const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+if(data68.scaleToPrevious !== undefined){
+let data73 = data68.scaleToPrevious;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.namespace === undefined){
+const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2533,12 +2529,8 @@ vErrors.push(err212);
 }
 errors++;
 }
-}
-if(data74.namespace !== undefined){
-let data75 = data74.namespace;
-if(typeof data75 === "string"){
-if(func2(data75) > 63){
-const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data73.deployment === undefined){
+const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2547,8 +2539,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(!pattern0.test(data75)){
-const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data73.previousReplicas === undefined){
+const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2557,9 +2549,9 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-else {
-const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key21 in data73){
+if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "previousReplicas"))){
+const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2569,11 +2561,11 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data74.deployment !== undefined){
-let data76 = data74.deployment;
-if(typeof data76 === "string"){
-if(func2(data76) > 253){
-const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data73.namespace !== undefined){
+let data74 = data73.namespace;
+if(typeof data74 === "string"){
+if(func2(data74) > 63){
+const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2582,8 +2574,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(!pattern1.test(data76)){
-const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data74)){
+const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2594,7 +2586,7 @@ errors++;
 }
 }
 else {
-const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2604,10 +2596,11 @@ vErrors.push(err218);
 errors++;
 }
 }
-if(data74.revision !== undefined){
-let data77 = data74.revision;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data73.deployment !== undefined){
+let data75 = data73.deployment;
+if(typeof data75 === "string"){
+if(func2(data75) > 253){
+const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2616,9 +2609,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 1000000 || isNaN(data77)){
-const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(!pattern1.test(data75)){
+const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2627,8 +2619,9 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(data77 < 0 || isNaN(data77)){
-const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2638,10 +2631,10 @@ vErrors.push(err221);
 errors++;
 }
 }
-}
-}
-else {
-const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data73.previousReplicas !== undefined){
+let data76 = data73.previousReplicas;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2650,12 +2643,9 @@ vErrors.push(err222);
 }
 errors++;
 }
-}
-if(data73.scaleToPrevious !== undefined){
-let data78 = data73.scaleToPrevious;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-if(data78.namespace === undefined){
-const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 10000 || isNaN(data76)){
+const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2664,8 +2654,8 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(data78.deployment === undefined){
-const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data76 < 0 || isNaN(data76)){
+const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2674,9 +2664,11 @@ vErrors.push(err224);
 }
 errors++;
 }
-for(const key22 in data78){
-if(!(((key22 === "namespace") || (key22 === "deployment")) || (key22 === "previousReplicas"))){
-const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2686,11 +2678,11 @@ vErrors.push(err225);
 errors++;
 }
 }
-if(data78.namespace !== undefined){
-let data79 = data78.namespace;
-if(typeof data79 === "string"){
-if(func2(data79) > 63){
-const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data68.restorePreviousConfig !== undefined){
+let data77 = data68.restorePreviousConfig;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.namespace === undefined){
+const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2699,8 +2691,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(!pattern0.test(data79)){
-const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data77.name === undefined){
+const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2709,9 +2701,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-}
-else {
-const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.type === undefined){
+const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2720,12 +2711,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-}
-if(data78.deployment !== undefined){
-let data80 = data78.deployment;
-if(typeof data80 === "string"){
-if(func2(data80) > 253){
-const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key22 in data77){
+if(!((((key22 === "namespace") || (key22 === "name")) || (key22 === "type")) || (key22 === "snapshot"))){
+const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2734,8 +2722,12 @@ vErrors.push(err229);
 }
 errors++;
 }
-if(!pattern1.test(data80)){
-const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data77.namespace !== undefined){
+let data78 = data77.namespace;
+if(typeof data78 === "string"){
+if(func2(data78) > 63){
+const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2744,9 +2736,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-else {
-const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data78)){
+const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2756,10 +2747,8 @@ vErrors.push(err231);
 errors++;
 }
 }
-if(data78.previousReplicas !== undefined){
-let data81 = data78.previousReplicas;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
-const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2768,9 +2757,12 @@ vErrors.push(err232);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 > 10000 || isNaN(data81)){
-const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data77.name !== undefined){
+let data79 = data77.name;
+if(typeof data79 === "string"){
+if(func2(data79) > 253){
+const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2779,8 +2771,8 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data81 < 0 || isNaN(data81)){
-const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!pattern1.test(data79)){
+const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2790,10 +2782,8 @@ vErrors.push(err234);
 errors++;
 }
 }
-}
-}
 else {
-const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2803,11 +2793,10 @@ vErrors.push(err235);
 errors++;
 }
 }
-if(data73.restorePreviousConfig !== undefined){
-let data82 = data73.restorePreviousConfig;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.namespace === undefined){
-const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data77.type !== undefined){
+let data80 = data77.type;
+if(typeof data80 !== "string"){
+const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2816,8 +2805,8 @@ vErrors.push(err236);
 }
 errors++;
 }
-if(data82.name === undefined){
-const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(!((data80 === "ConfigMap") || (data80 === "Secret"))){
+const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2826,8 +2815,12 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(data82.type === undefined){
-const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data77.snapshot !== undefined){
+let data81 = data77.snapshot;
+if(typeof data81 === "string"){
+if(func2(data81) > 256){
+const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2836,9 +2829,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-for(const key23 in data82){
-if(!((((key23 === "namespace") || (key23 === "name")) || (key23 === "type")) || (key23 === "snapshot"))){
-const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+else {
+const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2848,11 +2841,9 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data82.namespace !== undefined){
-let data83 = data82.namespace;
-if(typeof data83 === "string"){
-if(func2(data83) > 63){
-const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2861,8 +2852,12 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(!pattern0.test(data83)){
-const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data68.uncordonNode !== undefined){
+let data82 = data68.uncordonNode;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.nodeName === undefined){
+const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2871,9 +2866,9 @@ vErrors.push(err241);
 }
 errors++;
 }
-}
-else {
-const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key23 in data82){
+if(!(key23 === "nodeName")){
+const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2883,11 +2878,11 @@ vErrors.push(err242);
 errors++;
 }
 }
-if(data82.name !== undefined){
-let data84 = data82.name;
-if(typeof data84 === "string"){
-if(func2(data84) > 253){
-const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data82.nodeName !== undefined){
+let data83 = data82.nodeName;
+if(typeof data83 === "string"){
+if(func2(data83) > 253){
+const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2896,8 +2891,8 @@ vErrors.push(err243);
 }
 errors++;
 }
-if(!pattern1.test(data84)){
-const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern1.test(data83)){
+const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2908,7 +2903,7 @@ errors++;
 }
 }
 else {
-const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2918,10 +2913,9 @@ vErrors.push(err245);
 errors++;
 }
 }
-if(data82.type !== undefined){
-let data85 = data82.type;
-if(typeof data85 !== "string"){
-const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2930,8 +2924,12 @@ vErrors.push(err246);
 }
 errors++;
 }
-if(!((data85 === "ConfigMap") || (data85 === "Secret"))){
-const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+if(data68.custom !== undefined){
+let data84 = data68.custom;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.actionType === undefined){
+const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2940,12 +2938,9 @@ vErrors.push(err247);
 }
 errors++;
 }
-}
-if(data82.snapshot !== undefined){
-let data86 = data82.snapshot;
-if(typeof data86 === "string"){
-if(func2(data86) > 256){
-const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key24 in data84){
+if(!((key24 === "actionType") || (key24 === "config"))){
+const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2955,8 +2950,11 @@ vErrors.push(err248);
 errors++;
 }
 }
-else {
-const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.actionType !== undefined){
+let data85 = data84.actionType;
+if(typeof data85 === "string"){
+if(func2(data85) > 128){
+const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2965,10 +2963,8 @@ vErrors.push(err249);
 }
 errors++;
 }
-}
-}
-else {
-const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data85) < 1){
+const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2978,11 +2974,8 @@ vErrors.push(err250);
 errors++;
 }
 }
-if(data73.uncordonNode !== undefined){
-let data87 = data73.uncordonNode;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-if(data87.nodeName === undefined){
-const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2991,9 +2984,12 @@ vErrors.push(err251);
 }
 errors++;
 }
-for(const key24 in data87){
-if(!(key24 === "nodeName")){
-const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+if(data84.config !== undefined){
+let data86 = data84.config;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+if(Object.keys(data86).length > 64){
+const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3002,12 +2998,11 @@ vErrors.push(err252);
 }
 errors++;
 }
-}
-if(data87.nodeName !== undefined){
-let data88 = data87.nodeName;
-if(typeof data88 === "string"){
-if(func2(data88) > 253){
-const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key25 in data86){
+let data87 = data86[key25];
+if(typeof data87 === "string"){
+if(func2(data87) > 4096){
+const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3016,8 +3011,9 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(!pattern1.test(data88)){
-const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3027,8 +3023,9 @@ vErrors.push(err254);
 errors++;
 }
 }
+}
 else {
-const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3040,7 +3037,7 @@ errors++;
 }
 }
 else {
-const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3050,11 +3047,9 @@ vErrors.push(err256);
 errors++;
 }
 }
-if(data73.custom !== undefined){
-let data89 = data73.custom;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-if(data89.actionType === undefined){
-const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+}
+else {
+const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3063,9 +3058,12 @@ vErrors.push(err257);
 }
 errors++;
 }
-for(const key25 in data89){
-if(!((key25 === "actionType") || (key25 === "config"))){
-const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+}
+if(data66.timeout !== undefined){
+let data88 = data66.timeout;
+if(typeof data88 === "string"){
+if(func2(data88) > 32){
+const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3074,12 +3072,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-}
-if(data89.actionType !== undefined){
-let data90 = data89.actionType;
-if(typeof data90 === "string"){
-if(func2(data90) > 128){
-const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!pattern6.test(data88)){
+const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3088,8 +3082,9 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(func2(data90) < 1){
-const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3099,8 +3094,9 @@ vErrors.push(err260);
 errors++;
 }
 }
+}
 else {
-const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3110,11 +3106,9 @@ vErrors.push(err261);
 errors++;
 }
 }
-if(data89.config !== undefined){
-let data91 = data89.config;
-if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
-if(Object.keys(data91).length > 64){
-const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3123,11 +3117,10 @@ vErrors.push(err262);
 }
 errors++;
 }
-for(const key26 in data91){
-let data92 = data91[key26];
-if(typeof data92 === "string"){
-if(func2(data92) > 4096){
-const err263 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err263 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3137,8 +3130,11 @@ vErrors.push(err263);
 errors++;
 }
 }
-else {
-const err264 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.dependencies !== undefined){
+let data89 = data8.dependencies;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(Object.keys(data89).length > 200){
+const err264 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3147,10 +3143,11 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-}
-else {
-const err265 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key26 in data89){
+let data90 = data89[key26];
+if(Array.isArray(data90)){
+if(data90.length > 32){
+const err265 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3159,10 +3156,12 @@ vErrors.push(err265);
 }
 errors++;
 }
-}
-}
-else {
-const err266 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len2 = data90.length;
+for(let i2=0; i2<len2; i2++){
+let data91 = data90[i2];
+if(typeof data91 === "string"){
+if(func2(data91) > 128){
+const err266 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3172,9 +3171,8 @@ vErrors.push(err266);
 errors++;
 }
 }
-}
 else {
-const err267 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err267 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3184,11 +3182,9 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data71.timeout !== undefined){
-let data93 = data71.timeout;
-if(typeof data93 === "string"){
-if(func2(data93) > 32){
-const err268 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err268 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3197,8 +3193,10 @@ vErrors.push(err268);
 }
 errors++;
 }
-if(!pattern6.test(data93)){
-const err269 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+}
+else {
+const err269 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3208,8 +3206,12 @@ vErrors.push(err269);
 errors++;
 }
 }
-else {
-const err270 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.aiRecommendations !== undefined){
+let data92 = data8.aiRecommendations;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+for(const key27 in data92){
+if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key27))){
+const err270 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3219,9 +3221,11 @@ vErrors.push(err270);
 errors++;
 }
 }
-}
-else {
-const err271 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data92.overallConfidence !== undefined){
+let data93 = data92.overallConfidence;
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 > 1 || isNaN(data93)){
+const err271 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3230,10 +3234,8 @@ vErrors.push(err271);
 }
 errors++;
 }
-}
-}
-else {
-const err272 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data93 < 0 || isNaN(data93)){
+const err272 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3243,9 +3245,8 @@ vErrors.push(err272);
 errors++;
 }
 }
-}
 else {
-const err273 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err273 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3255,11 +3256,10 @@ vErrors.push(err273);
 errors++;
 }
 }
-if(data8.dependencies !== undefined){
-let data94 = data8.dependencies;
-if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
-if(Object.keys(data94).length > 200){
-const err274 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+if(data92.recommendationSource !== undefined){
+let data94 = data92.recommendationSource;
+if(typeof data94 !== "string"){
+const err274 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3268,11 +3268,8 @@ vErrors.push(err274);
 }
 errors++;
 }
-for(const key27 in data94){
-let data95 = data94[key27];
-if(Array.isArray(data95)){
-if(data95.length > 32){
-const err275 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(!((data94 === "holmesgpt") || (data94 === "history-based"))){
+const err275 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3281,12 +3278,10 @@ vErrors.push(err275);
 }
 errors++;
 }
-const len3 = data95.length;
-for(let i3=0; i3<len3; i3++){
-let data96 = data95[i3];
-if(typeof data96 === "string"){
-if(func2(data96) > 128){
-const err276 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+if(data92.generatedAt !== undefined){
+if(!(typeof data92.generatedAt === "string")){
+const err276 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3296,8 +3291,11 @@ vErrors.push(err276);
 errors++;
 }
 }
-else {
-const err277 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data92.stepOptimizations !== undefined){
+let data96 = data92.stepOptimizations;
+if(Array.isArray(data96)){
+if(data96.length > 200){
+const err277 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3306,10 +3304,12 @@ vErrors.push(err277);
 }
 errors++;
 }
-}
-}
-else {
-const err278 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len3 = data96.length;
+for(let i3=0; i3<len3; i3++){
+let data97 = data96[i3];
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(data97.stepNumber === undefined){
+const err278 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3318,10 +3318,9 @@ vErrors.push(err278);
 }
 errors++;
 }
-}
-}
-else {
-const err279 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key28 in data97){
+if(!(((((key28 === "stepNumber") || (key28 === "recommendation")) || (key28 === "confidence")) || (key28 === "impactLevel")) || (key28 === "parameterChanges"))){
+const err279 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3331,12 +3330,10 @@ vErrors.push(err279);
 errors++;
 }
 }
-if(data8.aiRecommendations !== undefined){
-let data97 = data8.aiRecommendations;
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-for(const key28 in data97){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key28))){
-const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+if(data97.stepNumber !== undefined){
+let data98 = data97.stepNumber;
+if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
+const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3345,12 +3342,9 @@ vErrors.push(err280);
 }
 errors++;
 }
-}
-if(data97.overallConfidence !== undefined){
-let data98 = data97.overallConfidence;
 if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 1 || isNaN(data98)){
-const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data98 > 10000 || isNaN(data98)){
+const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3359,8 +3353,8 @@ vErrors.push(err281);
 }
 errors++;
 }
-if(data98 < 0 || isNaN(data98)){
-const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data98 < 1 || isNaN(data98)){
+const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3370,8 +3364,12 @@ vErrors.push(err282);
 errors++;
 }
 }
-else {
-const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data97.recommendation !== undefined){
+let data99 = data97.recommendation;
+if(typeof data99 === "string"){
+if(func2(data99) > 2048){
+const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3381,10 +3379,8 @@ vErrors.push(err283);
 errors++;
 }
 }
-if(data97.recommendationSource !== undefined){
-let data99 = data97.recommendationSource;
-if(typeof data99 !== "string"){
-const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3393,8 +3389,12 @@ vErrors.push(err284);
 }
 errors++;
 }
-if(!((data99 === "holmesgpt") || (data99 === "history-based"))){
-const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
+}
+if(data97.confidence !== undefined){
+let data100 = data97.confidence;
+if((typeof data100 == "number") && (isFinite(data100))){
+if(data100 > 1 || isNaN(data100)){
+const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3403,10 +3403,8 @@ vErrors.push(err285);
 }
 errors++;
 }
-}
-if(data97.generatedAt !== undefined){
-if(!(typeof data97.generatedAt === "string")){
-const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data100 < 0 || isNaN(data100)){
+const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3416,11 +3414,8 @@ vErrors.push(err286);
 errors++;
 }
 }
-if(data97.stepOptimizations !== undefined){
-let data101 = data97.stepOptimizations;
-if(Array.isArray(data101)){
-if(data101.length > 200){
-const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+else {
+const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3429,12 +3424,11 @@ vErrors.push(err287);
 }
 errors++;
 }
-const len4 = data101.length;
-for(let i4=0; i4<len4; i4++){
-let data102 = data101[i4];
-if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-if(data102.stepNumber === undefined){
-const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+}
+if(data97.impactLevel !== undefined){
+let data101 = data97.impactLevel;
+if(typeof data101 !== "string"){
+const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3443,9 +3437,8 @@ vErrors.push(err288);
 }
 errors++;
 }
-for(const key29 in data102){
-if(!(((((key29 === "stepNumber") || (key29 === "recommendation")) || (key29 === "confidence")) || (key29 === "impactLevel")) || (key29 === "parameterChanges"))){
-const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+if(!(((data101 === "low") || (data101 === "medium")) || (data101 === "high"))){
+const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3455,10 +3448,12 @@ vErrors.push(err289);
 errors++;
 }
 }
-if(data102.stepNumber !== undefined){
-let data103 = data102.stepNumber;
-if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
-const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data97.parameterChanges !== undefined){
+let data102 = data97.parameterChanges;
+if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
+for(const key29 in data102){
+if(!((key29 === "suggestedParameters") || (key29 === "reason"))){
+const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3467,9 +3462,12 @@ vErrors.push(err290);
 }
 errors++;
 }
-if((typeof data103 == "number") && (isFinite(data103))){
-if(data103 > 10000 || isNaN(data103)){
-const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data102.suggestedParameters !== undefined){
+let data103 = data102.suggestedParameters;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+if(Object.keys(data103).length > 64){
+const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3478,8 +3476,11 @@ vErrors.push(err291);
 }
 errors++;
 }
-if(data103 < 1 || isNaN(data103)){
-const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key30 in data103){
+let data104 = data103[key30];
+if(typeof data104 === "string"){
+if(func2(data104) > 256){
+const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3489,12 +3490,8 @@ vErrors.push(err292);
 errors++;
 }
 }
-}
-if(data102.recommendation !== undefined){
-let data104 = data102.recommendation;
-if(typeof data104 === "string"){
-if(func2(data104) > 2048){
-const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3504,8 +3501,9 @@ vErrors.push(err293);
 errors++;
 }
 }
+}
 else {
-const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3515,11 +3513,11 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data102.confidence !== undefined){
-let data105 = data102.confidence;
-if((typeof data105 == "number") && (isFinite(data105))){
-if(data105 > 1 || isNaN(data105)){
-const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data102.reason !== undefined){
+let data105 = data102.reason;
+if(typeof data105 === "string"){
+if(func2(data105) > 2048){
+const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3528,8 +3526,9 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(data105 < 0 || isNaN(data105)){
-const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3539,8 +3538,9 @@ vErrors.push(err296);
 errors++;
 }
 }
+}
 else {
-const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3550,10 +3550,9 @@ vErrors.push(err297);
 errors++;
 }
 }
-if(data102.impactLevel !== undefined){
-let data106 = data102.impactLevel;
-if(typeof data106 !== "string"){
-const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3562,8 +3561,10 @@ vErrors.push(err298);
 }
 errors++;
 }
-if(!(((data106 === "low") || (data106 === "medium")) || (data106 === "high"))){
-const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3573,12 +3574,11 @@ vErrors.push(err299);
 errors++;
 }
 }
-if(data102.parameterChanges !== undefined){
-let data107 = data102.parameterChanges;
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-for(const key30 in data107){
-if(!((key30 === "suggestedParameters") || (key30 === "reason"))){
-const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
+if(data92.parallelExecutionSuggestions !== undefined){
+let data106 = data92.parallelExecutionSuggestions;
+if(Array.isArray(data106)){
+if(data106.length > 32){
+const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3587,12 +3587,12 @@ vErrors.push(err300);
 }
 errors++;
 }
-}
-if(data107.suggestedParameters !== undefined){
-let data108 = data107.suggestedParameters;
-if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
-if(Object.keys(data108).length > 64){
-const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+const len4 = data106.length;
+for(let i4=0; i4<len4; i4++){
+let data107 = data106[i4];
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
+if(data107.stepNumbers === undefined){
+const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3601,11 +3601,9 @@ vErrors.push(err301);
 }
 errors++;
 }
-for(const key31 in data108){
-let data109 = data108[key31];
-if(typeof data109 === "string"){
-if(func2(data109) > 256){
-const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key31 in data107){
+if(!(((key31 === "groupName") || (key31 === "stepNumbers")) || (key31 === "confidence"))){
+const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3615,8 +3613,11 @@ vErrors.push(err302);
 errors++;
 }
 }
-else {
-const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data107.groupName !== undefined){
+let data108 = data107.groupName;
+if(typeof data108 === "string"){
+if(func2(data108) > 128){
+const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3626,9 +3627,8 @@ vErrors.push(err303);
 errors++;
 }
 }
-}
 else {
-const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3638,11 +3638,11 @@ vErrors.push(err304);
 errors++;
 }
 }
-if(data107.reason !== undefined){
-let data110 = data107.reason;
-if(typeof data110 === "string"){
-if(func2(data110) > 2048){
-const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data107.stepNumbers !== undefined){
+let data109 = data107.stepNumbers;
+if(Array.isArray(data109)){
+if(data109.length > 32){
+const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3651,9 +3651,11 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-else {
-const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len5 = data109.length;
+for(let i5=0; i5<len5; i5++){
+let data110 = data109[i5];
+if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
+const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3662,10 +3664,9 @@ vErrors.push(err306);
 }
 errors++;
 }
-}
-}
-else {
-const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data110 == "number") && (isFinite(data110))){
+if(data110 > 10000 || isNaN(data110)){
+const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3674,10 +3675,8 @@ vErrors.push(err307);
 }
 errors++;
 }
-}
-}
-else {
-const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data110 < 1 || isNaN(data110)){
+const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3688,8 +3687,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3699,11 +3699,11 @@ vErrors.push(err309);
 errors++;
 }
 }
-if(data97.parallelExecutionSuggestions !== undefined){
-let data111 = data97.parallelExecutionSuggestions;
-if(Array.isArray(data111)){
-if(data111.length > 32){
-const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data107.confidence !== undefined){
+let data111 = data107.confidence;
+if((typeof data111 == "number") && (isFinite(data111))){
+if(data111 > 1 || isNaN(data111)){
+const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3712,12 +3712,8 @@ vErrors.push(err310);
 }
 errors++;
 }
-const len5 = data111.length;
-for(let i5=0; i5<len5; i5++){
-let data112 = data111[i5];
-if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
-if(data112.stepNumbers === undefined){
-const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
+if(data111 < 0 || isNaN(data111)){
+const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3726,9 +3722,9 @@ vErrors.push(err311);
 }
 errors++;
 }
-for(const key32 in data112){
-if(!(((key32 === "groupName") || (key32 === "stepNumbers")) || (key32 === "confidence"))){
-const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+}
+else {
+const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3738,11 +3734,9 @@ vErrors.push(err312);
 errors++;
 }
 }
-if(data112.groupName !== undefined){
-let data113 = data112.groupName;
-if(typeof data113 === "string"){
-if(func2(data113) > 128){
-const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3752,8 +3746,9 @@ vErrors.push(err313);
 errors++;
 }
 }
+}
 else {
-const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3763,11 +3758,11 @@ vErrors.push(err314);
 errors++;
 }
 }
-if(data112.stepNumbers !== undefined){
-let data114 = data112.stepNumbers;
-if(Array.isArray(data114)){
-if(data114.length > 32){
-const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data92.safetyImprovements !== undefined){
+let data112 = data92.safetyImprovements;
+if(Array.isArray(data112)){
+if(data112.length > 32){
+const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3776,11 +3771,13 @@ vErrors.push(err315);
 }
 errors++;
 }
-const len6 = data114.length;
+const len6 = data112.length;
 for(let i6=0; i6<len6; i6++){
-let data115 = data114[i6];
-if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
-const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data113 = data112[i6];
+if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
+for(const key32 in data113){
+if(!((((key32 === "description") || (key32 === "stepNumber")) || (key32 === "safetyCheck")) || (key32 === "priority"))){
+const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3789,9 +3786,12 @@ vErrors.push(err316);
 }
 errors++;
 }
-if((typeof data115 == "number") && (isFinite(data115))){
-if(data115 > 10000 || isNaN(data115)){
-const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data113.description !== undefined){
+let data114 = data113.description;
+if(typeof data114 === "string"){
+if(func2(data114) > 2048){
+const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3800,8 +3800,9 @@ vErrors.push(err317);
 }
 errors++;
 }
-if(data115 < 1 || isNaN(data115)){
-const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3811,10 +3812,10 @@ vErrors.push(err318);
 errors++;
 }
 }
-}
-}
-else {
-const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data113.stepNumber !== undefined){
+let data115 = data113.stepNumber;
+if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
+const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3823,12 +3824,9 @@ vErrors.push(err319);
 }
 errors++;
 }
-}
-if(data112.confidence !== undefined){
-let data116 = data112.confidence;
-if((typeof data116 == "number") && (isFinite(data116))){
-if(data116 > 1 || isNaN(data116)){
-const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if((typeof data115 == "number") && (isFinite(data115))){
+if(data115 > 10000 || isNaN(data115)){
+const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3837,8 +3835,8 @@ vErrors.push(err320);
 }
 errors++;
 }
-if(data116 < 0 || isNaN(data116)){
-const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data115 < 0 || isNaN(data115)){
+const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3848,8 +3846,12 @@ vErrors.push(err321);
 errors++;
 }
 }
-else {
-const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data113.safetyCheck !== undefined){
+let data116 = data113.safetyCheck;
+if(typeof data116 === "string"){
+if(func2(data116) > 256){
+const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3859,9 +3861,8 @@ vErrors.push(err322);
 errors++;
 }
 }
-}
 else {
-const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3871,9 +3872,10 @@ vErrors.push(err323);
 errors++;
 }
 }
-}
-else {
-const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data113.priority !== undefined){
+let data117 = data113.priority;
+if(typeof data117 !== "string"){
+const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3882,12 +3884,8 @@ vErrors.push(err324);
 }
 errors++;
 }
-}
-if(data97.safetyImprovements !== undefined){
-let data117 = data97.safetyImprovements;
-if(Array.isArray(data117)){
-if(data117.length > 32){
-const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(!(((data117 === "low") || (data117 === "medium")) || (data117 === "high"))){
+const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3896,13 +3894,10 @@ vErrors.push(err325);
 }
 errors++;
 }
-const len7 = data117.length;
-for(let i7=0; i7<len7; i7++){
-let data118 = data117[i7];
-if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
-for(const key33 in data118){
-if(!((((key33 === "description") || (key33 === "stepNumber")) || (key33 === "safetyCheck")) || (key33 === "priority"))){
-const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+}
+}
+else {
+const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3912,11 +3907,9 @@ vErrors.push(err326);
 errors++;
 }
 }
-if(data118.description !== undefined){
-let data119 = data118.description;
-if(typeof data119 === "string"){
-if(func2(data119) > 2048){
-const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+else {
+const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3926,8 +3919,11 @@ vErrors.push(err327);
 errors++;
 }
 }
-else {
-const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data92.similarWorkflowSuccessRate !== undefined){
+let data118 = data92.similarWorkflowSuccessRate;
+if((typeof data118 == "number") && (isFinite(data118))){
+if(data118 > 1 || isNaN(data118)){
+const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3936,11 +3932,8 @@ vErrors.push(err328);
 }
 errors++;
 }
-}
-if(data118.stepNumber !== undefined){
-let data120 = data118.stepNumber;
-if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data118 < 0 || isNaN(data118)){
+const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3949,9 +3942,9 @@ vErrors.push(err329);
 }
 errors++;
 }
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 > 10000 || isNaN(data120)){
-const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+else {
+const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3960,8 +3953,12 @@ vErrors.push(err330);
 }
 errors++;
 }
-if(data120 < 0 || isNaN(data120)){
-const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data92.estimatedDuration !== undefined){
+let data119 = data92.estimatedDuration;
+if(typeof data119 === "string"){
+if(func2(data119) > 32){
+const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3970,13 +3967,8 @@ vErrors.push(err331);
 }
 errors++;
 }
-}
-}
-if(data118.safetyCheck !== undefined){
-let data121 = data118.safetyCheck;
-if(typeof data121 === "string"){
-if(func2(data121) > 256){
-const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(!pattern6.test(data119)){
+const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3987,7 +3979,7 @@ errors++;
 }
 }
 else {
-const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3997,10 +3989,11 @@ vErrors.push(err333);
 errors++;
 }
 }
-if(data118.priority !== undefined){
-let data122 = data118.priority;
-if(typeof data122 !== "string"){
-const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data92.riskFactors !== undefined){
+let data120 = data92.riskFactors;
+if(Array.isArray(data120)){
+if(data120.length > 32){
+const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4009,8 +4002,13 @@ vErrors.push(err334);
 }
 errors++;
 }
-if(!(((data122 === "low") || (data122 === "medium")) || (data122 === "high"))){
-const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
+const len7 = data120.length;
+for(let i7=0; i7<len7; i7++){
+let data121 = data120[i7];
+if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
+for(const key33 in data121){
+if(!((((key33 === "factor") || (key33 === "severity")) || (key33 === "probability")) || (key33 === "mitigation"))){
+const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4020,9 +4018,11 @@ vErrors.push(err335);
 errors++;
 }
 }
-}
-else {
-const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data121.factor !== undefined){
+let data122 = data121.factor;
+if(typeof data122 === "string"){
+if(func2(data122) > 2048){
+const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4032,9 +4032,8 @@ vErrors.push(err336);
 errors++;
 }
 }
-}
 else {
-const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4044,11 +4043,10 @@ vErrors.push(err337);
 errors++;
 }
 }
-if(data97.similarWorkflowSuccessRate !== undefined){
-let data123 = data97.similarWorkflowSuccessRate;
-if((typeof data123 == "number") && (isFinite(data123))){
-if(data123 > 1 || isNaN(data123)){
-const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data121.severity !== undefined){
+let data123 = data121.severity;
+if(typeof data123 !== "string"){
+const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4057,8 +4055,8 @@ vErrors.push(err338);
 }
 errors++;
 }
-if(data123 < 0 || isNaN(data123)){
-const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!(((data123 === "low") || (data123 === "medium")) || (data123 === "high"))){
+const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4068,8 +4066,11 @@ vErrors.push(err339);
 errors++;
 }
 }
-else {
-const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data121.probability !== undefined){
+let data124 = data121.probability;
+if((typeof data124 == "number") && (isFinite(data124))){
+if(data124 > 1 || isNaN(data124)){
+const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4078,12 +4079,8 @@ vErrors.push(err340);
 }
 errors++;
 }
-}
-if(data97.estimatedDuration !== undefined){
-let data124 = data97.estimatedDuration;
-if(typeof data124 === "string"){
-if(func2(data124) > 32){
-const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data124 < 0 || isNaN(data124)){
+const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4092,8 +4089,9 @@ vErrors.push(err341);
 }
 errors++;
 }
-if(!pattern6.test(data124)){
-const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4103,8 +4101,11 @@ vErrors.push(err342);
 errors++;
 }
 }
-else {
-const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data121.mitigation !== undefined){
+let data125 = data121.mitigation;
+if(typeof data125 === "string"){
+if(func2(data125) > 2048){
+const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4114,11 +4115,8 @@ vErrors.push(err343);
 errors++;
 }
 }
-if(data97.riskFactors !== undefined){
-let data125 = data97.riskFactors;
-if(Array.isArray(data125)){
-if(data125.length > 32){
-const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+else {
+const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4127,13 +4125,10 @@ vErrors.push(err344);
 }
 errors++;
 }
-const len8 = data125.length;
-for(let i8=0; i8<len8; i8++){
-let data126 = data125[i8];
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-for(const key34 in data126){
-if(!((((key34 === "factor") || (key34 === "severity")) || (key34 === "probability")) || (key34 === "mitigation"))){
-const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
+}
+}
+else {
+const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4143,11 +4138,9 @@ vErrors.push(err345);
 errors++;
 }
 }
-if(data126.factor !== undefined){
-let data127 = data126.factor;
-if(typeof data127 === "string"){
-if(func2(data127) > 2048){
-const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+else {
+const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4157,8 +4150,9 @@ vErrors.push(err346);
 errors++;
 }
 }
+}
 else {
-const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4168,10 +4162,9 @@ vErrors.push(err347);
 errors++;
 }
 }
-if(data126.severity !== undefined){
-let data128 = data126.severity;
-if(typeof data128 !== "string"){
-const err348 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err348 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4180,8 +4173,12 @@ vErrors.push(err348);
 }
 errors++;
 }
-if(!(((data128 === "low") || (data128 === "medium")) || (data128 === "high"))){
-const err349 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
+}
+if(data.executionStrategy !== undefined){
+let data126 = data.executionStrategy;
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+if(data126.rollbackStrategy === undefined){
+const err349 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4190,12 +4187,9 @@ vErrors.push(err349);
 }
 errors++;
 }
-}
-if(data126.probability !== undefined){
-let data129 = data126.probability;
-if((typeof data129 == "number") && (isFinite(data129))){
-if(data129 > 1 || isNaN(data129)){
-const err350 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+for(const key34 in data126){
+if(!(((((key34 === "approvalRequired") || (key34 === "dryRunFirst")) || (key34 === "rollbackStrategy")) || (key34 === "maxRetries")) || (key34 === "safetyChecks"))){
+const err350 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4204,8 +4198,10 @@ vErrors.push(err350);
 }
 errors++;
 }
-if(data129 < 0 || isNaN(data129)){
-const err351 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data126.approvalRequired !== undefined){
+if(typeof data126.approvalRequired !== "boolean"){
+const err351 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4215,8 +4211,9 @@ vErrors.push(err351);
 errors++;
 }
 }
-else {
-const err352 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data126.dryRunFirst !== undefined){
+if(typeof data126.dryRunFirst !== "boolean"){
+const err352 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4226,11 +4223,10 @@ vErrors.push(err352);
 errors++;
 }
 }
-if(data126.mitigation !== undefined){
-let data130 = data126.mitigation;
-if(typeof data130 === "string"){
-if(func2(data130) > 2048){
-const err353 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data126.rollbackStrategy !== undefined){
+let data129 = data126.rollbackStrategy;
+if(typeof data129 !== "string"){
+const err353 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4239,9 +4235,8 @@ vErrors.push(err353);
 }
 errors++;
 }
-}
-else {
-const err354 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data129 === "automatic") || (data129 === "manual")) || (data129 === "none"))){
+const err354 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4251,9 +4246,10 @@ vErrors.push(err354);
 errors++;
 }
 }
-}
-else {
-const err355 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data126.maxRetries !== undefined){
+let data130 = data126.maxRetries;
+if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
+const err355 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4262,10 +4258,9 @@ vErrors.push(err355);
 }
 errors++;
 }
-}
-}
-else {
-const err356 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data130 == "number") && (isFinite(data130))){
+if(data130 > 10 || isNaN(data130)){
+const err356 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4274,10 +4269,8 @@ vErrors.push(err356);
 }
 errors++;
 }
-}
-}
-else {
-const err357 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data130 < 0 || isNaN(data130)){
+const err357 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4288,8 +4281,11 @@ errors++;
 }
 }
 }
-else {
-const err358 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data126.safetyChecks !== undefined){
+let data131 = data126.safetyChecks;
+if(Array.isArray(data131)){
+if(data131.length > 16){
+const err358 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4298,12 +4294,12 @@ vErrors.push(err358);
 }
 errors++;
 }
-}
-if(data.executionStrategy !== undefined){
-let data131 = data.executionStrategy;
-if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
-if(data131.rollbackStrategy === undefined){
-const err359 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+const len8 = data131.length;
+for(let i8=0; i8<len8; i8++){
+let data132 = data131[i8];
+if(data132 && typeof data132 == "object" && !Array.isArray(data132)){
+if(data132.type === undefined){
+const err359 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4312,9 +4308,9 @@ vErrors.push(err359);
 }
 errors++;
 }
-for(const key35 in data131){
-if(!(((((key35 === "approvalRequired") || (key35 === "dryRunFirst")) || (key35 === "rollbackStrategy")) || (key35 === "maxRetries")) || (key35 === "safetyChecks"))){
-const err360 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
+for(const key35 in data132){
+if(!(((key35 === "type") || (key35 === "description")) || (key35 === "required"))){
+const err360 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4324,9 +4320,10 @@ vErrors.push(err360);
 errors++;
 }
 }
-if(data131.approvalRequired !== undefined){
-if(typeof data131.approvalRequired !== "boolean"){
-const err361 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data132.type !== undefined){
+let data133 = data132.type;
+if(typeof data133 !== "string"){
+const err361 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4335,10 +4332,8 @@ vErrors.push(err361);
 }
 errors++;
 }
-}
-if(data131.dryRunFirst !== undefined){
-if(typeof data131.dryRunFirst !== "boolean"){
-const err362 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!((((data133 === "rbac") || (data133 === "capacity")) || (data133 === "health")) || (data133 === "network"))){
+const err362 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4348,10 +4343,11 @@ vErrors.push(err362);
 errors++;
 }
 }
-if(data131.rollbackStrategy !== undefined){
-let data134 = data131.rollbackStrategy;
-if(typeof data134 !== "string"){
-const err363 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data132.description !== undefined){
+let data134 = data132.description;
+if(typeof data134 === "string"){
+if(func2(data134) > 256){
+const err363 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4360,8 +4356,9 @@ vErrors.push(err363);
 }
 errors++;
 }
-if(!(((data134 === "automatic") || (data134 === "manual")) || (data134 === "none"))){
-const err364 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err364 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4371,10 +4368,9 @@ vErrors.push(err364);
 errors++;
 }
 }
-if(data131.maxRetries !== undefined){
-let data135 = data131.maxRetries;
-if(!(((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135))) && (isFinite(data135)))){
-const err365 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data132.required !== undefined){
+if(typeof data132.required !== "boolean"){
+const err365 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4383,9 +4379,10 @@ vErrors.push(err365);
 }
 errors++;
 }
-if((typeof data135 == "number") && (isFinite(data135))){
-if(data135 > 10 || isNaN(data135)){
-const err366 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+}
+else {
+const err366 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4394,8 +4391,10 @@ vErrors.push(err366);
 }
 errors++;
 }
-if(data135 < 0 || isNaN(data135)){
-const err367 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err367 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4406,11 +4405,8 @@ errors++;
 }
 }
 }
-if(data131.safetyChecks !== undefined){
-let data136 = data131.safetyChecks;
-if(Array.isArray(data136)){
-if(data136.length > 16){
-const err368 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+else {
+const err368 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4419,12 +4415,13 @@ vErrors.push(err368);
 }
 errors++;
 }
-const len9 = data136.length;
-for(let i9=0; i9<len9; i9++){
-let data137 = data136[i9];
-if(data137 && typeof data137 == "object" && !Array.isArray(data137)){
-if(data137.type === undefined){
-const err369 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data.adaptiveOrchestration !== undefined){
+let data136 = data.adaptiveOrchestration;
+if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
+for(const key36 in data136){
+if(!(((key36 === "optimizationEnabled") || (key36 === "learningFromHistory")) || (key36 === "dynamicStepAdjustment"))){
+const err369 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4433,9 +4430,10 @@ vErrors.push(err369);
 }
 errors++;
 }
-for(const key36 in data137){
-if(!(((key36 === "type") || (key36 === "description")) || (key36 === "required"))){
-const err370 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
+}
+if(data136.optimizationEnabled !== undefined){
+if(typeof data136.optimizationEnabled !== "boolean"){
+const err370 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4445,10 +4443,9 @@ vErrors.push(err370);
 errors++;
 }
 }
-if(data137.type !== undefined){
-let data138 = data137.type;
-if(typeof data138 !== "string"){
-const err371 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data136.learningFromHistory !== undefined){
+if(typeof data136.learningFromHistory !== "boolean"){
+const err371 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4457,8 +4454,10 @@ vErrors.push(err371);
 }
 errors++;
 }
-if(!((((data138 === "rbac") || (data138 === "capacity")) || (data138 === "health")) || (data138 === "network"))){
-const err372 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+if(data136.dynamicStepAdjustment !== undefined){
+if(typeof data136.dynamicStepAdjustment !== "boolean"){
+const err372 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4468,11 +4467,9 @@ vErrors.push(err372);
 errors++;
 }
 }
-if(data137.description !== undefined){
-let data139 = data137.description;
-if(typeof data139 === "string"){
-if(func2(data139) > 256){
-const err373 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+else {
+const err373 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4482,8 +4479,9 @@ vErrors.push(err373);
 errors++;
 }
 }
+}
 else {
-const err374 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err374 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4492,135 +4490,12 @@ vErrors.push(err374);
 }
 errors++;
 }
-}
-if(data137.required !== undefined){
-if(typeof data137.required !== "boolean"){
-const err375 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err375];
-}
-else {
-vErrors.push(err375);
-}
-errors++;
-}
-}
-}
-else {
-const err376 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err376];
-}
-else {
-vErrors.push(err376);
-}
-errors++;
-}
-}
-}
-else {
-const err377 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err377];
-}
-else {
-vErrors.push(err377);
-}
-errors++;
-}
-}
-}
-else {
-const err378 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err378];
-}
-else {
-vErrors.push(err378);
-}
-errors++;
-}
-}
-if(data.adaptiveOrchestration !== undefined){
-let data141 = data.adaptiveOrchestration;
-if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
-for(const key37 in data141){
-if(!(((key37 === "optimizationEnabled") || (key37 === "learningFromHistory")) || (key37 === "dynamicStepAdjustment"))){
-const err379 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err379];
-}
-else {
-vErrors.push(err379);
-}
-errors++;
-}
-}
-if(data141.optimizationEnabled !== undefined){
-if(typeof data141.optimizationEnabled !== "boolean"){
-const err380 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err380];
-}
-else {
-vErrors.push(err380);
-}
-errors++;
-}
-}
-if(data141.learningFromHistory !== undefined){
-if(typeof data141.learningFromHistory !== "boolean"){
-const err381 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err381];
-}
-else {
-vErrors.push(err381);
-}
-errors++;
-}
-}
-if(data141.dynamicStepAdjustment !== undefined){
-if(typeof data141.dynamicStepAdjustment !== "boolean"){
-const err382 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err382];
-}
-else {
-vErrors.push(err382);
-}
-errors++;
-}
-}
-}
-else {
-const err383 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err383];
-}
-else {
-vErrors.push(err383);
-}
-errors++;
-}
-}
-}
-else {
-const err384 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err384];
-}
-else {
-vErrors.push(err384);
-}
-errors++;
-}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const validateKubernetesExecutionSpec = validate11;
-const schema12 = {"type":"object","description":"One attempt of one step, one dry-run step or one rollback step, for the executor to carry out.","properties":{"workflowExecutionRef":{"type":"object","description":"The WorkflowExecution this belongs to.","properties":{"name":{"type":"string","description":"Name of the WorkflowExecution.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"namespace":{"type":"string","description":"Namespace of the WorkflowExecution.","maxLength":63},"uid":{"type":"string","description":"UID of the WorkflowExecution.","maxLength":64}},"required":["name"],"additionalProperties":false},"kind":{"type":"string","description":"What to do: run the step, simulate it, or undo it.","enum":["step","dryRun","rollback"]},"stepNumber":{"type":"integer","description":"The step.","minimum":1,"maximum":10000},"stepName":{"type":"string","description":"The step name.","maxLength":128},"attempt":{"type":"integer","description":"Attempt number, from 1.","minimum":1,"maximum":11},"action":{"type":"string","description":"The action; a rollback action when kind is rollback.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom","restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node"]},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace"],"x-kubernetes-validations":[{"rule":"has(self.podName) || has(self.selector)","message":"restartPod needs a podName or a selector"}],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"x-kubernetes-validations":[{"rule":"has(self.dataUpdates) != has(self.secretRef)","message":"updateSecret takes its values from exactly one of dataUpdates and secretRef"}],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"rollbackParameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"targetCluster":{"type":"string","description":"Cluster to act on.","maxLength":256},"timeout":{"type":"string","description":"How long the attempt may take.","maxLength":32},"safetyChecks":{"type":"array","description":"The workflow’s safety checks.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["action","parameters"],"x-kubernetes-validations":[{"rule":"!has(self.parameters) || (self.action == 'restore-previous-deployment' && has(self.parameters.restorePreviousDeployment)) || (self.action == 'scale-to-previous' && has(self.parameters.scaleToPrevious)) || (self.action == 'restore-previous-config' && has(self.parameters.restorePreviousConfig)) || (self.action == 'uncordon-node' && has(self.parameters.uncordonNode)) || (self.action == 'custom' && has(self.parameters.custom))","messageExpression":"'parameters of rollback action ' + self.action + ' must be set in the member named after its action'","reason":"FieldValueInvalid"}],"additionalProperties":false}},"required":["workflowExecutionRef","kind","stepNumber","attempt","action"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"spec is immutable after creation"},{"rule":"self.kind == 'rollback' ? has(self.rollbackParameters) : has(self.parameters)","message":"a rollback carries rollbackParameters; a step or dry run carries parameters"}],"additionalProperties":false};
+const schema12 = {"type":"object","description":"One attempt of one step, one dry-run step or one rollback step, for the executor to carry out.","properties":{"workflowExecutionRef":{"type":"object","description":"The WorkflowExecution this belongs to.","properties":{"name":{"type":"string","description":"Name of the WorkflowExecution.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"namespace":{"type":"string","description":"Namespace of the WorkflowExecution.","maxLength":63},"uid":{"type":"string","description":"UID of the WorkflowExecution.","maxLength":64}},"required":["name"],"additionalProperties":false},"kind":{"type":"string","description":"What to do: run the step, simulate it, or undo it.","enum":["step","dryRun","rollback"]},"stepNumber":{"type":"integer","description":"The step.","minimum":1,"maximum":10000},"stepName":{"type":"string","description":"The step name.","maxLength":128},"attempt":{"type":"integer","description":"Attempt number, from 1.","minimum":1,"maximum":11},"action":{"type":"string","description":"The action; a rollback action when kind is rollback.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom","restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node"]},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace"],"x-kubernetes-validations":[{"rule":"has(self.podName) || has(self.selector)","message":"restartPod needs a podName or a selector"}],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"rollbackParameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"targetCluster":{"type":"string","description":"Cluster to act on.","maxLength":256},"timeout":{"type":"string","description":"How long the attempt may take.","maxLength":32},"safetyChecks":{"type":"array","description":"The workflow’s safety checks.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["action","parameters"],"x-kubernetes-validations":[{"rule":"!has(self.parameters) || (self.action == 'restore-previous-deployment' && has(self.parameters.restorePreviousDeployment)) || (self.action == 'scale-to-previous' && has(self.parameters.scaleToPrevious)) || (self.action == 'restore-previous-config' && has(self.parameters.restorePreviousConfig)) || (self.action == 'uncordon-node' && has(self.parameters.uncordonNode)) || (self.action == 'custom' && has(self.parameters.custom))","messageExpression":"'parameters of rollback action ' + self.action + ' must be set in the member named after its action'","reason":"FieldValueInvalid"}],"additionalProperties":false}},"required":["workflowExecutionRef","kind","stepNumber","attempt","action"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"spec is immutable after creation"},{"rule":"self.kind == 'rollback' ? has(self.rollbackParameters) : has(self.parameters)","message":"a rollback carries rollbackParameters; a step or dry run carries parameters"}],"additionalProperties":false};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -6026,9 +5901,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-for(const key10 in data37){
-if(!((((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates")) || (key10 === "secretRef"))){
-const err120 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data37.dataUpdates === undefined){
+const err120 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -6037,12 +5911,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data37.namespace !== undefined){
-let data38 = data37.namespace;
-if(typeof data38 === "string"){
-if(func2(data38) > 63){
-const err121 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+for(const key10 in data37){
+if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
+const err121 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -6051,8 +5922,12 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(!pattern0.test(data38)){
-const err122 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data37.namespace !== undefined){
+let data38 = data37.namespace;
+if(typeof data38 === "string"){
+if(func2(data38) > 63){
+const err122 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -6061,9 +5936,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-else {
-const err123 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data38)){
+const err123 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -6073,11 +5947,8 @@ vErrors.push(err123);
 errors++;
 }
 }
-if(data37.name !== undefined){
-let data39 = data37.name;
-if(typeof data39 === "string"){
-if(func2(data39) > 253){
-const err124 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err124 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -6086,8 +5957,12 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(!pattern1.test(data39)){
-const err125 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data37.name !== undefined){
+let data39 = data37.name;
+if(typeof data39 === "string"){
+if(func2(data39) > 253){
+const err125 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -6096,9 +5971,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-else {
-const err126 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data39)){
+const err126 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -6108,11 +5982,8 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data37.dataUpdates !== undefined){
-let data40 = data37.dataUpdates;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(Object.keys(data40).length > 64){
-const err127 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err127 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -6121,11 +5992,12 @@ vErrors.push(err127);
 }
 errors++;
 }
-for(const key11 in data40){
-let data41 = data40[key11];
-if(typeof data41 === "string"){
-if(func2(data41) > 4096){
-const err128 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data37.dataUpdates !== undefined){
+let data40 = data37.dataUpdates;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(Object.keys(data40).length > 64){
+const err128 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -6134,9 +6006,11 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key11 in data40){
+let data41 = data40[key11];
+if(typeof data41 === "string"){
+if(func2(data41) > 4096){
+const err129 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -6146,9 +6020,8 @@ vErrors.push(err129);
 errors++;
 }
 }
-}
 else {
-const err130 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err130 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -6158,11 +6031,9 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data37.secretRef !== undefined){
-let data42 = data37.secretRef;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.name === undefined){
-const err131 = {instancePath:instancePath+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err131 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -6171,9 +6042,10 @@ vErrors.push(err131);
 }
 errors++;
 }
-for(const key12 in data42){
-if(!((key12 === "name") || (key12 === "keys"))){
-const err132 = {instancePath:instancePath+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -6183,11 +6055,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data42.name !== undefined){
-let data43 = data42.name;
-if(typeof data43 === "string"){
-if(func2(data43) > 253){
-const err133 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data9.cordonNode !== undefined){
+let data42 = data9.cordonNode;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.nodeName === undefined){
+const err133 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -6196,8 +6068,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(!pattern1.test(data43)){
-const err134 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key12 in data42){
+if(!(key12 === "nodeName")){
+const err134 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -6207,8 +6080,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-else {
-const err135 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data42.nodeName !== undefined){
+let data43 = data42.nodeName;
+if(typeof data43 === "string"){
+if(func2(data43) > 253){
+const err135 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -6217,12 +6093,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-if(data42.keys !== undefined){
-let data44 = data42.keys;
-if(Array.isArray(data44)){
-if(data44.length > 64){
-const err136 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(!pattern1.test(data43)){
+const err136 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -6231,12 +6103,9 @@ vErrors.push(err136);
 }
 errors++;
 }
-const len0 = data44.length;
-for(let i0=0; i0<len0; i0++){
-let data45 = data44[i0];
-if(typeof data45 === "string"){
-if(func2(data45) > 253){
-const err137 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys/" + i0,schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err137 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -6245,8 +6114,10 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(func2(data45) < 1){
-const err138 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys/" + i0,schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -6256,8 +6127,11 @@ vErrors.push(err138);
 errors++;
 }
 }
-else {
-const err139 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys/" + i0,schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.drainNode !== undefined){
+let data44 = data9.drainNode;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.nodeName === undefined){
+const err139 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -6266,10 +6140,9 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key13 in data44){
+if(!((((key13 === "nodeName") || (key13 === "gracePeriod")) || (key13 === "ignoreDaemonSets")) || (key13 === "deleteLocalData"))){
+const err140 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -6279,9 +6152,11 @@ vErrors.push(err140);
 errors++;
 }
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data44.nodeName !== undefined){
+let data45 = data44.nodeName;
+if(typeof data45 === "string"){
+if(func2(data45) > 253){
+const err141 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -6290,10 +6165,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-}
-else {
-const err142 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data45)){
+const err142 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -6303,11 +6176,8 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data9.cordonNode !== undefined){
-let data46 = data9.cordonNode;
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.nodeName === undefined){
-const err143 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err143 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -6316,9 +6186,12 @@ vErrors.push(err143);
 }
 errors++;
 }
-for(const key13 in data46){
-if(!(key13 === "nodeName")){
-const err144 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+if(data44.gracePeriod !== undefined){
+let data46 = data44.gracePeriod;
+if(typeof data46 === "string"){
+if(func2(data46) > 32){
+const err144 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -6327,12 +6200,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-if(data46.nodeName !== undefined){
-let data47 = data46.nodeName;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err145 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern6.test(data46)){
+const err145 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -6341,8 +6210,9 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err146 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err146 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -6352,8 +6222,9 @@ vErrors.push(err146);
 errors++;
 }
 }
-else {
-const err147 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data44.ignoreDaemonSets !== undefined){
+if(typeof data44.ignoreDaemonSets !== "boolean"){
+const err147 = {instancePath:instancePath+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -6363,9 +6234,9 @@ vErrors.push(err147);
 errors++;
 }
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data44.deleteLocalData !== undefined){
+if(typeof data44.deleteLocalData !== "boolean"){
+const err148 = {instancePath:instancePath+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -6375,11 +6246,9 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data9.drainNode !== undefined){
-let data48 = data9.drainNode;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(data48.nodeName === undefined){
-const err149 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+}
+else {
+const err149 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -6388,9 +6257,12 @@ vErrors.push(err149);
 }
 errors++;
 }
-for(const key14 in data48){
-if(!(((((key14 === "nodeName") || (key14 === "gracePeriod")) || (key14 === "ignoreDaemonSets")) || (key14 === "deleteLocalData")) || (key14 === "force"))){
-const err150 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data9.custom !== undefined){
+let data49 = data9.custom;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.actionType === undefined){
+const err150 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -6399,12 +6271,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data48.nodeName !== undefined){
-let data49 = data48.nodeName;
-if(typeof data49 === "string"){
-if(func2(data49) > 253){
-const err151 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key14 in data49){
+if(!((key14 === "actionType") || (key14 === "config"))){
+const err151 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -6413,8 +6282,12 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(!pattern1.test(data49)){
-const err152 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data49.actionType !== undefined){
+let data50 = data49.actionType;
+if(typeof data50 === "string"){
+if(func2(data50) > 128){
+const err152 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -6423,9 +6296,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-else {
-const err153 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data50) < 1){
+const err153 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -6435,11 +6307,8 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data48.gracePeriod !== undefined){
-let data50 = data48.gracePeriod;
-if(typeof data50 === "string"){
-if(func2(data50) > 32){
-const err154 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+else {
+const err154 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -6448,8 +6317,12 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(!pattern6.test(data50)){
-const err155 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data49.config !== undefined){
+let data51 = data49.config;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(Object.keys(data51).length > 64){
+const err155 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -6458,9 +6331,11 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-else {
-const err156 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key15 in data51){
+let data52 = data51[key15];
+if(typeof data52 === "string"){
+if(func2(data52) > 4096){
+const err156 = {instancePath:instancePath+"/parameters/custom/config/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -6470,9 +6345,8 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data48.ignoreDaemonSets !== undefined){
-if(typeof data48.ignoreDaemonSets !== "boolean"){
-const err157 = {instancePath:instancePath+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err157 = {instancePath:instancePath+"/parameters/custom/config/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -6482,9 +6356,9 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data48.deleteLocalData !== undefined){
-if(typeof data48.deleteLocalData !== "boolean"){
-const err158 = {instancePath:instancePath+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err158 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -6494,9 +6368,9 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data48.force !== undefined){
-if(typeof data48.force !== "boolean"){
-const err159 = {instancePath:instancePath+"/parameters/drainNode/force",schemaPath:"#/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err159 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -6508,7 +6382,7 @@ errors++;
 }
 }
 else {
-const err160 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err160 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -6518,11 +6392,11 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data9.custom !== undefined){
-let data54 = data9.custom;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-if(data54.actionType === undefined){
-const err161 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(data.rollbackParameters !== undefined){
+let data53 = data.rollbackParameters;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(Object.keys(data53).length > 1){
+const err161 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -6531,9 +6405,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-for(const key15 in data54){
-if(!((key15 === "actionType") || (key15 === "config"))){
-const err162 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(Object.keys(data53).length < 1){
+const err162 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -6542,12 +6415,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-if(data54.actionType !== undefined){
-let data55 = data54.actionType;
-if(typeof data55 === "string"){
-if(func2(data55) > 128){
-const err163 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+for(const key16 in data53){
+if(!(((((key16 === "restorePreviousDeployment") || (key16 === "scaleToPrevious")) || (key16 === "restorePreviousConfig")) || (key16 === "uncordonNode")) || (key16 === "custom"))){
+const err163 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -6556,8 +6426,12 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(func2(data55) < 1){
-const err164 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data53.restorePreviousDeployment !== undefined){
+let data54 = data53.restorePreviousDeployment;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.namespace === undefined){
+const err164 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -6566,9 +6440,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-else {
-const err165 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data54.deployment === undefined){
+const err165 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -6577,12 +6450,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data54.config !== undefined){
-let data56 = data54.config;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(Object.keys(data56).length > 64){
-const err166 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key17 in data54){
+if(!(((key17 === "namespace") || (key17 === "deployment")) || (key17 === "revision"))){
+const err166 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -6591,11 +6461,12 @@ vErrors.push(err166);
 }
 errors++;
 }
-for(const key16 in data56){
-let data57 = data56[key16];
-if(typeof data57 === "string"){
-if(func2(data57) > 4096){
-const err167 = {instancePath:instancePath+"/parameters/custom/config/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data54.namespace !== undefined){
+let data55 = data54.namespace;
+if(typeof data55 === "string"){
+if(func2(data55) > 63){
+const err167 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -6604,9 +6475,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-else {
-const err168 = {instancePath:instancePath+"/parameters/custom/config/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data55)){
+const err168 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -6616,9 +6486,8 @@ vErrors.push(err168);
 errors++;
 }
 }
-}
 else {
-const err169 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err169 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -6628,9 +6497,11 @@ vErrors.push(err169);
 errors++;
 }
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data54.deployment !== undefined){
+let data56 = data54.deployment;
+if(typeof data56 === "string"){
+if(func2(data56) > 253){
+const err170 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -6639,10 +6510,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-}
-else {
-const err171 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data56)){
+const err171 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -6652,11 +6521,8 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data.rollbackParameters !== undefined){
-let data58 = data.rollbackParameters;
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(Object.keys(data58).length > 1){
-const err172 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+else {
+const err172 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -6665,8 +6531,11 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(Object.keys(data58).length < 1){
-const err173 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+if(data54.revision !== undefined){
+let data57 = data54.revision;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err173 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -6675,9 +6544,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-for(const key17 in data58){
-if(!(((((key17 === "restorePreviousDeployment") || (key17 === "scaleToPrevious")) || (key17 === "restorePreviousConfig")) || (key17 === "uncordonNode")) || (key17 === "custom"))){
-const err174 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 1000000 || isNaN(data57)){
+const err174 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -6686,12 +6555,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-if(data58.restorePreviousDeployment !== undefined){
-let data59 = data58.restorePreviousDeployment;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.namespace === undefined){
-const err175 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data57 < 0 || isNaN(data57)){
+const err175 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -6700,8 +6565,11 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data59.deployment === undefined){
-const err176 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+}
+}
+else {
+const err176 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -6710,9 +6578,12 @@ vErrors.push(err176);
 }
 errors++;
 }
-for(const key18 in data59){
-if(!(((key18 === "namespace") || (key18 === "deployment")) || (key18 === "revision"))){
-const err177 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+if(data53.scaleToPrevious !== undefined){
+let data58 = data53.scaleToPrevious;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.namespace === undefined){
+const err177 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -6721,12 +6592,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-if(data59.namespace !== undefined){
-let data60 = data59.namespace;
-if(typeof data60 === "string"){
-if(func2(data60) > 63){
-const err178 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data58.deployment === undefined){
+const err178 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -6735,8 +6602,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(!pattern0.test(data60)){
-const err179 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data58.previousReplicas === undefined){
+const err179 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -6745,9 +6612,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-else {
-const err180 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key18 in data58){
+if(!(((key18 === "namespace") || (key18 === "deployment")) || (key18 === "previousReplicas"))){
+const err180 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -6757,11 +6624,11 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data59.deployment !== undefined){
-let data61 = data59.deployment;
-if(typeof data61 === "string"){
-if(func2(data61) > 253){
-const err181 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data58.namespace !== undefined){
+let data59 = data58.namespace;
+if(typeof data59 === "string"){
+if(func2(data59) > 63){
+const err181 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -6770,8 +6637,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(!pattern1.test(data61)){
-const err182 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data59)){
+const err182 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -6782,7 +6649,7 @@ errors++;
 }
 }
 else {
-const err183 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err183 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -6792,10 +6659,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data59.revision !== undefined){
-let data62 = data59.revision;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err184 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data58.deployment !== undefined){
+let data60 = data58.deployment;
+if(typeof data60 === "string"){
+if(func2(data60) > 253){
+const err184 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -6804,9 +6672,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 1000000 || isNaN(data62)){
-const err185 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(!pattern1.test(data60)){
+const err185 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -6815,8 +6682,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err186 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err186 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -6826,10 +6694,10 @@ vErrors.push(err186);
 errors++;
 }
 }
-}
-}
-else {
-const err187 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data58.previousReplicas !== undefined){
+let data61 = data58.previousReplicas;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err187 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -6838,12 +6706,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-if(data58.scaleToPrevious !== undefined){
-let data63 = data58.scaleToPrevious;
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-if(data63.namespace === undefined){
-const err188 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 10000 || isNaN(data61)){
+const err188 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -6852,8 +6717,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data63.deployment === undefined){
-const err189 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data61 < 0 || isNaN(data61)){
+const err189 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -6862,9 +6727,11 @@ vErrors.push(err189);
 }
 errors++;
 }
-for(const key19 in data63){
-if(!(((key19 === "namespace") || (key19 === "deployment")) || (key19 === "previousReplicas"))){
-const err190 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -6874,11 +6741,11 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data63.namespace !== undefined){
-let data64 = data63.namespace;
-if(typeof data64 === "string"){
-if(func2(data64) > 63){
-const err191 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data53.restorePreviousConfig !== undefined){
+let data62 = data53.restorePreviousConfig;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.namespace === undefined){
+const err191 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -6887,8 +6754,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(!pattern0.test(data64)){
-const err192 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data62.name === undefined){
+const err192 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -6897,9 +6764,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-else {
-const err193 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.type === undefined){
+const err193 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -6908,12 +6774,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(data63.deployment !== undefined){
-let data65 = data63.deployment;
-if(typeof data65 === "string"){
-if(func2(data65) > 253){
-const err194 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key19 in data62){
+if(!((((key19 === "namespace") || (key19 === "name")) || (key19 === "type")) || (key19 === "snapshot"))){
+const err194 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -6922,8 +6785,12 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(!pattern1.test(data65)){
-const err195 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data62.namespace !== undefined){
+let data63 = data62.namespace;
+if(typeof data63 === "string"){
+if(func2(data63) > 63){
+const err195 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -6932,9 +6799,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-else {
-const err196 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data63)){
+const err196 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -6944,10 +6810,8 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data63.previousReplicas !== undefined){
-let data66 = data63.previousReplicas;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err197 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err197 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -6956,9 +6820,12 @@ vErrors.push(err197);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 10000 || isNaN(data66)){
-const err198 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data62.name !== undefined){
+let data64 = data62.name;
+if(typeof data64 === "string"){
+if(func2(data64) > 253){
+const err198 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -6967,8 +6834,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data66 < 0 || isNaN(data66)){
-const err199 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!pattern1.test(data64)){
+const err199 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -6978,10 +6845,8 @@ vErrors.push(err199);
 errors++;
 }
 }
-}
-}
 else {
-const err200 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err200 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -6991,11 +6856,10 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data58.restorePreviousConfig !== undefined){
-let data67 = data58.restorePreviousConfig;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.namespace === undefined){
-const err201 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data62.type !== undefined){
+let data65 = data62.type;
+if(typeof data65 !== "string"){
+const err201 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -7004,8 +6868,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data67.name === undefined){
-const err202 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(!((data65 === "ConfigMap") || (data65 === "Secret"))){
+const err202 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackParameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -7014,8 +6878,12 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data67.type === undefined){
-const err203 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data62.snapshot !== undefined){
+let data66 = data62.snapshot;
+if(typeof data66 === "string"){
+if(func2(data66) > 256){
+const err203 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -7024,9 +6892,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-for(const key20 in data67){
-if(!((((key20 === "namespace") || (key20 === "name")) || (key20 === "type")) || (key20 === "snapshot"))){
-const err204 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+else {
+const err204 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -7036,11 +6904,9 @@ vErrors.push(err204);
 errors++;
 }
 }
-if(data67.namespace !== undefined){
-let data68 = data67.namespace;
-if(typeof data68 === "string"){
-if(func2(data68) > 63){
-const err205 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err205 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -7049,8 +6915,12 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(!pattern0.test(data68)){
-const err206 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data53.uncordonNode !== undefined){
+let data67 = data53.uncordonNode;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.nodeName === undefined){
+const err206 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -7059,9 +6929,9 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-else {
-const err207 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key20 in data67){
+if(!(key20 === "nodeName")){
+const err207 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -7071,11 +6941,11 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data67.name !== undefined){
-let data69 = data67.name;
-if(typeof data69 === "string"){
-if(func2(data69) > 253){
-const err208 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data67.nodeName !== undefined){
+let data68 = data67.nodeName;
+if(typeof data68 === "string"){
+if(func2(data68) > 253){
+const err208 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -7084,8 +6954,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(!pattern1.test(data69)){
-const err209 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern1.test(data68)){
+const err209 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -7096,7 +6966,7 @@ errors++;
 }
 }
 else {
-const err210 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err210 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -7106,10 +6976,9 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data67.type !== undefined){
-let data70 = data67.type;
-if(typeof data70 !== "string"){
-const err211 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err211 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -7118,8 +6987,12 @@ vErrors.push(err211);
 }
 errors++;
 }
-if(!((data70 === "ConfigMap") || (data70 === "Secret"))){
-const err212 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackParameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+if(data53.custom !== undefined){
+let data69 = data53.custom;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.actionType === undefined){
+const err212 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -7128,12 +7001,9 @@ vErrors.push(err212);
 }
 errors++;
 }
-}
-if(data67.snapshot !== undefined){
-let data71 = data67.snapshot;
-if(typeof data71 === "string"){
-if(func2(data71) > 256){
-const err213 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key21 in data69){
+if(!((key21 === "actionType") || (key21 === "config"))){
+const err213 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -7143,8 +7013,11 @@ vErrors.push(err213);
 errors++;
 }
 }
-else {
-const err214 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data69.actionType !== undefined){
+let data70 = data69.actionType;
+if(typeof data70 === "string"){
+if(func2(data70) > 128){
+const err214 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -7153,10 +7026,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-}
-else {
-const err215 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data70) < 1){
+const err215 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -7166,11 +7037,8 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data58.uncordonNode !== undefined){
-let data72 = data58.uncordonNode;
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
-if(data72.nodeName === undefined){
-const err216 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err216 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -7179,9 +7047,12 @@ vErrors.push(err216);
 }
 errors++;
 }
-for(const key21 in data72){
-if(!(key21 === "nodeName")){
-const err217 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+if(data69.config !== undefined){
+let data71 = data69.config;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(Object.keys(data71).length > 64){
+const err217 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -7190,12 +7061,11 @@ vErrors.push(err217);
 }
 errors++;
 }
-}
-if(data72.nodeName !== undefined){
-let data73 = data72.nodeName;
-if(typeof data73 === "string"){
-if(func2(data73) > 253){
-const err218 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key22 in data71){
+let data72 = data71[key22];
+if(typeof data72 === "string"){
+if(func2(data72) > 4096){
+const err218 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -7204,8 +7074,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(!pattern1.test(data73)){
-const err219 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err219 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -7215,8 +7086,9 @@ vErrors.push(err219);
 errors++;
 }
 }
+}
 else {
-const err220 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err220 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -7228,7 +7100,7 @@ errors++;
 }
 }
 else {
-const err221 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err221 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -7238,11 +7110,9 @@ vErrors.push(err221);
 errors++;
 }
 }
-if(data58.custom !== undefined){
-let data74 = data58.custom;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-if(data74.actionType === undefined){
-const err222 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+}
+else {
+const err222 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -7251,9 +7121,12 @@ vErrors.push(err222);
 }
 errors++;
 }
-for(const key22 in data74){
-if(!((key22 === "actionType") || (key22 === "config"))){
-const err223 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+}
+if(data.targetCluster !== undefined){
+let data73 = data.targetCluster;
+if(typeof data73 === "string"){
+if(func2(data73) > 256){
+const err223 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -7263,11 +7136,8 @@ vErrors.push(err223);
 errors++;
 }
 }
-if(data74.actionType !== undefined){
-let data75 = data74.actionType;
-if(typeof data75 === "string"){
-if(func2(data75) > 128){
-const err224 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err224 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -7276,8 +7146,12 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(func2(data75) < 1){
-const err225 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.timeout !== undefined){
+let data74 = data.timeout;
+if(typeof data74 === "string"){
+if(func2(data74) > 32){
+const err225 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -7288,7 +7162,7 @@ errors++;
 }
 }
 else {
-const err226 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err226 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -7298,11 +7172,11 @@ vErrors.push(err226);
 errors++;
 }
 }
-if(data74.config !== undefined){
-let data76 = data74.config;
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
-if(Object.keys(data76).length > 64){
-const err227 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data.safetyChecks !== undefined){
+let data75 = data.safetyChecks;
+if(Array.isArray(data75)){
+if(data75.length > 16){
+const err227 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -7311,11 +7185,12 @@ vErrors.push(err227);
 }
 errors++;
 }
-for(const key23 in data76){
-let data77 = data76[key23];
-if(typeof data77 === "string"){
-if(func2(data77) > 4096){
-const err228 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+const len0 = data75.length;
+for(let i0=0; i0<len0; i0++){
+let data76 = data75[i0];
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(data76.type === undefined){
+const err228 = {instancePath:instancePath+"/safetyChecks/" + i0,schemaPath:"#/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -7324,9 +7199,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-}
-else {
-const err229 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key23 in data76){
+if(!(((key23 === "type") || (key23 === "description")) || (key23 === "required"))){
+const err229 = {instancePath:instancePath+"/safetyChecks/" + i0,schemaPath:"#/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -7336,9 +7211,10 @@ vErrors.push(err229);
 errors++;
 }
 }
-}
-else {
-const err230 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data76.type !== undefined){
+let data77 = data76.type;
+if(typeof data77 !== "string"){
+const err230 = {instancePath:instancePath+"/safetyChecks/" + i0+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -7347,10 +7223,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-}
-else {
-const err231 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((((data77 === "rbac") || (data77 === "capacity")) || (data77 === "health")) || (data77 === "network"))){
+const err231 = {instancePath:instancePath+"/safetyChecks/" + i0+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -7360,9 +7234,11 @@ vErrors.push(err231);
 errors++;
 }
 }
-}
-else {
-const err232 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data76.description !== undefined){
+let data78 = data76.description;
+if(typeof data78 === "string"){
+if(func2(data78) > 256){
+const err232 = {instancePath:instancePath+"/safetyChecks/" + i0+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -7372,11 +7248,8 @@ vErrors.push(err232);
 errors++;
 }
 }
-if(data.targetCluster !== undefined){
-let data78 = data.targetCluster;
-if(typeof data78 === "string"){
-if(func2(data78) > 256){
-const err233 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err233 = {instancePath:instancePath+"/safetyChecks/" + i0+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -7386,8 +7259,9 @@ vErrors.push(err233);
 errors++;
 }
 }
-else {
-const err234 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data76.required !== undefined){
+if(typeof data76.required !== "boolean"){
+const err234 = {instancePath:instancePath+"/safetyChecks/" + i0+"/required",schemaPath:"#/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -7397,11 +7271,9 @@ vErrors.push(err234);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data79 = data.timeout;
-if(typeof data79 === "string"){
-if(func2(data79) > 32){
-const err235 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err235 = {instancePath:instancePath+"/safetyChecks/" + i0,schemaPath:"#/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -7411,8 +7283,9 @@ vErrors.push(err235);
 errors++;
 }
 }
+}
 else {
-const err236 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err236 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -7422,11 +7295,11 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data.safetyChecks !== undefined){
-let data80 = data.safetyChecks;
-if(Array.isArray(data80)){
-if(data80.length > 16){
-const err237 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data.rollbackSpec !== undefined){
+let data80 = data.rollbackSpec;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+if(data80.action === undefined){
+const err237 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -7435,12 +7308,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-const len1 = data80.length;
-for(let i1=0; i1<len1; i1++){
-let data81 = data80[i1];
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(data81.type === undefined){
-const err238 = {instancePath:instancePath+"/safetyChecks/" + i1,schemaPath:"#/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(data80.parameters === undefined){
+const err238 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -7449,9 +7318,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-for(const key24 in data81){
-if(!(((key24 === "type") || (key24 === "description")) || (key24 === "required"))){
-const err239 = {instancePath:instancePath+"/safetyChecks/" + i1,schemaPath:"#/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+for(const key24 in data80){
+if(!(((key24 === "action") || (key24 === "parameters")) || (key24 === "timeout"))){
+const err239 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -7461,10 +7330,10 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data81.type !== undefined){
-let data82 = data81.type;
-if(typeof data82 !== "string"){
-const err240 = {instancePath:instancePath+"/safetyChecks/" + i1+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data80.action !== undefined){
+let data81 = data80.action;
+if(typeof data81 !== "string"){
+const err240 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -7473,8 +7342,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(!((((data82 === "rbac") || (data82 === "capacity")) || (data82 === "health")) || (data82 === "network"))){
-const err241 = {instancePath:instancePath+"/safetyChecks/" + i1+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(!(((((data81 === "restore-previous-deployment") || (data81 === "scale-to-previous")) || (data81 === "restore-previous-config")) || (data81 === "uncordon-node")) || (data81 === "custom"))){
+const err241 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -7484,11 +7353,11 @@ vErrors.push(err241);
 errors++;
 }
 }
-if(data81.description !== undefined){
-let data83 = data81.description;
-if(typeof data83 === "string"){
-if(func2(data83) > 256){
-const err242 = {instancePath:instancePath+"/safetyChecks/" + i1+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data80.parameters !== undefined){
+let data82 = data80.parameters;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(Object.keys(data82).length > 1){
+const err242 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -7497,9 +7366,8 @@ vErrors.push(err242);
 }
 errors++;
 }
-}
-else {
-const err243 = {instancePath:instancePath+"/safetyChecks/" + i1+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Object.keys(data82).length < 1){
+const err243 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -7508,10 +7376,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-}
-if(data81.required !== undefined){
-if(typeof data81.required !== "boolean"){
-const err244 = {instancePath:instancePath+"/safetyChecks/" + i1+"/required",schemaPath:"#/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key25 in data82){
+if(!(((((key25 === "restorePreviousDeployment") || (key25 === "scaleToPrevious")) || (key25 === "restorePreviousConfig")) || (key25 === "uncordonNode")) || (key25 === "custom"))){
+const err244 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -7521,9 +7388,11 @@ vErrors.push(err244);
 errors++;
 }
 }
-}
-else {
-const err245 = {instancePath:instancePath+"/safetyChecks/" + i1,schemaPath:"#/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data82.restorePreviousDeployment !== undefined){
+let data83 = data82.restorePreviousDeployment;
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+if(data83.namespace === undefined){
+const err245 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -7532,10 +7401,8 @@ vErrors.push(err245);
 }
 errors++;
 }
-}
-}
-else {
-const err246 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data83.deployment === undefined){
+const err246 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -7544,12 +7411,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-if(data.rollbackSpec !== undefined){
-let data85 = data.rollbackSpec;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-if(data85.action === undefined){
-const err247 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+for(const key26 in data83){
+if(!(((key26 === "namespace") || (key26 === "deployment")) || (key26 === "revision"))){
+const err247 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -7558,8 +7422,12 @@ vErrors.push(err247);
 }
 errors++;
 }
-if(data85.parameters === undefined){
-const err248 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+}
+if(data83.namespace !== undefined){
+let data84 = data83.namespace;
+if(typeof data84 === "string"){
+if(func2(data84) > 63){
+const err248 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -7568,9 +7436,8 @@ vErrors.push(err248);
 }
 errors++;
 }
-for(const key25 in data85){
-if(!(((key25 === "action") || (key25 === "parameters")) || (key25 === "timeout"))){
-const err249 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(!pattern0.test(data84)){
+const err249 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -7580,10 +7447,8 @@ vErrors.push(err249);
 errors++;
 }
 }
-if(data85.action !== undefined){
-let data86 = data85.action;
-if(typeof data86 !== "string"){
-const err250 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err250 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -7592,8 +7457,12 @@ vErrors.push(err250);
 }
 errors++;
 }
-if(!(((((data86 === "restore-previous-deployment") || (data86 === "scale-to-previous")) || (data86 === "restore-previous-config")) || (data86 === "uncordon-node")) || (data86 === "custom"))){
-const err251 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+}
+if(data83.deployment !== undefined){
+let data85 = data83.deployment;
+if(typeof data85 === "string"){
+if(func2(data85) > 253){
+const err251 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -7602,12 +7471,8 @@ vErrors.push(err251);
 }
 errors++;
 }
-}
-if(data85.parameters !== undefined){
-let data87 = data85.parameters;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-if(Object.keys(data87).length > 1){
-const err252 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(!pattern1.test(data85)){
+const err252 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -7616,8 +7481,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-if(Object.keys(data87).length < 1){
-const err253 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err253 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -7626,9 +7492,11 @@ vErrors.push(err253);
 }
 errors++;
 }
-for(const key26 in data87){
-if(!(((((key26 === "restorePreviousDeployment") || (key26 === "scaleToPrevious")) || (key26 === "restorePreviousConfig")) || (key26 === "uncordonNode")) || (key26 === "custom"))){
-const err254 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
+}
+if(data83.revision !== undefined){
+let data86 = data83.revision;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err254 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -7637,12 +7505,9 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-if(data87.restorePreviousDeployment !== undefined){
-let data88 = data87.restorePreviousDeployment;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-if(data88.namespace === undefined){
-const err255 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 1000000 || isNaN(data86)){
+const err255 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -7651,8 +7516,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(data88.deployment === undefined){
-const err256 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data86 < 0 || isNaN(data86)){
+const err256 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -7661,9 +7526,11 @@ vErrors.push(err256);
 }
 errors++;
 }
-for(const key27 in data88){
-if(!(((key27 === "namespace") || (key27 === "deployment")) || (key27 === "revision"))){
-const err257 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err257 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -7673,11 +7540,11 @@ vErrors.push(err257);
 errors++;
 }
 }
-if(data88.namespace !== undefined){
-let data89 = data88.namespace;
-if(typeof data89 === "string"){
-if(func2(data89) > 63){
-const err258 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data82.scaleToPrevious !== undefined){
+let data87 = data82.scaleToPrevious;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(data87.namespace === undefined){
+const err258 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -7686,8 +7553,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(!pattern0.test(data89)){
-const err259 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data87.deployment === undefined){
+const err259 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -7696,9 +7563,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-}
-else {
-const err260 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data87.previousReplicas === undefined){
+const err260 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -7707,12 +7573,9 @@ vErrors.push(err260);
 }
 errors++;
 }
-}
-if(data88.deployment !== undefined){
-let data90 = data88.deployment;
-if(typeof data90 === "string"){
-if(func2(data90) > 253){
-const err261 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key27 in data87){
+if(!(((key27 === "namespace") || (key27 === "deployment")) || (key27 === "previousReplicas"))){
+const err261 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -7721,8 +7584,12 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(!pattern1.test(data90)){
-const err262 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data87.namespace !== undefined){
+let data88 = data87.namespace;
+if(typeof data88 === "string"){
+if(func2(data88) > 63){
+const err262 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -7731,9 +7598,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-else {
-const err263 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern0.test(data88)){
+const err263 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -7743,10 +7609,8 @@ vErrors.push(err263);
 errors++;
 }
 }
-if(data88.revision !== undefined){
-let data91 = data88.revision;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
-const err264 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err264 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -7755,9 +7619,12 @@ vErrors.push(err264);
 }
 errors++;
 }
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 > 1000000 || isNaN(data91)){
-const err265 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data87.deployment !== undefined){
+let data89 = data87.deployment;
+if(typeof data89 === "string"){
+if(func2(data89) > 253){
+const err265 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -7766,8 +7633,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(data91 < 0 || isNaN(data91)){
-const err266 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!pattern1.test(data89)){
+const err266 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -7777,10 +7644,8 @@ vErrors.push(err266);
 errors++;
 }
 }
-}
-}
 else {
-const err267 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err267 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -7790,11 +7655,10 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data87.scaleToPrevious !== undefined){
-let data92 = data87.scaleToPrevious;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-if(data92.namespace === undefined){
-const err268 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data87.previousReplicas !== undefined){
+let data90 = data87.previousReplicas;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err268 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -7803,8 +7667,9 @@ vErrors.push(err268);
 }
 errors++;
 }
-if(data92.deployment === undefined){
-const err269 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 > 10000 || isNaN(data90)){
+const err269 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -7813,9 +7678,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-for(const key28 in data92){
-if(!(((key28 === "namespace") || (key28 === "deployment")) || (key28 === "previousReplicas"))){
-const err270 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+if(data90 < 0 || isNaN(data90)){
+const err270 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -7825,11 +7689,10 @@ vErrors.push(err270);
 errors++;
 }
 }
-if(data92.namespace !== undefined){
-let data93 = data92.namespace;
-if(typeof data93 === "string"){
-if(func2(data93) > 63){
-const err271 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+}
+else {
+const err271 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -7838,8 +7701,12 @@ vErrors.push(err271);
 }
 errors++;
 }
-if(!pattern0.test(data93)){
-const err272 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data82.restorePreviousConfig !== undefined){
+let data91 = data82.restorePreviousConfig;
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
+if(data91.namespace === undefined){
+const err272 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -7848,9 +7715,8 @@ vErrors.push(err272);
 }
 errors++;
 }
-}
-else {
-const err273 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data91.name === undefined){
+const err273 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -7859,12 +7725,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-if(data92.deployment !== undefined){
-let data94 = data92.deployment;
-if(typeof data94 === "string"){
-if(func2(data94) > 253){
-const err274 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data91.type === undefined){
+const err274 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -7873,8 +7735,9 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(!pattern1.test(data94)){
-const err275 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key28 in data91){
+if(!((((key28 === "namespace") || (key28 === "name")) || (key28 === "type")) || (key28 === "snapshot"))){
+const err275 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -7884,8 +7747,11 @@ vErrors.push(err275);
 errors++;
 }
 }
-else {
-const err276 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data91.namespace !== undefined){
+let data92 = data91.namespace;
+if(typeof data92 === "string"){
+if(func2(data92) > 63){
+const err276 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -7894,11 +7760,8 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-if(data92.previousReplicas !== undefined){
-let data95 = data92.previousReplicas;
-if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
-const err277 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern0.test(data92)){
+const err277 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -7907,9 +7770,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-if((typeof data95 == "number") && (isFinite(data95))){
-if(data95 > 10000 || isNaN(data95)){
-const err278 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+else {
+const err278 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -7918,8 +7781,12 @@ vErrors.push(err278);
 }
 errors++;
 }
-if(data95 < 0 || isNaN(data95)){
-const err279 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data91.name !== undefined){
+let data93 = data91.name;
+if(typeof data93 === "string"){
+if(func2(data93) > 253){
+const err279 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -7928,11 +7795,8 @@ vErrors.push(err279);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err280 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data93)){
+const err280 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -7942,11 +7806,8 @@ vErrors.push(err280);
 errors++;
 }
 }
-if(data87.restorePreviousConfig !== undefined){
-let data96 = data87.restorePreviousConfig;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-if(data96.namespace === undefined){
-const err281 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+else {
+const err281 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -7955,8 +7816,11 @@ vErrors.push(err281);
 }
 errors++;
 }
-if(data96.name === undefined){
-const err282 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data91.type !== undefined){
+let data94 = data91.type;
+if(typeof data94 !== "string"){
+const err282 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -7965,8 +7829,8 @@ vErrors.push(err282);
 }
 errors++;
 }
-if(data96.type === undefined){
-const err283 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(!((data94 === "ConfigMap") || (data94 === "Secret"))){
+const err283 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -7975,9 +7839,12 @@ vErrors.push(err283);
 }
 errors++;
 }
-for(const key29 in data96){
-if(!((((key29 === "namespace") || (key29 === "name")) || (key29 === "type")) || (key29 === "snapshot"))){
-const err284 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+}
+if(data91.snapshot !== undefined){
+let data95 = data91.snapshot;
+if(typeof data95 === "string"){
+if(func2(data95) > 256){
+const err284 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -7987,11 +7854,8 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data96.namespace !== undefined){
-let data97 = data96.namespace;
-if(typeof data97 === "string"){
-if(func2(data97) > 63){
-const err285 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err285 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -8000,8 +7864,10 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(!pattern0.test(data97)){
-const err286 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+}
+else {
+const err286 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -8011,8 +7877,11 @@ vErrors.push(err286);
 errors++;
 }
 }
-else {
-const err287 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.uncordonNode !== undefined){
+let data96 = data82.uncordonNode;
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+if(data96.nodeName === undefined){
+const err287 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -8021,12 +7890,9 @@ vErrors.push(err287);
 }
 errors++;
 }
-}
-if(data96.name !== undefined){
-let data98 = data96.name;
-if(typeof data98 === "string"){
-if(func2(data98) > 253){
-const err288 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key29 in data96){
+if(!(key29 === "nodeName")){
+const err288 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -8035,8 +7901,12 @@ vErrors.push(err288);
 }
 errors++;
 }
-if(!pattern1.test(data98)){
-const err289 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data96.nodeName !== undefined){
+let data97 = data96.nodeName;
+if(typeof data97 === "string"){
+if(func2(data97) > 253){
+const err289 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -8045,9 +7915,8 @@ vErrors.push(err289);
 }
 errors++;
 }
-}
-else {
-const err290 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data97)){
+const err290 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -8057,10 +7926,8 @@ vErrors.push(err290);
 errors++;
 }
 }
-if(data96.type !== undefined){
-let data99 = data96.type;
-if(typeof data99 !== "string"){
-const err291 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err291 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -8069,8 +7936,10 @@ vErrors.push(err291);
 }
 errors++;
 }
-if(!((data99 === "ConfigMap") || (data99 === "Secret"))){
-const err292 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err292 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -8080,11 +7949,11 @@ vErrors.push(err292);
 errors++;
 }
 }
-if(data96.snapshot !== undefined){
-let data100 = data96.snapshot;
-if(typeof data100 === "string"){
-if(func2(data100) > 256){
-const err293 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data82.custom !== undefined){
+let data98 = data82.custom;
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+if(data98.actionType === undefined){
+const err293 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -8093,9 +7962,9 @@ vErrors.push(err293);
 }
 errors++;
 }
-}
-else {
-const err294 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key30 in data98){
+if(!((key30 === "actionType") || (key30 === "config"))){
+const err294 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -8105,9 +7974,11 @@ vErrors.push(err294);
 errors++;
 }
 }
-}
-else {
-const err295 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data98.actionType !== undefined){
+let data99 = data98.actionType;
+if(typeof data99 === "string"){
+if(func2(data99) > 128){
+const err295 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -8116,12 +7987,8 @@ vErrors.push(err295);
 }
 errors++;
 }
-}
-if(data87.uncordonNode !== undefined){
-let data101 = data87.uncordonNode;
-if(data101 && typeof data101 == "object" && !Array.isArray(data101)){
-if(data101.nodeName === undefined){
-const err296 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(func2(data99) < 1){
+const err296 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -8130,9 +7997,9 @@ vErrors.push(err296);
 }
 errors++;
 }
-for(const key30 in data101){
-if(!(key30 === "nodeName")){
-const err297 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
+}
+else {
+const err297 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -8142,11 +8009,11 @@ vErrors.push(err297);
 errors++;
 }
 }
-if(data101.nodeName !== undefined){
-let data102 = data101.nodeName;
-if(typeof data102 === "string"){
-if(func2(data102) > 253){
-const err298 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data98.config !== undefined){
+let data100 = data98.config;
+if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
+if(Object.keys(data100).length > 64){
+const err298 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -8155,8 +8022,11 @@ vErrors.push(err298);
 }
 errors++;
 }
-if(!pattern1.test(data102)){
-const err299 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key31 in data100){
+let data101 = data100[key31];
+if(typeof data101 === "string"){
+if(func2(data101) > 4096){
+const err299 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -8167,7 +8037,7 @@ errors++;
 }
 }
 else {
-const err300 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err300 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -8179,7 +8049,7 @@ errors++;
 }
 }
 else {
-const err301 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err301 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -8189,11 +8059,9 @@ vErrors.push(err301);
 errors++;
 }
 }
-if(data87.custom !== undefined){
-let data103 = data87.custom;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-if(data103.actionType === undefined){
-const err302 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+}
+else {
+const err302 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -8202,9 +8070,10 @@ vErrors.push(err302);
 }
 errors++;
 }
-for(const key31 in data103){
-if(!((key31 === "actionType") || (key31 === "config"))){
-const err303 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
+}
+}
+else {
+const err303 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -8214,11 +8083,11 @@ vErrors.push(err303);
 errors++;
 }
 }
-if(data103.actionType !== undefined){
-let data104 = data103.actionType;
-if(typeof data104 === "string"){
-if(func2(data104) > 128){
-const err304 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data80.timeout !== undefined){
+let data102 = data80.timeout;
+if(typeof data102 === "string"){
+if(func2(data102) > 32){
+const err304 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -8227,8 +8096,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(func2(data104) < 1){
-const err305 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern6.test(data102)){
+const err305 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -8239,7 +8108,7 @@ errors++;
 }
 }
 else {
-const err306 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err306 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -8249,11 +8118,9 @@ vErrors.push(err306);
 errors++;
 }
 }
-if(data103.config !== undefined){
-let data105 = data103.config;
-if(data105 && typeof data105 == "object" && !Array.isArray(data105)){
-if(Object.keys(data105).length > 64){
-const err307 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err307 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -8262,11 +8129,10 @@ vErrors.push(err307);
 }
 errors++;
 }
-for(const key32 in data105){
-let data106 = data105[key32];
-if(typeof data106 === "string"){
-if(func2(data106) > 4096){
-const err308 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err308 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -8275,125 +8141,19 @@ vErrors.push(err308);
 }
 errors++;
 }
-}
-else {
-const err309 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err309];
-}
-else {
-vErrors.push(err309);
-}
-errors++;
-}
-}
-}
-else {
-const err310 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err310];
-}
-else {
-vErrors.push(err310);
-}
-errors++;
-}
-}
-}
-else {
-const err311 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err311];
-}
-else {
-vErrors.push(err311);
-}
-errors++;
-}
-}
-}
-else {
-const err312 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err312];
-}
-else {
-vErrors.push(err312);
-}
-errors++;
-}
-}
-if(data85.timeout !== undefined){
-let data107 = data85.timeout;
-if(typeof data107 === "string"){
-if(func2(data107) > 32){
-const err313 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
-if(vErrors === null){
-vErrors = [err313];
-}
-else {
-vErrors.push(err313);
-}
-errors++;
-}
-if(!pattern6.test(data107)){
-const err314 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
-if(vErrors === null){
-vErrors = [err314];
-}
-else {
-vErrors.push(err314);
-}
-errors++;
-}
-}
-else {
-const err315 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err315];
-}
-else {
-vErrors.push(err315);
-}
-errors++;
-}
-}
-}
-else {
-const err316 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err316];
-}
-else {
-vErrors.push(err316);
-}
-errors++;
-}
-}
-}
-else {
-const err317 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err317];
-}
-else {
-vErrors.push(err317);
-}
-errors++;
-}
 validate11.errors = vErrors;
 return errors === 0;
 }
 
 export const validateKubernetesExecutionStatus = validate12;
-const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048},"previousRevision":{"type":"integer","description":"A Deployment’s rollout revision before the step.","minimum":0,"maximum":9007199254740991},"snapshot":{"type":"string","description":"The object holding the values before the step, which a rollback restores.","maxLength":253}},"additionalProperties":false},"nodeResult":{"type":"object","description":"Result of a cordon or drain.","properties":{"nodeName":{"type":"string","description":"The node.","maxLength":253},"previouslyUnschedulable":{"type":"boolean","description":"Whether the node was cordoned before the step."},"evictedPods":{"type":"array","description":"Pods evicted, at most 256.","items":{"type":"string","description":"namespace/name of an evicted pod.","maxLength":317},"maxItems":256},"podsEvicted":{"type":"integer","description":"How many pods were evicted.","minimum":0,"maximum":100000},"skippedPods":{"type":"array","description":"DaemonSet and mirror pods left.","items":{"type":"string","description":"namespace/name of a pod left in place.","maxLength":317},"maxItems":256}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When the executor started."},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
+const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When an executor first picked the child up (claimed it)."},"claim":{"type":"object","description":"Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).","properties":{"holder":{"type":"string","description":"The executor replica (its pod name, or host and pid).","maxLength":253},"acquireTime":{"type":"string","format":"date-time","description":"When the holder claimed the child."},"renewTime":{"type":"string","format":"date-time","description":"When the holder last renewed its claim."},"leaseDurationSeconds":{"type":"integer","description":"How long the claim holds without a renewal.","minimum":1,"maximum":3600},"claims":{"type":"integer","description":"How many times the child was claimed (more than 1: taken over).","minimum":1,"maximum":1000}},"required":["holder","renewTime","leaseDurationSeconds"],"additionalProperties":false},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((((key0 === "phase") || (key0 === "executionResult")) || (key0 === "message")) || (key0 === "wouldSucceed")) || (key0 === "startTime")) || (key0 === "completionTime"))){
+if(!(((((((key0 === "phase") || (key0 === "executionResult")) || (key0 === "message")) || (key0 === "wouldSucceed")) || (key0 === "startTime")) || (key0 === "claim")) || (key0 === "completionTime"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -8431,7 +8191,7 @@ if(data.executionResult !== undefined){
 let data1 = data.executionResult;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!(func12.call(schema13.properties.executionResult.properties, key1))){
+if(!((((((((key1 === "success") || (key1 === "executionTime")) || (key1 === "scaleResult")) || (key1 === "restartResult")) || (key1 === "updateResult")) || (key1 === "customResult")) || (key1 === "resourcesAffected")) || (key1 === "warnings"))){
 const err3 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -8778,7 +8538,7 @@ if(data1.updateResult !== undefined){
 let data14 = data1.updateResult;
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 for(const key4 in data14){
-if(!((((((((key4 === "resourceType") || (key4 === "resourceName")) || (key4 === "namespace")) || (key4 === "updateType")) || (key4 === "previousValue")) || (key4 === "newValue")) || (key4 === "previousRevision")) || (key4 === "snapshot"))){
+if(!((((((key4 === "resourceType") || (key4 === "resourceName")) || (key4 === "namespace")) || (key4 === "updateType")) || (key4 === "previousValue")) || (key4 === "newValue"))){
 const err31 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err31];
@@ -8939,10 +8699,9 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data14.previousRevision !== undefined){
-let data21 = data14.previousRevision;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err44 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err44 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -8951,9 +8710,13 @@ vErrors.push(err44);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 9007199254740991 || isNaN(data21)){
-const err45 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+}
+if(data1.customResult !== undefined){
+let data21 = data1.customResult;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key5 in data21){
+if(!((key5 === "actionType") || (key5 === "output"))){
+const err45 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -8962,8 +8725,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err46 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data21.actionType !== undefined){
+let data22 = data21.actionType;
+if(typeof data22 === "string"){
+if(func2(data22) > 128){
+const err46 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -8973,12 +8740,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-if(data14.snapshot !== undefined){
-let data22 = data14.snapshot;
-if(typeof data22 === "string"){
-if(func2(data22) > 253){
-const err47 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err47 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -8988,8 +8751,11 @@ vErrors.push(err47);
 errors++;
 }
 }
-else {
-const err48 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data21.output !== undefined){
+let data23 = data21.output;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(Object.keys(data23).length > 64){
+const err48 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -8998,10 +8764,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-}
-else {
-const err49 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key6 in data23){
+let data24 = data23[key6];
+if(typeof data24 === "string"){
+if(func2(data24) > 4096){
+const err49 = {instancePath:instancePath+"/executionResult/customResult/output/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -9011,12 +8778,8 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data1.nodeResult !== undefined){
-let data23 = data1.nodeResult;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key5 in data23){
-if(!(((((key5 === "nodeName") || (key5 === "previouslyUnschedulable")) || (key5 === "evictedPods")) || (key5 === "podsEvicted")) || (key5 === "skippedPods"))){
-const err50 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+else {
+const err50 = {instancePath:instancePath+"/executionResult/customResult/output/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -9026,11 +8789,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data23.nodeName !== undefined){
-let data24 = data23.nodeName;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err51 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err51 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -9040,8 +8801,9 @@ vErrors.push(err51);
 errors++;
 }
 }
+}
 else {
-const err52 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err52 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -9051,9 +8813,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data23.previouslyUnschedulable !== undefined){
-if(typeof data23.previouslyUnschedulable !== "boolean"){
-const err53 = {instancePath:instancePath+"/executionResult/nodeResult/previouslyUnschedulable",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/previouslyUnschedulable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data1.resourcesAffected !== undefined){
+let data25 = data1.resourcesAffected;
+if(Array.isArray(data25)){
+if(data25.length > 256){
+const err53 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -9062,12 +8826,13 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data23.evictedPods !== undefined){
-let data26 = data23.evictedPods;
-if(Array.isArray(data26)){
-if(data26.length > 256){
-const err54 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+const len1 = data25.length;
+for(let i1=0; i1<len1; i1++){
+let data26 = data25[i1];
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+for(const key7 in data26){
+if(!((((key7 === "resourceType") || (key7 === "name")) || (key7 === "namespace")) || (key7 === "changeType"))){
+const err54 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9076,12 +8841,12 @@ vErrors.push(err54);
 }
 errors++;
 }
-const len1 = data26.length;
-for(let i1=0; i1<len1; i1++){
-let data27 = data26[i1];
+}
+if(data26.resourceType !== undefined){
+let data27 = data26.resourceType;
 if(typeof data27 === "string"){
-if(func2(data27) > 317){
-const err55 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i1,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
+if(func2(data27) > 63){
+const err55 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -9092,7 +8857,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i1,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err56 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -9102,9 +8867,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data26.name !== undefined){
+let data28 = data26.name;
+if(typeof data28 === "string"){
+if(func2(data28) > 253){
+const err57 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -9114,10 +8881,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data23.podsEvicted !== undefined){
-let data28 = data23.podsEvicted;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err58 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err58 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -9126,9 +8891,12 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 100000 || isNaN(data28)){
-const err59 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+if(data26.namespace !== undefined){
+let data29 = data26.namespace;
+if(typeof data29 === "string"){
+if(func2(data29) > 63){
+const err59 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -9137,8 +8905,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data28 < 0 || isNaN(data28)){
-const err60 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err60 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -9148,12 +8917,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-if(data23.skippedPods !== undefined){
-let data29 = data23.skippedPods;
-if(Array.isArray(data29)){
-if(data29.length > 256){
-const err61 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(data26.changeType !== undefined){
+let data30 = data26.changeType;
+if(typeof data30 === "string"){
+if(func2(data30) > 63){
+const err61 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -9162,12 +8930,9 @@ vErrors.push(err61);
 }
 errors++;
 }
-const len2 = data29.length;
-for(let i2=0; i2<len2; i2++){
-let data30 = data29[i2];
-if(typeof data30 === "string"){
-if(func2(data30) > 317){
-const err62 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
+}
+else {
+const err62 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -9177,8 +8942,9 @@ vErrors.push(err62);
 errors++;
 }
 }
+}
 else {
-const err63 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err63 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -9190,7 +8956,7 @@ errors++;
 }
 }
 else {
-const err64 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err64 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -9200,9 +8966,11 @@ vErrors.push(err64);
 errors++;
 }
 }
-}
-else {
-const err65 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data1.warnings !== undefined){
+let data31 = data1.warnings;
+if(Array.isArray(data31)){
+if(data31.length > 32){
+const err65 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -9211,13 +8979,12 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data1.customResult !== undefined){
-let data31 = data1.customResult;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-for(const key6 in data31){
-if(!((key6 === "actionType") || (key6 === "output"))){
-const err66 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+const len2 = data31.length;
+for(let i2=0; i2<len2; i2++){
+let data32 = data31[i2];
+if(typeof data32 === "string"){
+if(func2(data32) > 2048){
+const err66 = {instancePath:instancePath+"/executionResult/warnings/" + i2,schemaPath:"#/properties/executionResult/properties/warnings/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -9227,11 +8994,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data31.actionType !== undefined){
-let data32 = data31.actionType;
-if(typeof data32 === "string"){
-if(func2(data32) > 128){
-const err67 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err67 = {instancePath:instancePath+"/executionResult/warnings/" + i2,schemaPath:"#/properties/executionResult/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9241,8 +9005,9 @@ vErrors.push(err67);
 errors++;
 }
 }
+}
 else {
-const err68 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err68 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9252,11 +9017,9 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data31.output !== undefined){
-let data33 = data31.output;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(Object.keys(data33).length > 64){
-const err69 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err69 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -9265,11 +9028,12 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key7 in data33){
-let data34 = data33[key7];
-if(typeof data34 === "string"){
-if(func2(data34) > 4096){
-const err70 = {instancePath:instancePath+"/executionResult/customResult/output/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data.message !== undefined){
+let data33 = data.message;
+if(typeof data33 === "string"){
+if(func2(data33) > 2048){
+const err70 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9280,7 +9044,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/executionResult/customResult/output/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err71 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9290,9 +9054,9 @@ vErrors.push(err71);
 errors++;
 }
 }
-}
-else {
-const err72 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.wouldSucceed !== undefined){
+if(typeof data.wouldSucceed !== "boolean"){
+const err72 = {instancePath:instancePath+"/wouldSucceed",schemaPath:"#/properties/wouldSucceed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9302,9 +9066,9 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.startTime !== undefined){
+if(!(typeof data.startTime === "string")){
+const err73 = {instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9314,11 +9078,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data1.resourcesAffected !== undefined){
-let data35 = data1.resourcesAffected;
-if(Array.isArray(data35)){
-if(data35.length > 256){
-const err74 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(data.claim !== undefined){
+let data36 = data.claim;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.holder === undefined){
+const err74 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -9327,13 +9091,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len3 = data35.length;
-for(let i3=0; i3<len3; i3++){
-let data36 = data35[i3];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key8 in data36){
-if(!((((key8 === "resourceType") || (key8 === "name")) || (key8 === "namespace")) || (key8 === "changeType"))){
-const err75 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data36.renewTime === undefined){
+const err75 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "renewTime"},message:"must have required property '"+"renewTime"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -9342,12 +9101,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-if(data36.resourceType !== undefined){
-let data37 = data36.resourceType;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err76 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data36.leaseDurationSeconds === undefined){
+const err76 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "leaseDurationSeconds"},message:"must have required property '"+"leaseDurationSeconds"+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9356,9 +9111,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-else {
-const err77 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key8 in data36){
+if(!(((((key8 === "holder") || (key8 === "acquireTime")) || (key8 === "renewTime")) || (key8 === "leaseDurationSeconds")) || (key8 === "claims"))){
+const err77 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9368,11 +9123,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data36.name !== undefined){
-let data38 = data36.name;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err78 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data36.holder !== undefined){
+let data37 = data36.holder;
+if(typeof data37 === "string"){
+if(func2(data37) > 253){
+const err78 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9383,7 +9138,7 @@ errors++;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err79 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9393,11 +9148,9 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data36.namespace !== undefined){
-let data39 = data36.namespace;
-if(typeof data39 === "string"){
-if(func2(data39) > 63){
-const err80 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data36.acquireTime !== undefined){
+if(!(typeof data36.acquireTime === "string")){
+const err80 = {instancePath:instancePath+"/claim/acquireTime",schemaPath:"#/properties/claim/properties/acquireTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9407,8 +9160,9 @@ vErrors.push(err80);
 errors++;
 }
 }
-else {
-const err81 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.renewTime !== undefined){
+if(!(typeof data36.renewTime === "string")){
+const err81 = {instancePath:instancePath+"/claim/renewTime",schemaPath:"#/properties/claim/properties/renewTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9418,11 +9172,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data36.changeType !== undefined){
-let data40 = data36.changeType;
-if(typeof data40 === "string"){
-if(func2(data40) > 63){
-const err82 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data36.leaseDurationSeconds !== undefined){
+let data40 = data36.leaseDurationSeconds;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err82 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9431,9 +9184,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 3600 || isNaN(data40)){
+const err83 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -9442,10 +9195,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40 < 1 || isNaN(data40)){
+const err84 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -9456,8 +9207,10 @@ errors++;
 }
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data36.claims !== undefined){
+let data41 = data36.claims;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err85 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -9466,12 +9219,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data1.warnings !== undefined){
-let data41 = data1.warnings;
-if(Array.isArray(data41)){
-if(data41.length > 32){
-const err86 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 1000 || isNaN(data41)){
+const err86 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -9480,12 +9230,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-const len4 = data41.length;
-for(let i4=0; i4<len4; i4++){
-let data42 = data41[i4];
-if(typeof data42 === "string"){
-if(func2(data42) > 2048){
-const err87 = {instancePath:instancePath+"/executionResult/warnings/" + i4,schemaPath:"#/properties/executionResult/properties/warnings/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data41 < 1 || isNaN(data41)){
+const err87 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -9495,8 +9241,10 @@ vErrors.push(err87);
 errors++;
 }
 }
+}
+}
 else {
-const err88 = {instancePath:instancePath+"/executionResult/warnings/" + i4,schemaPath:"#/properties/executionResult/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err88 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -9506,9 +9254,9 @@ vErrors.push(err88);
 errors++;
 }
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.completionTime !== undefined){
+if(!(typeof data.completionTime === "string")){
+const err89 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -9520,85 +9268,12 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err90 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err90];
 }
 else {
 vErrors.push(err90);
-}
-errors++;
-}
-}
-if(data.message !== undefined){
-let data43 = data.message;
-if(typeof data43 === "string"){
-if(func2(data43) > 2048){
-const err91 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-}
-else {
-const err92 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-}
-if(data.wouldSucceed !== undefined){
-if(typeof data.wouldSucceed !== "boolean"){
-const err93 = {instancePath:instancePath+"/wouldSucceed",schemaPath:"#/properties/wouldSucceed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-if(data.startTime !== undefined){
-if(!(typeof data.startTime === "string")){
-const err94 = {instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-}
-if(data.completionTime !== undefined){
-if(!(typeof data.completionTime === "string")){
-const err95 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-}
-}
-else {
-const err96 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
 }
 errors++;
 }

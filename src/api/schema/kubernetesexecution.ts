@@ -59,6 +59,17 @@ export const kubernetesExecutionStatus = obj('What the executor reports.', {
   executionResult: stepExecutionResult,
   message: str(LIMITS.longText, 'Human-readable message, e.g. the error.'),
   wouldSucceed: bool('For a dry run: whether the real step would succeed.'),
-  startTime: time('When the executor started.'),
+  startTime: time('When an executor first picked the child up (claimed it).'),
+  claim: obj(
+    'Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).',
+    {
+      holder: str(253, 'The executor replica (its pod name, or host and pid).'),
+      acquireTime: time('When the holder claimed the child.'),
+      renewTime: time('When the holder last renewed its claim.'),
+      leaseDurationSeconds: int(1, 3600, 'How long the claim holds without a renewal.'),
+      claims: int(1, 1000, 'How many times the child was claimed (more than 1: taken over).'),
+    },
+    ['holder', 'renewTime', 'leaseDurationSeconds'],
+  ),
   completionTime: time('When the executor finished.'),
 });

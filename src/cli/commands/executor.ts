@@ -1,31 +1,26 @@
-/** `wfx executor`: the demo executor as a process, until SIGTERM or SIGINT. */
-import { startExecutor } from '../../executor/executor.ts';
-import { createKubeClient } from '../../shell/kube/client.ts';
+/** `wfx executor`: the executor service as a process, until SIGTERM or SIGINT. */
+import { startExecutorService, type ExecutorServiceConfig } from '../../executor/service.ts';
 import { createLogger } from '../../shell/logger.ts';
-import { loadClientConfig, type ClientConfig } from '../../shell/kube/kubeconfig.ts';
 import { CliError } from '../errors.ts';
 
-export async function runExecutor(flags: {
-  kubeconfig?: string | undefined;
-  namespace?: string | undefined;
-  logLevel: string;
-}): Promise<void> {
+export async function runExecutor(flags: ExecutorServiceConfig & { logLevel: string }): Promise<void> {
   const log = createLogger(flags.logLevel);
-  let config: ClientConfig;
+  let service;
   try {
-    config = loadClientConfig(flags.kubeconfig);
+    service = await startExecutorService({ ...flags, log });
   } catch (error) {
-    throw new CliError(`cannot load the kubeconfig: ${(error as Error).message}`);
+    throw new CliError(`cannot start the executor: ${(error as Error).message}`);
   }
-  const client = await createKubeClient(config);
-  const executor = await startExecutor({ client, log, namespace: flags.namespace });
+  log.info('executor started', {
+    identity: service.executor.identity,
+    healthPort: service.healthPort,
+    metricsPort: service.metricsPort,
+  });
+  const running = service;
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });
-      void executor.stop().finally(() => {
-        client.close();
-        resolve();
-      });
+      void running.stop().finally(resolve);
     };
     process.once('SIGTERM', () => {
       stop('SIGTERM');

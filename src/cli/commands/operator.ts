@@ -29,6 +29,8 @@ export interface OperatorFlags {
   /** Where tls.crt and tls.key for the metrics server are mounted; unset: self-signed at start. */
   metricsCertDir?: string | undefined;
   kubeApiBurst: number;
+  /** A child no executor claimed within this is reported on its workflow. */
+  pickupTimeoutMs?: number | undefined;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -74,6 +76,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       progressWriteDelayMs: flags.progressWriteDelayMs,
       metricsCertDir: flags.metricsCertDir,
       rateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
+      pickupTimeoutMs: flags.pickupTimeoutMs,
       shards:
         flags.shards > 1
           ? {

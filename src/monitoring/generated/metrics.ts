@@ -3,6 +3,7 @@ export const METRICS = {
   executionsTotal: {
     name: 'kubernaut_workflowexecution_executions_total',
     type: 'counter',
+    section: 'specification',
     help: 'Total number of workflow executions',
     labelNames: ['workflow_name', 'outcome'],
     readAtScrape: false,
@@ -10,6 +11,7 @@ export const METRICS = {
   phaseDuration: {
     name: 'kubernaut_workflowexecution_phase_duration_seconds',
     type: 'histogram',
+    section: 'specification',
     help: 'Duration of workflow phases',
     labelNames: ['phase'],
     buckets: [1, 5, 10, 30, 60, 120, 300, 600],
@@ -18,6 +20,7 @@ export const METRICS = {
   activeExecutions: {
     name: 'kubernaut_workflowexecution_active_executions',
     type: 'gauge',
+    section: 'specification',
     help: 'Number of workflows currently executing',
     labelNames: [],
     readAtScrape: true,
@@ -25,6 +28,7 @@ export const METRICS = {
   stepsCreatedTotal: {
     name: 'kubernaut_workflowexecution_steps_created_total',
     type: 'counter',
+    section: 'specification',
     help: 'Total workflow steps created',
     labelNames: ['workflow_name', 'action'],
     readAtScrape: false,
@@ -32,6 +36,7 @@ export const METRICS = {
   stepsCompletedTotal: {
     name: 'kubernaut_workflowexecution_steps_completed_total',
     type: 'counter',
+    section: 'specification',
     help: 'Total workflow steps completed',
     labelNames: ['workflow_name', 'action', 'status'],
     readAtScrape: false,
@@ -39,6 +44,7 @@ export const METRICS = {
   rollbacksTotal: {
     name: 'kubernaut_workflowexecution_rollbacks_total',
     type: 'counter',
+    section: 'specification',
     help: 'Total rollbacks performed',
     labelNames: ['workflow_name', 'reason'],
     readAtScrape: false,
@@ -46,6 +52,7 @@ export const METRICS = {
   retriesTotal: {
     name: 'kubernaut_workflowexecution_retries_total',
     type: 'counter',
+    section: 'specification',
     help: 'Retry requests of failed runs (wfx retry) decided, accepted or refused',
     labelNames: ['workflow_name', 'result'],
     readAtScrape: false,
@@ -53,6 +60,7 @@ export const METRICS = {
   effectivenessScore: {
     name: 'kubernaut_workflowexecution_effectiveness_score',
     type: 'histogram',
+    section: 'specification',
     help: 'Workflow effectiveness score (0.0-1.0)',
     labelNames: [],
     buckets: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
@@ -61,6 +69,7 @@ export const METRICS = {
   safetyValidationTotal: {
     name: 'kubernaut_workflowexecution_safety_validation_total',
     type: 'counter',
+    section: 'specification',
     help: 'Total safety validations performed',
     labelNames: ['check_type', 'result'],
     readAtScrape: false,
@@ -68,6 +77,7 @@ export const METRICS = {
   adaptiveAdjustmentsTotal: {
     name: 'kubernaut_workflowexecution_adaptive_adjustments_total',
     type: 'counter',
+    section: 'specification',
     help: 'Total adaptive adjustments made during execution',
     labelNames: ['adjustment_type'],
     readAtScrape: false,
@@ -75,6 +85,7 @@ export const METRICS = {
   createdTotal: {
     name: 'kubernaut_workflowexecution_created_total',
     type: 'counter',
+    section: 'lifecycle',
     help: 'WorkflowExecution resources seen for the first time',
     labelNames: ['namespace'],
     readAtScrape: false,
@@ -82,6 +93,7 @@ export const METRICS = {
   deletedTotal: {
     name: 'kubernaut_workflowexecution_deleted_total',
     type: 'counter',
+    section: 'lifecycle',
     help: 'WorkflowExecution resources finalized for deletion',
     labelNames: ['namespace', 'phase'],
     readAtScrape: false,
@@ -89,6 +101,7 @@ export const METRICS = {
   activeTotal: {
     name: 'kubernaut_workflowexecution_active_total',
     type: 'gauge',
+    section: 'lifecycle',
     help: 'WorkflowExecution resources not yet finished, by phase',
     labelNames: ['namespace', 'phase'],
     readAtScrape: true,
@@ -96,6 +109,7 @@ export const METRICS = {
   lifecycleDuration: {
     name: 'kubernaut_workflowexecution_lifecycle_duration_seconds',
     type: 'histogram',
+    section: 'lifecycle',
     help: 'Time from planning to completion or failure',
     labelNames: ['outcome'],
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
@@ -104,6 +118,7 @@ export const METRICS = {
   validationFailuresTotal: {
     name: 'kubernaut_workflowexecution_validation_failures_total',
     type: 'counter',
+    section: 'lifecycle',
     help: 'Workflows refused by validation or safety checks',
     labelNames: ['reason'],
     readAtScrape: false,
@@ -111,6 +126,7 @@ export const METRICS = {
   phaseStartTimestamp: {
     name: 'kubernaut_workflowexecution_phase_start_timestamp_seconds',
     type: 'gauge',
+    section: 'lifecycle',
     help: 'When the current phase of a workflow not yet finished started',
     labelNames: ['namespace', 'name', 'phase'],
     readAtScrape: true,
@@ -118,6 +134,7 @@ export const METRICS = {
   workflowStatus: {
     name: 'kubernaut_workflowexecution_workflow_status',
     type: 'gauge',
+    section: 'lifecycle',
     help: 'Each WorkflowExecution with its phase and the reason of its Ready condition (value 1)',
     labelNames: ['namespace', 'name', 'phase', 'reason'],
     readAtScrape: true,
@@ -125,6 +142,7 @@ export const METRICS = {
   auditWritesTotal: {
     name: 'kubernaut_workflowexecution_audit_writes_total',
     type: 'counter',
+    section: 'lifecycle',
     help: 'Audit record writes by result (success, failure)',
     labelNames: ['result'],
     readAtScrape: false,
@@ -132,6 +150,7 @@ export const METRICS = {
   workflowSteps: {
     name: 'kubernaut_workflowexecution_workflow_steps',
     type: 'histogram',
+    section: 'lifecycle',
     help: 'Number of steps per workflow',
     labelNames: [],
     buckets: [1, 2, 3, 5, 10, 20, 50, 100, 200],
@@ -140,6 +159,7 @@ export const METRICS = {
   reconcileTotal: {
     name: 'kubernaut_workflowexecution_reconcile_total',
     type: 'counter',
+    section: 'controller',
     help: 'Reconciles by result',
     labelNames: ['result'],
     readAtScrape: false,
@@ -147,6 +167,7 @@ export const METRICS = {
   conflictsTotal: {
     name: 'kubernaut_workflowexecution_write_conflicts_total',
     type: 'counter',
+    section: 'controller',
     help: 'Writes refused with 409 Conflict and redone from a fresh read',
     labelNames: [],
     readAtScrape: false,
@@ -154,6 +175,7 @@ export const METRICS = {
   reconcileErrorsTotal: {
     name: 'kubernaut_workflowexecution_reconcile_errors_total',
     type: 'counter',
+    section: 'controller',
     help: 'Reconciles that ended in an error',
     labelNames: [],
     readAtScrape: false,
@@ -161,6 +183,7 @@ export const METRICS = {
   reconcileDuration: {
     name: 'kubernaut_workflowexecution_reconcile_duration_seconds',
     type: 'histogram',
+    section: 'controller',
     help: 'Time per reconcile',
     labelNames: [],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
@@ -169,6 +192,7 @@ export const METRICS = {
   workqueueDepth: {
     name: 'kubernaut_workflowexecution_workqueue_depth',
     type: 'gauge',
+    section: 'controller',
     help: 'Keys waiting in the work queue',
     labelNames: [],
     readAtScrape: false,
@@ -176,6 +200,7 @@ export const METRICS = {
   workqueueAdds: {
     name: 'kubernaut_workflowexecution_workqueue_adds_total',
     type: 'counter',
+    section: 'controller',
     help: 'Keys added to the work queue',
     labelNames: [],
     readAtScrape: false,
@@ -183,6 +208,7 @@ export const METRICS = {
   workqueueLatency: {
     name: 'kubernaut_workflowexecution_workqueue_queue_duration_seconds',
     type: 'histogram',
+    section: 'controller',
     help: 'Time a key waits before a worker takes it',
     labelNames: [],
     buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10],
@@ -191,6 +217,7 @@ export const METRICS = {
   workqueueWorkDuration: {
     name: 'kubernaut_workflowexecution_workqueue_work_duration_seconds',
     type: 'histogram',
+    section: 'controller',
     help: 'Time a worker spends on a key',
     labelNames: [],
     buckets: [0.001, 0.01, 0.1, 1, 10],
@@ -199,6 +226,7 @@ export const METRICS = {
   workqueueRetries: {
     name: 'kubernaut_workflowexecution_workqueue_retries_total',
     type: 'counter',
+    section: 'controller',
     help: 'Rate-limited requeues after errors',
     labelNames: [],
     readAtScrape: false,
@@ -206,6 +234,7 @@ export const METRICS = {
   apiserverRequestsTotal: {
     name: 'kubernaut_workflowexecution_apiserver_requests_total',
     type: 'counter',
+    section: 'controller',
     help: 'Requests to kube-apiserver by verb and HTTP status code (code "error": no answer came)',
     labelNames: ['method', 'code'],
     readAtScrape: true,
@@ -213,6 +242,7 @@ export const METRICS = {
   watchRestartsTotal: {
     name: 'kubernaut_workflowexecution_watch_restarts_total',
     type: 'counter',
+    section: 'controller',
     help: 'Watches of the caches broken or failed and opened again',
     labelNames: [],
     readAtScrape: true,
@@ -220,8 +250,59 @@ export const METRICS = {
   leaderStatus: {
     name: 'kubernaut_workflowexecution_leader',
     type: 'gauge',
+    section: 'controller',
     help: '1 while this instance holds the leader lease',
     labelNames: [],
+    readAtScrape: false,
+  },
+  workflowsAwaitingExecutor: {
+    name: 'kubernaut_workflowexecution_workflows_awaiting_executor',
+    type: 'gauge',
+    section: 'lifecycle',
+    help: 'Workflows with a child no executor has picked up within the bound (their ExecutorPickup condition is False)',
+    labelNames: ['namespace'],
+    readAtScrape: true,
+  },
+  executorActionsTotal: {
+    name: 'kubernaut_workflowexecution_executor_actions_total',
+    type: 'counter',
+    section: 'executor',
+    help: 'Children the executor carried out, by action, kind and how it ended (completed, failed, stopped; interrupted: claim lost or shutdown; error: a write failed)',
+    labelNames: ['action', 'kind', 'result'],
+    readAtScrape: false,
+  },
+  executorActionDuration: {
+    name: 'kubernaut_workflowexecution_executor_action_duration_seconds',
+    type: 'histogram',
+    section: 'executor',
+    help: 'Time from claiming a child to writing its outcome',
+    labelNames: ['action', 'result'],
+    buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900],
+    readAtScrape: false,
+  },
+  executorInFlight: {
+    name: 'kubernaut_workflowexecution_executor_actions_in_flight',
+    type: 'gauge',
+    section: 'executor',
+    help: 'Children this executor replica is carrying out now',
+    labelNames: [],
+    readAtScrape: false,
+  },
+  executorPickupLatency: {
+    name: 'kubernaut_workflowexecution_executor_pickup_latency_seconds',
+    type: 'histogram',
+    section: 'executor',
+    help: "Time from a child's creation to its first claim (creationTimestamp has whole seconds)",
+    labelNames: ['kind'],
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    readAtScrape: false,
+  },
+  executorClaimsTotal: {
+    name: 'kubernaut_workflowexecution_executor_claims_total',
+    type: 'counter',
+    section: 'executor',
+    help: 'Claims this replica won, by how (first: a new child; takeover: a lapsed claim of another replica)',
+    labelNames: ['how'],
     readAtScrape: false,
   },
 } as const;
@@ -231,3 +312,8 @@ export type MetricKey = keyof typeof METRICS;
 export type MetricKeyOf<T extends 'counter' | 'gauge' | 'histogram'> = {
   [K in MetricKey]: (typeof METRICS)[K]['type'] extends T ? K : never;
 }[MetricKey];
+/** The keys of the executor's metrics (its own registry) and of the operator's. */
+export type ExecutorMetricKey = {
+  [K in MetricKey]: (typeof METRICS)[K]['section'] extends 'executor' ? K : never;
+}[MetricKey];
+export type OperatorMetricKey = Exclude<MetricKey, ExecutorMetricKey>;

@@ -11,10 +11,12 @@ export interface RateLimitOptions {
 }
 
 /**
- * controller-runtime's defaults (client-go's own, 5/10, are for kubectl-like tools; an operator
- * writing status for many workflows would queue behind them): 20 requests/s, bursts of 30.
+ * Off by default, as controller-runtime's config has been since v0.21 (kubernetes-sigs/controller-runtime
+ * #3119): SIG API Machinery recommends relying on the apiserver's Priority and Fairness, whose 429s
+ * (Retry-After) the client honours. At 20 requests/s (the older default) 100 concurrent workflows
+ * would queue their status writes behind the limiter. --kube-api-qps/--kube-api-burst turn it on.
  */
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = { qps: 20, burst: 30 };
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { qps: 0, burst: 30 };
 
 export class TokenBucket {
   private readonly qps: number;

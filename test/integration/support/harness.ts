@@ -89,7 +89,7 @@ export async function startOperatorFor(
   namespace: string,
   clock: SkewClock,
   audit?: AuditStore,
-  tuning: Pick<OperatorConfig, 'log' | 'progressWriteDelayMs'> = {},
+  tuning: Pick<OperatorConfig, 'log' | 'progressWriteDelayMs' | 'pickupTimeoutMs'> = {},
 ): Promise<RunningOperator> {
   return startOperator({
     kubeconfig,
@@ -97,6 +97,9 @@ export async function startOperatorFor(
     workers: 4,
     log: tuning.log ?? createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
     progressWriteDelayMs: tuning.progressWriteDelayMs,
+    // The scripted executor leaves `hang` children without a claim, and tests move the clock past
+    // their deadlines: only the tests of the pick-up bound want it reported.
+    pickupTimeoutMs: tuning.pickupTimeoutMs ?? 24 * 3600_000,
     clock: clock.now,
     monitoringPollMs: 200,
     ...(audit ? { audit } : {}),
@@ -139,6 +142,8 @@ export interface HarnessOptions {
   audit?: AuditStore;
   /** How long step progress may wait to share a status write (default: the operator's). */
   progressWriteDelayMs?: number;
+  /** How long a child may wait for an executor before its workflow says so (default: a day). */
+  pickupTimeoutMs?: number;
 }
 
 /**
@@ -149,7 +154,7 @@ export async function startHarness(
   script: Script = succeedAll,
   options: HarnessOptions = {},
 ): Promise<Harness> {
-  const { log, progressWriteDelayMs } = options;
+  const { log, progressWriteDelayMs, pickupTimeoutMs } = options;
   const cleanup = new Cleanup();
   try {
     const { kc, client, namespace } = await adminInNamespace(cleanup, 'it');
@@ -161,6 +166,7 @@ export async function startHarness(
       await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock, audit, {
         ...(log ? { log } : {}),
         progressWriteDelayMs,
+        pickupTimeoutMs,
       }),
       (o) => o.stop(),
     );
