@@ -16,6 +16,7 @@ import {
 } from '../core/adaptive.ts';
 import { historyTargetOf, type StepHistory } from '../core/history.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import { compiledSpecOf } from '../api/resolved-spec.ts';
 
 export const wantsLearning = (workflow: WorkflowExecution): boolean =>
   workflow.spec.adaptiveOrchestration?.learningFromHistory === true;
@@ -34,7 +35,7 @@ export async function learnFromHistory(
   now: number,
 ): Promise<AdaptiveDecision[]> {
   if (!audit) return [declared('no audit store is configured (--audit-db or --audit-postgres-url)')];
-  const definition = workflow.spec.workflowDefinition;
+  const definition = compiledSpecOf(workflow).workflowDefinition;
   const window = { now };
   try {
     const byStep = await audit.workflowHistory(definition.name, definition.version ?? '', window);

@@ -15,6 +15,7 @@ import { runSafetyChecks, type SafetyCheckConfig } from './checks/safety.ts';
 import type { KubeClient } from './kube/client.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { compiledSpecOf } from '../api/resolved-spec.ts';
 
 /** Checks without a verdict (an errored safety check) are asked again this soon, within the deadline. */
 export const CHECK_RETRY_MS = 2000;
@@ -46,7 +47,7 @@ export async function observeCluster(
   const effectiveness = wanted.checkEffectiveness
     ? await checkEffectiveness(
         o.client,
-        workflow.spec,
+        compiledSpecOf(workflow),
         new Set(
           Object.entries(snapshot.context.steps)
             .filter(([, run]) => run.status === 'succeeded')
@@ -73,7 +74,7 @@ async function safetyChecks(
   workflow: WorkflowExecution,
   log: Logger,
 ): Promise<SafetyCheckResult[]> {
-  const results = await runSafetyChecks(o.client, o.safety, workflow.spec);
+  const results = await runSafetyChecks(o.client, o.safety, compiledSpecOf(workflow));
   if (safetyVerdict(results) === 'inconclusive') {
     log.warn('safety checks could not run', {
       errors: results.filter((r) => r.result === 'error').map((r) => r.message),

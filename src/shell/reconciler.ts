@@ -13,6 +13,7 @@ import type {
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
+import { describeIssues } from '../api/issues.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
@@ -46,8 +47,10 @@ import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { observeCluster } from './observe-cluster.ts';
 import { learnFromHistory, recordedDecisions } from './learning.ts';
+import { resolveTemplateOnce } from './template-resolution.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
+import { definitionOf } from '../api/resolved-spec.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
@@ -264,7 +267,17 @@ export class Reconciler {
   private async reconcileOnce(fetched: WorkflowExecution, log: Logger): Promise<WorkResult> {
     const now = this.o.clock();
     if (fetched.metadata.deletionTimestamp) return this.finalize(fetched, log, now);
-    const workflow = await this.prepare(fetched, log);
+    const prepared = await this.prepare(fetched, log);
+    const resolution = await resolveTemplateOnce(this.o.client, prepared, this.o.metrics);
+    if (resolution.kind === 'settled') return {};
+    if (resolution.kind === 'refused') {
+      const refused: Loaded = { kind: 'invalid', issues: resolution.issues };
+      const { committed, changed } = await this.persist(prepared, refused, now);
+      if (changed) await this.announce(committed, refusalConsequences(refused), log, now);
+      log.info('template refused', { issues: describeIssues(resolution.issues) });
+      return {};
+    }
+    const workflow = resolution.workflow;
 
     // Load and rehydrate: compile the spec (cached), with what history taught at its first planning,
     // and restore its statechart, or refuse. Progress waiting for its write was loaded already.
@@ -469,7 +482,7 @@ export class Reconciler {
     await carryOut(consequences, {
       target: eventTargetOf(workflow),
       progress: this.progress,
-      workflowName: workflow.spec.workflowDefinition.name,
+      workflowName: definitionOf(workflow)?.name ?? workflow.spec.workflowTemplateRef?.name ?? '',
       recorder: this.o.recorder,
       metrics: this.o.metrics,
       log,

@@ -7,3 +7,4 @@ export interface GeneratedValidator {
 export declare const validateWorkflowExecutionSpec: GeneratedValidator;
 export declare const validateKubernetesExecutionSpec: GeneratedValidator;
 export declare const validateKubernetesExecutionStatus: GeneratedValidator;
+export declare const validateWorkflowTemplateSpec: GeneratedValidator;

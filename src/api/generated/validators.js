@@ -5,19 +5,20 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute.","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["workflowDefinition","executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
 const func12 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const pattern1 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
 const pattern6 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
+const pattern34 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.workflowDefinition === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "workflowDefinition"},message:"must have required property '"+"workflowDefinition"+"'"};
+if(data.executionStrategy === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "executionStrategy"},message:"must have required property '"+"executionStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -26,24 +27,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.executionStrategy === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "executionStrategy"},message:"must have required property '"+"executionStrategy"+"'"};
+for(const key0 in data){
+if(!((((((key0 === "alertRemediationRef") || (key0 === "workflowDefinition")) || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "alertRemediationRef") || (key0 === "workflowDefinition")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 }
@@ -53,7 +44,21 @@ let data0 = data.alertRemediationRef;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 for(const key1 in data0){
 if(!(((((((key1 === "apiVersion") || (key1 === "kind")) || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
-const err3 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+const err2 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data0.apiVersion !== undefined){
+let data1 = data0.apiVersion;
+if(typeof data1 === "string"){
+if(func2(data1) > 253){
+const err3 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -63,11 +68,8 @@ vErrors.push(err3);
 errors++;
 }
 }
-if(data0.apiVersion !== undefined){
-let data1 = data0.apiVersion;
-if(typeof data1 === "string"){
-if(func2(data1) > 253){
-const err4 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err4 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -77,8 +79,11 @@ vErrors.push(err4);
 errors++;
 }
 }
-else {
-const err5 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.kind !== undefined){
+let data2 = data0.kind;
+if(typeof data2 === "string"){
+if(func2(data2) > 63){
+const err5 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -88,11 +93,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data0.kind !== undefined){
-let data2 = data0.kind;
-if(typeof data2 === "string"){
-if(func2(data2) > 63){
-const err6 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err6 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -102,8 +104,11 @@ vErrors.push(err6);
 errors++;
 }
 }
-else {
-const err7 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.namespace !== undefined){
+let data3 = data0.namespace;
+if(typeof data3 === "string"){
+if(func2(data3) > 63){
+const err7 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -112,12 +117,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data0.namespace !== undefined){
-let data3 = data0.namespace;
-if(typeof data3 === "string"){
-if(func2(data3) > 63){
-const err8 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data3)){
+const err8 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -126,8 +127,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern0.test(data3)){
-const err9 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err9 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -137,8 +139,11 @@ vErrors.push(err9);
 errors++;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.name !== undefined){
+let data4 = data0.name;
+if(typeof data4 === "string"){
+if(func2(data4) > 253){
+const err10 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -147,12 +152,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-if(data0.name !== undefined){
-let data4 = data0.name;
-if(typeof data4 === "string"){
-if(func2(data4) > 253){
-const err11 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data4)){
+const err11 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -161,8 +162,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern1.test(data4)){
-const err12 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err12 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -172,8 +174,11 @@ vErrors.push(err12);
 errors++;
 }
 }
-else {
-const err13 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.uid !== undefined){
+let data5 = data0.uid;
+if(typeof data5 === "string"){
+if(func2(data5) > 64){
+const err13 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -183,11 +188,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data0.uid !== undefined){
-let data5 = data0.uid;
-if(typeof data5 === "string"){
-if(func2(data5) > 64){
-const err14 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err14 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -197,8 +199,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-else {
-const err15 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.resourceVersion !== undefined){
+let data6 = data0.resourceVersion;
+if(typeof data6 === "string"){
+if(func2(data6) > 64){
+const err15 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -208,11 +213,8 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data0.resourceVersion !== undefined){
-let data6 = data0.resourceVersion;
-if(typeof data6 === "string"){
-if(func2(data6) > 64){
-const err16 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err16 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -222,8 +224,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.fieldPath !== undefined){
+let data7 = data0.fieldPath;
+if(typeof data7 === "string"){
+if(func2(data7) > 256){
+const err17 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -233,11 +238,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data0.fieldPath !== undefined){
-let data7 = data0.fieldPath;
-if(typeof data7 === "string"){
-if(func2(data7) > 256){
-const err18 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err18 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -247,8 +249,9 @@ vErrors.push(err18);
 errors++;
 }
 }
+}
 else {
-const err19 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -258,9 +261,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.workflowDefinition !== undefined){
+let data8 = data.workflowDefinition;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.name === undefined){
+const err20 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -269,12 +274,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-if(data.workflowDefinition !== undefined){
-let data8 = data.workflowDefinition;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(data8.name === undefined){
-const err21 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data8.steps === undefined){
+const err21 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -283,8 +284,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data8.steps === undefined){
-const err22 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+for(const key2 in data8){
+if(!(((((key2 === "name") || (key2 === "version")) || (key2 === "steps")) || (key2 === "dependencies")) || (key2 === "aiRecommendations"))){
+const err22 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -293,9 +295,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-for(const key2 in data8){
-if(!(((((key2 === "name") || (key2 === "version")) || (key2 === "steps")) || (key2 === "dependencies")) || (key2 === "aiRecommendations"))){
-const err23 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data8.name !== undefined){
+let data9 = data8.name;
+if(typeof data9 === "string"){
+if(func2(data9) > 128){
+const err23 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -304,12 +309,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data8.name !== undefined){
-let data9 = data8.name;
-if(typeof data9 === "string"){
-if(func2(data9) > 128){
-const err24 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(func2(data9) < 1){
+const err24 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -318,8 +319,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(func2(data9) < 1){
-const err25 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err25 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -329,8 +331,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.version !== undefined){
+let data10 = data8.version;
+if(typeof data10 === "string"){
+if(func2(data10) > 64){
+const err26 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -340,11 +345,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data8.version !== undefined){
-let data10 = data8.version;
-if(typeof data10 === "string"){
-if(func2(data10) > 64){
-const err27 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err27 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -354,8 +356,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.steps !== undefined){
+let data11 = data8.steps;
+if(Array.isArray(data11)){
+if(data11.length > 200){
+const err28 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -364,12 +369,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data8.steps !== undefined){
-let data11 = data8.steps;
-if(Array.isArray(data11)){
-if(data11.length > 200){
-const err29 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+if(data11.length < 1){
+const err29 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -378,8 +379,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data11.length < 1){
-const err30 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+const len0 = data11.length;
+for(let i0=0; i0<len0; i0++){
+let data12 = data11[i0];
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.stepNumber === undefined){
+const err30 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -388,12 +393,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-const len0 = data11.length;
-for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.stepNumber === undefined){
-const err31 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+if(data12.name === undefined){
+const err31 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -402,8 +403,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data12.name === undefined){
-const err32 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data12.action === undefined){
+const err32 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -412,8 +413,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.action === undefined){
-const err33 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data12.parameters === undefined){
+const err33 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -422,8 +423,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data12.parameters === undefined){
-const err34 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+for(const key3 in data12){
+if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key3))){
+const err34 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -432,9 +434,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key3 in data12){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key3))){
-const err35 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data12.stepNumber !== undefined){
+let data13 = data12.stepNumber;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err35 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -443,11 +447,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.stepNumber !== undefined){
-let data13 = data12.stepNumber;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err36 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 10000 || isNaN(data13)){
+const err36 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -456,24 +458,13 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 10000 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data13 < 1 || isNaN(data13)){
+const err37 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err37];
 }
 else {
 vErrors.push(err37);
-}
-errors++;
-}
-if(data13 < 1 || isNaN(data13)){
-const err38 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
 }
 errors++;
 }
@@ -483,7 +474,17 @@ if(data12.name !== undefined){
 let data14 = data12.name;
 if(typeof data14 === "string"){
 if(func2(data14) > 128){
-const err39 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+const err38 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(func2(data14) < 1){
+const err39 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -492,8 +493,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(func2(data14) < 1){
-const err40 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err40 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -503,8 +505,10 @@ vErrors.push(err40);
 errors++;
 }
 }
-else {
-const err41 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.action !== undefined){
+let data15 = data12.action;
+if(typeof data15 !== "string"){
+const err41 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -513,11 +517,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data12.action !== undefined){
-let data15 = data12.action;
-if(typeof data15 !== "string"){
-const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((((((((data15 === "scale-deployment") || (data15 === "restart-deployment")) || (data15 === "update-image")) || (data15 === "restart-pod")) || (data15 === "delete-pod")) || (data15 === "update-configmap")) || (data15 === "update-secret")) || (data15 === "cordon-node")) || (data15 === "drain-node")) || (data15 === "custom"))){
+const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -526,8 +527,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!((((((((((data15 === "scale-deployment") || (data15 === "restart-deployment")) || (data15 === "update-image")) || (data15 === "restart-pod")) || (data15 === "delete-pod")) || (data15 === "update-configmap")) || (data15 === "update-secret")) || (data15 === "cordon-node")) || (data15 === "drain-node")) || (data15 === "custom"))){
-const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+}
+if(data12.targetCluster !== undefined){
+let data16 = data12.targetCluster;
+if(typeof data16 === "string"){
+if(func2(data16) > 256){
+const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -537,11 +542,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data12.targetCluster !== undefined){
-let data16 = data12.targetCluster;
-if(typeof data16 === "string"){
-if(func2(data16) > 256){
-const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -551,8 +553,11 @@ vErrors.push(err44);
 errors++;
 }
 }
-else {
-const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.parameters !== undefined){
+let data17 = data12.parameters;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(Object.keys(data17).length > 1){
+const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -561,12 +566,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data12.parameters !== undefined){
-let data17 = data12.parameters;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(Object.keys(data17).length > 1){
-const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(Object.keys(data17).length < 1){
+const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -575,8 +576,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(Object.keys(data17).length < 1){
-const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+for(const key4 in data17){
+if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key4))){
+const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -585,9 +587,12 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key4 in data17){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key4))){
-const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data17.scaleDeployment !== undefined){
+let data18 = data17.scaleDeployment;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.namespace === undefined){
+const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -596,12 +601,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data17.scaleDeployment !== undefined){
-let data18 = data17.scaleDeployment;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.namespace === undefined){
-const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data18.deployment === undefined){
+const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -610,8 +611,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data18.deployment === undefined){
-const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data18.replicas === undefined){
+const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -620,8 +621,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data18.replicas === undefined){
-const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+for(const key5 in data18){
+if(!(((key5 === "namespace") || (key5 === "deployment")) || (key5 === "replicas"))){
+const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -630,9 +632,12 @@ vErrors.push(err51);
 }
 errors++;
 }
-for(const key5 in data18){
-if(!(((key5 === "namespace") || (key5 === "deployment")) || (key5 === "replicas"))){
-const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+if(data18.namespace !== undefined){
+let data19 = data18.namespace;
+if(typeof data19 === "string"){
+if(func2(data19) > 63){
+const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -641,12 +646,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-if(data18.namespace !== undefined){
-let data19 = data18.namespace;
-if(typeof data19 === "string"){
-if(func2(data19) > 63){
-const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data19)){
+const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -655,8 +656,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(!pattern0.test(data19)){
-const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -666,8 +668,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.deployment !== undefined){
+let data20 = data18.deployment;
+if(typeof data20 === "string"){
+if(func2(data20) > 253){
+const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -676,12 +681,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data18.deployment !== undefined){
-let data20 = data18.deployment;
-if(typeof data20 === "string"){
-if(func2(data20) > 253){
-const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data20)){
+const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -690,8 +691,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(!pattern1.test(data20)){
-const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -701,8 +703,10 @@ vErrors.push(err57);
 errors++;
 }
 }
-else {
-const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.replicas !== undefined){
+let data21 = data18.replicas;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -711,11 +715,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data18.replicas !== undefined){
-let data21 = data18.replicas;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 10000 || isNaN(data21)){
+const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -724,9 +726,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000 || isNaN(data21)){
-const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data21 < 0 || isNaN(data21)){
+const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -735,8 +736,11 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -746,10 +750,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.restartDeployment !== undefined){
+let data22 = data17.restartDeployment;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.namespace === undefined){
+const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -758,12 +763,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data17.restartDeployment !== undefined){
-let data22 = data17.restartDeployment;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.namespace === undefined){
-const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data22.deployment === undefined){
+const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -772,8 +773,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data22.deployment === undefined){
-const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key6 in data22){
+if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "gracePeriod"))){
+const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -782,9 +784,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-for(const key6 in data22){
-if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "gracePeriod"))){
-const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data22.namespace !== undefined){
+let data23 = data22.namespace;
+if(typeof data23 === "string"){
+if(func2(data23) > 63){
+const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -793,12 +798,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data22.namespace !== undefined){
-let data23 = data22.namespace;
-if(typeof data23 === "string"){
-if(func2(data23) > 63){
-const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data23)){
+const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -807,8 +808,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(!pattern0.test(data23)){
-const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -818,8 +820,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.deployment !== undefined){
+let data24 = data22.deployment;
+if(typeof data24 === "string"){
+if(func2(data24) > 253){
+const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -828,12 +833,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data22.deployment !== undefined){
-let data24 = data22.deployment;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data24)){
+const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -842,8 +843,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(!pattern1.test(data24)){
-const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -853,8 +855,11 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.gracePeriod !== undefined){
+let data25 = data22.gracePeriod;
+if(typeof data25 === "string"){
+if(func2(data25) > 32){
+const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -863,12 +868,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data22.gracePeriod !== undefined){
-let data25 = data22.gracePeriod;
-if(typeof data25 === "string"){
-if(func2(data25) > 32){
-const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern6.test(data25)){
+const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -877,8 +878,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(!pattern6.test(data25)){
-const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -888,8 +890,9 @@ vErrors.push(err73);
 errors++;
 }
 }
+}
 else {
-const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -899,9 +902,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.updateImage !== undefined){
+let data26 = data17.updateImage;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.namespace === undefined){
+const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -910,12 +915,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-if(data17.updateImage !== undefined){
-let data26 = data17.updateImage;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.namespace === undefined){
-const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data26.deployment === undefined){
+const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -924,8 +925,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data26.deployment === undefined){
-const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data26.container === undefined){
+const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -934,8 +935,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data26.container === undefined){
-const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+if(data26.newImage === undefined){
+const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -944,8 +945,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data26.newImage === undefined){
-const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+for(const key7 in data26){
+if(!((((key7 === "namespace") || (key7 === "deployment")) || (key7 === "container")) || (key7 === "newImage"))){
+const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -954,9 +956,12 @@ vErrors.push(err79);
 }
 errors++;
 }
-for(const key7 in data26){
-if(!((((key7 === "namespace") || (key7 === "deployment")) || (key7 === "container")) || (key7 === "newImage"))){
-const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data26.namespace !== undefined){
+let data27 = data26.namespace;
+if(typeof data27 === "string"){
+if(func2(data27) > 63){
+const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -965,12 +970,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-if(data26.namespace !== undefined){
-let data27 = data26.namespace;
-if(typeof data27 === "string"){
-if(func2(data27) > 63){
-const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data27)){
+const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -979,8 +980,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(!pattern0.test(data27)){
-const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -990,8 +992,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-else {
-const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data26.deployment !== undefined){
+let data28 = data26.deployment;
+if(typeof data28 === "string"){
+if(func2(data28) > 253){
+const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1000,12 +1005,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(data26.deployment !== undefined){
-let data28 = data26.deployment;
-if(typeof data28 === "string"){
-if(func2(data28) > 253){
-const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data28)){
+const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1014,8 +1015,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(!pattern1.test(data28)){
-const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1025,8 +1027,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-else {
-const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data26.container !== undefined){
+let data29 = data26.container;
+if(typeof data29 === "string"){
+if(func2(data29) > 63){
+const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1035,12 +1040,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-if(data26.container !== undefined){
-let data29 = data26.container;
-if(typeof data29 === "string"){
-if(func2(data29) > 63){
-const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data29)){
+const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1049,8 +1050,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(!pattern0.test(data29)){
-const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1060,8 +1062,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-else {
-const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data26.newImage !== undefined){
+let data30 = data26.newImage;
+if(typeof data30 === "string"){
+if(func2(data30) > 512){
+const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1070,12 +1075,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-if(data26.newImage !== undefined){
-let data30 = data26.newImage;
-if(typeof data30 === "string"){
-if(func2(data30) > 512){
-const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(func2(data30) < 1){
+const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1084,8 +1085,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(func2(data30) < 1){
-const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1095,8 +1097,9 @@ vErrors.push(err91);
 errors++;
 }
 }
+}
 else {
-const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1106,9 +1109,11 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.restartPod !== undefined){
+let data31 = data17.restartPod;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.namespace === undefined){
+const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1117,12 +1122,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-if(data17.restartPod !== undefined){
-let data31 = data17.restartPod;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.namespace === undefined){
-const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key8 in data31){
+if(!((((key8 === "namespace") || (key8 === "podName")) || (key8 === "selector")) || (key8 === "gracePeriod"))){
+const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1131,9 +1133,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-for(const key8 in data31){
-if(!((((key8 === "namespace") || (key8 === "podName")) || (key8 === "selector")) || (key8 === "gracePeriod"))){
-const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(data31.namespace !== undefined){
+let data32 = data31.namespace;
+if(typeof data32 === "string"){
+if(func2(data32) > 63){
+const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1142,12 +1147,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-if(data31.namespace !== undefined){
-let data32 = data31.namespace;
-if(typeof data32 === "string"){
-if(func2(data32) > 63){
-const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data32)){
+const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1156,8 +1157,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(!pattern0.test(data32)){
-const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1167,8 +1169,11 @@ vErrors.push(err97);
 errors++;
 }
 }
-else {
-const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.podName !== undefined){
+let data33 = data31.podName;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1177,12 +1182,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-if(data31.podName !== undefined){
-let data33 = data31.podName;
-if(typeof data33 === "string"){
-if(func2(data33) > 253){
-const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data33)){
+const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1191,8 +1192,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern1.test(data33)){
-const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1202,8 +1204,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-else {
-const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.selector !== undefined){
+let data34 = data31.selector;
+if(typeof data34 === "string"){
+if(func2(data34) > 1024){
+const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1213,11 +1218,8 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data31.selector !== undefined){
-let data34 = data31.selector;
-if(typeof data34 === "string"){
-if(func2(data34) > 1024){
-const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+else {
+const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1227,8 +1229,11 @@ vErrors.push(err102);
 errors++;
 }
 }
-else {
-const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.gracePeriod !== undefined){
+let data35 = data31.gracePeriod;
+if(typeof data35 === "string"){
+if(func2(data35) > 32){
+const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1237,12 +1242,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-if(data31.gracePeriod !== undefined){
-let data35 = data31.gracePeriod;
-if(typeof data35 === "string"){
-if(func2(data35) > 32){
-const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern6.test(data35)){
+const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1251,8 +1252,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(!pattern6.test(data35)){
-const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1262,8 +1264,9 @@ vErrors.push(err105);
 errors++;
 }
 }
+}
 else {
-const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1273,9 +1276,11 @@ vErrors.push(err106);
 errors++;
 }
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.deletePod !== undefined){
+let data36 = data17.deletePod;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.namespace === undefined){
+const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1284,12 +1289,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-if(data17.deletePod !== undefined){
-let data36 = data17.deletePod;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.namespace === undefined){
-const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data36.podName === undefined){
+const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1298,8 +1299,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data36.podName === undefined){
-const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+for(const key9 in data36){
+if(!(((key9 === "namespace") || (key9 === "podName")) || (key9 === "gracePeriod"))){
+const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1308,9 +1310,12 @@ vErrors.push(err109);
 }
 errors++;
 }
-for(const key9 in data36){
-if(!(((key9 === "namespace") || (key9 === "podName")) || (key9 === "gracePeriod"))){
-const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data36.namespace !== undefined){
+let data37 = data36.namespace;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1319,12 +1324,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-if(data36.namespace !== undefined){
-let data37 = data36.namespace;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data37)){
+const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1333,8 +1334,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(!pattern0.test(data37)){
-const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1344,8 +1346,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-else {
-const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.podName !== undefined){
+let data38 = data36.podName;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1354,12 +1359,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-if(data36.podName !== undefined){
-let data38 = data36.podName;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data38)){
+const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1368,8 +1369,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(!pattern1.test(data38)){
-const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1379,8 +1381,11 @@ vErrors.push(err115);
 errors++;
 }
 }
-else {
-const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.gracePeriod !== undefined){
+let data39 = data36.gracePeriod;
+if(typeof data39 === "string"){
+if(func2(data39) > 32){
+const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1389,12 +1394,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data36.gracePeriod !== undefined){
-let data39 = data36.gracePeriod;
-if(typeof data39 === "string"){
-if(func2(data39) > 32){
-const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern6.test(data39)){
+const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1403,8 +1404,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(!pattern6.test(data39)){
-const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1414,8 +1416,9 @@ vErrors.push(err118);
 errors++;
 }
 }
+}
 else {
-const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1425,9 +1428,11 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
-else {
-const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.updateConfigMap !== undefined){
+let data40 = data17.updateConfigMap;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.namespace === undefined){
+const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1436,12 +1441,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data17.updateConfigMap !== undefined){
-let data40 = data17.updateConfigMap;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.namespace === undefined){
-const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data40.name === undefined){
+const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1450,8 +1451,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data40.name === undefined){
-const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data40.dataUpdates === undefined){
+const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1460,8 +1461,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data40.dataUpdates === undefined){
-const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+for(const key10 in data40){
+if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
+const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1470,9 +1472,12 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key10 in data40){
-if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
-const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+if(data40.namespace !== undefined){
+let data41 = data40.namespace;
+if(typeof data41 === "string"){
+if(func2(data41) > 63){
+const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1481,12 +1486,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data40.namespace !== undefined){
-let data41 = data40.namespace;
-if(typeof data41 === "string"){
-if(func2(data41) > 63){
-const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data41)){
+const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1495,8 +1496,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(!pattern0.test(data41)){
-const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1506,8 +1508,11 @@ vErrors.push(err126);
 errors++;
 }
 }
-else {
-const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.name !== undefined){
+let data42 = data40.name;
+if(typeof data42 === "string"){
+if(func2(data42) > 253){
+const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1516,12 +1521,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-if(data40.name !== undefined){
-let data42 = data40.name;
-if(typeof data42 === "string"){
-if(func2(data42) > 253){
-const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data42)){
+const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1530,8 +1531,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(!pattern1.test(data42)){
-const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1541,8 +1543,11 @@ vErrors.push(err129);
 errors++;
 }
 }
-else {
-const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.dataUpdates !== undefined){
+let data43 = data40.dataUpdates;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(Object.keys(data43).length > 64){
+const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1551,12 +1556,11 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-if(data40.dataUpdates !== undefined){
-let data43 = data40.dataUpdates;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(Object.keys(data43).length > 64){
-const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key11 in data43){
+let data44 = data43[key11];
+if(typeof data44 === "string"){
+if(func2(data44) > 4096){
+const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1565,11 +1569,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-for(const key11 in data43){
-let data44 = data43[key11];
-if(typeof data44 === "string"){
-if(func2(data44) > 4096){
-const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1579,8 +1581,9 @@ vErrors.push(err132);
 errors++;
 }
 }
+}
 else {
-const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1592,7 +1595,7 @@ errors++;
 }
 }
 else {
-const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1602,9 +1605,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-}
-else {
-const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.updateSecret !== undefined){
+let data45 = data17.updateSecret;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.namespace === undefined){
+const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1613,12 +1618,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-if(data17.updateSecret !== undefined){
-let data45 = data17.updateSecret;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.namespace === undefined){
-const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data45.name === undefined){
+const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1627,8 +1628,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data45.name === undefined){
-const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data45.dataUpdates === undefined){
+const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1637,8 +1638,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data45.dataUpdates === undefined){
-const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+for(const key12 in data45){
+if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
+const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1647,9 +1649,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-for(const key12 in data45){
-if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
-const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1658,12 +1663,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-if(data45.namespace !== undefined){
-let data46 = data45.namespace;
-if(typeof data46 === "string"){
-if(func2(data46) > 63){
-const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data46)){
+const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1672,8 +1673,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(!pattern0.test(data46)){
-const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1683,8 +1685,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-else {
-const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1693,12 +1698,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-if(data45.name !== undefined){
-let data47 = data45.name;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data47)){
+const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1707,8 +1708,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1718,8 +1720,11 @@ vErrors.push(err144);
 errors++;
 }
 }
-else {
-const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1728,12 +1733,11 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-if(data45.dataUpdates !== undefined){
-let data48 = data45.dataUpdates;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(Object.keys(data48).length > 64){
-const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key13 in data48){
+let data49 = data48[key13];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1742,11 +1746,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-for(const key13 in data48){
-let data49 = data48[key13];
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1756,8 +1758,9 @@ vErrors.push(err147);
 errors++;
 }
 }
+}
 else {
-const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1769,7 +1772,7 @@ errors++;
 }
 }
 else {
-const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1779,9 +1782,11 @@ vErrors.push(err149);
 errors++;
 }
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.cordonNode !== undefined){
+let data50 = data17.cordonNode;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.nodeName === undefined){
+const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1790,12 +1795,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data17.cordonNode !== undefined){
-let data50 = data17.cordonNode;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.nodeName === undefined){
-const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key14 in data50){
+if(!(key14 === "nodeName")){
+const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1804,9 +1806,12 @@ vErrors.push(err151);
 }
 errors++;
 }
-for(const key14 in data50){
-if(!(key14 === "nodeName")){
-const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data50.nodeName !== undefined){
+let data51 = data50.nodeName;
+if(typeof data51 === "string"){
+if(func2(data51) > 253){
+const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1815,12 +1820,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-if(data50.nodeName !== undefined){
-let data51 = data50.nodeName;
-if(typeof data51 === "string"){
-if(func2(data51) > 253){
-const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data51)){
+const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1829,8 +1830,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(!pattern1.test(data51)){
-const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1840,8 +1842,9 @@ vErrors.push(err154);
 errors++;
 }
 }
+}
 else {
-const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1851,9 +1854,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-}
-else {
-const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.drainNode !== undefined){
+let data52 = data17.drainNode;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.nodeName === undefined){
+const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1862,12 +1867,9 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-if(data17.drainNode !== undefined){
-let data52 = data17.drainNode;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-if(data52.nodeName === undefined){
-const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key15 in data52){
+if(!((((key15 === "nodeName") || (key15 === "gracePeriod")) || (key15 === "ignoreDaemonSets")) || (key15 === "deleteLocalData"))){
+const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1876,9 +1878,12 @@ vErrors.push(err157);
 }
 errors++;
 }
-for(const key15 in data52){
-if(!((((key15 === "nodeName") || (key15 === "gracePeriod")) || (key15 === "ignoreDaemonSets")) || (key15 === "deleteLocalData"))){
-const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+if(data52.nodeName !== undefined){
+let data53 = data52.nodeName;
+if(typeof data53 === "string"){
+if(func2(data53) > 253){
+const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1887,12 +1892,8 @@ vErrors.push(err158);
 }
 errors++;
 }
-}
-if(data52.nodeName !== undefined){
-let data53 = data52.nodeName;
-if(typeof data53 === "string"){
-if(func2(data53) > 253){
-const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data53)){
+const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1901,8 +1902,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(!pattern1.test(data53)){
-const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1912,8 +1914,11 @@ vErrors.push(err160);
 errors++;
 }
 }
-else {
-const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.gracePeriod !== undefined){
+let data54 = data52.gracePeriod;
+if(typeof data54 === "string"){
+if(func2(data54) > 32){
+const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1922,12 +1927,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-if(data52.gracePeriod !== undefined){
-let data54 = data52.gracePeriod;
-if(typeof data54 === "string"){
-if(func2(data54) > 32){
-const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern6.test(data54)){
+const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1936,8 +1937,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(!pattern6.test(data54)){
-const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1947,8 +1949,9 @@ vErrors.push(err163);
 errors++;
 }
 }
-else {
-const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.ignoreDaemonSets !== undefined){
+if(typeof data52.ignoreDaemonSets !== "boolean"){
+const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1958,9 +1961,9 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data52.ignoreDaemonSets !== undefined){
-if(typeof data52.ignoreDaemonSets !== "boolean"){
-const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data52.deleteLocalData !== undefined){
+if(typeof data52.deleteLocalData !== "boolean"){
+const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1970,9 +1973,9 @@ vErrors.push(err165);
 errors++;
 }
 }
-if(data52.deleteLocalData !== undefined){
-if(typeof data52.deleteLocalData !== "boolean"){
-const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1982,9 +1985,11 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
-else {
-const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data17.custom !== undefined){
+let data57 = data17.custom;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.actionType === undefined){
+const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1993,12 +1998,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data17.custom !== undefined){
-let data57 = data17.custom;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.actionType === undefined){
-const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+for(const key16 in data57){
+if(!((key16 === "actionType") || (key16 === "config"))){
+const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2007,9 +2009,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-for(const key16 in data57){
-if(!((key16 === "actionType") || (key16 === "config"))){
-const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data57.actionType !== undefined){
+let data58 = data57.actionType;
+if(typeof data58 === "string"){
+if(func2(data58) > 128){
+const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2018,12 +2023,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-if(data57.actionType !== undefined){
-let data58 = data57.actionType;
-if(typeof data58 === "string"){
-if(func2(data58) > 128){
-const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(func2(data58) < 1){
+const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2032,8 +2033,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(func2(data58) < 1){
-const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2043,8 +2045,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-else {
-const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data57.config !== undefined){
+let data59 = data57.config;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(Object.keys(data59).length > 64){
+const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2053,12 +2058,11 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-if(data57.config !== undefined){
-let data59 = data57.config;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(Object.keys(data59).length > 64){
-const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key17 in data59){
+let data60 = data59[key17];
+if(typeof data60 === "string"){
+if(func2(data60) > 4096){
+const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2067,11 +2071,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-for(const key17 in data59){
-let data60 = data59[key17];
-if(typeof data60 === "string"){
-if(func2(data60) > 4096){
-const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2081,8 +2083,9 @@ vErrors.push(err174);
 errors++;
 }
 }
+}
 else {
-const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2094,7 +2097,7 @@ errors++;
 }
 }
 else {
-const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2106,7 +2109,7 @@ errors++;
 }
 }
 else {
-const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2116,9 +2119,9 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data12.criticalStep !== undefined){
+if(typeof data12.criticalStep !== "boolean"){
+const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2128,9 +2131,10 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data12.criticalStep !== undefined){
-if(typeof data12.criticalStep !== "boolean"){
-const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data12.maxRetries !== undefined){
+let data62 = data12.maxRetries;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2139,11 +2143,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-if(data12.maxRetries !== undefined){
-let data62 = data12.maxRetries;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 10 || isNaN(data62)){
+const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2152,24 +2154,13 @@ vErrors.push(err180);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 10 || isNaN(data62)){
-const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(data62 < 0 || isNaN(data62)){
+const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err181];
 }
 else {
 vErrors.push(err181);
-}
-errors++;
-}
-if(data62 < 0 || isNaN(data62)){
-const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err182];
-}
-else {
-vErrors.push(err182);
 }
 errors++;
 }
@@ -2179,7 +2170,17 @@ if(data12.timeout !== undefined){
 let data63 = data12.timeout;
 if(typeof data63 === "string"){
 if(func2(data63) > 32){
-const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+if(!pattern6.test(data63)){
+const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2188,8 +2189,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(!pattern6.test(data63)){
-const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2199,8 +2201,11 @@ vErrors.push(err184);
 errors++;
 }
 }
-else {
-const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data12.dependsOn !== undefined){
+let data64 = data12.dependsOn;
+if(Array.isArray(data64)){
+if(data64.length > 32){
+const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2209,12 +2214,11 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-if(data12.dependsOn !== undefined){
-let data64 = data12.dependsOn;
-if(Array.isArray(data64)){
-if(data64.length > 32){
-const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+const len1 = data64.length;
+for(let i1=0; i1<len1; i1++){
+let data65 = data64[i1];
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2223,11 +2227,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-const len1 = data64.length;
-for(let i1=0; i1<len1; i1++){
-let data65 = data64[i1];
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 10000 || isNaN(data65)){
+const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2236,9 +2238,8 @@ vErrors.push(err187);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 10000 || isNaN(data65)){
-const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data65 < 1 || isNaN(data65)){
+const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2247,8 +2248,11 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data65 < 1 || isNaN(data65)){
-const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2258,10 +2262,11 @@ vErrors.push(err189);
 errors++;
 }
 }
-}
-}
-else {
-const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data12.rollbackSpec !== undefined){
+let data66 = data12.rollbackSpec;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.action === undefined){
+const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2270,12 +2275,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-if(data12.rollbackSpec !== undefined){
-let data66 = data12.rollbackSpec;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.action === undefined){
-const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data66.parameters === undefined){
+const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2284,8 +2285,9 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data66.parameters === undefined){
-const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+for(const key18 in data66){
+if(!(((key18 === "action") || (key18 === "parameters")) || (key18 === "timeout"))){
+const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2294,9 +2296,11 @@ vErrors.push(err192);
 }
 errors++;
 }
-for(const key18 in data66){
-if(!(((key18 === "action") || (key18 === "parameters")) || (key18 === "timeout"))){
-const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+if(data66.action !== undefined){
+let data67 = data66.action;
+if(typeof data67 !== "string"){
+const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2305,11 +2309,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(data66.action !== undefined){
-let data67 = data66.action;
-if(typeof data67 !== "string"){
-const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((((data67 === "restore-previous-deployment") || (data67 === "scale-to-previous")) || (data67 === "restore-previous-config")) || (data67 === "uncordon-node")) || (data67 === "custom"))){
+const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2318,8 +2319,12 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(!(((((data67 === "restore-previous-deployment") || (data67 === "scale-to-previous")) || (data67 === "restore-previous-config")) || (data67 === "uncordon-node")) || (data67 === "custom"))){
-const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+}
+if(data66.parameters !== undefined){
+let data68 = data66.parameters;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(Object.keys(data68).length > 1){
+const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2328,12 +2333,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-if(data66.parameters !== undefined){
-let data68 = data66.parameters;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(Object.keys(data68).length > 1){
-const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(Object.keys(data68).length < 1){
+const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2342,8 +2343,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(Object.keys(data68).length < 1){
-const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+for(const key19 in data68){
+if(!(((((key19 === "restorePreviousDeployment") || (key19 === "scaleToPrevious")) || (key19 === "restorePreviousConfig")) || (key19 === "uncordonNode")) || (key19 === "custom"))){
+const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2352,9 +2354,12 @@ vErrors.push(err197);
 }
 errors++;
 }
-for(const key19 in data68){
-if(!(((((key19 === "restorePreviousDeployment") || (key19 === "scaleToPrevious")) || (key19 === "restorePreviousConfig")) || (key19 === "uncordonNode")) || (key19 === "custom"))){
-const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+if(data68.restorePreviousDeployment !== undefined){
+let data69 = data68.restorePreviousDeployment;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.namespace === undefined){
+const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2363,12 +2368,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-if(data68.restorePreviousDeployment !== undefined){
-let data69 = data68.restorePreviousDeployment;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.namespace === undefined){
-const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data69.deployment === undefined){
+const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2377,8 +2378,9 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data69.deployment === undefined){
-const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key20 in data69){
+if(!(((key20 === "namespace") || (key20 === "deployment")) || (key20 === "revision"))){
+const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2387,9 +2389,12 @@ vErrors.push(err200);
 }
 errors++;
 }
-for(const key20 in data69){
-if(!(((key20 === "namespace") || (key20 === "deployment")) || (key20 === "revision"))){
-const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+if(data69.namespace !== undefined){
+let data70 = data69.namespace;
+if(typeof data70 === "string"){
+if(func2(data70) > 63){
+const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2398,12 +2403,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-}
-if(data69.namespace !== undefined){
-let data70 = data69.namespace;
-if(typeof data70 === "string"){
-if(func2(data70) > 63){
-const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data70)){
+const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2412,8 +2413,9 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(!pattern0.test(data70)){
-const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2423,8 +2425,11 @@ vErrors.push(err203);
 errors++;
 }
 }
-else {
-const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data69.deployment !== undefined){
+let data71 = data69.deployment;
+if(typeof data71 === "string"){
+if(func2(data71) > 253){
+const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2433,12 +2438,8 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-if(data69.deployment !== undefined){
-let data71 = data69.deployment;
-if(typeof data71 === "string"){
-if(func2(data71) > 253){
-const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data71)){
+const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2447,8 +2448,9 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(!pattern1.test(data71)){
-const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2458,8 +2460,10 @@ vErrors.push(err206);
 errors++;
 }
 }
-else {
-const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data69.revision !== undefined){
+let data72 = data69.revision;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2468,11 +2472,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-if(data69.revision !== undefined){
-let data72 = data69.revision;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 1000000 || isNaN(data72)){
+const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2481,9 +2483,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1000000 || isNaN(data72)){
-const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(data72 < 0 || isNaN(data72)){
+const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2492,8 +2493,11 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(data72 < 0 || isNaN(data72)){
-const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2503,10 +2507,11 @@ vErrors.push(err210);
 errors++;
 }
 }
-}
-}
-else {
-const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data68.scaleToPrevious !== undefined){
+let data73 = data68.scaleToPrevious;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.namespace === undefined){
+const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2515,12 +2520,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-if(data68.scaleToPrevious !== undefined){
-let data73 = data68.scaleToPrevious;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.namespace === undefined){
-const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data73.deployment === undefined){
+const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2529,8 +2530,8 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data73.deployment === undefined){
-const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data73.previousReplicas === undefined){
+const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2539,8 +2540,9 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(data73.previousReplicas === undefined){
-const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+for(const key21 in data73){
+if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "previousReplicas"))){
+const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2549,9 +2551,12 @@ vErrors.push(err214);
 }
 errors++;
 }
-for(const key21 in data73){
-if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "previousReplicas"))){
-const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+if(data73.namespace !== undefined){
+let data74 = data73.namespace;
+if(typeof data74 === "string"){
+if(func2(data74) > 63){
+const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2560,12 +2565,8 @@ vErrors.push(err215);
 }
 errors++;
 }
-}
-if(data73.namespace !== undefined){
-let data74 = data73.namespace;
-if(typeof data74 === "string"){
-if(func2(data74) > 63){
-const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data74)){
+const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2574,8 +2575,9 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(!pattern0.test(data74)){
-const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2585,8 +2587,11 @@ vErrors.push(err217);
 errors++;
 }
 }
-else {
-const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data73.deployment !== undefined){
+let data75 = data73.deployment;
+if(typeof data75 === "string"){
+if(func2(data75) > 253){
+const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2595,12 +2600,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-if(data73.deployment !== undefined){
-let data75 = data73.deployment;
-if(typeof data75 === "string"){
-if(func2(data75) > 253){
-const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data75)){
+const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2609,8 +2610,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-if(!pattern1.test(data75)){
-const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2620,8 +2622,10 @@ vErrors.push(err220);
 errors++;
 }
 }
-else {
-const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data73.previousReplicas !== undefined){
+let data76 = data73.previousReplicas;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2630,11 +2634,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-}
-if(data73.previousReplicas !== undefined){
-let data76 = data73.previousReplicas;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 10000 || isNaN(data76)){
+const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2643,9 +2645,8 @@ vErrors.push(err222);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 10000 || isNaN(data76)){
-const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data76 < 0 || isNaN(data76)){
+const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2654,8 +2655,11 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(data76 < 0 || isNaN(data76)){
-const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2665,10 +2669,11 @@ vErrors.push(err224);
 errors++;
 }
 }
-}
-}
-else {
-const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data68.restorePreviousConfig !== undefined){
+let data77 = data68.restorePreviousConfig;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.namespace === undefined){
+const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2677,12 +2682,8 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-if(data68.restorePreviousConfig !== undefined){
-let data77 = data68.restorePreviousConfig;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.namespace === undefined){
-const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data77.name === undefined){
+const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2691,8 +2692,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data77.name === undefined){
-const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data77.type === undefined){
+const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2701,8 +2702,9 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data77.type === undefined){
-const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+for(const key22 in data77){
+if(!((((key22 === "namespace") || (key22 === "name")) || (key22 === "type")) || (key22 === "snapshot"))){
+const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2711,9 +2713,12 @@ vErrors.push(err228);
 }
 errors++;
 }
-for(const key22 in data77){
-if(!((((key22 === "namespace") || (key22 === "name")) || (key22 === "type")) || (key22 === "snapshot"))){
-const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+}
+if(data77.namespace !== undefined){
+let data78 = data77.namespace;
+if(typeof data78 === "string"){
+if(func2(data78) > 63){
+const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2722,12 +2727,8 @@ vErrors.push(err229);
 }
 errors++;
 }
-}
-if(data77.namespace !== undefined){
-let data78 = data77.namespace;
-if(typeof data78 === "string"){
-if(func2(data78) > 63){
-const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data78)){
+const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2736,8 +2737,9 @@ vErrors.push(err230);
 }
 errors++;
 }
-if(!pattern0.test(data78)){
-const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2747,8 +2749,11 @@ vErrors.push(err231);
 errors++;
 }
 }
-else {
-const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.name !== undefined){
+let data79 = data77.name;
+if(typeof data79 === "string"){
+if(func2(data79) > 253){
+const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2757,12 +2762,8 @@ vErrors.push(err232);
 }
 errors++;
 }
-}
-if(data77.name !== undefined){
-let data79 = data77.name;
-if(typeof data79 === "string"){
-if(func2(data79) > 253){
-const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data79)){
+const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2771,8 +2772,9 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(!pattern1.test(data79)){
-const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2782,8 +2784,10 @@ vErrors.push(err234);
 errors++;
 }
 }
-else {
-const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.type !== undefined){
+let data80 = data77.type;
+if(typeof data80 !== "string"){
+const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2792,11 +2796,8 @@ vErrors.push(err235);
 }
 errors++;
 }
-}
-if(data77.type !== undefined){
-let data80 = data77.type;
-if(typeof data80 !== "string"){
-const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data80 === "ConfigMap") || (data80 === "Secret"))){
+const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2805,8 +2806,12 @@ vErrors.push(err236);
 }
 errors++;
 }
-if(!((data80 === "ConfigMap") || (data80 === "Secret"))){
-const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+if(data77.snapshot !== undefined){
+let data81 = data77.snapshot;
+if(typeof data81 === "string"){
+if(func2(data81) > 256){
+const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2816,11 +2821,8 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data77.snapshot !== undefined){
-let data81 = data77.snapshot;
-if(typeof data81 === "string"){
-if(func2(data81) > 256){
-const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2830,8 +2832,9 @@ vErrors.push(err238);
 errors++;
 }
 }
+}
 else {
-const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2841,9 +2844,11 @@ vErrors.push(err239);
 errors++;
 }
 }
-}
-else {
-const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data68.uncordonNode !== undefined){
+let data82 = data68.uncordonNode;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.nodeName === undefined){
+const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2852,12 +2857,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-}
-if(data68.uncordonNode !== undefined){
-let data82 = data68.uncordonNode;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.nodeName === undefined){
-const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key23 in data82){
+if(!(key23 === "nodeName")){
+const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2866,9 +2868,12 @@ vErrors.push(err241);
 }
 errors++;
 }
-for(const key23 in data82){
-if(!(key23 === "nodeName")){
-const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+if(data82.nodeName !== undefined){
+let data83 = data82.nodeName;
+if(typeof data83 === "string"){
+if(func2(data83) > 253){
+const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2877,12 +2882,8 @@ vErrors.push(err242);
 }
 errors++;
 }
-}
-if(data82.nodeName !== undefined){
-let data83 = data82.nodeName;
-if(typeof data83 === "string"){
-if(func2(data83) > 253){
-const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data83)){
+const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2891,8 +2892,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-if(!pattern1.test(data83)){
-const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2902,8 +2904,9 @@ vErrors.push(err244);
 errors++;
 }
 }
+}
 else {
-const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2913,9 +2916,11 @@ vErrors.push(err245);
 errors++;
 }
 }
-}
-else {
-const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data68.custom !== undefined){
+let data84 = data68.custom;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.actionType === undefined){
+const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2924,12 +2929,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-if(data68.custom !== undefined){
-let data84 = data68.custom;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-if(data84.actionType === undefined){
-const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+for(const key24 in data84){
+if(!((key24 === "actionType") || (key24 === "config"))){
+const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2938,9 +2940,12 @@ vErrors.push(err247);
 }
 errors++;
 }
-for(const key24 in data84){
-if(!((key24 === "actionType") || (key24 === "config"))){
-const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+if(data84.actionType !== undefined){
+let data85 = data84.actionType;
+if(typeof data85 === "string"){
+if(func2(data85) > 128){
+const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2949,12 +2954,8 @@ vErrors.push(err248);
 }
 errors++;
 }
-}
-if(data84.actionType !== undefined){
-let data85 = data84.actionType;
-if(typeof data85 === "string"){
-if(func2(data85) > 128){
-const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(func2(data85) < 1){
+const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2963,8 +2964,9 @@ vErrors.push(err249);
 }
 errors++;
 }
-if(func2(data85) < 1){
-const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2974,8 +2976,11 @@ vErrors.push(err250);
 errors++;
 }
 }
-else {
-const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data84.config !== undefined){
+let data86 = data84.config;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+if(Object.keys(data86).length > 64){
+const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2984,12 +2989,11 @@ vErrors.push(err251);
 }
 errors++;
 }
-}
-if(data84.config !== undefined){
-let data86 = data84.config;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(Object.keys(data86).length > 64){
-const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key25 in data86){
+let data87 = data86[key25];
+if(typeof data87 === "string"){
+if(func2(data87) > 4096){
+const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -2998,11 +3002,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-for(const key25 in data86){
-let data87 = data86[key25];
-if(typeof data87 === "string"){
-if(func2(data87) > 4096){
-const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3012,8 +3014,9 @@ vErrors.push(err253);
 errors++;
 }
 }
+}
 else {
-const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3025,7 +3028,7 @@ errors++;
 }
 }
 else {
-const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3037,7 +3040,7 @@ errors++;
 }
 }
 else {
-const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3047,9 +3050,11 @@ vErrors.push(err256);
 errors++;
 }
 }
-}
-else {
-const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data66.timeout !== undefined){
+let data88 = data66.timeout;
+if(typeof data88 === "string"){
+if(func2(data88) > 32){
+const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3058,12 +3063,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-}
-if(data66.timeout !== undefined){
-let data88 = data66.timeout;
-if(typeof data88 === "string"){
-if(func2(data88) > 32){
-const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern6.test(data88)){
+const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3072,8 +3073,9 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(!pattern6.test(data88)){
-const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3083,8 +3085,9 @@ vErrors.push(err259);
 errors++;
 }
 }
+}
 else {
-const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3096,7 +3099,7 @@ errors++;
 }
 }
 else {
-const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3108,7 +3111,7 @@ errors++;
 }
 }
 else {
-const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err262 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3118,9 +3121,11 @@ vErrors.push(err262);
 errors++;
 }
 }
-}
-else {
-const err263 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data8.dependencies !== undefined){
+let data89 = data8.dependencies;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(Object.keys(data89).length > 200){
+const err263 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3129,12 +3134,11 @@ vErrors.push(err263);
 }
 errors++;
 }
-}
-if(data8.dependencies !== undefined){
-let data89 = data8.dependencies;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-if(Object.keys(data89).length > 200){
-const err264 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+for(const key26 in data89){
+let data90 = data89[key26];
+if(Array.isArray(data90)){
+if(data90.length > 32){
+const err264 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3143,11 +3147,12 @@ vErrors.push(err264);
 }
 errors++;
 }
-for(const key26 in data89){
-let data90 = data89[key26];
-if(Array.isArray(data90)){
-if(data90.length > 32){
-const err265 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+const len2 = data90.length;
+for(let i2=0; i2<len2; i2++){
+let data91 = data90[i2];
+if(typeof data91 === "string"){
+if(func2(data91) > 128){
+const err265 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3156,12 +3161,9 @@ vErrors.push(err265);
 }
 errors++;
 }
-const len2 = data90.length;
-for(let i2=0; i2<len2; i2++){
-let data91 = data90[i2];
-if(typeof data91 === "string"){
-if(func2(data91) > 128){
-const err266 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err266 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3171,8 +3173,9 @@ vErrors.push(err266);
 errors++;
 }
 }
+}
 else {
-const err267 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err267 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3184,7 +3187,7 @@ errors++;
 }
 }
 else {
-const err268 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err268 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3194,9 +3197,12 @@ vErrors.push(err268);
 errors++;
 }
 }
-}
-else {
-const err269 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data8.aiRecommendations !== undefined){
+let data92 = data8.aiRecommendations;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+for(const key27 in data92){
+if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key27))){
+const err269 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3206,12 +3212,11 @@ vErrors.push(err269);
 errors++;
 }
 }
-if(data8.aiRecommendations !== undefined){
-let data92 = data8.aiRecommendations;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-for(const key27 in data92){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key27))){
-const err270 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+if(data92.overallConfidence !== undefined){
+let data93 = data92.overallConfidence;
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 > 1 || isNaN(data93)){
+const err270 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3220,12 +3225,8 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-if(data92.overallConfidence !== undefined){
-let data93 = data92.overallConfidence;
-if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 > 1 || isNaN(data93)){
-const err271 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data93 < 0 || isNaN(data93)){
+const err271 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3234,8 +3235,9 @@ vErrors.push(err271);
 }
 errors++;
 }
-if(data93 < 0 || isNaN(data93)){
-const err272 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err272 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3245,8 +3247,10 @@ vErrors.push(err272);
 errors++;
 }
 }
-else {
-const err273 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data92.recommendationSource !== undefined){
+let data94 = data92.recommendationSource;
+if(typeof data94 !== "string"){
+const err273 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3255,11 +3259,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-if(data92.recommendationSource !== undefined){
-let data94 = data92.recommendationSource;
-if(typeof data94 !== "string"){
-const err274 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data94 === "holmesgpt") || (data94 === "history-based"))){
+const err274 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3268,8 +3269,10 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(!((data94 === "holmesgpt") || (data94 === "history-based"))){
-const err275 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
+}
+if(data92.generatedAt !== undefined){
+if(!(typeof data92.generatedAt === "string")){
+const err275 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3279,9 +3282,11 @@ vErrors.push(err275);
 errors++;
 }
 }
-if(data92.generatedAt !== undefined){
-if(!(typeof data92.generatedAt === "string")){
-const err276 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data92.stepOptimizations !== undefined){
+let data96 = data92.stepOptimizations;
+if(Array.isArray(data96)){
+if(data96.length > 200){
+const err276 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3290,12 +3295,12 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-if(data92.stepOptimizations !== undefined){
-let data96 = data92.stepOptimizations;
-if(Array.isArray(data96)){
-if(data96.length > 200){
-const err277 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+const len3 = data96.length;
+for(let i3=0; i3<len3; i3++){
+let data97 = data96[i3];
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(data97.stepNumber === undefined){
+const err277 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3304,12 +3309,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-const len3 = data96.length;
-for(let i3=0; i3<len3; i3++){
-let data97 = data96[i3];
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-if(data97.stepNumber === undefined){
-const err278 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+for(const key28 in data97){
+if(!(((((key28 === "stepNumber") || (key28 === "recommendation")) || (key28 === "confidence")) || (key28 === "impactLevel")) || (key28 === "parameterChanges"))){
+const err278 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3318,9 +3320,11 @@ vErrors.push(err278);
 }
 errors++;
 }
-for(const key28 in data97){
-if(!(((((key28 === "stepNumber") || (key28 === "recommendation")) || (key28 === "confidence")) || (key28 === "impactLevel")) || (key28 === "parameterChanges"))){
-const err279 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+}
+if(data97.stepNumber !== undefined){
+let data98 = data97.stepNumber;
+if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
+const err279 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3329,11 +3333,9 @@ vErrors.push(err279);
 }
 errors++;
 }
-}
-if(data97.stepNumber !== undefined){
-let data98 = data97.stepNumber;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 > 10000 || isNaN(data98)){
+const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3342,24 +3344,13 @@ vErrors.push(err280);
 }
 errors++;
 }
-if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 10000 || isNaN(data98)){
-const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data98 < 1 || isNaN(data98)){
+const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err281];
 }
 else {
 vErrors.push(err281);
-}
-errors++;
-}
-if(data98 < 1 || isNaN(data98)){
-const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err282];
-}
-else {
-vErrors.push(err282);
 }
 errors++;
 }
@@ -3369,7 +3360,18 @@ if(data97.recommendation !== undefined){
 let data99 = data97.recommendation;
 if(typeof data99 === "string"){
 if(func2(data99) > 2048){
-const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err282];
+}
+else {
+vErrors.push(err282);
+}
+errors++;
+}
+}
+else {
+const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3379,8 +3381,11 @@ vErrors.push(err283);
 errors++;
 }
 }
-else {
-const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data97.confidence !== undefined){
+let data100 = data97.confidence;
+if((typeof data100 == "number") && (isFinite(data100))){
+if(data100 > 1 || isNaN(data100)){
+const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3389,12 +3394,8 @@ vErrors.push(err284);
 }
 errors++;
 }
-}
-if(data97.confidence !== undefined){
-let data100 = data97.confidence;
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 1 || isNaN(data100)){
-const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data100 < 0 || isNaN(data100)){
+const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3403,8 +3404,9 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(data100 < 0 || isNaN(data100)){
-const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3414,8 +3416,10 @@ vErrors.push(err286);
 errors++;
 }
 }
-else {
-const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data97.impactLevel !== undefined){
+let data101 = data97.impactLevel;
+if(typeof data101 !== "string"){
+const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3424,26 +3428,13 @@ vErrors.push(err287);
 }
 errors++;
 }
-}
-if(data97.impactLevel !== undefined){
-let data101 = data97.impactLevel;
-if(typeof data101 !== "string"){
-const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data101 === "low") || (data101 === "medium")) || (data101 === "high"))){
+const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err288];
 }
 else {
 vErrors.push(err288);
-}
-errors++;
-}
-if(!(((data101 === "low") || (data101 === "medium")) || (data101 === "high"))){
-const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err289];
-}
-else {
-vErrors.push(err289);
 }
 errors++;
 }
@@ -3453,12 +3444,12 @@ let data102 = data97.parameterChanges;
 if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
 for(const key29 in data102){
 if(!((key29 === "suggestedParameters") || (key29 === "reason"))){
-const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err290];
+vErrors = [err289];
 }
 else {
-vErrors.push(err290);
+vErrors.push(err289);
 }
 errors++;
 }
@@ -3467,7 +3458,20 @@ if(data102.suggestedParameters !== undefined){
 let data103 = data102.suggestedParameters;
 if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
 if(Object.keys(data103).length > 64){
-const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err290];
+}
+else {
+vErrors.push(err290);
+}
+errors++;
+}
+for(const key30 in data103){
+let data104 = data103[key30];
+if(typeof data104 === "string"){
+if(func2(data104) > 256){
+const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3476,11 +3480,9 @@ vErrors.push(err291);
 }
 errors++;
 }
-for(const key30 in data103){
-let data104 = data103[key30];
-if(typeof data104 === "string"){
-if(func2(data104) > 256){
-const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+else {
+const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3490,8 +3492,9 @@ vErrors.push(err292);
 errors++;
 }
 }
+}
 else {
-const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3501,9 +3504,11 @@ vErrors.push(err293);
 errors++;
 }
 }
-}
-else {
-const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data102.reason !== undefined){
+let data105 = data102.reason;
+if(typeof data105 === "string"){
+if(func2(data105) > 2048){
+const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3513,11 +3518,8 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data102.reason !== undefined){
-let data105 = data102.reason;
-if(typeof data105 === "string"){
-if(func2(data105) > 2048){
-const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3527,8 +3529,9 @@ vErrors.push(err295);
 errors++;
 }
 }
+}
 else {
-const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3540,7 +3543,7 @@ errors++;
 }
 }
 else {
-const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3552,7 +3555,7 @@ errors++;
 }
 }
 else {
-const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3562,9 +3565,11 @@ vErrors.push(err298);
 errors++;
 }
 }
-}
-else {
-const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data92.parallelExecutionSuggestions !== undefined){
+let data106 = data92.parallelExecutionSuggestions;
+if(Array.isArray(data106)){
+if(data106.length > 32){
+const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3573,12 +3578,12 @@ vErrors.push(err299);
 }
 errors++;
 }
-}
-if(data92.parallelExecutionSuggestions !== undefined){
-let data106 = data92.parallelExecutionSuggestions;
-if(Array.isArray(data106)){
-if(data106.length > 32){
-const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+const len4 = data106.length;
+for(let i4=0; i4<len4; i4++){
+let data107 = data106[i4];
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
+if(data107.stepNumbers === undefined){
+const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3587,12 +3592,9 @@ vErrors.push(err300);
 }
 errors++;
 }
-const len4 = data106.length;
-for(let i4=0; i4<len4; i4++){
-let data107 = data106[i4];
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-if(data107.stepNumbers === undefined){
-const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
+for(const key31 in data107){
+if(!(((key31 === "groupName") || (key31 === "stepNumbers")) || (key31 === "confidence"))){
+const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3601,9 +3603,12 @@ vErrors.push(err301);
 }
 errors++;
 }
-for(const key31 in data107){
-if(!(((key31 === "groupName") || (key31 === "stepNumbers")) || (key31 === "confidence"))){
-const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
+}
+if(data107.groupName !== undefined){
+let data108 = data107.groupName;
+if(typeof data108 === "string"){
+if(func2(data108) > 128){
+const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3613,11 +3618,8 @@ vErrors.push(err302);
 errors++;
 }
 }
-if(data107.groupName !== undefined){
-let data108 = data107.groupName;
-if(typeof data108 === "string"){
-if(func2(data108) > 128){
-const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3627,8 +3629,11 @@ vErrors.push(err303);
 errors++;
 }
 }
-else {
-const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data107.stepNumbers !== undefined){
+let data109 = data107.stepNumbers;
+if(Array.isArray(data109)){
+if(data109.length > 32){
+const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3637,12 +3642,11 @@ vErrors.push(err304);
 }
 errors++;
 }
-}
-if(data107.stepNumbers !== undefined){
-let data109 = data107.stepNumbers;
-if(Array.isArray(data109)){
-if(data109.length > 32){
-const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+const len5 = data109.length;
+for(let i5=0; i5<len5; i5++){
+let data110 = data109[i5];
+if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
+const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3651,11 +3655,9 @@ vErrors.push(err305);
 }
 errors++;
 }
-const len5 = data109.length;
-for(let i5=0; i5<len5; i5++){
-let data110 = data109[i5];
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data110 == "number") && (isFinite(data110))){
+if(data110 > 10000 || isNaN(data110)){
+const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3664,9 +3666,8 @@ vErrors.push(err306);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 > 10000 || isNaN(data110)){
-const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data110 < 1 || isNaN(data110)){
+const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3675,8 +3676,11 @@ vErrors.push(err307);
 }
 errors++;
 }
-if(data110 < 1 || isNaN(data110)){
-const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+}
+else {
+const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3686,10 +3690,11 @@ vErrors.push(err308);
 errors++;
 }
 }
-}
-}
-else {
-const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data107.confidence !== undefined){
+let data111 = data107.confidence;
+if((typeof data111 == "number") && (isFinite(data111))){
+if(data111 > 1 || isNaN(data111)){
+const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3698,12 +3703,8 @@ vErrors.push(err309);
 }
 errors++;
 }
-}
-if(data107.confidence !== undefined){
-let data111 = data107.confidence;
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 > 1 || isNaN(data111)){
-const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data111 < 0 || isNaN(data111)){
+const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3712,8 +3713,9 @@ vErrors.push(err310);
 }
 errors++;
 }
-if(data111 < 0 || isNaN(data111)){
-const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3723,8 +3725,9 @@ vErrors.push(err311);
 errors++;
 }
 }
+}
 else {
-const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3736,7 +3739,7 @@ errors++;
 }
 }
 else {
-const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3746,28 +3749,16 @@ vErrors.push(err313);
 errors++;
 }
 }
-}
-else {
-const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data92.safetyImprovements !== undefined){
+let data112 = data92.safetyImprovements;
+if(Array.isArray(data112)){
+if(data112.length > 32){
+const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err314];
 }
 else {
 vErrors.push(err314);
-}
-errors++;
-}
-}
-if(data92.safetyImprovements !== undefined){
-let data112 = data92.safetyImprovements;
-if(Array.isArray(data112)){
-if(data112.length > 32){
-const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
-if(vErrors === null){
-vErrors = [err315];
-}
-else {
-vErrors.push(err315);
 }
 errors++;
 }
@@ -3777,7 +3768,21 @@ let data113 = data112[i6];
 if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
 for(const key32 in data113){
 if(!((((key32 === "description") || (key32 === "stepNumber")) || (key32 === "safetyCheck")) || (key32 === "priority"))){
-const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err315];
+}
+else {
+vErrors.push(err315);
+}
+errors++;
+}
+}
+if(data113.description !== undefined){
+let data114 = data113.description;
+if(typeof data114 === "string"){
+if(func2(data114) > 2048){
+const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3787,11 +3792,8 @@ vErrors.push(err316);
 errors++;
 }
 }
-if(data113.description !== undefined){
-let data114 = data113.description;
-if(typeof data114 === "string"){
-if(func2(data114) > 2048){
-const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3801,8 +3803,10 @@ vErrors.push(err317);
 errors++;
 }
 }
-else {
-const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data113.stepNumber !== undefined){
+let data115 = data113.stepNumber;
+if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
+const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3811,11 +3815,9 @@ vErrors.push(err318);
 }
 errors++;
 }
-}
-if(data113.stepNumber !== undefined){
-let data115 = data113.stepNumber;
-if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
-const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data115 == "number") && (isFinite(data115))){
+if(data115 > 10000 || isNaN(data115)){
+const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3824,24 +3826,13 @@ vErrors.push(err319);
 }
 errors++;
 }
-if((typeof data115 == "number") && (isFinite(data115))){
-if(data115 > 10000 || isNaN(data115)){
-const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data115 < 0 || isNaN(data115)){
+const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err320];
 }
 else {
 vErrors.push(err320);
-}
-errors++;
-}
-if(data115 < 0 || isNaN(data115)){
-const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err321];
-}
-else {
-vErrors.push(err321);
 }
 errors++;
 }
@@ -3851,7 +3842,18 @@ if(data113.safetyCheck !== undefined){
 let data116 = data113.safetyCheck;
 if(typeof data116 === "string"){
 if(func2(data116) > 256){
-const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err321];
+}
+else {
+vErrors.push(err321);
+}
+errors++;
+}
+}
+else {
+const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3861,8 +3863,10 @@ vErrors.push(err322);
 errors++;
 }
 }
-else {
-const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data113.priority !== undefined){
+let data117 = data113.priority;
+if(typeof data117 !== "string"){
+const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3871,11 +3875,8 @@ vErrors.push(err323);
 }
 errors++;
 }
-}
-if(data113.priority !== undefined){
-let data117 = data113.priority;
-if(typeof data117 !== "string"){
-const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data117 === "low") || (data117 === "medium")) || (data117 === "high"))){
+const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3884,8 +3885,10 @@ vErrors.push(err324);
 }
 errors++;
 }
-if(!(((data117 === "low") || (data117 === "medium")) || (data117 === "high"))){
-const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3897,7 +3900,7 @@ errors++;
 }
 }
 else {
-const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3907,9 +3910,11 @@ vErrors.push(err326);
 errors++;
 }
 }
-}
-else {
-const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data92.similarWorkflowSuccessRate !== undefined){
+let data118 = data92.similarWorkflowSuccessRate;
+if((typeof data118 == "number") && (isFinite(data118))){
+if(data118 > 1 || isNaN(data118)){
+const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3918,12 +3923,8 @@ vErrors.push(err327);
 }
 errors++;
 }
-}
-if(data92.similarWorkflowSuccessRate !== undefined){
-let data118 = data92.similarWorkflowSuccessRate;
-if((typeof data118 == "number") && (isFinite(data118))){
-if(data118 > 1 || isNaN(data118)){
-const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data118 < 0 || isNaN(data118)){
+const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3932,8 +3933,9 @@ vErrors.push(err328);
 }
 errors++;
 }
-if(data118 < 0 || isNaN(data118)){
-const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3943,8 +3945,11 @@ vErrors.push(err329);
 errors++;
 }
 }
-else {
-const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data92.estimatedDuration !== undefined){
+let data119 = data92.estimatedDuration;
+if(typeof data119 === "string"){
+if(func2(data119) > 32){
+const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3953,12 +3958,8 @@ vErrors.push(err330);
 }
 errors++;
 }
-}
-if(data92.estimatedDuration !== undefined){
-let data119 = data92.estimatedDuration;
-if(typeof data119 === "string"){
-if(func2(data119) > 32){
-const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern6.test(data119)){
+const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3967,8 +3968,9 @@ vErrors.push(err331);
 }
 errors++;
 }
-if(!pattern6.test(data119)){
-const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3978,27 +3980,16 @@ vErrors.push(err332);
 errors++;
 }
 }
-else {
-const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data92.riskFactors !== undefined){
+let data120 = data92.riskFactors;
+if(Array.isArray(data120)){
+if(data120.length > 32){
+const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err333];
 }
 else {
 vErrors.push(err333);
-}
-errors++;
-}
-}
-if(data92.riskFactors !== undefined){
-let data120 = data92.riskFactors;
-if(Array.isArray(data120)){
-if(data120.length > 32){
-const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
-if(vErrors === null){
-vErrors = [err334];
-}
-else {
-vErrors.push(err334);
 }
 errors++;
 }
@@ -4008,7 +3999,21 @@ let data121 = data120[i7];
 if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
 for(const key33 in data121){
 if(!((((key33 === "factor") || (key33 === "severity")) || (key33 === "probability")) || (key33 === "mitigation"))){
-const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err334];
+}
+else {
+vErrors.push(err334);
+}
+errors++;
+}
+}
+if(data121.factor !== undefined){
+let data122 = data121.factor;
+if(typeof data122 === "string"){
+if(func2(data122) > 2048){
+const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4018,11 +4023,8 @@ vErrors.push(err335);
 errors++;
 }
 }
-if(data121.factor !== undefined){
-let data122 = data121.factor;
-if(typeof data122 === "string"){
-if(func2(data122) > 2048){
-const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4032,8 +4034,10 @@ vErrors.push(err336);
 errors++;
 }
 }
-else {
-const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data121.severity !== undefined){
+let data123 = data121.severity;
+if(typeof data123 !== "string"){
+const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4042,11 +4046,8 @@ vErrors.push(err337);
 }
 errors++;
 }
-}
-if(data121.severity !== undefined){
-let data123 = data121.severity;
-if(typeof data123 !== "string"){
-const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data123 === "low") || (data123 === "medium")) || (data123 === "high"))){
+const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4055,8 +4056,12 @@ vErrors.push(err338);
 }
 errors++;
 }
-if(!(((data123 === "low") || (data123 === "medium")) || (data123 === "high"))){
-const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
+}
+if(data121.probability !== undefined){
+let data124 = data121.probability;
+if((typeof data124 == "number") && (isFinite(data124))){
+if(data124 > 1 || isNaN(data124)){
+const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4065,12 +4070,8 @@ vErrors.push(err339);
 }
 errors++;
 }
-}
-if(data121.probability !== undefined){
-let data124 = data121.probability;
-if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 > 1 || isNaN(data124)){
-const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data124 < 0 || isNaN(data124)){
+const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4079,8 +4080,9 @@ vErrors.push(err340);
 }
 errors++;
 }
-if(data124 < 0 || isNaN(data124)){
-const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4090,8 +4092,11 @@ vErrors.push(err341);
 errors++;
 }
 }
-else {
-const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data121.mitigation !== undefined){
+let data125 = data121.mitigation;
+if(typeof data125 === "string"){
+if(func2(data125) > 2048){
+const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4101,11 +4106,8 @@ vErrors.push(err342);
 errors++;
 }
 }
-if(data121.mitigation !== undefined){
-let data125 = data121.mitigation;
-if(typeof data125 === "string"){
-if(func2(data125) > 2048){
-const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4115,8 +4117,9 @@ vErrors.push(err343);
 errors++;
 }
 }
+}
 else {
-const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4128,7 +4131,7 @@ errors++;
 }
 }
 else {
-const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4140,7 +4143,7 @@ errors++;
 }
 }
 else {
-const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4152,7 +4155,7 @@ errors++;
 }
 }
 else {
-const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err347 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4162,9 +4165,11 @@ vErrors.push(err347);
 errors++;
 }
 }
-}
-else {
-const err348 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.workflowTemplateRef !== undefined){
+let data126 = data.workflowTemplateRef;
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+if(data126.name === undefined){
+const err348 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4173,12 +4178,9 @@ vErrors.push(err348);
 }
 errors++;
 }
-}
-if(data.executionStrategy !== undefined){
-let data126 = data.executionStrategy;
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-if(data126.rollbackStrategy === undefined){
-const err349 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+for(const key34 in data126){
+if(!((key34 === "name") || (key34 === "version"))){
+const err349 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4187,9 +4189,12 @@ vErrors.push(err349);
 }
 errors++;
 }
-for(const key34 in data126){
-if(!(((((key34 === "approvalRequired") || (key34 === "dryRunFirst")) || (key34 === "rollbackStrategy")) || (key34 === "maxRetries")) || (key34 === "safetyChecks"))){
-const err350 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
+}
+if(data126.name !== undefined){
+let data127 = data126.name;
+if(typeof data127 === "string"){
+if(func2(data127) > 253){
+const err350 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4198,10 +4203,8 @@ vErrors.push(err350);
 }
 errors++;
 }
-}
-if(data126.approvalRequired !== undefined){
-if(typeof data126.approvalRequired !== "boolean"){
-const err351 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!pattern1.test(data127)){
+const err351 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4211,9 +4214,8 @@ vErrors.push(err351);
 errors++;
 }
 }
-if(data126.dryRunFirst !== undefined){
-if(typeof data126.dryRunFirst !== "boolean"){
-const err352 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err352 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4223,10 +4225,11 @@ vErrors.push(err352);
 errors++;
 }
 }
-if(data126.rollbackStrategy !== undefined){
-let data129 = data126.rollbackStrategy;
-if(typeof data129 !== "string"){
-const err353 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data126.version !== undefined){
+let data128 = data126.version;
+if(typeof data128 === "string"){
+if(func2(data128) > 64){
+const err353 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4235,8 +4238,8 @@ vErrors.push(err353);
 }
 errors++;
 }
-if(!(((data129 === "automatic") || (data129 === "manual")) || (data129 === "none"))){
-const err354 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+if(!pattern34.test(data128)){
+const err354 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4246,10 +4249,8 @@ vErrors.push(err354);
 errors++;
 }
 }
-if(data126.maxRetries !== undefined){
-let data130 = data126.maxRetries;
-if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
-const err355 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err355 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4258,9 +4259,10 @@ vErrors.push(err355);
 }
 errors++;
 }
-if((typeof data130 == "number") && (isFinite(data130))){
-if(data130 > 10 || isNaN(data130)){
-const err356 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+}
+else {
+const err356 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4269,8 +4271,12 @@ vErrors.push(err356);
 }
 errors++;
 }
-if(data130 < 0 || isNaN(data130)){
-const err357 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.parameters !== undefined){
+let data129 = data.parameters;
+if(data129 && typeof data129 == "object" && !Array.isArray(data129)){
+if(Object.keys(data129).length > 32){
+const err357 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4279,13 +4285,11 @@ vErrors.push(err357);
 }
 errors++;
 }
-}
-}
-if(data126.safetyChecks !== undefined){
-let data131 = data126.safetyChecks;
-if(Array.isArray(data131)){
-if(data131.length > 16){
-const err358 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+for(const key35 in data129){
+let data130 = data129[key35];
+if(typeof data130 === "string"){
+if(func2(data130) > 4096){
+const err358 = {instancePath:instancePath+"/parameters/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4294,12 +4298,9 @@ vErrors.push(err358);
 }
 errors++;
 }
-const len8 = data131.length;
-for(let i8=0; i8<len8; i8++){
-let data132 = data131[i8];
-if(data132 && typeof data132 == "object" && !Array.isArray(data132)){
-if(data132.type === undefined){
-const err359 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+else {
+const err359 = {instancePath:instancePath+"/parameters/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4308,9 +4309,10 @@ vErrors.push(err359);
 }
 errors++;
 }
-for(const key35 in data132){
-if(!(((key35 === "type") || (key35 === "description")) || (key35 === "required"))){
-const err360 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
+}
+}
+else {
+const err360 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4320,10 +4322,11 @@ vErrors.push(err360);
 errors++;
 }
 }
-if(data132.type !== undefined){
-let data133 = data132.type;
-if(typeof data133 !== "string"){
-const err361 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.executionStrategy !== undefined){
+let data131 = data.executionStrategy;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+if(data131.rollbackStrategy === undefined){
+const err361 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4332,8 +4335,9 @@ vErrors.push(err361);
 }
 errors++;
 }
-if(!((((data133 === "rbac") || (data133 === "capacity")) || (data133 === "health")) || (data133 === "network"))){
-const err362 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+for(const key36 in data131){
+if(!(((((key36 === "approvalRequired") || (key36 === "dryRunFirst")) || (key36 === "rollbackStrategy")) || (key36 === "maxRetries")) || (key36 === "safetyChecks"))){
+const err362 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4343,11 +4347,9 @@ vErrors.push(err362);
 errors++;
 }
 }
-if(data132.description !== undefined){
-let data134 = data132.description;
-if(typeof data134 === "string"){
-if(func2(data134) > 256){
-const err363 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data131.approvalRequired !== undefined){
+if(typeof data131.approvalRequired !== "boolean"){
+const err363 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4357,8 +4359,9 @@ vErrors.push(err363);
 errors++;
 }
 }
-else {
-const err364 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data131.dryRunFirst !== undefined){
+if(typeof data131.dryRunFirst !== "boolean"){
+const err364 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4368,9 +4371,10 @@ vErrors.push(err364);
 errors++;
 }
 }
-if(data132.required !== undefined){
-if(typeof data132.required !== "boolean"){
-const err365 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data131.rollbackStrategy !== undefined){
+let data134 = data131.rollbackStrategy;
+if(typeof data134 !== "string"){
+const err365 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4379,10 +4383,8 @@ vErrors.push(err365);
 }
 errors++;
 }
-}
-}
-else {
-const err366 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((data134 === "automatic") || (data134 === "manual")) || (data134 === "none"))){
+const err366 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4392,9 +4394,10 @@ vErrors.push(err366);
 errors++;
 }
 }
-}
-else {
-const err367 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data131.maxRetries !== undefined){
+let data135 = data131.maxRetries;
+if(!(((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135))) && (isFinite(data135)))){
+const err367 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4403,10 +4406,9 @@ vErrors.push(err367);
 }
 errors++;
 }
-}
-}
-else {
-const err368 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data135 == "number") && (isFinite(data135))){
+if(data135 > 10 || isNaN(data135)){
+const err368 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4415,13 +4417,8 @@ vErrors.push(err368);
 }
 errors++;
 }
-}
-if(data.adaptiveOrchestration !== undefined){
-let data136 = data.adaptiveOrchestration;
-if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
-for(const key36 in data136){
-if(!(((key36 === "optimizationEnabled") || (key36 === "learningFromHistory")) || (key36 === "dynamicStepAdjustment"))){
-const err369 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
+if(data135 < 0 || isNaN(data135)){
+const err369 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4431,9 +4428,12 @@ vErrors.push(err369);
 errors++;
 }
 }
-if(data136.optimizationEnabled !== undefined){
-if(typeof data136.optimizationEnabled !== "boolean"){
-const err370 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data131.safetyChecks !== undefined){
+let data136 = data131.safetyChecks;
+if(Array.isArray(data136)){
+if(data136.length > 16){
+const err370 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4442,10 +4442,12 @@ vErrors.push(err370);
 }
 errors++;
 }
-}
-if(data136.learningFromHistory !== undefined){
-if(typeof data136.learningFromHistory !== "boolean"){
-const err371 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const len8 = data136.length;
+for(let i8=0; i8<len8; i8++){
+let data137 = data136[i8];
+if(data137 && typeof data137 == "object" && !Array.isArray(data137)){
+if(data137.type === undefined){
+const err371 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4454,10 +4456,9 @@ vErrors.push(err371);
 }
 errors++;
 }
-}
-if(data136.dynamicStepAdjustment !== undefined){
-if(typeof data136.dynamicStepAdjustment !== "boolean"){
-const err372 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key37 in data137){
+if(!(((key37 === "type") || (key37 === "description")) || (key37 === "required"))){
+const err372 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4467,9 +4468,10 @@ vErrors.push(err372);
 errors++;
 }
 }
-}
-else {
-const err373 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data137.type !== undefined){
+let data138 = data137.type;
+if(typeof data138 !== "string"){
+const err373 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4478,15 +4480,161 @@ vErrors.push(err373);
 }
 errors++;
 }
-}
-}
-else {
-const err374 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((((data138 === "rbac") || (data138 === "capacity")) || (data138 === "health")) || (data138 === "network"))){
+const err374 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err374];
 }
 else {
 vErrors.push(err374);
+}
+errors++;
+}
+}
+if(data137.description !== undefined){
+let data139 = data137.description;
+if(typeof data139 === "string"){
+if(func2(data139) > 256){
+const err375 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err375];
+}
+else {
+vErrors.push(err375);
+}
+errors++;
+}
+}
+else {
+const err376 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err376];
+}
+else {
+vErrors.push(err376);
+}
+errors++;
+}
+}
+if(data137.required !== undefined){
+if(typeof data137.required !== "boolean"){
+const err377 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err377];
+}
+else {
+vErrors.push(err377);
+}
+errors++;
+}
+}
+}
+else {
+const err378 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err378];
+}
+else {
+vErrors.push(err378);
+}
+errors++;
+}
+}
+}
+else {
+const err379 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err379];
+}
+else {
+vErrors.push(err379);
+}
+errors++;
+}
+}
+}
+else {
+const err380 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err380];
+}
+else {
+vErrors.push(err380);
+}
+errors++;
+}
+}
+if(data.adaptiveOrchestration !== undefined){
+let data141 = data.adaptiveOrchestration;
+if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
+for(const key38 in data141){
+if(!(((key38 === "optimizationEnabled") || (key38 === "learningFromHistory")) || (key38 === "dynamicStepAdjustment"))){
+const err381 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key38},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err381];
+}
+else {
+vErrors.push(err381);
+}
+errors++;
+}
+}
+if(data141.optimizationEnabled !== undefined){
+if(typeof data141.optimizationEnabled !== "boolean"){
+const err382 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err382];
+}
+else {
+vErrors.push(err382);
+}
+errors++;
+}
+}
+if(data141.learningFromHistory !== undefined){
+if(typeof data141.learningFromHistory !== "boolean"){
+const err383 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err383];
+}
+else {
+vErrors.push(err383);
+}
+errors++;
+}
+}
+if(data141.dynamicStepAdjustment !== undefined){
+if(typeof data141.dynamicStepAdjustment !== "boolean"){
+const err384 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err384];
+}
+else {
+vErrors.push(err384);
+}
+errors++;
+}
+}
+}
+else {
+const err385 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err385];
+}
+else {
+vErrors.push(err385);
+}
+errors++;
+}
+}
+}
+else {
+const err386 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err386];
+}
+else {
+vErrors.push(err386);
 }
 errors++;
 }
@@ -9102,5 +9250,2778 @@ vErrors.push(err75);
 errors++;
 }
 validate12.errors = vErrors;
+return errors === 0;
+}
+
+export const validateWorkflowTemplateSpec = validate13;
+const schema14 = {"type":"object","description":"A versioned workflow definition.","properties":{"description":{"type":"string","description":"What the template remediates.","maxLength":2048},"versions":{"type":"array","description":"Published versions, oldest first; a run without a version gets the last.","items":{"type":"object","description":"One published version: immutable once created.","properties":{"version":{"type":"string","description":"The version, e.g. \"1.2.0\".","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},"description":{"type":"string","description":"What changed in this version.","maxLength":2048},"parameters":{"type":"array","description":"The parameters it declares.","items":{"type":"object","description":"A parameter a run supplies (spec.parameters), referred to as ${params.NAME} in string fields.","properties":{"name":{"type":"string","description":"The name, as referred to by ${params.NAME}.","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]{0,62}$"},"type":{"type":"string","description":"Its type; the value is given as text and checked against it.","enum":["string","integer","boolean"]},"default":{"type":"string","description":"Its value when the run gives none.","maxLength":4096},"required":{"type":"boolean","description":"A run must give it (a default does not count)."},"description":{"type":"string","description":"What it means.","maxLength":2048}},"required":["name","type"],"x-kubernetes-validations":[{"rule":"!has(self.default) || self.type != 'integer' || self.default.matches('^-?[0-9]{1,15}$')","message":"the default of an integer parameter must be an integer","reason":"FieldValueInvalid"},{"rule":"!has(self.default) || self.type != 'boolean' || self.default in ['true', 'false']","message":"the default of a boolean parameter must be true or false","reason":"FieldValueInvalid"}],"additionalProperties":false},"maxItems":32,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"]},"workflowDefinition":{"type":"object","description":"The workflow: the WorkflowExecution definition without name and version (the template’s).","properties":{"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"description":"Step number, unique within the workflow.","x-kubernetes-int-or-string":true},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"replicas":{"description":"Desired replicas.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"container":{"type":"string","description":"Container name.","maxLength":63},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","x-kubernetes-int-or-string":true},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"description":"A step number this step waits for.","x-kubernetes-int-or-string":true},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"revision":{"description":"Revision to restore; 0 is the previous one.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"previousReplicas":{"description":"Replicas before the change.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}}},"required":["steps"],"additionalProperties":false}},"required":["version","workflowDefinition"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"a published version is immutable: publish a new version instead","reason":"FieldValueForbidden"}],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["version"]}},"required":["versions"],"additionalProperties":false};
+const pattern74 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
+
+function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.versions === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "versions"},message:"must have required property '"+"versions"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "description") || (key0 === "versions"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.description !== undefined){
+let data0 = data.description;
+if(typeof data0 === "string"){
+if(func2(data0) > 2048){
+const err2 = {instancePath:instancePath+"/description",schemaPath:"#/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.versions !== undefined){
+let data1 = data.versions;
+if(Array.isArray(data1)){
+if(data1.length > 32){
+const err4 = {instancePath:instancePath+"/versions",schemaPath:"#/properties/versions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.length < 1){
+const err5 = {instancePath:instancePath+"/versions",schemaPath:"#/properties/versions/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.version === undefined){
+const err6 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data2.workflowDefinition === undefined){
+const err7 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/required",keyword:"required",params:{missingProperty: "workflowDefinition"},message:"must have required property '"+"workflowDefinition"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((((key1 === "version") || (key1 === "description")) || (key1 === "parameters")) || (key1 === "workflowDefinition"))){
+const err8 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data2.version !== undefined){
+let data3 = data2.version;
+if(typeof data3 === "string"){
+if(func2(data3) > 64){
+const err9 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(!pattern34.test(data3)){
+const err10 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data2.description !== undefined){
+let data4 = data2.description;
+if(typeof data4 === "string"){
+if(func2(data4) > 2048){
+const err12 = {instancePath:instancePath+"/versions/" + i0+"/description",schemaPath:"#/properties/versions/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/versions/" + i0+"/description",schemaPath:"#/properties/versions/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data2.parameters !== undefined){
+let data5 = data2.parameters;
+if(Array.isArray(data5)){
+if(data5.length > 32){
+const err14 = {instancePath:instancePath+"/versions/" + i0+"/parameters",schemaPath:"#/properties/versions/items/properties/parameters/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+let data6 = data5[i1];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.name === undefined){
+const err15 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data6.type === undefined){
+const err16 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+for(const key2 in data6){
+if(!(((((key2 === "name") || (key2 === "type")) || (key2 === "default")) || (key2 === "required")) || (key2 === "description"))){
+const err17 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data6.name !== undefined){
+let data7 = data6.name;
+if(typeof data7 === "string"){
+if(func2(data7) > 63){
+const err18 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(!pattern74.test(data7)){
+const err19 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data6.type !== undefined){
+let data8 = data6.type;
+if(typeof data8 !== "string"){
+const err21 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/type",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!(((data8 === "string") || (data8 === "integer")) || (data8 === "boolean"))){
+const err22 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/type",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.parameters.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data6.default !== undefined){
+let data9 = data6.default;
+if(typeof data9 === "string"){
+if(func2(data9) > 4096){
+const err23 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/default",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/default/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/default",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/default/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data6.required !== undefined){
+if(typeof data6.required !== "boolean"){
+const err25 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/required",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data6.description !== undefined){
+let data11 = data6.description;
+if(typeof data11 === "string"){
+if(func2(data11) > 2048){
+const err26 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/description",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/description",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/versions/" + i0+"/parameters",schemaPath:"#/properties/versions/items/properties/parameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data2.workflowDefinition !== undefined){
+let data12 = data2.workflowDefinition;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.steps === undefined){
+const err30 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition",schemaPath:"#/properties/versions/items/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key3 in data12){
+if(!((key3 === "steps") || (key3 === "dependencies"))){
+const err31 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition",schemaPath:"#/properties/versions/items/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data12.steps !== undefined){
+let data13 = data12.steps;
+if(Array.isArray(data13)){
+if(data13.length > 200){
+const err32 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data13.length < 1){
+const err33 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+const len2 = data13.length;
+for(let i2=0; i2<len2; i2++){
+let data14 = data13[i2];
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.stepNumber === undefined){
+const err34 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data14.name === undefined){
+const err35 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data14.action === undefined){
+const err36 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data14.parameters === undefined){
+const err37 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+for(const key4 in data14){
+if(!(func12.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties, key4))){
+const err38 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data14.name !== undefined){
+let data15 = data14.name;
+if(typeof data15 === "string"){
+if(func2(data15) > 128){
+const err39 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(func2(data15) < 1){
+const err40 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data14.action !== undefined){
+let data16 = data14.action;
+if(typeof data16 !== "string"){
+const err42 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if(!((((((((((data16 === "scale-deployment") || (data16 === "restart-deployment")) || (data16 === "update-image")) || (data16 === "restart-pod")) || (data16 === "delete-pod")) || (data16 === "update-configmap")) || (data16 === "update-secret")) || (data16 === "cordon-node")) || (data16 === "drain-node")) || (data16 === "custom"))){
+const err43 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data14.targetCluster !== undefined){
+let data17 = data14.targetCluster;
+if(typeof data17 === "string"){
+if(func2(data17) > 256){
+const err44 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/targetCluster",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/targetCluster",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data14.parameters !== undefined){
+let data18 = data14.parameters;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(Object.keys(data18).length > 1){
+const err46 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(Object.keys(data18).length < 1){
+const err47 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+for(const key5 in data18){
+if(!(func12.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key5))){
+const err48 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data18.scaleDeployment !== undefined){
+let data19 = data18.scaleDeployment;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.namespace === undefined){
+const err49 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(data19.deployment === undefined){
+const err50 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(data19.replicas === undefined){
+const err51 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+for(const key6 in data19){
+if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "replicas"))){
+const err52 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data19.namespace !== undefined){
+let data20 = data19.namespace;
+if(typeof data20 === "string"){
+if(func2(data20) > 63){
+const err53 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data19.deployment !== undefined){
+let data21 = data19.deployment;
+if(typeof data21 === "string"){
+if(func2(data21) > 253){
+const err55 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data18.restartDeployment !== undefined){
+let data22 = data18.restartDeployment;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.namespace === undefined){
+const err58 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+if(data22.deployment === undefined){
+const err59 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+for(const key7 in data22){
+if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "gracePeriod"))){
+const err60 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data22.namespace !== undefined){
+let data23 = data22.namespace;
+if(typeof data23 === "string"){
+if(func2(data23) > 63){
+const err61 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data22.deployment !== undefined){
+let data24 = data22.deployment;
+if(typeof data24 === "string"){
+if(func2(data24) > 253){
+const err63 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data22.gracePeriod !== undefined){
+let data25 = data22.gracePeriod;
+if(typeof data25 === "string"){
+if(func2(data25) > 32){
+const err65 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data18.updateImage !== undefined){
+let data26 = data18.updateImage;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.namespace === undefined){
+const err68 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data26.deployment === undefined){
+const err69 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if(data26.container === undefined){
+const err70 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(data26.newImage === undefined){
+const err71 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+for(const key8 in data26){
+if(!((((key8 === "namespace") || (key8 === "deployment")) || (key8 === "container")) || (key8 === "newImage"))){
+const err72 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+if(data26.namespace !== undefined){
+let data27 = data26.namespace;
+if(typeof data27 === "string"){
+if(func2(data27) > 63){
+const err73 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+if(data26.deployment !== undefined){
+let data28 = data26.deployment;
+if(typeof data28 === "string"){
+if(func2(data28) > 253){
+const err75 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data26.container !== undefined){
+let data29 = data26.container;
+if(typeof data29 === "string"){
+if(func2(data29) > 63){
+const err77 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/container",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/container",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(data26.newImage !== undefined){
+let data30 = data26.newImage;
+if(typeof data30 === "string"){
+if(func2(data30) > 512){
+const err79 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/newImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if(func2(data30) < 1){
+const err80 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/newImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/newImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+if(data18.restartPod !== undefined){
+let data31 = data18.restartPod;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.namespace === undefined){
+const err83 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+for(const key9 in data31){
+if(!((((key9 === "namespace") || (key9 === "podName")) || (key9 === "selector")) || (key9 === "gracePeriod"))){
+const err84 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(data31.namespace !== undefined){
+let data32 = data31.namespace;
+if(typeof data32 === "string"){
+if(func2(data32) > 63){
+const err85 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data31.podName !== undefined){
+let data33 = data31.podName;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err87 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data31.selector !== undefined){
+let data34 = data31.selector;
+if(typeof data34 === "string"){
+if(func2(data34) > 1024){
+const err89 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/selector",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/selector",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+if(data31.gracePeriod !== undefined){
+let data35 = data31.gracePeriod;
+if(typeof data35 === "string"){
+if(func2(data35) > 32){
+const err91 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data18.deletePod !== undefined){
+let data36 = data18.deletePod;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.namespace === undefined){
+const err94 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(data36.podName === undefined){
+const err95 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+for(const key10 in data36){
+if(!(((key10 === "namespace") || (key10 === "podName")) || (key10 === "gracePeriod"))){
+const err96 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data36.namespace !== undefined){
+let data37 = data36.namespace;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err97 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+if(data36.podName !== undefined){
+let data38 = data36.podName;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err99 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data36.gracePeriod !== undefined){
+let data39 = data36.gracePeriod;
+if(typeof data39 === "string"){
+if(func2(data39) > 32){
+const err101 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+if(data18.updateConfigMap !== undefined){
+let data40 = data18.updateConfigMap;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.namespace === undefined){
+const err104 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data40.name === undefined){
+const err105 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+if(data40.dataUpdates === undefined){
+const err106 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+for(const key11 in data40){
+if(!(((key11 === "namespace") || (key11 === "name")) || (key11 === "dataUpdates"))){
+const err107 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data40.namespace !== undefined){
+let data41 = data40.namespace;
+if(typeof data41 === "string"){
+if(func2(data41) > 63){
+const err108 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data40.name !== undefined){
+let data42 = data40.name;
+if(typeof data42 === "string"){
+if(func2(data42) > 253){
+const err110 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data40.dataUpdates !== undefined){
+let data43 = data40.dataUpdates;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(Object.keys(data43).length > 64){
+const err112 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+for(const key12 in data43){
+let data44 = data43[key12];
+if(typeof data44 === "string"){
+if(func2(data44) > 4096){
+const err113 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data18.updateSecret !== undefined){
+let data45 = data18.updateSecret;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.namespace === undefined){
+const err117 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(data45.name === undefined){
+const err118 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+if(data45.dataUpdates === undefined){
+const err119 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+for(const key13 in data45){
+if(!(((key13 === "namespace") || (key13 === "name")) || (key13 === "dataUpdates"))){
+const err120 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err121 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err123 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err125 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+for(const key14 in data48){
+let data49 = data48[key14];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err126 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+}
+else {
+const err128 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+if(data18.cordonNode !== undefined){
+let data50 = data18.cordonNode;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.nodeName === undefined){
+const err130 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+for(const key15 in data50){
+if(!(key15 === "nodeName")){
+const err131 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+if(data50.nodeName !== undefined){
+let data51 = data50.nodeName;
+if(typeof data51 === "string"){
+if(func2(data51) > 253){
+const err132 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+if(data18.drainNode !== undefined){
+let data52 = data18.drainNode;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.nodeName === undefined){
+const err135 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+for(const key16 in data52){
+if(!((((key16 === "nodeName") || (key16 === "gracePeriod")) || (key16 === "ignoreDaemonSets")) || (key16 === "deleteLocalData"))){
+const err136 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data52.nodeName !== undefined){
+let data53 = data52.nodeName;
+if(typeof data53 === "string"){
+if(func2(data53) > 253){
+const err137 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data52.gracePeriod !== undefined){
+let data54 = data52.gracePeriod;
+if(typeof data54 === "string"){
+if(func2(data54) > 32){
+const err139 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+if(data52.ignoreDaemonSets !== undefined){
+if(typeof data52.ignoreDaemonSets !== "boolean"){
+const err141 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data52.deleteLocalData !== undefined){
+if(typeof data52.deleteLocalData !== "boolean"){
+const err142 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data18.custom !== undefined){
+let data57 = data18.custom;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.actionType === undefined){
+const err144 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+for(const key17 in data57){
+if(!((key17 === "actionType") || (key17 === "config"))){
+const err145 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data57.actionType !== undefined){
+let data58 = data57.actionType;
+if(typeof data58 === "string"){
+if(func2(data58) > 128){
+const err146 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if(func2(data58) < 1){
+const err147 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+if(data57.config !== undefined){
+let data59 = data57.config;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(Object.keys(data59).length > 64){
+const err149 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+for(const key18 in data59){
+let data60 = data59[key18];
+if(typeof data60 === "string"){
+if(func2(data60) > 4096){
+const err150 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config/" + key18.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+}
+else {
+const err152 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+if(data14.criticalStep !== undefined){
+if(typeof data14.criticalStep !== "boolean"){
+const err155 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/criticalStep",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data14.timeout !== undefined){
+let data62 = data14.timeout;
+if(typeof data62 === "string"){
+if(func2(data62) > 32){
+const err156 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+if(data14.dependsOn !== undefined){
+let data63 = data14.dependsOn;
+if(Array.isArray(data63)){
+if(data63.length > 32){
+const err158 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/dependsOn",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+else {
+const err159 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/dependsOn",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+if(data14.rollbackSpec !== undefined){
+let data64 = data14.rollbackSpec;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.action === undefined){
+const err160 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+if(data64.parameters === undefined){
+const err161 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+for(const key19 in data64){
+if(!(((key19 === "action") || (key19 === "parameters")) || (key19 === "timeout"))){
+const err162 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+if(data64.action !== undefined){
+let data65 = data64.action;
+if(typeof data65 !== "string"){
+const err163 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+if(!(((((data65 === "restore-previous-deployment") || (data65 === "scale-to-previous")) || (data65 === "restore-previous-config")) || (data65 === "uncordon-node")) || (data65 === "custom"))){
+const err164 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+if(data64.parameters !== undefined){
+let data66 = data64.parameters;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(Object.keys(data66).length > 1){
+const err165 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+if(Object.keys(data66).length < 1){
+const err166 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+for(const key20 in data66){
+if(!(((((key20 === "restorePreviousDeployment") || (key20 === "scaleToPrevious")) || (key20 === "restorePreviousConfig")) || (key20 === "uncordonNode")) || (key20 === "custom"))){
+const err167 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data66.restorePreviousDeployment !== undefined){
+let data67 = data66.restorePreviousDeployment;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.namespace === undefined){
+const err168 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if(data67.deployment === undefined){
+const err169 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+for(const key21 in data67){
+if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "revision"))){
+const err170 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+if(data67.namespace !== undefined){
+let data68 = data67.namespace;
+if(typeof data68 === "string"){
+if(func2(data68) > 63){
+const err171 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+if(data67.deployment !== undefined){
+let data69 = data67.deployment;
+if(typeof data69 === "string"){
+if(func2(data69) > 253){
+const err173 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+else {
+const err174 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+}
+else {
+const err175 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data66.scaleToPrevious !== undefined){
+let data70 = data66.scaleToPrevious;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.namespace === undefined){
+const err176 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if(data70.deployment === undefined){
+const err177 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+if(data70.previousReplicas === undefined){
+const err178 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+for(const key22 in data70){
+if(!(((key22 === "namespace") || (key22 === "deployment")) || (key22 === "previousReplicas"))){
+const err179 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+if(data70.namespace !== undefined){
+let data71 = data70.namespace;
+if(typeof data71 === "string"){
+if(func2(data71) > 63){
+const err180 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+else {
+const err181 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+if(data70.deployment !== undefined){
+let data72 = data70.deployment;
+if(typeof data72 === "string"){
+if(func2(data72) > 253){
+const err182 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+else {
+const err183 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+if(data66.restorePreviousConfig !== undefined){
+let data73 = data66.restorePreviousConfig;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.namespace === undefined){
+const err185 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+if(data73.name === undefined){
+const err186 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+if(data73.type === undefined){
+const err187 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+for(const key23 in data73){
+if(!((((key23 === "namespace") || (key23 === "name")) || (key23 === "type")) || (key23 === "snapshot"))){
+const err188 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+if(data73.namespace !== undefined){
+let data74 = data73.namespace;
+if(typeof data74 === "string"){
+if(func2(data74) > 63){
+const err189 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+if(data73.name !== undefined){
+let data75 = data73.name;
+if(typeof data75 === "string"){
+if(func2(data75) > 253){
+const err191 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+else {
+const err192 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+if(data73.type !== undefined){
+let data76 = data73.type;
+if(typeof data76 !== "string"){
+const err193 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+if(!((data76 === "ConfigMap") || (data76 === "Secret"))){
+const err194 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+if(data73.snapshot !== undefined){
+let data77 = data73.snapshot;
+if(typeof data77 === "string"){
+if(func2(data77) > 256){
+const err195 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+}
+else {
+const err197 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+if(data66.uncordonNode !== undefined){
+let data78 = data66.uncordonNode;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.nodeName === undefined){
+const err198 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+for(const key24 in data78){
+if(!(key24 === "nodeName")){
+const err199 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data78.nodeName !== undefined){
+let data79 = data78.nodeName;
+if(typeof data79 === "string"){
+if(func2(data79) > 253){
+const err200 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+else {
+const err201 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+}
+else {
+const err202 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+if(data66.custom !== undefined){
+let data80 = data66.custom;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+if(data80.actionType === undefined){
+const err203 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+for(const key25 in data80){
+if(!((key25 === "actionType") || (key25 === "config"))){
+const err204 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+if(data80.actionType !== undefined){
+let data81 = data80.actionType;
+if(typeof data81 === "string"){
+if(func2(data81) > 128){
+const err205 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+if(func2(data81) < 1){
+const err206 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+else {
+const err207 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+}
+if(data80.config !== undefined){
+let data82 = data80.config;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(Object.keys(data82).length > 64){
+const err208 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+for(const key26 in data82){
+let data83 = data82[key26];
+if(typeof data83 === "string"){
+if(func2(data83) > 4096){
+const err209 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+else {
+const err210 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+}
+else {
+const err211 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+}
+else {
+const err212 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+}
+}
+else {
+const err213 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+}
+if(data64.timeout !== undefined){
+let data84 = data64.timeout;
+if(typeof data84 === "string"){
+if(func2(data84) > 32){
+const err214 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err214];
+}
+else {
+vErrors.push(err214);
+}
+errors++;
+}
+}
+else {
+const err215 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+}
+}
+else {
+const err216 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+}
+}
+else {
+const err217 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+}
+}
+else {
+const err218 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+if(data12.dependencies !== undefined){
+let data85 = data12.dependencies;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(Object.keys(data85).length > 200){
+const err219 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+for(const key27 in data85){
+let data86 = data85[key27];
+if(Array.isArray(data86)){
+if(data86.length > 32){
+const err220 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+const len3 = data86.length;
+for(let i3=0; i3<len3; i3++){
+let data87 = data86[i3];
+if(typeof data87 === "string"){
+if(func2(data87) > 128){
+const err221 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+}
+else {
+const err223 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+}
+else {
+const err224 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition",schemaPath:"#/properties/versions/items/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+}
+}
+else {
+const err226 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+}
+}
+else {
+const err227 = {instancePath:instancePath+"/versions",schemaPath:"#/properties/versions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+}
+else {
+const err228 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+validate13.errors = vErrors;
 return errors === 0;
 }

@@ -224,6 +224,13 @@ export const METRICS = {
     labelNames: [],
     readAtScrape: false,
   },
+  templateResolutionsTotal: {
+    name: 'kubernaut_workflowexecution_template_resolutions_total',
+    type: 'counter',
+    help: 'Template runs resolved at planning (resolved) or refused as InvalidSpec (refused)',
+    labelNames: ['result'],
+    readAtScrape: false,
+  },
 } as const;
 
 export type MetricKey = keyof typeof METRICS;
