@@ -10,6 +10,8 @@
  *   wfx retry NAME [--wait 30]         re-run a failed run's failed and skipped steps, as yourself
  *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
  *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
+ *   wfx template list | show NAME [--version V]   workflow templates, their versions and parameters
+ *   wfx run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
  */
 import { parseArgs } from 'node:util';
@@ -20,6 +22,7 @@ import { getWorkflows } from './commands/get.ts';
 import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
+import { listTemplates, parseParameters, runTemplate, showTemplate } from './commands/template.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 
 const USAGE = `usage: wfx <command> [flags]
@@ -32,6 +35,9 @@ commands:
   retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
   inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
+  template list | template show NAME [--version V]   workflow templates
+  run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
+                           a run of a template version (its last by default)
 flags: --kubeconfig PATH, -n NAMESPACE`;
 
 const OPERATOR_USAGE = `usage: wfx operator [flags]
@@ -59,6 +65,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
   wait: { type: 'string' },
+  // template, run
+  version: { type: 'string' },
+  param: { type: 'string', short: 'p', multiple: true },
+  name: { type: 'string' },
+  approval: { type: 'boolean' },
+  'dry-run-first': { type: 'boolean' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -99,6 +111,7 @@ async function main(argv: string[]): Promise<string | undefined> {
   const [command, name, ...extra] = positionals;
   if (command === 'operator' && v.help) return OPERATOR_USAGE;
   if (v.help || command === undefined) return USAGE;
+  if (command === 'template' || command === 'run') return templateCommand(v, positionals);
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 
   if (command === 'executor') {
@@ -159,6 +172,39 @@ async function main(argv: string[]): Promise<string | undefined> {
       return await diagram(await getWorkflow(ctx, name), v.format ?? 'svg', v.output);
     }
     throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`, 2);
+  } finally {
+    ctx.client.close();
+  }
+}
+
+/** `wfx template list|show NAME` and `wfx run TEMPLATE`. */
+async function templateCommand(
+  v: { kubeconfig?: string | undefined; namespace?: string | undefined } & Partial<
+    Record<'version' | 'name', string> & Record<'approval' | 'dry-run-first', boolean> & { param: string[] }
+  >,
+  positionals: readonly string[],
+): Promise<string> {
+  const [command, first, second, ...extra] = positionals;
+  const run = command === 'run';
+  const templateName = run ? first : second;
+  const shape = run
+    ? second === undefined
+    : first === 'list'
+      ? second === undefined
+      : first === 'show' && second !== undefined;
+  if (!shape || extra.length > 0 || (run && templateName === undefined))
+    throw new CliError(`usage: wfx template list | wfx template show NAME | wfx run TEMPLATE\n${USAGE}`, 2);
+  const ctx = await connect(v.kubeconfig, v.namespace);
+  try {
+    if (!run && first === 'list') return await listTemplates(ctx);
+    if (!run) return await showTemplate(ctx, templateName ?? '', v.version);
+    return await runTemplate(ctx, templateName ?? '', {
+      version: v.version,
+      parameters: parseParameters(v.param ?? []),
+      name: v.name,
+      approvalRequired: v.approval ?? false,
+      dryRunFirst: v['dry-run-first'] ?? false,
+    });
   } finally {
     ctx.client.close();
   }

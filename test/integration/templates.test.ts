@@ -1,6 +1,7 @@
 // Runs made from a WorkflowTemplate, against the real apiserver: the reference is resolved once, at
 // planning, and recorded in the run; published versions are immutable; what cannot be resolved ends
 // the run failed with InvalidSpec and the JSON path.
+import { execFile } from 'node:child_process';
 import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 
 import type {
@@ -14,6 +15,7 @@ import { customStep } from '../fixtures/specs.ts';
 import { untilSpecPolicyEnforced } from './support/admission.ts';
 import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
+import { sharedControlPlane } from '../../tooling/controlplane/launcher.ts';
 
 jest.setTimeout(90_000);
 
@@ -191,5 +193,66 @@ describe('a run that cannot be resolved', () => {
     );
     expect(loose?.status).toBe(422);
     expect(loose?.message).toContain('spec.parameters: parameters are for a template');
+  });
+});
+
+/** Runs `wfx ARGS -n NAMESPACE` as a process. */
+function wfx(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'node_modules/.bin/node',
+      ['src/cli/wfx.ts', ...args, '-n', h.namespace, '--kubeconfig', sharedControlPlane().kubeconfigPath],
+      { timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('wfx template and wfx run', () => {
+  it('lists templates and shows one version’s parameters and steps', async () => {
+    const list = await wfx(['template', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^NAME\s+LATEST\s+VERSIONS/);
+    expect(list.stdout).toMatch(/\nnote\s+3\.0\.0\s+3\s/);
+    const show = await wfx(['template', 'show', 'note', '--version', '1.0.0']);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain('Showing:      1.0.0');
+    expect(show.stdout).toMatch(/note\s+string\s+required\s+What the step writes down\./);
+    expect(show.stdout).toMatch(/retries\s+integer\s+default "2"/);
+    expect(show.stdout).toContain('1. note-it (custom)');
+  });
+
+  it('runs a template version with -p parameters, and the run completes', async () => {
+    const run = await wfx([
+      'run',
+      'note',
+      '--version',
+      '2.0.0',
+      '-p',
+      'note=from the cli',
+      '--name',
+      'cli-run',
+    ]);
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: 'workflowexecution/cli-run created (template note 2.0.0)\n',
+    });
+    const wf = await h.workflows.waitFor('cli-run', inPhase('completed'), 'completed');
+    expect(wf.status?.resolvedTemplate?.parameters).toEqual({ note: 'from the cli', retries: '2' });
+    const describe = await wfx(['describe', 'cli-run']);
+    expect(describe.stdout).toContain('Workflow:     template note 2.0.0');
+  });
+
+  it('refuses a run it can already tell is wrong, creating nothing', async () => {
+    const run = await wfx(['run', 'note', '-p', 'retries=often', '--name', 'cli-wrong']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(
+      'spec.parameters.note: parameter note (string) is required (MissingParameter)',
+    );
+    expect(run.stderr).toContain('spec.parameters.retries: parameter retries must be an integer');
+    await expect(h.workflows.get('cli-wrong')).rejects.toThrow();
   });
 });
