@@ -5,12 +5,13 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute.","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["workflowDefinition","executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute.","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["workflowDefinition","executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
-const func12 = Object.prototype.hasOwnProperty;
+const func14 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const pattern1 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
-const pattern6 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
+const pattern2 = new RegExp("^[0-9a-f]{1,64}$", "u");
+const pattern7 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -37,7 +38,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "alertRemediationRef") || (key0 === "workflowDefinition")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
+if(!(((((key0 === "alertRemediationRef") || (key0 === "alertRef")) || (key0 === "workflowDefinition")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
@@ -270,11 +271,11 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.workflowDefinition !== undefined){
-let data8 = data.workflowDefinition;
+if(data.alertRef !== undefined){
+let data8 = data.alertRef;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(data8.name === undefined){
-const err21 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data8.labels === undefined){
+const err21 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -283,8 +284,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data8.steps === undefined){
-const err22 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+for(const key2 in data8){
+if(!(((key2 === "fingerprint") || (key2 === "labels")) || (key2 === "startsAt"))){
+const err22 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -293,9 +295,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-for(const key2 in data8){
-if(!(((((key2 === "name") || (key2 === "version")) || (key2 === "steps")) || (key2 === "dependencies")) || (key2 === "aiRecommendations"))){
-const err23 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data8.fingerprint !== undefined){
+let data9 = data8.fingerprint;
+if(typeof data9 === "string"){
+if(func2(data9) > 64){
+const err23 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -304,12 +309,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data8.name !== undefined){
-let data9 = data8.name;
-if(typeof data9 === "string"){
-if(func2(data9) > 128){
-const err24 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!pattern2.test(data9)){
+const err24 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{1,64}$"},message:"must match pattern \""+"^[0-9a-f]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -318,8 +319,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(func2(data9) < 1){
-const err25 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err25 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -329,8 +331,11 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.labels !== undefined){
+let data10 = data8.labels;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(Object.keys(data10).length > 64){
+const err26 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -339,12 +344,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data8.version !== undefined){
-let data10 = data8.version;
-if(typeof data10 === "string"){
-if(func2(data10) > 64){
-const err27 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(Object.keys(data10).length < 1){
+const err27 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -353,9 +354,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-else {
-const err28 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data10){
+let data11 = data10[key3];
+if(typeof data11 === "string"){
+if(func2(data11) > 256){
+const err28 = {instancePath:instancePath+"/alertRef/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/alertRef/properties/labels/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -365,11 +368,8 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data8.steps !== undefined){
-let data11 = data8.steps;
-if(Array.isArray(data11)){
-if(data11.length > 200){
-const err29 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+else {
+const err29 = {instancePath:instancePath+"/alertRef/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/alertRef/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -378,8 +378,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data11.length < 1){
-const err30 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -388,12 +390,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-const len0 = data11.length;
-for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.stepNumber === undefined){
-const err31 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+}
+if(data8.startsAt !== undefined){
+if(!(typeof data8.startsAt === "string")){
+const err31 = {instancePath:instancePath+"/alertRef/startsAt",schemaPath:"#/properties/alertRef/properties/startsAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -402,8 +402,10 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data12.name === undefined){
-const err32 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -412,8 +414,12 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.action === undefined){
-const err33 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+}
+if(data.workflowDefinition !== undefined){
+let data13 = data.workflowDefinition;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.name === undefined){
+const err33 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -422,8 +428,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data12.parameters === undefined){
-const err34 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(data13.steps === undefined){
+const err34 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -432,9 +438,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key3 in data12){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key3))){
-const err35 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+for(const key4 in data13){
+if(!(((((key4 === "name") || (key4 === "version")) || (key4 === "steps")) || (key4 === "dependencies")) || (key4 === "aiRecommendations"))){
+const err35 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -444,10 +450,11 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data12.stepNumber !== undefined){
-let data13 = data12.stepNumber;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err36 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data13.name !== undefined){
+let data14 = data13.name;
+if(typeof data14 === "string"){
+if(func2(data14) > 128){
+const err36 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -456,9 +463,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 10000 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(func2(data14) < 1){
+const err37 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -467,8 +473,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data13 < 1 || isNaN(data13)){
-const err38 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err38 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -478,12 +485,11 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-if(data12.name !== undefined){
-let data14 = data12.name;
-if(typeof data14 === "string"){
-if(func2(data14) > 128){
-const err39 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data13.version !== undefined){
+let data15 = data13.version;
+if(typeof data15 === "string"){
+if(func2(data15) > 64){
+const err39 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -492,8 +498,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(func2(data14) < 1){
-const err40 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err40 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -503,8 +510,11 @@ vErrors.push(err40);
 errors++;
 }
 }
-else {
-const err41 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.steps !== undefined){
+let data16 = data13.steps;
+if(Array.isArray(data16)){
+if(data16.length > 200){
+const err41 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -513,11 +523,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data12.action !== undefined){
-let data15 = data12.action;
-if(typeof data15 !== "string"){
-const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.length < 1){
+const err42 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -526,8 +533,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!((((((((((data15 === "scale-deployment") || (data15 === "restart-deployment")) || (data15 === "update-image")) || (data15 === "restart-pod")) || (data15 === "delete-pod")) || (data15 === "update-configmap")) || (data15 === "update-secret")) || (data15 === "cordon-node")) || (data15 === "drain-node")) || (data15 === "custom"))){
-const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.stepNumber === undefined){
+const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -536,12 +547,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data12.targetCluster !== undefined){
-let data16 = data12.targetCluster;
-if(typeof data16 === "string"){
-if(func2(data16) > 256){
-const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data17.name === undefined){
+const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -550,9 +557,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.action === undefined){
+const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -561,12 +567,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data12.parameters !== undefined){
-let data17 = data12.parameters;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(Object.keys(data17).length > 1){
-const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(data17.parameters === undefined){
+const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -575,8 +577,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(Object.keys(data17).length < 1){
-const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+for(const key5 in data17){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key5))){
+const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -585,9 +588,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key4 in data17){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key4))){
-const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data17.stepNumber !== undefined){
+let data18 = data17.stepNumber;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -596,12 +601,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data17.scaleDeployment !== undefined){
-let data18 = data17.scaleDeployment;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.namespace === undefined){
-const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 10000 || isNaN(data18)){
+const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -610,8 +612,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data18.deployment === undefined){
-const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data18 < 1 || isNaN(data18)){
+const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -620,8 +622,13 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data18.replicas === undefined){
-const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+}
+}
+if(data17.name !== undefined){
+let data19 = data17.name;
+if(typeof data19 === "string"){
+if(func2(data19) > 128){
+const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -630,9 +637,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-for(const key5 in data18){
-if(!(((key5 === "namespace") || (key5 === "deployment")) || (key5 === "replicas"))){
-const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(func2(data19) < 1){
+const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -642,11 +648,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data18.namespace !== undefined){
-let data19 = data18.namespace;
-if(typeof data19 === "string"){
-if(func2(data19) > 63){
-const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -655,8 +658,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(!pattern0.test(data19)){
-const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data17.action !== undefined){
+let data20 = data17.action;
+if(typeof data20 !== "string"){
+const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -665,9 +671,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((((((((data20 === "scale-deployment") || (data20 === "restart-deployment")) || (data20 === "update-image")) || (data20 === "restart-pod")) || (data20 === "delete-pod")) || (data20 === "update-configmap")) || (data20 === "update-secret")) || (data20 === "cordon-node")) || (data20 === "drain-node")) || (data20 === "custom"))){
+const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -677,11 +682,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data18.deployment !== undefined){
-let data20 = data18.deployment;
-if(typeof data20 === "string"){
-if(func2(data20) > 253){
-const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data17.targetCluster !== undefined){
+let data21 = data17.targetCluster;
+if(typeof data21 === "string"){
+if(func2(data21) > 256){
+const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -690,8 +695,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(!pattern1.test(data20)){
-const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -701,8 +707,11 @@ vErrors.push(err57);
 errors++;
 }
 }
-else {
-const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.parameters !== undefined){
+let data22 = data17.parameters;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(Object.keys(data22).length > 1){
+const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -711,11 +720,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data18.replicas !== undefined){
-let data21 = data18.replicas;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(Object.keys(data22).length < 1){
+const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -724,9 +730,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000 || isNaN(data21)){
-const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+for(const key6 in data22){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key6))){
+const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -735,8 +741,12 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data22.scaleDeployment !== undefined){
+let data23 = data22.scaleDeployment;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.namespace === undefined){
+const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -745,11 +755,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data23.deployment === undefined){
+const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -758,12 +765,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data17.restartDeployment !== undefined){
-let data22 = data17.restartDeployment;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.namespace === undefined){
-const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data23.replicas === undefined){
+const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -772,8 +775,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data22.deployment === undefined){
-const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key7 in data23){
+if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "replicas"))){
+const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -782,9 +786,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-for(const key6 in data22){
-if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "gracePeriod"))){
-const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data23.namespace !== undefined){
+let data24 = data23.namespace;
+if(typeof data24 === "string"){
+if(func2(data24) > 63){
+const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -793,12 +800,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(data22.namespace !== undefined){
-let data23 = data22.namespace;
-if(typeof data23 === "string"){
-if(func2(data23) > 63){
-const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data24)){
+const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -807,8 +810,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(!pattern0.test(data23)){
-const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -818,8 +822,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.deployment !== undefined){
+let data25 = data23.deployment;
+if(typeof data25 === "string"){
+if(func2(data25) > 253){
+const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -828,12 +835,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data22.deployment !== undefined){
-let data24 = data22.deployment;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data25)){
+const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -842,8 +845,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(!pattern1.test(data24)){
-const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -853,8 +857,10 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.replicas !== undefined){
+let data26 = data23.replicas;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -863,12 +869,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data22.gracePeriod !== undefined){
-let data25 = data22.gracePeriod;
-if(typeof data25 === "string"){
-if(func2(data25) > 32){
-const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 10000 || isNaN(data26)){
+const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -877,8 +880,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(!pattern6.test(data25)){
-const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(data26 < 0 || isNaN(data26)){
+const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -888,8 +891,10 @@ vErrors.push(err73);
 errors++;
 }
 }
+}
+}
 else {
-const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -899,9 +904,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.restartDeployment !== undefined){
+let data27 = data22.restartDeployment;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.namespace === undefined){
+const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -910,12 +917,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-if(data17.updateImage !== undefined){
-let data26 = data17.updateImage;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.namespace === undefined){
-const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data27.deployment === undefined){
+const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -924,8 +927,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data26.deployment === undefined){
-const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key8 in data27){
+if(!(((key8 === "namespace") || (key8 === "deployment")) || (key8 === "gracePeriod"))){
+const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -934,8 +938,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data26.container === undefined){
-const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+}
+if(data27.namespace !== undefined){
+let data28 = data27.namespace;
+if(typeof data28 === "string"){
+if(func2(data28) > 63){
+const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -944,8 +952,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data26.newImage === undefined){
-const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+if(!pattern0.test(data28)){
+const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -954,9 +962,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-for(const key7 in data26){
-if(!((((key7 === "namespace") || (key7 === "deployment")) || (key7 === "container")) || (key7 === "newImage"))){
-const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+else {
+const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -966,11 +974,11 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data26.namespace !== undefined){
-let data27 = data26.namespace;
-if(typeof data27 === "string"){
-if(func2(data27) > 63){
-const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data27.deployment !== undefined){
+let data29 = data27.deployment;
+if(typeof data29 === "string"){
+if(func2(data29) > 253){
+const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -979,8 +987,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(!pattern0.test(data27)){
-const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data29)){
+const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -991,7 +999,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1001,11 +1009,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data26.deployment !== undefined){
-let data28 = data26.deployment;
-if(typeof data28 === "string"){
-if(func2(data28) > 253){
-const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data27.gracePeriod !== undefined){
+let data30 = data27.gracePeriod;
+if(typeof data30 === "string"){
+if(func2(data30) > 32){
+const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1014,8 +1022,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(!pattern1.test(data28)){
-const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern7.test(data30)){
+const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1026,7 +1034,7 @@ errors++;
 }
 }
 else {
-const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1036,11 +1044,9 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(data26.container !== undefined){
-let data29 = data26.container;
-if(typeof data29 === "string"){
-if(func2(data29) > 63){
-const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1049,8 +1055,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(!pattern0.test(data29)){
-const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data22.updateImage !== undefined){
+let data31 = data22.updateImage;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.namespace === undefined){
+const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1059,9 +1069,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.deployment === undefined){
+const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1070,12 +1079,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-if(data26.newImage !== undefined){
-let data30 = data26.newImage;
-if(typeof data30 === "string"){
-if(func2(data30) > 512){
-const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(data31.container === undefined){
+const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1084,8 +1089,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(func2(data30) < 1){
-const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data31.newImage === undefined){
+const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1094,9 +1099,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-else {
-const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key9 in data31){
+if(!((((key9 === "namespace") || (key9 === "deployment")) || (key9 === "container")) || (key9 === "newImage"))){
+const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1106,9 +1111,11 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data31.namespace !== undefined){
+let data32 = data31.namespace;
+if(typeof data32 === "string"){
+if(func2(data32) > 63){
+const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1117,12 +1124,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-if(data17.restartPod !== undefined){
-let data31 = data17.restartPod;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.namespace === undefined){
-const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern0.test(data32)){
+const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1131,9 +1134,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-for(const key8 in data31){
-if(!((((key8 === "namespace") || (key8 === "podName")) || (key8 === "selector")) || (key8 === "gracePeriod"))){
-const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+else {
+const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1143,11 +1146,11 @@ vErrors.push(err95);
 errors++;
 }
 }
-if(data31.namespace !== undefined){
-let data32 = data31.namespace;
-if(typeof data32 === "string"){
-if(func2(data32) > 63){
-const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data31.deployment !== undefined){
+let data33 = data31.deployment;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1156,8 +1159,8 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(!pattern0.test(data32)){
-const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data33)){
+const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1168,7 +1171,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1178,11 +1181,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data31.podName !== undefined){
-let data33 = data31.podName;
-if(typeof data33 === "string"){
-if(func2(data33) > 253){
-const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data31.container !== undefined){
+let data34 = data31.container;
+if(typeof data34 === "string"){
+if(func2(data34) > 63){
+const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1191,8 +1194,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern1.test(data33)){
-const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data34)){
+const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1203,7 +1206,7 @@ errors++;
 }
 }
 else {
-const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1213,11 +1216,11 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data31.selector !== undefined){
-let data34 = data31.selector;
-if(typeof data34 === "string"){
-if(func2(data34) > 1024){
-const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data31.newImage !== undefined){
+let data35 = data31.newImage;
+if(typeof data35 === "string"){
+if(func2(data35) > 512){
+const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1226,9 +1229,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-else {
-const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data35) < 1){
+const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1238,11 +1240,8 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data31.gracePeriod !== undefined){
-let data35 = data31.gracePeriod;
-if(typeof data35 === "string"){
-if(func2(data35) > 32){
-const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+else {
+const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1251,8 +1250,10 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(!pattern6.test(data35)){
-const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1262,8 +1263,11 @@ vErrors.push(err105);
 errors++;
 }
 }
-else {
-const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.restartPod !== undefined){
+let data36 = data22.restartPod;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.namespace === undefined){
+const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1272,10 +1276,9 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-}
-else {
-const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key10 in data36){
+if(!((((key10 === "namespace") || (key10 === "podName")) || (key10 === "selector")) || (key10 === "gracePeriod"))){
+const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1285,11 +1288,11 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data17.deletePod !== undefined){
-let data36 = data17.deletePod;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.namespace === undefined){
-const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data36.namespace !== undefined){
+let data37 = data36.namespace;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1298,8 +1301,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data36.podName === undefined){
-const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+if(!pattern0.test(data37)){
+const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1308,9 +1311,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-for(const key9 in data36){
-if(!(((key9 === "namespace") || (key9 === "podName")) || (key9 === "gracePeriod"))){
-const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+else {
+const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1320,11 +1323,11 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data36.namespace !== undefined){
-let data37 = data36.namespace;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data36.podName !== undefined){
+let data38 = data36.podName;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1333,8 +1336,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(!pattern0.test(data37)){
-const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data38)){
+const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1345,7 +1348,7 @@ errors++;
 }
 }
 else {
-const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1355,11 +1358,11 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data36.podName !== undefined){
-let data38 = data36.podName;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data36.selector !== undefined){
+let data39 = data36.selector;
+if(typeof data39 === "string"){
+if(func2(data39) > 1024){
+const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1368,8 +1371,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(!pattern1.test(data38)){
-const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1379,8 +1383,11 @@ vErrors.push(err115);
 errors++;
 }
 }
-else {
-const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.gracePeriod !== undefined){
+let data40 = data36.gracePeriod;
+if(typeof data40 === "string"){
+if(func2(data40) > 32){
+const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1389,12 +1396,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data36.gracePeriod !== undefined){
-let data39 = data36.gracePeriod;
-if(typeof data39 === "string"){
-if(func2(data39) > 32){
-const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern7.test(data40)){
+const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1403,8 +1406,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(!pattern6.test(data39)){
-const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1414,8 +1418,9 @@ vErrors.push(err118);
 errors++;
 }
 }
+}
 else {
-const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1425,9 +1430,11 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
-else {
-const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.deletePod !== undefined){
+let data41 = data22.deletePod;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.namespace === undefined){
+const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1436,12 +1443,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data17.updateConfigMap !== undefined){
-let data40 = data17.updateConfigMap;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.namespace === undefined){
-const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data41.podName === undefined){
+const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1450,8 +1453,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data40.name === undefined){
-const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key11 in data41){
+if(!(((key11 === "namespace") || (key11 === "podName")) || (key11 === "gracePeriod"))){
+const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1460,8 +1464,12 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data40.dataUpdates === undefined){
-const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+}
+if(data41.namespace !== undefined){
+let data42 = data41.namespace;
+if(typeof data42 === "string"){
+if(func2(data42) > 63){
+const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1470,9 +1478,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key10 in data40){
-if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
-const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(!pattern0.test(data42)){
+const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1482,11 +1489,8 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data40.namespace !== undefined){
-let data41 = data40.namespace;
-if(typeof data41 === "string"){
-if(func2(data41) > 63){
-const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1495,8 +1499,12 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(!pattern0.test(data41)){
-const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data41.podName !== undefined){
+let data43 = data41.podName;
+if(typeof data43 === "string"){
+if(func2(data43) > 253){
+const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1505,9 +1513,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data43)){
+const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1517,11 +1524,8 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data40.name !== undefined){
-let data42 = data40.name;
-if(typeof data42 === "string"){
-if(func2(data42) > 253){
-const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1530,8 +1534,12 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(!pattern1.test(data42)){
-const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data41.gracePeriod !== undefined){
+let data44 = data41.gracePeriod;
+if(typeof data44 === "string"){
+if(func2(data44) > 32){
+const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1540,9 +1548,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-else {
-const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data44)){
+const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1552,11 +1559,8 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data40.dataUpdates !== undefined){
-let data43 = data40.dataUpdates;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(Object.keys(data43).length > 64){
-const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1565,11 +1569,10 @@ vErrors.push(err131);
 }
 errors++;
 }
-for(const key11 in data43){
-let data44 = data43[key11];
-if(typeof data44 === "string"){
-if(func2(data44) > 4096){
-const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1579,8 +1582,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-else {
-const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.updateConfigMap !== undefined){
+let data45 = data22.updateConfigMap;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.namespace === undefined){
+const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1589,10 +1595,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data45.name === undefined){
+const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1601,10 +1605,8 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-}
-else {
-const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data45.dataUpdates === undefined){
+const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1613,12 +1615,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-if(data17.updateSecret !== undefined){
-let data45 = data17.updateSecret;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.namespace === undefined){
-const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key12 in data45){
+if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
+const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1627,8 +1626,12 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data45.name === undefined){
-const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1637,8 +1640,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data45.dataUpdates === undefined){
-const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+if(!pattern0.test(data46)){
+const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1647,9 +1650,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-for(const key12 in data45){
-if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
-const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+else {
+const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1659,11 +1662,11 @@ vErrors.push(err139);
 errors++;
 }
 }
-if(data45.namespace !== undefined){
-let data46 = data45.namespace;
-if(typeof data46 === "string"){
-if(func2(data46) > 63){
-const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1672,8 +1675,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(!pattern0.test(data46)){
-const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data47)){
+const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1684,7 +1687,7 @@ errors++;
 }
 }
 else {
-const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1694,11 +1697,11 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data45.name !== undefined){
-let data47 = data45.name;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1707,8 +1710,11 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key13 in data48){
+let data49 = data48[key13];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1719,7 +1725,7 @@ errors++;
 }
 }
 else {
-const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1729,11 +1735,9 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data45.dataUpdates !== undefined){
-let data48 = data45.dataUpdates;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(Object.keys(data48).length > 64){
-const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1742,11 +1746,10 @@ vErrors.push(err146);
 }
 errors++;
 }
-for(const key13 in data48){
-let data49 = data48[key13];
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1756,8 +1759,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.updateSecret !== undefined){
+let data50 = data22.updateSecret;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.namespace === undefined){
+const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1766,10 +1772,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.name === undefined){
+const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1778,10 +1782,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-}
-else {
-const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.dataUpdates === undefined){
+const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1790,12 +1792,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data17.cordonNode !== undefined){
-let data50 = data17.cordonNode;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.nodeName === undefined){
-const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key14 in data50){
+if(!(((key14 === "namespace") || (key14 === "name")) || (key14 === "dataUpdates"))){
+const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1804,9 +1803,12 @@ vErrors.push(err151);
 }
 errors++;
 }
-for(const key14 in data50){
-if(!(key14 === "nodeName")){
-const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data50.namespace !== undefined){
+let data51 = data50.namespace;
+if(typeof data51 === "string"){
+if(func2(data51) > 63){
+const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1815,12 +1817,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-if(data50.nodeName !== undefined){
-let data51 = data50.nodeName;
-if(typeof data51 === "string"){
-if(func2(data51) > 253){
-const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern0.test(data51)){
+const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1829,8 +1827,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(!pattern1.test(data51)){
-const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1840,8 +1839,11 @@ vErrors.push(err154);
 errors++;
 }
 }
-else {
-const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.name !== undefined){
+let data52 = data50.name;
+if(typeof data52 === "string"){
+if(func2(data52) > 253){
+const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1850,10 +1852,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-}
-else {
-const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data52)){
+const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1863,11 +1863,8 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data17.drainNode !== undefined){
-let data52 = data17.drainNode;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-if(data52.nodeName === undefined){
-const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1876,9 +1873,12 @@ vErrors.push(err157);
 }
 errors++;
 }
-for(const key15 in data52){
-if(!((((key15 === "nodeName") || (key15 === "gracePeriod")) || (key15 === "ignoreDaemonSets")) || (key15 === "deleteLocalData"))){
-const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+if(data50.dataUpdates !== undefined){
+let data53 = data50.dataUpdates;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(Object.keys(data53).length > 64){
+const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1887,12 +1887,11 @@ vErrors.push(err158);
 }
 errors++;
 }
-}
-if(data52.nodeName !== undefined){
-let data53 = data52.nodeName;
-if(typeof data53 === "string"){
-if(func2(data53) > 253){
-const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key15 in data53){
+let data54 = data53[key15];
+if(typeof data54 === "string"){
+if(func2(data54) > 4096){
+const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1901,8 +1900,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(!pattern1.test(data53)){
-const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1912,8 +1912,9 @@ vErrors.push(err160);
 errors++;
 }
 }
+}
 else {
-const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1923,11 +1924,9 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data52.gracePeriod !== undefined){
-let data54 = data52.gracePeriod;
-if(typeof data54 === "string"){
-if(func2(data54) > 32){
-const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1936,8 +1935,12 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(!pattern6.test(data54)){
-const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data22.cordonNode !== undefined){
+let data55 = data22.cordonNode;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(data55.nodeName === undefined){
+const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1946,9 +1949,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key16 in data55){
+if(!(key16 === "nodeName")){
+const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1958,9 +1961,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data52.ignoreDaemonSets !== undefined){
-if(typeof data52.ignoreDaemonSets !== "boolean"){
-const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data55.nodeName !== undefined){
+let data56 = data55.nodeName;
+if(typeof data56 === "string"){
+if(func2(data56) > 253){
+const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1969,10 +1974,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data52.deleteLocalData !== undefined){
-if(typeof data52.deleteLocalData !== "boolean"){
-const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!pattern1.test(data56)){
+const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1982,9 +1985,8 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
 else {
-const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1994,11 +1996,9 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data17.custom !== undefined){
-let data57 = data17.custom;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.actionType === undefined){
-const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+}
+else {
+const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2007,9 +2007,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-for(const key16 in data57){
-if(!((key16 === "actionType") || (key16 === "config"))){
-const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data22.drainNode !== undefined){
+let data57 = data22.drainNode;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.nodeName === undefined){
+const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2018,12 +2021,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-if(data57.actionType !== undefined){
-let data58 = data57.actionType;
-if(typeof data58 === "string"){
-if(func2(data58) > 128){
-const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+for(const key17 in data57){
+if(!((((key17 === "nodeName") || (key17 === "gracePeriod")) || (key17 === "ignoreDaemonSets")) || (key17 === "deleteLocalData"))){
+const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2032,8 +2032,12 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(func2(data58) < 1){
-const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data57.nodeName !== undefined){
+let data58 = data57.nodeName;
+if(typeof data58 === "string"){
+if(func2(data58) > 253){
+const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2042,9 +2046,8 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-else {
-const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data58)){
+const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2054,11 +2057,8 @@ vErrors.push(err172);
 errors++;
 }
 }
-if(data57.config !== undefined){
-let data59 = data57.config;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(Object.keys(data59).length > 64){
-const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2067,11 +2067,12 @@ vErrors.push(err173);
 }
 errors++;
 }
-for(const key17 in data59){
-let data60 = data59[key17];
-if(typeof data60 === "string"){
-if(func2(data60) > 4096){
-const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data57.gracePeriod !== undefined){
+let data59 = data57.gracePeriod;
+if(typeof data59 === "string"){
+if(func2(data59) > 32){
+const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2080,9 +2081,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-else {
-const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data59)){
+const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2092,9 +2092,8 @@ vErrors.push(err175);
 errors++;
 }
 }
-}
 else {
-const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2104,9 +2103,9 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
-else {
-const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data57.ignoreDaemonSets !== undefined){
+if(typeof data57.ignoreDaemonSets !== "boolean"){
+const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2116,9 +2115,9 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data57.deleteLocalData !== undefined){
+if(typeof data57.deleteLocalData !== "boolean"){
+const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2128,9 +2127,9 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data12.criticalStep !== undefined){
-if(typeof data12.criticalStep !== "boolean"){
-const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2140,10 +2139,11 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data12.maxRetries !== undefined){
-let data62 = data12.maxRetries;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data22.custom !== undefined){
+let data62 = data22.custom;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.actionType === undefined){
+const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2152,9 +2152,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 10 || isNaN(data62)){
-const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+for(const key18 in data62){
+if(!((key18 === "actionType") || (key18 === "config"))){
+const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2163,8 +2163,12 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data62.actionType !== undefined){
+let data63 = data62.actionType;
+if(typeof data63 === "string"){
+if(func2(data63) > 128){
+const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2173,13 +2177,8 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-}
-if(data12.timeout !== undefined){
-let data63 = data12.timeout;
-if(typeof data63 === "string"){
-if(func2(data63) > 32){
-const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(func2(data63) < 1){
+const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2188,8 +2187,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(!pattern6.test(data63)){
-const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2199,8 +2199,11 @@ vErrors.push(err184);
 errors++;
 }
 }
-else {
-const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.config !== undefined){
+let data64 = data62.config;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(Object.keys(data64).length > 64){
+const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2209,12 +2212,11 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-if(data12.dependsOn !== undefined){
-let data64 = data12.dependsOn;
-if(Array.isArray(data64)){
-if(data64.length > 32){
-const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key19 in data64){
+let data65 = data64[key19];
+if(typeof data65 === "string"){
+if(func2(data65) > 4096){
+const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2223,11 +2225,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-const len1 = data64.length;
-for(let i1=0; i1<len1; i1++){
-let data65 = data64[i1];
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2236,9 +2236,10 @@ vErrors.push(err187);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 10000 || isNaN(data65)){
-const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+else {
+const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2247,8 +2248,10 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data65 < 1 || isNaN(data65)){
-const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2259,9 +2262,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2271,11 +2273,9 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data12.rollbackSpec !== undefined){
-let data66 = data12.rollbackSpec;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.action === undefined){
-const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data17.criticalStep !== undefined){
+if(typeof data17.criticalStep !== "boolean"){
+const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2284,8 +2284,11 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data66.parameters === undefined){
-const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+}
+if(data17.maxRetries !== undefined){
+let data67 = data17.maxRetries;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2294,9 +2297,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-for(const key18 in data66){
-if(!(((key18 === "action") || (key18 === "parameters")) || (key18 === "timeout"))){
-const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 10 || isNaN(data67)){
+const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2305,11 +2308,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(data66.action !== undefined){
-let data67 = data66.action;
-if(typeof data67 !== "string"){
-const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data67 < 0 || isNaN(data67)){
+const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2318,8 +2318,13 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(!(((((data67 === "restore-previous-deployment") || (data67 === "scale-to-previous")) || (data67 === "restore-previous-config")) || (data67 === "uncordon-node")) || (data67 === "custom"))){
-const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data17.timeout !== undefined){
+let data68 = data17.timeout;
+if(typeof data68 === "string"){
+if(func2(data68) > 32){
+const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2328,12 +2333,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-if(data66.parameters !== undefined){
-let data68 = data66.parameters;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(Object.keys(data68).length > 1){
-const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(!pattern7.test(data68)){
+const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2342,8 +2343,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(Object.keys(data68).length < 1){
-const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2352,9 +2354,12 @@ vErrors.push(err197);
 }
 errors++;
 }
-for(const key19 in data68){
-if(!(((((key19 === "restorePreviousDeployment") || (key19 === "scaleToPrevious")) || (key19 === "restorePreviousConfig")) || (key19 === "uncordonNode")) || (key19 === "custom"))){
-const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+if(data17.dependsOn !== undefined){
+let data69 = data17.dependsOn;
+if(Array.isArray(data69)){
+if(data69.length > 32){
+const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2363,12 +2368,11 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-if(data68.restorePreviousDeployment !== undefined){
-let data69 = data68.restorePreviousDeployment;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.namespace === undefined){
-const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+const len1 = data69.length;
+for(let i1=0; i1<len1; i1++){
+let data70 = data69[i1];
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2377,8 +2381,9 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data69.deployment === undefined){
-const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 10000 || isNaN(data70)){
+const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2387,9 +2392,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-for(const key20 in data69){
-if(!(((key20 === "namespace") || (key20 === "deployment")) || (key20 === "revision"))){
-const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(data70 < 1 || isNaN(data70)){
+const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2399,11 +2403,10 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data69.namespace !== undefined){
-let data70 = data69.namespace;
-if(typeof data70 === "string"){
-if(func2(data70) > 63){
-const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+}
+else {
+const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2412,8 +2415,12 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(!pattern0.test(data70)){
-const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data17.rollbackSpec !== undefined){
+let data71 = data17.rollbackSpec;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(data71.action === undefined){
+const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2422,9 +2429,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-else {
-const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data71.parameters === undefined){
+const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2433,12 +2439,9 @@ vErrors.push(err204);
 }
 errors++;
 }
-}
-if(data69.deployment !== undefined){
-let data71 = data69.deployment;
-if(typeof data71 === "string"){
-if(func2(data71) > 253){
-const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key20 in data71){
+if(!(((key20 === "action") || (key20 === "parameters")) || (key20 === "timeout"))){
+const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2447,8 +2450,11 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(!pattern1.test(data71)){
-const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data71.action !== undefined){
+let data72 = data71.action;
+if(typeof data72 !== "string"){
+const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2457,9 +2463,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-else {
-const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((((data72 === "restore-previous-deployment") || (data72 === "scale-to-previous")) || (data72 === "restore-previous-config")) || (data72 === "uncordon-node")) || (data72 === "custom"))){
+const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2469,10 +2474,11 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data69.revision !== undefined){
-let data72 = data69.revision;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data71.parameters !== undefined){
+let data73 = data71.parameters;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(Object.keys(data73).length > 1){
+const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2481,9 +2487,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1000000 || isNaN(data72)){
-const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(Object.keys(data73).length < 1){
+const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2492,8 +2497,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(data72 < 0 || isNaN(data72)){
-const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key21 in data73){
+if(!(((((key21 === "restorePreviousDeployment") || (key21 === "scaleToPrevious")) || (key21 === "restorePreviousConfig")) || (key21 === "uncordonNode")) || (key21 === "custom"))){
+const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2503,10 +2509,11 @@ vErrors.push(err210);
 errors++;
 }
 }
-}
-}
-else {
-const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data73.restorePreviousDeployment !== undefined){
+let data74 = data73.restorePreviousDeployment;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(data74.namespace === undefined){
+const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2515,12 +2522,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-if(data68.scaleToPrevious !== undefined){
-let data73 = data68.scaleToPrevious;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.namespace === undefined){
-const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data74.deployment === undefined){
+const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2529,8 +2532,9 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data73.deployment === undefined){
-const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key22 in data74){
+if(!(((key22 === "namespace") || (key22 === "deployment")) || (key22 === "revision"))){
+const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2539,8 +2543,12 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(data73.previousReplicas === undefined){
-const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+}
+if(data74.namespace !== undefined){
+let data75 = data74.namespace;
+if(typeof data75 === "string"){
+if(func2(data75) > 63){
+const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2549,9 +2557,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-for(const key21 in data73){
-if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "previousReplicas"))){
-const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(!pattern0.test(data75)){
+const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2561,11 +2568,8 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data73.namespace !== undefined){
-let data74 = data73.namespace;
-if(typeof data74 === "string"){
-if(func2(data74) > 63){
-const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2574,8 +2578,12 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(!pattern0.test(data74)){
-const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data74.deployment !== undefined){
+let data76 = data74.deployment;
+if(typeof data76 === "string"){
+if(func2(data76) > 253){
+const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2584,9 +2592,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-}
-else {
-const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data76)){
+const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2596,11 +2603,8 @@ vErrors.push(err218);
 errors++;
 }
 }
-if(data73.deployment !== undefined){
-let data75 = data73.deployment;
-if(typeof data75 === "string"){
-if(func2(data75) > 253){
-const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2609,8 +2613,11 @@ vErrors.push(err219);
 }
 errors++;
 }
-if(!pattern1.test(data75)){
-const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data74.revision !== undefined){
+let data77 = data74.revision;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2619,9 +2626,9 @@ vErrors.push(err220);
 }
 errors++;
 }
-}
-else {
-const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1000000 || isNaN(data77)){
+const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2630,11 +2637,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-}
-if(data73.previousReplicas !== undefined){
-let data76 = data73.previousReplicas;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data77 < 0 || isNaN(data77)){
+const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2643,9 +2647,11 @@ vErrors.push(err222);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 10000 || isNaN(data76)){
-const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+}
+else {
+const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2654,8 +2660,12 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(data76 < 0 || isNaN(data76)){
-const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data73.scaleToPrevious !== undefined){
+let data78 = data73.scaleToPrevious;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.namespace === undefined){
+const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2664,11 +2674,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.deployment === undefined){
+const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2677,12 +2684,8 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-if(data68.restorePreviousConfig !== undefined){
-let data77 = data68.restorePreviousConfig;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.namespace === undefined){
-const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data78.previousReplicas === undefined){
+const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2691,8 +2694,9 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data77.name === undefined){
-const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key23 in data78){
+if(!(((key23 === "namespace") || (key23 === "deployment")) || (key23 === "previousReplicas"))){
+const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2701,8 +2705,12 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data77.type === undefined){
-const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data78.namespace !== undefined){
+let data79 = data78.namespace;
+if(typeof data79 === "string"){
+if(func2(data79) > 63){
+const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2711,9 +2719,8 @@ vErrors.push(err228);
 }
 errors++;
 }
-for(const key22 in data77){
-if(!((((key22 === "namespace") || (key22 === "name")) || (key22 === "type")) || (key22 === "snapshot"))){
-const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(!pattern0.test(data79)){
+const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2723,11 +2730,8 @@ vErrors.push(err229);
 errors++;
 }
 }
-if(data77.namespace !== undefined){
-let data78 = data77.namespace;
-if(typeof data78 === "string"){
-if(func2(data78) > 63){
-const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2736,8 +2740,12 @@ vErrors.push(err230);
 }
 errors++;
 }
-if(!pattern0.test(data78)){
-const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data78.deployment !== undefined){
+let data80 = data78.deployment;
+if(typeof data80 === "string"){
+if(func2(data80) > 253){
+const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2746,9 +2754,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-}
-else {
-const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data80)){
+const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2758,11 +2765,8 @@ vErrors.push(err232);
 errors++;
 }
 }
-if(data77.name !== undefined){
-let data79 = data77.name;
-if(typeof data79 === "string"){
-if(func2(data79) > 253){
-const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2771,8 +2775,11 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(!pattern1.test(data79)){
-const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data78.previousReplicas !== undefined){
+let data81 = data78.previousReplicas;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2781,9 +2788,9 @@ vErrors.push(err234);
 }
 errors++;
 }
-}
-else {
-const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 10000 || isNaN(data81)){
+const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2792,11 +2799,8 @@ vErrors.push(err235);
 }
 errors++;
 }
-}
-if(data77.type !== undefined){
-let data80 = data77.type;
-if(typeof data80 !== "string"){
-const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data81 < 0 || isNaN(data81)){
+const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2805,8 +2809,11 @@ vErrors.push(err236);
 }
 errors++;
 }
-if(!((data80 === "ConfigMap") || (data80 === "Secret"))){
-const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+}
+}
+else {
+const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2816,11 +2823,11 @@ vErrors.push(err237);
 errors++;
 }
 }
-if(data77.snapshot !== undefined){
-let data81 = data77.snapshot;
-if(typeof data81 === "string"){
-if(func2(data81) > 256){
-const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data73.restorePreviousConfig !== undefined){
+let data82 = data73.restorePreviousConfig;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.namespace === undefined){
+const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2829,9 +2836,8 @@ vErrors.push(err238);
 }
 errors++;
 }
-}
-else {
-const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.name === undefined){
+const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2840,10 +2846,8 @@ vErrors.push(err239);
 }
 errors++;
 }
-}
-}
-else {
-const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data82.type === undefined){
+const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2852,12 +2856,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-}
-if(data68.uncordonNode !== undefined){
-let data82 = data68.uncordonNode;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.nodeName === undefined){
-const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key24 in data82){
+if(!((((key24 === "namespace") || (key24 === "name")) || (key24 === "type")) || (key24 === "snapshot"))){
+const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2866,9 +2867,12 @@ vErrors.push(err241);
 }
 errors++;
 }
-for(const key23 in data82){
-if(!(key23 === "nodeName")){
-const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+if(data82.namespace !== undefined){
+let data83 = data82.namespace;
+if(typeof data83 === "string"){
+if(func2(data83) > 63){
+const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2877,12 +2881,8 @@ vErrors.push(err242);
 }
 errors++;
 }
-}
-if(data82.nodeName !== undefined){
-let data83 = data82.nodeName;
-if(typeof data83 === "string"){
-if(func2(data83) > 253){
-const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern0.test(data83)){
+const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2891,8 +2891,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-if(!pattern1.test(data83)){
-const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2902,8 +2903,11 @@ vErrors.push(err244);
 errors++;
 }
 }
-else {
-const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.name !== undefined){
+let data84 = data82.name;
+if(typeof data84 === "string"){
+if(func2(data84) > 253){
+const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2912,10 +2916,8 @@ vErrors.push(err245);
 }
 errors++;
 }
-}
-}
-else {
-const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data84)){
+const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2925,11 +2927,8 @@ vErrors.push(err246);
 errors++;
 }
 }
-if(data68.custom !== undefined){
-let data84 = data68.custom;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-if(data84.actionType === undefined){
-const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+else {
+const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2938,9 +2937,11 @@ vErrors.push(err247);
 }
 errors++;
 }
-for(const key24 in data84){
-if(!((key24 === "actionType") || (key24 === "config"))){
-const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+if(data82.type !== undefined){
+let data85 = data82.type;
+if(typeof data85 !== "string"){
+const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2949,12 +2950,8 @@ vErrors.push(err248);
 }
 errors++;
 }
-}
-if(data84.actionType !== undefined){
-let data85 = data84.actionType;
-if(typeof data85 === "string"){
-if(func2(data85) > 128){
-const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!((data85 === "ConfigMap") || (data85 === "Secret"))){
+const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2963,8 +2960,12 @@ vErrors.push(err249);
 }
 errors++;
 }
-if(func2(data85) < 1){
-const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data82.snapshot !== undefined){
+let data86 = data82.snapshot;
+if(typeof data86 === "string"){
+if(func2(data86) > 256){
+const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2975,7 +2976,7 @@ errors++;
 }
 }
 else {
-const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2985,11 +2986,9 @@ vErrors.push(err251);
 errors++;
 }
 }
-if(data84.config !== undefined){
-let data86 = data84.config;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(Object.keys(data86).length > 64){
-const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -2998,11 +2997,12 @@ vErrors.push(err252);
 }
 errors++;
 }
-for(const key25 in data86){
-let data87 = data86[key25];
-if(typeof data87 === "string"){
-if(func2(data87) > 4096){
-const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data73.uncordonNode !== undefined){
+let data87 = data73.uncordonNode;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(data87.nodeName === undefined){
+const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3011,9 +3011,9 @@ vErrors.push(err253);
 }
 errors++;
 }
-}
-else {
-const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key25 in data87){
+if(!(key25 === "nodeName")){
+const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3023,9 +3023,11 @@ vErrors.push(err254);
 errors++;
 }
 }
-}
-else {
-const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data87.nodeName !== undefined){
+let data88 = data87.nodeName;
+if(typeof data88 === "string"){
+if(func2(data88) > 253){
+const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3034,10 +3036,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-}
-}
-else {
-const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data88)){
+const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3047,9 +3047,8 @@ vErrors.push(err256);
 errors++;
 }
 }
-}
 else {
-const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3059,11 +3058,9 @@ vErrors.push(err257);
 errors++;
 }
 }
-if(data66.timeout !== undefined){
-let data88 = data66.timeout;
-if(typeof data88 === "string"){
-if(func2(data88) > 32){
-const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3072,8 +3069,12 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(!pattern6.test(data88)){
-const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data73.custom !== undefined){
+let data89 = data73.custom;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(data89.actionType === undefined){
+const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3082,9 +3083,9 @@ vErrors.push(err259);
 }
 errors++;
 }
-}
-else {
-const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key26 in data89){
+if(!((key26 === "actionType") || (key26 === "config"))){
+const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3094,9 +3095,11 @@ vErrors.push(err260);
 errors++;
 }
 }
-}
-else {
-const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data89.actionType !== undefined){
+let data90 = data89.actionType;
+if(typeof data90 === "string"){
+if(func2(data90) > 128){
+const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3105,10 +3108,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-}
-}
-else {
-const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data90) < 1){
+const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3118,9 +3119,8 @@ vErrors.push(err262);
 errors++;
 }
 }
-}
 else {
-const err263 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err263 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3130,11 +3130,11 @@ vErrors.push(err263);
 errors++;
 }
 }
-if(data8.dependencies !== undefined){
-let data89 = data8.dependencies;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-if(Object.keys(data89).length > 200){
-const err264 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+if(data89.config !== undefined){
+let data91 = data89.config;
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
+if(Object.keys(data91).length > 64){
+const err264 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3143,11 +3143,11 @@ vErrors.push(err264);
 }
 errors++;
 }
-for(const key26 in data89){
-let data90 = data89[key26];
-if(Array.isArray(data90)){
-if(data90.length > 32){
-const err265 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key27 in data91){
+let data92 = data91[key27];
+if(typeof data92 === "string"){
+if(func2(data92) > 4096){
+const err265 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3156,12 +3156,9 @@ vErrors.push(err265);
 }
 errors++;
 }
-const len2 = data90.length;
-for(let i2=0; i2<len2; i2++){
-let data91 = data90[i2];
-if(typeof data91 === "string"){
-if(func2(data91) > 128){
-const err266 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err266 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3171,8 +3168,9 @@ vErrors.push(err266);
 errors++;
 }
 }
+}
 else {
-const err267 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err267 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3184,7 +3182,7 @@ errors++;
 }
 }
 else {
-const err268 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err268 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3196,7 +3194,7 @@ errors++;
 }
 }
 else {
-const err269 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err269 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3206,12 +3204,11 @@ vErrors.push(err269);
 errors++;
 }
 }
-if(data8.aiRecommendations !== undefined){
-let data92 = data8.aiRecommendations;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-for(const key27 in data92){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key27))){
-const err270 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+if(data71.timeout !== undefined){
+let data93 = data71.timeout;
+if(typeof data93 === "string"){
+if(func2(data93) > 32){
+const err270 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3220,12 +3217,8 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-if(data92.overallConfidence !== undefined){
-let data93 = data92.overallConfidence;
-if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 > 1 || isNaN(data93)){
-const err271 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(!pattern7.test(data93)){
+const err271 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3234,8 +3227,9 @@ vErrors.push(err271);
 }
 errors++;
 }
-if(data93 < 0 || isNaN(data93)){
-const err272 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err272 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3245,8 +3239,9 @@ vErrors.push(err272);
 errors++;
 }
 }
+}
 else {
-const err273 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err273 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3256,10 +3251,9 @@ vErrors.push(err273);
 errors++;
 }
 }
-if(data92.recommendationSource !== undefined){
-let data94 = data92.recommendationSource;
-if(typeof data94 !== "string"){
-const err274 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err274 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3268,8 +3262,10 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(!((data94 === "holmesgpt") || (data94 === "history-based"))){
-const err275 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err275 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3279,9 +3275,11 @@ vErrors.push(err275);
 errors++;
 }
 }
-if(data92.generatedAt !== undefined){
-if(!(typeof data92.generatedAt === "string")){
-const err276 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.dependencies !== undefined){
+let data94 = data13.dependencies;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+if(Object.keys(data94).length > 200){
+const err276 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3290,12 +3288,11 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-if(data92.stepOptimizations !== undefined){
-let data96 = data92.stepOptimizations;
-if(Array.isArray(data96)){
-if(data96.length > 200){
-const err277 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+for(const key28 in data94){
+let data95 = data94[key28];
+if(Array.isArray(data95)){
+if(data95.length > 32){
+const err277 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3304,12 +3301,12 @@ vErrors.push(err277);
 }
 errors++;
 }
-const len3 = data96.length;
-for(let i3=0; i3<len3; i3++){
-let data97 = data96[i3];
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-if(data97.stepNumber === undefined){
-const err278 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+const len2 = data95.length;
+for(let i2=0; i2<len2; i2++){
+let data96 = data95[i2];
+if(typeof data96 === "string"){
+if(func2(data96) > 128){
+const err278 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3318,9 +3315,9 @@ vErrors.push(err278);
 }
 errors++;
 }
-for(const key28 in data97){
-if(!(((((key28 === "stepNumber") || (key28 === "recommendation")) || (key28 === "confidence")) || (key28 === "impactLevel")) || (key28 === "parameterChanges"))){
-const err279 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+}
+else {
+const err279 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3330,10 +3327,9 @@ vErrors.push(err279);
 errors++;
 }
 }
-if(data97.stepNumber !== undefined){
-let data98 = data97.stepNumber;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err280 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3342,9 +3338,10 @@ vErrors.push(err280);
 }
 errors++;
 }
-if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 10000 || isNaN(data98)){
-const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+else {
+const err281 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3353,8 +3350,13 @@ vErrors.push(err281);
 }
 errors++;
 }
-if(data98 < 1 || isNaN(data98)){
-const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data13.aiRecommendations !== undefined){
+let data97 = data13.aiRecommendations;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key29 in data97){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key29))){
+const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3364,12 +3366,11 @@ vErrors.push(err282);
 errors++;
 }
 }
-}
-if(data97.recommendation !== undefined){
-let data99 = data97.recommendation;
-if(typeof data99 === "string"){
-if(func2(data99) > 2048){
-const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data97.overallConfidence !== undefined){
+let data98 = data97.overallConfidence;
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 > 1 || isNaN(data98)){
+const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3378,9 +3379,8 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-else {
-const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data98 < 0 || isNaN(data98)){
+const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3390,11 +3390,8 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data97.confidence !== undefined){
-let data100 = data97.confidence;
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 1 || isNaN(data100)){
-const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+else {
+const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3403,8 +3400,11 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(data100 < 0 || isNaN(data100)){
-const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data97.recommendationSource !== undefined){
+let data99 = data97.recommendationSource;
+if(typeof data99 !== "string"){
+const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3413,9 +3413,8 @@ vErrors.push(err286);
 }
 errors++;
 }
-}
-else {
-const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(!((data99 === "holmesgpt") || (data99 === "history-based"))){
+const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3425,10 +3424,9 @@ vErrors.push(err287);
 errors++;
 }
 }
-if(data97.impactLevel !== undefined){
-let data101 = data97.impactLevel;
-if(typeof data101 !== "string"){
-const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data97.generatedAt !== undefined){
+if(!(typeof data97.generatedAt === "string")){
+const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3437,8 +3435,12 @@ vErrors.push(err288);
 }
 errors++;
 }
-if(!(((data101 === "low") || (data101 === "medium")) || (data101 === "high"))){
-const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
+}
+if(data97.stepOptimizations !== undefined){
+let data101 = data97.stepOptimizations;
+if(Array.isArray(data101)){
+if(data101.length > 200){
+const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3447,13 +3449,12 @@ vErrors.push(err289);
 }
 errors++;
 }
-}
-if(data97.parameterChanges !== undefined){
-let data102 = data97.parameterChanges;
+const len3 = data101.length;
+for(let i3=0; i3<len3; i3++){
+let data102 = data101[i3];
 if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-for(const key29 in data102){
-if(!((key29 === "suggestedParameters") || (key29 === "reason"))){
-const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+if(data102.stepNumber === undefined){
+const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3462,12 +3463,9 @@ vErrors.push(err290);
 }
 errors++;
 }
-}
-if(data102.suggestedParameters !== undefined){
-let data103 = data102.suggestedParameters;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-if(Object.keys(data103).length > 64){
-const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key30 in data102){
+if(!(((((key30 === "stepNumber") || (key30 === "recommendation")) || (key30 === "confidence")) || (key30 === "impactLevel")) || (key30 === "parameterChanges"))){
+const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3476,11 +3474,11 @@ vErrors.push(err291);
 }
 errors++;
 }
-for(const key30 in data103){
-let data104 = data103[key30];
-if(typeof data104 === "string"){
-if(func2(data104) > 256){
-const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+if(data102.stepNumber !== undefined){
+let data103 = data102.stepNumber;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3489,9 +3487,9 @@ vErrors.push(err292);
 }
 errors++;
 }
-}
-else {
-const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 > 10000 || isNaN(data103)){
+const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3500,10 +3498,8 @@ vErrors.push(err293);
 }
 errors++;
 }
-}
-}
-else {
-const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data103 < 1 || isNaN(data103)){
+const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3513,11 +3509,12 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data102.reason !== undefined){
-let data105 = data102.reason;
-if(typeof data105 === "string"){
-if(func2(data105) > 2048){
-const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+if(data102.recommendation !== undefined){
+let data104 = data102.recommendation;
+if(typeof data104 === "string"){
+if(func2(data104) > 2048){
+const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3528,7 +3525,7 @@ errors++;
 }
 }
 else {
-const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3538,9 +3535,11 @@ vErrors.push(err296);
 errors++;
 }
 }
-}
-else {
-const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data102.confidence !== undefined){
+let data105 = data102.confidence;
+if((typeof data105 == "number") && (isFinite(data105))){
+if(data105 > 1 || isNaN(data105)){
+const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3549,10 +3548,8 @@ vErrors.push(err297);
 }
 errors++;
 }
-}
-}
-else {
-const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data105 < 0 || isNaN(data105)){
+const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3562,9 +3559,8 @@ vErrors.push(err298);
 errors++;
 }
 }
-}
 else {
-const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3574,11 +3570,10 @@ vErrors.push(err299);
 errors++;
 }
 }
-if(data92.parallelExecutionSuggestions !== undefined){
-let data106 = data92.parallelExecutionSuggestions;
-if(Array.isArray(data106)){
-if(data106.length > 32){
-const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data102.impactLevel !== undefined){
+let data106 = data102.impactLevel;
+if(typeof data106 !== "string"){
+const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3587,12 +3582,8 @@ vErrors.push(err300);
 }
 errors++;
 }
-const len4 = data106.length;
-for(let i4=0; i4<len4; i4++){
-let data107 = data106[i4];
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-if(data107.stepNumbers === undefined){
-const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
+if(!(((data106 === "low") || (data106 === "medium")) || (data106 === "high"))){
+const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3601,9 +3592,13 @@ vErrors.push(err301);
 }
 errors++;
 }
+}
+if(data102.parameterChanges !== undefined){
+let data107 = data102.parameterChanges;
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
 for(const key31 in data107){
-if(!(((key31 === "groupName") || (key31 === "stepNumbers")) || (key31 === "confidence"))){
-const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
+if(!((key31 === "suggestedParameters") || (key31 === "reason"))){
+const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3613,11 +3608,11 @@ vErrors.push(err302);
 errors++;
 }
 }
-if(data107.groupName !== undefined){
-let data108 = data107.groupName;
-if(typeof data108 === "string"){
-if(func2(data108) > 128){
-const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data107.suggestedParameters !== undefined){
+let data108 = data107.suggestedParameters;
+if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
+if(Object.keys(data108).length > 64){
+const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3626,9 +3621,11 @@ vErrors.push(err303);
 }
 errors++;
 }
-}
-else {
-const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key32 in data108){
+let data109 = data108[key32];
+if(typeof data109 === "string"){
+if(func2(data109) > 256){
+const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3638,11 +3635,8 @@ vErrors.push(err304);
 errors++;
 }
 }
-if(data107.stepNumbers !== undefined){
-let data109 = data107.stepNumbers;
-if(Array.isArray(data109)){
-if(data109.length > 32){
-const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+else {
+const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3651,11 +3645,10 @@ vErrors.push(err305);
 }
 errors++;
 }
-const len5 = data109.length;
-for(let i5=0; i5<len5; i5++){
-let data110 = data109[i5];
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3664,9 +3657,12 @@ vErrors.push(err306);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 > 10000 || isNaN(data110)){
-const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data107.reason !== undefined){
+let data110 = data107.reason;
+if(typeof data110 === "string"){
+if(func2(data110) > 2048){
+const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3675,8 +3671,9 @@ vErrors.push(err307);
 }
 errors++;
 }
-if(data110 < 1 || isNaN(data110)){
-const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3687,9 +3684,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3699,11 +3695,9 @@ vErrors.push(err309);
 errors++;
 }
 }
-if(data107.confidence !== undefined){
-let data111 = data107.confidence;
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 > 1 || isNaN(data111)){
-const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+}
+else {
+const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3712,8 +3706,10 @@ vErrors.push(err310);
 }
 errors++;
 }
-if(data111 < 0 || isNaN(data111)){
-const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3723,8 +3719,11 @@ vErrors.push(err311);
 errors++;
 }
 }
-else {
-const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data97.parallelExecutionSuggestions !== undefined){
+let data111 = data97.parallelExecutionSuggestions;
+if(Array.isArray(data111)){
+if(data111.length > 32){
+const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3733,10 +3732,12 @@ vErrors.push(err312);
 }
 errors++;
 }
-}
-}
-else {
-const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len4 = data111.length;
+for(let i4=0; i4<len4; i4++){
+let data112 = data111[i4];
+if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
+if(data112.stepNumbers === undefined){
+const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3745,10 +3746,9 @@ vErrors.push(err313);
 }
 errors++;
 }
-}
-}
-else {
-const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key33 in data112){
+if(!(((key33 === "groupName") || (key33 === "stepNumbers")) || (key33 === "confidence"))){
+const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3758,11 +3758,11 @@ vErrors.push(err314);
 errors++;
 }
 }
-if(data92.safetyImprovements !== undefined){
-let data112 = data92.safetyImprovements;
-if(Array.isArray(data112)){
-if(data112.length > 32){
-const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data112.groupName !== undefined){
+let data113 = data112.groupName;
+if(typeof data113 === "string"){
+if(func2(data113) > 128){
+const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3771,13 +3771,9 @@ vErrors.push(err315);
 }
 errors++;
 }
-const len6 = data112.length;
-for(let i6=0; i6<len6; i6++){
-let data113 = data112[i6];
-if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
-for(const key32 in data113){
-if(!((((key32 === "description") || (key32 === "stepNumber")) || (key32 === "safetyCheck")) || (key32 === "priority"))){
-const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+}
+else {
+const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3787,11 +3783,11 @@ vErrors.push(err316);
 errors++;
 }
 }
-if(data113.description !== undefined){
-let data114 = data113.description;
-if(typeof data114 === "string"){
-if(func2(data114) > 2048){
-const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data112.stepNumbers !== undefined){
+let data114 = data112.stepNumbers;
+if(Array.isArray(data114)){
+if(data114.length > 32){
+const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3800,9 +3796,11 @@ vErrors.push(err317);
 }
 errors++;
 }
-}
-else {
-const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len5 = data114.length;
+for(let i5=0; i5<len5; i5++){
+let data115 = data114[i5];
+if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
+const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3811,11 +3809,9 @@ vErrors.push(err318);
 }
 errors++;
 }
-}
-if(data113.stepNumber !== undefined){
-let data115 = data113.stepNumber;
-if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
-const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data115 == "number") && (isFinite(data115))){
+if(data115 > 10000 || isNaN(data115)){
+const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3824,9 +3820,8 @@ vErrors.push(err319);
 }
 errors++;
 }
-if((typeof data115 == "number") && (isFinite(data115))){
-if(data115 > 10000 || isNaN(data115)){
-const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data115 < 1 || isNaN(data115)){
+const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3835,8 +3830,11 @@ vErrors.push(err320);
 }
 errors++;
 }
-if(data115 < 0 || isNaN(data115)){
-const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3846,12 +3844,11 @@ vErrors.push(err321);
 errors++;
 }
 }
-}
-if(data113.safetyCheck !== undefined){
-let data116 = data113.safetyCheck;
-if(typeof data116 === "string"){
-if(func2(data116) > 256){
-const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data112.confidence !== undefined){
+let data116 = data112.confidence;
+if((typeof data116 == "number") && (isFinite(data116))){
+if(data116 > 1 || isNaN(data116)){
+const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3860,9 +3857,8 @@ vErrors.push(err322);
 }
 errors++;
 }
-}
-else {
-const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116 < 0 || isNaN(data116)){
+const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3872,10 +3868,8 @@ vErrors.push(err323);
 errors++;
 }
 }
-if(data113.priority !== undefined){
-let data117 = data113.priority;
-if(typeof data117 !== "string"){
-const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3884,8 +3878,10 @@ vErrors.push(err324);
 }
 errors++;
 }
-if(!(((data117 === "low") || (data117 === "medium")) || (data117 === "high"))){
-const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3897,7 +3893,7 @@ errors++;
 }
 }
 else {
-const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3907,9 +3903,11 @@ vErrors.push(err326);
 errors++;
 }
 }
-}
-else {
-const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data97.safetyImprovements !== undefined){
+let data117 = data97.safetyImprovements;
+if(Array.isArray(data117)){
+if(data117.length > 32){
+const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3918,12 +3916,13 @@ vErrors.push(err327);
 }
 errors++;
 }
-}
-if(data92.similarWorkflowSuccessRate !== undefined){
-let data118 = data92.similarWorkflowSuccessRate;
-if((typeof data118 == "number") && (isFinite(data118))){
-if(data118 > 1 || isNaN(data118)){
-const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+const len6 = data117.length;
+for(let i6=0; i6<len6; i6++){
+let data118 = data117[i6];
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+for(const key34 in data118){
+if(!((((key34 === "description") || (key34 === "stepNumber")) || (key34 === "safetyCheck")) || (key34 === "priority"))){
+const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3932,8 +3931,12 @@ vErrors.push(err328);
 }
 errors++;
 }
-if(data118 < 0 || isNaN(data118)){
-const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data118.description !== undefined){
+let data119 = data118.description;
+if(typeof data119 === "string"){
+if(func2(data119) > 2048){
+const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3944,7 +3947,7 @@ errors++;
 }
 }
 else {
-const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3954,11 +3957,10 @@ vErrors.push(err330);
 errors++;
 }
 }
-if(data92.estimatedDuration !== undefined){
-let data119 = data92.estimatedDuration;
-if(typeof data119 === "string"){
-if(func2(data119) > 32){
-const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data118.stepNumber !== undefined){
+let data120 = data118.stepNumber;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3967,8 +3969,9 @@ vErrors.push(err331);
 }
 errors++;
 }
-if(!pattern6.test(data119)){
-const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 > 10000 || isNaN(data120)){
+const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3977,9 +3980,8 @@ vErrors.push(err332);
 }
 errors++;
 }
-}
-else {
-const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data120 < 0 || isNaN(data120)){
+const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3989,11 +3991,12 @@ vErrors.push(err333);
 errors++;
 }
 }
-if(data92.riskFactors !== undefined){
-let data120 = data92.riskFactors;
-if(Array.isArray(data120)){
-if(data120.length > 32){
-const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+if(data118.safetyCheck !== undefined){
+let data121 = data118.safetyCheck;
+if(typeof data121 === "string"){
+if(func2(data121) > 256){
+const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4002,13 +4005,9 @@ vErrors.push(err334);
 }
 errors++;
 }
-const len7 = data120.length;
-for(let i7=0; i7<len7; i7++){
-let data121 = data120[i7];
-if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
-for(const key33 in data121){
-if(!((((key33 === "factor") || (key33 === "severity")) || (key33 === "probability")) || (key33 === "mitigation"))){
-const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+}
+else {
+const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4018,11 +4017,10 @@ vErrors.push(err335);
 errors++;
 }
 }
-if(data121.factor !== undefined){
-let data122 = data121.factor;
-if(typeof data122 === "string"){
-if(func2(data122) > 2048){
-const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data118.priority !== undefined){
+let data122 = data118.priority;
+if(typeof data122 !== "string"){
+const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4031,9 +4029,8 @@ vErrors.push(err336);
 }
 errors++;
 }
-}
-else {
-const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data122 === "low") || (data122 === "medium")) || (data122 === "high"))){
+const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4043,10 +4040,9 @@ vErrors.push(err337);
 errors++;
 }
 }
-if(data121.severity !== undefined){
-let data123 = data121.severity;
-if(typeof data123 !== "string"){
-const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4055,8 +4051,10 @@ vErrors.push(err338);
 }
 errors++;
 }
-if(!(((data123 === "low") || (data123 === "medium")) || (data123 === "high"))){
-const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4066,11 +4064,11 @@ vErrors.push(err339);
 errors++;
 }
 }
-if(data121.probability !== undefined){
-let data124 = data121.probability;
-if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 > 1 || isNaN(data124)){
-const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data97.similarWorkflowSuccessRate !== undefined){
+let data123 = data97.similarWorkflowSuccessRate;
+if((typeof data123 == "number") && (isFinite(data123))){
+if(data123 > 1 || isNaN(data123)){
+const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4079,8 +4077,8 @@ vErrors.push(err340);
 }
 errors++;
 }
-if(data124 < 0 || isNaN(data124)){
-const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data123 < 0 || isNaN(data123)){
+const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4091,7 +4089,7 @@ errors++;
 }
 }
 else {
-const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4101,11 +4099,11 @@ vErrors.push(err342);
 errors++;
 }
 }
-if(data121.mitigation !== undefined){
-let data125 = data121.mitigation;
-if(typeof data125 === "string"){
-if(func2(data125) > 2048){
-const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data97.estimatedDuration !== undefined){
+let data124 = data97.estimatedDuration;
+if(typeof data124 === "string"){
+if(func2(data124) > 32){
+const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4114,9 +4112,8 @@ vErrors.push(err343);
 }
 errors++;
 }
-}
-else {
-const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data124)){
+const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4126,9 +4123,8 @@ vErrors.push(err344);
 errors++;
 }
 }
-}
 else {
-const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4138,9 +4134,11 @@ vErrors.push(err345);
 errors++;
 }
 }
-}
-else {
-const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data97.riskFactors !== undefined){
+let data125 = data97.riskFactors;
+if(Array.isArray(data125)){
+if(data125.length > 32){
+const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4149,10 +4147,13 @@ vErrors.push(err346);
 }
 errors++;
 }
-}
-}
-else {
-const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len7 = data125.length;
+for(let i7=0; i7<len7; i7++){
+let data126 = data125[i7];
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+for(const key35 in data126){
+if(!((((key35 === "factor") || (key35 === "severity")) || (key35 === "probability")) || (key35 === "mitigation"))){
+const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4162,9 +4163,11 @@ vErrors.push(err347);
 errors++;
 }
 }
-}
-else {
-const err348 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data126.factor !== undefined){
+let data127 = data126.factor;
+if(typeof data127 === "string"){
+if(func2(data127) > 2048){
+const err348 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4174,11 +4177,8 @@ vErrors.push(err348);
 errors++;
 }
 }
-if(data.executionStrategy !== undefined){
-let data126 = data.executionStrategy;
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-if(data126.rollbackStrategy === undefined){
-const err349 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+else {
+const err349 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4187,9 +4187,11 @@ vErrors.push(err349);
 }
 errors++;
 }
-for(const key34 in data126){
-if(!(((((key34 === "approvalRequired") || (key34 === "dryRunFirst")) || (key34 === "rollbackStrategy")) || (key34 === "maxRetries")) || (key34 === "safetyChecks"))){
-const err350 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
+}
+if(data126.severity !== undefined){
+let data128 = data126.severity;
+if(typeof data128 !== "string"){
+const err350 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4198,10 +4200,8 @@ vErrors.push(err350);
 }
 errors++;
 }
-}
-if(data126.approvalRequired !== undefined){
-if(typeof data126.approvalRequired !== "boolean"){
-const err351 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!(((data128 === "low") || (data128 === "medium")) || (data128 === "high"))){
+const err351 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4211,9 +4211,11 @@ vErrors.push(err351);
 errors++;
 }
 }
-if(data126.dryRunFirst !== undefined){
-if(typeof data126.dryRunFirst !== "boolean"){
-const err352 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data126.probability !== undefined){
+let data129 = data126.probability;
+if((typeof data129 == "number") && (isFinite(data129))){
+if(data129 > 1 || isNaN(data129)){
+const err352 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4222,11 +4224,8 @@ vErrors.push(err352);
 }
 errors++;
 }
-}
-if(data126.rollbackStrategy !== undefined){
-let data129 = data126.rollbackStrategy;
-if(typeof data129 !== "string"){
-const err353 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data129 < 0 || isNaN(data129)){
+const err353 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4235,8 +4234,9 @@ vErrors.push(err353);
 }
 errors++;
 }
-if(!(((data129 === "automatic") || (data129 === "manual")) || (data129 === "none"))){
-const err354 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err354 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4246,10 +4246,11 @@ vErrors.push(err354);
 errors++;
 }
 }
-if(data126.maxRetries !== undefined){
-let data130 = data126.maxRetries;
-if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
-const err355 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data126.mitigation !== undefined){
+let data130 = data126.mitigation;
+if(typeof data130 === "string"){
+if(func2(data130) > 2048){
+const err355 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4258,9 +4259,9 @@ vErrors.push(err355);
 }
 errors++;
 }
-if((typeof data130 == "number") && (isFinite(data130))){
-if(data130 > 10 || isNaN(data130)){
-const err356 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+else {
+const err356 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4269,8 +4270,10 @@ vErrors.push(err356);
 }
 errors++;
 }
-if(data130 < 0 || isNaN(data130)){
-const err357 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err357 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4281,11 +4284,8 @@ errors++;
 }
 }
 }
-if(data126.safetyChecks !== undefined){
-let data131 = data126.safetyChecks;
-if(Array.isArray(data131)){
-if(data131.length > 16){
-const err358 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+else {
+const err358 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4294,12 +4294,10 @@ vErrors.push(err358);
 }
 errors++;
 }
-const len8 = data131.length;
-for(let i8=0; i8<len8; i8++){
-let data132 = data131[i8];
-if(data132 && typeof data132 == "object" && !Array.isArray(data132)){
-if(data132.type === undefined){
-const err359 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+}
+else {
+const err359 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4308,9 +4306,10 @@ vErrors.push(err359);
 }
 errors++;
 }
-for(const key35 in data132){
-if(!(((key35 === "type") || (key35 === "description")) || (key35 === "required"))){
-const err360 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
+}
+}
+else {
+const err360 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4320,10 +4319,11 @@ vErrors.push(err360);
 errors++;
 }
 }
-if(data132.type !== undefined){
-let data133 = data132.type;
-if(typeof data133 !== "string"){
-const err361 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.executionStrategy !== undefined){
+let data131 = data.executionStrategy;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+if(data131.rollbackStrategy === undefined){
+const err361 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4332,8 +4332,9 @@ vErrors.push(err361);
 }
 errors++;
 }
-if(!((((data133 === "rbac") || (data133 === "capacity")) || (data133 === "health")) || (data133 === "network"))){
-const err362 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+for(const key36 in data131){
+if(!(((((key36 === "approvalRequired") || (key36 === "dryRunFirst")) || (key36 === "rollbackStrategy")) || (key36 === "maxRetries")) || (key36 === "safetyChecks"))){
+const err362 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4343,11 +4344,9 @@ vErrors.push(err362);
 errors++;
 }
 }
-if(data132.description !== undefined){
-let data134 = data132.description;
-if(typeof data134 === "string"){
-if(func2(data134) > 256){
-const err363 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data131.approvalRequired !== undefined){
+if(typeof data131.approvalRequired !== "boolean"){
+const err363 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4357,8 +4356,9 @@ vErrors.push(err363);
 errors++;
 }
 }
-else {
-const err364 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data131.dryRunFirst !== undefined){
+if(typeof data131.dryRunFirst !== "boolean"){
+const err364 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4368,9 +4368,10 @@ vErrors.push(err364);
 errors++;
 }
 }
-if(data132.required !== undefined){
-if(typeof data132.required !== "boolean"){
-const err365 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data131.rollbackStrategy !== undefined){
+let data134 = data131.rollbackStrategy;
+if(typeof data134 !== "string"){
+const err365 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4379,10 +4380,8 @@ vErrors.push(err365);
 }
 errors++;
 }
-}
-}
-else {
-const err366 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((data134 === "automatic") || (data134 === "manual")) || (data134 === "none"))){
+const err366 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4392,9 +4391,10 @@ vErrors.push(err366);
 errors++;
 }
 }
-}
-else {
-const err367 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data131.maxRetries !== undefined){
+let data135 = data131.maxRetries;
+if(!(((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135))) && (isFinite(data135)))){
+const err367 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4403,10 +4403,9 @@ vErrors.push(err367);
 }
 errors++;
 }
-}
-}
-else {
-const err368 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data135 == "number") && (isFinite(data135))){
+if(data135 > 10 || isNaN(data135)){
+const err368 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4415,13 +4414,8 @@ vErrors.push(err368);
 }
 errors++;
 }
-}
-if(data.adaptiveOrchestration !== undefined){
-let data136 = data.adaptiveOrchestration;
-if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
-for(const key36 in data136){
-if(!(((key36 === "optimizationEnabled") || (key36 === "learningFromHistory")) || (key36 === "dynamicStepAdjustment"))){
-const err369 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
+if(data135 < 0 || isNaN(data135)){
+const err369 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4431,9 +4425,12 @@ vErrors.push(err369);
 errors++;
 }
 }
-if(data136.optimizationEnabled !== undefined){
-if(typeof data136.optimizationEnabled !== "boolean"){
-const err370 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data131.safetyChecks !== undefined){
+let data136 = data131.safetyChecks;
+if(Array.isArray(data136)){
+if(data136.length > 16){
+const err370 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4442,10 +4439,12 @@ vErrors.push(err370);
 }
 errors++;
 }
-}
-if(data136.learningFromHistory !== undefined){
-if(typeof data136.learningFromHistory !== "boolean"){
-const err371 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const len8 = data136.length;
+for(let i8=0; i8<len8; i8++){
+let data137 = data136[i8];
+if(data137 && typeof data137 == "object" && !Array.isArray(data137)){
+if(data137.type === undefined){
+const err371 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4454,10 +4453,9 @@ vErrors.push(err371);
 }
 errors++;
 }
-}
-if(data136.dynamicStepAdjustment !== undefined){
-if(typeof data136.dynamicStepAdjustment !== "boolean"){
-const err372 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key37 in data137){
+if(!(((key37 === "type") || (key37 === "description")) || (key37 === "required"))){
+const err372 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4467,9 +4465,10 @@ vErrors.push(err372);
 errors++;
 }
 }
-}
-else {
-const err373 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data137.type !== undefined){
+let data138 = data137.type;
+if(typeof data138 !== "string"){
+const err373 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4478,15 +4477,161 @@ vErrors.push(err373);
 }
 errors++;
 }
-}
-}
-else {
-const err374 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((((data138 === "rbac") || (data138 === "capacity")) || (data138 === "health")) || (data138 === "network"))){
+const err374 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err374];
 }
 else {
 vErrors.push(err374);
+}
+errors++;
+}
+}
+if(data137.description !== undefined){
+let data139 = data137.description;
+if(typeof data139 === "string"){
+if(func2(data139) > 256){
+const err375 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err375];
+}
+else {
+vErrors.push(err375);
+}
+errors++;
+}
+}
+else {
+const err376 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err376];
+}
+else {
+vErrors.push(err376);
+}
+errors++;
+}
+}
+if(data137.required !== undefined){
+if(typeof data137.required !== "boolean"){
+const err377 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err377];
+}
+else {
+vErrors.push(err377);
+}
+errors++;
+}
+}
+}
+else {
+const err378 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err378];
+}
+else {
+vErrors.push(err378);
+}
+errors++;
+}
+}
+}
+else {
+const err379 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err379];
+}
+else {
+vErrors.push(err379);
+}
+errors++;
+}
+}
+}
+else {
+const err380 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err380];
+}
+else {
+vErrors.push(err380);
+}
+errors++;
+}
+}
+if(data.adaptiveOrchestration !== undefined){
+let data141 = data.adaptiveOrchestration;
+if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
+for(const key38 in data141){
+if(!(((key38 === "optimizationEnabled") || (key38 === "learningFromHistory")) || (key38 === "dynamicStepAdjustment"))){
+const err381 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key38},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err381];
+}
+else {
+vErrors.push(err381);
+}
+errors++;
+}
+}
+if(data141.optimizationEnabled !== undefined){
+if(typeof data141.optimizationEnabled !== "boolean"){
+const err382 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err382];
+}
+else {
+vErrors.push(err382);
+}
+errors++;
+}
+}
+if(data141.learningFromHistory !== undefined){
+if(typeof data141.learningFromHistory !== "boolean"){
+const err383 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err383];
+}
+else {
+vErrors.push(err383);
+}
+errors++;
+}
+}
+if(data141.dynamicStepAdjustment !== undefined){
+if(typeof data141.dynamicStepAdjustment !== "boolean"){
+const err384 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err384];
+}
+else {
+vErrors.push(err384);
+}
+errors++;
+}
+}
+}
+else {
+const err385 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err385];
+}
+else {
+vErrors.push(err385);
+}
+errors++;
+}
+}
+}
+else {
+const err386 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err386];
+}
+else {
+vErrors.push(err386);
 }
 errors++;
 }
@@ -4552,7 +4697,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func12.call(schema12.properties, key0))){
+if(!(func14.call(schema12.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -4850,7 +4995,7 @@ vErrors.push(err29);
 errors++;
 }
 for(const key2 in data9){
-if(!(func12.call(schema12.properties.parameters.properties, key2))){
+if(!(func14.call(schema12.properties.parameters.properties, key2))){
 const err30 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5141,7 +5286,7 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(!pattern6.test(data17)){
+if(!pattern7.test(data17)){
 const err55 = {instancePath:instancePath+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5515,7 +5660,7 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(!pattern6.test(data27)){
+if(!pattern7.test(data27)){
 const err87 = {instancePath:instancePath+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
@@ -5667,7 +5812,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern6.test(data31)){
+if(!pattern7.test(data31)){
 const err100 = {instancePath:instancePath+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
@@ -6200,7 +6345,7 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(!pattern6.test(data46)){
+if(!pattern7.test(data46)){
 const err145 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err145];
@@ -8096,7 +8241,7 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(!pattern6.test(data102)){
+if(!pattern7.test(data102)){
 const err305 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err305];
@@ -8227,7 +8372,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern7.test(data3)){
 const err6 = {instancePath:instancePath+"/executionResult/executionTime",schemaPath:"#/properties/executionResult/properties/executionTime/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
