@@ -22,6 +22,15 @@ export interface WorkflowExecutionSpec {
     /** A field within the referent. */
     fieldPath?: string;
   };
+  /** The alert this run remediates, as Alertmanager knows it. */
+  alertRef?: {
+    /** Alertmanager fingerprint of the alert (hex). */
+    fingerprint?: string;
+    /** The alert labels (alertname, namespace, ...); an alert matches when it carries all of them. */
+    labels: Record<string, string>;
+    /** When the alert started firing. */
+    startsAt?: string;
+  };
   /** The workflow to execute: inline, or resolved from a template (then name and version are the template’s). */
   workflowDefinition?: WorkflowDefinition;
   /** The template version to run, instead of an inline workflowDefinition. */

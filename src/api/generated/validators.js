@@ -5,13 +5,14 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
-const func12 = Object.prototype.hasOwnProperty;
+const func14 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const pattern1 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
-const pattern6 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
-const pattern34 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$", "u");
+const pattern2 = new RegExp("^[0-9a-f]{1,64}$", "u");
+const pattern7 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
+const pattern35 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -28,7 +29,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "alertRemediationRef") || (key0 === "workflowDefinition")) || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
+if(!(((((((key0 === "alertRemediationRef") || (key0 === "alertRef")) || (key0 === "workflowDefinition")) || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -261,11 +262,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.workflowDefinition !== undefined){
-let data8 = data.workflowDefinition;
+if(data.alertRef !== undefined){
+let data8 = data.alertRef;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(data8.name === undefined){
-const err20 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data8.labels === undefined){
+const err20 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -274,8 +275,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data8.steps === undefined){
-const err21 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+for(const key2 in data8){
+if(!(((key2 === "fingerprint") || (key2 === "labels")) || (key2 === "startsAt"))){
+const err21 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -284,9 +286,12 @@ vErrors.push(err21);
 }
 errors++;
 }
-for(const key2 in data8){
-if(!(((((key2 === "name") || (key2 === "version")) || (key2 === "steps")) || (key2 === "dependencies")) || (key2 === "aiRecommendations"))){
-const err22 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data8.fingerprint !== undefined){
+let data9 = data8.fingerprint;
+if(typeof data9 === "string"){
+if(func2(data9) > 64){
+const err22 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -295,12 +300,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-if(data8.name !== undefined){
-let data9 = data8.name;
-if(typeof data9 === "string"){
-if(func2(data9) > 128){
-const err23 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!pattern2.test(data9)){
+const err23 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{1,64}$"},message:"must match pattern \""+"^[0-9a-f]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -309,8 +310,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(func2(data9) < 1){
-const err24 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err24 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -320,8 +322,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data8.labels !== undefined){
+let data10 = data8.labels;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(Object.keys(data10).length > 64){
+const err25 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -330,12 +335,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-if(data8.version !== undefined){
-let data10 = data8.version;
-if(typeof data10 === "string"){
-if(func2(data10) > 64){
-const err26 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(Object.keys(data10).length < 1){
+const err26 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -344,9 +345,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data10){
+let data11 = data10[key3];
+if(typeof data11 === "string"){
+if(func2(data11) > 256){
+const err27 = {instancePath:instancePath+"/alertRef/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/alertRef/properties/labels/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -356,11 +359,8 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data8.steps !== undefined){
-let data11 = data8.steps;
-if(Array.isArray(data11)){
-if(data11.length > 200){
-const err28 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+else {
+const err28 = {instancePath:instancePath+"/alertRef/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/alertRef/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -369,8 +369,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data11.length < 1){
-const err29 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -379,12 +381,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-const len0 = data11.length;
-for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.stepNumber === undefined){
-const err30 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+}
+if(data8.startsAt !== undefined){
+if(!(typeof data8.startsAt === "string")){
+const err30 = {instancePath:instancePath+"/alertRef/startsAt",schemaPath:"#/properties/alertRef/properties/startsAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -393,8 +393,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(data12.name === undefined){
-const err31 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -403,8 +405,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data12.action === undefined){
-const err32 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+}
+if(data.workflowDefinition !== undefined){
+let data13 = data.workflowDefinition;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.name === undefined){
+const err32 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -413,8 +419,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.parameters === undefined){
-const err33 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(data13.steps === undefined){
+const err33 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -423,9 +429,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-for(const key3 in data12){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key3))){
-const err34 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+for(const key4 in data13){
+if(!(((((key4 === "name") || (key4 === "version")) || (key4 === "steps")) || (key4 === "dependencies")) || (key4 === "aiRecommendations"))){
+const err34 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -435,10 +441,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data12.stepNumber !== undefined){
-let data13 = data12.stepNumber;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err35 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data13.name !== undefined){
+let data14 = data13.name;
+if(typeof data14 === "string"){
+if(func2(data14) > 128){
+const err35 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -447,9 +454,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 10000 || isNaN(data13)){
-const err36 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(func2(data14) < 1){
+const err36 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -458,8 +464,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data13 < 1 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err37 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -469,12 +476,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
-if(data12.name !== undefined){
-let data14 = data12.name;
-if(typeof data14 === "string"){
-if(func2(data14) > 128){
-const err38 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data13.version !== undefined){
+let data15 = data13.version;
+if(typeof data15 === "string"){
+if(func2(data15) > 64){
+const err38 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -483,8 +489,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(func2(data14) < 1){
-const err39 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err39 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -494,8 +501,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-else {
-const err40 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.steps !== undefined){
+let data16 = data13.steps;
+if(Array.isArray(data16)){
+if(data16.length > 200){
+const err40 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -504,11 +514,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data12.action !== undefined){
-let data15 = data12.action;
-if(typeof data15 !== "string"){
-const err41 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.length < 1){
+const err41 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -517,8 +524,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(!((((((((((data15 === "scale-deployment") || (data15 === "restart-deployment")) || (data15 === "update-image")) || (data15 === "restart-pod")) || (data15 === "delete-pod")) || (data15 === "update-configmap")) || (data15 === "update-secret")) || (data15 === "cordon-node")) || (data15 === "drain-node")) || (data15 === "custom"))){
-const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.stepNumber === undefined){
+const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -527,12 +538,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-if(data12.targetCluster !== undefined){
-let data16 = data12.targetCluster;
-if(typeof data16 === "string"){
-if(func2(data16) > 256){
-const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data17.name === undefined){
+const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -541,9 +548,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.action === undefined){
+const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -552,12 +558,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-if(data12.parameters !== undefined){
-let data17 = data12.parameters;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(Object.keys(data17).length > 1){
-const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(data17.parameters === undefined){
+const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -566,8 +568,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(Object.keys(data17).length < 1){
-const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+for(const key5 in data17){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key5))){
+const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -576,9 +579,11 @@ vErrors.push(err46);
 }
 errors++;
 }
-for(const key4 in data17){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key4))){
-const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data17.stepNumber !== undefined){
+let data18 = data17.stepNumber;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -587,12 +592,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data17.scaleDeployment !== undefined){
-let data18 = data17.scaleDeployment;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.namespace === undefined){
-const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 10000 || isNaN(data18)){
+const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -601,8 +603,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data18.deployment === undefined){
-const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data18 < 1 || isNaN(data18)){
+const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -611,8 +613,13 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data18.replicas === undefined){
-const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+}
+}
+if(data17.name !== undefined){
+let data19 = data17.name;
+if(typeof data19 === "string"){
+if(func2(data19) > 128){
+const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -621,9 +628,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key5 in data18){
-if(!(((key5 === "namespace") || (key5 === "deployment")) || (key5 === "replicas"))){
-const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(func2(data19) < 1){
+const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -633,11 +639,8 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data18.namespace !== undefined){
-let data19 = data18.namespace;
-if(typeof data19 === "string"){
-if(func2(data19) > 63){
-const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -646,8 +649,11 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(!pattern0.test(data19)){
-const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data17.action !== undefined){
+let data20 = data17.action;
+if(typeof data20 !== "string"){
+const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -656,9 +662,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-else {
-const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((((((((data20 === "scale-deployment") || (data20 === "restart-deployment")) || (data20 === "update-image")) || (data20 === "restart-pod")) || (data20 === "delete-pod")) || (data20 === "update-configmap")) || (data20 === "update-secret")) || (data20 === "cordon-node")) || (data20 === "drain-node")) || (data20 === "custom"))){
+const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -668,11 +673,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data18.deployment !== undefined){
-let data20 = data18.deployment;
-if(typeof data20 === "string"){
-if(func2(data20) > 253){
-const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data17.targetCluster !== undefined){
+let data21 = data17.targetCluster;
+if(typeof data21 === "string"){
+if(func2(data21) > 256){
+const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -681,8 +686,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(!pattern1.test(data20)){
-const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -692,8 +698,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.parameters !== undefined){
+let data22 = data17.parameters;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(Object.keys(data22).length > 1){
+const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -702,11 +711,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data18.replicas !== undefined){
-let data21 = data18.replicas;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(Object.keys(data22).length < 1){
+const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -715,9 +721,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000 || isNaN(data21)){
-const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+for(const key6 in data22){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key6))){
+const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -726,8 +732,12 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data22.scaleDeployment !== undefined){
+let data23 = data22.scaleDeployment;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.namespace === undefined){
+const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -736,11 +746,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data23.deployment === undefined){
+const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -749,12 +756,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data17.restartDeployment !== undefined){
-let data22 = data17.restartDeployment;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.namespace === undefined){
-const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data23.replicas === undefined){
+const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -763,8 +766,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(data22.deployment === undefined){
-const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key7 in data23){
+if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "replicas"))){
+const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -773,9 +777,12 @@ vErrors.push(err63);
 }
 errors++;
 }
-for(const key6 in data22){
-if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "gracePeriod"))){
-const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data23.namespace !== undefined){
+let data24 = data23.namespace;
+if(typeof data24 === "string"){
+if(func2(data24) > 63){
+const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -784,12 +791,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-if(data22.namespace !== undefined){
-let data23 = data22.namespace;
-if(typeof data23 === "string"){
-if(func2(data23) > 63){
-const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data24)){
+const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -798,8 +801,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(!pattern0.test(data23)){
-const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -809,8 +813,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.deployment !== undefined){
+let data25 = data23.deployment;
+if(typeof data25 === "string"){
+if(func2(data25) > 253){
+const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -819,12 +826,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-if(data22.deployment !== undefined){
-let data24 = data22.deployment;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data25)){
+const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -833,8 +836,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(!pattern1.test(data24)){
-const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -844,8 +848,10 @@ vErrors.push(err69);
 errors++;
 }
 }
-else {
-const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.replicas !== undefined){
+let data26 = data23.replicas;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -854,12 +860,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data22.gracePeriod !== undefined){
-let data25 = data22.gracePeriod;
-if(typeof data25 === "string"){
-if(func2(data25) > 32){
-const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 10000 || isNaN(data26)){
+const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -868,8 +871,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(!pattern6.test(data25)){
-const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(data26 < 0 || isNaN(data26)){
+const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -879,8 +882,10 @@ vErrors.push(err72);
 errors++;
 }
 }
+}
+}
 else {
-const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -890,9 +895,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
-else {
-const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.restartDeployment !== undefined){
+let data27 = data22.restartDeployment;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.namespace === undefined){
+const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -901,12 +908,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(data17.updateImage !== undefined){
-let data26 = data17.updateImage;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.namespace === undefined){
-const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data27.deployment === undefined){
+const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -915,8 +918,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data26.deployment === undefined){
-const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key8 in data27){
+if(!(((key8 === "namespace") || (key8 === "deployment")) || (key8 === "gracePeriod"))){
+const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -925,8 +929,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data26.container === undefined){
-const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+}
+if(data27.namespace !== undefined){
+let data28 = data27.namespace;
+if(typeof data28 === "string"){
+if(func2(data28) > 63){
+const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -935,8 +943,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data26.newImage === undefined){
-const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+if(!pattern0.test(data28)){
+const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -945,9 +953,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-for(const key7 in data26){
-if(!((((key7 === "namespace") || (key7 === "deployment")) || (key7 === "container")) || (key7 === "newImage"))){
-const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+else {
+const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -957,11 +965,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data26.namespace !== undefined){
-let data27 = data26.namespace;
-if(typeof data27 === "string"){
-if(func2(data27) > 63){
-const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data27.deployment !== undefined){
+let data29 = data27.deployment;
+if(typeof data29 === "string"){
+if(func2(data29) > 253){
+const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -970,8 +978,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(!pattern0.test(data27)){
-const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data29)){
+const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -982,7 +990,7 @@ errors++;
 }
 }
 else {
-const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -992,11 +1000,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data26.deployment !== undefined){
-let data28 = data26.deployment;
-if(typeof data28 === "string"){
-if(func2(data28) > 253){
-const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data27.gracePeriod !== undefined){
+let data30 = data27.gracePeriod;
+if(typeof data30 === "string"){
+if(func2(data30) > 32){
+const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1005,8 +1013,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(!pattern1.test(data28)){
-const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern7.test(data30)){
+const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1017,7 +1025,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1027,11 +1035,9 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data26.container !== undefined){
-let data29 = data26.container;
-if(typeof data29 === "string"){
-if(func2(data29) > 63){
-const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1040,8 +1046,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(!pattern0.test(data29)){
-const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data22.updateImage !== undefined){
+let data31 = data22.updateImage;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.namespace === undefined){
+const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1050,9 +1060,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.deployment === undefined){
+const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1061,12 +1070,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(data26.newImage !== undefined){
-let data30 = data26.newImage;
-if(typeof data30 === "string"){
-if(func2(data30) > 512){
-const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(data31.container === undefined){
+const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1075,8 +1080,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(func2(data30) < 1){
-const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data31.newImage === undefined){
+const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1085,9 +1090,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key9 in data31){
+if(!((((key9 === "namespace") || (key9 === "deployment")) || (key9 === "container")) || (key9 === "newImage"))){
+const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1097,9 +1102,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-}
-else {
-const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data31.namespace !== undefined){
+let data32 = data31.namespace;
+if(typeof data32 === "string"){
+if(func2(data32) > 63){
+const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1108,12 +1115,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(data17.restartPod !== undefined){
-let data31 = data17.restartPod;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.namespace === undefined){
-const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern0.test(data32)){
+const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1122,9 +1125,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-for(const key8 in data31){
-if(!((((key8 === "namespace") || (key8 === "podName")) || (key8 === "selector")) || (key8 === "gracePeriod"))){
-const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+else {
+const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1134,11 +1137,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data31.namespace !== undefined){
-let data32 = data31.namespace;
-if(typeof data32 === "string"){
-if(func2(data32) > 63){
-const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data31.deployment !== undefined){
+let data33 = data31.deployment;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1147,8 +1150,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(!pattern0.test(data32)){
-const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data33)){
+const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1159,7 +1162,7 @@ errors++;
 }
 }
 else {
-const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1169,11 +1172,11 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data31.podName !== undefined){
-let data33 = data31.podName;
-if(typeof data33 === "string"){
-if(func2(data33) > 253){
-const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data31.container !== undefined){
+let data34 = data31.container;
+if(typeof data34 === "string"){
+if(func2(data34) > 63){
+const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1182,8 +1185,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(!pattern1.test(data33)){
-const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data34)){
+const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1194,7 +1197,7 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1204,11 +1207,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data31.selector !== undefined){
-let data34 = data31.selector;
-if(typeof data34 === "string"){
-if(func2(data34) > 1024){
-const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data31.newImage !== undefined){
+let data35 = data31.newImage;
+if(typeof data35 === "string"){
+if(func2(data35) > 512){
+const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1217,9 +1220,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data35) < 1){
+const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1229,11 +1231,8 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data31.gracePeriod !== undefined){
-let data35 = data31.gracePeriod;
-if(typeof data35 === "string"){
-if(func2(data35) > 32){
-const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+else {
+const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1242,8 +1241,10 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(!pattern6.test(data35)){
-const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1253,8 +1254,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-else {
-const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.restartPod !== undefined){
+let data36 = data22.restartPod;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.namespace === undefined){
+const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1263,10 +1267,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-}
-else {
-const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key10 in data36){
+if(!((((key10 === "namespace") || (key10 === "podName")) || (key10 === "selector")) || (key10 === "gracePeriod"))){
+const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1276,11 +1279,11 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data17.deletePod !== undefined){
-let data36 = data17.deletePod;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.namespace === undefined){
-const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data36.namespace !== undefined){
+let data37 = data36.namespace;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1289,8 +1292,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data36.podName === undefined){
-const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+if(!pattern0.test(data37)){
+const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1299,9 +1302,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-for(const key9 in data36){
-if(!(((key9 === "namespace") || (key9 === "podName")) || (key9 === "gracePeriod"))){
-const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+else {
+const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1311,11 +1314,11 @@ vErrors.push(err109);
 errors++;
 }
 }
-if(data36.namespace !== undefined){
-let data37 = data36.namespace;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data36.podName !== undefined){
+let data38 = data36.podName;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1324,8 +1327,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(!pattern0.test(data37)){
-const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data38)){
+const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1336,7 +1339,7 @@ errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1346,11 +1349,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data36.podName !== undefined){
-let data38 = data36.podName;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data36.selector !== undefined){
+let data39 = data36.selector;
+if(typeof data39 === "string"){
+if(func2(data39) > 1024){
+const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1359,8 +1362,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(!pattern1.test(data38)){
-const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1370,8 +1374,11 @@ vErrors.push(err114);
 errors++;
 }
 }
-else {
-const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.gracePeriod !== undefined){
+let data40 = data36.gracePeriod;
+if(typeof data40 === "string"){
+if(func2(data40) > 32){
+const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1380,12 +1387,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-if(data36.gracePeriod !== undefined){
-let data39 = data36.gracePeriod;
-if(typeof data39 === "string"){
-if(func2(data39) > 32){
-const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern7.test(data40)){
+const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1394,8 +1397,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(!pattern6.test(data39)){
-const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1405,8 +1409,9 @@ vErrors.push(err117);
 errors++;
 }
 }
+}
 else {
-const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1416,9 +1421,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.deletePod !== undefined){
+let data41 = data22.deletePod;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.namespace === undefined){
+const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1427,12 +1434,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-if(data17.updateConfigMap !== undefined){
-let data40 = data17.updateConfigMap;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.namespace === undefined){
-const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data41.podName === undefined){
+const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1441,8 +1444,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data40.name === undefined){
-const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key11 in data41){
+if(!(((key11 === "namespace") || (key11 === "podName")) || (key11 === "gracePeriod"))){
+const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1451,8 +1455,12 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data40.dataUpdates === undefined){
-const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+}
+if(data41.namespace !== undefined){
+let data42 = data41.namespace;
+if(typeof data42 === "string"){
+if(func2(data42) > 63){
+const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1461,9 +1469,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-for(const key10 in data40){
-if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
-const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(!pattern0.test(data42)){
+const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1473,11 +1480,8 @@ vErrors.push(err123);
 errors++;
 }
 }
-if(data40.namespace !== undefined){
-let data41 = data40.namespace;
-if(typeof data41 === "string"){
-if(func2(data41) > 63){
-const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1486,8 +1490,12 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(!pattern0.test(data41)){
-const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data41.podName !== undefined){
+let data43 = data41.podName;
+if(typeof data43 === "string"){
+if(func2(data43) > 253){
+const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1496,9 +1504,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-else {
-const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data43)){
+const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1508,11 +1515,8 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data40.name !== undefined){
-let data42 = data40.name;
-if(typeof data42 === "string"){
-if(func2(data42) > 253){
-const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1521,8 +1525,12 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(!pattern1.test(data42)){
-const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data41.gracePeriod !== undefined){
+let data44 = data41.gracePeriod;
+if(typeof data44 === "string"){
+if(func2(data44) > 32){
+const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1531,9 +1539,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data44)){
+const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1543,11 +1550,8 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data40.dataUpdates !== undefined){
-let data43 = data40.dataUpdates;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(Object.keys(data43).length > 64){
-const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1556,11 +1560,10 @@ vErrors.push(err130);
 }
 errors++;
 }
-for(const key11 in data43){
-let data44 = data43[key11];
-if(typeof data44 === "string"){
-if(func2(data44) > 4096){
-const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1570,8 +1573,11 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.updateConfigMap !== undefined){
+let data45 = data22.updateConfigMap;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.namespace === undefined){
+const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1580,10 +1586,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-}
-else {
-const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data45.name === undefined){
+const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1592,10 +1596,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data45.dataUpdates === undefined){
+const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1604,12 +1606,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-if(data17.updateSecret !== undefined){
-let data45 = data17.updateSecret;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.namespace === undefined){
-const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key12 in data45){
+if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
+const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1618,8 +1617,12 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data45.name === undefined){
-const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1628,8 +1631,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data45.dataUpdates === undefined){
-const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+if(!pattern0.test(data46)){
+const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1638,9 +1641,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-for(const key12 in data45){
-if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
-const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+else {
+const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1650,11 +1653,11 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data45.namespace !== undefined){
-let data46 = data45.namespace;
-if(typeof data46 === "string"){
-if(func2(data46) > 63){
-const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1663,8 +1666,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(!pattern0.test(data46)){
-const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data47)){
+const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1675,7 +1678,7 @@ errors++;
 }
 }
 else {
-const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1685,11 +1688,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data45.name !== undefined){
-let data47 = data45.name;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1698,8 +1701,11 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key13 in data48){
+let data49 = data48[key13];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1710,7 +1716,7 @@ errors++;
 }
 }
 else {
-const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1720,11 +1726,9 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data45.dataUpdates !== undefined){
-let data48 = data45.dataUpdates;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(Object.keys(data48).length > 64){
-const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1733,11 +1737,10 @@ vErrors.push(err145);
 }
 errors++;
 }
-for(const key13 in data48){
-let data49 = data48[key13];
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1747,8 +1750,11 @@ vErrors.push(err146);
 errors++;
 }
 }
-else {
-const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.updateSecret !== undefined){
+let data50 = data22.updateSecret;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.namespace === undefined){
+const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1757,10 +1763,8 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-}
-else {
-const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.name === undefined){
+const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1769,10 +1773,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.dataUpdates === undefined){
+const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1781,12 +1783,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-if(data17.cordonNode !== undefined){
-let data50 = data17.cordonNode;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.nodeName === undefined){
-const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key14 in data50){
+if(!(((key14 === "namespace") || (key14 === "name")) || (key14 === "dataUpdates"))){
+const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1795,9 +1794,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-for(const key14 in data50){
-if(!(key14 === "nodeName")){
-const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data50.namespace !== undefined){
+let data51 = data50.namespace;
+if(typeof data51 === "string"){
+if(func2(data51) > 63){
+const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1806,12 +1808,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-if(data50.nodeName !== undefined){
-let data51 = data50.nodeName;
-if(typeof data51 === "string"){
-if(func2(data51) > 253){
-const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern0.test(data51)){
+const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1820,8 +1818,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(!pattern1.test(data51)){
-const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1831,8 +1830,11 @@ vErrors.push(err153);
 errors++;
 }
 }
-else {
-const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.name !== undefined){
+let data52 = data50.name;
+if(typeof data52 === "string"){
+if(func2(data52) > 253){
+const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1841,10 +1843,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-}
-else {
-const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data52)){
+const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1854,11 +1854,8 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data17.drainNode !== undefined){
-let data52 = data17.drainNode;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-if(data52.nodeName === undefined){
-const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1867,9 +1864,12 @@ vErrors.push(err156);
 }
 errors++;
 }
-for(const key15 in data52){
-if(!((((key15 === "nodeName") || (key15 === "gracePeriod")) || (key15 === "ignoreDaemonSets")) || (key15 === "deleteLocalData"))){
-const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+if(data50.dataUpdates !== undefined){
+let data53 = data50.dataUpdates;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(Object.keys(data53).length > 64){
+const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1878,12 +1878,11 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-if(data52.nodeName !== undefined){
-let data53 = data52.nodeName;
-if(typeof data53 === "string"){
-if(func2(data53) > 253){
-const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key15 in data53){
+let data54 = data53[key15];
+if(typeof data54 === "string"){
+if(func2(data54) > 4096){
+const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1892,8 +1891,9 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(!pattern1.test(data53)){
-const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1903,8 +1903,9 @@ vErrors.push(err159);
 errors++;
 }
 }
+}
 else {
-const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1914,11 +1915,9 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data52.gracePeriod !== undefined){
-let data54 = data52.gracePeriod;
-if(typeof data54 === "string"){
-if(func2(data54) > 32){
-const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1927,8 +1926,12 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(!pattern6.test(data54)){
-const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data22.cordonNode !== undefined){
+let data55 = data22.cordonNode;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(data55.nodeName === undefined){
+const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1937,9 +1940,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key16 in data55){
+if(!(key16 === "nodeName")){
+const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1949,9 +1952,11 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data52.ignoreDaemonSets !== undefined){
-if(typeof data52.ignoreDaemonSets !== "boolean"){
-const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data55.nodeName !== undefined){
+let data56 = data55.nodeName;
+if(typeof data56 === "string"){
+if(func2(data56) > 253){
+const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1960,10 +1965,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-if(data52.deleteLocalData !== undefined){
-if(typeof data52.deleteLocalData !== "boolean"){
-const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!pattern1.test(data56)){
+const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1973,9 +1976,8 @@ vErrors.push(err165);
 errors++;
 }
 }
-}
 else {
-const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1985,11 +1987,9 @@ vErrors.push(err166);
 errors++;
 }
 }
-if(data17.custom !== undefined){
-let data57 = data17.custom;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.actionType === undefined){
-const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+}
+else {
+const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1998,9 +1998,12 @@ vErrors.push(err167);
 }
 errors++;
 }
-for(const key16 in data57){
-if(!((key16 === "actionType") || (key16 === "config"))){
-const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data22.drainNode !== undefined){
+let data57 = data22.drainNode;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.nodeName === undefined){
+const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2009,12 +2012,9 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-if(data57.actionType !== undefined){
-let data58 = data57.actionType;
-if(typeof data58 === "string"){
-if(func2(data58) > 128){
-const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+for(const key17 in data57){
+if(!((((key17 === "nodeName") || (key17 === "gracePeriod")) || (key17 === "ignoreDaemonSets")) || (key17 === "deleteLocalData"))){
+const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2023,8 +2023,12 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(func2(data58) < 1){
-const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data57.nodeName !== undefined){
+let data58 = data57.nodeName;
+if(typeof data58 === "string"){
+if(func2(data58) > 253){
+const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2033,9 +2037,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-else {
-const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data58)){
+const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2045,11 +2048,8 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data57.config !== undefined){
-let data59 = data57.config;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(Object.keys(data59).length > 64){
-const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2058,11 +2058,12 @@ vErrors.push(err172);
 }
 errors++;
 }
-for(const key17 in data59){
-let data60 = data59[key17];
-if(typeof data60 === "string"){
-if(func2(data60) > 4096){
-const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data57.gracePeriod !== undefined){
+let data59 = data57.gracePeriod;
+if(typeof data59 === "string"){
+if(func2(data59) > 32){
+const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2071,9 +2072,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-}
-else {
-const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data59)){
+const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2083,9 +2083,8 @@ vErrors.push(err174);
 errors++;
 }
 }
-}
 else {
-const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2095,9 +2094,9 @@ vErrors.push(err175);
 errors++;
 }
 }
-}
-else {
-const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data57.ignoreDaemonSets !== undefined){
+if(typeof data57.ignoreDaemonSets !== "boolean"){
+const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2107,9 +2106,9 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
-else {
-const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data57.deleteLocalData !== undefined){
+if(typeof data57.deleteLocalData !== "boolean"){
+const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2119,9 +2118,9 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data12.criticalStep !== undefined){
-if(typeof data12.criticalStep !== "boolean"){
-const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2131,10 +2130,11 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data12.maxRetries !== undefined){
-let data62 = data12.maxRetries;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data22.custom !== undefined){
+let data62 = data22.custom;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.actionType === undefined){
+const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2143,9 +2143,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 10 || isNaN(data62)){
-const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+for(const key18 in data62){
+if(!((key18 === "actionType") || (key18 === "config"))){
+const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2154,8 +2154,12 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data62.actionType !== undefined){
+let data63 = data62.actionType;
+if(typeof data63 === "string"){
+if(func2(data63) > 128){
+const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2164,13 +2168,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-}
-if(data12.timeout !== undefined){
-let data63 = data12.timeout;
-if(typeof data63 === "string"){
-if(func2(data63) > 32){
-const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(func2(data63) < 1){
+const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2179,8 +2178,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-if(!pattern6.test(data63)){
-const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2190,8 +2190,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-else {
-const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.config !== undefined){
+let data64 = data62.config;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(Object.keys(data64).length > 64){
+const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2200,12 +2203,11 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-if(data12.dependsOn !== undefined){
-let data64 = data12.dependsOn;
-if(Array.isArray(data64)){
-if(data64.length > 32){
-const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key19 in data64){
+let data65 = data64[key19];
+if(typeof data65 === "string"){
+if(func2(data65) > 4096){
+const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2214,11 +2216,9 @@ vErrors.push(err185);
 }
 errors++;
 }
-const len1 = data64.length;
-for(let i1=0; i1<len1; i1++){
-let data65 = data64[i1];
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2227,9 +2227,10 @@ vErrors.push(err186);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 10000 || isNaN(data65)){
-const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2238,8 +2239,10 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data65 < 1 || isNaN(data65)){
-const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2250,9 +2253,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2262,11 +2264,9 @@ vErrors.push(err189);
 errors++;
 }
 }
-if(data12.rollbackSpec !== undefined){
-let data66 = data12.rollbackSpec;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.action === undefined){
-const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data17.criticalStep !== undefined){
+if(typeof data17.criticalStep !== "boolean"){
+const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2275,8 +2275,11 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data66.parameters === undefined){
-const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+}
+if(data17.maxRetries !== undefined){
+let data67 = data17.maxRetries;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2285,9 +2288,9 @@ vErrors.push(err191);
 }
 errors++;
 }
-for(const key18 in data66){
-if(!(((key18 === "action") || (key18 === "parameters")) || (key18 === "timeout"))){
-const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 10 || isNaN(data67)){
+const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2296,11 +2299,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-if(data66.action !== undefined){
-let data67 = data66.action;
-if(typeof data67 !== "string"){
-const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data67 < 0 || isNaN(data67)){
+const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2309,8 +2309,13 @@ vErrors.push(err193);
 }
 errors++;
 }
-if(!(((((data67 === "restore-previous-deployment") || (data67 === "scale-to-previous")) || (data67 === "restore-previous-config")) || (data67 === "uncordon-node")) || (data67 === "custom"))){
-const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data17.timeout !== undefined){
+let data68 = data17.timeout;
+if(typeof data68 === "string"){
+if(func2(data68) > 32){
+const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2319,12 +2324,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-}
-if(data66.parameters !== undefined){
-let data68 = data66.parameters;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(Object.keys(data68).length > 1){
-const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(!pattern7.test(data68)){
+const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2333,8 +2334,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(Object.keys(data68).length < 1){
-const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2343,9 +2345,12 @@ vErrors.push(err196);
 }
 errors++;
 }
-for(const key19 in data68){
-if(!(((((key19 === "restorePreviousDeployment") || (key19 === "scaleToPrevious")) || (key19 === "restorePreviousConfig")) || (key19 === "uncordonNode")) || (key19 === "custom"))){
-const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+if(data17.dependsOn !== undefined){
+let data69 = data17.dependsOn;
+if(Array.isArray(data69)){
+if(data69.length > 32){
+const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2354,12 +2359,11 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-if(data68.restorePreviousDeployment !== undefined){
-let data69 = data68.restorePreviousDeployment;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.namespace === undefined){
-const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+const len1 = data69.length;
+for(let i1=0; i1<len1; i1++){
+let data70 = data69[i1];
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2368,8 +2372,9 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(data69.deployment === undefined){
-const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 10000 || isNaN(data70)){
+const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2378,9 +2383,8 @@ vErrors.push(err199);
 }
 errors++;
 }
-for(const key20 in data69){
-if(!(((key20 === "namespace") || (key20 === "deployment")) || (key20 === "revision"))){
-const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(data70 < 1 || isNaN(data70)){
+const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2390,11 +2394,10 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data69.namespace !== undefined){
-let data70 = data69.namespace;
-if(typeof data70 === "string"){
-if(func2(data70) > 63){
-const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+}
+else {
+const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2403,8 +2406,12 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(!pattern0.test(data70)){
-const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data17.rollbackSpec !== undefined){
+let data71 = data17.rollbackSpec;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(data71.action === undefined){
+const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2413,9 +2420,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-else {
-const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data71.parameters === undefined){
+const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2424,12 +2430,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-if(data69.deployment !== undefined){
-let data71 = data69.deployment;
-if(typeof data71 === "string"){
-if(func2(data71) > 253){
-const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key20 in data71){
+if(!(((key20 === "action") || (key20 === "parameters")) || (key20 === "timeout"))){
+const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2438,8 +2441,11 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(!pattern1.test(data71)){
-const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data71.action !== undefined){
+let data72 = data71.action;
+if(typeof data72 !== "string"){
+const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2448,9 +2454,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-}
-else {
-const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((((data72 === "restore-previous-deployment") || (data72 === "scale-to-previous")) || (data72 === "restore-previous-config")) || (data72 === "uncordon-node")) || (data72 === "custom"))){
+const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2460,10 +2465,11 @@ vErrors.push(err206);
 errors++;
 }
 }
-if(data69.revision !== undefined){
-let data72 = data69.revision;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data71.parameters !== undefined){
+let data73 = data71.parameters;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(Object.keys(data73).length > 1){
+const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2472,9 +2478,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1000000 || isNaN(data72)){
-const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(Object.keys(data73).length < 1){
+const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2483,8 +2488,9 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(data72 < 0 || isNaN(data72)){
-const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key21 in data73){
+if(!(((((key21 === "restorePreviousDeployment") || (key21 === "scaleToPrevious")) || (key21 === "restorePreviousConfig")) || (key21 === "uncordonNode")) || (key21 === "custom"))){
+const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2494,10 +2500,11 @@ vErrors.push(err209);
 errors++;
 }
 }
-}
-}
-else {
-const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data73.restorePreviousDeployment !== undefined){
+let data74 = data73.restorePreviousDeployment;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(data74.namespace === undefined){
+const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2506,12 +2513,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-if(data68.scaleToPrevious !== undefined){
-let data73 = data68.scaleToPrevious;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.namespace === undefined){
-const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data74.deployment === undefined){
+const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2520,8 +2523,9 @@ vErrors.push(err211);
 }
 errors++;
 }
-if(data73.deployment === undefined){
-const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+for(const key22 in data74){
+if(!(((key22 === "namespace") || (key22 === "deployment")) || (key22 === "revision"))){
+const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2530,8 +2534,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data73.previousReplicas === undefined){
-const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+}
+if(data74.namespace !== undefined){
+let data75 = data74.namespace;
+if(typeof data75 === "string"){
+if(func2(data75) > 63){
+const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2540,9 +2548,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-for(const key21 in data73){
-if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "previousReplicas"))){
-const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(!pattern0.test(data75)){
+const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2552,11 +2559,8 @@ vErrors.push(err214);
 errors++;
 }
 }
-if(data73.namespace !== undefined){
-let data74 = data73.namespace;
-if(typeof data74 === "string"){
-if(func2(data74) > 63){
-const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2565,8 +2569,12 @@ vErrors.push(err215);
 }
 errors++;
 }
-if(!pattern0.test(data74)){
-const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data74.deployment !== undefined){
+let data76 = data74.deployment;
+if(typeof data76 === "string"){
+if(func2(data76) > 253){
+const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2575,9 +2583,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data76)){
+const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2587,11 +2594,8 @@ vErrors.push(err217);
 errors++;
 }
 }
-if(data73.deployment !== undefined){
-let data75 = data73.deployment;
-if(typeof data75 === "string"){
-if(func2(data75) > 253){
-const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2600,8 +2604,11 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(!pattern1.test(data75)){
-const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data74.revision !== undefined){
+let data77 = data74.revision;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2610,9 +2617,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-else {
-const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1000000 || isNaN(data77)){
+const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2621,11 +2628,8 @@ vErrors.push(err220);
 }
 errors++;
 }
-}
-if(data73.previousReplicas !== undefined){
-let data76 = data73.previousReplicas;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data77 < 0 || isNaN(data77)){
+const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2634,9 +2638,11 @@ vErrors.push(err221);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 10000 || isNaN(data76)){
-const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2645,8 +2651,12 @@ vErrors.push(err222);
 }
 errors++;
 }
-if(data76 < 0 || isNaN(data76)){
-const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data73.scaleToPrevious !== undefined){
+let data78 = data73.scaleToPrevious;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.namespace === undefined){
+const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2655,11 +2665,8 @@ vErrors.push(err223);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.deployment === undefined){
+const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2668,12 +2675,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-}
-if(data68.restorePreviousConfig !== undefined){
-let data77 = data68.restorePreviousConfig;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.namespace === undefined){
-const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data78.previousReplicas === undefined){
+const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2682,8 +2685,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data77.name === undefined){
-const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key23 in data78){
+if(!(((key23 === "namespace") || (key23 === "deployment")) || (key23 === "previousReplicas"))){
+const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2692,8 +2696,12 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data77.type === undefined){
-const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data78.namespace !== undefined){
+let data79 = data78.namespace;
+if(typeof data79 === "string"){
+if(func2(data79) > 63){
+const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2702,9 +2710,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-for(const key22 in data77){
-if(!((((key22 === "namespace") || (key22 === "name")) || (key22 === "type")) || (key22 === "snapshot"))){
-const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(!pattern0.test(data79)){
+const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2714,11 +2721,8 @@ vErrors.push(err228);
 errors++;
 }
 }
-if(data77.namespace !== undefined){
-let data78 = data77.namespace;
-if(typeof data78 === "string"){
-if(func2(data78) > 63){
-const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2727,8 +2731,12 @@ vErrors.push(err229);
 }
 errors++;
 }
-if(!pattern0.test(data78)){
-const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data78.deployment !== undefined){
+let data80 = data78.deployment;
+if(typeof data80 === "string"){
+if(func2(data80) > 253){
+const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2737,9 +2745,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-}
-else {
-const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data80)){
+const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2749,11 +2756,8 @@ vErrors.push(err231);
 errors++;
 }
 }
-if(data77.name !== undefined){
-let data79 = data77.name;
-if(typeof data79 === "string"){
-if(func2(data79) > 253){
-const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2762,8 +2766,11 @@ vErrors.push(err232);
 }
 errors++;
 }
-if(!pattern1.test(data79)){
-const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data78.previousReplicas !== undefined){
+let data81 = data78.previousReplicas;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2772,9 +2779,9 @@ vErrors.push(err233);
 }
 errors++;
 }
-}
-else {
-const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 10000 || isNaN(data81)){
+const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2783,11 +2790,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-}
-if(data77.type !== undefined){
-let data80 = data77.type;
-if(typeof data80 !== "string"){
-const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data81 < 0 || isNaN(data81)){
+const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2796,8 +2800,11 @@ vErrors.push(err235);
 }
 errors++;
 }
-if(!((data80 === "ConfigMap") || (data80 === "Secret"))){
-const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+}
+}
+else {
+const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2807,11 +2814,11 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data77.snapshot !== undefined){
-let data81 = data77.snapshot;
-if(typeof data81 === "string"){
-if(func2(data81) > 256){
-const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data73.restorePreviousConfig !== undefined){
+let data82 = data73.restorePreviousConfig;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.namespace === undefined){
+const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2820,9 +2827,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-}
-else {
-const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.name === undefined){
+const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2831,10 +2837,8 @@ vErrors.push(err238);
 }
 errors++;
 }
-}
-}
-else {
-const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data82.type === undefined){
+const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2843,12 +2847,9 @@ vErrors.push(err239);
 }
 errors++;
 }
-}
-if(data68.uncordonNode !== undefined){
-let data82 = data68.uncordonNode;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.nodeName === undefined){
-const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key24 in data82){
+if(!((((key24 === "namespace") || (key24 === "name")) || (key24 === "type")) || (key24 === "snapshot"))){
+const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2857,9 +2858,12 @@ vErrors.push(err240);
 }
 errors++;
 }
-for(const key23 in data82){
-if(!(key23 === "nodeName")){
-const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+if(data82.namespace !== undefined){
+let data83 = data82.namespace;
+if(typeof data83 === "string"){
+if(func2(data83) > 63){
+const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2868,12 +2872,8 @@ vErrors.push(err241);
 }
 errors++;
 }
-}
-if(data82.nodeName !== undefined){
-let data83 = data82.nodeName;
-if(typeof data83 === "string"){
-if(func2(data83) > 253){
-const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern0.test(data83)){
+const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2882,8 +2882,9 @@ vErrors.push(err242);
 }
 errors++;
 }
-if(!pattern1.test(data83)){
-const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2893,8 +2894,11 @@ vErrors.push(err243);
 errors++;
 }
 }
-else {
-const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82.name !== undefined){
+let data84 = data82.name;
+if(typeof data84 === "string"){
+if(func2(data84) > 253){
+const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2903,10 +2907,8 @@ vErrors.push(err244);
 }
 errors++;
 }
-}
-}
-else {
-const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data84)){
+const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2916,11 +2918,8 @@ vErrors.push(err245);
 errors++;
 }
 }
-if(data68.custom !== undefined){
-let data84 = data68.custom;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-if(data84.actionType === undefined){
-const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+else {
+const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2929,9 +2928,11 @@ vErrors.push(err246);
 }
 errors++;
 }
-for(const key24 in data84){
-if(!((key24 === "actionType") || (key24 === "config"))){
-const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+if(data82.type !== undefined){
+let data85 = data82.type;
+if(typeof data85 !== "string"){
+const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2940,12 +2941,8 @@ vErrors.push(err247);
 }
 errors++;
 }
-}
-if(data84.actionType !== undefined){
-let data85 = data84.actionType;
-if(typeof data85 === "string"){
-if(func2(data85) > 128){
-const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!((data85 === "ConfigMap") || (data85 === "Secret"))){
+const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2954,8 +2951,12 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(func2(data85) < 1){
-const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data82.snapshot !== undefined){
+let data86 = data82.snapshot;
+if(typeof data86 === "string"){
+if(func2(data86) > 256){
+const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2966,7 +2967,7 @@ errors++;
 }
 }
 else {
-const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2976,11 +2977,9 @@ vErrors.push(err250);
 errors++;
 }
 }
-if(data84.config !== undefined){
-let data86 = data84.config;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(Object.keys(data86).length > 64){
-const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2989,11 +2988,12 @@ vErrors.push(err251);
 }
 errors++;
 }
-for(const key25 in data86){
-let data87 = data86[key25];
-if(typeof data87 === "string"){
-if(func2(data87) > 4096){
-const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data73.uncordonNode !== undefined){
+let data87 = data73.uncordonNode;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(data87.nodeName === undefined){
+const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3002,9 +3002,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-}
-else {
-const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key25 in data87){
+if(!(key25 === "nodeName")){
+const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3014,9 +3014,11 @@ vErrors.push(err253);
 errors++;
 }
 }
-}
-else {
-const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data87.nodeName !== undefined){
+let data88 = data87.nodeName;
+if(typeof data88 === "string"){
+if(func2(data88) > 253){
+const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3025,10 +3027,8 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-}
-else {
-const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data88)){
+const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3038,9 +3038,8 @@ vErrors.push(err255);
 errors++;
 }
 }
-}
 else {
-const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3050,11 +3049,9 @@ vErrors.push(err256);
 errors++;
 }
 }
-if(data66.timeout !== undefined){
-let data88 = data66.timeout;
-if(typeof data88 === "string"){
-if(func2(data88) > 32){
-const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3063,8 +3060,12 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(!pattern6.test(data88)){
-const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data73.custom !== undefined){
+let data89 = data73.custom;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(data89.actionType === undefined){
+const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3073,9 +3074,9 @@ vErrors.push(err258);
 }
 errors++;
 }
-}
-else {
-const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key26 in data89){
+if(!((key26 === "actionType") || (key26 === "config"))){
+const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3085,9 +3086,11 @@ vErrors.push(err259);
 errors++;
 }
 }
-}
-else {
-const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data89.actionType !== undefined){
+let data90 = data89.actionType;
+if(typeof data90 === "string"){
+if(func2(data90) > 128){
+const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3096,10 +3099,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-}
-}
-else {
-const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data90) < 1){
+const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3109,9 +3110,8 @@ vErrors.push(err261);
 errors++;
 }
 }
-}
 else {
-const err262 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3121,11 +3121,11 @@ vErrors.push(err262);
 errors++;
 }
 }
-if(data8.dependencies !== undefined){
-let data89 = data8.dependencies;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-if(Object.keys(data89).length > 200){
-const err263 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+if(data89.config !== undefined){
+let data91 = data89.config;
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
+if(Object.keys(data91).length > 64){
+const err263 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3134,11 +3134,11 @@ vErrors.push(err263);
 }
 errors++;
 }
-for(const key26 in data89){
-let data90 = data89[key26];
-if(Array.isArray(data90)){
-if(data90.length > 32){
-const err264 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key27 in data91){
+let data92 = data91[key27];
+if(typeof data92 === "string"){
+if(func2(data92) > 4096){
+const err264 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3147,12 +3147,9 @@ vErrors.push(err264);
 }
 errors++;
 }
-const len2 = data90.length;
-for(let i2=0; i2<len2; i2++){
-let data91 = data90[i2];
-if(typeof data91 === "string"){
-if(func2(data91) > 128){
-const err265 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err265 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3162,8 +3159,9 @@ vErrors.push(err265);
 errors++;
 }
 }
+}
 else {
-const err266 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err266 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3175,7 +3173,7 @@ errors++;
 }
 }
 else {
-const err267 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err267 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3187,7 +3185,7 @@ errors++;
 }
 }
 else {
-const err268 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err268 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3197,12 +3195,11 @@ vErrors.push(err268);
 errors++;
 }
 }
-if(data8.aiRecommendations !== undefined){
-let data92 = data8.aiRecommendations;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-for(const key27 in data92){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key27))){
-const err269 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+if(data71.timeout !== undefined){
+let data93 = data71.timeout;
+if(typeof data93 === "string"){
+if(func2(data93) > 32){
+const err269 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3211,12 +3208,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-}
-if(data92.overallConfidence !== undefined){
-let data93 = data92.overallConfidence;
-if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 > 1 || isNaN(data93)){
-const err270 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(!pattern7.test(data93)){
+const err270 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3225,8 +3218,9 @@ vErrors.push(err270);
 }
 errors++;
 }
-if(data93 < 0 || isNaN(data93)){
-const err271 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err271 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3236,8 +3230,9 @@ vErrors.push(err271);
 errors++;
 }
 }
+}
 else {
-const err272 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err272 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3247,10 +3242,9 @@ vErrors.push(err272);
 errors++;
 }
 }
-if(data92.recommendationSource !== undefined){
-let data94 = data92.recommendationSource;
-if(typeof data94 !== "string"){
-const err273 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err273 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3259,8 +3253,10 @@ vErrors.push(err273);
 }
 errors++;
 }
-if(!((data94 === "holmesgpt") || (data94 === "history-based"))){
-const err274 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err274 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3270,9 +3266,11 @@ vErrors.push(err274);
 errors++;
 }
 }
-if(data92.generatedAt !== undefined){
-if(!(typeof data92.generatedAt === "string")){
-const err275 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.dependencies !== undefined){
+let data94 = data13.dependencies;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+if(Object.keys(data94).length > 200){
+const err275 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3281,12 +3279,11 @@ vErrors.push(err275);
 }
 errors++;
 }
-}
-if(data92.stepOptimizations !== undefined){
-let data96 = data92.stepOptimizations;
-if(Array.isArray(data96)){
-if(data96.length > 200){
-const err276 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+for(const key28 in data94){
+let data95 = data94[key28];
+if(Array.isArray(data95)){
+if(data95.length > 32){
+const err276 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3295,12 +3292,12 @@ vErrors.push(err276);
 }
 errors++;
 }
-const len3 = data96.length;
-for(let i3=0; i3<len3; i3++){
-let data97 = data96[i3];
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-if(data97.stepNumber === undefined){
-const err277 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+const len2 = data95.length;
+for(let i2=0; i2<len2; i2++){
+let data96 = data95[i2];
+if(typeof data96 === "string"){
+if(func2(data96) > 128){
+const err277 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3309,9 +3306,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-for(const key28 in data97){
-if(!(((((key28 === "stepNumber") || (key28 === "recommendation")) || (key28 === "confidence")) || (key28 === "impactLevel")) || (key28 === "parameterChanges"))){
-const err278 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+}
+else {
+const err278 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3321,10 +3318,9 @@ vErrors.push(err278);
 errors++;
 }
 }
-if(data97.stepNumber !== undefined){
-let data98 = data97.stepNumber;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err279 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err279 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3333,9 +3329,10 @@ vErrors.push(err279);
 }
 errors++;
 }
-if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 10000 || isNaN(data98)){
-const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+else {
+const err280 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3344,8 +3341,13 @@ vErrors.push(err280);
 }
 errors++;
 }
-if(data98 < 1 || isNaN(data98)){
-const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data13.aiRecommendations !== undefined){
+let data97 = data13.aiRecommendations;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key29 in data97){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key29))){
+const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3355,12 +3357,11 @@ vErrors.push(err281);
 errors++;
 }
 }
-}
-if(data97.recommendation !== undefined){
-let data99 = data97.recommendation;
-if(typeof data99 === "string"){
-if(func2(data99) > 2048){
-const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data97.overallConfidence !== undefined){
+let data98 = data97.overallConfidence;
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 > 1 || isNaN(data98)){
+const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3369,9 +3370,8 @@ vErrors.push(err282);
 }
 errors++;
 }
-}
-else {
-const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data98 < 0 || isNaN(data98)){
+const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3381,11 +3381,8 @@ vErrors.push(err283);
 errors++;
 }
 }
-if(data97.confidence !== undefined){
-let data100 = data97.confidence;
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 1 || isNaN(data100)){
-const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+else {
+const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3394,8 +3391,11 @@ vErrors.push(err284);
 }
 errors++;
 }
-if(data100 < 0 || isNaN(data100)){
-const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data97.recommendationSource !== undefined){
+let data99 = data97.recommendationSource;
+if(typeof data99 !== "string"){
+const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3404,9 +3404,8 @@ vErrors.push(err285);
 }
 errors++;
 }
-}
-else {
-const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(!((data99 === "holmesgpt") || (data99 === "history-based"))){
+const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3416,10 +3415,9 @@ vErrors.push(err286);
 errors++;
 }
 }
-if(data97.impactLevel !== undefined){
-let data101 = data97.impactLevel;
-if(typeof data101 !== "string"){
-const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data97.generatedAt !== undefined){
+if(!(typeof data97.generatedAt === "string")){
+const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3428,8 +3426,12 @@ vErrors.push(err287);
 }
 errors++;
 }
-if(!(((data101 === "low") || (data101 === "medium")) || (data101 === "high"))){
-const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
+}
+if(data97.stepOptimizations !== undefined){
+let data101 = data97.stepOptimizations;
+if(Array.isArray(data101)){
+if(data101.length > 200){
+const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3438,13 +3440,12 @@ vErrors.push(err288);
 }
 errors++;
 }
-}
-if(data97.parameterChanges !== undefined){
-let data102 = data97.parameterChanges;
+const len3 = data101.length;
+for(let i3=0; i3<len3; i3++){
+let data102 = data101[i3];
 if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-for(const key29 in data102){
-if(!((key29 === "suggestedParameters") || (key29 === "reason"))){
-const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+if(data102.stepNumber === undefined){
+const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3453,12 +3454,9 @@ vErrors.push(err289);
 }
 errors++;
 }
-}
-if(data102.suggestedParameters !== undefined){
-let data103 = data102.suggestedParameters;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-if(Object.keys(data103).length > 64){
-const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key30 in data102){
+if(!(((((key30 === "stepNumber") || (key30 === "recommendation")) || (key30 === "confidence")) || (key30 === "impactLevel")) || (key30 === "parameterChanges"))){
+const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3467,11 +3465,11 @@ vErrors.push(err290);
 }
 errors++;
 }
-for(const key30 in data103){
-let data104 = data103[key30];
-if(typeof data104 === "string"){
-if(func2(data104) > 256){
-const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+if(data102.stepNumber !== undefined){
+let data103 = data102.stepNumber;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3480,9 +3478,9 @@ vErrors.push(err291);
 }
 errors++;
 }
-}
-else {
-const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 > 10000 || isNaN(data103)){
+const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3491,10 +3489,8 @@ vErrors.push(err292);
 }
 errors++;
 }
-}
-}
-else {
-const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data103 < 1 || isNaN(data103)){
+const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3504,11 +3500,12 @@ vErrors.push(err293);
 errors++;
 }
 }
-if(data102.reason !== undefined){
-let data105 = data102.reason;
-if(typeof data105 === "string"){
-if(func2(data105) > 2048){
-const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+if(data102.recommendation !== undefined){
+let data104 = data102.recommendation;
+if(typeof data104 === "string"){
+if(func2(data104) > 2048){
+const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3519,7 +3516,7 @@ errors++;
 }
 }
 else {
-const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3529,9 +3526,11 @@ vErrors.push(err295);
 errors++;
 }
 }
-}
-else {
-const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data102.confidence !== undefined){
+let data105 = data102.confidence;
+if((typeof data105 == "number") && (isFinite(data105))){
+if(data105 > 1 || isNaN(data105)){
+const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3540,10 +3539,8 @@ vErrors.push(err296);
 }
 errors++;
 }
-}
-}
-else {
-const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data105 < 0 || isNaN(data105)){
+const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3553,9 +3550,8 @@ vErrors.push(err297);
 errors++;
 }
 }
-}
 else {
-const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3565,11 +3561,10 @@ vErrors.push(err298);
 errors++;
 }
 }
-if(data92.parallelExecutionSuggestions !== undefined){
-let data106 = data92.parallelExecutionSuggestions;
-if(Array.isArray(data106)){
-if(data106.length > 32){
-const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data102.impactLevel !== undefined){
+let data106 = data102.impactLevel;
+if(typeof data106 !== "string"){
+const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3578,12 +3573,8 @@ vErrors.push(err299);
 }
 errors++;
 }
-const len4 = data106.length;
-for(let i4=0; i4<len4; i4++){
-let data107 = data106[i4];
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-if(data107.stepNumbers === undefined){
-const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
+if(!(((data106 === "low") || (data106 === "medium")) || (data106 === "high"))){
+const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3592,9 +3583,13 @@ vErrors.push(err300);
 }
 errors++;
 }
+}
+if(data102.parameterChanges !== undefined){
+let data107 = data102.parameterChanges;
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
 for(const key31 in data107){
-if(!(((key31 === "groupName") || (key31 === "stepNumbers")) || (key31 === "confidence"))){
-const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
+if(!((key31 === "suggestedParameters") || (key31 === "reason"))){
+const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3604,11 +3599,11 @@ vErrors.push(err301);
 errors++;
 }
 }
-if(data107.groupName !== undefined){
-let data108 = data107.groupName;
-if(typeof data108 === "string"){
-if(func2(data108) > 128){
-const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data107.suggestedParameters !== undefined){
+let data108 = data107.suggestedParameters;
+if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
+if(Object.keys(data108).length > 64){
+const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3617,9 +3612,11 @@ vErrors.push(err302);
 }
 errors++;
 }
-}
-else {
-const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key32 in data108){
+let data109 = data108[key32];
+if(typeof data109 === "string"){
+if(func2(data109) > 256){
+const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3629,11 +3626,8 @@ vErrors.push(err303);
 errors++;
 }
 }
-if(data107.stepNumbers !== undefined){
-let data109 = data107.stepNumbers;
-if(Array.isArray(data109)){
-if(data109.length > 32){
-const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+else {
+const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3642,11 +3636,10 @@ vErrors.push(err304);
 }
 errors++;
 }
-const len5 = data109.length;
-for(let i5=0; i5<len5; i5++){
-let data110 = data109[i5];
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3655,9 +3648,12 @@ vErrors.push(err305);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 > 10000 || isNaN(data110)){
-const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data107.reason !== undefined){
+let data110 = data107.reason;
+if(typeof data110 === "string"){
+if(func2(data110) > 2048){
+const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3666,8 +3662,9 @@ vErrors.push(err306);
 }
 errors++;
 }
-if(data110 < 1 || isNaN(data110)){
-const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3678,9 +3675,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3690,11 +3686,9 @@ vErrors.push(err308);
 errors++;
 }
 }
-if(data107.confidence !== undefined){
-let data111 = data107.confidence;
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 > 1 || isNaN(data111)){
-const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+}
+else {
+const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3703,8 +3697,10 @@ vErrors.push(err309);
 }
 errors++;
 }
-if(data111 < 0 || isNaN(data111)){
-const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3714,8 +3710,11 @@ vErrors.push(err310);
 errors++;
 }
 }
-else {
-const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data97.parallelExecutionSuggestions !== undefined){
+let data111 = data97.parallelExecutionSuggestions;
+if(Array.isArray(data111)){
+if(data111.length > 32){
+const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3724,10 +3723,12 @@ vErrors.push(err311);
 }
 errors++;
 }
-}
-}
-else {
-const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len4 = data111.length;
+for(let i4=0; i4<len4; i4++){
+let data112 = data111[i4];
+if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
+if(data112.stepNumbers === undefined){
+const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3736,10 +3737,9 @@ vErrors.push(err312);
 }
 errors++;
 }
-}
-}
-else {
-const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key33 in data112){
+if(!(((key33 === "groupName") || (key33 === "stepNumbers")) || (key33 === "confidence"))){
+const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3749,11 +3749,11 @@ vErrors.push(err313);
 errors++;
 }
 }
-if(data92.safetyImprovements !== undefined){
-let data112 = data92.safetyImprovements;
-if(Array.isArray(data112)){
-if(data112.length > 32){
-const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data112.groupName !== undefined){
+let data113 = data112.groupName;
+if(typeof data113 === "string"){
+if(func2(data113) > 128){
+const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3762,13 +3762,9 @@ vErrors.push(err314);
 }
 errors++;
 }
-const len6 = data112.length;
-for(let i6=0; i6<len6; i6++){
-let data113 = data112[i6];
-if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
-for(const key32 in data113){
-if(!((((key32 === "description") || (key32 === "stepNumber")) || (key32 === "safetyCheck")) || (key32 === "priority"))){
-const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+}
+else {
+const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3778,11 +3774,11 @@ vErrors.push(err315);
 errors++;
 }
 }
-if(data113.description !== undefined){
-let data114 = data113.description;
-if(typeof data114 === "string"){
-if(func2(data114) > 2048){
-const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data112.stepNumbers !== undefined){
+let data114 = data112.stepNumbers;
+if(Array.isArray(data114)){
+if(data114.length > 32){
+const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3791,9 +3787,11 @@ vErrors.push(err316);
 }
 errors++;
 }
-}
-else {
-const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len5 = data114.length;
+for(let i5=0; i5<len5; i5++){
+let data115 = data114[i5];
+if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
+const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3802,11 +3800,9 @@ vErrors.push(err317);
 }
 errors++;
 }
-}
-if(data113.stepNumber !== undefined){
-let data115 = data113.stepNumber;
-if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
-const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data115 == "number") && (isFinite(data115))){
+if(data115 > 10000 || isNaN(data115)){
+const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3815,9 +3811,8 @@ vErrors.push(err318);
 }
 errors++;
 }
-if((typeof data115 == "number") && (isFinite(data115))){
-if(data115 > 10000 || isNaN(data115)){
-const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data115 < 1 || isNaN(data115)){
+const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3826,8 +3821,11 @@ vErrors.push(err319);
 }
 errors++;
 }
-if(data115 < 0 || isNaN(data115)){
-const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3837,12 +3835,11 @@ vErrors.push(err320);
 errors++;
 }
 }
-}
-if(data113.safetyCheck !== undefined){
-let data116 = data113.safetyCheck;
-if(typeof data116 === "string"){
-if(func2(data116) > 256){
-const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data112.confidence !== undefined){
+let data116 = data112.confidence;
+if((typeof data116 == "number") && (isFinite(data116))){
+if(data116 > 1 || isNaN(data116)){
+const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3851,9 +3848,8 @@ vErrors.push(err321);
 }
 errors++;
 }
-}
-else {
-const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data116 < 0 || isNaN(data116)){
+const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3863,10 +3859,8 @@ vErrors.push(err322);
 errors++;
 }
 }
-if(data113.priority !== undefined){
-let data117 = data113.priority;
-if(typeof data117 !== "string"){
-const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3875,8 +3869,10 @@ vErrors.push(err323);
 }
 errors++;
 }
-if(!(((data117 === "low") || (data117 === "medium")) || (data117 === "high"))){
-const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3888,7 +3884,7 @@ errors++;
 }
 }
 else {
-const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3898,9 +3894,11 @@ vErrors.push(err325);
 errors++;
 }
 }
-}
-else {
-const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data97.safetyImprovements !== undefined){
+let data117 = data97.safetyImprovements;
+if(Array.isArray(data117)){
+if(data117.length > 32){
+const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3909,12 +3907,13 @@ vErrors.push(err326);
 }
 errors++;
 }
-}
-if(data92.similarWorkflowSuccessRate !== undefined){
-let data118 = data92.similarWorkflowSuccessRate;
-if((typeof data118 == "number") && (isFinite(data118))){
-if(data118 > 1 || isNaN(data118)){
-const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+const len6 = data117.length;
+for(let i6=0; i6<len6; i6++){
+let data118 = data117[i6];
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+for(const key34 in data118){
+if(!((((key34 === "description") || (key34 === "stepNumber")) || (key34 === "safetyCheck")) || (key34 === "priority"))){
+const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3923,8 +3922,12 @@ vErrors.push(err327);
 }
 errors++;
 }
-if(data118 < 0 || isNaN(data118)){
-const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data118.description !== undefined){
+let data119 = data118.description;
+if(typeof data119 === "string"){
+if(func2(data119) > 2048){
+const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3935,7 +3938,7 @@ errors++;
 }
 }
 else {
-const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3945,11 +3948,10 @@ vErrors.push(err329);
 errors++;
 }
 }
-if(data92.estimatedDuration !== undefined){
-let data119 = data92.estimatedDuration;
-if(typeof data119 === "string"){
-if(func2(data119) > 32){
-const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data118.stepNumber !== undefined){
+let data120 = data118.stepNumber;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3958,8 +3960,9 @@ vErrors.push(err330);
 }
 errors++;
 }
-if(!pattern6.test(data119)){
-const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 > 10000 || isNaN(data120)){
+const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3968,9 +3971,8 @@ vErrors.push(err331);
 }
 errors++;
 }
-}
-else {
-const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data120 < 0 || isNaN(data120)){
+const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3980,11 +3982,12 @@ vErrors.push(err332);
 errors++;
 }
 }
-if(data92.riskFactors !== undefined){
-let data120 = data92.riskFactors;
-if(Array.isArray(data120)){
-if(data120.length > 32){
-const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+if(data118.safetyCheck !== undefined){
+let data121 = data118.safetyCheck;
+if(typeof data121 === "string"){
+if(func2(data121) > 256){
+const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3993,13 +3996,9 @@ vErrors.push(err333);
 }
 errors++;
 }
-const len7 = data120.length;
-for(let i7=0; i7<len7; i7++){
-let data121 = data120[i7];
-if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
-for(const key33 in data121){
-if(!((((key33 === "factor") || (key33 === "severity")) || (key33 === "probability")) || (key33 === "mitigation"))){
-const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+}
+else {
+const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4009,11 +4008,10 @@ vErrors.push(err334);
 errors++;
 }
 }
-if(data121.factor !== undefined){
-let data122 = data121.factor;
-if(typeof data122 === "string"){
-if(func2(data122) > 2048){
-const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data118.priority !== undefined){
+let data122 = data118.priority;
+if(typeof data122 !== "string"){
+const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4022,9 +4020,8 @@ vErrors.push(err335);
 }
 errors++;
 }
-}
-else {
-const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data122 === "low") || (data122 === "medium")) || (data122 === "high"))){
+const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4034,10 +4031,9 @@ vErrors.push(err336);
 errors++;
 }
 }
-if(data121.severity !== undefined){
-let data123 = data121.severity;
-if(typeof data123 !== "string"){
-const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4046,8 +4042,10 @@ vErrors.push(err337);
 }
 errors++;
 }
-if(!(((data123 === "low") || (data123 === "medium")) || (data123 === "high"))){
-const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4057,11 +4055,11 @@ vErrors.push(err338);
 errors++;
 }
 }
-if(data121.probability !== undefined){
-let data124 = data121.probability;
-if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 > 1 || isNaN(data124)){
-const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data97.similarWorkflowSuccessRate !== undefined){
+let data123 = data97.similarWorkflowSuccessRate;
+if((typeof data123 == "number") && (isFinite(data123))){
+if(data123 > 1 || isNaN(data123)){
+const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4070,8 +4068,8 @@ vErrors.push(err339);
 }
 errors++;
 }
-if(data124 < 0 || isNaN(data124)){
-const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data123 < 0 || isNaN(data123)){
+const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4082,7 +4080,7 @@ errors++;
 }
 }
 else {
-const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4092,11 +4090,11 @@ vErrors.push(err341);
 errors++;
 }
 }
-if(data121.mitigation !== undefined){
-let data125 = data121.mitigation;
-if(typeof data125 === "string"){
-if(func2(data125) > 2048){
-const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data97.estimatedDuration !== undefined){
+let data124 = data97.estimatedDuration;
+if(typeof data124 === "string"){
+if(func2(data124) > 32){
+const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4105,9 +4103,8 @@ vErrors.push(err342);
 }
 errors++;
 }
-}
-else {
-const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data124)){
+const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4117,9 +4114,8 @@ vErrors.push(err343);
 errors++;
 }
 }
-}
 else {
-const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4129,9 +4125,11 @@ vErrors.push(err344);
 errors++;
 }
 }
-}
-else {
-const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data97.riskFactors !== undefined){
+let data125 = data97.riskFactors;
+if(Array.isArray(data125)){
+if(data125.length > 32){
+const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4140,10 +4138,13 @@ vErrors.push(err345);
 }
 errors++;
 }
-}
-}
-else {
-const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len7 = data125.length;
+for(let i7=0; i7<len7; i7++){
+let data126 = data125[i7];
+if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
+for(const key35 in data126){
+if(!((((key35 === "factor") || (key35 === "severity")) || (key35 === "probability")) || (key35 === "mitigation"))){
+const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4153,9 +4154,11 @@ vErrors.push(err346);
 errors++;
 }
 }
-}
-else {
-const err347 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data126.factor !== undefined){
+let data127 = data126.factor;
+if(typeof data127 === "string"){
+if(func2(data127) > 2048){
+const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4165,11 +4168,8 @@ vErrors.push(err347);
 errors++;
 }
 }
-if(data.workflowTemplateRef !== undefined){
-let data126 = data.workflowTemplateRef;
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-if(data126.name === undefined){
-const err348 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+else {
+const err348 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4178,9 +4178,11 @@ vErrors.push(err348);
 }
 errors++;
 }
-for(const key34 in data126){
-if(!((key34 === "name") || (key34 === "version"))){
-const err349 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
+}
+if(data126.severity !== undefined){
+let data128 = data126.severity;
+if(typeof data128 !== "string"){
+const err349 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4189,12 +4191,8 @@ vErrors.push(err349);
 }
 errors++;
 }
-}
-if(data126.name !== undefined){
-let data127 = data126.name;
-if(typeof data127 === "string"){
-if(func2(data127) > 253){
-const err350 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!(((data128 === "low") || (data128 === "medium")) || (data128 === "high"))){
+const err350 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4203,8 +4201,12 @@ vErrors.push(err350);
 }
 errors++;
 }
-if(!pattern1.test(data127)){
-const err351 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data126.probability !== undefined){
+let data129 = data126.probability;
+if((typeof data129 == "number") && (isFinite(data129))){
+if(data129 > 1 || isNaN(data129)){
+const err351 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4213,9 +4215,8 @@ vErrors.push(err351);
 }
 errors++;
 }
-}
-else {
-const err352 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data129 < 0 || isNaN(data129)){
+const err352 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4225,11 +4226,8 @@ vErrors.push(err352);
 errors++;
 }
 }
-if(data126.version !== undefined){
-let data128 = data126.version;
-if(typeof data128 === "string"){
-if(func2(data128) > 64){
-const err353 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err353 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4238,8 +4236,12 @@ vErrors.push(err353);
 }
 errors++;
 }
-if(!pattern34.test(data128)){
-const err354 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
+}
+if(data126.mitigation !== undefined){
+let data130 = data126.mitigation;
+if(typeof data130 === "string"){
+if(func2(data130) > 2048){
+const err354 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4250,7 +4252,7 @@ errors++;
 }
 }
 else {
-const err355 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err355 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4262,7 +4264,7 @@ errors++;
 }
 }
 else {
-const err356 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err356 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4272,11 +4274,9 @@ vErrors.push(err356);
 errors++;
 }
 }
-if(data.parameters !== undefined){
-let data129 = data.parameters;
-if(data129 && typeof data129 == "object" && !Array.isArray(data129)){
-if(Object.keys(data129).length > 32){
-const err357 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+}
+else {
+const err357 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4285,11 +4285,10 @@ vErrors.push(err357);
 }
 errors++;
 }
-for(const key35 in data129){
-let data130 = data129[key35];
-if(typeof data130 === "string"){
-if(func2(data130) > 4096){
-const err358 = {instancePath:instancePath+"/parameters/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err358 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4299,8 +4298,9 @@ vErrors.push(err358);
 errors++;
 }
 }
+}
 else {
-const err359 = {instancePath:instancePath+"/parameters/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err359 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4310,9 +4310,11 @@ vErrors.push(err359);
 errors++;
 }
 }
-}
-else {
-const err360 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.workflowTemplateRef !== undefined){
+let data131 = data.workflowTemplateRef;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+if(data131.name === undefined){
+const err360 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4321,12 +4323,9 @@ vErrors.push(err360);
 }
 errors++;
 }
-}
-if(data.executionStrategy !== undefined){
-let data131 = data.executionStrategy;
-if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
-if(data131.rollbackStrategy === undefined){
-const err361 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+for(const key36 in data131){
+if(!((key36 === "name") || (key36 === "version"))){
+const err361 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4335,9 +4334,12 @@ vErrors.push(err361);
 }
 errors++;
 }
-for(const key36 in data131){
-if(!(((((key36 === "approvalRequired") || (key36 === "dryRunFirst")) || (key36 === "rollbackStrategy")) || (key36 === "maxRetries")) || (key36 === "safetyChecks"))){
-const err362 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
+}
+if(data131.name !== undefined){
+let data132 = data131.name;
+if(typeof data132 === "string"){
+if(func2(data132) > 253){
+const err362 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4346,10 +4348,8 @@ vErrors.push(err362);
 }
 errors++;
 }
-}
-if(data131.approvalRequired !== undefined){
-if(typeof data131.approvalRequired !== "boolean"){
-const err363 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!pattern1.test(data132)){
+const err363 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4359,9 +4359,8 @@ vErrors.push(err363);
 errors++;
 }
 }
-if(data131.dryRunFirst !== undefined){
-if(typeof data131.dryRunFirst !== "boolean"){
-const err364 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err364 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4371,10 +4370,11 @@ vErrors.push(err364);
 errors++;
 }
 }
-if(data131.rollbackStrategy !== undefined){
-let data134 = data131.rollbackStrategy;
-if(typeof data134 !== "string"){
-const err365 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data131.version !== undefined){
+let data133 = data131.version;
+if(typeof data133 === "string"){
+if(func2(data133) > 64){
+const err365 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4383,8 +4383,8 @@ vErrors.push(err365);
 }
 errors++;
 }
-if(!(((data134 === "automatic") || (data134 === "manual")) || (data134 === "none"))){
-const err366 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+if(!pattern35.test(data133)){
+const err366 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4394,10 +4394,8 @@ vErrors.push(err366);
 errors++;
 }
 }
-if(data131.maxRetries !== undefined){
-let data135 = data131.maxRetries;
-if(!(((typeof data135 == "number") && (!(data135 % 1) && !isNaN(data135))) && (isFinite(data135)))){
-const err367 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err367 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4406,9 +4404,10 @@ vErrors.push(err367);
 }
 errors++;
 }
-if((typeof data135 == "number") && (isFinite(data135))){
-if(data135 > 10 || isNaN(data135)){
-const err368 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+}
+else {
+const err368 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4417,8 +4416,12 @@ vErrors.push(err368);
 }
 errors++;
 }
-if(data135 < 0 || isNaN(data135)){
-const err369 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.parameters !== undefined){
+let data134 = data.parameters;
+if(data134 && typeof data134 == "object" && !Array.isArray(data134)){
+if(Object.keys(data134).length > 32){
+const err369 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4427,13 +4430,11 @@ vErrors.push(err369);
 }
 errors++;
 }
-}
-}
-if(data131.safetyChecks !== undefined){
-let data136 = data131.safetyChecks;
-if(Array.isArray(data136)){
-if(data136.length > 16){
-const err370 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+for(const key37 in data134){
+let data135 = data134[key37];
+if(typeof data135 === "string"){
+if(func2(data135) > 4096){
+const err370 = {instancePath:instancePath+"/parameters/" + key37.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4442,12 +4443,9 @@ vErrors.push(err370);
 }
 errors++;
 }
-const len8 = data136.length;
-for(let i8=0; i8<len8; i8++){
-let data137 = data136[i8];
-if(data137 && typeof data137 == "object" && !Array.isArray(data137)){
-if(data137.type === undefined){
-const err371 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+else {
+const err371 = {instancePath:instancePath+"/parameters/" + key37.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4456,9 +4454,10 @@ vErrors.push(err371);
 }
 errors++;
 }
-for(const key37 in data137){
-if(!(((key37 === "type") || (key37 === "description")) || (key37 === "required"))){
-const err372 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
+}
+}
+else {
+const err372 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4468,10 +4467,11 @@ vErrors.push(err372);
 errors++;
 }
 }
-if(data137.type !== undefined){
-let data138 = data137.type;
-if(typeof data138 !== "string"){
-const err373 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.executionStrategy !== undefined){
+let data136 = data.executionStrategy;
+if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
+if(data136.rollbackStrategy === undefined){
+const err373 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4480,8 +4480,9 @@ vErrors.push(err373);
 }
 errors++;
 }
-if(!((((data138 === "rbac") || (data138 === "capacity")) || (data138 === "health")) || (data138 === "network"))){
-const err374 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+for(const key38 in data136){
+if(!(((((key38 === "approvalRequired") || (key38 === "dryRunFirst")) || (key38 === "rollbackStrategy")) || (key38 === "maxRetries")) || (key38 === "safetyChecks"))){
+const err374 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key38},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4491,11 +4492,9 @@ vErrors.push(err374);
 errors++;
 }
 }
-if(data137.description !== undefined){
-let data139 = data137.description;
-if(typeof data139 === "string"){
-if(func2(data139) > 256){
-const err375 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data136.approvalRequired !== undefined){
+if(typeof data136.approvalRequired !== "boolean"){
+const err375 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4505,8 +4504,9 @@ vErrors.push(err375);
 errors++;
 }
 }
-else {
-const err376 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data136.dryRunFirst !== undefined){
+if(typeof data136.dryRunFirst !== "boolean"){
+const err376 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4516,9 +4516,10 @@ vErrors.push(err376);
 errors++;
 }
 }
-if(data137.required !== undefined){
-if(typeof data137.required !== "boolean"){
-const err377 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data136.rollbackStrategy !== undefined){
+let data139 = data136.rollbackStrategy;
+if(typeof data139 !== "string"){
+const err377 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err377];
 }
@@ -4527,10 +4528,8 @@ vErrors.push(err377);
 }
 errors++;
 }
-}
-}
-else {
-const err378 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!(((data139 === "automatic") || (data139 === "manual")) || (data139 === "none"))){
+const err378 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err378];
 }
@@ -4540,9 +4539,10 @@ vErrors.push(err378);
 errors++;
 }
 }
-}
-else {
-const err379 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data136.maxRetries !== undefined){
+let data140 = data136.maxRetries;
+if(!(((typeof data140 == "number") && (!(data140 % 1) && !isNaN(data140))) && (isFinite(data140)))){
+const err379 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err379];
 }
@@ -4551,10 +4551,9 @@ vErrors.push(err379);
 }
 errors++;
 }
-}
-}
-else {
-const err380 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data140 == "number") && (isFinite(data140))){
+if(data140 > 10 || isNaN(data140)){
+const err380 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err380];
 }
@@ -4563,13 +4562,8 @@ vErrors.push(err380);
 }
 errors++;
 }
-}
-if(data.adaptiveOrchestration !== undefined){
-let data141 = data.adaptiveOrchestration;
-if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
-for(const key38 in data141){
-if(!(((key38 === "optimizationEnabled") || (key38 === "learningFromHistory")) || (key38 === "dynamicStepAdjustment"))){
-const err381 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key38},message:"must NOT have additional properties"};
+if(data140 < 0 || isNaN(data140)){
+const err381 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err381];
 }
@@ -4579,9 +4573,12 @@ vErrors.push(err381);
 errors++;
 }
 }
-if(data141.optimizationEnabled !== undefined){
-if(typeof data141.optimizationEnabled !== "boolean"){
-const err382 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(data136.safetyChecks !== undefined){
+let data141 = data136.safetyChecks;
+if(Array.isArray(data141)){
+if(data141.length > 16){
+const err382 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err382];
 }
@@ -4590,10 +4587,12 @@ vErrors.push(err382);
 }
 errors++;
 }
-}
-if(data141.learningFromHistory !== undefined){
-if(typeof data141.learningFromHistory !== "boolean"){
-const err383 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const len8 = data141.length;
+for(let i8=0; i8<len8; i8++){
+let data142 = data141[i8];
+if(data142 && typeof data142 == "object" && !Array.isArray(data142)){
+if(data142.type === undefined){
+const err383 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err383];
 }
@@ -4602,10 +4601,9 @@ vErrors.push(err383);
 }
 errors++;
 }
-}
-if(data141.dynamicStepAdjustment !== undefined){
-if(typeof data141.dynamicStepAdjustment !== "boolean"){
-const err384 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key39 in data142){
+if(!(((key39 === "type") || (key39 === "description")) || (key39 === "required"))){
+const err384 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err384];
 }
@@ -4615,9 +4613,10 @@ vErrors.push(err384);
 errors++;
 }
 }
-}
-else {
-const err385 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data142.type !== undefined){
+let data143 = data142.type;
+if(typeof data143 !== "string"){
+const err385 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err385];
 }
@@ -4626,15 +4625,161 @@ vErrors.push(err385);
 }
 errors++;
 }
-}
-}
-else {
-const err386 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((((data143 === "rbac") || (data143 === "capacity")) || (data143 === "health")) || (data143 === "network"))){
+const err386 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err386];
 }
 else {
 vErrors.push(err386);
+}
+errors++;
+}
+}
+if(data142.description !== undefined){
+let data144 = data142.description;
+if(typeof data144 === "string"){
+if(func2(data144) > 256){
+const err387 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err387];
+}
+else {
+vErrors.push(err387);
+}
+errors++;
+}
+}
+else {
+const err388 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err388];
+}
+else {
+vErrors.push(err388);
+}
+errors++;
+}
+}
+if(data142.required !== undefined){
+if(typeof data142.required !== "boolean"){
+const err389 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err389];
+}
+else {
+vErrors.push(err389);
+}
+errors++;
+}
+}
+}
+else {
+const err390 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err390];
+}
+else {
+vErrors.push(err390);
+}
+errors++;
+}
+}
+}
+else {
+const err391 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err391];
+}
+else {
+vErrors.push(err391);
+}
+errors++;
+}
+}
+}
+else {
+const err392 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err392];
+}
+else {
+vErrors.push(err392);
+}
+errors++;
+}
+}
+if(data.adaptiveOrchestration !== undefined){
+let data146 = data.adaptiveOrchestration;
+if(data146 && typeof data146 == "object" && !Array.isArray(data146)){
+for(const key40 in data146){
+if(!(((key40 === "optimizationEnabled") || (key40 === "learningFromHistory")) || (key40 === "dynamicStepAdjustment"))){
+const err393 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key40},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err393];
+}
+else {
+vErrors.push(err393);
+}
+errors++;
+}
+}
+if(data146.optimizationEnabled !== undefined){
+if(typeof data146.optimizationEnabled !== "boolean"){
+const err394 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err394];
+}
+else {
+vErrors.push(err394);
+}
+errors++;
+}
+}
+if(data146.learningFromHistory !== undefined){
+if(typeof data146.learningFromHistory !== "boolean"){
+const err395 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err395];
+}
+else {
+vErrors.push(err395);
+}
+errors++;
+}
+}
+if(data146.dynamicStepAdjustment !== undefined){
+if(typeof data146.dynamicStepAdjustment !== "boolean"){
+const err396 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err396];
+}
+else {
+vErrors.push(err396);
+}
+errors++;
+}
+}
+}
+else {
+const err397 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err397];
+}
+else {
+vErrors.push(err397);
+}
+errors++;
+}
+}
+}
+else {
+const err398 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err398];
+}
+else {
+vErrors.push(err398);
 }
 errors++;
 }
@@ -4700,7 +4845,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func12.call(schema12.properties, key0))){
+if(!(func14.call(schema12.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -4998,7 +5143,7 @@ vErrors.push(err29);
 errors++;
 }
 for(const key2 in data9){
-if(!(func12.call(schema12.properties.parameters.properties, key2))){
+if(!(func14.call(schema12.properties.parameters.properties, key2))){
 const err30 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5289,7 +5434,7 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(!pattern6.test(data17)){
+if(!pattern7.test(data17)){
 const err55 = {instancePath:instancePath+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5663,7 +5808,7 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(!pattern6.test(data27)){
+if(!pattern7.test(data27)){
 const err87 = {instancePath:instancePath+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
@@ -5815,7 +5960,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern6.test(data31)){
+if(!pattern7.test(data31)){
 const err100 = {instancePath:instancePath+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
@@ -6348,7 +6493,7 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(!pattern6.test(data46)){
+if(!pattern7.test(data46)){
 const err145 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err145];
@@ -8244,7 +8389,7 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(!pattern6.test(data102)){
+if(!pattern7.test(data102)){
 const err305 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err305];
@@ -8375,7 +8520,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern7.test(data3)){
 const err6 = {instancePath:instancePath+"/executionResult/executionTime",schemaPath:"#/properties/executionResult/properties/executionTime/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -9255,7 +9400,7 @@ return errors === 0;
 
 export const validateWorkflowTemplateSpec = validate13;
 const schema14 = {"type":"object","description":"A versioned workflow definition.","properties":{"description":{"type":"string","description":"What the template remediates.","maxLength":2048},"versions":{"type":"array","description":"Published versions, oldest first; a run without a version gets the last.","items":{"type":"object","description":"One published version: immutable once created.","properties":{"version":{"type":"string","description":"The version, e.g. \"1.2.0\".","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},"description":{"type":"string","description":"What changed in this version.","maxLength":2048},"parameters":{"type":"array","description":"The parameters it declares.","items":{"type":"object","description":"A parameter a run supplies (spec.parameters), referred to as ${params.NAME} in string fields.","properties":{"name":{"type":"string","description":"The name, as referred to by ${params.NAME}.","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]{0,62}$"},"type":{"type":"string","description":"Its type; the value is given as text and checked against it.","enum":["string","integer","boolean"]},"default":{"type":"string","description":"Its value when the run gives none.","maxLength":4096},"required":{"type":"boolean","description":"A run must give it (a default does not count)."},"description":{"type":"string","description":"What it means.","maxLength":2048}},"required":["name","type"],"x-kubernetes-validations":[{"rule":"!has(self.default) || self.type != 'integer' || self.default.matches('^-?[0-9]{1,15}$')","message":"the default of an integer parameter must be an integer","reason":"FieldValueInvalid"},{"rule":"!has(self.default) || self.type != 'boolean' || self.default in ['true', 'false']","message":"the default of a boolean parameter must be true or false","reason":"FieldValueInvalid"}],"additionalProperties":false},"maxItems":32,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"]},"workflowDefinition":{"type":"object","description":"The workflow: the WorkflowExecution definition without name and version (the template’s).","properties":{"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"description":"Step number, unique within the workflow.","x-kubernetes-int-or-string":true},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"replicas":{"description":"Desired replicas.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"container":{"type":"string","description":"Container name.","maxLength":63},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","x-kubernetes-int-or-string":true},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"description":"A step number this step waits for.","x-kubernetes-int-or-string":true},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"revision":{"description":"Revision to restore; 0 is the previous one.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"previousReplicas":{"description":"Replicas before the change.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}}},"required":["steps"],"additionalProperties":false}},"required":["version","workflowDefinition"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"a published version is immutable: publish a new version instead","reason":"FieldValueForbidden"}],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["version"]}},"required":["versions"],"additionalProperties":false};
-const pattern74 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
+const pattern75 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -9380,7 +9525,7 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(!pattern34.test(data3)){
+if(!pattern35.test(data3)){
 const err10 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -9489,7 +9634,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern74.test(data7)){
+if(!pattern75.test(data7)){
 const err19 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -9713,7 +9858,7 @@ vErrors.push(err37);
 errors++;
 }
 for(const key4 in data14){
-if(!(func12.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties, key4))){
+if(!(func14.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties, key4))){
 const err38 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -9831,7 +9976,7 @@ vErrors.push(err47);
 errors++;
 }
 for(const key5 in data18){
-if(!(func12.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key5))){
+if(!(func14.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key5))){
 const err48 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err48];

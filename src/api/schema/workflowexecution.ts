@@ -266,6 +266,28 @@ export const safetyCheck = obj(
 
 const stepNumber = int(1, 10000, 'Step number, unique within the workflow.');
 
+/**
+ * The Alertmanager alert a run remediates (set by the alert webhook, or by hand). Monitoring requires
+ * it resolved before `completed`: looked up by fingerprint, else by its labels; new alerts count only
+ * when they concern a target the run touched.
+ */
+export const alertRef = obj(
+  'The alert this run remediates, as Alertmanager knows it.',
+  {
+    fingerprint: str(64, 'Alertmanager fingerprint of the alert (hex).', { pattern: '^[0-9a-f]{1,64}$' }),
+    labels: {
+      ...stringMap(
+        LIMITS.mapEntries,
+        LIMITS.shortText,
+        'The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.',
+      ),
+      minProperties: 1,
+    },
+    startsAt: time('When the alert started firing.'),
+  },
+  ['labels'],
+);
+
 export const workflowStep = obj(
   'One step of the workflow.',
   {
@@ -387,6 +409,7 @@ export const workflowExecutionSpec = obj(
   'The remediation to run. Immutable after creation.',
   {
     alertRemediationRef: objectReference,
+    alertRef,
     workflowDefinition: workflowDefinition,
     workflowTemplateRef,
     parameters: stringMap(
