@@ -54,6 +54,7 @@ const OPERATOR_USAGE = `usage: wfx operator [flags]
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
+  --alert-webhook-port N         receive Alertmanager's webhook on POST /alerts (off; bearer token, post on /alerts)
   --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
 
 const OPTIONS = {
@@ -90,6 +91,7 @@ const OPTIONS = {
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
+  'alert-webhook-port': { type: 'string' },
 } as const;
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -142,6 +144,10 @@ async function main(argv: string[]): Promise<string | undefined> {
       workers: int(v.workers, 4, 'workers'),
       healthPort: int(v['health-port'], 8080, 'health-port'),
       metricsPort: int(v['metrics-port'], 9090, 'metrics-port'),
+      alertWebhookPort:
+        v['alert-webhook-port'] === undefined
+          ? undefined
+          : int(v['alert-webhook-port'], 0, 'alert-webhook-port'),
       bindAddress: v['bind-address'] ?? '0.0.0.0',
       leaderElect: v['leader-elect'] ?? false,
       shards: int(v.shards, 1, 'shards'),

@@ -974,6 +974,47 @@ export interface TemplateStep {
   };
 }
 
+/** Alerts this route takes, and the run each one becomes. */
+export interface AlertRouteSpec {
+  /** All must hold for an alert to match. */
+  matchers: AlertMatcher[];
+  /** The template version to run, instead of an inline workflowDefinition. */
+  workflowTemplateRef: WorkflowTemplateRef;
+  /** The run’s parameters. */
+  parameters?: RouteParameter[];
+  /** The run’s strategy. */
+  executionStrategy?: {
+    /** Wait for an approval before executing. */
+    approvalRequired?: boolean;
+    /** Dry-run every step before executing. */
+    dryRunFirst?: boolean;
+    /** What happens when a critical step fails (automatic). */
+    rollbackStrategy?: 'automatic' | 'manual' | 'none';
+  };
+}
+
+/** A condition on one alert label, as Alertmanager writes it; a missing label is the empty string. */
+export interface AlertMatcher {
+  /** The label name. */
+  label: string;
+  /** How to compare; regexes match the whole value. */
+  operator: '=' | '!=' | '=~' | '!~';
+  /** The value or regex. */
+  value: string;
+}
+
+/** One template parameter: a literal value, or the value of an alert label or annotation. */
+export interface RouteParameter {
+  /** The template parameter. */
+  name: string;
+  /** A literal value. */
+  value?: string;
+  /** The alert label whose value it takes. */
+  fromLabel?: string;
+  /** The alert annotation whose value it takes. */
+  fromAnnotation?: string;
+}
+
 export interface WorkflowExecution {
   apiVersion: 'workflowexecution.kubernaut.io/v1';
   kind: 'WorkflowExecution';
@@ -995,4 +1036,11 @@ export interface WorkflowTemplate {
   kind: 'WorkflowTemplate';
   metadata: ObjectMeta;
   spec: WorkflowTemplateSpec;
+}
+
+export interface AlertRoute {
+  apiVersion: 'workflowexecution.kubernaut.io/v1';
+  kind: 'AlertRoute';
+  metadata: ObjectMeta;
+  spec: AlertRouteSpec;
 }

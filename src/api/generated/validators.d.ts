@@ -8,3 +8,4 @@ export declare const validateWorkflowExecutionSpec: GeneratedValidator;
 export declare const validateKubernetesExecutionSpec: GeneratedValidator;
 export declare const validateKubernetesExecutionStatus: GeneratedValidator;
 export declare const validateWorkflowTemplateSpec: GeneratedValidator;
+export declare const validateAlertRouteSpec: GeneratedValidator;

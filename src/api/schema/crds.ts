@@ -3,6 +3,7 @@ import { withoutValidations, type Schema } from './builders.ts';
 import { kubernetesExecutionSpec, kubernetesExecutionStatus } from './kubernetesexecution.ts';
 import { workflowExecutionSpec, workflowExecutionStatus } from './workflowexecution.ts';
 import { workflowTemplateSpec } from './workflowtemplate.ts';
+import { alertRouteSpec } from './alertroute.ts';
 
 interface PrinterColumn {
   name: string;
@@ -132,5 +133,19 @@ export const workflowTemplateCrd = crd({
     { name: 'Latest', type: 'string', jsonPath: '.spec.versions[-1:].version' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+  ],
+});
+
+export const alertRouteCrd = crd({
+  group: WORKFLOW_GROUP,
+  kind: 'AlertRoute',
+  plural: 'alertroutes',
+  singular: 'alertroute',
+  shortNames: ['wfar'],
+  spec: alertRouteSpec,
+  columns: [
+    { name: 'Template', type: 'string', jsonPath: '.spec.workflowTemplateRef.name' },
+    { name: 'Version', type: 'string', jsonPath: '.spec.workflowTemplateRef.version' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
 });

@@ -231,6 +231,27 @@ export const METRICS = {
     labelNames: ['result'],
     readAtScrape: false,
   },
+  alertNotificationsTotal: {
+    name: 'kubernaut_workflowexecution_alert_notifications_total',
+    type: 'counter',
+    help: 'Alertmanager notifications received: accepted, or refused (unauthorized, forbidden, malformed, too_large, busy, method) or failed (error)',
+    labelNames: ['result'],
+    readAtScrape: false,
+  },
+  alertsTotal: {
+    name: 'kubernaut_workflowexecution_alerts_total',
+    type: 'counter',
+    help: 'Alerts of accepted notifications by what they did: created a run, duplicate (its run exists), cancelled its run, ignored, refused',
+    labelNames: ['outcome'],
+    readAtScrape: false,
+  },
+  alertRefusalsTotal: {
+    name: 'kubernaut_workflowexecution_alert_refusals_total',
+    type: 'counter',
+    help: 'Alerts refused, by reason (MalformedAlert, NoRoute, MissingParameterSource)',
+    labelNames: ['reason'],
+    readAtScrape: false,
+  },
 } as const;
 
 export type MetricKey = keyof typeof METRICS;
