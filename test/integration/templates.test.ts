@@ -244,6 +244,7 @@ describe('wfx template and wfx run', () => {
     expect(wf.status?.resolvedTemplate?.parameters).toEqual({ note: 'from the cli', retries: '2' });
     const describe = await wfx(['describe', 'cli-run']);
     expect(describe.stdout).toContain('Workflow:     template note 2.0.0');
+    expect(describe.stdout).toContain('Parameters:   note=from the cli, retries=2');
   });
 
   it('refuses a run it can already tell is wrong, creating nothing', async () => {

@@ -22,6 +22,13 @@ export function describeWorkflow(wf: WorkflowExecution): string {
     `Strategy:     ${s.executionPlan?.strategy ?? '-'}, rollback ${wf.spec.executionStrategy.rollbackStrategy}`,
     `Now:          ${waiting}`,
   ];
+  const parameters = s.resolvedTemplate?.parameters ?? wf.spec.parameters;
+  if (parameters)
+    lines.push(
+      `Parameters:   ${Object.entries(parameters)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   if (s.failureReason) lines.push(`Failure:      ${s.failureReason}`);
   if (s.rollbackReason) lines.push(`Rollback:     ${s.rollbackReason}`);
   if (s.workflowResult) {
