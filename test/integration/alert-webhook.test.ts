@@ -37,7 +37,7 @@ const notification = (alerts: unknown[]) =>
 
 async function post(
   body: string,
-  token: string | undefined = senderToken,
+  token: string | null = senderToken,
 ): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`http://127.0.0.1:${receiver.port}${ALERTS_PATH}`, {
     method: 'POST',
@@ -158,7 +158,7 @@ afterAll(async () => {
 describe('who may post', () => {
   it('refuses no token (401) and a token without post on /alerts (403), counting both', async () => {
     const body = notification([alert('aaa1', 'HighMemory')]);
-    expect((await post(body, undefined)).status).toBe(401);
+    expect((await post(body, null)).status).toBe(401);
     expect((await post(body, 'not-a-token')).status).toBe(401);
     expect((await post(body, strangerToken)).status).toBe(403);
     expect(await counter('alertNotificationsTotal', 'unauthorized')).toBeGreaterThanOrEqual(2);
