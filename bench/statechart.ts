@@ -7,7 +7,8 @@
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { WorkflowExecution, WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
+import type { WorkflowExecution, WorkflowStep } from '../src/api/generated/types.ts';
+import type { ResolvedSpec } from '../src/api/resolved-spec.ts';
 import type { WorkflowEvent } from '../machines/events.ts';
 import { compileWorkflow, machineOf } from '../src/core/load.ts';
 import { projectWorkflow } from '../src/core/project.ts';
@@ -21,7 +22,7 @@ import { chain, specOf as shapeSpecOf } from './support/shapes.ts';
 const T0 = 1_735_732_800_000;
 
 /** Groups of 10 parallel steps, each group after the previous one. */
-function specOf(count: number): WorkflowExecutionSpec {
+function specOf(count: number): ResolvedSpec {
   const steps: WorkflowStep[] = Array.from({ length: count }, (_, i) => ({
     stepNumber: i + 1,
     name: `step-${i + 1}`,
@@ -45,7 +46,7 @@ setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 /** The heap one compiled workflow (plan, hash, machine) holds, over `copies` of it. */
-function compiledHeapKiB(spec: WorkflowExecutionSpec, copies = 20): number {
+function compiledHeapKiB(spec: ResolvedSpec, copies = 20): number {
   const kept: unknown[] = [];
   collectGarbage();
   const before = process.memoryUsage().heapUsed;

@@ -20,11 +20,7 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import type {
-  WorkflowExecution,
-  WorkflowExecutionSpec,
-  WorkflowExecutionStatus,
-} from '../src/api/generated/types.ts';
+import type { WorkflowExecution, WorkflowExecutionStatus } from '../src/api/generated/types.ts';
 import { withoutValidations, type Schema } from '../src/api/schema/builders.ts';
 import { workflowExecutionCrd } from '../src/api/schema/crds.ts';
 import { initialContext } from '../machines/context.ts';
@@ -38,6 +34,7 @@ import { customStep, specWith } from '../test/fixtures/specs.ts';
 import { cpuDuring, idleRate } from './support/apiserver-cpu.ts';
 import { withBenchCluster } from './support/fresh-cluster.ts';
 import { percentile, printTable } from './support/measure.ts';
+import type { ResolvedSpec } from '../src/api/resolved-spec.ts';
 
 const SIZES = [10, 60, 150] as const;
 const WRITES = 40;
@@ -54,7 +51,7 @@ type Condition = NonNullable<Status['conditions']>[number];
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A chain: step k waits for step k-1, so the dependsOn rules have every edge to check. */
-const chainSpec = (steps: number): WorkflowExecutionSpec =>
+const chainSpec = (steps: number): ResolvedSpec =>
   specWith(
     Array.from({ length: steps }, (_, i) =>
       customStep(i + 1, i === 0 ? {} : { dependsOn: [i], criticalStep: true, timeout: '2m' }),
@@ -116,7 +113,7 @@ function conditions(current: number, steps: number): Condition[] {
   ];
 }
 
-function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
+function planOf(spec: ResolvedSpec): ExecutionPlan {
   const planned = planWorkflow(spec);
   if (!planned.ok) throw new Error(`the bench's spec is refused: ${JSON.stringify(planned.issues)}`);
   return planned.plan;
@@ -232,7 +229,7 @@ interface Cell {
   bytesPerWrite: number;
 }
 
-const workflowBody = (name: string, spec: WorkflowExecutionSpec) => ({
+const workflowBody = (name: string, spec: ResolvedSpec) => ({
   apiVersion: `${WORKFLOW_EXECUTIONS.group}/${WORKFLOW_EXECUTIONS.version}`,
   kind: WORKFLOW_EXECUTIONS.kind,
   metadata: { name },

@@ -10,6 +10,7 @@ import type { WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/t
 import { toDot, toMermaid } from '../src/core/diagram.ts';
 import { machineOf } from '../src/core/load.ts';
 import { planWorkflow } from '../src/core/plan.ts';
+import type { ResolvedSpec } from '../src/api/resolved-spec.ts';
 
 const OUT = 'visualizations';
 
@@ -90,7 +91,7 @@ export async function drawAll(): Promise<Map<string, string>> {
   const graphviz = await Graphviz.load();
   const files = new Map<string, string>();
   for (const [name, { title, spec: s }] of Object.entries(EXAMPLES)) {
-    const result = planWorkflow(s);
+    const result = planWorkflow(s as ResolvedSpec);
     if (!result.ok) throw new Error(`${name}: ${JSON.stringify(result.issues)}`);
     const machine = machineOf(result.plan);
     const dot = toDot(machine, { title });

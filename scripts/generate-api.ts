@@ -21,9 +21,17 @@ import {
 } from '../src/api/schema/admission.ts';
 import { EXECUTOR_RBAC_FILES, executorRbacOutputs, permissionsDoc } from '../src/api/executor-rbac.ts';
 import type { Schema } from '../src/api/schema/builders.ts';
-import { kubernetesExecutionCrd, workflowExecutionCrd } from '../src/api/schema/crds.ts';
+import {
+  alertRouteCrd,
+  kubernetesExecutionCrd,
+  workflowExecutionCrd,
+  workflowTemplateCrd,
+} from '../src/api/schema/crds.ts';
+import * as ar from '../src/api/schema/alertroute.ts';
 import * as ke from '../src/api/schema/kubernetesexecution.ts';
 import * as we from '../src/api/schema/workflowexecution.ts';
+import * as wt from '../src/api/schema/workflowtemplate.ts';
+import * as ref from '../src/api/schema/template-ref.ts';
 import {
   METRICS_DOC_FILE,
   METRICS_MODULE_FILE,
@@ -32,7 +40,7 @@ import {
   metricsModule,
   readCatalogue,
 } from '../src/monitoring/metric-catalogue.ts';
-import { OPERATOR_USAGE, USAGE } from '../src/cli/usage.ts';
+import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from '../src/cli/usage.ts';
 import { driftedFiles, writeFiles, type GeneratedFile } from './generated-files.ts';
 import { API_REFERENCE_FILE, apiReference } from './reference/api-reference.ts';
 import { CLI_REFERENCE_FILE, cliReference } from './reference/cli-reference.ts';
@@ -45,6 +53,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const NAMED: [string, Schema][] = [
   ['WorkflowExecutionSpec', we.workflowExecutionSpec],
   ['WorkflowExecutionStatus', we.workflowExecutionStatus],
+  ['WorkflowDefinition', we.workflowDefinition],
+  ['WorkflowTemplateRef', ref.workflowTemplateRef],
   ['WorkflowStep', we.workflowStep],
   ['StepParameters', we.stepParameters],
   ['RollbackSpec', we.rollbackSpec],
@@ -54,18 +64,34 @@ const NAMED: [string, Schema][] = [
   ['StepExecutionResult', we.stepExecutionResult],
   ['KubernetesExecutionSpec', ke.kubernetesExecutionSpec],
   ['KubernetesExecutionStatus', ke.kubernetesExecutionStatus],
+  ['WorkflowTemplateSpec', wt.workflowTemplateSpec],
+  ['WorkflowTemplateVersion', wt.templateVersion],
+  ['TemplateParameter', wt.templateParameter],
+  ['TemplateStep', wt.templateStep],
+  ['AlertRouteSpec', ar.alertRouteSpec],
+  ['AlertMatcher', ar.alertMatcher],
+  ['RouteParameter', ar.routeParameter],
 ];
+/** Copies of a named schema (its rules removed) that are typed as the named one. */
+const ALIASES: [string, Schema][] = [['WorkflowDefinition', we.recordedWorkflowDefinition]];
 
-function schemaOf(crd: Record<string, unknown>, part: 'spec' | 'status'): Schema {
+function schemaOf(crd: Record<string, unknown>, part: 'spec' | 'status'): Schema;
+function schemaOf(crd: Record<string, unknown>, part: 'spec' | 'status', required: false): Schema | undefined;
+function schemaOf(
+  crd: Record<string, unknown>,
+  part: 'spec' | 'status',
+  required = true,
+): Schema | undefined {
   const versions = (crd['spec'] as { versions: { schema: { openAPIV3Schema: Schema } }[] }).versions;
   const schema = versions[0]?.schema.openAPIV3Schema.properties?.[part];
-  if (!schema) throw new Error(`CRD has no ${part} schema`);
+  if (!schema && required) throw new Error(`CRD has no ${part} schema`);
   return schema;
 }
 
 function tsType(schema: Schema, indent: string, top: Schema | undefined): string {
-  const named = NAMED.find(([, s]) => s === schema);
+  const named = NAMED.find(([, s]) => s === schema) ?? ALIASES.find(([, s]) => s === schema);
   if (named && schema !== top) return named[0];
+  if (schema['x-kubernetes-int-or-string']) return 'number | string';
   if (schema.enum) return schema.enum.map((v) => `'${v}'`).join(' | ');
   switch (schema.type) {
     case 'string':
@@ -105,12 +131,12 @@ function resourceInterface(crd: Record<string, unknown>): string {
     versions: { name: string }[];
   };
   const kind = names.kind;
+  const status = schemaOf(crd, 'status', false) ? `\n  status?: ${kind}Status;` : '';
   return `export interface ${kind} {
   apiVersion: '${group}/${versions[0]?.name ?? 'v1'}';
   kind: '${kind}';
   metadata: ObjectMeta;
-  spec: ${kind}Spec;
-  status?: ${kind}Status;
+  spec: ${kind}Spec;${status}
 }`;
 }
 
@@ -126,7 +152,9 @@ function typesModule(): string {
     header,
     meta,
     ...decls,
-    ...[workflowExecutionCrd, kubernetesExecutionCrd].map(resourceInterface),
+    ...[workflowExecutionCrd, kubernetesExecutionCrd, workflowTemplateCrd, alertRouteCrd].map(
+      resourceInterface,
+    ),
   ].join('\n\n');
 }
 
@@ -144,6 +172,7 @@ function validatorsModule(): string {
     'x-kubernetes-list-map-keys',
     'x-kubernetes-preserve-unknown-fields',
     'x-kubernetes-embedded-resource',
+    'x-kubernetes-int-or-string',
   ]);
   // Structural schemas reject unknown fields only through pruning; ajv reports them instead, so a
   // typo in a manifest is named rather than silently dropped.
@@ -164,6 +193,8 @@ function validatorsModule(): string {
   ajv.addSchema(closed(schemaOf(workflowExecutionCrd, 'spec')), 'workflowExecutionSpec');
   ajv.addSchema(closed(schemaOf(kubernetesExecutionCrd, 'spec')), 'kubernetesExecutionSpec');
   ajv.addSchema(closed(schemaOf(kubernetesExecutionCrd, 'status')), 'kubernetesExecutionStatus');
+  ajv.addSchema(closed(schemaOf(workflowTemplateCrd, 'spec')), 'workflowTemplateSpec');
+  ajv.addSchema(closed(schemaOf(alertRouteCrd, 'spec')), 'alertRouteSpec');
   const code = standaloneCode(ajv, VALIDATORS);
   // ajv's runtime helpers have no package exports map, so ESM needs the file extension.
   const esm = code.replace(/require\("ajv\/dist\/runtime\/(\w+)"\)/g, (_match: string, name: string) => {
@@ -182,6 +213,8 @@ const VALIDATORS = {
   validateWorkflowExecutionSpec: 'workflowExecutionSpec',
   validateKubernetesExecutionSpec: 'kubernetesExecutionSpec',
   validateKubernetesExecutionStatus: 'kubernetesExecutionStatus',
+  validateWorkflowTemplateSpec: 'workflowTemplateSpec',
+  validateAlertRouteSpec: 'alertRouteSpec',
 } as const;
 
 const validatorsDts = `// Generated by scripts/generate-api.ts. Do not edit.
@@ -207,6 +240,11 @@ async function main(): Promise<void> {
       stringify(kubernetesExecutionCrd, { lineWidth: 0 }),
     ],
     [
+      'crds/workflowexecution.kubernaut.io_workflowtemplates.yaml',
+      stringify(workflowTemplateCrd, { lineWidth: 0 }),
+    ],
+    ['crds/workflowexecution.kubernaut.io_alertroutes.yaml', stringify(alertRouteCrd, { lineWidth: 0 })],
+    [
       'manifests/admission/workflowexecution-spec-policy.yaml',
       `# Generated by scripts/generate-api.ts from src/api/schema/admission.ts. Do not edit: run \`npm run generate\`.\n${[
         specPolicy,
@@ -229,7 +267,7 @@ async function main(): Promise<void> {
     ['src/api/generated/validators.js', validatorsModule()],
     ['src/api/generated/validators.d.ts', validatorsDts],
     [API_REFERENCE_FILE, apiReference([workflowExecutionCrd, kubernetesExecutionCrd])],
-    [CLI_REFERENCE_FILE, cliReference(USAGE, OPERATOR_USAGE)],
+    [CLI_REFERENCE_FILE, cliReference(USAGE, OPERATOR_USAGE, EXECUTOR_USAGE)],
   ];
   const catalogue = readCatalogue(readFileSync(join(root, METRIC_CATALOGUE_FILE), 'utf8'));
   const metricOutputs: [string, string][] = [

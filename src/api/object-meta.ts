@@ -1,6 +1,8 @@
 /** The members of Kubernetes' ObjectMeta the operator reads and writes (the resource types' metadata). */
 export interface ObjectMeta {
   name?: string;
+  /** Asks the apiserver to name a new object: this prefix and a random suffix. */
+  generateName?: string;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;

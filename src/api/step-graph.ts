@@ -3,7 +3,8 @@
  * validator (which answers as the apiserver would) and the planner (which builds the graph).
  */
 import type { SpecIssue } from './issues.ts';
-import type { WorkflowExecutionSpec, WorkflowStep } from './generated/types.ts';
+import type { WorkflowStep } from './generated/types.ts';
+import type { ResolvedSpec } from './resolved-spec.ts';
 
 export const STEPS = 'spec.workflowDefinition.steps';
 
@@ -36,11 +37,7 @@ export function indexSteps(steps: readonly WorkflowStep[], issues: SpecIssue[]):
   return byNumber;
 }
 
-export function numberedDependencies(
-  spec: WorkflowExecutionSpec,
-  byNumber: Map<number, number>,
-  issues: SpecIssue[],
-) {
+export function numberedDependencies(spec: ResolvedSpec, byNumber: Map<number, number>, issues: SpecIssue[]) {
   const result = new Map<number, number[]>();
   spec.workflowDefinition.steps.forEach((step, index) => {
     if (!step.dependsOn) return;

@@ -8,10 +8,11 @@
 import type { ErrorObject } from 'ajv';
 import { ROLLBACK_ACTIONS, STEP_ACTIONS, isRollbackAction, isStepAction } from './actions.ts';
 import type { WorkflowExecutionSpec } from './generated/types.ts';
+import type { ResolvedSpec } from './resolved-spec.ts';
+import { RULES } from './schema/workflowexecution.ts';
 import { validateKubernetesExecutionStatus, validateWorkflowExecutionSpec } from './generated/validators.js';
 import { pointerToPath, type SpecIssue } from './issues.ts';
 import { indexSteps, numberedDependencies } from './step-graph.ts';
-import { RULES } from './schema/workflowexecution.ts';
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; issues: SpecIssue[] };
 
@@ -79,7 +80,7 @@ function schemaIssues(prefix: string, errors: ErrorObject[] | null | undefined):
 }
 
 /** The rules ajv cannot express: the admission policy's, and unique step names. */
-function ruleIssues(spec: WorkflowExecutionSpec): SpecIssue[] {
+function ruleIssues(spec: ResolvedSpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   spec.workflowDefinition.steps.forEach((step, index) => {
     const at = `spec.workflowDefinition.steps[${index}]`;
@@ -127,12 +128,26 @@ function ruleIssues(spec: WorkflowExecutionSpec): SpecIssue[] {
   return issues;
 }
 
-export function validateSpec(spec: unknown): ValidationResult<WorkflowExecutionSpec> {
+export function validateSpec(spec: unknown): ValidationResult<ResolvedSpec> {
   if (!validateWorkflowExecutionSpec(spec)) {
     return { ok: false, issues: schemaIssues('spec', validateWorkflowExecutionSpec.errors) };
   }
-  const typed = spec as WorkflowExecutionSpec;
+  const written = spec as WorkflowExecutionSpec;
+  if (!written.workflowDefinition) {
+    const path = written.workflowTemplateRef ? 'spec.workflowTemplateRef' : 'spec.workflowDefinition';
+    const message = written.workflowTemplateRef
+      ? 'the template has not been resolved'
+      : RULES.oneDefinitionMessage;
+    return { ok: false, issues: [{ reason: 'MissingField', path, message }] };
+  }
+  const typed = written as ResolvedSpec;
   const issues = ruleIssues(typed);
+  if (typed.parameters && !typed.workflowTemplateRef)
+    issues.push({
+      reason: 'Forbidden',
+      path: 'spec.parameters',
+      message: RULES.parametersNeedTemplateMessage,
+    });
   return issues.length > 0 ? { ok: false, issues } : { ok: true, value: typed };
 }
 

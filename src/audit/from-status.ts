@@ -2,6 +2,7 @@
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import { historyTargetOf } from '../core/history.ts';
 import type { WorkflowExecutionAudit } from './record.ts';
+import { definitionOf } from '../api/resolved-spec.ts';
 
 const ms = (from?: string, to?: string): number =>
   from && to ? Math.max(0, Date.parse(to) - Date.parse(from)) : 0;
@@ -33,16 +34,17 @@ export function auditRecordOf(
   const rerun = segment === 1 || !retry ? null : new Set(retry.steps);
   const steps = (status.stepStatuses ?? []).filter((s) => rerun === null || rerun.has(s.stepNumber));
   const started = rerun === null ? status.planningStartTime : retry?.startTime;
-  const declared = new Map(workflow.spec.workflowDefinition.steps.map((s) => [s.stepNumber, s]));
+  const definition = definitionOf(workflow);
+  const declared = new Map((definition?.steps ?? []).map((s) => [s.stepNumber, s]));
   return {
     id: auditIdOf(workflow),
     segment,
     namespace: workflow.metadata.namespace ?? '',
     name: workflow.metadata.name ?? '',
     remediationId: workflow.spec.alertRemediationRef?.name ?? '',
-    workflowName: workflow.spec.workflowDefinition.name,
-    workflowVersion: workflow.spec.workflowDefinition.version ?? '',
-    totalSteps: rerun === null ? workflow.spec.workflowDefinition.steps.length : rerun.size,
+    workflowName: definition?.name ?? workflow.spec.workflowTemplateRef?.name ?? '',
+    workflowVersion: definition?.version ?? workflow.spec.workflowTemplateRef?.version ?? '',
+    totalSteps: rerun === null ? (definition?.steps.length ?? 0) : rerun.size,
     stepsCompleted: steps.filter((s) => s.status === 'completed' || s.status === 'rolled_back').length,
     stepsFailed: steps.filter((s) => s.status === 'failed' || s.status === 'rollback_failed').length,
     totalDurationMs: ms(started, status.completionTime ?? new Date(now).toISOString()),

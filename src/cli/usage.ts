@@ -13,6 +13,9 @@ commands:
   retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
   inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
+  template list | template show NAME [--version V]   workflow templates
+  run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
+                           a run of a template version (its last by default)
 flags: --kubeconfig PATH, -n NAMESPACE`;
 
 export const OPERATOR_USAGE = `usage: wfx operator [flags]
@@ -30,6 +33,7 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
+  --alert-webhook-port N         receive Alertmanager's webhook on POST /alerts (off; bearer token, post on /alerts)
   --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
   --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (0: none, the apiserver's
                                  Priority and Fairness protects it, as controller-runtime defaults; burst 30;

@@ -10,6 +10,8 @@
  *   wfx retry NAME [--wait 30]         re-run a failed run's failed and skipped steps, as yourself
  *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
  *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
+ *   wfx template list | show NAME [--version V]   workflow templates, their versions and parameters
+ *   wfx run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
  */
 import { parseArgs } from 'node:util';
@@ -20,6 +22,7 @@ import { getWorkflows } from './commands/get.ts';
 import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
 import { retry } from './commands/retry.ts';
+import { listTemplates, parseParameters, runTemplate, showTemplate } from './commands/template.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
 import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from './usage.ts';
@@ -33,6 +36,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
   wait: { type: 'string' },
+  // template, run
+  version: { type: 'string' },
+  param: { type: 'string', short: 'p', multiple: true },
+  name: { type: 'string' },
+  approval: { type: 'boolean' },
+  'dry-run-first': { type: 'boolean' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -61,6 +70,7 @@ const OPTIONS = {
   'kube-api-qps': { type: 'string' },
   'metrics-cert-dir': { type: 'string' },
   'kube-api-burst': { type: 'string' },
+  'alert-webhook-port': { type: 'string' },
 } as const;
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -91,6 +101,7 @@ async function main(argv: string[]): Promise<string | undefined> {
   if (command === 'operator' && v.help) return OPERATOR_USAGE;
   if (command === 'executor' && v.help) return EXECUTOR_USAGE;
   if (v.help || command === undefined) return USAGE;
+  if (command === 'template' || command === 'run') return templateCommand(v, positionals);
   if (extra.length > 0) throw new CliError(`unexpected arguments: ${extra.join(' ')}\n${USAGE}`, 2);
 
   if (command === 'executor') {
@@ -132,6 +143,10 @@ async function main(argv: string[]): Promise<string | undefined> {
       workers: int(v.workers, 4, 'workers'),
       healthPort: int(v['health-port'], 8080, 'health-port'),
       metricsPort: int(v['metrics-port'], 9090, 'metrics-port'),
+      alertWebhookPort:
+        v['alert-webhook-port'] === undefined
+          ? undefined
+          : int(v['alert-webhook-port'], 0, 'alert-webhook-port'),
       bindAddress: v['bind-address'] ?? '0.0.0.0',
       leaderElect: v['leader-elect'] ?? false,
       shards: int(v.shards, 1, 'shards'),
@@ -166,6 +181,39 @@ async function main(argv: string[]): Promise<string | undefined> {
       return await diagram(await getWorkflow(ctx, name), v.format ?? 'svg', v.output);
     }
     throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`, 2);
+  } finally {
+    ctx.client.close();
+  }
+}
+
+/** `wfx template list|show NAME` and `wfx run TEMPLATE`. */
+async function templateCommand(
+  v: { kubeconfig?: string | undefined; namespace?: string | undefined } & Partial<
+    Record<'version' | 'name', string> & Record<'approval' | 'dry-run-first', boolean> & { param: string[] }
+  >,
+  positionals: readonly string[],
+): Promise<string> {
+  const [command, first, second, ...extra] = positionals;
+  const run = command === 'run';
+  const templateName = run ? first : second;
+  const shape = run
+    ? second === undefined
+    : first === 'list'
+      ? second === undefined
+      : first === 'show' && second !== undefined;
+  if (!shape || extra.length > 0 || (run && templateName === undefined))
+    throw new CliError(`usage: wfx template list | wfx template show NAME | wfx run TEMPLATE\n${USAGE}`, 2);
+  const ctx = await connect(v.kubeconfig, v.namespace);
+  try {
+    if (!run && first === 'list') return await listTemplates(ctx);
+    if (!run) return await showTemplate(ctx, templateName ?? '', v.version);
+    return await runTemplate(ctx, templateName ?? '', {
+      version: v.version,
+      parameters: parseParameters(v.param ?? []),
+      name: v.name,
+      approvalRequired: v.approval ?? false,
+      dryRunFirst: v['dry-run-first'] ?? false,
+    });
   } finally {
     ctx.client.close();
   }

@@ -4,7 +4,7 @@
  * Pure and deterministic.
  */
 import type { SpecIssue } from '../api/issues.ts';
-import type { WorkflowExecutionSpec } from '../api/generated/types.ts';
+import type { ResolvedSpec } from '../api/resolved-spec.ts';
 import type {
   ExecutionPlan,
   ExecutionStrategyName,
@@ -42,7 +42,7 @@ interface Graph {
   declared: boolean;
 }
 
-function namedDependencies(spec: WorkflowExecutionSpec, issues: SpecIssue[]) {
+function namedDependencies(spec: ResolvedSpec, issues: SpecIssue[]) {
   const result = new Map<number, number[]>();
   const numberOf = new Map(spec.workflowDefinition.steps.map((s) => [s.name, s.stepNumber] as const));
   for (const [name, depNames] of Object.entries(spec.workflowDefinition.dependencies ?? {})) {
@@ -87,7 +87,7 @@ function namedDependencies(spec: WorkflowExecutionSpec, issues: SpecIssue[]) {
   return result;
 }
 
-function buildGraph(spec: WorkflowExecutionSpec, byNumber: Map<number, number>, issues: SpecIssue[]): Graph {
+function buildGraph(spec: ResolvedSpec, byNumber: Map<number, number>, issues: SpecIssue[]): Graph {
   const steps = spec.workflowDefinition.steps;
   const numbered = numberedDependencies(spec, byNumber, issues);
   const named = namedDependencies(spec, issues);
@@ -178,7 +178,7 @@ function reachable(from: number, deps: Map<number, number[]>): Set<number> {
  * parallel, so a suggestion is only checked against it. Nothing that breaks a dependency is applied.
  */
 function applyParallelSuggestions(
-  spec: WorkflowExecutionSpec,
+  spec: ResolvedSpec,
   deps: Map<number, number[]>,
   declared: boolean,
 ): { deps: Map<number, number[]>; adjustments: PlannedAdjustment[] } {
@@ -285,7 +285,7 @@ export function criticalPathMs(
   return Math.max(0, ...finish.values());
 }
 
-export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
+export function planWorkflow(spec: ResolvedSpec): PlanResult {
   const issues: SpecIssue[] = [];
   const steps = spec.workflowDefinition.steps;
   if (steps.length === 0) {

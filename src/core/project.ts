@@ -59,6 +59,10 @@ export function projectWorkflow(
         const { plan, hash } = loaded.compiled;
         return {
           ...projectStatus(loaded.snapshot, plan, { name: resource.name, generation, previousConditions }),
+          // Recorded once, at planning; the hash below covers it (src/core/templates.ts).
+          ...(resource.status?.resolvedTemplate
+            ? { resolvedTemplate: resource.status.resolvedTemplate }
+            : {}),
           statechart: persist(loaded.snapshot, hash),
         };
       }

@@ -4,6 +4,7 @@ import { activeStateIds } from '../core/diagram.ts';
 import { waitingFor } from '../core/transitions.ts';
 import { MACHINE_ID } from '../../machines/workflow.ts';
 import type { Inspected } from './read-statechart.ts';
+import { definitionOf, workflowLabel } from '../api/resolved-spec.ts';
 
 export interface StepSummary {
   number: number;
@@ -51,11 +52,11 @@ export function summarize(wf: WorkflowExecution, inspected: Inspected): Workflow
     name,
     uid: wf.metadata.uid ?? '',
     resourceVersion: wf.metadata.resourceVersion ?? '',
-    workflow: `${wf.spec.workflowDefinition.name} ${wf.spec.workflowDefinition.version ?? ''}`.trim(),
+    workflow: workflowLabel(wf),
     createdAt: wf.metadata.creationTimestamp ?? null,
     phase: s.phase ?? 'pending',
     ready: ready ? { status: ready.status, reason: ready.reason, message: ready.message } : null,
-    progress: { done: s.currentStep ?? 0, total: s.totalSteps ?? wf.spec.workflowDefinition.steps.length },
+    progress: { done: s.currentStep ?? 0, total: s.totalSteps ?? definitionOf(wf)?.steps.length ?? 0 },
     waitingFor: !inspected.ok
       ? inspected.problem
       : snapshot

@@ -8,6 +8,7 @@ import type { ExecutionPlan } from '../../machines/plan.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { DesiredChild } from '../core/effects.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
+import { compiledSpecOf } from '../api/resolved-spec.ts';
 
 export const LABELS = {
   workflowUid: 'workflowexecution.kubernaut.io/workflow-uid',
@@ -28,7 +29,9 @@ export function childManifest(
 ): KubernetesExecution {
   const namespace = workflow.metadata.namespace ?? 'default';
   const uid = workflow.metadata.uid ?? '';
-  const step = workflow.spec.workflowDefinition.steps.find((s) => s.stepNumber === child.stepNumber);
+  const step = compiledSpecOf(workflow).workflowDefinition.steps.find(
+    (s) => s.stepNumber === child.stepNumber,
+  );
   if (!step)
     throw new Error(
       `step ${child.stepNumber} is not in workflow ${namespace}/${workflow.metadata.name ?? ''}`,

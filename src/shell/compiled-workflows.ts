@@ -6,6 +6,7 @@
  * holds ~1.3 MB of heap (`npm run bench -- statechart`), 256 of them far more than the operator's budget.
  */
 import type { WorkflowExecution } from '../api/generated/types.ts';
+import { specToCompile } from '../api/resolved-spec.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { compileWorkflow, loadExecution, type Compilation, type Loaded } from '../core/load.ts';
 
@@ -22,15 +23,18 @@ export class CompiledWorkflows {
   /** Compiled with the decisions learned from history (none: as declared). */
   of(workflow: WorkflowExecution, learned: readonly AdaptiveDecision[] = []): Compilation {
     const uid = workflow.metadata.uid;
-    if (uid === undefined) return compileWorkflow(workflow.spec, learned);
-    const key = `${uid}/${workflow.metadata.generation ?? 0}${learned.length > 0 ? `/${JSON.stringify(learned)}` : ''}`;
+    const spec = specToCompile(workflow);
+    if (uid === undefined) return compileWorkflow(spec, learned);
+    // A template run compiles differently once its resolved definition is recorded.
+    const resolved = workflow.status?.resolvedTemplate ? '/resolved' : '';
+    const key = `${uid}/${workflow.metadata.generation ?? 0}${resolved}${learned.length > 0 ? `/${JSON.stringify(learned)}` : ''}`;
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
       this.entries.set(key, hit);
       return hit;
     }
-    const compiled = compileWorkflow(workflow.spec, learned);
+    const compiled = compileWorkflow(spec, learned);
     this.entries.set(key, compiled);
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.limit) break;

@@ -10,6 +10,7 @@ import type { AuditStore } from '../audit/record.ts';
 import { MIN_HISTORY_RUNS, decideAdjustments, declared, type AdaptiveDecision } from '../core/adaptive.ts';
 import { historyTargetOf, type StepHistory } from '../core/history.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import { compiledSpecOf } from '../api/resolved-spec.ts';
 
 /** Fetch the history of the declared plan's steps and decide. Never throws: a failure is a decision too. */
 export async function learnFromHistory(
@@ -19,7 +20,7 @@ export async function learnFromHistory(
   now: number,
 ): Promise<AdaptiveDecision[]> {
   if (!audit) return [declared('no audit store is configured (--audit-db or --audit-postgres-url)')];
-  const definition = workflow.spec.workflowDefinition;
+  const definition = compiledSpecOf(workflow).workflowDefinition;
   const window = { now };
   try {
     const byStep = await audit.workflowHistory(definition.name, definition.version ?? '', window);

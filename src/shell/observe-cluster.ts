@@ -13,6 +13,7 @@ import { runSafetyChecks, type SafetyCheckConfig } from './checks/safety.ts';
 import type { KubeClient } from './kube/client.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { compiledSpecOf } from '../api/resolved-spec.ts';
 
 export interface ClusterObserver {
   client: KubeClient;
@@ -36,7 +37,7 @@ export async function runChecks(
   const safety = request.safety ? await safetyChecks(o, workflow, log) : undefined;
   const wanted = request.effectiveness;
   const effectiveness = wanted
-    ? await checkEffectiveness(o.client, workflow.spec, wanted.succeededSteps, o.alerts, wanted.since)
+    ? await checkEffectiveness(o.client, compiledSpecOf(workflow), wanted.succeededSteps, o.alerts, wanted.since)
     : undefined;
   return { ...(safety ? { safety } : {}), ...(effectiveness ? { effectiveness } : {}) };
 }
@@ -46,7 +47,7 @@ async function safetyChecks(
   workflow: WorkflowExecution,
   log: Logger,
 ): Promise<SafetyCheckResult[]> {
-  const results = await runSafetyChecks(o.client, o.safety, workflow.spec);
+  const results = await runSafetyChecks(o.client, o.safety, compiledSpecOf(workflow));
   if (safetyVerdict(results) === 'inconclusive') {
     log.warn('safety checks could not run', {
       errors: results.filter((r) => r.result === 'error').map((r) => r.message),

@@ -17,7 +17,14 @@ import { createLogger, type Logger } from './logger.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.ts';
 import { ApiserverReachability } from './reachability.ts';
 import { ShardManager, type ShardConfig } from './shards.ts';
-import { metricsAuthorizer, startHealthServer, startMetricsServer, type RunningServer } from './servers.ts';
+import { ALERTS_PATH, AlertReceiver } from './alert-receiver.ts';
+import {
+  bearerAuthorizer,
+  metricsAuthorizer,
+  startHealthServer,
+  startMetricsServer,
+  type RunningServer,
+} from './servers.ts';
 
 export interface OperatorConfig {
   /** Path to a kubeconfig; unset: $KUBECONFIG, ~/.kube/config, or the in-cluster config. */
@@ -27,6 +34,8 @@ export interface OperatorConfig {
   /** 0 picks a free port; undefined disables the server. */
   healthPort?: number | undefined;
   metricsPort?: number | undefined;
+  /** The Alertmanager webhook receiver (src/shell/alert-receiver.ts); undefined: off. */
+  alertWebhookPort?: number | undefined;
   bindAddress?: string;
   leaderElection?:
     { namespace: string; name: string; identity?: string; timings?: Partial<LeaseTimings> } | undefined;
@@ -68,6 +77,7 @@ export interface RunningOperator {
   log: Logger;
   healthPort: number | undefined;
   metricsPort: number | undefined;
+  alertWebhookPort: number | undefined;
   isLeader: () => boolean;
   /** The shards this replica holds now (with shards), else undefined. */
   heldShards: () => number[] | undefined;
@@ -195,6 +205,20 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     servers.push(server);
     metricsPort = server.port;
   }
+  let alertWebhookPort: number | undefined;
+  if (config.alertWebhookPort !== undefined) {
+    const receiver = new AlertReceiver({
+      client,
+      authorize: bearerAuthorizer(client, ALERTS_PATH, 'post'),
+      log: log.child({ component: 'alert-receiver' }),
+      metrics,
+      port: config.alertWebhookPort,
+      host: bind,
+    });
+    const server = await receiver.start();
+    servers.push(server);
+    alertWebhookPort = server.port;
+  }
 
   await controller.startCaches();
   let elector: LeaderElector | undefined;
@@ -234,6 +258,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     log,
     healthPort,
     metricsPort,
+    alertWebhookPort,
     isLeader: () => (shards ? shards.heldShards.length > 0 : (elector?.isLeader ?? true)),
     heldShards: () => shards?.heldShards,
     async stop() {

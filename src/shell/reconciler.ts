@@ -15,6 +15,7 @@ import type {
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
+import { describeIssues } from '../api/issues.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { decide, type DecideInput } from '../core/decide.ts';
@@ -55,8 +56,10 @@ import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { runChecks, seenIn } from './observe-cluster.ts';
 import { learnFromHistory } from './learning.ts';
+import { resolveTemplateOnce } from './template-resolution.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
+import { definitionOf } from '../api/resolved-spec.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
@@ -276,7 +279,18 @@ export class Reconciler {
   private async reconcileOnce(fetched: WorkflowExecution, log: Logger): Promise<WorkResult> {
     const now = this.o.clock();
     if (fetched.metadata.deletionTimestamp) return this.finalize(fetched, log, now);
-    const workflow = await this.prepare(fetched, log);
+    const prepared = await this.prepare(fetched, log);
+    // A template run: its definition resolved once, at planning, and recorded in the status.
+    const resolution = await resolveTemplateOnce(this.o.client, prepared, this.o.metrics);
+    if (resolution.kind === 'settled') return {};
+    if (resolution.kind === 'refused') {
+      const refused = project({ kind: 'invalid', issues: resolution.issues }, viewOf(prepared), [], now);
+      if (refused.changed)
+        await this.announce(await this.writeStatus(prepared, refused.status), refused.consequences, log, now);
+      log.info('template refused', { issues: describeIssues(resolution.issues) });
+      return {};
+    }
+    const workflow = resolution.workflow;
     const view = viewOf(workflow);
 
     // Load: compile the spec (cached), with what history taught at its first planning, and restore
@@ -480,7 +494,7 @@ export class Reconciler {
     await carryOut(consequences, {
       target: eventTargetOf(workflow),
       progress: this.progress,
-      workflowName: workflow.spec.workflowDefinition.name,
+      workflowName: definitionOf(workflow)?.name ?? workflow.spec.workflowTemplateRef?.name ?? '',
       recorder: this.o.recorder,
       metrics: this.o.metrics,
       log,

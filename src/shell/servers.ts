@@ -75,8 +75,17 @@ interface Decision {
 
 const DECISION_TTL_MS = 10_000;
 
+export type BearerAuthorizer = (token: string) => Promise<200 | 401 | 403>;
+
 /** Authenticates and authorizes a bearer token for `get /metrics` through the apiserver. */
-export function metricsAuthorizer(client: KubeClient): (token: string) => Promise<200 | 401 | 403> {
+export const metricsAuthorizer = (client: KubeClient): BearerAuthorizer =>
+  bearerAuthorizer(client, '/metrics', 'get');
+
+/**
+ * Authenticates a bearer token (TokenReview) and authorizes `verb` on the non-resource URL `path`
+ * (SubjectAccessReview), through the apiserver; decisions are cached for 10 s per token.
+ */
+export function bearerAuthorizer(client: KubeClient, path: string, verb: string): BearerAuthorizer {
   const cache = new Map<string, Decision>();
   return async (token) => {
     const cached = cache.get(token);
@@ -103,7 +112,7 @@ export function metricsAuthorizer(client: KubeClient): (token: string) => Promis
               ...(user.uid ? { uid: user.uid } : {}),
               groups: user.groups ?? [],
               ...(user.extra ? { extra: user.extra } : {}),
-              nonResourceAttributes: { path: '/metrics', verb: 'get' },
+              nonResourceAttributes: { path, verb },
             },
           },
         },

@@ -1,7 +1,7 @@
 /** A workflow run driven by events, for tests: the state of the world, not calls. */
 import type { WorkflowMachine, WorkflowSnapshot } from '../../machines/workflow.ts';
 import type { StepRun } from '../../machines/context.ts';
-import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
+import type { ResolvedSpec } from '../../src/api/resolved-spec.ts';
 import type { EffectivenessObservation, WorkflowEvent } from '../../machines/events.ts';
 import { machineOf } from '../../src/core/load.ts';
 import { planWorkflow } from '../../src/core/plan.ts';
@@ -25,7 +25,7 @@ export const HEALTHY: EffectivenessObservation = {
   newAlertsTriggered: false,
 };
 
-export function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
+export function planOf(spec: ResolvedSpec): ExecutionPlan {
   const result = planWorkflow(spec);
   if (!result.ok) throw new Error(`invalid spec: ${JSON.stringify(result.issues)}`);
   return result.plan;
@@ -48,7 +48,7 @@ export interface World {
   status(step: number): StepRun['status'];
 }
 
-export function world(spec: WorkflowExecutionSpec, start = T0): World {
+export function world(spec: ResolvedSpec, start = T0): World {
   const plan = planOf(spec);
   const machine = machineOf(plan);
   const w: World = {

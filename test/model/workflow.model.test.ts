@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import { machineOf } from '../../src/core/load.ts';
-import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
+import type { ResolvedSpec } from '../../src/api/resolved-spec.ts';
 import { advance, initialSnapshot } from '../../src/core/statechart.ts';
 import { diamondSpec, specWith, step } from '../fixtures/specs.ts';
 import { T0, planOf } from './workflow-world.ts';
@@ -29,7 +29,7 @@ const rollbackSpec = {
 const retryOnly = (key: string) =>
   key.includes('--RETRY_REQUESTED--> workflow.executing') || /\.pending --always--> .*\.succeeded$/.test(key);
 
-const models: Record<string, { spec: WorkflowExecutionSpec; simple?: boolean; retry?: boolean }> = {
+const models: Record<string, { spec: ResolvedSpec; simple?: boolean; retry?: boolean }> = {
   'retry of a failed run: any step can be kept, any re-run': {
     spec: specWith(
       [

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { machineOf } from '../../src/core/load.ts';
-import type { WorkflowExecutionSpec, WorkflowStep } from '../../src/api/generated/types.ts';
+import type { WorkflowStep } from '../../src/api/generated/types.ts';
+import type { ResolvedSpec } from '../../src/api/resolved-spec.ts';
 import type { WorkflowEvent } from '../../machines/events.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { advance, initialSnapshot, persist, phaseOf, rehydrate } from '../../src/core/statechart.ts';
@@ -28,7 +29,7 @@ const rollbackSpec = {
  * every step acts on one of two Deployments, nothing is validated first, and steps are adjusted at
  * run time, so that they learn from earlier steps of the same target.
  */
-const specArbOf = (maxSteps: number, sharedTargets: boolean): fc.Arbitrary<WorkflowExecutionSpec> =>
+const specArbOf = (maxSteps: number, sharedTargets: boolean): fc.Arbitrary<ResolvedSpec> =>
   fc
     .integer({ min: 1, max: maxSteps })
     .chain((n) =>
@@ -104,7 +105,7 @@ function pick(events: WorkflowEvent[], choice: number): WorkflowEvent | undefine
 const settings = { numRuns: 100 };
 
 /** The states a run of the spec reaches: the initial one, then one per picked event. */
-function reachable(spec: WorkflowExecutionSpec, choices: readonly number[]) {
+function reachable(spec: ResolvedSpec, choices: readonly number[]) {
   const plan = planOf(spec);
   const machine = machineOf(plan);
   const states: WorkflowSnapshot[] = [initialSnapshot(machine, T0)];
@@ -122,7 +123,7 @@ function reachable(spec: WorkflowExecutionSpec, choices: readonly number[]) {
  * an uninterrupted run, invariants hold, and run-time decisions once taken stay as they are.
  * Returns how many run-time decisions the run took.
  */
-function runResumedAfterEveryEvent(spec: WorkflowExecutionSpec, choices: readonly number[]): number {
+function runResumedAfterEveryEvent(spec: ResolvedSpec, choices: readonly number[]): number {
   const plan = planOf(spec);
   const machine = machineOf(plan);
   let uninterrupted = initialSnapshot(machine, T0);

@@ -1,16 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { planWorkflow } from '../../src/core/plan.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
-import type { WorkflowExecutionSpec } from '../../src/api/generated/types.ts';
+import type { ResolvedSpec } from '../../src/api/resolved-spec.ts';
 import { customStep, diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 
-function planOf(spec: WorkflowExecutionSpec): ExecutionPlan {
+function planOf(spec: ResolvedSpec): ExecutionPlan {
   const result = planWorkflow(spec);
   if (!result.ok) throw new Error(`expected a plan, got ${JSON.stringify(result.issues)}`);
   return result.plan;
 }
 
-function issuesOf(spec: WorkflowExecutionSpec) {
+function issuesOf(spec: ResolvedSpec) {
   const result = planWorkflow(spec);
   if (result.ok) throw new Error('expected the planner to refuse the spec');
   return result.issues;
@@ -109,7 +109,7 @@ describe('the planner orders steps', () => {
 });
 
 describe('AI parallel-execution suggestions', () => {
-  const withSuggestion = (spec: WorkflowExecutionSpec, stepNumbers: number[], optimizationEnabled = true) => {
+  const withSuggestion = (spec: ResolvedSpec, stepNumbers: number[], optimizationEnabled = true) => {
     spec.workflowDefinition.aiRecommendations = {
       parallelExecutionSuggestions: [{ groupName: 'fanout', stepNumbers, confidence: 0.9 }],
     };
@@ -148,120 +148,119 @@ describe('AI parallel-execution suggestions', () => {
 });
 
 describe('the planner refuses bad graphs with a reason and a path', () => {
-  const cases: [string, () => WorkflowExecutionSpec, { reason: string; path: string; message?: RegExp }[]][] =
+  const cases: [string, () => ResolvedSpec, { reason: string; path: string; message?: RegExp }[]][] = [
     [
+      'a two-step cycle',
+      () => specWith([step(1, { dependsOn: [2] }), step(2, { dependsOn: [1] })]),
       [
-        'a two-step cycle',
-        () => specWith([step(1, { dependsOn: [2] }), step(2, { dependsOn: [1] })]),
-        [
-          {
-            reason: 'DependencyCycle',
-            path: 'spec.workflowDefinition.steps[0].dependsOn',
-            message: /step 1 \(step-1\) -> 2 \(step-2\) -> 1 \(step-1\)/,
-          },
-        ],
-      ],
-      [
-        'a cycle behind a valid step',
-        () =>
-          specWith([
-            step(1),
-            step(2, { dependsOn: [1, 4] }),
-            step(3, { dependsOn: [2] }),
-            step(4, { dependsOn: [3] }),
-          ]),
-        [
-          {
-            reason: 'DependencyCycle',
-            path: 'spec.workflowDefinition.steps[1].dependsOn',
-            message: /2 \(step-2\) -> 3 \(step-3\) -> 4 \(step-4\) -> 2/,
-          },
-        ],
-      ],
-      [
-        'a dangling dependsOn',
-        () => specWith([step(1), step(2, { dependsOn: [1, 9] })]),
-        [
-          {
-            reason: 'UnknownDependency',
-            path: 'spec.workflowDefinition.steps[1].dependsOn[1]',
-            message: /step 9 does not exist/,
-          },
-        ],
-      ],
-      [
-        'a step depending on itself',
-        () => specWith([step(1), step(2, { dependsOn: [2] })]),
-        [{ reason: 'SelfDependency', path: 'spec.workflowDefinition.steps[1].dependsOn[0]' }],
-      ],
-      [
-        'a dependency listed twice',
-        () => specWith([step(1), step(2, { dependsOn: [1, 1] })]),
-        [{ reason: 'DuplicateDependency', path: 'spec.workflowDefinition.steps[1].dependsOn[1]' }],
-      ],
-      [
-        'duplicate step numbers',
-        () => specWith([step(1), step(1, { name: 'other' })]),
-        [{ reason: 'DuplicateStepNumber', path: 'spec.workflowDefinition.steps[1].stepNumber' }],
-      ],
-      [
-        'duplicate step names',
-        () => specWith([step(1), step(2, { name: 'step-1' })]),
-        [{ reason: 'DuplicateStepName', path: 'spec.workflowDefinition.steps[1].name' }],
-      ],
-      [
-        'an empty workflow',
-        () => specWith([]),
-        [{ reason: 'EmptyWorkflow', path: 'spec.workflowDefinition.steps' }],
-      ],
-      [
-        'a named dependency on an unknown step',
-        () => {
-          const spec = sequentialSpec(2);
-          spec.workflowDefinition.dependencies = { 'step-2': ['nope'] };
-          return spec;
+        {
+          reason: 'DependencyCycle',
+          path: 'spec.workflowDefinition.steps[0].dependsOn',
+          message: /step 1 \(step-1\) -> 2 \(step-2\) -> 1 \(step-1\)/,
         },
-        [{ reason: 'UnknownDependency', path: 'spec.workflowDefinition.dependencies["step-2"][0]' }],
       ],
+    ],
+    [
+      'a cycle behind a valid step',
+      () =>
+        specWith([
+          step(1),
+          step(2, { dependsOn: [1, 4] }),
+          step(3, { dependsOn: [2] }),
+          step(4, { dependsOn: [3] }),
+        ]),
       [
-        'named dependencies for a step that does not exist',
-        () => {
-          const spec = sequentialSpec(2);
-          spec.workflowDefinition.dependencies = { ghost: ['step-1'] };
-          return spec;
+        {
+          reason: 'DependencyCycle',
+          path: 'spec.workflowDefinition.steps[1].dependsOn',
+          message: /2 \(step-2\) -> 3 \(step-3\) -> 4 \(step-4\) -> 2/,
         },
-        [{ reason: 'UnknownStep', path: 'spec.workflowDefinition.dependencies["ghost"]' }],
       ],
+    ],
+    [
+      'a dangling dependsOn',
+      () => specWith([step(1), step(2, { dependsOn: [1, 9] })]),
       [
-        'dependsOn and dependencies that disagree',
-        () => {
-          const spec = specWith([step(1), step(2), step(3, { dependsOn: [1] })]);
-          spec.workflowDefinition.dependencies = { 'step-3': ['step-2'] };
-          return spec;
+        {
+          reason: 'UnknownDependency',
+          path: 'spec.workflowDefinition.steps[1].dependsOn[1]',
+          message: /step 9 does not exist/,
         },
-        [{ reason: 'DependencyDisagreement', path: 'spec.workflowDefinition.steps[2].dependsOn' }],
       ],
+    ],
+    [
+      'a step depending on itself',
+      () => specWith([step(1), step(2, { dependsOn: [2] })]),
+      [{ reason: 'SelfDependency', path: 'spec.workflowDefinition.steps[1].dependsOn[0]' }],
+    ],
+    [
+      'a dependency listed twice',
+      () => specWith([step(1), step(2, { dependsOn: [1, 1] })]),
+      [{ reason: 'DuplicateDependency', path: 'spec.workflowDefinition.steps[1].dependsOn[1]' }],
+    ],
+    [
+      'duplicate step numbers',
+      () => specWith([step(1), step(1, { name: 'other' })]),
+      [{ reason: 'DuplicateStepNumber', path: 'spec.workflowDefinition.steps[1].stepNumber' }],
+    ],
+    [
+      'duplicate step names',
+      () => specWith([step(1), step(2, { name: 'step-1' })]),
+      [{ reason: 'DuplicateStepName', path: 'spec.workflowDefinition.steps[1].name' }],
+    ],
+    [
+      'an empty workflow',
+      () => specWith([]),
+      [{ reason: 'EmptyWorkflow', path: 'spec.workflowDefinition.steps' }],
+    ],
+    [
+      'a named dependency on an unknown step',
+      () => {
+        const spec = sequentialSpec(2);
+        spec.workflowDefinition.dependencies = { 'step-2': ['nope'] };
+        return spec;
+      },
+      [{ reason: 'UnknownDependency', path: 'spec.workflowDefinition.dependencies["step-2"][0]' }],
+    ],
+    [
+      'named dependencies for a step that does not exist',
+      () => {
+        const spec = sequentialSpec(2);
+        spec.workflowDefinition.dependencies = { ghost: ['step-1'] };
+        return spec;
+      },
+      [{ reason: 'UnknownStep', path: 'spec.workflowDefinition.dependencies["ghost"]' }],
+    ],
+    [
+      'dependsOn and dependencies that disagree',
+      () => {
+        const spec = specWith([step(1), step(2), step(3, { dependsOn: [1] })]);
+        spec.workflowDefinition.dependencies = { 'step-3': ['step-2'] };
+        return spec;
+      },
+      [{ reason: 'DependencyDisagreement', path: 'spec.workflowDefinition.steps[2].dependsOn' }],
+    ],
+    [
+      'an unparseable timeout',
+      () => specWith([step(1, { timeout: 'soon' })]),
+      [{ reason: 'InvalidDuration', path: 'spec.workflowDefinition.steps[0].timeout' }],
+    ],
+    [
+      'unicode step names in a cycle are named as written',
+      () =>
+        specWith([
+          step(1, { name: 'перезапуск-🚀', dependsOn: [2] }),
+          step(2, { name: '缩放', dependsOn: [1] }),
+        ]),
       [
-        'an unparseable timeout',
-        () => specWith([step(1, { timeout: 'soon' })]),
-        [{ reason: 'InvalidDuration', path: 'spec.workflowDefinition.steps[0].timeout' }],
+        {
+          reason: 'DependencyCycle',
+          path: 'spec.workflowDefinition.steps[0].dependsOn',
+          message: /перезапуск-🚀.*缩放/,
+        },
       ],
-      [
-        'unicode step names in a cycle are named as written',
-        () =>
-          specWith([
-            step(1, { name: 'перезапуск-🚀', dependsOn: [2] }),
-            step(2, { name: '缩放', dependsOn: [1] }),
-          ]),
-        [
-          {
-            reason: 'DependencyCycle',
-            path: 'spec.workflowDefinition.steps[0].dependsOn',
-            message: /перезапуск-🚀.*缩放/,
-          },
-        ],
-      ],
-    ];
+    ],
+  ];
 
   it.each(cases)('%s', (_name, spec, expected) => {
     const issues = issuesOf(spec());

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { kubernetesExecutionCrd, workflowExecutionCrd } from '../../src/api/schema/crds.ts';
-import { OPERATOR_USAGE, USAGE } from '../../src/cli/usage.ts';
+import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from '../../src/cli/usage.ts';
 import { driftedFiles, type GeneratedFile } from '../../scripts/generated-files.ts';
 import { API_REFERENCE_FILE, apiReference } from '../../scripts/reference/api-reference.ts';
 import { CLI_REFERENCE_FILE, cliReference } from '../../scripts/reference/cli-reference.ts';
@@ -90,7 +90,7 @@ describe('the API reference', () => {
 });
 
 describe('the CLI reference', () => {
-  const page = cliReference(USAGE, OPERATOR_USAGE);
+  const page = cliReference(USAGE, OPERATOR_USAGE, EXECUTOR_USAGE);
 
   it('has a row for every command and every operator flag of wfx’s usage text', () => {
     expect(page).toContain('| `retry NAME [--wait SECONDS]` | re-run the failed and skipped steps');
@@ -108,12 +108,13 @@ describe('the CLI reference', () => {
         '  get [-A] [-w]            list workflows, watching',
       ),
       OPERATOR_USAGE,
+      EXECUTOR_USAGE,
     );
     expect(driftedFiles([[CLI_REFERENCE_FILE, changed]], REPO_ROOT)).toEqual([CLI_REFERENCE_FILE]);
   });
 
   it('refuses usage text it cannot read rather than write a wrong page', () => {
-    expect(() => cliReference(USAGE.replace('commands:', 'subcommands:'), OPERATOR_USAGE)).toThrow(
+    expect(() => cliReference(USAGE.replace('commands:', 'subcommands:'), OPERATOR_USAGE, EXECUTOR_USAGE)).toThrow(
       /no "commands:" section/,
     );
   });

@@ -22,19 +22,21 @@ export interface WorkflowExecutionSpec {
     /** A field within the referent. */
     fieldPath?: string;
   };
-  /** The workflow to execute. */
-  workflowDefinition: {
-    /** Workflow name. */
-    name: string;
-    /** Workflow version. */
-    version?: string;
-    /** The steps; step numbers are unique. */
-    steps: WorkflowStep[];
-    /** Dependencies by step name: step name -> names of the steps it waits for. */
-    dependencies?: Record<string, string[]>;
-    /** Structured AI recommendations (HolmesGPT contract). */
-    aiRecommendations?: AIRecommendations;
+  /** The alert this run remediates, as Alertmanager knows it. */
+  alertRef?: {
+    /** Alertmanager fingerprint of the alert (hex). */
+    fingerprint?: string;
+    /** The alert labels (alertname, namespace, ...); an alert matches when it carries all of them. */
+    labels: Record<string, string>;
+    /** When the alert started firing. */
+    startsAt?: string;
   };
+  /** The workflow to execute: inline, or resolved from a template (then name and version are the template’s). */
+  workflowDefinition?: WorkflowDefinition;
+  /** The template version to run, instead of an inline workflowDefinition. */
+  workflowTemplateRef?: WorkflowTemplateRef;
+  /** Values of the template’s parameters, as text (with workflowTemplateRef only). */
+  parameters?: Record<string, string>;
   /** How to execute the workflow. */
   executionStrategy: {
     /** Wait for an approved-by annotation before executing. */
@@ -304,6 +306,19 @@ export interface WorkflowExecutionStatus {
       message: string;
     };
   };
+  /** The template version this run was made from: resolved once, at planning, and kept, so that a later edit or deletion of the template changes nothing here. The statechart’s specHash covers it. */
+  resolvedTemplate?: {
+    /** The WorkflowTemplate. */
+    name: string;
+    /** The version resolved. */
+    version: string;
+    /** The template’s uid when it was resolved. */
+    uid?: string;
+    /** Every declared parameter’s value: given, or its default. */
+    parameters?: Record<string, string>;
+    /** The workflow to execute: inline, or resolved from a template (then name and version are the template’s). */
+    workflowDefinition: WorkflowDefinition;
+  };
   /** Planning started. */
   planningStartTime?: string;
   /** Validation started. */
@@ -346,6 +361,28 @@ export interface WorkflowExecutionStatus {
     /** The XState persisted snapshot: the only free-form subtree. */
     snapshot: Record<string, unknown>;
   };
+}
+
+/** The workflow to execute: inline, or resolved from a template (then name and version are the template’s). */
+export interface WorkflowDefinition {
+  /** Workflow name. */
+  name: string;
+  /** Workflow version. */
+  version?: string;
+  /** The steps; step numbers are unique. */
+  steps: WorkflowStep[];
+  /** Dependencies by step name: step name -> names of the steps it waits for. */
+  dependencies?: Record<string, string[]>;
+  /** Structured AI recommendations (HolmesGPT contract). */
+  aiRecommendations?: AIRecommendations;
+}
+
+/** The template version to run, instead of an inline workflowDefinition. */
+export interface WorkflowTemplateRef {
+  /** Name of the WorkflowTemplate, in the run’s namespace. */
+  name: string;
+  /** The version; the template’s last when unset. */
+  version?: string;
 }
 
 /** One step of the workflow. */
@@ -776,6 +813,274 @@ export interface KubernetesExecutionStatus {
   completionTime?: string;
 }
 
+/** A versioned workflow definition. */
+export interface WorkflowTemplateSpec {
+  /** What the template remediates. */
+  description?: string;
+  /** Published versions, oldest first; a run without a version gets the last. */
+  versions: WorkflowTemplateVersion[];
+}
+
+/** One published version: immutable once created. */
+export interface WorkflowTemplateVersion {
+  /** The version, e.g. "1.2.0". */
+  version: string;
+  /** What changed in this version. */
+  description?: string;
+  /** The parameters it declares. */
+  parameters?: TemplateParameter[];
+  /** The workflow: the WorkflowExecution definition without name and version (the template’s). */
+  workflowDefinition: {
+    /** The steps; step numbers are unique. */
+    steps: TemplateStep[];
+    /** Dependencies by step name: step name -> names of the steps it waits for. */
+    dependencies?: Record<string, string[]>;
+  };
+}
+
+/** A parameter a run supplies (spec.parameters), referred to as ${params.NAME} in string fields. */
+export interface TemplateParameter {
+  /** The name, as referred to by ${params.NAME}. */
+  name: string;
+  /** Its type; the value is given as text and checked against it. */
+  type: 'string' | 'integer' | 'boolean';
+  /** Its value when the run gives none. */
+  default?: string;
+  /** A run must give it (a default does not count). */
+  required?: boolean;
+  /** What it means. */
+  description?: string;
+}
+
+/** One step of the workflow. */
+export interface TemplateStep {
+  /** Step number, unique within the workflow. */
+  stepNumber: number | string;
+  /** Step name, unique within the workflow. */
+  name: string;
+  /** What the step does. */
+  action:
+    | 'scale-deployment'
+    | 'restart-deployment'
+    | 'update-image'
+    | 'restart-pod'
+    | 'delete-pod'
+    | 'update-configmap'
+    | 'update-secret'
+    | 'cordon-node'
+    | 'drain-node'
+    | 'custom';
+  /** Cluster the step acts on. */
+  targetCluster?: string;
+  /** Action-specific parameters; exactly one member, matching the action. */
+  parameters: {
+    /** Parameters of scale-deployment. */
+    scaleDeployment?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Name of the target object. */
+      deployment: string;
+      /** Desired replicas. */
+      replicas: number | string;
+    };
+    /** Parameters of restart-deployment. */
+    restartDeployment?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Name of the target object. */
+      deployment: string;
+      /** Grace period, e.g. "30s". */
+      gracePeriod?: string;
+    };
+    /** Parameters of update-image. */
+    updateImage?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Name of the target object. */
+      deployment: string;
+      /** Container name. */
+      container: string;
+      /** The image to roll out. */
+      newImage: string;
+    };
+    /** Parameters of restart-pod. */
+    restartPod?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Pod name; empty means every pod the selector matches. */
+      podName?: string;
+      /** Label selector, e.g. "app=web". */
+      selector?: string;
+      /** Grace period, e.g. "30s". */
+      gracePeriod?: string;
+    };
+    /** Parameters of delete-pod. */
+    deletePod?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Pod name. */
+      podName: string;
+      /** Grace period, e.g. "30s". */
+      gracePeriod?: string;
+    };
+    /** Parameters of update-configmap. */
+    updateConfigMap?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Name of the target object. */
+      name: string;
+      /** Keys and values to set. */
+      dataUpdates: Record<string, string>;
+    };
+    /** Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics. */
+    updateSecret?: {
+      /** Namespace of the target object. */
+      namespace: string;
+      /** Name of the target object. */
+      name: string;
+      /** Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml). */
+      dataUpdates?: Record<string, string>;
+      /** A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource. */
+      secretRef?: {
+        /** Name of the target object. */
+        name: string;
+        /** The keys to copy; every key of the referenced Secret when unset. */
+        keys?: string[];
+      };
+    };
+    /** Parameters of cordon-node. */
+    cordonNode?: {
+      /** Node name. */
+      nodeName: string;
+    };
+    /** Parameters of drain-node. */
+    drainNode?: {
+      /** Node name. */
+      nodeName: string;
+      /** Grace period, e.g. "30s". */
+      gracePeriod?: string;
+      /** Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise. */
+      ignoreDaemonSets?: boolean;
+      /** Evict pods with emptyDir volumes (their data is lost); refused otherwise. */
+      deleteLocalData?: boolean;
+      /** Evict pods no controller manages (they are not recreated); refused otherwise. */
+      force?: boolean;
+    };
+    /** Parameters of a custom action. */
+    custom?: {
+      /** Custom action identifier. */
+      actionType: string;
+      /** String-only configuration. */
+      config?: Record<string, string>;
+    };
+  };
+  /** A failing critical step stops the workflow and triggers rollback per strategy. */
+  criticalStep?: boolean;
+  /** Retries after the first attempt; falls back to the strategy’s maxRetries. */
+  maxRetries?: number | string;
+  /** Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h. */
+  timeout?: string;
+  /** Step numbers this step waits for. */
+  dependsOn?: (number | string)[];
+  /** How to undo a step. */
+  rollbackSpec?: {
+    /** Rollback action. */
+    action:
+      | 'restore-previous-deployment'
+      | 'scale-to-previous'
+      | 'restore-previous-config'
+      | 'uncordon-node'
+      | 'custom';
+    /** Rollback-specific parameters; exactly one member, matching the rollback action. */
+    parameters: {
+      /** Parameters of restore-previous-deployment. */
+      restorePreviousDeployment?: {
+        /** Namespace of the target object. */
+        namespace: string;
+        /** Name of the target object. */
+        deployment: string;
+        /** Revision to restore; 0 is the previous one. */
+        revision?: number | string;
+      };
+      /** Parameters of scale-to-previous. */
+      scaleToPrevious?: {
+        /** Namespace of the target object. */
+        namespace: string;
+        /** Name of the target object. */
+        deployment: string;
+        /** Replicas to restore when the step recorded none; the replicas the step found win. */
+        previousReplicas?: number | string;
+      };
+      /** Parameters of restore-previous-config. */
+      restorePreviousConfig?: {
+        /** Namespace of the target object. */
+        namespace: string;
+        /** Name of the target object. */
+        name: string;
+        /** Kind of the object. */
+        type: 'ConfigMap' | 'Secret';
+        /** Reference to the saved snapshot. */
+        snapshot?: string;
+      };
+      /** Parameters of uncordon-node. */
+      uncordonNode?: {
+        /** Node name. */
+        nodeName: string;
+      };
+      /** Parameters of a custom rollback. */
+      custom?: {
+        /** Custom action identifier. */
+        actionType: string;
+        /** String-only configuration. */
+        config?: Record<string, string>;
+      };
+    };
+    /** Timeout of the rollback step, e.g. "5m"; at most 720h. */
+    timeout?: string;
+  };
+}
+
+/** Alerts this route takes, and the run each one becomes. */
+export interface AlertRouteSpec {
+  /** All must hold for an alert to match. */
+  matchers: AlertMatcher[];
+  /** The template version to run, instead of an inline workflowDefinition. */
+  workflowTemplateRef: WorkflowTemplateRef;
+  /** The run’s parameters. */
+  parameters?: RouteParameter[];
+  /** The run’s strategy. */
+  executionStrategy?: {
+    /** Wait for an approval before executing. */
+    approvalRequired?: boolean;
+    /** Dry-run every step before executing. */
+    dryRunFirst?: boolean;
+    /** What happens when a critical step fails (automatic). */
+    rollbackStrategy?: 'automatic' | 'manual' | 'none';
+  };
+}
+
+/** A condition on one alert label, as Alertmanager writes it; a missing label is the empty string. */
+export interface AlertMatcher {
+  /** The label name. */
+  label: string;
+  /** How to compare; regexes match the whole value. */
+  operator: '=' | '!=' | '=~' | '!~';
+  /** The value or regex. */
+  value: string;
+}
+
+/** One template parameter: a literal value, or the value of an alert label or annotation. */
+export interface RouteParameter {
+  /** The template parameter. */
+  name: string;
+  /** A literal value. */
+  value?: string;
+  /** The alert label whose value it takes. */
+  fromLabel?: string;
+  /** The alert annotation whose value it takes. */
+  fromAnnotation?: string;
+}
+
 export interface WorkflowExecution {
   apiVersion: 'workflowexecution.kubernaut.io/v1';
   kind: 'WorkflowExecution';
@@ -790,4 +1095,18 @@ export interface KubernetesExecution {
   metadata: ObjectMeta;
   spec: KubernetesExecutionSpec;
   status?: KubernetesExecutionStatus;
+}
+
+export interface WorkflowTemplate {
+  apiVersion: 'workflowexecution.kubernaut.io/v1';
+  kind: 'WorkflowTemplate';
+  metadata: ObjectMeta;
+  spec: WorkflowTemplateSpec;
+}
+
+export interface AlertRoute {
+  apiVersion: 'workflowexecution.kubernaut.io/v1';
+  kind: 'AlertRoute';
+  metadata: ObjectMeta;
+  spec: AlertRouteSpec;
 }

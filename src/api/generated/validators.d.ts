@@ -7,3 +7,5 @@ export interface GeneratedValidator {
 export declare const validateWorkflowExecutionSpec: GeneratedValidator;
 export declare const validateKubernetesExecutionSpec: GeneratedValidator;
 export declare const validateKubernetesExecutionStatus: GeneratedValidator;
+export declare const validateWorkflowTemplateSpec: GeneratedValidator;
+export declare const validateAlertRouteSpec: GeneratedValidator;

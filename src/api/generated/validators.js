@@ -5,19 +5,21 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute.","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["workflowDefinition","executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
-const func12 = Object.prototype.hasOwnProperty;
+const func14 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const pattern1 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
-const pattern6 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
+const pattern2 = new RegExp("^[0-9a-f]{1,64}$", "u");
+const pattern7 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
+const pattern36 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.workflowDefinition === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "workflowDefinition"},message:"must have required property '"+"workflowDefinition"+"'"};
+if(data.executionStrategy === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "executionStrategy"},message:"must have required property '"+"executionStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -26,24 +28,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.executionStrategy === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "executionStrategy"},message:"must have required property '"+"executionStrategy"+"'"};
+for(const key0 in data){
+if(!(((((((key0 === "alertRemediationRef") || (key0 === "alertRef")) || (key0 === "workflowDefinition")) || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "alertRemediationRef") || (key0 === "workflowDefinition")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 }
@@ -53,7 +45,21 @@ let data0 = data.alertRemediationRef;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 for(const key1 in data0){
 if(!(((((((key1 === "apiVersion") || (key1 === "kind")) || (key1 === "namespace")) || (key1 === "name")) || (key1 === "uid")) || (key1 === "resourceVersion")) || (key1 === "fieldPath"))){
-const err3 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+const err2 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data0.apiVersion !== undefined){
+let data1 = data0.apiVersion;
+if(typeof data1 === "string"){
+if(func2(data1) > 253){
+const err3 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -63,11 +69,8 @@ vErrors.push(err3);
 errors++;
 }
 }
-if(data0.apiVersion !== undefined){
-let data1 = data0.apiVersion;
-if(typeof data1 === "string"){
-if(func2(data1) > 253){
-const err4 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err4 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -77,8 +80,11 @@ vErrors.push(err4);
 errors++;
 }
 }
-else {
-const err5 = {instancePath:instancePath+"/alertRemediationRef/apiVersion",schemaPath:"#/properties/alertRemediationRef/properties/apiVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.kind !== undefined){
+let data2 = data0.kind;
+if(typeof data2 === "string"){
+if(func2(data2) > 63){
+const err5 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -88,11 +94,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data0.kind !== undefined){
-let data2 = data0.kind;
-if(typeof data2 === "string"){
-if(func2(data2) > 63){
-const err6 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err6 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -102,8 +105,11 @@ vErrors.push(err6);
 errors++;
 }
 }
-else {
-const err7 = {instancePath:instancePath+"/alertRemediationRef/kind",schemaPath:"#/properties/alertRemediationRef/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.namespace !== undefined){
+let data3 = data0.namespace;
+if(typeof data3 === "string"){
+if(func2(data3) > 63){
+const err7 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -112,12 +118,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-}
-if(data0.namespace !== undefined){
-let data3 = data0.namespace;
-if(typeof data3 === "string"){
-if(func2(data3) > 63){
-const err8 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data3)){
+const err8 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -126,8 +128,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern0.test(data3)){
-const err9 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err9 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -137,8 +140,11 @@ vErrors.push(err9);
 errors++;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/alertRemediationRef/namespace",schemaPath:"#/properties/alertRemediationRef/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.name !== undefined){
+let data4 = data0.name;
+if(typeof data4 === "string"){
+if(func2(data4) > 253){
+const err10 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -147,12 +153,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-if(data0.name !== undefined){
-let data4 = data0.name;
-if(typeof data4 === "string"){
-if(func2(data4) > 253){
-const err11 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data4)){
+const err11 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -161,8 +163,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern1.test(data4)){
-const err12 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err12 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -172,8 +175,11 @@ vErrors.push(err12);
 errors++;
 }
 }
-else {
-const err13 = {instancePath:instancePath+"/alertRemediationRef/name",schemaPath:"#/properties/alertRemediationRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.uid !== undefined){
+let data5 = data0.uid;
+if(typeof data5 === "string"){
+if(func2(data5) > 64){
+const err13 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -183,11 +189,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data0.uid !== undefined){
-let data5 = data0.uid;
-if(typeof data5 === "string"){
-if(func2(data5) > 64){
-const err14 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err14 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -197,8 +200,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-else {
-const err15 = {instancePath:instancePath+"/alertRemediationRef/uid",schemaPath:"#/properties/alertRemediationRef/properties/uid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.resourceVersion !== undefined){
+let data6 = data0.resourceVersion;
+if(typeof data6 === "string"){
+if(func2(data6) > 64){
+const err15 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -208,11 +214,8 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data0.resourceVersion !== undefined){
-let data6 = data0.resourceVersion;
-if(typeof data6 === "string"){
-if(func2(data6) > 64){
-const err16 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err16 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -222,8 +225,11 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/alertRemediationRef/resourceVersion",schemaPath:"#/properties/alertRemediationRef/properties/resourceVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.fieldPath !== undefined){
+let data7 = data0.fieldPath;
+if(typeof data7 === "string"){
+if(func2(data7) > 256){
+const err17 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -233,11 +239,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data0.fieldPath !== undefined){
-let data7 = data0.fieldPath;
-if(typeof data7 === "string"){
-if(func2(data7) > 256){
-const err18 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err18 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -247,8 +250,9 @@ vErrors.push(err18);
 errors++;
 }
 }
+}
 else {
-const err19 = {instancePath:instancePath+"/alertRemediationRef/fieldPath",schemaPath:"#/properties/alertRemediationRef/properties/fieldPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err19 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -258,9 +262,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/alertRemediationRef",schemaPath:"#/properties/alertRemediationRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.alertRef !== undefined){
+let data8 = data.alertRef;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.labels === undefined){
+const err20 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -269,12 +275,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-if(data.workflowDefinition !== undefined){
-let data8 = data.workflowDefinition;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(data8.name === undefined){
-const err21 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key2 in data8){
+if(!(((key2 === "fingerprint") || (key2 === "labels")) || (key2 === "startsAt"))){
+const err21 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -283,8 +286,12 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data8.steps === undefined){
-const err22 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+}
+if(data8.fingerprint !== undefined){
+let data9 = data8.fingerprint;
+if(typeof data9 === "string"){
+if(func2(data9) > 64){
+const err22 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -293,9 +300,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-for(const key2 in data8){
-if(!(((((key2 === "name") || (key2 === "version")) || (key2 === "steps")) || (key2 === "dependencies")) || (key2 === "aiRecommendations"))){
-const err23 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(!pattern2.test(data9)){
+const err23 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{1,64}$"},message:"must match pattern \""+"^[0-9a-f]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -305,11 +311,8 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data8.name !== undefined){
-let data9 = data8.name;
-if(typeof data9 === "string"){
-if(func2(data9) > 128){
-const err24 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err24 = {instancePath:instancePath+"/alertRef/fingerprint",schemaPath:"#/properties/alertRef/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -318,8 +321,12 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(func2(data9) < 1){
-const err25 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data8.labels !== undefined){
+let data10 = data8.labels;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(Object.keys(data10).length > 64){
+const err25 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -328,9 +335,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Object.keys(data10).length < 1){
+const err26 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -339,12 +345,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data8.version !== undefined){
-let data10 = data8.version;
-if(typeof data10 === "string"){
-if(func2(data10) > 64){
-const err27 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+for(const key3 in data10){
+let data11 = data10[key3];
+if(typeof data11 === "string"){
+if(func2(data11) > 256){
+const err27 = {instancePath:instancePath+"/alertRef/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/alertRef/properties/labels/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -355,7 +360,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err28 = {instancePath:instancePath+"/alertRef/labels/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/alertRef/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -365,11 +370,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data8.steps !== undefined){
-let data11 = data8.steps;
-if(Array.isArray(data11)){
-if(data11.length > 200){
-const err29 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+}
+else {
+const err29 = {instancePath:instancePath+"/alertRef/labels",schemaPath:"#/properties/alertRef/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -378,8 +381,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data11.length < 1){
-const err30 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data8.startsAt !== undefined){
+if(!(typeof data8.startsAt === "string")){
+const err30 = {instancePath:instancePath+"/alertRef/startsAt",schemaPath:"#/properties/alertRef/properties/startsAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -388,12 +393,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-const len0 = data11.length;
-for(let i0=0; i0<len0; i0++){
-let data12 = data11[i0];
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.stepNumber === undefined){
-const err31 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/alertRef",schemaPath:"#/properties/alertRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -402,8 +405,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data12.name === undefined){
-const err32 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data.workflowDefinition !== undefined){
+let data13 = data.workflowDefinition;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.name === undefined){
+const err32 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -412,8 +419,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.action === undefined){
-const err33 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data13.steps === undefined){
+const err33 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -422,8 +429,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data12.parameters === undefined){
-const err34 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+for(const key4 in data13){
+if(!(((((key4 === "name") || (key4 === "version")) || (key4 === "steps")) || (key4 === "dependencies")) || (key4 === "aiRecommendations"))){
+const err34 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -432,9 +440,12 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key3 in data12){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key3))){
-const err35 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data13.name !== undefined){
+let data14 = data13.name;
+if(typeof data14 === "string"){
+if(func2(data14) > 128){
+const err35 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -443,11 +454,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.stepNumber !== undefined){
-let data13 = data12.stepNumber;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err36 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func2(data14) < 1){
+const err36 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -456,9 +464,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 10000 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+else {
+const err37 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -467,8 +475,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data13 < 1 || isNaN(data13)){
-const err38 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data13.version !== undefined){
+let data15 = data13.version;
+if(typeof data15 === "string"){
+if(func2(data15) > 64){
+const err38 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -478,12 +490,8 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-if(data12.name !== undefined){
-let data14 = data12.name;
-if(typeof data14 === "string"){
-if(func2(data14) > 128){
-const err39 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err39 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -492,8 +500,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(func2(data14) < 1){
-const err40 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data13.steps !== undefined){
+let data16 = data13.steps;
+if(Array.isArray(data16)){
+if(data16.length > 200){
+const err40 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -502,9 +514,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.length < 1){
+const err41 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -513,11 +524,12 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data12.action !== undefined){
-let data15 = data12.action;
-if(typeof data15 !== "string"){
-const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len0 = data16.length;
+for(let i0=0; i0<len0; i0++){
+let data17 = data16[i0];
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.stepNumber === undefined){
+const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -526,8 +538,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(!((((((((((data15 === "scale-deployment") || (data15 === "restart-deployment")) || (data15 === "update-image")) || (data15 === "restart-pod")) || (data15 === "delete-pod")) || (data15 === "update-configmap")) || (data15 === "update-secret")) || (data15 === "cordon-node")) || (data15 === "drain-node")) || (data15 === "custom"))){
-const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(data17.name === undefined){
+const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -536,12 +548,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data12.targetCluster !== undefined){
-let data16 = data12.targetCluster;
-if(typeof data16 === "string"){
-if(func2(data16) > 256){
-const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data17.action === undefined){
+const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -550,9 +558,8 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.parameters === undefined){
+const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -561,12 +568,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data12.parameters !== undefined){
-let data17 = data12.parameters;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(Object.keys(data17).length > 1){
-const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+for(const key5 in data17){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key5))){
+const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -575,8 +579,11 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(Object.keys(data17).length < 1){
-const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+if(data17.stepNumber !== undefined){
+let data18 = data17.stepNumber;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -585,9 +592,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key4 in data17){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key4))){
-const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 10000 || isNaN(data18)){
+const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -596,12 +603,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data17.scaleDeployment !== undefined){
-let data18 = data17.scaleDeployment;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.namespace === undefined){
-const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data18 < 1 || isNaN(data18)){
+const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -610,8 +613,13 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data18.deployment === undefined){
-const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+}
+if(data17.name !== undefined){
+let data19 = data17.name;
+if(typeof data19 === "string"){
+if(func2(data19) > 128){
+const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -620,8 +628,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data18.replicas === undefined){
-const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+if(func2(data19) < 1){
+const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -630,9 +638,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-for(const key5 in data18){
-if(!(((key5 === "namespace") || (key5 === "deployment")) || (key5 === "replicas"))){
-const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+else {
+const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -642,11 +650,10 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data18.namespace !== undefined){
-let data19 = data18.namespace;
-if(typeof data19 === "string"){
-if(func2(data19) > 63){
-const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data17.action !== undefined){
+let data20 = data17.action;
+if(typeof data20 !== "string"){
+const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -655,8 +662,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(!pattern0.test(data19)){
-const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!((((((((((data20 === "scale-deployment") || (data20 === "restart-deployment")) || (data20 === "update-image")) || (data20 === "restart-pod")) || (data20 === "delete-pod")) || (data20 === "update-configmap")) || (data20 === "update-secret")) || (data20 === "cordon-node")) || (data20 === "drain-node")) || (data20 === "custom"))){
+const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -666,8 +673,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data17.targetCluster !== undefined){
+let data21 = data17.targetCluster;
+if(typeof data21 === "string"){
+if(func2(data21) > 256){
+const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -677,11 +687,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data18.deployment !== undefined){
-let data20 = data18.deployment;
-if(typeof data20 === "string"){
-if(func2(data20) > 253){
-const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -690,8 +697,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(!pattern1.test(data20)){
-const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data17.parameters !== undefined){
+let data22 = data17.parameters;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(Object.keys(data22).length > 1){
+const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -700,9 +711,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-else {
-const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Object.keys(data22).length < 1){
+const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -711,11 +721,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data18.replicas !== undefined){
-let data21 = data18.replicas;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key6 in data22){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key6))){
+const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -724,9 +732,12 @@ vErrors.push(err59);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 10000 || isNaN(data21)){
-const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data22.scaleDeployment !== undefined){
+let data23 = data22.scaleDeployment;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.namespace === undefined){
+const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -735,8 +746,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data23.deployment === undefined){
+const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -745,11 +756,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data23.replicas === undefined){
+const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -758,12 +766,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data17.restartDeployment !== undefined){
-let data22 = data17.restartDeployment;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.namespace === undefined){
-const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key7 in data23){
+if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "replicas"))){
+const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -772,8 +777,12 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data22.deployment === undefined){
-const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+if(data23.namespace !== undefined){
+let data24 = data23.namespace;
+if(typeof data24 === "string"){
+if(func2(data24) > 63){
+const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -782,9 +791,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-for(const key6 in data22){
-if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "gracePeriod"))){
-const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(!pattern0.test(data24)){
+const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -794,11 +802,8 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data22.namespace !== undefined){
-let data23 = data22.namespace;
-if(typeof data23 === "string"){
-if(func2(data23) > 63){
-const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -807,8 +812,12 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(!pattern0.test(data23)){
-const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data23.deployment !== undefined){
+let data25 = data23.deployment;
+if(typeof data25 === "string"){
+if(func2(data25) > 253){
+const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -817,9 +826,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-else {
-const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data25)){
+const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -829,11 +837,8 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data22.deployment !== undefined){
-let data24 = data22.deployment;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -842,8 +847,11 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(!pattern1.test(data24)){
-const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data23.replicas !== undefined){
+let data26 = data23.replicas;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -852,9 +860,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-else {
-const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 10000 || isNaN(data26)){
+const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -863,12 +871,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-if(data22.gracePeriod !== undefined){
-let data25 = data22.gracePeriod;
-if(typeof data25 === "string"){
-if(func2(data25) > 32){
-const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data26 < 0 || isNaN(data26)){
+const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -877,8 +881,11 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(!pattern6.test(data25)){
-const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -888,8 +895,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-else {
-const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.restartDeployment !== undefined){
+let data27 = data22.restartDeployment;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.namespace === undefined){
+const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -898,10 +908,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-}
-else {
-const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data27.deployment === undefined){
+const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -910,12 +918,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-if(data17.updateImage !== undefined){
-let data26 = data17.updateImage;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.namespace === undefined){
-const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key8 in data27){
+if(!(((key8 === "namespace") || (key8 === "deployment")) || (key8 === "gracePeriod"))){
+const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -924,8 +929,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data26.deployment === undefined){
-const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+if(data27.namespace !== undefined){
+let data28 = data27.namespace;
+if(typeof data28 === "string"){
+if(func2(data28) > 63){
+const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -934,8 +943,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data26.container === undefined){
-const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+if(!pattern0.test(data28)){
+const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -944,8 +953,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data26.newImage === undefined){
-const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+}
+else {
+const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -954,9 +964,12 @@ vErrors.push(err79);
 }
 errors++;
 }
-for(const key7 in data26){
-if(!((((key7 === "namespace") || (key7 === "deployment")) || (key7 === "container")) || (key7 === "newImage"))){
-const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data27.deployment !== undefined){
+let data29 = data27.deployment;
+if(typeof data29 === "string"){
+if(func2(data29) > 253){
+const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -965,12 +978,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-if(data26.namespace !== undefined){
-let data27 = data26.namespace;
-if(typeof data27 === "string"){
-if(func2(data27) > 63){
-const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern1.test(data29)){
+const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -979,8 +988,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(!pattern0.test(data27)){
-const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -990,8 +1000,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-else {
-const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data27.gracePeriod !== undefined){
+let data30 = data27.gracePeriod;
+if(typeof data30 === "string"){
+if(func2(data30) > 32){
+const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1000,12 +1013,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-if(data26.deployment !== undefined){
-let data28 = data26.deployment;
-if(typeof data28 === "string"){
-if(func2(data28) > 253){
-const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern7.test(data30)){
+const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1014,8 +1023,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(!pattern1.test(data28)){
-const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1025,8 +1035,9 @@ vErrors.push(err85);
 errors++;
 }
 }
+}
 else {
-const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1036,11 +1047,11 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(data26.container !== undefined){
-let data29 = data26.container;
-if(typeof data29 === "string"){
-if(func2(data29) > 63){
-const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data22.updateImage !== undefined){
+let data31 = data22.updateImage;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.namespace === undefined){
+const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1049,8 +1060,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(!pattern0.test(data29)){
-const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data31.deployment === undefined){
+const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1059,9 +1070,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.container === undefined){
+const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1070,12 +1080,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-if(data26.newImage !== undefined){
-let data30 = data26.newImage;
-if(typeof data30 === "string"){
-if(func2(data30) > 512){
-const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(data31.newImage === undefined){
+const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1084,8 +1090,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(func2(data30) < 1){
-const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key9 in data31){
+if(!((((key9 === "namespace") || (key9 === "deployment")) || (key9 === "container")) || (key9 === "newImage"))){
+const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1095,8 +1102,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-else {
-const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.namespace !== undefined){
+let data32 = data31.namespace;
+if(typeof data32 === "string"){
+if(func2(data32) > 63){
+const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1105,10 +1115,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-}
-else {
-const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data32)){
+const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1118,11 +1126,8 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data17.restartPod !== undefined){
-let data31 = data17.restartPod;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.namespace === undefined){
-const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+else {
+const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1131,9 +1136,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-for(const key8 in data31){
-if(!((((key8 === "namespace") || (key8 === "podName")) || (key8 === "selector")) || (key8 === "gracePeriod"))){
-const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(data31.deployment !== undefined){
+let data33 = data31.deployment;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1142,12 +1150,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-if(data31.namespace !== undefined){
-let data32 = data31.namespace;
-if(typeof data32 === "string"){
-if(func2(data32) > 63){
-const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern1.test(data33)){
+const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1156,8 +1160,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(!pattern0.test(data32)){
-const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1167,8 +1172,11 @@ vErrors.push(err97);
 errors++;
 }
 }
-else {
-const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.container !== undefined){
+let data34 = data31.container;
+if(typeof data34 === "string"){
+if(func2(data34) > 63){
+const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1177,12 +1185,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-if(data31.podName !== undefined){
-let data33 = data31.podName;
-if(typeof data33 === "string"){
-if(func2(data33) > 253){
-const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern0.test(data34)){
+const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1191,8 +1195,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern1.test(data33)){
-const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1202,8 +1207,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-else {
-const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.newImage !== undefined){
+let data35 = data31.newImage;
+if(typeof data35 === "string"){
+if(func2(data35) > 512){
+const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1212,12 +1220,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-if(data31.selector !== undefined){
-let data34 = data31.selector;
-if(typeof data34 === "string"){
-if(func2(data34) > 1024){
-const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(func2(data35) < 1){
+const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1228,7 +1232,7 @@ errors++;
 }
 }
 else {
-const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1238,11 +1242,9 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data31.gracePeriod !== undefined){
-let data35 = data31.gracePeriod;
-if(typeof data35 === "string"){
-if(func2(data35) > 32){
-const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1251,8 +1253,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(!pattern6.test(data35)){
-const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data22.restartPod !== undefined){
+let data36 = data22.restartPod;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.namespace === undefined){
+const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1261,9 +1267,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-else {
-const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key10 in data36){
+if(!((((key10 === "namespace") || (key10 === "podName")) || (key10 === "selector")) || (key10 === "gracePeriod"))){
+const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1273,9 +1279,11 @@ vErrors.push(err106);
 errors++;
 }
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.namespace !== undefined){
+let data37 = data36.namespace;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1284,12 +1292,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-if(data17.deletePod !== undefined){
-let data36 = data17.deletePod;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.namespace === undefined){
-const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern0.test(data37)){
+const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1298,8 +1302,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data36.podName === undefined){
-const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+}
+else {
+const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1308,9 +1313,12 @@ vErrors.push(err109);
 }
 errors++;
 }
-for(const key9 in data36){
-if(!(((key9 === "namespace") || (key9 === "podName")) || (key9 === "gracePeriod"))){
-const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data36.podName !== undefined){
+let data38 = data36.podName;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1319,12 +1327,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-if(data36.namespace !== undefined){
-let data37 = data36.namespace;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern1.test(data38)){
+const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1333,8 +1337,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(!pattern0.test(data37)){
-const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1344,8 +1349,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-else {
-const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.selector !== undefined){
+let data39 = data36.selector;
+if(typeof data39 === "string"){
+if(func2(data39) > 1024){
+const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1355,11 +1363,8 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data36.podName !== undefined){
-let data38 = data36.podName;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1368,8 +1373,12 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(!pattern1.test(data38)){
-const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data36.gracePeriod !== undefined){
+let data40 = data36.gracePeriod;
+if(typeof data40 === "string"){
+if(func2(data40) > 32){
+const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1378,9 +1387,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-else {
-const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data40)){
+const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1390,11 +1398,8 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data36.gracePeriod !== undefined){
-let data39 = data36.gracePeriod;
-if(typeof data39 === "string"){
-if(func2(data39) > 32){
-const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+else {
+const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1403,8 +1408,10 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(!pattern6.test(data39)){
-const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+}
+else {
+const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1414,8 +1421,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-else {
-const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.deletePod !== undefined){
+let data41 = data22.deletePod;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.namespace === undefined){
+const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1424,10 +1434,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-}
-else {
-const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data41.podName === undefined){
+const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1436,12 +1444,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data17.updateConfigMap !== undefined){
-let data40 = data17.updateConfigMap;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.namespace === undefined){
-const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key11 in data41){
+if(!(((key11 === "namespace") || (key11 === "podName")) || (key11 === "gracePeriod"))){
+const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1450,8 +1455,12 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data40.name === undefined){
-const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data41.namespace !== undefined){
+let data42 = data41.namespace;
+if(typeof data42 === "string"){
+if(func2(data42) > 63){
+const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1460,8 +1469,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data40.dataUpdates === undefined){
-const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+if(!pattern0.test(data42)){
+const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1470,9 +1479,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key10 in data40){
-if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
-const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1482,11 +1491,11 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data40.namespace !== undefined){
-let data41 = data40.namespace;
-if(typeof data41 === "string"){
-if(func2(data41) > 63){
-const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data41.podName !== undefined){
+let data43 = data41.podName;
+if(typeof data43 === "string"){
+if(func2(data43) > 253){
+const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1495,8 +1504,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(!pattern0.test(data41)){
-const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data43)){
+const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1507,7 +1516,7 @@ errors++;
 }
 }
 else {
-const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1517,11 +1526,11 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data40.name !== undefined){
-let data42 = data40.name;
-if(typeof data42 === "string"){
-if(func2(data42) > 253){
-const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data41.gracePeriod !== undefined){
+let data44 = data41.gracePeriod;
+if(typeof data44 === "string"){
+if(func2(data44) > 32){
+const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1530,8 +1539,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(!pattern1.test(data42)){
-const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern7.test(data44)){
+const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1542,7 +1551,7 @@ errors++;
 }
 }
 else {
-const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1552,11 +1561,9 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data40.dataUpdates !== undefined){
-let data43 = data40.dataUpdates;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(Object.keys(data43).length > 64){
-const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1565,11 +1572,12 @@ vErrors.push(err131);
 }
 errors++;
 }
-for(const key11 in data43){
-let data44 = data43[key11];
-if(typeof data44 === "string"){
-if(func2(data44) > 4096){
-const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data22.updateConfigMap !== undefined){
+let data45 = data22.updateConfigMap;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.namespace === undefined){
+const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1578,9 +1586,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-else {
-const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data45.name === undefined){
+const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1589,10 +1596,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data45.dataUpdates === undefined){
+const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1601,10 +1606,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-}
-else {
-const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key12 in data45){
+if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
+const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1614,11 +1618,11 @@ vErrors.push(err135);
 errors++;
 }
 }
-if(data17.updateSecret !== undefined){
-let data45 = data17.updateSecret;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.namespace === undefined){
-const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1627,8 +1631,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data45.name === undefined){
-const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(!pattern0.test(data46)){
+const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1637,8 +1641,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data45.dataUpdates === undefined){
-const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+}
+else {
+const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1647,9 +1652,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-for(const key12 in data45){
-if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
-const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1658,12 +1666,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-if(data45.namespace !== undefined){
-let data46 = data45.namespace;
-if(typeof data46 === "string"){
-if(func2(data46) > 63){
-const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern1.test(data47)){
+const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1672,8 +1676,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(!pattern0.test(data46)){
-const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1683,8 +1688,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-else {
-const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1693,12 +1701,11 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-if(data45.name !== undefined){
-let data47 = data45.name;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+for(const key13 in data48){
+let data49 = data48[key13];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1707,8 +1714,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1718,8 +1726,9 @@ vErrors.push(err144);
 errors++;
 }
 }
+}
 else {
-const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1729,11 +1738,9 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data45.dataUpdates !== undefined){
-let data48 = data45.dataUpdates;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(Object.keys(data48).length > 64){
-const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+}
+else {
+const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1742,11 +1749,12 @@ vErrors.push(err146);
 }
 errors++;
 }
-for(const key13 in data48){
-let data49 = data48[key13];
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data22.updateSecret !== undefined){
+let data50 = data22.updateSecret;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.namespace === undefined){
+const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1755,9 +1763,8 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.name === undefined){
+const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1766,10 +1773,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key14 in data50){
+if(!((((key14 === "namespace") || (key14 === "name")) || (key14 === "dataUpdates")) || (key14 === "secretRef"))){
+const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1779,9 +1785,11 @@ vErrors.push(err149);
 errors++;
 }
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.namespace !== undefined){
+let data51 = data50.namespace;
+if(typeof data51 === "string"){
+if(func2(data51) > 63){
+const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1790,12 +1798,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data17.cordonNode !== undefined){
-let data50 = data17.cordonNode;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.nodeName === undefined){
-const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(!pattern0.test(data51)){
+const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1804,9 +1808,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-for(const key14 in data50){
-if(!(key14 === "nodeName")){
-const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+else {
+const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1816,11 +1820,11 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data50.nodeName !== undefined){
-let data51 = data50.nodeName;
-if(typeof data51 === "string"){
-if(func2(data51) > 253){
-const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data50.name !== undefined){
+let data52 = data50.name;
+if(typeof data52 === "string"){
+if(func2(data52) > 253){
+const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1829,8 +1833,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(!pattern1.test(data51)){
-const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern1.test(data52)){
+const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1841,7 +1845,7 @@ errors++;
 }
 }
 else {
-const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1851,9 +1855,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-}
-else {
-const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.dataUpdates !== undefined){
+let data53 = data50.dataUpdates;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(Object.keys(data53).length > 64){
+const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1862,12 +1868,11 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-if(data17.drainNode !== undefined){
-let data52 = data17.drainNode;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-if(data52.nodeName === undefined){
-const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+for(const key15 in data53){
+let data54 = data53[key15];
+if(typeof data54 === "string"){
+if(func2(data54) > 4096){
+const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1876,9 +1881,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-for(const key15 in data52){
-if(!((((key15 === "nodeName") || (key15 === "gracePeriod")) || (key15 === "ignoreDaemonSets")) || (key15 === "deleteLocalData"))){
-const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1888,11 +1893,9 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data52.nodeName !== undefined){
-let data53 = data52.nodeName;
-if(typeof data53 === "string"){
-if(func2(data53) > 253){
-const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1901,8 +1904,12 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(!pattern1.test(data53)){
-const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data50.secretRef !== undefined){
+let data55 = data50.secretRef;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(data55.name === undefined){
+const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1911,9 +1918,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-else {
-const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key16 in data55){
+if(!((key16 === "name") || (key16 === "keys"))){
+const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1923,11 +1930,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data52.gracePeriod !== undefined){
-let data54 = data52.gracePeriod;
-if(typeof data54 === "string"){
-if(func2(data54) > 32){
-const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data55.name !== undefined){
+let data56 = data55.name;
+if(typeof data56 === "string"){
+if(func2(data56) > 253){
+const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1936,8 +1943,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(!pattern6.test(data54)){
-const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(!pattern1.test(data56)){
+const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1948,7 +1955,7 @@ errors++;
 }
 }
 else {
-const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1958,9 +1965,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data52.ignoreDaemonSets !== undefined){
-if(typeof data52.ignoreDaemonSets !== "boolean"){
-const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data55.keys !== undefined){
+let data57 = data55.keys;
+if(Array.isArray(data57)){
+if(data57.length > 64){
+const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1969,10 +1978,12 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data52.deleteLocalData !== undefined){
-if(typeof data52.deleteLocalData !== "boolean"){
-const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const len1 = data57.length;
+for(let i1=0; i1<len1; i1++){
+let data58 = data57[i1];
+if(typeof data58 === "string"){
+if(func2(data58) > 253){
+const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1981,10 +1992,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-}
-else {
-const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data58) < 1){
+const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -1994,11 +2003,8 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data17.custom !== undefined){
-let data57 = data17.custom;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.actionType === undefined){
-const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+else {
+const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2007,9 +2013,10 @@ vErrors.push(err168);
 }
 errors++;
 }
-for(const key16 in data57){
-if(!((key16 === "actionType") || (key16 === "config"))){
-const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2019,11 +2026,9 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data57.actionType !== undefined){
-let data58 = data57.actionType;
-if(typeof data58 === "string"){
-if(func2(data58) > 128){
-const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2032,8 +2037,10 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(func2(data58) < 1){
-const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2043,8 +2050,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-else {
-const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data22.cordonNode !== undefined){
+let data59 = data22.cordonNode;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.nodeName === undefined){
+const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2053,12 +2063,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-if(data57.config !== undefined){
-let data59 = data57.config;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(Object.keys(data59).length > 64){
-const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key17 in data59){
+if(!(key17 === "nodeName")){
+const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2067,11 +2074,12 @@ vErrors.push(err173);
 }
 errors++;
 }
-for(const key17 in data59){
-let data60 = data59[key17];
+}
+if(data59.nodeName !== undefined){
+let data60 = data59.nodeName;
 if(typeof data60 === "string"){
-if(func2(data60) > 4096){
-const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data60) > 253){
+const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2080,9 +2088,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-else {
-const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data60)){
+const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2092,9 +2099,8 @@ vErrors.push(err175);
 errors++;
 }
 }
-}
 else {
-const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2106,7 +2112,7 @@ errors++;
 }
 }
 else {
-const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2116,9 +2122,11 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data22.drainNode !== undefined){
+let data61 = data22.drainNode;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(data61.nodeName === undefined){
+const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2127,10 +2135,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-if(data12.criticalStep !== undefined){
-if(typeof data12.criticalStep !== "boolean"){
-const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key18 in data61){
+if(!(((((key18 === "nodeName") || (key18 === "gracePeriod")) || (key18 === "ignoreDaemonSets")) || (key18 === "deleteLocalData")) || (key18 === "force"))){
+const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2140,10 +2147,11 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data12.maxRetries !== undefined){
-let data62 = data12.maxRetries;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data61.nodeName !== undefined){
+let data62 = data61.nodeName;
+if(typeof data62 === "string"){
+if(func2(data62) > 253){
+const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2152,9 +2160,8 @@ vErrors.push(err180);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 10 || isNaN(data62)){
-const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(!pattern1.test(data62)){
+const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2163,8 +2170,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2174,12 +2182,11 @@ vErrors.push(err182);
 errors++;
 }
 }
-}
-if(data12.timeout !== undefined){
-let data63 = data12.timeout;
+if(data61.gracePeriod !== undefined){
+let data63 = data61.gracePeriod;
 if(typeof data63 === "string"){
 if(func2(data63) > 32){
-const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2188,8 +2195,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(!pattern6.test(data63)){
-const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(!pattern7.test(data63)){
+const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2200,7 +2207,7 @@ errors++;
 }
 }
 else {
-const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2210,11 +2217,9 @@ vErrors.push(err185);
 errors++;
 }
 }
-if(data12.dependsOn !== undefined){
-let data64 = data12.dependsOn;
-if(Array.isArray(data64)){
-if(data64.length > 32){
-const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data61.ignoreDaemonSets !== undefined){
+if(typeof data61.ignoreDaemonSets !== "boolean"){
+const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2223,11 +2228,10 @@ vErrors.push(err186);
 }
 errors++;
 }
-const len1 = data64.length;
-for(let i1=0; i1<len1; i1++){
-let data65 = data64[i1];
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data61.deleteLocalData !== undefined){
+if(typeof data61.deleteLocalData !== "boolean"){
+const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2236,9 +2240,10 @@ vErrors.push(err187);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 10000 || isNaN(data65)){
-const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data61.force !== undefined){
+if(typeof data61.force !== "boolean"){
+const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/force",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2247,8 +2252,10 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data65 < 1 || isNaN(data65)){
-const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2258,10 +2265,11 @@ vErrors.push(err189);
 errors++;
 }
 }
-}
-}
-else {
-const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data22.custom !== undefined){
+let data67 = data22.custom;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.actionType === undefined){
+const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2270,12 +2278,9 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-if(data12.rollbackSpec !== undefined){
-let data66 = data12.rollbackSpec;
-if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
-if(data66.action === undefined){
-const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+for(const key19 in data67){
+if(!((key19 === "actionType") || (key19 === "config"))){
+const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2284,8 +2289,12 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data66.parameters === undefined){
-const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+}
+if(data67.actionType !== undefined){
+let data68 = data67.actionType;
+if(typeof data68 === "string"){
+if(func2(data68) > 128){
+const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2294,9 +2303,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-for(const key18 in data66){
-if(!(((key18 === "action") || (key18 === "parameters")) || (key18 === "timeout"))){
-const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(func2(data68) < 1){
+const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2306,10 +2314,8 @@ vErrors.push(err193);
 errors++;
 }
 }
-if(data66.action !== undefined){
-let data67 = data66.action;
-if(typeof data67 !== "string"){
-const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2318,8 +2324,12 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(!(((((data67 === "restore-previous-deployment") || (data67 === "scale-to-previous")) || (data67 === "restore-previous-config")) || (data67 === "uncordon-node")) || (data67 === "custom"))){
-const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+}
+if(data67.config !== undefined){
+let data69 = data67.config;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(Object.keys(data69).length > 64){
+const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2328,12 +2338,11 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-if(data66.parameters !== undefined){
-let data68 = data66.parameters;
-if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(Object.keys(data68).length > 1){
-const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+for(const key20 in data69){
+let data70 = data69[key20];
+if(typeof data70 === "string"){
+if(func2(data70) > 4096){
+const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2342,8 +2351,9 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(Object.keys(data68).length < 1){
-const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2352,9 +2362,10 @@ vErrors.push(err197);
 }
 errors++;
 }
-for(const key19 in data68){
-if(!(((((key19 === "restorePreviousDeployment") || (key19 === "scaleToPrevious")) || (key19 === "restorePreviousConfig")) || (key19 === "uncordonNode")) || (key19 === "custom"))){
-const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2364,11 +2375,9 @@ vErrors.push(err198);
 errors++;
 }
 }
-if(data68.restorePreviousDeployment !== undefined){
-let data69 = data68.restorePreviousDeployment;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.namespace === undefined){
-const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+}
+else {
+const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2377,8 +2386,10 @@ vErrors.push(err199);
 }
 errors++;
 }
-if(data69.deployment === undefined){
-const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+}
+else {
+const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2387,9 +2398,10 @@ vErrors.push(err200);
 }
 errors++;
 }
-for(const key20 in data69){
-if(!(((key20 === "namespace") || (key20 === "deployment")) || (key20 === "revision"))){
-const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+if(data17.criticalStep !== undefined){
+if(typeof data17.criticalStep !== "boolean"){
+const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2399,11 +2411,10 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data69.namespace !== undefined){
-let data70 = data69.namespace;
-if(typeof data70 === "string"){
-if(func2(data70) > 63){
-const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data17.maxRetries !== undefined){
+let data72 = data17.maxRetries;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2412,8 +2423,9 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(!pattern0.test(data70)){
-const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 10 || isNaN(data72)){
+const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2422,9 +2434,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-else {
-const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data72 < 0 || isNaN(data72)){
+const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2434,11 +2445,12 @@ vErrors.push(err204);
 errors++;
 }
 }
-if(data69.deployment !== undefined){
-let data71 = data69.deployment;
-if(typeof data71 === "string"){
-if(func2(data71) > 253){
-const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+if(data17.timeout !== undefined){
+let data73 = data17.timeout;
+if(typeof data73 === "string"){
+if(func2(data73) > 32){
+const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2447,8 +2459,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(!pattern1.test(data71)){
-const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern7.test(data73)){
+const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2459,7 +2471,7 @@ errors++;
 }
 }
 else {
-const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2469,10 +2481,11 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data69.revision !== undefined){
-let data72 = data69.revision;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data17.dependsOn !== undefined){
+let data74 = data17.dependsOn;
+if(Array.isArray(data74)){
+if(data74.length > 32){
+const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2481,9 +2494,11 @@ vErrors.push(err208);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1000000 || isNaN(data72)){
-const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+const len2 = data74.length;
+for(let i2=0; i2<len2; i2++){
+let data75 = data74[i2];
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2492,8 +2507,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(data72 < 0 || isNaN(data72)){
-const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 10000 || isNaN(data75)){
+const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2502,11 +2518,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75 < 1 || isNaN(data75)){
+const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2516,11 +2529,10 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data68.scaleToPrevious !== undefined){
-let data73 = data68.scaleToPrevious;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.namespace === undefined){
-const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+}
+}
+else {
+const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2529,8 +2541,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data73.deployment === undefined){
-const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+if(data17.rollbackSpec !== undefined){
+let data76 = data17.rollbackSpec;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(data76.action === undefined){
+const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2539,8 +2555,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(data73.previousReplicas === undefined){
-const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+if(data76.parameters === undefined){
+const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2549,9 +2565,9 @@ vErrors.push(err214);
 }
 errors++;
 }
-for(const key21 in data73){
-if(!(((key21 === "namespace") || (key21 === "deployment")) || (key21 === "previousReplicas"))){
-const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+for(const key21 in data76){
+if(!(((key21 === "action") || (key21 === "parameters")) || (key21 === "timeout"))){
+const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2561,11 +2577,10 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data73.namespace !== undefined){
-let data74 = data73.namespace;
-if(typeof data74 === "string"){
-if(func2(data74) > 63){
-const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data76.action !== undefined){
+let data77 = data76.action;
+if(typeof data77 !== "string"){
+const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2574,8 +2589,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(!pattern0.test(data74)){
-const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!(((((data77 === "restore-previous-deployment") || (data77 === "scale-to-previous")) || (data77 === "restore-previous-config")) || (data77 === "uncordon-node")) || (data77 === "custom"))){
+const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2585,8 +2600,11 @@ vErrors.push(err217);
 errors++;
 }
 }
-else {
-const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data76.parameters !== undefined){
+let data78 = data76.parameters;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(Object.keys(data78).length > 1){
+const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2595,12 +2613,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-if(data73.deployment !== undefined){
-let data75 = data73.deployment;
-if(typeof data75 === "string"){
-if(func2(data75) > 253){
-const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(Object.keys(data78).length < 1){
+const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2609,8 +2623,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-if(!pattern1.test(data75)){
-const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+for(const key22 in data78){
+if(!(((((key22 === "restorePreviousDeployment") || (key22 === "scaleToPrevious")) || (key22 === "restorePreviousConfig")) || (key22 === "uncordonNode")) || (key22 === "custom"))){
+const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2620,8 +2635,11 @@ vErrors.push(err220);
 errors++;
 }
 }
-else {
-const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data78.restorePreviousDeployment !== undefined){
+let data79 = data78.restorePreviousDeployment;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(data79.namespace === undefined){
+const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2630,11 +2648,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-}
-if(data73.previousReplicas !== undefined){
-let data76 = data73.previousReplicas;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data79.deployment === undefined){
+const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2643,9 +2658,9 @@ vErrors.push(err222);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 10000 || isNaN(data76)){
-const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+for(const key23 in data79){
+if(!(((key23 === "namespace") || (key23 === "deployment")) || (key23 === "revision"))){
+const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2654,8 +2669,12 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(data76 < 0 || isNaN(data76)){
-const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data79.namespace !== undefined){
+let data80 = data79.namespace;
+if(typeof data80 === "string"){
+if(func2(data80) > 63){
+const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2664,11 +2683,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data80)){
+const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2678,11 +2694,8 @@ vErrors.push(err225);
 errors++;
 }
 }
-if(data68.restorePreviousConfig !== undefined){
-let data77 = data68.restorePreviousConfig;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.namespace === undefined){
-const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+else {
+const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2691,8 +2704,12 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data77.name === undefined){
-const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data79.deployment !== undefined){
+let data81 = data79.deployment;
+if(typeof data81 === "string"){
+if(func2(data81) > 253){
+const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2701,8 +2718,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data77.type === undefined){
-const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(!pattern1.test(data81)){
+const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2711,9 +2728,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-for(const key22 in data77){
-if(!((((key22 === "namespace") || (key22 === "name")) || (key22 === "type")) || (key22 === "snapshot"))){
-const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+}
+else {
+const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2723,11 +2740,10 @@ vErrors.push(err229);
 errors++;
 }
 }
-if(data77.namespace !== undefined){
-let data78 = data77.namespace;
-if(typeof data78 === "string"){
-if(func2(data78) > 63){
-const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data79.revision !== undefined){
+let data82 = data79.revision;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2736,8 +2752,9 @@ vErrors.push(err230);
 }
 errors++;
 }
-if(!pattern0.test(data78)){
-const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 > 1000000 || isNaN(data82)){
+const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2746,9 +2763,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-}
-else {
-const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data82 < 0 || isNaN(data82)){
+const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2758,11 +2774,10 @@ vErrors.push(err232);
 errors++;
 }
 }
-if(data77.name !== undefined){
-let data79 = data77.name;
-if(typeof data79 === "string"){
-if(func2(data79) > 253){
-const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+}
+else {
+const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2771,8 +2786,12 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(!pattern1.test(data79)){
-const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data78.scaleToPrevious !== undefined){
+let data83 = data78.scaleToPrevious;
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+if(data83.namespace === undefined){
+const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2781,9 +2800,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-}
-else {
-const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data83.deployment === undefined){
+const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2792,11 +2810,9 @@ vErrors.push(err235);
 }
 errors++;
 }
-}
-if(data77.type !== undefined){
-let data80 = data77.type;
-if(typeof data80 !== "string"){
-const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key24 in data83){
+if(!(((key24 === "namespace") || (key24 === "deployment")) || (key24 === "previousReplicas"))){
+const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2805,8 +2821,12 @@ vErrors.push(err236);
 }
 errors++;
 }
-if(!((data80 === "ConfigMap") || (data80 === "Secret"))){
-const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+if(data83.namespace !== undefined){
+let data84 = data83.namespace;
+if(typeof data84 === "string"){
+if(func2(data84) > 63){
+const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2815,12 +2835,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-}
-if(data77.snapshot !== undefined){
-let data81 = data77.snapshot;
-if(typeof data81 === "string"){
-if(func2(data81) > 256){
-const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(!pattern0.test(data84)){
+const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2831,7 +2847,7 @@ errors++;
 }
 }
 else {
-const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2841,9 +2857,11 @@ vErrors.push(err239);
 errors++;
 }
 }
-}
-else {
-const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data83.deployment !== undefined){
+let data85 = data83.deployment;
+if(typeof data85 === "string"){
+if(func2(data85) > 253){
+const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2852,12 +2870,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-}
-if(data68.uncordonNode !== undefined){
-let data82 = data68.uncordonNode;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.nodeName === undefined){
-const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(!pattern1.test(data85)){
+const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2866,9 +2880,9 @@ vErrors.push(err241);
 }
 errors++;
 }
-for(const key23 in data82){
-if(!(key23 === "nodeName")){
-const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+else {
+const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2878,11 +2892,10 @@ vErrors.push(err242);
 errors++;
 }
 }
-if(data82.nodeName !== undefined){
-let data83 = data82.nodeName;
-if(typeof data83 === "string"){
-if(func2(data83) > 253){
-const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data83.previousReplicas !== undefined){
+let data86 = data83.previousReplicas;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2891,8 +2904,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-if(!pattern1.test(data83)){
-const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 > 10000 || isNaN(data86)){
+const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2901,9 +2915,8 @@ vErrors.push(err244);
 }
 errors++;
 }
-}
-else {
-const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data86 < 0 || isNaN(data86)){
+const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2914,8 +2927,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2925,11 +2939,11 @@ vErrors.push(err246);
 errors++;
 }
 }
-if(data68.custom !== undefined){
-let data84 = data68.custom;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-if(data84.actionType === undefined){
-const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(data78.restorePreviousConfig !== undefined){
+let data87 = data78.restorePreviousConfig;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(data87.namespace === undefined){
+const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2938,9 +2952,8 @@ vErrors.push(err247);
 }
 errors++;
 }
-for(const key24 in data84){
-if(!((key24 === "actionType") || (key24 === "config"))){
-const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(data87.name === undefined){
+const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2949,12 +2962,8 @@ vErrors.push(err248);
 }
 errors++;
 }
-}
-if(data84.actionType !== undefined){
-let data85 = data84.actionType;
-if(typeof data85 === "string"){
-if(func2(data85) > 128){
-const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data87.type === undefined){
+const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2963,8 +2972,9 @@ vErrors.push(err249);
 }
 errors++;
 }
-if(func2(data85) < 1){
-const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key25 in data87){
+if(!((((key25 === "namespace") || (key25 === "name")) || (key25 === "type")) || (key25 === "snapshot"))){
+const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2974,8 +2984,11 @@ vErrors.push(err250);
 errors++;
 }
 }
-else {
-const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data87.namespace !== undefined){
+let data88 = data87.namespace;
+if(typeof data88 === "string"){
+if(func2(data88) > 63){
+const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2984,12 +2997,8 @@ vErrors.push(err251);
 }
 errors++;
 }
-}
-if(data84.config !== undefined){
-let data86 = data84.config;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(Object.keys(data86).length > 64){
-const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(!pattern0.test(data88)){
+const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -2998,11 +3007,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-for(const key25 in data86){
-let data87 = data86[key25];
-if(typeof data87 === "string"){
-if(func2(data87) > 4096){
-const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3012,8 +3019,11 @@ vErrors.push(err253);
 errors++;
 }
 }
-else {
-const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data87.name !== undefined){
+let data89 = data87.name;
+if(typeof data89 === "string"){
+if(func2(data89) > 253){
+const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3022,10 +3032,8 @@ vErrors.push(err254);
 }
 errors++;
 }
-}
-}
-else {
-const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data89)){
+const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3035,9 +3043,8 @@ vErrors.push(err255);
 errors++;
 }
 }
-}
 else {
-const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3047,9 +3054,10 @@ vErrors.push(err256);
 errors++;
 }
 }
-}
-else {
-const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data87.type !== undefined){
+let data90 = data87.type;
+if(typeof data90 !== "string"){
+const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3058,12 +3066,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-}
-if(data66.timeout !== undefined){
-let data88 = data66.timeout;
-if(typeof data88 === "string"){
-if(func2(data88) > 32){
-const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!((data90 === "ConfigMap") || (data90 === "Secret"))){
+const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3072,8 +3076,12 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(!pattern6.test(data88)){
-const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data87.snapshot !== undefined){
+let data91 = data87.snapshot;
+if(typeof data91 === "string"){
+if(func2(data91) > 256){
+const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3084,7 +3092,7 @@ errors++;
 }
 }
 else {
-const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3096,7 +3104,7 @@ errors++;
 }
 }
 else {
-const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3106,9 +3114,11 @@ vErrors.push(err261);
 errors++;
 }
 }
-}
-else {
-const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.uncordonNode !== undefined){
+let data92 = data78.uncordonNode;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.nodeName === undefined){
+const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3117,10 +3127,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-}
-else {
-const err263 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key26 in data92){
+if(!(key26 === "nodeName")){
+const err263 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3130,11 +3139,11 @@ vErrors.push(err263);
 errors++;
 }
 }
-if(data8.dependencies !== undefined){
-let data89 = data8.dependencies;
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-if(Object.keys(data89).length > 200){
-const err264 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+if(data92.nodeName !== undefined){
+let data93 = data92.nodeName;
+if(typeof data93 === "string"){
+if(func2(data93) > 253){
+const err264 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3143,11 +3152,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-for(const key26 in data89){
-let data90 = data89[key26];
-if(Array.isArray(data90)){
-if(data90.length > 32){
-const err265 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(!pattern1.test(data93)){
+const err265 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3156,12 +3162,9 @@ vErrors.push(err265);
 }
 errors++;
 }
-const len2 = data90.length;
-for(let i2=0; i2<len2; i2++){
-let data91 = data90[i2];
-if(typeof data91 === "string"){
-if(func2(data91) > 128){
-const err266 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err266 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3171,8 +3174,9 @@ vErrors.push(err266);
 errors++;
 }
 }
+}
 else {
-const err267 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i2,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err267 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3182,9 +3186,11 @@ vErrors.push(err267);
 errors++;
 }
 }
-}
-else {
-const err268 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data78.custom !== undefined){
+let data94 = data78.custom;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+if(data94.actionType === undefined){
+const err268 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3193,10 +3199,9 @@ vErrors.push(err268);
 }
 errors++;
 }
-}
-}
-else {
-const err269 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key27 in data94){
+if(!((key27 === "actionType") || (key27 === "config"))){
+const err269 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3206,12 +3211,11 @@ vErrors.push(err269);
 errors++;
 }
 }
-if(data8.aiRecommendations !== undefined){
-let data92 = data8.aiRecommendations;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-for(const key27 in data92){
-if(!(func12.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key27))){
-const err270 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+if(data94.actionType !== undefined){
+let data95 = data94.actionType;
+if(typeof data95 === "string"){
+if(func2(data95) > 128){
+const err270 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3220,12 +3224,8 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-if(data92.overallConfidence !== undefined){
-let data93 = data92.overallConfidence;
-if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 > 1 || isNaN(data93)){
-const err271 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(func2(data95) < 1){
+const err271 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3234,8 +3234,9 @@ vErrors.push(err271);
 }
 errors++;
 }
-if(data93 < 0 || isNaN(data93)){
-const err272 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err272 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3245,8 +3246,11 @@ vErrors.push(err272);
 errors++;
 }
 }
-else {
-const err273 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data94.config !== undefined){
+let data96 = data94.config;
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+if(Object.keys(data96).length > 64){
+const err273 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3255,11 +3259,11 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-if(data92.recommendationSource !== undefined){
-let data94 = data92.recommendationSource;
-if(typeof data94 !== "string"){
-const err274 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key28 in data96){
+let data97 = data96[key28];
+if(typeof data97 === "string"){
+if(func2(data97) > 4096){
+const err274 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3268,8 +3272,9 @@ vErrors.push(err274);
 }
 errors++;
 }
-if(!((data94 === "holmesgpt") || (data94 === "history-based"))){
-const err275 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err275 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3279,9 +3284,9 @@ vErrors.push(err275);
 errors++;
 }
 }
-if(data92.generatedAt !== undefined){
-if(!(typeof data92.generatedAt === "string")){
-const err276 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err276 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3291,11 +3296,9 @@ vErrors.push(err276);
 errors++;
 }
 }
-if(data92.stepOptimizations !== undefined){
-let data96 = data92.stepOptimizations;
-if(Array.isArray(data96)){
-if(data96.length > 200){
-const err277 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+}
+else {
+const err277 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3304,12 +3307,10 @@ vErrors.push(err277);
 }
 errors++;
 }
-const len3 = data96.length;
-for(let i3=0; i3<len3; i3++){
-let data97 = data96[i3];
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-if(data97.stepNumber === undefined){
-const err278 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+}
+}
+else {
+const err278 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3318,9 +3319,12 @@ vErrors.push(err278);
 }
 errors++;
 }
-for(const key28 in data97){
-if(!(((((key28 === "stepNumber") || (key28 === "recommendation")) || (key28 === "confidence")) || (key28 === "impactLevel")) || (key28 === "parameterChanges"))){
-const err279 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+}
+if(data76.timeout !== undefined){
+let data98 = data76.timeout;
+if(typeof data98 === "string"){
+if(func2(data98) > 32){
+const err279 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3329,11 +3333,8 @@ vErrors.push(err279);
 }
 errors++;
 }
-}
-if(data97.stepNumber !== undefined){
-let data98 = data97.stepNumber;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err280 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern7.test(data98)){
+const err280 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3342,9 +3343,9 @@ vErrors.push(err280);
 }
 errors++;
 }
-if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 10000 || isNaN(data98)){
-const err281 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+else {
+const err281 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3353,8 +3354,10 @@ vErrors.push(err281);
 }
 errors++;
 }
-if(data98 < 1 || isNaN(data98)){
-const err282 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err282 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3365,11 +3368,8 @@ errors++;
 }
 }
 }
-if(data97.recommendation !== undefined){
-let data99 = data97.recommendation;
-if(typeof data99 === "string"){
-if(func2(data99) > 2048){
-const err283 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err283 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3379,8 +3379,9 @@ vErrors.push(err283);
 errors++;
 }
 }
+}
 else {
-const err284 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err284 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3390,11 +3391,11 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data97.confidence !== undefined){
-let data100 = data97.confidence;
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 1 || isNaN(data100)){
-const err285 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data13.dependencies !== undefined){
+let data99 = data13.dependencies;
+if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
+if(Object.keys(data99).length > 200){
+const err285 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3403,8 +3404,11 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(data100 < 0 || isNaN(data100)){
-const err286 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key29 in data99){
+let data100 = data99[key29];
+if(Array.isArray(data100)){
+if(data100.length > 32){
+const err286 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3413,9 +3417,12 @@ vErrors.push(err286);
 }
 errors++;
 }
-}
-else {
-const err287 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const len3 = data100.length;
+for(let i3=0; i3<len3; i3++){
+let data101 = data100[i3];
+if(typeof data101 === "string"){
+if(func2(data101) > 128){
+const err287 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3425,10 +3432,8 @@ vErrors.push(err287);
 errors++;
 }
 }
-if(data97.impactLevel !== undefined){
-let data101 = data97.impactLevel;
-if(typeof data101 !== "string"){
-const err288 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err288 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3437,8 +3442,10 @@ vErrors.push(err288);
 }
 errors++;
 }
-if(!(((data101 === "low") || (data101 === "medium")) || (data101 === "high"))){
-const err289 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err289 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3448,12 +3455,9 @@ vErrors.push(err289);
 errors++;
 }
 }
-if(data97.parameterChanges !== undefined){
-let data102 = data97.parameterChanges;
-if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-for(const key29 in data102){
-if(!((key29 === "suggestedParameters") || (key29 === "reason"))){
-const err290 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+}
+else {
+const err290 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3463,11 +3467,12 @@ vErrors.push(err290);
 errors++;
 }
 }
-if(data102.suggestedParameters !== undefined){
-let data103 = data102.suggestedParameters;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-if(Object.keys(data103).length > 64){
-const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data13.aiRecommendations !== undefined){
+let data102 = data13.aiRecommendations;
+if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
+for(const key30 in data102){
+if(!(func14.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key30))){
+const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3476,11 +3481,12 @@ vErrors.push(err291);
 }
 errors++;
 }
-for(const key30 in data103){
-let data104 = data103[key30];
-if(typeof data104 === "string"){
-if(func2(data104) > 256){
-const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+if(data102.overallConfidence !== undefined){
+let data103 = data102.overallConfidence;
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 > 1 || isNaN(data103)){
+const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3489,9 +3495,8 @@ vErrors.push(err292);
 }
 errors++;
 }
-}
-else {
-const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data103 < 0 || isNaN(data103)){
+const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3501,9 +3506,8 @@ vErrors.push(err293);
 errors++;
 }
 }
-}
 else {
-const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3513,11 +3517,10 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data102.reason !== undefined){
-let data105 = data102.reason;
-if(typeof data105 === "string"){
-if(func2(data105) > 2048){
-const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data102.recommendationSource !== undefined){
+let data104 = data102.recommendationSource;
+if(typeof data104 !== "string"){
+const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3526,9 +3529,8 @@ vErrors.push(err295);
 }
 errors++;
 }
-}
-else {
-const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data104 === "holmesgpt") || (data104 === "history-based"))){
+const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3538,9 +3540,9 @@ vErrors.push(err296);
 errors++;
 }
 }
-}
-else {
-const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data102.generatedAt !== undefined){
+if(!(typeof data102.generatedAt === "string")){
+const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3550,9 +3552,11 @@ vErrors.push(err297);
 errors++;
 }
 }
-}
-else {
-const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i3,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data102.stepOptimizations !== undefined){
+let data106 = data102.stepOptimizations;
+if(Array.isArray(data106)){
+if(data106.length > 200){
+const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3561,10 +3565,12 @@ vErrors.push(err298);
 }
 errors++;
 }
-}
-}
-else {
-const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len4 = data106.length;
+for(let i4=0; i4<len4; i4++){
+let data107 = data106[i4];
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
+if(data107.stepNumber === undefined){
+const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3573,12 +3579,9 @@ vErrors.push(err299);
 }
 errors++;
 }
-}
-if(data92.parallelExecutionSuggestions !== undefined){
-let data106 = data92.parallelExecutionSuggestions;
-if(Array.isArray(data106)){
-if(data106.length > 32){
-const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key31 in data107){
+if(!(((((key31 === "stepNumber") || (key31 === "recommendation")) || (key31 === "confidence")) || (key31 === "impactLevel")) || (key31 === "parameterChanges"))){
+const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3587,12 +3590,11 @@ vErrors.push(err300);
 }
 errors++;
 }
-const len4 = data106.length;
-for(let i4=0; i4<len4; i4++){
-let data107 = data106[i4];
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-if(data107.stepNumbers === undefined){
-const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
+}
+if(data107.stepNumber !== undefined){
+let data108 = data107.stepNumber;
+if(!(((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108))) && (isFinite(data108)))){
+const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3601,9 +3603,9 @@ vErrors.push(err301);
 }
 errors++;
 }
-for(const key31 in data107){
-if(!(((key31 === "groupName") || (key31 === "stepNumbers")) || (key31 === "confidence"))){
-const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
+if((typeof data108 == "number") && (isFinite(data108))){
+if(data108 > 10000 || isNaN(data108)){
+const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3612,12 +3614,8 @@ vErrors.push(err302);
 }
 errors++;
 }
-}
-if(data107.groupName !== undefined){
-let data108 = data107.groupName;
-if(typeof data108 === "string"){
-if(func2(data108) > 128){
-const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data108 < 1 || isNaN(data108)){
+const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3627,8 +3625,12 @@ vErrors.push(err303);
 errors++;
 }
 }
-else {
-const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data107.recommendation !== undefined){
+let data109 = data107.recommendation;
+if(typeof data109 === "string"){
+if(func2(data109) > 2048){
+const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3638,11 +3640,8 @@ vErrors.push(err304);
 errors++;
 }
 }
-if(data107.stepNumbers !== undefined){
-let data109 = data107.stepNumbers;
-if(Array.isArray(data109)){
-if(data109.length > 32){
-const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+else {
+const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3651,11 +3650,12 @@ vErrors.push(err305);
 }
 errors++;
 }
-const len5 = data109.length;
-for(let i5=0; i5<len5; i5++){
-let data110 = data109[i5];
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data107.confidence !== undefined){
+let data110 = data107.confidence;
+if((typeof data110 == "number") && (isFinite(data110))){
+if(data110 > 1 || isNaN(data110)){
+const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3664,9 +3664,8 @@ vErrors.push(err306);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 > 10000 || isNaN(data110)){
-const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data110 < 0 || isNaN(data110)){
+const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3675,8 +3674,9 @@ vErrors.push(err307);
 }
 errors++;
 }
-if(data110 < 1 || isNaN(data110)){
-const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3686,10 +3686,10 @@ vErrors.push(err308);
 errors++;
 }
 }
-}
-}
-else {
-const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data107.impactLevel !== undefined){
+let data111 = data107.impactLevel;
+if(typeof data111 !== "string"){
+const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3698,12 +3698,8 @@ vErrors.push(err309);
 }
 errors++;
 }
-}
-if(data107.confidence !== undefined){
-let data111 = data107.confidence;
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 > 1 || isNaN(data111)){
-const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(!(((data111 === "low") || (data111 === "medium")) || (data111 === "high"))){
+const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3712,8 +3708,13 @@ vErrors.push(err310);
 }
 errors++;
 }
-if(data111 < 0 || isNaN(data111)){
-const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data107.parameterChanges !== undefined){
+let data112 = data107.parameterChanges;
+if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
+for(const key32 in data112){
+if(!((key32 === "suggestedParameters") || (key32 === "reason"))){
+const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3723,8 +3724,11 @@ vErrors.push(err311);
 errors++;
 }
 }
-else {
-const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data112.suggestedParameters !== undefined){
+let data113 = data112.suggestedParameters;
+if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
+if(Object.keys(data113).length > 64){
+const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3733,10 +3737,11 @@ vErrors.push(err312);
 }
 errors++;
 }
-}
-}
-else {
-const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key33 in data113){
+let data114 = data113[key33];
+if(typeof data114 === "string"){
+if(func2(data114) > 256){
+const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3746,9 +3751,8 @@ vErrors.push(err313);
 errors++;
 }
 }
-}
 else {
-const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3758,11 +3762,9 @@ vErrors.push(err314);
 errors++;
 }
 }
-if(data92.safetyImprovements !== undefined){
-let data112 = data92.safetyImprovements;
-if(Array.isArray(data112)){
-if(data112.length > 32){
-const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3771,13 +3773,12 @@ vErrors.push(err315);
 }
 errors++;
 }
-const len6 = data112.length;
-for(let i6=0; i6<len6; i6++){
-let data113 = data112[i6];
-if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
-for(const key32 in data113){
-if(!((((key32 === "description") || (key32 === "stepNumber")) || (key32 === "safetyCheck")) || (key32 === "priority"))){
-const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+}
+if(data112.reason !== undefined){
+let data115 = data112.reason;
+if(typeof data115 === "string"){
+if(func2(data115) > 2048){
+const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3787,11 +3788,8 @@ vErrors.push(err316);
 errors++;
 }
 }
-if(data113.description !== undefined){
-let data114 = data113.description;
-if(typeof data114 === "string"){
-if(func2(data114) > 2048){
-const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3801,8 +3799,9 @@ vErrors.push(err317);
 errors++;
 }
 }
+}
 else {
-const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3812,10 +3811,9 @@ vErrors.push(err318);
 errors++;
 }
 }
-if(data113.stepNumber !== undefined){
-let data115 = data113.stepNumber;
-if(!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))){
-const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3824,9 +3822,10 @@ vErrors.push(err319);
 }
 errors++;
 }
-if((typeof data115 == "number") && (isFinite(data115))){
-if(data115 > 10000 || isNaN(data115)){
-const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+}
+else {
+const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3835,8 +3834,12 @@ vErrors.push(err320);
 }
 errors++;
 }
-if(data115 < 0 || isNaN(data115)){
-const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data102.parallelExecutionSuggestions !== undefined){
+let data116 = data102.parallelExecutionSuggestions;
+if(Array.isArray(data116)){
+if(data116.length > 32){
+const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3845,13 +3848,12 @@ vErrors.push(err321);
 }
 errors++;
 }
-}
-}
-if(data113.safetyCheck !== undefined){
-let data116 = data113.safetyCheck;
-if(typeof data116 === "string"){
-if(func2(data116) > 256){
-const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+const len5 = data116.length;
+for(let i5=0; i5<len5; i5++){
+let data117 = data116[i5];
+if(data117 && typeof data117 == "object" && !Array.isArray(data117)){
+if(data117.stepNumbers === undefined){
+const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3860,9 +3862,9 @@ vErrors.push(err322);
 }
 errors++;
 }
-}
-else {
-const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key34 in data117){
+if(!(((key34 === "groupName") || (key34 === "stepNumbers")) || (key34 === "confidence"))){
+const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3872,10 +3874,11 @@ vErrors.push(err323);
 errors++;
 }
 }
-if(data113.priority !== undefined){
-let data117 = data113.priority;
-if(typeof data117 !== "string"){
-const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data117.groupName !== undefined){
+let data118 = data117.groupName;
+if(typeof data118 === "string"){
+if(func2(data118) > 128){
+const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3884,8 +3887,9 @@ vErrors.push(err324);
 }
 errors++;
 }
-if(!(((data117 === "low") || (data117 === "medium")) || (data117 === "high"))){
-const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3895,9 +3899,11 @@ vErrors.push(err325);
 errors++;
 }
 }
-}
-else {
-const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data117.stepNumbers !== undefined){
+let data119 = data117.stepNumbers;
+if(Array.isArray(data119)){
+if(data119.length > 32){
+const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3906,10 +3912,11 @@ vErrors.push(err326);
 }
 errors++;
 }
-}
-}
-else {
-const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len6 = data119.length;
+for(let i6=0; i6<len6; i6++){
+let data120 = data119[i6];
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3918,12 +3925,9 @@ vErrors.push(err327);
 }
 errors++;
 }
-}
-if(data92.similarWorkflowSuccessRate !== undefined){
-let data118 = data92.similarWorkflowSuccessRate;
-if((typeof data118 == "number") && (isFinite(data118))){
-if(data118 > 1 || isNaN(data118)){
-const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 > 10000 || isNaN(data120)){
+const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3932,8 +3936,8 @@ vErrors.push(err328);
 }
 errors++;
 }
-if(data118 < 0 || isNaN(data118)){
-const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data120 < 1 || isNaN(data120)){
+const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3943,8 +3947,10 @@ vErrors.push(err329);
 errors++;
 }
 }
+}
+}
 else {
-const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3954,11 +3960,11 @@ vErrors.push(err330);
 errors++;
 }
 }
-if(data92.estimatedDuration !== undefined){
-let data119 = data92.estimatedDuration;
-if(typeof data119 === "string"){
-if(func2(data119) > 32){
-const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data117.confidence !== undefined){
+let data121 = data117.confidence;
+if((typeof data121 == "number") && (isFinite(data121))){
+if(data121 > 1 || isNaN(data121)){
+const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3967,8 +3973,8 @@ vErrors.push(err331);
 }
 errors++;
 }
-if(!pattern6.test(data119)){
-const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(data121 < 0 || isNaN(data121)){
+const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3979,7 +3985,7 @@ errors++;
 }
 }
 else {
-const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3989,11 +3995,9 @@ vErrors.push(err333);
 errors++;
 }
 }
-if(data92.riskFactors !== undefined){
-let data120 = data92.riskFactors;
-if(Array.isArray(data120)){
-if(data120.length > 32){
-const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4002,13 +4006,10 @@ vErrors.push(err334);
 }
 errors++;
 }
-const len7 = data120.length;
-for(let i7=0; i7<len7; i7++){
-let data121 = data120[i7];
-if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
-for(const key33 in data121){
-if(!((((key33 === "factor") || (key33 === "severity")) || (key33 === "probability")) || (key33 === "mitigation"))){
-const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties"};
+}
+}
+else {
+const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4018,11 +4019,11 @@ vErrors.push(err335);
 errors++;
 }
 }
-if(data121.factor !== undefined){
-let data122 = data121.factor;
-if(typeof data122 === "string"){
-if(func2(data122) > 2048){
-const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data102.safetyImprovements !== undefined){
+let data122 = data102.safetyImprovements;
+if(Array.isArray(data122)){
+if(data122.length > 32){
+const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4031,9 +4032,13 @@ vErrors.push(err336);
 }
 errors++;
 }
-}
-else {
-const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len7 = data122.length;
+for(let i7=0; i7<len7; i7++){
+let data123 = data122[i7];
+if(data123 && typeof data123 == "object" && !Array.isArray(data123)){
+for(const key35 in data123){
+if(!((((key35 === "description") || (key35 === "stepNumber")) || (key35 === "safetyCheck")) || (key35 === "priority"))){
+const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4043,10 +4048,11 @@ vErrors.push(err337);
 errors++;
 }
 }
-if(data121.severity !== undefined){
-let data123 = data121.severity;
-if(typeof data123 !== "string"){
-const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data123.description !== undefined){
+let data124 = data123.description;
+if(typeof data124 === "string"){
+if(func2(data124) > 2048){
+const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4055,8 +4061,9 @@ vErrors.push(err338);
 }
 errors++;
 }
-if(!(((data123 === "low") || (data123 === "medium")) || (data123 === "high"))){
-const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4066,11 +4073,10 @@ vErrors.push(err339);
 errors++;
 }
 }
-if(data121.probability !== undefined){
-let data124 = data121.probability;
-if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 > 1 || isNaN(data124)){
-const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data123.stepNumber !== undefined){
+let data125 = data123.stepNumber;
+if(!(((typeof data125 == "number") && (!(data125 % 1) && !isNaN(data125))) && (isFinite(data125)))){
+const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4079,8 +4085,9 @@ vErrors.push(err340);
 }
 errors++;
 }
-if(data124 < 0 || isNaN(data124)){
-const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data125 == "number") && (isFinite(data125))){
+if(data125 > 10000 || isNaN(data125)){
+const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4089,9 +4096,8 @@ vErrors.push(err341);
 }
 errors++;
 }
-}
-else {
-const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data125 < 0 || isNaN(data125)){
+const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4101,11 +4107,12 @@ vErrors.push(err342);
 errors++;
 }
 }
-if(data121.mitigation !== undefined){
-let data125 = data121.mitigation;
-if(typeof data125 === "string"){
-if(func2(data125) > 2048){
-const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+if(data123.safetyCheck !== undefined){
+let data126 = data123.safetyCheck;
+if(typeof data126 === "string"){
+if(func2(data126) > 256){
+const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4116,7 +4123,7 @@ errors++;
 }
 }
 else {
-const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4126,9 +4133,10 @@ vErrors.push(err344);
 errors++;
 }
 }
-}
-else {
-const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data123.priority !== undefined){
+let data127 = data123.priority;
+if(typeof data127 !== "string"){
+const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4137,10 +4145,8 @@ vErrors.push(err345);
 }
 errors++;
 }
-}
-}
-else {
-const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!(((data127 === "low") || (data127 === "medium")) || (data127 === "high"))){
+const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4152,7 +4158,7 @@ errors++;
 }
 }
 else {
-const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4164,7 +4170,7 @@ errors++;
 }
 }
 else {
-const err348 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err348 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4174,11 +4180,11 @@ vErrors.push(err348);
 errors++;
 }
 }
-if(data.executionStrategy !== undefined){
-let data126 = data.executionStrategy;
-if(data126 && typeof data126 == "object" && !Array.isArray(data126)){
-if(data126.rollbackStrategy === undefined){
-const err349 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+if(data102.similarWorkflowSuccessRate !== undefined){
+let data128 = data102.similarWorkflowSuccessRate;
+if((typeof data128 == "number") && (isFinite(data128))){
+if(data128 > 1 || isNaN(data128)){
+const err349 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4187,9 +4193,8 @@ vErrors.push(err349);
 }
 errors++;
 }
-for(const key34 in data126){
-if(!(((((key34 === "approvalRequired") || (key34 === "dryRunFirst")) || (key34 === "rollbackStrategy")) || (key34 === "maxRetries")) || (key34 === "safetyChecks"))){
-const err350 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
+if(data128 < 0 || isNaN(data128)){
+const err350 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4199,9 +4204,8 @@ vErrors.push(err350);
 errors++;
 }
 }
-if(data126.approvalRequired !== undefined){
-if(typeof data126.approvalRequired !== "boolean"){
-const err351 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err351 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4211,9 +4215,11 @@ vErrors.push(err351);
 errors++;
 }
 }
-if(data126.dryRunFirst !== undefined){
-if(typeof data126.dryRunFirst !== "boolean"){
-const err352 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data102.estimatedDuration !== undefined){
+let data129 = data102.estimatedDuration;
+if(typeof data129 === "string"){
+if(func2(data129) > 32){
+const err352 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4222,11 +4228,8 @@ vErrors.push(err352);
 }
 errors++;
 }
-}
-if(data126.rollbackStrategy !== undefined){
-let data129 = data126.rollbackStrategy;
-if(typeof data129 !== "string"){
-const err353 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern7.test(data129)){
+const err353 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4235,8 +4238,9 @@ vErrors.push(err353);
 }
 errors++;
 }
-if(!(((data129 === "automatic") || (data129 === "manual")) || (data129 === "none"))){
-const err354 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err354 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4246,10 +4250,11 @@ vErrors.push(err354);
 errors++;
 }
 }
-if(data126.maxRetries !== undefined){
-let data130 = data126.maxRetries;
-if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
-const err355 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data102.riskFactors !== undefined){
+let data130 = data102.riskFactors;
+if(Array.isArray(data130)){
+if(data130.length > 32){
+const err355 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4258,9 +4263,13 @@ vErrors.push(err355);
 }
 errors++;
 }
-if((typeof data130 == "number") && (isFinite(data130))){
-if(data130 > 10 || isNaN(data130)){
-const err356 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+const len8 = data130.length;
+for(let i8=0; i8<len8; i8++){
+let data131 = data130[i8];
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+for(const key36 in data131){
+if(!((((key36 === "factor") || (key36 === "severity")) || (key36 === "probability")) || (key36 === "mitigation"))){
+const err356 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4269,8 +4278,12 @@ vErrors.push(err356);
 }
 errors++;
 }
-if(data130 < 0 || isNaN(data130)){
-const err357 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data131.factor !== undefined){
+let data132 = data131.factor;
+if(typeof data132 === "string"){
+if(func2(data132) > 2048){
+const err357 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4280,12 +4293,8 @@ vErrors.push(err357);
 errors++;
 }
 }
-}
-if(data126.safetyChecks !== undefined){
-let data131 = data126.safetyChecks;
-if(Array.isArray(data131)){
-if(data131.length > 16){
-const err358 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+else {
+const err358 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4294,12 +4303,11 @@ vErrors.push(err358);
 }
 errors++;
 }
-const len8 = data131.length;
-for(let i8=0; i8<len8; i8++){
-let data132 = data131[i8];
-if(data132 && typeof data132 == "object" && !Array.isArray(data132)){
-if(data132.type === undefined){
-const err359 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data131.severity !== undefined){
+let data133 = data131.severity;
+if(typeof data133 !== "string"){
+const err359 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4308,9 +4316,8 @@ vErrors.push(err359);
 }
 errors++;
 }
-for(const key35 in data132){
-if(!(((key35 === "type") || (key35 === "description")) || (key35 === "required"))){
-const err360 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
+if(!(((data133 === "low") || (data133 === "medium")) || (data133 === "high"))){
+const err360 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4320,10 +4327,11 @@ vErrors.push(err360);
 errors++;
 }
 }
-if(data132.type !== undefined){
-let data133 = data132.type;
-if(typeof data133 !== "string"){
-const err361 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data131.probability !== undefined){
+let data134 = data131.probability;
+if((typeof data134 == "number") && (isFinite(data134))){
+if(data134 > 1 || isNaN(data134)){
+const err361 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4332,8 +4340,8 @@ vErrors.push(err361);
 }
 errors++;
 }
-if(!((((data133 === "rbac") || (data133 === "capacity")) || (data133 === "health")) || (data133 === "network"))){
-const err362 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(data134 < 0 || isNaN(data134)){
+const err362 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4343,11 +4351,8 @@ vErrors.push(err362);
 errors++;
 }
 }
-if(data132.description !== undefined){
-let data134 = data132.description;
-if(typeof data134 === "string"){
-if(func2(data134) > 256){
-const err363 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err363 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4357,8 +4362,11 @@ vErrors.push(err363);
 errors++;
 }
 }
-else {
-const err364 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data131.mitigation !== undefined){
+let data135 = data131.mitigation;
+if(typeof data135 === "string"){
+if(func2(data135) > 2048){
+const err364 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4368,9 +4376,8 @@ vErrors.push(err364);
 errors++;
 }
 }
-if(data132.required !== undefined){
-if(typeof data132.required !== "boolean"){
-const err365 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err365 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4382,7 +4389,7 @@ errors++;
 }
 }
 else {
-const err366 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i8,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err366 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4394,7 +4401,7 @@ errors++;
 }
 }
 else {
-const err367 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err367 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4406,7 +4413,7 @@ errors++;
 }
 }
 else {
-const err368 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err368 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4416,12 +4423,9 @@ vErrors.push(err368);
 errors++;
 }
 }
-if(data.adaptiveOrchestration !== undefined){
-let data136 = data.adaptiveOrchestration;
-if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
-for(const key36 in data136){
-if(!(((key36 === "optimizationEnabled") || (key36 === "learningFromHistory")) || (key36 === "dynamicStepAdjustment"))){
-const err369 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
+}
+else {
+const err369 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4431,9 +4435,11 @@ vErrors.push(err369);
 errors++;
 }
 }
-if(data136.optimizationEnabled !== undefined){
-if(typeof data136.optimizationEnabled !== "boolean"){
-const err370 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.workflowTemplateRef !== undefined){
+let data136 = data.workflowTemplateRef;
+if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
+if(data136.name === undefined){
+const err370 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4442,10 +4448,9 @@ vErrors.push(err370);
 }
 errors++;
 }
-}
-if(data136.learningFromHistory !== undefined){
-if(typeof data136.learningFromHistory !== "boolean"){
-const err371 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key37 in data136){
+if(!((key37 === "name") || (key37 === "version"))){
+const err371 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4455,9 +4460,11 @@ vErrors.push(err371);
 errors++;
 }
 }
-if(data136.dynamicStepAdjustment !== undefined){
-if(typeof data136.dynamicStepAdjustment !== "boolean"){
-const err372 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data136.name !== undefined){
+let data137 = data136.name;
+if(typeof data137 === "string"){
+if(func2(data137) > 253){
+const err372 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4466,10 +4473,8 @@ vErrors.push(err372);
 }
 errors++;
 }
-}
-}
-else {
-const err373 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern1.test(data137)){
+const err373 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4479,9 +4484,8 @@ vErrors.push(err373);
 errors++;
 }
 }
-}
 else {
-const err374 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err374 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4490,12 +4494,426 @@ vErrors.push(err374);
 }
 errors++;
 }
+}
+if(data136.version !== undefined){
+let data138 = data136.version;
+if(typeof data138 === "string"){
+if(func2(data138) > 64){
+const err375 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err375];
+}
+else {
+vErrors.push(err375);
+}
+errors++;
+}
+if(!pattern36.test(data138)){
+const err376 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
+if(vErrors === null){
+vErrors = [err376];
+}
+else {
+vErrors.push(err376);
+}
+errors++;
+}
+}
+else {
+const err377 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err377];
+}
+else {
+vErrors.push(err377);
+}
+errors++;
+}
+}
+}
+else {
+const err378 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err378];
+}
+else {
+vErrors.push(err378);
+}
+errors++;
+}
+}
+if(data.parameters !== undefined){
+let data139 = data.parameters;
+if(data139 && typeof data139 == "object" && !Array.isArray(data139)){
+if(Object.keys(data139).length > 32){
+const err379 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err379];
+}
+else {
+vErrors.push(err379);
+}
+errors++;
+}
+for(const key38 in data139){
+let data140 = data139[key38];
+if(typeof data140 === "string"){
+if(func2(data140) > 4096){
+const err380 = {instancePath:instancePath+"/parameters/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err380];
+}
+else {
+vErrors.push(err380);
+}
+errors++;
+}
+}
+else {
+const err381 = {instancePath:instancePath+"/parameters/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err381];
+}
+else {
+vErrors.push(err381);
+}
+errors++;
+}
+}
+}
+else {
+const err382 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err382];
+}
+else {
+vErrors.push(err382);
+}
+errors++;
+}
+}
+if(data.executionStrategy !== undefined){
+let data141 = data.executionStrategy;
+if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
+if(data141.rollbackStrategy === undefined){
+const err383 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+if(vErrors === null){
+vErrors = [err383];
+}
+else {
+vErrors.push(err383);
+}
+errors++;
+}
+for(const key39 in data141){
+if(!(((((key39 === "approvalRequired") || (key39 === "dryRunFirst")) || (key39 === "rollbackStrategy")) || (key39 === "maxRetries")) || (key39 === "safetyChecks"))){
+const err384 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err384];
+}
+else {
+vErrors.push(err384);
+}
+errors++;
+}
+}
+if(data141.approvalRequired !== undefined){
+if(typeof data141.approvalRequired !== "boolean"){
+const err385 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err385];
+}
+else {
+vErrors.push(err385);
+}
+errors++;
+}
+}
+if(data141.dryRunFirst !== undefined){
+if(typeof data141.dryRunFirst !== "boolean"){
+const err386 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err386];
+}
+else {
+vErrors.push(err386);
+}
+errors++;
+}
+}
+if(data141.rollbackStrategy !== undefined){
+let data144 = data141.rollbackStrategy;
+if(typeof data144 !== "string"){
+const err387 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err387];
+}
+else {
+vErrors.push(err387);
+}
+errors++;
+}
+if(!(((data144 === "automatic") || (data144 === "manual")) || (data144 === "none"))){
+const err388 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err388];
+}
+else {
+vErrors.push(err388);
+}
+errors++;
+}
+}
+if(data141.maxRetries !== undefined){
+let data145 = data141.maxRetries;
+if(!(((typeof data145 == "number") && (!(data145 % 1) && !isNaN(data145))) && (isFinite(data145)))){
+const err389 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err389];
+}
+else {
+vErrors.push(err389);
+}
+errors++;
+}
+if((typeof data145 == "number") && (isFinite(data145))){
+if(data145 > 10 || isNaN(data145)){
+const err390 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+if(vErrors === null){
+vErrors = [err390];
+}
+else {
+vErrors.push(err390);
+}
+errors++;
+}
+if(data145 < 0 || isNaN(data145)){
+const err391 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err391];
+}
+else {
+vErrors.push(err391);
+}
+errors++;
+}
+}
+}
+if(data141.safetyChecks !== undefined){
+let data146 = data141.safetyChecks;
+if(Array.isArray(data146)){
+if(data146.length > 16){
+const err392 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err392];
+}
+else {
+vErrors.push(err392);
+}
+errors++;
+}
+const len9 = data146.length;
+for(let i9=0; i9<len9; i9++){
+let data147 = data146[i9];
+if(data147 && typeof data147 == "object" && !Array.isArray(data147)){
+if(data147.type === undefined){
+const err393 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err393];
+}
+else {
+vErrors.push(err393);
+}
+errors++;
+}
+for(const key40 in data147){
+if(!(((key40 === "type") || (key40 === "description")) || (key40 === "required"))){
+const err394 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key40},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err394];
+}
+else {
+vErrors.push(err394);
+}
+errors++;
+}
+}
+if(data147.type !== undefined){
+let data148 = data147.type;
+if(typeof data148 !== "string"){
+const err395 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err395];
+}
+else {
+vErrors.push(err395);
+}
+errors++;
+}
+if(!((((data148 === "rbac") || (data148 === "capacity")) || (data148 === "health")) || (data148 === "network"))){
+const err396 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err396];
+}
+else {
+vErrors.push(err396);
+}
+errors++;
+}
+}
+if(data147.description !== undefined){
+let data149 = data147.description;
+if(typeof data149 === "string"){
+if(func2(data149) > 256){
+const err397 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err397];
+}
+else {
+vErrors.push(err397);
+}
+errors++;
+}
+}
+else {
+const err398 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err398];
+}
+else {
+vErrors.push(err398);
+}
+errors++;
+}
+}
+if(data147.required !== undefined){
+if(typeof data147.required !== "boolean"){
+const err399 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err399];
+}
+else {
+vErrors.push(err399);
+}
+errors++;
+}
+}
+}
+else {
+const err400 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err400];
+}
+else {
+vErrors.push(err400);
+}
+errors++;
+}
+}
+}
+else {
+const err401 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err401];
+}
+else {
+vErrors.push(err401);
+}
+errors++;
+}
+}
+}
+else {
+const err402 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err402];
+}
+else {
+vErrors.push(err402);
+}
+errors++;
+}
+}
+if(data.adaptiveOrchestration !== undefined){
+let data151 = data.adaptiveOrchestration;
+if(data151 && typeof data151 == "object" && !Array.isArray(data151)){
+for(const key41 in data151){
+if(!(((key41 === "optimizationEnabled") || (key41 === "learningFromHistory")) || (key41 === "dynamicStepAdjustment"))){
+const err403 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err403];
+}
+else {
+vErrors.push(err403);
+}
+errors++;
+}
+}
+if(data151.optimizationEnabled !== undefined){
+if(typeof data151.optimizationEnabled !== "boolean"){
+const err404 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err404];
+}
+else {
+vErrors.push(err404);
+}
+errors++;
+}
+}
+if(data151.learningFromHistory !== undefined){
+if(typeof data151.learningFromHistory !== "boolean"){
+const err405 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err405];
+}
+else {
+vErrors.push(err405);
+}
+errors++;
+}
+}
+if(data151.dynamicStepAdjustment !== undefined){
+if(typeof data151.dynamicStepAdjustment !== "boolean"){
+const err406 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err406];
+}
+else {
+vErrors.push(err406);
+}
+errors++;
+}
+}
+}
+else {
+const err407 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err407];
+}
+else {
+vErrors.push(err407);
+}
+errors++;
+}
+}
+}
+else {
+const err408 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err408];
+}
+else {
+vErrors.push(err408);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const validateKubernetesExecutionSpec = validate11;
-const schema12 = {"type":"object","description":"One attempt of one step, one dry-run step or one rollback step, for the executor to carry out.","properties":{"workflowExecutionRef":{"type":"object","description":"The WorkflowExecution this belongs to.","properties":{"name":{"type":"string","description":"Name of the WorkflowExecution.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"namespace":{"type":"string","description":"Namespace of the WorkflowExecution.","maxLength":63},"uid":{"type":"string","description":"UID of the WorkflowExecution.","maxLength":64}},"required":["name"],"additionalProperties":false},"kind":{"type":"string","description":"What to do: run the step, simulate it, or undo it.","enum":["step","dryRun","rollback"]},"stepNumber":{"type":"integer","description":"The step.","minimum":1,"maximum":10000},"stepName":{"type":"string","description":"The step name.","maxLength":128},"attempt":{"type":"integer","description":"Attempt number, from 1.","minimum":1,"maximum":11},"action":{"type":"string","description":"The action; a rollback action when kind is rollback.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom","restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node"]},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace"],"x-kubernetes-validations":[{"rule":"has(self.podName) || has(self.selector)","message":"restartPod needs a podName or a selector"}],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]},"ignoreDaemonSets":{"type":"boolean","description":"Ignore DaemonSet pods."},"deleteLocalData":{"type":"boolean","description":"Delete pods with local storage."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"rollbackParameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"targetCluster":{"type":"string","description":"Cluster to act on.","maxLength":256},"timeout":{"type":"string","description":"How long the attempt may take.","maxLength":32},"safetyChecks":{"type":"array","description":"The workflow’s safety checks.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas before the change.","minimum":0,"maximum":10000}},"required":["namespace","deployment","previousReplicas"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["action","parameters"],"x-kubernetes-validations":[{"rule":"!has(self.parameters) || (self.action == 'restore-previous-deployment' && has(self.parameters.restorePreviousDeployment)) || (self.action == 'scale-to-previous' && has(self.parameters.scaleToPrevious)) || (self.action == 'restore-previous-config' && has(self.parameters.restorePreviousConfig)) || (self.action == 'uncordon-node' && has(self.parameters.uncordonNode)) || (self.action == 'custom' && has(self.parameters.custom))","messageExpression":"'parameters of rollback action ' + self.action + ' must be set in the member named after its action'","reason":"FieldValueInvalid"}],"additionalProperties":false}},"required":["workflowExecutionRef","kind","stepNumber","attempt","action"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"spec is immutable after creation"},{"rule":"self.kind == 'rollback' ? has(self.rollbackParameters) : has(self.parameters)","message":"a rollback carries rollbackParameters; a step or dry run carries parameters"}],"additionalProperties":false};
+const schema12 = {"type":"object","description":"One attempt of one step, one dry-run step or one rollback step, for the executor to carry out.","properties":{"workflowExecutionRef":{"type":"object","description":"The WorkflowExecution this belongs to.","properties":{"name":{"type":"string","description":"Name of the WorkflowExecution.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"namespace":{"type":"string","description":"Namespace of the WorkflowExecution.","maxLength":63},"uid":{"type":"string","description":"UID of the WorkflowExecution.","maxLength":64}},"required":["name"],"additionalProperties":false},"kind":{"type":"string","description":"What to do: run the step, simulate it, or undo it.","enum":["step","dryRun","rollback"]},"stepNumber":{"type":"integer","description":"The step.","minimum":1,"maximum":10000},"stepName":{"type":"string","description":"The step name.","maxLength":128},"attempt":{"type":"integer","description":"Attempt number, from 1.","minimum":1,"maximum":11},"action":{"type":"string","description":"The action; a rollback action when kind is rollback.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom","restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node"]},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace"],"x-kubernetes-validations":[{"rule":"has(self.podName) || has(self.selector)","message":"restartPod needs a podName or a selector"}],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"x-kubernetes-validations":[{"rule":"has(self.dataUpdates) != has(self.secretRef)","message":"updateSecret takes its values from exactly one of dataUpdates and secretRef"}],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"rollbackParameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"targetCluster":{"type":"string","description":"Cluster to act on.","maxLength":256},"timeout":{"type":"string","description":"How long the attempt may take.","maxLength":32},"safetyChecks":{"type":"array","description":"The workflow’s safety checks.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$","x-kubernetes-validations":[{"rule":"self.matches('^((0*[0-9]{1,5}([.][0-9]+)?h)|(0*[0-9]{1,7}([.][0-9]+)?(ms|s|m)))+$') && duration(self) <= duration('720h')","message":"must be at most 720h","reason":"FieldValueInvalid"}]}},"required":["action","parameters"],"x-kubernetes-validations":[{"rule":"!has(self.parameters) || (self.action == 'restore-previous-deployment' && has(self.parameters.restorePreviousDeployment)) || (self.action == 'scale-to-previous' && has(self.parameters.scaleToPrevious)) || (self.action == 'restore-previous-config' && has(self.parameters.restorePreviousConfig)) || (self.action == 'uncordon-node' && has(self.parameters.uncordonNode)) || (self.action == 'custom' && has(self.parameters.custom))","messageExpression":"'parameters of rollback action ' + self.action + ' must be set in the member named after its action'","reason":"FieldValueInvalid"}],"additionalProperties":false}},"required":["workflowExecutionRef","kind","stepNumber","attempt","action"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"spec is immutable after creation"},{"rule":"self.kind == 'rollback' ? has(self.rollbackParameters) : has(self.parameters)","message":"a rollback carries rollbackParameters; a step or dry run carries parameters"}],"additionalProperties":false};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -4552,7 +4970,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func12.call(schema12.properties, key0))){
+if(!(func14.call(schema12.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -4850,7 +5268,7 @@ vErrors.push(err29);
 errors++;
 }
 for(const key2 in data9){
-if(!(func12.call(schema12.properties.parameters.properties, key2))){
+if(!(func14.call(schema12.properties.parameters.properties, key2))){
 const err30 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5141,7 +5559,7 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(!pattern6.test(data17)){
+if(!pattern7.test(data17)){
 const err55 = {instancePath:instancePath+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5515,7 +5933,7 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(!pattern6.test(data27)){
+if(!pattern7.test(data27)){
 const err87 = {instancePath:instancePath+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
@@ -5667,7 +6085,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern6.test(data31)){
+if(!pattern7.test(data31)){
 const err100 = {instancePath:instancePath+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
@@ -5901,8 +6319,9 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(data37.dataUpdates === undefined){
-const err120 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+for(const key10 in data37){
+if(!((((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates")) || (key10 === "secretRef"))){
+const err120 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -5911,9 +6330,12 @@ vErrors.push(err120);
 }
 errors++;
 }
-for(const key10 in data37){
-if(!(((key10 === "namespace") || (key10 === "name")) || (key10 === "dataUpdates"))){
-const err121 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+if(data37.namespace !== undefined){
+let data38 = data37.namespace;
+if(typeof data38 === "string"){
+if(func2(data38) > 63){
+const err121 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -5922,12 +6344,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-if(data37.namespace !== undefined){
-let data38 = data37.namespace;
-if(typeof data38 === "string"){
-if(func2(data38) > 63){
-const err122 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern0.test(data38)){
+const err122 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -5936,8 +6354,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(!pattern0.test(data38)){
-const err123 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err123 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -5947,8 +6366,11 @@ vErrors.push(err123);
 errors++;
 }
 }
-else {
-const err124 = {instancePath:instancePath+"/parameters/updateSecret/namespace",schemaPath:"#/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data37.name !== undefined){
+let data39 = data37.name;
+if(typeof data39 === "string"){
+if(func2(data39) > 253){
+const err124 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -5957,12 +6379,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data37.name !== undefined){
-let data39 = data37.name;
-if(typeof data39 === "string"){
-if(func2(data39) > 253){
-const err125 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data39)){
+const err125 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -5971,8 +6389,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(!pattern1.test(data39)){
-const err126 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err126 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -5982,8 +6401,11 @@ vErrors.push(err126);
 errors++;
 }
 }
-else {
-const err127 = {instancePath:instancePath+"/parameters/updateSecret/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data37.dataUpdates !== undefined){
+let data40 = data37.dataUpdates;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(Object.keys(data40).length > 64){
+const err127 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -5992,12 +6414,11 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-if(data37.dataUpdates !== undefined){
-let data40 = data37.dataUpdates;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(Object.keys(data40).length > 64){
-const err128 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key11 in data40){
+let data41 = data40[key11];
+if(typeof data41 === "string"){
+if(func2(data41) > 4096){
+const err128 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -6006,11 +6427,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-for(const key11 in data40){
-let data41 = data40[key11];
-if(typeof data41 === "string"){
-if(func2(data41) > 4096){
-const err129 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err129 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -6020,8 +6439,9 @@ vErrors.push(err129);
 errors++;
 }
 }
+}
 else {
-const err130 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err130 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -6031,9 +6451,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-}
-else {
-const err131 = {instancePath:instancePath+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.secretRef !== undefined){
+let data42 = data37.secretRef;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.name === undefined){
+const err131 = {instancePath:instancePath+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -6042,10 +6464,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-}
-else {
-const err132 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key12 in data42){
+if(!((key12 === "name") || (key12 === "keys"))){
+const err132 = {instancePath:instancePath+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -6055,11 +6476,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data9.cordonNode !== undefined){
-let data42 = data9.cordonNode;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.nodeName === undefined){
-const err133 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(data42.name !== undefined){
+let data43 = data42.name;
+if(typeof data43 === "string"){
+if(func2(data43) > 253){
+const err133 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -6068,9 +6489,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-for(const key12 in data42){
-if(!(key12 === "nodeName")){
-const err134 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(!pattern1.test(data43)){
+const err134 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -6080,11 +6500,8 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data42.nodeName !== undefined){
-let data43 = data42.nodeName;
-if(typeof data43 === "string"){
-if(func2(data43) > 253){
-const err135 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err135 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -6093,8 +6510,12 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(!pattern1.test(data43)){
-const err136 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data42.keys !== undefined){
+let data44 = data42.keys;
+if(Array.isArray(data44)){
+if(data44.length > 64){
+const err136 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -6103,9 +6524,12 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-else {
-const err137 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len0 = data44.length;
+for(let i0=0; i0<len0; i0++){
+let data45 = data44[i0];
+if(typeof data45 === "string"){
+if(func2(data45) > 253){
+const err137 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys/" + i0,schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -6114,10 +6538,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-}
-else {
-const err138 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data45) < 1){
+const err138 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys/" + i0,schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -6127,11 +6549,8 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data9.drainNode !== undefined){
-let data44 = data9.drainNode;
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(data44.nodeName === undefined){
-const err139 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err139 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys/" + i0,schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -6140,9 +6559,10 @@ vErrors.push(err139);
 }
 errors++;
 }
-for(const key13 in data44){
-if(!((((key13 === "nodeName") || (key13 === "gracePeriod")) || (key13 === "ignoreDaemonSets")) || (key13 === "deleteLocalData"))){
-const err140 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -6152,11 +6572,9 @@ vErrors.push(err140);
 errors++;
 }
 }
-if(data44.nodeName !== undefined){
-let data45 = data44.nodeName;
-if(typeof data45 === "string"){
-if(func2(data45) > 253){
-const err141 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err141 = {instancePath:instancePath+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -6165,8 +6583,10 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(!pattern1.test(data45)){
-const err142 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+}
+else {
+const err142 = {instancePath:instancePath+"/parameters/updateSecret",schemaPath:"#/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -6176,8 +6596,11 @@ vErrors.push(err142);
 errors++;
 }
 }
-else {
-const err143 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data9.cordonNode !== undefined){
+let data46 = data9.cordonNode;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.nodeName === undefined){
+const err143 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -6186,12 +6609,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-if(data44.gracePeriod !== undefined){
-let data46 = data44.gracePeriod;
-if(typeof data46 === "string"){
-if(func2(data46) > 32){
-const err144 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+for(const key13 in data46){
+if(!(key13 === "nodeName")){
+const err144 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -6200,8 +6620,12 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(!pattern6.test(data46)){
-const err145 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data46.nodeName !== undefined){
+let data47 = data46.nodeName;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err145 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -6210,9 +6634,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-else {
-const err146 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data47)){
+const err146 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -6222,9 +6645,8 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data44.ignoreDaemonSets !== undefined){
-if(typeof data44.ignoreDaemonSets !== "boolean"){
-const err147 = {instancePath:instancePath+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err147 = {instancePath:instancePath+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -6234,9 +6656,9 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data44.deleteLocalData !== undefined){
-if(typeof data44.deleteLocalData !== "boolean"){
-const err148 = {instancePath:instancePath+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err148 = {instancePath:instancePath+"/parameters/cordonNode",schemaPath:"#/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -6246,9 +6668,11 @@ vErrors.push(err148);
 errors++;
 }
 }
-}
-else {
-const err149 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data9.drainNode !== undefined){
+let data48 = data9.drainNode;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.nodeName === undefined){
+const err149 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -6257,12 +6681,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-if(data9.custom !== undefined){
-let data49 = data9.custom;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.actionType === undefined){
-const err150 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+for(const key14 in data48){
+if(!(((((key14 === "nodeName") || (key14 === "gracePeriod")) || (key14 === "ignoreDaemonSets")) || (key14 === "deleteLocalData")) || (key14 === "force"))){
+const err150 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -6271,9 +6692,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-for(const key14 in data49){
-if(!((key14 === "actionType") || (key14 === "config"))){
-const err151 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data48.nodeName !== undefined){
+let data49 = data48.nodeName;
+if(typeof data49 === "string"){
+if(func2(data49) > 253){
+const err151 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -6282,12 +6706,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-if(data49.actionType !== undefined){
-let data50 = data49.actionType;
-if(typeof data50 === "string"){
-if(func2(data50) > 128){
-const err152 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!pattern1.test(data49)){
+const err152 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -6296,8 +6716,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(func2(data50) < 1){
-const err153 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err153 = {instancePath:instancePath+"/parameters/drainNode/nodeName",schemaPath:"#/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -6307,8 +6728,11 @@ vErrors.push(err153);
 errors++;
 }
 }
-else {
-const err154 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.gracePeriod !== undefined){
+let data50 = data48.gracePeriod;
+if(typeof data50 === "string"){
+if(func2(data50) > 32){
+const err154 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -6317,12 +6741,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-if(data49.config !== undefined){
-let data51 = data49.config;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(Object.keys(data51).length > 64){
-const err155 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(!pattern7.test(data50)){
+const err155 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -6331,11 +6751,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-for(const key15 in data51){
-let data52 = data51[key15];
-if(typeof data52 === "string"){
-if(func2(data52) > 4096){
-const err156 = {instancePath:instancePath+"/parameters/custom/config/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err156 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -6345,8 +6763,9 @@ vErrors.push(err156);
 errors++;
 }
 }
-else {
-const err157 = {instancePath:instancePath+"/parameters/custom/config/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.ignoreDaemonSets !== undefined){
+if(typeof data48.ignoreDaemonSets !== "boolean"){
+const err157 = {instancePath:instancePath+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -6356,9 +6775,9 @@ vErrors.push(err157);
 errors++;
 }
 }
-}
-else {
-const err158 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data48.deleteLocalData !== undefined){
+if(typeof data48.deleteLocalData !== "boolean"){
+const err158 = {instancePath:instancePath+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -6368,9 +6787,9 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
-else {
-const err159 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data48.force !== undefined){
+if(typeof data48.force !== "boolean"){
+const err159 = {instancePath:instancePath+"/parameters/drainNode/force",schemaPath:"#/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -6382,7 +6801,7 @@ errors++;
 }
 }
 else {
-const err160 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err160 = {instancePath:instancePath+"/parameters/drainNode",schemaPath:"#/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -6392,11 +6811,11 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data.rollbackParameters !== undefined){
-let data53 = data.rollbackParameters;
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(Object.keys(data53).length > 1){
-const err161 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(data9.custom !== undefined){
+let data54 = data9.custom;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.actionType === undefined){
+const err161 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -6405,8 +6824,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(Object.keys(data53).length < 1){
-const err162 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+for(const key15 in data54){
+if(!((key15 === "actionType") || (key15 === "config"))){
+const err162 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -6415,9 +6835,12 @@ vErrors.push(err162);
 }
 errors++;
 }
-for(const key16 in data53){
-if(!(((((key16 === "restorePreviousDeployment") || (key16 === "scaleToPrevious")) || (key16 === "restorePreviousConfig")) || (key16 === "uncordonNode")) || (key16 === "custom"))){
-const err163 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data54.actionType !== undefined){
+let data55 = data54.actionType;
+if(typeof data55 === "string"){
+if(func2(data55) > 128){
+const err163 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -6426,12 +6849,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-if(data53.restorePreviousDeployment !== undefined){
-let data54 = data53.restorePreviousDeployment;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-if(data54.namespace === undefined){
-const err164 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(func2(data55) < 1){
+const err164 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -6440,8 +6859,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-if(data54.deployment === undefined){
-const err165 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+else {
+const err165 = {instancePath:instancePath+"/parameters/custom/actionType",schemaPath:"#/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -6450,9 +6870,12 @@ vErrors.push(err165);
 }
 errors++;
 }
-for(const key17 in data54){
-if(!(((key17 === "namespace") || (key17 === "deployment")) || (key17 === "revision"))){
-const err166 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+if(data54.config !== undefined){
+let data56 = data54.config;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(Object.keys(data56).length > 64){
+const err166 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -6461,12 +6884,11 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-if(data54.namespace !== undefined){
-let data55 = data54.namespace;
-if(typeof data55 === "string"){
-if(func2(data55) > 63){
-const err167 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+for(const key16 in data56){
+let data57 = data56[key16];
+if(typeof data57 === "string"){
+if(func2(data57) > 4096){
+const err167 = {instancePath:instancePath+"/parameters/custom/config/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -6475,8 +6897,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(!pattern0.test(data55)){
-const err168 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err168 = {instancePath:instancePath+"/parameters/custom/config/" + key16.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -6486,8 +6909,9 @@ vErrors.push(err168);
 errors++;
 }
 }
+}
 else {
-const err169 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err169 = {instancePath:instancePath+"/parameters/custom/config",schemaPath:"#/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -6497,11 +6921,9 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data54.deployment !== undefined){
-let data56 = data54.deployment;
-if(typeof data56 === "string"){
-if(func2(data56) > 253){
-const err170 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err170 = {instancePath:instancePath+"/parameters/custom",schemaPath:"#/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -6510,8 +6932,10 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(!pattern1.test(data56)){
-const err171 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -6521,8 +6945,11 @@ vErrors.push(err171);
 errors++;
 }
 }
-else {
-const err172 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.rollbackParameters !== undefined){
+let data58 = data.rollbackParameters;
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(Object.keys(data58).length > 1){
+const err172 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -6531,11 +6958,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-}
-if(data54.revision !== undefined){
-let data57 = data54.revision;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err173 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(Object.keys(data58).length < 1){
+const err173 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -6544,9 +6968,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 1000000 || isNaN(data57)){
-const err174 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+for(const key17 in data58){
+if(!(((((key17 === "restorePreviousDeployment") || (key17 === "scaleToPrevious")) || (key17 === "restorePreviousConfig")) || (key17 === "uncordonNode")) || (key17 === "custom"))){
+const err174 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -6555,8 +6979,12 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data57 < 0 || isNaN(data57)){
-const err175 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data58.restorePreviousDeployment !== undefined){
+let data59 = data58.restorePreviousDeployment;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.namespace === undefined){
+const err175 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -6565,11 +6993,8 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err176 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data59.deployment === undefined){
+const err176 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -6578,12 +7003,9 @@ vErrors.push(err176);
 }
 errors++;
 }
-}
-if(data53.scaleToPrevious !== undefined){
-let data58 = data53.scaleToPrevious;
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.namespace === undefined){
-const err177 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+for(const key18 in data59){
+if(!(((key18 === "namespace") || (key18 === "deployment")) || (key18 === "revision"))){
+const err177 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -6592,8 +7014,12 @@ vErrors.push(err177);
 }
 errors++;
 }
-if(data58.deployment === undefined){
-const err178 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+if(data59.namespace !== undefined){
+let data60 = data59.namespace;
+if(typeof data60 === "string"){
+if(func2(data60) > 63){
+const err178 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -6602,8 +7028,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(data58.previousReplicas === undefined){
-const err179 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+if(!pattern0.test(data60)){
+const err179 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -6612,9 +7038,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-for(const key18 in data58){
-if(!(((key18 === "namespace") || (key18 === "deployment")) || (key18 === "previousReplicas"))){
-const err180 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+else {
+const err180 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -6624,11 +7050,11 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data58.namespace !== undefined){
-let data59 = data58.namespace;
-if(typeof data59 === "string"){
-if(func2(data59) > 63){
-const err181 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data59.deployment !== undefined){
+let data61 = data59.deployment;
+if(typeof data61 === "string"){
+if(func2(data61) > 253){
+const err181 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -6637,8 +7063,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-if(!pattern0.test(data59)){
-const err182 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data61)){
+const err182 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -6649,7 +7075,7 @@ errors++;
 }
 }
 else {
-const err183 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err183 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -6659,11 +7085,10 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data58.deployment !== undefined){
-let data60 = data58.deployment;
-if(typeof data60 === "string"){
-if(func2(data60) > 253){
-const err184 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data59.revision !== undefined){
+let data62 = data59.revision;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err184 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -6672,8 +7097,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(!pattern1.test(data60)){
-const err185 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 1000000 || isNaN(data62)){
+const err185 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -6682,9 +7108,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-}
-else {
-const err186 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62 < 0 || isNaN(data62)){
+const err186 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -6694,10 +7119,10 @@ vErrors.push(err186);
 errors++;
 }
 }
-if(data58.previousReplicas !== undefined){
-let data61 = data58.previousReplicas;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err187 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/rollbackParameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -6706,9 +7131,12 @@ vErrors.push(err187);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 10000 || isNaN(data61)){
-const err188 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data58.scaleToPrevious !== undefined){
+let data63 = data58.scaleToPrevious;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.namespace === undefined){
+const err188 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -6717,8 +7145,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err189 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data63.deployment === undefined){
+const err189 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -6727,11 +7155,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err190 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key19 in data63){
+if(!(((key19 === "namespace") || (key19 === "deployment")) || (key19 === "previousReplicas"))){
+const err190 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -6741,11 +7167,11 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data53.restorePreviousConfig !== undefined){
-let data62 = data53.restorePreviousConfig;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.namespace === undefined){
-const err191 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data63.namespace !== undefined){
+let data64 = data63.namespace;
+if(typeof data64 === "string"){
+if(func2(data64) > 63){
+const err191 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -6754,8 +7180,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data62.name === undefined){
-const err192 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(!pattern0.test(data64)){
+const err192 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -6764,8 +7190,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data62.type === undefined){
-const err193 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+else {
+const err193 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -6774,9 +7201,12 @@ vErrors.push(err193);
 }
 errors++;
 }
-for(const key19 in data62){
-if(!((((key19 === "namespace") || (key19 === "name")) || (key19 === "type")) || (key19 === "snapshot"))){
-const err194 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+if(data63.deployment !== undefined){
+let data65 = data63.deployment;
+if(typeof data65 === "string"){
+if(func2(data65) > 253){
+const err194 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -6785,12 +7215,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-}
-if(data62.namespace !== undefined){
-let data63 = data62.namespace;
-if(typeof data63 === "string"){
-if(func2(data63) > 63){
-const err195 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern1.test(data65)){
+const err195 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -6799,8 +7225,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(!pattern0.test(data63)){
-const err196 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err196 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -6810,8 +7237,10 @@ vErrors.push(err196);
 errors++;
 }
 }
-else {
-const err197 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data63.previousReplicas !== undefined){
+let data66 = data63.previousReplicas;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err197 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -6820,12 +7249,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-if(data62.name !== undefined){
-let data64 = data62.name;
-if(typeof data64 === "string"){
-if(func2(data64) > 253){
-const err198 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 10000 || isNaN(data66)){
+const err198 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -6834,8 +7260,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-if(!pattern1.test(data64)){
-const err199 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(data66 < 0 || isNaN(data66)){
+const err199 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -6845,8 +7271,10 @@ vErrors.push(err199);
 errors++;
 }
 }
+}
+}
 else {
-const err200 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err200 = {instancePath:instancePath+"/rollbackParameters/scaleToPrevious",schemaPath:"#/properties/rollbackParameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -6856,10 +7284,11 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data62.type !== undefined){
-let data65 = data62.type;
-if(typeof data65 !== "string"){
-const err201 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data58.restorePreviousConfig !== undefined){
+let data67 = data58.restorePreviousConfig;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.namespace === undefined){
+const err201 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -6868,8 +7297,8 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(!((data65 === "ConfigMap") || (data65 === "Secret"))){
-const err202 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackParameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(data67.name === undefined){
+const err202 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -6878,12 +7307,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-if(data62.snapshot !== undefined){
-let data66 = data62.snapshot;
-if(typeof data66 === "string"){
-if(func2(data66) > 256){
-const err203 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data67.type === undefined){
+const err203 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -6892,9 +7317,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-}
-else {
-const err204 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key20 in data67){
+if(!((((key20 === "namespace") || (key20 === "name")) || (key20 === "type")) || (key20 === "snapshot"))){
+const err204 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -6904,9 +7329,11 @@ vErrors.push(err204);
 errors++;
 }
 }
-}
-else {
-const err205 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data67.namespace !== undefined){
+let data68 = data67.namespace;
+if(typeof data68 === "string"){
+if(func2(data68) > 63){
+const err205 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -6915,12 +7342,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-}
-if(data53.uncordonNode !== undefined){
-let data67 = data53.uncordonNode;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.nodeName === undefined){
-const err206 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(!pattern0.test(data68)){
+const err206 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -6929,9 +7352,9 @@ vErrors.push(err206);
 }
 errors++;
 }
-for(const key20 in data67){
-if(!(key20 === "nodeName")){
-const err207 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+else {
+const err207 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -6941,11 +7364,11 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data67.nodeName !== undefined){
-let data68 = data67.nodeName;
-if(typeof data68 === "string"){
-if(func2(data68) > 253){
-const err208 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data67.name !== undefined){
+let data69 = data67.name;
+if(typeof data69 === "string"){
+if(func2(data69) > 253){
+const err208 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -6954,8 +7377,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(!pattern1.test(data68)){
-const err209 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern1.test(data69)){
+const err209 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -6966,7 +7389,7 @@ errors++;
 }
 }
 else {
-const err210 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err210 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -6976,9 +7399,10 @@ vErrors.push(err210);
 errors++;
 }
 }
-}
-else {
-const err211 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data67.type !== undefined){
+let data70 = data67.type;
+if(typeof data70 !== "string"){
+const err211 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -6987,12 +7411,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-if(data53.custom !== undefined){
-let data69 = data53.custom;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.actionType === undefined){
-const err212 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(!((data70 === "ConfigMap") || (data70 === "Secret"))){
+const err212 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackParameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -7001,9 +7421,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-for(const key21 in data69){
-if(!((key21 === "actionType") || (key21 === "config"))){
-const err213 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+if(data67.snapshot !== undefined){
+let data71 = data67.snapshot;
+if(typeof data71 === "string"){
+if(func2(data71) > 256){
+const err213 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -7013,11 +7436,8 @@ vErrors.push(err213);
 errors++;
 }
 }
-if(data69.actionType !== undefined){
-let data70 = data69.actionType;
-if(typeof data70 === "string"){
-if(func2(data70) > 128){
-const err214 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err214 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -7026,8 +7446,10 @@ vErrors.push(err214);
 }
 errors++;
 }
-if(func2(data70) < 1){
-const err215 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err215 = {instancePath:instancePath+"/rollbackParameters/restorePreviousConfig",schemaPath:"#/properties/rollbackParameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -7037,8 +7459,11 @@ vErrors.push(err215);
 errors++;
 }
 }
-else {
-const err216 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data58.uncordonNode !== undefined){
+let data72 = data58.uncordonNode;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.nodeName === undefined){
+const err216 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -7047,12 +7472,9 @@ vErrors.push(err216);
 }
 errors++;
 }
-}
-if(data69.config !== undefined){
-let data71 = data69.config;
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-if(Object.keys(data71).length > 64){
-const err217 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+for(const key21 in data72){
+if(!(key21 === "nodeName")){
+const err217 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -7061,11 +7483,12 @@ vErrors.push(err217);
 }
 errors++;
 }
-for(const key22 in data71){
-let data72 = data71[key22];
-if(typeof data72 === "string"){
-if(func2(data72) > 4096){
-const err218 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data72.nodeName !== undefined){
+let data73 = data72.nodeName;
+if(typeof data73 === "string"){
+if(func2(data73) > 253){
+const err218 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -7074,9 +7497,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-else {
-const err219 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data73)){
+const err219 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -7086,9 +7508,8 @@ vErrors.push(err219);
 errors++;
 }
 }
-}
 else {
-const err220 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err220 = {instancePath:instancePath+"/rollbackParameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -7100,7 +7521,7 @@ errors++;
 }
 }
 else {
-const err221 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err221 = {instancePath:instancePath+"/rollbackParameters/uncordonNode",schemaPath:"#/properties/rollbackParameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -7110,9 +7531,11 @@ vErrors.push(err221);
 errors++;
 }
 }
-}
-else {
-const err222 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data58.custom !== undefined){
+let data74 = data58.custom;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(data74.actionType === undefined){
+const err222 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -7121,12 +7544,9 @@ vErrors.push(err222);
 }
 errors++;
 }
-}
-if(data.targetCluster !== undefined){
-let data73 = data.targetCluster;
-if(typeof data73 === "string"){
-if(func2(data73) > 256){
-const err223 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key22 in data74){
+if(!((key22 === "actionType") || (key22 === "config"))){
+const err223 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -7136,8 +7556,11 @@ vErrors.push(err223);
 errors++;
 }
 }
-else {
-const err224 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data74.actionType !== undefined){
+let data75 = data74.actionType;
+if(typeof data75 === "string"){
+if(func2(data75) > 128){
+const err224 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -7146,12 +7569,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-}
-if(data.timeout !== undefined){
-let data74 = data.timeout;
-if(typeof data74 === "string"){
-if(func2(data74) > 32){
-const err225 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(func2(data75) < 1){
+const err225 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -7162,7 +7581,7 @@ errors++;
 }
 }
 else {
-const err226 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err226 = {instancePath:instancePath+"/rollbackParameters/custom/actionType",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -7172,11 +7591,11 @@ vErrors.push(err226);
 errors++;
 }
 }
-if(data.safetyChecks !== undefined){
-let data75 = data.safetyChecks;
-if(Array.isArray(data75)){
-if(data75.length > 16){
-const err227 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data74.config !== undefined){
+let data76 = data74.config;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(Object.keys(data76).length > 64){
+const err227 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -7185,12 +7604,11 @@ vErrors.push(err227);
 }
 errors++;
 }
-const len0 = data75.length;
-for(let i0=0; i0<len0; i0++){
-let data76 = data75[i0];
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
-if(data76.type === undefined){
-const err228 = {instancePath:instancePath+"/safetyChecks/" + i0,schemaPath:"#/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+for(const key23 in data76){
+let data77 = data76[key23];
+if(typeof data77 === "string"){
+if(func2(data77) > 4096){
+const err228 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -7199,9 +7617,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-for(const key23 in data76){
-if(!(((key23 === "type") || (key23 === "description")) || (key23 === "required"))){
-const err229 = {instancePath:instancePath+"/safetyChecks/" + i0,schemaPath:"#/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+else {
+const err229 = {instancePath:instancePath+"/rollbackParameters/custom/config/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -7211,10 +7629,9 @@ vErrors.push(err229);
 errors++;
 }
 }
-if(data76.type !== undefined){
-let data77 = data76.type;
-if(typeof data77 !== "string"){
-const err230 = {instancePath:instancePath+"/safetyChecks/" + i0+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err230 = {instancePath:instancePath+"/rollbackParameters/custom/config",schemaPath:"#/properties/rollbackParameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -7223,8 +7640,10 @@ vErrors.push(err230);
 }
 errors++;
 }
-if(!((((data77 === "rbac") || (data77 === "capacity")) || (data77 === "health")) || (data77 === "network"))){
-const err231 = {instancePath:instancePath+"/safetyChecks/" + i0+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+}
+else {
+const err231 = {instancePath:instancePath+"/rollbackParameters/custom",schemaPath:"#/properties/rollbackParameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -7234,11 +7653,9 @@ vErrors.push(err231);
 errors++;
 }
 }
-if(data76.description !== undefined){
-let data78 = data76.description;
-if(typeof data78 === "string"){
-if(func2(data78) > 256){
-const err232 = {instancePath:instancePath+"/safetyChecks/" + i0+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+else {
+const err232 = {instancePath:instancePath+"/rollbackParameters",schemaPath:"#/properties/rollbackParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -7248,8 +7665,11 @@ vErrors.push(err232);
 errors++;
 }
 }
-else {
-const err233 = {instancePath:instancePath+"/safetyChecks/" + i0+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.targetCluster !== undefined){
+let data78 = data.targetCluster;
+if(typeof data78 === "string"){
+if(func2(data78) > 256){
+const err233 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -7259,9 +7679,8 @@ vErrors.push(err233);
 errors++;
 }
 }
-if(data76.required !== undefined){
-if(typeof data76.required !== "boolean"){
-const err234 = {instancePath:instancePath+"/safetyChecks/" + i0+"/required",schemaPath:"#/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err234 = {instancePath:instancePath+"/targetCluster",schemaPath:"#/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -7271,9 +7690,11 @@ vErrors.push(err234);
 errors++;
 }
 }
-}
-else {
-const err235 = {instancePath:instancePath+"/safetyChecks/" + i0,schemaPath:"#/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.timeout !== undefined){
+let data79 = data.timeout;
+if(typeof data79 === "string"){
+if(func2(data79) > 32){
+const err235 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -7283,9 +7704,8 @@ vErrors.push(err235);
 errors++;
 }
 }
-}
 else {
-const err236 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err236 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -7295,11 +7715,11 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data.rollbackSpec !== undefined){
-let data80 = data.rollbackSpec;
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(data80.action === undefined){
-const err237 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data.safetyChecks !== undefined){
+let data80 = data.safetyChecks;
+if(Array.isArray(data80)){
+if(data80.length > 16){
+const err237 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -7308,8 +7728,12 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(data80.parameters === undefined){
-const err238 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+const len1 = data80.length;
+for(let i1=0; i1<len1; i1++){
+let data81 = data80[i1];
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(data81.type === undefined){
+const err238 = {instancePath:instancePath+"/safetyChecks/" + i1,schemaPath:"#/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -7318,9 +7742,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-for(const key24 in data80){
-if(!(((key24 === "action") || (key24 === "parameters")) || (key24 === "timeout"))){
-const err239 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+for(const key24 in data81){
+if(!(((key24 === "type") || (key24 === "description")) || (key24 === "required"))){
+const err239 = {instancePath:instancePath+"/safetyChecks/" + i1,schemaPath:"#/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -7330,10 +7754,10 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data80.action !== undefined){
-let data81 = data80.action;
-if(typeof data81 !== "string"){
-const err240 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data81.type !== undefined){
+let data82 = data81.type;
+if(typeof data82 !== "string"){
+const err240 = {instancePath:instancePath+"/safetyChecks/" + i1+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -7342,8 +7766,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(!(((((data81 === "restore-previous-deployment") || (data81 === "scale-to-previous")) || (data81 === "restore-previous-config")) || (data81 === "uncordon-node")) || (data81 === "custom"))){
-const err241 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(!((((data82 === "rbac") || (data82 === "capacity")) || (data82 === "health")) || (data82 === "network"))){
+const err241 = {instancePath:instancePath+"/safetyChecks/" + i1+"/type",schemaPath:"#/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -7353,11 +7777,11 @@ vErrors.push(err241);
 errors++;
 }
 }
-if(data80.parameters !== undefined){
-let data82 = data80.parameters;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(Object.keys(data82).length > 1){
-const err242 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(data81.description !== undefined){
+let data83 = data81.description;
+if(typeof data83 === "string"){
+if(func2(data83) > 256){
+const err242 = {instancePath:instancePath+"/safetyChecks/" + i1+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -7366,8 +7790,9 @@ vErrors.push(err242);
 }
 errors++;
 }
-if(Object.keys(data82).length < 1){
-const err243 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+else {
+const err243 = {instancePath:instancePath+"/safetyChecks/" + i1+"/description",schemaPath:"#/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -7376,9 +7801,10 @@ vErrors.push(err243);
 }
 errors++;
 }
-for(const key25 in data82){
-if(!(((((key25 === "restorePreviousDeployment") || (key25 === "scaleToPrevious")) || (key25 === "restorePreviousConfig")) || (key25 === "uncordonNode")) || (key25 === "custom"))){
-const err244 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+}
+if(data81.required !== undefined){
+if(typeof data81.required !== "boolean"){
+const err244 = {instancePath:instancePath+"/safetyChecks/" + i1+"/required",schemaPath:"#/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -7388,11 +7814,9 @@ vErrors.push(err244);
 errors++;
 }
 }
-if(data82.restorePreviousDeployment !== undefined){
-let data83 = data82.restorePreviousDeployment;
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-if(data83.namespace === undefined){
-const err245 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+}
+else {
+const err245 = {instancePath:instancePath+"/safetyChecks/" + i1,schemaPath:"#/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -7401,8 +7825,10 @@ vErrors.push(err245);
 }
 errors++;
 }
-if(data83.deployment === undefined){
-const err246 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+}
+else {
+const err246 = {instancePath:instancePath+"/safetyChecks",schemaPath:"#/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -7411,9 +7837,12 @@ vErrors.push(err246);
 }
 errors++;
 }
-for(const key26 in data83){
-if(!(((key26 === "namespace") || (key26 === "deployment")) || (key26 === "revision"))){
-const err247 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
+}
+if(data.rollbackSpec !== undefined){
+let data85 = data.rollbackSpec;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.action === undefined){
+const err247 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -7422,12 +7851,8 @@ vErrors.push(err247);
 }
 errors++;
 }
-}
-if(data83.namespace !== undefined){
-let data84 = data83.namespace;
-if(typeof data84 === "string"){
-if(func2(data84) > 63){
-const err248 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data85.parameters === undefined){
+const err248 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -7436,8 +7861,9 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(!pattern0.test(data84)){
-const err249 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+for(const key25 in data85){
+if(!(((key25 === "action") || (key25 === "parameters")) || (key25 === "timeout"))){
+const err249 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -7447,8 +7873,10 @@ vErrors.push(err249);
 errors++;
 }
 }
-else {
-const err250 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data85.action !== undefined){
+let data86 = data85.action;
+if(typeof data86 !== "string"){
+const err250 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -7457,12 +7885,8 @@ vErrors.push(err250);
 }
 errors++;
 }
-}
-if(data83.deployment !== undefined){
-let data85 = data83.deployment;
-if(typeof data85 === "string"){
-if(func2(data85) > 253){
-const err251 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!(((((data86 === "restore-previous-deployment") || (data86 === "scale-to-previous")) || (data86 === "restore-previous-config")) || (data86 === "uncordon-node")) || (data86 === "custom"))){
+const err251 = {instancePath:instancePath+"/rollbackSpec/action",schemaPath:"#/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -7471,8 +7895,12 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(!pattern1.test(data85)){
-const err252 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data85.parameters !== undefined){
+let data87 = data85.parameters;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(Object.keys(data87).length > 1){
+const err252 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -7481,9 +7909,8 @@ vErrors.push(err252);
 }
 errors++;
 }
-}
-else {
-const err253 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(Object.keys(data87).length < 1){
+const err253 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -7492,11 +7919,9 @@ vErrors.push(err253);
 }
 errors++;
 }
-}
-if(data83.revision !== undefined){
-let data86 = data83.revision;
-if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
-const err254 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key26 in data87){
+if(!(((((key26 === "restorePreviousDeployment") || (key26 === "scaleToPrevious")) || (key26 === "restorePreviousConfig")) || (key26 === "uncordonNode")) || (key26 === "custom"))){
+const err254 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -7505,9 +7930,12 @@ vErrors.push(err254);
 }
 errors++;
 }
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 1000000 || isNaN(data86)){
-const err255 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+if(data87.restorePreviousDeployment !== undefined){
+let data88 = data87.restorePreviousDeployment;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+if(data88.namespace === undefined){
+const err255 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -7516,8 +7944,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-if(data86 < 0 || isNaN(data86)){
-const err256 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data88.deployment === undefined){
+const err256 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -7526,11 +7954,9 @@ vErrors.push(err256);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err257 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key27 in data88){
+if(!(((key27 === "namespace") || (key27 === "deployment")) || (key27 === "revision"))){
+const err257 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -7540,11 +7966,11 @@ vErrors.push(err257);
 errors++;
 }
 }
-if(data82.scaleToPrevious !== undefined){
-let data87 = data82.scaleToPrevious;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-if(data87.namespace === undefined){
-const err258 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(data88.namespace !== undefined){
+let data89 = data88.namespace;
+if(typeof data89 === "string"){
+if(func2(data89) > 63){
+const err258 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -7553,8 +7979,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(data87.deployment === undefined){
-const err259 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(!pattern0.test(data89)){
+const err259 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -7563,8 +7989,9 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data87.previousReplicas === undefined){
-const err260 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "previousReplicas"},message:"must have required property '"+"previousReplicas"+"'"};
+}
+else {
+const err260 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -7573,9 +8000,12 @@ vErrors.push(err260);
 }
 errors++;
 }
-for(const key27 in data87){
-if(!(((key27 === "namespace") || (key27 === "deployment")) || (key27 === "previousReplicas"))){
-const err261 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+}
+if(data88.deployment !== undefined){
+let data90 = data88.deployment;
+if(typeof data90 === "string"){
+if(func2(data90) > 253){
+const err261 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -7584,12 +8014,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-}
-if(data87.namespace !== undefined){
-let data88 = data87.namespace;
-if(typeof data88 === "string"){
-if(func2(data88) > 63){
-const err262 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(!pattern1.test(data90)){
+const err262 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -7598,8 +8024,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-if(!pattern0.test(data88)){
-const err263 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+else {
+const err263 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -7609,8 +8036,10 @@ vErrors.push(err263);
 errors++;
 }
 }
-else {
-const err264 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data88.revision !== undefined){
+let data91 = data88.revision;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err264 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -7619,12 +8048,9 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-if(data87.deployment !== undefined){
-let data89 = data87.deployment;
-if(typeof data89 === "string"){
-if(func2(data89) > 253){
-const err265 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 1000000 || isNaN(data91)){
+const err265 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -7633,8 +8059,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(!pattern1.test(data89)){
-const err266 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(data91 < 0 || isNaN(data91)){
+const err266 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -7644,8 +8070,10 @@ vErrors.push(err266);
 errors++;
 }
 }
+}
+}
 else {
-const err267 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err267 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -7655,10 +8083,11 @@ vErrors.push(err267);
 errors++;
 }
 }
-if(data87.previousReplicas !== undefined){
-let data90 = data87.previousReplicas;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
-const err268 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data87.scaleToPrevious !== undefined){
+let data92 = data87.scaleToPrevious;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.namespace === undefined){
+const err268 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -7667,9 +8096,8 @@ vErrors.push(err268);
 }
 errors++;
 }
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 10000 || isNaN(data90)){
-const err269 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data92.deployment === undefined){
+const err269 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -7678,8 +8106,9 @@ vErrors.push(err269);
 }
 errors++;
 }
-if(data90 < 0 || isNaN(data90)){
-const err270 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key28 in data92){
+if(!(((key28 === "namespace") || (key28 === "deployment")) || (key28 === "previousReplicas"))){
+const err270 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -7689,10 +8118,11 @@ vErrors.push(err270);
 errors++;
 }
 }
-}
-}
-else {
-const err271 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data92.namespace !== undefined){
+let data93 = data92.namespace;
+if(typeof data93 === "string"){
+if(func2(data93) > 63){
+const err271 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -7701,12 +8131,8 @@ vErrors.push(err271);
 }
 errors++;
 }
-}
-if(data82.restorePreviousConfig !== undefined){
-let data91 = data82.restorePreviousConfig;
-if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
-if(data91.namespace === undefined){
-const err272 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern0.test(data93)){
+const err272 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -7715,8 +8141,9 @@ vErrors.push(err272);
 }
 errors++;
 }
-if(data91.name === undefined){
-const err273 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err273 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -7725,8 +8152,12 @@ vErrors.push(err273);
 }
 errors++;
 }
-if(data91.type === undefined){
-const err274 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(data92.deployment !== undefined){
+let data94 = data92.deployment;
+if(typeof data94 === "string"){
+if(func2(data94) > 253){
+const err274 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -7735,9 +8166,8 @@ vErrors.push(err274);
 }
 errors++;
 }
-for(const key28 in data91){
-if(!((((key28 === "namespace") || (key28 === "name")) || (key28 === "type")) || (key28 === "snapshot"))){
-const err275 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties"};
+if(!pattern1.test(data94)){
+const err275 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -7747,11 +8177,8 @@ vErrors.push(err275);
 errors++;
 }
 }
-if(data91.namespace !== undefined){
-let data92 = data91.namespace;
-if(typeof data92 === "string"){
-if(func2(data92) > 63){
-const err276 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+else {
+const err276 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -7760,8 +8187,11 @@ vErrors.push(err276);
 }
 errors++;
 }
-if(!pattern0.test(data92)){
-const err277 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data92.previousReplicas !== undefined){
+let data95 = data92.previousReplicas;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
+const err277 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -7770,9 +8200,9 @@ vErrors.push(err277);
 }
 errors++;
 }
-}
-else {
-const err278 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 10000 || isNaN(data95)){
+const err278 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -7781,12 +8211,8 @@ vErrors.push(err278);
 }
 errors++;
 }
-}
-if(data91.name !== undefined){
-let data93 = data91.name;
-if(typeof data93 === "string"){
-if(func2(data93) > 253){
-const err279 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data95 < 0 || isNaN(data95)){
+const err279 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -7795,8 +8221,11 @@ vErrors.push(err279);
 }
 errors++;
 }
-if(!pattern1.test(data93)){
-const err280 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+}
+}
+else {
+const err280 = {instancePath:instancePath+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -7806,8 +8235,11 @@ vErrors.push(err280);
 errors++;
 }
 }
-else {
-const err281 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data87.restorePreviousConfig !== undefined){
+let data96 = data87.restorePreviousConfig;
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+if(data96.namespace === undefined){
+const err281 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -7816,11 +8248,8 @@ vErrors.push(err281);
 }
 errors++;
 }
-}
-if(data91.type !== undefined){
-let data94 = data91.type;
-if(typeof data94 !== "string"){
-const err282 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data96.name === undefined){
+const err282 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -7829,8 +8258,8 @@ vErrors.push(err282);
 }
 errors++;
 }
-if(!((data94 === "ConfigMap") || (data94 === "Secret"))){
-const err283 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(data96.type === undefined){
+const err283 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -7839,12 +8268,9 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-if(data91.snapshot !== undefined){
-let data95 = data91.snapshot;
-if(typeof data95 === "string"){
-if(func2(data95) > 256){
-const err284 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key29 in data96){
+if(!((((key29 === "namespace") || (key29 === "name")) || (key29 === "type")) || (key29 === "snapshot"))){
+const err284 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -7854,8 +8280,11 @@ vErrors.push(err284);
 errors++;
 }
 }
-else {
-const err285 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data96.namespace !== undefined){
+let data97 = data96.namespace;
+if(typeof data97 === "string"){
+if(func2(data97) > 63){
+const err285 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -7864,10 +8293,8 @@ vErrors.push(err285);
 }
 errors++;
 }
-}
-}
-else {
-const err286 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern0.test(data97)){
+const err286 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -7877,11 +8304,8 @@ vErrors.push(err286);
 errors++;
 }
 }
-if(data82.uncordonNode !== undefined){
-let data96 = data82.uncordonNode;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-if(data96.nodeName === undefined){
-const err287 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+else {
+const err287 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -7890,9 +8314,12 @@ vErrors.push(err287);
 }
 errors++;
 }
-for(const key29 in data96){
-if(!(key29 === "nodeName")){
-const err288 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties"};
+}
+if(data96.name !== undefined){
+let data98 = data96.name;
+if(typeof data98 === "string"){
+if(func2(data98) > 253){
+const err288 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -7901,12 +8328,8 @@ vErrors.push(err288);
 }
 errors++;
 }
-}
-if(data96.nodeName !== undefined){
-let data97 = data96.nodeName;
-if(typeof data97 === "string"){
-if(func2(data97) > 253){
-const err289 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data98)){
+const err289 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -7915,8 +8338,9 @@ vErrors.push(err289);
 }
 errors++;
 }
-if(!pattern1.test(data97)){
-const err290 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+else {
+const err290 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -7926,8 +8350,10 @@ vErrors.push(err290);
 errors++;
 }
 }
-else {
-const err291 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data96.type !== undefined){
+let data99 = data96.type;
+if(typeof data99 !== "string"){
+const err291 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -7936,10 +8362,8 @@ vErrors.push(err291);
 }
 errors++;
 }
-}
-}
-else {
-const err292 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((data99 === "ConfigMap") || (data99 === "Secret"))){
+const err292 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -7949,11 +8373,11 @@ vErrors.push(err292);
 errors++;
 }
 }
-if(data82.custom !== undefined){
-let data98 = data82.custom;
-if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
-if(data98.actionType === undefined){
-const err293 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(data96.snapshot !== undefined){
+let data100 = data96.snapshot;
+if(typeof data100 === "string"){
+if(func2(data100) > 256){
+const err293 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -7962,9 +8386,9 @@ vErrors.push(err293);
 }
 errors++;
 }
-for(const key30 in data98){
-if(!((key30 === "actionType") || (key30 === "config"))){
-const err294 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
+}
+else {
+const err294 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -7974,11 +8398,9 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data98.actionType !== undefined){
-let data99 = data98.actionType;
-if(typeof data99 === "string"){
-if(func2(data99) > 128){
-const err295 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err295 = {instancePath:instancePath+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -7987,8 +8409,12 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(func2(data99) < 1){
-const err296 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data87.uncordonNode !== undefined){
+let data101 = data87.uncordonNode;
+if(data101 && typeof data101 == "object" && !Array.isArray(data101)){
+if(data101.nodeName === undefined){
+const err296 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -7997,9 +8423,9 @@ vErrors.push(err296);
 }
 errors++;
 }
-}
-else {
-const err297 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key30 in data101){
+if(!(key30 === "nodeName")){
+const err297 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -8009,11 +8435,11 @@ vErrors.push(err297);
 errors++;
 }
 }
-if(data98.config !== undefined){
-let data100 = data98.config;
-if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
-if(Object.keys(data100).length > 64){
-const err298 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data101.nodeName !== undefined){
+let data102 = data101.nodeName;
+if(typeof data102 === "string"){
+if(func2(data102) > 253){
+const err298 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -8022,11 +8448,8 @@ vErrors.push(err298);
 }
 errors++;
 }
-for(const key31 in data100){
-let data101 = data100[key31];
-if(typeof data101 === "string"){
-if(func2(data101) > 4096){
-const err299 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(!pattern1.test(data102)){
+const err299 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -8037,7 +8460,7 @@ errors++;
 }
 }
 else {
-const err300 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err300 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -8049,7 +8472,7 @@ errors++;
 }
 }
 else {
-const err301 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err301 = {instancePath:instancePath+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -8059,9 +8482,11 @@ vErrors.push(err301);
 errors++;
 }
 }
-}
-else {
-const err302 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data87.custom !== undefined){
+let data103 = data87.custom;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+if(data103.actionType === undefined){
+const err302 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -8070,10 +8495,9 @@ vErrors.push(err302);
 }
 errors++;
 }
-}
-}
-else {
-const err303 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key31 in data103){
+if(!((key31 === "actionType") || (key31 === "config"))){
+const err303 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -8083,11 +8507,11 @@ vErrors.push(err303);
 errors++;
 }
 }
-if(data80.timeout !== undefined){
-let data102 = data80.timeout;
-if(typeof data102 === "string"){
-if(func2(data102) > 32){
-const err304 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data103.actionType !== undefined){
+let data104 = data103.actionType;
+if(typeof data104 === "string"){
+if(func2(data104) > 128){
+const err304 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -8096,8 +8520,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(!pattern6.test(data102)){
-const err305 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(func2(data104) < 1){
+const err305 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -8108,7 +8532,7 @@ errors++;
 }
 }
 else {
-const err306 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err306 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -8118,9 +8542,11 @@ vErrors.push(err306);
 errors++;
 }
 }
-}
-else {
-const err307 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data103.config !== undefined){
+let data105 = data103.config;
+if(data105 && typeof data105 == "object" && !Array.isArray(data105)){
+if(Object.keys(data105).length > 64){
+const err307 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -8129,10 +8555,11 @@ vErrors.push(err307);
 }
 errors++;
 }
-}
-}
-else {
-const err308 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key32 in data105){
+let data106 = data105[key32];
+if(typeof data106 === "string"){
+if(func2(data106) > 4096){
+const err308 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -8141,12 +8568,118 @@ vErrors.push(err308);
 }
 errors++;
 }
+}
+else {
+const err309 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config/" + key32.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err309];
+}
+else {
+vErrors.push(err309);
+}
+errors++;
+}
+}
+}
+else {
+const err310 = {instancePath:instancePath+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err310];
+}
+else {
+vErrors.push(err310);
+}
+errors++;
+}
+}
+}
+else {
+const err311 = {instancePath:instancePath+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err311];
+}
+else {
+vErrors.push(err311);
+}
+errors++;
+}
+}
+}
+else {
+const err312 = {instancePath:instancePath+"/rollbackSpec/parameters",schemaPath:"#/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err312];
+}
+else {
+vErrors.push(err312);
+}
+errors++;
+}
+}
+if(data85.timeout !== undefined){
+let data107 = data85.timeout;
+if(typeof data107 === "string"){
+if(func2(data107) > 32){
+const err313 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err313];
+}
+else {
+vErrors.push(err313);
+}
+errors++;
+}
+if(!pattern7.test(data107)){
+const err314 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(vErrors === null){
+vErrors = [err314];
+}
+else {
+vErrors.push(err314);
+}
+errors++;
+}
+}
+else {
+const err315 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err315];
+}
+else {
+vErrors.push(err315);
+}
+errors++;
+}
+}
+}
+else {
+const err316 = {instancePath:instancePath+"/rollbackSpec",schemaPath:"#/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err316];
+}
+else {
+vErrors.push(err316);
+}
+errors++;
+}
+}
+}
+else {
+const err317 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err317];
+}
+else {
+vErrors.push(err317);
+}
+errors++;
+}
 validate11.errors = vErrors;
 return errors === 0;
 }
 
 export const validateKubernetesExecutionStatus = validate12;
-const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When an executor first picked the child up (claimed it)."},"claim":{"type":"object","description":"Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).","properties":{"holder":{"type":"string","description":"The executor replica (its pod name, or host and pid).","maxLength":253},"acquireTime":{"type":"string","format":"date-time","description":"When the holder claimed the child."},"renewTime":{"type":"string","format":"date-time","description":"When the holder last renewed its claim."},"leaseDurationSeconds":{"type":"integer","description":"How long the claim holds without a renewal.","minimum":1,"maximum":3600},"claims":{"type":"integer","description":"How many times the child was claimed (more than 1: taken over).","minimum":1,"maximum":1000}},"required":["holder","renewTime","leaseDurationSeconds"],"additionalProperties":false},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
+const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048},"previousRevision":{"type":"integer","description":"A Deployment’s rollout revision before the step.","minimum":0,"maximum":9007199254740991},"snapshot":{"type":"string","description":"The object holding the values before the step, which a rollback restores.","maxLength":253}},"additionalProperties":false},"nodeResult":{"type":"object","description":"Result of a cordon or drain.","properties":{"nodeName":{"type":"string","description":"The node.","maxLength":253},"previouslyUnschedulable":{"type":"boolean","description":"Whether the node was cordoned before the step."},"evictedPods":{"type":"array","description":"Pods evicted, at most 256.","items":{"type":"string","description":"namespace/name of an evicted pod.","maxLength":317},"maxItems":256},"podsEvicted":{"type":"integer","description":"How many pods were evicted.","minimum":0,"maximum":100000},"skippedPods":{"type":"array","description":"DaemonSet and mirror pods left.","items":{"type":"string","description":"namespace/name of a pod left in place.","maxLength":317},"maxItems":256}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When an executor first picked the child up (claimed it)."},"claim":{"type":"object","description":"Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).","properties":{"holder":{"type":"string","description":"The executor replica (its pod name, or host and pid).","maxLength":253},"acquireTime":{"type":"string","format":"date-time","description":"When the holder claimed the child."},"renewTime":{"type":"string","format":"date-time","description":"When the holder last renewed its claim."},"leaseDurationSeconds":{"type":"integer","description":"How long the claim holds without a renewal.","minimum":1,"maximum":3600},"claims":{"type":"integer","description":"How many times the child was claimed (more than 1: taken over).","minimum":1,"maximum":1000}},"required":["holder","renewTime","leaseDurationSeconds"],"additionalProperties":false},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -8191,7 +8724,7 @@ if(data.executionResult !== undefined){
 let data1 = data.executionResult;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!((((((((key1 === "success") || (key1 === "executionTime")) || (key1 === "scaleResult")) || (key1 === "restartResult")) || (key1 === "updateResult")) || (key1 === "customResult")) || (key1 === "resourcesAffected")) || (key1 === "warnings"))){
+if(!(func14.call(schema13.properties.executionResult.properties, key1))){
 const err3 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -8227,7 +8760,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern7.test(data3)){
 const err6 = {instancePath:instancePath+"/executionResult/executionTime",schemaPath:"#/properties/executionResult/properties/executionTime/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -8538,7 +9071,7 @@ if(data1.updateResult !== undefined){
 let data14 = data1.updateResult;
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 for(const key4 in data14){
-if(!((((((key4 === "resourceType") || (key4 === "resourceName")) || (key4 === "namespace")) || (key4 === "updateType")) || (key4 === "previousValue")) || (key4 === "newValue"))){
+if(!((((((((key4 === "resourceType") || (key4 === "resourceName")) || (key4 === "namespace")) || (key4 === "updateType")) || (key4 === "previousValue")) || (key4 === "newValue")) || (key4 === "previousRevision")) || (key4 === "snapshot"))){
 const err31 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err31];
@@ -8699,9 +9232,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data14.previousRevision !== undefined){
+let data21 = data14.previousRevision;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err44 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -8710,13 +9244,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-if(data1.customResult !== undefined){
-let data21 = data1.customResult;
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-for(const key5 in data21){
-if(!((key5 === "actionType") || (key5 === "output"))){
-const err45 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 9007199254740991 || isNaN(data21)){
+const err45 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -8725,12 +9255,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data21.actionType !== undefined){
-let data22 = data21.actionType;
-if(typeof data22 === "string"){
-if(func2(data22) > 128){
-const err46 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data21 < 0 || isNaN(data21)){
+const err46 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -8740,8 +9266,12 @@ vErrors.push(err46);
 errors++;
 }
 }
-else {
-const err47 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data14.snapshot !== undefined){
+let data22 = data14.snapshot;
+if(typeof data22 === "string"){
+if(func2(data22) > 253){
+const err47 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -8751,11 +9281,8 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data21.output !== undefined){
-let data23 = data21.output;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(Object.keys(data23).length > 64){
-const err48 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+else {
+const err48 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -8764,11 +9291,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-for(const key6 in data23){
-let data24 = data23[key6];
-if(typeof data24 === "string"){
-if(func2(data24) > 4096){
-const err49 = {instancePath:instancePath+"/executionResult/customResult/output/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -8778,8 +9304,12 @@ vErrors.push(err49);
 errors++;
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/executionResult/customResult/output/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data1.nodeResult !== undefined){
+let data23 = data1.nodeResult;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+for(const key5 in data23){
+if(!(((((key5 === "nodeName") || (key5 === "previouslyUnschedulable")) || (key5 === "evictedPods")) || (key5 === "podsEvicted")) || (key5 === "skippedPods"))){
+const err50 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -8789,9 +9319,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
-else {
-const err51 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data23.nodeName !== undefined){
+let data24 = data23.nodeName;
+if(typeof data24 === "string"){
+if(func2(data24) > 253){
+const err51 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -8801,9 +9333,8 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
 else {
-const err52 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err52 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -8813,11 +9344,9 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data1.resourcesAffected !== undefined){
-let data25 = data1.resourcesAffected;
-if(Array.isArray(data25)){
-if(data25.length > 256){
-const err53 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(data23.previouslyUnschedulable !== undefined){
+if(typeof data23.previouslyUnschedulable !== "boolean"){
+const err53 = {instancePath:instancePath+"/executionResult/nodeResult/previouslyUnschedulable",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/previouslyUnschedulable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -8826,13 +9355,12 @@ vErrors.push(err53);
 }
 errors++;
 }
-const len1 = data25.length;
-for(let i1=0; i1<len1; i1++){
-let data26 = data25[i1];
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-for(const key7 in data26){
-if(!((((key7 === "resourceType") || (key7 === "name")) || (key7 === "namespace")) || (key7 === "changeType"))){
-const err54 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data23.evictedPods !== undefined){
+let data26 = data23.evictedPods;
+if(Array.isArray(data26)){
+if(data26.length > 256){
+const err54 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -8841,12 +9369,12 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-if(data26.resourceType !== undefined){
-let data27 = data26.resourceType;
+const len1 = data26.length;
+for(let i1=0; i1<len1; i1++){
+let data27 = data26[i1];
 if(typeof data27 === "string"){
-if(func2(data27) > 63){
-const err55 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(func2(data27) > 317){
+const err55 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i1,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -8857,7 +9385,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err56 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i1,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -8867,11 +9395,9 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data26.name !== undefined){
-let data28 = data26.name;
-if(typeof data28 === "string"){
-if(func2(data28) > 253){
-const err57 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err57 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -8881,8 +9407,10 @@ vErrors.push(err57);
 errors++;
 }
 }
-else {
-const err58 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data23.podsEvicted !== undefined){
+let data28 = data23.podsEvicted;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err58 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -8891,12 +9419,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data26.namespace !== undefined){
-let data29 = data26.namespace;
-if(typeof data29 === "string"){
-if(func2(data29) > 63){
-const err59 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 100000 || isNaN(data28)){
+const err59 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -8905,9 +9430,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-else {
-const err60 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data28 < 0 || isNaN(data28)){
+const err60 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -8917,11 +9441,12 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data26.changeType !== undefined){
-let data30 = data26.changeType;
-if(typeof data30 === "string"){
-if(func2(data30) > 63){
-const err61 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+if(data23.skippedPods !== undefined){
+let data29 = data23.skippedPods;
+if(Array.isArray(data29)){
+if(data29.length > 256){
+const err61 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -8930,9 +9455,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-else {
-const err62 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len2 = data29.length;
+for(let i2=0; i2<len2; i2++){
+let data30 = data29[i2];
+if(typeof data30 === "string"){
+if(func2(data30) > 317){
+const err62 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -8942,9 +9470,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
 else {
-const err63 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i1,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err63 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -8956,7 +9483,7 @@ errors++;
 }
 }
 else {
-const err64 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err64 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -8966,11 +9493,9 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data1.warnings !== undefined){
-let data31 = data1.warnings;
-if(Array.isArray(data31)){
-if(data31.length > 32){
-const err65 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err65 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -8979,12 +9504,13 @@ vErrors.push(err65);
 }
 errors++;
 }
-const len2 = data31.length;
-for(let i2=0; i2<len2; i2++){
-let data32 = data31[i2];
-if(typeof data32 === "string"){
-if(func2(data32) > 2048){
-const err66 = {instancePath:instancePath+"/executionResult/warnings/" + i2,schemaPath:"#/properties/executionResult/properties/warnings/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+if(data1.customResult !== undefined){
+let data31 = data1.customResult;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+for(const key6 in data31){
+if(!((key6 === "actionType") || (key6 === "output"))){
+const err66 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -8994,8 +9520,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/executionResult/warnings/" + i2,schemaPath:"#/properties/executionResult/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data31.actionType !== undefined){
+let data32 = data31.actionType;
+if(typeof data32 === "string"){
+if(func2(data32) > 128){
+const err67 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9005,9 +9534,8 @@ vErrors.push(err67);
 errors++;
 }
 }
-}
 else {
-const err68 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err68 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9017,9 +9545,11 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data31.output !== undefined){
+let data33 = data31.output;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(Object.keys(data33).length > 64){
+const err69 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -9028,12 +9558,11 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-if(data.message !== undefined){
-let data33 = data.message;
-if(typeof data33 === "string"){
-if(func2(data33) > 2048){
-const err70 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+for(const key7 in data33){
+let data34 = data33[key7];
+if(typeof data34 === "string"){
+if(func2(data34) > 4096){
+const err70 = {instancePath:instancePath+"/executionResult/customResult/output/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9044,7 +9573,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err71 = {instancePath:instancePath+"/executionResult/customResult/output/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9054,9 +9583,9 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data.wouldSucceed !== undefined){
-if(typeof data.wouldSucceed !== "boolean"){
-const err72 = {instancePath:instancePath+"/wouldSucceed",schemaPath:"#/properties/wouldSucceed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err72 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9066,9 +9595,9 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data.startTime !== undefined){
-if(!(typeof data.startTime === "string")){
-const err73 = {instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err73 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9078,11 +9607,11 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data.claim !== undefined){
-let data36 = data.claim;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.holder === undefined){
-const err74 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'"};
+if(data1.resourcesAffected !== undefined){
+let data35 = data1.resourcesAffected;
+if(Array.isArray(data35)){
+if(data35.length > 256){
+const err74 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -9091,8 +9620,13 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data36.renewTime === undefined){
-const err75 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "renewTime"},message:"must have required property '"+"renewTime"+"'"};
+const len3 = data35.length;
+for(let i3=0; i3<len3; i3++){
+let data36 = data35[i3];
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key8 in data36){
+if(!((((key8 === "resourceType") || (key8 === "name")) || (key8 === "namespace")) || (key8 === "changeType"))){
+const err75 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -9101,8 +9635,12 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data36.leaseDurationSeconds === undefined){
-const err76 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "leaseDurationSeconds"},message:"must have required property '"+"leaseDurationSeconds"+"'"};
+}
+if(data36.resourceType !== undefined){
+let data37 = data36.resourceType;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err76 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9111,9 +9649,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-for(const key8 in data36){
-if(!(((((key8 === "holder") || (key8 === "acquireTime")) || (key8 === "renewTime")) || (key8 === "leaseDurationSeconds")) || (key8 === "claims"))){
-const err77 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+else {
+const err77 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9123,11 +9661,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data36.holder !== undefined){
-let data37 = data36.holder;
-if(typeof data37 === "string"){
-if(func2(data37) > 253){
-const err78 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data36.name !== undefined){
+let data38 = data36.name;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err78 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9138,7 +9676,7 @@ errors++;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err79 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9148,9 +9686,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data36.acquireTime !== undefined){
-if(!(typeof data36.acquireTime === "string")){
-const err80 = {instancePath:instancePath+"/claim/acquireTime",schemaPath:"#/properties/claim/properties/acquireTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data36.namespace !== undefined){
+let data39 = data36.namespace;
+if(typeof data39 === "string"){
+if(func2(data39) > 63){
+const err80 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9160,9 +9700,8 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data36.renewTime !== undefined){
-if(!(typeof data36.renewTime === "string")){
-const err81 = {instancePath:instancePath+"/claim/renewTime",schemaPath:"#/properties/claim/properties/renewTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err81 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9172,10 +9711,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data36.leaseDurationSeconds !== undefined){
-let data40 = data36.leaseDurationSeconds;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err82 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data36.changeType !== undefined){
+let data40 = data36.changeType;
+if(typeof data40 === "string"){
+if(func2(data40) > 63){
+const err82 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9184,9 +9724,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 3600 || isNaN(data40)){
-const err83 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+else {
+const err83 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -9195,8 +9735,10 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data40 < 1 || isNaN(data40)){
-const err84 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -9207,10 +9749,8 @@ errors++;
 }
 }
 }
-if(data36.claims !== undefined){
-let data41 = data36.claims;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err85 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err85 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -9219,9 +9759,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 1000 || isNaN(data41)){
-const err86 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+}
+if(data1.warnings !== undefined){
+let data41 = data1.warnings;
+if(Array.isArray(data41)){
+if(data41.length > 32){
+const err86 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -9230,8 +9773,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(data41 < 1 || isNaN(data41)){
-const err87 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const len4 = data41.length;
+for(let i4=0; i4<len4; i4++){
+let data42 = data41[i4];
+if(typeof data42 === "string"){
+if(func2(data42) > 2048){
+const err87 = {instancePath:instancePath+"/executionResult/warnings/" + i4,schemaPath:"#/properties/executionResult/properties/warnings/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -9241,10 +9788,8 @@ vErrors.push(err87);
 errors++;
 }
 }
-}
-}
 else {
-const err88 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err88 = {instancePath:instancePath+"/executionResult/warnings/" + i4,schemaPath:"#/properties/executionResult/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -9254,9 +9799,9 @@ vErrors.push(err88);
 errors++;
 }
 }
-if(data.completionTime !== undefined){
-if(!(typeof data.completionTime === "string")){
-const err89 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err89 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -9268,7 +9813,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err90 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -9277,6 +9822,3727 @@ vErrors.push(err90);
 }
 errors++;
 }
+}
+if(data.message !== undefined){
+let data43 = data.message;
+if(typeof data43 === "string"){
+if(func2(data43) > 2048){
+const err91 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+if(data.wouldSucceed !== undefined){
+if(typeof data.wouldSucceed !== "boolean"){
+const err93 = {instancePath:instancePath+"/wouldSucceed",schemaPath:"#/properties/wouldSucceed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data.startTime !== undefined){
+if(!(typeof data.startTime === "string")){
+const err94 = {instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+if(data.claim !== undefined){
+let data46 = data.claim;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.holder === undefined){
+const err95 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if(data46.renewTime === undefined){
+const err96 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "renewTime"},message:"must have required property '"+"renewTime"+"'"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+if(data46.leaseDurationSeconds === undefined){
+const err97 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "leaseDurationSeconds"},message:"must have required property '"+"leaseDurationSeconds"+"'"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+for(const key9 in data46){
+if(!(((((key9 === "holder") || (key9 === "acquireTime")) || (key9 === "renewTime")) || (key9 === "leaseDurationSeconds")) || (key9 === "claims"))){
+const err98 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+if(data46.holder !== undefined){
+let data47 = data46.holder;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err99 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data46.acquireTime !== undefined){
+if(!(typeof data46.acquireTime === "string")){
+const err101 = {instancePath:instancePath+"/claim/acquireTime",schemaPath:"#/properties/claim/properties/acquireTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data46.renewTime !== undefined){
+if(!(typeof data46.renewTime === "string")){
+const err102 = {instancePath:instancePath+"/claim/renewTime",schemaPath:"#/properties/claim/properties/renewTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data46.leaseDurationSeconds !== undefined){
+let data50 = data46.leaseDurationSeconds;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err103 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 3600 || isNaN(data50)){
+const err104 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data50 < 1 || isNaN(data50)){
+const err105 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+if(data46.claims !== undefined){
+let data51 = data46.claims;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err106 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 1000 || isNaN(data51)){
+const err107 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(data51 < 1 || isNaN(data51)){
+const err108 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data.completionTime !== undefined){
+if(!(typeof data.completionTime === "string")){
+const err110 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+else {
+const err111 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
 validate12.errors = vErrors;
+return errors === 0;
+}
+
+export const validateWorkflowTemplateSpec = validate13;
+const schema14 = {"type":"object","description":"A versioned workflow definition.","properties":{"description":{"type":"string","description":"What the template remediates.","maxLength":2048},"versions":{"type":"array","description":"Published versions, oldest first; a run without a version gets the last.","items":{"type":"object","description":"One published version: immutable once created.","properties":{"version":{"type":"string","description":"The version, e.g. \"1.2.0\".","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},"description":{"type":"string","description":"What changed in this version.","maxLength":2048},"parameters":{"type":"array","description":"The parameters it declares.","items":{"type":"object","description":"A parameter a run supplies (spec.parameters), referred to as ${params.NAME} in string fields.","properties":{"name":{"type":"string","description":"The name, as referred to by ${params.NAME}.","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]{0,62}$"},"type":{"type":"string","description":"Its type; the value is given as text and checked against it.","enum":["string","integer","boolean"]},"default":{"type":"string","description":"Its value when the run gives none.","maxLength":4096},"required":{"type":"boolean","description":"A run must give it (a default does not count)."},"description":{"type":"string","description":"What it means.","maxLength":2048}},"required":["name","type"],"x-kubernetes-validations":[{"rule":"!has(self.default) || self.type != 'integer' || self.default.matches('^-?[0-9]{1,15}$')","message":"the default of an integer parameter must be an integer","reason":"FieldValueInvalid"},{"rule":"!has(self.default) || self.type != 'boolean' || self.default in ['true', 'false']","message":"the default of a boolean parameter must be true or false","reason":"FieldValueInvalid"}],"additionalProperties":false},"maxItems":32,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"]},"workflowDefinition":{"type":"object","description":"The workflow: the WorkflowExecution definition without name and version (the template’s).","properties":{"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"description":"Step number, unique within the workflow.","x-kubernetes-int-or-string":true},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"replicas":{"description":"Desired replicas.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"container":{"type":"string","description":"Container name.","maxLength":63},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","x-kubernetes-int-or-string":true},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"description":"A step number this step waits for.","x-kubernetes-int-or-string":true},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"revision":{"description":"Revision to restore; 0 is the previous one.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"previousReplicas":{"description":"Replicas to restore when the step recorded none; the replicas the step found win.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}}},"required":["steps"],"additionalProperties":false}},"required":["version","workflowDefinition"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"a published version is immutable: publish a new version instead","reason":"FieldValueForbidden"}],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["version"]}},"required":["versions"],"additionalProperties":false};
+const pattern77 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
+
+function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.versions === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "versions"},message:"must have required property '"+"versions"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "description") || (key0 === "versions"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.description !== undefined){
+let data0 = data.description;
+if(typeof data0 === "string"){
+if(func2(data0) > 2048){
+const err2 = {instancePath:instancePath+"/description",schemaPath:"#/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/description",schemaPath:"#/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.versions !== undefined){
+let data1 = data.versions;
+if(Array.isArray(data1)){
+if(data1.length > 32){
+const err4 = {instancePath:instancePath+"/versions",schemaPath:"#/properties/versions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data1.length < 1){
+const err5 = {instancePath:instancePath+"/versions",schemaPath:"#/properties/versions/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.version === undefined){
+const err6 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data2.workflowDefinition === undefined){
+const err7 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/required",keyword:"required",params:{missingProperty: "workflowDefinition"},message:"must have required property '"+"workflowDefinition"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((((key1 === "version") || (key1 === "description")) || (key1 === "parameters")) || (key1 === "workflowDefinition"))){
+const err8 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data2.version !== undefined){
+let data3 = data2.version;
+if(typeof data3 === "string"){
+if(func2(data3) > 64){
+const err9 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(!pattern36.test(data3)){
+const err10 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data2.description !== undefined){
+let data4 = data2.description;
+if(typeof data4 === "string"){
+if(func2(data4) > 2048){
+const err12 = {instancePath:instancePath+"/versions/" + i0+"/description",schemaPath:"#/properties/versions/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/versions/" + i0+"/description",schemaPath:"#/properties/versions/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data2.parameters !== undefined){
+let data5 = data2.parameters;
+if(Array.isArray(data5)){
+if(data5.length > 32){
+const err14 = {instancePath:instancePath+"/versions/" + i0+"/parameters",schemaPath:"#/properties/versions/items/properties/parameters/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+let data6 = data5[i1];
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.name === undefined){
+const err15 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data6.type === undefined){
+const err16 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+for(const key2 in data6){
+if(!(((((key2 === "name") || (key2 === "type")) || (key2 === "default")) || (key2 === "required")) || (key2 === "description"))){
+const err17 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data6.name !== undefined){
+let data7 = data6.name;
+if(typeof data7 === "string"){
+if(func2(data7) > 63){
+const err18 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(!pattern77.test(data7)){
+const err19 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data6.type !== undefined){
+let data8 = data6.type;
+if(typeof data8 !== "string"){
+const err21 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/type",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!(((data8 === "string") || (data8 === "integer")) || (data8 === "boolean"))){
+const err22 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/type",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.parameters.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data6.default !== undefined){
+let data9 = data6.default;
+if(typeof data9 === "string"){
+if(func2(data9) > 4096){
+const err23 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/default",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/default/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/default",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/default/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data6.required !== undefined){
+if(typeof data6.required !== "boolean"){
+const err25 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/required",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data6.description !== undefined){
+let data11 = data6.description;
+if(typeof data11 === "string"){
+if(func2(data11) > 2048){
+const err26 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/description",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/description",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1,schemaPath:"#/properties/versions/items/properties/parameters/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/versions/" + i0+"/parameters",schemaPath:"#/properties/versions/items/properties/parameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data2.workflowDefinition !== undefined){
+let data12 = data2.workflowDefinition;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.steps === undefined){
+const err30 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition",schemaPath:"#/properties/versions/items/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key3 in data12){
+if(!((key3 === "steps") || (key3 === "dependencies"))){
+const err31 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition",schemaPath:"#/properties/versions/items/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data12.steps !== undefined){
+let data13 = data12.steps;
+if(Array.isArray(data13)){
+if(data13.length > 200){
+const err32 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data13.length < 1){
+const err33 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+const len2 = data13.length;
+for(let i2=0; i2<len2; i2++){
+let data14 = data13[i2];
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.stepNumber === undefined){
+const err34 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data14.name === undefined){
+const err35 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data14.action === undefined){
+const err36 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data14.parameters === undefined){
+const err37 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+for(const key4 in data14){
+if(!(func14.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties, key4))){
+const err38 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data14.name !== undefined){
+let data15 = data14.name;
+if(typeof data15 === "string"){
+if(func2(data15) > 128){
+const err39 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(func2(data15) < 1){
+const err40 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data14.action !== undefined){
+let data16 = data14.action;
+if(typeof data16 !== "string"){
+const err42 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if(!((((((((((data16 === "scale-deployment") || (data16 === "restart-deployment")) || (data16 === "update-image")) || (data16 === "restart-pod")) || (data16 === "delete-pod")) || (data16 === "update-configmap")) || (data16 === "update-secret")) || (data16 === "cordon-node")) || (data16 === "drain-node")) || (data16 === "custom"))){
+const err43 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data14.targetCluster !== undefined){
+let data17 = data14.targetCluster;
+if(typeof data17 === "string"){
+if(func2(data17) > 256){
+const err44 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/targetCluster",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/targetCluster",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data14.parameters !== undefined){
+let data18 = data14.parameters;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(Object.keys(data18).length > 1){
+const err46 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(Object.keys(data18).length < 1){
+const err47 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+for(const key5 in data18){
+if(!(func14.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key5))){
+const err48 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data18.scaleDeployment !== undefined){
+let data19 = data18.scaleDeployment;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.namespace === undefined){
+const err49 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(data19.deployment === undefined){
+const err50 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(data19.replicas === undefined){
+const err51 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+for(const key6 in data19){
+if(!(((key6 === "namespace") || (key6 === "deployment")) || (key6 === "replicas"))){
+const err52 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data19.namespace !== undefined){
+let data20 = data19.namespace;
+if(typeof data20 === "string"){
+if(func2(data20) > 63){
+const err53 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data19.deployment !== undefined){
+let data21 = data19.deployment;
+if(typeof data21 === "string"){
+if(func2(data21) > 253){
+const err55 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/scaleDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data18.restartDeployment !== undefined){
+let data22 = data18.restartDeployment;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.namespace === undefined){
+const err58 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+if(data22.deployment === undefined){
+const err59 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+for(const key7 in data22){
+if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "gracePeriod"))){
+const err60 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data22.namespace !== undefined){
+let data23 = data22.namespace;
+if(typeof data23 === "string"){
+if(func2(data23) > 63){
+const err61 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data22.deployment !== undefined){
+let data24 = data22.deployment;
+if(typeof data24 === "string"){
+if(func2(data24) > 253){
+const err63 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data22.gracePeriod !== undefined){
+let data25 = data22.gracePeriod;
+if(typeof data25 === "string"){
+if(func2(data25) > 32){
+const err65 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data18.updateImage !== undefined){
+let data26 = data18.updateImage;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.namespace === undefined){
+const err68 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data26.deployment === undefined){
+const err69 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if(data26.container === undefined){
+const err70 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(data26.newImage === undefined){
+const err71 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+for(const key8 in data26){
+if(!((((key8 === "namespace") || (key8 === "deployment")) || (key8 === "container")) || (key8 === "newImage"))){
+const err72 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+if(data26.namespace !== undefined){
+let data27 = data26.namespace;
+if(typeof data27 === "string"){
+if(func2(data27) > 63){
+const err73 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+if(data26.deployment !== undefined){
+let data28 = data26.deployment;
+if(typeof data28 === "string"){
+if(func2(data28) > 253){
+const err75 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data26.container !== undefined){
+let data29 = data26.container;
+if(typeof data29 === "string"){
+if(func2(data29) > 63){
+const err77 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/container",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/container",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(data26.newImage !== undefined){
+let data30 = data26.newImage;
+if(typeof data30 === "string"){
+if(func2(data30) > 512){
+const err79 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/newImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if(func2(data30) < 1){
+const err80 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/newImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage/newImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateImage",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+if(data18.restartPod !== undefined){
+let data31 = data18.restartPod;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.namespace === undefined){
+const err83 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+for(const key9 in data31){
+if(!((((key9 === "namespace") || (key9 === "podName")) || (key9 === "selector")) || (key9 === "gracePeriod"))){
+const err84 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(data31.namespace !== undefined){
+let data32 = data31.namespace;
+if(typeof data32 === "string"){
+if(func2(data32) > 63){
+const err85 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data31.podName !== undefined){
+let data33 = data31.podName;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err87 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data31.selector !== undefined){
+let data34 = data31.selector;
+if(typeof data34 === "string"){
+if(func2(data34) > 1024){
+const err89 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/selector",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/selector",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+if(data31.gracePeriod !== undefined){
+let data35 = data31.gracePeriod;
+if(typeof data35 === "string"){
+if(func2(data35) > 32){
+const err91 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/restartPod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+if(data18.deletePod !== undefined){
+let data36 = data18.deletePod;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.namespace === undefined){
+const err94 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(data36.podName === undefined){
+const err95 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+for(const key10 in data36){
+if(!(((key10 === "namespace") || (key10 === "podName")) || (key10 === "gracePeriod"))){
+const err96 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data36.namespace !== undefined){
+let data37 = data36.namespace;
+if(typeof data37 === "string"){
+if(func2(data37) > 63){
+const err97 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+if(data36.podName !== undefined){
+let data38 = data36.podName;
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err99 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/podName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data36.gracePeriod !== undefined){
+let data39 = data36.gracePeriod;
+if(typeof data39 === "string"){
+if(func2(data39) > 32){
+const err101 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/deletePod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+if(data18.updateConfigMap !== undefined){
+let data40 = data18.updateConfigMap;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.namespace === undefined){
+const err104 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data40.name === undefined){
+const err105 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+if(data40.dataUpdates === undefined){
+const err106 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+for(const key11 in data40){
+if(!(((key11 === "namespace") || (key11 === "name")) || (key11 === "dataUpdates"))){
+const err107 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data40.namespace !== undefined){
+let data41 = data40.namespace;
+if(typeof data41 === "string"){
+if(func2(data41) > 63){
+const err108 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data40.name !== undefined){
+let data42 = data40.name;
+if(typeof data42 === "string"){
+if(func2(data42) > 253){
+const err110 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data40.dataUpdates !== undefined){
+let data43 = data40.dataUpdates;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(Object.keys(data43).length > 64){
+const err112 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+for(const key12 in data43){
+let data44 = data43[key12];
+if(typeof data44 === "string"){
+if(func2(data44) > 4096){
+const err113 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateConfigMap",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data18.updateSecret !== undefined){
+let data45 = data18.updateSecret;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.namespace === undefined){
+const err117 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(data45.name === undefined){
+const err118 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+for(const key13 in data45){
+if(!((((key13 === "namespace") || (key13 === "name")) || (key13 === "dataUpdates")) || (key13 === "secretRef"))){
+const err119 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data45.namespace !== undefined){
+let data46 = data45.namespace;
+if(typeof data46 === "string"){
+if(func2(data46) > 63){
+const err120 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data45.name !== undefined){
+let data47 = data45.name;
+if(typeof data47 === "string"){
+if(func2(data47) > 253){
+const err122 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+if(data45.dataUpdates !== undefined){
+let data48 = data45.dataUpdates;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(Object.keys(data48).length > 64){
+const err124 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+for(const key14 in data48){
+let data49 = data48[key14];
+if(typeof data49 === "string"){
+if(func2(data49) > 4096){
+const err125 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(data45.secretRef !== undefined){
+let data50 = data45.secretRef;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.name === undefined){
+const err128 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+for(const key15 in data50){
+if(!((key15 === "name") || (key15 === "keys"))){
+const err129 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+if(data50.name !== undefined){
+let data51 = data50.name;
+if(typeof data51 === "string"){
+if(func2(data51) > 253){
+const err130 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+else {
+const err131 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+if(data50.keys !== undefined){
+let data52 = data50.keys;
+if(Array.isArray(data52)){
+if(data52.length > 64){
+const err132 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+const len3 = data52.length;
+for(let i3=0; i3<len3; i3++){
+let data53 = data52[i3];
+if(typeof data53 === "string"){
+if(func2(data53) > 253){
+const err133 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/keys/" + i3,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+if(func2(data53) < 1){
+const err134 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/keys/" + i3,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/keys/" + i3,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+}
+else {
+const err137 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/updateSecret",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data18.cordonNode !== undefined){
+let data54 = data18.cordonNode;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.nodeName === undefined){
+const err139 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+for(const key16 in data54){
+if(!(key16 === "nodeName")){
+const err140 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+if(data54.nodeName !== undefined){
+let data55 = data54.nodeName;
+if(typeof data55 === "string"){
+if(func2(data55) > 253){
+const err141 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+else {
+const err142 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/cordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data18.drainNode !== undefined){
+let data56 = data18.drainNode;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.nodeName === undefined){
+const err144 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+for(const key17 in data56){
+if(!(((((key17 === "nodeName") || (key17 === "gracePeriod")) || (key17 === "ignoreDaemonSets")) || (key17 === "deleteLocalData")) || (key17 === "force"))){
+const err145 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data56.nodeName !== undefined){
+let data57 = data56.nodeName;
+if(typeof data57 === "string"){
+if(func2(data57) > 253){
+const err146 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+else {
+const err147 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+if(data56.gracePeriod !== undefined){
+let data58 = data56.gracePeriod;
+if(typeof data58 === "string"){
+if(func2(data58) > 32){
+const err148 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data56.ignoreDaemonSets !== undefined){
+if(typeof data56.ignoreDaemonSets !== "boolean"){
+const err150 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data56.deleteLocalData !== undefined){
+if(typeof data56.deleteLocalData !== "boolean"){
+const err151 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data56.force !== undefined){
+if(typeof data56.force !== "boolean"){
+const err152 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode/force",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/drainNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+if(data18.custom !== undefined){
+let data62 = data18.custom;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.actionType === undefined){
+const err154 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+for(const key18 in data62){
+if(!((key18 === "actionType") || (key18 === "config"))){
+const err155 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data62.actionType !== undefined){
+let data63 = data62.actionType;
+if(typeof data63 === "string"){
+if(func2(data63) > 128){
+const err156 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+if(func2(data63) < 1){
+const err157 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+if(data62.config !== undefined){
+let data64 = data62.config;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(Object.keys(data64).length > 64){
+const err159 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+for(const key19 in data64){
+let data65 = data64[key19];
+if(typeof data65 === "string"){
+if(func2(data65) > 4096){
+const err160 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+}
+else {
+const err163 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+if(data14.criticalStep !== undefined){
+if(typeof data14.criticalStep !== "boolean"){
+const err165 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/criticalStep",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+if(data14.timeout !== undefined){
+let data67 = data14.timeout;
+if(typeof data67 === "string"){
+if(func2(data67) > 32){
+const err166 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data14.dependsOn !== undefined){
+let data68 = data14.dependsOn;
+if(Array.isArray(data68)){
+if(data68.length > 32){
+const err168 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/dependsOn",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/dependsOn",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+if(data14.rollbackSpec !== undefined){
+let data69 = data14.rollbackSpec;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.action === undefined){
+const err170 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+if(data69.parameters === undefined){
+const err171 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+for(const key20 in data69){
+if(!(((key20 === "action") || (key20 === "parameters")) || (key20 === "timeout"))){
+const err172 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+if(data69.action !== undefined){
+let data70 = data69.action;
+if(typeof data70 !== "string"){
+const err173 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+if(!(((((data70 === "restore-previous-deployment") || (data70 === "scale-to-previous")) || (data70 === "restore-previous-config")) || (data70 === "uncordon-node")) || (data70 === "custom"))){
+const err174 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/action",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+if(data69.parameters !== undefined){
+let data71 = data69.parameters;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(Object.keys(data71).length > 1){
+const err175 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+if(Object.keys(data71).length < 1){
+const err176 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+for(const key21 in data71){
+if(!(((((key21 === "restorePreviousDeployment") || (key21 === "scaleToPrevious")) || (key21 === "restorePreviousConfig")) || (key21 === "uncordonNode")) || (key21 === "custom"))){
+const err177 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+if(data71.restorePreviousDeployment !== undefined){
+let data72 = data71.restorePreviousDeployment;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.namespace === undefined){
+const err178 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+if(data72.deployment === undefined){
+const err179 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+for(const key22 in data72){
+if(!(((key22 === "namespace") || (key22 === "deployment")) || (key22 === "revision"))){
+const err180 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+if(data72.namespace !== undefined){
+let data73 = data72.namespace;
+if(typeof data73 === "string"){
+if(func2(data73) > 63){
+const err181 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+else {
+const err182 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+if(data72.deployment !== undefined){
+let data74 = data72.deployment;
+if(typeof data74 === "string"){
+if(func2(data74) > 253){
+const err183 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+}
+else {
+const err185 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+}
+if(data71.scaleToPrevious !== undefined){
+let data75 = data71.scaleToPrevious;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.namespace === undefined){
+const err186 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+if(data75.deployment === undefined){
+const err187 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+for(const key23 in data75){
+if(!(((key23 === "namespace") || (key23 === "deployment")) || (key23 === "previousReplicas"))){
+const err188 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+if(data75.namespace !== undefined){
+let data76 = data75.namespace;
+if(typeof data76 === "string"){
+if(func2(data76) > 63){
+const err189 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+if(data75.deployment !== undefined){
+let data77 = data75.deployment;
+if(typeof data77 === "string"){
+if(func2(data77) > 253){
+const err191 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+else {
+const err192 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+}
+else {
+const err193 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+}
+if(data71.restorePreviousConfig !== undefined){
+let data78 = data71.restorePreviousConfig;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.namespace === undefined){
+const err194 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+if(data78.name === undefined){
+const err195 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+if(data78.type === undefined){
+const err196 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+for(const key24 in data78){
+if(!((((key24 === "namespace") || (key24 === "name")) || (key24 === "type")) || (key24 === "snapshot"))){
+const err197 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+if(data78.namespace !== undefined){
+let data79 = data78.namespace;
+if(typeof data79 === "string"){
+if(func2(data79) > 63){
+const err198 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data78.name !== undefined){
+let data80 = data78.name;
+if(typeof data80 === "string"){
+if(func2(data80) > 253){
+const err200 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+else {
+const err201 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+if(data78.type !== undefined){
+let data81 = data78.type;
+if(typeof data81 !== "string"){
+const err202 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+if(!((data81 === "ConfigMap") || (data81 === "Secret"))){
+const err203 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+if(data78.snapshot !== undefined){
+let data82 = data78.snapshot;
+if(typeof data82 === "string"){
+if(func2(data82) > 256){
+const err204 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+if(data71.uncordonNode !== undefined){
+let data83 = data71.uncordonNode;
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+if(data83.nodeName === undefined){
+const err207 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+for(const key25 in data83){
+if(!(key25 === "nodeName")){
+const err208 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+if(data83.nodeName !== undefined){
+let data84 = data83.nodeName;
+if(typeof data84 === "string"){
+if(func2(data84) > 253){
+const err209 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+else {
+const err210 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+}
+else {
+const err211 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+if(data71.custom !== undefined){
+let data85 = data71.custom;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.actionType === undefined){
+const err212 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+for(const key26 in data85){
+if(!((key26 === "actionType") || (key26 === "config"))){
+const err213 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+}
+if(data85.actionType !== undefined){
+let data86 = data85.actionType;
+if(typeof data86 === "string"){
+if(func2(data86) > 128){
+const err214 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err214];
+}
+else {
+vErrors.push(err214);
+}
+errors++;
+}
+if(func2(data86) < 1){
+const err215 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+}
+else {
+const err216 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+}
+if(data85.config !== undefined){
+let data87 = data85.config;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+if(Object.keys(data87).length > 64){
+const err217 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+for(const key27 in data87){
+let data88 = data87[key27];
+if(typeof data88 === "string"){
+if(func2(data88) > 4096){
+const err218 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+else {
+const err219 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+}
+}
+else {
+const err220 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+}
+else {
+const err221 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+if(data69.timeout !== undefined){
+let data89 = data69.timeout;
+if(typeof data89 === "string"){
+if(func2(data89) > 32){
+const err223 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+else {
+const err224 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec/timeout",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/rollbackSpec",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+}
+}
+else {
+const err226 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
+}
+errors++;
+}
+}
+}
+else {
+const err227 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+if(data12.dependencies !== undefined){
+let data90 = data12.dependencies;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(Object.keys(data90).length > 200){
+const err228 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+for(const key28 in data90){
+let data91 = data90[key28];
+if(Array.isArray(data91)){
+if(data91.length > 32){
+const err229 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+const len4 = data91.length;
+for(let i4=0; i4<len4; i4++){
+let data92 = data91[i4];
+if(typeof data92 === "string"){
+if(func2(data92) > 128){
+const err230 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+}
+else {
+const err231 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+}
+}
+else {
+const err232 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
+}
+}
+else {
+const err233 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/dependencies",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+}
+}
+else {
+const err234 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition",schemaPath:"#/properties/versions/items/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+}
+}
+else {
+const err235 = {instancePath:instancePath+"/versions/" + i0,schemaPath:"#/properties/versions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
+}
+errors++;
+}
+}
+}
+else {
+const err236 = {instancePath:instancePath+"/versions",schemaPath:"#/properties/versions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err236];
+}
+else {
+vErrors.push(err236);
+}
+errors++;
+}
+}
+}
+else {
+const err237 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err237];
+}
+else {
+vErrors.push(err237);
+}
+errors++;
+}
+validate13.errors = vErrors;
+return errors === 0;
+}
+
+export const validateAlertRouteSpec = validate14;
+const schema15 = {"type":"object","description":"Alerts this route takes, and the run each one becomes.","properties":{"matchers":{"type":"array","description":"All must hold for an alert to match.","items":{"type":"object","description":"A condition on one alert label, as Alertmanager writes it; a missing label is the empty string.","properties":{"label":{"type":"string","description":"The label name.","maxLength":128,"minLength":1},"operator":{"type":"string","description":"How to compare; regexes match the whole value.","enum":["=","!=","=~","!~"]},"value":{"type":"string","description":"The value or regex.","maxLength":256}},"required":["label","operator","value"],"additionalProperties":false},"maxItems":16,"minItems":1,"x-kubernetes-list-type":"atomic"},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"array","description":"The run’s parameters.","items":{"type":"object","description":"One template parameter: a literal value, or the value of an alert label or annotation.","properties":{"name":{"type":"string","description":"The template parameter.","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]{0,62}$"},"value":{"type":"string","description":"A literal value.","maxLength":4096},"fromLabel":{"type":"string","description":"The alert label whose value it takes.","maxLength":128},"fromAnnotation":{"type":"string","description":"The alert annotation whose value it takes.","maxLength":128}},"required":["name"],"x-kubernetes-validations":[{"rule":"[has(self.value), has(self.fromLabel), has(self.fromAnnotation)].filter(x, x).size() == 1","message":"exactly one of value, fromLabel and fromAnnotation must be set","reason":"FieldValueInvalid"}],"additionalProperties":false},"maxItems":32,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"]},"executionStrategy":{"type":"object","description":"The run’s strategy.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approval before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails (automatic).","enum":["automatic","manual","none"]}},"additionalProperties":false}},"required":["matchers","workflowTemplateRef"],"additionalProperties":false};
+
+function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.matchers === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matchers"},message:"must have required property '"+"matchers"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.workflowTemplateRef === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "workflowTemplateRef"},message:"must have required property '"+"workflowTemplateRef"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "matchers") || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.matchers !== undefined){
+let data0 = data.matchers;
+if(Array.isArray(data0)){
+if(data0.length > 16){
+const err3 = {instancePath:instancePath+"/matchers",schemaPath:"#/properties/matchers/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data0.length < 1){
+const err4 = {instancePath:instancePath+"/matchers",schemaPath:"#/properties/matchers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.label === undefined){
+const err5 = {instancePath:instancePath+"/matchers/" + i0,schemaPath:"#/properties/matchers/items/required",keyword:"required",params:{missingProperty: "label"},message:"must have required property '"+"label"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1.operator === undefined){
+const err6 = {instancePath:instancePath+"/matchers/" + i0,schemaPath:"#/properties/matchers/items/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data1.value === undefined){
+const err7 = {instancePath:instancePath+"/matchers/" + i0,schemaPath:"#/properties/matchers/items/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key1 in data1){
+if(!(((key1 === "label") || (key1 === "operator")) || (key1 === "value"))){
+const err8 = {instancePath:instancePath+"/matchers/" + i0,schemaPath:"#/properties/matchers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data1.label !== undefined){
+let data2 = data1.label;
+if(typeof data2 === "string"){
+if(func2(data2) > 128){
+const err9 = {instancePath:instancePath+"/matchers/" + i0+"/label",schemaPath:"#/properties/matchers/items/properties/label/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err10 = {instancePath:instancePath+"/matchers/" + i0+"/label",schemaPath:"#/properties/matchers/items/properties/label/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/matchers/" + i0+"/label",schemaPath:"#/properties/matchers/items/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data1.operator !== undefined){
+let data3 = data1.operator;
+if(typeof data3 !== "string"){
+const err12 = {instancePath:instancePath+"/matchers/" + i0+"/operator",schemaPath:"#/properties/matchers/items/properties/operator/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(!((((data3 === "=") || (data3 === "!=")) || (data3 === "=~")) || (data3 === "!~"))){
+const err13 = {instancePath:instancePath+"/matchers/" + i0+"/operator",schemaPath:"#/properties/matchers/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema15.properties.matchers.items.properties.operator.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data1.value !== undefined){
+let data4 = data1.value;
+if(typeof data4 === "string"){
+if(func2(data4) > 256){
+const err14 = {instancePath:instancePath+"/matchers/" + i0+"/value",schemaPath:"#/properties/matchers/items/properties/value/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/matchers/" + i0+"/value",schemaPath:"#/properties/matchers/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/matchers/" + i0,schemaPath:"#/properties/matchers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/matchers",schemaPath:"#/properties/matchers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.workflowTemplateRef !== undefined){
+let data5 = data.workflowTemplateRef;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.name === undefined){
+const err18 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key2 in data5){
+if(!((key2 === "name") || (key2 === "version"))){
+const err19 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data5.name !== undefined){
+let data6 = data5.name;
+if(typeof data6 === "string"){
+if(func2(data6) > 253){
+const err20 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(!pattern1.test(data6)){
+const err21 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data5.version !== undefined){
+let data7 = data5.version;
+if(typeof data7 === "string"){
+if(func2(data7) > 64){
+const err23 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(!pattern36.test(data7)){
+const err24 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.parameters !== undefined){
+let data8 = data.parameters;
+if(Array.isArray(data8)){
+if(data8.length > 32){
+const err27 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+let data9 = data8[i1];
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.name === undefined){
+const err28 = {instancePath:instancePath+"/parameters/" + i1,schemaPath:"#/properties/parameters/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+for(const key3 in data9){
+if(!((((key3 === "name") || (key3 === "value")) || (key3 === "fromLabel")) || (key3 === "fromAnnotation"))){
+const err29 = {instancePath:instancePath+"/parameters/" + i1,schemaPath:"#/properties/parameters/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data9.name !== undefined){
+let data10 = data9.name;
+if(typeof data10 === "string"){
+if(func2(data10) > 63){
+const err30 = {instancePath:instancePath+"/parameters/" + i1+"/name",schemaPath:"#/properties/parameters/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if(!pattern77.test(data10)){
+const err31 = {instancePath:instancePath+"/parameters/" + i1+"/name",schemaPath:"#/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/parameters/" + i1+"/name",schemaPath:"#/properties/parameters/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data9.value !== undefined){
+let data11 = data9.value;
+if(typeof data11 === "string"){
+if(func2(data11) > 4096){
+const err33 = {instancePath:instancePath+"/parameters/" + i1+"/value",schemaPath:"#/properties/parameters/items/properties/value/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/parameters/" + i1+"/value",schemaPath:"#/properties/parameters/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data9.fromLabel !== undefined){
+let data12 = data9.fromLabel;
+if(typeof data12 === "string"){
+if(func2(data12) > 128){
+const err35 = {instancePath:instancePath+"/parameters/" + i1+"/fromLabel",schemaPath:"#/properties/parameters/items/properties/fromLabel/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/parameters/" + i1+"/fromLabel",schemaPath:"#/properties/parameters/items/properties/fromLabel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data9.fromAnnotation !== undefined){
+let data13 = data9.fromAnnotation;
+if(typeof data13 === "string"){
+if(func2(data13) > 128){
+const err37 = {instancePath:instancePath+"/parameters/" + i1+"/fromAnnotation",schemaPath:"#/properties/parameters/items/properties/fromAnnotation/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/parameters/" + i1+"/fromAnnotation",schemaPath:"#/properties/parameters/items/properties/fromAnnotation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/parameters/" + i1,schemaPath:"#/properties/parameters/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data.executionStrategy !== undefined){
+let data14 = data.executionStrategy;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+for(const key4 in data14){
+if(!(((key4 === "approvalRequired") || (key4 === "dryRunFirst")) || (key4 === "rollbackStrategy"))){
+const err41 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data14.approvalRequired !== undefined){
+if(typeof data14.approvalRequired !== "boolean"){
+const err42 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data14.dryRunFirst !== undefined){
+if(typeof data14.dryRunFirst !== "boolean"){
+const err43 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data14.rollbackStrategy !== undefined){
+let data17 = data14.rollbackStrategy;
+if(typeof data17 !== "string"){
+const err44 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(!(((data17 === "automatic") || (data17 === "manual")) || (data17 === "none"))){
+const err45 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema15.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+else {
+const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+validate14.errors = vErrors;
 return errors === 0;
 }

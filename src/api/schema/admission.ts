@@ -55,6 +55,17 @@ export const specValidations: Validation[] = [
     messageExpression: "'spec: spec is immutable after creation'",
     reason: 'Invalid',
   },
+  {
+    expression:
+      '!variables.creating || has(object.spec.workflowDefinition) != has(object.spec.workflowTemplateRef)',
+    messageExpression: `'spec: ${RULES.oneDefinitionMessage}'`,
+    reason: 'Invalid',
+  },
+  {
+    expression: '!variables.creating || !has(object.spec.parameters) || has(object.spec.workflowTemplateRef)',
+    messageExpression: `'spec.parameters: ${RULES.parametersNeedTemplateMessage}'`,
+    reason: 'Invalid',
+  },
   everyStep(
     (s) => RULES.actionMatchesMember(STEP_ACTIONS, s),
     '.parameters',
@@ -107,7 +118,11 @@ export const specPolicy = {
     },
     variables: [
       { name: 'creating', expression: "request.operation == 'CREATE'" },
-      { name: 'steps', expression: 'object.spec.workflowDefinition.steps' },
+      // A run made from a template has no steps of its own until the operator resolves them.
+      {
+        name: 'steps',
+        expression: 'has(object.spec.workflowDefinition) ? object.spec.workflowDefinition.steps : []',
+      },
       { name: 'stepNumbers', expression: 'variables.steps.transformMapEntry(i, s, {s.stepNumber: i})' },
     ],
     validations: specValidations,

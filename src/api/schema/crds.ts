@@ -2,6 +2,8 @@
 import { withoutValidations, type Schema } from './builders.ts';
 import { kubernetesExecutionSpec, kubernetesExecutionStatus } from './kubernetesexecution.ts';
 import { workflowExecutionSpec, workflowExecutionStatus } from './workflowexecution.ts';
+import { workflowTemplateSpec } from './workflowtemplate.ts';
+import { alertRouteSpec } from './alertroute.ts';
 
 interface PrinterColumn {
   name: string;
@@ -18,7 +20,8 @@ interface CrdInput {
   singular: string;
   shortNames: string[];
   spec: Schema;
-  status: Schema;
+  /** None: the resource has no status subresource. */
+  status?: Schema;
   columns: PrinterColumn[];
 }
 
@@ -46,7 +49,7 @@ function crd(input: CrdInput): Record<string, unknown> {
           name: 'v1',
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(input.status ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: input.columns,
           schema: {
             openAPIV3Schema: {
@@ -57,7 +60,7 @@ function crd(input: CrdInput): Record<string, unknown> {
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
                 spec: input.spec,
-                status: input.status,
+                ...(input.status ? { status: input.status } : {}),
               },
               required: ['spec'],
             },
@@ -116,5 +119,33 @@ export const kubernetesExecutionCrd = crd({
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
+  ],
+});
+
+export const workflowTemplateCrd = crd({
+  group: WORKFLOW_GROUP,
+  kind: 'WorkflowTemplate',
+  plural: 'workflowtemplates',
+  singular: 'workflowtemplate',
+  shortNames: ['wft'],
+  spec: workflowTemplateSpec,
+  columns: [
+    { name: 'Latest', type: 'string', jsonPath: '.spec.versions[-1:].version' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+  ],
+});
+
+export const alertRouteCrd = crd({
+  group: WORKFLOW_GROUP,
+  kind: 'AlertRoute',
+  plural: 'alertroutes',
+  singular: 'alertroute',
+  shortNames: ['wfar'],
+  spec: alertRouteSpec,
+  columns: [
+    { name: 'Template', type: 'string', jsonPath: '.spec.workflowTemplateRef.name' },
+    { name: 'Version', type: 'string', jsonPath: '.spec.workflowTemplateRef.version' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
 });

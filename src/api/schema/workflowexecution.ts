@@ -19,7 +19,9 @@ import {
   time,
   type CelRule,
   type Schema,
+  withoutValidations,
 } from './builders.ts';
+import { TEMPLATE_LIMITS, workflowTemplateRef } from './template-ref.ts';
 
 export const LIMITS = {
   steps: 200,
@@ -129,6 +131,8 @@ export const RULES = {
   secretValuesSourceMessage: 'updateSecret takes its values from exactly one of dataUpdates and secretRef',
   notSelfDependent: (x: string): string => `!has(${x}.dependsOn) || !(${x}.stepNumber in ${x}.dependsOn)`,
   notSelfDependentMessage: 'a step cannot depend on itself',
+  oneDefinitionMessage: 'exactly one of workflowDefinition and workflowTemplateRef must be set',
+  parametersNeedTemplateMessage: 'parameters are for a template: set workflowTemplateRef',
 } as const;
 
 function actionMatchesMember(table: Record<string, string>, what: string): CelRule {
@@ -296,6 +300,28 @@ export const safetyCheck = obj(
 
 const stepNumber = int(1, 10000, 'Step number, unique within the workflow.');
 
+/**
+ * The Alertmanager alert a run remediates (set by the alert webhook, or by hand). Monitoring requires
+ * it resolved before `completed`: looked up by fingerprint, else by its labels; new alerts count only
+ * when they concern a target the run touched.
+ */
+export const alertRef = obj(
+  'The alert this run remediates, as Alertmanager knows it.',
+  {
+    fingerprint: str(64, 'Alertmanager fingerprint of the alert (hex).', { pattern: '^[0-9a-f]{1,64}$' }),
+    labels: {
+      ...stringMap(
+        LIMITS.mapEntries,
+        LIMITS.shortText,
+        'The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.',
+      ),
+      minProperties: 1,
+    },
+    startsAt: time('When the alert started firing.'),
+  },
+  ['labels'],
+);
+
 export const workflowStep = obj(
   'One step of the workflow.',
   {
@@ -381,6 +407,32 @@ export const aiRecommendations = obj('Structured AI recommendations (HolmesGPT c
   ),
 });
 
+export const workflowDefinition = obj(
+  'The workflow to execute: inline, or resolved from a template (then name and version are the template’s).',
+  {
+    name: str(LIMITS.stepName, 'Workflow name.', { minLength: 1 }),
+    version: str(64, 'Workflow version.'),
+    // Atomic, not a map keyed by stepNumber: field tracking of a per-item list keeps an entry per
+    // step and member in managedFields (larger than the steps themselves), which every status
+    // write decodes and stores again. Unique step numbers are the planner's (DuplicateStepNumber).
+    steps: list(workflowStep, LIMITS.steps, 'The steps; step numbers are unique.', {
+      minItems: 1,
+      'x-kubernetes-list-type': 'atomic',
+    }),
+    dependencies: {
+      type: 'object',
+      description: 'Dependencies by step name: step name -> names of the steps it waits for.',
+      maxProperties: LIMITS.namedDependencies,
+      additionalProperties: list(str(LIMITS.stepName, 'A step name.'), LIMITS.dependsOn, 'Step names.'),
+    },
+    aiRecommendations,
+  },
+  ['name', 'steps'],
+);
+
+/** The definition as a run records it (status.resolvedTemplate): checked once, on resolution. */
+export const recordedWorkflowDefinition = withoutValidations(workflowDefinition).schema;
+
 /**
  * The spec carries no x-kubernetes-validations: the apiserver would evaluate them on every status
  * write, although the spec cannot change (DESIGN 11). Its rules are a ValidatingAdmissionPolicy that
@@ -391,27 +443,13 @@ export const workflowExecutionSpec = obj(
   'The remediation to run. Immutable after creation.',
   {
     alertRemediationRef: objectReference,
-    workflowDefinition: obj(
-      'The workflow to execute.',
-      {
-        name: str(LIMITS.stepName, 'Workflow name.', { minLength: 1 }),
-        version: str(64, 'Workflow version.'),
-        // Atomic, not a map keyed by stepNumber: field tracking of a per-item list keeps an entry per
-        // step and member in managedFields (larger than the steps themselves), which every status
-        // write decodes and stores again. Unique step numbers are the planner's (DuplicateStepNumber).
-        steps: list(workflowStep, LIMITS.steps, 'The steps; step numbers are unique.', {
-          minItems: 1,
-          'x-kubernetes-list-type': 'atomic',
-        }),
-        dependencies: {
-          type: 'object',
-          description: 'Dependencies by step name: step name -> names of the steps it waits for.',
-          maxProperties: LIMITS.namedDependencies,
-          additionalProperties: list(str(LIMITS.stepName, 'A step name.'), LIMITS.dependsOn, 'Step names.'),
-        },
-        aiRecommendations,
-      },
-      ['name', 'steps'],
+    alertRef,
+    workflowDefinition: workflowDefinition,
+    workflowTemplateRef,
+    parameters: stringMap(
+      TEMPLATE_LIMITS.parameters,
+      TEMPLATE_LIMITS.parameterValue,
+      'Values of the template’s parameters, as text (with workflowTemplateRef only).',
     ),
     executionStrategy: obj(
       'How to execute the workflow.',
@@ -437,7 +475,7 @@ export const workflowExecutionSpec = obj(
       ),
     }),
   },
-  ['workflowDefinition', 'executionStrategy'],
+  ['executionStrategy'],
 );
 
 const safetyCheckResult = obj(
@@ -698,6 +736,21 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
       ['requestedBy', 'request', 'time', 'reason', 'message'],
     ),
   }),
+  resolvedTemplate: obj(
+    'The template version this run was made from: resolved once, at planning, and kept, so that a later edit or deletion of the template changes nothing here. The statechart’s specHash covers it.',
+    {
+      name: str(253, 'The WorkflowTemplate.'),
+      version: str(TEMPLATE_LIMITS.version, 'The version resolved.'),
+      uid: str(64, 'The template’s uid when it was resolved.'),
+      parameters: stringMap(
+        TEMPLATE_LIMITS.parameters,
+        TEMPLATE_LIMITS.parameterValue,
+        'Every declared parameter’s value: given, or its default.',
+      ),
+      workflowDefinition: recordedWorkflowDefinition,
+    },
+    ['name', 'version', 'workflowDefinition'],
+  ),
   planningStartTime: time('Planning started.'),
   validationStartTime: time('Validation started.'),
   executionStartTime: time('Execution started.'),

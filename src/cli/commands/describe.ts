@@ -3,6 +3,7 @@ import type { WorkflowExecution } from '../../api/generated/types.ts';
 import { waitingFor } from '../../core/transitions.ts';
 import { table, time } from '../format.ts';
 import { inspectWorkflow } from '../../inspect/read-statechart.ts';
+import { definitionOf, workflowLabel } from '../../api/resolved-spec.ts';
 
 export function describeWorkflow(wf: WorkflowExecution): string {
   const s = wf.status ?? {};
@@ -15,12 +16,19 @@ export function describeWorkflow(wf: WorkflowExecution): string {
   const lines = [
     `Name:         ${wf.metadata.name ?? ''}`,
     `Namespace:    ${wf.metadata.namespace ?? ''}`,
-    `Workflow:     ${wf.spec.workflowDefinition.name} ${wf.spec.workflowDefinition.version ?? ''}`.trimEnd(),
+    `Workflow:     ${workflowLabel(wf)}`,
     `Phase:        ${s.phase ?? 'pending'}`,
-    `Progress:     ${s.currentStep ?? 0}/${s.totalSteps ?? wf.spec.workflowDefinition.steps.length} steps finished`,
+    `Progress:     ${s.currentStep ?? 0}/${s.totalSteps ?? definitionOf(wf)?.steps.length ?? '?'} steps finished`,
     `Strategy:     ${s.executionPlan?.strategy ?? '-'}, rollback ${wf.spec.executionStrategy.rollbackStrategy}`,
     `Now:          ${waiting}`,
   ];
+  const parameters = s.resolvedTemplate?.parameters ?? wf.spec.parameters;
+  if (parameters)
+    lines.push(
+      `Parameters:   ${Object.entries(parameters)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   if (s.failureReason) lines.push(`Failure:      ${s.failureReason}`);
   if (s.rollbackReason) lines.push(`Rollback:     ${s.rollbackReason}`);
   if (s.workflowResult) {

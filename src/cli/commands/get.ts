@@ -4,6 +4,7 @@ import { WORKFLOW_EXECUTIONS, resourcePath } from '../../shell/kube/resources.ts
 import type { CliContext } from '../context.ts';
 import { explain } from '../errors.ts';
 import { age, table } from '../format.ts';
+import { definitionOf } from '../../api/resolved-spec.ts';
 
 export async function getWorkflows(
   ctx: CliContext,
@@ -22,7 +23,7 @@ export async function getWorkflows(
     return allNamespaces ? 'No workflows found.' : `No workflows found in namespace ${ctx.namespace}.`;
   const rows = list.items.map((wf) => {
     const s = wf.status ?? {};
-    const total = s.totalSteps ?? wf.spec.workflowDefinition.steps.length;
+    const total = s.totalSteps ?? definitionOf(wf)?.steps.length ?? 0;
     const done = s.currentStep ?? 0;
     const ready = s.conditions?.find((c) => c.type === 'Ready');
     return [

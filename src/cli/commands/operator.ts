@@ -9,6 +9,8 @@ export interface OperatorFlags {
   workers: number;
   healthPort: number;
   metricsPort: number;
+  /** The Alertmanager webhook receiver's port; undefined: off. */
+  alertWebhookPort?: number | undefined;
   bindAddress: string;
   leaderElect: boolean;
   /** Above 1: workflows spread over this many shard Leases balanced among the replicas. */
@@ -66,6 +68,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       workers: flags.workers,
       healthPort: flags.healthPort,
       metricsPort: flags.metricsPort,
+      alertWebhookPort: flags.alertWebhookPort,
       bindAddress: flags.bindAddress,
       logLevel: flags.logLevel,
       log,
@@ -103,6 +106,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
   log.info('operator running', {
     healthPort: operator.healthPort,
     metricsPort: operator.metricsPort,
+    alertWebhookPort: operator.alertWebhookPort,
     namespaces: flags.namespaces,
   });
   await new Promise<void>((resolve) => {

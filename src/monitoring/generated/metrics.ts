@@ -305,6 +305,38 @@ export const METRICS = {
     labelNames: ['how'],
     readAtScrape: false,
   },
+  templateResolutionsTotal: {
+    name: 'kubernaut_workflowexecution_template_resolutions_total',
+    type: 'counter',
+    section: 'lifecycle',
+    help: 'Template runs resolved at planning (resolved) or refused as InvalidSpec (refused)',
+    labelNames: ['result'],
+    readAtScrape: false,
+  },
+  alertNotificationsTotal: {
+    name: 'kubernaut_workflowexecution_alert_notifications_total',
+    type: 'counter',
+    section: 'lifecycle',
+    help: 'Alertmanager notifications received: accepted, or refused (unauthorized, forbidden, malformed, too_large, busy, method) or failed (error)',
+    labelNames: ['result'],
+    readAtScrape: false,
+  },
+  alertsTotal: {
+    name: 'kubernaut_workflowexecution_alerts_total',
+    type: 'counter',
+    section: 'lifecycle',
+    help: 'Alerts of accepted notifications by what they did: created a run, duplicate (its run exists), cancelled its run, ignored, refused',
+    labelNames: ['outcome'],
+    readAtScrape: false,
+  },
+  alertRefusalsTotal: {
+    name: 'kubernaut_workflowexecution_alert_refusals_total',
+    type: 'counter',
+    section: 'lifecycle',
+    help: 'Alerts refused, by reason (MalformedAlert, NoRoute, MissingParameterSource)',
+    labelNames: ['reason'],
+    readAtScrape: false,
+  },
 } as const;
 
 export type MetricKey = keyof typeof METRICS;

@@ -8,7 +8,8 @@
  * - Secret: not checked here (the operator reads no Secrets); the executor reports its update.
  * New alerts come from an optional Alertmanager; without one the result says alerts were not checked.
  */
-import type { WorkflowExecutionSpec, WorkflowStep } from '../../api/generated/types.ts';
+import type { WorkflowStep } from '../../api/generated/types.ts';
+import type { ResolvedSpec } from '../../api/resolved-spec.ts';
 import type { EffectivenessObservation, ResourceHealth } from '../../../machines/events.ts';
 import { describeTarget, targetOf } from '../../core/targets.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
@@ -153,7 +154,7 @@ export interface EffectivenessReport extends EffectivenessObservation {
 
 export async function checkEffectiveness(
   client: KubeClient,
-  spec: WorkflowExecutionSpec,
+  spec: ResolvedSpec,
   succeededSteps: ReadonlySet<number>,
   alerts: AlertSource | undefined,
   executionStartedAt: number,

@@ -9,7 +9,8 @@
  * - network: nothing the operator can probe from here, so recorded as not applicable.
  */
 import type { TargetResource } from '../../api/actions.ts';
-import type { SafetyCheck, WorkflowExecutionSpec } from '../../api/generated/types.ts';
+import type { SafetyCheck } from '../../api/generated/types.ts';
+import type { ResolvedSpec } from '../../api/resolved-spec.ts';
 import type { SafetyCheckResult, SafetyResultValue } from '../../../machines/events.ts';
 import { describeTarget, targetOf } from '../../core/targets.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
@@ -39,7 +40,7 @@ const typeOf = (t: TargetResource): ResourceType => ({
   namespaced: t.namespace !== '',
 });
 
-function targetsOf(spec: WorkflowExecutionSpec): Target[] {
+function targetsOf(spec: ResolvedSpec): Target[] {
   return spec.workflowDefinition.steps.flatMap((s) => {
     const target = targetOf(s);
     return target ? [{ step: s.stepNumber, target }] : [];
@@ -122,10 +123,7 @@ async function health(client: KubeClient, targets: Target[]): Promise<[SafetyRes
   ];
 }
 
-async function capacity(
-  client: KubeClient,
-  spec: WorkflowExecutionSpec,
-): Promise<[SafetyResultValue, string]> {
+async function capacity(client: KubeClient, spec: ResolvedSpec): Promise<[SafetyResultValue, string]> {
   const nodes = await client.request<{ items: NodeObject[] }>(resourcePath(NODES));
   const schedulable = nodes.items
     .filter((n) => !n.spec?.unschedulable && !n.metadata.deletionTimestamp)
@@ -161,7 +159,7 @@ async function capacity(
 export async function runSafetyChecks(
   client: KubeClient,
   config: SafetyCheckConfig,
-  spec: WorkflowExecutionSpec,
+  spec: ResolvedSpec,
 ): Promise<SafetyCheckResult[]> {
   const checks = spec.executionStrategy.safetyChecks ?? [];
   const targets = targetsOf(spec);

@@ -24,6 +24,14 @@ export const KUBERNETES_EXECUTIONS: ResourceType = {
   namespaced: true,
 };
 
+export const WORKFLOW_TEMPLATES: ResourceType = {
+  group: 'workflowexecution.kubernaut.io',
+  version: 'v1',
+  plural: 'workflowtemplates',
+  kind: 'WorkflowTemplate',
+  namespaced: true,
+};
+
 export const ALERT_REMEDIATIONS: ResourceType = {
   group: 'kubernaut.io',
   version: 'v1',

@@ -4,7 +4,8 @@
  * deep nesting, every enum wrong, absurd durations). Plain JSON: a mutation need not fit the type.
  */
 import fc from 'fast-check';
-import type { WorkflowExecutionSpec, WorkflowStep } from '../../../src/api/generated/types.ts';
+import type { WorkflowStep } from '../../../src/api/generated/types.ts';
+import type { ResolvedSpec } from '../../../src/api/resolved-spec.ts';
 import { customRollback, customStep, specWith, step } from '../../fixtures/specs.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -45,7 +46,7 @@ const arbStep = (n: number): fc.Arbitrary<WorkflowStep> =>
       return step(n, overrides);
     });
 
-export const arbValidSpec: fc.Arbitrary<WorkflowExecutionSpec> = fc
+export const arbValidSpec: fc.Arbitrary<ResolvedSpec> = fc
   .integer({ min: 1, max: 12 })
   .chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => arbStep(i + 1))))
   .chain((steps) =>
@@ -66,11 +67,11 @@ export const arbValidSpec: fc.Arbitrary<WorkflowExecutionSpec> = fc
       ),
   );
 
-const clone = (spec: WorkflowExecutionSpec): JsonObject => structuredClone(spec) as unknown as JsonObject;
+const clone = (spec: ResolvedSpec): JsonObject => structuredClone(spec) as unknown as JsonObject;
 const stepsOf = (s: JsonObject): JsonObject[] =>
   ((s['workflowDefinition'] as JsonObject)['steps'] as JsonObject[] | undefined) ?? [];
 
-type Mutation = (spec: WorkflowExecutionSpec, pick: number, text: string) => Json;
+type Mutation = (spec: ResolvedSpec, pick: number, text: string) => Json;
 
 /** Each mutation gets a valid spec, a number to choose with, and a random string. */
 const MUTATIONS: Record<string, Mutation> = {
