@@ -6,6 +6,8 @@ import type { KubernetesExecution, WorkflowExecution } from '../api/generated/ty
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { DesiredChild } from '../core/effects.ts';
+import { isoOf } from '../core/time.ts';
+import { STARTED_AT_ANNOTATION } from '../core/timeline.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
 
 export const LABELS = {
@@ -47,6 +49,9 @@ export function childManifest(
         [LABELS.step]: String(child.stepNumber),
         [LABELS.attempt]: String(child.attempt),
       },
+      ...(child.startedAt === undefined
+        ? {}
+        : { annotations: { [STARTED_AT_ANNOTATION]: isoOf(child.startedAt) } }),
       ownerReferences: [
         {
           apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
