@@ -4,7 +4,7 @@
  *   wfx operator [flags]               run the operator
  *   wfx executor [-n NS]               run the demo executor (carries out KubernetesExecutions)
  *   wfx get [-A]                       list workflows with progress
- *   wfx describe NAME                  phase, steps, conditions, what it waits for
+ *   wfx describe NAME [--timeline]     phase, steps, conditions, what it waits for (and the run as a timeline)
  *   wfx approve|reject NAME            answer an approval gate as yourself
  *   wfx cancel|rollback NAME           request cancellation or a manual rollback as yourself
  *   wfx retry NAME [--wait 30]         re-run a failed run's failed and skipped steps, as yourself
@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { connect, getWorkflow } from './context.ts';
 import { CliError } from './errors.ts';
-import { describeWorkflow } from './commands/describe.ts';
+import { describeWithTimeline, describeWorkflow } from './commands/describe.ts';
 import { getWorkflows } from './commands/get.ts';
 import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
@@ -27,7 +27,7 @@ commands:
   operator                 run the operator (wfx operator --help: its flags)
   executor [-n NS]         run the demo executor
   get [-A]                 list workflows
-  describe NAME            show one workflow and what it waits for
+  describe NAME [--timeline]   show one workflow and what it waits for (--timeline: every phase, attempt, wait and rollback to scale)
   approve NAME | reject NAME | cancel NAME | rollback NAME
   retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
@@ -59,6 +59,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
   wait: { type: 'string' },
+  timeline: { type: 'boolean' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -151,7 +152,12 @@ async function main(argv: string[]): Promise<string | undefined> {
   try {
     if (command === 'get') return await getWorkflows(ctx, v['all-namespaces'] ?? false);
     if (!name) throw new CliError(`${command} needs a workflow name\n${USAGE}`, 2);
-    if (command === 'describe') return describeWorkflow(await getWorkflow(ctx, name));
+    if (command === 'describe') {
+      const wf = await getWorkflow(ctx, name);
+      if (!v.timeline) return describeWorkflow(wf);
+      const { listChildren } = await import('../inspect/timeline.ts');
+      return describeWithTimeline(wf, await listChildren(ctx.client, wf), Date.now());
+    }
     if (command in REQUESTS) return await request(ctx, command as RequestVerb, name);
     if (command === 'retry') return await retry(ctx, name, { waitMs: int(v.wait, 30, 'wait') * 1000 });
     if (command === 'diagram') {

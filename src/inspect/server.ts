@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadClientConfig, type KubeCredentials } from '../shell/kube/kubeconfig.ts';
-import type { WorkflowExecution } from '../api/generated/types.ts';
+import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
+import { LABELS } from '../shell/children.ts';
+import { ChildrenIndex } from './children.ts';
 import { createInformer, type ResourceInformer } from '../shell/informer.ts';
 import { createKubeClient, type KubeClient } from '../shell/kube/client.ts';
-import { WORKFLOW_EXECUTIONS } from '../shell/kube/resources.ts';
+import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from '../shell/kube/resources.ts';
 import { DiagramRenderer } from './diagrams.ts';
 import { EventStreams } from './event-stream.ts';
 import { routes } from './routes.ts';
@@ -55,6 +57,9 @@ export async function startInspector(options: InspectorOptions): Promise<Running
     streams.publish(change);
   });
   const streams = new EventStreams(store);
+  const children = new ChildrenIndex((key) => {
+    streams.publish({ kind: 'timeline', key });
+  });
 
   const informers: ResourceInformer<WorkflowExecution>[] = (
     options.namespaces && options.namespaces.length > 0 ? options.namespaces : [undefined]
@@ -73,13 +78,34 @@ export async function startInspector(options: InspectorOptions): Promise<Running
     }),
   );
 
+  // The children, for the timelines: attempts' times, pickups, messages and results.
+  const childInformers: ResourceInformer<KubernetesExecution>[] = (
+    options.namespaces && options.namespaces.length > 0 ? options.namespaces : [undefined]
+  ).map((namespace) =>
+    createInformer<KubernetesExecution>(client, KUBERNETES_EXECUTIONS, {
+      namespace,
+      labelSelector: LABELS.workflowUid,
+      onChange: (child, kind) => {
+        children.apply(child, kind);
+      },
+      onError: (error, restartInMs) =>
+        options.onError?.(
+          `watching kubernetesexecutions${namespace ? ` in ${namespace}` : ''}: ${
+            error instanceof Error ? error.message : String(error)
+          } (retrying in ${restartInMs} ms)`,
+        ),
+    }),
+  );
+  const allInformers = [...informers, ...childInformers];
+
   const server = createServer(
     routes({
       page,
       store,
       streams,
       diagrams: new DiagramRenderer(),
-      synced: () => informers.every((i) => i.synced),
+      children: (key) => children.of(key),
+      synced: () => allInformers.every((i) => i.synced),
     }),
   );
   const host = options.host ?? '127.0.0.1';
@@ -90,7 +116,7 @@ export async function startInspector(options: InspectorOptions): Promise<Running
       resolve();
     });
   });
-  await Promise.all(informers.map((i) => i.start()));
+  await Promise.all(allInformers.map((i) => i.start()));
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
 
@@ -99,7 +125,7 @@ export async function startInspector(options: InspectorOptions): Promise<Running
     url: `http://${shownHost}:${port}/`,
     async stop() {
       streams.closeAll();
-      await Promise.all(informers.map((i) => i.stop()));
+      await Promise.all(allInformers.map((i) => i.stop()));
       store.stop();
       await new Promise<void>((resolve) => {
         server.close(() => {
