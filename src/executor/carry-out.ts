@@ -13,6 +13,7 @@ import { LABELS } from '../shell/children.ts';
 import { ApiError, isNotFound, type KubeClient, type RequestInit } from '../shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, resourcePath } from '../shell/kube/resources.ts';
 import type { Logger } from '../shell/logger.ts';
+import { endChildSpan, startChildSpan } from '../shell/tracing.ts';
 import { ActionError, sleep, type ActionContext } from './context.ts';
 import { faultFor } from './faults.ts';
 import { HANDLERS } from './actions/index.ts';
@@ -105,6 +106,20 @@ function describeError(error: unknown): string {
  * executor stops first (the child stays executing; a restarted executor picks it up again).
  */
 export async function carryOut(child: KubernetesExecution, options: CarryOutOptions): Promise<void> {
+  const span = startChildSpan(child);
+  let written: KubernetesExecutionStatus | undefined;
+  try {
+    await carryOutAndRecord(child, options, (status) => (written = status));
+  } finally {
+    endChildSpan(span, written);
+  }
+}
+
+async function carryOutAndRecord(
+  child: KubernetesExecution,
+  options: CarryOutOptions,
+  recorded: (status: KubernetesExecutionStatus) => void,
+): Promise<void> {
   const { client, log, signal } = options;
   const now = options.clock ?? (() => new Date());
   const name = child.metadata.name ?? '';
@@ -154,6 +169,7 @@ export async function carryOut(child: KubernetesExecution, options: CarryOutOpti
   }
   if (signal.aborted) return;
   await writeStatus(client, child, { ...status, startTime, completionTime: now().toISOString() });
+  recorded(status);
   log.info(status.phase === 'completed' ? 'completed' : 'failed', {
     ...fields,
     detail: status.message,

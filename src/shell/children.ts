@@ -8,6 +8,10 @@ import { formatDuration } from '../core/duration.ts';
 import type { DesiredChild } from '../core/effects.ts';
 import { isoOf } from '../core/time.ts';
 import { STARTED_AT_ANNOTATION } from '../core/timeline.ts';
+import { traceparentOf } from '../core/trace-spans.ts';
+
+/** The W3C trace context of the child's attempt span, when traces are exported. */
+export const TRACEPARENT_ANNOTATION = 'workflowexecution.kubernaut.io/traceparent';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
 
 export const LABELS = {
@@ -26,6 +30,7 @@ export function childManifest(
   workflow: WorkflowExecution,
   plan: ExecutionPlan,
   child: DesiredChild,
+  options: { traced?: boolean } = {},
 ): KubernetesExecution {
   const namespace = workflow.metadata.namespace ?? 'default';
   const uid = workflow.metadata.uid ?? '';
@@ -49,9 +54,12 @@ export function childManifest(
         [LABELS.step]: String(child.stepNumber),
         [LABELS.attempt]: String(child.attempt),
       },
-      ...(child.startedAt === undefined
-        ? {}
-        : { annotations: { [STARTED_AT_ANNOTATION]: isoOf(child.startedAt) } }),
+      annotations: {
+        ...(child.startedAt === undefined ? {} : { [STARTED_AT_ANNOTATION]: isoOf(child.startedAt) }),
+        ...(options.traced && uid
+          ? { [TRACEPARENT_ANNOTATION]: traceparentOf(uid, child.kind, child.stepNumber, child.attempt) }
+          : {}),
+      },
       ownerReferences: [
         {
           apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),

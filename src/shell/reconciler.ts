@@ -47,6 +47,7 @@ import type { OperatorMetrics } from './metrics.ts';
 import { observeCluster } from './observe-cluster.ts';
 import { learnFromHistory, recordedDecisions } from './learning.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
+import type { Tracing } from './tracing.ts';
 import type { WorkResult } from './workqueue.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
@@ -77,6 +78,8 @@ export interface ReconcilerOptions {
   clock?: () => number;
   /** How long step progress may wait to share a status write (0: every change is written at once). */
   progressWriteDelayMs?: number;
+  /** Spans of committed changes, when traces are exported (src/shell/tracing.ts). */
+  tracing?: Tracing | undefined;
 }
 
 /** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
@@ -105,8 +108,8 @@ function notOlder(a: string | undefined, b: string): boolean {
 }
 
 export class Reconciler {
-  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>> &
-    Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
+  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing'>> &
+    Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing'>;
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
   private readonly compiled = new CompiledWorkflows();
@@ -312,6 +315,7 @@ export class Reconciler {
     // Act, on what is now committed.
     await this.createChildren(committed, plan, effects.children, children, log);
     if (changed) await this.announce(committed, consequencesOf(happened, after, plan), log, now);
+    if (changed) this.o.tracing?.committed(committed, written, after, plan);
     const phase = phaseOf(after);
     if (phase === 'completed' || phase === 'failed') await this.auditOnce(committed, phase, log, now);
 
@@ -438,7 +442,7 @@ export class Reconciler {
       try {
         const created = await this.o.client.request<KubernetesExecution>(
           resourcePath(KUBERNETES_EXECUTIONS, namespace),
-          { body: childManifest(workflow, plan, child) },
+          { body: childManifest(workflow, plan, child, { traced: this.o.tracing !== undefined }) },
         );
         this.createdUnseen.set(key, now);
         if (created.metadata.resourceVersion) this.unseen.set(created.metadata.resourceVersion, true);

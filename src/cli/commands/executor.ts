@@ -4,6 +4,7 @@ import { createKubeClient } from '../../shell/kube/client.ts';
 import { createLogger } from '../../shell/logger.ts';
 import { loadClientConfig, type ClientConfig } from '../../shell/kube/kubeconfig.ts';
 import { CliError } from '../errors.ts';
+import { startTracing } from '../../shell/tracing.ts';
 
 export async function runExecutor(flags: {
   kubeconfig?: string | undefined;
@@ -18,14 +19,18 @@ export async function runExecutor(flags: {
     throw new CliError(`cannot load the kubeconfig: ${(error as Error).message}`);
   }
   const client = await createKubeClient(config);
+  const tracing = await startTracing('kubernetes-executor', log);
   const executor = await startExecutor({ client, log, namespace: flags.namespace });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });
-      void executor.stop().finally(() => {
-        client.close();
-        resolve();
-      });
+      void executor
+        .stop()
+        .then(() => tracing?.shutdown())
+        .finally(() => {
+          client.close();
+          resolve();
+        });
     };
     process.once('SIGTERM', () => {
       stop('SIGTERM');
