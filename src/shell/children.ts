@@ -40,6 +40,12 @@ export function childManifest(
       `step ${child.stepNumber} is not in workflow ${namespace}/${workflow.metadata.name ?? ''}`,
     );
   const rollback = child.kind === 'rollback' ? step.rollbackSpec : undefined;
+  const annotations: Record<string, string> = {
+    ...(child.startedAt === undefined ? {} : { [STARTED_AT_ANNOTATION]: isoOf(child.startedAt) }),
+    ...(options.traced && uid
+      ? { [TRACEPARENT_ANNOTATION]: traceparentOf(uid, child.kind, child.stepNumber, child.attempt) }
+      : {}),
+  };
   if (child.kind === 'rollback' && !rollback) throw new Error(`step ${child.stepNumber} has no rollbackSpec`);
   return {
     apiVersion: 'kubernetesexecution.kubernaut.io/v1',
@@ -54,12 +60,7 @@ export function childManifest(
         [LABELS.step]: String(child.stepNumber),
         [LABELS.attempt]: String(child.attempt),
       },
-      annotations: {
-        ...(child.startedAt === undefined ? {} : { [STARTED_AT_ANNOTATION]: isoOf(child.startedAt) }),
-        ...(options.traced && uid
-          ? { [TRACEPARENT_ANNOTATION]: traceparentOf(uid, child.kind, child.stepNumber, child.attempt) }
-          : {}),
-      },
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       ownerReferences: [
         {
           apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
