@@ -9,7 +9,8 @@
  *   wfx cancel|rollback NAME           request cancellation or a manual rollback as yourself
  *   wfx retry NAME [--wait 30]         re-run a failed run's failed and skipped steps, as yourself
  *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
- *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
+ *   wfx inspect [--port P] [-n NS] [--stately-port P]   the live statechart inspector (a web page on
+ *                                      loopback; with --stately-port, Stately's inspector attaches too)
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
  */
 import { parseArgs } from 'node:util';
@@ -31,7 +32,8 @@ commands:
   approve NAME | reject NAME | cancel NAME | rollback NAME
   retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
-  inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
+  inspect [--port 8090] [-n NS] [--stately-port 8080]   live statechart inspector on http://127.0.0.1:PORT/
+                           (--stately-port: also Stately's own inspector, over @statelyai/inspect's WebSocket)
 flags: --kubeconfig PATH, -n NAMESPACE`;
 
 const OPERATOR_USAGE = `usage: wfx operator [flags]
@@ -60,6 +62,7 @@ const OPTIONS = {
   port: { type: 'string' },
   wait: { type: 'string' },
   timeline: { type: 'boolean' },
+  'stately-port': { type: 'string' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -119,6 +122,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       namespaces: (v.namespaces ?? v.namespace ?? '').split(',').filter(Boolean),
       port: int(v.port, 8090, 'port'),
       host: v['bind-address'] ?? '127.0.0.1',
+      statelyPort: v['stately-port'] === undefined ? undefined : int(v['stately-port'], 8080, 'stately-port'),
     });
     return undefined;
   }

@@ -16,6 +16,7 @@ import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from '../shell/kube/resour
 import { DiagramRenderer } from './diagrams.ts';
 import { EventStreams } from './event-stream.ts';
 import { routes } from './routes.ts';
+import { startStatelyRelay } from './stately.ts';
 import { WorkflowStore } from './store.ts';
 
 export type { StepSummary, WorkflowSummary } from './summary.ts';
@@ -32,6 +33,11 @@ export interface InspectorOptions {
   port: number;
   /** Default 127.0.0.1: the inspector shows workflow state and is meant for the local machine. */
   host?: string | undefined;
+  /**
+   * Also serve @statelyai/inspect's WebSocket protocol on this port, so Stately's own inspector
+   * attaches (src/inspect/stately.ts); absent: not served.
+   */
+  statelyPort?: number | undefined;
   /** Where watch errors are reported (default: ignored; the informer retries by itself). */
   onError?: ((message: string) => void) | undefined;
 }
@@ -39,6 +45,8 @@ export interface InspectorOptions {
 export interface RunningInspector {
   port: number;
   url: string;
+  /** Stately's inspector, attached, when `statelyPort` was given. */
+  statelyUrl?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -53,8 +61,10 @@ export async function startInspector(options: InspectorOptions): Promise<Running
   const client = options.client ?? (await createKubeClient(kc));
   const page = readFileSync(PAGE_PATH, 'utf8');
 
+  const stately = options.statelyPort === undefined ? undefined : startStatelyRelay(options.statelyPort);
   const store = new WorkflowStore((change) => {
     streams.publish(change);
+    if (change.kind === 'event') stately?.send(change.logged.event);
   });
   const streams = new EventStreams(store);
   const children = new ChildrenIndex((key) => {
@@ -123,8 +133,10 @@ export async function startInspector(options: InspectorOptions): Promise<Running
   return {
     port,
     url: `http://${shownHost}:${port}/`,
+    statelyUrl: stately?.url,
     async stop() {
       streams.closeAll();
+      stately?.stop();
       await Promise.all(allInformers.map((i) => i.stop()));
       store.stop();
       await new Promise<void>((resolve) => {
