@@ -8,11 +8,12 @@ commands:
   operator                 run the operator (wfx operator --help: its flags)
   executor                 run the executor (wfx executor --help: its flags)
   get [-A]                 list workflows
-  describe NAME            show one workflow and what it waits for
+  describe NAME [--timeline]   show one workflow and what it waits for (--timeline: every phase, attempt, wait and rollback to scale)
   approve NAME | reject NAME | cancel NAME | rollback NAME
   retry NAME [--wait SECONDS]   re-run the failed and skipped steps of a failed run (waits 30 s for the decision)
   diagram NAME [--format svg|mermaid|dot] [-o FILE]
-  inspect [--port 8090] [-n NS]   live statechart inspector on http://127.0.0.1:PORT/
+  inspect [--port 8090] [-n NS] [--stately-port 8080]   live statechart inspector on http://127.0.0.1:PORT/
+                           (--stately-port: also Stately's own inspector, over @statelyai/inspect's WebSocket)
   template list | template show NAME [--version V]   workflow templates
   run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
                            a run of a template version (its last by default)

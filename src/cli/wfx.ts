@@ -4,12 +4,13 @@
  *   wfx operator [flags]               run the operator
  *   wfx executor [flags]               run the executor (carries out KubernetesExecutions)
  *   wfx get [-A]                       list workflows with progress
- *   wfx describe NAME                  phase, steps, conditions, what it waits for
+ *   wfx describe NAME [--timeline]     phase, steps, conditions, what it waits for (and the run as a timeline)
  *   wfx approve|reject NAME            answer an approval gate as yourself
  *   wfx cancel|rollback NAME           request cancellation or a manual rollback as yourself
  *   wfx retry NAME [--wait 30]         re-run a failed run's failed and skipped steps, as yourself
  *   wfx diagram NAME [--format svg|mermaid|dot]   the workflow's statechart, active states marked
- *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
+ *   wfx inspect [--port P] [-n NS] [--stately-port P]   the live statechart inspector (a web page on
+ *                                      loopback; with --stately-port, Stately's inspector attaches too)
  *   wfx template list | show NAME [--version V]   workflow templates, their versions and parameters
  *   wfx run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
@@ -17,7 +18,7 @@
 import { parseArgs } from 'node:util';
 import { connect, getWorkflow } from './context.ts';
 import { CliError } from './errors.ts';
-import { describeWorkflow } from './commands/describe.ts';
+import { describeWithTimeline, describeWorkflow } from './commands/describe.ts';
 import { getWorkflows } from './commands/get.ts';
 import { REQUESTS, request, type RequestVerb } from './commands/request.ts';
 import { runOperator } from './commands/operator.ts';
@@ -42,6 +43,8 @@ const OPTIONS = {
   name: { type: 'string' },
   approval: { type: 'boolean' },
   'dry-run-first': { type: 'boolean' },
+  timeline: { type: 'boolean' },
+  'stately-port': { type: 'string' },
   // operator
   namespaces: { type: 'string' },
   workers: { type: 'string' },
@@ -132,6 +135,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       namespaces: (v.namespaces ?? v.namespace ?? '').split(',').filter(Boolean),
       port: int(v.port, 8090, 'port'),
       host: v['bind-address'] ?? '127.0.0.1',
+      statelyPort: v['stately-port'] === undefined ? undefined : int(v['stately-port'], 8080, 'stately-port'),
     });
     return undefined;
   }
@@ -173,7 +177,12 @@ async function main(argv: string[]): Promise<string | undefined> {
   try {
     if (command === 'get') return await getWorkflows(ctx, v['all-namespaces'] ?? false);
     if (!name) throw new CliError(`${command} needs a workflow name\n${USAGE}`, 2);
-    if (command === 'describe') return describeWorkflow(await getWorkflow(ctx, name));
+    if (command === 'describe') {
+      const wf = await getWorkflow(ctx, name);
+      if (!v.timeline) return describeWorkflow(wf);
+      const { listChildren } = await import('../inspect/timeline.ts');
+      return describeWithTimeline(wf, await listChildren(ctx.client, wf), Date.now());
+    }
     if (command in REQUESTS) return await request(ctx, command as RequestVerb, name);
     if (command === 'retry') return await retry(ctx, name, { waitMs: int(v.wait, 30, 'wait') * 1000 });
     if (command === 'diagram') {

@@ -16,6 +16,8 @@ export interface DesiredChild {
   attempt: number;
   /** How long the attempt may take: the step's timeout as this run has it, or its rollback's. */
   timeoutMs: number;
+  /** When the operator started it (the timeline reads it from the child). */
+  startedAt?: number;
 }
 
 export interface DesiredEffects {
@@ -32,12 +34,14 @@ const child = (
   step: PlannedStep,
   attempt: number,
   timeoutMs: number,
+  startedAt: number | null,
 ): DesiredChild => ({
   name: childName(workflowName, kind, step.number, attempt),
   kind,
   stepNumber: step.number,
   attempt,
   timeoutMs,
+  ...(startedAt === null ? {} : { startedAt }),
 });
 
 /** The rollback step currently running, if any. */
@@ -107,21 +111,38 @@ export function desiredEffects(
   const sub = substateOf(snapshot);
   const children: DesiredChild[] = [];
   if (phase === 'validating' && sub === 'dryRun') {
-    for (const step of plan.steps) children.push(child(workflowName, 'dryRun', step, 1, step.timeoutMs));
+    // The dry run started when the safety checks passed (or validation began, without checks).
+    const started = snapshot.context.safety?.[0]?.checkedAt ?? snapshot.context.times.validating;
+    for (const step of plan.steps)
+      children.push(child(workflowName, 'dryRun', step, 1, step.timeoutMs, started));
   }
   if (phase === 'executing') {
     for (const step of plan.steps) {
       const run = runOf(snapshot.context, step.number);
       if (run?.status === 'running')
         children.push(
-          child(workflowName, 'step', step, run.attempt, effectiveStep(step, snapshot.context).timeoutMs),
+          child(
+            workflowName,
+            'step',
+            step,
+            run.attempt,
+            effectiveStep(step, snapshot.context).timeoutMs,
+            run.startedAt,
+          ),
         );
     }
   }
   const rollback = plan.steps.find((s) => s.number === currentRollback(snapshot, plan));
   if (rollback)
     children.push(
-      child(workflowName, 'rollback', rollback, 1, rollback.rollback?.timeoutMs ?? rollback.timeoutMs),
+      child(
+        workflowName,
+        'rollback',
+        rollback,
+        1,
+        rollback.rollback?.timeoutMs ?? rollback.timeoutMs,
+        runOf(snapshot.context, rollback.number)?.rollback?.startedAt ?? null,
+      ),
     );
   const checks = checksWanted(snapshot, plan);
   return {

@@ -14,6 +14,7 @@ import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, resourcePath } from '../she
 import type { Logger } from '../shell/logger.ts';
 import { setLongTimeout } from '../shell/timers.ts';
 import { ClaimLost, type HeldClaim, type StatusPatch } from './claims.ts';
+import { endChildSpan, startChildSpan } from '../shell/tracing.ts';
 import type { ClusterRegistry } from './clusters.ts';
 import { ActionError, sleep, type ActionContext } from './context.ts';
 import { FAULT_ANNOTATIONS, faultFor } from './faults.ts';
@@ -162,6 +163,18 @@ const clip = (message: string): string =>
  * replica, or this one restarted, carries it out again: every action is safe to repeat).
  */
 export async function carryOut(held: HeldClaim, options: CarryOutOptions): Promise<CarryOutEnd> {
+  // The executor's span joins the workflow's trace through the child's traceparent (no-op untraced).
+  const span = startChildSpan(held.current);
+  let end: CarryOutEnd | undefined;
+  try {
+    end = await carryOutClaimed(held, options);
+    return end;
+  } finally {
+    endChildSpan(span, end === undefined || end === 'interrupted' ? undefined : { phase: end });
+  }
+}
+
+async function carryOutClaimed(held: HeldClaim, options: CarryOutOptions): Promise<CarryOutEnd> {
   const { log, interrupt } = options;
   const signal = interrupt.signal;
   const now = options.clock ?? (() => new Date());

@@ -3,7 +3,8 @@
  * `StatelyInspectionEvent`s (`@xstate.actor`, `@xstate.event`, `@xstate.snapshot`), so any consumer
  * of that protocol can read them. Named events carry what the protocol has no place for: `reset` (a
  * fresh replay follows), `workflows` (all summaries), `replayed` (the past events have been sent;
- * what follows is live), `workflow` (one summary changed), `deleted`.
+ * what follows is live), `workflow` (one summary changed), `deleted`, `timeline` (a workflow's children
+ * changed: its timeline, at /api/workflows/<ns>/<name>/timeline, is worth reading again).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StoreChange, WorkflowStore } from './store.ts';
@@ -57,7 +58,9 @@ export class EventStreams {
         ? [change.logged.key, frame(null, change.logged.event, change.logged.seq)]
         : change.kind === 'workflow'
           ? [change.summary.key, frame('workflow', change.summary)]
-          : [change.key, frame('deleted', { key: change.key })];
+          : change.kind === 'timeline'
+            ? [change.key, frame('timeline', { key: change.key })]
+            : [change.key, frame('deleted', { key: change.key })];
     for (const s of this.streams) if (s.filter === null || s.filter === key) write(s.res, text);
   }
 

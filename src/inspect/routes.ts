@@ -6,10 +6,13 @@
  *   /api/workflows                             JSON: every workflow, summarised
  *   /api/workflows/<ns>/<name>                 JSON: one workflow's summary, snapshot and events
  *   /api/workflows/<ns>/<name>/diagram.svg     its statechart, active states highlighted
+ *   /api/workflows/<ns>/<name>/timeline        JSON: its run as a timeline (src/core/timeline.ts)
  *   /events[?workflow=<ns>/<name>]             Server-Sent Events: the inspection protocol
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KubernetesExecution } from '../api/generated/types.ts';
 import type { DiagramRenderer } from './diagrams.ts';
+import { timelineOfWorkflow } from './timeline.ts';
 import type { EventStreams } from './event-stream.ts';
 import type { WorkflowStore } from './store.ts';
 import { keyOf } from './summary.ts';
@@ -19,6 +22,8 @@ export interface RouteContext {
   store: WorkflowStore;
   streams: EventStreams;
   diagrams: DiagramRenderer;
+  /** The workflow's children, for its timeline. */
+  children(key: string): KubernetesExecution[];
   synced(): boolean;
 }
 
@@ -55,12 +60,18 @@ export function routes(context: RouteContext): (req: IncomingMessage, res: Serve
       streams.open(req, res, url.searchParams.get('workflow'));
       return;
     }
-    const match = /^\/api\/workflows\/([^/]+)\/([^/]+)(\/diagram\.svg)?$/.exec(url.pathname);
+    const match = /^\/api\/workflows\/([^/]+)\/([^/]+)(\/diagram\.svg|\/timeline)?$/.exec(url.pathname);
     if (match) {
       const key = keyOf(decodeURIComponent(match[1] ?? ''), decodeURIComponent(match[2] ?? ''));
       const entry = store.get(key);
       if (!entry) {
         json(res, 404, { error: `no workflow ${key}` });
+        return;
+      }
+      if (match[3] === '/timeline') {
+        const built = timelineOfWorkflow(entry.wf, context.children(key), Date.now());
+        if (built.ok) json(res, 200, built.timeline);
+        else json(res, 422, { error: built.problem });
         return;
       }
       if (match[3]) {

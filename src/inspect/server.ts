@@ -7,13 +7,16 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadClientConfig, type KubeCredentials } from '../shell/kube/kubeconfig.ts';
-import type { WorkflowExecution } from '../api/generated/types.ts';
+import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
+import { LABELS } from '../shell/children.ts';
+import { ChildrenIndex } from './children.ts';
 import { createInformer, type ResourceInformer } from '../shell/informer.ts';
 import { createKubeClient, type KubeClient } from '../shell/kube/client.ts';
-import { WORKFLOW_EXECUTIONS } from '../shell/kube/resources.ts';
+import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS } from '../shell/kube/resources.ts';
 import { DiagramRenderer } from './diagrams.ts';
 import { EventStreams } from './event-stream.ts';
 import { routes } from './routes.ts';
+import { startStatelyRelay } from './stately.ts';
 import { WorkflowStore } from './store.ts';
 
 export type { StepSummary, WorkflowSummary } from './summary.ts';
@@ -30,6 +33,11 @@ export interface InspectorOptions {
   port: number;
   /** Default 127.0.0.1: the inspector shows workflow state and is meant for the local machine. */
   host?: string | undefined;
+  /**
+   * Also serve @statelyai/inspect's WebSocket protocol on this port, so Stately's own inspector
+   * attaches (src/inspect/stately.ts); absent: not served.
+   */
+  statelyPort?: number | undefined;
   /** Where watch errors are reported (default: ignored; the informer retries by itself). */
   onError?: ((message: string) => void) | undefined;
 }
@@ -37,6 +45,8 @@ export interface InspectorOptions {
 export interface RunningInspector {
   port: number;
   url: string;
+  /** Stately's inspector, attached, when `statelyPort` was given. */
+  statelyUrl?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,10 +61,15 @@ export async function startInspector(options: InspectorOptions): Promise<Running
   const client = options.client ?? (await createKubeClient(kc));
   const page = readFileSync(PAGE_PATH, 'utf8');
 
+  const stately = options.statelyPort === undefined ? undefined : startStatelyRelay(options.statelyPort);
   const store = new WorkflowStore((change) => {
     streams.publish(change);
+    if (change.kind === 'event') stately?.send(change.logged.event);
   });
   const streams = new EventStreams(store);
+  const children = new ChildrenIndex((key) => {
+    streams.publish({ kind: 'timeline', key });
+  });
 
   const informers: ResourceInformer<WorkflowExecution>[] = (
     options.namespaces && options.namespaces.length > 0 ? options.namespaces : [undefined]
@@ -73,13 +88,34 @@ export async function startInspector(options: InspectorOptions): Promise<Running
     }),
   );
 
+  // The children, for the timelines: attempts' times, pickups, messages and results.
+  const childInformers: ResourceInformer<KubernetesExecution>[] = (
+    options.namespaces && options.namespaces.length > 0 ? options.namespaces : [undefined]
+  ).map((namespace) =>
+    createInformer<KubernetesExecution>(client, KUBERNETES_EXECUTIONS, {
+      namespace,
+      labelSelector: LABELS.workflowUid,
+      onChange: (child, kind) => {
+        children.apply(child, kind);
+      },
+      onError: (error, restartInMs) =>
+        options.onError?.(
+          `watching kubernetesexecutions${namespace ? ` in ${namespace}` : ''}: ${
+            error instanceof Error ? error.message : String(error)
+          } (retrying in ${restartInMs} ms)`,
+        ),
+    }),
+  );
+  const allInformers = [...informers, ...childInformers];
+
   const server = createServer(
     routes({
       page,
       store,
       streams,
       diagrams: new DiagramRenderer(),
-      synced: () => informers.every((i) => i.synced),
+      children: (key) => children.of(key),
+      synced: () => allInformers.every((i) => i.synced),
     }),
   );
   const host = options.host ?? '127.0.0.1';
@@ -90,16 +126,18 @@ export async function startInspector(options: InspectorOptions): Promise<Running
       resolve();
     });
   });
-  await Promise.all(informers.map((i) => i.start()));
+  await Promise.all(allInformers.map((i) => i.start()));
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
 
   return {
     port,
     url: `http://${shownHost}:${port}/`,
+    statelyUrl: stately?.url,
     async stop() {
       streams.closeAll();
-      await Promise.all(informers.map((i) => i.stop()));
+      stately?.stop();
+      await Promise.all(allInformers.map((i) => i.stop()));
       store.stop();
       await new Promise<void>((resolve) => {
         server.close(() => {

@@ -27,7 +27,9 @@ export interface Logged {
 export type StoreChange =
   | { kind: 'event'; logged: Logged }
   | { kind: 'workflow'; summary: WorkflowSummary }
-  | { kind: 'deleted'; key: string };
+  | { kind: 'deleted'; key: string }
+  /** What the workflow's timeline is drawn from changed (its children). */
+  | { kind: 'timeline'; key: string };
 
 /** Inspection events kept for replay to newly connected pages. */
 const REPLAY_LIMIT = 5000;

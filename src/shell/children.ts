@@ -7,6 +7,12 @@ import { inferredRollback } from '../api/inferred-rollback.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { DesiredChild } from '../core/effects.ts';
+import { isoOf } from '../core/time.ts';
+import { STARTED_AT_ANNOTATION } from '../core/timeline.ts';
+import { traceparentOf } from '../core/trace-spans.ts';
+
+/** The W3C trace context of the child's attempt span, when traces are exported. */
+export const TRACEPARENT_ANNOTATION = 'workflowexecution.kubernaut.io/traceparent';
 import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
 import { compiledSpecOf } from '../api/resolved-spec.ts';
 
@@ -26,6 +32,7 @@ export function childManifest(
   workflow: WorkflowExecution,
   plan: ExecutionPlan,
   child: DesiredChild,
+  options: { traced?: boolean } = {},
 ): KubernetesExecution {
   const namespace = workflow.metadata.namespace ?? 'default';
   const uid = workflow.metadata.uid ?? '';
@@ -41,6 +48,12 @@ export function childManifest(
     child.kind === 'rollback' ? (step.rollbackSpec ?? inferredRollback(step) ?? undefined) : undefined;
   if (child.kind === 'rollback' && !rollback)
     throw new Error(`step ${child.stepNumber} has no rollbackSpec and its action has no inverse`);
+  const annotations: Record<string, string> = {
+    ...(child.startedAt === undefined ? {} : { [STARTED_AT_ANNOTATION]: isoOf(child.startedAt) }),
+    ...(options.traced && uid
+      ? { [TRACEPARENT_ANNOTATION]: traceparentOf(uid, child.kind, child.stepNumber, child.attempt) }
+      : {}),
+  };
   return {
     apiVersion: 'kubernetesexecution.kubernaut.io/v1',
     kind: 'KubernetesExecution',
@@ -54,6 +67,7 @@ export function childManifest(
         [LABELS.step]: String(child.stepNumber),
         [LABELS.attempt]: String(child.attempt),
       },
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       ownerReferences: [
         {
           apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),

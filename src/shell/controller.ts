@@ -3,6 +3,7 @@
  * work queue whose workers run the reconciler. A child's change requeues its owner; the echo of the
  * operator's own write requeues nothing.
  */
+import type { Tracing } from './tracing.ts';
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
 import {
   finishedChild,
@@ -52,6 +53,7 @@ export interface ControllerOptions {
   clock?: () => number;
   /** With shards, only keys of the shards this replica holds are reconciled. */
   shards?: ShardOwnership | undefined;
+  tracing?: Tracing | undefined;
 }
 
 const keyOf = (o: CachedObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -176,6 +178,7 @@ export class WorkflowController {
         : {}),
       ...(options.pickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.pickupTimeoutMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      tracing: options.tracing,
     });
   }
 

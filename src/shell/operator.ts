@@ -2,6 +2,7 @@
  * The operator process, assembled: kubeconfig, client, controller, leader election, the health and
  * metrics servers, the audit store. `wfx operator` runs it; tests run it in-process.
  */
+import { startTracing, type Tracing } from './tracing.ts';
 import { hostname } from 'node:os';
 import type { AuditStore } from '../audit/record.ts';
 import { openPostgresAuditStore } from '../audit/postgres.ts';
@@ -68,6 +69,8 @@ export interface OperatorConfig {
   log?: Logger;
   /** Called when the lease is lost; the process default is to exit at once. */
   onLeadershipLost?: () => void;
+  /** Traces; default: as the OTEL_* environment configures them (none without an endpoint). */
+  tracing?: Tracing | undefined;
 }
 
 export interface RunningOperator {
@@ -93,6 +96,8 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     config.rateLimit ? { rateLimit: config.rateLimit } : {},
   );
   const metrics = createOperatorMetrics(true);
+  const tracing =
+    'tracing' in config ? config.tracing : await startTracing('workflowexecution-operator', log);
   const audit =
     config.audit ??
     (config.postgresUrl
@@ -133,6 +138,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     progressWriteDelayMs: config.progressWriteDelayMs,
     pickupTimeoutMs: config.pickupTimeoutMs,
     ...(config.clock ? { clock: config.clock } : {}),
+    tracing,
   });
   metrics.observeApiserver({
     requests: () => client.results.values(),
@@ -270,6 +276,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
       for (const stopWatching of stopWatchingCertificate) stopWatching();
       await Promise.all(servers.map((s) => s.close()));
       await audit?.close();
+      await tracing?.shutdown();
       client.close();
     },
   };

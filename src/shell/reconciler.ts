@@ -58,6 +58,7 @@ import { runChecks, seenIn } from './observe-cluster.ts';
 import { learnFromHistory } from './learning.ts';
 import { resolveTemplateOnce } from './template-resolution.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
+import type { Tracing } from './tracing.ts';
 import type { WorkResult } from './workqueue.ts';
 import { definitionOf } from '../api/resolved-spec.ts';
 
@@ -91,6 +92,8 @@ export interface ReconcilerOptions {
   progressWriteDelayMs?: number;
   /** A child no executor claimed within this is reported on its workflow (src/shell/executor-pickup.ts). */
   pickupTimeoutMs?: number;
+  /** Spans of committed changes, when traces are exported (src/shell/tracing.ts). */
+  tracing?: Tracing | undefined;
 }
 
 /** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
@@ -119,8 +122,8 @@ function notOlder(a: string | undefined, b: string): boolean {
 }
 
 export class Reconciler {
-  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>> &
-    Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts'>;
+  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing'>> &
+    Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing'>;
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
   private readonly compiled = new CompiledWorkflows();
@@ -348,6 +351,7 @@ export class Reconciler {
     await this.warnExecutorMissing(workflow, committed, pickup, log, now);
     await this.createChildren(committed, plan, effects.children, children, log);
     if (projected.changed) await this.announce(committed, projected.consequences, log, now);
+    if (projected.changed) this.o.tracing?.committed(committed, input.written, after, plan);
     if (decision.finished) await this.auditOnce(committed, decision.finished, log, now);
     return { requeueAfterMs };
   }
@@ -463,7 +467,7 @@ export class Reconciler {
       try {
         const created = await this.o.client.request<KubernetesExecution>(
           resourcePath(KUBERNETES_EXECUTIONS, namespace),
-          { body: childManifest(workflow, plan, child) },
+          { body: childManifest(workflow, plan, child, { traced: this.o.tracing !== undefined }) },
         );
         this.createdUnseen.set(key, now);
         if (created.metadata.resourceVersion) this.unseen.set(created.metadata.resourceVersion, true);

@@ -130,6 +130,46 @@ describe('wfx get and describe', () => {
   });
 });
 
+describe('wfx describe --timeline', () => {
+  it('draws a run with an approval wait, a retried step and a rollback, in order, and lists each bar', async () => {
+    // Step 2 fails its first attempt and succeeds its second; the critical step 3 fails: step 1 is undone.
+    scripts.set('timeline-run', (c) =>
+      c.spec.kind === 'step' && c.spec.stepNumber === 2 && c.spec.attempt === 1
+        ? { phase: 'failed', message: 'quota exceeded' }
+        : c.spec.kind === 'step' && c.spec.stepNumber === 3
+          ? { phase: 'failed', message: 'broken' }
+          : { phase: 'completed', message: 'done' },
+    );
+    await heldForApproval('timeline-run', [
+      customStep(1, { rollbackSpec: customRollback(1) }),
+      customStep(2, { maxRetries: 1 }),
+      customStep(3, { criticalStep: true }),
+    ]);
+    const waiting = await wfx(['describe', 'timeline-run', '--timeline', ...ns()]);
+    expect(waiting.code).toBe(0);
+    expect(waiting.stdout).toMatch(/^Timeline: .*still running\)$/m);
+    expect(waiting.stdout).toMatch(/^\s+\+\d+\.\ds\s+approval wait\s+ongoing\s+waiting$/m);
+
+    expect((await wfx(['approve', 'timeline-run', ...ns()])).code).toBe(0);
+    await h.workflows.waitFor('timeline-run', inPhase('failed'));
+    const run = await wfx(['describe', 'timeline-run', '--timeline', ...ns()]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const out = run.stdout;
+    const chart = (label: string) => new RegExp(`^  ${label}\\s+\\|(.*)\\|$`, 'm').exec(out)?.[1] ?? '';
+    // Validating, then executing, then rolling back, left to right.
+    expect(chart('phases')).toMatch(/^V+E+R+$/);
+    // Step 2: a failed attempt, the backoff, the successful attempt; step 1: its attempt, later its rollback.
+    expect(chart('2 step-2')).toMatch(/^ +x+\.+=+ *$/);
+    expect(chart('1 step-1')).toMatch(/^ +=+ +r+ *$/);
+    expect(chart('3 step-3')).toMatch(/^ +x+ *$/);
+    expect(out).toMatch(/^\s+\+\d+\.\ds\s+approval wait\s+\S+\s+approved by /m);
+    expect(out).toMatch(/^\s+\+\d+\.\ds\s+attempt 1\s+\S+\s+failed: quota exceeded$/m);
+    expect(out).toMatch(/^\s+\+\d+\.\ds\s+backoff\s+\d+s/m);
+    expect(out).toMatch(/^\s+\+\d+\.\ds\s+rollback\s+\S+\s+rolledBack/m);
+    expect(out).toMatch(/timeline-run-step-2-a2 picked up by the executor/);
+  });
+});
+
 describe('wfx approve, reject, cancel, rollback', () => {
   it('approve: the workflow proceeds, and the approval names the kubeconfig’s user', async () => {
     await heldForApproval('to-approve', [customStep(1), customStep(2)]);

@@ -38,7 +38,15 @@ describe('desired effects', () => {
       .failStep(2, T0 + 2 * S);
     expect(desiredEffects(rb.snapshot, rb.plan, 'wf').children).toEqual([
       // The rollback's own timeout, or its step's (5 m) when it declares none.
-      { name: 'wf-rollback-1', kind: 'rollback', stepNumber: 1, attempt: 1, timeoutMs: 5 * 60 * S },
+      {
+        name: 'wf-rollback-1',
+        kind: 'rollback',
+        stepNumber: 1,
+        attempt: 1,
+        timeoutMs: 5 * 60 * S,
+        // When it started: the child carries it, for the timeline.
+        startedAt: T0 + 2 * S,
+      },
     ]);
 
     const done = world(sequentialSpec(1))

@@ -1,9 +1,24 @@
 /** `wfx describe NAME`: phase, steps with attempts and times, conditions, and what it waits for. */
-import type { WorkflowExecution } from '../../api/generated/types.ts';
+import type { KubernetesExecution, WorkflowExecution } from '../../api/generated/types.ts';
 import { waitingFor } from '../../core/transitions.ts';
 import { table, time } from '../format.ts';
 import { inspectWorkflow } from '../../inspect/read-statechart.ts';
 import { definitionOf, workflowLabel } from '../../api/resolved-spec.ts';
+import { timelineText } from '../../core/timeline-text.ts';
+import { timelineOfWorkflow } from '../../inspect/timeline.ts';
+
+/**
+ * `wfx describe NAME --timeline`: what it shows without, then the run as a timeline (from the
+ * status and the children).
+ */
+export function describeWithTimeline(
+  wf: WorkflowExecution,
+  children: readonly KubernetesExecution[],
+  now: number,
+): string {
+  const built = timelineOfWorkflow(wf, children, now);
+  return `${describeWorkflow(wf)}\n\n${built.ok ? timelineText(built.timeline) : `Timeline:     none: ${built.problem}`}`;
+}
 
 export function describeWorkflow(wf: WorkflowExecution): string {
   const s = wf.status ?? {};

@@ -2,6 +2,7 @@
 import { startExecutorService, type ExecutorServiceConfig } from '../../executor/service.ts';
 import { createLogger } from '../../shell/logger.ts';
 import { CliError } from '../errors.ts';
+import { startTracing } from '../../shell/tracing.ts';
 
 export async function runExecutor(flags: ExecutorServiceConfig & { logLevel: string }): Promise<void> {
   const log = createLogger(flags.logLevel);
@@ -11,6 +12,7 @@ export async function runExecutor(flags: ExecutorServiceConfig & { logLevel: str
   } catch (error) {
     throw new CliError(`cannot start the executor: ${(error as Error).message}`);
   }
+  const tracing = await startTracing('kubernetes-executor', log);
   log.info('executor started', {
     identity: service.executor.identity,
     healthPort: service.healthPort,
@@ -20,7 +22,10 @@ export async function runExecutor(flags: ExecutorServiceConfig & { logLevel: str
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info('shutting down', { signal });
-      void running.stop().finally(resolve);
+      void running
+        .stop()
+        .then(() => tracing?.shutdown())
+        .finally(resolve);
     };
     process.once('SIGTERM', () => {
       stop('SIGTERM');

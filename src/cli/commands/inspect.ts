@@ -8,6 +8,7 @@ export interface InspectFlags {
   namespaces: string[];
   port: number;
   host: string;
+  statelyPort?: number | undefined;
 }
 
 export async function runInspect(flags: InspectFlags): Promise<void> {
@@ -24,6 +25,7 @@ export async function runInspect(flags: InspectFlags): Promise<void> {
       namespaces: flags.namespaces,
       port: flags.port,
       host: flags.host,
+      statelyPort: flags.statelyPort,
       onError: (message) => process.stderr.write(`wfx inspect: ${message}\n`),
     });
   } catch (error) {
@@ -35,6 +37,8 @@ export async function runInspect(flags: InspectFlags): Promise<void> {
   }
   const scope = flags.namespaces.length > 0 ? `namespaces ${flags.namespaces.join(', ')}` : 'all namespaces';
   process.stdout.write(`inspector: ${inspector.url} (workflows in ${scope}; Ctrl-C stops)\n`);
+  if (inspector.statelyUrl)
+    process.stdout.write(`Stately inspector: ${inspector.statelyUrl} (@statelyai/inspect WebSocket relay)\n`);
   const running = inspector;
   await new Promise<void>((resolve) => {
     const stop = () => {
