@@ -5,7 +5,8 @@
  */
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest';
+export type ConditionType =
+  'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest' | 'SafetyChecks';
 
 export interface Condition {
   type: string;

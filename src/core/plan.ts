@@ -12,8 +12,10 @@ import type {
   PlannedStep,
 } from '../../machines/plan.ts';
 import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
+import { PHASE_TIMEOUT_BOUNDS, STABILITY_WINDOW_BOUNDS } from '../api/schema/workflowexecution.ts';
 import { parseDuration } from './duration.ts';
 import { historyTargetOf } from './history.ts';
+import { checkPolicy } from './safety-policy.ts';
 import { STEPS, indexSteps, numberedDependencies } from '../api/step-graph.ts';
 
 /** The longest duration a spec may declare (the schema's 720h), in milliseconds. */
@@ -24,6 +26,8 @@ export const DEFAULTS = {
   planningTimeoutMs: 30_000,
   validationTimeoutMs: 5 * 60_000,
   monitoringTimeoutMs: 10 * 60_000,
+  /** How long targets stay healthy (and the alert resolved) before a run is completed. */
+  stabilityWindowMs: 60_000,
   /** The specification leaves `maxRetries` unset by default: a remediation is not repeated unasked. */
   maxRetries: 0,
   retryBackoffBaseMs: 10_000,
@@ -265,6 +269,29 @@ function durationOr(text: string | undefined, fallback: number, path: string, is
   return ms;
 }
 
+/** A duration within [min, max] (schema strings), or an issue naming the path and the bounds. */
+function boundedDuration(
+  text: string | undefined,
+  fallback: number,
+  [min, max]: readonly [string, string],
+  path: string,
+  issues: SpecIssue[],
+): number {
+  if (text === undefined) return fallback;
+  const ms = durationOr(text, fallback, path, issues);
+  const lo = parseDuration(min) ?? 0;
+  const hi = parseDuration(max) ?? MAX_SPEC_DURATION_MS;
+  if (ms < lo || ms > hi) {
+    issues.push({
+      reason: 'InvalidDuration',
+      path,
+      message: `${JSON.stringify(text)} is outside ${min} to ${max}`,
+    });
+    return fallback;
+  }
+  return ms;
+}
+
 function strategyOf(levels: number[][]): ExecutionStrategyName {
   if (levels.every((l) => l.length === 1)) return 'sequential';
   if (levels.length === 1) return 'parallel';
@@ -340,6 +367,28 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
       target: historyTargetOf(step),
     });
   });
+  const strategy = spec.executionStrategy;
+  const STRATEGY = 'spec.executionStrategy';
+  const phaseTimeout = (phase: keyof typeof PHASE_TIMEOUT_BOUNDS, fallback: number) =>
+    boundedDuration(
+      strategy.phaseTimeouts?.[phase],
+      fallback,
+      PHASE_TIMEOUT_BOUNDS[phase],
+      `${STRATEGY}.phaseTimeouts.${phase}`,
+      issues,
+    );
+  const timeouts = {
+    planningMs: phaseTimeout('planning', DEFAULTS.planningTimeoutMs),
+    validationMs: phaseTimeout('validation', DEFAULTS.validationTimeoutMs),
+    monitoringMs: phaseTimeout('monitoring', DEFAULTS.monitoringTimeoutMs),
+  };
+  const stabilityWindowMs = boundedDuration(
+    strategy.stabilityWindow,
+    DEFAULTS.stabilityWindowMs,
+    STABILITY_WINDOW_BOUNDS,
+    `${STRATEGY}.stabilityWindow`,
+    issues,
+  );
   if (issues.length > 0) return { ok: false, issues };
 
   const order = levels.flat();
@@ -360,14 +409,11 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
       rollbackStrategy: spec.executionStrategy.rollbackStrategy,
       approvalRequired: spec.executionStrategy.approvalRequired ?? false,
       dryRunFirst: spec.executionStrategy.dryRunFirst ?? false,
-      safetyChecks: spec.executionStrategy.safetyChecks ?? [],
+      safetyChecks: checkPolicy(spec),
       adaptiveAdjustments: adjustments,
       dynamicStepAdjustment: spec.adaptiveOrchestration?.dynamicStepAdjustment === true,
-      timeouts: {
-        planningMs: DEFAULTS.planningTimeoutMs,
-        validationMs: DEFAULTS.validationTimeoutMs,
-        monitoringMs: DEFAULTS.monitoringTimeoutMs,
-      },
+      timeouts,
+      stabilityWindowMs,
       backoff: { baseMs: DEFAULTS.retryBackoffBaseMs, maxMs: DEFAULTS.retryBackoffMaxMs },
     },
   };

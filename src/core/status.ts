@@ -216,6 +216,37 @@ function withRetryCondition(
   return conditions;
 }
 
+/**
+ * The `SafetyChecks` condition, once the checks answered: True `Passed`, True `PassedWithWarnings`
+ * naming each check relaxed by `required: false` that failed, or False `Failed` naming the blocking ones.
+ */
+function withSafetyCondition(
+  conditions: Condition[],
+  context: WorkflowContext,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const safety = context.safety;
+  if (safety === null) return conditions;
+  const blocking = safety.filter((r) => r.required && r.result === 'failed');
+  const warned = safety.filter((r) => !r.required && r.result === 'failed');
+  const input =
+    blocking.length > 0
+      ? { status: 'False' as const, reason: 'Failed', message: blocking.map((r) => r.message).join('; ') }
+      : warned.length > 0
+        ? {
+            status: 'True' as const,
+            reason: 'PassedWithWarnings',
+            message: `warnings (required: false): ${warned.map((r) => r.message).join('; ')}`,
+          }
+        : {
+            status: 'True' as const,
+            reason: 'Passed',
+            message: safety.map((r) => `${r.type} ${r.result}`).join(', '),
+          };
+  return setCondition(conditions, { type: 'SafetyChecks', ...input }, generation, nowIso);
+}
+
 export function projectStatus(
   snapshot: WorkflowSnapshot,
   plan: ExecutionPlan,
@@ -372,8 +403,13 @@ export function projectStatus(
     failureReason: context.failure ? `${context.failure.code}: ${context.failure.message}` : undefined,
     rollbackReason: context.rollbackReason ?? undefined,
     retries: retriesStatus(context),
-    conditions: withRetryCondition(
-      conditionsFor(options.previousConditions, health(snapshot, plan), options.generation, nowIso),
+    conditions: withSafetyCondition(
+      withRetryCondition(
+        conditionsFor(options.previousConditions, health(snapshot, plan), options.generation, nowIso),
+        context,
+        options.generation,
+        nowIso,
+      ),
       context,
       options.generation,
       nowIso,

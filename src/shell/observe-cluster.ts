@@ -42,7 +42,7 @@ export async function observeCluster(
   log: Logger,
 ): Promise<Observed> {
   const wanted = desiredEffects(snapshot, plan, workflow.metadata.name ?? '');
-  const safety = wanted.runSafetyChecks ? await safetyChecks(o, workflow, log) : undefined;
+  const safety = wanted.runSafetyChecks ? await safetyChecks(o, workflow, now, log) : undefined;
   const effectiveness = wanted.checkEffectiveness
     ? await checkEffectiveness(
         o.client,
@@ -71,21 +71,31 @@ export async function observeCluster(
 async function safetyChecks(
   o: ClusterObserver,
   workflow: WorkflowExecution,
+  now: number,
   log: Logger,
 ): Promise<SafetyCheckResult[]> {
-  const results = await runSafetyChecks(o.client, o.safety, workflow.spec);
+  const results = await runSafetyChecks(
+    o.client,
+    o.safety,
+    workflow.spec,
+    workflow.metadata.namespace ?? 'default',
+    now,
+  );
   if (safetyVerdict(results) === 'inconclusive') {
     log.warn('safety checks could not run', {
       errors: results.filter((r) => r.result === 'error').map((r) => r.message),
     });
   } else {
     for (const r of results)
-      o.metrics?.safetyValidationTotal.inc({
-        check_type: r.type,
-        result: r.result === 'failed' ? 'fail' : 'pass',
-      });
+      o.metrics?.safetyValidationTotal.inc({ check_type: r.type, result: safetyMetricResult(r) });
   }
   return results;
+}
+
+/** A failure relaxed by `required: false` is a warning, and not_applicable is its own result, never a pass. */
+export function safetyMetricResult(r: SafetyCheckResult): 'pass' | 'fail' | 'warn' | 'not_applicable' {
+  if (r.result === 'failed') return r.required ? 'fail' : 'warn';
+  return r.result === 'not_applicable' ? 'not_applicable' : 'pass';
 }
 
 function observedChild(c: KubernetesExecution): ObservedChild {

@@ -18,7 +18,7 @@ import { projectStatus } from '../../src/core/status.ts';
 import { isoOf } from '../../src/core/time.ts';
 import { transitions, waitingFor } from '../../src/core/transitions.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
-import { T0, legacyEnvelope, planOf, world } from '../model/workflow-world.ts';
+import { T0, checksPassed, legacyEnvelope, planOf, world } from '../model/workflow-world.ts';
 
 const S = 1000;
 
@@ -427,6 +427,7 @@ describe('advance', () => {
     const w = world(sequentialSpec(2));
     const folded = advance(w.machine, w.snapshot, [
       { type: 'TICK', now: T0 },
+      checksPassed(w.plan, T0),
       { type: 'STEP_RESULT', now: T0 + S, step: 1, attempt: 1, outcome: 'succeeded' },
     ]);
     w.tick(T0).succeed(1, T0 + S);

@@ -61,7 +61,7 @@ export const METRICS = {
   safetyValidationTotal: {
     name: 'kubernaut_workflowexecution_safety_validation_total',
     type: 'counter',
-    help: 'Total safety validations performed',
+    help: 'Total safety validations performed, by check and result: pass, fail, warn (a failure relaxed by required: false), not_applicable',
     labelNames: ['check_type', 'result'],
     readAtScrape: false,
   },

@@ -27,6 +27,7 @@ import { createLogger, type Logger } from '../../../src/shell/logger.ts';
 import { startOperator, type OperatorConfig, type RunningOperator } from '../../../src/shell/operator.ts';
 import { Cleanup } from '../../../src/shell/cleanup.ts';
 import { ScriptedExecutor, succeedAll, type Script } from '../../support/executor.ts';
+import { EXECUTOR_USER, permitExecutorIn } from '../../support/executor-permissions.ts';
 
 /** Real time plus an offset tests can move forward, to reach deadlines without waiting for them. */
 export class SkewClock {
@@ -98,7 +99,7 @@ export async function startOperatorFor(
     clock: clock.now,
     monitoringPollMs: 200,
     ...(audit ? { audit } : {}),
-    executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+    executorUser: EXECUTOR_USER,
   });
 }
 
@@ -151,6 +152,8 @@ export async function startHarness(
   const cleanup = new Cleanup();
   try {
     const { kc, client, namespace } = await adminInNamespace(cleanup, 'it');
+    // The executor may act in the harness's namespace, so the rbac check passes for that reason.
+    await permitExecutorIn(client, namespace);
     const clock = new SkewClock();
     const audit =
       options.audit ?? openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
