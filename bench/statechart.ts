@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import type { WorkflowExecution, WorkflowExecutionSpec, WorkflowStep } from '../src/api/generated/types.ts';
 import type { WorkflowEvent } from '../machines/events.ts';
 import { compileWorkflow, machineOf } from '../src/core/load.ts';
-import { projectWorkflow } from '../src/core/status.ts';
+import { projectWorkflow } from '../src/core/project.ts';
 import { CompiledWorkflows } from '../src/shell/compiled-workflows.ts';
 import { planWorkflow } from '../src/core/plan.ts';
 import { specHash } from '../src/core/spec-hash.ts';

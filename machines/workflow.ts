@@ -6,38 +6,21 @@
  * are checked by guards on every event. Every action is an `assign`, so XState's pure
  * `transition()` computes everything and nothing needs executing.
  */
-import { assign, setup } from 'xstate';
+import { setup } from 'xstate';
 import type { PHASES } from '../src/api/schema/workflowexecution.ts';
-import {
-  allSettled,
-  attemptDeadline,
-  attemptsBeforeRetry,
-  backoffMs,
-  dependenciesSucceeded,
-  dependencyBlocked,
-  effectiveStep,
-  hasRollbackWork,
-  initialContext,
-  isNewRetryRequest,
-  noOverdueAttempt,
-  nowOf,
-  PENDING_RUN,
-  retryRefusal,
-  runOf,
-  safetyVerdict,
-  sanitizeResult,
-  stepsToRetry,
-  type AbortCode,
-  type FailureCode,
-  type RollbackTrigger,
-  type StepRun,
-  type WorkflowContext,
-  type WorkflowInput,
-} from './context.ts';
+import { initialContext, type FailureCode, type WorkflowContext, type WorkflowInput } from './context.ts';
 import type { WorkflowEvent } from './events.ts';
 import type { ExecutionPlan, PlannedStep } from './plan.ts';
 import type { RunTimeRules } from './rules.ts';
 import type { MachineText } from './text.ts';
+import { abortActions, abortGuards } from './workflow/abort.ts';
+import { monitoringActions, monitoringGuards } from './workflow/monitoring.ts';
+import { outcomeActions } from './workflow/outcome.ts';
+import { retryActions, retryGuards } from './workflow/retry.ts';
+import { rollbackActions, rollbackGuards } from './workflow/rollback.ts';
+import { bindActions, bindGuards, scopeOf } from './workflow/scope.ts';
+import { stepActions, stepGuards } from './workflow/steps.ts';
+import { validationActions, validationGuards } from './workflow/validation.ts';
 
 /**
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
@@ -53,381 +36,35 @@ export type Phase = (typeof PHASES)[number];
 /** State keys: a step's region while executing, and its state while rolling back. */
 export const stepKey = (step: number): string => `step${step}`;
 
-type StepParams = { step: number };
-type FailParams = { code: FailureCode };
-type RollbackParams = { trigger: 'fromAbort' | 'requested' };
-type RetryRefusalParams = { finishedFailed: boolean };
-
-function expired(start: number | null, limitMs: number, event: WorkflowEvent): boolean {
-  const now = nowOf(event);
-  return start !== null && now !== null && now >= start + limitMs;
-}
-
+/**
+ * The machine's guards and actions for one plan: named units grouped by concept (machines/workflow/),
+ * each reading the plan, text and rules of this scope.
+ */
 function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
-  const byNumber = new Map(plan.steps.map((s) => [s.number, s]));
-  const stepOf = (n: number): PlannedStep => {
-    const step = byNumber.get(n);
-    if (!step) throw new Error(`step ${n} is not in the plan`);
-    return step;
-  };
-  const mustRun = (context: WorkflowContext, n: number): StepRun => {
-    const run = runOf(context, n);
-    if (!run) throw new Error(`step ${n} has no run record`);
-    return run;
-  };
-  const withRun = (
-    context: WorkflowContext,
-    n: number,
-    patch: Partial<StepRun>,
-  ): WorkflowContext['steps'] => ({
-    ...context.steps,
-    [String(n)]: { ...mustRun(context, n), ...patch },
-  });
-  const now = (event: WorkflowEvent): number => nowOf(event) ?? 0;
-  const currentResult = (context: WorkflowContext, event: WorkflowEvent, n: number) =>
-    event.type === 'STEP_RESULT' &&
-    event.step === n &&
-    runOf(context, n)?.status === 'running' &&
-    event.attempt === runOf(context, n)?.attempt
-      ? event
-      : null;
-  /** The step with what was adjusted at run time: every guard and deadline reads this one. */
-  const effectiveOf = (context: WorkflowContext, n: number): PlannedStep => effectiveStep(stepOf(n), context);
-  /** Attempts in this run segment: a retry of the run gives each re-run step its retries again. */
-  const segmentAttempt = (context: WorkflowContext, n: number) =>
-    mustRun(context, n).attempt - attemptsBeforeRetry(context, n);
-  const retriesLeft = (context: WorkflowContext, n: number) =>
-    context.abort === null && segmentAttempt(context, n) <= effectiveOf(context, n).maxRetries;
-  const newRetryRequest = (context: WorkflowContext, event: WorkflowEvent) =>
-    event.type === 'RETRY_REQUESTED' && isNewRetryRequest(context, event.request);
-  const overdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
-    const deadline = attemptDeadline(context, stepOf(n));
-    const t = nowOf(event);
-    return deadline !== null && t !== null && t >= deadline;
-  };
-  const rollbackOverdue = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
-    const rb = runOf(context, n)?.rollback;
-    const timeout = stepOf(n).rollback?.timeoutMs;
-    return rb?.status === 'running' && timeout !== undefined && expired(rb.startedAt, timeout, event);
-  };
-
-  /** What a failed or timed-out attempt leaves on its step, whatever is decided next. */
-  const failedAttempt = (context: WorkflowContext, event: WorkflowEvent, n: number) => {
-    const planned = effectiveOf(context, n);
-    const run = mustRun(context, n);
-    const reported = event.type === 'STEP_RESULT' && event.step === n ? event : null;
-    return {
-      finishedAt: now(event),
-      message: reported
-        ? (reported.message ?? text.attemptFailed(run.attempt))
-        : text.attemptTimedOut(run.attempt, planned),
-      result: reported?.result ? sanitizeResult(planned, reported.result) : run.result,
-    };
-  };
-
+  const scope = scopeOf(plan, text, rules);
   return setup({
     types: {
       context: {} as WorkflowContext,
       events: {} as WorkflowEvent,
       input: {} as WorkflowInput | undefined,
     },
-    guards: {
-      observed: ({ event }) => typeof (event as { now?: unknown }).now === 'number',
-      planningExpired: ({ context, event }) =>
-        expired(context.times.planning, plan.timeouts.planningMs, event),
-      validationExpired: ({ context, event }) =>
-        expired(context.times.validating, plan.timeouts.validationMs, event),
-      safetyFailed: ({ event }) =>
-        event.type === 'SAFETY_RESULT' && safetyVerdict(event.results) === 'failed',
-      safetyPassed: ({ event }) =>
-        event.type === 'SAFETY_RESULT' && safetyVerdict(event.results) === 'passed',
-      dryRunFailed: ({ context, event }) =>
-        event.type === 'DRYRUN_RESULT' &&
-        byNumber.has(event.step) &&
-        context.dryRun[String(event.step)] === undefined &&
-        event.outcome === 'failed',
-      dryRunNew: ({ context, event }) =>
-        event.type === 'DRYRUN_RESULT' &&
-        byNumber.has(event.step) &&
-        context.dryRun[String(event.step)] === undefined,
-      allDryRunsSucceeded: ({ context }) =>
-        plan.steps.every((s) => context.dryRun[String(s.number)]?.outcome === 'succeeded'),
-      blocked: ({ context }, { step }: StepParams) =>
-        context.abort !== null || dependencyBlocked(stepOf(step), context),
-      canStart: ({ context, event }, { step }: StepParams) =>
-        context.abort === null &&
-        dependenciesSucceeded(stepOf(step), context) &&
-        noOverdueAttempt(plan, context, now(event)),
-      resultSucceeded: ({ context, event }, { step }: StepParams) =>
-        currentResult(context, event, step)?.outcome === 'succeeded',
-      resultFailedWithRetry: ({ context, event }, { step }: StepParams) =>
-        currentResult(context, event, step)?.outcome === 'failed' && retriesLeft(context, step),
-      resultFailed: ({ context, event }, { step }: StepParams) =>
-        currentResult(context, event, step)?.outcome === 'failed',
-      overdueWithRetry: ({ context, event }, { step }: StepParams) =>
-        overdue(context, event, step) && retriesLeft(context, step),
-      overdue: ({ context, event }, { step }: StepParams) => overdue(context, event, step),
-      aborting: ({ context }) => context.abort !== null,
-      notAborting: ({ context }) => context.abort === null,
-      retryDue: ({ context, event }, { step }: StepParams) => {
-        const retryAt = runOf(context, step)?.retryAt ?? null;
-        const t = nowOf(event);
-        return (
-          context.abort === null &&
-          retryAt !== null &&
-          t !== null &&
-          t >= retryAt &&
-          noOverdueAttempt(plan, context, t)
-        );
-      },
-      settledAbortedWithRollback: ({ context }) =>
-        allSettled(context) && context.abort !== null && hasRollbackWork(plan, context),
-      settledAborted: ({ context }) => allSettled(context) && context.abort !== null,
-      settledClean: ({ context }) => allSettled(context) && context.abort === null,
-      newAlerts: ({ event }) => event.type === 'EFFECTIVENESS_RESULT' && event.newAlertsTriggered === true,
-      effective: ({ event }) => event.type === 'EFFECTIVENESS_RESULT' && event.effective,
-      monitoringExpired: ({ context, event }) =>
-        expired(context.times.monitoring, plan.timeouts.monitoringMs, event),
-      kept: ({ context }, { step }: StepParams) => runOf(context, step)?.status === 'succeeded',
-      newRetryRequest: ({ context, event }) => newRetryRequest(context, event),
-      retryAllowed: ({ context, event }) =>
-        newRetryRequest(context, event) && retryRefusal(context, true) === null,
-      rollbackNotNeeded: ({ context }, { step }: StepParams) =>
-        runOf(context, step)?.rollback?.status !== 'running',
-      rollbackOverdue: ({ context, event }, { step }: StepParams) => rollbackOverdue(context, event, step),
-      rollbackSucceeded: ({ context, event }, { step }: StepParams) =>
-        event.type === 'ROLLBACK_RESULT' &&
-        event.step === step &&
-        event.outcome === 'succeeded' &&
-        runOf(context, step)?.rollback?.status === 'running',
-      rollbackFailed: ({ context, event }, { step }: StepParams) =>
-        event.type === 'ROLLBACK_RESULT' &&
-        event.step === step &&
-        event.outcome === 'failed' &&
-        runOf(context, step)?.rollback?.status === 'running',
-    },
-    actions: {
-      enterValidating: assign(({ context, event }) => ({
-        times: { ...context.times, validating: now(event) },
-      })),
-      recordSafety: assign(({ event }) =>
-        event.type === 'SAFETY_RESULT'
-          ? { safety: event.results.map((r) => ({ ...r, checkedAt: event.now })) }
-          : {},
-      ),
-      fail: assign(({ context, event }, { code }: FailParams) => ({
-        failure: { code, message: text.failure(code, { plan, context, event }) },
-        outcome: code === 'Ineffective' ? ('ineffective' as const) : ('failed' as const),
-      })),
-      recordDryRun: assign(({ context, event }) =>
-        event.type === 'DRYRUN_RESULT'
-          ? {
-              dryRun: {
-                ...context.dryRun,
-                [String(event.step)]: {
-                  outcome: event.outcome,
-                  message: event.message ?? null,
-                  at: event.now,
-                },
-              },
-            }
-          : {},
-      ),
-      approve: assign(({ event }) =>
-        event.type === 'APPROVED' ? { approval: { by: event.by, at: event.now } } : {},
-      ),
-      enterExecuting: assign(({ context, event }) => ({
-        times: { ...context.times, executing: now(event) },
-      })),
-      startAttempt: assign(({ context, event }, { step }: StepParams) => {
-        const first = mustRun(context, step).attempt === 0;
-        // Decided once, as the step is about to start, from what this run's earlier steps did.
-        const decided =
-          first && plan.dynamicStepAdjustment ? rules.beforeFirstAttempt(stepOf(step), plan, context) : [];
-        return {
-          steps: withRun(context, step, {
-            status: 'running',
-            attempt: mustRun(context, step).attempt + 1,
-            startedAt: now(event),
-            finishedAt: null,
-            retryAt: null,
-          }),
-          ...(decided.length > 0
-            ? { adjustments: [...context.adjustments, ...decided.map((a) => ({ ...a, at: now(event) }))] }
-            : {}),
-        };
-      }),
-      recordSuccess: assign(({ context, event }, { step }: StepParams) => {
-        const result =
-          event.type === 'STEP_RESULT' && event.result ? sanitizeResult(stepOf(step), event.result) : null;
-        return {
-          steps: withRun(context, step, {
-            status: 'succeeded',
-            finishedAt: now(event),
-            message: event.type === 'STEP_RESULT' ? (event.message ?? null) : null,
-            result,
-          }),
-        };
-      }),
-      recordRetry: assign(({ context, event }, { step }: StepParams) => {
-        const t = now(event);
-        return {
-          steps: withRun(context, step, {
-            ...failedAttempt(context, event, step),
-            status: 'backoff',
-            retryAt: t + backoffMs(plan, segmentAttempt(context, step)),
-          }),
-        };
-      }),
-      recordFinalFailure: assign(({ context, event }, { step }: StepParams) => {
-        const planned = stepOf(step);
-        const failed = failedAttempt(context, event, step);
-        const abort =
-          planned.critical && context.abort === null
-            ? {
-                code: 'CriticalStepFailed' as AbortCode,
-                message: text.criticalStepFailed(planned, failed.message),
-                at: failed.finishedAt,
-              }
-            : context.abort;
-        return { steps: withRun(context, step, { ...failed, status: 'failed' }), abort };
-      }),
-      skip: assign(({ context, event }, { step }: StepParams) => ({
-        steps: withRun(context, step, {
-          status: 'skipped',
-          finishedAt: now(event),
-          message: text.notStarted(
-            stepOf(step),
-            context.abort?.code ?? null,
-            stepOf(step).dependsOn.filter((d) =>
-              ['failed', 'skipped'].includes(runOf(context, d)?.status ?? ''),
-            ),
-          ),
-        }),
-      })),
-      abandon: assign(({ context, event }, { step }: StepParams) => ({
-        steps: withRun(context, step, {
-          status: 'failed',
-          retryAt: null,
-          finishedAt: now(event),
-          message: text.notRetried(mustRun(context, step).message, context.abort?.code ?? null),
-        }),
-      })),
-      requestCancel: assign(({ event }) =>
-        event.type === 'CANCEL_REQUESTED'
-          ? { abort: { code: 'Cancelled' as AbortCode, message: text.cancelled(event.by), at: event.now } }
-          : {},
-      ),
-      settleAbort: assign(({ context }) =>
-        context.abort
-          ? {
-              failure: { code: context.abort.code as FailureCode, message: context.abort.message },
-              outcome: 'failed' as const,
-            }
-          : {},
-      ),
-      enterMonitoring: assign(({ context, event }) => ({
-        times: { ...context.times, monitoring: now(event) },
-      })),
-      recordEffectiveness: assign(({ event }) =>
-        event.type === 'EFFECTIVENESS_RESULT'
-          ? {
-              effectiveness: {
-                effective: event.effective,
-                score: event.score,
-                resourceHealth: event.resourceHealth,
-                newAlertsTriggered: event.newAlertsTriggered,
-                at: event.now,
-              },
-            }
-          : {},
-      ),
-      complete: assign(({ context }, { verdict }: { verdict: 'effective' | 'deadline' }) => ({
-        outcome:
-          verdict === 'deadline'
-            ? ('unknown' as const)
-            : Object.values(context.steps).every((s) => s.status === 'succeeded')
-              ? ('success' as const)
-              : ('partial_success' as const),
-      })),
-      finish: assign(({ context, event }) =>
-        context.times.finished === null ? { times: { ...context.times, finished: now(event) } } : {},
-      ),
-      /** Failed and skipped steps start over (attempts continue); succeeded ones are kept. */
-      beginRetry: assign(({ context, event }) => {
-        if (event.type !== 'RETRY_REQUESTED') return {};
-        const rerun = stepsToRetry(context);
-        const steps = { ...context.steps };
-        for (const n of rerun) steps[String(n)] = { ...PENDING_RUN, attempt: mustRun(context, n).attempt };
-        return {
-          steps,
-          retries: [
-            ...context.retries,
-            {
-              request: event.request,
-              by: event.by,
-              at: event.now,
-              steps: rerun.map((n) => ({ step: n, attemptsBefore: mustRun(context, n).attempt })),
-            },
-          ],
-          failure: null,
-          abort: null,
-          outcome: null,
-          rollbackReason: null,
-          rollbackTrigger: null,
-          times: { ...context.times, monitoring: null, rollingBack: null, finished: null },
-        };
-      }),
-      refuseRetry: assign(({ context, event }, { finishedFailed }: RetryRefusalParams) => {
-        const code = retryRefusal(context, finishedFailed);
-        return event.type === 'RETRY_REQUESTED' && code !== null
-          ? {
-              retryRefusal: {
-                request: event.request,
-                by: event.by,
-                at: event.now,
-                code,
-                message: text.retryRefused(code, { plan, context, event }),
-              },
-            }
-          : {};
-      }),
-      beginRollback: assign(({ context, event }, params: RollbackParams) => {
-        const trigger: RollbackTrigger =
-          params.trigger === 'requested'
-            ? 'requested'
-            : context.abort?.code === 'Cancelled'
-              ? 'cancelled'
-              : 'criticalStepFailed';
-        return {
-          times: { ...context.times, rollingBack: now(event) },
-          rollbackTrigger: trigger,
-          rollbackReason: text.rollbackReason(trigger, { plan, context, event }),
-        };
-      }),
-      startRollbackStep: assign(({ context, event }, { step }: StepParams) => {
-        const run = mustRun(context, step);
-        return run.status === 'succeeded' && run.rollback === null
-          ? {
-              steps: withRun(context, step, {
-                rollback: { status: 'running', startedAt: now(event), finishedAt: null, message: null },
-              }),
-            }
-          : {};
-      }),
-      recordRollback: assign(({ context, event }, { step }: StepParams) => {
-        const rb = mustRun(context, step).rollback;
-        if (!rb) return {};
-        const ok = event.type === 'ROLLBACK_RESULT' && event.outcome === 'succeeded';
-        const message =
-          event.type === 'ROLLBACK_RESULT' ? (event.message ?? null) : text.rollbackTimedOut(stepOf(step));
-        return {
-          steps: withRun(context, step, {
-            rollback: { ...rb, status: ok ? 'rolledBack' : 'failed', finishedAt: now(event), message },
-          }),
-        };
-      }),
-    },
+    guards: bindGuards(scope, {
+      ...validationGuards,
+      ...stepGuards,
+      ...abortGuards,
+      ...monitoringGuards,
+      ...retryGuards,
+      ...rollbackGuards,
+    }),
+    actions: bindActions(scope, {
+      ...validationActions,
+      ...stepActions,
+      ...abortActions,
+      ...monitoringActions,
+      ...outcomeActions,
+      ...retryActions,
+      ...rollbackActions,
+    }),
   });
 }
 

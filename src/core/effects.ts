@@ -84,6 +84,20 @@ export function nextDeadline(snapshot: WorkflowSnapshot, plan: ExecutionPlan): n
   return candidates.length === 0 ? null : Math.min(...candidates);
 }
 
+/** The checks a snapshot waits for: the safety checks in validation, the effectiveness check while monitoring. */
+export interface ChecksWanted {
+  safety: boolean;
+  effectiveness: boolean;
+}
+
+export function checksWanted(snapshot: WorkflowSnapshot, plan: ExecutionPlan): ChecksWanted {
+  const phase = phaseOf(snapshot);
+  return {
+    safety: phase === 'validating' && substateOf(snapshot) === 'safety' && plan.safetyChecks.length > 0,
+    effectiveness: phase === 'monitoring',
+  };
+}
+
 export function desiredEffects(
   snapshot: WorkflowSnapshot,
   plan: ExecutionPlan,
@@ -109,10 +123,11 @@ export function desiredEffects(
     children.push(
       child(workflowName, 'rollback', rollback, 1, rollback.rollback?.timeoutMs ?? rollback.timeoutMs),
     );
+  const checks = checksWanted(snapshot, plan);
   return {
     children,
-    runSafetyChecks: phase === 'validating' && sub === 'safety' && plan.safetyChecks.length > 0,
-    checkEffectiveness: phase === 'monitoring',
+    runSafetyChecks: checks.safety,
+    checkEffectiveness: checks.effectiveness,
     nextDeadline: nextDeadline(snapshot, plan),
   };
 }

@@ -1,8 +1,12 @@
 /**
  * The load step (DESIGN 3), once for every reader of a workflow (the reconciler, the CLI, the
- * inspector): compile its spec into plan, hash and machine, or the issues that refuse it; then
- * rehydrate its persisted statechart, or say why it cannot be trusted.
+ * inspector): compile its spec, with the planning decisions its status records, into plan, hash and
+ * machine, or the issues that refuse it; then rehydrate its persisted statechart, or say why it
+ * cannot be trusted. `loadExecution` is that one function: a reader that compiled otherwise would
+ * read another machine (a step whose retries history raised from 0 has a backoff state only in the
+ * machine compiled with that decision).
  */
+import type { WorkflowExecution } from '../api/generated/types.ts';
 import type { SpecIssue } from '../api/issues.ts';
 import { validateSpec } from '../api/validation.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
@@ -12,7 +16,7 @@ import {
   type WorkflowSnapshot,
 } from '../../machines/workflow.ts';
 import { WORKFLOW_TEXT } from './machine-text.ts';
-import { RUN_TIME_RULES, withLearning, type AdaptiveDecision } from './adaptive.ts';
+import { RUN_TIME_RULES, decisionsOf, withLearning, type AdaptiveDecision } from './adaptive.ts';
 import { planWorkflow } from './plan.ts';
 import { specHash } from './spec-hash.ts';
 import { rehydrate, type RehydrateRefusal, type StatechartEnvelope } from './statechart.ts';
@@ -69,4 +73,36 @@ export function loadWorkflow(
     snapshot: restored.snapshot,
     persisted: envelope !== undefined,
   };
+}
+
+/**
+ * The planning decisions a workflow compiles with: none unless it learns from history; once planned,
+ * the ones its status records (never taken again, so a restart or new history cannot change a running
+ * plan). `undefined`: not planned yet, when the operator asks history (src/shell/learning.ts).
+ */
+export function plannedDecisions(workflow: WorkflowExecution): AdaptiveDecision[] | undefined {
+  if (workflow.spec.adaptiveOrchestration?.learningFromHistory !== true) return [];
+  return workflow.status?.statechart ? decisionsOf(workflow.status.adaptiveAdjustments) : undefined;
+}
+
+/** How a workflow is compiled with decisions: directly, or through a cache (src/shell/compiled-workflows.ts). */
+export type CompileWith = (workflow: WorkflowExecution, learned: readonly AdaptiveDecision[]) => Compilation;
+
+export interface LoadOptions {
+  compile?: CompileWith;
+  /**
+   * The decisions history led to, for a workflow not planned yet (the operator's first reconcile of
+   * it); ignored once its status records its own. A reader passes none: before the first planning
+   * nothing was decided, and there is no statechart to read.
+   */
+  firstPlanning?: readonly AdaptiveDecision[];
+}
+
+/** The load of a WorkflowExecution, the same for the operator and every reader. */
+export function loadExecution(workflow: WorkflowExecution, now: number, options: LoadOptions = {}): Loaded {
+  const learned = plannedDecisions(workflow) ?? options.firstPlanning ?? [];
+  const compiled = options.compile
+    ? options.compile(workflow, learned)
+    : compileWorkflow(workflow.spec, learned);
+  return loadWorkflow(compiled, workflow.status?.statechart, now);
 }

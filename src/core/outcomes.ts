@@ -9,15 +9,20 @@ import {
   type FailureCode,
   type PhaseTimes,
   type RollbackTrigger,
-  type RunTimeAdjustment,
 } from '../../machines/context.ts';
-import type { AdjustmentKind, ExecutionPlan, LearnedKind, PlannedAdjustment } from '../../machines/plan.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { describeIssues } from '../api/issues.ts';
-import { describeDecision, runTimeDecision } from './adaptive.ts';
+import {
+  adjustmentMetricType,
+  learnedNotices,
+  runTimeConsequences,
+  type AdjustmentMetricType,
+} from './adjustment-outcomes.ts';
 import type { Loaded } from './load.ts';
 import { phaseOf } from './statechart.ts';
-import { listOf, type StepTransitionOutcome, type Transition } from './transitions.ts';
+import { isProgress, type ProgressOutcome, type StepProgress } from './step-progress.ts';
+import type { StepTransitionOutcome, Transition } from './transitions.ts';
 
 export interface Notice {
   type: 'Normal' | 'Warning';
@@ -30,18 +35,6 @@ export interface Notice {
 }
 
 export type RollbackMetricReason = 'step_failure' | 'manual';
-export type AdjustmentMetricType =
-  | 'parallel_grouping'
-  | 'suggestion_confirmed'
-  | 'suggestion_ignored'
-  | 'retries_from_history'
-  | 'timeout_from_history'
-  | 'estimate_from_history'
-  | 'flagged_by_history'
-  | 'retries_at_run_time'
-  | 'timeout_at_run_time'
-  | 'flagged_at_run_time';
-
 /** One metric observation; the shell adds the workflow's name and namespace labels. */
 export type MetricSample =
   | { metric: 'phaseDuration'; phase: Phase; seconds: number }
@@ -54,28 +47,6 @@ export type MetricSample =
   | { metric: 'adaptiveAdjustmentsTotal'; adjustmentType: AdjustmentMetricType }
   | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' }
   | { metric: 'retriesTotal'; result: 'accepted' | 'refused' };
-
-/** A step outcome that is reported together with others in one Event, not in an Event of its own. */
-export interface StepProgress {
-  step: number;
-  /** The step's name, for the log line that goes with it (the Event names numbers only). */
-  name: string;
-  attempt: number;
-  outcome: ProgressOutcome;
-}
-
-/** Starts and successes are progress; every failure, retry and rollback keeps an Event of its own. */
-export type ProgressOutcome = Extract<StepTransitionOutcome, 'started' | 'succeeded' | 'skipped'>;
-const PROGRESS_OUTCOMES: Record<StepTransitionOutcome, boolean> = {
-  started: true,
-  succeeded: true,
-  skipped: true,
-  failed: false,
-  retrying: false,
-  rolledBack: false,
-  rollbackFailed: false,
-};
-const isProgress = (outcome: StepTransitionOutcome): outcome is ProgressOutcome => PROGRESS_OUTCOMES[outcome];
 
 export interface Consequences {
   /** Each its own Event: phase changes, failures, retries, rollbacks, refusals, what history taught. */
@@ -122,94 +93,6 @@ export const ROLLBACK_METRIC_REASONS: Record<RollbackTrigger, RollbackMetricReas
   cancelled: 'manual',
   requested: 'manual',
 };
-
-export const ADJUSTMENT_METRIC_TYPES: Record<
-  Exclude<AdjustmentKind, 'learned' | 'runTime'>,
-  AdjustmentMetricType
-> = {
-  applied: 'parallel_grouping',
-  confirmed: 'suggestion_confirmed',
-  ignored: 'suggestion_ignored',
-};
-
-/** Decisions learned from history; a plan kept as declared adjusted nothing and is not counted. */
-export const LEARNED_METRIC_TYPES: Record<LearnedKind, AdjustmentMetricType | null> = {
-  retries: 'retries_from_history',
-  timeout: 'timeout_from_history',
-  estimate: 'estimate_from_history',
-  flag: 'flagged_by_history',
-  declared: null,
-};
-
-/** Decisions taken at run time (dynamicStepAdjustment), each counted as the step it concerns starts. */
-export const RUN_TIME_METRIC_TYPES: Record<RunTimeAdjustment['kind'], AdjustmentMetricType> = {
-  retries: 'retries_at_run_time',
-  timeout: 'timeout_at_run_time',
-  flag: 'flagged_at_run_time',
-};
-
-export function adjustmentMetricType(a: PlannedAdjustment): AdjustmentMetricType | null {
-  if (a.kind === 'learned') return a.learned ? LEARNED_METRIC_TYPES[a.learned.kind] : null;
-  // The plan never carries run-time decisions: the snapshot does, and they are counted from there.
-  if (a.kind === 'runTime') return null;
-  return ADJUSTMENT_METRIC_TYPES[a.kind];
-}
-
-/** What was decided for a step as it started, as Events (flags warn) and metric samples. */
-function runTimeConsequences(adjustments: readonly RunTimeAdjustment[], out: Consequences): void {
-  const changes = adjustments.filter((a) => a.kind !== 'flag');
-  if (changes.length > 0)
-    out.notices.push({
-      type: 'Normal',
-      reason: 'AdjustedAtRunTime',
-      note: changes.map((a) => `${describeDecision(runTimeDecision(a))} (${a.reason})`).join('; '),
-      action: 'ExecuteStep',
-      fields: { step: changes[0]?.step ?? null, adjustments: changes.length },
-    });
-  for (const a of adjustments) {
-    if (a.kind === 'flag')
-      out.notices.push({
-        type: 'Warning',
-        reason: 'StepFlaggedAtRunTime',
-        note: `step ${a.step} starts flagged: ${a.reason}`,
-        action: 'ExecuteStep',
-        fields: { step: a.step, runs: a.runs },
-      });
-    out.metrics.push({ metric: 'adaptiveAdjustmentsTotal', adjustmentType: RUN_TIME_METRIC_TYPES[a.kind] });
-  }
-}
-
-/** What learning from history did to the plan, as Events: flags warn, the rest informs. */
-function learnedNotices(plan: ExecutionPlan, out: Consequences): void {
-  const learned = plan.adaptiveAdjustments.filter((a) => a.kind === 'learned' && a.learned);
-  const changes = learned.filter((a) => a.learned?.kind !== 'flag' && a.learned?.kind !== 'declared');
-  if (changes.length > 0)
-    out.notices.push({
-      type: 'Normal',
-      reason: 'AdjustedFromHistory',
-      note: changes.map((a) => `${a.adjustment} (${a.reason})`).join('; '),
-      action: 'Plan',
-      fields: { adjustments: changes.length },
-    });
-  for (const a of learned) {
-    if (a.learned?.kind === 'flag')
-      out.notices.push({
-        type: 'Warning',
-        reason: 'StepFlaggedByHistory',
-        note: a.reason,
-        action: 'Plan',
-        fields: { step: a.learned.step, runs: a.learned.runs },
-      });
-    if (a.learned?.kind === 'declared')
-      out.notices.push({
-        type: 'Normal',
-        reason: 'PlannedAsDeclared',
-        note: `learning from history changed nothing: ${a.reason}`,
-        action: 'Plan',
-        fields: { runs: a.learned.runs },
-      });
-  }
-}
 
 const seconds = (ms: number): number => Math.max(0, ms / 1000);
 
@@ -390,53 +273,5 @@ export function refusalConsequences(loaded: Exclude<Loaded, { kind: 'running' }>
     progress: [],
     stepsContinue: false,
     metrics: [],
-  };
-}
-
-/** Step numbers as runs, [1, 2, 3, 5, 6] -> "steps 1-3, 5 and 6"; a retried attempt is named apart. */
-function stepList(items: readonly StepProgress[]): string {
-  const parts: string[] = [];
-  let run: number[] = [];
-  const close = () => {
-    if (run.length > 2) parts.push(`${String(run[0])}-${String(run.at(-1))}`);
-    else parts.push(...run.map(String));
-    run = [];
-  };
-  for (const p of [...items].sort((a, b) => a.step - b.step)) {
-    if (run.length > 0 && (p.attempt > 1 || run.at(-1) !== p.step - 1)) close();
-    if (p.attempt > 1) parts.push(`${String(p.step)} (attempt ${String(p.attempt)})`);
-    else run.push(p.step);
-  }
-  close();
-  return `${items.length === 1 ? 'step' : 'steps'} ${listOf(parts)}`;
-}
-
-/**
- * One Event for a batch of step progress, in the order it happened: each step once, at its latest
- * outcome ("steps 1-3 and 5 succeeded, step 6 started"). `StepsCompleted` when any step finished,
- * else `StepsStarted`; null for an empty batch.
- */
-export function stepProgressNotice(batch: readonly StepProgress[]): Notice | null {
-  const latest = new Map<number, StepProgress>();
-  for (const p of batch) latest.set(p.step, p);
-  if (latest.size === 0) return null;
-  const by = (outcome: ProgressOutcome) => [...latest.values()].filter((p) => p.outcome === outcome);
-  const succeeded = by('succeeded');
-  const skipped = by('skipped');
-  const started = by('started');
-  const parts = [
-    [succeeded, 'succeeded'],
-    [skipped, 'skipped'],
-    [started, 'started'],
-  ] as const;
-  return {
-    type: 'Normal',
-    reason: succeeded.length + skipped.length > 0 ? 'StepsCompleted' : 'StepsStarted',
-    note: parts
-      .filter(([items]) => items.length > 0)
-      .map(([items, word]) => `${stepList(items)} ${word}`)
-      .join(', '),
-    action: 'ExecuteStep',
-    fields: { succeeded: succeeded.length, skipped: skipped.length, started: started.length },
   };
 }

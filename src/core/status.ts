@@ -3,9 +3,8 @@
  * stable: the same snapshot and previous conditions give the same status; times come from the
  * snapshot, never from a clock.
  */
-import { conditionsFor, setCondition, type Condition, type Health } from '../api/conditions.ts';
+import type { Condition } from '../api/conditions.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
-import { describeIssues, type SpecIssue } from '../api/issues.ts';
 import {
   retryRefusal,
   runOf,
@@ -16,20 +15,13 @@ import {
 } from '../../machines/context.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
-import {
-  describeDecision,
-  flaggedAtRunTime,
-  flaggedSteps,
-  recordedLearning,
-  runTimeDecision,
-} from './adaptive.ts';
+import { describeDecision, recordedLearning, runTimeDecision } from './adaptive.ts';
 import { formatDuration } from './duration.ts';
 import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
-import type { Loaded } from './load.ts';
-import { lastEventTime, persist, phaseOf, substateOf } from './statechart.ts';
+import { lastEventTime, phaseOf, substateOf } from './statechart.ts';
 import { isoOf } from './time.ts';
-import { waitingFor } from './transitions.ts';
+import { statusConditions } from './status-conditions.ts';
 
 export type ProjectedStatus = Omit<WorkflowExecutionStatus, 'statechart'>;
 type StepStatus = NonNullable<WorkflowExecutionStatus['stepStatuses']>[number];
@@ -72,61 +64,6 @@ function stepState(run: StepRun): StepStatus['status'] {
       return 'failed';
     case 'skipped':
       return 'skipped';
-  }
-}
-
-/**
- * Steps history flags as mostly failing, and steps started after a step of the same action on the
- * same target failed in this run, said in the Ready message while the run goes on.
- */
-function flagNote(plan: ExecutionPlan, context: WorkflowContext): string {
-  const flags = flaggedSteps(plan);
-  const atRunTime = flaggedAtRunTime(context);
-  return [
-    flags.length === 0
-      ? ''
-      : `; history flags ${flags.map((f) => `step ${f.step ?? '?'} (success rate ${Math.round(f.from * 100)}% in ${f.runs} runs)`).join(', ')}`,
-    atRunTime.length === 0
-      ? ''
-      : `; this run flags ${atRunTime.map((f) => `step ${f.step} (the same action on the same target failed)`).join(', ')}`,
-  ].join('');
-}
-
-function health(snapshot: WorkflowSnapshot, plan: ExecutionPlan): Health {
-  const { context } = snapshot;
-  const message = `${waitingFor(snapshot, plan)}${flagNote(plan, context)}`;
-  switch (phaseOf(snapshot)) {
-    case 'completed': {
-      const outcome = context.outcome ?? 'unknown';
-      const reason =
-        outcome === 'success' ? 'Succeeded' : outcome === 'partial_success' ? 'PartialSuccess' : 'Unverified';
-      return { state: 'succeeded', reason, message: `the workflow completed (${outcome})` };
-    }
-    case 'failed':
-      if (substateOf(snapshot) === 'awaitingRollback')
-        return {
-          state: 'failed',
-          reason: 'AwaitingManualRollback',
-          message: `${context.failure?.message ?? 'failed'}; roll back with annotation ${ROLLBACK_REQUESTED_BY}`,
-        };
-      return {
-        state: 'failed',
-        reason: context.failure?.code ?? 'Failed',
-        message: context.failure?.message ?? 'the workflow failed',
-      };
-    case 'planning':
-      return { state: 'inProgress', reason: 'Planning', message };
-    case 'validating': {
-      const sub = substateOf(snapshot);
-      const reason = sub === 'approval' ? 'AwaitingApproval' : sub === 'dryRun' ? 'DryRunning' : 'Validating';
-      return { state: 'inProgress', reason, message };
-    }
-    case 'executing':
-      return { state: 'inProgress', reason: context.abort ? 'Stopping' : 'Executing', message };
-    case 'monitoring':
-      return { state: 'inProgress', reason: 'Monitoring', message };
-    case 'rolling_back':
-      return { state: 'inProgress', reason: 'RollingBack', message };
   }
 }
 
@@ -175,76 +112,6 @@ function retriesStatus(context: WorkflowContext): ProjectedStatus['retries'] {
             message: refused.message,
           },
   });
-}
-
-/**
- * The `RetryRequest` condition: the latest retry request's decision, True when it was accepted,
- * False with the refusal's reason; absent before any request.
- */
-function withRetryCondition(
-  conditions: Condition[],
-  context: WorkflowContext,
-  generation: number,
-  nowIso: string,
-): Condition[] {
-  const accepted = context.retries.at(-1);
-  const refused = context.retryRefusal;
-  if (refused !== null && (accepted === undefined || refused.at >= accepted.at))
-    return setCondition(
-      conditions,
-      {
-        type: 'RetryRequest',
-        status: 'False',
-        reason: refused.code,
-        message: `retry requested by ${refused.by} refused: ${refused.message}`,
-      },
-      generation,
-      nowIso,
-    );
-  if (accepted !== undefined)
-    return setCondition(
-      conditions,
-      {
-        type: 'RetryRequest',
-        status: 'True',
-        reason: 'RetryStarted',
-        message: `retry ${context.retries.length} requested by ${accepted.by} re-runs steps ${accepted.steps.map((s) => s.step).join(', ')}`,
-      },
-      generation,
-      nowIso,
-    );
-  return conditions;
-}
-
-/**
- * The `SafetyChecks` condition, once the checks answered: True `Passed`, True `PassedWithWarnings`
- * naming each check relaxed by `required: false` that failed, or False `Failed` naming the blocking ones.
- */
-function withSafetyCondition(
-  conditions: Condition[],
-  context: WorkflowContext,
-  generation: number,
-  nowIso: string,
-): Condition[] {
-  const safety = context.safety;
-  if (safety === null) return conditions;
-  const blocking = safety.filter((r) => r.required && r.result === 'failed');
-  const warned = safety.filter((r) => !r.required && r.result === 'failed');
-  const input =
-    blocking.length > 0
-      ? { status: 'False' as const, reason: 'Failed', message: blocking.map((r) => r.message).join('; ') }
-      : warned.length > 0
-        ? {
-            status: 'True' as const,
-            reason: 'PassedWithWarnings',
-            message: `warnings (required: false): ${warned.map((r) => r.message).join('; ')}`,
-          }
-        : {
-            status: 'True' as const,
-            reason: 'Passed',
-            message: safety.map((r) => `${r.type} ${r.result}`).join(', '),
-          };
-  return setCondition(conditions, { type: 'SafetyChecks', ...input }, generation, nowIso);
 }
 
 export function projectStatus(
@@ -403,81 +270,6 @@ export function projectStatus(
     failureReason: context.failure ? `${context.failure.code}: ${context.failure.message}` : undefined,
     rollbackReason: context.rollbackReason ?? undefined,
     retries: retriesStatus(context),
-    conditions: withSafetyCondition(
-      withRetryCondition(
-        conditionsFor(options.previousConditions, health(snapshot, plan), options.generation, nowIso),
-        context,
-        options.generation,
-        nowIso,
-      ),
-      context,
-      options.generation,
-      nowIso,
-    ),
+    conditions: statusConditions(snapshot, plan, options.previousConditions, options.generation, nowIso),
   });
-}
-
-/** The status of a spec the planner refused: failed, naming each reason and path. */
-function projectInvalidSpec(
-  issues: readonly SpecIssue[],
-  previousConditions: readonly Condition[],
-  generation: number,
-  now: number,
-): ProjectedStatus {
-  const message = describeIssues(issues);
-  return {
-    phase: 'failed',
-    failureReason: `InvalidSpec: ${message}`,
-    conditions: conditionsFor(
-      previousConditions,
-      { state: 'failed', reason: 'InvalidSpec', message },
-      generation,
-      isoOf(now),
-    ),
-  };
-}
-
-/** What the status is projected over: the resource as read. */
-export interface ResourceView {
-  name: string;
-  generation: number;
-  status: WorkflowExecutionStatus | undefined;
-}
-
-/**
- * The status for every outcome of a reconcile: a running statechart (its projection and envelope),
- * a refused spec, or a statechart that cannot be trusted (the status as it was, Stalled=True). The
- * only place `observedGeneration` is set.
- */
-export function projectWorkflow(
-  loaded: Loaded,
-  resource: ResourceView,
-  now: number,
-): WorkflowExecutionStatus {
-  const previousConditions = (resource.status?.conditions ?? []) as Condition[];
-  const { generation } = resource;
-  const projected = ((): WorkflowExecutionStatus => {
-    switch (loaded.kind) {
-      case 'running': {
-        const { plan, hash } = loaded.compiled;
-        return {
-          ...projectStatus(loaded.snapshot, plan, { name: resource.name, generation, previousConditions }),
-          statechart: persist(loaded.snapshot, hash),
-        };
-      }
-      case 'invalid':
-        return projectInvalidSpec(loaded.issues, previousConditions, generation, now);
-      case 'stalled':
-        return {
-          ...resource.status,
-          conditions: conditionsFor(
-            previousConditions,
-            { state: 'stalled', reason: loaded.reason, message: loaded.message },
-            generation,
-            isoOf(now),
-          ),
-        };
-    }
-  })();
-  return { ...projected, observedGeneration: generation };
 }

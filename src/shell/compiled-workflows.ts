@@ -7,7 +7,7 @@
  */
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
-import { compileWorkflow, loadWorkflow, type Compilation, type Loaded } from '../core/load.ts';
+import { compileWorkflow, loadExecution, type Compilation, type Loaded } from '../core/load.ts';
 
 export const COMPILED_WORKFLOWS_LIMIT = 256;
 
@@ -44,9 +44,12 @@ export class CompiledWorkflows {
     for (const key of this.entries.keys()) if (key.startsWith(`${uid}/`)) this.entries.delete(key);
   }
 
-  /** Compile (or reuse) and rehydrate: the load step of every reader. */
-  load(workflow: WorkflowExecution, now: number, learned: readonly AdaptiveDecision[] = []): Loaded {
-    return loadWorkflow(this.of(workflow, learned), workflow.status?.statechart, now);
+  /**
+   * The load step of every reader (src/core/load.ts `loadExecution`), compiled through this cache.
+   * `firstPlanning`: what history taught, for a workflow not planned yet (the operator's alone).
+   */
+  load(workflow: WorkflowExecution, now: number, firstPlanning: readonly AdaptiveDecision[] = []): Loaded {
+    return loadExecution(workflow, now, { compile: (w, learned) => this.of(w, learned), firstPlanning });
   }
 
   get size(): number {

@@ -2,29 +2,14 @@
  * Learning from history, the shell's half (DESIGN 11): with `learningFromHistory`, a workflow about
  * to be planned for the first time gets its steps' history from the audit store, and the pure rules
  * (src/core/adaptive.ts) decide. Once its status records the decisions, they are read back from
- * there and never taken again, so a restart or new history cannot change a running plan. No store,
+ * there (src/core/load.ts `plannedDecisions`) and never taken again, so a restart or new history cannot change a running plan. No store,
  * an unreachable store or too little history plan as declared, and the status says which.
  */
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import type { AuditStore } from '../audit/record.ts';
-import {
-  MIN_HISTORY_RUNS,
-  decideAdjustments,
-  decisionsOf,
-  declared,
-  type AdaptiveDecision,
-} from '../core/adaptive.ts';
+import { MIN_HISTORY_RUNS, decideAdjustments, declared, type AdaptiveDecision } from '../core/adaptive.ts';
 import { historyTargetOf, type StepHistory } from '../core/history.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
-
-export const wantsLearning = (workflow: WorkflowExecution): boolean =>
-  workflow.spec.adaptiveOrchestration?.learningFromHistory === true;
-
-/** The decisions this workflow's status already records (planned before), or undefined. */
-export function recordedDecisions(workflow: WorkflowExecution): AdaptiveDecision[] | undefined {
-  if (!wantsLearning(workflow)) return [];
-  return workflow.status?.statechart ? decisionsOf(workflow.status.adaptiveAdjustments) : undefined;
-}
 
 /** Fetch the history of the declared plan's steps and decide. Never throws: a failure is a decision too. */
 export async function learnFromHistory(

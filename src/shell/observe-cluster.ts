@@ -1,23 +1,18 @@
 /**
- * The observe step of a reconcile: what the cluster shows now (children, annotations, and the
- * safety or effectiveness checks the snapshot waits for), as events for the machine, plus when to
- * look again if a check could not give a verdict.
+ * The observe step of a reconcile, the shell's half: what the cluster shows now (children and
+ * annotations), and the safety or effectiveness checks a decision asks for. The core turns them into
+ * the machine's events (src/core/decide.ts).
  */
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
 import { safetyVerdict } from '../../machines/context.ts';
-import type { SafetyCheckResult, WorkflowEvent } from '../../machines/events.ts';
-import type { ExecutionPlan } from '../../machines/plan.ts';
-import type { WorkflowSnapshot } from '../../machines/workflow.ts';
-import { desiredEffects } from '../core/effects.ts';
-import { observe, stillAwaited, type ObservedChild } from '../core/observe.ts';
+import type { SafetyCheckResult } from '../../machines/events.ts';
+import type { CheckRequest, CheckResults, Seen } from '../core/decide.ts';
+import type { ObservedChild } from '../core/observe.ts';
 import { checkEffectiveness, type AlertSource } from './checks/effectiveness.ts';
 import { runSafetyChecks, type SafetyCheckConfig } from './checks/safety.ts';
 import type { KubeClient } from './kube/client.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
-
-/** Checks without a verdict (an errored safety check) are asked again this soon, within the deadline. */
-export const CHECK_RETRY_MS = 2000;
 
 export interface ClusterObserver {
   client: KubeClient;
@@ -26,46 +21,25 @@ export interface ClusterObserver {
   metrics?: OperatorMetrics | undefined;
 }
 
-export interface Observed {
-  events: WorkflowEvent[];
-  /** Set when a check gave no verdict: look again after this long. */
-  lookAgainInMs?: number;
+/** What the cluster shows of a workflow: its children and its annotations. */
+export function seenIn(workflow: WorkflowExecution, children: readonly KubernetesExecution[]): Seen {
+  return { children: children.map(observedChild), annotations: workflow.metadata.annotations ?? {} };
 }
 
-export async function observeCluster(
+/** Runs the checks a decision asked for (src/core/decide.ts). */
+export async function runChecks(
   o: ClusterObserver,
   workflow: WorkflowExecution,
-  snapshot: WorkflowSnapshot,
-  plan: ExecutionPlan,
-  children: readonly KubernetesExecution[],
+  request: CheckRequest,
   now: number,
   log: Logger,
-): Promise<Observed> {
-  const wanted = desiredEffects(snapshot, plan, workflow.metadata.name ?? '');
-  const safety = wanted.runSafetyChecks ? await safetyChecks(o, workflow, now, log) : undefined;
-  const effectiveness = wanted.checkEffectiveness
-    ? await checkEffectiveness(
-        o.client,
-        workflow.spec,
-        new Set(
-          Object.entries(snapshot.context.steps)
-            .filter(([, run]) => run.status === 'succeeded')
-            .map(([step]) => Number(step)),
-        ),
-        o.alerts,
-        snapshot.context.times.executing ?? now,
-      )
+): Promise<CheckResults> {
+  const safety = request.safety ? await safetyChecks(o, workflow, now, log) : undefined;
+  const wanted = request.effectiveness;
+  const effectiveness = wanted
+    ? await checkEffectiveness(o.client, workflow.spec, wanted.succeededSteps, o.alerts, wanted.since)
     : undefined;
-  const events = observe({
-    now,
-    children: children.map(observedChild).filter((c) => stillAwaited(snapshot.context, c)),
-    annotations: workflow.metadata.annotations ?? {},
-    ...(safety ? { safety } : {}),
-    ...(effectiveness ? { effectiveness } : {}),
-  });
-  return safety && safetyVerdict(safety) === 'inconclusive'
-    ? { events, lookAgainInMs: CHECK_RETRY_MS }
-    : { events };
+  return { ...(safety ? { safety } : {}), ...(effectiveness ? { effectiveness } : {}) };
 }
 
 async function safetyChecks(

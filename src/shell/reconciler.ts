@@ -1,7 +1,9 @@
 /**
- * One reconcile of one WorkflowExecution, top to bottom as DESIGN section 3 draws it:
- * load -> rehydrate -> observe -> advance -> persist -> act -> requeue (deletion and the finalizer
- * first). Effects follow committed decisions, with one exception: a step's start may wait for a
+ * One reconcile of one WorkflowExecution, top to bottom as DESIGN section 3 draws it (deletion and
+ * the finalizer first): it goes down into the core three times, each returning typed data: load
+ * (compile and rehydrate, src/core/load.ts), decide (observe, advance, the effects wanted and whether
+ * to write now, src/core/decide.ts; the checks it asks for run in between) and project (the status
+ * and what to announce, src/core/project.ts); then it persists, acts and requeues. Effects follow committed decisions, with one exception: a step's start may wait for a
  * later status write (src/core/status-writes.ts) while its child is created at once, which its
  * deterministic name makes safe; a crash anywhere is repaired by the next reconcile, which finds
  * the same children.
@@ -15,16 +17,15 @@ import type {
 } from '../api/generated/types.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
-import { desiredEffects, type DesiredChild, type DesiredEffects } from '../core/effects.ts';
+import { decide, type DecideInput } from '../core/decide.ts';
+import type { DesiredChild } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
-import type { Loaded } from '../core/load.ts';
-import { consequencesOf, refusalConsequences, type Consequences } from '../core/outcomes.ts';
+import { plannedDecisions, type Loaded } from '../core/load.ts';
+import type { Consequences } from '../core/outcomes.ts';
+import { project, type ResourceView } from '../core/project.ts';
 import { canonicalJson } from '../core/spec-hash.ts';
-import { advance, phaseOf } from '../core/statechart.ts';
-import { projectWorkflow } from '../core/status.ts';
-import { PROGRESS_WRITE_DELAY_MS, statusWrite } from '../core/status-writes.ts';
-import { transitions } from '../core/transitions.ts';
+import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import type { AuditStore } from '../audit/record.ts';
 import { auditIdOf, auditIdsOf, auditRecordOf } from '../audit/from-status.ts';
 import { childManifest } from './children.ts';
@@ -44,8 +45,8 @@ import {
 } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { observeCluster } from './observe-cluster.ts';
-import { learnFromHistory, recordedDecisions } from './learning.ts';
+import { runChecks, seenIn } from './observe-cluster.ts';
+import { learnFromHistory } from './learning.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { WorkResult } from './workqueue.ts';
 
@@ -265,64 +266,67 @@ export class Reconciler {
     const now = this.o.clock();
     if (fetched.metadata.deletionTimestamp) return this.finalize(fetched, log, now);
     const workflow = await this.prepare(fetched, log);
+    const view = viewOf(workflow);
 
-    // Load and rehydrate: compile the spec (cached), with what history taught at its first planning,
-    // and restore its statechart, or refuse. Progress waiting for its write was loaded already.
+    // Load: compile the spec (cached), with what history taught at its first planning, and restore
+    // its statechart, or refuse. Progress waiting for its write was loaded already.
     const key = keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? '');
     const waiting = this.unwrittenOf(key, workflow);
     const loaded =
-      waiting?.loaded ?? this.compiled.load(workflow, now, await this.learned(workflow, now, log));
+      waiting?.loaded ?? this.compiled.load(workflow, now, await this.firstPlanning(workflow, now, log));
     if (loaded.kind !== 'running') {
-      const { committed, changed } = await this.persist(workflow, loaded, now);
-      if (changed) await this.announce(committed, refusalConsequences(loaded), log, now);
+      const refused = project(loaded, view, [], now);
+      if (refused.changed)
+        await this.announce(await this.writeStatus(workflow, refused.status), refused.consequences, log, now);
       return {};
     }
-    const { plan, machine } = loaded.compiled;
-    const written = loaded.persisted ? loaded.snapshot : null;
-    const before = waiting?.snapshot ?? loaded.snapshot;
 
-    // Observe: the cluster as it is now, turned into events for the machine.
+    // Decide: what the cluster shows, folded through the machine, with the checks it asks for run
+    // on the way; and what follows: the children wanted, the requeue, whether to write now.
     const children = this.childrenOf(workflow);
-    let observed = await observeCluster(this.o, workflow, before, plan, children, now, log);
-
-    // Advance: fold them through the machine (pure). A check the new state asks for (the safety
-    // checks on entering validation, the effectiveness check on entering monitoring) runs at once,
-    // so its verdict shares this reconcile's one status write instead of needing another.
-    let after = advance(machine, before, observed.events);
-    if (asksForNewChecks(before, after, plan, workflow.metadata.name ?? '')) {
-      observed = await observeCluster(this.o, workflow, after, plan, children, now, log);
-      after = advance(machine, after, observed.events);
+    const input: DecideInput = {
+      compiled: loaded.compiled,
+      name: view.name,
+      written: loaded.persisted ? loaded.snapshot : null,
+      from: waiting?.snapshot ?? loaded.snapshot,
+      seen: seenIn(workflow, children),
+      now,
+      waitingSince: waiting?.since ?? now,
+      progressWriteDelayMs: this.writingAll ? 0 : this.o.progressWriteDelayMs,
+      monitoringPollMs: this.o.monitoringPollMs,
+    };
+    let decision = decide(input);
+    while (decision.kind === 'check') {
+      const checks = await runChecks(this.o, workflow, decision.request, now, log);
+      decision = decide({ ...input, ...decision.resume, checks });
     }
-    const effects = desiredEffects(after, plan, workflow.metadata.name ?? '');
-    const lookAgainInMs = this.requeueAfter(effects, now, observed.lookAgainInMs);
+    const { plan } = loaded.compiled;
+    const { snapshot: after, effects } = decision;
 
-    // Persist, unless all that happened since the last write is step progress that may wait: then
-    // act at once and write later, with the progress after it.
-    const happened = transitions(written, after);
-    const since = waiting?.since ?? now;
-    const write = statusWrite(happened, since, now, this.writingAll ? 0 : this.o.progressWriteDelayMs);
-    if (!write.now) {
-      this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since });
+    // Only step progress since the last write: act at once and write later, with the progress after it.
+    if (!decision.write.now) {
+      this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since: input.waitingSince });
       await this.createChildren(workflow, plan, effects.children, children, log);
-      return { requeueAfterMs: Math.min(write.inMs, lookAgainInMs ?? Infinity) };
+      return { requeueAfterMs: decision.requeueAfterMs };
     }
-    const { committed, changed } = await this.persist(workflow, { ...loaded, snapshot: after }, now);
+
+    // Project and persist, then act on what is now committed.
+    const projected = project({ ...loaded, snapshot: after }, view, decision.happened, now);
+    const committed = projected.changed ? await this.writeStatus(workflow, projected.status) : workflow;
     this.unwritten.delete(key);
-
-    // Act, on what is now committed.
     await this.createChildren(committed, plan, effects.children, children, log);
-    if (changed) await this.announce(committed, consequencesOf(happened, after, plan), log, now);
-    const phase = phaseOf(after);
-    if (phase === 'completed' || phase === 'failed') await this.auditOnce(committed, phase, log, now);
-
-    // Requeue at the earliest deadline, poll or retry.
-    return { requeueAfterMs: lookAgainInMs };
+    if (projected.changed) await this.announce(committed, projected.consequences, log, now);
+    if (decision.finished) await this.auditOnce(committed, decision.finished, log, now);
+    return { requeueAfterMs: decision.requeueAfterMs };
   }
 
-  /** The decisions the status records, or at the first planning the ones history leads to. */
-  private async learned(workflow: WorkflowExecution, now: number, log: Logger): Promise<AdaptiveDecision[]> {
-    const recorded = recordedDecisions(workflow);
-    if (recorded) return recorded;
+  /** At a workflow's first planning, the decisions history leads to (after it, its status has them). */
+  private async firstPlanning(
+    workflow: WorkflowExecution,
+    now: number,
+    log: Logger,
+  ): Promise<AdaptiveDecision[]> {
+    if (plannedDecisions(workflow)) return [];
     const declared = this.compiled.of(workflow);
     if (!declared.ok) return [];
     const decisions = await learnFromHistory(this.o.audit, workflow, declared.plan, now);
@@ -348,35 +352,6 @@ export class Reconciler {
     if (patch.ownerReferences)
       log.info('owned by AlertRemediation', { alertRemediation: workflow.spec.alertRemediationRef?.name });
     return prepared;
-  }
-
-  private requeueAfter(effects: DesiredEffects, now: number, lookAgainInMs?: number): number | undefined {
-    const candidates = [
-      effects.nextDeadline === null ? undefined : Math.max(0, effects.nextDeadline - now) + 1,
-      effects.checkEffectiveness ? this.o.monitoringPollMs : undefined,
-      lookAgainInMs,
-    ].filter((v): v is number => v !== undefined);
-    return candidates.length === 0 ? undefined : Math.min(...candidates);
-  }
-
-  /** Writes the status projected for this outcome, unless it is what the resource already has. */
-  private async persist(
-    workflow: WorkflowExecution,
-    outcome: Loaded,
-    now: number,
-  ): Promise<{ committed: WorkflowExecution; changed: boolean }> {
-    const status = projectWorkflow(
-      outcome,
-      {
-        name: workflow.metadata.name ?? '',
-        generation: workflow.metadata.generation ?? 0,
-        status: workflow.status,
-      },
-      now,
-    );
-    if (canonicalJson(status) === canonicalJson(workflow.status ?? {}))
-      return { committed: workflow, changed: false };
-    return { committed: await this.writeStatus(workflow, status), changed: true };
   }
 
   private childrenOf(workflow: WorkflowExecution): readonly KubernetesExecution[] {
@@ -561,19 +536,13 @@ export class Reconciler {
   }
 }
 
-/** Whether `after` waits for a check that `before` did not, so observing again would run it. */
-function asksForNewChecks(
-  before: WorkflowSnapshot,
-  after: WorkflowSnapshot,
-  plan: ExecutionPlan,
-  name: string,
-): boolean {
-  const wasAsked = desiredEffects(before, plan, name);
-  const asked = desiredEffects(after, plan, name);
-  return (
-    (asked.runSafetyChecks && !wasAsked.runSafetyChecks) ||
-    (asked.checkEffectiveness && !wasAsked.checkEffectiveness)
-  );
+/** What a status is projected over: the resource as read. */
+function viewOf(workflow: WorkflowExecution): ResourceView {
+  return {
+    name: workflow.metadata.name ?? '',
+    generation: workflow.metadata.generation ?? 0,
+    status: workflow.status,
+  };
 }
 
 function eventTargetOf(workflow: WorkflowExecution): EventTarget {

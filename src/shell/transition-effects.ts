@@ -5,12 +5,8 @@
  * successes) is batched per workflow into one Event per window, so a run writes a handful of
  * Events rather than two per step; every other notice is an Event of its own.
  */
-import {
-  stepProgressNotice,
-  type Consequences,
-  type MetricSample,
-  type StepProgress,
-} from '../core/outcomes.ts';
+import type { Consequences, MetricSample } from '../core/outcomes.ts';
+import { stepProgressNotice, type StepProgress } from '../core/step-progress.ts';
 import type { EventRecorder, EventTarget } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';

@@ -33,7 +33,7 @@ export default async function globalSetup(
   const realNode = project.displayName?.name === 'deploy' ? ['--real-node'] : [];
   const child = spawn(
     process.execPath,
-    [join(project.rootDir, 'src', 'shell', 'controlplane', 'cli.ts'), 'serve', ...realNode],
+    [join(project.rootDir, 'tooling', 'controlplane', 'cli.ts'), 'serve', ...realNode],
     { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
   );
   globalThis.wfeControlPlane = child;

@@ -13,7 +13,7 @@ import {
   isFinishedView,
   isSettled,
 } from '../../src/core/finished-workflow.ts';
-import { projectWorkflow } from '../../src/core/status.ts';
+import { projectWorkflow } from '../../src/core/project.ts';
 import { childManifest } from '../../src/shell/children.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import { T0, world, type World } from '../model/workflow-world.ts';

@@ -1,13 +1,7 @@
 /** What committed transitions mean outside: Events and metric samples, from typed fields only. */
 import { describe, expect, it } from '@jest/globals';
-import {
-  consequencesOf,
-  refusalConsequences,
-  stepProgressNotice,
-  type MetricSample,
-  type ProgressOutcome,
-  type StepProgress,
-} from '../../src/core/outcomes.ts';
+import { consequencesOf, refusalConsequences, type MetricSample } from '../../src/core/outcomes.ts';
+import { stepProgressNotice, type ProgressOutcome, type StepProgress } from '../../src/core/step-progress.ts';
 import { transitions } from '../../src/core/transitions.ts';
 import { specWith, step } from '../fixtures/specs.ts';
 import { T0, world, type World } from '../model/workflow-world.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { WorkflowExecutionStatus } from '../../src/api/generated/types.ts';
 import { compileWorkflow, loadWorkflow, type Loaded } from '../../src/core/load.ts';
 import { persist } from '../../src/core/statechart.ts';
-import { projectWorkflow, type ResourceView } from '../../src/core/status.ts';
+import { projectWorkflow, type ResourceView } from '../../src/core/project.ts';
 import { isoOf } from '../../src/core/time.ts';
 import { sequentialSpec, specWith, step } from '../fixtures/specs.ts';
 import { T0, world } from '../model/workflow-world.ts';

@@ -1,0 +1,152 @@
+/**
+ * The decide step of a reconcile (DESIGN 3), between load and project: what the cluster shows,
+ * folded through the machine, and what follows from the new snapshot, computed once: the children it
+ * wants, when to look again, whether the status must be written now, and whether the run finished.
+ *
+ * Pure. A check the machine waits for (the safety checks in validation, the effectiveness check while
+ * monitoring) is I/O: `decide` asks for it (`kind: 'check'`) and the shell runs it and decides again
+ * with its results. A check the new state asks for runs at once, so its verdict shares this
+ * reconcile's status write instead of needing another reconcile.
+ */
+import { safetyVerdict } from '../../machines/context.ts';
+import type { EffectivenessObservation, SafetyCheckResult } from '../../machines/events.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { WorkflowSnapshot } from '../../machines/workflow.ts';
+import { checksWanted, desiredEffects, type ChecksWanted, type DesiredEffects } from './effects.ts';
+import type { Compiled } from './load.ts';
+import { observe, stillAwaited, type ObservedChild } from './observe.ts';
+import { advance, phaseOf } from './statechart.ts';
+import { statusWrite, type StatusWrite } from './status-writes.ts';
+import { transitions, type Transition } from './transitions.ts';
+
+/** Checks without a verdict (an errored safety check) are asked again this soon, within the deadline. */
+export const CHECK_RETRY_MS = 2000;
+
+/** What the shell saw of the workflow in the cluster: its children and its annotations. */
+export interface Seen {
+  children: readonly ObservedChild[];
+  annotations: Readonly<Record<string, string>>;
+}
+
+/** The checks to run before deciding. */
+export interface CheckRequest {
+  safety: boolean;
+  /** The steps whose targets the effectiveness check looks at, and since when new alerts count. */
+  effectiveness: { succeededSteps: ReadonlySet<number>; since: number } | null;
+}
+
+export interface CheckResults {
+  safety?: SafetyCheckResult[];
+  effectiveness?: EffectivenessObservation;
+}
+
+export interface DecideInput {
+  compiled: Compiled;
+  /** The workflow's name: its children are named after it. */
+  name: string;
+  /** The snapshot its status has (null: none written yet); what happened is measured from it. */
+  written: WorkflowSnapshot | null;
+  /** Where the decision starts: the written snapshot, or the progress ahead of it awaiting its write. */
+  from: WorkflowSnapshot;
+  seen: Seen;
+  now: number;
+  /** When the oldest progress not written yet happened (`now` when none waits). */
+  waitingSince: number;
+  /** How long step progress may wait to share a status write (0: written at once). */
+  progressWriteDelayMs: number;
+  /** How often the targets are checked again while monitoring. */
+  monitoringPollMs: number;
+  /** The results of the checks a `check` decision asked for. */
+  checks?: CheckResults;
+  /** Set by a check asked for after advancing: this advance is the last. */
+  again?: boolean;
+}
+
+export interface Decided {
+  kind: 'decided';
+  snapshot: WorkflowSnapshot;
+  /** The new snapshot's effects (computed once per reconcile). */
+  effects: DesiredEffects;
+  /** What happened since the written snapshot. */
+  happened: Transition[];
+  write: StatusWrite;
+  /** When to reconcile again: the earliest deadline, poll, unfinished check or delayed write. */
+  requeueAfterMs: number | undefined;
+  /** Set when the run is over (its audit record is due). */
+  finished: 'completed' | 'failed' | null;
+}
+
+export type Decision =
+  | Decided
+  | {
+      kind: 'check';
+      request: CheckRequest;
+      /** Decide again with these and the check's results. */
+      resume: { from: WorkflowSnapshot; again: boolean };
+    };
+
+const asksFor = (checks: ChecksWanted): boolean => checks.safety || checks.effectiveness;
+
+function requestOf(snapshot: WorkflowSnapshot, checks: ChecksWanted, now: number): CheckRequest {
+  const steps = Object.entries(snapshot.context.steps);
+  return {
+    safety: checks.safety,
+    effectiveness: checks.effectiveness
+      ? {
+          succeededSteps: new Set(
+            steps.filter(([, run]) => run.status === 'succeeded').map(([n]) => Number(n)),
+          ),
+          since: snapshot.context.times.executing ?? now,
+        }
+      : null,
+  };
+}
+
+export function decide(input: DecideInput): Decision {
+  const { compiled, from, now, checks } = input;
+  const { plan, machine } = compiled;
+  const wanted = checksWanted(from, plan);
+  if (checks === undefined && asksFor(wanted))
+    return { kind: 'check', request: requestOf(from, wanted, now), resume: { from, again: false } };
+  const events = observe({
+    now,
+    children: input.seen.children.filter((c) => stillAwaited(from.context, c)),
+    annotations: input.seen.annotations,
+    ...checks,
+  });
+  const after = advance(machine, from, events);
+  if (!input.again) {
+    const asked = checksWanted(after, plan);
+    if ((asked.safety && !wanted.safety) || (asked.effectiveness && !wanted.effectiveness))
+      return { kind: 'check', request: requestOf(after, asked, now), resume: { from: after, again: true } };
+  }
+  return decided(input, plan, after);
+}
+
+function decided(input: DecideInput, plan: ExecutionPlan, snapshot: WorkflowSnapshot): Decided {
+  const { now } = input;
+  const effects = desiredEffects(snapshot, plan, input.name);
+  const happened = transitions(input.written, snapshot);
+  const write = statusWrite(happened, input.waitingSince, now, input.progressWriteDelayMs);
+  const inconclusive = input.checks?.safety && safetyVerdict(input.checks.safety) === 'inconclusive';
+  const lookAgainInMs = earliest([
+    effects.nextDeadline === null ? undefined : Math.max(0, effects.nextDeadline - now) + 1,
+    effects.checkEffectiveness ? input.monitoringPollMs : undefined,
+    inconclusive ? CHECK_RETRY_MS : undefined,
+  ]);
+  const phase = phaseOf(snapshot);
+  return {
+    kind: 'decided',
+    snapshot,
+    effects,
+    happened,
+    write,
+    requeueAfterMs: write.now ? lookAgainInMs : Math.min(write.inMs, lookAgainInMs ?? Infinity),
+    finished: phase === 'completed' || phase === 'failed' ? phase : null,
+  };
+}
+
+function earliest(candidates: readonly (number | undefined)[]): number | undefined {
+  const present = candidates.filter((v): v is number => v !== undefined);
+  return present.length === 0 ? undefined : Math.min(...present);
+}

@@ -1,0 +1,155 @@
+/**
+ * The status conditions of a running workflow (Ready, Reconciling, Succeeded, Stalled, RetryRequest,
+ * SafetyChecks),
+ * from its snapshot: what it waits for, what history and this run flag, how a retry request went.
+ */
+import { conditionsFor, setCondition, type Condition, type Health } from '../api/conditions.ts';
+import type { WorkflowContext } from '../../machines/context.ts';
+import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { WorkflowSnapshot } from '../../machines/workflow.ts';
+import { flaggedAtRunTime, flaggedSteps } from './adaptive.ts';
+import { ROLLBACK_REQUESTED_BY } from './observe.ts';
+import { phaseOf, substateOf } from './statechart.ts';
+import { waitingFor } from './transitions.ts';
+
+/**
+ * Steps history flags as mostly failing, and steps started after a step of the same action on the
+ * same target failed in this run, said in the Ready message while the run goes on.
+ */
+function flagNote(plan: ExecutionPlan, context: WorkflowContext): string {
+  const flags = flaggedSteps(plan);
+  const atRunTime = flaggedAtRunTime(context);
+  return [
+    flags.length === 0
+      ? ''
+      : `; history flags ${flags.map((f) => `step ${f.step ?? '?'} (success rate ${Math.round(f.from * 100)}% in ${f.runs} runs)`).join(', ')}`,
+    atRunTime.length === 0
+      ? ''
+      : `; this run flags ${atRunTime.map((f) => `step ${f.step} (the same action on the same target failed)`).join(', ')}`,
+  ].join('');
+}
+
+function health(snapshot: WorkflowSnapshot, plan: ExecutionPlan): Health {
+  const { context } = snapshot;
+  const message = `${waitingFor(snapshot, plan)}${flagNote(plan, context)}`;
+  switch (phaseOf(snapshot)) {
+    case 'completed': {
+      const outcome = context.outcome ?? 'unknown';
+      const reason =
+        outcome === 'success' ? 'Succeeded' : outcome === 'partial_success' ? 'PartialSuccess' : 'Unverified';
+      return { state: 'succeeded', reason, message: `the workflow completed (${outcome})` };
+    }
+    case 'failed':
+      if (substateOf(snapshot) === 'awaitingRollback')
+        return {
+          state: 'failed',
+          reason: 'AwaitingManualRollback',
+          message: `${context.failure?.message ?? 'failed'}; roll back with annotation ${ROLLBACK_REQUESTED_BY}`,
+        };
+      return {
+        state: 'failed',
+        reason: context.failure?.code ?? 'Failed',
+        message: context.failure?.message ?? 'the workflow failed',
+      };
+    case 'planning':
+      return { state: 'inProgress', reason: 'Planning', message };
+    case 'validating': {
+      const sub = substateOf(snapshot);
+      const reason = sub === 'approval' ? 'AwaitingApproval' : sub === 'dryRun' ? 'DryRunning' : 'Validating';
+      return { state: 'inProgress', reason, message };
+    }
+    case 'executing':
+      return { state: 'inProgress', reason: context.abort ? 'Stopping' : 'Executing', message };
+    case 'monitoring':
+      return { state: 'inProgress', reason: 'Monitoring', message };
+    case 'rolling_back':
+      return { state: 'inProgress', reason: 'RollingBack', message };
+  }
+}
+
+/**
+ * The `RetryRequest` condition: the latest retry request's decision, True when it was accepted,
+ * False with the refusal's reason; absent before any request.
+ */
+function withRetryCondition(
+  conditions: Condition[],
+  context: WorkflowContext,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const accepted = context.retries.at(-1);
+  const refused = context.retryRefusal;
+  if (refused !== null && (accepted === undefined || refused.at >= accepted.at))
+    return setCondition(
+      conditions,
+      {
+        type: 'RetryRequest',
+        status: 'False',
+        reason: refused.code,
+        message: `retry requested by ${refused.by} refused: ${refused.message}`,
+      },
+      generation,
+      nowIso,
+    );
+  if (accepted !== undefined)
+    return setCondition(
+      conditions,
+      {
+        type: 'RetryRequest',
+        status: 'True',
+        reason: 'RetryStarted',
+        message: `retry ${context.retries.length} requested by ${accepted.by} re-runs steps ${accepted.steps.map((s) => s.step).join(', ')}`,
+      },
+      generation,
+      nowIso,
+    );
+  return conditions;
+}
+
+/**
+ * The `SafetyChecks` condition, once the checks answered: True `Passed`, True `PassedWithWarnings`
+ * naming each check relaxed by `required: false` that failed, or False `Failed` naming the blocking ones.
+ */
+function withSafetyCondition(
+  conditions: Condition[],
+  context: WorkflowContext,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const safety = context.safety;
+  if (safety === null) return conditions;
+  const blocking = safety.filter((r) => r.required && r.result === 'failed');
+  const warned = safety.filter((r) => !r.required && r.result === 'failed');
+  const input =
+    blocking.length > 0
+      ? { status: 'False' as const, reason: 'Failed', message: blocking.map((r) => r.message).join('; ') }
+      : warned.length > 0
+        ? {
+            status: 'True' as const,
+            reason: 'PassedWithWarnings',
+            message: `warnings (required: false): ${warned.map((r) => r.message).join('; ')}`,
+          }
+        : {
+            status: 'True' as const,
+            reason: 'Passed',
+            message: safety.map((r) => `${r.type} ${r.result}`).join(', '),
+          };
+  return setCondition(conditions, { type: 'SafetyChecks', ...input }, generation, nowIso);
+}
+
+/** The conditions after `previous`, as of `nowIso` (the snapshot's last event). */
+export function statusConditions(
+  snapshot: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  previous: readonly Condition[],
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const conditions = conditionsFor(previous, health(snapshot, plan), generation, nowIso);
+  return withSafetyCondition(
+    withRetryCondition(conditions, snapshot.context, generation, nowIso),
+    snapshot.context,
+    generation,
+    nowIso,
+  );
+}

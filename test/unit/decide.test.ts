@@ -1,0 +1,131 @@
+/** The decide step of a reconcile: what it asks the shell to check, and what it decides. */
+import { describe, expect, it } from '@jest/globals';
+import type { SafetyCheckResult } from '../../machines/events.ts';
+import {
+  CHECK_RETRY_MS,
+  decide,
+  type Decided,
+  type Decision,
+  type DecideInput,
+} from '../../src/core/decide.ts';
+import { compileWorkflow, type Compiled } from '../../src/core/load.ts';
+import { initialSnapshot, phaseOf } from '../../src/core/statechart.ts';
+import { customStep, specWith } from '../fixtures/specs.ts';
+import { HEALTHY, T0 } from '../model/workflow-world.ts';
+
+const S = 1000;
+const DELAY = 1000;
+
+function compiled(safety: boolean): Compiled {
+  const spec = specWith([customStep(1), customStep(2)], {
+    ...(safety ? { safetyChecks: [{ type: 'rbac', required: true }] } : {}),
+  });
+  const c = compileWorkflow(spec);
+  if (!c.ok) throw new Error('fixture spec is invalid');
+  return c;
+}
+
+const rbac = (result: SafetyCheckResult['result']): SafetyCheckResult[] => [
+  { type: 'rbac', required: true, result, message: result },
+];
+
+function inputFor(c: Compiled, overrides: Partial<DecideInput> = {}): DecideInput {
+  const from = initialSnapshot(c.machine, T0);
+  return {
+    compiled: c,
+    name: 'wf',
+    written: from,
+    from,
+    seen: { children: [], annotations: {} },
+    now: T0 + S,
+    waitingSince: T0 + S,
+    progressWriteDelayMs: DELAY,
+    monitoringPollMs: 2 * S,
+    ...overrides,
+  };
+}
+
+function mustDecide(d: Decision): Decided {
+  if (d.kind !== 'decided') throw new Error(`asked for ${JSON.stringify(d.request)}`);
+  return d;
+}
+
+describe('deciding a reconcile', () => {
+  it('asks for the safety checks a new validation waits for, and decides with their verdict', () => {
+    const c = compiled(true);
+    const input = inputFor(c);
+    const asked = decide(input);
+    expect(asked.kind === 'check' && asked.request).toEqual({ safety: true, effectiveness: null });
+    if (asked.kind !== 'check') return;
+    expect(phaseOf(asked.resume.from)).toBe('validating');
+    const d = mustDecide(decide({ ...input, ...asked.resume, checks: { safety: rbac('passed') } }));
+    expect(phaseOf(d.snapshot)).toBe('executing');
+    expect(d.effects.children.map((child) => child.name)).toEqual(['wf-step-1-a1']);
+    expect(d.write).toEqual({ now: true });
+    expect(d.finished).toBeNull();
+  });
+
+  it('looks again soon when a safety check gave no verdict', () => {
+    const c = compiled(true);
+    const input = inputFor(c);
+    const asked = decide(input);
+    if (asked.kind !== 'check') throw new Error('no check asked');
+    const d = mustDecide(decide({ ...input, ...asked.resume, checks: { safety: rbac('error') } }));
+    expect(phaseOf(d.snapshot)).toBe('validating');
+    expect(d.requeueAfterMs).toBe(CHECK_RETRY_MS);
+  });
+
+  it('lets step progress wait for a later write, and requeues when it is due', () => {
+    const c = compiled(false);
+    const started = mustDecide(decide(inputFor(c)));
+    expect(started.effects.children.map((child) => child.name)).toEqual(['wf-step-1-a1']);
+    const written = started.snapshot;
+    const d = mustDecide(
+      decide(
+        inputFor(c, {
+          written,
+          from: written,
+          now: T0 + 2 * S,
+          waitingSince: T0 + 2 * S,
+          seen: {
+            children: [{ kind: 'step', stepNumber: 1, attempt: 1, phase: 'completed' }],
+            annotations: {},
+          },
+        }),
+      ),
+    );
+    expect(d.happened.map((t) => t.kind === 'step' && [t.step, t.outcome])).toEqual([
+      [1, 'succeeded'],
+      [2, 'started'],
+    ]);
+    expect(d.write).toEqual({ now: false, inMs: DELAY });
+    expect(d.requeueAfterMs).toBe(DELAY);
+  });
+
+  it('asks for the effectiveness check once the steps are done, and completes with its finding', () => {
+    const c = compiled(false);
+    const from = mustDecide(decide(inputFor(c))).snapshot;
+    const done = [1, 2].map((n) => ({
+      kind: 'step' as const,
+      stepNumber: n,
+      attempt: 1,
+      phase: 'completed' as const,
+    }));
+    // Both results seen at once: step 2 starts with step 1's success and its result is taken next.
+    const input = inputFor(c, {
+      written: from,
+      from,
+      now: T0 + 3 * S,
+      seen: { children: done, annotations: {} },
+    });
+    const d = decide(input);
+    expect(d.kind === 'check' && d.request).toEqual({
+      safety: false,
+      effectiveness: { succeededSteps: new Set([1, 2]), since: T0 + S },
+    });
+    if (d.kind !== 'check') return;
+    const finished = mustDecide(decide({ ...input, ...d.resume, checks: { effectiveness: HEALTHY } }));
+    expect(finished.finished).toBe('completed');
+    expect(finished.snapshot.context.outcome).toBe('success');
+  });
+});
