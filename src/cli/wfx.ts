@@ -12,6 +12,7 @@
  *   wfx inspect [--port P] [-n NS]     the live statechart inspector (a web page on loopback)
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
  */
+import { RETENTION_PATTERN } from '../api/schema/workflowexecution.ts';
 import { parseArgs } from 'node:util';
 import { connect, getWorkflow } from './context.ts';
 import { CliError } from './errors.ts';
@@ -48,6 +49,8 @@ const OPERATOR_USAGE = `usage: wfx operator [flags]
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
   --alertmanager-url URL         where the effectiveness check reads firing alerts
+  --retention DURATION           keep finished WorkflowExecutions this long, e.g. 24h, or "forever" (24h)
+  --audit-retention-days N       keep audit rows this many days (90)
   --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)`;
 
 const OPTIONS = {
@@ -78,6 +81,8 @@ const OPTIONS = {
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
   'alertmanager-url': { type: 'string' },
+  retention: { type: 'string' },
+  'audit-retention-days': { type: 'string' },
 } as const;
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -86,6 +91,16 @@ function int(value: string | undefined, fallback: number, flag: string): number 
   if (!Number.isInteger(n) || n < 0)
     throw new CliError(`--${flag} must be a whole number, not ${JSON.stringify(value)}`);
   return n;
+}
+
+/** --retention: a duration such as 24h (the CRD's spec.retention pattern), or "forever". */
+function retentionFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!new RegExp(RETENTION_PATTERN).test(value))
+    throw new CliError(
+      `--retention must be a duration such as 24h, or forever, not ${JSON.stringify(value)}`,
+    );
+  return value;
 }
 
 async function main(argv: string[]): Promise<string | undefined> {
@@ -142,6 +157,8 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
+      retention: retentionFlag(v['retention']),
+      auditRetentionDays: int(v['audit-retention-days'], 90, 'audit-retention-days'),
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
     });
     return undefined;

@@ -23,6 +23,8 @@ export interface OperatorFlags {
   auditPostgresUrl?: string | undefined;
   executorUser: string;
   alertmanagerUrl?: string | undefined;
+  retention?: string | undefined;
+  auditRetentionDays?: number | undefined;
   progressWriteDelayMs: number;
 }
 
@@ -64,6 +66,9 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       postgresUrl: flags.auditPostgresUrl,
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
+      retention: flags.retention,
+      auditRetentionMs:
+        flags.auditRetentionDays === undefined ? undefined : flags.auditRetentionDays * 24 * 3_600_000,
       progressWriteDelayMs: flags.progressWriteDelayMs,
       shards:
         flags.shards > 1

@@ -86,6 +86,20 @@ export const METRICS = {
     labelNames: ['namespace', 'phase'],
     readAtScrape: false,
   },
+  retentionDeletionsTotal: {
+    name: 'kubernaut_workflowexecution_retention_deletions_total',
+    type: 'counter',
+    help: 'Deletions by retention: object is workflowexecution or audit_row; reason retention_expired (a finished run past its retention, its audit row written first) or audit_retention_expired (an audit row past --audit-retention)',
+    labelNames: ['object', 'reason'],
+    readAtScrape: false,
+  },
+  retentionPostponedTotal: {
+    name: 'kubernaut_workflowexecution_retention_postponed_total',
+    type: 'counter',
+    help: 'Retention deletions of finished WorkflowExecutions postponed because their audit row could not be written',
+    labelNames: ['reason'],
+    readAtScrape: false,
+  },
   activeTotal: {
     name: 'kubernaut_workflowexecution_active_total',
     type: 'gauge',
