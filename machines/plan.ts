@@ -82,7 +82,5 @@ export interface ExecutionPlan {
   /** Whether steps not yet started are adjusted from what this run's earlier steps did. */
   dynamicStepAdjustment: boolean;
   timeouts: { planningMs: number; validationMs: number; monitoringMs: number };
-  /** How long targets must stay healthy (and the remediated alert resolved) before completed. */
-  stabilityWindowMs: number;
   backoff: { baseMs: number; maxMs: number };
 }

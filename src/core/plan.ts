@@ -12,7 +12,7 @@ import type {
   PlannedStep,
 } from '../../machines/plan.ts';
 import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
-import { PHASE_TIMEOUT_BOUNDS, STABILITY_WINDOW_BOUNDS } from '../api/schema/workflowexecution.ts';
+import { PHASE_TIMEOUT_BOUNDS } from '../api/schema/workflowexecution.ts';
 import { parseDuration } from './duration.ts';
 import { historyTargetOf } from './history.ts';
 import { checkPolicy } from './safety-policy.ts';
@@ -26,8 +26,6 @@ export const DEFAULTS = {
   planningTimeoutMs: 30_000,
   validationTimeoutMs: 5 * 60_000,
   monitoringTimeoutMs: 10 * 60_000,
-  /** How long targets stay healthy (and the alert resolved) before a run is completed. */
-  stabilityWindowMs: 60_000,
   /** The specification leaves `maxRetries` unset by default: a remediation is not repeated unasked. */
   maxRetries: 0,
   retryBackoffBaseMs: 10_000,
@@ -382,13 +380,6 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
     validationMs: phaseTimeout('validation', DEFAULTS.validationTimeoutMs),
     monitoringMs: phaseTimeout('monitoring', DEFAULTS.monitoringTimeoutMs),
   };
-  const stabilityWindowMs = boundedDuration(
-    strategy.stabilityWindow,
-    DEFAULTS.stabilityWindowMs,
-    STABILITY_WINDOW_BOUNDS,
-    `${STRATEGY}.stabilityWindow`,
-    issues,
-  );
   if (issues.length > 0) return { ok: false, issues };
 
   const order = levels.flat();
@@ -413,7 +404,6 @@ export function planWorkflow(spec: WorkflowExecutionSpec): PlanResult {
       adaptiveAdjustments: adjustments,
       dynamicStepAdjustment: spec.adaptiveOrchestration?.dynamicStepAdjustment === true,
       timeouts,
-      stabilityWindowMs,
       backoff: { baseMs: DEFAULTS.retryBackoffBaseMs, maxMs: DEFAULTS.retryBackoffMaxMs },
     },
   };

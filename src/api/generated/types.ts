@@ -67,8 +67,6 @@ export interface WorkflowExecutionSpec {
       /** Monitoring deadline, 30s to 24h; 10m when unset. */
       monitoring?: string;
     };
-    /** How long the targets must stay healthy (and the alert resolved) before completed, 1s to 1h; 60s when unset. */
-    stabilityWindow?: string;
   };
   /** Runtime optimization. */
   adaptiveOrchestration?: {

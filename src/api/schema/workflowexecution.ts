@@ -57,7 +57,6 @@ export const PHASE_TIMEOUT_BOUNDS = {
   validation: ['10s', '24h'],
   monitoring: ['30s', '24h'],
 } as const;
-export const STABILITY_WINDOW_BOUNDS = ['1s', '1h'] as const;
 export const RETENTION_PATTERN = '^(forever|([0-9]+(s|m|h))+)$';
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
@@ -442,9 +441,6 @@ export const workflowExecutionSpec = obj(
             `Monitoring deadline, ${PHASE_TIMEOUT_BOUNDS.monitoring.join(' to ')}; 10m when unset.`,
           ),
         }),
-        stabilityWindow: specDuration(
-          `How long the targets must stay healthy (and the alert resolved) before completed, ${STABILITY_WINDOW_BOUNDS.join(' to ')}; 60s when unset.`,
-        ),
       },
       ['rollbackStrategy'],
     ),
