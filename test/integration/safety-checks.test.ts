@@ -63,6 +63,20 @@ async function waitAvailable(namespace: string, name: string): Promise<void> {
   }
 }
 
+async function waitForReadyEndpoint(namespace: string, service: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const slices = await h.client.request<{
+      items: { endpoints?: { conditions?: { ready?: boolean } }[] }[];
+    }>(`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, {
+      query: { labelSelector: `kubernetes.io/service-name=${service}` },
+    });
+    if (slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))) return;
+    if (Date.now() > deadline) throw new Error(`Service ${namespace}/${service} never had a ready endpoint`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const scale = (n: number, namespace: string, deployment: string, replicas: number): WorkflowStep => ({
   stepNumber: n,
   name: `scale-${deployment}`,
@@ -75,6 +89,7 @@ describe('safety checks run for every workflow', () => {
     await createDeployment(h.namespace, 'web', 1);
     await createService(h.namespace, 'web', 'web');
     await waitAvailable(h.namespace, 'web');
+    await waitForReadyEndpoint(h.namespace, 'web');
     await h.workflows.apply('all-pass', specWith([scale(1, h.namespace, 'web', 2)]));
     const wf = await h.workflows.waitFor('all-pass', checked, 'checked', 60_000);
     for (const type of ['rbac', 'health', 'capacity', 'network'])
@@ -97,7 +112,7 @@ describe('safety checks run for every workflow', () => {
   });
 
   it('fails rbac where the executor is not permitted, naming the call and the rollback that needs it', async () => {
-    const elsewhere = await createNamespace(h.client, 'unpermitted');
+    const elsewhere = await createNamespace(h.client, 'unpermitted', false);
     try {
       await createDeployment(elsewhere, 'api', 1);
       await h.workflows.apply('forbidden', specWith([scale(1, elsewhere, 'api', 1)]));

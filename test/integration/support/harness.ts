@@ -75,11 +75,20 @@ export async function whoAmI(client: KubeClient): Promise<string> {
   return review.status.userInfo.username;
 }
 
-export async function createNamespace(client: KubeClient, prefix = 'it'): Promise<string> {
+/**
+ * A fresh namespace in which the executor is permitted (as an installed one is), so the rbac safety
+ * check passes for that reason; `permitExecutor: false` leaves it unpermitted.
+ */
+export async function createNamespace(
+  client: KubeClient,
+  prefix = 'it',
+  permitExecutor = true,
+): Promise<string> {
   const namespace = `${prefix}-${randomUUID().slice(0, 8)}`;
   await client.request('/api/v1/namespaces', {
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
   });
+  if (permitExecutor) await permitExecutorIn(client, namespace);
   return namespace;
 }
 
@@ -152,8 +161,6 @@ export async function startHarness(
   const cleanup = new Cleanup();
   try {
     const { kc, client, namespace } = await adminInNamespace(cleanup, 'it');
-    // The executor may act in the harness's namespace, so the rbac check passes for that reason.
-    await permitExecutorIn(client, namespace);
     const clock = new SkewClock();
     const audit =
       options.audit ?? openSqliteAuditStore(join(mkdtempSync(join(tmpdir(), 'wfe-audit-')), 'audit.db'));
