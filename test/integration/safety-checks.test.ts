@@ -63,20 +63,6 @@ async function waitAvailable(namespace: string, name: string): Promise<void> {
   }
 }
 
-async function waitForReadyEndpoint(namespace: string, service: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const slices = await h.client.request<{
-      items: { endpoints?: { conditions?: { ready?: boolean } }[] }[];
-    }>(`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`, {
-      query: { labelSelector: `kubernetes.io/service-name=${service}` },
-    });
-    if (slices.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready === true))) return;
-    if (Date.now() > deadline) throw new Error(`Service ${namespace}/${service} never had a ready endpoint`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const scale = (n: number, namespace: string, deployment: string, replicas: number): WorkflowStep => ({
   stepNumber: n,
   name: `scale-${deployment}`,
@@ -85,18 +71,27 @@ const scale = (n: number, namespace: string, deployment: string, replicas: numbe
 });
 
 describe('safety checks run for every workflow', () => {
-  it('passes all four for a permitted executor scaling an Available Deployment behind a ready Service', async () => {
+  it('passes rbac, health and capacity for a permitted executor scaling an Available Deployment; network has nothing to probe', async () => {
     await createDeployment(h.namespace, 'web', 1);
-    await createService(h.namespace, 'web', 'web');
     await waitAvailable(h.namespace, 'web');
-    await waitForReadyEndpoint(h.namespace, 'web');
     await h.workflows.apply('all-pass', specWith([scale(1, h.namespace, 'web', 2)]));
     const wf = await h.workflows.waitFor('all-pass', checked, 'checked', 60_000);
-    for (const type of ['rbac', 'health', 'capacity', 'network'])
+    for (const type of ['rbac', 'health', 'capacity'])
       expect(resultOf(wf, type)).toMatchObject({ type, required: true, result: 'passed' });
     expect(resultOf(wf, 'health')?.message).toContain(`Deployment ${h.namespace}/web`);
-    expect(resultOf(wf, 'network')?.message).toContain('Service(s)');
+    expect(resultOf(wf, 'network')).toMatchObject({ result: 'not_applicable' });
     expect(conditionOf(wf, 'SafetyChecks')).toMatchObject({ status: 'True', reason: 'Passed' });
+  });
+
+  it('fails network for a target Deployment whose Service has no ready endpoint', async () => {
+    await createDeployment(h.namespace, 'api', 1);
+    await createService(h.namespace, 'api', 'api');
+    await waitAvailable(h.namespace, 'api');
+    await h.workflows.apply('unreachable', specWith([scale(1, h.namespace, 'api', 1)]));
+    const wf = await h.workflows.waitFor('unreachable', inPhase('failed'));
+    expect(resultOf(wf, 'network')?.message).toContain(
+      `Service ${h.namespace}/api in front of Deployment ${h.namespace}/api has no ready endpoint`,
+    );
   });
 
   it('fails health for a missing target, naming it, with no safetyChecks listed, and creates no child', async () => {
