@@ -6,7 +6,7 @@
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 export type ConditionType =
-  'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest' | 'ExecutorPickup';
+  'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest' | 'ExecutorPickup' | 'SafetyChecks';
 
 /**
  * False (reason ExecutorMissing) while a child of the workflow waits longer than the operator's

@@ -151,6 +151,27 @@ export async function openPostgresAuditStore(connectionString: string): Promise<
         client.release();
       }
     },
+    // A committed transaction is durable (synchronous_commit on, the server's default).
+    async prune(before) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          'DELETE FROM workflow_step_history WHERE run_id IN (SELECT id FROM workflow_execution_audit WHERE completed_at < $1)',
+          [before],
+        );
+        const result = await client.query('DELETE FROM workflow_execution_audit WHERE completed_at < $1', [
+          before,
+        ]);
+        await client.query('COMMIT');
+        return result.rowCount ?? 0;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
     async get(id) {
       const result = await pool.query<Row>('SELECT * FROM workflow_execution_audit WHERE id = $1', [id]);
       const row = result.rows[0];

@@ -56,5 +56,10 @@ export interface AuditStore {
   ): Promise<Map<number, StepHistory>>;
   /** History of one action on one target (`historyTargetOf`), in any workflow; same window and bound. */
   targetHistory(action: string, target: string, window: HistoryWindow): Promise<StepHistory>;
+  /**
+   * Deletes the runs completed before `before` (ISO time) and their steps' history; returns how
+   * many runs. Retention of audit data (90 days by default, --audit-retention).
+   */
+  prune(before: string): Promise<number>;
   close(): Promise<void>;
 }

@@ -18,6 +18,9 @@ ${HISTORY_TABLE.schema}`;
 export function openSqliteAuditStore(path: string): AuditStore {
   const db = new DatabaseSync(path);
   db.exec('PRAGMA journal_mode=WAL');
+  // Durable once upsert returns: the WAL is synced at every commit (retention deletes a finished
+  // WorkflowExecution only after its row is written, so a row must survive a crash).
+  db.exec('PRAGMA synchronous=FULL');
   db.exec(SCHEMA);
   const upsert = db.prepare(
     `INSERT INTO workflow_execution_audit (id, namespace, name, outcome, status, completed_at, record)
@@ -52,6 +55,20 @@ export function openSqliteAuditStore(path: string): AuditStore {
         throw error;
       }
       return Promise.resolve();
+    },
+    prune(before) {
+      db.exec('BEGIN');
+      try {
+        db.prepare(
+          'DELETE FROM workflow_step_history WHERE run_id IN (SELECT id FROM workflow_execution_audit WHERE completed_at < ?)',
+        ).run(before);
+        const result = db.prepare('DELETE FROM workflow_execution_audit WHERE completed_at < ?').run(before);
+        db.exec('COMMIT');
+        return Promise.resolve(Number(result.changes));
+      } catch (error) {
+        db.exec('ROLLBACK');
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
     },
     get(id) {
       const row = byId.get(id);

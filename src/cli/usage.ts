@@ -36,6 +36,8 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --alertmanager-url URL         where the effectiveness check reads firing alerts
   --alert-webhook-port N         receive Alertmanager's webhook on POST /alerts (off; bearer token, post on /alerts)
   --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
+  --retention DURATION           keep finished WorkflowExecutions this long, e.g. 24h, or "forever" (24h)
+  --audit-retention-days N       keep audit rows this many days (90)
   --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (0: none, the apiserver's
                                  Priority and Fairness protects it, as controller-runtime defaults; burst 30;
                                  Lease renewals are exempt and have their own connections)

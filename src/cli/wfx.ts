@@ -15,6 +15,7 @@
  *   wfx run TEMPLATE [--version V] [-p key=value]... [--name N] [--approval] [--dry-run-first]
  * Common flags: --kubeconfig PATH, -n/--namespace NS.
  */
+import { RETENTION_PATTERN } from '../api/schema/workflowexecution.ts';
 import { parseArgs } from 'node:util';
 import { connect, getWorkflow } from './context.ts';
 import { CliError } from './errors.ts';
@@ -74,6 +75,8 @@ const OPTIONS = {
   'metrics-cert-dir': { type: 'string' },
   'kube-api-burst': { type: 'string' },
   'alert-webhook-port': { type: 'string' },
+  retention: { type: 'string' },
+  'audit-retention-days': { type: 'string' },
 } as const;
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -90,6 +93,16 @@ function rate(value: string | undefined, fallback: number, flag: string): number
   if (value.trim() === '' || !Number.isFinite(n) || n < 0)
     throw new CliError(`--${flag} must be a number of requests per second, not ${JSON.stringify(value)}`);
   return n;
+}
+
+/** --retention: a duration such as 24h (the CRD's spec.retention pattern), or "forever". */
+function retentionFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!new RegExp(RETENTION_PATTERN).test(value))
+    throw new CliError(
+      `--retention must be a duration such as 24h, or forever, not ${JSON.stringify(value)}`,
+    );
+  return value;
 }
 
 async function main(argv: string[]): Promise<string | undefined> {
@@ -164,6 +177,8 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
+      retention: retentionFlag(v['retention']),
+      auditRetentionDays: int(v['audit-retention-days'], 90, 'audit-retention-days'),
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
       metricsCertDir: v['metrics-cert-dir'],
       kubeApiQps: rate(v['kube-api-qps'], DEFAULT_RATE_LIMIT.qps, 'kube-api-qps'),

@@ -135,6 +135,17 @@ function phaseConsequences(
     if (t.to === 'failed' && context.failure && VALIDATION_FAILURES.includes(context.failure.code))
       out.metrics.push({ metric: 'validationFailuresTotal', reason: context.failure.code });
   }
+  if (t.from === 'validating') {
+    const relaxed = (context.safety ?? []).filter((r) => !r.required && r.result === 'failed');
+    if (relaxed.length > 0)
+      out.notices.push({
+        type: 'Warning',
+        reason: 'SafetyCheckWarning',
+        note: `relaxed by required: false, went on despite: ${relaxed.map((r) => r.message).join('; ')}`,
+        action: 'Reconcile',
+        fields: { checks: relaxed.map((r) => r.type).join(',') },
+      });
+  }
   if (t.to === 'rolling_back' && context.rollbackTrigger !== null)
     out.metrics.push({ metric: 'rollbacksTotal', reason: ROLLBACK_METRIC_REASONS[context.rollbackTrigger] });
   if (t.from === null) {

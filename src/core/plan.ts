@@ -13,8 +13,10 @@ import type {
 } from '../../machines/plan.ts';
 import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
 import { inferredRollback } from '../api/inferred-rollback.ts';
+import { PHASE_TIMEOUT_BOUNDS } from '../api/schema/workflowexecution.ts';
 import { parseDuration } from './duration.ts';
 import { historyTargetOf } from './history.ts';
+import { checkPolicy } from './safety-policy.ts';
 import { STEPS, indexSteps, numberedDependencies } from '../api/step-graph.ts';
 
 /** The longest duration a spec may declare (the schema's 720h), in milliseconds. */
@@ -266,6 +268,29 @@ function durationOr(text: string | undefined, fallback: number, path: string, is
   return ms;
 }
 
+/** A duration within [min, max] (schema strings), or an issue naming the path and the bounds. */
+function boundedDuration(
+  text: string | undefined,
+  fallback: number,
+  [min, max]: readonly [string, string],
+  path: string,
+  issues: SpecIssue[],
+): number {
+  if (text === undefined) return fallback;
+  const ms = durationOr(text, fallback, path, issues);
+  const lo = parseDuration(min) ?? 0;
+  const hi = parseDuration(max) ?? MAX_SPEC_DURATION_MS;
+  if (ms < lo || ms > hi) {
+    issues.push({
+      reason: 'InvalidDuration',
+      path,
+      message: `${JSON.stringify(text)} is outside ${min} to ${max}`,
+    });
+    return fallback;
+  }
+  return ms;
+}
+
 function strategyOf(levels: number[][]): ExecutionStrategyName {
   if (levels.every((l) => l.length === 1)) return 'sequential';
   if (levels.length === 1) return 'parallel';
@@ -346,6 +371,21 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
       target: historyTargetOf(step),
     });
   });
+  const strategy = spec.executionStrategy;
+  const STRATEGY = 'spec.executionStrategy';
+  const phaseTimeout = (phase: keyof typeof PHASE_TIMEOUT_BOUNDS, fallback: number) =>
+    boundedDuration(
+      strategy.phaseTimeouts?.[phase],
+      fallback,
+      PHASE_TIMEOUT_BOUNDS[phase],
+      `${STRATEGY}.phaseTimeouts.${phase}`,
+      issues,
+    );
+  const timeouts = {
+    planningMs: phaseTimeout('planning', DEFAULTS.planningTimeoutMs),
+    validationMs: phaseTimeout('validation', DEFAULTS.validationTimeoutMs),
+    monitoringMs: phaseTimeout('monitoring', DEFAULTS.monitoringTimeoutMs),
+  };
   if (issues.length > 0) return { ok: false, issues };
 
   const order = levels.flat();
@@ -366,14 +406,10 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
       rollbackStrategy: spec.executionStrategy.rollbackStrategy,
       approvalRequired: spec.executionStrategy.approvalRequired ?? false,
       dryRunFirst: spec.executionStrategy.dryRunFirst ?? false,
-      safetyChecks: spec.executionStrategy.safetyChecks ?? [],
+      safetyChecks: checkPolicy(spec),
       adaptiveAdjustments: adjustments,
       dynamicStepAdjustment: spec.adaptiveOrchestration?.dynamicStepAdjustment === true,
-      timeouts: {
-        planningMs: DEFAULTS.planningTimeoutMs,
-        validationMs: DEFAULTS.validationTimeoutMs,
-        monitoringMs: DEFAULTS.monitoringTimeoutMs,
-      },
+      timeouts,
       backoff: { baseMs: DEFAULTS.retryBackoffBaseMs, maxMs: DEFAULTS.retryBackoffMaxMs },
     },
   };

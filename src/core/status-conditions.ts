@@ -1,5 +1,6 @@
 /**
- * The status conditions of a running workflow (Ready, Reconciling, Succeeded, Stalled, RetryRequest),
+ * The status conditions of a running workflow (Ready, Reconciling, Succeeded, Stalled, RetryRequest,
+ * SafetyChecks),
  * from its snapshot: what it waits for, what history and this run flag, how a retry request went.
  */
 import { conditionsFor, setCondition, type Condition, type Health } from '../api/conditions.ts';
@@ -105,6 +106,37 @@ function withRetryCondition(
   return conditions;
 }
 
+/**
+ * The `SafetyChecks` condition, once the checks answered: True `Passed`, True `PassedWithWarnings`
+ * naming each check relaxed by `required: false` that failed, or False `Failed` naming the blocking ones.
+ */
+function withSafetyCondition(
+  conditions: Condition[],
+  context: WorkflowContext,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const safety = context.safety;
+  if (safety === null) return conditions;
+  const blocking = safety.filter((r) => r.required && r.result === 'failed');
+  const warned = safety.filter((r) => !r.required && r.result === 'failed');
+  const input =
+    blocking.length > 0
+      ? { status: 'False' as const, reason: 'Failed', message: blocking.map((r) => r.message).join('; ') }
+      : warned.length > 0
+        ? {
+            status: 'True' as const,
+            reason: 'PassedWithWarnings',
+            message: `warnings (required: false): ${warned.map((r) => r.message).join('; ')}`,
+          }
+        : {
+            status: 'True' as const,
+            reason: 'Passed',
+            message: safety.map((r) => `${r.type} ${r.result}`).join(', '),
+          };
+  return setCondition(conditions, { type: 'SafetyChecks', ...input }, generation, nowIso);
+}
+
 /** The conditions after `previous`, as of `nowIso` (the snapshot's last event). */
 export function statusConditions(
   snapshot: WorkflowSnapshot,
@@ -114,5 +146,10 @@ export function statusConditions(
   nowIso: string,
 ): Condition[] {
   const conditions = conditionsFor(previous, health(snapshot, plan), generation, nowIso);
-  return withRetryCondition(conditions, snapshot.context, generation, nowIso);
+  return withSafetyCondition(
+    withRetryCondition(conditions, snapshot.context, generation, nowIso),
+    snapshot.context,
+    generation,
+    nowIso,
+  );
 }

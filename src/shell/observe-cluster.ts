@@ -32,9 +32,10 @@ export async function runChecks(
   o: ClusterObserver,
   workflow: WorkflowExecution,
   request: CheckRequest,
+  now: number,
   log: Logger,
 ): Promise<CheckResults> {
-  const safety = request.safety ? await safetyChecks(o, workflow, log) : undefined;
+  const safety = request.safety ? await safetyChecks(o, workflow, now, log) : undefined;
   const wanted = request.effectiveness;
   const effectiveness = wanted
     ? await checkEffectiveness(o.client, compiledSpecOf(workflow), wanted.succeededSteps, o.alerts, wanted.since)
@@ -45,21 +46,31 @@ export async function runChecks(
 async function safetyChecks(
   o: ClusterObserver,
   workflow: WorkflowExecution,
+  now: number,
   log: Logger,
 ): Promise<SafetyCheckResult[]> {
-  const results = await runSafetyChecks(o.client, o.safety, compiledSpecOf(workflow));
+  const results = await runSafetyChecks(
+    o.client,
+    o.safety,
+    compiledSpecOf(workflow),
+    workflow.metadata.namespace ?? 'default',
+    now,
+  );
   if (safetyVerdict(results) === 'inconclusive') {
     log.warn('safety checks could not run', {
       errors: results.filter((r) => r.result === 'error').map((r) => r.message),
     });
   } else {
     for (const r of results)
-      o.metrics?.safetyValidationTotal.inc({
-        check_type: r.type,
-        result: r.result === 'failed' ? 'fail' : 'pass',
-      });
+      o.metrics?.safetyValidationTotal.inc({ check_type: r.type, result: safetyMetricResult(r) });
   }
   return results;
+}
+
+/** A failure relaxed by `required: false` is a warning, and not_applicable is its own result, never a pass. */
+export function safetyMetricResult(r: SafetyCheckResult): 'pass' | 'fail' | 'warn' | 'not_applicable' {
+  if (r.result === 'failed') return r.required ? 'fail' : 'warn';
+  return r.result === 'not_applicable' ? 'not_applicable' : 'pass';
 }
 
 function observedChild(c: KubernetesExecution): ObservedChild {

@@ -8,6 +8,7 @@ import type { AuditStore } from '../audit/record.ts';
 import { openPostgresAuditStore } from '../audit/postgres.ts';
 import { openSqliteAuditStore } from '../audit/sqlite.ts';
 import { alertmanagerSource } from './checks/effectiveness.ts';
+import { DEFAULT_AUDIT_RETENTION_MS, DEFAULT_RETENTION, RetentionSweeper } from './retention.ts';
 import { WorkflowController } from './controller.ts';
 import { createKubeClient, type KubeClient } from './kube/client.ts';
 import type { RateLimitOptions } from './kube/rate-limit.ts';
@@ -53,6 +54,12 @@ export interface OperatorConfig {
   audit?: AuditStore | undefined;
   executorUser?: string;
   alertmanagerUrl?: string | undefined;
+  /** How long a finished WorkflowExecution is kept ("24h" by default; "forever"). */
+  retention?: string | undefined;
+  /** How long audit rows are kept (90 days by default). */
+  auditRetentionMs?: number | undefined;
+  /** How often retention sweeps (60 s by default). */
+  retentionSweepMs?: number | undefined;
   monitoringPollMs?: number;
   /**
    * Where the metrics server's `tls.crt` and `tls.key` are mounted (a Secret, e.g. cert-manager's);
@@ -257,6 +264,20 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     controller.startWorkers();
   }
 
+  const isLeader = () => (shards ? shards.heldShards.includes(0) : (elector?.isLeader ?? true));
+  const retention = new RetentionSweeper({
+    client,
+    namespaces: config.namespaces ?? [],
+    audit,
+    retention: config.retention ?? DEFAULT_RETENTION,
+    auditRetentionMs: config.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS,
+    metrics,
+    log,
+    clock: config.clock ?? (() => Date.now()),
+    active: isLeader,
+  });
+  retention.start(config.retentionSweepMs);
+
   return {
     controller,
     client,
@@ -269,6 +290,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     heldShards: () => shards?.heldShards,
     async stop() {
       alive = false;
+      await retention.stop();
       await apiserver.stop();
       await controller.stop();
       await shards?.stop();

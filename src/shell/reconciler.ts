@@ -325,7 +325,7 @@ export class Reconciler {
     };
     let decision = decide(input);
     while (decision.kind === 'check') {
-      const checks = await runChecks(this.o, workflow, decision.request, log);
+      const checks = await runChecks(this.o, workflow, decision.request, now, log);
       decision = decide({ ...input, ...decision.resume, checks });
     }
     const { plan } = loaded.compiled;

@@ -20,9 +20,10 @@ import { T0, legacyEnvelope, world, type World } from '../model/workflow-world.t
 const FINGERPRINTS: Record<number, string> = {
   2: '67919673995bdcf5',
   3: '6126441937ca5ca9',
-  // Re-recorded, not bumped, when the planner started giving reversible steps without a rollbackSpec
-  // their catalogue inverse: the machine is unchanged, the sample plans now build more rollback
-  // states, and a version-4 snapshot is still a valid state of the new machine (states were only added).
+  // Re-recorded, not bumped, twice: when the planner gave reversible steps without a rollbackSpec their
+  // catalogue inverse (more rollback states in the sample plans), and when every sample plan came to
+  // hold the four safety checks (DESIGN 12). The machine of a given plan is unchanged and a version-4
+  // snapshot is still a valid state of it (states were only added).
   4: 'b347a1592d96acc5',
 };
 

@@ -136,8 +136,15 @@ describe('the workflow statechart', () => {
       { type: 'rbac' as const, required: true },
       { type: 'capacity' as const, required: false },
     ];
-    it('passes straight through safety with no checks configured', () => {
-      expect(world(sequentialSpec(1)).tick(T0).phase).toBe('executing');
+    it('runs the four checks for every workflow: one not listed blocks, required: false only warns', () => {
+      const w = world(specWith([step(1)], { safetyChecks: checks })).tick(T0);
+      expect(w.sub).toBe('safety');
+      expect(w.plan.safetyChecks).toEqual([
+        { type: 'rbac', required: true },
+        { type: 'capacity', required: false },
+        { type: 'health', required: true },
+        { type: 'network', required: true },
+      ]);
     });
 
     it('waits for safety results and goes on when required checks pass', () => {

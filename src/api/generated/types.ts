@@ -31,6 +31,8 @@ export interface WorkflowExecutionSpec {
     /** When the alert started firing. */
     startsAt?: string;
   };
+  /** How long the finished WorkflowExecution is kept (its audit record is written first), e.g. "24h"; "forever" keeps it. The operator’s --retention when unset (24h). */
+  retention?: string;
   /** The workflow to execute: inline, or resolved from a template (then name and version are the template’s). */
   workflowDefinition?: WorkflowDefinition;
   /** The template version to run, instead of an inline workflowDefinition. */
@@ -47,8 +49,17 @@ export interface WorkflowExecutionSpec {
     rollbackStrategy: 'automatic' | 'manual' | 'none';
     /** Default retries per step after the first attempt. */
     maxRetries?: number;
-    /** Checks to pass before execution. */
+    /** How a check’s failure is treated. rbac, health, capacity and network run for every workflow; a check not listed, or listed without required: false, blocks the run on failure; required: false makes its failure a warning. */
     safetyChecks?: SafetyCheck[];
+    /** How long each phase may last (the specification’s values when unset). */
+    phaseTimeouts?: {
+      /** Planning deadline, 5s to 10m; 30s when unset. */
+      planning?: string;
+      /** Validation deadline (checks, dry run, approval), 10s to 24h; 5m when unset. */
+      validation?: string;
+      /** Monitoring deadline, 30s to 24h; 10m when unset. */
+      monitoring?: string;
+    };
   };
   /** Runtime optimization. */
   adaptiveOrchestration?: {

@@ -5,14 +5,15 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"Checks to pass before execution.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"retention":{"type":"string","description":"How long the finished WorkflowExecution is kept (its audit record is written first), e.g. \"24h\"; \"forever\" keeps it. The operator’s --retention when unset (24h).","maxLength":32,"pattern":"^(forever|([0-9]+(s|m|h))+)$"},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"How a check’s failure is treated. rbac, health, capacity and network run for every workflow; a check not listed, or listed without required: false, blocks the run on failure; required: false makes its failure a warning.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"phaseTimeouts":{"type":"object","description":"How long each phase may last (the specification’s values when unset).","properties":{"planning":{"type":"string","description":"Planning deadline, 5s to 10m; 30s when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"validation":{"type":"string","description":"Validation deadline (checks, dry run, approval), 10s to 24h; 5m when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"monitoring":{"type":"string","description":"Monitoring deadline, 30s to 24h; 10m when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"additionalProperties":false}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
-const func14 = Object.prototype.hasOwnProperty;
+const func15 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const pattern1 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "u");
 const pattern2 = new RegExp("^[0-9a-f]{1,64}$", "u");
-const pattern7 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
-const pattern36 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$", "u");
+const pattern3 = new RegExp("^(forever|([0-9]+(s|m|h))+)$", "u");
+const pattern8 = new RegExp("^([0-9]+([.][0-9]+)?(ms|s|m|h))+$", "u");
+const pattern37 = new RegExp("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -29,7 +30,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "alertRemediationRef") || (key0 === "alertRef")) || (key0 === "workflowDefinition")) || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
+if(!((((((((key0 === "alertRemediationRef") || (key0 === "alertRef")) || (key0 === "retention")) || (key0 === "workflowDefinition")) || (key0 === "workflowTemplateRef")) || (key0 === "parameters")) || (key0 === "executionStrategy")) || (key0 === "adaptiveOrchestration"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -406,11 +407,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.workflowDefinition !== undefined){
-let data13 = data.workflowDefinition;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.name === undefined){
-const err32 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data.retention !== undefined){
+let data13 = data.retention;
+if(typeof data13 === "string"){
+if(func2(data13) > 32){
+const err32 = {instancePath:instancePath+"/retention",schemaPath:"#/properties/retention/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -419,8 +420,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data13.steps === undefined){
-const err33 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
+if(!pattern3.test(data13)){
+const err33 = {instancePath:instancePath+"/retention",schemaPath:"#/properties/retention/pattern",keyword:"pattern",params:{pattern: "^(forever|([0-9]+(s|m|h))+)$"},message:"must match pattern \""+"^(forever|([0-9]+(s|m|h))+)$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -429,9 +430,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-for(const key4 in data13){
-if(!(((((key4 === "name") || (key4 === "version")) || (key4 === "steps")) || (key4 === "dependencies")) || (key4 === "aiRecommendations"))){
-const err34 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+else {
+const err34 = {instancePath:instancePath+"/retention",schemaPath:"#/properties/retention/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -441,11 +442,11 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data13.name !== undefined){
-let data14 = data13.name;
-if(typeof data14 === "string"){
-if(func2(data14) > 128){
-const err35 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data.workflowDefinition !== undefined){
+let data14 = data.workflowDefinition;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.name === undefined){
+const err35 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -454,8 +455,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(func2(data14) < 1){
-const err36 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data14.steps === undefined){
+const err36 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/required",keyword:"required",params:{missingProperty: "steps"},message:"must have required property '"+"steps"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -464,9 +465,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data14){
+if(!(((((key4 === "name") || (key4 === "version")) || (key4 === "steps")) || (key4 === "dependencies")) || (key4 === "aiRecommendations"))){
+const err37 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -476,11 +477,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data13.version !== undefined){
-let data15 = data13.version;
+if(data14.name !== undefined){
+let data15 = data14.name;
 if(typeof data15 === "string"){
-if(func2(data15) > 64){
-const err38 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(func2(data15) > 128){
+const err38 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -489,9 +490,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-else {
-const err39 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data15) < 1){
+const err39 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -501,11 +501,8 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data13.steps !== undefined){
-let data16 = data13.steps;
-if(Array.isArray(data16)){
-if(data16.length > 200){
-const err40 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+else {
+const err40 = {instancePath:instancePath+"/workflowDefinition/name",schemaPath:"#/properties/workflowDefinition/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -514,8 +511,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data16.length < 1){
-const err41 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+if(data14.version !== undefined){
+let data16 = data14.version;
+if(typeof data16 === "string"){
+if(func2(data16) > 64){
+const err41 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -524,12 +525,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-const len0 = data16.length;
-for(let i0=0; i0<len0; i0++){
-let data17 = data16[i0];
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.stepNumber === undefined){
-const err42 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+}
+else {
+const err42 = {instancePath:instancePath+"/workflowDefinition/version",schemaPath:"#/properties/workflowDefinition/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -538,8 +536,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data17.name === undefined){
-const err43 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data14.steps !== undefined){
+let data17 = data14.steps;
+if(Array.isArray(data17)){
+if(data17.length > 200){
+const err43 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -548,8 +550,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data17.action === undefined){
-const err44 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(data17.length < 1){
+const err44 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -558,8 +560,12 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data17.parameters === undefined){
-const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+const len0 = data17.length;
+for(let i0=0; i0<len0; i0++){
+let data18 = data17[i0];
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.stepNumber === undefined){
+const err45 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -568,9 +574,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-for(const key5 in data17){
-if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key5))){
-const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data18.name === undefined){
+const err46 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -579,11 +584,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-if(data17.stepNumber !== undefined){
-let data18 = data17.stepNumber;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data18.action === undefined){
+const err47 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -592,9 +594,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 > 10000 || isNaN(data18)){
-const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(data18.parameters === undefined){
+const err48 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -603,8 +604,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data18 < 1 || isNaN(data18)){
-const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key5 in data18){
+if(!(func15.call(schema11.properties.workflowDefinition.properties.steps.items.properties, key5))){
+const err49 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -614,12 +616,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
-if(data17.name !== undefined){
-let data19 = data17.name;
-if(typeof data19 === "string"){
-if(func2(data19) > 128){
-const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data18.stepNumber !== undefined){
+let data19 = data18.stepNumber;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err50 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -628,8 +628,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(func2(data19) < 1){
-const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 10000 || isNaN(data19)){
+const err51 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -638,9 +639,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data19 < 1 || isNaN(data19)){
+const err52 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -650,10 +650,12 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data17.action !== undefined){
-let data20 = data17.action;
-if(typeof data20 !== "string"){
-const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data18.name !== undefined){
+let data20 = data18.name;
+if(typeof data20 === "string"){
+if(func2(data20) > 128){
+const err53 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -662,8 +664,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(!((((((((((data20 === "scale-deployment") || (data20 === "restart-deployment")) || (data20 === "update-image")) || (data20 === "restart-pod")) || (data20 === "delete-pod")) || (data20 === "update-configmap")) || (data20 === "update-secret")) || (data20 === "cordon-node")) || (data20 === "drain-node")) || (data20 === "custom"))){
-const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(func2(data20) < 1){
+const err54 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -673,11 +675,8 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data17.targetCluster !== undefined){
-let data21 = data17.targetCluster;
-if(typeof data21 === "string"){
-if(func2(data21) > 256){
-const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err55 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -687,8 +686,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-else {
-const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.action !== undefined){
+let data21 = data18.action;
+if(typeof data21 !== "string"){
+const err56 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -697,12 +698,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-if(data17.parameters !== undefined){
-let data22 = data17.parameters;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(Object.keys(data22).length > 1){
-const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+if(!((((((((((data21 === "scale-deployment") || (data21 === "restart-deployment")) || (data21 === "update-image")) || (data21 === "restart-pod")) || (data21 === "delete-pod")) || (data21 === "update-configmap")) || (data21 === "update-secret")) || (data21 === "cordon-node")) || (data21 === "drain-node")) || (data21 === "custom"))){
+const err57 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -711,8 +708,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(Object.keys(data22).length < 1){
-const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+if(data18.targetCluster !== undefined){
+let data22 = data18.targetCluster;
+if(typeof data22 === "string"){
+if(func2(data22) > 256){
+const err58 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -721,9 +722,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-for(const key6 in data22){
-if(!(func14.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key6))){
-const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+else {
+const err59 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/targetCluster",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/targetCluster/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -733,11 +734,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data22.scaleDeployment !== undefined){
-let data23 = data22.scaleDeployment;
+if(data18.parameters !== undefined){
+let data23 = data18.parameters;
 if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.namespace === undefined){
-const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(Object.keys(data23).length > 1){
+const err60 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -746,8 +747,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data23.deployment === undefined){
-const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(Object.keys(data23).length < 1){
+const err61 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -756,8 +757,9 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(data23.replicas === undefined){
-const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
+for(const key6 in data23){
+if(!(func15.call(schema11.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key6))){
+const err62 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -766,9 +768,12 @@ vErrors.push(err62);
 }
 errors++;
 }
-for(const key7 in data23){
-if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "replicas"))){
-const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data23.scaleDeployment !== undefined){
+let data24 = data23.scaleDeployment;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.namespace === undefined){
+const err63 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -777,12 +782,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data23.namespace !== undefined){
-let data24 = data23.namespace;
-if(typeof data24 === "string"){
-if(func2(data24) > 63){
-const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data24.deployment === undefined){
+const err64 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -791,8 +792,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(!pattern0.test(data24)){
-const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data24.replicas === undefined){
+const err65 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/required",keyword:"required",params:{missingProperty: "replicas"},message:"must have required property '"+"replicas"+"'"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -801,9 +802,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-else {
-const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key7 in data24){
+if(!(((key7 === "namespace") || (key7 === "deployment")) || (key7 === "replicas"))){
+const err66 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -813,11 +814,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data23.deployment !== undefined){
-let data25 = data23.deployment;
+if(data24.namespace !== undefined){
+let data25 = data24.namespace;
 if(typeof data25 === "string"){
-if(func2(data25) > 253){
-const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data25) > 63){
+const err67 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -826,8 +827,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(!pattern1.test(data25)){
-const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data25)){
+const err68 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -838,7 +839,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err69 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -848,10 +849,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data23.replicas !== undefined){
-let data26 = data23.replicas;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data24.deployment !== undefined){
+let data26 = data24.deployment;
+if(typeof data26 === "string"){
+if(func2(data26) > 253){
+const err70 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -860,9 +862,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 10000 || isNaN(data26)){
-const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(!pattern1.test(data26)){
+const err71 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -871,8 +872,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data26 < 0 || isNaN(data26)){
-const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err72 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -882,10 +884,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
-}
-else {
-const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data24.replicas !== undefined){
+let data27 = data24.replicas;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err73 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -894,12 +896,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data22.restartDeployment !== undefined){
-let data27 = data22.restartDeployment;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.namespace === undefined){
-const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 10000 || isNaN(data27)){
+const err74 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -908,8 +907,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data27.deployment === undefined){
-const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data27 < 0 || isNaN(data27)){
+const err75 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment/replicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -918,9 +917,11 @@ vErrors.push(err75);
 }
 errors++;
 }
-for(const key8 in data27){
-if(!(((key8 === "namespace") || (key8 === "deployment")) || (key8 === "gracePeriod"))){
-const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/scaleDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/scaleDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -930,11 +931,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data27.namespace !== undefined){
-let data28 = data27.namespace;
-if(typeof data28 === "string"){
-if(func2(data28) > 63){
-const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data23.restartDeployment !== undefined){
+let data28 = data23.restartDeployment;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.namespace === undefined){
+const err77 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -943,8 +944,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(!pattern0.test(data28)){
-const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data28.deployment === undefined){
+const err78 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -953,9 +954,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-else {
-const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key8 in data28){
+if(!(((key8 === "namespace") || (key8 === "deployment")) || (key8 === "gracePeriod"))){
+const err79 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -965,11 +966,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data27.deployment !== undefined){
-let data29 = data27.deployment;
+if(data28.namespace !== undefined){
+let data29 = data28.namespace;
 if(typeof data29 === "string"){
-if(func2(data29) > 253){
-const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data29) > 63){
+const err80 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -978,8 +979,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(!pattern1.test(data29)){
-const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data29)){
+const err81 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -990,7 +991,7 @@ errors++;
 }
 }
 else {
-const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err82 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1000,11 +1001,11 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data27.gracePeriod !== undefined){
-let data30 = data27.gracePeriod;
+if(data28.deployment !== undefined){
+let data30 = data28.deployment;
 if(typeof data30 === "string"){
-if(func2(data30) > 32){
-const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(func2(data30) > 253){
+const err83 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1013,8 +1014,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(!pattern7.test(data30)){
-const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(!pattern1.test(data30)){
+const err84 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1025,7 +1026,7 @@ errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err85 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1035,9 +1036,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-}
-else {
-const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data28.gracePeriod !== undefined){
+let data31 = data28.gracePeriod;
+if(typeof data31 === "string"){
+if(func2(data31) > 32){
+const err86 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1046,12 +1049,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-if(data22.updateImage !== undefined){
-let data31 = data22.updateImage;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.namespace === undefined){
-const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern8.test(data31)){
+const err87 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1060,8 +1059,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data31.deployment === undefined){
-const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+}
+else {
+const err88 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1070,8 +1070,10 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data31.container === undefined){
-const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1080,8 +1082,12 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data31.newImage === undefined){
-const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
+}
+if(data23.updateImage !== undefined){
+let data32 = data23.updateImage;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(data32.namespace === undefined){
+const err90 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1090,9 +1096,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-for(const key9 in data31){
-if(!((((key9 === "namespace") || (key9 === "deployment")) || (key9 === "container")) || (key9 === "newImage"))){
-const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(data32.deployment === undefined){
+const err91 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1101,12 +1106,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data31.namespace !== undefined){
-let data32 = data31.namespace;
-if(typeof data32 === "string"){
-if(func2(data32) > 63){
-const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data32.container === undefined){
+const err92 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "container"},message:"must have required property '"+"container"+"'"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1115,8 +1116,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(!pattern0.test(data32)){
-const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data32.newImage === undefined){
+const err93 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/required",keyword:"required",params:{missingProperty: "newImage"},message:"must have required property '"+"newImage"+"'"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1125,9 +1126,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key9 in data32){
+if(!((((key9 === "namespace") || (key9 === "deployment")) || (key9 === "container")) || (key9 === "newImage"))){
+const err94 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1137,11 +1138,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data31.deployment !== undefined){
-let data33 = data31.deployment;
+if(data32.namespace !== undefined){
+let data33 = data32.namespace;
 if(typeof data33 === "string"){
-if(func2(data33) > 253){
-const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data33) > 63){
+const err95 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1150,8 +1151,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(!pattern1.test(data33)){
-const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data33)){
+const err96 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1162,7 +1163,7 @@ errors++;
 }
 }
 else {
-const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err97 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1172,11 +1173,11 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data31.container !== undefined){
-let data34 = data31.container;
+if(data32.deployment !== undefined){
+let data34 = data32.deployment;
 if(typeof data34 === "string"){
-if(func2(data34) > 63){
-const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(func2(data34) > 253){
+const err98 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1185,8 +1186,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(!pattern0.test(data34)){
-const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(!pattern1.test(data34)){
+const err99 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1197,7 +1198,7 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err100 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1207,11 +1208,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data31.newImage !== undefined){
-let data35 = data31.newImage;
+if(data32.container !== undefined){
+let data35 = data32.container;
 if(typeof data35 === "string"){
-if(func2(data35) > 512){
-const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
+if(func2(data35) > 63){
+const err101 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1220,8 +1221,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(func2(data35) < 1){
-const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern0.test(data35)){
+const err102 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1232,7 +1233,7 @@ errors++;
 }
 }
 else {
-const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err103 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/container",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/container/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1242,9 +1243,11 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
-else {
-const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32.newImage !== undefined){
+let data36 = data32.newImage;
+if(typeof data36 === "string"){
+if(func2(data36) > 512){
+const err104 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/maxLength",keyword:"maxLength",params:{limit: 512},message:"must NOT have more than 512 characters"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1253,12 +1256,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-if(data22.restartPod !== undefined){
-let data36 = data22.restartPod;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.namespace === undefined){
-const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(func2(data36) < 1){
+const err105 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1267,9 +1266,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-for(const key10 in data36){
-if(!((((key10 === "namespace") || (key10 === "podName")) || (key10 === "selector")) || (key10 === "gracePeriod"))){
-const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err106 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage/newImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/properties/newImage/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1279,11 +1278,9 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data36.namespace !== undefined){
-let data37 = data36.namespace;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err107 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateImage",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateImage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1292,8 +1289,12 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(!pattern0.test(data37)){
-const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+}
+if(data23.restartPod !== undefined){
+let data37 = data23.restartPod;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.namespace === undefined){
+const err108 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1302,9 +1303,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-else {
-const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key10 in data37){
+if(!((((key10 === "namespace") || (key10 === "podName")) || (key10 === "selector")) || (key10 === "gracePeriod"))){
+const err109 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1314,11 +1315,11 @@ vErrors.push(err109);
 errors++;
 }
 }
-if(data36.podName !== undefined){
-let data38 = data36.podName;
+if(data37.namespace !== undefined){
+let data38 = data37.namespace;
 if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data38) > 63){
+const err110 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1327,8 +1328,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(!pattern1.test(data38)){
-const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data38)){
+const err111 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1339,7 +1340,7 @@ errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err112 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1349,11 +1350,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-if(data36.selector !== undefined){
-let data39 = data36.selector;
+if(data37.podName !== undefined){
+let data39 = data37.podName;
 if(typeof data39 === "string"){
-if(func2(data39) > 1024){
-const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(func2(data39) > 253){
+const err113 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1362,9 +1363,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-else {
-const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern1.test(data39)){
+const err114 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1374,11 +1374,8 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data36.gracePeriod !== undefined){
-let data40 = data36.gracePeriod;
-if(typeof data40 === "string"){
-if(func2(data40) > 32){
-const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+else {
+const err115 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1387,8 +1384,12 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(!pattern7.test(data40)){
-const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+if(data37.selector !== undefined){
+let data40 = data37.selector;
+if(typeof data40 === "string"){
+if(func2(data40) > 1024){
+const err116 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1399,7 +1400,7 @@ errors++;
 }
 }
 else {
-const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err117 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/selector",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/selector/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1409,9 +1410,11 @@ vErrors.push(err117);
 errors++;
 }
 }
-}
-else {
-const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.gracePeriod !== undefined){
+let data41 = data37.gracePeriod;
+if(typeof data41 === "string"){
+if(func2(data41) > 32){
+const err118 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1420,12 +1423,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-if(data22.deletePod !== undefined){
-let data41 = data22.deletePod;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.namespace === undefined){
-const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern8.test(data41)){
+const err119 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1434,8 +1433,9 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(data41.podName === undefined){
-const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
+}
+else {
+const err120 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1444,9 +1444,10 @@ vErrors.push(err120);
 }
 errors++;
 }
-for(const key11 in data41){
-if(!(((key11 === "namespace") || (key11 === "podName")) || (key11 === "gracePeriod"))){
-const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/restartPod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/restartPod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1456,11 +1457,11 @@ vErrors.push(err121);
 errors++;
 }
 }
-if(data41.namespace !== undefined){
-let data42 = data41.namespace;
-if(typeof data42 === "string"){
-if(func2(data42) > 63){
-const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data23.deletePod !== undefined){
+let data42 = data23.deletePod;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.namespace === undefined){
+const err122 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1469,8 +1470,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(!pattern0.test(data42)){
-const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data42.podName === undefined){
+const err123 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/required",keyword:"required",params:{missingProperty: "podName"},message:"must have required property '"+"podName"+"'"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1479,9 +1480,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key11 in data42){
+if(!(((key11 === "namespace") || (key11 === "podName")) || (key11 === "gracePeriod"))){
+const err124 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1491,11 +1492,11 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data41.podName !== undefined){
-let data43 = data41.podName;
+if(data42.namespace !== undefined){
+let data43 = data42.namespace;
 if(typeof data43 === "string"){
-if(func2(data43) > 253){
-const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data43) > 63){
+const err125 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1504,8 +1505,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(!pattern1.test(data43)){
-const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data43)){
+const err126 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1516,7 +1517,7 @@ errors++;
 }
 }
 else {
-const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err127 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1526,11 +1527,11 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data41.gracePeriod !== undefined){
-let data44 = data41.gracePeriod;
+if(data42.podName !== undefined){
+let data44 = data42.podName;
 if(typeof data44 === "string"){
-if(func2(data44) > 32){
-const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(func2(data44) > 253){
+const err128 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1539,8 +1540,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(!pattern7.test(data44)){
-const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(!pattern1.test(data44)){
+const err129 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1551,7 +1552,7 @@ errors++;
 }
 }
 else {
-const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err130 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/podName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/podName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1561,9 +1562,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-}
-else {
-const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data42.gracePeriod !== undefined){
+let data45 = data42.gracePeriod;
+if(typeof data45 === "string"){
+if(func2(data45) > 32){
+const err131 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1572,12 +1575,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-if(data22.updateConfigMap !== undefined){
-let data45 = data22.updateConfigMap;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.namespace === undefined){
-const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(!pattern8.test(data45)){
+const err132 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1586,8 +1585,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data45.name === undefined){
-const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err133 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1596,8 +1596,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data45.dataUpdates === undefined){
-const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/deletePod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/deletePod/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1606,9 +1608,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-for(const key12 in data45){
-if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
-const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+if(data23.updateConfigMap !== undefined){
+let data46 = data23.updateConfigMap;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.namespace === undefined){
+const err135 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1617,12 +1622,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-if(data45.namespace !== undefined){
-let data46 = data45.namespace;
-if(typeof data46 === "string"){
-if(func2(data46) > 63){
-const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data46.name === undefined){
+const err136 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1631,8 +1632,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(!pattern0.test(data46)){
-const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data46.dataUpdates === undefined){
+const err137 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/required",keyword:"required",params:{missingProperty: "dataUpdates"},message:"must have required property '"+"dataUpdates"+"'"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1641,9 +1642,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key12 in data46){
+if(!(((key12 === "namespace") || (key12 === "name")) || (key12 === "dataUpdates"))){
+const err138 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1653,11 +1654,11 @@ vErrors.push(err138);
 errors++;
 }
 }
-if(data45.name !== undefined){
-let data47 = data45.name;
+if(data46.namespace !== undefined){
+let data47 = data46.namespace;
 if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data47) > 63){
+const err139 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1666,8 +1667,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(!pattern1.test(data47)){
-const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data47)){
+const err140 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1678,7 +1679,7 @@ errors++;
 }
 }
 else {
-const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err141 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1688,11 +1689,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data45.dataUpdates !== undefined){
-let data48 = data45.dataUpdates;
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(Object.keys(data48).length > 64){
-const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data46.name !== undefined){
+let data48 = data46.name;
+if(typeof data48 === "string"){
+if(func2(data48) > 253){
+const err142 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1701,11 +1702,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-for(const key13 in data48){
-let data49 = data48[key13];
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(!pattern1.test(data48)){
+const err143 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1716,7 +1714,7 @@ errors++;
 }
 }
 else {
-const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err144 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1726,9 +1724,11 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46.dataUpdates !== undefined){
+let data49 = data46.dataUpdates;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(Object.keys(data49).length > 64){
+const err145 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1737,10 +1737,11 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-}
-else {
-const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key13 in data49){
+let data50 = data49[key13];
+if(typeof data50 === "string"){
+if(func2(data50) > 4096){
+const err146 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1750,11 +1751,8 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data22.updateSecret !== undefined){
-let data50 = data22.updateSecret;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.namespace === undefined){
-const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+else {
+const err147 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1763,8 +1761,10 @@ vErrors.push(err147);
 }
 errors++;
 }
-if(data50.name === undefined){
-const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1773,9 +1773,10 @@ vErrors.push(err148);
 }
 errors++;
 }
-for(const key14 in data50){
-if(!((((key14 === "namespace") || (key14 === "name")) || (key14 === "dataUpdates")) || (key14 === "secretRef"))){
-const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateConfigMap",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateConfigMap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1785,11 +1786,11 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data50.namespace !== undefined){
-let data51 = data50.namespace;
-if(typeof data51 === "string"){
-if(func2(data51) > 63){
-const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data23.updateSecret !== undefined){
+let data51 = data23.updateSecret;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.namespace === undefined){
+const err150 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1798,8 +1799,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(!pattern0.test(data51)){
-const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data51.name === undefined){
+const err151 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1808,9 +1809,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key14 in data51){
+if(!((((key14 === "namespace") || (key14 === "name")) || (key14 === "dataUpdates")) || (key14 === "secretRef"))){
+const err152 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1820,11 +1821,11 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data50.name !== undefined){
-let data52 = data50.name;
+if(data51.namespace !== undefined){
+let data52 = data51.namespace;
 if(typeof data52 === "string"){
-if(func2(data52) > 253){
-const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data52) > 63){
+const err153 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1833,8 +1834,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(!pattern1.test(data52)){
-const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data52)){
+const err154 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1845,7 +1846,7 @@ errors++;
 }
 }
 else {
-const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err155 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1855,11 +1856,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data50.dataUpdates !== undefined){
-let data53 = data50.dataUpdates;
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(Object.keys(data53).length > 64){
-const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data51.name !== undefined){
+let data53 = data51.name;
+if(typeof data53 === "string"){
+if(func2(data53) > 253){
+const err156 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1868,11 +1869,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-for(const key15 in data53){
-let data54 = data53[key15];
-if(typeof data54 === "string"){
-if(func2(data54) > 4096){
-const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(!pattern1.test(data53)){
+const err157 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1883,7 +1881,7 @@ errors++;
 }
 }
 else {
-const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err158 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1893,9 +1891,11 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
-else {
-const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data51.dataUpdates !== undefined){
+let data54 = data51.dataUpdates;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(Object.keys(data54).length > 64){
+const err159 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1904,12 +1904,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-if(data50.secretRef !== undefined){
-let data55 = data50.secretRef;
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(data55.name === undefined){
-const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+for(const key15 in data54){
+let data55 = data54[key15];
+if(typeof data55 === "string"){
+if(func2(data55) > 4096){
+const err160 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1918,9 +1917,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-for(const key16 in data55){
-if(!((key16 === "name") || (key16 === "keys"))){
-const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+else {
+const err161 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1930,11 +1929,9 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data55.name !== undefined){
-let data56 = data55.name;
-if(typeof data56 === "string"){
-if(func2(data56) > 253){
-const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err162 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/dataUpdates",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/dataUpdates/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -1943,8 +1940,12 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(!pattern1.test(data56)){
-const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data51.secretRef !== undefined){
+let data56 = data51.secretRef;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.name === undefined){
+const err163 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -1953,9 +1954,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-else {
-const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key16 in data56){
+if(!((key16 === "name") || (key16 === "keys"))){
+const err164 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -1965,11 +1966,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data55.keys !== undefined){
-let data57 = data55.keys;
-if(Array.isArray(data57)){
-if(data57.length > 64){
-const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(data56.name !== undefined){
+let data57 = data56.name;
+if(typeof data57 === "string"){
+if(func2(data57) > 253){
+const err165 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -1978,12 +1979,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-const len1 = data57.length;
-for(let i1=0; i1<len1; i1++){
-let data58 = data57[i1];
-if(typeof data58 === "string"){
-if(func2(data58) > 253){
-const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern1.test(data57)){
+const err166 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -1992,8 +1989,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(func2(data58) < 1){
-const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err167 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2003,8 +2001,11 @@ vErrors.push(err167);
 errors++;
 }
 }
-else {
-const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data56.keys !== undefined){
+let data58 = data56.keys;
+if(Array.isArray(data58)){
+if(data58.length > 64){
+const err168 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2013,10 +2014,12 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-}
-else {
-const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len1 = data58.length;
+for(let i1=0; i1<len1; i1++){
+let data59 = data58[i1];
+if(typeof data59 === "string"){
+if(func2(data59) > 253){
+const err169 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2025,10 +2028,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-}
-else {
-const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data59) < 1){
+const err170 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2038,9 +2039,8 @@ vErrors.push(err170);
 errors++;
 }
 }
-}
 else {
-const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err171 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys/" + i1,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2050,11 +2050,9 @@ vErrors.push(err171);
 errors++;
 }
 }
-if(data22.cordonNode !== undefined){
-let data59 = data22.cordonNode;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.nodeName === undefined){
-const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+}
+else {
+const err172 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef/keys",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2063,9 +2061,10 @@ vErrors.push(err172);
 }
 errors++;
 }
-for(const key17 in data59){
-if(!(key17 === "nodeName")){
-const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret/secretRef",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/properties/secretRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2075,11 +2074,9 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data59.nodeName !== undefined){
-let data60 = data59.nodeName;
-if(typeof data60 === "string"){
-if(func2(data60) > 253){
-const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err174 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/updateSecret",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/updateSecret/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2088,8 +2085,12 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(!pattern1.test(data60)){
-const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data23.cordonNode !== undefined){
+let data60 = data23.cordonNode;
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.nodeName === undefined){
+const err175 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2098,9 +2099,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-else {
-const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key17 in data60){
+if(!(key17 === "nodeName")){
+const err176 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2110,9 +2111,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
-else {
-const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data60.nodeName !== undefined){
+let data61 = data60.nodeName;
+if(typeof data61 === "string"){
+if(func2(data61) > 253){
+const err177 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2121,12 +2124,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-if(data22.drainNode !== undefined){
-let data61 = data22.drainNode;
-if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
-if(data61.nodeName === undefined){
-const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(!pattern1.test(data61)){
+const err178 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2135,9 +2134,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-for(const key18 in data61){
-if(!(((((key18 === "nodeName") || (key18 === "gracePeriod")) || (key18 === "ignoreDaemonSets")) || (key18 === "deleteLocalData")) || (key18 === "force"))){
-const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+else {
+const err179 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2147,11 +2146,9 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data61.nodeName !== undefined){
-let data62 = data61.nodeName;
-if(typeof data62 === "string"){
-if(func2(data62) > 253){
-const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err180 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/cordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/cordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2160,8 +2157,12 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(!pattern1.test(data62)){
-const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data23.drainNode !== undefined){
+let data62 = data23.drainNode;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.nodeName === undefined){
+const err181 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2170,9 +2171,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-else {
-const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key18 in data62){
+if(!(((((key18 === "nodeName") || (key18 === "gracePeriod")) || (key18 === "ignoreDaemonSets")) || (key18 === "deleteLocalData")) || (key18 === "force"))){
+const err182 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2182,11 +2183,11 @@ vErrors.push(err182);
 errors++;
 }
 }
-if(data61.gracePeriod !== undefined){
-let data63 = data61.gracePeriod;
+if(data62.nodeName !== undefined){
+let data63 = data62.nodeName;
 if(typeof data63 === "string"){
-if(func2(data63) > 32){
-const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(func2(data63) > 253){
+const err183 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2195,8 +2196,8 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(!pattern7.test(data63)){
-const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(!pattern1.test(data63)){
+const err184 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2207,7 +2208,7 @@ errors++;
 }
 }
 else {
-const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err185 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2217,9 +2218,11 @@ vErrors.push(err185);
 errors++;
 }
 }
-if(data61.ignoreDaemonSets !== undefined){
-if(typeof data61.ignoreDaemonSets !== "boolean"){
-const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data62.gracePeriod !== undefined){
+let data64 = data62.gracePeriod;
+if(typeof data64 === "string"){
+if(func2(data64) > 32){
+const err186 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2228,10 +2231,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-if(data61.deleteLocalData !== undefined){
-if(typeof data61.deleteLocalData !== "boolean"){
-const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!pattern8.test(data64)){
+const err187 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2241,9 +2242,8 @@ vErrors.push(err187);
 errors++;
 }
 }
-if(data61.force !== undefined){
-if(typeof data61.force !== "boolean"){
-const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/force",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err188 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/gracePeriod/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2253,9 +2253,9 @@ vErrors.push(err188);
 errors++;
 }
 }
-}
-else {
-const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data62.ignoreDaemonSets !== undefined){
+if(typeof data62.ignoreDaemonSets !== "boolean"){
+const err189 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/ignoreDaemonSets",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/ignoreDaemonSets/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2265,11 +2265,9 @@ vErrors.push(err189);
 errors++;
 }
 }
-if(data22.custom !== undefined){
-let data67 = data22.custom;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.actionType === undefined){
-const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(data62.deleteLocalData !== undefined){
+if(typeof data62.deleteLocalData !== "boolean"){
+const err190 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/deleteLocalData",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/deleteLocalData/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2278,9 +2276,10 @@ vErrors.push(err190);
 }
 errors++;
 }
-for(const key19 in data67){
-if(!((key19 === "actionType") || (key19 === "config"))){
-const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+if(data62.force !== undefined){
+if(typeof data62.force !== "boolean"){
+const err191 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode/force",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2290,11 +2289,9 @@ vErrors.push(err191);
 errors++;
 }
 }
-if(data67.actionType !== undefined){
-let data68 = data67.actionType;
-if(typeof data68 === "string"){
-if(func2(data68) > 128){
-const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err192 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/drainNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/drainNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2303,8 +2300,12 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(func2(data68) < 1){
-const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data23.custom !== undefined){
+let data68 = data23.custom;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.actionType === undefined){
+const err193 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2313,9 +2314,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-else {
-const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key19 in data68){
+if(!((key19 === "actionType") || (key19 === "config"))){
+const err194 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2325,11 +2326,11 @@ vErrors.push(err194);
 errors++;
 }
 }
-if(data67.config !== undefined){
-let data69 = data67.config;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(Object.keys(data69).length > 64){
-const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data68.actionType !== undefined){
+let data69 = data68.actionType;
+if(typeof data69 === "string"){
+if(func2(data69) > 128){
+const err195 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2338,11 +2339,8 @@ vErrors.push(err195);
 }
 errors++;
 }
-for(const key20 in data69){
-let data70 = data69[key20];
-if(typeof data70 === "string"){
-if(func2(data70) > 4096){
-const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data69) < 1){
+const err196 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2353,7 +2351,7 @@ errors++;
 }
 }
 else {
-const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err197 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2363,9 +2361,11 @@ vErrors.push(err197);
 errors++;
 }
 }
-}
-else {
-const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data68.config !== undefined){
+let data70 = data68.config;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(Object.keys(data70).length > 64){
+const err198 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2374,10 +2374,11 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-}
-else {
-const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key20 in data70){
+let data71 = data70[key20];
+if(typeof data71 === "string"){
+if(func2(data71) > 4096){
+const err199 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2387,9 +2388,8 @@ vErrors.push(err199);
 errors++;
 }
 }
-}
 else {
-const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err200 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2399,9 +2399,9 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data17.criticalStep !== undefined){
-if(typeof data17.criticalStep !== "boolean"){
-const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err201 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2411,10 +2411,9 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data17.maxRetries !== undefined){
-let data72 = data17.maxRetries;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err202 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2423,9 +2422,10 @@ vErrors.push(err202);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 10 || isNaN(data72)){
-const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+}
+else {
+const err203 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2434,8 +2434,10 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data72 < 0 || isNaN(data72)){
-const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data18.criticalStep !== undefined){
+if(typeof data18.criticalStep !== "boolean"){
+const err204 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/criticalStep",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/criticalStep/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2445,12 +2447,10 @@ vErrors.push(err204);
 errors++;
 }
 }
-}
-if(data17.timeout !== undefined){
-let data73 = data17.timeout;
-if(typeof data73 === "string"){
-if(func2(data73) > 32){
-const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data18.maxRetries !== undefined){
+let data73 = data18.maxRetries;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err205 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2459,8 +2459,9 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(!pattern7.test(data73)){
-const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 10 || isNaN(data73)){
+const err206 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2469,9 +2470,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-}
-else {
-const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data73 < 0 || isNaN(data73)){
+const err207 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/maxRetries",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2481,11 +2481,12 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data17.dependsOn !== undefined){
-let data74 = data17.dependsOn;
-if(Array.isArray(data74)){
-if(data74.length > 32){
-const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+if(data18.timeout !== undefined){
+let data74 = data18.timeout;
+if(typeof data74 === "string"){
+if(func2(data74) > 32){
+const err208 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2494,11 +2495,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-const len2 = data74.length;
-for(let i2=0; i2<len2; i2++){
-let data75 = data74[i2];
-if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern8.test(data74)){
+const err209 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2507,9 +2505,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 > 10000 || isNaN(data75)){
-const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+else {
+const err210 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2518,8 +2516,12 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(data75 < 1 || isNaN(data75)){
-const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data18.dependsOn !== undefined){
+let data75 = data18.dependsOn;
+if(Array.isArray(data75)){
+if(data75.length > 32){
+const err211 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2528,11 +2530,11 @@ vErrors.push(err211);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len2 = data75.length;
+for(let i2=0; i2<len2; i2++){
+let data76 = data75[i2];
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err212 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2541,12 +2543,9 @@ vErrors.push(err212);
 }
 errors++;
 }
-}
-if(data17.rollbackSpec !== undefined){
-let data76 = data17.rollbackSpec;
-if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
-if(data76.action === undefined){
-const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 10000 || isNaN(data76)){
+const err213 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2555,8 +2554,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(data76.parameters === undefined){
-const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
+if(data76 < 1 || isNaN(data76)){
+const err214 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn/" + i2,schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2565,9 +2564,11 @@ vErrors.push(err214);
 }
 errors++;
 }
-for(const key21 in data76){
-if(!(((key21 === "action") || (key21 === "parameters")) || (key21 === "timeout"))){
-const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err215 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/dependsOn",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/dependsOn/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2577,10 +2578,11 @@ vErrors.push(err215);
 errors++;
 }
 }
-if(data76.action !== undefined){
-let data77 = data76.action;
-if(typeof data77 !== "string"){
-const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.rollbackSpec !== undefined){
+let data77 = data18.rollbackSpec;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.action === undefined){
+const err216 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2589,8 +2591,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(!(((((data77 === "restore-previous-deployment") || (data77 === "scale-to-previous")) || (data77 === "restore-previous-config")) || (data77 === "uncordon-node")) || (data77 === "custom"))){
-const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(data77.parameters === undefined){
+const err217 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2599,12 +2601,9 @@ vErrors.push(err217);
 }
 errors++;
 }
-}
-if(data76.parameters !== undefined){
-let data78 = data76.parameters;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-if(Object.keys(data78).length > 1){
-const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
+for(const key21 in data77){
+if(!(((key21 === "action") || (key21 === "parameters")) || (key21 === "timeout"))){
+const err218 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2613,8 +2612,11 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(Object.keys(data78).length < 1){
-const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+}
+if(data77.action !== undefined){
+let data78 = data77.action;
+if(typeof data78 !== "string"){
+const err219 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2623,9 +2625,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-for(const key22 in data78){
-if(!(((((key22 === "restorePreviousDeployment") || (key22 === "scaleToPrevious")) || (key22 === "restorePreviousConfig")) || (key22 === "uncordonNode")) || (key22 === "custom"))){
-const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(!(((((data78 === "restore-previous-deployment") || (data78 === "scale-to-previous")) || (data78 === "restore-previous-config")) || (data78 === "uncordon-node")) || (data78 === "custom"))){
+const err220 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/action",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/action/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2635,11 +2636,11 @@ vErrors.push(err220);
 errors++;
 }
 }
-if(data78.restorePreviousDeployment !== undefined){
-let data79 = data78.restorePreviousDeployment;
+if(data77.parameters !== undefined){
+let data79 = data77.parameters;
 if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-if(data79.namespace === undefined){
-const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if(Object.keys(data79).length > 1){
+const err221 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2648,8 +2649,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(data79.deployment === undefined){
-const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(Object.keys(data79).length < 1){
+const err222 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2658,9 +2659,9 @@ vErrors.push(err222);
 }
 errors++;
 }
-for(const key23 in data79){
-if(!(((key23 === "namespace") || (key23 === "deployment")) || (key23 === "revision"))){
-const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+for(const key22 in data79){
+if(!(((((key22 === "restorePreviousDeployment") || (key22 === "scaleToPrevious")) || (key22 === "restorePreviousConfig")) || (key22 === "uncordonNode")) || (key22 === "custom"))){
+const err223 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2670,11 +2671,11 @@ vErrors.push(err223);
 errors++;
 }
 }
-if(data79.namespace !== undefined){
-let data80 = data79.namespace;
-if(typeof data80 === "string"){
-if(func2(data80) > 63){
-const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data79.restorePreviousDeployment !== undefined){
+let data80 = data79.restorePreviousDeployment;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+if(data80.namespace === undefined){
+const err224 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2683,8 +2684,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(!pattern0.test(data80)){
-const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data80.deployment === undefined){
+const err225 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2693,9 +2694,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-else {
-const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key23 in data80){
+if(!(((key23 === "namespace") || (key23 === "deployment")) || (key23 === "revision"))){
+const err226 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2705,11 +2706,11 @@ vErrors.push(err226);
 errors++;
 }
 }
-if(data79.deployment !== undefined){
-let data81 = data79.deployment;
+if(data80.namespace !== undefined){
+let data81 = data80.namespace;
 if(typeof data81 === "string"){
-if(func2(data81) > 253){
-const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data81) > 63){
+const err227 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2718,8 +2719,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(!pattern1.test(data81)){
-const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data81)){
+const err228 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2730,7 +2731,7 @@ errors++;
 }
 }
 else {
-const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err229 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2740,10 +2741,11 @@ vErrors.push(err229);
 errors++;
 }
 }
-if(data79.revision !== undefined){
-let data82 = data79.revision;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data80.deployment !== undefined){
+let data82 = data80.deployment;
+if(typeof data82 === "string"){
+if(func2(data82) > 253){
+const err230 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2752,9 +2754,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 1000000 || isNaN(data82)){
-const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+if(!pattern1.test(data82)){
+const err231 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2763,8 +2764,9 @@ vErrors.push(err231);
 }
 errors++;
 }
-if(data82 < 0 || isNaN(data82)){
-const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err232 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2774,10 +2776,10 @@ vErrors.push(err232);
 errors++;
 }
 }
-}
-}
-else {
-const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data80.revision !== undefined){
+let data83 = data80.revision;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err233 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2786,12 +2788,9 @@ vErrors.push(err233);
 }
 errors++;
 }
-}
-if(data78.scaleToPrevious !== undefined){
-let data83 = data78.scaleToPrevious;
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-if(data83.namespace === undefined){
-const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 1000000 || isNaN(data83)){
+const err234 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2800,8 +2799,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-if(data83.deployment === undefined){
-const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
+if(data83 < 0 || isNaN(data83)){
+const err235 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment/revision",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/properties/revision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2810,9 +2809,11 @@ vErrors.push(err235);
 }
 errors++;
 }
-for(const key24 in data83){
-if(!(((key24 === "namespace") || (key24 === "deployment")) || (key24 === "previousReplicas"))){
-const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err236 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousDeployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousDeployment/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2822,11 +2823,11 @@ vErrors.push(err236);
 errors++;
 }
 }
-if(data83.namespace !== undefined){
-let data84 = data83.namespace;
-if(typeof data84 === "string"){
-if(func2(data84) > 63){
-const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data79.scaleToPrevious !== undefined){
+let data84 = data79.scaleToPrevious;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.namespace === undefined){
+const err237 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2835,8 +2836,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(!pattern0.test(data84)){
-const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data84.deployment === undefined){
+const err238 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/required",keyword:"required",params:{missingProperty: "deployment"},message:"must have required property '"+"deployment"+"'"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2845,9 +2846,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-}
-else {
-const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key24 in data84){
+if(!(((key24 === "namespace") || (key24 === "deployment")) || (key24 === "previousReplicas"))){
+const err239 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2857,11 +2858,11 @@ vErrors.push(err239);
 errors++;
 }
 }
-if(data83.deployment !== undefined){
-let data85 = data83.deployment;
+if(data84.namespace !== undefined){
+let data85 = data84.namespace;
 if(typeof data85 === "string"){
-if(func2(data85) > 253){
-const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data85) > 63){
+const err240 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2870,8 +2871,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(!pattern1.test(data85)){
-const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data85)){
+const err241 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2882,7 +2883,7 @@ errors++;
 }
 }
 else {
-const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err242 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2892,10 +2893,11 @@ vErrors.push(err242);
 errors++;
 }
 }
-if(data83.previousReplicas !== undefined){
-let data86 = data83.previousReplicas;
-if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
-const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data84.deployment !== undefined){
+let data86 = data84.deployment;
+if(typeof data86 === "string"){
+if(func2(data86) > 253){
+const err243 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2904,9 +2906,8 @@ vErrors.push(err243);
 }
 errors++;
 }
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 10000 || isNaN(data86)){
-const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+if(!pattern1.test(data86)){
+const err244 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2915,8 +2916,9 @@ vErrors.push(err244);
 }
 errors++;
 }
-if(data86 < 0 || isNaN(data86)){
-const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err245 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/deployment",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/deployment/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2926,10 +2928,10 @@ vErrors.push(err245);
 errors++;
 }
 }
-}
-}
-else {
-const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data84.previousReplicas !== undefined){
+let data87 = data84.previousReplicas;
+if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
+const err246 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2938,12 +2940,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-if(data78.restorePreviousConfig !== undefined){
-let data87 = data78.restorePreviousConfig;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-if(data87.namespace === undefined){
-const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 > 10000 || isNaN(data87)){
+const err247 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2952,8 +2951,8 @@ vErrors.push(err247);
 }
 errors++;
 }
-if(data87.name === undefined){
-const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data87 < 0 || isNaN(data87)){
+const err248 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious/previousReplicas",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/properties/previousReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2962,8 +2961,11 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(data87.type === undefined){
-const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+}
+}
+else {
+const err249 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/scaleToPrevious",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/scaleToPrevious/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2972,9 +2974,12 @@ vErrors.push(err249);
 }
 errors++;
 }
-for(const key25 in data87){
-if(!((((key25 === "namespace") || (key25 === "name")) || (key25 === "type")) || (key25 === "snapshot"))){
-const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+}
+if(data79.restorePreviousConfig !== undefined){
+let data88 = data79.restorePreviousConfig;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+if(data88.namespace === undefined){
+const err250 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "namespace"},message:"must have required property '"+"namespace"+"'"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2983,12 +2988,8 @@ vErrors.push(err250);
 }
 errors++;
 }
-}
-if(data87.namespace !== undefined){
-let data88 = data87.namespace;
-if(typeof data88 === "string"){
-if(func2(data88) > 63){
-const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data88.name === undefined){
+const err251 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -2997,8 +2998,8 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(!pattern0.test(data88)){
-const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
+if(data88.type === undefined){
+const err252 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3007,9 +3008,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-}
-else {
-const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key25 in data88){
+if(!((((key25 === "namespace") || (key25 === "name")) || (key25 === "type")) || (key25 === "snapshot"))){
+const err253 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3019,11 +3020,11 @@ vErrors.push(err253);
 errors++;
 }
 }
-if(data87.name !== undefined){
-let data89 = data87.name;
+if(data88.namespace !== undefined){
+let data89 = data88.namespace;
 if(typeof data89 === "string"){
-if(func2(data89) > 253){
-const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data89) > 63){
+const err254 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3032,8 +3033,8 @@ vErrors.push(err254);
 }
 errors++;
 }
-if(!pattern1.test(data89)){
-const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+if(!pattern0.test(data89)){
+const err255 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3044,7 +3045,7 @@ errors++;
 }
 }
 else {
-const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err256 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/namespace",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3054,10 +3055,11 @@ vErrors.push(err256);
 errors++;
 }
 }
-if(data87.type !== undefined){
-let data90 = data87.type;
-if(typeof data90 !== "string"){
-const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data88.name !== undefined){
+let data90 = data88.name;
+if(typeof data90 === "string"){
+if(func2(data90) > 253){
+const err257 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3066,8 +3068,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(!((data90 === "ConfigMap") || (data90 === "Secret"))){
-const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(!pattern1.test(data90)){
+const err258 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3077,11 +3079,8 @@ vErrors.push(err258);
 errors++;
 }
 }
-if(data87.snapshot !== undefined){
-let data91 = data87.snapshot;
-if(typeof data91 === "string"){
-if(func2(data91) > 256){
-const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+else {
+const err259 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/name",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3091,8 +3090,10 @@ vErrors.push(err259);
 errors++;
 }
 }
-else {
-const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data88.type !== undefined){
+let data91 = data88.type;
+if(typeof data91 !== "string"){
+const err260 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3101,10 +3102,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-}
-}
-else {
-const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!((data91 === "ConfigMap") || (data91 === "Secret"))){
+const err261 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/type",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.steps.items.properties.rollbackSpec.properties.parameters.properties.restorePreviousConfig.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3114,11 +3113,11 @@ vErrors.push(err261);
 errors++;
 }
 }
-if(data78.uncordonNode !== undefined){
-let data92 = data78.uncordonNode;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-if(data92.nodeName === undefined){
-const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
+if(data88.snapshot !== undefined){
+let data92 = data88.snapshot;
+if(typeof data92 === "string"){
+if(func2(data92) > 256){
+const err262 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3127,9 +3126,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-for(const key26 in data92){
-if(!(key26 === "nodeName")){
-const err263 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
+}
+else {
+const err263 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig/snapshot",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3139,11 +3138,9 @@ vErrors.push(err263);
 errors++;
 }
 }
-if(data92.nodeName !== undefined){
-let data93 = data92.nodeName;
-if(typeof data93 === "string"){
-if(func2(data93) > 253){
-const err264 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err264 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/restorePreviousConfig",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/restorePreviousConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3152,8 +3149,12 @@ vErrors.push(err264);
 }
 errors++;
 }
-if(!pattern1.test(data93)){
-const err265 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data79.uncordonNode !== undefined){
+let data93 = data79.uncordonNode;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+if(data93.nodeName === undefined){
+const err265 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/required",keyword:"required",params:{missingProperty: "nodeName"},message:"must have required property '"+"nodeName"+"'"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3162,9 +3163,9 @@ vErrors.push(err265);
 }
 errors++;
 }
-}
-else {
-const err266 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key26 in data93){
+if(!(key26 === "nodeName")){
+const err266 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3174,9 +3175,11 @@ vErrors.push(err266);
 errors++;
 }
 }
-}
-else {
-const err267 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data93.nodeName !== undefined){
+let data94 = data93.nodeName;
+if(typeof data94 === "string"){
+if(func2(data94) > 253){
+const err267 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3185,12 +3188,8 @@ vErrors.push(err267);
 }
 errors++;
 }
-}
-if(data78.custom !== undefined){
-let data94 = data78.custom;
-if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
-if(data94.actionType === undefined){
-const err268 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
+if(!pattern1.test(data94)){
+const err268 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3199,9 +3198,9 @@ vErrors.push(err268);
 }
 errors++;
 }
-for(const key27 in data94){
-if(!((key27 === "actionType") || (key27 === "config"))){
-const err269 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+}
+else {
+const err269 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode/nodeName",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3211,11 +3210,9 @@ vErrors.push(err269);
 errors++;
 }
 }
-if(data94.actionType !== undefined){
-let data95 = data94.actionType;
-if(typeof data95 === "string"){
-if(func2(data95) > 128){
-const err270 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err270 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/uncordonNode",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/uncordonNode/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3224,8 +3221,12 @@ vErrors.push(err270);
 }
 errors++;
 }
-if(func2(data95) < 1){
-const err271 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data79.custom !== undefined){
+let data95 = data79.custom;
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+if(data95.actionType === undefined){
+const err271 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/required",keyword:"required",params:{missingProperty: "actionType"},message:"must have required property '"+"actionType"+"'"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3234,9 +3235,9 @@ vErrors.push(err271);
 }
 errors++;
 }
-}
-else {
-const err272 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key27 in data95){
+if(!((key27 === "actionType") || (key27 === "config"))){
+const err272 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3246,11 +3247,11 @@ vErrors.push(err272);
 errors++;
 }
 }
-if(data94.config !== undefined){
-let data96 = data94.config;
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-if(Object.keys(data96).length > 64){
-const err273 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data95.actionType !== undefined){
+let data96 = data95.actionType;
+if(typeof data96 === "string"){
+if(func2(data96) > 128){
+const err273 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3259,11 +3260,8 @@ vErrors.push(err273);
 }
 errors++;
 }
-for(const key28 in data96){
-let data97 = data96[key28];
-if(typeof data97 === "string"){
-if(func2(data97) > 4096){
-const err274 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data96) < 1){
+const err274 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3274,7 +3272,7 @@ errors++;
 }
 }
 else {
-const err275 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err275 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/actionType",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3284,9 +3282,11 @@ vErrors.push(err275);
 errors++;
 }
 }
-}
-else {
-const err276 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data95.config !== undefined){
+let data97 = data95.config;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(Object.keys(data97).length > 64){
+const err276 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3295,10 +3295,11 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-}
-else {
-const err277 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key28 in data97){
+let data98 = data97[key28];
+if(typeof data98 === "string"){
+if(func2(data98) > 4096){
+const err277 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3308,9 +3309,8 @@ vErrors.push(err277);
 errors++;
 }
 }
-}
 else {
-const err278 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err278 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3320,11 +3320,9 @@ vErrors.push(err278);
 errors++;
 }
 }
-if(data76.timeout !== undefined){
-let data98 = data76.timeout;
-if(typeof data98 === "string"){
-if(func2(data98) > 32){
-const err279 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err279 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom/config",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3333,8 +3331,10 @@ vErrors.push(err279);
 }
 errors++;
 }
-if(!pattern7.test(data98)){
-const err280 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+}
+else {
+const err280 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters/custom",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/properties/custom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3344,8 +3344,9 @@ vErrors.push(err280);
 errors++;
 }
 }
+}
 else {
-const err281 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err281 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/parameters",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3355,9 +3356,11 @@ vErrors.push(err281);
 errors++;
 }
 }
-}
-else {
-const err282 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.timeout !== undefined){
+let data99 = data77.timeout;
+if(typeof data99 === "string"){
+if(func2(data99) > 32){
+const err282 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3366,10 +3369,8 @@ vErrors.push(err282);
 }
 errors++;
 }
-}
-}
-else {
-const err283 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern8.test(data99)){
+const err283 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3379,9 +3380,8 @@ vErrors.push(err283);
 errors++;
 }
 }
-}
 else {
-const err284 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err284 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec/timeout",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3391,11 +3391,9 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data13.dependencies !== undefined){
-let data99 = data13.dependencies;
-if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
-if(Object.keys(data99).length > 200){
-const err285 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
+}
+else {
+const err285 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0+"/rollbackSpec",schemaPath:"#/properties/workflowDefinition/properties/steps/items/properties/rollbackSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3404,11 +3402,10 @@ vErrors.push(err285);
 }
 errors++;
 }
-for(const key29 in data99){
-let data100 = data99[key29];
-if(Array.isArray(data100)){
-if(data100.length > 32){
-const err286 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+}
+else {
+const err286 = {instancePath:instancePath+"/workflowDefinition/steps/" + i0,schemaPath:"#/properties/workflowDefinition/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3417,12 +3414,10 @@ vErrors.push(err286);
 }
 errors++;
 }
-const len3 = data100.length;
-for(let i3=0; i3<len3; i3++){
-let data101 = data100[i3];
-if(typeof data101 === "string"){
-if(func2(data101) > 128){
-const err287 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+}
+else {
+const err287 = {instancePath:instancePath+"/workflowDefinition/steps",schemaPath:"#/properties/workflowDefinition/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3432,8 +3427,11 @@ vErrors.push(err287);
 errors++;
 }
 }
-else {
-const err288 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data14.dependencies !== undefined){
+let data100 = data14.dependencies;
+if(data100 && typeof data100 == "object" && !Array.isArray(data100)){
+if(Object.keys(data100).length > 200){
+const err288 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3442,10 +3440,11 @@ vErrors.push(err288);
 }
 errors++;
 }
-}
-}
-else {
-const err289 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key29 in data100){
+let data101 = data100[key29];
+if(Array.isArray(data101)){
+if(data101.length > 32){
+const err289 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3454,10 +3453,12 @@ vErrors.push(err289);
 }
 errors++;
 }
-}
-}
-else {
-const err290 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len3 = data101.length;
+for(let i3=0; i3<len3; i3++){
+let data102 = data101[i3];
+if(typeof data102 === "string"){
+if(func2(data102) > 128){
+const err290 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3467,12 +3468,8 @@ vErrors.push(err290);
 errors++;
 }
 }
-if(data13.aiRecommendations !== undefined){
-let data102 = data13.aiRecommendations;
-if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-for(const key30 in data102){
-if(!(func14.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key30))){
-const err291 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
+else {
+const err291 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3482,11 +3479,9 @@ vErrors.push(err291);
 errors++;
 }
 }
-if(data102.overallConfidence !== undefined){
-let data103 = data102.overallConfidence;
-if((typeof data103 == "number") && (isFinite(data103))){
-if(data103 > 1 || isNaN(data103)){
-const err292 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+}
+else {
+const err292 = {instancePath:instancePath+"/workflowDefinition/dependencies/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/dependencies/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3495,8 +3490,10 @@ vErrors.push(err292);
 }
 errors++;
 }
-if(data103 < 0 || isNaN(data103)){
-const err293 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err293 = {instancePath:instancePath+"/workflowDefinition/dependencies",schemaPath:"#/properties/workflowDefinition/properties/dependencies/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3506,8 +3503,12 @@ vErrors.push(err293);
 errors++;
 }
 }
-else {
-const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data14.aiRecommendations !== undefined){
+let data103 = data14.aiRecommendations;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+for(const key30 in data103){
+if(!(func15.call(schema11.properties.workflowDefinition.properties.aiRecommendations.properties, key30))){
+const err294 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3517,10 +3518,11 @@ vErrors.push(err294);
 errors++;
 }
 }
-if(data102.recommendationSource !== undefined){
-let data104 = data102.recommendationSource;
-if(typeof data104 !== "string"){
-const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data103.overallConfidence !== undefined){
+let data104 = data103.overallConfidence;
+if((typeof data104 == "number") && (isFinite(data104))){
+if(data104 > 1 || isNaN(data104)){
+const err295 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3529,8 +3531,8 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(!((data104 === "holmesgpt") || (data104 === "history-based"))){
-const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
+if(data104 < 0 || isNaN(data104)){
+const err296 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3540,9 +3542,8 @@ vErrors.push(err296);
 errors++;
 }
 }
-if(data102.generatedAt !== undefined){
-if(!(typeof data102.generatedAt === "string")){
-const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err297 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/overallConfidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/overallConfidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3552,11 +3553,10 @@ vErrors.push(err297);
 errors++;
 }
 }
-if(data102.stepOptimizations !== undefined){
-let data106 = data102.stepOptimizations;
-if(Array.isArray(data106)){
-if(data106.length > 200){
-const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
+if(data103.recommendationSource !== undefined){
+let data105 = data103.recommendationSource;
+if(typeof data105 !== "string"){
+const err298 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3565,12 +3565,8 @@ vErrors.push(err298);
 }
 errors++;
 }
-const len4 = data106.length;
-for(let i4=0; i4<len4; i4++){
-let data107 = data106[i4];
-if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
-if(data107.stepNumber === undefined){
-const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
+if(!((data105 === "holmesgpt") || (data105 === "history-based"))){
+const err299 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/recommendationSource",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/recommendationSource/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.recommendationSource.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3579,9 +3575,10 @@ vErrors.push(err299);
 }
 errors++;
 }
-for(const key31 in data107){
-if(!(((((key31 === "stepNumber") || (key31 === "recommendation")) || (key31 === "confidence")) || (key31 === "impactLevel")) || (key31 === "parameterChanges"))){
-const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
+}
+if(data103.generatedAt !== undefined){
+if(!(typeof data103.generatedAt === "string")){
+const err300 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/generatedAt",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/generatedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3591,10 +3588,11 @@ vErrors.push(err300);
 errors++;
 }
 }
-if(data107.stepNumber !== undefined){
-let data108 = data107.stepNumber;
-if(!(((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108))) && (isFinite(data108)))){
-const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data103.stepOptimizations !== undefined){
+let data107 = data103.stepOptimizations;
+if(Array.isArray(data107)){
+if(data107.length > 200){
+const err301 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/maxItems",keyword:"maxItems",params:{limit: 200},message:"must NOT have more than 200 items"};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3603,9 +3601,12 @@ vErrors.push(err301);
 }
 errors++;
 }
-if((typeof data108 == "number") && (isFinite(data108))){
-if(data108 > 10000 || isNaN(data108)){
-const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+const len4 = data107.length;
+for(let i4=0; i4<len4; i4++){
+let data108 = data107[i4];
+if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
+if(data108.stepNumber === undefined){
+const err302 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/required",keyword:"required",params:{missingProperty: "stepNumber"},message:"must have required property '"+"stepNumber"+"'"};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3614,8 +3615,9 @@ vErrors.push(err302);
 }
 errors++;
 }
-if(data108 < 1 || isNaN(data108)){
-const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key31 in data108){
+if(!(((((key31 === "stepNumber") || (key31 === "recommendation")) || (key31 === "confidence")) || (key31 === "impactLevel")) || (key31 === "parameterChanges"))){
+const err303 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3625,12 +3627,10 @@ vErrors.push(err303);
 errors++;
 }
 }
-}
-if(data107.recommendation !== undefined){
-let data109 = data107.recommendation;
-if(typeof data109 === "string"){
-if(func2(data109) > 2048){
-const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data108.stepNumber !== undefined){
+let data109 = data108.stepNumber;
+if(!(((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109))) && (isFinite(data109)))){
+const err304 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3639,9 +3639,9 @@ vErrors.push(err304);
 }
 errors++;
 }
-}
-else {
-const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data109 == "number") && (isFinite(data109))){
+if(data109 > 10000 || isNaN(data109)){
+const err305 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3650,12 +3650,8 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-if(data107.confidence !== undefined){
-let data110 = data107.confidence;
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 > 1 || isNaN(data110)){
-const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data109 < 1 || isNaN(data109)){
+const err306 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3664,8 +3660,13 @@ vErrors.push(err306);
 }
 errors++;
 }
-if(data110 < 0 || isNaN(data110)){
-const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data108.recommendation !== undefined){
+let data110 = data108.recommendation;
+if(typeof data110 === "string"){
+if(func2(data110) > 2048){
+const err307 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3676,7 +3677,7 @@ errors++;
 }
 }
 else {
-const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err308 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/recommendation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/recommendation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3686,10 +3687,11 @@ vErrors.push(err308);
 errors++;
 }
 }
-if(data107.impactLevel !== undefined){
-let data111 = data107.impactLevel;
-if(typeof data111 !== "string"){
-const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data108.confidence !== undefined){
+let data111 = data108.confidence;
+if((typeof data111 == "number") && (isFinite(data111))){
+if(data111 > 1 || isNaN(data111)){
+const err309 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3698,8 +3700,8 @@ vErrors.push(err309);
 }
 errors++;
 }
-if(!(((data111 === "low") || (data111 === "medium")) || (data111 === "high"))){
-const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
+if(data111 < 0 || isNaN(data111)){
+const err310 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3709,12 +3711,8 @@ vErrors.push(err310);
 errors++;
 }
 }
-if(data107.parameterChanges !== undefined){
-let data112 = data107.parameterChanges;
-if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
-for(const key32 in data112){
-if(!((key32 === "suggestedParameters") || (key32 === "reason"))){
-const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
+else {
+const err311 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3724,11 +3722,10 @@ vErrors.push(err311);
 errors++;
 }
 }
-if(data112.suggestedParameters !== undefined){
-let data113 = data112.suggestedParameters;
-if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
-if(Object.keys(data113).length > 64){
-const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if(data108.impactLevel !== undefined){
+let data112 = data108.impactLevel;
+if(typeof data112 !== "string"){
+const err312 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3737,11 +3734,8 @@ vErrors.push(err312);
 }
 errors++;
 }
-for(const key33 in data113){
-let data114 = data113[key33];
-if(typeof data114 === "string"){
-if(func2(data114) > 256){
-const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(!(((data112 === "low") || (data112 === "medium")) || (data112 === "high"))){
+const err313 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/impactLevel",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/impactLevel/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.stepOptimizations.items.properties.impactLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3751,8 +3745,12 @@ vErrors.push(err313);
 errors++;
 }
 }
-else {
-const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data108.parameterChanges !== undefined){
+let data113 = data108.parameterChanges;
+if(data113 && typeof data113 == "object" && !Array.isArray(data113)){
+for(const key32 in data113){
+if(!((key32 === "suggestedParameters") || (key32 === "reason"))){
+const err314 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3762,9 +3760,11 @@ vErrors.push(err314);
 errors++;
 }
 }
-}
-else {
-const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data113.suggestedParameters !== undefined){
+let data114 = data113.suggestedParameters;
+if(data114 && typeof data114 == "object" && !Array.isArray(data114)){
+if(Object.keys(data114).length > 64){
+const err315 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3773,12 +3773,11 @@ vErrors.push(err315);
 }
 errors++;
 }
-}
-if(data112.reason !== undefined){
-let data115 = data112.reason;
+for(const key33 in data114){
+let data115 = data114[key33];
 if(typeof data115 === "string"){
-if(func2(data115) > 2048){
-const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(func2(data115) > 256){
+const err316 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3789,7 +3788,7 @@ errors++;
 }
 }
 else {
-const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err317 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3801,7 +3800,7 @@ errors++;
 }
 }
 else {
-const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err318 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/suggestedParameters",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/suggestedParameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3811,9 +3810,11 @@ vErrors.push(err318);
 errors++;
 }
 }
-}
-else {
-const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data113.reason !== undefined){
+let data116 = data113.reason;
+if(typeof data116 === "string"){
+if(func2(data116) > 2048){
+const err319 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3823,9 +3824,8 @@ vErrors.push(err319);
 errors++;
 }
 }
-}
 else {
-const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err320 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges/reason",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3835,11 +3835,9 @@ vErrors.push(err320);
 errors++;
 }
 }
-if(data102.parallelExecutionSuggestions !== undefined){
-let data116 = data102.parallelExecutionSuggestions;
-if(Array.isArray(data116)){
-if(data116.length > 32){
-const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+}
+else {
+const err321 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4+"/parameterChanges",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/properties/parameterChanges/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3848,12 +3846,10 @@ vErrors.push(err321);
 }
 errors++;
 }
-const len5 = data116.length;
-for(let i5=0; i5<len5; i5++){
-let data117 = data116[i5];
-if(data117 && typeof data117 == "object" && !Array.isArray(data117)){
-if(data117.stepNumbers === undefined){
-const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
+}
+}
+else {
+const err322 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations/" + i4,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3862,9 +3858,10 @@ vErrors.push(err322);
 }
 errors++;
 }
-for(const key34 in data117){
-if(!(((key34 === "groupName") || (key34 === "stepNumbers")) || (key34 === "confidence"))){
-const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
+}
+}
+else {
+const err323 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/stepOptimizations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/stepOptimizations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3874,11 +3871,11 @@ vErrors.push(err323);
 errors++;
 }
 }
-if(data117.groupName !== undefined){
-let data118 = data117.groupName;
-if(typeof data118 === "string"){
-if(func2(data118) > 128){
-const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data103.parallelExecutionSuggestions !== undefined){
+let data117 = data103.parallelExecutionSuggestions;
+if(Array.isArray(data117)){
+if(data117.length > 32){
+const err324 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3887,9 +3884,12 @@ vErrors.push(err324);
 }
 errors++;
 }
-}
-else {
-const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len5 = data117.length;
+for(let i5=0; i5<len5; i5++){
+let data118 = data117[i5];
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+if(data118.stepNumbers === undefined){
+const err325 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/required",keyword:"required",params:{missingProperty: "stepNumbers"},message:"must have required property '"+"stepNumbers"+"'"};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3898,12 +3898,9 @@ vErrors.push(err325);
 }
 errors++;
 }
-}
-if(data117.stepNumbers !== undefined){
-let data119 = data117.stepNumbers;
-if(Array.isArray(data119)){
-if(data119.length > 32){
-const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+for(const key34 in data118){
+if(!(((key34 === "groupName") || (key34 === "stepNumbers")) || (key34 === "confidence"))){
+const err326 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3912,11 +3909,12 @@ vErrors.push(err326);
 }
 errors++;
 }
-const len6 = data119.length;
-for(let i6=0; i6<len6; i6++){
-let data120 = data119[i6];
-if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data118.groupName !== undefined){
+let data119 = data118.groupName;
+if(typeof data119 === "string"){
+if(func2(data119) > 128){
+const err327 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3925,9 +3923,9 @@ vErrors.push(err327);
 }
 errors++;
 }
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 > 10000 || isNaN(data120)){
-const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+else {
+const err328 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/groupName",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/groupName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3936,8 +3934,12 @@ vErrors.push(err328);
 }
 errors++;
 }
-if(data120 < 1 || isNaN(data120)){
-const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data118.stepNumbers !== undefined){
+let data120 = data118.stepNumbers;
+if(Array.isArray(data120)){
+if(data120.length > 32){
+const err329 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3946,11 +3948,11 @@ vErrors.push(err329);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len6 = data120.length;
+for(let i6=0; i6<len6; i6++){
+let data121 = data120[i6];
+if(!(((typeof data121 == "number") && (!(data121 % 1) && !isNaN(data121))) && (isFinite(data121)))){
+const err330 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3959,12 +3961,9 @@ vErrors.push(err330);
 }
 errors++;
 }
-}
-if(data117.confidence !== undefined){
-let data121 = data117.confidence;
 if((typeof data121 == "number") && (isFinite(data121))){
-if(data121 > 1 || isNaN(data121)){
-const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(data121 > 10000 || isNaN(data121)){
+const err331 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3973,8 +3972,8 @@ vErrors.push(err331);
 }
 errors++;
 }
-if(data121 < 0 || isNaN(data121)){
-const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data121 < 1 || isNaN(data121)){
+const err332 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers/" + i6,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3984,8 +3983,10 @@ vErrors.push(err332);
 errors++;
 }
 }
+}
+}
 else {
-const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err333 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/stepNumbers",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/stepNumbers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3995,9 +3996,11 @@ vErrors.push(err333);
 errors++;
 }
 }
-}
-else {
-const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data118.confidence !== undefined){
+let data122 = data118.confidence;
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 > 1 || isNaN(data122)){
+const err334 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4006,10 +4009,8 @@ vErrors.push(err334);
 }
 errors++;
 }
-}
-}
-else {
-const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data122 < 0 || isNaN(data122)){
+const err335 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4019,11 +4020,8 @@ vErrors.push(err335);
 errors++;
 }
 }
-if(data102.safetyImprovements !== undefined){
-let data122 = data102.safetyImprovements;
-if(Array.isArray(data122)){
-if(data122.length > 32){
-const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+else {
+const err336 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5+"/confidence",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/properties/confidence/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4032,13 +4030,10 @@ vErrors.push(err336);
 }
 errors++;
 }
-const len7 = data122.length;
-for(let i7=0; i7<len7; i7++){
-let data123 = data122[i7];
-if(data123 && typeof data123 == "object" && !Array.isArray(data123)){
-for(const key35 in data123){
-if(!((((key35 === "description") || (key35 === "stepNumber")) || (key35 === "safetyCheck")) || (key35 === "priority"))){
-const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
+}
+}
+else {
+const err337 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions/" + i5,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4048,11 +4043,9 @@ vErrors.push(err337);
 errors++;
 }
 }
-if(data123.description !== undefined){
-let data124 = data123.description;
-if(typeof data124 === "string"){
-if(func2(data124) > 2048){
-const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+else {
+const err338 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/parallelExecutionSuggestions",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/parallelExecutionSuggestions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4062,8 +4055,11 @@ vErrors.push(err338);
 errors++;
 }
 }
-else {
-const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data103.safetyImprovements !== undefined){
+let data123 = data103.safetyImprovements;
+if(Array.isArray(data123)){
+if(data123.length > 32){
+const err339 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4072,11 +4068,13 @@ vErrors.push(err339);
 }
 errors++;
 }
-}
-if(data123.stepNumber !== undefined){
-let data125 = data123.stepNumber;
-if(!(((typeof data125 == "number") && (!(data125 % 1) && !isNaN(data125))) && (isFinite(data125)))){
-const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const len7 = data123.length;
+for(let i7=0; i7<len7; i7++){
+let data124 = data123[i7];
+if(data124 && typeof data124 == "object" && !Array.isArray(data124)){
+for(const key35 in data124){
+if(!((((key35 === "description") || (key35 === "stepNumber")) || (key35 === "safetyCheck")) || (key35 === "priority"))){
+const err340 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4085,9 +4083,12 @@ vErrors.push(err340);
 }
 errors++;
 }
-if((typeof data125 == "number") && (isFinite(data125))){
-if(data125 > 10000 || isNaN(data125)){
-const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
+}
+if(data124.description !== undefined){
+let data125 = data124.description;
+if(typeof data125 === "string"){
+if(func2(data125) > 2048){
+const err341 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4096,8 +4097,9 @@ vErrors.push(err341);
 }
 errors++;
 }
-if(data125 < 0 || isNaN(data125)){
-const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err342 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/description",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4107,12 +4109,10 @@ vErrors.push(err342);
 errors++;
 }
 }
-}
-if(data123.safetyCheck !== undefined){
-let data126 = data123.safetyCheck;
-if(typeof data126 === "string"){
-if(func2(data126) > 256){
-const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(data124.stepNumber !== undefined){
+let data126 = data124.stepNumber;
+if(!(((typeof data126 == "number") && (!(data126 % 1) && !isNaN(data126))) && (isFinite(data126)))){
+const err343 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4121,9 +4121,9 @@ vErrors.push(err343);
 }
 errors++;
 }
-}
-else {
-const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data126 == "number") && (isFinite(data126))){
+if(data126 > 10000 || isNaN(data126)){
+const err344 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000"};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4132,11 +4132,8 @@ vErrors.push(err344);
 }
 errors++;
 }
-}
-if(data123.priority !== undefined){
-let data127 = data123.priority;
-if(typeof data127 !== "string"){
-const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data126 < 0 || isNaN(data126)){
+const err345 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/stepNumber",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/stepNumber/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4145,8 +4142,13 @@ vErrors.push(err345);
 }
 errors++;
 }
-if(!(((data127 === "low") || (data127 === "medium")) || (data127 === "high"))){
-const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data124.safetyCheck !== undefined){
+let data127 = data124.safetyCheck;
+if(typeof data127 === "string"){
+if(func2(data127) > 256){
+const err346 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4156,9 +4158,8 @@ vErrors.push(err346);
 errors++;
 }
 }
-}
 else {
-const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err347 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/safetyCheck",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/safetyCheck/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4168,9 +4169,10 @@ vErrors.push(err347);
 errors++;
 }
 }
-}
-else {
-const err348 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data124.priority !== undefined){
+let data128 = data124.priority;
+if(typeof data128 !== "string"){
+const err348 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4179,12 +4181,8 @@ vErrors.push(err348);
 }
 errors++;
 }
-}
-if(data102.similarWorkflowSuccessRate !== undefined){
-let data128 = data102.similarWorkflowSuccessRate;
-if((typeof data128 == "number") && (isFinite(data128))){
-if(data128 > 1 || isNaN(data128)){
-const err349 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(!(((data128 === "low") || (data128 === "medium")) || (data128 === "high"))){
+const err349 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7+"/priority",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/properties/priority/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.safetyImprovements.items.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4193,8 +4191,10 @@ vErrors.push(err349);
 }
 errors++;
 }
-if(data128 < 0 || isNaN(data128)){
-const err350 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err350 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements/" + i7,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4204,8 +4204,9 @@ vErrors.push(err350);
 errors++;
 }
 }
+}
 else {
-const err351 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err351 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/safetyImprovements",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/safetyImprovements/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4215,11 +4216,11 @@ vErrors.push(err351);
 errors++;
 }
 }
-if(data102.estimatedDuration !== undefined){
-let data129 = data102.estimatedDuration;
-if(typeof data129 === "string"){
-if(func2(data129) > 32){
-const err352 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(data103.similarWorkflowSuccessRate !== undefined){
+let data129 = data103.similarWorkflowSuccessRate;
+if((typeof data129 == "number") && (isFinite(data129))){
+if(data129 > 1 || isNaN(data129)){
+const err352 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4228,8 +4229,8 @@ vErrors.push(err352);
 }
 errors++;
 }
-if(!pattern7.test(data129)){
-const err353 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(data129 < 0 || isNaN(data129)){
+const err353 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4240,7 +4241,7 @@ errors++;
 }
 }
 else {
-const err354 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err354 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/similarWorkflowSuccessRate",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/similarWorkflowSuccessRate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4250,11 +4251,11 @@ vErrors.push(err354);
 errors++;
 }
 }
-if(data102.riskFactors !== undefined){
-let data130 = data102.riskFactors;
-if(Array.isArray(data130)){
-if(data130.length > 32){
-const err355 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data103.estimatedDuration !== undefined){
+let data130 = data103.estimatedDuration;
+if(typeof data130 === "string"){
+if(func2(data130) > 32){
+const err355 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4263,13 +4264,8 @@ vErrors.push(err355);
 }
 errors++;
 }
-const len8 = data130.length;
-for(let i8=0; i8<len8; i8++){
-let data131 = data130[i8];
-if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
-for(const key36 in data131){
-if(!((((key36 === "factor") || (key36 === "severity")) || (key36 === "probability")) || (key36 === "mitigation"))){
-const err356 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
+if(!pattern8.test(data130)){
+const err356 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4279,11 +4275,8 @@ vErrors.push(err356);
 errors++;
 }
 }
-if(data131.factor !== undefined){
-let data132 = data131.factor;
-if(typeof data132 === "string"){
-if(func2(data132) > 2048){
-const err357 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err357 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/estimatedDuration",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/estimatedDuration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4293,8 +4286,11 @@ vErrors.push(err357);
 errors++;
 }
 }
-else {
-const err358 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data103.riskFactors !== undefined){
+let data131 = data103.riskFactors;
+if(Array.isArray(data131)){
+if(data131.length > 32){
+const err358 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4303,11 +4299,13 @@ vErrors.push(err358);
 }
 errors++;
 }
-}
-if(data131.severity !== undefined){
-let data133 = data131.severity;
-if(typeof data133 !== "string"){
-const err359 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len8 = data131.length;
+for(let i8=0; i8<len8; i8++){
+let data132 = data131[i8];
+if(data132 && typeof data132 == "object" && !Array.isArray(data132)){
+for(const key36 in data132){
+if(!((((key36 === "factor") || (key36 === "severity")) || (key36 === "probability")) || (key36 === "mitigation"))){
+const err359 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4316,8 +4314,12 @@ vErrors.push(err359);
 }
 errors++;
 }
-if(!(((data133 === "low") || (data133 === "medium")) || (data133 === "high"))){
-const err360 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
+}
+if(data132.factor !== undefined){
+let data133 = data132.factor;
+if(typeof data133 === "string"){
+if(func2(data133) > 2048){
+const err360 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4327,11 +4329,8 @@ vErrors.push(err360);
 errors++;
 }
 }
-if(data131.probability !== undefined){
-let data134 = data131.probability;
-if((typeof data134 == "number") && (isFinite(data134))){
-if(data134 > 1 || isNaN(data134)){
-const err361 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+else {
+const err361 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/factor",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/factor/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4340,8 +4339,11 @@ vErrors.push(err361);
 }
 errors++;
 }
-if(data134 < 0 || isNaN(data134)){
-const err362 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data132.severity !== undefined){
+let data134 = data132.severity;
+if(typeof data134 !== "string"){
+const err362 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4350,9 +4352,8 @@ vErrors.push(err362);
 }
 errors++;
 }
-}
-else {
-const err363 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(!(((data134 === "low") || (data134 === "medium")) || (data134 === "high"))){
+const err363 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/severity",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/severity/enum",keyword:"enum",params:{allowedValues: schema11.properties.workflowDefinition.properties.aiRecommendations.properties.riskFactors.items.properties.severity.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4362,11 +4363,11 @@ vErrors.push(err363);
 errors++;
 }
 }
-if(data131.mitigation !== undefined){
-let data135 = data131.mitigation;
-if(typeof data135 === "string"){
-if(func2(data135) > 2048){
-const err364 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data132.probability !== undefined){
+let data135 = data132.probability;
+if((typeof data135 == "number") && (isFinite(data135))){
+if(data135 > 1 || isNaN(data135)){
+const err364 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4375,9 +4376,8 @@ vErrors.push(err364);
 }
 errors++;
 }
-}
-else {
-const err365 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data135 < 0 || isNaN(data135)){
+const err365 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4387,9 +4387,8 @@ vErrors.push(err365);
 errors++;
 }
 }
-}
 else {
-const err366 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err366 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/probability",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/probability/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4399,9 +4398,11 @@ vErrors.push(err366);
 errors++;
 }
 }
-}
-else {
-const err367 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data132.mitigation !== undefined){
+let data136 = data132.mitigation;
+if(typeof data136 === "string"){
+if(func2(data136) > 2048){
+const err367 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4411,9 +4412,8 @@ vErrors.push(err367);
 errors++;
 }
 }
-}
 else {
-const err368 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err368 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8+"/mitigation",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/properties/mitigation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4425,7 +4425,7 @@ errors++;
 }
 }
 else {
-const err369 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err369 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors/" + i8,schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4435,11 +4435,9 @@ vErrors.push(err369);
 errors++;
 }
 }
-if(data.workflowTemplateRef !== undefined){
-let data136 = data.workflowTemplateRef;
-if(data136 && typeof data136 == "object" && !Array.isArray(data136)){
-if(data136.name === undefined){
-const err370 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+else {
+const err370 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations/riskFactors",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/properties/riskFactors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4448,9 +4446,10 @@ vErrors.push(err370);
 }
 errors++;
 }
-for(const key37 in data136){
-if(!((key37 === "name") || (key37 === "version"))){
-const err371 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
+}
+}
+else {
+const err371 = {instancePath:instancePath+"/workflowDefinition/aiRecommendations",schemaPath:"#/properties/workflowDefinition/properties/aiRecommendations/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4460,11 +4459,9 @@ vErrors.push(err371);
 errors++;
 }
 }
-if(data136.name !== undefined){
-let data137 = data136.name;
-if(typeof data137 === "string"){
-if(func2(data137) > 253){
-const err372 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err372 = {instancePath:instancePath+"/workflowDefinition",schemaPath:"#/properties/workflowDefinition/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4473,8 +4470,12 @@ vErrors.push(err372);
 }
 errors++;
 }
-if(!pattern1.test(data137)){
-const err373 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
+}
+if(data.workflowTemplateRef !== undefined){
+let data137 = data.workflowTemplateRef;
+if(data137 && typeof data137 == "object" && !Array.isArray(data137)){
+if(data137.name === undefined){
+const err373 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4483,9 +4484,9 @@ vErrors.push(err373);
 }
 errors++;
 }
-}
-else {
-const err374 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key37 in data137){
+if(!((key37 === "name") || (key37 === "version"))){
+const err374 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4495,11 +4496,11 @@ vErrors.push(err374);
 errors++;
 }
 }
-if(data136.version !== undefined){
-let data138 = data136.version;
+if(data137.name !== undefined){
+let data138 = data137.name;
 if(typeof data138 === "string"){
-if(func2(data138) > 64){
-const err375 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(func2(data138) > 253){
+const err375 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4508,8 +4509,8 @@ vErrors.push(err375);
 }
 errors++;
 }
-if(!pattern36.test(data138)){
-const err376 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
+if(!pattern1.test(data138)){
+const err376 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"+"\""};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4520,7 +4521,7 @@ errors++;
 }
 }
 else {
-const err377 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err377 = {instancePath:instancePath+"/workflowTemplateRef/name",schemaPath:"#/properties/workflowTemplateRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err377];
 }
@@ -4530,9 +4531,11 @@ vErrors.push(err377);
 errors++;
 }
 }
-}
-else {
-const err378 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data137.version !== undefined){
+let data139 = data137.version;
+if(typeof data139 === "string"){
+if(func2(data139) > 64){
+const err378 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err378];
 }
@@ -4541,12 +4544,8 @@ vErrors.push(err378);
 }
 errors++;
 }
-}
-if(data.parameters !== undefined){
-let data139 = data.parameters;
-if(data139 && typeof data139 == "object" && !Array.isArray(data139)){
-if(Object.keys(data139).length > 32){
-const err379 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(!pattern37.test(data139)){
+const err379 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
 if(vErrors === null){
 vErrors = [err379];
 }
@@ -4555,11 +4554,9 @@ vErrors.push(err379);
 }
 errors++;
 }
-for(const key38 in data139){
-let data140 = data139[key38];
-if(typeof data140 === "string"){
-if(func2(data140) > 4096){
-const err380 = {instancePath:instancePath+"/parameters/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err380 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err380];
 }
@@ -4569,8 +4566,9 @@ vErrors.push(err380);
 errors++;
 }
 }
+}
 else {
-const err381 = {instancePath:instancePath+"/parameters/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err381 = {instancePath:instancePath+"/workflowTemplateRef",schemaPath:"#/properties/workflowTemplateRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err381];
 }
@@ -4580,9 +4578,11 @@ vErrors.push(err381);
 errors++;
 }
 }
-}
-else {
-const err382 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.parameters !== undefined){
+let data140 = data.parameters;
+if(data140 && typeof data140 == "object" && !Array.isArray(data140)){
+if(Object.keys(data140).length > 32){
+const err382 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err382];
 }
@@ -4591,12 +4591,11 @@ vErrors.push(err382);
 }
 errors++;
 }
-}
-if(data.executionStrategy !== undefined){
-let data141 = data.executionStrategy;
-if(data141 && typeof data141 == "object" && !Array.isArray(data141)){
-if(data141.rollbackStrategy === undefined){
-const err383 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
+for(const key38 in data140){
+let data141 = data140[key38];
+if(typeof data141 === "string"){
+if(func2(data141) > 4096){
+const err383 = {instancePath:instancePath+"/parameters/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err383];
 }
@@ -4605,9 +4604,9 @@ vErrors.push(err383);
 }
 errors++;
 }
-for(const key39 in data141){
-if(!(((((key39 === "approvalRequired") || (key39 === "dryRunFirst")) || (key39 === "rollbackStrategy")) || (key39 === "maxRetries")) || (key39 === "safetyChecks"))){
-const err384 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties"};
+}
+else {
+const err384 = {instancePath:instancePath+"/parameters/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/parameters/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err384];
 }
@@ -4617,9 +4616,9 @@ vErrors.push(err384);
 errors++;
 }
 }
-if(data141.approvalRequired !== undefined){
-if(typeof data141.approvalRequired !== "boolean"){
-const err385 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err385 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err385];
 }
@@ -4629,9 +4628,11 @@ vErrors.push(err385);
 errors++;
 }
 }
-if(data141.dryRunFirst !== undefined){
-if(typeof data141.dryRunFirst !== "boolean"){
-const err386 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.executionStrategy !== undefined){
+let data142 = data.executionStrategy;
+if(data142 && typeof data142 == "object" && !Array.isArray(data142)){
+if(data142.rollbackStrategy === undefined){
+const err386 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/required",keyword:"required",params:{missingProperty: "rollbackStrategy"},message:"must have required property '"+"rollbackStrategy"+"'"};
 if(vErrors === null){
 vErrors = [err386];
 }
@@ -4640,11 +4641,9 @@ vErrors.push(err386);
 }
 errors++;
 }
-}
-if(data141.rollbackStrategy !== undefined){
-let data144 = data141.rollbackStrategy;
-if(typeof data144 !== "string"){
-const err387 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key39 in data142){
+if(!((((((key39 === "approvalRequired") || (key39 === "dryRunFirst")) || (key39 === "rollbackStrategy")) || (key39 === "maxRetries")) || (key39 === "safetyChecks")) || (key39 === "phaseTimeouts"))){
+const err387 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err387];
 }
@@ -4653,8 +4652,10 @@ vErrors.push(err387);
 }
 errors++;
 }
-if(!(((data144 === "automatic") || (data144 === "manual")) || (data144 === "none"))){
-const err388 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
+}
+if(data142.approvalRequired !== undefined){
+if(typeof data142.approvalRequired !== "boolean"){
+const err388 = {instancePath:instancePath+"/executionStrategy/approvalRequired",schemaPath:"#/properties/executionStrategy/properties/approvalRequired/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err388];
 }
@@ -4664,10 +4665,9 @@ vErrors.push(err388);
 errors++;
 }
 }
-if(data141.maxRetries !== undefined){
-let data145 = data141.maxRetries;
-if(!(((typeof data145 == "number") && (!(data145 % 1) && !isNaN(data145))) && (isFinite(data145)))){
-const err389 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data142.dryRunFirst !== undefined){
+if(typeof data142.dryRunFirst !== "boolean"){
+const err389 = {instancePath:instancePath+"/executionStrategy/dryRunFirst",schemaPath:"#/properties/executionStrategy/properties/dryRunFirst/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err389];
 }
@@ -4676,9 +4676,11 @@ vErrors.push(err389);
 }
 errors++;
 }
-if((typeof data145 == "number") && (isFinite(data145))){
-if(data145 > 10 || isNaN(data145)){
-const err390 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
+}
+if(data142.rollbackStrategy !== undefined){
+let data145 = data142.rollbackStrategy;
+if(typeof data145 !== "string"){
+const err390 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err390];
 }
@@ -4687,8 +4689,8 @@ vErrors.push(err390);
 }
 errors++;
 }
-if(data145 < 0 || isNaN(data145)){
-const err391 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!(((data145 === "automatic") || (data145 === "manual")) || (data145 === "none"))){
+const err391 = {instancePath:instancePath+"/executionStrategy/rollbackStrategy",schemaPath:"#/properties/executionStrategy/properties/rollbackStrategy/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.rollbackStrategy.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err391];
 }
@@ -4698,12 +4700,10 @@ vErrors.push(err391);
 errors++;
 }
 }
-}
-if(data141.safetyChecks !== undefined){
-let data146 = data141.safetyChecks;
-if(Array.isArray(data146)){
-if(data146.length > 16){
-const err392 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data142.maxRetries !== undefined){
+let data146 = data142.maxRetries;
+if(!(((typeof data146 == "number") && (!(data146 % 1) && !isNaN(data146))) && (isFinite(data146)))){
+const err392 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err392];
 }
@@ -4712,12 +4712,9 @@ vErrors.push(err392);
 }
 errors++;
 }
-const len9 = data146.length;
-for(let i9=0; i9<len9; i9++){
-let data147 = data146[i9];
-if(data147 && typeof data147 == "object" && !Array.isArray(data147)){
-if(data147.type === undefined){
-const err393 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if((typeof data146 == "number") && (isFinite(data146))){
+if(data146 > 10 || isNaN(data146)){
+const err393 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err393];
 }
@@ -4726,9 +4723,8 @@ vErrors.push(err393);
 }
 errors++;
 }
-for(const key40 in data147){
-if(!(((key40 === "type") || (key40 === "description")) || (key40 === "required"))){
-const err394 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key40},message:"must NOT have additional properties"};
+if(data146 < 0 || isNaN(data146)){
+const err394 = {instancePath:instancePath+"/executionStrategy/maxRetries",schemaPath:"#/properties/executionStrategy/properties/maxRetries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err394];
 }
@@ -4738,10 +4734,12 @@ vErrors.push(err394);
 errors++;
 }
 }
-if(data147.type !== undefined){
-let data148 = data147.type;
-if(typeof data148 !== "string"){
-const err395 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data142.safetyChecks !== undefined){
+let data147 = data142.safetyChecks;
+if(Array.isArray(data147)){
+if(data147.length > 16){
+const err395 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err395];
 }
@@ -4750,8 +4748,12 @@ vErrors.push(err395);
 }
 errors++;
 }
-if(!((((data148 === "rbac") || (data148 === "capacity")) || (data148 === "health")) || (data148 === "network"))){
-const err396 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const len9 = data147.length;
+for(let i9=0; i9<len9; i9++){
+let data148 = data147[i9];
+if(data148 && typeof data148 == "object" && !Array.isArray(data148)){
+if(data148.type === undefined){
+const err396 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err396];
 }
@@ -4760,12 +4762,9 @@ vErrors.push(err396);
 }
 errors++;
 }
-}
-if(data147.description !== undefined){
-let data149 = data147.description;
-if(typeof data149 === "string"){
-if(func2(data149) > 256){
-const err397 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+for(const key40 in data148){
+if(!(((key40 === "type") || (key40 === "description")) || (key40 === "required"))){
+const err397 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key40},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err397];
 }
@@ -4775,8 +4774,10 @@ vErrors.push(err397);
 errors++;
 }
 }
-else {
-const err398 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data148.type !== undefined){
+let data149 = data148.type;
+if(typeof data149 !== "string"){
+const err398 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err398];
 }
@@ -4785,10 +4786,8 @@ vErrors.push(err398);
 }
 errors++;
 }
-}
-if(data147.required !== undefined){
-if(typeof data147.required !== "boolean"){
-const err399 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!((((data149 === "rbac") || (data149 === "capacity")) || (data149 === "health")) || (data149 === "network"))){
+const err399 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/type",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.executionStrategy.properties.safetyChecks.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err399];
 }
@@ -4798,9 +4797,11 @@ vErrors.push(err399);
 errors++;
 }
 }
-}
-else {
-const err400 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data148.description !== undefined){
+let data150 = data148.description;
+if(typeof data150 === "string"){
+if(func2(data150) > 256){
+const err400 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err400];
 }
@@ -4810,9 +4811,8 @@ vErrors.push(err400);
 errors++;
 }
 }
-}
 else {
-const err401 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err401 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/description",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err401];
 }
@@ -4822,9 +4822,9 @@ vErrors.push(err401);
 errors++;
 }
 }
-}
-else {
-const err402 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data148.required !== undefined){
+if(typeof data148.required !== "boolean"){
+const err402 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9+"/required",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/properties/required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err402];
 }
@@ -4834,12 +4834,9 @@ vErrors.push(err402);
 errors++;
 }
 }
-if(data.adaptiveOrchestration !== undefined){
-let data151 = data.adaptiveOrchestration;
-if(data151 && typeof data151 == "object" && !Array.isArray(data151)){
-for(const key41 in data151){
-if(!(((key41 === "optimizationEnabled") || (key41 === "learningFromHistory")) || (key41 === "dynamicStepAdjustment"))){
-const err403 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties"};
+}
+else {
+const err403 = {instancePath:instancePath+"/executionStrategy/safetyChecks/" + i9,schemaPath:"#/properties/executionStrategy/properties/safetyChecks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err403];
 }
@@ -4849,9 +4846,9 @@ vErrors.push(err403);
 errors++;
 }
 }
-if(data151.optimizationEnabled !== undefined){
-if(typeof data151.optimizationEnabled !== "boolean"){
-const err404 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err404 = {instancePath:instancePath+"/executionStrategy/safetyChecks",schemaPath:"#/properties/executionStrategy/properties/safetyChecks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err404];
 }
@@ -4861,9 +4858,12 @@ vErrors.push(err404);
 errors++;
 }
 }
-if(data151.learningFromHistory !== undefined){
-if(typeof data151.learningFromHistory !== "boolean"){
-const err405 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data142.phaseTimeouts !== undefined){
+let data152 = data142.phaseTimeouts;
+if(data152 && typeof data152 == "object" && !Array.isArray(data152)){
+for(const key41 in data152){
+if(!(((key41 === "planning") || (key41 === "validation")) || (key41 === "monitoring"))){
+const err405 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err405];
 }
@@ -4873,9 +4873,11 @@ vErrors.push(err405);
 errors++;
 }
 }
-if(data151.dynamicStepAdjustment !== undefined){
-if(typeof data151.dynamicStepAdjustment !== "boolean"){
-const err406 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data152.planning !== undefined){
+let data153 = data152.planning;
+if(typeof data153 === "string"){
+if(func2(data153) > 32){
+const err406 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err406];
 }
@@ -4884,10 +4886,8 @@ vErrors.push(err406);
 }
 errors++;
 }
-}
-}
-else {
-const err407 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern8.test(data153)){
+const err407 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err407];
 }
@@ -4897,14 +4897,182 @@ vErrors.push(err407);
 errors++;
 }
 }
-}
 else {
-const err408 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err408 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err408];
 }
 else {
 vErrors.push(err408);
+}
+errors++;
+}
+}
+if(data152.validation !== undefined){
+let data154 = data152.validation;
+if(typeof data154 === "string"){
+if(func2(data154) > 32){
+const err409 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err409];
+}
+else {
+vErrors.push(err409);
+}
+errors++;
+}
+if(!pattern8.test(data154)){
+const err410 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(vErrors === null){
+vErrors = [err410];
+}
+else {
+vErrors.push(err410);
+}
+errors++;
+}
+}
+else {
+const err411 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err411];
+}
+else {
+vErrors.push(err411);
+}
+errors++;
+}
+}
+if(data152.monitoring !== undefined){
+let data155 = data152.monitoring;
+if(typeof data155 === "string"){
+if(func2(data155) > 32){
+const err412 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err412];
+}
+else {
+vErrors.push(err412);
+}
+errors++;
+}
+if(!pattern8.test(data155)){
+const err413 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+if(vErrors === null){
+vErrors = [err413];
+}
+else {
+vErrors.push(err413);
+}
+errors++;
+}
+}
+else {
+const err414 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err414];
+}
+else {
+vErrors.push(err414);
+}
+errors++;
+}
+}
+}
+else {
+const err415 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err415];
+}
+else {
+vErrors.push(err415);
+}
+errors++;
+}
+}
+}
+else {
+const err416 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err416];
+}
+else {
+vErrors.push(err416);
+}
+errors++;
+}
+}
+if(data.adaptiveOrchestration !== undefined){
+let data156 = data.adaptiveOrchestration;
+if(data156 && typeof data156 == "object" && !Array.isArray(data156)){
+for(const key42 in data156){
+if(!(((key42 === "optimizationEnabled") || (key42 === "learningFromHistory")) || (key42 === "dynamicStepAdjustment"))){
+const err417 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key42},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err417];
+}
+else {
+vErrors.push(err417);
+}
+errors++;
+}
+}
+if(data156.optimizationEnabled !== undefined){
+if(typeof data156.optimizationEnabled !== "boolean"){
+const err418 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err418];
+}
+else {
+vErrors.push(err418);
+}
+errors++;
+}
+}
+if(data156.learningFromHistory !== undefined){
+if(typeof data156.learningFromHistory !== "boolean"){
+const err419 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err419];
+}
+else {
+vErrors.push(err419);
+}
+errors++;
+}
+}
+if(data156.dynamicStepAdjustment !== undefined){
+if(typeof data156.dynamicStepAdjustment !== "boolean"){
+const err420 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err420];
+}
+else {
+vErrors.push(err420);
+}
+errors++;
+}
+}
+}
+else {
+const err421 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err421];
+}
+else {
+vErrors.push(err421);
+}
+errors++;
+}
+}
+}
+else {
+const err422 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err422];
+}
+else {
+vErrors.push(err422);
 }
 errors++;
 }
@@ -4970,7 +5138,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(func14.call(schema12.properties, key0))){
+if(!(func15.call(schema12.properties, key0))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -5268,7 +5436,7 @@ vErrors.push(err29);
 errors++;
 }
 for(const key2 in data9){
-if(!(func14.call(schema12.properties.parameters.properties, key2))){
+if(!(func15.call(schema12.properties.parameters.properties, key2))){
 const err30 = {instancePath:instancePath+"/parameters",schemaPath:"#/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
@@ -5559,7 +5727,7 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(!pattern7.test(data17)){
+if(!pattern8.test(data17)){
 const err55 = {instancePath:instancePath+"/parameters/restartDeployment/gracePeriod",schemaPath:"#/properties/parameters/properties/restartDeployment/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5933,7 +6101,7 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(!pattern7.test(data27)){
+if(!pattern8.test(data27)){
 const err87 = {instancePath:instancePath+"/parameters/restartPod/gracePeriod",schemaPath:"#/properties/parameters/properties/restartPod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
@@ -6085,7 +6253,7 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern7.test(data31)){
+if(!pattern8.test(data31)){
 const err100 = {instancePath:instancePath+"/parameters/deletePod/gracePeriod",schemaPath:"#/properties/parameters/properties/deletePod/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
@@ -6741,7 +6909,7 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(!pattern7.test(data50)){
+if(!pattern8.test(data50)){
 const err155 = {instancePath:instancePath+"/parameters/drainNode/gracePeriod",schemaPath:"#/properties/parameters/properties/drainNode/properties/gracePeriod/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err155];
@@ -8629,7 +8797,7 @@ vErrors.push(err313);
 }
 errors++;
 }
-if(!pattern7.test(data107)){
+if(!pattern8.test(data107)){
 const err314 = {instancePath:instancePath+"/rollbackSpec/timeout",schemaPath:"#/properties/rollbackSpec/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err314];
@@ -8724,7 +8892,7 @@ if(data.executionResult !== undefined){
 let data1 = data.executionResult;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 for(const key1 in data1){
-if(!(func14.call(schema13.properties.executionResult.properties, key1))){
+if(!(func15.call(schema13.properties.executionResult.properties, key1))){
 const err3 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -8760,7 +8928,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern7.test(data3)){
+if(!pattern8.test(data3)){
 const err6 = {instancePath:instancePath+"/executionResult/executionTime",schemaPath:"#/properties/executionResult/properties/executionTime/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -10077,7 +10245,7 @@ return errors === 0;
 
 export const validateWorkflowTemplateSpec = validate13;
 const schema14 = {"type":"object","description":"A versioned workflow definition.","properties":{"description":{"type":"string","description":"What the template remediates.","maxLength":2048},"versions":{"type":"array","description":"Published versions, oldest first; a run without a version gets the last.","items":{"type":"object","description":"One published version: immutable once created.","properties":{"version":{"type":"string","description":"The version, e.g. \"1.2.0\".","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},"description":{"type":"string","description":"What changed in this version.","maxLength":2048},"parameters":{"type":"array","description":"The parameters it declares.","items":{"type":"object","description":"A parameter a run supplies (spec.parameters), referred to as ${params.NAME} in string fields.","properties":{"name":{"type":"string","description":"The name, as referred to by ${params.NAME}.","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]{0,62}$"},"type":{"type":"string","description":"Its type; the value is given as text and checked against it.","enum":["string","integer","boolean"]},"default":{"type":"string","description":"Its value when the run gives none.","maxLength":4096},"required":{"type":"boolean","description":"A run must give it (a default does not count)."},"description":{"type":"string","description":"What it means.","maxLength":2048}},"required":["name","type"],"x-kubernetes-validations":[{"rule":"!has(self.default) || self.type != 'integer' || self.default.matches('^-?[0-9]{1,15}$')","message":"the default of an integer parameter must be an integer","reason":"FieldValueInvalid"},{"rule":"!has(self.default) || self.type != 'boolean' || self.default in ['true', 'false']","message":"the default of a boolean parameter must be true or false","reason":"FieldValueInvalid"}],"additionalProperties":false},"maxItems":32,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"]},"workflowDefinition":{"type":"object","description":"The workflow: the WorkflowExecution definition without name and version (the template’s).","properties":{"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"description":"Step number, unique within the workflow.","x-kubernetes-int-or-string":true},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"replicas":{"description":"Desired replicas.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"container":{"type":"string","description":"Container name.","maxLength":63},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","x-kubernetes-int-or-string":true},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32},"dependsOn":{"type":"array","description":"Step numbers this step waits for.","items":{"description":"A step number this step waits for.","x-kubernetes-int-or-string":true},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"revision":{"description":"Revision to restore; 0 is the previous one.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"previousReplicas":{"description":"Replicas to restore when the step recorded none; the replicas the step found win.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}}},"required":["steps"],"additionalProperties":false}},"required":["version","workflowDefinition"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"a published version is immutable: publish a new version instead","reason":"FieldValueForbidden"}],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["version"]}},"required":["versions"],"additionalProperties":false};
-const pattern77 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
+const pattern81 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -10202,7 +10370,7 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(!pattern36.test(data3)){
+if(!pattern37.test(data3)){
 const err10 = {instancePath:instancePath+"/versions/" + i0+"/version",schemaPath:"#/properties/versions/items/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -10311,7 +10479,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern77.test(data7)){
+if(!pattern81.test(data7)){
 const err19 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -10535,7 +10703,7 @@ vErrors.push(err37);
 errors++;
 }
 for(const key4 in data14){
-if(!(func14.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties, key4))){
+if(!(func15.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties, key4))){
 const err38 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2,schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -10653,7 +10821,7 @@ vErrors.push(err47);
 errors++;
 }
 for(const key5 in data18){
-if(!(func14.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key5))){
+if(!(func15.call(schema14.properties.versions.items.properties.workflowDefinition.properties.steps.items.properties.parameters.properties, key5))){
 const err48 = {instancePath:instancePath+"/versions/" + i0+"/workflowDefinition/steps/" + i2+"/parameters",schemaPath:"#/properties/versions/items/properties/workflowDefinition/properties/steps/items/properties/parameters/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err48];
@@ -13251,7 +13419,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!pattern36.test(data7)){
+if(!pattern37.test(data7)){
 const err24 = {instancePath:instancePath+"/workflowTemplateRef/version",schemaPath:"#/properties/workflowTemplateRef/properties/version/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},message:"must match pattern \""+"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -13337,7 +13505,7 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(!pattern77.test(data10)){
+if(!pattern81.test(data10)){
 const err31 = {instancePath:instancePath+"/parameters/" + i1+"/name",schemaPath:"#/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];

@@ -53,6 +53,13 @@ export const RETRY_REFUSALS = [
   'NotRetryable',
   'TooManyRetries',
 ] as const;
+/** Bounds of the per-workflow phase timeouts, checked by the planner (InvalidSpec with the path). */
+export const PHASE_TIMEOUT_BOUNDS = {
+  planning: ['5s', '10m'],
+  validation: ['10s', '24h'],
+  monitoring: ['30s', '24h'],
+} as const;
+export const RETENTION_PATTERN = '^(forever|([0-9]+(s|m|h))+)$';
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
 export const PHASES = [
@@ -444,6 +451,11 @@ export const workflowExecutionSpec = obj(
   {
     alertRemediationRef: objectReference,
     alertRef,
+    retention: str(
+      32,
+      'How long the finished WorkflowExecution is kept (its audit record is written first), e.g. "24h"; "forever" keeps it. The operator’s --retention when unset (24h).',
+      { pattern: RETENTION_PATTERN },
+    ),
     workflowDefinition: workflowDefinition,
     workflowTemplateRef,
     parameters: stringMap(
@@ -458,9 +470,25 @@ export const workflowExecutionSpec = obj(
         dryRunFirst: bool('Dry-run every step before executing.'),
         rollbackStrategy: enumOf(ROLLBACK_STRATEGIES, 'What happens when a critical step fails.'),
         maxRetries: int(0, LIMITS.maxRetries, 'Default retries per step after the first attempt.'),
-        safetyChecks: list(safetyCheck, LIMITS.safetyChecks, 'Checks to pass before execution.', {
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['type'],
+        safetyChecks: list(
+          safetyCheck,
+          LIMITS.safetyChecks,
+          'How a check’s failure is treated. rbac, health, capacity and network run for every workflow; a check not listed, or listed without required: false, blocks the run on failure; required: false makes its failure a warning.',
+          {
+            'x-kubernetes-list-type': 'map',
+            'x-kubernetes-list-map-keys': ['type'],
+          },
+        ),
+        phaseTimeouts: obj('How long each phase may last (the specification’s values when unset).', {
+          planning: specDuration(
+            `Planning deadline, ${PHASE_TIMEOUT_BOUNDS.planning.join(' to ')}; 30s when unset.`,
+          ),
+          validation: specDuration(
+            `Validation deadline (checks, dry run, approval), ${PHASE_TIMEOUT_BOUNDS.validation.join(' to ')}; 5m when unset.`,
+          ),
+          monitoring: specDuration(
+            `Monitoring deadline, ${PHASE_TIMEOUT_BOUNDS.monitoring.join(' to ')}; 10m when unset.`,
+          ),
         }),
       },
       ['rollbackStrategy'],

@@ -1,4 +1,7 @@
-/** `wfx describe NAME`: phase, steps with attempts and times, conditions, and what it waits for. */
+/**
+ * `wfx describe NAME`: phase, steps with attempts and times, each safety check's verdict and why,
+ * conditions, and what it waits for.
+ */
 import type { KubernetesExecution, WorkflowExecution } from '../../api/generated/types.ts';
 import { waitingFor } from '../../core/transitions.ts';
 import { table, time } from '../format.ts';
@@ -77,6 +80,24 @@ export function describeWorkflow(wf: WorkflowExecution): string {
       ),
     ),
   );
+  const checks = s.validationResults?.safetyCheckResults ?? [];
+  if (checks.length > 0) {
+    // Each check's verdict and why; a relaxed failure (required: false) reads as a warning.
+    lines.push('', 'Safety checks:');
+    lines.push(
+      indent(
+        table(
+          ['CHECK', 'VERDICT', 'ON FAILURE', 'WHY'],
+          checks.map((c) => [
+            c.type,
+            c.result === 'failed' && c.required === false ? 'warning' : c.result,
+            c.required === false ? 'warns' : 'blocks',
+            c.message ?? '',
+          ]),
+        ),
+      ),
+    );
+  }
   lines.push('', 'Conditions:');
   lines.push(
     indent(

@@ -25,6 +25,8 @@ export interface OperatorFlags {
   auditPostgresUrl?: string | undefined;
   executorUser: string;
   alertmanagerUrl?: string | undefined;
+  retention?: string | undefined;
+  auditRetentionDays?: number | undefined;
   progressWriteDelayMs: number;
   /** Requests per second to the apiserver once the burst is spent (0: no limit), and the burst. */
   kubeApiQps: number;
@@ -76,6 +78,9 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       postgresUrl: flags.auditPostgresUrl,
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
+      retention: flags.retention,
+      auditRetentionMs:
+        flags.auditRetentionDays === undefined ? undefined : flags.auditRetentionDays * 24 * 3_600_000,
       progressWriteDelayMs: flags.progressWriteDelayMs,
       metricsCertDir: flags.metricsCertDir,
       rateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },

@@ -27,6 +27,7 @@ import { createLogger, type Logger } from '../../../src/shell/logger.ts';
 import { startOperator, type OperatorConfig, type RunningOperator } from '../../../src/shell/operator.ts';
 import { Cleanup } from '../../../src/shell/cleanup.ts';
 import { ScriptedExecutor, succeedAll, type Script } from '../../support/executor.ts';
+import { EXECUTOR_USER, permitExecutorIn } from '../../support/executor-permissions.ts';
 
 /** Real time plus an offset tests can move forward, to reach deadlines without waiting for them. */
 export class SkewClock {
@@ -76,11 +77,20 @@ export async function whoAmI(client: KubeClient): Promise<string> {
   return review.status.userInfo.username;
 }
 
-export async function createNamespace(client: KubeClient, prefix = 'it'): Promise<string> {
+/**
+ * A fresh namespace in which the executor is permitted (as an installed one is), so the rbac safety
+ * check passes for that reason; `permitExecutor: false` leaves it unpermitted.
+ */
+export async function createNamespace(
+  client: KubeClient,
+  prefix = 'it',
+  permitExecutor = true,
+): Promise<string> {
   const namespace = `${prefix}-${randomUUID().slice(0, 8)}`;
   await client.request('/api/v1/namespaces', {
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
   });
+  if (permitExecutor) await permitExecutorIn(client, namespace);
   return namespace;
 }
 
@@ -103,7 +113,7 @@ export async function startOperatorFor(
     clock: clock.now,
     monitoringPollMs: 200,
     ...(audit ? { audit } : {}),
-    executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+    executorUser: EXECUTOR_USER,
   });
 }
 
