@@ -15,7 +15,7 @@ import { inspectWorkflow } from '../../src/inspect/read-statechart.ts';
 import { summarize } from '../../src/inspect/summary.ts';
 import { CompiledWorkflows } from '../../src/shell/compiled-workflows.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import { T0 } from '../model/workflow-world.ts';
+import { T0, checksPassed } from '../model/workflow-world.ts';
 
 const RAISED_RETRIES: AdaptiveDecision = {
   kind: 'retries',
@@ -42,7 +42,10 @@ function backingOff(): WorkflowExecution {
   const operator = new CompiledWorkflows();
   const first = operator.load(learning, T0, [RAISED_RETRIES]);
   if (first.kind !== 'running') throw new Error(`the fixture does not load: ${first.kind}`);
-  let snapshot = advance(first.compiled.machine, first.snapshot, [{ type: 'TICK', now: T0 }]);
+  let snapshot = advance(first.compiled.machine, first.snapshot, [
+    { type: 'TICK', now: T0 },
+    checksPassed(first.compiled.plan, T0),
+  ]);
   const attempt = snapshot.context.steps['1']?.attempt ?? 0;
   snapshot = advance(first.compiled.machine, snapshot, [
     { type: 'STEP_RESULT', now: T0 + 1000, step: 1, attempt, outcome: 'failed', message: 'reset' },

@@ -63,6 +63,7 @@ describe('the status of every outcome', () => {
       [
         ['Ready', 'False', 'Executing'],
         ['Reconciling', 'True', 'Executing'],
+        ['SafetyChecks', 'True', 'Passed'],
       ],
     ],
     [

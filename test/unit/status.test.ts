@@ -39,6 +39,7 @@ describe('status projection', () => {
     expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
       ['Ready', 'False', 'Executing'],
       ['Reconciling', 'True', 'Executing'],
+      ['SafetyChecks', 'True', 'Passed'],
     ]);
     const again = projectStatus(w.snapshot, w.plan, {
       generation: 3,

@@ -11,7 +11,7 @@ import {
   type CompletedSpan,
 } from '../../src/core/trace-spans.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import { HEALTHY, T0, planOf } from '../model/workflow-world.ts';
+import { HEALTHY, T0, checksPassed, planOf } from '../model/workflow-world.ts';
 import { machineOf } from '../../src/core/load.ts';
 
 const S = 1000;
@@ -22,6 +22,7 @@ function eventsOfRun(plan: ReturnType<typeof planOf>): WorkflowEvent[] {
   const retryAt = T0 + 45 * S + plan.backoff.baseMs;
   return [
     { type: 'TICK', now: T0 },
+    checksPassed(plan, T0),
     { type: 'APPROVED', now: T0 + 40 * S, by: 'alice' },
     { type: 'STEP_RESULT', now: T0 + 42 * S, step: 1, attempt: 1, outcome: 'succeeded' },
     { type: 'STEP_RESULT', now: T0 + 45 * S, step: 2, attempt: 1, outcome: 'failed', message: 'quota' },
@@ -67,6 +68,12 @@ describe('spans of a run, from its persisted state', () => {
         'phase rolling back',
         'phase validating',
         'rollback step 1 step-1',
+        // Every run's four safety checks, under their validation span.
+        'safety check capacity',
+        'safety check health',
+        'safety check network',
+        'safety check rbac',
+        'safety checks',
         'step 1 step-1 attempt 1',
         'step 2 step-2 attempt 1',
         'step 2 step-2 attempt 2',
