@@ -28,6 +28,9 @@ const PLURALS: Record<string, string> = {
   ServiceAccount: 'serviceaccounts',
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
+  // The executor's registry read, in its own namespace (manifests/rbac/executor.yaml).
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
   Deployment: 'deployments',
   PodDisruptionBudget: 'poddisruptionbudgets',
   Service: 'services',
