@@ -31,6 +31,7 @@ const PLURALS: Record<string, string> = {
   ServiceAccount: 'serviceaccounts',
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
+  // The executor's registry read, in its own namespace (manifests/rbac/executor.yaml).
   Role: 'roles',
   RoleBinding: 'rolebindings',
   Deployment: 'deployments',

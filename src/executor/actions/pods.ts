@@ -70,14 +70,12 @@ async function replaceAll(
     result: {
       success: true,
       restartResult: { podsRestarted: done.length, restartedPods: done.slice(0, 256), namespace },
-      resourcesAffected: done
-        .slice(0, 256)
-        .map((name) => ({
-          resourceType: 'Pod',
-          name,
-          namespace,
-          changeType: verb === 'delete' ? 'deleted' : 'restarted',
-        })),
+      resourcesAffected: done.slice(0, 256).map((name) => ({
+        resourceType: 'Pod',
+        name,
+        namespace,
+        changeType: verb === 'delete' ? 'deleted' : 'restarted',
+      })),
     },
   };
 }
