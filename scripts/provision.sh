@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `npm test` needs from the machine besides node_modules: Debian's openssl (the control plane's
-# certificates), postgresql (the audit store's tests), chromium (the inspector in a browser), git and
+# certificates), postgresql (the audit store's tests), chromium (the inspector in a browser), libfaketime
+# (a clock-skewed replica), git and
 # ca-certificates (Go module downloads), and a Go toolchain when the control plane is not built yet.
 # Installs the missing Debian packages when it can (root, or sudo without a password); otherwise
 # stops at once with one line that says what to install. `npm test` and `.ci/run` both run this.
@@ -19,6 +20,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 has_postgres || missing+=(postgresql)
 [ -x "$CHROMIUM" ] || missing+=(chromium)
+# The clock-skew e2e test runs a replica under libfaketime.
+compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || missing+=(libfaketime)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -38,7 +38,13 @@ export async function runChecks(
   const safety = request.safety ? await safetyChecks(o, workflow, now, log) : undefined;
   const wanted = request.effectiveness;
   const effectiveness = wanted
-    ? await checkEffectiveness(o.client, compiledSpecOf(workflow), wanted.succeededSteps, o.alerts, wanted.since)
+    ? await checkEffectiveness(
+        o.client,
+        compiledSpecOf(workflow),
+        wanted.succeededSteps,
+        o.alerts,
+        wanted.since,
+      )
     : undefined;
   return { ...(safety ? { safety } : {}), ...(effectiveness ? { effectiveness } : {}) };
 }

@@ -114,8 +114,8 @@ describe('the CLI reference', () => {
   });
 
   it('refuses usage text it cannot read rather than write a wrong page', () => {
-    expect(() => cliReference(USAGE.replace('commands:', 'subcommands:'), OPERATOR_USAGE, EXECUTOR_USAGE)).toThrow(
-      /no "commands:" section/,
-    );
+    expect(() =>
+      cliReference(USAGE.replace('commands:', 'subcommands:'), OPERATOR_USAGE, EXECUTOR_USAGE),
+    ).toThrow(/no "commands:" section/);
   });
 });
