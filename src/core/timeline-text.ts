@@ -44,10 +44,13 @@ function chartLine(row: TimelineRow, timeline: Timeline, labelWidth: number): st
   const cells = Array.from({ length: WIDTH }, () => ' ');
   const column = (t: number) =>
     Math.min(WIDTH, Math.max(0, Math.round(((t - timeline.start) / span) * WIDTH)));
+  // Each bar keeps at least one cell: a bar shorter than a column is not drawn over by the next one.
+  let drawnUntil = 0;
   for (const b of row.bars) {
-    const from = Math.min(WIDTH - 1, column(b.start));
+    const from = Math.min(WIDTH - 1, Math.max(column(b.start), drawnUntil));
     const to = Math.max(from + 1, column(b.end ?? timeline.end));
     for (let i = from; i < to; i++) cells[i] = barGlyph(b);
+    drawnUntil = to;
   }
   return `  ${row.label.slice(0, labelWidth).padEnd(labelWidth)} |${cells.join('')}|`;
 }
