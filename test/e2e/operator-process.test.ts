@@ -256,11 +256,13 @@ describe('operators as processes', () => {
     );
     expect((await operator.get('health', '/ready')).status).toBe(503);
 
-    await client.request(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
+    // Cluster-wide: the safety checks every workflow runs ask SubjectAccessReviews and list Nodes,
+    // which no RoleBinding can grant.
+    await client.request(`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`, {
       body: {
         apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: 'operator' },
+        kind: 'ClusterRoleBinding',
+        metadata: { name: `operator-${namespace}` },
         roleRef: {
           apiGroup: 'rbac.authorization.k8s.io',
           kind: 'ClusterRole',

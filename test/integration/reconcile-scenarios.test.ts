@@ -457,6 +457,17 @@ async function createDeployment(name: string, replicas: number): Promise<void> {
       },
     },
   });
+  // The health check acts only on a healthy target: wait until the controller-manager (and kwok's
+  // ready pods) make the Deployment Available, as it is on a cluster before a remediation.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const d = await h.client.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+      `/apis/apps/v1/namespaces/${h.namespace}/deployments/${name}`,
+    );
+    if (d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True')) return;
+    if (Date.now() > deadline) throw new Error(`Deployment ${name} did not become Available in 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 describe('deletion', () => {
