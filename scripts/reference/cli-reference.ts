@@ -47,7 +47,7 @@ export function cliReference(usage: string, operatorUsage: string, executorUsage
 
 # CLI reference: \`wfx\`
 
-\`wfx\` is the WorkflowExecution command line: it runs the operator and the demo executor, and reads
+\`wfx\` is the WorkflowExecution command line: it runs the operator and the executor, and reads
 and answers workflows as the user your kubeconfig logs in as. In a checkout, \`npm run wfx -- ARGS\`
 (or \`node src/cli/wfx.ts ARGS\` with Node 24). Every error is one line on stderr and a non-zero exit
 (2 for a usage error).
