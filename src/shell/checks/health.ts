@@ -13,6 +13,13 @@ import { CONFIG_MAPS, DEPLOYMENTS, NODES, PODS, resourcePath } from '../kube/res
 import { conditionOf, isReady, type Deployment, type Node, type Pod } from './cluster-reads.ts';
 import { verdictOf, type CheckVerdict } from './verdict.ts';
 
+/**
+ * A Deployment still rolling out within its progress deadline: no verdict yet. The check answers
+ * `error` (asked again, until validation's deadline) instead of failing a target that is settling,
+ * e.g. one created a moment before the workflow.
+ */
+const SETTLING = 'is still rolling out';
+
 /** What is wrong with one target, or null when it is healthy. */
 async function problemOf(client: KubeClient, t: TargetResource): Promise<string | null> {
   if (t.kind === 'Pod' && !t.name) {
@@ -29,6 +36,11 @@ async function problemOf(client: KubeClient, t: TargetResource): Promise<string 
       if (progressing?.reason === 'ProgressDeadlineExceeded')
         return `is stuck in a rollout (Progressing: ProgressDeadlineExceeded${progressing.message ? `: ${progressing.message}` : ''})`;
       const available = conditionOf(d.status?.conditions, 'Available');
+      const rollingOut =
+        progressing?.status === 'True' &&
+        progressing.reason !== 'NewReplicaSetAvailable' &&
+        available?.status !== 'True';
+      if (rollingOut || (available === undefined && progressing === undefined)) return SETTLING;
       if (available?.status !== 'True')
         return `is not Available (${available ? `${available.reason ?? ''} ${available.message ?? ''}`.trim() : 'no Available condition yet'})`;
       return null;
@@ -76,7 +88,10 @@ export async function healthCheck(client: KubeClient, spec: ResolvedSpec): Promi
   );
   const found = readable.flatMap(({ step, target }) => {
     const problem = problems.get(describeTarget(target));
-    return problem ? [`step ${step}: ${describeTarget(target)} ${problem}`] : [];
+    return problem && problem !== SETTLING ? [`step ${step}: ${describeTarget(target)} ${problem}`] : [];
   });
+  const settling = [...problems].filter(([, problem]) => problem === SETTLING).map(([name]) => name);
+  if (found.length === 0 && settling.length > 0)
+    return { result: 'error', message: `${settling.join(', ')} ${SETTLING}: no verdict yet, asked again` };
   return verdictOf(found, `all ${distinct.size} target(s) healthy: ${[...distinct.keys()].join(', ')}`);
 }
