@@ -375,10 +375,7 @@ describe('the namespaced install (manifests/overlays/namespaced)', () => {
         .sort(),
     ).toEqual(['kubernaut-executor', 'kubernetes-executor-service', 'workflowexecution-controller-cluster']);
     expect(
-      objects
-        .filter((o) => o.kind === 'RoleBinding')
-        .map((o) => o.metadata.namespace)
-        .sort(),
+      [...new Set(objects.filter((o) => o.kind === 'RoleBinding').map((o) => o.metadata.namespace))].sort(),
     ).toEqual(['kubernaut-system', 'remediation']);
     expect(deploymentOf(objects).spec.template.spec.containers[0]?.args).toContain(
       '--namespaces=remediation',

@@ -108,30 +108,6 @@ describe('validation', () => {
     expect(await childNames('unsafe')).toEqual([]);
   });
 
-  it('fails a workflow whose executor may not act on a target (rbac check by SubjectAccessReview)', async () => {
-    await createDeployment('web', 1);
-    const spec = specWith(
-      [
-        {
-          stepNumber: 1,
-          name: 'scale-web',
-          action: 'scale-deployment',
-          parameters: { scaleDeployment: { namespace: h.namespace, deployment: 'web', replicas: 2 } },
-        },
-      ],
-      { safetyChecks: [{ type: 'rbac', required: true }] },
-    );
-    await h.workflows.apply('forbidden', spec);
-    const wf = await h.workflows.waitFor('forbidden', inPhase('failed'));
-    expect(wf.status?.validationResults?.safetyCheckResults?.[0]).toMatchObject({
-      type: 'rbac',
-      result: 'failed',
-    });
-    expect(wf.status?.validationResults?.safetyCheckResults?.[0]?.message).toContain(
-      `patch Deployment ${h.namespace}/web`,
-    );
-  });
-
   it('dry-runs every step first and fails when one would not succeed', async () => {
     scripts.set('dry-fail', (c) =>
       c.spec.kind === 'dryRun' && c.spec.stepNumber === 2

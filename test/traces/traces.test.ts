@@ -15,7 +15,7 @@ import { TRACEPARENT_ANNOTATION } from '../../src/shell/children.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { startJaeger, type RunningJaeger } from '../../tooling/monitoring/jaeger.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import { adminInNamespace, inPhase, Workflows } from './support/harness.ts';
+import { adminInNamespace, inPhase, Workflows } from '../integration/support/harness.ts';
 
 jest.setTimeout(600_000);
 
