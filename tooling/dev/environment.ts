@@ -144,6 +144,20 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       portOrRandom(options.healthPort ?? 8080),
       portOrRandom(options.metricsPort ?? 9090),
     ]);
+    // The executor's identity and its permissions as the install ships them (its namespace, its
+    // ServiceAccount, the ClusterRole generated from the action catalogue): the rbac safety check
+    // asks about that identity, so it passes here because the executor is permitted, as on a cluster.
+    const kcForInstall = loadClientConfig(kubeconfigPath);
+    for (const file of ['manifests/base/namespace.yaml', 'manifests/rbac/executor.yaml']) {
+      const objects = parseManifests(await readFile(join(REPO_ROOT, file), 'utf8'));
+      await applyAll(kcForInstall, objects);
+    }
+    await applyAll(
+      kcForInstall,
+      parseManifests(
+        'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: kubernetes-executor\n  namespace: kubernaut-system\n',
+      ),
+    );
     const operator = await startOperator({
       kubeconfig: kubeconfigPath,
       healthPort,
@@ -151,8 +165,8 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       bindAddress: '127.0.0.1',
       log: operatorLog,
       auditPath: join(controlPlane.dataDir, 'audit.sqlite'),
-      // The demo executor runs as the admin user of the kubeconfig.
-      executorUser: 'admin',
+      // The identity the checks ask about; the in-process executor below acts with the admin's client.
+      executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
     });
     cleanup.add('the operator', () => operator.stop());
     progress(
