@@ -12,7 +12,6 @@ import { KUBERNETES_EXECUTIONS, PODS, apiVersionOf, core, resourcePath } from '.
 import { parseDuration } from '../../core/duration.ts';
 import { ActionError, type ActionContext, type ActionOutcome } from '../context.ts';
 import { registeredTemplate, type CustomActionTemplate } from './custom-registry.ts';
-import { isTestHook, runTestHook } from './test-hooks.ts';
 import { waitFor } from './wait.ts';
 
 const JOBS = { ...core('jobs', 'Job'), group: 'batch' };
@@ -155,7 +154,6 @@ export async function custom(ctx: ActionContext): Promise<ActionOutcome> {
   const p = ctx.child.spec.parameters?.custom ?? ctx.child.spec.rollbackParameters?.custom;
   if (!p) throw new ActionError('the child has no custom parameters');
   const config = p.config ?? {};
-  if (isTestHook(p.actionType)) return runTestHook(ctx, p.actionType, config);
   const template = await registeredTemplate(ctx, p.actionType);
   const namespace = ctx.child.metadata.namespace ?? 'default';
   const manifest = jobManifest(ctx, p.actionType, config, template);
