@@ -8,6 +8,7 @@ import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resour
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { conditionOf, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
+import { until } from '../support/cluster.ts';
 
 jest.setTimeout(90_000);
 
@@ -34,13 +35,14 @@ describe('a step no executor picks up', () => {
     );
     expect(reported.status?.phase).toBe('executing');
 
-    const events = await h.client.request<{
-      items: { reason?: string; note?: string; regarding?: { name?: string } }[];
-    }>(`/apis/events.k8s.io/v1/namespaces/${h.namespace}/events`);
-    const warning = events.items.find(
-      (e) => e.reason === 'ExecutorMissing' && e.regarding?.name === 'unattended',
-    );
-    expect(warning?.note).toBe(condition?.message);
+    // The Event is recorded after the status write that set the condition: wait for it.
+    const warning = await until('the ExecutorMissing Event', async () => {
+      const events = await h.client.request<{
+        items: { reason?: string; note?: string; regarding?: { name?: string } }[];
+      }>(`/apis/events.k8s.io/v1/namespaces/${h.namespace}/events`);
+      return events.items.find((e) => e.reason === 'ExecutorMissing' && e.regarding?.name === 'unattended');
+    });
+    expect(warning.note).toBe(condition?.message);
     expect(await awaiting(h.namespace)).toBe(1);
 
     // An executor claims the child: the condition goes; it finishes it: the run completes.
