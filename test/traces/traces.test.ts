@@ -70,7 +70,17 @@ beforeAll(async () => {
   );
   const executor: ChildProcess = spawn(
     'node_modules/.bin/node',
-    ['src/cli/wfx.ts', 'executor', '-n', namespace, '--kubeconfig', kubeconfig, '--log-level', 'warn', '--development'],
+    [
+      'src/cli/wfx.ts',
+      'executor',
+      '-n',
+      namespace,
+      '--kubeconfig',
+      kubeconfig,
+      '--log-level',
+      'warn',
+      '--development',
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env } },
   );
   cleanup.add('the executor', async () => {
