@@ -1,13 +1,14 @@
 // The operator as real processes (`wfx operator`): leader election between two of them, handover
 // after SIGKILL and after a graceful SIGTERM, the metrics endpoint behind TokenReview and
 // SubjectAccessReview, and readiness that waits for the caches.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
-import { applyAll, loadManifests } from '../../tooling/controlplane/manifests.ts';
+import { applyAll, loadManifests, parseManifests } from '../../tooling/controlplane/manifests.ts';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
@@ -57,6 +58,11 @@ beforeAll(async () => {
   });
   kc = admin.kc;
   // The operator's ClusterRoles, including the metrics reader the Prometheus account is bound to.
+  // The executor's Role lives in the install's namespace (manifests/base/namespace.yaml).
+  await applyAll(
+    kc,
+    parseManifests(await readFile(join(REPO_ROOT, 'manifests', 'base', 'namespace.yaml'), 'utf8')),
+  );
   await applyAll(kc, await loadManifests(join(REPO_ROOT, 'manifests', 'rbac')));
 });
 
