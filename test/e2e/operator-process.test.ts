@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
-import { applyAll, loadManifests, parseManifests } from '../../tooling/controlplane/manifests.ts';
+import { applyAll, parseManifests } from '../../tooling/controlplane/manifests.ts';
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
@@ -58,12 +58,12 @@ beforeAll(async () => {
   });
   kc = admin.kc;
   // The operator's ClusterRoles, including the metrics reader the Prometheus account is bound to.
-  // The executor's Role lives in the install's namespace (manifests/base/namespace.yaml).
+  // Only the operator's: the executor's ClusterRoleBinding would permit its ServiceAccount cluster-wide
+  // for every suite sharing this control plane (the rbac safety check's refusals rest on its absence).
   await applyAll(
     kc,
-    parseManifests(await readFile(join(REPO_ROOT, 'manifests', 'base', 'namespace.yaml'), 'utf8')),
+    parseManifests(await readFile(join(REPO_ROOT, 'manifests', 'rbac', 'operator.yaml'), 'utf8')),
   );
-  await applyAll(kc, await loadManifests(join(REPO_ROOT, 'manifests', 'rbac')));
 });
 
 afterEach(() => stopOperators());
