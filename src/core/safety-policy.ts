@@ -143,13 +143,24 @@ export function reversibilityOf(spec: ResolvedSpec): Reversibility[] {
  * The rollback part of the `rbac` check's message, and a warning when `rollbackStrategy: automatic`
  * has nothing to undo (every step irreversible): a rollback that would do nothing is shown, not implied.
  */
+/** How many step numbers a note names per reason before it counts the rest. */
+const MAX_LISTED_STEPS = 5;
+
 export function reversibilityNote(spec: ResolvedSpec): { note: string; warning: string | null } {
   const all = reversibilityOf(spec);
   const irreversible = all.filter((r) => !r.reversible);
+  // Grouped by reason, a few step numbers each: the note travels in a bounded status message, and a
+  // list of every step grew with the workflow past it (a 60-step chain's status write was refused).
+  const byReason = new Map<string, number[]>();
+  for (const r of irreversible) byReason.set(r.how, [...(byReason.get(r.how) ?? []), r.step]);
+  const stepsText = (steps: number[]) =>
+    steps.length > MAX_LISTED_STEPS
+      ? `steps ${steps.slice(0, MAX_LISTED_STEPS).join(', ')} and ${steps.length - MAX_LISTED_STEPS} more`
+      : `step${steps.length > 1 ? 's' : ''} ${steps.join(', ')}`;
   const note =
     irreversible.length === 0
       ? `every step is reversible`
-      : `irreversible: ${irreversible.map((r) => `step ${r.step} (${r.how})`).join('; ')}`;
+      : `irreversible: ${[...byReason].map(([how, steps]) => `${stepsText(steps)} (${how})`).join('; ')}`;
   const warning =
     spec.executionStrategy.rollbackStrategy === 'automatic' && irreversible.length === all.length
       ? 'rollbackStrategy automatic, but no step can be undone: a failure will roll nothing back'
