@@ -5,6 +5,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import type { WorkflowExecution, WorkflowStep } from '../../src/api/generated/types.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
+import { createDeployment as createDeploymentIn } from './support/actions.ts';
 import { conditionOf, createNamespace, deleteNamespace, inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
@@ -17,28 +18,11 @@ const checked = (wf: WorkflowExecution): boolean =>
 const resultOf = (wf: WorkflowExecution, type: string) =>
   wf.status?.validationResults?.safetyCheckResults?.find((r) => r.type === type);
 
-async function createDeployment(
-  namespace: string,
-  name: string,
-  replicas: number,
-  cpu = '10m',
-): Promise<void> {
-  await h.client.request(`/apis/apps/v1/namespaces/${namespace}/deployments`, {
-    body: {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name, image: 'nginx', resources: { requests: { cpu, memory: '16Mi' } } }] },
-        },
-      },
-    },
+/** A Deployment whose pods request `cpu` (the capacity check adds requests up). */
+const createDeployment = (namespace: string, name: string, replicas: number, cpu = '10m'): Promise<void> =>
+  createDeploymentIn(h.client, namespace, name, replicas, {
+    containers: [{ name, image: 'nginx', resources: { requests: { cpu, memory: '16Mi' } } }],
   });
-}
 
 async function createService(namespace: string, name: string, app: string): Promise<void> {
   await h.client.request(`/api/v1/namespaces/${namespace}/services`, {
