@@ -4,7 +4,9 @@
  * has (only then is it written), and the Events and metrics that follow once it is.
  */
 import { conditionsFor, type Condition } from '../api/conditions.ts';
+import { fitToSchema } from '../api/fit-to-schema.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
+import { workflowExecutionStatus } from '../api/schema/workflowexecution.ts';
 import { describeIssues, type SpecIssue } from '../api/issues.ts';
 import type { Loaded } from './load.ts';
 import { consequencesOf, refusalConsequences, type Consequences } from './outcomes.ts';
@@ -98,7 +100,8 @@ export function project(
   /** What the shell adds from outside the snapshot (e.g. the ExecutorPickup condition). */
   amend: (status: WorkflowExecutionStatus) => WorkflowExecutionStatus = (status) => status,
 ): Projection {
-  const status = amend(projectWorkflow(outcome, resource, now));
+  // Within the CRD's bounds: one message too long would make the apiserver refuse the whole write.
+  const status = fitToSchema(amend(projectWorkflow(outcome, resource, now)), workflowExecutionStatus);
   if (canonicalJson(status) === canonicalJson(resource.status ?? {})) return { changed: false };
   const consequences =
     outcome.kind === 'running'
