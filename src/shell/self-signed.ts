@@ -76,7 +76,9 @@ export function selfSignedCertificate(
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive
+  // Positive (top bit clear) and minimally encoded (first byte never 0): DER refuses a leading
+  // zero byte before one under 0x80 as padding, which one serial in 512 had.
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
   const altNames = seq(
     ...hosts.map((h) => (isIP(h) ? tlv(0x87, ipBytes(h)) : tlv(0x82, Buffer.from(h, 'ascii')))),
   );
