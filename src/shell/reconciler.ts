@@ -337,8 +337,8 @@ export class Reconciler {
     // Only step progress since the last write: act at once and write later, with the progress after it.
     if (!decision.write.now) {
       this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since: input.waitingSince });
-      await this.createChildren(workflow, plan, effects.children, children, log);
-      return { requeueAfterMs };
+      const created = await this.createChildren(workflow, plan, effects.children, children, log);
+      return { requeueAfterMs: this.withPickupLook(requeueAfterMs, created) };
     }
 
     // Project and persist, then act on what is now committed.
@@ -349,11 +349,11 @@ export class Reconciler {
     const committed = projected.changed ? await this.writeStatus(workflow, projected.status) : workflow;
     this.unwritten.delete(key);
     await this.warnExecutorMissing(workflow, committed, pickup, log, now);
-    await this.createChildren(committed, plan, effects.children, children, log);
+    const created = await this.createChildren(committed, plan, effects.children, children, log);
     if (projected.changed) await this.announce(committed, projected.consequences, log, now);
     if (projected.changed) this.o.tracing?.committed(committed, input.written, after, plan);
     if (decision.finished) await this.auditOnce(committed, decision.finished, log, now);
-    return { requeueAfterMs };
+    return { requeueAfterMs: this.withPickupLook(requeueAfterMs, created) };
   }
 
   /** At a workflow's first planning, the decisions history leads to (after it, its status has them). */
@@ -448,13 +448,24 @@ export class Reconciler {
     return patched;
   }
 
+  /**
+   * The requeue, brought forward to when children created just now cross the pickup bound: the echo
+   * of an operator's own create does not reconcile (controller.ts), so this reconcile is the one
+   * that must look again; its `children` did not hold them yet.
+   */
+  private withPickupLook(requeueAfterMs: number | undefined, created: number): number | undefined {
+    return created > 0 ? earliest(requeueAfterMs, this.o.pickupTimeoutMs + 1000) : requeueAfterMs;
+  }
+
+  /** Creates the desired children not there yet; how many it created. */
   private async createChildren(
     workflow: WorkflowExecution,
     plan: ExecutionPlan,
     desired: readonly DesiredChild[],
     existing: readonly KubernetesExecution[],
     log: Logger,
-  ): Promise<void> {
+  ): Promise<number> {
+    let created = 0;
     const have = new Set(existing.map((c) => c.metadata.name));
     const namespace = workflow.metadata.namespace ?? '';
     const now = this.o.clock();
@@ -465,12 +476,13 @@ export class Reconciler {
       const createdAt = this.createdUnseen.get(key);
       if (createdAt !== undefined && now - createdAt < CREATED_UNSEEN_MS) continue;
       try {
-        const created = await this.o.client.request<KubernetesExecution>(
+        const made = await this.o.client.request<KubernetesExecution>(
           resourcePath(KUBERNETES_EXECUTIONS, namespace),
           { body: childManifest(workflow, plan, child, { traced: this.o.tracing !== undefined }) },
         );
         this.createdUnseen.set(key, now);
-        if (created.metadata.resourceVersion) this.unseen.set(created.metadata.resourceVersion, true);
+        created++;
+        if (made.metadata.resourceVersion) this.unseen.set(made.metadata.resourceVersion, true);
         log.info('created child', {
           child: child.name,
           kind: child.kind,
@@ -487,6 +499,7 @@ export class Reconciler {
         this.createdUnseen.set(key, now);
       }
     }
+    return created;
   }
 
   private async announce(
