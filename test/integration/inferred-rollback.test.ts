@@ -5,6 +5,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution } from '../../src/api/generated/types.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import type { Script } from '../support/executor.ts';
+import { createDeployment, waitAvailable } from './support/actions.ts';
 import { inPhase } from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
@@ -20,6 +21,12 @@ const h = harnessForSuite(script);
 describe('a failed workflow with steps nobody wrote a rollback for', () => {
   it('rolls back the reversible ones with their inverse and leaves the irreversible', async () => {
     const ns = h.namespace;
+    // The targets exist and are healthy, as the mandatory safety checks require before any step.
+    await createDeployment(h.client, ns, 'web', 1);
+    await h.client.request(`/api/v1/namespaces/${ns}/configmaps`, {
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { mode: 'safe' } },
+    });
+    await waitAvailable(h.client, ns, 'web', 1);
     await h.workflows.apply(
       'inferred',
       specWith([

@@ -14,7 +14,7 @@ import { startTracing } from '../../src/shell/tracing.ts';
 import { TRACEPARENT_ANNOTATION } from '../../src/shell/children.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { startJaeger, type RunningJaeger } from '../../tooling/monitoring/jaeger.ts';
-import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
+import { customStep, specWith } from '../fixtures/specs.ts';
 import { adminInNamespace, inPhase, Workflows } from '../integration/support/harness.ts';
 
 jest.setTimeout(600_000);
@@ -117,7 +117,15 @@ describe('traces in Jaeger', () => {
     await workflows.apply(
       name,
       specWith([
-        customStep(1, { rollbackSpec: customRollback(1) }),
+        // The real executor runs only test hooks among custom actions (with --development): a
+        // short sleep succeeds, and its rollback is one too.
+        customStep(1, {
+          parameters: { custom: { actionType: 'sleep', config: { duration: '100ms' } } },
+          rollbackSpec: {
+            action: 'custom',
+            parameters: { custom: { actionType: 'sleep', config: { duration: '100ms' } } },
+          },
+        }),
         customStep(2, {
           criticalStep: true,
           parameters: { custom: { actionType: 'fail', config: { message: 'broken on purpose' } } },
