@@ -23,6 +23,7 @@ import { customStep, specWith } from '../fixtures/specs.ts';
 import { ScriptedExecutor } from '../support/executor.ts';
 import { adminClientOf, counterTotal, retrying, writeResults, type FuzzRow } from './support/chaos.ts';
 import { fuzzSpecs, type FuzzSpec } from './support/fuzz-specs.ts';
+import { permitExecutorIn } from '../support/executor-permissions.ts';
 
 const COUNT = Number(process.env['FUZZ_SPECS'] ?? '500');
 const SEED = Number(process.env['FUZZ_SEED'] ?? '20261201');
@@ -62,6 +63,9 @@ beforeAll(async () => {
   await client.request('/api/v1/namespaces', {
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
   });
+  // The executor is permitted what the action catalogue says, as the shipped RBAC does: the rbac
+  // check then passes for the right reason.
+  await permitExecutorIn(client, namespace);
   operator = await startOperator({
     kubeconfig: cp.kubeconfigPath,
     namespaces: [namespace],
@@ -147,6 +151,14 @@ const refusedByPlanner = (wf: WorkflowExecution): boolean =>
   wf.status.conditions?.some((c) => c.reason === 'InvalidSpec') === true &&
   (wf.status.failureReason ?? '').startsWith('InvalidSpec: spec.');
 
+/** Refused before any step: a required check failed, and the SafetyChecks condition says which. */
+const refusedBySafetyChecks = (wf: WorkflowExecution): boolean =>
+  wf.status?.phase === 'failed' &&
+  wf.status.conditions?.some(
+    (c) => c.type === 'SafetyChecks' && c.status === 'False' && c.message.length > 0,
+  ) === true &&
+  (wf.status.stepStatuses ?? []).every((s) => s.k8sExecutionRef === undefined);
+
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -167,6 +179,7 @@ describe(`${COUNT} fuzzed specs against the real apiserver and the operator`, ()
       refusedWithoutFieldName: 0,
       refusedByPlanner: 0,
       plannerWithoutPath: 0,
+      refusedBySafetyChecks: 0,
       ran: 0,
       crashes: 0,
       stalledOthers: 0,
@@ -214,6 +227,7 @@ describe(`${COUNT} fuzzed specs against the real apiserver and the operator`, ()
         if (!wf) continue;
         if (wf.status?.phase === 'failed') {
           if (refusedByPlanner(wf)) row.refusedByPlanner++;
+          else if (refusedBySafetyChecks(wf)) row.refusedBySafetyChecks++;
           else if (wf.status.conditions?.some((c) => c.reason === 'InvalidSpec')) row.plannerWithoutPath++;
           else
             otherFailures.push(
@@ -264,7 +278,7 @@ describe(`${COUNT} fuzzed specs against the real apiserver and the operator`, ()
     expect(otherFailures.slice(0, 5)).toEqual([]);
     expect(row.plannerWithoutPath).toBe(0);
     expect(row.specsTried).toBe(COUNT);
-    expect(row.refusedByApiserver + row.refusedByPlanner + row.ran).toBe(COUNT);
+    expect(row.refusedByApiserver + row.refusedByPlanner + row.refusedBySafetyChecks + row.ran).toBe(COUNT);
     expect(row.stalledOthers).toBe(0);
     expect(row.crashes).toBe(0);
     expect(row.idleReconcilesPerMinute).toBe(0);

@@ -11,7 +11,7 @@ export async function printChaosTable(
   if (faults && faults.length > 0) {
     lines.push(
       '| fault | length (s) | workflows (through it) | /ready false during | ready again after (s) | all finished after (s) | reconciles during (bound) | duplicates | lost transitions |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of faults)
       lines.push(
@@ -21,9 +21,9 @@ export async function printChaosTable(
   if (fuzz) {
     lines.push(
       '',
-      '| fuzz: specs tried | refused by the apiserver (without a field name) | refused by the planner (without a path) | accepted and running | crashes | canaries stalled | idle reconciles/min | heap baseline → after (MiB) | seconds |',
-      '|---|---|---|---|---|---|---|---|---|',
-      `| ${fuzz.specsTried} | ${fuzz.refusedByApiserver} (${fuzz.refusedWithoutFieldName}) | ${fuzz.refusedByPlanner} (${fuzz.plannerWithoutPath}) | ${fuzz.ran} | ${fuzz.crashes} | ${fuzz.stalledOthers} | ${fuzz.idleReconcilesPerMinute} | ${fuzz.heapBaselineMiB} → ${fuzz.heapAfterMiB} | ${fuzz.seconds} |`,
+      '| fuzz: specs tried | refused by the apiserver (without a field name) | refused by the planner (without a path) | refused by a safety check | accepted and running | crashes | canaries stalled | idle reconciles/min | heap baseline → after (MiB) | seconds |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      `| ${fuzz.specsTried} | ${fuzz.refusedByApiserver} (${fuzz.refusedWithoutFieldName}) | ${fuzz.refusedByPlanner} (${fuzz.plannerWithoutPath}) | ${fuzz.refusedBySafetyChecks} | ${fuzz.ran} | ${fuzz.crashes} | ${fuzz.stalledOthers} | ${fuzz.idleReconcilesPerMinute} | ${fuzz.heapBaselineMiB} → ${fuzz.heapAfterMiB} | ${fuzz.seconds} |`,
     );
   }
   write(lines.length > 0 ? `\n${lines.join('\n')}\n` : 'no chaos results in .cache/chaos/\n');

@@ -74,6 +74,8 @@ export interface FuzzRow {
   refusedWithoutFieldName: number;
   refusedByPlanner: number;
   plannerWithoutPath: number;
+  /** Valid specs a required safety check refused (e.g. a target the executor may not touch). */
+  refusedBySafetyChecks: number;
   ran: number;
   crashes: number;
   stalledOthers: number;

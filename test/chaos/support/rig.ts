@@ -23,6 +23,7 @@ import { ScriptedExecutor } from '../../support/executor.ts';
 import { adminClientOf, retrying } from './chaos.ts';
 import { startToxiproxy, type Proxy } from './toxiproxy.ts';
 import { SHAPES, isFinished, shapesScript } from './workloads.ts';
+import { permitExecutorIn } from '../../support/executor-permissions.ts';
 
 export interface HealthSample {
   at: number;
@@ -81,6 +82,9 @@ export async function startRig(namespace = 'chaos'): Promise<Rig> {
     await client.request('/api/v1/namespaces', {
       body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
     });
+    // The executor is permitted what the action catalogue says, as the shipped RBAC does: the rbac
+    // check then passes for the right reason.
+    await permitExecutorIn(client, namespace);
     const operator = await startOperator({
       kubeconfig: proxied,
       namespaces: [namespace],
