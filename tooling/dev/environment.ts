@@ -22,6 +22,10 @@ import { Cleanup } from '../../src/shell/cleanup.ts';
 import { startMonitoring } from '../monitoring/bundle.ts';
 import { ensureMonitoringTools } from '../monitoring/tools.ts';
 
+/** The executor's ServiceAccount, as manifests/ ship it. */
+const EXECUTOR_NAMESPACE = 'kubernaut-system';
+const EXECUTOR_USER = `system:serviceaccount:${EXECUTOR_NAMESPACE}:kubernetes-executor`;
+
 export const DEV_CACHE = join(REPO_ROOT, '.cache');
 
 export interface DevOptions {
@@ -147,13 +151,13 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     // The executor's identity and its permissions as the install ships them (its namespace, its
     // ServiceAccount, the ClusterRole generated from the action catalogue): the rbac safety check
     // asks about that identity, so it passes here because the executor is permitted, as on a cluster.
-    const kcForInstall = loadClientConfig(kubeconfigPath);
+    const admin = loadClientConfig(kubeconfigPath);
     for (const file of ['manifests/base/namespace.yaml', 'manifests/rbac/executor.yaml']) {
       const objects = parseManifests(await readFile(join(REPO_ROOT, file), 'utf8'));
-      await applyAll(kcForInstall, objects);
+      await applyAll(admin, objects);
     }
     await applyAll(
-      kcForInstall,
+      admin,
       parseManifests(
         'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: kubernetes-executor\n  namespace: kubernaut-system\n',
       ),
@@ -165,16 +169,22 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       bindAddress: '127.0.0.1',
       log: operatorLog,
       auditPath: join(controlPlane.dataDir, 'audit.sqlite'),
-      // The identity the checks ask about; the in-process executor below acts with the admin's client.
-      executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
+      // The identity the checks ask about, and the one the executor below acts as.
+      executorUser: EXECUTOR_USER,
     });
     cleanup.add('the operator', () => operator.stop());
     progress(
       `operator running (health :${String(operator.healthPort)}, metrics :${String(operator.metricsPort)})`,
     );
 
-    const kc = loadClientConfig(kubeconfigPath);
-    const executorClient = await createKubeClient(kc);
+    // The executor acts as its ServiceAccount (a client certificate of that user name and its
+    // groups, which RBAC matches as the ServiceAccount): it may do only what the shipped RBAC grants,
+    // as on a cluster, so a permission the action catalogue lacks shows here as a 403.
+    const executorKubeconfig = await controlPlane.addUser({
+      name: EXECUTOR_USER,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${EXECUTOR_NAMESPACE}`],
+    });
+    const executorClient = await createKubeClient(loadClientConfig(executorKubeconfig));
     cleanup.add("the executor's client", () => {
       executorClient.close();
     });
@@ -194,10 +204,10 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     if (options.monitoring === true) {
       progress('monitoring: prometheus, promtool and kustomize (built from Go modules the first time)');
       const tools = await ensureMonitoringTools();
-      const client = await createKubeClient(kc);
+      const client = await createKubeClient(admin);
       try {
         const monitoring = await startMonitoring({
-          kc,
+          kc: admin,
           client,
           tools,
           metricsAddress: `127.0.0.1:${String(operator.metricsPort)}`,
@@ -218,7 +228,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     const workflows: string[] = [];
     for (const file of await exampleFiles(examplesDir)) {
       const objects = parseManifests(await readFile(join(examplesDir, file), 'utf8'));
-      await applyAll(kc, objects);
+      await applyAll(admin, objects);
       workflows.push(
         ...objects.filter((o) => o.kind === 'WorkflowExecution').map((o) => o.metadata?.name ?? ''),
       );
