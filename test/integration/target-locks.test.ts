@@ -13,7 +13,8 @@ import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resour
 import { succeedAll, type Script } from '../support/executor.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { createDeployment, waitAvailable } from './support/actions.ts';
-import { conditionOf, inPhase, type Harness } from './support/harness.ts';
+import { conditionOf, inPhase, startOperatorFor, type Harness } from './support/harness.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(120_000);
@@ -160,6 +161,25 @@ describe('per-target locks', () => {
     await h.workflows.apply('takes-over', specWith([scale(h.namespace, 'cache')]));
     await h.workflows.waitFor('takes-over', inPhase('completed'), 'completed', 60_000);
     expect(await reclaimed()).toBe(before + 1);
+  });
+
+  it('holds across two operator replicas reconciling the same runs', async () => {
+    const replica = await startOperatorFor(sharedControlPlane().kubeconfigPath, h.namespace, h.clock);
+    try {
+      await deployment(h, 'queue');
+      await h.workflows.apply('held-two', specWith([scale(h.namespace, 'queue')]));
+      const held = await childOf(h, 'held-two');
+      await h.workflows.apply('two-second', specWith([scale(h.namespace, 'queue')]));
+      const waiting = await h.workflows.waitFor('two-second', blockedBy('TargetBusy'), 'Blocked/TargetBusy');
+      expect(conditionOf(waiting, 'Blocked')?.message).toContain(`${h.namespace}/held-two`);
+      const heldDone = await finish(h, held, 'completed');
+      await h.workflows.waitFor('two-second', inPhase('completed'), 'completed', 60_000);
+      const child = (await h.workflows.childrenOf('two-second'))[0]?.metadata.name ?? '';
+      expect(h.executor.timeline.get(child)?.seen).toBeGreaterThan(heldDone);
+      expect(h.executor.duplicates()).toEqual([]);
+    } finally {
+      await replica.stop();
+    }
   });
 
   it('leaves runs of custom actions alone: they lock nothing', async () => {
