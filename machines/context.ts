@@ -4,7 +4,13 @@
  * trip gives back exactly the same object.
  */
 import type { StepExecutionResult } from '../src/api/generated/types.ts';
-import type { EffectivenessObservation, Outcome, SafetyCheckResult, WorkflowEvent } from './events.ts';
+import type {
+  AdmissionBlock,
+  EffectivenessObservation,
+  Outcome,
+  SafetyCheckResult,
+  WorkflowEvent,
+} from './events.ts';
 import type { ExecutionPlan, LearnedKind, PlannedStep } from './plan.ts';
 import { LIMITS, type RETRY_REFUSALS } from '../src/api/schema/workflowexecution.ts';
 
@@ -42,7 +48,9 @@ export type FailureCode =
   | 'CriticalStepFailed'
   | 'Cancelled'
   | 'RollbackFailed'
-  | 'Ineffective';
+  | 'Ineffective'
+  /** Validation's deadline passed while the run waited for a target lock or a storm limit. */
+  | 'Blocked';
 
 export type AbortCode = 'CriticalStepFailed' | 'Cancelled';
 
@@ -55,6 +63,7 @@ export const VALIDATION_FAILURES: readonly FailureCode[] = [
   'DryRunFailed',
   'Rejected',
   'ValidationTimeout',
+  'Blocked',
 ];
 
 export type WorkflowOutcome = 'success' | 'partial_success' | 'unknown' | 'ineffective' | 'failed';
@@ -124,6 +133,12 @@ export interface RetryRefusal {
   message: string;
 }
 
+/** Why the run waits to start executing, since when (the first block of this wait). */
+export interface AdmissionRecord {
+  block: AdmissionBlock;
+  since: number;
+}
+
 export interface WorkflowContext {
   /** Keyed by step number. */
   steps: Record<string, StepRun>;
@@ -137,6 +152,8 @@ export interface WorkflowContext {
   rollbackTrigger: RollbackTrigger | null;
   approval: { by: string; at: number } | null;
   safety: SafetyRecord[] | null;
+  /** Set while the run waits to start executing (a target locked by another run, a storm limit). */
+  admission: AdmissionRecord | null;
   /** Keyed by step number. */
   dryRun: Record<string, DryRunRecord>;
   effectiveness: EffectivenessRecord | null;
@@ -181,6 +198,7 @@ export function initialContext(plan: ExecutionPlan, now: number): WorkflowContex
     rollbackTrigger: null,
     approval: null,
     safety: null,
+    admission: null,
     dryRun: {},
     effectiveness: null,
     outcome: null,

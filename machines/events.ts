@@ -83,6 +83,26 @@ export interface RollbackRequestedEvent {
   by: string;
 }
 
+/**
+ * Why a run may not start executing yet (src/core/target-locks.ts decides, the shell observes):
+ * another run holds a lock of one of its targets (`target` as messages name it, `holder` the
+ * Lease's holderIdentity, `namespace/name/uid`), or a storm limit is reached.
+ */
+export type AdmissionBlock =
+  | { reason: 'TargetBusy'; target: string; holder: string }
+  | { reason: 'ExecutionLimit'; scope: 'namespace' | 'cluster'; limit: number };
+
+export type AdmissionBlockReason = AdmissionBlock['reason'];
+
+/** Whether the run may leave validation for executing: its locks are taken and no limit is reached. */
+export type AdmissionVerdict = { admitted: true } | { admitted: false; block: AdmissionBlock };
+
+export interface AdmissionResultEvent {
+  type: 'ADMISSION_RESULT';
+  now: number;
+  verdict: AdmissionVerdict;
+}
+
 /** A retry of a failed run: `request` identifies it, so the same annotation never retries twice. */
 export interface RetryRequestedEvent {
   type: 'RETRY_REQUESTED';
@@ -94,6 +114,7 @@ export interface RetryRequestedEvent {
 export type WorkflowEvent =
   | TickEvent
   | SafetyResultEvent
+  | AdmissionResultEvent
   | DryRunResultEvent
   | ApprovedEvent
   | RejectedEvent
@@ -109,6 +130,7 @@ export type WorkflowEventType = WorkflowEvent['type'];
 export const WORKFLOW_EVENT_TYPES: readonly WorkflowEventType[] = [
   'TICK',
   'SAFETY_RESULT',
+  'ADMISSION_RESULT',
   'DRYRUN_RESULT',
   'APPROVED',
   'REJECTED',

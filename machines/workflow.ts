@@ -26,7 +26,7 @@ import { validationActions, validationGuards } from './workflow/validation.ts';
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
  * and record the new fingerprint in test/unit/machine-version.test.ts.
  */
-export const MACHINE_VERSION = 4;
+export const MACHINE_VERSION = 5;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */
@@ -210,12 +210,12 @@ function validating(plan: ExecutionPlan): StateConfig {
     'safety',
     ...(plan.dryRunFirst ? ['dryRun'] : []),
     ...(plan.approvalRequired ? ['approval'] : []),
+    'admission',
   ];
   const after = (name: string) => {
     const next = order[order.indexOf(name) + 1];
     return next ?? `#${MACHINE_ID}.executing`;
   };
-  const waits = plan.safetyChecks.length > 0 || plan.dryRunFirst || plan.approvalRequired;
   const timeout = { guard: 'validationExpired', target: FAILED, actions: fail('ValidationTimeout') } as const;
   const states: Record<string, StateConfig> = {
     safety:
@@ -257,11 +257,23 @@ function validating(plan: ExecutionPlan): StateConfig {
       },
     };
   }
+  // The last gate: the run's target locks taken and no storm limit reached (src/core/target-locks.ts).
+  states['admission'] = {
+    always: [{ guard: 'blockedExpired', target: FAILED, actions: fail('Blocked') }, timeout],
+    on: {
+      ADMISSION_RESULT: [
+        { guard: 'blockedExpired', target: FAILED, actions: fail('Blocked') },
+        timeout,
+        { guard: 'admitted', target: `#${MACHINE_ID}.executing`, actions: 'admit' },
+        { guard: 'admissionBlocked', actions: 'recordBlock' },
+      ],
+    },
+  };
   return {
     entry: 'enterValidating',
     initial: 'safety',
-    // Without checks, dry run or approval, validation passes within one event: nothing to cancel.
-    ...(waits ? { on: { CANCEL_REQUESTED: { target: FAILED, actions: fail('Cancelled') } } } : {}),
+    // Admission always waits for the shell's answer, so a validating run can always be cancelled.
+    on: { CANCEL_REQUESTED: { target: FAILED, actions: fail('Cancelled') } },
     states,
   };
 }

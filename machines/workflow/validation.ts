@@ -1,6 +1,7 @@
 /**
  * Planning and validation: leaving planning on the first observation, the validation deadline, the
- * safety checks' verdict, the dry runs and the approval.
+ * safety checks' verdict, the dry runs, the approval and admission (the target locks taken, no
+ * storm limit reached), the last gate before executing.
  */
 import { safetyVerdict } from '../context.ts';
 import { expired, now, type Guard, type Update } from './scope.ts';
@@ -27,6 +28,17 @@ const dryRunNew: Guard = ({ hasStep }, { context, event }) =>
 const dryRunFailed: Guard = (scope, args) =>
   dryRunNew(scope, args, undefined) && args.event.type === 'DRYRUN_RESULT' && args.event.outcome === 'failed';
 
+/** The run's locks are taken and no storm limit holds it back: it may execute. */
+const admitted: Guard = (_, { event }) => event.type === 'ADMISSION_RESULT' && event.verdict.admitted;
+
+/** Another run holds a target's lock, or a storm limit is reached: the run waits. */
+const admissionBlocked: Guard = (_, { event }) =>
+  event.type === 'ADMISSION_RESULT' && !event.verdict.admitted;
+
+/** Validation's deadline passed while the run waited for admission: it fails naming what held it. */
+const blockedExpired: Guard = (scope, args) =>
+  args.context.admission !== null && validationExpired(scope, args, undefined);
+
 const allDryRunsSucceeded: Guard = ({ plan }, { context }) =>
   plan.steps.every((s) => context.dryRun[String(s.number)]?.outcome === 'succeeded');
 
@@ -39,6 +51,9 @@ export const validationGuards = {
   dryRunFailed,
   dryRunNew,
   allDryRunsSucceeded,
+  admitted,
+  admissionBlocked,
+  blockedExpired,
 };
 
 const enterValidating: Update = (_, { context, event }) => ({
@@ -63,4 +78,22 @@ const recordDryRun: Update = (_, { context, event }) =>
 const approve: Update = (_, { event }) =>
   event.type === 'APPROVED' ? { approval: { by: event.by, at: event.now } } : {};
 
-export const validationActions = { enterValidating, recordSafety, recordDryRun, approve };
+/**
+ * Why the run waits: the block, since the first one of this wait (a block that changes keeps the
+ * wait's start, so the context, and the status, change only when the block does).
+ */
+const recordBlock: Update = (_, { context, event }) =>
+  event.type === 'ADMISSION_RESULT' && !event.verdict.admitted
+    ? { admission: { block: event.verdict.block, since: context.admission?.since ?? event.now } }
+    : {};
+
+const admit: Update = () => ({ admission: null });
+
+export const validationActions = {
+  enterValidating,
+  recordSafety,
+  recordDryRun,
+  approve,
+  recordBlock,
+  admit,
+};

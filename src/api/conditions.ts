@@ -6,7 +6,21 @@
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 export type ConditionType =
-  'Ready' | 'Reconciling' | 'Stalled' | 'Succeeded' | 'RetryRequest' | 'ExecutorPickup' | 'SafetyChecks';
+  | 'Ready'
+  | 'Reconciling'
+  | 'Stalled'
+  | 'Succeeded'
+  | 'RetryRequest'
+  | 'ExecutorPickup'
+  | 'SafetyChecks'
+  | 'Blocked';
+
+/**
+ * True while a validated run waits to start executing: reason `TargetBusy` (another run holds a lock
+ * of one of its targets, named in the message with that run) or `ExecutionLimit` (a storm limit is
+ * reached); absent otherwise (src/core/status-conditions.ts).
+ */
+export const BLOCKED_CONDITION = 'Blocked' satisfies ConditionType;
 
 /**
  * False (reason ExecutorMissing) while a child of the workflow waits longer than the operator's

@@ -41,7 +41,10 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --kube-api-qps N, --kube-api-burst N   client-side rate limit of apiserver requests (0: none, the apiserver's
                                  Priority and Fairness protects it, as controller-runtime defaults; burst 30;
                                  Lease renewals are exempt and have their own connections)
-  --pickup-timeout S             a child no executor claimed within this is reported (ExecutorPickup condition, Event) (60)`;
+  --pickup-timeout S             a child no executor claimed within this is reported (ExecutorPickup condition, Event) (60)
+  --lock-namespace NS            where the per-target lock Leases live (the --leader-election-namespace)
+  --max-executing N              at most N workflows executing or rolling back in all watched namespaces (0: no limit; 0)
+  --max-executing-per-namespace N   at most N per namespace (0: no limit; 0); the rest wait in validating (Blocked)`;
 
 export const EXECUTOR_USAGE = `usage: wfx executor [flags]
   --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config

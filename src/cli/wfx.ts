@@ -65,6 +65,9 @@ const OPTIONS = {
   'progress-write-delay': { type: 'string' },
   'executor-user': { type: 'string' },
   'pickup-timeout': { type: 'string' },
+  'lock-namespace': { type: 'string' },
+  'max-executing': { type: 'string' },
+  'max-executing-per-namespace': { type: 'string' },
   // executor
   identity: { type: 'string' },
   'cluster-namespace': { type: 'string' },
@@ -184,6 +187,9 @@ async function main(argv: string[]): Promise<string | undefined> {
       kubeApiQps: rate(v['kube-api-qps'], DEFAULT_RATE_LIMIT.qps, 'kube-api-qps'),
       kubeApiBurst: int(v['kube-api-burst'], DEFAULT_RATE_LIMIT.burst, 'kube-api-burst'),
       pickupTimeoutMs: int(v['pickup-timeout'], 60, 'pickup-timeout') * 1000,
+      lockNamespace: v['lock-namespace'] ?? v['leader-election-namespace'] ?? 'kubernaut-system',
+      maxExecuting: int(v['max-executing'], 0, 'max-executing'),
+      maxExecutingPerNamespace: int(v['max-executing-per-namespace'], 0, 'max-executing-per-namespace'),
     });
     return undefined;
   }

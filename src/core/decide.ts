@@ -3,13 +3,13 @@
  * folded through the machine, and what follows from the new snapshot, computed once: the children it
  * wants, when to look again, whether the status must be written now, and whether the run finished.
  *
- * Pure. A check the machine waits for (the safety checks in validation, the effectiveness check while
- * monitoring) is I/O: `decide` asks for it (`kind: 'check'`) and the shell runs it and decides again
+ * Pure. A check the machine waits for (the safety checks in validation, admission as its last gate:
+ * the target locks and storm limits, the effectiveness check while monitoring) is I/O: `decide` asks for it (`kind: 'check'`) and the shell runs it and decides again
  * with its results. A check the new state asks for runs at once, so its verdict shares this
  * reconcile's status write instead of needing another reconcile.
  */
 import { safetyVerdict } from '../../machines/context.ts';
-import type { EffectivenessObservation, SafetyCheckResult } from '../../machines/events.ts';
+import type { AdmissionVerdict, EffectivenessObservation, SafetyCheckResult } from '../../machines/events.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { checksWanted, desiredEffects, type ChecksWanted, type DesiredEffects } from './effects.ts';
@@ -17,10 +17,14 @@ import type { Compiled } from './load.ts';
 import { observe, stillAwaited, type ObservedChild } from './observe.ts';
 import { advance, phaseOf } from './statechart.ts';
 import { statusWrite, type StatusWrite } from './status-writes.ts';
+import { admissionRetryMs } from './target-locks.ts';
 import { transitions, type Transition } from './transitions.ts';
 
 /** Checks without a verdict (an errored safety check) are asked again this soon, within the deadline. */
 export const CHECK_RETRY_MS = 2000;
+
+/** Checks asked for after advancing within one reconcile at most: the safety checks, then admission. */
+const MAX_CHECK_ROUNDS = 2;
 
 /** What the shell saw of the workflow in the cluster: its children and its annotations. */
 export interface Seen {
@@ -31,12 +35,16 @@ export interface Seen {
 /** The checks to run before deciding. */
 export interface CheckRequest {
   safety: boolean;
+  /** Admission: take the run's target locks (all or none) and look at the storm limits. */
+  admission: boolean;
   /** The steps whose targets the effectiveness check looks at, and since when new alerts count. */
   effectiveness: { succeededSteps: ReadonlySet<number>; since: number } | null;
 }
 
 export interface CheckResults {
   safety?: SafetyCheckResult[];
+  /** Absent when asked but not answered (the apiserver could not be asked): asked again soon. */
+  admission?: AdmissionVerdict;
   effectiveness?: EffectivenessObservation;
 }
 
@@ -58,8 +66,11 @@ export interface DecideInput {
   monitoringPollMs: number;
   /** The results of the checks a `check` decision asked for. */
   checks?: CheckResults;
-  /** Set by a check asked for after advancing: this advance is the last. */
-  again?: boolean;
+  /**
+   * How many checks were asked for after advancing in this reconcile so far: the safety checks a new
+   * validation waits for, then admission once they passed. Bounded by MAX_CHECK_ROUNDS.
+   */
+  rounds?: number;
 }
 
 export interface Decided {
@@ -82,15 +93,16 @@ export type Decision =
       kind: 'check';
       request: CheckRequest;
       /** Decide again with these and the check's results. */
-      resume: { from: WorkflowSnapshot; again: boolean };
+      resume: { from: WorkflowSnapshot; rounds: number };
     };
 
-const asksFor = (checks: ChecksWanted): boolean => checks.safety || checks.effectiveness;
+const asksFor = (checks: ChecksWanted): boolean => checks.safety || checks.admission || checks.effectiveness;
 
 function requestOf(snapshot: WorkflowSnapshot, checks: ChecksWanted, now: number): CheckRequest {
   const steps = Object.entries(snapshot.context.steps);
   return {
     safety: checks.safety,
+    admission: checks.admission,
     effectiveness: checks.effectiveness
       ? {
           succeededSteps: new Set(
@@ -107,7 +119,7 @@ export function decide(input: DecideInput): Decision {
   const { plan, machine } = compiled;
   const wanted = checksWanted(from, plan);
   if (checks === undefined && asksFor(wanted))
-    return { kind: 'check', request: requestOf(from, wanted, now), resume: { from, again: false } };
+    return { kind: 'check', request: requestOf(from, wanted, now), resume: { from, rounds: 0 } };
   const events = observe({
     now,
     children: input.seen.children.filter((c) => stillAwaited(from.context, c)),
@@ -115,10 +127,19 @@ export function decide(input: DecideInput): Decision {
     ...checks,
   });
   const after = advance(machine, from, events);
-  if (!input.again) {
+  const rounds = input.rounds ?? 0;
+  if (rounds < MAX_CHECK_ROUNDS) {
     const asked = checksWanted(after, plan);
-    if ((asked.safety && !wanted.safety) || (asked.effectiveness && !wanted.effectiveness))
-      return { kind: 'check', request: requestOf(after, asked, now), resume: { from: after, again: true } };
+    if (
+      (asked.safety && !wanted.safety) ||
+      (asked.admission && !wanted.admission) ||
+      (asked.effectiveness && !wanted.effectiveness)
+    )
+      return {
+        kind: 'check',
+        request: requestOf(after, asked, now),
+        resume: { from: after, rounds: rounds + 1 },
+      };
   }
   return decided(input, plan, after);
 }
@@ -128,11 +149,15 @@ function decided(input: DecideInput, plan: ExecutionPlan, snapshot: WorkflowSnap
   const effects = desiredEffects(snapshot, plan, input.name);
   const happened = transitions(input.written, snapshot);
   const write = statusWrite(happened, input.waitingSince, now, input.progressWriteDelayMs);
-  const inconclusive = input.checks?.safety && safetyVerdict(input.checks.safety) === 'inconclusive';
+  const inconclusive =
+    (input.checks?.safety && safetyVerdict(input.checks.safety) === 'inconclusive') ||
+    (effects.admit && input.checks !== undefined && input.checks.admission === undefined);
+  const blocked = effects.admit ? snapshot.context.admission : null;
   const lookAgainInMs = earliest([
     effects.nextDeadline === null ? undefined : Math.max(0, effects.nextDeadline - now) + 1,
     effects.checkEffectiveness ? input.monitoringPollMs : undefined,
     inconclusive ? CHECK_RETRY_MS : undefined,
+    blocked ? admissionRetryMs(blocked.since, now) : undefined,
   ]);
   const phase = phaseOf(snapshot);
   return {

@@ -23,6 +23,8 @@ export interface DesiredChild {
 export interface DesiredEffects {
   children: DesiredChild[];
   runSafetyChecks: boolean;
+  /** Waiting for admission: the run's target locks and the storm limits are looked at again. */
+  admit: boolean;
   checkEffectiveness: boolean;
   /** Epoch ms of the earliest deadline the machine waits for; requeue then. */
   nextDeadline: number | null;
@@ -88,16 +90,22 @@ export function nextDeadline(snapshot: WorkflowSnapshot, plan: ExecutionPlan): n
   return candidates.length === 0 ? null : Math.min(...candidates);
 }
 
-/** The checks a snapshot waits for: the safety checks in validation, the effectiveness check while monitoring. */
+/**
+ * The checks a snapshot waits for: the safety checks in validation, admission (the target locks and
+ * storm limits) as validation's last gate, the effectiveness check while monitoring.
+ */
 export interface ChecksWanted {
   safety: boolean;
+  admission: boolean;
   effectiveness: boolean;
 }
 
 export function checksWanted(snapshot: WorkflowSnapshot, plan: ExecutionPlan): ChecksWanted {
   const phase = phaseOf(snapshot);
+  const sub = substateOf(snapshot);
   return {
-    safety: phase === 'validating' && substateOf(snapshot) === 'safety' && plan.safetyChecks.length > 0,
+    safety: phase === 'validating' && sub === 'safety' && plan.safetyChecks.length > 0,
+    admission: phase === 'validating' && sub === 'admission',
     effectiveness: phase === 'monitoring',
   };
 }
@@ -148,6 +156,7 @@ export function desiredEffects(
   return {
     children,
     runSafetyChecks: checks.safety,
+    admit: checks.admission,
     checkEffectiveness: checks.effectiveness,
     nextDeadline: nextDeadline(snapshot, plan),
   };

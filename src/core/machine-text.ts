@@ -11,6 +11,7 @@ import {
   type RetryRefusalCode,
 } from '../../machines/context.ts';
 import type { MachineText, TextInput } from '../../machines/text.ts';
+import { describeBlock } from './target-locks.ts';
 
 const seconds = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
@@ -53,6 +54,8 @@ export const WORKFLOW_TEXT: MachineText = {
         return `planning did not finish within ${seconds(plan.timeouts.planningMs)}`;
       case 'ValidationTimeout':
         return `validation did not finish within ${seconds(plan.timeouts.validationMs)}`;
+      case 'Blocked':
+        return `validation did not finish within ${seconds(plan.timeouts.validationMs)}: still waiting to execute, ${context.admission ? describeBlock(context.admission.block) : 'blocked'}`;
       case 'SafetyCheckFailed': {
         const failing = event.type === 'SAFETY_RESULT' ? event.results.filter(requiredCheckFailed) : [];
         return `required safety check failed: ${failing.map((r) => `${r.type} ${r.result} (${r.message})`).join('; ')}`;

@@ -5,7 +5,12 @@
  */
 import type { StepExecutionResult } from '../api/generated/types.ts';
 import { isSettled, runOf, type WorkflowContext } from '../../machines/context.ts';
-import type { EffectivenessObservation, SafetyCheckResult, WorkflowEvent } from '../../machines/events.ts';
+import type {
+  AdmissionVerdict,
+  EffectivenessObservation,
+  SafetyCheckResult,
+  WorkflowEvent,
+} from '../../machines/events.ts';
 
 export const ANNOTATION_PREFIX = 'workflowexecution.kubernaut.io';
 export const APPROVED_BY = `${ANNOTATION_PREFIX}/approved-by`;
@@ -43,6 +48,8 @@ export interface Observation {
   annotations: Readonly<Record<string, string>>;
   /** Results of the workflow's safety checks, once run. */
   safety?: SafetyCheckResult[];
+  /** Whether the run may start executing (its locks taken, no storm limit reached), once asked. */
+  admission?: AdmissionVerdict;
   /** Result of the effectiveness check, once run. */
   effectiveness?: EffectivenessObservation;
 }
@@ -76,6 +83,7 @@ export function observe(input: Observation): WorkflowEvent[] {
   const { now } = input;
   const events: WorkflowEvent[] = [{ type: 'TICK', now }];
   if (input.safety) events.push({ type: 'SAFETY_RESULT', now, results: input.safety.map((r) => ({ ...r })) });
+  if (input.admission) events.push({ type: 'ADMISSION_RESULT', now, verdict: input.admission });
   const finished = input.children
     .filter((c) => c.phase === 'completed' || c.phase === 'failed')
     .sort(

@@ -10,7 +10,9 @@ import {
   type PhaseTimes,
   type RollbackTrigger,
 } from '../../machines/context.ts';
+import type { AdmissionBlockReason } from '../../machines/events.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import { describeBlock } from './target-locks.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { describeIssues } from '../api/issues.ts';
 import {
@@ -46,7 +48,8 @@ export type MetricSample =
   | { metric: 'workflowSteps'; steps: number }
   | { metric: 'adaptiveAdjustmentsTotal'; adjustmentType: AdjustmentMetricType }
   | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' }
-  | { metric: 'retriesTotal'; result: 'accepted' | 'refused' };
+  | { metric: 'retriesTotal'; result: 'accepted' | 'refused' }
+  | { metric: 'admissionBlocksTotal'; reason: AdmissionBlockReason };
 
 export interface Consequences {
   /** Each its own Event: phase changes, failures, retries, rollbacks, refusals, what history taught. */
@@ -188,6 +191,22 @@ function retryConsequences(
   out.metrics.push({ metric: 'retriesTotal', result: t.accepted ? 'accepted' : 'refused' });
 }
 
+/** The run waits to execute: an Event named for the block (`TargetBusy`, `ExecutionLimit`). */
+function blockedConsequences(t: Extract<Transition, { kind: 'blocked' }>, out: Consequences): void {
+  const { block } = t;
+  out.notices.push({
+    type: 'Normal',
+    reason: block.reason,
+    note: `waiting to execute: ${describeBlock(block)}`,
+    action: 'Reconcile',
+    fields:
+      block.reason === 'TargetBusy'
+        ? { reason: block.reason, target: block.target, holder: block.holder }
+        : { reason: block.reason, scope: block.scope, limit: block.limit },
+  });
+  out.metrics.push({ metric: 'admissionBlocksTotal', reason: block.reason });
+}
+
 function stepConsequences(
   t: Extract<Transition, { kind: 'step' }>,
   snapshot: WorkflowSnapshot,
@@ -242,6 +261,7 @@ export function consequencesOf(
   for (const t of happened) {
     if (t.kind === 'phase') phaseConsequences(t, snapshot, plan, out);
     else if (t.kind === 'retry') retryConsequences(t, snapshot, out);
+    else if (t.kind === 'blocked') blockedConsequences(t, out);
     else stepConsequences(t, snapshot, plan, out);
   }
   return out;

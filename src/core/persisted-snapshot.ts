@@ -159,11 +159,18 @@ const fromV3: Migration = (snapshot) => {
   };
 };
 
+/** Version 5 added admission (target locks, storm limits): a version-4 run was never blocked. */
+const fromV4: Migration = (snapshot) => ({
+  ...snapshot,
+  context: { ...(snapshot.context as Record<string, unknown>), admission: null },
+});
+
 export const migrations: Readonly<Record<number, Migration>> = {
   0: fromV0,
   1: fromV1,
   2: fromV2,
   3: fromV3,
+  4: fromV4,
 };
 
 /** The in-memory context of a persisted one: every step run decoded, or what is wrong, and where. */

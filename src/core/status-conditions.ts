@@ -1,15 +1,23 @@
 /**
  * The status conditions of a running workflow (Ready, Reconciling, Succeeded, Stalled, RetryRequest,
- * SafetyChecks),
+ * SafetyChecks, Blocked),
  * from its snapshot: what it waits for, what history and this run flag, how a retry request went.
  */
-import { conditionsFor, setCondition, type Condition, type Health } from '../api/conditions.ts';
+import {
+  BLOCKED_CONDITION,
+  conditionsFor,
+  removeCondition,
+  setCondition,
+  type Condition,
+  type Health,
+} from '../api/conditions.ts';
 import type { WorkflowContext } from '../../machines/context.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { flaggedAtRunTime, flaggedSteps } from './adaptive.ts';
 import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import { phaseOf, substateOf } from './statechart.ts';
+import { describeBlock } from './target-locks.ts';
 import { waitingFor } from './transitions.ts';
 
 /**
@@ -55,7 +63,9 @@ function health(snapshot: WorkflowSnapshot, plan: ExecutionPlan): Health {
       return { state: 'inProgress', reason: 'Planning', message };
     case 'validating': {
       const sub = substateOf(snapshot);
-      const reason = sub === 'approval' ? 'AwaitingApproval' : sub === 'dryRun' ? 'DryRunning' : 'Validating';
+      const blocked = sub === 'admission' ? context.admission?.block.reason : undefined;
+      const reason =
+        blocked ?? (sub === 'approval' ? 'AwaitingApproval' : sub === 'dryRun' ? 'DryRunning' : 'Validating');
       return { state: 'inProgress', reason, message };
     }
     case 'executing':
@@ -137,6 +147,33 @@ function withSafetyCondition(
   return setCondition(conditions, { type: 'SafetyChecks', ...input }, generation, nowIso);
 }
 
+/**
+ * The `Blocked` condition: True while the run waits in validation's admission gate, its reason the
+ * block's (`TargetBusy`, `ExecutionLimit`), its message naming the target and the run holding it;
+ * absent once the run executes, fails or was never held back.
+ */
+function withBlockedCondition(
+  conditions: Condition[],
+  snapshot: WorkflowSnapshot,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const admission = snapshot.context.admission;
+  if (admission === null || phaseOf(snapshot) !== 'validating')
+    return removeCondition(conditions, BLOCKED_CONDITION);
+  return setCondition(
+    conditions,
+    {
+      type: BLOCKED_CONDITION,
+      status: 'True',
+      reason: admission.block.reason,
+      message: `waiting to execute: ${describeBlock(admission.block)}`,
+    },
+    generation,
+    nowIso,
+  );
+}
+
 /** The conditions after `previous`, as of `nowIso` (the snapshot's last event). */
 export function statusConditions(
   snapshot: WorkflowSnapshot,
@@ -145,7 +182,12 @@ export function statusConditions(
   generation: number,
   nowIso: string,
 ): Condition[] {
-  const conditions = conditionsFor(previous, health(snapshot, plan), generation, nowIso);
+  const conditions = withBlockedCondition(
+    conditionsFor(previous, health(snapshot, plan), generation, nowIso),
+    snapshot,
+    generation,
+    nowIso,
+  );
   return withSafetyCondition(
     withRetryCondition(conditions, snapshot.context, generation, nowIso),
     snapshot.context,

@@ -3,11 +3,14 @@
  * what the workflow waits for now.
  */
 import { PENDING_RUN, runOf, segmentOf, type StepRun } from '../../machines/context.ts';
+import type { AdmissionBlock } from '../../machines/events.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { currentRollback } from './effects.ts';
 import { APPROVED_BY, ROLLBACK_REQUESTED_BY } from './observe.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { lastEventTime, phaseOf, substateOf } from './statechart.ts';
+import { describeBlock } from './target-locks.ts';
+import { canonicalJson } from './spec-hash.ts';
 import { clockOf } from './time.ts';
 
 export type StepTransitionOutcome =
@@ -17,7 +20,9 @@ export type Transition =
   | { kind: 'phase'; from: Phase | null; to: Phase; at: number }
   /** A retry request decided: accepted (starting run segment `segment`) or refused. */
   | { kind: 'retry'; accepted: boolean; segment: number; at: number }
-  | { kind: 'step'; step: number; attempt: number; outcome: StepTransitionOutcome; at: number };
+  | { kind: 'step'; step: number; attempt: number; outcome: StepTransitionOutcome; at: number }
+  /** The run came to wait to execute, or waits for something else now (a target lock, a storm limit). */
+  | { kind: 'blocked'; block: AdmissionBlock; at: number };
 
 function stepTransitions(step: number, before: StepRun, after: StepRun, at: number): Transition[] {
   const out: Transition[] = [];
@@ -95,9 +100,27 @@ function retryTransitions(before: WorkflowSnapshot | null, after: WorkflowSnapsh
   return out;
 }
 
+/** A new block of the run's admission (not one it was already waiting for). */
+function blockedTransitions(
+  before: WorkflowSnapshot | null,
+  after: WorkflowSnapshot,
+  at: number,
+): Transition[] {
+  const block = after.context.admission?.block;
+  if (block === undefined) return [];
+  const previous = before?.context.admission?.block;
+  return previous !== undefined && canonicalJson(previous) === canonicalJson(block)
+    ? []
+    : [{ kind: 'blocked', block, at }];
+}
+
 export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
   const at = lastEventTime(after.context);
-  const out: Transition[] = [...retryTransitions(before, after), ...phaseTransitions(before, after, at)];
+  const out: Transition[] = [
+    ...retryTransitions(before, after),
+    ...phaseTransitions(before, after, at),
+    ...blockedTransitions(before, after, at),
+  ];
   const numbers = Object.keys(after.context.steps)
     .map(Number)
     .sort((a, b) => a - b);
@@ -144,6 +167,10 @@ export function waitingFor(snapshot: WorkflowSnapshot, plan: ExecutionPlan): str
         return `waiting for dry runs of ${stepsWord(missing)} ${listOf(missing.map(String))}${validationUntil}`;
       }
       if (sub === 'approval') return `waiting for approval (annotation ${APPROVED_BY})${validationUntil}`;
+      if (sub === 'admission')
+        return context.admission
+          ? `waiting to execute: ${describeBlock(context.admission.block)}${validationUntil}`
+          : `waiting to take the target locks${validationUntil}`;
       return `waiting for safety checks (${plan.safetyChecks.map((c) => c.type).join(', ')})${validationUntil}`;
     case 'executing': {
       const running = plan.steps.filter((s) => runOf(context, s.number)?.status === 'running');

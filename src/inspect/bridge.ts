@@ -23,7 +23,8 @@ export type { StatelyInspectionEvent };
 export type TransitionEvent =
   | { type: 'workflow.phase'; from: string | null; to: string; at: number }
   | { type: `workflow.step.${string}`; step: number; attempt: number; outcome: string; at: number }
-  | { type: 'workflow.retry.accepted' | 'workflow.retry.refused'; segment: number; at: number };
+  | { type: 'workflow.retry.accepted' | 'workflow.retry.refused'; segment: number; at: number }
+  | { type: 'workflow.blocked'; reason: string; at: number };
 
 export function transitionEvent(t: Transition): TransitionEvent {
   switch (t.kind) {
@@ -35,6 +36,8 @@ export function transitionEvent(t: Transition): TransitionEvent {
         segment: t.segment,
         at: t.at,
       };
+    case 'blocked':
+      return { type: 'workflow.blocked', reason: t.block.reason, at: t.at };
     case 'step':
       return {
         type: `workflow.step.${t.outcome}`,

@@ -14,6 +14,7 @@ import {
   type FinishedWorkflow,
 } from '../core/finished-workflow.ts';
 import type { AuditStore } from '../audit/record.ts';
+import type { AdmissionConfig } from './admission.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { LABELS } from './children.ts';
@@ -54,6 +55,8 @@ export interface ControllerOptions {
   /** With shards, only keys of the shards this replica holds are reconciled. */
   shards?: ShardOwnership | undefined;
   tracing?: Tracing | undefined;
+  /** Target locks and storm limits (src/shell/admission.ts). */
+  admission?: AdmissionConfig | undefined;
 }
 
 const keyOf = (o: CachedObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -179,6 +182,7 @@ export class WorkflowController {
       ...(options.pickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.pickupTimeoutMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       tracing: options.tracing,
+      admission: options.admission,
     });
   }
 

@@ -189,9 +189,22 @@ export class LeaseStore {
     }
   }
 
-  async delete(name: string): Promise<void> {
+  /**
+   * Deletes a Lease, best effort; with `resourceVersion`, only that version of it (a Lease written
+   * since, by someone who took it, stays).
+   */
+  async delete(name: string, resourceVersion?: string): Promise<void> {
+    const preconditions =
+      resourceVersion === undefined
+        ? {}
+        : { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } } };
     await this.client
-      .request(`${this.path}/${name}`, { method: 'DELETE', timeoutMs: this.timeout(), lane: 'lease' })
+      .request(`${this.path}/${name}`, {
+        method: 'DELETE',
+        ...preconditions,
+        timeoutMs: this.timeout(),
+        lane: 'lease',
+      })
       .catch(() => undefined);
     this.observations.delete(name);
   }

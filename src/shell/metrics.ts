@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkflowExecution } from '../api/generated/types.ts';
-import { EXECUTOR_PICKUP_CONDITION } from '../api/conditions.ts';
+import { BLOCKED_CONDITION, EXECUTOR_PICKUP_CONDITION } from '../api/conditions.ts';
 import {
   METRICS,
   type ExecutorMetricKey,
@@ -143,6 +143,24 @@ export function createOperatorMetrics(processMetrics = false): OperatorMetrics {
         if (waiting) byNamespace.set(namespace, (byNamespace.get(namespace) ?? 0) + 1);
       }
       for (const [namespace, count] of byNamespace) gauge.set({ namespace }, count);
+    },
+    // Level-based, from the Blocked condition the status carries: exactly the runs waiting now.
+    workflowsBlocked: () => {
+      const gauge = metric('workflowsBlocked');
+      gauge.reset();
+      const byKey = new Map<string, { namespace: string; reason: string; count: number }>();
+      for (const wf of workflows()) {
+        const blocked = wf.status?.conditions?.find(
+          (c) => c.type === BLOCKED_CONDITION && c.status === 'True',
+        );
+        if (!blocked) continue;
+        const namespace = wf.metadata?.namespace ?? '';
+        const key = `${namespace}/${blocked.reason}`;
+        const entry = byKey.get(key) ?? { namespace, reason: blocked.reason, count: 0 };
+        entry.count++;
+        byKey.set(key, entry);
+      }
+      for (const { namespace, reason, count } of byKey.values()) gauge.set({ namespace, reason }, count);
     },
     apiserverRequestsTotal: () => {
       const counter = metric('apiserverRequestsTotal');

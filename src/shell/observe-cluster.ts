@@ -1,11 +1,13 @@
 /**
  * The observe step of a reconcile, the shell's half: what the cluster shows now (children and
- * annotations), and the safety or effectiveness checks a decision asks for. The core turns them into
+ * annotations), and the safety checks, admission (target locks, storm limits) or effectiveness check
+ * a decision asks for. The core turns them into
  * the machine's events (src/core/decide.ts).
  */
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
 import { safetyVerdict } from '../../machines/context.ts';
-import type { SafetyCheckResult } from '../../machines/events.ts';
+import type { AdmissionVerdict, SafetyCheckResult } from '../../machines/events.ts';
+import type { Admission } from './admission.ts';
 import type { CheckRequest, CheckResults, Seen } from '../core/decide.ts';
 import type { ObservedChild } from '../core/observe.ts';
 import { checkEffectiveness, type AlertSource } from './checks/effectiveness.ts';
@@ -20,6 +22,8 @@ export interface ClusterObserver {
   safety: SafetyCheckConfig;
   alerts?: AlertSource | undefined;
   metrics?: OperatorMetrics | undefined;
+  /** Target locks and storm limits (src/shell/admission.ts). */
+  admission: Admission;
 }
 
 /** What the cluster shows of a workflow: its children and its annotations. */
@@ -36,6 +40,7 @@ export async function runChecks(
   log: Logger,
 ): Promise<CheckResults> {
   const safety = request.safety ? await safetyChecks(o, workflow, now, log) : undefined;
+  const admission = request.admission ? await admit(o, workflow, now, log) : undefined;
   const wanted = request.effectiveness;
   const effectiveness = wanted
     ? await checkEffectiveness(
@@ -46,7 +51,26 @@ export async function runChecks(
         wanted.since,
       )
     : undefined;
-  return { ...(safety ? { safety } : {}), ...(effectiveness ? { effectiveness } : {}) };
+  return {
+    ...(safety ? { safety } : {}),
+    ...(admission ? { admission } : {}),
+    ...(effectiveness ? { effectiveness } : {}),
+  };
+}
+
+/** Admission's verdict; none when the apiserver could not be asked (asked again soon). */
+async function admit(
+  o: ClusterObserver,
+  workflow: WorkflowExecution,
+  now: number,
+  log: Logger,
+): Promise<AdmissionVerdict | undefined> {
+  try {
+    return await o.admission.admit(workflow, now, log);
+  } catch (error) {
+    log.warn('admission could not be decided', { error: (error as Error).message });
+    return undefined;
+  }
 }
 
 async function safetyChecks(

@@ -10,6 +10,8 @@ import { openSqliteAuditStore } from '../audit/sqlite.ts';
 import { alertmanagerSource } from './checks/effectiveness.ts';
 import { DEFAULT_AUDIT_RETENTION_MS, DEFAULT_RETENTION, RetentionSweeper } from './retention.ts';
 import { WorkflowController } from './controller.ts';
+import { DEFAULT_LOCK_NAMESPACE, type AdmissionConfig } from './admission.ts';
+import { NO_EXECUTION_LIMITS } from '../core/target-locks.ts';
 import { createKubeClient, type KubeClient } from './kube/client.ts';
 import type { RateLimitOptions } from './kube/rate-limit.ts';
 import { loadServingCertificate, watchServingCertificate } from './serving-certificate.ts';
@@ -72,6 +74,11 @@ export interface OperatorConfig {
   progressWriteDelayMs?: number | undefined;
   /** A child no executor claimed within this is reported on its workflow (default 60 s). */
   pickupTimeoutMs?: number | undefined;
+  /**
+   * Target locks and storm limits (src/shell/admission.ts). The lock Leases' namespace defaults to
+   * the leader-election (or shards) namespace, else kubernaut-system; the limits to none.
+   */
+  admission?: Partial<AdmissionConfig> | undefined;
   clock?: () => number;
   log?: Logger;
   /** Called when the lease is lost; the process default is to exit at once. */
@@ -146,6 +153,14 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
     pickupTimeoutMs: config.pickupTimeoutMs,
     ...(config.clock ? { clock: config.clock } : {}),
     tracing,
+    admission: {
+      lockNamespace:
+        config.admission?.lockNamespace ??
+        config.leaderElection?.namespace ??
+        config.shards?.namespace ??
+        DEFAULT_LOCK_NAMESPACE,
+      limits: config.admission?.limits ?? NO_EXECUTION_LIMITS,
+    },
   });
   metrics.observeApiserver({
     requests: () => client.results.values(),

@@ -54,7 +54,9 @@ import {
 } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { runChecks, seenIn } from './observe-cluster.ts';
+import { runChecks, seenIn, type ClusterObserver } from './observe-cluster.ts';
+import { Admission, DEFAULT_LOCK_NAMESPACE, type AdmissionConfig } from './admission.ts';
+import { NO_EXECUTION_LIMITS } from '../core/target-locks.ts';
 import { learnFromHistory } from './learning.ts';
 import { resolveTemplateOnce } from './template-resolution.ts';
 import { carryOut, StepProgressBatches } from './transition-effects.ts';
@@ -94,6 +96,8 @@ export interface ReconcilerOptions {
   pickupTimeoutMs?: number;
   /** Spans of committed changes, when traces are exported (src/shell/tracing.ts). */
   tracing?: Tracing | undefined;
+  /** Where target locks live and the storm limits (default: kubernaut-system, no limits). */
+  admission?: AdmissionConfig | undefined;
 }
 
 /** A workflow's snapshot ahead of its written status: step progress waiting for its write. */
@@ -122,8 +126,13 @@ function notOlder(a: string | undefined, b: string): boolean {
 }
 
 export class Reconciler {
-  private readonly o: Required<Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing'>> &
+  private readonly o: Required<
+    Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing' | 'admission'>
+  > &
     Pick<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing'>;
+  /** Target locks and storm limits: validation's last gate, and the release when a run settles. */
+  private readonly admission: Admission;
+  private readonly observer: ClusterObserver;
   /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
   private readonly lastWritten = new Map<string, string>();
   private readonly compiled = new CompiledWorkflows();
@@ -151,6 +160,20 @@ export class Reconciler {
       ...options,
     };
     this.progress = new StepProgressBatches(this.o.recorder, { clock: this.o.clock });
+    this.admission = new Admission({
+      client: this.o.client,
+      config: options.admission ?? { lockNamespace: DEFAULT_LOCK_NAMESPACE, limits: NO_EXECUTION_LIMITS },
+      workflows: this.o.workflows,
+      recorder: this.o.recorder,
+      metrics: this.o.metrics,
+    });
+    this.observer = {
+      client: this.o.client,
+      safety: this.o.safety,
+      alerts: this.o.alerts,
+      metrics: this.o.metrics,
+      admission: this.admission,
+    };
   }
 
   /**
@@ -325,7 +348,7 @@ export class Reconciler {
     };
     let decision = decide(input);
     while (decision.kind === 'check') {
-      const checks = await runChecks(this.o, workflow, decision.request, now, log);
+      const checks = await runChecks(this.observer, workflow, decision.request, now, log);
       decision = decide({ ...input, ...decision.resume, checks });
     }
     const { plan } = loaded.compiled;
@@ -352,7 +375,11 @@ export class Reconciler {
     const created = await this.createChildren(committed, plan, effects.children, children, log);
     if (projected.changed) await this.announce(committed, projected.consequences, log, now);
     if (projected.changed) this.o.tracing?.committed(committed, input.written, after, plan);
-    if (decision.finished) await this.auditOnce(committed, decision.finished, log, now);
+    if (decision.finished) {
+      await this.auditOnce(committed, decision.finished, log, now);
+      // Settled and committed: its target locks are free for the runs waiting for them.
+      await this.releaseLocks(committed, 'settled', log, now);
+    }
     return { requeueAfterMs: this.withPickupLook(requeueAfterMs, created) };
   }
 
@@ -538,10 +565,25 @@ export class Reconciler {
     }
   }
 
+  /** Best effort: a lock left behind is reclaimed, its holder being settled or gone. */
+  private async releaseLocks(
+    workflow: WorkflowExecution,
+    why: 'settled' | 'deleted',
+    log: Logger,
+    now: number,
+  ): Promise<void> {
+    await this.admission.release(workflow, why, now, log).catch((error: unknown) => {
+      log.warn('target locks not released; the next run that wants them reclaims them', {
+        error: (error as Error).message,
+      });
+    });
+  }
+
   private async finalize(workflow: WorkflowExecution, log: Logger, now: number): Promise<WorkResult> {
     const finalizers = workflow.metadata.finalizers ?? [];
     if (!finalizers.includes(FINALIZER)) return {};
     const phase = workflow.status?.phase ?? 'planning';
+    await this.releaseLocks(workflow, 'deleted', log, now);
     // Best effort and never blocking: deletion must not wait on the audit database.
     if (this.o.audit && !this.audited.has(auditIdOf(workflow))) {
       const finished = phase === 'completed' || phase === 'failed';

@@ -125,6 +125,9 @@ const TAKE: { [M in MetricSample['metric']]: Take<M> } = {
   retriesTotal: (m, s, c) => {
     m.retriesTotal.inc({ workflow_name: c.workflowName, result: s.result });
   },
+  admissionBlocksTotal: (m, s, c) => {
+    m.admissionBlocksTotal.inc({ namespace: c.target.namespace, reason: s.reason });
+  },
 };
 
 function take(sample: MetricSample, metrics: OperatorMetrics, c: ConsequenceContext): void {

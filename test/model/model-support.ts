@@ -20,7 +20,12 @@ import { HEALTHY } from './workflow-world.ts';
  * The events worth sending in a state, at concrete times: results at the time of the last change
  * (no time passes), and a TICK at the next deadline (time jumps to it).
  */
-export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): WorkflowEvent[] {
+export function alphabet(
+  plan: ExecutionPlan,
+  snapshot: WorkflowSnapshot,
+  /** Whether admission also answers blocked (shortest paths; simple paths would multiply by it). */
+  { blocking = true }: { blocking?: boolean } = {},
+): WorkflowEvent[] {
   const { context } = snapshot;
   const now = lastEventTime(context);
   const events: WorkflowEvent[] = [];
@@ -50,6 +55,19 @@ export function alphabet(plan: ExecutionPlan, snapshot: WorkflowSnapshot): Workf
     if (sub === 'approval') {
       events.push({ type: 'APPROVED', now, by: 'alice' });
       events.push({ type: 'REJECTED', now, by: 'bob' });
+    }
+    if (sub === 'admission') {
+      events.push({ type: 'ADMISSION_RESULT', now, verdict: { admitted: true } });
+      // Blocked by a target lock (once: a block that changes is a unit test's, not a path's).
+      if (blocking && context.admission === null)
+        events.push({
+          type: 'ADMISSION_RESULT',
+          now,
+          verdict: {
+            admitted: false,
+            block: { reason: 'TargetBusy', target: 'Deployment shop/web', holder: 'shop/other/uid-2' },
+          },
+        });
     }
     events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
   }

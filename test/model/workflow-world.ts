@@ -60,15 +60,29 @@ export const checksPassed = (plan: ExecutionPlan, now: number): WorkflowEvent =>
   })),
 });
 
+/** What admission says when nothing holds the run back: its locks taken, no storm limit reached. */
+export const admitted = (now: number): WorkflowEvent => ({
+  type: 'ADMISSION_RESULT',
+  now,
+  verdict: { admitted: true },
+});
+
+export interface WorldOptions {
+  /** Admission is answered by the test itself (ADMISSION_RESULT); by default the run is admitted. */
+  admission?: 'admitted' | 'manual';
+}
+
 /**
  * Every workflow's safety checks run (DESIGN 12). A spec that lists no `safetyChecks` is run, in this
  * world, on a cluster where all of them pass: they are answered as the machine asks. A test that lists
- * them answers them itself (SAFETY_RESULT).
+ * them answers them itself (SAFETY_RESULT). Admission (target locks, storm limits) admits the run as
+ * it asks, unless the test answers it itself (`admission: 'manual'`).
  */
-export function world(spec: ResolvedSpec, start = T0): World {
+export function world(spec: ResolvedSpec, start = T0, options: WorldOptions = {}): World {
   const plan = planOf(spec);
   const machine = machineOf(plan);
   const checksPass = spec.executionStrategy.safetyChecks === undefined;
+  const admits = (options.admission ?? 'admitted') === 'admitted';
   const passed = (now: number) => checksPassed(plan, now);
   const w: World = {
     plan,
@@ -79,6 +93,8 @@ export function world(spec: ResolvedSpec, start = T0): World {
       const last = events.at(-1);
       if (checksPass && last && phaseOf(w.snapshot) === 'validating' && substateOf(w.snapshot) === 'safety')
         w.snapshot = advance(machine, w.snapshot, [passed(last.now)]);
+      if (admits && last && phaseOf(w.snapshot) === 'validating' && substateOf(w.snapshot) === 'admission')
+        w.snapshot = advance(machine, w.snapshot, [admitted(last.now)]);
       return w;
     },
     tick: (now) => w.send({ type: 'TICK', now }),

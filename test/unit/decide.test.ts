@@ -1,6 +1,6 @@
 /** The decide step of a reconcile: what it asks the shell to check, and what it decides. */
 import { describe, expect, it } from '@jest/globals';
-import type { SafetyCheckResult } from '../../machines/events.ts';
+import type { AdmissionVerdict, SafetyCheckResult } from '../../machines/events.ts';
 import {
   CHECK_RETRY_MS,
   decide,
@@ -45,7 +45,10 @@ function inputFor(c: Compiled, overrides: Partial<DecideInput> = {}): DecideInpu
   };
 }
 
-/** The first decision of a run, with the safety checks every run asks for answered passed. */
+/**
+ * The first decision of a run, with the safety checks every run asks for answered passed, and then
+ * admission (asked within the same reconcile) answered admitted.
+ */
 function pastValidation(c: Compiled): Decided {
   const input = inputFor(c);
   const asked = decide(input);
@@ -56,8 +59,16 @@ function pastValidation(c: Compiled): Decided {
     result: 'passed' as const,
     message: 'passed',
   }));
-  return mustDecide(decide({ ...input, ...asked.resume, checks: { safety } }));
+  const admission = decide({ ...input, ...asked.resume, checks: { safety } });
+  if (admission.kind !== 'check') return mustDecide(admission);
+  return mustDecide(decide({ ...input, ...admission.resume, checks: { admission: ADMITTED } }));
 }
+
+const ADMITTED: AdmissionVerdict = { admitted: true };
+const BUSY: AdmissionVerdict = {
+  admitted: false,
+  block: { reason: 'TargetBusy', target: 'Deployment shop/web', holder: 'shop/first/uid-1' },
+};
 
 function mustDecide(d: Decision): Decided {
   if (d.kind !== 'decided') throw new Error(`asked for ${JSON.stringify(d.request)}`);
@@ -69,10 +80,23 @@ describe('deciding a reconcile', () => {
     const c = compiled(true);
     const input = inputFor(c);
     const asked = decide(input);
-    expect(asked.kind === 'check' && asked.request).toEqual({ safety: true, effectiveness: null });
+    expect(asked.kind === 'check' && asked.request).toEqual({
+      safety: true,
+      admission: false,
+      effectiveness: null,
+    });
     if (asked.kind !== 'check') throw new Error('no check asked');
     expect(phaseOf(asked.resume.from)).toBe('validating');
-    const d = mustDecide(decide({ ...input, ...asked.resume, checks: { safety: rbac('passed') } }));
+    // Passed: admission, the gate after it, is asked within the same reconcile.
+    const admission = decide({ ...input, ...asked.resume, checks: { safety: rbac('passed') } });
+    expect(admission.kind === 'check' && admission.request).toEqual({
+      safety: false,
+      admission: true,
+      effectiveness: null,
+    });
+    if (admission.kind !== 'check') throw new Error('admission not asked');
+    expect(admission.resume.rounds).toBe(2);
+    const d = mustDecide(decide({ ...input, ...admission.resume, checks: { admission: ADMITTED } }));
     expect(phaseOf(d.snapshot)).toBe('executing');
     expect(d.effects.children.map((child) => child.name)).toEqual(['wf-step-1-a1']);
     expect(d.write).toEqual({ now: true });
@@ -85,6 +109,50 @@ describe('deciding a reconcile', () => {
     const asked = decide(input);
     if (asked.kind !== 'check') throw new Error('no check asked');
     const d = mustDecide(decide({ ...input, ...asked.resume, checks: { safety: rbac('error') } }));
+    expect(phaseOf(d.snapshot)).toBe('validating');
+    expect(d.requeueAfterMs).toBe(CHECK_RETRY_MS);
+  });
+
+  it('waits in validating while a target is busy, records the block once, and asks again with backoff', () => {
+    const c = compiled(true);
+    const input = inputFor(c);
+    const asked = decide(input);
+    if (asked.kind !== 'check') throw new Error('no check asked');
+    const admission = decide({ ...input, ...asked.resume, checks: { safety: rbac('passed') } });
+    if (admission.kind !== 'check') throw new Error('admission not asked');
+    const blocked = mustDecide(decide({ ...input, ...admission.resume, checks: { admission: BUSY } }));
+    expect(phaseOf(blocked.snapshot)).toBe('validating');
+    expect(blocked.snapshot.context.admission).toEqual({
+      block: { reason: 'TargetBusy', target: 'Deployment shop/web', holder: 'shop/first/uid-1' },
+      since: T0 + S,
+    });
+    expect(blocked.effects.children).toEqual([]);
+    expect(blocked.happened.filter((t) => t.kind === 'blocked')).toHaveLength(1);
+    expect(blocked.requeueAfterMs).toBe(1000);
+    // Later, still busy: nothing new happened (no write, no Event), and it asks less often.
+    const written = blocked.snapshot;
+    const later = inputFor(c, { written, from: written, now: T0 + 21 * S, waitingSince: T0 + 21 * S });
+    const again = decide(later);
+    expect(again.kind === 'check' && again.request).toMatchObject({ admission: true, safety: false });
+    if (again.kind !== 'check') throw new Error('admission not asked');
+    const still = mustDecide(decide({ ...later, ...again.resume, checks: { admission: BUSY } }));
+    expect(still.happened).toEqual([]);
+    expect(still.snapshot.context.admission?.since).toBe(T0 + S);
+    expect(still.requeueAfterMs).toBe(5000);
+    // Admitted: executing, the block cleared.
+    const free = mustDecide(decide({ ...later, ...again.resume, checks: { admission: ADMITTED } }));
+    expect(phaseOf(free.snapshot)).toBe('executing');
+    expect(free.snapshot.context.admission).toBeNull();
+  });
+
+  it('looks again soon when admission could not be asked', () => {
+    const c = compiled(true);
+    const input = inputFor(c);
+    const asked = decide(input);
+    if (asked.kind !== 'check') throw new Error('no check asked');
+    const admission = decide({ ...input, ...asked.resume, checks: { safety: rbac('passed') } });
+    if (admission.kind !== 'check') throw new Error('admission not asked');
+    const d = mustDecide(decide({ ...input, ...admission.resume, checks: {} }));
     expect(phaseOf(d.snapshot)).toBe('validating');
     expect(d.requeueAfterMs).toBe(CHECK_RETRY_MS);
   });
@@ -135,6 +203,7 @@ describe('deciding a reconcile', () => {
     const d = decide(input);
     expect(d.kind === 'check' && d.request).toEqual({
       safety: false,
+      admission: false,
       effectiveness: { succeededSteps: new Set([1, 2]), since: T0 + S },
     });
     if (d.kind !== 'check') throw new Error('no check asked');

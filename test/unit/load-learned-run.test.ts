@@ -15,7 +15,7 @@ import { inspectWorkflow } from '../../src/inspect/read-statechart.ts';
 import { summarize } from '../../src/inspect/summary.ts';
 import { CompiledWorkflows } from '../../src/shell/compiled-workflows.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import { T0, checksPassed } from '../model/workflow-world.ts';
+import { T0, admitted, checksPassed } from '../model/workflow-world.ts';
 
 const RAISED_RETRIES: AdaptiveDecision = {
   kind: 'retries',
@@ -45,6 +45,7 @@ function backingOff(): WorkflowExecution {
   let snapshot = advance(first.compiled.machine, first.snapshot, [
     { type: 'TICK', now: T0 },
     checksPassed(first.compiled.plan, T0),
+    admitted(T0),
   ]);
   const attempt = snapshot.context.steps['1']?.attempt ?? 0;
   snapshot = advance(first.compiled.machine, snapshot, [

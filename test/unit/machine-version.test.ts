@@ -25,6 +25,8 @@ const FINGERPRINTS: Record<number, string> = {
   // hold the four safety checks (DESIGN 12). The machine of a given plan is unchanged and a version-4
   // snapshot is still a valid state of it (states were only added).
   4: '198c3b0f66bbd2d5',
+  // Admission (target locks, storm limits) as validation's last state, `admission` in the context.
+  5: '015bdc60028b2acb',
 };
 
 const S = 1000;
@@ -124,8 +126,19 @@ function sampleWorlds(): World[] {
     .succeed(3, T0 + 21 * S)
     .send({ type: 'RETRY_REQUESTED', now: T0 + 30 * S, by: 'frank', request: 'r1' })
     .send({ type: 'RETRY_REQUESTED', now: T0 + 31 * S, by: 'grace', request: 'r2' });
+  const blocked = world(sequentialSpec(1), T0, { admission: 'manual' })
+    .tick(T0)
+    .send({
+      type: 'ADMISSION_RESULT',
+      now: T0 + S,
+      verdict: {
+        admitted: false,
+        block: { reason: 'TargetBusy', target: 'Deployment shop/web', holder: 'shop/first/uid-1' },
+      },
+    });
   return [
     validated,
+    blocked,
     rolledBack,
     adjustedAtRunTime(),
     world(sequentialSpec(3)),
@@ -185,7 +198,7 @@ describe('the machine version', () => {
       canonicalJson(stateShape(retrying.machine.root)),
     );
     expect([...contextShape(plain.snapshot.context)]).toContain('.rollbackTrigger:null');
-    expect([...contextShape(sampleWorlds()[1]!.snapshot.context)]).toContain(
+    expect([...contextShape(sampleWorlds()[2]!.snapshot.context)]).toContain(
       '.steps.*.rollback.status:string',
     );
     expect([...contextShape(adjustedAtRunTime().snapshot.context)]).toEqual(
@@ -366,5 +379,46 @@ describe('a snapshot persisted by machine version 3 (step runs as objects, step 
     const result = rehydrate(envelope, { machine: w.machine, hash: 'h', plan: w.plan });
     expect(result).toMatchObject({ ok: false, reason: 'UnsupportedMachineVersion' });
     expect(!result.ok && result.message).toContain('step 1');
+  });
+});
+
+describe('a snapshot persisted by machine version 4 (no admission)', () => {
+  /** The envelope as version 4 wrote it: the current persisted form without `admission`. */
+  function asVersion4(w: World) {
+    const envelope = persist(w.snapshot, 'h');
+    const { admission: _dropped, ...context } = envelope.snapshot['context'] as Record<string, unknown>;
+    return { ...envelope, machineVersion: 4, snapshot: { ...envelope.snapshot, context } };
+  }
+  const worlds: [string, () => World][] = [
+    ['planning', () => world(sequentialSpec(2))],
+    ['waiting for approval', () => world(specWith([step(1)], { approvalRequired: true })).tick(T0)],
+    [
+      'executing, a step retrying',
+      () =>
+        world(specWith([step(1, { maxRetries: 1 }), step(2)]))
+          .tick(T0)
+          .failStep(1, T0 + S),
+    ],
+    ['rolling back after a critical failure', () => criticalStepFailedTwice('automatic')],
+  ];
+  it.each(worlds)('%s migrates, never blocked, and runs on like the current machine', (_what, run) => {
+    const w = run();
+    const restored = rehydrate(asVersion4(w), { machine: w.machine, hash: 'h', plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(4);
+    expect(restored.snapshot.context.admission).toBeNull();
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    const next = { type: 'TICK' as const, now: T0 + 60 * S };
+    expect(persist(advance(w.machine, restored.snapshot, [next]), 'h')).toEqual(
+      persist(advance(w.machine, w.snapshot, [next]), 'h'),
+    );
+  });
+
+  it('approved after the upgrade, it passes admission before executing', () => {
+    const w = world(specWith([step(1)], { approvalRequired: true }), T0, { admission: 'manual' }).tick(T0);
+    const restored = rehydrate(asVersion4(w), { machine: w.machine, hash: 'h', plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    const approved = advance(w.machine, restored.snapshot, [{ type: 'APPROVED', now: T0 + S, by: 'alice' }]);
+    expect(approved.value).toEqual({ validating: 'admission' });
   });
 });

@@ -5,7 +5,7 @@ import { machineOf } from '../../src/core/load.ts';
 import { specHash } from '../../src/core/spec-hash.ts';
 import { STATECHART_SCHEMA, advance, persist, phaseOf, rehydrate } from '../../src/core/statechart.ts';
 import { diamondSpec, sequentialSpec } from '../fixtures/specs.ts';
-import { T0, checksPassed, legacyEnvelope, planOf, world } from '../model/workflow-world.ts';
+import { T0, admitted, checksPassed, legacyEnvelope, planOf, world } from '../model/workflow-world.ts';
 
 const S = 1000;
 
@@ -119,6 +119,7 @@ describe('advance', () => {
     const folded = advance(w.machine, w.snapshot, [
       { type: 'TICK', now: T0 },
       checksPassed(w.plan, T0),
+      admitted(T0),
       { type: 'STEP_RESULT', now: T0 + S, step: 1, attempt: 1, outcome: 'succeeded' },
     ]);
     w.tick(T0).succeed(1, T0 + S);

@@ -11,7 +11,7 @@ import {
   type CompletedSpan,
 } from '../../src/core/trace-spans.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import { HEALTHY, T0, checksPassed, planOf } from '../model/workflow-world.ts';
+import { HEALTHY, T0, admitted, checksPassed, planOf } from '../model/workflow-world.ts';
 import { machineOf } from '../../src/core/load.ts';
 
 const S = 1000;
@@ -24,6 +24,7 @@ function eventsOfRun(plan: ReturnType<typeof planOf>): WorkflowEvent[] {
     { type: 'TICK', now: T0 },
     checksPassed(plan, T0),
     { type: 'APPROVED', now: T0 + 40 * S, by: 'alice' },
+    admitted(T0 + 40 * S),
     { type: 'STEP_RESULT', now: T0 + 42 * S, step: 1, attempt: 1, outcome: 'succeeded' },
     { type: 'STEP_RESULT', now: T0 + 45 * S, step: 2, attempt: 1, outcome: 'failed', message: 'quota' },
     { type: 'TICK', now: retryAt },
@@ -127,6 +128,7 @@ describe('spans of a run, from its persisted state', () => {
         now: T0 + S,
         results: [{ type: 'rbac', required: true, result: 'passed', message: 'ok' }],
       },
+      admitted(T0 + S),
       { type: 'STEP_RESULT', now: T0 + 2 * S, step: 1, attempt: 1, outcome: 'succeeded' },
       { type: 'EFFECTIVENESS_RESULT', now: T0 + 5 * S, ...HEALTHY },
     ];

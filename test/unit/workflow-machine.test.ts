@@ -131,6 +131,61 @@ describe('the workflow statechart', () => {
     });
   });
 
+  describe("admission: the target locks and storm limits, validation's last gate", () => {
+    const busy = {
+      admitted: false as const,
+      block: { reason: 'TargetBusy' as const, target: 'Deployment shop/web', holder: 'shop/first/uid-1' },
+    };
+    const limit = {
+      admitted: false as const,
+      block: { reason: 'ExecutionLimit' as const, scope: 'cluster' as const, limit: 3 },
+    };
+    const blocked = () => world(sequentialSpec(1), T0, { admission: 'manual' }).tick(T0);
+
+    it('waits in validating after the checks pass, until admitted', () => {
+      const w = blocked();
+      expect([w.phase, w.sub]).toEqual(['validating', 'admission']);
+      w.send({ type: 'ADMISSION_RESULT', now: T0 + S, verdict: { admitted: true } });
+      expect(w.phase).toBe('executing');
+      expect(w.run(1)).toMatchObject({ status: 'running', startedAt: T0 + S });
+      expect(w.snapshot.context.admission).toBeNull();
+    });
+
+    it('records what blocks it, since the first block of the wait, and stays', () => {
+      const w = blocked().send({ type: 'ADMISSION_RESULT', now: T0 + S, verdict: busy });
+      expect([w.phase, w.sub]).toEqual(['validating', 'admission']);
+      expect(w.snapshot.context.admission).toEqual({ block: busy.block, since: T0 + S });
+      w.send({ type: 'ADMISSION_RESULT', now: T0 + 9 * S, verdict: limit });
+      expect(w.snapshot.context.admission).toEqual({ block: limit.block, since: T0 + S });
+      expect(w.status(1)).toBe('pending');
+    });
+
+    it('fails Blocked at the validation deadline, naming what held it', () => {
+      const w = blocked()
+        .send({ type: 'ADMISSION_RESULT', now: T0 + S, verdict: busy })
+        .tick(T0 + 5 * M);
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure).toEqual({
+        code: 'Blocked',
+        message:
+          'validation did not finish within 5m: still waiting to execute, Deployment shop/web is locked by WorkflowExecution shop/first',
+      });
+    });
+
+    it('fails ValidationTimeout at the deadline when admission was never answered', () => {
+      const w = blocked().tick(T0 + 5 * M);
+      expect(w.snapshot.context.failure?.code).toBe('ValidationTimeout');
+    });
+
+    it('can be cancelled while it waits', () => {
+      const w = blocked()
+        .send({ type: 'ADMISSION_RESULT', now: T0 + S, verdict: busy })
+        .send({ type: 'CANCEL_REQUESTED', now: T0 + 2 * S, by: 'carol' });
+      expect(w.phase).toBe('failed');
+      expect(w.snapshot.context.failure?.code).toBe('Cancelled');
+    });
+  });
+
   describe('validation', () => {
     const checks = [
       { type: 'rbac' as const, required: true },

@@ -35,6 +35,11 @@ export interface OperatorFlags {
   kubeApiBurst: number;
   /** A child no executor claimed within this is reported on its workflow. */
   pickupTimeoutMs?: number | undefined;
+  /** Where the per-target lock Leases live (default: the leader-election namespace). */
+  lockNamespace: string;
+  /** Storm limits: at most this many workflows executing, in all and per namespace (0: no limit). */
+  maxExecuting: number;
+  maxExecutingPerNamespace: number;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -85,6 +90,10 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       metricsCertDir: flags.metricsCertDir,
       rateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
       pickupTimeoutMs: flags.pickupTimeoutMs,
+      admission: {
+        lockNamespace: flags.lockNamespace,
+        limits: { cluster: flags.maxExecuting, perNamespace: flags.maxExecutingPerNamespace },
+      },
       shards:
         flags.shards > 1
           ? {

@@ -99,7 +99,7 @@ export async function startOperatorFor(
   namespace: string,
   clock: SkewClock,
   audit?: AuditStore,
-  tuning: Pick<OperatorConfig, 'log' | 'progressWriteDelayMs' | 'pickupTimeoutMs'> = {},
+  tuning: Pick<OperatorConfig, 'log' | 'progressWriteDelayMs' | 'pickupTimeoutMs' | 'admission'> = {},
 ): Promise<RunningOperator> {
   return startOperator({
     kubeconfig,
@@ -114,6 +114,9 @@ export async function startOperatorFor(
     monitoringPollMs: 200,
     ...(audit ? { audit } : {}),
     executorUser: EXECUTOR_USER,
+    // The target lock Leases in the test's own namespace (the shared control plane has no
+    // kubernaut-system), with the storm limits the test asks for.
+    admission: { lockNamespace: namespace, ...tuning.admission },
   });
 }
 
@@ -154,6 +157,8 @@ export interface HarnessOptions {
   progressWriteDelayMs?: number;
   /** How long a child may wait for an executor before its workflow says so (default: a day). */
   pickupTimeoutMs?: number;
+  /** Storm limits (default: none); the lock Leases live in the harness's namespace. */
+  admission?: OperatorConfig['admission'];
 }
 
 /**
@@ -164,7 +169,7 @@ export async function startHarness(
   script: Script = succeedAll,
   options: HarnessOptions = {},
 ): Promise<Harness> {
-  const { log, progressWriteDelayMs, pickupTimeoutMs } = options;
+  const { log, progressWriteDelayMs, pickupTimeoutMs, admission } = options;
   const cleanup = new Cleanup();
   try {
     const { kc, client, namespace } = await adminInNamespace(cleanup, 'it');
@@ -177,6 +182,7 @@ export async function startHarness(
         ...(log ? { log } : {}),
         progressWriteDelayMs,
         pickupTimeoutMs,
+        admission,
       }),
       (o) => o.stop(),
     );
