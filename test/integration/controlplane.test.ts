@@ -1,7 +1,6 @@
 // The real control plane started by global-setup.ts: version, garbage collection, RBAC, and (with
 // kube-scheduler + kwok) Deployments that really get available replicas.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
@@ -15,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
+import { eventually } from './support/actions.ts';
 
 /** Plain manifests: the generated V1* types are classes, and a literal is not an instance. */
 interface Manifest {
@@ -24,25 +24,6 @@ interface Manifest {
   [field: string]: unknown;
 }
 const asObject = (m: Manifest): KubernetesObject => m;
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await sleep(200);
-  }
-}
 
 const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
 
