@@ -191,7 +191,7 @@ function retryConsequences(
   out.metrics.push({ metric: 'retriesTotal', result: t.accepted ? 'accepted' : 'refused' });
 }
 
-/** The run waits to execute: an Event named for the block (`TargetBusy`, `ExecutionLimit`). */
+/** The run waits to execute: an Event named for the block (`TargetBusy`, `ExecutionLimit`, a cooldown's). */
 function blockedConsequences(t: Extract<Transition, { kind: 'blocked' }>, out: Consequences): void {
   const { block } = t;
   out.notices.push({
