@@ -40,6 +40,16 @@ export const NO_COOLDOWN: CooldownPolicy = {
   backoffMaxMs: 0,
 };
 
+/**
+ * The policy for one run: its spec's `executionStrategy.targetCooldown` (ms; undefined when unset)
+ * shortens the operator's cooldown window, or opts out with 0; it never lengthens it.
+ */
+export function policyForRun(policy: CooldownPolicy, targetCooldownMs: number | undefined): CooldownPolicy {
+  return targetCooldownMs === undefined
+    ? policy
+    : { ...policy, cooldownMs: Math.min(policy.cooldownMs, Math.max(0, targetCooldownMs)) };
+}
+
 /** What the last settled run on a target came to: the memory the rules read. */
 export interface TargetHistory {
   /** `namespace/name` of the last run that settled holding the target. */

@@ -22,6 +22,7 @@
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import { resolvedSpecOf } from '../api/resolved-spec.ts';
 import type { AdmissionVerdict } from '../../machines/events.ts';
+import { parseDuration } from '../core/duration.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
 import {
   COUNTED_PHASES,
@@ -39,6 +40,7 @@ import {
 } from '../core/target-locks.ts';
 import {
   cooldownBlock,
+  policyForRun,
   historyAnnotations,
   historyEndsAt,
   historyFromAnnotations,
@@ -144,9 +146,11 @@ export class Admission {
     }
     await this.sweepNow(now, log);
     const store = this.storeFor(holder);
+    const override = resolvedSpecOf(workflow)?.executionStrategy.targetCooldown;
+    const policy = policyForRun(this.cooldown, override === undefined ? undefined : parseDuration(override));
     const taken: LockTarget[] = [];
     for (const target of targets) {
-      const take = await this.take(store, target, now);
+      const take = await this.take(store, target, policy, now);
       if (take.kind === 'cooling') {
         await this.releaseHeld(targets, holder, now);
         log.info('target cooling down', { target: target.description, reason: take.block.reason });
@@ -318,7 +322,12 @@ export class Admission {
   }
 
   /** Takes one lock: already the holder's, free, or reclaimed from a holder gone or settled. */
-  private async take(store: LeaseStore, target: LockTarget, now: number): Promise<Take> {
+  private async take(
+    store: LeaseStore,
+    target: LockTarget,
+    policy: CooldownPolicy,
+    now: number,
+  ): Promise<Take> {
     const labels = { [LOCK_LABEL]: 'true' };
     for (let attempt = 0; attempt < LOCK_TRIES; attempt++) {
       const lease: Lease | undefined = await store.get(target.lease);
@@ -326,7 +335,7 @@ export class Admission {
       if (current === store.identity) return { kind: 'held' };
       if (current !== '' && !reclaimable(current, await this.holderState(current)))
         return { kind: 'busy', holder: current };
-      const block = cooldownBlock(this.cooldown, this.historyOf(lease, now), target.description, now);
+      const block = cooldownBlock(policy, this.historyOf(lease, now), target.description, now);
       if (block) return { kind: 'cooling', block };
       const claimed = await store.claim(lease, target.lease, labels);
       if (claimed.written)

@@ -111,6 +111,16 @@ describe('cooldown after a completed run', () => {
     expect(conditionOf(done, 'Blocked')).toBeUndefined();
     await handedBackBy(h, 'web', 'second');
   });
+
+  it('lets a run whose spec opts out (executionStrategy.targetCooldown: 0s) follow at once', async () => {
+    await deployment(h, 'shop');
+    await h.workflows.apply('before', specWith([scale(h.namespace, 'shop')]));
+    await h.workflows.waitFor('before', inPhase('completed'));
+    await handedBackBy(h, 'shop', 'before');
+    await h.workflows.apply('opted-out', specWith([scale(h.namespace, 'shop')], { targetCooldown: '0s' }));
+    const done = await h.workflows.waitFor('opted-out', inPhase('completed'), 'completed', 60_000);
+    expect(conditionOf(done, 'Blocked')).toBeUndefined();
+  });
 });
 
 describe('backoff after failed runs', () => {

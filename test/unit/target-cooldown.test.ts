@@ -8,6 +8,7 @@ import {
   historyAnnotations,
   historyEndsAt,
   historyFromAnnotations,
+  policyForRun,
   recordOutcome,
   remembers,
   type TargetHistory,
@@ -70,6 +71,16 @@ describe('after a completed run', () => {
     expect(cooldownBlock(off, done, web, T0)).toBeNull();
     expect(remembers(off, 'completed')).toBe(false);
     expect(remembers(policy, 'completed')).toBe(true);
+  });
+});
+
+describe("a run's own window (executionStrategy.targetCooldown)", () => {
+  it('shortens the operator window or opts out, never lengthens it', () => {
+    expect(policyForRun(policy, undefined)).toBe(policy);
+    expect(policyForRun(policy, MIN).cooldownMs).toBe(MIN);
+    expect(policyForRun(policy, 0).cooldownMs).toBe(0);
+    expect(policyForRun(policy, 60 * MIN).cooldownMs).toBe(5 * MIN);
+    expect(policyForRun(policy, MIN)).toMatchObject({ failureThreshold: 3, backoffBaseMs: MIN });
   });
 });
 
