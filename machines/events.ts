@@ -98,11 +98,17 @@ export interface RollbackRequestedEvent {
 /**
  * Why a run may not start executing yet (src/core/target-locks.ts decides, the shell observes):
  * another run holds a lock of one of its targets (`target` as messages name it, `holder` the
- * Lease's holderIdentity, `namespace/name/uid`), or a storm limit is reached.
+ * Lease's holderIdentity, `namespace/name/uid`), or a storm limit is reached; or a target is in its
+ * cooldown (src/core/target-cooldown.ts): `run` (`namespace/name`) remediated it moments ago
+ * (`RecentlyRemediated`), or failed on it, `failures` in a row (`Backoff`; `TargetFailing` past the
+ * threshold), and the run may act on it from `until` (ms).
  */
 export type AdmissionBlock =
   | { reason: 'TargetBusy'; target: string; holder: string }
-  | { reason: 'ExecutionLimit'; scope: 'namespace' | 'cluster'; limit: number };
+  | { reason: 'ExecutionLimit'; scope: 'namespace' | 'cluster'; limit: number }
+  | { reason: 'RecentlyRemediated'; target: string; run: string; until: number }
+  | { reason: 'TargetFailing'; target: string; run: string; failures: number; until: number }
+  | { reason: 'Backoff'; target: string; run: string; failures: number; until: number };
 
 export type AdmissionBlockReason = AdmissionBlock['reason'];
 

@@ -17,8 +17,9 @@ export type ConditionType =
 
 /**
  * True while a validated run waits to start executing: reason `TargetBusy` (another run holds a lock
- * of one of its targets, named in the message with that run) or `ExecutionLimit` (a storm limit is
- * reached); absent otherwise (src/core/status-conditions.ts).
+ * of one of its targets, named in the message with that run), `ExecutionLimit` (a storm limit is
+ * reached), or a target's cooldown: `RecentlyRemediated`, `Backoff`, `TargetFailing` (naming the
+ * earlier run and when the wait ends); absent otherwise (src/core/status-conditions.ts).
  */
 export const BLOCKED_CONDITION = 'Blocked' satisfies ConditionType;
 

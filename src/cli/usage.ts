@@ -44,7 +44,11 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --pickup-timeout S             a child no executor claimed within this is reported (ExecutorPickup condition, Event) (60)
   --lock-namespace NS            where the per-target lock Leases live (the --leader-election-namespace)
   --max-executing N              at most N workflows executing or rolling back in all watched namespaces (0: no limit; 0)
-  --max-executing-per-namespace N   at most N per namespace (0: no limit; 0); the rest wait in validating (Blocked)`;
+  --max-executing-per-namespace N   at most N per namespace (0: no limit; 0); the rest wait in validating (Blocked)
+  --target-cooldown S            a target a run completed on waits this long for the next run (RecentlyRemediated) (300; 0: off)
+  --target-failure-threshold N   after N failed runs in a row on a target (3; 0: off) it waits
+  --target-failure-block S       this long (TargetFailing) (1800)
+  --target-backoff S, --target-backoff-max S   wait after a failed run, doubling per failure (Backoff) (60, 600; 0: off)`;
 
 export const EXECUTOR_USAGE = `usage: wfx executor [flags]
   --kubeconfig PATH              default: $KUBECONFIG, else in-cluster, else ~/.kube/config

@@ -27,6 +27,7 @@ import { retry } from './commands/retry.ts';
 import { listTemplates, parseParameters, runTemplate, showTemplate } from './commands/template.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
+import { DEFAULT_COOLDOWN_POLICY } from '../core/target-cooldown.ts';
 import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from './usage.ts';
 
 const OPTIONS = {
@@ -68,6 +69,11 @@ const OPTIONS = {
   'lock-namespace': { type: 'string' },
   'max-executing': { type: 'string' },
   'max-executing-per-namespace': { type: 'string' },
+  'target-cooldown': { type: 'string' },
+  'target-failure-threshold': { type: 'string' },
+  'target-failure-block': { type: 'string' },
+  'target-backoff': { type: 'string' },
+  'target-backoff-max': { type: 'string' },
   // executor
   identity: { type: 'string' },
   'cluster-namespace': { type: 'string' },
@@ -81,6 +87,11 @@ const OPTIONS = {
   retention: { type: 'string' },
   'audit-retention-days': { type: 'string' },
 } as const;
+
+/** A flag in seconds, as milliseconds; `fallbackMs` when unset. */
+function seconds(value: string | undefined, fallbackMs: number, flag: string): number {
+  return int(value, fallbackMs / 1000, flag) * 1000;
+}
 
 function int(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -190,6 +201,25 @@ async function main(argv: string[]): Promise<string | undefined> {
       lockNamespace: v['lock-namespace'] ?? v['leader-election-namespace'] ?? 'kubernaut-system',
       maxExecuting: int(v['max-executing'], 0, 'max-executing'),
       maxExecutingPerNamespace: int(v['max-executing-per-namespace'], 0, 'max-executing-per-namespace'),
+      cooldown: {
+        cooldownMs: seconds(v['target-cooldown'], DEFAULT_COOLDOWN_POLICY.cooldownMs, 'target-cooldown'),
+        failureThreshold: int(
+          v['target-failure-threshold'],
+          DEFAULT_COOLDOWN_POLICY.failureThreshold,
+          'target-failure-threshold',
+        ),
+        failureBlockMs: seconds(
+          v['target-failure-block'],
+          DEFAULT_COOLDOWN_POLICY.failureBlockMs,
+          'target-failure-block',
+        ),
+        backoffBaseMs: seconds(v['target-backoff'], DEFAULT_COOLDOWN_POLICY.backoffBaseMs, 'target-backoff'),
+        backoffMaxMs: seconds(
+          v['target-backoff-max'],
+          DEFAULT_COOLDOWN_POLICY.backoffMaxMs,
+          'target-backoff-max',
+        ),
+      },
     });
     return undefined;
   }

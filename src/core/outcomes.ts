@@ -10,7 +10,7 @@ import {
   type PhaseTimes,
   type RollbackTrigger,
 } from '../../machines/context.ts';
-import type { AdmissionBlockReason } from '../../machines/events.ts';
+import type { AdmissionBlock, AdmissionBlockReason } from '../../machines/events.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { describeBlock } from './target-locks.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
@@ -191,7 +191,7 @@ function retryConsequences(
   out.metrics.push({ metric: 'retriesTotal', result: t.accepted ? 'accepted' : 'refused' });
 }
 
-/** The run waits to execute: an Event named for the block (`TargetBusy`, `ExecutionLimit`). */
+/** The run waits to execute: an Event named for the block (`TargetBusy`, `ExecutionLimit`, a cooldown's). */
 function blockedConsequences(t: Extract<Transition, { kind: 'blocked' }>, out: Consequences): void {
   const { block } = t;
   out.notices.push({
@@ -199,12 +199,29 @@ function blockedConsequences(t: Extract<Transition, { kind: 'blocked' }>, out: C
     reason: block.reason,
     note: `waiting to execute: ${describeBlock(block)}`,
     action: 'Reconcile',
-    fields:
-      block.reason === 'TargetBusy'
-        ? { reason: block.reason, target: block.target, holder: block.holder }
-        : { reason: block.reason, scope: block.scope, limit: block.limit },
+    fields: blockFields(block),
   });
   out.metrics.push({ metric: 'admissionBlocksTotal', reason: block.reason });
+}
+
+function blockFields(block: AdmissionBlock): Record<string, string | number> {
+  switch (block.reason) {
+    case 'TargetBusy':
+      return { reason: block.reason, target: block.target, holder: block.holder };
+    case 'ExecutionLimit':
+      return { reason: block.reason, scope: block.scope, limit: block.limit };
+    case 'RecentlyRemediated':
+      return { reason: block.reason, target: block.target, run: block.run, until: block.until };
+    case 'TargetFailing':
+    case 'Backoff':
+      return {
+        reason: block.reason,
+        target: block.target,
+        run: block.run,
+        failures: block.failures,
+        until: block.until,
+      };
+  }
 }
 
 function stepConsequences(

@@ -149,7 +149,8 @@ function withSafetyCondition(
 
 /**
  * The `Blocked` condition: True while the run waits in validation's admission gate, its reason the
- * block's (`TargetBusy`, `ExecutionLimit`), its message naming the target and the run holding it;
+ * block's (`TargetBusy`, `ExecutionLimit`, `RecentlyRemediated`, `Backoff`, `TargetFailing`), its
+ * message naming the target and the run holding it (or the earlier run and when its cooldown ends);
  * absent once the run executes, fails or was never held back.
  */
 function withBlockedCondition(

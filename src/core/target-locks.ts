@@ -9,6 +9,7 @@ import type { AdmissionBlock } from '../../machines/events.ts';
 import type { ResolvedSpec } from '../api/resolved-spec.ts';
 import { fnv1a64 } from './spec-hash.ts';
 import { describeTarget, targetOf } from './targets.ts';
+import { isoOf } from './time.ts';
 
 /** What the operator's Lease of a target is labelled with, so `kubectl get leases -l` lists them. */
 export const LOCK_LABEL = 'workflowexecution.kubernaut.io/target-lock';
@@ -137,8 +138,17 @@ export function describeBlock(block: AdmissionBlock): string {
       return block.scope === 'namespace'
         ? `${block.limit} ${block.limit === 1 ? 'workflow executes' : 'workflows execute'} in this namespace, the limit (--max-executing-per-namespace)`
         : `${block.limit} ${block.limit === 1 ? 'workflow executes' : 'workflows execute'} in the cluster, the limit (--max-executing)`;
+    case 'RecentlyRemediated':
+      return `${block.target} was remediated by WorkflowExecution ${block.run}; its cooldown ends at ${iso(block.until)}`;
+    case 'TargetFailing':
+      return `${block.target} failed ${block.failures} runs in a row, the last WorkflowExecution ${block.run}; it is left alone until ${iso(block.until)}`;
+    case 'Backoff':
+      return `${block.target} failed ${block.failures === 1 ? 'its last run' : `${block.failures} runs in a row`}, WorkflowExecution ${block.run}; backing off until ${iso(block.until)}`;
   }
 }
+
+/** A time as messages show it: to the second, UTC. */
+const iso = (ms: number): string => isoOf(ms).replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * When a blocked run asks again: soon at first, then less often the longer it has waited (a quarter

@@ -40,3 +40,28 @@ export function isoOf(instant: number): string {
 
 /** `12:05:00Z`: the time of day, for one-line messages. */
 export const clockOf = (ms: number): string => `${isoOf(ms).slice(11, 19)}Z`;
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3})\d*)?Z$/;
+
+/** The instant of a UTC RFC 3339 time as isoOf writes it (`...Z`), or undefined for anything else. */
+export function msOfIso(text: string): number | undefined {
+  const match = ISO.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, h, m, s] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (month < 1 || month > 12 || day < 1 || day > 31 || h > 23 || m > 59 || s > 59) return undefined;
+  // Days from civil (Howard Hinnant), the inverse of civil().
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const days = era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
+  const milli = Number((match[7] ?? '0').padEnd(3, '0'));
+  return days * 86_400_000 + h * 3_600_000 + m * 60_000 + s * 1000 + milli;
+}

@@ -12,10 +12,17 @@
  * process are taken one at a time; two replicas admitting at the same moment may each count the other
  * one short, so the limit can be passed by at most one run per other replica admitting within a
  * cache's lag (docs/how-to/target-locks.md).
+ *
+ * Cooldown and backoff (src/core/target-cooldown.ts decides) remember each target's last outcome on
+ * its lock Lease: a run that settles does not delete the Lease but hands it back unheld, annotated
+ * with its outcome, when and how many failures in a row; the next run reads them before it takes the
+ * lock. A Lease whose history no rule reads any more is deleted (by the next run's release, or by the
+ * sweep that admissions and releases run at most once a minute), so Leases do not accumulate.
  */
 import type { WorkflowExecution } from '../api/generated/types.ts';
 import { resolvedSpecOf } from '../api/resolved-spec.ts';
 import type { AdmissionVerdict } from '../../machines/events.ts';
+import { parseDuration } from '../core/duration.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
 import {
   COUNTED_PHASES,
@@ -31,6 +38,19 @@ import {
   type HolderState,
   type LockTarget,
 } from '../core/target-locks.ts';
+import {
+  cooldownBlock,
+  policyForRun,
+  historyAnnotations,
+  historyEndsAt,
+  historyFromAnnotations,
+  recordOutcome,
+  remembers,
+  HISTORY_ANNOTATIONS,
+  NO_COOLDOWN,
+  type CooldownPolicy,
+  type TargetHistory,
+} from '../core/target-cooldown.ts';
 import type { EventRecorder, EventTarget } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
 import { isNotFound, type KubeClient } from './kube/client.ts';
@@ -43,12 +63,16 @@ export interface AdmissionConfig {
   /** Where the target lock Leases live: the operator's namespace (kubernaut-system by default). */
   lockNamespace: string;
   limits: ExecutionLimits;
+  /** Cooldown and backoff per target (default: none). */
+  cooldown?: CooldownPolicy | undefined;
 }
 
 export const DEFAULT_LOCK_NAMESPACE = 'kubernaut-system';
 
 /** A run this process admitted counts as executing this long, or until the cache shows it so. */
 const ADMITTED_UNSEEN_MS = 30_000;
+/** How often the unheld Leases whose history ended are looked for and deleted. */
+const SWEEP_EVERY_MS = 60_000;
 /** Writes of one lock lost to another writer before the admission gives up for this reconcile. */
 const LOCK_TRIES = 3;
 
@@ -59,7 +83,10 @@ const keyOf = (w: { metadata: { namespace?: string; name?: string } }): string =
 
 /** What taking one lock came to. */
 type Take =
-  { kind: 'held' } | { kind: 'taken'; reclaimedFrom: string | null } | { kind: 'busy'; holder: string };
+  | { kind: 'held' }
+  | { kind: 'taken'; reclaimedFrom: string | null }
+  | { kind: 'busy'; holder: string }
+  | { kind: 'cooling'; block: NonNullable<ReturnType<typeof cooldownBlock>> };
 
 export class Admission {
   private readonly client: KubeClient;
@@ -71,6 +98,8 @@ export class Admission {
   private readonly admitted = new Map<string, number>();
   /** Admissions of this process, one at a time, so none counts short by another's. */
   private serial: Promise<unknown> = Promise.resolve();
+  /** When this process last swept the Leases whose history ended. */
+  private sweptAt: number | undefined;
 
   constructor(options: {
     client: KubeClient;
@@ -112,16 +141,24 @@ export class Admission {
     const holder = this.holderOf(workflow);
     const limit = executionLimitBlock(this.config.limits, this.executing(workflow, now));
     if (limit) {
-      await this.releaseHeld(targets, holder);
+      await this.releaseHeld(targets, holder, now);
       return { admitted: false, block: limit };
     }
+    await this.sweepNow(now, log);
     const store = this.storeFor(holder);
+    const override = resolvedSpecOf(workflow)?.executionStrategy.targetCooldown;
+    const policy = policyForRun(this.cooldown, override === undefined ? undefined : parseDuration(override));
     const taken: LockTarget[] = [];
     for (const target of targets) {
-      const take = await this.take(store, target);
+      const take = await this.take(store, target, policy, now);
+      if (take.kind === 'cooling') {
+        await this.releaseHeld(targets, holder, now);
+        log.info('target cooling down', { target: target.description, reason: take.block.reason });
+        return { admitted: false, block: take.block };
+      }
       if (take.kind === 'busy') {
         // All or none: a run that waits holds nothing another run could need.
-        await this.releaseHeld(targets, holder);
+        await this.releaseHeld(targets, holder, now);
         log.info('target busy', { target: target.description, holder: take.holder });
         return {
           admitted: false,
@@ -165,7 +202,15 @@ export class Admission {
     log: Logger,
   ): Promise<void> {
     this.admitted.delete(keyOf(workflow));
-    const released = await this.releaseHeld(this.targetsOf(workflow), this.holderOf(workflow));
+    const phase = workflow.status?.phase;
+    const outcome = why === 'settled' && (phase === 'completed' || phase === 'failed') ? phase : undefined;
+    const released = await this.releaseHeld(
+      this.targetsOf(workflow),
+      this.holderOf(workflow),
+      now,
+      outcome && { run: keyOf(workflow), outcome },
+    );
+    await this.sweepNow(now, log);
     if (released.length === 0) return;
     this.metrics?.targetLockOperationsTotal.inc({ operation: 'released' }, released.length);
     log.info('target locks released', { targets: released.map((t) => t.description).join(', '), why });
@@ -194,21 +239,95 @@ export class Admission {
     });
   }
 
-  /** Deletes each of these Leases the holder holds (that version only); returns the ones deleted. */
-  private async releaseHeld(targets: readonly LockTarget[], holder: string): Promise<LockTarget[]> {
+  private get cooldown(): CooldownPolicy {
+    return this.config.cooldown ?? NO_COOLDOWN;
+  }
+
+  /** The history a Lease carries that a rule still reads at `now`; undefined past its end. */
+  private historyOf(lease: Lease | undefined, now: number): TargetHistory | undefined {
+    const history = historyFromAnnotations(lease?.metadata.annotations);
+    return history && now < historyEndsAt(this.cooldown, history) ? history : undefined;
+  }
+
+  /**
+   * Releases each of these Leases the holder holds (that version only); returns the ones released.
+   * A run that settled leaves its outcome on the Lease, unheld, when the policy remembers it; a Lease
+   * that carries no history still read is deleted.
+   */
+  private async releaseHeld(
+    targets: readonly LockTarget[],
+    holder: string,
+    now: number,
+    settled?: { run: string; outcome: 'completed' | 'failed' },
+  ): Promise<LockTarget[]> {
     const store = this.storeFor(holder);
     const released: LockTarget[] = [];
     for (const target of targets) {
       const lease = await store.get(target.lease);
       if (lease?.spec.holderIdentity !== holder) continue;
-      await store.delete(target.lease, lease.metadata.resourceVersion);
+      const previous = this.historyOf(lease, now);
+      const history =
+        settled && remembers(this.cooldown, settled.outcome)
+          ? recordOutcome(previous, settled.run, settled.outcome, now)
+          : settled
+            ? undefined
+            : previous;
+      if (history) await this.handBack(lease, history);
+      else await store.delete(target.lease, lease.metadata.resourceVersion);
       released.push(target);
     }
     return released;
   }
 
+  /** Writes the Lease unheld with this history (its resourceVersion as precondition); best effort. */
+  private async handBack(lease: Lease, history: TargetHistory): Promise<void> {
+    const kept = Object.fromEntries(
+      Object.entries(lease.metadata.annotations ?? {}).filter(
+        ([key]) => !(Object.values(HISTORY_ANNOTATIONS) as string[]).includes(key),
+      ),
+    );
+    const body: Lease = {
+      ...lease,
+      metadata: { ...lease.metadata, annotations: { ...kept, ...historyAnnotations(history) } },
+      spec: { ...lease.spec, holderIdentity: '' },
+    };
+    await this.client
+      .request(
+        `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.config.lockNamespace)}/leases/${lease.metadata.name}`,
+        {
+          method: 'PUT',
+          body,
+          lane: 'lease',
+        },
+      )
+      .catch(() => undefined);
+  }
+
+  /**
+   * Deletes the unheld lock Leases whose history ended (or that carry none), at most once a minute:
+   * a target nobody acts on again leaves no Lease behind for longer than its longest window.
+   */
+  private async sweepNow(now: number, log: Logger): Promise<void> {
+    if (this.sweptAt !== undefined && now - this.sweptAt < SWEEP_EVERY_MS) return;
+    this.sweptAt = now;
+    try {
+      const store = this.storeFor('');
+      for (const lease of await store.list(LOCK_LABEL)) {
+        if ((lease.spec.holderIdentity ?? '') !== '' || this.historyOf(lease, now)) continue;
+        await store.delete(lease.metadata.name, lease.metadata.resourceVersion);
+      }
+    } catch (error) {
+      log.warn('target lock sweep failed', { error: (error as Error).message });
+    }
+  }
+
   /** Takes one lock: already the holder's, free, or reclaimed from a holder gone or settled. */
-  private async take(store: LeaseStore, target: LockTarget): Promise<Take> {
+  private async take(
+    store: LeaseStore,
+    target: LockTarget,
+    policy: CooldownPolicy,
+    now: number,
+  ): Promise<Take> {
     const labels = { [LOCK_LABEL]: 'true' };
     for (let attempt = 0; attempt < LOCK_TRIES; attempt++) {
       const lease: Lease | undefined = await store.get(target.lease);
@@ -216,6 +335,8 @@ export class Admission {
       if (current === store.identity) return { kind: 'held' };
       if (current !== '' && !reclaimable(current, await this.holderState(current)))
         return { kind: 'busy', holder: current };
+      const block = cooldownBlock(policy, this.historyOf(lease, now), target.description, now);
+      if (block) return { kind: 'cooling', block };
       const claimed = await store.claim(lease, target.lease, labels);
       if (claimed.written)
         return { kind: 'taken', reclaimedFrom: current === '' ? null : describeHolder(current) };

@@ -76,7 +76,8 @@ export interface OperatorConfig {
   pickupTimeoutMs?: number | undefined;
   /**
    * Target locks and storm limits (src/shell/admission.ts). The lock Leases' namespace defaults to
-   * the leader-election (or shards) namespace, else kubernaut-system; the limits to none.
+   * the leader-election (or shards) namespace, else kubernaut-system; the limits and the cooldown
+   * (src/core/target-cooldown.ts) to none (the CLI's flags default to DEFAULT_COOLDOWN_POLICY).
    */
   admission?: Partial<AdmissionConfig> | undefined;
   clock?: () => number;
@@ -160,6 +161,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
         config.shards?.namespace ??
         DEFAULT_LOCK_NAMESPACE,
       limits: config.admission?.limits ?? NO_EXECUTION_LIMITS,
+      cooldown: config.admission?.cooldown,
     },
   });
   metrics.observeApiserver({

@@ -51,6 +51,8 @@ export interface WorkflowExecutionSpec {
     maxRetries?: number;
     /** How a check’s failure is treated. rbac, health, capacity and network run for every workflow; a check not listed, or listed without required: false, blocks the run on failure; required: false makes its failure a warning. */
     safetyChecks?: SafetyCheck[];
+    /** How long after a run completed on one of its targets this run waits (Blocked/RecentlyRemediated): it can only shorten the operator’s --target-cooldown, and "0s" opts out; the operator’s window when unset. */
+    targetCooldown?: string;
     /** How long each phase may last (the specification’s values when unset). */
     phaseTimeouts?: {
       /** Planning deadline, 5s to 10m; 30s when unset. */

@@ -480,6 +480,9 @@ export const workflowExecutionSpec = obj(
             'x-kubernetes-list-map-keys': ['type'],
           },
         ),
+        targetCooldown: specDuration(
+          'How long after a run completed on one of its targets this run waits (Blocked/RecentlyRemediated): it can only shorten the operator’s --target-cooldown, and "0s" opts out; the operator’s window when unset.',
+        ),
         phaseTimeouts: obj('How long each phase may last (the specification’s values when unset).', {
           planning: specDuration(
             `Planning deadline, ${PHASE_TIMEOUT_BOUNDS.planning.join(' to ')}; 30s when unset.`,

@@ -2,6 +2,7 @@
 import { startOperator } from '../../shell/operator.ts';
 import { createLogger } from '../../shell/logger.ts';
 import { CliError } from '../errors.ts';
+import type { CooldownPolicy } from '../../core/target-cooldown.ts';
 
 export interface OperatorFlags {
   kubeconfig?: string | undefined;
@@ -40,6 +41,8 @@ export interface OperatorFlags {
   /** Storm limits: at most this many workflows executing, in all and per namespace (0: no limit). */
   maxExecuting: number;
   maxExecutingPerNamespace: number;
+  /** Cooldown and backoff per target (--target-cooldown and the --target-failure-*, --target-backoff* flags). */
+  cooldown: CooldownPolicy;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -93,6 +96,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       admission: {
         lockNamespace: flags.lockNamespace,
         limits: { cluster: flags.maxExecuting, perNamespace: flags.maxExecutingPerNamespace },
+        cooldown: flags.cooldown,
       },
       shards:
         flags.shards > 1
