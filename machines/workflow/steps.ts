@@ -12,7 +12,6 @@ import {
   nowOf,
   runOf,
   sanitizeResult,
-  stopAwaited,
   type AbortCode,
   type WorkflowContext,
 } from '../context.ts';
@@ -51,11 +50,9 @@ const isOverdue = (scope: Scope, context: WorkflowContext, event: WorkflowEvent,
 const blocked: Guard<StepParams> = ({ stepOf }, { context }, { step }) =>
   context.abort !== null || dependencyBlocked(stepOf(step), context);
 
-/** Its dependencies let it, and no attempt of theirs asked to stop may still act (stops.ts). */
 const canStart: Guard<StepParams> = ({ plan, stepOf }, { context, event }, { step }) =>
   context.abort === null &&
   dependenciesMet(stepOf(step), context) &&
-  !stopAwaited(context, stepOf(step).dependsOn) &&
   noOverdueAttempt(plan, context, now(event));
 
 /** Entered again by a retry of the run: a step that succeeded before is kept. */
@@ -76,10 +73,7 @@ const overdue: Guard<StepParams> = (scope, { context, event }, { step }) =>
 const overdueWithRetry: Guard<StepParams> = (scope, { context, event }, { step }) =>
   isOverdue(scope, context, event, step) && retriesLeft(scope, context, step);
 
-/**
- * Its backoff is over, and nothing stops a new attempt: in particular the attempt before, if it was
- * asked to stop, acknowledged or its grace period passed (stops.ts).
- */
+/** Its backoff is over, and nothing stops a new attempt. */
 const retryDue: Guard<StepParams> = ({ plan }, { context, event }, { step }) => {
   const retryAt = runOf(context, step)?.retryAt ?? null;
   const t = nowOf(event);
@@ -88,7 +82,6 @@ const retryDue: Guard<StepParams> = ({ plan }, { context, event }, { step }) => 
     retryAt !== null &&
     t !== null &&
     t >= retryAt &&
-    !stopAwaited(context, [step]) &&
     noOverdueAttempt(plan, context, t)
   );
 };
@@ -109,15 +102,12 @@ export const stepGuards = {
 function failedAttempt(scope: Scope, context: WorkflowContext, event: WorkflowEvent, n: number) {
   const planned = effectiveOf(scope, context, n);
   const run = mustRun(context, n);
-  const reported =
-    (event.type === 'STEP_RESULT' || event.type === 'STEP_STOPPED') && event.step === n ? event : null;
-  const unsaid =
-    event.type === 'STEP_STOPPED'
-      ? scope.text.attemptStopped(run.attempt)
-      : scope.text.attemptFailed(run.attempt);
+  const reported = event.type === 'STEP_RESULT' && event.step === n ? event : null;
   return {
     finishedAt: now(event),
-    message: reported ? (reported.message ?? unsaid) : scope.text.attemptTimedOut(run.attempt, planned),
+    message: reported
+      ? (reported.message ?? scope.text.attemptFailed(run.attempt))
+      : scope.text.attemptTimedOut(run.attempt, planned),
     result: reported?.result ? sanitizeResult(planned, reported.result) : run.result,
   };
 }

@@ -21,8 +21,6 @@ export type Verdict =
       result?: KubernetesExecutionStatus['executionResult'];
     }
   | { phase: 'failed'; message: string; wouldSucceed?: boolean }
-  /** Acknowledges a stop request (src/api/stop-request.ts): a script returns it once the child asks. */
-  | { phase: 'stopped'; message: string }
   | { phase: 'hang' };
 
 export type Script = (child: KubernetesExecution) => Verdict;
@@ -119,8 +117,7 @@ export class ScriptedExecutor {
     const uids = this.seen.get(name) ?? new Set<string>();
     uids.add(child.metadata.uid ?? '');
     this.seen.set(name, uids);
-    const phase = child.status?.phase;
-    if (phase === 'completed' || phase === 'failed' || phase === 'stopped') return;
+    if (child.status?.phase === 'completed' || child.status?.phase === 'failed') return;
     const handledKey = child.metadata.uid ?? '';
     if (this.handled.has(handledKey)) return;
     const verdict = this.script(child);
@@ -134,9 +131,7 @@ export class ScriptedExecutor {
       startTime: now,
       completionTime: now,
       ...(verdict.message ? { message: verdict.message } : {}),
-      ...(verdict.phase !== 'stopped' && verdict.wouldSucceed !== undefined
-        ? { wouldSucceed: verdict.wouldSucceed }
-        : {}),
+      ...(verdict.wouldSucceed !== undefined ? { wouldSucceed: verdict.wouldSucceed } : {}),
       ...(verdict.phase === 'completed' && verdict.result ? { executionResult: verdict.result } : {}),
     };
     try {
