@@ -266,15 +266,26 @@ export function noOverdueAttempt(plan: ExecutionPlan, context: WorkflowContext, 
   });
 }
 
-export function dependenciesSucceeded(step: PlannedStep, context: WorkflowContext): boolean {
-  return step.dependsOn.every((d) => runOf(context, d)?.status === 'succeeded');
+/**
+ * Whether the step's dependencies let it start: data dependencies must have succeeded; steps before
+ * it in an implicit sequence must have settled, a failed one included (PlannedStep.dependencyKind).
+ */
+export function dependenciesMet(step: PlannedStep, context: WorkflowContext): boolean {
+  return step.dependsOn.every((d) => {
+    const status = runOf(context, d)?.status;
+    return status === 'succeeded' || (step.dependencyKind === 'order' && status === 'failed');
+  });
 }
 
+/** A data dependency failed or was skipped: the step never starts. A sequence never blocks by itself. */
 export function dependencyBlocked(step: PlannedStep, context: WorkflowContext): boolean {
-  return step.dependsOn.some((d) => {
-    const status = runOf(context, d)?.status;
-    return status === 'failed' || status === 'skipped';
-  });
+  return (
+    step.dependencyKind === 'data' &&
+    step.dependsOn.some((d) => {
+      const status = runOf(context, d)?.status;
+      return status === 'failed' || status === 'skipped';
+    })
+  );
 }
 
 /** Exponential backoff before attempt n+1, from the plan's base, doubling, capped. */

@@ -23,6 +23,13 @@ export interface PlannedStep {
   critical: boolean;
   /** Step numbers this step waits for, ascending. */
   dependsOn: number[];
+  /**
+   * What waiting for them means. `data`: declared (`dependsOn`, `dependencies`), the step needs their
+   * results, so one that failed or was skipped skips it. `order`: nothing was declared and the steps
+   * run in step order (DESIGN 12), so it waits for them to settle and runs after a non-critical
+   * failure; only an abort (a critical failure, a cancel) skips it.
+   */
+  dependencyKind: 'data' | 'order';
   /** 0-based topological level: the parallel group it belongs to. */
   level: number;
   timeoutMs: number;

@@ -6,7 +6,7 @@
 import {
   attemptDeadline,
   backoffMs,
-  dependenciesSucceeded,
+  dependenciesMet,
   dependencyBlocked,
   noOverdueAttempt,
   nowOf,
@@ -52,7 +52,7 @@ const blocked: Guard<StepParams> = ({ stepOf }, { context }, { step }) =>
 
 const canStart: Guard<StepParams> = ({ plan, stepOf }, { context, event }, { step }) =>
   context.abort === null &&
-  dependenciesSucceeded(stepOf(step), context) &&
+  dependenciesMet(stepOf(step), context) &&
   noOverdueAttempt(plan, context, now(event));
 
 /** Entered again by a retry of the run: a step that succeeded before is kept. */

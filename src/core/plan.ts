@@ -364,6 +364,7 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
       action: step.action,
       critical: step.criticalStep ?? false,
       dependsOn: deps.get(step.stepNumber) ?? [],
+      dependencyKind: graph.declared ? 'data' : 'order',
       level: levelOf.get(step.stepNumber) ?? 0,
       timeoutMs,
       maxRetries: step.maxRetries ?? strategyRetries,

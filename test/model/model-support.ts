@@ -220,10 +220,12 @@ export function checkInvariants(
         fail(`region of step ${step.number} is ${String(region)}, context says ${run.status}`);
     }
     if (run.attempt > 0) {
+      // A data dependency must have succeeded; a step before it in an implicit sequence settled.
+      const met = step.dependencyKind === 'data' ? ['succeeded'] : ['succeeded', 'failed'];
       for (const d of step.dependsOn) {
         const dep = runOf(context, d);
-        if (dep?.status !== 'succeeded' || (dep.finishedAt ?? Infinity) > (run.startedAt ?? -Infinity))
-          fail(`step ${step.number} started before its dependency ${d} succeeded`);
+        if (!met.includes(dep?.status ?? '') || (dep?.finishedAt ?? Infinity) > (run.startedAt ?? -Infinity))
+          fail(`step ${step.number} started before its dependency ${d} ${met.join(' or ')}`);
       }
     }
     // Retries as this run segment has them: raised at run time, never past what was decided.

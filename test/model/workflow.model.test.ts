@@ -48,6 +48,9 @@ const models: Record<string, { spec: ResolvedSpec; simple?: boolean; retry?: boo
     ]),
     simple: true,
   },
+  'implicit sequence: a non-critical failure goes on, a critical one skips the rest': {
+    spec: specWith([step(1, { rollbackSpec }), step(2), step(3, { criticalStep: true }), step(4)]),
+  },
   'parallel, no rollback': {
     spec: specWith([step(1, { dependsOn: [] }), step(2, { dependsOn: [], criticalStep: true })], {
       rollbackStrategy: 'none',

@@ -378,6 +378,44 @@ describe('the workflow statechart', () => {
       expect(w.snapshot.context.outcome).toBe('partial_success');
     });
 
+    it('runs the next step of an implicit sequence after a non-critical failure: partial success', () => {
+      // Three steps, no dependsOn: the order is a sequence, not a data dependency (DESIGN 12).
+      const w = world(sequentialSpec(3))
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S);
+      expect(w.status(2)).toBe('failed');
+      expect(w.run(3)).toMatchObject({ status: 'running', attempt: 1, startedAt: T0 + 2 * S });
+      w.succeed(3, T0 + 3 * S);
+      expect(w.phase).toBe('monitoring');
+      w.observe(T0 + 4 * S);
+      expect(w.phase).toBe('completed');
+      expect(w.snapshot.context.outcome).toBe('partial_success');
+      expect(w.status(3)).toBe('succeeded');
+    });
+
+    it('waits in an implicit sequence for the step before to settle, retries included', () => {
+      const w = world(specWith([step(1, { maxRetries: 1 }), step(2)]))
+        .tick(T0)
+        .failStep(1, T0 + S);
+      expect(w.status(1)).toBe('backoff');
+      expect(w.status(2)).toBe('pending');
+      w.tick(T0 + 11 * S).failStep(1, T0 + 12 * S);
+      expect(w.status(1)).toBe('failed');
+      expect(w.run(2)).toMatchObject({ status: 'running', startedAt: T0 + 12 * S });
+    });
+
+    it('skips the rest of an implicit sequence after a critical failure', () => {
+      const w = world(
+        specWith([step(1), step(2, { criticalStep: true }), step(3)], { rollbackStrategy: 'none' }),
+      )
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S);
+      expect(w.status(3)).toBe('skipped');
+      expect(w.phase).toBe('failed');
+    });
+
     it('fails as ineffective when new alerts fire', () => {
       const w = world(sequentialSpec(1))
         .tick(T0)

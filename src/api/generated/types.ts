@@ -426,7 +426,7 @@ export interface WorkflowStep {
   maxRetries?: number;
   /** Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h. */
   timeout?: string;
-  /** Step numbers this step waits for. */
+  /** Step numbers whose results this step needs: it starts once they all succeeded, and is skipped if one failed or was skipped. In a workflow that declares no dependencies the steps run in step-number order instead, and a non-critical failure does not stop the next step. */
   dependsOn?: number[];
   /** How to undo a step. */
   rollbackSpec?: RollbackSpec;
@@ -993,7 +993,7 @@ export interface TemplateStep {
   maxRetries?: number | string;
   /** Per-attempt timeout, e.g. "5m"; 5m when unset; at most 720h. */
   timeout?: string;
-  /** Step numbers this step waits for. */
+  /** Step numbers whose results this step needs: it starts once they all succeeded, and is skipped if one failed or was skipped. In a workflow that declares no dependencies the steps run in step-number order instead, and a non-critical failure does not stop the next step. */
   dependsOn?: (number | string)[];
   /** How to undo a step. */
   rollbackSpec?: {

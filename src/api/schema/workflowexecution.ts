@@ -347,7 +347,7 @@ export const workflowStep = obj(
     dependsOn: list(
       int(1, 10000, 'A step number this step waits for.'),
       LIMITS.dependsOn,
-      'Step numbers this step waits for.',
+      'Step numbers whose results this step needs: it starts once they all succeeded, and is skipped if one failed or was skipped. In a workflow that declares no dependencies the steps run in step-number order instead, and a non-critical failure does not stop the next step.',
       {
         'x-kubernetes-list-type': 'set',
       },
