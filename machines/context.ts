@@ -13,6 +13,7 @@ import type {
 } from './events.ts';
 import type { ExecutionPlan, LearnedKind, PlannedStep } from './plan.ts';
 import { LIMITS, type RETRY_REFUSALS } from '../src/api/schema/workflowexecution.ts';
+import type { StopEnd, StopReason } from '../src/api/stop-request.ts';
 
 export type StepStatus = 'pending' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'skipped';
 export type RollbackStatus = 'running' | 'rolledBack' | 'failed';
@@ -139,6 +140,23 @@ export interface AdmissionRecord {
   since: number;
 }
 
+export type { StopEnd, StopReason };
+
+/**
+ * A step attempt the run asked to stop (src/api/stop-request.ts): one that timed out, or every running
+ * one when the workflow is cancelled. While it is awaited (`ended` null) that step is not attempted
+ * again, the steps after it do not start, and executing does not end (no rollback, no monitoring).
+ */
+export interface StopRecord {
+  step: number;
+  attempt: number;
+  reason: StopReason;
+  /** When the run asked. */
+  at: number;
+  ended: StopEnd | null;
+  endedAt: number | null;
+}
+
 export interface WorkflowContext {
   /** Keyed by step number. */
   steps: Record<string, StepRun>;
@@ -162,6 +180,8 @@ export interface WorkflowContext {
   retries: RetryRecord[];
   /** The last retry request refused. */
   retryRefusal: RetryRefusal | null;
+  /** Attempts asked to stop, in the order asked. */
+  stops: StopRecord[];
 }
 
 export interface WorkflowInput {
@@ -204,6 +224,7 @@ export function initialContext(plan: ExecutionPlan, now: number): WorkflowContex
     outcome: null,
     retries: [],
     retryRefusal: null,
+    stops: [],
   };
 }
 
@@ -287,6 +308,21 @@ export function dependencyBlocked(step: PlannedStep, context: WorkflowContext): 
     })
   );
 }
+
+/** The stop request of this step attempt the run still waits on, if any. */
+export const awaitedStop = (
+  context: WorkflowContext,
+  step: number,
+  attempt: number,
+): StopRecord | undefined =>
+  context.stops.find((s) => s.step === step && s.attempt === attempt && s.ended === null);
+
+/** Whether an attempt of one of these steps (all steps: none given) was asked to stop and may still act. */
+export const stopAwaited = (context: WorkflowContext, steps?: readonly number[]): boolean =>
+  context.stops.some((s) => s.ended === null && (steps === undefined || steps.includes(s.step)));
+
+/** When the run stops waiting for this stop request's answer. */
+export const stopGraceEnd = (plan: ExecutionPlan, stop: StopRecord): number => stop.at + plan.stopGraceMs;
 
 /** Exponential backoff before attempt n+1, from the plan's base, doubling, capped. */
 export function backoffMs(plan: ExecutionPlan, failedAttempt: number): number {

@@ -61,6 +61,18 @@ export interface StepResultEvent {
   message?: string;
   result?: StepExecutionResult;
 }
+/**
+ * A step attempt's child acknowledged a stop request: it ended in phase `stopped` and acts no more
+ * (src/api/stop-request.ts). `result` says what it did before it stopped, when it knows.
+ */
+export interface StepStoppedEvent {
+  type: 'STEP_STOPPED';
+  now: number;
+  step: number;
+  attempt: number;
+  message?: string;
+  result?: StepExecutionResult;
+}
 export interface RollbackResultEvent {
   type: 'ROLLBACK_RESULT';
   now: number;
@@ -125,6 +137,7 @@ export type WorkflowEvent =
   | ApprovedEvent
   | RejectedEvent
   | StepResultEvent
+  | StepStoppedEvent
   | RollbackResultEvent
   | EffectivenessResultEvent
   | CancelRequestedEvent
@@ -141,6 +154,7 @@ export const WORKFLOW_EVENT_TYPES: readonly WorkflowEventType[] = [
   'APPROVED',
   'REJECTED',
   'STEP_RESULT',
+  'STEP_STOPPED',
   'ROLLBACK_RESULT',
   'EFFECTIVENESS_RESULT',
   'CANCEL_REQUESTED',

@@ -92,4 +92,9 @@ export interface ExecutionPlan {
   dynamicStepAdjustment: boolean;
   timeouts: { planningMs: number; validationMs: number; monitoringMs: number };
   backoff: { baseMs: number; maxMs: number };
+  /**
+   * How long the run waits for an attempt asked to stop (src/api/stop-request.ts) to acknowledge,
+   * before it attempts the step again, starts the steps after it, or ends executing anyway.
+   */
+  stopGraceMs: number;
 }

@@ -24,6 +24,8 @@ export interface MachineText {
   /** An attempt the executor reported failed without saying why. */
   attemptFailed(attempt: number): string;
   attemptTimedOut(attempt: number, step: PlannedStep): string;
+  /** An attempt that acknowledged a stop request without saying what it did. */
+  attemptStopped(attempt: number): string;
   /** The abort a critical step's final failure starts. */
   criticalStepFailed(step: PlannedStep, message: string): string;
   cancelled(by: string): string;

@@ -20,13 +20,14 @@ import { retryActions, retryGuards } from './workflow/retry.ts';
 import { rollbackActions, rollbackGuards } from './workflow/rollback.ts';
 import { bindActions, bindGuards, scopeOf } from './workflow/scope.ts';
 import { stepActions, stepGuards } from './workflow/steps.ts';
+import { stopActions, stopGuards } from './workflow/stops.ts';
 import { validationActions, validationGuards } from './workflow/validation.ts';
 
 /**
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
  * and record the new fingerprint in test/unit/machine-version.test.ts.
  */
-export const MACHINE_VERSION = 5;
+export const MACHINE_VERSION = 6;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */
@@ -55,6 +56,7 @@ function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
       ...monitoringGuards,
       ...retryGuards,
       ...rollbackGuards,
+      ...stopGuards,
     }),
     actions: bindActions(scope, {
       ...validationActions,
@@ -64,6 +66,7 @@ function setupFor(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
       ...outcomeActions,
       ...retryActions,
       ...rollbackActions,
+      ...stopActions,
     }),
   });
 }
@@ -83,26 +86,33 @@ function stepRegion(step: PlannedStep, plan: ExecutionPlan): StateConfig {
   const retries = step.maxRetries > 0 || plan.dynamicStepAdjustment;
   // A step without dependencies starts as execution starts: it can never be skipped.
   const skippable = step.dependsOn.length > 0;
-  /** A failed attempt (reported or overdue): retried while retries are left, else final. */
+  /**
+   * A failed attempt (reported, or overdue: then asked to stop): retried while retries are left, else
+   * final. A reported result also answers a stop request the attempt may have had.
+   */
   const attemptFailed = (
     withRetry: 'resultFailedWithRetry' | 'overdueWithRetry',
     final: 'resultFailed' | 'overdue',
-  ): TransitionArray => [
-    ...(retries
-      ? [
-          {
-            guard: { type: withRetry, params },
-            target: 'backoff',
-            actions: { type: 'recordRetry', params },
-          } as const,
-        ]
-      : []),
-    {
-      guard: { type: final, params },
-      target: 'failed',
-      actions: { type: 'recordFinalFailure', params },
-    } as const,
-  ];
+  ): TransitionArray => {
+    const also =
+      final === 'overdue' ? ({ type: 'askToStop', params } as const) : ({ type: 'acknowledgeStop' } as const);
+    return [
+      ...(retries
+        ? [
+            {
+              guard: { type: withRetry, params },
+              target: 'backoff',
+              actions: [{ type: 'recordRetry', params }, also],
+            } as const,
+          ]
+        : []),
+      {
+        guard: { type: final, params },
+        target: 'failed',
+        actions: [{ type: 'recordFinalFailure', params }, also],
+      } as const,
+    ];
+  };
   return {
     initial: 'pending',
     states: {
@@ -132,10 +142,16 @@ function stepRegion(step: PlannedStep, plan: ExecutionPlan): StateConfig {
             {
               guard: { type: 'resultSucceeded', params },
               target: 'succeeded',
-              actions: { type: 'recordSuccess', params },
+              actions: [{ type: 'recordSuccess', params }, 'acknowledgeStop'],
             },
             ...attemptFailed('resultFailedWithRetry', 'resultFailed'),
           ],
+          // It acknowledged a stop request (the run was cancelled): it ended without a result.
+          STEP_STOPPED: {
+            guard: { type: 'stoppedCurrent', params },
+            target: 'failed',
+            actions: [{ type: 'recordFinalFailure', params }, 'acknowledgeStop'],
+          },
         },
         always: attemptFailed('overdueWithRetry', 'overdue'),
       },
@@ -305,8 +321,9 @@ function executing(plan: ExecutionPlan): StateConfig {
   return {
     type: 'parallel',
     entry: 'enterExecuting',
-    on: { CANCEL_REQUESTED: { guard: 'notAborting', actions: 'requestCancel' } },
-    always: settle,
+    on: { CANCEL_REQUESTED: { guard: 'notAborting', actions: ['requestCancel', 'askRunningToStop'] } },
+    // An attempt asked to stop that did not answer within the grace period is not waited for longer.
+    always: [{ guard: 'stopGracePassed', actions: 'giveUpStops' }, ...settle],
     states: Object.fromEntries(plan.steps.map((s) => [stepKey(s.number), stepRegion(s, plan)])),
   };
 }
@@ -328,6 +345,9 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
         guard: 'newRetryRequest',
         actions: { type: 'refuseRetry', params: { finishedFailed: false } },
       },
+      // The end of an attempt asked to stop that its step no longer waits for: the stop's answer.
+      STEP_RESULT: { guard: 'stopAnswered', actions: 'acknowledgeStop' },
+      STEP_STOPPED: { guard: 'stopAnswered', actions: 'acknowledgeStop' },
     },
     states: {
       planning: {

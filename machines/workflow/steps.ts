@@ -12,6 +12,7 @@ import {
   nowOf,
   runOf,
   sanitizeResult,
+  stopAwaited,
   type AbortCode,
   type WorkflowContext,
 } from '../context.ts';
@@ -50,9 +51,11 @@ const isOverdue = (scope: Scope, context: WorkflowContext, event: WorkflowEvent,
 const blocked: Guard<StepParams> = ({ stepOf }, { context }, { step }) =>
   context.abort !== null || dependencyBlocked(stepOf(step), context);
 
+/** Its dependencies let it, and no attempt of theirs asked to stop may still act (stops.ts). */
 const canStart: Guard<StepParams> = ({ plan, stepOf }, { context, event }, { step }) =>
   context.abort === null &&
   dependenciesMet(stepOf(step), context) &&
+  !stopAwaited(context, stepOf(step).dependsOn) &&
   noOverdueAttempt(plan, context, now(event));
 
 /** Entered again by a retry of the run: a step that succeeded before is kept. */
@@ -73,7 +76,10 @@ const overdue: Guard<StepParams> = (scope, { context, event }, { step }) =>
 const overdueWithRetry: Guard<StepParams> = (scope, { context, event }, { step }) =>
   isOverdue(scope, context, event, step) && retriesLeft(scope, context, step);
 
-/** Its backoff is over, and nothing stops a new attempt. */
+/**
+ * Its backoff is over, and nothing stops a new attempt: in particular the attempt before, if it was
+ * asked to stop, acknowledged or its grace period passed (stops.ts).
+ */
 const retryDue: Guard<StepParams> = ({ plan }, { context, event }, { step }) => {
   const retryAt = runOf(context, step)?.retryAt ?? null;
   const t = nowOf(event);
@@ -82,6 +88,7 @@ const retryDue: Guard<StepParams> = ({ plan }, { context, event }, { step }) => 
     retryAt !== null &&
     t !== null &&
     t >= retryAt &&
+    !stopAwaited(context, [step]) &&
     noOverdueAttempt(plan, context, t)
   );
 };
@@ -102,12 +109,15 @@ export const stepGuards = {
 function failedAttempt(scope: Scope, context: WorkflowContext, event: WorkflowEvent, n: number) {
   const planned = effectiveOf(scope, context, n);
   const run = mustRun(context, n);
-  const reported = event.type === 'STEP_RESULT' && event.step === n ? event : null;
+  const reported =
+    (event.type === 'STEP_RESULT' || event.type === 'STEP_STOPPED') && event.step === n ? event : null;
+  const unsaid =
+    event.type === 'STEP_STOPPED'
+      ? scope.text.attemptStopped(run.attempt)
+      : scope.text.attemptFailed(run.attempt);
   return {
     finishedAt: now(event),
-    message: reported
-      ? (reported.message ?? scope.text.attemptFailed(run.attempt))
-      : scope.text.attemptTimedOut(run.attempt, planned),
+    message: reported ? (reported.message ?? unsaid) : scope.text.attemptTimedOut(run.attempt, planned),
     result: reported?.result ? sanitizeResult(planned, reported.result) : run.result,
   };
 }

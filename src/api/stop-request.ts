@@ -24,3 +24,11 @@ export const isStopReason = (value: string | undefined): value is StopReason =>
 
 /** Phases in which an attempt no longer acts on its target. */
 export const TERMINAL_EXECUTION_PHASES = ['completed', 'failed', 'stopped'] as const;
+
+/**
+ * How a stop request ended, as the workflow records it: the attempt acknowledged (`stopped`), ended
+ * `completed` or `failed` anyway, or did not answer within the operator's grace period (`gracePassed`),
+ * after which the run goes on without the answer.
+ */
+export const STOP_ENDS = ['stopped', 'completed', 'failed', 'gracePassed'] as const;
+export type StopEnd = (typeof STOP_ENDS)[number];

@@ -2,7 +2,8 @@
  * What must exist and happen now, derived from the committed snapshot alone (DESIGN 3): a crash
  * between persist and act is repaired by the next reconcile, which derives the same effects.
  */
-import { attemptDeadline, effectiveStep, runOf } from '../../machines/context.ts';
+import { attemptDeadline, effectiveStep, runOf, stopAwaited, stopGraceEnd } from '../../machines/context.ts';
+import type { StopReason } from '../api/stop-request.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { childName } from './child-name.ts';
 import type { ChildKind } from './observe.ts';
@@ -20,8 +21,23 @@ export interface DesiredChild {
   startedAt?: number;
 }
 
+/**
+ * A child that must carry a stop request (src/api/stop-request.ts): an attempt the machine asked to
+ * stop and still waits on. The shell annotates it once; the executor answers by ending it `stopped`.
+ */
+export interface DesiredStop {
+  /** The child's name (its attempt's deterministic name). */
+  name: string;
+  stepNumber: number;
+  attempt: number;
+  reason: StopReason;
+  /** When the machine decided to ask. */
+  requestedAt: number;
+}
+
 export interface DesiredEffects {
   children: DesiredChild[];
+  stops: DesiredStop[];
   runSafetyChecks: boolean;
   /** Waiting for admission: the run's target locks and the storm limits are looked at again. */
   admit: boolean;
@@ -69,8 +85,12 @@ export function nextDeadline(snapshot: WorkflowSnapshot, plan: ExecutionPlan): n
         if (!run) continue;
         const deadline = attemptDeadline(context, step);
         if (deadline !== null) candidates.push(deadline);
-        if (run.status === 'backoff' && run.retryAt !== null) candidates.push(run.retryAt);
+        // A retry that waits for its attempt before to stop is due when that one answers or its grace ends.
+        if (run.status === 'backoff' && run.retryAt !== null && !stopAwaited(context, [step.number]))
+          candidates.push(run.retryAt);
       }
+      // An attempt asked to stop is waited for until its grace period ends.
+      for (const stop of context.stops) if (stop.ended === null) candidates.push(stopGraceEnd(plan, stop));
       break;
     case 'monitoring':
       if (context.times.monitoring !== null)
@@ -152,9 +172,19 @@ export function desiredEffects(
         runOf(snapshot.context, rollback.number)?.rollback?.startedAt ?? null,
       ),
     );
+  const stops = snapshot.context.stops
+    .filter((stop) => stop.ended === null)
+    .map((stop): DesiredStop => ({
+      name: childName(workflowName, 'step', stop.step, stop.attempt),
+      stepNumber: stop.step,
+      attempt: stop.attempt,
+      reason: stop.reason,
+      requestedAt: stop.at,
+    }));
   const checks = checksWanted(snapshot, plan);
   return {
     children,
+    stops,
     runSafetyChecks: checks.safety,
     admit: checks.admission,
     checkEffectiveness: checks.effectiveness,

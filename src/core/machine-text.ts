@@ -83,6 +83,7 @@ export const WORKFLOW_TEXT: MachineText = {
   },
   attemptFailed: (attempt) => `attempt ${attempt} failed`,
   attemptTimedOut: (attempt, step) => `attempt ${attempt} timed out after ${seconds(step.timeoutMs)}`,
+  attemptStopped: (attempt) => `attempt ${attempt} stopped on request`,
   criticalStepFailed: (step, message) => `critical ${describeStep(step)} failed: ${message}`,
   cancelled: (by) => `cancelled by ${by}`,
   notStarted: (_step, abort, failedDependencies) =>

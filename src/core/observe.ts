@@ -4,7 +4,7 @@
  * reconcile is safe.
  */
 import type { StepExecutionResult } from '../api/generated/types.ts';
-import { isSettled, runOf, type WorkflowContext } from '../../machines/context.ts';
+import { awaitedStop, isSettled, runOf, type WorkflowContext } from '../../machines/context.ts';
 import type {
   AdmissionVerdict,
   EffectivenessObservation,
@@ -34,7 +34,7 @@ export interface ObservedChild {
   kind: ChildKind;
   stepNumber: number;
   attempt: number;
-  /** `stopped` is no result: the machine already settled the attempt it asked to stop. */
+  /** `stopped`: the attempt acknowledged a stop request and acts no more (STEP_STOPPED). */
   phase?: 'pending' | 'executing' | 'completed' | 'failed' | 'stopped';
   message?: string;
   result?: StepExecutionResult;
@@ -65,7 +65,12 @@ export function stillAwaited(context: WorkflowContext, child: ObservedChild): bo
       return context.dryRun[String(child.stepNumber)] === undefined;
     case 'step': {
       const run = runOf(context, child.stepNumber);
-      return run === undefined || !isSettled(run.status) || child.attempt > run.attempt;
+      return (
+        run === undefined ||
+        !isSettled(run.status) ||
+        child.attempt > run.attempt ||
+        awaitedStop(context, child.stepNumber, child.attempt) !== undefined
+      );
     }
     case 'rollback': {
       const rollback = runOf(context, child.stepNumber)?.rollback;
@@ -85,7 +90,9 @@ export function observe(input: Observation): WorkflowEvent[] {
   if (input.safety) events.push({ type: 'SAFETY_RESULT', now, results: input.safety.map((r) => ({ ...r })) });
   if (input.admission) events.push({ type: 'ADMISSION_RESULT', now, verdict: input.admission });
   const finished = input.children
-    .filter((c) => c.phase === 'completed' || c.phase === 'failed')
+    .filter(
+      (c) => c.phase === 'completed' || c.phase === 'failed' || (c.phase === 'stopped' && c.kind === 'step'),
+    )
     .sort(
       (a, b) =>
         KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.stepNumber - b.stepNumber || a.attempt - b.attempt,
@@ -109,6 +116,14 @@ export function observe(input: Observation): WorkflowEvent[] {
         break;
       }
       case 'step': {
+        if (child.phase === 'stopped') {
+          const stopped = withMessage(
+            { type: 'STEP_STOPPED' as const, now, step: child.stepNumber, attempt: child.attempt },
+            child.message,
+          );
+          events.push(child.result ? { ...stopped, result: child.result } : stopped);
+          break;
+        }
         const base = withMessage(
           {
             type: 'STEP_RESULT' as const,

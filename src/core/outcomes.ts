@@ -263,6 +263,44 @@ function stepConsequences(
     out.metrics.push({ metric: 'stepsCompletedTotal', action: step?.action ?? '', status: 'failed' });
 }
 
+/** A stop request: asked (`StopRequested`), answered (`StopAcknowledged`), or not (`StopUnanswered`). */
+function stopConsequences(
+  t: Extract<Transition, { kind: 'stop' }>,
+  plan: ExecutionPlan,
+  out: Consequences,
+): void {
+  const step = plan.steps.find((s) => s.number === t.step);
+  const which = `step ${t.step} (${step?.name ?? ''}) attempt ${t.attempt}`;
+  const fields = { step: t.step, attempt: t.attempt, reason: t.reason, ended: t.ended };
+  if (t.ended === null)
+    out.notices.push({
+      type: 'Normal',
+      reason: 'StopRequested',
+      note: `asked ${which} to stop (${t.reason}); the run waits up to ${plan.stopGraceMs / 1000}s for its answer`,
+      action: 'ExecuteStep',
+      fields,
+    });
+  else if (t.ended === 'gracePassed')
+    out.notices.push({
+      type: 'Warning',
+      reason: 'StopUnanswered',
+      note: `${which} did not answer its stop request (${t.reason}) within ${plan.stopGraceMs / 1000}s; the run goes on without it`,
+      action: 'ExecuteStep',
+      fields,
+    });
+  else
+    out.notices.push({
+      type: 'Normal',
+      reason: 'StopAcknowledged',
+      note:
+        t.ended === 'stopped'
+          ? `${which} stopped as asked (${t.reason})`
+          : `${which} ended ${t.ended} before it stopped (${t.reason})`,
+      action: 'ExecuteStep',
+      fields,
+    });
+}
+
 /** The Events and metrics of the transitions just committed, in the order they happened. */
 export function consequencesOf(
   happened: readonly Transition[],
@@ -279,6 +317,7 @@ export function consequencesOf(
     if (t.kind === 'phase') phaseConsequences(t, snapshot, plan, out);
     else if (t.kind === 'retry') retryConsequences(t, snapshot, out);
     else if (t.kind === 'blocked') blockedConsequences(t, out);
+    else if (t.kind === 'stop') stopConsequences(t, plan, out);
     else stepConsequences(t, snapshot, plan, out);
   }
   return out;

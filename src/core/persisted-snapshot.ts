@@ -165,12 +165,22 @@ const fromV4: Migration = (snapshot) => ({
   context: { ...(snapshot.context as Record<string, unknown>), admission: null },
 });
 
+/**
+ * Version 6 asks timed-out and cancelled attempts to stop and records each request and its answer
+ * (`stops`); a version 5 run asked none.
+ */
+const fromV5: Migration = (snapshot) => ({
+  ...snapshot,
+  context: { ...(snapshot.context as Record<string, unknown>), stops: [] },
+});
+
 export const migrations: Readonly<Record<number, Migration>> = {
   0: fromV0,
   1: fromV1,
   2: fromV2,
   3: fromV3,
   4: fromV4,
+  5: fromV5,
 };
 
 /** The in-memory context of a persisted one: every step run decoded, or what is wrong, and where. */

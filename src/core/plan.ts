@@ -31,6 +31,8 @@ export const DEFAULTS = {
   maxRetries: 0,
   retryBackoffBaseMs: 10_000,
   retryBackoffMaxMs: 5 * 60_000,
+  /** How long an attempt asked to stop has to acknowledge before the run goes on without it. */
+  stopGraceMs: 30_000,
 } as const;
 
 export type PlanResult = { ok: true; plan: ExecutionPlan } | { ok: false; issues: SpecIssue[] };
@@ -412,6 +414,7 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
       dynamicStepAdjustment: spec.adaptiveOrchestration?.dynamicStepAdjustment === true,
       timeouts,
       backoff: { baseMs: DEFAULTS.retryBackoffBaseMs, maxMs: DEFAULTS.retryBackoffMaxMs },
+      stopGraceMs: DEFAULTS.stopGraceMs,
     },
   };
 }

@@ -252,5 +252,9 @@ export function lastEventTime(context: WorkflowContext): number {
   for (const a of context.adjustments) times.push(a.at);
   for (const r of context.retries) times.push(r.at);
   if (context.retryRefusal) times.push(context.retryRefusal.at);
+  for (const s of context.stops) {
+    times.push(s.at);
+    if (s.endedAt !== null) times.push(s.endedAt);
+  }
   return times.length === 0 ? 0 : Math.max(...times);
 }

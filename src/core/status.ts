@@ -111,6 +111,19 @@ function recommendedActions(snapshot: WorkflowSnapshot, plan: ExecutionPlan): st
   return actions;
 }
 
+/** A step's latest stop request and its answer: absent when none was asked. */
+function stopRequestOf(context: WorkflowContext, step: number): StepStatus['stopRequest'] {
+  const stop = context.stops.findLast((s) => s.step === step);
+  if (!stop) return undefined;
+  return compact({
+    attempt: stop.attempt,
+    reason: stop.reason,
+    requestTime: isoOf(stop.at),
+    answer: stop.ended ?? undefined,
+    answerTime: iso(stop.endedAt),
+  });
+}
+
 /** `status.retries`: absent until a retry was requested. */
 function retriesStatus(context: WorkflowContext): ProjectedStatus['retries'] {
   const refused = context.retryRefusal;
@@ -168,6 +181,7 @@ export function projectStatus(
       // Absent means none (every reader takes it so): 21 bytes per step of a long workflow.
       retriesAttempted: run.attempt > 1 ? run.attempt - 1 : undefined,
       k8sExecutionRef: childRef === undefined ? undefined : { ...known, name: childRef },
+      stopRequest: stopRequestOf(context, step.number),
     });
   });
   const settled = runs.filter(({ run }) => run && ['succeeded', 'failed', 'skipped'].includes(run.status));

@@ -67,7 +67,14 @@ export interface TimelineBar {
   child: string | null;
 }
 
-export type MarkKind = 'created' | 'pickedUp' | 'skipped' | 'effectiveness';
+export type MarkKind =
+  | 'created'
+  | 'pickedUp'
+  | 'skipped'
+  | 'effectiveness'
+  /** An attempt asked to stop (src/api/stop-request.ts), and the answer or the grace period's end. */
+  | 'stopRequested'
+  | 'stopAnswered';
 
 export interface TimelineMark {
   kind: MarkKind;
@@ -335,6 +342,27 @@ function stepRow(
         at: c.pickedUpAt,
         label: `${c.name} picked up by the executor`,
         child: c.name,
+      });
+  }
+  for (const stop of context.stops.filter((s) => s.step === step.number)) {
+    const child = childName(workflowName, 'step', step.number, stop.attempt);
+    marks.push({
+      kind: 'stopRequested',
+      at: stop.at,
+      label: `attempt ${stop.attempt} asked to stop (${stop.reason})`,
+      child,
+    });
+    if (stop.ended !== null && stop.endedAt !== null)
+      marks.push({
+        kind: 'stopAnswered',
+        at: stop.endedAt,
+        label:
+          stop.ended === 'gracePassed'
+            ? `attempt ${stop.attempt} did not answer its stop request within the grace period`
+            : stop.ended === 'stopped'
+              ? `attempt ${stop.attempt} stopped`
+              : `attempt ${stop.attempt} ended ${stop.ended} before it stopped`,
+        child,
       });
   }
   if (run?.status === 'skipped' && run.finishedAt !== null)

@@ -2,7 +2,15 @@
  * What changed between two snapshots, for Kubernetes Events, metrics and audit; and one line of
  * what the workflow waits for now.
  */
-import { PENDING_RUN, runOf, segmentOf, type StepRun } from '../../machines/context.ts';
+import {
+  PENDING_RUN,
+  runOf,
+  segmentOf,
+  stopGraceEnd,
+  type StepRun,
+  type StopEnd,
+} from '../../machines/context.ts';
+import type { StopReason } from '../api/stop-request.ts';
 import type { AdmissionBlock } from '../../machines/events.ts';
 import type { Phase, WorkflowSnapshot } from '../../machines/workflow.ts';
 import { currentRollback } from './effects.ts';
@@ -22,7 +30,9 @@ export type Transition =
   | { kind: 'retry'; accepted: boolean; segment: number; at: number }
   | { kind: 'step'; step: number; attempt: number; outcome: StepTransitionOutcome; at: number }
   /** The run came to wait to execute, or waits for something else now (a target lock, a storm limit). */
-  | { kind: 'blocked'; block: AdmissionBlock; at: number };
+  | { kind: 'blocked'; block: AdmissionBlock; at: number }
+  /** A step attempt asked to stop (`ended` null), or the end of that request: its answer or none. */
+  | { kind: 'stop'; step: number; attempt: number; reason: StopReason; ended: StopEnd | null; at: number };
 
 function stepTransitions(step: number, before: StepRun, after: StepRun, at: number): Transition[] {
   const out: Transition[] = [];
@@ -114,12 +124,26 @@ function blockedTransitions(
     : [{ kind: 'blocked', block, at }];
 }
 
+/** Stop requests made and ended between two snapshots (the list only grows; a request ends once). */
+function stopTransitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
+  const out: Transition[] = [];
+  after.context.stops.forEach((stop, i) => {
+    const earlier = before?.context.stops[i];
+    const { step, attempt, reason } = stop;
+    if (earlier === undefined) out.push({ kind: 'stop', step, attempt, reason, ended: null, at: stop.at });
+    if (stop.ended !== null && (earlier === undefined || earlier.ended === null))
+      out.push({ kind: 'stop', step, attempt, reason, ended: stop.ended, at: stop.endedAt ?? stop.at });
+  });
+  return out;
+}
+
 export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnapshot): Transition[] {
   const at = lastEventTime(after.context);
   const out: Transition[] = [
     ...retryTransitions(before, after),
     ...phaseTransitions(before, after, at),
     ...blockedTransitions(before, after, at),
+    ...stopTransitions(before, after),
   ];
   const numbers = Object.keys(after.context.steps)
     .map(Number)
@@ -131,9 +155,10 @@ export function transitions(before: WorkflowSnapshot | null, after: WorkflowSnap
     out.push(...stepTransitions(n, b, a, at));
   }
   // In the order they happened; one reconcile commits several at the same time, in causal order:
-  // what a step reported, then the retry or phase change it caused, then the steps that started.
+  // what a step reported, then the stop it asked for or the answer, then the retry or phase change it
+  // caused, then the steps that started.
   const rank = (t: Transition): number =>
-    t.kind === 'step' ? (t.outcome === 'started' ? 3 : 0) : t.kind === 'retry' ? 1 : 2;
+    t.kind === 'step' ? (t.outcome === 'started' ? 3 : 0) : t.kind === 'phase' ? 2 : 1;
   return out
     .map((t, i) => ({ t, i }))
     .sort((x, y) => x.t.at - y.t.at || rank(x.t) - rank(y.t) || x.i - y.i)
@@ -191,6 +216,11 @@ export function waitingFor(snapshot: WorkflowSnapshot, plan: ExecutionPlan): str
         const retryAt = runOf(context, s.number)?.retryAt;
         parts.push(`the retry of step ${s.number} at ${retryAt == null ? '?' : clockOf(retryAt)}`);
       }
+      for (const stop of context.stops)
+        if (stop.ended === null)
+          parts.push(
+            `step ${stop.step} attempt ${stop.attempt} to stop (${stop.reason}) until ${clockOf(stopGraceEnd(plan, stop))}`,
+          );
       const prefix = context.abort ? `stopping (${context.abort.message}): ` : '';
       return parts.length === 0 ? `${prefix}starting steps` : `${prefix}waiting for ${parts.join(' and ')}`;
     }

@@ -24,7 +24,14 @@ export type TransitionEvent =
   | { type: 'workflow.phase'; from: string | null; to: string; at: number }
   | { type: `workflow.step.${string}`; step: number; attempt: number; outcome: string; at: number }
   | { type: 'workflow.retry.accepted' | 'workflow.retry.refused'; segment: number; at: number }
-  | { type: 'workflow.blocked'; reason: string; at: number };
+  | { type: 'workflow.blocked'; reason: string; at: number }
+  | {
+      type: `workflow.stop.${string}`;
+      step: number;
+      attempt: number;
+      reason: string;
+      at: number;
+    };
 
 export function transitionEvent(t: Transition): TransitionEvent {
   switch (t.kind) {
@@ -38,6 +45,14 @@ export function transitionEvent(t: Transition): TransitionEvent {
       };
     case 'blocked':
       return { type: 'workflow.blocked', reason: t.block.reason, at: t.at };
+    case 'stop':
+      return {
+        type: `workflow.stop.${t.ended ?? 'requested'}`,
+        step: t.step,
+        attempt: t.attempt,
+        reason: t.reason,
+        at: t.at,
+      };
     case 'step':
       return {
         type: `workflow.step.${t.outcome}`,

@@ -19,7 +19,7 @@ import { describeIssues } from '../api/issues.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { decide, type DecideInput } from '../core/decide.ts';
-import type { DesiredChild } from '../core/effects.ts';
+import type { DesiredChild, DesiredStop } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
 import { plannedDecisions, type Loaded } from '../core/load.ts';
@@ -63,6 +63,12 @@ import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { Tracing } from './tracing.ts';
 import type { WorkResult } from './workqueue.ts';
 import { definitionOf } from '../api/resolved-spec.ts';
+import {
+  STOP_REQUESTED_ANNOTATION,
+  STOP_REQUESTED_AT_ANNOTATION,
+  TERMINAL_EXECUTION_PHASES,
+} from '../api/stop-request.ts';
+import { isoOf } from '../core/time.ts';
 
 export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
@@ -360,6 +366,7 @@ export class Reconciler {
     // Only step progress since the last write: act at once and write later, with the progress after it.
     if (!decision.write.now) {
       this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since: input.waitingSince });
+      await this.requestStops(workflow, effects.stops, children, log);
       const created = await this.createChildren(workflow, plan, effects.children, children, log);
       return { requeueAfterMs: this.withPickupLook(requeueAfterMs, created) };
     }
@@ -372,6 +379,7 @@ export class Reconciler {
     const committed = projected.changed ? await this.writeStatus(workflow, projected.status) : workflow;
     this.unwritten.delete(key);
     await this.warnExecutorMissing(workflow, committed, pickup, log, now);
+    await this.requestStops(committed, effects.stops, children, log);
     const created = await this.createChildren(committed, plan, effects.children, children, log);
     if (projected.changed) await this.announce(committed, projected.consequences, log, now);
     if (projected.changed) this.o.tracing?.committed(committed, input.written, after, plan);
@@ -527,6 +535,55 @@ export class Reconciler {
       }
     }
     return created;
+  }
+
+  /**
+   * Asks the attempts the machine waits on to stop (src/api/stop-request.ts): annotates each child
+   * that does not carry the request yet and still acts. Level-based: a child not in the cache yet, or
+   * a write that failed, is asked on a later reconcile, since the request stays desired until answered.
+   */
+  private async requestStops(
+    workflow: WorkflowExecution,
+    stops: readonly DesiredStop[],
+    existing: readonly KubernetesExecution[],
+    log: Logger,
+  ): Promise<void> {
+    if (stops.length === 0) return;
+    const byName = new Map(existing.map((c) => [c.metadata.name, c]));
+    const namespace = workflow.metadata.namespace ?? '';
+    const terminal: readonly string[] = TERMINAL_EXECUTION_PHASES;
+    for (const stop of stops) {
+      const child = byName.get(stop.name);
+      if (!child || child.metadata.annotations?.[STOP_REQUESTED_ANNOTATION] !== undefined) continue;
+      if (terminal.includes(child.status?.phase ?? '')) continue;
+      try {
+        const patched = await this.o.client.request<KubernetesExecution>(
+          resourcePath(KUBERNETES_EXECUTIONS, namespace, stop.name),
+          {
+            method: 'PATCH',
+            patchType: 'merge',
+            body: {
+              metadata: {
+                annotations: {
+                  [STOP_REQUESTED_ANNOTATION]: stop.reason,
+                  [STOP_REQUESTED_AT_ANNOTATION]: isoOf(stop.requestedAt),
+                },
+              },
+            },
+          },
+        );
+        if (patched.metadata.resourceVersion) this.unseen.set(patched.metadata.resourceVersion, true);
+        log.info('asked child to stop', {
+          child: stop.name,
+          step: stop.stepNumber,
+          attempt: stop.attempt,
+          reason: stop.reason,
+        });
+      } catch (error) {
+        // Gone (its workflow is being deleted): nothing acts under that name any more.
+        if (!isNotFound(error)) throw error;
+      }
+    }
   }
 
   private async announce(

@@ -141,7 +141,12 @@ describe('a faulty executor', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await stepStatus('orphaned', 1)).toBe('executing');
     h.travel(31_000, 'orphaned');
+    // The timed-out attempt is asked to stop; its child is no longer the workflow's, so nothing
+    // answers, and the run goes on once the grace period (30 s) has passed.
+    await h.workflows.waitFor('orphaned', (w) => w.status?.stepStatuses?.[0]?.stopRequest !== undefined);
+    h.travel(30_000, 'orphaned');
     const wf = await h.workflows.waitFor('orphaned', inPhase('failed'));
+    expect(wf.status?.stepStatuses?.[0]?.stopRequest).toMatchObject({ answer: 'gracePassed' });
     expect(wf.status?.stepStatuses?.[0]?.status).toBe('failed');
     expect(wf.status?.stepStatuses?.[0]?.errorMessage).toMatch(/tim(ed|e) ?out/i);
   });

@@ -9,6 +9,7 @@ import {
   REJECTED_BY,
   ROLLBACK_REQUESTED_BY,
 } from '../../src/core/observe.ts';
+import { STOP_REQUESTED_ANNOTATION } from '../../src/api/stop-request.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script, Verdict } from '../support/executor.ts';
 import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
@@ -202,8 +203,13 @@ describe('step failures and retries', () => {
     expect(await childNames('exhausted')).toEqual(['exhausted-step-1-a1', 'exhausted-step-1-a2']);
   });
 
-  it('fails an attempt that outlives its timeout', async () => {
-    scripts.set('slow', () => ({ phase: 'hang' }));
+  it('fails an attempt that outlives its timeout, once it stopped as asked', async () => {
+    // It acts until asked to stop (src/api/stop-request.ts), then acknowledges.
+    scripts.set('slow', (c) =>
+      c.metadata.annotations?.[STOP_REQUESTED_ANNOTATION] === undefined
+        ? { phase: 'hang' }
+        : { phase: 'stopped', message: 'stopped (AttemptTimedOut) before acting' },
+    );
     await h.workflows.apply(
       'slow',
       specWith([customStep(1, { timeout: '30s', criticalStep: true })], { rollbackStrategy: 'none' }),
@@ -213,6 +219,10 @@ describe('step failures and retries', () => {
     const wf = await h.workflows.waitFor('slow', inPhase('failed'));
     expect(wf.status?.stepStatuses?.[0]?.status).toBe('failed');
     expect(wf.status?.stepStatuses?.[0]?.errorMessage).toMatch(/tim(ed|e) ?out/i);
+    expect(wf.status?.stepStatuses?.[0]?.stopRequest).toMatchObject({
+      reason: 'AttemptTimedOut',
+      answer: 'stopped',
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { machineOf } from '../../src/core/load.ts';
 import type { WorkflowStep } from '../../src/api/generated/types.ts';
 import type { ResolvedSpec } from '../../src/api/resolved-spec.ts';
+import { awaitedStop } from '../../machines/context.ts';
 import type { WorkflowEvent } from '../../machines/events.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { advance, initialSnapshot, persist, phaseOf, rehydrate } from '../../src/core/statechart.ts';
@@ -232,8 +233,10 @@ function staleResults(
 ): WorkflowEvent[] {
   const { context } = snapshot;
   const out: WorkflowEvent[] = [];
+  // The end of an attempt asked to stop is its answer, not stale, until it came.
+  const answers = (step: number, attempt: number) => awaitedStop(context, step, attempt) !== undefined;
   for (const e of seen) {
-    if (e.type === 'STEP_RESULT') {
+    if (e.type === 'STEP_RESULT' && !answers(e.step, e.attempt)) {
       const run = context.steps[String(e.step)];
       if (run?.status !== 'running' || run.attempt !== e.attempt)
         out.push({ ...e, now, outcome: flip(e.outcome) });
@@ -244,9 +247,12 @@ function staleResults(
       out.push({ ...e, now, outcome: flip(e.outcome) });
   }
   for (const [step, run] of Object.entries(context.steps))
-    for (let attempt = 1; attempt < run.attempt; attempt++)
+    for (let attempt = 1; attempt < run.attempt; attempt++) {
+      if (answers(Number(step), attempt)) continue;
       for (const outcome of ['succeeded', 'failed'] as const)
         out.push({ type: 'STEP_RESULT', now, step: Number(step), attempt, outcome });
+      out.push({ type: 'STEP_STOPPED', now, step: Number(step), attempt });
+    }
   return out;
 }
 

@@ -21,6 +21,8 @@ export type Verdict =
       result?: KubernetesExecutionStatus['executionResult'];
     }
   | { phase: 'failed'; message: string; wouldSucceed?: boolean }
+  /** Acknowledges a stop request (src/api/stop-request.ts): a script returns it once the child asks. */
+  | { phase: 'stopped'; message: string }
   | { phase: 'hang' };
 
 export type Script = (child: KubernetesExecution) => Verdict;
@@ -117,7 +119,8 @@ export class ScriptedExecutor {
     const uids = this.seen.get(name) ?? new Set<string>();
     uids.add(child.metadata.uid ?? '');
     this.seen.set(name, uids);
-    if (child.status?.phase === 'completed' || child.status?.phase === 'failed') return;
+    const phase = child.status?.phase;
+    if (phase === 'completed' || phase === 'failed' || phase === 'stopped') return;
     const handledKey = child.metadata.uid ?? '';
     if (this.handled.has(handledKey)) return;
     const verdict = this.script(child);
@@ -131,7 +134,9 @@ export class ScriptedExecutor {
       startTime: now,
       completionTime: now,
       ...(verdict.message ? { message: verdict.message } : {}),
-      ...(verdict.wouldSucceed !== undefined ? { wouldSucceed: verdict.wouldSucceed } : {}),
+      ...(verdict.phase !== 'stopped' && verdict.wouldSucceed !== undefined
+        ? { wouldSucceed: verdict.wouldSucceed }
+        : {}),
       ...(verdict.phase === 'completed' && verdict.result ? { executionResult: verdict.result } : {}),
     };
     try {

@@ -27,6 +27,8 @@ const FINGERPRINTS: Record<number, string> = {
   4: '198c3b0f66bbd2d5',
   // Admission (target locks, storm limits) as validation's last state, `admission` in the context.
   5: '015bdc60028b2acb',
+  // Stop requests (issue 19): the context's `stops`, STEP_STOPPED, and the waits for an answer.
+  6: '3d9c13a36b219f86',
 };
 
 const S = 1000;
@@ -140,12 +142,23 @@ function sampleWorlds(): World[] {
     validated,
     blocked,
     rolledBack,
+    stopsAsked(),
     adjustedAtRunTime(),
     world(sequentialSpec(3)),
     world(diamondSpec()).tick(T0),
     world(rollbackable('manual')),
     retried,
   ];
+}
+
+/** Step 1 timed out and stopped, its retry timed out and is awaited; step 2 waits for it. */
+function stopsAsked(): World {
+  return world(specWith([step(1, { maxRetries: 1 }), step(2)]))
+    .tick(T0)
+    .tick(T0 + 5 * 60 * S)
+    .send({ type: 'STEP_STOPPED', now: T0 + 5 * 60 * S + S, step: 1, attempt: 1 })
+    .tick(T0 + 5 * 60 * S + 10 * S)
+    .tick(T0 + 11 * 60 * S);
 }
 
 /**
@@ -263,7 +276,9 @@ describe('a snapshot persisted by machine version 1', () => {
     if (!restored.ok) throw new Error(restored.message);
     expect(restored.migratedFrom).toBe(1);
     expect(restored.snapshot.context.rollbackTrigger).toBe(trigger);
-    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    // A version 1 run asked no attempt to stop (version 6 does, on cancel): the rest is the same.
+    const current = { ...w.snapshot, context: { ...w.snapshot.context, stops: [] } } as WorkflowSnapshot;
+    expect(restored.snapshot.context).toStrictEqual(current.context);
     const next = {
       type: 'ROLLBACK_RESULT' as const,
       now: T0 + 30 * S,
@@ -271,7 +286,7 @@ describe('a snapshot persisted by machine version 1', () => {
       outcome: 'succeeded' as const,
     };
     expect(persist(advance(w.machine, restored.snapshot, [next]), hash)).toEqual(
-      persist(advance(w.machine, w.snapshot, [next]), hash),
+      persist(advance(w.machine, current, [next]), hash),
     );
   });
 
@@ -335,6 +350,39 @@ describe('a snapshot persisted by machine version 2', () => {
     const after = advance(w.machine, restored.snapshot, [retry]);
     expect(after.context.steps['2']).toMatchObject({ status: 'running', attempt: 3 });
     expect(persist(after, hash)).toEqual(persist(advance(w.machine, w.snapshot, [retry]), hash));
+  });
+});
+
+describe('a snapshot persisted by machine version 5 (no stop requests)', () => {
+  const worlds: [string, () => World][] = [
+    [
+      'executing, a step retrying',
+      () =>
+        world(specWith([step(1, { maxRetries: 1 }), step(2)]))
+          .tick(T0)
+          .failStep(1, T0 + S),
+    ],
+    ['rolling back after a critical failure', () => criticalStepFailedTwice('automatic')],
+    ['planning', () => world(sequentialSpec(3))],
+  ];
+  it.each(worlds)('%s migrates with no stop asked and runs on like the current machine', (_what, run) => {
+    const w = run();
+    const envelope = persist(w.snapshot, 'h');
+    const { stops: _none, ...context } = envelope.snapshot['context'] as Record<string, unknown>;
+    const v5 = { ...envelope, machineVersion: 5, snapshot: { ...envelope.snapshot, context } };
+    const restored = rehydrate(JSON.parse(JSON.stringify(v5)) as typeof envelope, {
+      machine: w.machine,
+      hash: 'h',
+      plan: w.plan,
+    });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(5);
+    expect(restored.snapshot.context.stops).toEqual([]);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
+    const next = { type: 'TICK' as const, now: T0 + 60 * S };
+    expect(persist(advance(w.machine, restored.snapshot, [next]), 'h')).toEqual(
+      persist(advance(w.machine, w.snapshot, [next]), 'h'),
+    );
   });
 });
 

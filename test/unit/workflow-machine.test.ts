@@ -443,6 +443,109 @@ describe('the workflow statechart', () => {
     });
   });
 
+  describe('stopping attempts (src/api/stop-request.ts)', () => {
+    const stopped = (step: number, attempt: number, now: number, message?: string) => ({
+      type: 'STEP_STOPPED' as const,
+      now,
+      step,
+      attempt,
+      ...(message === undefined ? {} : { message }),
+    });
+    /** Step 1 (5 m timeout, one retry) timed out at T0 + 5 m: backing off, its attempt asked to stop. */
+    const timedOut = () => {
+      const w = world(specWith([step(1, { maxRetries: 1 }), step(2)]))
+        .tick(T0)
+        .tick(T0 + 5 * M);
+      return w;
+    };
+
+    it('asks a timed-out attempt to stop and starts the retry only once it stopped', () => {
+      const w = timedOut();
+      expect(w.status(1)).toBe('backoff');
+      expect(w.snapshot.context.stops).toEqual([
+        { step: 1, attempt: 1, reason: 'AttemptTimedOut', at: T0 + 5 * M, ended: null, endedAt: null },
+      ]);
+      w.tick(T0 + 5 * M + 10 * S); // the backoff is over, the stop is not answered
+      expect(w.run(1)).toMatchObject({ status: 'backoff', attempt: 1 });
+      w.send(stopped(1, 1, T0 + 5 * M + 12 * S, 'stopped (AttemptTimedOut) after 0 changes'));
+      expect(w.snapshot.context.stops[0]).toMatchObject({ ended: 'stopped', endedAt: T0 + 5 * M + 12 * S });
+      expect(w.run(1)).toMatchObject({ status: 'running', attempt: 2, startedAt: T0 + 5 * M + 12 * S });
+    });
+
+    it('starts the retry after the grace period when the attempt never answers', () => {
+      const w = timedOut().tick(T0 + 5 * M + 29 * S);
+      expect(w.status(1)).toBe('backoff');
+      w.tick(T0 + 5 * M + 30 * S);
+      expect(w.snapshot.context.stops[0]).toMatchObject({
+        ended: 'gracePassed',
+        endedAt: T0 + 5 * M + 30 * S,
+      });
+      expect(w.run(1)).toMatchObject({ status: 'running', attempt: 2, startedAt: T0 + 5 * M + 30 * S });
+    });
+
+    it('takes a result of the stopped attempt as its answer, and not as the step result', () => {
+      const w = timedOut().succeed(1, T0 + 5 * M + S, 1);
+      expect(w.snapshot.context.stops[0]).toMatchObject({ ended: 'completed', endedAt: T0 + 5 * M + S });
+      expect(w.run(1)).toMatchObject({ status: 'backoff', attempt: 1 });
+      w.tick(T0 + 5 * M + 10 * S);
+      expect(w.run(1)).toMatchObject({ status: 'running', attempt: 2 });
+      // An answer for an attempt not asked to stop, or asked and answered, changes nothing.
+      const before = JSON.stringify(w.snapshot.context);
+      w.send(stopped(1, 1, T0 + 5 * M + 11 * S)).send(stopped(2, 1, T0 + 5 * M + 11 * S));
+      expect(JSON.stringify(w.snapshot.context)).toBe(before);
+    });
+
+    it('starts the next step of a sequence only once the timed-out step before it stopped', () => {
+      const w = world(sequentialSpec(2))
+        .tick(T0)
+        .tick(T0 + 5 * M);
+      expect(w.status(1)).toBe('failed');
+      expect(w.status(2)).toBe('pending');
+      w.send(stopped(1, 1, T0 + 5 * M + S));
+      expect(w.run(2)).toMatchObject({ status: 'running', startedAt: T0 + 5 * M + S });
+    });
+
+    it('begins the rollback after a critical step timed out only once that attempt stopped', () => {
+      const w = world(
+        specWith([step(1, { rollbackSpec }), step(2, { criticalStep: true })], {
+          rollbackStrategy: 'automatic',
+        }),
+      )
+        .tick(T0)
+        .succeed(1, T0 + S)
+        .tick(T0 + S + 5 * M);
+      expect(w.status(2)).toBe('failed');
+      expect(w.snapshot.context.abort?.code).toBe('CriticalStepFailed');
+      expect(w.phase).toBe('executing');
+      expect(w.run(1).rollback).toBeNull();
+      w.send(stopped(2, 1, T0 + S + 5 * M + 2 * S));
+      expect(w.phase).toBe('rolling_back');
+      expect(w.run(1).rollback).toMatchObject({ status: 'running', startedAt: T0 + S + 5 * M + 2 * S });
+    });
+
+    it('asks every running attempt to stop on cancel; a stopped one fails, then rollback per strategy', () => {
+      const w = world(
+        specWith([step(1, { rollbackSpec }), step(2, { dependsOn: [1] }), step(3, { dependsOn: [1] })]),
+      )
+        .tick(T0)
+        .succeed(1, T0 + S);
+      w.send({ type: 'CANCEL_REQUESTED', now: T0 + 2 * S, by: 'erin' });
+      expect(w.snapshot.context.stops).toEqual([
+        { step: 2, attempt: 1, reason: 'WorkflowCancelled', at: T0 + 2 * S, ended: null, endedAt: null },
+        { step: 3, attempt: 1, reason: 'WorkflowCancelled', at: T0 + 2 * S, ended: null, endedAt: null },
+      ]);
+      w.send(stopped(2, 1, T0 + 3 * S, 'stopped (WorkflowCancelled) before acting'));
+      expect(w.run(2)).toMatchObject({
+        status: 'failed',
+        message: 'stopped (WorkflowCancelled) before acting',
+      });
+      w.succeed(3, T0 + 4 * S); // it finished before it could stop
+      expect(w.snapshot.context.stops.map((s) => s.ended)).toEqual(['stopped', 'completed']);
+      expect(w.phase).toBe('rolling_back');
+      expect(w.snapshot.context.failure?.code).toBe('Cancelled');
+    });
+  });
+
   it('never keeps the values of an updated secret', () => {
     const secret = step(1, {
       action: 'update-secret',

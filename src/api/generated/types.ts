@@ -235,6 +235,19 @@ export interface WorkflowExecutionStatus {
       /** A field within the referent. */
       fieldPath?: string;
     };
+    /** The latest stop request of an attempt of this step (annotation kubernetesexecution.kubernaut.io/stop-requested on its child) and how it ended; absent when none was asked. */
+    stopRequest?: {
+      /** The attempt asked to stop. */
+      attempt: number;
+      /** Why: the attempt timed out, or the workflow was cancelled. */
+      reason: 'AttemptTimedOut' | 'WorkflowCancelled' | 'RollbackStarting';
+      /** When the operator asked. */
+      requestTime: string;
+      /** How it ended: stopped as asked, completed or failed anyway, or no answer within the grace period (the run went on without it); absent while awaited. */
+      answer?: 'stopped' | 'completed' | 'failed' | 'gracePassed';
+      /** When the answer was seen, or the grace period ended. */
+      answerTime?: string;
+    };
   }[];
   /** Performance of the run. */
   executionMetrics?: {

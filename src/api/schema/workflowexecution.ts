@@ -22,6 +22,7 @@ import {
   withoutValidations,
 } from './builders.ts';
 import { TEMPLATE_LIMITS, workflowTemplateRef } from './template-ref.ts';
+import { STOP_ENDS, STOP_REASONS } from '../stop-request.ts';
 
 export const LIMITS = {
   steps: 200,
@@ -680,6 +681,20 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
           'Attempts after the first, over all retries of the run; absent when none.',
         ),
         k8sExecutionRef: objectReference,
+        stopRequest: obj(
+          'The latest stop request of an attempt of this step (annotation kubernetesexecution.kubernaut.io/stop-requested on its child) and how it ended; absent when none was asked.',
+          {
+            attempt: int(1, (LIMITS.maxRetries + 1) * (LIMITS.runRetries + 1), 'The attempt asked to stop.'),
+            reason: enumOf(STOP_REASONS, 'Why: the attempt timed out, or the workflow was cancelled.'),
+            requestTime: time('When the operator asked.'),
+            answer: enumOf(
+              STOP_ENDS,
+              'How it ended: stopped as asked, completed or failed anyway, or no answer within the grace period (the run went on without it); absent while awaited.',
+            ),
+            answerTime: time('When the answer was seen, or the grace period ended.'),
+          },
+          ['attempt', 'reason', 'requestTime'],
+        ),
       },
       ['stepNumber', 'status'],
     ),
