@@ -3,14 +3,26 @@
 // that timed out or whose workflow was cancelled is asked to stop (src/api/stop-request.ts) before its
 // step is attempted again or a rollback starts. The executor is scripted per workflow (it answers a
 // stop request, or never does); deadlines are reached by moving the operator's clock, never by waiting.
-import { describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
 import { STOP_REQUESTED_ANNOTATION, STOP_REQUESTED_AT_ANNOTATION } from '../../src/api/stop-request.ts';
 import { STARTED_AT_ANNOTATION } from '../../src/core/timeline.ts';
 import { CANCEL_REQUESTED_BY } from '../../src/core/observe.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script, Verdict } from '../support/executor.ts';
-import { conditionOf, inPhase } from './support/harness.ts';
+import { startExecutor } from '../../src/executor/executor.ts';
+import { Cleanup } from '../../src/shell/cleanup.ts';
+import { createLogger } from '../../src/shell/logger.ts';
+import { sharedControlPlane } from '../support/shared-control-plane.ts';
+import {
+  SkewClock,
+  Workflows,
+  adminInNamespace,
+  conditionOf,
+  inPhase,
+  startOperatorFor,
+  whoAmI,
+} from './support/harness.ts';
 import { harnessForSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
@@ -244,5 +256,101 @@ describe('cancelling a workflow', () => {
     );
     expect(stepStatus(wf, 2)?.errorMessage).toBe('stopped (WorkflowCancelled) before acting');
     expect(children.map((c) => c.metadata.name)).not.toContain('cancel-stop-step-4-a1');
+  });
+});
+
+/**
+ * The same contract between the operator and the real executor (src/executor/, its `hang` test hook
+ * acting until stopped): the operator's request is what ends the attempt, the executor's `stopped` is
+ * what the run waits for.
+ */
+describe('with the real executor', () => {
+  const cleanup = new Cleanup();
+  const clock = new SkewClock();
+  let workflows: Workflows;
+  let poke: (name: string) => void;
+  beforeAll(async () => {
+    const { client, namespace } = await adminInNamespace(cleanup, 'stops');
+    const log = createLogger(process.env['WFE_TEST_LOG'] ?? 'error');
+    const operator = await startOperatorFor(sharedControlPlane().kubeconfigPath, namespace, clock);
+    cleanup.add('the operator', () => operator.stop());
+    const executor = await startExecutor({
+      client,
+      log,
+      namespace,
+      identity: 'stops-executor',
+      leaseDurationSeconds: 5,
+      clusterNamespace: namespace,
+      development: true,
+    });
+    cleanup.add('the executor', () => executor.stop());
+    workflows = new Workflows({ client, namespace });
+    poke = (name) => {
+      operator.controller.queue.add(`${namespace}/${name}`);
+    };
+  });
+  afterAll(() => cleanup.run());
+
+  const hanging = (n: number, overrides: Parameters<typeof customStep>[1] = {}) =>
+    customStep(n, { parameters: { custom: { actionType: 'hang' } }, ...overrides });
+  const executing = (n: number) => (wf: WorkflowExecution) => stepStatus(wf, n)?.status === 'executing';
+
+  it('stops an attempt that timed out, and the run fails only once it stopped', async () => {
+    await workflows.apply(
+      'real-timeout',
+      specWith([hanging(1, { timeout: '1m', criticalStep: true })], { rollbackStrategy: 'none' }),
+    );
+    await workflows.waitFor('real-timeout', executing(1));
+    // The executor has claimed it (its own deadline, a real minute away, is far off).
+    for (let i = 0; i < 100; i++) {
+      const [child] = await workflows.childrenOf('real-timeout');
+      if (child?.status?.phase === 'executing') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    clock.advance(MINUTE + 1000);
+    poke('real-timeout');
+    const wf = await workflows.waitFor('real-timeout', inPhase('failed'));
+    const [child] = await workflows.childrenOf('real-timeout');
+    expect(child?.metadata.annotations?.[STOP_REQUESTED_ANNOTATION]).toBe('AttemptTimedOut');
+    expect(child?.status?.phase).toBe('stopped');
+    expect(child?.status?.message).toMatch(/^stopped \(AttemptTimedOut\)/);
+    expect(stepStatus(wf, 1)).toMatchObject({
+      status: 'failed',
+      stopRequest: { reason: 'AttemptTimedOut', answer: 'stopped' },
+    });
+  });
+
+  it('stops every running attempt of a cancelled workflow', async () => {
+    await workflows.apply(
+      'real-cancel',
+      specWith([
+        hanging(1, { dependsOn: [] }),
+        hanging(2, { dependsOn: [] }),
+        customStep(3, { dependsOn: [1, 2] }),
+      ]),
+    );
+    await workflows.waitFor('real-cancel', (wf) => executing(1)(wf) && executing(2)(wf));
+    await workflows.annotate('real-cancel', CANCEL_REQUESTED_BY, await whoAmI(workflows.client));
+    const wf = await workflows.waitFor(
+      'real-cancel',
+      (w) => inPhase('failed')(w) && conditionOf(w, 'Ready')?.reason === 'Cancelled',
+    );
+    const children = await workflows.childrenOf('real-cancel');
+    expect(
+      children.map((c) => [
+        c.metadata.name,
+        c.metadata.annotations?.[STOP_REQUESTED_ANNOTATION],
+        c.status?.phase,
+      ]),
+    ).toEqual([
+      ['real-cancel-step-1-a1', 'WorkflowCancelled', 'stopped'],
+      ['real-cancel-step-2-a1', 'WorkflowCancelled', 'stopped'],
+    ]);
+    expect(wf.status?.stepStatuses?.map((s) => [s.status, s.stopRequest?.answer])).toEqual([
+      ['failed', 'stopped'],
+      ['failed', 'stopped'],
+      ['skipped', undefined],
+    ]);
+    expect(stepStatus(wf, 1)?.errorMessage).toMatch(/^stopped \(WorkflowCancelled\)/);
   });
 });
