@@ -357,6 +357,9 @@ export async function createKubeClient(
           res.on('end', () => {
             reject(apiError('WATCH', path, status, parseBody(Buffer.concat(chunks).toString('utf8'))));
           });
+          // A refusal cut off mid-body (the apiserver going away) errors here: without a listener
+          // that error would be thrown out of the event loop.
+          res.on('error', failed);
           return;
         }
         streaming = true;
