@@ -51,10 +51,10 @@ import {
   type CooldownPolicy,
   type TargetHistory,
 } from '../core/target-cooldown.ts';
-import type { EventRecorder, EventTarget } from './events.ts';
+import { eventTargetOf, type EventRecorder } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
 import { isNotFound, type KubeClient } from './kube/client.ts';
-import { WORKFLOW_EXECUTIONS, apiVersionOf, resourcePath } from './kube/resources.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from './kube/resources.ts';
 import { DEFAULT_TIMINGS, LeaseStore, type Lease } from './leases.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -389,14 +389,4 @@ export class Admission {
     }
     return counts;
   }
-}
-
-function eventTargetOf(workflow: WorkflowExecution): EventTarget {
-  return {
-    apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
-    kind: WORKFLOW_EXECUTIONS.kind,
-    name: workflow.metadata.name ?? '',
-    namespace: workflow.metadata.namespace ?? '',
-    uid: workflow.metadata.uid ?? '',
-  };
 }

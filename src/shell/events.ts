@@ -5,7 +5,9 @@
  */
 import { hostname } from 'node:os';
 import { BoundedMap } from './bounded-map.ts';
+import type { WorkflowExecution } from '../api/generated/types.ts';
 import type { KubeClient } from './kube/client.ts';
+import { WORKFLOW_EXECUTIONS, apiVersionOf } from './kube/resources.ts';
 
 export const REPORTING_CONTROLLER = 'workflowexecution.kubernaut.io/operator';
 const SERIES_WINDOW_MS = 6 * 60_000;
@@ -84,4 +86,14 @@ export class EventRecorder {
       this.onError(error);
     }
   }
+}
+/** A workflow as the object its Events are about. */
+export function eventTargetOf(workflow: WorkflowExecution): EventTarget {
+  return {
+    apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
+    kind: WORKFLOW_EXECUTIONS.kind,
+    name: workflow.metadata.name ?? '',
+    namespace: workflow.metadata.namespace ?? '',
+    uid: workflow.metadata.uid ?? '',
+  };
 }

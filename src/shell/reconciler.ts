@@ -42,7 +42,7 @@ import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { CompiledWorkflows } from './compiled-workflows.ts';
-import type { EventRecorder, EventTarget } from './events.ts';
+import { eventTargetOf, type EventRecorder } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
 import { ApiError, isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube/client.ts';
 import {
@@ -708,16 +708,6 @@ function viewOf(workflow: WorkflowExecution): ResourceView {
     name: workflow.metadata.name ?? '',
     generation: workflow.metadata.generation ?? 0,
     status: workflow.status,
-  };
-}
-
-function eventTargetOf(workflow: WorkflowExecution): EventTarget {
-  return {
-    apiVersion: apiVersionOf(WORKFLOW_EXECUTIONS),
-    kind: WORKFLOW_EXECUTIONS.kind,
-    name: workflow.metadata.name ?? '',
-    namespace: workflow.metadata.namespace ?? '',
-    uid: workflow.metadata.uid ?? '',
   };
 }
 
