@@ -32,7 +32,8 @@ import { KUBERNETES_EXECUTIONS, WORKFLOW_EXECUTIONS, type ResourceType } from '.
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnerIndex } from './owner-index.ts';
-import { FINALIZER, Reconciler } from './reconciler.ts';
+import { Reconciler } from './reconciler.ts';
+import { FINALIZER } from './workflow-metadata.ts';
 import { shardOf, shardOfKey } from '../core/shards.ts';
 import type { ShardOwnership } from './shards.ts';
 import { WorkQueue } from './workqueue.ts';

@@ -11,15 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import type {
   KubernetesExecution,
-  ObjectMeta,
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
 import { describeIssues } from '../api/issues.ts';
-import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import { decide, type DecideInput } from '../core/decide.ts';
-import type { DesiredChild, DesiredStop } from '../core/effects.ts';
 import type { AdaptiveDecision } from '../core/adaptive.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
 import { plannedDecisions, type Loaded } from '../core/load.ts';
@@ -28,8 +25,8 @@ import { project, type ResourceView } from '../core/project.ts';
 import { canonicalJson } from '../core/spec-hash.ts';
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import type { AuditStore } from '../audit/record.ts';
-import { auditIdOf, auditIdsOf, auditRecordOf } from '../audit/from-status.ts';
-import { childManifest } from './children.ts';
+import { AuditWriter } from './audit-writer.ts';
+import { ChildActions } from './child-actions.ts';
 import {
   DEFAULT_PICKUP_TIMEOUT_MS,
   EXECUTOR_MISSING_REASON,
@@ -40,18 +37,13 @@ import {
 } from './executor-pickup.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
-import { BoundedMap } from './bounded-map.ts';
 import { CompiledWorkflows } from './compiled-workflows.ts';
 import { eventTargetOf, type EventRecorder } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
-import { ApiError, isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube/client.ts';
-import {
-  ALERT_REMEDIATIONS,
-  KUBERNETES_EXECUTIONS,
-  WORKFLOW_EXECUTIONS,
-  apiVersionOf,
-  resourcePath,
-} from './kube/resources.ts';
+import { isConflict, isNotFound, type KubeClient } from './kube/client.ts';
+import { WORKFLOW_EXECUTIONS, resourcePath } from './kube/resources.ts';
+import { keyOf, OwnWrites } from './own-writes.ts';
+import { WorkflowMetadata } from './workflow-metadata.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { runChecks, seenIn, type ClusterObserver } from './observe-cluster.ts';
@@ -63,22 +55,8 @@ import { carryOut, StepProgressBatches } from './transition-effects.ts';
 import type { Tracing } from './tracing.ts';
 import type { WorkResult } from './workqueue.ts';
 import { definitionOf } from '../api/resolved-spec.ts';
-import {
-  STOP_REQUESTED_ANNOTATION,
-  STOP_REQUESTED_AT_ANNOTATION,
-  TERMINAL_EXECUTION_PHASES,
-} from '../api/stop-request.ts';
-import { isoOf } from '../core/time.ts';
 
-export const FINALIZER = 'workflowexecution.kubernaut.io/workflowexecution-cleanup';
 const MAX_CONFLICT_RETRIES = 8;
-/** How many own writes and creates are remembered until a watch shows them. */
-const REMEMBERED_WRITES = 4096;
-/**
- * How long a child this process created counts as there although the cache has not shown it yet;
- * after that (its watch events lost) it is created again, and AlreadyExists says it is there.
- */
-const CREATED_UNSEEN_MS = 30_000;
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -116,21 +94,6 @@ interface Unwritten {
   since: number;
 }
 
-type OwnerReference = NonNullable<ObjectMeta['ownerReferences']>[number];
-
-const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
-
-/**
- * Whether resourceVersion `a` is at least `b`. Kubernetes calls them opaque, but an etcd-backed
- * apiserver's are increasing integers; anything else is treated as unknown (not newer), which
- * costs a live read and nothing else.
- */
-function notOlder(a: string | undefined, b: string): boolean {
-  if (a === b) return true;
-  if (a === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return BigInt(a) >= BigInt(b);
-}
-
 export class Reconciler {
   private readonly o: Required<
     Omit<ReconcilerOptions, 'metrics' | 'audit' | 'alerts' | 'tracing' | 'admission'>
@@ -139,19 +102,12 @@ export class Reconciler {
   /** Target locks and storm limits: validation's last gate, and the release when a run settles. */
   private readonly admission: Admission;
   private readonly observer: ClusterObserver;
-  /** The resourceVersion this process last wrote per key: a cache older than that is not trusted. */
-  private readonly lastWritten = new Map<string, string>();
+  private readonly own = new OwnWrites();
   private readonly compiled = new CompiledWorkflows();
-  /** Audit rows written, by id: one per run segment of a workflow. */
-  private readonly audited = new Set<string>();
+  private readonly audit: AuditWriter;
+  private readonly metadata: WorkflowMetadata;
+  private readonly childActions: ChildActions;
   private readonly progress: StepProgressBatches;
-  /**
-   * resourceVersions this process wrote that no watch has delivered back yet. etcd revisions are
-   * unique across resources, so one map serves workflows and children.
-   */
-  private readonly unseen = new BoundedMap<string, true>(REMEMBERED_WRITES);
-  /** Children this process created (namespace/name -> when) that the cache has not shown yet. */
-  private readonly createdUnseen = new BoundedMap<string, number>(REMEMBERED_WRITES);
   /** Step progress not written yet, by key. Lost with the process, and then found again. */
   private readonly unwritten = new Map<string, Unwritten>();
   /** Set on stop: whatever progress waits is written now. */
@@ -173,6 +129,15 @@ export class Reconciler {
       recorder: this.o.recorder,
       metrics: this.o.metrics,
     });
+    this.audit = new AuditWriter(this.o.audit, this.o.metrics);
+    this.metadata = new WorkflowMetadata(this.o.client, this.own, this.o.metrics);
+    this.childActions = new ChildActions({
+      client: this.o.client,
+      own: this.own,
+      clock: this.o.clock,
+      metrics: this.o.metrics,
+      traced: this.o.tracing !== undefined,
+    });
     this.observer = {
       client: this.o.client,
       safety: this.o.safety,
@@ -187,19 +152,12 @@ export class Reconciler {
    * wrote it already acted on it, so reconciling it again would only find nothing to do.
    */
   isOwnWrite(resourceVersion: string | undefined): boolean {
-    return resourceVersion !== undefined && this.unseen.delete(resourceVersion);
+    return this.own.isOwnWrite(resourceVersion);
   }
 
   /** A watch showed this child: from now on the cache knows whether it exists. */
   childSeen(namespace: string, name: string): void {
-    this.createdUnseen.delete(keyOf(namespace, name));
-  }
-
-  private wrote(key: string, written: WorkflowExecution): void {
-    const version = written.metadata.resourceVersion;
-    if (version === undefined) return;
-    this.lastWritten.set(key, version);
-    this.unseen.set(version, true);
+    this.own.childSeen(keyOf(namespace, name));
   }
 
   /**
@@ -282,14 +240,9 @@ export class Reconciler {
   private async fetch(namespace: string, name: string): Promise<WorkflowExecution | 'settled' | undefined> {
     const key = keyOf(namespace, name);
     const cached = this.o.workflows.get(name, namespace);
-    const written = this.lastWritten.get(key);
-    if (written !== undefined) {
-      if (!cached || !notOlder(cached.metadata.resourceVersion, written))
-        return this.getLive(namespace, name);
-      this.lastWritten.delete(key);
-    }
+    if (!this.own.trusts(key, cached?.metadata.resourceVersion)) return this.getLive(namespace, name);
     if (!cached || !isFinishedView(cached)) return cached;
-    if (!this.o.audit || this.audited.has(cached.metadata.uid ?? '')) {
+    if (this.audit.done(cached.metadata.uid ?? '')) {
       this.compiled.forget(cached.metadata.uid ?? '');
       return 'settled';
     }
@@ -303,7 +256,7 @@ export class Reconciler {
       );
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      this.lastWritten.delete(keyOf(namespace, name));
+      this.own.forgetWorkflow(keyOf(namespace, name));
       return undefined;
     }
   }
@@ -311,7 +264,7 @@ export class Reconciler {
   private async reconcileOnce(fetched: WorkflowExecution, log: Logger): Promise<WorkResult> {
     const now = this.o.clock();
     if (fetched.metadata.deletionTimestamp) return this.finalize(fetched, log, now);
-    const prepared = await this.prepare(fetched, log);
+    const prepared = await this.metadata.prepare(fetched, log);
     // A template run: its definition resolved once, at planning, and recorded in the status.
     const resolution = await resolveTemplateOnce(this.o.client, prepared, this.o.metrics);
     if (resolution.kind === 'settled') return {};
@@ -366,8 +319,8 @@ export class Reconciler {
     // Only step progress since the last write: act at once and write later, with the progress after it.
     if (!decision.write.now) {
       this.unwritten.set(key, { base: workflow.status, loaded, snapshot: after, since: input.waitingSince });
-      await this.requestStops(workflow, effects.stops, children, log);
-      const created = await this.createChildren(workflow, plan, effects.children, children, log);
+      await this.childActions.requestStops(workflow, effects.stops, children, log);
+      const created = await this.childActions.create(workflow, plan, effects.children, children, log);
       return { requeueAfterMs: this.withPickupLook(requeueAfterMs, created) };
     }
 
@@ -379,12 +332,12 @@ export class Reconciler {
     const committed = projected.changed ? await this.writeStatus(workflow, projected.status) : workflow;
     this.unwritten.delete(key);
     await this.warnExecutorMissing(workflow, committed, pickup, log, now);
-    await this.requestStops(committed, effects.stops, children, log);
-    const created = await this.createChildren(committed, plan, effects.children, children, log);
+    await this.childActions.requestStops(committed, effects.stops, children, log);
+    const created = await this.childActions.create(committed, plan, effects.children, children, log);
     if (projected.changed) await this.announce(committed, projected.consequences, log, now);
     if (projected.changed) this.o.tracing?.committed(committed, input.written, after, plan);
     if (decision.finished) {
-      await this.auditOnce(committed, decision.finished, log, now);
+      await this.audit.once(committed, decision.finished, log, now);
       // Settled and committed: its target locks are free for the runs waiting for them.
       await this.releaseLocks(committed, 'settled', log, now);
     }
@@ -405,24 +358,6 @@ export class Reconciler {
       decisions: decisions.map((d) => `${d.kind}:${d.step ?? '-'}`).join(','),
     });
     return decisions;
-  }
-
-  /**
-   * The finalizer and, on a workflow not started yet, its AlertRemediation as owner: one metadata
-   * patch for both, and none once they are there.
-   */
-  private async prepare(workflow: WorkflowExecution, log: Logger): Promise<WorkflowExecution> {
-    const meta = workflow.metadata;
-    const patch: { finalizers?: string[]; ownerReferences?: OwnerReference[] } = {};
-    if (!meta.finalizers?.includes(FINALIZER)) patch.finalizers = [...(meta.finalizers ?? []), FINALIZER];
-    const owners = workflow.status?.statechart ? undefined : await this.withAlertRemediationOwner(workflow);
-    if (owners) patch.ownerReferences = owners;
-    if (!patch.finalizers && !patch.ownerReferences) return workflow;
-    const prepared = await this.patchMetadata(workflow, patch);
-    if (patch.finalizers) this.o.metrics?.createdTotal.inc({ namespace: meta.namespace ?? '' });
-    if (patch.ownerReferences)
-      log.info('owned by AlertRemediation', { alertRemediation: workflow.spec.alertRemediationRef?.name });
-    return prepared;
   }
 
   /** An Event and a log line when the ExecutorPickup condition was just set or changed. */
@@ -460,27 +395,8 @@ export class Reconciler {
         body: { ...workflow, status },
       },
     );
-    this.wrote(keyOf(namespace, name), written);
+    this.own.wroteWorkflow(keyOf(namespace, name), written.metadata.resourceVersion);
     return written;
-  }
-
-  private async patchMetadata(
-    workflow: WorkflowExecution,
-    metadata: Record<string, unknown>,
-  ): Promise<WorkflowExecution> {
-    const namespace = workflow.metadata.namespace ?? '';
-    const name = workflow.metadata.name ?? '';
-    // resourceVersion in a merge patch is a precondition: a stale copy gets 409, not a lost update.
-    const patched = await this.o.client.request<WorkflowExecution>(
-      resourcePath(WORKFLOW_EXECUTIONS, namespace, name),
-      {
-        method: 'PATCH',
-        patchType: 'merge',
-        body: { metadata: { ...metadata, resourceVersion: workflow.metadata.resourceVersion } },
-      },
-    );
-    this.wrote(keyOf(namespace, name), patched);
-    return patched;
   }
 
   /**
@@ -490,100 +406,6 @@ export class Reconciler {
    */
   private withPickupLook(requeueAfterMs: number | undefined, created: number): number | undefined {
     return created > 0 ? earliest(requeueAfterMs, this.o.pickupTimeoutMs + 1000) : requeueAfterMs;
-  }
-
-  /** Creates the desired children not there yet; how many it created. */
-  private async createChildren(
-    workflow: WorkflowExecution,
-    plan: ExecutionPlan,
-    desired: readonly DesiredChild[],
-    existing: readonly KubernetesExecution[],
-    log: Logger,
-  ): Promise<number> {
-    let created = 0;
-    const have = new Set(existing.map((c) => c.metadata.name));
-    const namespace = workflow.metadata.namespace ?? '';
-    const now = this.o.clock();
-    for (const child of desired) {
-      if (have.has(child.name)) continue;
-      // Created by an earlier reconcile whose create the cache has not shown yet: not again.
-      const key = keyOf(namespace, child.name);
-      const createdAt = this.createdUnseen.get(key);
-      if (createdAt !== undefined && now - createdAt < CREATED_UNSEEN_MS) continue;
-      try {
-        const made = await this.o.client.request<KubernetesExecution>(
-          resourcePath(KUBERNETES_EXECUTIONS, namespace),
-          { body: childManifest(workflow, plan, child, { traced: this.o.tracing !== undefined }) },
-        );
-        this.createdUnseen.set(key, now);
-        created++;
-        if (made.metadata.resourceVersion) this.unseen.set(made.metadata.resourceVersion, true);
-        log.info('created child', {
-          child: child.name,
-          kind: child.kind,
-          step: child.stepNumber,
-          attempt: child.attempt,
-        });
-        if (child.kind === 'step') {
-          const action = plan.steps.find((s) => s.number === child.stepNumber)?.action ?? '';
-          this.o.metrics?.stepsCreatedTotal.inc({ workflow_name: plan.workflowName, action });
-        }
-      } catch (error) {
-        // Deterministic names make creation idempotent: one that exists was created before.
-        if (!isAlreadyExists(error)) throw error;
-        this.createdUnseen.set(key, now);
-      }
-    }
-    return created;
-  }
-
-  /**
-   * Asks the attempts the machine waits on to stop (src/api/stop-request.ts): annotates each child
-   * that does not carry the request yet and still acts. Level-based: a child not in the cache yet, or
-   * a write that failed, is asked on a later reconcile, since the request stays desired until answered.
-   */
-  private async requestStops(
-    workflow: WorkflowExecution,
-    stops: readonly DesiredStop[],
-    existing: readonly KubernetesExecution[],
-    log: Logger,
-  ): Promise<void> {
-    if (stops.length === 0) return;
-    const byName = new Map(existing.map((c) => [c.metadata.name, c]));
-    const namespace = workflow.metadata.namespace ?? '';
-    const terminal: readonly string[] = TERMINAL_EXECUTION_PHASES;
-    for (const stop of stops) {
-      const child = byName.get(stop.name);
-      if (!child || child.metadata.annotations?.[STOP_REQUESTED_ANNOTATION] !== undefined) continue;
-      if (terminal.includes(child.status?.phase ?? '')) continue;
-      try {
-        const patched = await this.o.client.request<KubernetesExecution>(
-          resourcePath(KUBERNETES_EXECUTIONS, namespace, stop.name),
-          {
-            method: 'PATCH',
-            patchType: 'merge',
-            body: {
-              metadata: {
-                annotations: {
-                  [STOP_REQUESTED_ANNOTATION]: stop.reason,
-                  [STOP_REQUESTED_AT_ANNOTATION]: isoOf(stop.requestedAt),
-                },
-              },
-            },
-          },
-        );
-        if (patched.metadata.resourceVersion) this.unseen.set(patched.metadata.resourceVersion, true);
-        log.info('asked child to stop', {
-          child: stop.name,
-          step: stop.stepNumber,
-          attempt: stop.attempt,
-          reason: stop.reason,
-        });
-      } catch (error) {
-        // Gone (its workflow is being deleted): nothing acts under that name any more.
-        if (!isNotFound(error)) throw error;
-      }
-    }
   }
 
   private async announce(
@@ -603,25 +425,6 @@ export class Reconciler {
     });
   }
 
-  private async auditOnce(
-    workflow: WorkflowExecution,
-    phase: string,
-    log: Logger,
-    now: number,
-  ): Promise<void> {
-    const id = auditIdOf(workflow);
-    if (!this.o.audit || this.audited.has(id)) return;
-    try {
-      await this.o.audit.upsert(auditRecordOf(workflow, phase, now));
-      this.audited.add(id);
-      this.o.metrics?.auditWritesTotal.inc({ result: 'success' });
-    } catch (error) {
-      // Level-based: the next reconcile of this finished workflow tries again.
-      this.o.metrics?.auditWritesTotal.inc({ result: 'failure' });
-      log.warn('audit record not written', { error: (error as Error).message });
-    }
-  }
-
   /** Best effort: a lock left behind is reclaimed, its holder being settled or gone. */
   private async releaseLocks(
     workflow: WorkflowExecution,
@@ -636,22 +439,12 @@ export class Reconciler {
     });
   }
 
+  /** A workflow being deleted: its locks released, its last audit row, then the finalizer removed. */
   private async finalize(workflow: WorkflowExecution, log: Logger, now: number): Promise<WorkResult> {
-    const finalizers = workflow.metadata.finalizers ?? [];
-    if (!finalizers.includes(FINALIZER)) return {};
+    if (!WorkflowMetadata.holds(workflow)) return {};
     const phase = workflow.status?.phase ?? 'planning';
     await this.releaseLocks(workflow, 'deleted', log, now);
-    // Best effort and never blocking: deletion must not wait on the audit database.
-    if (this.o.audit && !this.audited.has(auditIdOf(workflow))) {
-      const finished = phase === 'completed' || phase === 'failed';
-      await this.o.audit
-        .upsert(auditRecordOf(workflow, finished ? phase : 'deleted', now))
-        .then(() => this.o.metrics?.auditWritesTotal.inc({ result: 'success' }))
-        .catch((error: unknown) => {
-          this.o.metrics?.auditWritesTotal.inc({ result: 'failure' });
-          log.warn('final audit record not written', { error: (error as Error).message });
-        });
-    }
+    await this.audit.final(workflow, log, now);
     await this.progress.flush(workflow.metadata.uid ?? '');
     await this.o.recorder.record(eventTargetOf(workflow), {
       type: 'Normal',
@@ -659,46 +452,15 @@ export class Reconciler {
       note: `deleted in phase ${phase}; children are garbage collected`,
       action: 'Finalize',
     });
-    await this.patchMetadata(workflow, { finalizers: finalizers.filter((f) => f !== FINALIZER) });
+    await this.metadata.release(workflow);
     this.o.metrics?.deletedTotal.inc({ namespace: workflow.metadata.namespace ?? '', phase });
-    // Its segments' ids, not a scan of every workflow audited: a deletion costs the same at 10,000.
-    for (const id of auditIdsOf(workflow)) this.audited.delete(id);
+    this.audit.forget(workflow);
     // A deleted workflow's machine leaves the cache now, not when 256 later workflows pushed it out
     // (a compiled 150-step chain holds ~1.3 MB).
     this.compiled.forget(workflow.metadata.uid ?? '');
     this.unwritten.delete(keyOf(workflow.metadata.namespace ?? '', workflow.metadata.name ?? ''));
     log.info('finalized', { phase });
     return {};
-  }
-
-  /** The owners with the AlertRemediation the spec names added, or undefined if nothing changes. */
-  private async withAlertRemediationOwner(
-    workflow: WorkflowExecution,
-  ): Promise<OwnerReference[] | undefined> {
-    const ref = workflow.spec.alertRemediationRef;
-    if (!ref?.name) return undefined;
-    const namespace = ref.namespace ?? workflow.metadata.namespace ?? '';
-    if (namespace !== workflow.metadata.namespace) return undefined; // owners must share the namespace
-    try {
-      const owner = await this.o.client.request<{ metadata: { uid: string; name: string } }>(
-        resourcePath(ALERT_REMEDIATIONS, namespace, ref.name),
-      );
-      const owners = workflow.metadata.ownerReferences ?? [];
-      if (owners.some((o) => o.uid === owner.metadata.uid)) return undefined;
-      return [
-        ...owners,
-        {
-          apiVersion: apiVersionOf(ALERT_REMEDIATIONS),
-          kind: ALERT_REMEDIATIONS.kind,
-          name: owner.metadata.name,
-          uid: owner.metadata.uid,
-        },
-      ];
-    } catch (error) {
-      // No such AlertRemediation (or its CRD is not installed): nothing to own us.
-      if (!(error instanceof ApiError && (error.status === 404 || error.status === 403))) throw error;
-      return undefined;
-    }
   }
 }
 

@@ -4,7 +4,7 @@ import { customRollback, customStep, diamondSpec, specWith } from '../fixtures/s
 import type { WorkflowExecution } from '../../src/api/generated/types.ts';
 import { canonicalJson } from '../../src/core/spec-hash.ts';
 import { createInformer } from '../../src/shell/informer.ts';
-import { FINALIZER } from '../../src/shell/reconciler.ts';
+import { FINALIZER } from '../../src/shell/workflow-metadata.ts';
 import { until } from '../support/cluster.ts';
 import { APPROVED_BY } from '../../src/core/observe.ts';
 import { isFinishedChild, isFinishedView } from '../../src/core/finished-workflow.ts';
