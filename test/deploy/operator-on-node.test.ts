@@ -292,6 +292,11 @@ describe('the operator installed with kustomize on a real node', () => {
     const before = new Set(
       [...(await operatorPods(client)), ...(await executorPods(client))].map((p) => p.metadata.name),
     );
+    const stepsDone = async () =>
+      ((await workflows.get('across-rollout')).status?.stepStatuses ?? []).filter(
+        (s) => s.status === 'completed',
+      ).length;
+    const doneBefore = await stepsDone();
     await applyOverlay(kc, rolled, 2, 2);
     const after = await until(
       'the rollout done: two Ready operator and two Ready executor Pods of the new tag, none of the old',
@@ -306,6 +311,10 @@ describe('the operator installed with kustomize on a real node', () => {
       },
       180_000,
       500,
+    );
+    // How much of the workflow the rollout overlapped (a figure, not asserted: it depends on the load).
+    process.stderr.write(
+      `rollout of 4 Pods began after step ${doneBefore} of 8, ended after step ${await stepsDone()}\n`,
     );
     // Pulled from the registry: the kubelet reports the repository digest, the one we built.
     expect(after.map((p) => p.status.containerStatuses?.[0]?.imageID)).toEqual(
