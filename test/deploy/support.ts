@@ -1,5 +1,6 @@
-// Shared by the deploy tests: the operator image of this commit, a kustomize overlay pointing at it,
-// applied to the control plane with the real node, and the operator's Pods as the node runs them.
+// Shared by the deploy tests: the operator image of this commit, a kustomize overlay pointing at it
+// (operator and executor, as manifests/base installs them), applied to the control plane with the
+// real node, their Pods as the node runs them, and a workload Deployment whose pods run in containerd.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,11 +16,13 @@ import { until } from '../support/cluster.ts';
 export const NAMESPACE = 'kubernaut-system';
 export const DEPLOYMENT = 'workflowexecution-operator';
 export const LEASE = 'workflowexecution-operator';
+export const EXECUTOR_DEPLOYMENT = 'kubernetes-executor';
 const SELECTOR = 'app.kubernetes.io/name=workflowexecution-operator';
+const EXECUTOR_SELECTOR = 'app.kubernetes.io/name=kubernetes-executor';
 
 export interface Pod {
   metadata: { name: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string> };
-  spec: { nodeName?: string; containers: { image: string }[] };
+  spec: { nodeName?: string; serviceAccountName?: string; containers: { image: string; args?: string[] }[] };
   status: {
     phase?: string;
     podIP?: string;
@@ -78,26 +81,33 @@ export async function imageOfHeadOnNode(): Promise<BuiltImage> {
 }
 
 /** Until exactly `count` operator Pods are Ready. */
-export async function readyOperatorPods(client: KubeClient, count: number): Promise<Pod[]> {
+export const readyOperatorPods = (client: KubeClient, count: number): Promise<Pod[]> =>
+  readyPods(client, SELECTOR, count, 'operator');
+
+/** Until exactly `count` executor Pods are Ready. */
+export const readyExecutorPods = (client: KubeClient, count: number): Promise<Pod[]> =>
+  readyPods(client, EXECUTOR_SELECTOR, count, 'executor');
+
+async function readyPods(client: KubeClient, selector: string, count: number, what: string): Promise<Pod[]> {
   try {
     return await until(
-      `${String(count)} Ready operator Pods`,
+      `${String(count)} Ready ${what} Pods`,
       async () => {
-        const pods = (await operatorPods(client)).filter(isReady);
+        const pods = (await podsOf(client, selector)).filter(isReady);
         return pods.length === count ? pods : undefined;
       },
       180_000,
       250,
     );
   } catch (error) {
-    throw new Error(`${(error as Error).message}; the Pods: ${await podReport(client)}`);
+    throw new Error(`${(error as Error).message}; the Pods: ${await podReport(client, selector)}`);
   }
 }
 
-/** Each operator Pod's phase, container states and the last lines of its log: why it is not Ready. */
-async function podReport(client: KubeClient): Promise<string> {
+/** Each Pod's phase, container states and the last lines of its log: why it is not Ready. */
+async function podReport(client: KubeClient, selector: string): Promise<string> {
   const reports = await Promise.all(
-    (await operatorPods(client)).map(async (pod) => {
+    (await podsOf(client, selector)).map(async (pod) => {
       const log = await client
         .request<string>(`/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata.name}/log`, {
           query: { tailLines: 20 },
@@ -110,8 +120,16 @@ async function podReport(client: KubeClient): Promise<string> {
   return reports.length === 0 ? 'none' : reports.join('\n');
 }
 
-/** `kubectl apply -k` of an overlay of manifests/base that runs `image` with `replicas` replicas. */
-export async function applyOverlay(kc: KubeConfig, image: string, replicas: number): Promise<void> {
+/**
+ * `kubectl apply -k` of an overlay of manifests/base that runs `image` with `replicas` operator and
+ * `executors` executor replicas: nothing else is installed for the operator or the executor.
+ */
+export async function applyOverlay(
+  kc: KubeConfig,
+  image: string,
+  replicas: number,
+  executors: number,
+): Promise<void> {
   const dir = join(REPO_ROOT, '.cache', 'deploy-overlay');
   mkdirSync(dir, { recursive: true });
   const at = image.lastIndexOf(':');
@@ -129,6 +147,8 @@ export async function applyOverlay(kc: KubeConfig, image: string, replicas: numb
       'replicas:',
       `  - name: ${DEPLOYMENT}`,
       `    count: ${replicas}`,
+      `  - name: ${EXECUTOR_DEPLOYMENT}`,
+      `    count: ${executors}`,
       '',
     ].join('\n'),
   );
@@ -138,9 +158,13 @@ export async function applyOverlay(kc: KubeConfig, image: string, replicas: numb
   await applyAll(kc, objects);
 }
 
-export async function operatorPods(client: KubeClient): Promise<Pod[]> {
-  const list = await client.request<{ items: Pod[] }>(`/api/v1/namespaces/${NAMESPACE}/pods`, {
-    query: { labelSelector: SELECTOR },
+export const operatorPods = (client: KubeClient): Promise<Pod[]> => podsOf(client, SELECTOR);
+
+export const executorPods = (client: KubeClient): Promise<Pod[]> => podsOf(client, EXECUTOR_SELECTOR);
+
+async function podsOf(client: KubeClient, selector: string, namespace = NAMESPACE): Promise<Pod[]> {
+  const list = await client.request<{ items: Pod[] }>(`/api/v1/namespaces/${namespace}/pods`, {
+    query: { labelSelector: selector },
   });
   return list.items;
 }
@@ -159,17 +183,19 @@ export async function leaseHolder(client: KubeClient): Promise<string | undefine
   return lease?.spec.holderIdentity?.replace(/_\d+$/, '');
 }
 
-/** Removes the operator's Deployment and waits until its Pods are gone from the node. */
-export async function removeOperator(client: KubeClient): Promise<void> {
-  await client
-    .request(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${DEPLOYMENT}`, {
-      method: 'DELETE',
-      body: { propagationPolicy: 'Foreground' },
-    })
-    .catch(() => undefined);
+/** Removes the operator's and the executor's Deployments and waits until their Pods are gone. */
+export async function removeInstall(client: KubeClient): Promise<void> {
+  for (const name of [DEPLOYMENT, EXECUTOR_DEPLOYMENT])
+    await client
+      .request(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${name}`, {
+        method: 'DELETE',
+        body: { propagationPolicy: 'Foreground' },
+      })
+      .catch(() => undefined);
   await until(
-    'the operator Pods gone',
-    async () => ((await operatorPods(client)).length === 0 ? true : undefined),
+    'the operator and executor Pods gone',
+    async () =>
+      (await operatorPods(client)).length + (await executorPods(client)).length === 0 ? true : undefined,
     120_000,
     250,
   );
