@@ -5,6 +5,7 @@
  */
 import type { Condition } from '../api/conditions.ts';
 import { STEP_ACTION_CATALOGUE } from '../api/action-catalogue.ts';
+import type { RollbackAction } from '../api/actions.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
 import {
   retryRefusal,
@@ -22,6 +23,7 @@ import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import { lastEventTime, phaseOf, substateOf } from './statechart.ts';
 import { isoOf } from './time.ts';
+import { canonicalJson } from './spec-hash.ts';
 import { statusConditions } from './status-conditions.ts';
 
 export type ProjectedStatus = Omit<WorkflowExecutionStatus, 'statechart'>;
@@ -43,26 +45,36 @@ const iso = (ms: number | null | undefined): string | undefined => (ms == null ?
 type Compact<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
   [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
 };
-/** Per step, whether a rollback can undo it: its rollbackSpec, its action's inverse, or why not. */
+/**
+ * Whether a rollback can undo each step (its rollbackSpec, its action's inverse, or why not), steps
+ * with the same verdict in one entry: a verdict per step made the plan grow ~120 bytes a step, and
+ * every status write carries it.
+ */
 function reversibilityOf(plan: ExecutionPlan) {
-  return [...plan.steps]
-    .sort((a, b) => a.number - b.number)
-    .map((step) => {
-      if (step.rollback)
-        return {
-          stepNumber: step.number,
-          reversible: true,
-          rollbackAction: step.rollback.action,
-          source: step.rollback.source,
-        };
-      const reversal = STEP_ACTION_CATALOGUE[step.action].reversal;
-      return {
-        stepNumber: step.number,
-        reversible: false,
-        source: 'none' as const,
-        reason: reversal.kind === 'irreversible' ? reversal.why : 'the step names no target to undo',
-      };
-    });
+  const groups = new Map<string, { steps: number[]; verdict: ReversibilityVerdict }>();
+  for (const step of [...plan.steps].sort((a, b) => a.number - b.number)) {
+    const verdict = reversibilityVerdictOf(step);
+    const key = canonicalJson(verdict);
+    const group = groups.get(key);
+    if (group) group.steps.push(step.number);
+    else groups.set(key, { steps: [step.number], verdict });
+  }
+  return [...groups.values()].map(({ steps, verdict }) => ({ steps, ...verdict }));
+}
+
+type ReversibilityVerdict =
+  | { reversible: true; rollbackAction: RollbackAction; source: 'rollbackSpec' | 'inverse' }
+  | { reversible: false; source: 'none'; reason: string };
+
+function reversibilityVerdictOf(step: ExecutionPlan['steps'][number]): ReversibilityVerdict {
+  if (step.rollback)
+    return { reversible: true, rollbackAction: step.rollback.action, source: step.rollback.source };
+  const reversal = STEP_ACTION_CATALOGUE[step.action].reversal;
+  return {
+    reversible: false,
+    source: 'none',
+    reason: reversal.kind === 'irreversible' ? reversal.why : 'the step names no target to undo',
+  };
 }
 
 function compact<T extends object>(value: T): Compact<T> {

@@ -47,10 +47,10 @@ describe('a failed workflow with steps nobody wrote a rollback for', () => {
     );
     const wf = await h.workflows.waitFor('inferred', inPhase('failed'));
     expect(wf.status?.executionPlan?.reversibility).toEqual([
-      { stepNumber: 1, reversible: true, rollbackAction: 'scale-to-previous', source: 'inverse' },
-      { stepNumber: 2, reversible: true, rollbackAction: 'restore-previous-config', source: 'inverse' },
+      { steps: [1], reversible: true, rollbackAction: 'scale-to-previous', source: 'inverse' },
+      { steps: [2], reversible: true, rollbackAction: 'restore-previous-config', source: 'inverse' },
       {
-        stepNumber: 3,
+        steps: [3],
         reversible: false,
         source: 'none',
         reason: 'a custom action is undone only by a rollbackSpec',

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { projectStatus } from '../../src/core/status.ts';
 import { isoOf } from '../../src/core/time.ts';
-import { diamondSpec, specWith, step } from '../fixtures/specs.ts';
+import { customStep, diamondSpec, specWith, step } from '../fixtures/specs.ts';
 import { T0, world } from '../model/workflow-world.ts';
 
 const S = 1000;
@@ -79,6 +79,31 @@ describe('status projection', () => {
       reason: 'Succeeded',
     });
     expect(done.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe(isoOf(T0 + 5 * S));
+  });
+
+  it('says which steps a rollback can undo, steps with the same verdict in one entry, so the plan does not grow a verdict per step', () => {
+    const steps = [
+      step(1),
+      ...Array.from({ length: 150 }, (_, i) => customStep(i + 2)),
+      step(152, {
+        rollbackSpec: {
+          action: 'scale-to-previous',
+          parameters: { scaleToPrevious: { namespace: 'shop', deployment: 'web-152', previousReplicas: 2 } },
+        },
+      }),
+    ];
+    const w = world(specWith(steps));
+    const { executionPlan } = projectStatus(w.snapshot, w.plan, { generation: 1, previousConditions: [] });
+    expect(executionPlan?.reversibility).toEqual([
+      { steps: [1], reversible: true, rollbackAction: 'scale-to-previous', source: 'inverse' },
+      {
+        steps: Array.from({ length: 150 }, (_, i) => i + 2),
+        reversible: false,
+        source: 'none',
+        reason: 'a custom action is undone only by a rollbackSpec',
+      },
+      { steps: [152], reversible: true, rollbackAction: 'scale-to-previous', source: 'rollbackSpec' },
+    ]);
   });
 
   it('shows retries, failures and rollbacks of steps', () => {

@@ -100,13 +100,13 @@ export interface WorkflowExecutionStatus {
     parallelGroups?: number[][];
     /** Reverse topological order used for rollback. */
     rollbackOrder?: number[];
-    /** Per step, in step order: whether it can be rolled back. */
+    /** Every step once, grouped by verdict, in order of each group's first step: whether it can be rolled back. */
     reversibility?: {
-      /** Step number, unique within the workflow. */
-      stepNumber: number;
-      /** A rollback would undo this step. */
+      /** The steps, in step order. */
+      steps: number[];
+      /** A rollback would undo these steps. */
       reversible: boolean;
-      /** The action that undoes it. */
+      /** The action that undoes them. */
       rollbackAction?:
         | 'restore-previous-deployment'
         | 'scale-to-previous'
@@ -115,7 +115,7 @@ export interface WorkflowExecutionStatus {
         | 'custom';
       /** Where the rollback comes from: written in the step, the inverse of its action from the action catalogue, or none. */
       source: 'rollbackSpec' | 'inverse' | 'none';
-      /** Why the step cannot be undone. */
+      /** Why the steps cannot be undone. */
       reason?: string;
     }[];
   };

@@ -635,21 +635,21 @@ export const workflowExecutionStatus = obj('Observed state, projected from the s
     ),
     reversibility: list(
       obj(
-        'Whether a rollback can undo one step, and how.',
+        'Whether a rollback can undo these steps, and how (steps with the same verdict share an entry).',
         {
-          stepNumber,
-          reversible: bool('A rollback would undo this step.'),
-          rollbackAction: enumOf(ROLLBACK_ACTION_NAMES, 'The action that undoes it.'),
+          steps: list(int(1, 10000, 'A step number.'), LIMITS.steps, 'The steps, in step order.'),
+          reversible: bool('A rollback would undo these steps.'),
+          rollbackAction: enumOf(ROLLBACK_ACTION_NAMES, 'The action that undoes them.'),
           source: enumOf(
             ['rollbackSpec', 'inverse', 'none'],
             'Where the rollback comes from: written in the step, the inverse of its action from the action catalogue, or none.',
           ),
-          reason: str(LIMITS.shortText, 'Why the step cannot be undone.'),
+          reason: str(LIMITS.shortText, 'Why the steps cannot be undone.'),
         },
-        ['stepNumber', 'reversible', 'source'],
+        ['steps', 'reversible', 'source'],
       ),
       LIMITS.steps,
-      'Per step, in step order: whether it can be rolled back.',
+      "Every step once, grouped by verdict, in order of each group's first step: whether it can be rolled back.",
       { 'x-kubernetes-list-type': 'atomic' },
     ),
   }),
