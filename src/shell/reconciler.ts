@@ -299,6 +299,7 @@ export class Reconciler {
       name: view.name,
       written: loaded.persisted ? loaded.snapshot : null,
       from: waiting?.snapshot ?? loaded.snapshot,
+      fromAdvanced: waiting !== undefined,
       seen: seenIn(workflow, children),
       now,
       waitingSince: waiting?.since ?? now,

@@ -11,7 +11,8 @@ import { projectStatus } from '../../src/core/status.ts';
 import { specWith, step } from '../fixtures/specs.ts';
 import { alphabet, checkInvariants, serialize } from './model-support.ts';
 import { HEALTHY, T0, planOf } from './workflow-world.ts';
-import { desiredEffects } from '../../src/core/effects.ts';
+import { desiredEffects, nextDeadline } from '../../src/core/effects.ts';
+import { lastEventTime } from '../../src/core/statechart.ts';
 import {
   APPROVED_BY,
   ROLLBACK_REQUESTED_BY,
@@ -192,6 +193,35 @@ describe('workflow statechart properties', () => {
     );
     // The runs reach run-time decisions at all.
     expect(decided).toBeGreaterThan(0);
+  });
+
+  it('while executing, time passing before the next deadline changes nothing (decide skips that fold)', () => {
+    let executing = 0;
+    let awaitingStops = 0;
+    fc.assert(
+      fc.property(
+        specArb,
+        longChoicesArb,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (spec, choices, at) => {
+          const { plan, machine, states } = reachable(spec, choices);
+          for (const snapshot of states) {
+            if (phaseOf(snapshot) !== 'executing') continue;
+            executing++;
+            if (snapshot.context.stops.some((stop) => stop.ended === null)) awaitingStops++;
+            const since = lastEventTime(snapshot.context);
+            const deadline = nextDeadline(snapshot, plan) ?? since + 3_600_000;
+            const now = Math.floor(since + at * Math.max(0, deadline - 1 - since));
+            const ticked = advance(machine, snapshot, [{ type: 'TICK', now }]);
+            expect(serialize(ticked)).toBe(serialize(snapshot));
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+    // Runs reach executing (most stop earlier, in validation): the property is exercised.
+    expect(executing).toBeGreaterThan(50);
+    expect(awaitingStops).toBeGreaterThan(0);
   });
 
   it('duplicated and stale events change nothing', () => {
