@@ -23,7 +23,7 @@ import { freePorts } from '../../tooling/controlplane/ports.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
 import type { Script } from '../support/executor.ts';
 import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
-import { harnessForSuite } from './support/suite.ts';
+import { scriptedSuite } from './support/suite.ts';
 
 jest.setTimeout(120_000);
 
@@ -66,11 +66,7 @@ const failStep =
       ? { phase: 'failed', message: 'broken' }
       : { phase: 'completed' };
 
-const scripts = new Map<string, Script>();
-
-const h = harnessForSuite((c) =>
-  (scripts.get(c.spec.workflowExecutionRef.name) ?? (() => ({ phase: 'completed' })))(c),
-);
+const { h, scripts } = scriptedSuite();
 
 const ns = () => ['-n', h.namespace];
 

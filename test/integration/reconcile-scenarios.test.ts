@@ -11,22 +11,13 @@ import {
 } from '../../src/core/observe.ts';
 import { STOP_REQUESTED_ANNOTATION } from '../../src/api/stop-request.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import type { Script, Verdict } from '../support/executor.ts';
 import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
-import { harnessForSuite } from './support/suite.ts';
+import { SUCCEEDS, scriptedSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
 
-/** Per-workflow scripts; a workflow without one has every child succeed. */
-const scripts = new Map<string, (child: KubernetesExecution) => Verdict>();
-const script: Script = (child) =>
-  scripts.get(child.spec.workflowExecutionRef.name)?.(child) ?? { phase: 'completed', wouldSucceed: true };
-const ok: Verdict = { phase: 'completed', wouldSucceed: true };
-
-const h = harnessForSuite(script);
-
-const statusOfStep = async (name: string) =>
-  new Map((await h.workflows.get(name)).status?.stepStatuses?.map((s) => [s.stepNumber, s.status]));
+const { h, scripts, statusOfStep } = scriptedSuite();
+const ok = SUCCEEDS;
 const childNames = async (name: string) => (await h.workflows.childrenOf(name)).map((c) => c.metadata.name);
 const MINUTE = 60_000;
 

@@ -9,7 +9,7 @@ import { STOP_REQUESTED_ANNOTATION, STOP_REQUESTED_AT_ANNOTATION } from '../../s
 import { STARTED_AT_ANNOTATION } from '../../src/core/timeline.ts';
 import { CANCEL_REQUESTED_BY } from '../../src/core/observe.ts';
 import { customRollback, customStep, specWith } from '../fixtures/specs.ts';
-import type { Script, Verdict } from '../support/executor.ts';
+import type { Verdict } from '../support/executor.ts';
 import { startExecutor } from '../../src/executor/executor.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { createLogger } from '../../src/shell/logger.ts';
@@ -23,20 +23,12 @@ import {
   startOperatorFor,
   whoAmI,
 } from './support/harness.ts';
-import { harnessForSuite } from './support/suite.ts';
+import { SUCCEEDS, scriptedSuite } from './support/suite.ts';
 
 jest.setTimeout(90_000);
 
-/** Per-workflow scripts; a workflow without one has every child succeed. */
-const scripts = new Map<string, (child: KubernetesExecution) => Verdict>();
-const script: Script = (child) =>
-  scripts.get(child.spec.workflowExecutionRef.name)?.(child) ?? { phase: 'completed', wouldSucceed: true };
-const ok: Verdict = { phase: 'completed', wouldSucceed: true };
-
-const h = harnessForSuite(script);
-
-const statusOfStep = async (name: string) =>
-  new Map((await h.workflows.get(name)).status?.stepStatuses?.map((s) => [s.stepNumber, s.status]));
+const { h, scripts, statusOfStep } = scriptedSuite();
+const ok = SUCCEEDS;
 const childNames = async (name: string) =>
   (await h.workflows.childrenOf(name)).map((c) => c.metadata.name).sort();
 
