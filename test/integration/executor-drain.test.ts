@@ -2,7 +2,8 @@
 // DaemonSet, unmanaged and emptyDir pods unless told; evicts through the Eviction API, held by a
 // PodDisruptionBudget until it allows; and the inferred rollback uncordons. Two `wfx executor`
 // replicas, the one draining SIGKILLed mid-drain: the other takes the child over and finishes the
-// drain from the node's state, evicting no pod twice.
+// drain from the node's state, evicting no pod twice; a pod left terminating is waited for.
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
@@ -287,7 +288,7 @@ describe('drain-node', () => {
     // budget). Their replacements go to a spare node that stays cordoned until the takeover, so the
     // drain is held mid-way by the budget for as long as the test needs: no race with the kill.
     // (kwok removes an evicted pod at once, whatever its grace period, so a pod still terminating at
-    // the takeover is rare here; the unit test of classify holds that one is waited for, not evicted.)
+    // the takeover is rare here; the next test holds that one is waited for, not evicted again.)
     const drained = await ownNode();
     const spare = await ownNode();
     await setUnschedulable(spare, true);
@@ -432,5 +433,60 @@ describe('drain-node', () => {
     expect(deleted.sort()).toEqual(original.map((p) => p.metadata.uid).sort());
     // replica-b carried the drain out once.
     expect(b.lines.filter((l) => l.message === 'executing' && l['child'] === name)).toHaveLength(1);
+  });
+
+  it('resumes a drain an earlier attempt left half-done: waits for the pod it left terminating, evicts only the running one', async () => {
+    // A node no kubelet (nor kwok) runs, so a deleted pod stays terminating until the test, as its
+    // kubelet, removes it: the state a replica killed mid-drain leaves behind.
+    const bare = `bare-node-${randomUUID().slice(0, 6)}`;
+    await client.request('/api/v1/nodes', {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: bare, labels: { 'kubernetes.io/hostname': bare } },
+      },
+    });
+    cleanup.add(`node ${bare}`, () =>
+      client.request(`/api/v1/nodes/${bare}`, { method: 'DELETE' }).then(() => undefined),
+    );
+    const podOn = (name: string) =>
+      client.request<PodLike>(`/api/v1/namespaces/${namespace}/pods`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name },
+          spec: { nodeName: bare, containers: [{ name: 'app', image: 'app:1' }] },
+        },
+      });
+    const podPath = (name: string) => `/api/v1/namespaces/${namespace}/pods/${name}`;
+    const removeAsKubelet = (name: string) =>
+      client.request(podPath(name), { method: 'DELETE', body: { gracePeriodSeconds: 0 } });
+    await podOn('left-terminating');
+    const running = await podOn('still-running');
+    await client.request(podPath('left-terminating'), {
+      method: 'DELETE',
+      body: { gracePeriodSeconds: 300 },
+    });
+    expect(
+      (await client.request<PodLike>(podPath('left-terminating'))).metadata.deletionTimestamp,
+    ).toBeDefined();
+
+    const drain = runChild(client, workflow, {
+      action: 'drain-node',
+      parameters: { drainNode: { nodeName: bare, force: true } },
+      stepNumber: 2,
+    });
+    await eventually('the running pod evicted', async () => {
+      const pod = await client.request<PodLike>(podPath('still-running'));
+      return pod.metadata.uid === running.metadata.uid && pod.metadata.deletionTimestamp ? true : undefined;
+    });
+    await removeAsKubelet('still-running');
+    await removeAsKubelet('left-terminating');
+    const drained = await drain;
+    expect(drained.status).toMatchObject({
+      phase: 'completed',
+      message: `drained node ${bare}: cordoned, 1 pod(s) evicted, 1 already terminating waited for`,
+    });
+    expect(drained.status.executionResult?.nodeResult?.evictedPods).toEqual([`${namespace}/still-running`]);
   });
 });
