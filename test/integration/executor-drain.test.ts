@@ -5,7 +5,7 @@
 // drain from the node's state, evicting no pod twice; a pod left terminating is waited for.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
 import { inferredRollback } from '../../src/api/inferred-rollback.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
@@ -44,6 +44,8 @@ beforeAll(async () => {
   );
   workflow = await createWorkflow(client, namespace, 'drain');
 });
+// An executor left running would carry out the next test's children too.
+afterEach(() => stopOperators());
 afterAll(async () => {
   await stopOperators();
   await cleanup.run();
