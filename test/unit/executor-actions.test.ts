@@ -99,6 +99,24 @@ describe("a drain's filters, as kubectl drain's", () => {
     expect(evict.map((p) => p.metadata.name)).toEqual(['web-1', 'bare', 'cache']);
     expect(skipped).toEqual(['shop/agent', 'shop/static']);
   });
+
+  it('waits for pods already terminating (evicted before a takeover) without evicting them again or refusing them', () => {
+    const deleting = { deletionTimestamp: '2026-12-08T04:00:00Z' };
+    const { evict, terminating, refusals, skipped } = classify(
+      [
+        pod('web-1', { ...owned('ReplicaSet'), ...deleting }),
+        pod('web-2', owned('ReplicaSet')),
+        pod('bare', deleting),
+        pod('cache', deleting, { volumes: [{ name: 'scratch', emptyDir: {} }] }),
+        pod('agent', { ...owned('DaemonSet'), ...deleting }),
+      ],
+      { ignoreDaemonSets: true },
+    );
+    expect(refusals).toEqual([]);
+    expect(evict.map((p) => p.metadata.name)).toEqual(['web-2']);
+    expect(terminating.map((p) => p.metadata.name)).toEqual(['web-1', 'bare', 'cache']);
+    expect(skipped).toEqual(['shop/agent']);
+  });
 });
 
 describe('rollback without writing one', () => {

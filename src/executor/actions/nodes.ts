@@ -3,8 +3,10 @@
  * refuse, naming them, pods it must not evict (DaemonSet pods unless ignoreDaemonSets, pods no
  * controller manages unless force, pods with emptyDir unless deleteLocalData); leave mirror pods and,
  * with ignoreDaemonSets, DaemonSet pods; evict the rest through the Eviction API, retrying while a
- * PodDisruptionBudget refuses, until the attempt ends; wait until they are gone. Each records whether
- * the node was cordoned before, so uncordon-node undoes only what the step did.
+ * PodDisruptionBudget refuses, until the attempt ends; wait until they are gone. Pods already
+ * terminating (evicted by a replica killed mid-drain, whose child this one took over) are waited for,
+ * never evicted again. Each records whether the node was cordoned before, so uncordon-node undoes
+ * only what the step did.
  */
 import type { StepExecutionResult } from '../../api/generated/types.ts';
 import { NODES, PODS, resourcePath } from '../../shell/kube/resources.ts';
@@ -91,9 +93,13 @@ interface DrainOptions {
   force?: boolean | undefined;
 }
 
-/** kubectl drain's filters: which pods to evict, which to leave, and which refuse the drain. */
+/**
+ * kubectl drain's filters: which pods to evict, which to leave, and which refuse the drain; plus the
+ * pods already terminating, which are only waited for (evicting one again would delete it again).
+ */
 export function classify(pods: readonly Pod[], options: DrainOptions) {
   const evict: Pod[] = [];
+  const terminating: Pod[] = [];
   const skipped: string[] = [];
   const refusals: string[] = [];
   for (const pod of pods) {
@@ -103,7 +109,8 @@ export function classify(pods: readonly Pod[], options: DrainOptions) {
     else if (owner?.kind === 'DaemonSet' && !finished) {
       if (options.ignoreDaemonSets === true) skipped.push(podKey(pod));
       else refusals.push(`${podKey(pod)} is managed by DaemonSet ${owner.name} (set ignoreDaemonSets)`);
-    } else if (!owner && !finished && options.force !== true)
+    } else if (pod.metadata.deletionTimestamp !== undefined) terminating.push(pod);
+    else if (!owner && !finished && options.force !== true)
       refusals.push(`${podKey(pod)} is managed by no controller and would not come back (set force)`);
     else if (
       !finished &&
@@ -113,7 +120,7 @@ export function classify(pods: readonly Pod[], options: DrainOptions) {
       refusals.push(`${podKey(pod)} has emptyDir data that eviction deletes (set deleteLocalData)`);
     else evict.push(pod);
   }
-  return { evict, skipped, refusals };
+  return { evict, terminating, skipped, refusals };
 }
 
 export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
@@ -123,26 +130,20 @@ export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
   const pods = await ctx.request<{ items: Pod[] }>(resourcePath(PODS), {
     query: { fieldSelector: `spec.nodeName=${p.nodeName}` },
   });
-  const {
-    evict: toEvict,
-    skipped,
-    refusals,
-  } = classify(
-    pods.items.filter((pod) => !pod.metadata.deletionTimestamp),
-    p,
-  );
+  const { evict: toEvict, terminating, skipped, refusals } = classify(pods.items, p);
   if (refusals.length > 0)
     throw new ActionError(
       `node ${p.nodeName} ${ctx.dryRun ? 'would be' : 'is'} cordoned but not drained: ${refusals.join('; ')}`,
     );
   const evicted: string[] = [];
   // Concurrently, as kubectl drain does: one pod's budget does not hold up the others.
-  const outcomes = await Promise.allSettled(
-    toEvict.map(async (pod) => {
+  const outcomes = await Promise.allSettled([
+    ...toEvict.map(async (pod) => {
       if ((await evict(ctx, pod, grace)) === 'evicted') evicted.push(podKey(pod));
       await waitUntilGone(ctx, pod);
     }),
-  );
+    ...terminating.map((pod) => waitUntilGone(ctx, pod)),
+  ]);
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
   const unexpected = failures.find((f) => !(f instanceof ActionError));
   if (unexpected !== undefined) throw unexpected instanceof Error ? unexpected : new Error('drain failed');
@@ -152,7 +153,7 @@ export async function drainNode(ctx: ActionContext): Promise<ActionOutcome> {
     );
   evicted.sort();
   return {
-    message: `${ctx.dryRun ? 'would drain' : 'drained'} node ${p.nodeName}: cordoned, ${evicted.length} pod(s) evicted${skipped.length > 0 ? `, ${skipped.length} left (DaemonSet or mirror)` : ''}`,
+    message: `${ctx.dryRun ? 'would drain' : 'drained'} node ${p.nodeName}: cordoned, ${evicted.length} pod(s) evicted${terminating.length > 0 ? `, ${terminating.length} already terminating waited for` : ''}${skipped.length > 0 ? `, ${skipped.length} left (DaemonSet or mirror)` : ''}`,
     result: nodeResult(p.nodeName, previous, true, { evicted, skipped }),
   };
 }

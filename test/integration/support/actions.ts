@@ -63,20 +63,19 @@ export interface RunOptions {
   executorNamespace?: string;
 }
 
-/** Creates the child, carries it out, records the outcome in its status; returns both. */
-export async function runChild(
+/** Creates the workflow's child, labelled as the operator labels them, for a handler or an executor. */
+export async function createChild(
   client: KubeClient,
   workflow: WorkflowExecution,
   spec: ChildSpec,
-  options: RunOptions = {},
-): Promise<Ran> {
+): Promise<KubernetesExecution> {
   const namespace = workflow.metadata.namespace ?? '';
   const uid = workflow.metadata.uid ?? '';
   const kind = spec.kind ?? 'step';
   const stepNumber = spec.stepNumber ?? 1;
   const attempt = spec.attempt ?? 1;
   const name = `${workflow.metadata.name ?? ''}-${kind === 'rollback' ? 'rollback' : kind === 'dryRun' ? 'dryrun' : 'step'}-${stepNumber}-a${attempt}-${randomUUID().slice(0, 4)}`;
-  const child = await client.request<KubernetesExecution>(resourcePath(KUBERNETES_EXECUTIONS, namespace), {
+  return client.request<KubernetesExecution>(resourcePath(KUBERNETES_EXECUTIONS, namespace), {
     body: {
       apiVersion: 'kubernetesexecution.kubernaut.io/v1',
       kind: 'KubernetesExecution',
@@ -101,7 +100,21 @@ export async function runChild(
       },
     },
   });
-  const dryRun = kind === 'dryRun';
+}
+
+/** Creates the child, carries it out, records the outcome in its status; returns both. */
+export async function runChild(
+  client: KubeClient,
+  workflow: WorkflowExecution,
+  spec: ChildSpec,
+  options: RunOptions = {},
+): Promise<Ran> {
+  const namespace = workflow.metadata.namespace ?? '';
+  const uid = workflow.metadata.uid ?? '';
+  const stepNumber = spec.stepNumber ?? 1;
+  const child = await createChild(client, workflow, spec);
+  const name = child.metadata.name ?? '';
+  const dryRun = spec.kind === 'dryRun';
   const ctx: ActionContext = {
     child,
     dryRun,
@@ -223,11 +236,12 @@ export async function createDeployment(
   name: string,
   replicas: number,
   podSpec: Record<string, unknown> = {},
+  kind: 'Deployment' | 'ReplicaSet' = 'Deployment',
 ): Promise<void> {
-  await client.request(`/apis/apps/v1/namespaces/${namespace}/deployments`, {
+  await client.request(`/apis/apps/v1/namespaces/${namespace}/${kind.toLowerCase()}s`, {
     body: {
       apiVersion: 'apps/v1',
-      kind: 'Deployment',
+      kind,
       metadata: { name },
       spec: {
         replicas,
