@@ -3,6 +3,7 @@
 // one operator Pod and one executor Pod under the restricted Pod Security level, both Ready through
 // their probes; then a restart-deployment workflow carried out by the executor Pod with its own
 // ServiceAccount and nothing but the shipped RBAC, on a Deployment whose pods run in containerd.
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { BuiltImage } from '../../tooling/image/build.ts';
@@ -18,6 +19,7 @@ import {
 import { specWith } from '../fixtures/specs.ts';
 import {
   applyOverlay,
+  imageContents,
   imageOfHeadOnNode,
   isReady,
   leaseHolder,
@@ -49,6 +51,16 @@ afterAll(async () => {
 describe('the image on a real node', () => {
   it('stays under 80 MB compressed', () => {
     expect(image.compressedBytes).toBeLessThan(80e6);
+  });
+
+  it('is built for this machine’s architecture and carries no TypeScript declarations or source maps', () => {
+    const { config, layers } = imageContents(image.layout);
+    // Debian's name for this machine, not the builder's own mapping from Node's process.arch.
+    const machine = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
+    expect(config).toMatchObject({ architecture: machine, os: 'linux' });
+    const paths = layers.flat();
+    expect(paths).toContain('app/node_modules/xstate/package.json');
+    expect(paths.filter((p) => /\.d\.[cm]?ts$|\.map$|\.tsbuildinfo$/.test(p))).toEqual([]);
   });
 
   it('starts an operator Pod that is Ready through its probes and takes the Lease', async () => {

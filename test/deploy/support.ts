@@ -1,7 +1,7 @@
 // Shared by the deploy tests: the operator image of this commit, a kustomize overlay pointing at it
 // (operator and executor, as manifests/base installs them), applied to the control plane with the
 // real node, their Pods as the node runs them, and a workload Deployment whose pods run in containerd.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -67,6 +67,32 @@ export function imageOfHead(): BuiltImage {
     }
   }
   return buildImage({ log: (m) => process.stderr.write(`image: ${m}\n`) });
+}
+
+/** What an OCI layout holds, read back from its blobs: the config and each layer's paths. */
+export interface ImageContents {
+  config: { architecture: string; os: string; config: { Labels?: Record<string, string> } };
+  /** Per layer, the paths its tar lists (`tar -tz`, the system's tar: not the builder's writer). */
+  layers: string[][];
+}
+
+export function imageContents(layout: string): ImageContents {
+  const blob = (digest: string) => join(layout, 'blobs', ...digest.split(':'));
+  const json = (digest: string): unknown => JSON.parse(readFileSync(blob(digest), 'utf8'));
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+    manifests: { digest: string }[];
+  };
+  const [only, ...more] = index.manifests;
+  if (only === undefined || more.length > 0) throw new Error(`${layout}: expected one manifest`);
+  const manifest = json(only.digest) as { config: { digest: string }; layers: { digest: string }[] };
+  return {
+    config: json(manifest.config.digest) as ImageContents['config'],
+    layers: manifest.layers.map((l) =>
+      execFileSync('tar', ['-tzf', blob(l.digest)], { encoding: 'utf8', maxBuffer: 1 << 28 })
+        .split('\n')
+        .filter(Boolean),
+    ),
+  };
 }
 
 /** The image of HEAD, imported into the real node's containerd (its size said on stderr). */

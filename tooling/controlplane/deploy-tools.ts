@@ -1,5 +1,6 @@
 // The deployment tools built from Go modules (scripts/build-deploy-tools.sh) next to the control
-// plane's binaries: crane and registry, kustomize, the CNI plugins. Built on first use.
+// plane's binaries: crane and registry, kustomize, syft (an image scanner), the CNI plugins. Built on
+// first use.
 import { execFile, spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -10,7 +11,7 @@ import { REPO_ROOT } from './binaries.ts';
 
 const execFileAsync = promisify(execFile);
 
-export type DeployTool = 'crane' | 'registry' | 'kustomize' | 'cni';
+export type DeployTool = 'crane' | 'registry' | 'kustomize' | 'syft' | 'cni';
 
 /** Mirrors CNI_PLUGINS_VERSION and CNI_PLUGINS in scripts/build-deploy-tools.sh. */
 export const CNI_PLUGINS_VERSION = 'v1.9.0';

@@ -5,8 +5,9 @@
  * Layers (each a deterministic tar, gzip'd):
  *   1. base: the shared libraries the node binary needs (found with ldd, taken from this machine's
  *      Debian packages, whose names and versions go into a label and whose dpkg status paragraphs go
- *      into /var/lib/dpkg/status.d/, so Trivy and Grype see glibc) and /etc/passwd, /etc/group with
- *      the non-root user 65532; no shell, no package manager;
+ *      into /var/lib/dpkg/status.d/, so Trivy and Grype see glibc), the machine's /etc/os-release (the
+ *      distribution scanners match them against) and /etc/passwd, /etc/group with the non-root user
+ *      65532; no shell, no package manager;
  *   2. runtime: the node binary of the pinned `node` npm package at /usr/local/bin/node;
  *   3. dependencies: `npm ci --omit=dev` of the committed package-lock.json, less TypeScript
  *      declarations and source maps (nothing at run time reads them);
@@ -156,6 +157,9 @@ function baseLayer(libraries: readonly string[], packages: readonly DebianPackag
   });
   const copyrights = packages.map((p) => `/usr/share/doc/${p.name}/copyright`).filter((f) => existsSync(f));
   for (const c of copyrights) hostFileEntries(c, files);
+  // The distribution the libraries come from: without it scanners list the Debian packages but
+  // cannot match them to Debian's security feed (Trivy skips them, syft's purls lack `distro=`).
+  hostFileEntries('/etc/os-release', files);
   return [
     ...files.values(),
     ...dpkgStatusEntries(packages),
