@@ -47,8 +47,9 @@ export function nodeImages(): ReturnType<typeof realNodeImages> {
 
 /**
  * The image of HEAD: reused from .cache/image when it was built from a commit with the same image
- * inputs (src/, machines/, package files; the build is reproducible, so a rebuild would only change
- * the revision label), built otherwise.
+ * inputs (src/, machines/, package files) and the same builder (tooling/image/: what it adds, such
+ * as the package database, changes the image too); the build is reproducible, so a rebuild would
+ * only change the revision label. Built otherwise.
  */
 export function imageOfHead(): BuiltImage {
   const recorded = join(REPO_ROOT, '.cache', 'image', 'image.json');
@@ -60,9 +61,13 @@ export function imageOfHead(): BuiltImage {
       image.archive !== undefined &&
       existsSync(image.archive)
     ) {
-      const same = spawnSync('git', ['diff', '--quiet', image.revision, 'HEAD', '--', ...IMAGE_INPUTS], {
-        cwd: REPO_ROOT,
-      });
+      const same = spawnSync(
+        'git',
+        ['diff', '--quiet', image.revision, 'HEAD', '--', ...IMAGE_INPUTS, 'tooling/image'],
+        {
+          cwd: REPO_ROOT,
+        },
+      );
       if (same.status === 0) return image as BuiltImage;
     }
   }
