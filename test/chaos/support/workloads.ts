@@ -1,12 +1,14 @@
 /**
  * Workflows of every shape the operator runs (sequential, diamond, fan-out, approval, retries,
- * automatic rollback), the executor script that drives them, and what "the same end" means:
+ * automatic rollback), the executor script that drives them (or, for the real executor, the same
+ * shapes made of its test hooks), and what "the same end" means:
  * each run's status with times, names and messages that carry them left out.
  */
 import type {
   KubernetesExecution,
   WorkflowExecution,
   WorkflowExecutionSpec,
+  WorkflowStep,
 } from '../../../src/api/generated/types.ts';
 import { customRollback, customStep, diamondSpec, specWith } from '../../fixtures/specs.ts';
 import type { Script } from '../../support/executor.ts';
@@ -46,6 +48,57 @@ export const SHAPES: readonly Shape[] = [
       customStep(1, { rollbackSpec: customRollback(1) }),
       customStep(2, { dependsOn: [1], rollbackSpec: customRollback(2) }),
       customStep(3, { dependsOn: [2], criticalStep: true }),
+    ]),
+  },
+];
+
+/** A step the real executor (`wfx executor --development`) carries out with a test hook. */
+const hookStep =
+  (hook: 'sleep' | 'fail') =>
+  (stepNumber: number, overrides: Partial<WorkflowStep> = {}): WorkflowStep =>
+    customStep(stepNumber, {
+      parameters: {
+        custom:
+          hook === 'sleep'
+            ? { actionType: 'sleep', config: { duration: '300ms' } }
+            : { actionType: 'fail', config: { message: 'fails on purpose' } },
+      },
+      ...overrides,
+    });
+const sleepStep = hookStep('sleep');
+const failStep = hookStep('fail');
+const sleepRollback: NonNullable<WorkflowStep['rollbackSpec']> = {
+  action: 'custom',
+  parameters: { custom: { actionType: 'sleep', config: { duration: '200ms' } } },
+};
+
+/**
+ * The same shapes for the real executor, whose test hooks fail every attempt of a step: `retries`
+ * fails both of step 2's attempts (and ends failed), `rollback` fails its critical step 3.
+ */
+export const EXECUTOR_SHAPES: readonly Shape[] = [
+  { shape: 'sequential', spec: specWith([1, 2, 3, 4].map((n) => sleepStep(n))) },
+  { shape: 'diamond', spec: diamondSpec(sleepStep) },
+  {
+    shape: 'fanout',
+    spec: specWith([
+      sleepStep(1),
+      ...[2, 3, 4, 5, 6].map((n) => sleepStep(n, { dependsOn: [1] })),
+      sleepStep(7, { dependsOn: [2, 3, 4, 5, 6] }),
+    ]),
+  },
+  {
+    shape: 'approval',
+    spec: specWith([sleepStep(1), sleepStep(2)], { approvalRequired: true }),
+    approve: true,
+  },
+  { shape: 'retries', spec: specWith([sleepStep(1), failStep(2, { dependsOn: [1], maxRetries: 1 })]) },
+  {
+    shape: 'rollback',
+    spec: specWith([
+      sleepStep(1, { rollbackSpec: sleepRollback }),
+      sleepStep(2, { dependsOn: [1], rollbackSpec: sleepRollback }),
+      failStep(3, { dependsOn: [2], criticalStep: true }),
     ]),
   },
 ];
