@@ -90,10 +90,20 @@ async function startReplicas(rig: RigBase): Promise<Replica[]> {
     executor('executor-a'),
     executor('executor-b'),
   ]);
+  const stopping = { now: false };
   rig.onStop(async () => {
+    stopping.now = true;
     await Promise.all(replicas.map((r) => r.process.stop()));
     await stopOperators();
   });
+  // A replica that exits is a failure of the run: said at once, with its last log lines.
+  for (const { name, process: replica } of replicas)
+    void replica.exited.then(({ code, signal }) => {
+      if (!stopping.now)
+        process.stderr.write(
+          `soak: ${new Date().toISOString()} ${name} exited (${String(code ?? signal)}); its last lines:\n${replica.tail(10)}\n`,
+        );
+    });
   return replicas;
 }
 
