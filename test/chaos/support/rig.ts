@@ -181,6 +181,8 @@ export async function startRig(namespace = 'chaos'): Promise<Rig> {
       healthPort: 0,
       bindAddress: '127.0.0.1',
       monitoringPollMs: 200,
+      // The retention sweep (a list every second here, every minute by default) meets every fault.
+      retentionSweepMs: 1000,
       log: createLogger(process.env['WFE_TEST_LOG'] ?? 'error'),
     });
     base.onStop(() => operator.stop());
