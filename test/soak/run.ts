@@ -75,6 +75,10 @@ async function startReplicas(rig: RigBase): Promise<Replica[]> {
       namespaces: [rig.namespace],
       leaseName: LEASE,
       logLevel: 'warn',
+      // A leader that cannot renew for the renew deadline (10 s by default) exits, as it should; the
+      // soak's faults cut it off for 10 s, so it is given 20 s: each process lives the whole run and
+      // its RSS is one series. Handover is tested in test/e2e/operator-process.test.ts.
+      args: ['--lease-duration', '30', '--renew-deadline', '20'],
     }).then((process) => ({ name, process }));
   // Info: the executors' `claimed` lines are counted against each child's claim count.
   const executor = (name: string) =>
