@@ -74,6 +74,7 @@ async function startReplicas(rig: RigBase): Promise<Replica[]> {
       kubeconfig: rig.proxiedKubeconfig,
       namespaces: [rig.namespace],
       leaseName: LEASE,
+      inspect: true,
       logLevel: 'warn',
       // A leader that cannot renew for the renew deadline (10 s by default) exits, as it should; the
       // soak's faults cut it off for 10 s, so it is given 20 s: each process lives the whole run and
@@ -85,6 +86,7 @@ async function startReplicas(rig: RigBase): Promise<Replica[]> {
     spawnOperator({
       command: 'executor',
       kubeconfig: rig.cp.kubeconfigPath,
+      inspect: true,
       logLevel: 'info',
       args: ['--namespace', rig.namespace, '--identity', name, '--development'],
     }).then((process) => ({ name, process }));
@@ -220,6 +222,15 @@ async function main(): Promise<number> {
     }
   })();
 
+  /** Heap used after a full GC (MiB), per process: RSS that grows while this does not is heap kept, not leaked. */
+  const heapAfterGc = () =>
+    Promise.all(
+      replicas.map(async (r) =>
+        r.process.running ? (await r.process.collectGarbage()).heapUsed / 2 ** 20 : Number.NaN,
+      ),
+    );
+  // At the start, not at the half: a full GC there would lower the RSS the second half is judged on.
+  const heapAtStart = await heapAfterGc();
   while (Date.now() < endAt) {
     await sleep(Math.min(sampleMs, Math.max(0, endAt - Date.now())));
     const rssMiB = await Promise.all(
@@ -234,6 +245,7 @@ async function main(): Promise<number> {
       fault: currentFault,
     });
   }
+  const heapAtEnd = await heapAfterGc();
   await Promise.all([stream, chaos]);
 
   // Drain: everything still running must finish.
@@ -275,8 +287,8 @@ async function main(): Promise<number> {
   const notFlat: string[] = [];
   lines.push(
     '',
-    '| process | RSS mean, first half (MiB) | RSS mean, second half (MiB) | second-half trend (MiB/h) | growth over the second half (MiB) | flat |',
-    '|---|---|---|---|---|---|',
+    '| process | RSS mean, first half (MiB) | RSS mean, second half (MiB) | second-half trend (MiB/h) | growth over the second half (MiB) | flat | heap after a full GC, start → end (MiB) |',
+    '|---|---|---|---|---|---|---|',
   );
   names.forEach((name, i) => {
     const pick = (s: Sample) => s.rssMiB[i] ?? Number.NaN;
@@ -289,7 +301,7 @@ async function main(): Promise<number> {
     const flat = growth <= Math.max(FLAT_MIB, FLAT_SHARE * secondMean);
     if (!flat) notFlat.push(name);
     lines.push(
-      `| ${name} | ${mean(firstHalf.map(pick)).toFixed(1)} | ${secondMean.toFixed(1)} | ${(slope * 3_600_000).toFixed(1)} | ${growth.toFixed(1)} | ${flat ? 'yes' : 'no'}${judged ? '' : ' (not judged: short run)'} |`,
+      `| ${name} | ${mean(firstHalf.map(pick)).toFixed(1)} | ${secondMean.toFixed(1)} | ${(slope * 3_600_000).toFixed(1)} | ${growth.toFixed(1)} | ${flat ? 'yes' : 'no'}${judged ? '' : ' (not judged: short run)'} | ${(heapAtStart[i] ?? Number.NaN).toFixed(1)} → ${(heapAtEnd[i] ?? Number.NaN).toFixed(1)} |`,
     );
   });
   const lost = [...unfinished, ...wrongEnds.keys()];
