@@ -63,7 +63,15 @@ export class RetentionSweeper {
   start(intervalMs = SWEEP_INTERVAL_MS): void {
     this.timer = setInterval(() => {
       if (!this.running && this.c.active())
-        this.running = this.sweep().finally(() => (this.running = undefined));
+        // A sweep that cannot reach the apiserver is the next one's to do: logged, never left as a
+        // rejection nobody handles (which ends the process).
+        this.running = this.sweep()
+          .catch((error: unknown) => {
+            this.c.log.warn('retention sweep failed; the next one tries again', {
+              error: (error as Error).message,
+            });
+          })
+          .finally(() => (this.running = undefined));
     }, intervalMs);
   }
 

@@ -358,7 +358,7 @@ export async function createKubeClient(
             reject(apiError('WATCH', path, status, parseBody(Buffer.concat(chunks).toString('utf8'))));
           });
           // A refusal cut off mid-body (the apiserver going away) errors here: without a listener
-          // that error would be thrown out of the event loop.
+          // Node drops that error and 'end' never comes, so the watch would never end.
           res.on('error', failed);
           return;
         }

@@ -1,12 +1,14 @@
 /**
  * Workflows of every shape the operator runs (sequential, diamond, fan-out, approval, retries,
- * automatic rollback), the executor script that drives them, and what "the same end" means:
+ * automatic rollback), the executor script that drives them (or, for the real executor, the same
+ * shapes made of its test hooks), and what "the same end" means:
  * each run's status with times, names and messages that carry them left out.
  */
 import type {
   KubernetesExecution,
   WorkflowExecution,
   WorkflowExecutionSpec,
+  WorkflowStep,
 } from '../../../src/api/generated/types.ts';
 import { customRollback, customStep, diamondSpec, specWith } from '../../fixtures/specs.ts';
 import type { Script } from '../../support/executor.ts';
@@ -18,37 +20,66 @@ export interface Shape {
   readonly approve?: boolean;
 }
 
-export const SHAPES: readonly Shape[] = [
-  { shape: 'sequential', spec: specWith([1, 2, 3, 4].map((n) => customStep(n))) },
-  {
-    shape: 'diamond',
-    spec: diamondSpec(customStep),
-  },
-  {
-    shape: 'fanout',
-    spec: specWith([
-      customStep(1),
-      ...[2, 3, 4, 5, 6].map((n) => customStep(n, { dependsOn: [1] })),
-      customStep(7, { dependsOn: [2, 3, 4, 5, 6] }),
-    ]),
-  },
-  {
-    shape: 'approval',
-    spec: specWith([customStep(1), customStep(2)], { approvalRequired: true }),
-    approve: true,
-  },
-  // Attempt 1 of step 2 fails (see the script), attempt 2 succeeds after the 10 s backoff.
-  { shape: 'retries', spec: specWith([customStep(1), customStep(2, { dependsOn: [1], maxRetries: 1 })]) },
-  {
-    // Step 3 is critical and fails: steps 2 and 1 are rolled back, in that order.
-    shape: 'rollback',
-    spec: specWith([
-      customStep(1, { rollbackSpec: customRollback(1) }),
-      customStep(2, { dependsOn: [1], rollbackSpec: customRollback(2) }),
-      customStep(3, { dependsOn: [2], criticalStep: true }),
-    ]),
-  },
-];
+type StepMaker = (stepNumber: number, overrides?: Partial<WorkflowStep>) => WorkflowStep;
+
+/**
+ * Every shape, of steps that succeed (`ok`), steps that fail (`failing`: step 2 of `retries`, the
+ * critical step 3 of `rollback`) and rollbacks.
+ */
+function shapesOf(
+  ok: StepMaker,
+  failing: StepMaker,
+  rollback: (stepNumber: number) => NonNullable<WorkflowStep['rollbackSpec']>,
+): readonly Shape[] {
+  return [
+    { shape: 'sequential', spec: specWith([1, 2, 3, 4].map((n) => ok(n))) },
+    { shape: 'diamond', spec: diamondSpec(ok) },
+    {
+      shape: 'fanout',
+      spec: specWith([
+        ok(1),
+        ...[2, 3, 4, 5, 6].map((n) => ok(n, { dependsOn: [1] })),
+        ok(7, { dependsOn: [2, 3, 4, 5, 6] }),
+      ]),
+    },
+    { shape: 'approval', spec: specWith([ok(1), ok(2)], { approvalRequired: true }), approve: true },
+    { shape: 'retries', spec: specWith([ok(1), failing(2, { dependsOn: [1], maxRetries: 1 })]) },
+    {
+      // Step 3 is critical and fails: steps 2 and 1 are rolled back, in that order.
+      shape: 'rollback',
+      spec: specWith([
+        ok(1, { rollbackSpec: rollback(1) }),
+        ok(2, { dependsOn: [1], rollbackSpec: rollback(2) }),
+        failing(3, { dependsOn: [2], criticalStep: true }),
+      ]),
+    },
+  ];
+}
+
+/**
+ * For the scripted executor, which decides the outcomes (`shapesScript`): attempt 1 of step 2 of
+ * `retries` fails, attempt 2 succeeds after the 10 s backoff.
+ */
+export const SHAPES = shapesOf(customStep, customStep, customRollback);
+
+/** A step the real executor (`wfx executor --development`) carries out with a test hook. */
+const hookStep =
+  (custom: NonNullable<NonNullable<WorkflowStep['parameters']>['custom']>): StepMaker =>
+  (stepNumber, overrides = {}) =>
+    customStep(stepNumber, { parameters: { custom }, ...overrides });
+
+/**
+ * For the real executor, whose test hooks fail every attempt of a step: `retries` fails both of
+ * step 2's attempts (and ends failed).
+ */
+export const EXECUTOR_SHAPES = shapesOf(
+  hookStep({ actionType: 'sleep', config: { duration: '300ms' } }),
+  hookStep({ actionType: 'fail', config: { message: 'fails on purpose' } }),
+  () => ({
+    action: 'custom',
+    parameters: { custom: { actionType: 'sleep', config: { duration: '200ms' } } },
+  }),
+);
 
 /** Workflow names are `<prefix>-<shape>`. */
 export const shapeOf = (workflowName: string): string =>
