@@ -29,7 +29,7 @@ import { startAlertmanager, type RunningAlertmanager } from '../../tooling/monit
 import { startPrometheus, type RunningPrometheus } from '../../tooling/monitoring/prometheus.ts';
 import { ensureMonitoringTools } from '../../tooling/monitoring/tools.ts';
 import { scaleParameters, scaleStep, templateVersion, workflowTemplate } from '../fixtures/templates.ts';
-import { serviceAccountToken, until } from '../support/cluster.ts';
+import { alertSenderToken, until } from '../support/cluster.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { createDeployment, getDeployment, waitAvailable } from '../integration/support/actions.ts';
 import { adminClient, createNamespace, deleteNamespace, inPhase } from '../integration/support/harness.ts';
@@ -124,33 +124,10 @@ beforeAll(async () => {
   });
 
   // Alertmanager's identity: a ServiceAccount bound to the shipped alert-sender role's rule.
-  const token = await serviceAccountToken(client, namespace, 'alertmanager');
+  const { token, unbind } = await alertSenderToken(client, namespace, 'alertmanager');
+  cleanups.push(unbind);
   const tokenFile = join(dir, 'alertmanager-token');
   writeFileSync(tokenFile, token, { mode: 0o600 });
-  const role = `alert-sender-${namespace}`;
-  await client.request('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: role },
-      rules: [{ nonResourceURLs: [ALERTS_PATH], verbs: ['post'] }],
-    },
-  });
-  await client.request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: role },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-      subjects: [{ kind: 'ServiceAccount', name: 'alertmanager', namespace }],
-    },
-  });
-  cleanups.push(async () => {
-    for (const kind of ['clusterrolebindings', 'clusterroles'])
-      await client
-        .request(`/apis/rbac.authorization.k8s.io/v1/${kind}/${role}`, { method: 'DELETE' })
-        .catch(() => undefined);
-  });
 
   const [webhookPort = 0, amPort = 0, promPort = 0] = await freePorts(3);
   operator = await startOperator({

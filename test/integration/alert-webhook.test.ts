@@ -12,7 +12,7 @@ import { ALERTS_PATH, AlertReceiver } from '../../src/shell/alert-receiver.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { WORKFLOW_EXECUTIONS, WORKFLOW_TEMPLATES, resourcePath } from '../../src/shell/kube/resources.ts';
 import { bearerAuthorizer, type RunningServer } from '../../src/shell/servers.ts';
-import { serviceAccountToken } from '../support/cluster.ts';
+import { alertSenderToken, serviceAccountToken } from '../support/cluster.ts';
 import { REFUSAL_REASONS, fuzzedBody } from '../fixtures/alert-fuzz.ts';
 import { untilSpecPolicyEnforced } from './support/admission.ts';
 import { awaitingApproval, conditionOf, inPhase } from './support/harness.ts';
@@ -24,6 +24,7 @@ const h = harnessForSuite();
 let receiver: RunningServer;
 let senderToken: string;
 let strangerToken: string;
+let unbind: () => Promise<void> = () => Promise.resolve();
 
 const STARTS_AT = '2026-12-07T20:00:00.000Z';
 const alert = (fingerprint: string, alertname: string, status: 'firing' | 'resolved' = 'firing') => ({
@@ -119,26 +120,10 @@ beforeAll(async () => {
       body: route,
     });
   // Alertmanager's identity: a ServiceAccount allowed to post to /alerts, and one that is not.
-  senderToken = await serviceAccountToken(h.client, h.namespace, 'alertmanager');
+  const sender = await alertSenderToken(h.client, h.namespace, 'alertmanager');
+  senderToken = sender.token;
+  unbind = sender.unbind;
   strangerToken = await serviceAccountToken(h.client, h.namespace, 'stranger');
-  const role = `alert-sender-${h.namespace}`;
-  await h.client.request('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: role },
-      rules: [{ nonResourceURLs: [ALERTS_PATH], verbs: ['post'] }],
-    },
-  });
-  await h.client.request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
-    body: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: role },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-      subjects: [{ kind: 'ServiceAccount', name: 'alertmanager', namespace: h.namespace }],
-    },
-  });
   receiver = await new AlertReceiver({
     client: h.operator.client,
     authorize: bearerAuthorizer(h.operator.client, ALERTS_PATH, 'post'),
@@ -151,11 +136,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver.close();
-  const role = `alert-sender-${h.namespace}`;
-  await h.client.request(`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${role}`, {
-    method: 'DELETE',
-  });
-  await h.client.request(`/apis/rbac.authorization.k8s.io/v1/clusterroles/${role}`, { method: 'DELETE' });
+  await unbind();
 });
 
 describe('who may post', () => {
