@@ -221,6 +221,17 @@ function rollingBack(plan: ExecutionPlan): StateConfig {
   return { initial: stepKey(first), states };
 }
 
+/** A rollback a person requests after the run failed (`rollbackStrategy: manual`, something to undo). */
+const manualRollbackOf = (plan: ExecutionPlan): boolean =>
+  plan.rollbackStrategy === 'manual' && rollbackSteps(plan).length > 0;
+
+/**
+ * Admission, the last gate of validation, is also where a retry and a requested rollback wait: they
+ * take the run's target locks like a fresh run (src/core/target-locks.ts), so they never act on a
+ * target another run holds.
+ */
+const ADMISSION = `#${MACHINE_ID}.validating.admission`;
+
 function validating(plan: ExecutionPlan): StateConfig {
   const order = [
     'safety',
@@ -280,6 +291,16 @@ function validating(plan: ExecutionPlan): StateConfig {
       ADMISSION_RESULT: [
         { guard: 'blockedExpired', target: FAILED, actions: fail('Blocked') },
         timeout,
+        // A manual rollback waited here for its targets, as a retry and a fresh run do.
+        ...(manualRollbackOf(plan)
+          ? [
+              {
+                guard: 'admittedToRollBack',
+                target: `#${MACHINE_ID}.rolling_back`,
+                actions: ['admit', 'resumeRollback'],
+              } as const,
+            ]
+          : []),
         { guard: 'admitted', target: `#${MACHINE_ID}.executing`, actions: 'admit' },
         { guard: 'admissionBlocked', actions: 'recordBlock' },
       ],
@@ -333,7 +354,7 @@ function executing(plan: ExecutionPlan): StateConfig {
  * run-time adjustments (the core's RUN_TIME_RULES).
  */
 export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, rules: RunTimeRules) {
-  const manualRollback = plan.rollbackStrategy === 'manual' && rollbackSteps(plan).length > 0;
+  const manualRollback = manualRollbackOf(plan);
   return setupFor(plan, text, rules).createMachine({
     id: MACHINE_ID,
     context: ({ input }) => initialContext(plan, input?.now ?? 0),
@@ -384,7 +405,7 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
       failed: {
         on: {
           RETRY_REQUESTED: [
-            { guard: 'retryAllowed', target: `#${MACHINE_ID}.executing`, actions: 'beginRetry' },
+            { guard: 'retryAllowed', target: ADMISSION, actions: 'beginRetry' },
             {
               guard: 'newRetryRequest',
               actions: { type: 'refuseRetry', params: { finishedFailed: true } },
@@ -399,7 +420,7 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
                 awaitingRollback: {
                   on: {
                     ROLLBACK_REQUESTED: {
-                      target: `#${MACHINE_ID}.rolling_back`,
+                      target: ADMISSION,
                       actions: { type: 'beginRollback', params: { trigger: 'requested' } },
                     },
                   },

@@ -44,6 +44,11 @@ const beginRollback: Update<RollbackParams> = ({ plan, text }, { context, event 
   };
 };
 
+/** A requested rollback that waited for its target locks starts rolling back now (its reason kept). */
+const resumeRollback: Update = (_, { context, event }) => ({
+  times: { ...context.times, rollingBack: now(event) },
+});
+
 const startRollbackStep: Update<StepParams> = (_, { context, event }, { step }) => {
   const run = mustRun(context, step);
   return run.status === 'succeeded' && run.rollback === null
@@ -69,4 +74,4 @@ const recordRollback: Update<StepParams> = ({ stepOf, text }, { context, event }
   };
 };
 
-export const rollbackActions = { beginRollback, startRollbackStep, recordRollback };
+export const rollbackActions = { beginRollback, resumeRollback, startRollbackStep, recordRollback };

@@ -31,6 +31,10 @@ const dryRunFailed: Guard = (scope, args) =>
 /** The run's locks are taken and no storm limit holds it back: it may execute. */
 const admitted: Guard = (_, { event }) => event.type === 'ADMISSION_RESULT' && event.verdict.admitted;
 
+/** Admitted while a requested rollback waited (its trigger recorded when it was asked for). */
+const admittedToRollBack: Guard = (scope, args) =>
+  admitted(scope, args, undefined) && args.context.rollbackTrigger === 'requested';
+
 /** Another run holds a target's lock, or a storm limit is reached: the run waits. */
 const admissionBlocked: Guard = (_, { event }) =>
   event.type === 'ADMISSION_RESULT' && !event.verdict.admitted;
@@ -52,6 +56,7 @@ export const validationGuards = {
   dryRunNew,
   allDryRunsSucceeded,
   admitted,
+  admittedToRollBack,
   admissionBlocked,
   blockedExpired,
 };

@@ -11,6 +11,7 @@ import type {
   WorkflowExecutionSpec,
 } from '../api/generated/types.ts';
 import { isRecord } from '../api/json.ts';
+import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import { fnv1a64 } from './spec-hash.ts';
 
 /** The most alerts one notification may carry (Alertmanager's max_alerts is unlimited by default). */
@@ -192,6 +193,12 @@ export function runFor(alert: Alert, route: AlertRoute): WorkflowExecution | Ale
   };
 }
 
-/** Whether a run may still be cancelled because its alert resolved: it has not started executing. */
+/**
+ * Whether a run may still be cancelled because its alert resolved: it has not started executing. A
+ * retry or a requested rollback waiting in validating for its target locks has acted already: a
+ * resolution does not cancel what it would finish or undo.
+ */
 export const notStarted = (run: WorkflowExecution): boolean =>
-  run.status?.phase === undefined || run.status.phase === 'planning' || run.status.phase === 'validating';
+  (run.status?.phase === undefined || run.status.phase === 'planning' || run.status.phase === 'validating') &&
+  (run.status?.retries?.count ?? 0) === 0 &&
+  (run.metadata.annotations?.[ROLLBACK_REQUESTED_BY] ?? '') === '';

@@ -43,6 +43,11 @@ export interface CheckRequest {
   safety: boolean;
   /** Admission: take the run's target locks (all or none) and look at the storm limits. */
   admission: boolean;
+  /**
+   * The admission is of a retry or a rollback a person asked for (`wfx retry`, `wfx rollback`): it
+   * takes the locks and respects the storm limits, but no cooldown or backoff holds it back.
+   */
+  requested: boolean;
   /** The steps whose targets the effectiveness check looks at, and since when new alerts count. */
   effectiveness: { succeededSteps: ReadonlySet<number>; since: number } | null;
 }
@@ -115,6 +120,9 @@ function requestOf(snapshot: WorkflowSnapshot, checks: ChecksWanted, now: number
   return {
     safety: checks.safety,
     admission: checks.admission,
+    requested:
+      checks.admission &&
+      (snapshot.context.rollbackTrigger === 'requested' || snapshot.context.retries.length > 0),
     effectiveness: checks.effectiveness
       ? {
           succeededSteps: new Set(

@@ -10,7 +10,7 @@ import type {
   WorkflowExecution,
   WorkflowExecutionStatus,
 } from '../api/generated/types.ts';
-import { RETRY_REQUESTED_BY, parseRetryRequest } from './observe.ts';
+import { RETRY_REQUESTED_BY, ROLLBACK_REQUESTED_BY, parseRetryRequest } from './observe.ts';
 
 /** A finished workflow as cached: no spec; of the status its phase, generation and Ready condition. */
 export interface FinishedWorkflow {
@@ -45,12 +45,23 @@ const isFinalState = (value: unknown): boolean =>
  * A retry request (`wfx retry`) the machine has neither accepted nor refused yet: even a completed
  * or terminally failed run must be reconciled once more to decide it.
  */
-function retryUndecided({ metadata, status }: WorkflowExecution): boolean {
+export function retryUndecided({ metadata, status }: WorkflowExecution): boolean {
   const value = metadata.annotations?.[RETRY_REQUESTED_BY];
   if (value === undefined) return false;
   const { request } = parseRetryRequest(value);
   const retries = status?.retries;
   return retries?.refused?.request !== request && !retries?.history?.some((r) => r.request === request);
+}
+
+/** A rollback requested (`wfx rollback`) of a failed run that awaits one and has not started it yet. */
+export function rollbackUndecided({ metadata, status }: WorkflowExecution): boolean {
+  if ((metadata.annotations?.[ROLLBACK_REQUESTED_BY]?.trim() ?? '') === '') return false;
+  const value = status?.statechart?.snapshot['value'];
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<string, unknown>)['failed'] === 'awaitingRollback'
+  );
 }
 
 /**

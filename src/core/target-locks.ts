@@ -4,9 +4,10 @@
  * (src/shell/admission.ts) reads and writes the Leases and counts the runs; the machine is told the
  * verdict as typed data (ADMISSION_RESULT) and records why it waits.
  */
-import type { WorkflowStep } from '../api/generated/types.ts';
+import type { WorkflowExecution, WorkflowStep } from '../api/generated/types.ts';
 import type { AdmissionBlock } from '../../machines/events.ts';
 import type { ResolvedSpec } from '../api/resolved-spec.ts';
+import { retryUndecided, rollbackUndecided } from './finished-workflow.ts';
 import { fnv1a64 } from './spec-hash.ts';
 import { describeTarget, targetOf } from './targets.ts';
 import { isoOf } from './time.ts';
@@ -75,11 +76,30 @@ export const describeHolder = (identity: string): string => {
   return h ? `${h.namespace}/${h.name}` : identity;
 };
 
-/** What the apiserver says of a lock's holder, read live. */
-export type HolderState = { kind: 'gone' } | { kind: 'exists'; uid: string; phase: string };
+/**
+ * What the apiserver says of a lock's holder, read live: its uid, its phase, and whether a retry or a
+ * rollback it was asked for is still undecided (it may have taken its locks for it already).
+ */
+export type HolderState =
+  { kind: 'gone' } | { kind: 'exists'; uid: string; phase: string; requestPending: boolean };
 
-/** Phases in which a run acts (or may act) on its targets: its locks are held. */
+export function holderStateOf(wf: WorkflowExecution): HolderState {
+  const phase = wf.status?.phase ?? 'planning';
+  return {
+    kind: 'exists',
+    uid: wf.metadata.uid ?? '',
+    phase,
+    requestPending: phase === 'failed' && (retryUndecided(wf) || rollbackUndecided(wf)),
+  };
+}
+
+/**
+ * Phases in which a run acts (or may act) on its targets: its locks are held. Planning too: a run's
+ * first reconcile may go from planning through validation to admission, and take its locks, before
+ * the status write that shows it past planning.
+ */
 const HOLDING_PHASES: ReadonlySet<string> = new Set([
+  'planning',
   'validating',
   'executing',
   'monitoring',
@@ -89,15 +109,16 @@ const HOLDING_PHASES: ReadonlySet<string> = new Set([
 /**
  * Whether a lock held by `identity` may be taken: nobody holds it; its holder is gone (deleted, or a
  * new run of the same name); or its holder settled (completed or failed) without releasing it, as an
- * operator stopped between its last status write and the release leaves it. A run still in planning
- * never took a lock; one in validating may have taken it just before its write that starts executing.
+ * operator stopped between its last status write and the release leaves it. A run in planning or
+ * validating may have taken it just before the write that starts executing, and a failed run with a
+ * retry or rollback request not yet decided just before the write that takes it back to validating.
  */
 export function reclaimable(identity: string, state: HolderState): boolean {
   if (identity === '') return true;
   const holder = parseHolder(identity);
   if (!holder || state.kind === 'gone') return true;
   if (state.uid !== holder.uid) return true;
-  return !HOLDING_PHASES.has(state.phase);
+  return !HOLDING_PHASES.has(state.phase) && !state.requestPending;
 }
 
 /** The storm limits (operator flags): at most this many runs executing; 0: no limit. */

@@ -30,6 +30,7 @@ import {
   describeHolder,
   executionLimitBlock,
   holderIdentity,
+  holderStateOf,
   lockTargetsOf,
   parseHolder,
   reclaimable,
@@ -127,15 +128,21 @@ export class Admission {
   /**
    * Whether the run may execute now: no storm limit reached and every lock taken (a lock it already
    * holds counts). When it may not, it holds none of its locks afterwards. Throws when the apiserver
-   * could not be asked: no verdict, asked again.
+   * could not be asked: no verdict, asked again. A retry or rollback a person asked for (`requested`)
+   * is held back by no cooldown or backoff: those keep automation from acting again, not a person.
    */
-  admit(workflow: WorkflowExecution, now: number, log: Logger): Promise<AdmissionVerdict> {
-    const next = this.serial.then(() => this.admitNow(workflow, now, log));
+  admit(workflow: WorkflowExecution, now: number, log: Logger, requested = false): Promise<AdmissionVerdict> {
+    const next = this.serial.then(() => this.admitNow(workflow, now, log, requested));
     this.serial = next.catch(() => undefined);
     return next;
   }
 
-  private async admitNow(workflow: WorkflowExecution, now: number, log: Logger): Promise<AdmissionVerdict> {
+  private async admitNow(
+    workflow: WorkflowExecution,
+    now: number,
+    log: Logger,
+    requested: boolean,
+  ): Promise<AdmissionVerdict> {
     const key = keyOf(workflow);
     const targets = this.targetsOf(workflow);
     const holder = this.holderOf(workflow);
@@ -147,7 +154,9 @@ export class Admission {
     await this.sweepNow(now, log);
     const store = this.storeFor(holder);
     const override = resolvedSpecOf(workflow)?.executionStrategy.targetCooldown;
-    const policy = policyForRun(this.cooldown, override === undefined ? undefined : parseDuration(override));
+    const policy = requested
+      ? NO_COOLDOWN
+      : policyForRun(this.cooldown, override === undefined ? undefined : parseDuration(override));
     const taken: LockTarget[] = [];
     for (const target of targets) {
       const take = await this.take(store, target, policy, now);
@@ -352,10 +361,11 @@ export class Admission {
     const holder = parseHolder(identity);
     if (!holder) return { kind: 'gone' };
     try {
-      const wf = await this.client.request<WorkflowExecution>(
-        resourcePath(WORKFLOW_EXECUTIONS, holder.namespace, holder.name),
+      return holderStateOf(
+        await this.client.request<WorkflowExecution>(
+          resourcePath(WORKFLOW_EXECUTIONS, holder.namespace, holder.name),
+        ),
       );
-      return { kind: 'exists', uid: wf.metadata.uid ?? '', phase: wf.status?.phase ?? 'planning' };
     } catch (error) {
       if (isNotFound(error)) return { kind: 'gone' };
       throw error;

@@ -40,7 +40,7 @@ export async function runChecks(
   log: Logger,
 ): Promise<CheckResults> {
   const safety = request.safety ? await safetyChecks(o, workflow, now, log) : undefined;
-  const admission = request.admission ? await admit(o, workflow, now, log) : undefined;
+  const admission = request.admission ? await admit(o, workflow, request.requested, now, log) : undefined;
   const wanted = request.effectiveness;
   const effectiveness = wanted
     ? await checkEffectiveness(
@@ -62,11 +62,12 @@ export async function runChecks(
 async function admit(
   o: ClusterObserver,
   workflow: WorkflowExecution,
+  requested: boolean,
   now: number,
   log: Logger,
 ): Promise<AdmissionVerdict | undefined> {
   try {
-    return await o.admission.admit(workflow, now, log);
+    return await o.admission.admit(workflow, now, log, requested);
   } catch (error) {
     log.warn('admission could not be decided', { error: (error as Error).message });
     return undefined;

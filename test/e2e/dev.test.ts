@@ -1,8 +1,9 @@
 // `npm run dev`, end to end: the same startDev() the CLI runs (its own control plane with fake nodes,
 // the operator in-process, the demo executor, examples/ applied), but on random ports with a
 // test-owned data dir and kubeconfig. The approval sample is approved through the wfx CLI; every
-// sample must reach its end with its real effect on the cluster; then everything stops and no
-// process of it may be left.
+// sample must reach its end with its real effect on the cluster; the demo alert, posted as the
+// instructions say, makes one run of its template; then everything stops and no process of it may be
+// left.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution } from '../../src/api/generated/types.ts';
-import { startDev, type DevEnvironment } from '../../tooling/dev/environment.ts';
+import { ALERT_SENDER, instructions, startDev, type DevEnvironment } from '../../tooling/dev/environment.ts';
+import { runNameOf } from '../../src/core/alerts.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { REPO_ROOT } from '../../tooling/controlplane/binaries.ts';
 import { createKubeClient, type KubeClient } from '../../src/shell/kube/client.ts';
@@ -22,7 +24,7 @@ import {
   resourcePath,
 } from '../../src/shell/kube/resources.ts';
 import { loadClientConfig } from '../../src/shell/kube/kubeconfig.ts';
-import { until as untilSeen } from '../support/cluster.ts';
+import { serviceAccountToken, until as untilSeen } from '../support/cluster.ts';
 
 jest.setTimeout(600_000);
 
@@ -96,6 +98,7 @@ beforeAll(async () => {
     healthPort: 0,
     metricsPort: 0,
     inspectorPort: 0,
+    alertWebhookPort: 0,
     progress: (line) => progress.push(line),
   });
   client = cleanup.track('the client', await createKubeClient(loadClientConfig(env.kubeconfigPath)), (c) => {
@@ -202,6 +205,34 @@ describe('npm run dev', () => {
     });
     expect(checkout.spec.replicas).toBe(2);
     expect((await configMap('checkout-config')).data).toEqual({ PAYMENT_TIMEOUT: '5s' });
+  });
+
+  it('fires the demo alert as the instructions say: one run of scale-up scales frontend, a replay makes none', async () => {
+    const running = env;
+    if (!running) throw new Error('the dev environment is not running');
+    expect(instructions(running)).toContain(`http://127.0.0.1:${String(running.alertWebhookPort)}/alerts`);
+    // What `kubectl create token alertmanager -n kubernaut-system` asks: a TokenRequest.
+    const token = await serviceAccountToken(client, ALERT_SENDER.namespace, ALERT_SENDER.name);
+    const body = await readFile(join(REPO_ROOT, 'examples', 'alerts', 'high-load.json'), 'utf8');
+    const fire = async () => {
+      const response = await fetch(`http://127.0.0.1:${String(running.alertWebhookPort)}/alerts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body,
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    expect(await fire()).toMatchObject({ status: 200, body: { created: 1 } });
+    expect(await fire()).toMatchObject({ status: 200, body: { created: 0, duplicate: 1 } });
+    const name = runNameOf({ fingerprint: 'd3e0a1e2f0c0ffee', startsAt: '2026-12-08T00:00:00Z' });
+    const wf = await until(`${name} to finish`, () => finished(name));
+    expect(wf.status?.phase).toBe('completed');
+    expect(wf.status?.resolvedTemplate?.parameters).toEqual({
+      namespace: NS,
+      deployment: 'frontend',
+      replicas: '3',
+    });
+    expect((await deployment('frontend')).spec.replicas).toBe(3);
   });
 
   it('stops cleanly: no process left, data dir and kubeconfig removed', async () => {

@@ -14,6 +14,8 @@ import { succeedAll, type Script } from '../support/executor.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { createDeployment, eventually, waitAvailable } from './support/actions.ts';
 import { conditionOf, inPhase, startOperatorFor, type Harness } from './support/harness.ts';
+import { RETRY_REQUESTED_BY, ROLLBACK_REQUESTED_BY } from '../../src/core/observe.ts';
+import { until } from '../support/cluster.ts';
 import { sharedControlPlane } from '../support/shared-control-plane.ts';
 import { harnessForSuite } from './support/suite.ts';
 
@@ -182,6 +184,92 @@ describe('per-target locks', () => {
     } finally {
       await replica.stop();
     }
+  });
+
+  it('holds a retry (wfx retry) of a failed run while another run holds its target, until released', async () => {
+    await deployment(h, 'retried');
+    const first = await childOf(
+      h,
+      (await h.workflows.apply('held-retry', specWith([scale(h.namespace, 'retried')]))).metadata.name ?? '',
+    );
+    await finish(h, first, 'failed');
+    await h.workflows.waitFor('held-retry', inPhase('failed'));
+    const blocker = await childOf(
+      h,
+      (await h.workflows.apply('held-blocker', specWith([scale(h.namespace, 'retried')]))).metadata.name ??
+        '',
+    );
+
+    await h.workflows.annotate('held-retry', RETRY_REQUESTED_BY, `${h.username}/r1`);
+    const waiting = await h.workflows.waitFor(
+      'held-retry',
+      blockedBy('TargetBusy'),
+      'retry Blocked/TargetBusy',
+    );
+    expect(waiting.status?.phase).toBe('validating');
+    expect(conditionOf(waiting, 'Blocked')?.message).toBe(
+      `waiting to execute: Deployment ${h.namespace}/retried is locked by WorkflowExecution ${h.namespace}/held-blocker`,
+    );
+    expect(waiting.status?.retries?.history?.map((r) => r.request)).toEqual(['r1']);
+    expect((await h.workflows.childrenOf('held-retry')).map((c) => c.spec.attempt)).toEqual([1]);
+
+    const released = await finish(h, blocker, 'completed');
+    await h.workflows.waitFor('held-blocker', inPhase('completed'));
+    const second = await until('the retry attempt', async () =>
+      (await h.workflows.childrenOf('held-retry')).find((c) => c.spec.attempt === 2),
+    );
+    expect(h.executor.timeline.get(second.metadata.name ?? '')?.seen).toBeGreaterThan(released);
+    await finish(h, second, 'completed');
+    await h.workflows.waitFor('held-retry', inPhase('completed'), 'completed', 60_000);
+  });
+
+  it('holds a requested rollback (wfx rollback) while another run holds its target, until released', async () => {
+    await deployment(h, 'undone');
+    const spec = specWith(
+      [
+        { ...scale(h.namespace, 'undone'), criticalStep: false },
+        { ...customStep(2), criticalStep: true },
+      ],
+      { rollbackStrategy: 'manual' },
+    );
+    await h.workflows.apply('held-rollback', spec);
+    await finish(h, await childOf(h, 'held-rollback'), 'completed');
+    const critical = await until('step 2', async () =>
+      (await h.workflows.childrenOf('held-rollback')).find((c) => c.spec.stepNumber === 2),
+    );
+    await finish(h, critical, 'failed');
+    await h.workflows.waitFor('held-rollback', inPhase('failed'));
+    const blocker = await childOf(
+      h,
+      (await h.workflows.apply('held-rb-blocker', specWith([scale(h.namespace, 'undone')]))).metadata.name ??
+        '',
+    );
+
+    await h.workflows.annotate('held-rollback', ROLLBACK_REQUESTED_BY, h.username);
+    const waiting = await h.workflows.waitFor(
+      'held-rollback',
+      blockedBy('TargetBusy'),
+      'rollback Blocked/TargetBusy',
+    );
+    expect(conditionOf(waiting, 'Blocked')?.message).toContain(`${h.namespace}/held-rb-blocker`);
+    expect((await h.workflows.childrenOf('held-rollback')).filter((c) => c.spec.kind === 'rollback')).toEqual(
+      [],
+    );
+
+    const released = await finish(h, blocker, 'completed');
+    const rollback = await until('the rollback child', async () =>
+      (await h.workflows.childrenOf('held-rollback')).find((c) => c.spec.kind === 'rollback'),
+    );
+    expect(h.executor.timeline.get(rollback.metadata.name ?? '')?.seen).toBeGreaterThan(released);
+    expect(await h.workflows.get('held-rollback')).toMatchObject({ status: { phase: 'rolling_back' } });
+    await finish(h, rollback, 'completed');
+    const done = await h.workflows.waitFor(
+      'held-rollback',
+      (wf) => wf.status?.stepStatuses?.find((st) => st.stepNumber === 1)?.status === 'rolled_back',
+      'step 1 rolled back',
+      60_000,
+    );
+    expect(done.status?.phase).toBe('failed');
   });
 
   it('leaves runs of custom actions alone: they lock nothing', async () => {

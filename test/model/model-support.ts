@@ -58,8 +58,10 @@ export function alphabet(
     }
     if (sub === 'admission') {
       events.push({ type: 'ADMISSION_RESULT', now, verdict: { admitted: true } });
-      // Blocked by a target lock (once: a block that changes is a unit test's, not a path's).
-      if (blocking && context.admission === null)
+      // Blocked by a target lock (once: a block that changes is a unit test's, not a path's), on a
+      // run's first admission only: a retry's or a rollback's takes the same transitions, and
+      // answering it both ways again would multiply every path after a failure.
+      if (blocking && context.admission === null && !readmitted(context))
         events.push({
           type: 'ADMISSION_RESULT',
           now,
@@ -69,7 +71,9 @@ export function alphabet(
           },
         });
     }
-    events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
+    // Cancelled while validating: on a first validation (a retry's or rollback's wait takes the same
+    // transition, and answering it again would multiply the paths after every failure).
+    if (!readmitted(context)) events.push({ type: 'CANCEL_REQUESTED', now, by: 'carol' });
   }
   if (phase === 'executing') {
     for (const s of plan.steps) {
@@ -122,11 +126,19 @@ export function alphabet(
   // states; runs without stops take the retry's transitions.)
   if (phase === 'failed' && context.stops.length === 0)
     events.push({ type: 'RETRY_REQUESTED', now, by: 'erin', request: 'r1' });
-  // A retry asked for too early: refused once, in flight.
-  if ((phase === 'executing' || phase === 'validating') && context.retryRefusal === null)
+  // A retry asked for too early: refused once, in flight (before the run's first failure).
+  if (
+    (phase === 'executing' || phase === 'validating') &&
+    context.retryRefusal === null &&
+    !readmitted(context)
+  )
     events.push({ type: 'RETRY_REQUESTED', now, by: 'erin', request: 'early' });
   return events;
 }
+
+/** A retry or a requested rollback brought the run back to admission. */
+const readmitted = (context: WorkflowSnapshot['context']): boolean =>
+  context.retries.length > 0 || context.rollbackTrigger === 'requested';
 
 export const serialize = (snapshot: WorkflowSnapshot): string =>
   JSON.stringify([snapshot.value, snapshot.context]);

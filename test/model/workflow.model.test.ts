@@ -22,12 +22,13 @@ const rollbackSpec = {
 };
 
 /**
- * A retry of the run (failed -> executing, and a succeeded step kept as executing is entered again)
+ * A retry of the run (failed -> admission -> executing, and a succeeded step kept as executing is entered again)
  * is reachable only where a run can fail without rolling back, with a step succeeded beside the
  * failed one: the models with `retry` must take those transitions, the others need not.
  */
 const retryOnly = (key: string) =>
-  key.includes('--RETRY_REQUESTED--> workflow.executing') || /\.pending --always--> .*\.succeeded$/.test(key);
+  key.includes('--RETRY_REQUESTED--> workflow.validating.admission') ||
+  /\.pending --always--> .*\.succeeded$/.test(key);
 
 const models: Record<string, { spec: ResolvedSpec; simple?: boolean; retry?: boolean }> = {
   'retry of a failed run: any step can be kept, any re-run': {

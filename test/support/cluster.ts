@@ -43,3 +43,43 @@ export async function serviceAccountToken(
   );
   return request.status.token;
 }
+
+/**
+ * Alertmanager's identity for the alert receiver: a token of ServiceAccount `name` in `namespace`,
+ * bound to `post` on /alerts (what the shipped workflowexecution-alert-sender role grants) by a
+ * ClusterRole and binding of this namespace's own; `unbind` deletes them.
+ */
+export async function alertSenderToken(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<{ token: string; unbind: () => Promise<void> }> {
+  const token = await serviceAccountToken(client, namespace, name);
+  const role = `alert-sender-${namespace}`;
+  await client.request('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+    body: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: role },
+      rules: [{ nonResourceURLs: ['/alerts'], verbs: ['post'] }],
+    },
+  });
+  await client.request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    body: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: role },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    },
+  });
+  return {
+    token,
+    unbind: async () => {
+      for (const kind of ['clusterrolebindings', 'clusterroles'])
+        await client
+          .request(`/apis/rbac.authorization.k8s.io/v1/${kind}/${role}`, { method: 'DELETE' })
+          .catch(() => undefined);
+    },
+  };
+}

@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import type { AlertRoute } from '../../src/api/generated/types.ts';
+import type { AlertRoute, WorkflowExecution } from '../../src/api/generated/types.ts';
+import { ROLLBACK_REQUESTED_BY } from '../../src/core/observe.ts';
 import { validateWorkflowExecutionSpec } from '../../src/api/generated/validators.js';
 import {
   matches,
+  notStarted,
   readNotification,
   routeFor,
   runFor,
@@ -11,6 +13,7 @@ import {
   type Alert,
   MAX_ALERTS_PER_NOTIFICATION,
 } from '../../src/core/alerts.ts';
+import { REFUSAL_REASONS, fuzzedBody } from '../fixtures/alert-fuzz.ts';
 
 const firing = (overrides: Record<string, unknown> = {}) => ({
   status: 'firing',
@@ -139,6 +142,48 @@ describe('reading an Alertmanager notification', () => {
   });
 });
 
+describe('fuzzed notifications, mostly almost right', () => {
+  const routes = [
+    route('memory', 'shop', [{ label: 'alertname', operator: '=', value: 'HighMemory' }]),
+    route('disk', 'shop', [{ label: 'alertname', operator: '=~', value: 'Disk.*' }]),
+  ];
+
+  it('account for every alert once, refuse only with a typed reason, and name one run per alert', () => {
+    fc.assert(
+      fc.property(fuzzedBody(['HighMemory', 'DiskFull', 'Unrouted'], 'shop'), (body) => {
+        const read = readNotification(body);
+        if (!read.ok) {
+          expect(REFUSAL_REASONS).toContain(read.refusal.reason);
+          return;
+        }
+        const count = (JSON.parse(body) as { alerts: unknown[] }).alerts.length;
+        const indices = [...read.alerts.map((a) => a.index), ...read.refused.map((r) => r.index)];
+        expect(indices.sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+          Array.from({ length: count }, (_, i) => i),
+        );
+        for (const refusal of read.refused) expect(refusal.reason).toBe('MalformedAlert');
+        // One name per firing (fingerprint, startsAt), whatever else differs between deliveries.
+        const names = new Map<string, string>();
+        for (const { alert } of read.alerts) {
+          const chosen = routeFor(alert, routes);
+          if (!chosen || alert.status === 'resolved') continue;
+          const run = runFor(alert, chosen);
+          if (!('apiVersion' in run)) {
+            expect(REFUSAL_REASONS).toContain(run.reason);
+            continue;
+          }
+          expect(validateWorkflowExecutionSpec(run.spec)).toBe(true);
+          const key = `${alert.fingerprint} ${alert.startsAt}`;
+          expect(names.get(key) ?? run.metadata.name).toBe(run.metadata.name);
+          names.set(key, run.metadata.name ?? '');
+        }
+        expect(new Set(names.values()).size).toBe(names.size);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('routing an alert', () => {
   it.each([
     [{ label: 'severity', operator: '=', value: 'critical' }, true],
@@ -201,5 +246,26 @@ describe('the run an alert becomes', () => {
       reason: 'MissingParameterSource',
       message: expect.stringContaining('deployment'),
     });
+  });
+});
+
+describe('a resolved alert cancels its run', () => {
+  const run = (
+    status: WorkflowExecution['status'],
+    annotations: Record<string, string> = {},
+  ): WorkflowExecution => ({
+    apiVersion: 'workflowexecution.kubernaut.io/v1',
+    kind: 'WorkflowExecution',
+    metadata: { name: 'alert-run', namespace: 'shop', annotations },
+    spec: { workflowTemplateRef: { name: 'scale-up' }, executionStrategy: { rollbackStrategy: 'none' } },
+    ...(status ? { status } : {}),
+  });
+
+  it('only before it started: not once it executed, nor while a retry or rollback waits for its targets', () => {
+    expect(notStarted(run(undefined))).toBe(true);
+    expect(notStarted(run({ phase: 'validating' }))).toBe(true);
+    expect(notStarted(run({ phase: 'executing' }))).toBe(false);
+    expect(notStarted(run({ phase: 'validating', retries: { count: 1 } }))).toBe(false);
+    expect(notStarted(run({ phase: 'validating' }, { [ROLLBACK_REQUESTED_BY]: 'dave' }))).toBe(false);
   });
 });

@@ -9,7 +9,8 @@ import {
   type DecideInput,
 } from '../../src/core/decide.ts';
 import { compileWorkflow, type Compiled } from '../../src/core/load.ts';
-import { initialSnapshot, phaseOf } from '../../src/core/statechart.ts';
+import { advance, initialSnapshot, phaseOf } from '../../src/core/statechart.ts';
+import { RETRY_REQUESTED_BY } from '../../src/core/observe.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import { HEALTHY, T0 } from '../model/workflow-world.ts';
 
@@ -83,6 +84,7 @@ describe('deciding a reconcile', () => {
     expect(asked.kind === 'check' && asked.request).toEqual({
       safety: true,
       admission: false,
+      requested: false,
       effectiveness: null,
     });
     if (asked.kind !== 'check') throw new Error('no check asked');
@@ -92,6 +94,7 @@ describe('deciding a reconcile', () => {
     expect(admission.kind === 'check' && admission.request).toEqual({
       safety: false,
       admission: true,
+      requested: false,
       effectiveness: null,
     });
     if (admission.kind !== 'check') throw new Error('admission not asked');
@@ -143,6 +146,27 @@ describe('deciding a reconcile', () => {
     const free = mustDecide(decide({ ...later, ...again.resume, checks: { admission: ADMITTED } }));
     expect(phaseOf(free.snapshot)).toBe('executing');
     expect(free.snapshot.context.admission).toBeNull();
+  });
+
+  it("asks a retry's admission as requested: no cooldown holds it back", () => {
+    const critical = compileWorkflow(
+      specWith([customStep(1, { criticalStep: true })], { rollbackStrategy: 'none' }),
+    );
+    if (!critical.ok) throw new Error('fixture spec is invalid');
+    const c = critical;
+    const executing = pastValidation(c).snapshot;
+    const failedNow = advance(c.machine, executing, [
+      { type: 'STEP_RESULT', now: T0 + 2 * S, step: 1, attempt: 1, outcome: 'failed' },
+    ]);
+    expect(phaseOf(failedNow)).toBe('failed');
+    const retry = inputFor(c, {
+      written: failedNow,
+      from: failedNow,
+      now: T0 + 3 * S,
+      seen: { children: [], annotations: { [RETRY_REQUESTED_BY]: 'erin/r1' } },
+    });
+    const asked = decide(retry);
+    expect(asked.kind === 'check' && asked.request).toMatchObject({ admission: true, requested: true });
   });
 
   it('looks again soon when admission could not be asked', () => {
@@ -204,6 +228,7 @@ describe('deciding a reconcile', () => {
     expect(d.kind === 'check' && d.request).toEqual({
       safety: false,
       admission: false,
+      requested: false,
       effectiveness: { succeededSteps: new Set([1, 2]), since: T0 + S },
     });
     if (d.kind !== 'check') throw new Error('no check asked');

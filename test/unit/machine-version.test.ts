@@ -28,7 +28,10 @@ const FINGERPRINTS: Record<number, string> = {
   // Admission (target locks, storm limits) as validation's last state, `admission` in the context.
   5: '015bdc60028b2acb',
   // Stop requests (issue 19): the context's `stops`, STEP_STOPPED, and the waits for an answer.
-  6: '3d9c13a36b219f86',
+  // Re-recorded, not bumped, when a retry and a requested rollback came to wait in admission (the
+  // target locks) before executing or rolling back: the same states and context, so a version-6
+  // snapshot is still a valid state of the machine.
+  6: '04b67d3a04d3ed3f',
 };
 
 const S = 1000;
@@ -347,9 +350,15 @@ describe('a snapshot persisted by machine version 2', () => {
     expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
     expect(restored.snapshot.context.retries).toEqual([]);
     const retry = { type: 'RETRY_REQUESTED' as const, now: T0 + 30 * S, by: 'frank', request: 'r1' };
-    const after = advance(w.machine, restored.snapshot, [retry]);
+    // A retry waits for admission (the target locks) like a fresh run; admitted at once here.
+    const admittedNow = {
+      type: 'ADMISSION_RESULT' as const,
+      now: T0 + 30 * S,
+      verdict: { admitted: true as const },
+    };
+    const after = advance(w.machine, restored.snapshot, [retry, admittedNow]);
     expect(after.context.steps['2']).toMatchObject({ status: 'running', attempt: 3 });
-    expect(persist(after, hash)).toEqual(persist(advance(w.machine, w.snapshot, [retry]), hash));
+    expect(persist(after, hash)).toEqual(persist(advance(w.machine, w.snapshot, [retry, admittedNow]), hash));
   });
 });
 

@@ -6,12 +6,14 @@ import {
   describeBlock,
   executionLimitBlock,
   holderIdentity,
+  holderStateOf,
   lockTargetsOf,
   parseHolder,
   reclaimable,
 } from '../../src/core/target-locks.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
-import type { WorkflowStep } from '../../src/api/generated/types.ts';
+import type { WorkflowExecution, WorkflowStep } from '../../src/api/generated/types.ts';
+import { RETRY_REQUESTED_BY, ROLLBACK_REQUESTED_BY } from '../../src/core/observe.ts';
 
 const scale = (n: number, deployment: string, namespace = 'shop', targetCluster?: string): WorkflowStep => ({
   stepNumber: n,
@@ -67,47 +69,105 @@ describe('a lock holder', () => {
     [
       'a new run has the holder name',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-2', phase: 'executing' },
+      { kind: 'exists' as const, uid: 'uid-2', phase: 'executing', requestPending: false },
       true,
     ],
     [
       'the holder completed',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-1', phase: 'completed' },
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'completed', requestPending: false },
       true,
     ],
     [
       'the holder failed',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-1', phase: 'failed' },
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'failed', requestPending: false },
       true,
     ],
     [
       'the holder executes',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-1', phase: 'executing' },
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'executing', requestPending: false },
       false,
     ],
     [
       'the holder rolls back',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-1', phase: 'rolling_back' },
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'rolling_back', requestPending: false },
       false,
     ],
     [
       'the holder monitors',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-1', phase: 'monitoring' },
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'monitoring', requestPending: false },
+      false,
+    ],
+    [
+      'the holder is in planning (its first reconcile may take its locks before its first write)',
+      'shop/first/uid-1',
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'planning', requestPending: false },
+      false,
+    ],
+    [
+      'the holder failed and has a retry or rollback request not yet decided',
+      'shop/first/uid-1',
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'failed', requestPending: true },
       false,
     ],
     [
       'the holder is about to execute',
       'shop/first/uid-1',
-      { kind: 'exists' as const, uid: 'uid-1', phase: 'validating' },
+      { kind: 'exists' as const, uid: 'uid-1', phase: 'validating', requestPending: false },
       false,
     ],
   ])('is reclaimable when %s: %s', (_what, identity, state, expected) => {
     expect(reclaimable(identity, state)).toBe(expected);
+  });
+});
+
+describe('a holder as read from the apiserver', () => {
+  type Status = NonNullable<WorkflowExecution['status']>;
+  const failed = (annotations: Record<string, string>, status: Partial<Status> = {}): WorkflowExecution => ({
+    apiVersion: 'workflowexecution.kubernaut.io/v1',
+    kind: 'WorkflowExecution',
+    metadata: { name: 'first', namespace: 'shop', uid: 'uid-1', annotations },
+    spec: specWith([]),
+    status: { phase: 'failed', ...status },
+  });
+  const statechart = (value: unknown): Partial<Status> => ({
+    statechart: { schema: 'xstate/v5', machineVersion: 6, specHash: 'h', snapshot: { value } },
+  });
+
+  it('is in planning without a status', () => {
+    const { status: _none, ...fresh } = failed({});
+    expect(holderStateOf(fresh)).toEqual({
+      kind: 'exists',
+      uid: 'uid-1',
+      phase: 'planning',
+      requestPending: false,
+    });
+  });
+
+  it('has a request pending while a retry is undecided, or a rollback is asked of a run awaiting one', () => {
+    const retry = { [RETRY_REQUESTED_BY]: 'erin/r1' };
+    expect(holderStateOf(failed(retry))).toMatchObject({ phase: 'failed', requestPending: true });
+    const refused = {
+      requestedBy: 'erin',
+      request: 'r1',
+      time: 'T',
+      reason: 'NotRetryable',
+      message: 'no',
+    } as const;
+    const decided = failed(retry, { retries: { count: 0, history: [], refused } });
+    expect(holderStateOf(decided)).toMatchObject({ requestPending: false });
+    const rollback = { [ROLLBACK_REQUESTED_BY]: 'dave' };
+    expect(holderStateOf(failed(rollback, statechart({ failed: 'awaitingRollback' })))).toMatchObject({
+      requestPending: true,
+    });
+    expect(holderStateOf(failed(rollback, statechart({ failed: 'terminal' })))).toMatchObject({
+      requestPending: false,
+    });
+    expect(holderStateOf(failed({}))).toMatchObject({ requestPending: false });
   });
 });
 

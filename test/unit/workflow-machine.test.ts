@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { PHASES } from '../../machines/workflow.ts';
 import { machineOf } from '../../src/core/load.ts';
 import { diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
-import { HEALTHY, T0, planOf, world } from '../model/workflow-world.ts';
+import { HEALTHY, T0, admitted, planOf, world } from '../model/workflow-world.ts';
 
 const S = 1000;
 const M = 60 * S;
@@ -175,6 +175,25 @@ describe('the workflow statechart', () => {
     it('fails ValidationTimeout at the deadline when admission was never answered', () => {
       const w = blocked().tick(T0 + 5 * M);
       expect(w.snapshot.context.failure?.code).toBe('ValidationTimeout');
+    });
+
+    it('holds an accepted retry in admission until admitted; its failed step then starts its next attempt', () => {
+      const w = world(specWith([step(1, { criticalStep: true })], { rollbackStrategy: 'none' }), T0, {
+        admission: 'manual',
+      })
+        .tick(T0)
+        .send(admitted(T0))
+        .failStep(1, T0 + S);
+      expect(w.phase).toBe('failed');
+      w.send({ type: 'RETRY_REQUESTED', now: T0 + 2 * S, by: 'erin', request: 'r1' });
+      expect([w.phase, w.sub]).toEqual(['validating', 'admission']);
+      expect(w.snapshot.context.retries.map((r) => r.request)).toEqual(['r1']);
+      w.send({ type: 'ADMISSION_RESULT', now: T0 + 3 * S, verdict: busy });
+      expect(w.snapshot.context.admission).toEqual({ block: busy.block, since: T0 + 3 * S });
+      expect(w.status(1)).toBe('pending');
+      w.send(admitted(T0 + 4 * S));
+      expect(w.phase).toBe('executing');
+      expect(w.run(1)).toMatchObject({ status: 'running', attempt: 2, startedAt: T0 + 4 * S });
     });
 
     it('can be cancelled while it waits', () => {
@@ -356,6 +375,34 @@ describe('the workflow statechart', () => {
       w.send({ type: 'ROLLBACK_REQUESTED', now: T0 + 5 * S, by: 'dave' });
       expect(w.phase).toBe('rolling_back');
       expect(w.snapshot.context.rollbackReason).toContain('dave');
+    });
+
+    it('holds a requested rollback in admission while another run holds a target, then rolls back', () => {
+      const w = world(spec('manual'), T0, { admission: 'manual' })
+        .tick(T0)
+        .send(admitted(T0))
+        .succeed(1, T0 + S)
+        .failStep(2, T0 + 2 * S)
+        .failStep(3, T0 + 3 * S)
+        .tick(T0 + 4 * S);
+      expect(w.snapshot.value).toEqual({ failed: 'awaitingRollback' });
+      w.send({ type: 'ROLLBACK_REQUESTED', now: T0 + 5 * S, by: 'dave' });
+      expect([w.phase, w.sub]).toEqual(['validating', 'admission']);
+      w.send({
+        type: 'ADMISSION_RESULT',
+        now: T0 + 6 * S,
+        verdict: {
+          admitted: false,
+          block: { reason: 'TargetBusy', target: 'Deployment shop/web', holder: 'a/b/c' },
+        },
+      });
+      expect([w.phase, w.snapshot.context.admission?.block.reason]).toEqual(['validating', 'TargetBusy']);
+      expect(w.run(1).rollback).toBeNull();
+      w.send(admitted(T0 + 7 * S));
+      expect(w.phase).toBe('rolling_back');
+      expect(w.run(1).rollback).toMatchObject({ status: 'running', startedAt: T0 + 7 * S });
+      expect(w.snapshot.context.rollbackReason).toContain('dave');
+      expect(w.snapshot.context.times.rollingBack).toBe(T0 + 7 * S);
     });
 
     it('fails without rollback with the none strategy', () => {

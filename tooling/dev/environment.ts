@@ -28,6 +28,25 @@ const EXECUTOR_USER = `system:serviceaccount:${EXECUTOR_NAMESPACE}:kubernetes-ex
 
 export const DEV_CACHE = join(REPO_ROOT, '.cache');
 
+/** The ServiceAccount the demo's alerts are posted as: what Alertmanager would run as. */
+export const ALERT_SENDER = { namespace: 'kubernaut-system', name: 'alertmanager' };
+
+/** Alertmanager's identity in the dev cluster: its ServiceAccount, bound to the shipped alert-sender role. */
+async function alertSender(admin: ReturnType<typeof loadClientConfig>): Promise<void> {
+  const role = parseManifests(await readFile(join(REPO_ROOT, 'manifests/rbac/operator.yaml'), 'utf8')).filter(
+    (o) => o.kind === 'ClusterRole' && o.metadata?.name === 'workflowexecution-alert-sender',
+  );
+  await applyAll(admin, [
+    ...role,
+    ...parseManifests(
+      [
+        `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ${ALERT_SENDER.name}\n  namespace: ${ALERT_SENDER.namespace}\n`,
+        `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: workflowexecution-alert-sender\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: workflowexecution-alert-sender\nsubjects:\n  - kind: ServiceAccount\n    name: ${ALERT_SENDER.name}\n    namespace: ${ALERT_SENDER.namespace}\n`,
+      ].join('---\n'),
+    ),
+  ]);
+}
+
 export interface DevOptions {
   /** Where the admin kubeconfig is written (default .cache/kubeconfig). */
   kubeconfigPath?: string;
@@ -39,6 +58,8 @@ export interface DevOptions {
   healthPort?: number;
   metricsPort?: number;
   inspectorPort?: number;
+  /** The Alertmanager webhook receiver's (default 9443). */
+  alertWebhookPort?: number;
   /** The samples; targets.yaml is applied first (default examples/). */
   examplesDir?: string;
   /** Progress lines (default: stderr). */
@@ -53,6 +74,8 @@ export interface DevEnvironment {
   readonly server: string;
   readonly healthPort: number | undefined;
   readonly metricsPort: number | undefined;
+  /** The Alertmanager webhook receiver (POST /alerts, a bearer token of ALERT_SENDER). */
+  readonly alertWebhookPort: number | undefined;
   /** The live statechart inspector's page. */
   readonly inspectorUrl: string;
   /** Prometheus, with --monitoring. */
@@ -144,9 +167,10 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     const operatorLog = fileLogger(join(logDir, 'operator.log'));
     const executorLog = fileLogger(join(logDir, 'executor.log'));
     cleanup.add('the logs', () => Promise.all([closeLogger(operatorLog), closeLogger(executorLog)]));
-    const [healthPort, metricsPort] = await Promise.all([
+    const [healthPort, metricsPort, alertWebhookPort] = await Promise.all([
       portOrRandom(options.healthPort ?? 8080),
       portOrRandom(options.metricsPort ?? 9090),
+      portOrRandom(options.alertWebhookPort ?? 9443),
     ]);
     // The executor's identity and its permissions as the install ships them (its namespace, its
     // ServiceAccount, the ClusterRole generated from the action catalogue): the rbac safety check
@@ -162,10 +186,12 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
         'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: kubernetes-executor\n  namespace: kubernaut-system\n',
       ),
     );
+    await alertSender(admin);
     const operator = await startOperator({
       kubeconfig: kubeconfigPath,
       healthPort,
       metricsPort,
+      alertWebhookPort,
       bindAddress: '127.0.0.1',
       log: operatorLog,
       auditPath: join(controlPlane.dataDir, 'audit.sqlite'),
@@ -174,7 +200,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
     });
     cleanup.add('the operator', () => operator.stop());
     progress(
-      `operator running (health :${String(operator.healthPort)}, metrics :${String(operator.metricsPort)})`,
+      `operator running (health :${String(operator.healthPort)}, metrics :${String(operator.metricsPort)}, alert webhook :${String(operator.alertWebhookPort)})`,
     );
 
     // The executor acts as its ServiceAccount (a client certificate of that user name and its
@@ -240,6 +266,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       server: controlPlane.server,
       healthPort: operator.healthPort,
       metricsPort: operator.metricsPort,
+      alertWebhookPort: operator.alertWebhookPort,
       inspectorUrl: inspector.url,
       prometheusUrl,
       logDir,
@@ -281,6 +308,11 @@ export function instructions(env: DevEnvironment): string {
     `  ${wfx} diagram rollback-demo -n demo --format mermaid`,
     `  kubectl --kubeconfig ${kubeconfig} get wfe,kexec,deploy,cm -n demo`,
     `  kubectl --kubeconfig ${kubeconfig} get wfe -n demo -o wide -w`,
+    '',
+    'Fire an alert as Alertmanager would (the high-load AlertRoute makes a run of template scale-up):',
+    `  TOKEN=$(kubectl --kubeconfig ${kubeconfig} create token ${ALERT_SENDER.name} -n ${ALERT_SENDER.namespace})`,
+    `  curl -s -H "Authorization: Bearer $TOKEN" --data @examples/alerts/high-load.json http://127.0.0.1:${String(env.alertWebhookPort)}/alerts`,
+    `  ${wfx} get -n demo                        # alert-d3e0a1e2f0c0ffee-...: frontend scaled to 3`,
     '',
     `Logs: ${relative(process.cwd(), env.logDir) || env.logDir}/operator.log, executor.log; control plane: ${env.controlPlane.dataDir}/logs`,
     'Ctrl-C stops everything.',

@@ -9,7 +9,6 @@ import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import type { RuleGroup } from '../../src/monitoring/alerts.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 
 export interface ServiceMonitorEndpoint {
@@ -115,8 +114,11 @@ export interface PrometheusOptions {
   dir: string;
   port: number;
   scrapeConfigs: Record<string, unknown>[];
-  ruleGroups?: RuleGroup[];
+  /** The shipped rules (RuleGroup), or a test's own. */
+  ruleGroups?: readonly { name: string; rules: readonly object[] }[];
   evaluationInterval?: string;
+  /** Alertmanagers (host:port) the firing and resolved alerts of the rules are sent to. */
+  alertmanagers?: string[];
 }
 
 export interface RunningPrometheus {
@@ -138,21 +140,39 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       global: { evaluation_interval: options.evaluationInterval ?? '1s' },
       rule_files: [rulesFile],
       scrape_configs: options.scrapeConfigs,
+      ...(options.alertmanagers?.length
+        ? { alerting: { alertmanagers: [{ static_configs: [{ targets: options.alertmanagers }] }] } }
+        : {}),
     }),
   );
-  const logFile = join(options.dir, 'prometheus.log');
-  const log = openSync(logFile, 'a');
   const address = `127.0.0.1:${String(options.port)}`;
-  const child = spawn(
-    options.binary,
-    [
+  const url = `http://${address}`;
+  const started = await spawnUntilReady({
+    name: 'prometheus',
+    binary: options.binary,
+    args: [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(options.dir, 'data')}`,
       `--web.listen-address=${address}`,
       '--log.level=warn',
     ],
-    { stdio: ['ignore', log, log] },
-  );
+    logFile: join(options.dir, 'prometheus.log'),
+    readyUrl: `${url}/-/ready`,
+  });
+  return { url, ...started };
+}
+
+/** A monitoring tool's process: started, its output in `logFile`, ready once `readyUrl` answers 2xx. */
+export async function spawnUntilReady(options: {
+  name: string;
+  binary: string;
+  args: string[];
+  logFile: string;
+  readyUrl: string;
+}): Promise<{ logFile: string; child: ChildProcess; stop(): Promise<void> }> {
+  const { name, logFile } = options;
+  const log = openSync(logFile, 'a');
+  const child = spawn(options.binary, options.args, { stdio: ['ignore', log, log] });
   closeSync(log);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -167,21 +187,20 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       clearTimeout(timer);
     }
   };
-  const url = `http://${address}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null)
-      throw new Error(`prometheus exited (${String(child.exitCode)}); see ${logFile}`);
-    const ready = await fetch(`${url}/-/ready`).then(
+      throw new Error(`${name} exited (${String(child.exitCode)}); see ${logFile}`);
+    const ready = await fetch(options.readyUrl).then(
       (r) => r.ok,
       () => false,
     );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`prometheus not ready after 60 s; see ${logFile}`);
+      throw new Error(`${name} not ready after 60 s; see ${logFile}`);
     }
     await sleep(100);
   }
-  return { url, logFile, child, stop };
+  return { logFile, child, stop };
 }
