@@ -13,6 +13,7 @@ import type {
 import { isRecord } from '../api/json.ts';
 import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import { fnv1a64 } from './spec-hash.ts';
+import { parseTraceparent } from './trace-spans.ts';
 
 /** The most alerts one notification may carry (Alertmanager's max_alerts is unlimited by default). */
 export const MAX_ALERTS_PER_NOTIFICATION = 1000;
@@ -23,6 +24,11 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 
 export const ALERT_LABEL_FINGERPRINT = 'workflowexecution.kubernaut.io/alert-fingerprint';
 export const ALERT_LABEL_ROUTE = 'workflowexecution.kubernaut.io/alert-route';
+/**
+ * The W3C trace context of the notification a run was made from (Alertmanager propagates one on its
+ * webhook requests when its tracing is on): the run's trace links to it.
+ */
+export const ALERT_TRACEPARENT_ANNOTATION = 'workflowexecution.kubernaut.io/alert-traceparent';
 
 export interface Alert {
   status: 'firing' | 'resolved';
@@ -152,8 +158,15 @@ export function routeFor(alert: Alert, routes: readonly AlertRoute[]): AlertRout
 export const runNameOf = (alert: Pick<Alert, 'fingerprint' | 'startsAt'>): string =>
   `alert-${alert.fingerprint.slice(0, 32)}-${fnv1a64(alert.startsAt).slice(0, 10)}`;
 
-/** The run a firing alert becomes through its route, or why it cannot. */
-export function runFor(alert: Alert, route: AlertRoute): WorkflowExecution | AlertRefusal {
+/**
+ * The run a firing alert becomes through its route, or why it cannot; `traceparent` is the
+ * notification's trace context, recorded when it is a valid one.
+ */
+export function runFor(
+  alert: Alert,
+  route: AlertRoute,
+  traceparent?: string,
+): WorkflowExecution | AlertRefusal {
   const parameters: Record<string, string> = {};
   for (const p of route.spec.parameters ?? []) {
     const value =
@@ -188,6 +201,9 @@ export function runFor(alert: Alert, route: AlertRoute): WorkflowExecution | Ale
         [ALERT_LABEL_FINGERPRINT]: alert.fingerprint.slice(0, 63),
         [ALERT_LABEL_ROUTE]: (route.metadata.name ?? '').slice(0, 63),
       },
+      ...(traceparent !== undefined && parseTraceparent(traceparent)
+        ? { annotations: { [ALERT_TRACEPARENT_ANNOTATION]: traceparent } }
+        : {}),
     },
     spec,
   };

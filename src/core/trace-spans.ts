@@ -16,10 +16,19 @@ import { buildTimeline, type Timeline, type TimelineBar, type TimelineRow } from
 
 export type SpanAttributes = Record<string, string | number | boolean>;
 
+/** A span in another trace that this one follows from (a W3C trace context). */
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  attributes: SpanAttributes;
+}
+
 export interface CompletedSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
+  /** Spans of other traces this one follows from: the run's, the alert notification that made it. */
+  links?: SpanLink[];
   name: string;
   /** Epoch ms. */
   start: number;
@@ -33,6 +42,18 @@ export interface TracedWorkflow {
   uid: string;
   name: string;
   namespace: string;
+  /** The trace context of the alert notification the run was made from (src/core/alerts.ts). */
+  alertTraceparent?: string | undefined;
+}
+
+/** A W3C `traceparent` (version 00) read, or undefined when it is not one (or all zeros, invalid). */
+export function parseTraceparent(
+  value: string | undefined,
+): { traceId: string; spanId: string; flags: number } | undefined {
+  const match = value ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(value) : null;
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  if (/^0+$/.test(match[1]) || /^0+$/.test(match[2])) return undefined;
+  return { traceId: match[1], spanId: match[2], flags: Number.parseInt(match[3], 16) };
 }
 
 /** 32 hex digits: the run's trace. */
@@ -225,11 +246,19 @@ export function spansEnded(
     });
 
   const finished = context.times.finished;
+  const alert = parseTraceparent(wf.alertTraceparent);
   if (finished !== null && before?.context.times.finished == null && context.times.planning !== null)
     spans.push({
       traceId,
       spanId: root,
       parentSpanId: null,
+      ...(alert
+        ? {
+            links: [
+              { traceId: alert.traceId, spanId: alert.spanId, attributes: { 'workflow.link': 'alert' } },
+            ],
+          }
+        : {}),
       name: `workflow ${plan.workflowName}`,
       start: context.times.planning,
       end: finished,

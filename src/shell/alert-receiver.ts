@@ -176,7 +176,7 @@ export class AlertReceiver {
       };
       const refusals: AlertRefusal[] = [...notification.refused];
       for (const { index, alert } of notification.alerts) {
-        const outcome = await this.act(alert, routes);
+        const outcome = await this.act(alert, routes, traceparentOf(req));
         if (typeof outcome === 'string') {
           outcomes[outcome]++;
           this.o.metrics?.alertsTotal.inc({ outcome });
@@ -200,7 +200,11 @@ export class AlertReceiver {
   }
 
   /** What one alert does: create its run, cancel it, or nothing; apiserver failures propagate. */
-  private async act(alert: Alert, routes: readonly AlertRoute[]): Promise<AlertOutcome | AlertRefusal> {
+  private async act(
+    alert: Alert,
+    routes: readonly AlertRoute[],
+    traceparent: string | undefined,
+  ): Promise<AlertOutcome | AlertRefusal> {
     const route = routeFor(alert, routes);
     if (!route)
       return {
@@ -208,7 +212,7 @@ export class AlertReceiver {
         message: `no AlertRoute matches alert ${alert.labels['alertname'] ?? alert.fingerprint}`,
       };
     if (alert.status === 'resolved') return this.cancelIfNotStarted(alert, route.metadata.namespace ?? '');
-    const run = runFor(alert, route);
+    const run = runFor(alert, route, traceparent);
     if (!('apiVersion' in run)) return run;
     try {
       await this.o.client.request(resourcePath(WORKFLOW_EXECUTIONS, run.metadata.namespace), { body: run });
@@ -264,4 +268,10 @@ export class AlertReceiver {
     );
     return review.status?.userInfo?.username ?? 'workflowexecution-operator';
   }
+}
+
+/** The notification's W3C trace context, when it came with one (one header, as the spec allows). */
+function traceparentOf(req: IncomingMessage): string | undefined {
+  const value = req.headers.traceparent;
+  return typeof value === 'string' ? value.trim().toLowerCase() : undefined;
 }

@@ -31,7 +31,8 @@ import type {
 import { TRACEPARENT_ANNOTATION } from './children.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
-import { spansEnded, type CompletedSpan } from '../core/trace-spans.ts';
+import { parseTraceparent, spansEnded, type CompletedSpan } from '../core/trace-spans.ts';
+import { ALERT_TRACEPARENT_ANNOTATION } from '../core/alerts.ts';
 import type { Logger } from './logger.ts';
 
 export interface Tracing {
@@ -91,7 +92,10 @@ function readableSpan(span: CompletedSpan, resource: Resource): ReadableSpan {
     status:
       span.error === null ? { code: SpanStatusCode.OK } : { code: SpanStatusCode.ERROR, message: span.error },
     attributes: span.attributes,
-    links: [],
+    links: (span.links ?? []).map((link) => ({
+      context: { traceId: link.traceId, spanId: link.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true },
+      attributes: link.attributes,
+    })),
     events: [],
     ended: true,
     resource,
@@ -140,6 +144,7 @@ export async function startTracing(
         uid,
         name: workflow.metadata.name ?? '',
         namespace: workflow.metadata.namespace ?? '',
+        alertTraceparent: workflow.metadata.annotations?.[ALERT_TRACEPARENT_ANNOTATION],
       });
       for (const span of spans) processor.onEnd(readableSpan(span, resource));
     },
@@ -152,13 +157,12 @@ export async function startTracing(
 
 /** The W3C trace context the operator gives a child (its attempt's span), or undefined. */
 function parentOf(child: KubernetesExecution): Context | undefined {
-  const value = child.metadata.annotations?.[TRACEPARENT_ANNOTATION];
-  const match = value ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(value) : null;
-  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  const parent = parseTraceparent(child.metadata.annotations?.[TRACEPARENT_ANNOTATION]);
+  if (!parent) return undefined;
   return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: match[1],
-    spanId: match[2],
-    traceFlags: Number.parseInt(match[3], 16),
+    traceId: parent.traceId,
+    spanId: parent.spanId,
+    traceFlags: parent.flags,
     isRemote: true,
   });
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 
 import type { AlertRoute, WorkflowExecution, WorkflowTemplate } from '../../src/api/generated/types.ts';
-import { ALERT_LABEL_ROUTE, runNameOf } from '../../src/core/alerts.ts';
+import { ALERT_LABEL_ROUTE, ALERT_TRACEPARENT_ANNOTATION, runNameOf } from '../../src/core/alerts.ts';
 import { ALERTS_PATH, AlertReceiver } from '../../src/shell/alert-receiver.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { WORKFLOW_EXECUTIONS, WORKFLOW_TEMPLATES, resourcePath } from '../../src/shell/kube/resources.ts';
@@ -42,10 +42,15 @@ const notification = (alerts: unknown[]) =>
 async function post(
   body: string,
   token: string | null = senderToken,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`http://127.0.0.1:${receiver.port}${ALERTS_PATH}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
     body,
   });
   const text = await response.text();
@@ -154,7 +159,12 @@ describe('who may post', () => {
 describe('a firing alert', () => {
   it('becomes one run of the routed template that records the alert, however often it is sent', async () => {
     const body = notification([alert('c0ffee01', 'HighMemory')]);
-    expect(await post(body)).toMatchObject({ status: 200, body: { created: 1, refused: 0 } });
+    // Alertmanager with tracing on sends the notification's trace context: the run's trace links to it.
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    expect(await post(body, senderToken, { traceparent })).toMatchObject({
+      status: 200,
+      body: { created: 1, refused: 0 },
+    });
     const replays = await Promise.all([post(body), post(body), post(body)]);
     for (const replay of replays)
       expect(replay).toMatchObject({ status: 200, body: { created: 0, duplicate: 1 } });
@@ -167,6 +177,21 @@ describe('a firing alert', () => {
       startsAt: STARTS_AT,
     });
     expect(wf.status?.resolvedTemplate?.parameters).toEqual({ note: 'HighMemory on c0ffee01' });
+    expect(wf.metadata.annotations?.[ALERT_TRACEPARENT_ANNOTATION]).toBe(traceparent);
+  });
+
+  it('records no trace context that is not a valid W3C traceparent', async () => {
+    const body = notification([alert('c0ffee02', 'HighMemory')]);
+    expect(
+      await post(body, senderToken, {
+        traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      }),
+    ).toMatchObject({
+      status: 200,
+      body: { created: 1 },
+    });
+    const wf = await h.workflows.get(runNameOf({ fingerprint: 'c0ffee02', startsAt: STARTS_AT }));
+    expect(wf.metadata.annotations?.[ALERT_TRACEPARENT_ANNOTATION]).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { traceIdOf } from '../../src/core/trace-spans.ts';
+import { ALERT_TRACEPARENT_ANNOTATION } from '../../src/core/alerts.ts';
 import { Cleanup } from '../../src/shell/cleanup.ts';
 import { createLogger } from '../../src/shell/logger.ts';
 import { startOperator } from '../../src/shell/operator.ts';
@@ -23,7 +24,7 @@ interface JaegerSpan {
   traceID: string;
   spanID: string;
   operationName: string;
-  references: { refType: string; spanID: string }[];
+  references: { refType: string; traceID: string; spanID: string }[];
   processID: string;
   tags: { key: string; value: unknown }[];
 }
@@ -206,5 +207,27 @@ describe('traces in Jaeger', () => {
       )
     ).json()) as { data: JaegerTrace[] };
     expect(search.data.map((t) => t.traceID)).toEqual([traceId]);
+  });
+
+  it('links the run of an alert to the trace of the notification that made it', async () => {
+    // What the alert receiver records when Alertmanager's webhook request carries a traceparent.
+    const alertTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const alertSpan = '00f067aa0ba902b7';
+    const name = 'traced-alert';
+    await workflows.apply(
+      name,
+      specWith([
+        customStep(1, { parameters: { custom: { actionType: 'sleep', config: { duration: '10ms' } } } }),
+      ]),
+      { [ALERT_TRACEPARENT_ANNOTATION]: `00-${alertTrace}-${alertSpan}-01` },
+    );
+    const wf = await workflows.waitFor(name, inPhase('completed'));
+    const trace = await traceOf(traceIdOf(wf.metadata.uid ?? ''), (t) =>
+      t.spans.some((s) => s.operationName === 'workflow remediate-web'),
+    );
+    const root = trace.spans.find((s) => s.operationName === 'workflow remediate-web') as JaegerSpan;
+    expect(root.references.filter((r) => r.refType !== 'CHILD_OF')).toEqual([
+      { refType: 'FOLLOWS_FROM', traceID: alertTrace, spanID: alertSpan },
+    ]);
   });
 });
