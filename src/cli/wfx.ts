@@ -28,6 +28,7 @@ import { listTemplates, parseParameters, runTemplate, showTemplate } from './com
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
 import { DEFAULT_COOLDOWN_POLICY } from '../core/target-cooldown.ts';
+import { DEFAULT_STABILITY_WINDOW_MS } from '../core/monitoring-verdict.ts';
 import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from './usage.ts';
 
 const OPTIONS = {
@@ -80,6 +81,7 @@ const OPTIONS = {
   'max-in-flight': { type: 'string' },
   development: { type: 'boolean' },
   'alertmanager-url': { type: 'string' },
+  'stability-window': { type: 'string' },
   'kube-api-qps': { type: 'string' },
   'metrics-cert-dir': { type: 'string' },
   'kube-api-burst': { type: 'string' },
@@ -191,6 +193,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'],
+      stabilityWindowMs: seconds(v['stability-window'], DEFAULT_STABILITY_WINDOW_MS, 'stability-window'),
       retention: retentionFlag(v['retention']),
       auditRetentionDays: int(v['audit-retention-days'], 90, 'audit-retention-days'),
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),

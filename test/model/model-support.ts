@@ -99,6 +99,9 @@ export function alphabet(
       score: 0,
       resourceHealth: 'unhealthy',
       newAlertsTriggered: true,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
     events.push({
       type: 'EFFECTIVENESS_RESULT',
@@ -107,6 +110,9 @@ export function alphabet(
       score: 0.5,
       resourceHealth: 'degraded',
       newAlertsTriggered: false,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
   }
   if (phase === 'rolling_back') {

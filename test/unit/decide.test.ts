@@ -204,7 +204,12 @@ describe('deciding a reconcile', () => {
     expect(d.kind === 'check' && d.request).toEqual({
       safety: false,
       admission: false,
-      effectiveness: { succeededSteps: new Set([1, 2]), since: T0 + S },
+      effectiveness: {
+        succeededSteps: new Set([1, 2]),
+        results: new Map(),
+        since: T0 + S,
+        stabilityWindowMs: null,
+      },
     });
     if (d.kind !== 'check') throw new Error('no check asked');
     const finished = mustDecide(decide({ ...input, ...d.resume, checks: { effectiveness: HEALTHY } }));
