@@ -192,7 +192,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditDb: v['audit-db'],
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
-      alertmanagerUrl: v['alertmanager-url'],
+      alertmanagerUrl: v['alertmanager-url'] ?? process.env['WFE_ALERTMANAGER_URL'],
       stabilityWindowMs: seconds(v['stability-window'], DEFAULT_STABILITY_WINDOW_MS, 'stability-window'),
       retention: retentionFlag(v['retention']),
       auditRetentionDays: int(v['audit-retention-days'], 90, 'audit-retention-days'),

@@ -390,10 +390,19 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
     monitoringMs: phaseTimeout('monitoring', DEFAULTS.monitoringTimeoutMs),
   };
   const windowPath = `${STRATEGY}.stabilityWindow`;
-  const stabilityWindowMs =
-    strategy.stabilityWindow === undefined
-      ? null
-      : boundedDuration(strategy.stabilityWindow, 0, STABILITY_WINDOW_BOUNDS, windowPath, issues);
+  // Unlike a timeout, a window may be 0s: the first check that finds the run fixed completes it.
+  const windowText = strategy.stabilityWindow;
+  const stabilityWindowMs = windowText === undefined ? null : (parseDuration(windowText) ?? -1);
+  const [windowMin, windowMax] = STABILITY_WINDOW_BOUNDS.map((b) => parseDuration(b) ?? 0) as [
+    number,
+    number,
+  ];
+  if (stabilityWindowMs !== null && (stabilityWindowMs < windowMin || stabilityWindowMs > windowMax))
+    issues.push({
+      reason: 'InvalidDuration',
+      path: windowPath,
+      message: `${JSON.stringify(windowText)} is not a duration from ${STABILITY_WINDOW_BOUNDS.join(' to ')}`,
+    });
   // A window as long as the deadline could never be seen through: the run would always end unknown.
   if (stabilityWindowMs !== null && stabilityWindowMs >= timeouts.monitoringMs)
     issues.push({

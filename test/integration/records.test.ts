@@ -135,7 +135,7 @@ describe('metrics', () => {
   it('count executions, steps and reconciles under the specification’s names', async () => {
     const text = await h.operator.metrics.registry.metrics();
     expect(text).toMatch(
-      /kubernaut_workflowexecution_executions_total\{workflow_name="remediate-web",outcome="success"\} [1-9]/,
+      /kubernaut_workflowexecution_executions_total\{workflow_name="remediate-web",outcome="unknown"\} [1-9]/,
     );
     expect(text).toMatch(
       /kubernaut_workflowexecution_steps_created_total\{workflow_name="remediate-web",action="custom"\} [1-9]/,

@@ -4,11 +4,11 @@
  * Secret the ServiceMonitor names), against a static target instead of the Service's endpoints.
  * Used by the e2e test and by `npm run dev -- --monitoring`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { startReadyProcess, type ReadyProcess } from './ready-process.ts';
 import type { RuleGroup } from '../../src/monitoring/alerts.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 
@@ -119,12 +119,7 @@ export interface PrometheusOptions {
   evaluationInterval?: string;
 }
 
-export interface RunningPrometheus {
-  url: string;
-  logFile: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
+export type RunningPrometheus = ReadyProcess;
 
 /** Starts Prometheus on 127.0.0.1 and waits until it is ready. */
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
@@ -140,10 +135,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       scrape_configs: options.scrapeConfigs,
     }),
   );
-  const logFile = join(options.dir, 'prometheus.log');
-  const log = openSync(logFile, 'a');
   const address = `127.0.0.1:${String(options.port)}`;
-  const child = spawn(
+  return startReadyProcess(
+    'prometheus',
     options.binary,
     [
       `--config.file=${configFile}`,
@@ -151,37 +145,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       `--web.listen-address=${address}`,
       '--log.level=warn',
     ],
-    { stdio: ['ignore', log, log] },
+    address,
+    join(options.dir, 'prometheus.log'),
   );
-  closeSync(log);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve();
-    }),
-  );
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-  const url = `http://${address}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`prometheus exited (${String(child.exitCode)}); see ${logFile}`);
-    const ready = await fetch(`${url}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready after 60 s; see ${logFile}`);
-    }
-    await sleep(100);
-  }
-  return { url, logFile, child, stop };
 }

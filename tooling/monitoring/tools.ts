@@ -12,10 +12,12 @@ import { REPO_ROOT } from '../controlplane/binaries.ts';
 /** Prometheus 3.x is tagged v0.3xx.y as a Go module. */
 export const PROMETHEUS_VERSION = 'v0.316.0';
 export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+export const ALERTMANAGER_VERSION = 'v0.35.0';
 
 export interface MonitoringTools {
   prometheus: string;
   promtool: string;
+  alertmanager: string;
   /** The CRD files: ServiceMonitor, PrometheusRule. */
   crds: string[];
 }
@@ -27,6 +29,7 @@ export function monitoringToolPaths(env: NodeJS.ProcessEnv = process.env): Monit
   return {
     prometheus: join(prometheusBin, 'prometheus'),
     promtool: join(prometheusBin, 'promtool'),
+    alertmanager: join(cache, `alertmanager-${ALERTMANAGER_VERSION}`, 'bin', 'alertmanager'),
     crds: ['servicemonitors', 'prometheusrules'].map((p) => join(crdDir, `monitoring.coreos.com_${p}.yaml`)),
   };
 }
@@ -48,6 +51,7 @@ function build(): Promise<void> {
         ...process.env,
         PROMETHEUS_VERSION,
         PROMETHEUS_OPERATOR_VERSION,
+        ALERTMANAGER_VERSION,
       },
     });
     child.once('error', reject);
@@ -62,12 +66,12 @@ function build(): Promise<void> {
 export async function ensureMonitoringTools(): Promise<MonitoringTools> {
   const tools = monitoringToolPaths();
   const checks = [
-    ...[tools.prometheus, tools.promtool].map((f) => present(f, constants.X_OK)),
+    ...[tools.prometheus, tools.promtool, tools.alertmanager].map((f) => present(f, constants.X_OK)),
     ...tools.crds.map((f) => present(f, constants.R_OK)),
   ];
   if ((await Promise.all(checks)).some((ok) => !ok)) {
     process.stderr.write(
-      'monitoring: building prometheus and promtool from Go modules (first time: minutes)\n',
+      'monitoring: building prometheus, promtool and alertmanager from Go modules (first time: minutes)\n',
     );
     await build();
   }
