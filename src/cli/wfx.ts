@@ -95,6 +95,14 @@ function seconds(value: string | undefined, fallbackMs: number, flag: string): n
   return int(value, fallbackMs / 1000, flag) * 1000;
 }
 
+/** --stability-window: whole seconds within the spec's bounds (STABILITY_WINDOW_BOUNDS, 0s to 1h). */
+function stabilityWindow(value: string | undefined): number {
+  const ms = seconds(value, DEFAULT_STABILITY_WINDOW_MS, 'stability-window');
+  if (ms > 3_600_000)
+    throw new CliError(`--stability-window must be at most 3600 (1h), not ${String(value)}`);
+  return ms;
+}
+
 function int(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -193,7 +201,7 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       alertmanagerUrl: v['alertmanager-url'] ?? process.env['WFE_ALERTMANAGER_URL'],
-      stabilityWindowMs: seconds(v['stability-window'], DEFAULT_STABILITY_WINDOW_MS, 'stability-window'),
+      stabilityWindowMs: stabilityWindow(v['stability-window']),
       retention: retentionFlag(v['retention']),
       auditRetentionDays: int(v['audit-retention-days'], 90, 'audit-retention-days'),
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),
