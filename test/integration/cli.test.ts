@@ -92,7 +92,7 @@ describe('wfx get and describe', () => {
     expect(header).toMatch(/^NAME\s+PHASE\s+STEPS\s+READY\s+REASON\s+AGE$/);
     const row = (name: string) => rows.find((r) => r.startsWith(`${name} `)) ?? '';
     expect(row('listed-done')).toMatch(
-      /listed-done\s+completed\s+2\/2 \[##########\]\s+True\s+Succeeded\s+\d+s/,
+      /listed-done\s+completed\s+2\/2 \[##########\]\s+True\s+NoVerifiableTarget\s+\d+s/,
     );
     expect(row('listed-waiting')).toMatch(
       /listed-waiting\s+validating\s+0\/3 \[\.{10}\]\s+False\s+AwaitingApproval/,
@@ -309,7 +309,7 @@ describe('wfx retry', () => {
     // Completed now: wfx refuses, and so does the operator when the annotation is set by hand.
     expectOneLineError(
       await wfx(['retry', 'retried', ...ns()]),
-      /retry of workflowexecution\/retried refused: Completed: the run completed \(success\)/,
+      /retry of workflowexecution\/retried refused: Completed: the run completed \(unknown\)/,
     );
     const path = resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'retried');
     await h.client.request(path, {

@@ -427,7 +427,7 @@ describe('monitoring', () => {
     h.travel(10 * MINUTE + 1000, 'unverified');
     const wf = await h.workflows.waitFor('unverified', inPhase('completed'));
     expect(wf.status?.workflowResult?.outcome).toBe('unknown');
-    expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True', reason: 'Unverified' });
+    expect(conditionOf(wf, 'Ready')).toMatchObject({ status: 'True', reason: 'TargetsUnhealthy' });
   });
 });
 
