@@ -134,6 +134,9 @@ function chainStatus(steps: number, done: number, finished: boolean) {
       score: 1,
       resourceHealth: 'healthy',
       newAlertsTriggered: false,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
   const snapshot = advance(machine, initialSnapshot(machine, T0), events);
   const loaded = { kind: 'running' as const, compiled, snapshot, persisted: true };

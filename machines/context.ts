@@ -6,6 +6,7 @@
 import type { StepExecutionResult } from '../src/api/generated/types.ts';
 import type {
   AdmissionBlock,
+  AlertmanagerState,
   EffectivenessObservation,
   Outcome,
   SafetyCheckResult,
@@ -50,6 +51,8 @@ export type FailureCode =
   | 'Cancelled'
   | 'RollbackFailed'
   | 'Ineffective'
+  /** Monitoring's deadline passed while the alert the run remediates (spec.alertRef) still fired. */
+  | 'AlertStillFiring'
   /** Validation's deadline passed while the run waited for a target lock or a storm limit. */
   | 'Blocked';
 
@@ -89,6 +92,17 @@ export interface DryRunRecord {
 }
 
 export interface EffectivenessRecord extends EffectivenessObservation {
+  at: number;
+  /**
+   * Since when every check found the run fixed (targets healthy, its alert resolved), without a
+   * check in between that did not: the stability window counts from here. null: not fixed now.
+   */
+  stableSince: number | null;
+}
+
+/** Alertmanager as the latest check that asked found it (validation's, then each monitoring poll). */
+export interface AlertmanagerRecord {
+  state: AlertmanagerState;
   at: number;
 }
 
@@ -175,6 +189,8 @@ export interface WorkflowContext {
   /** Keyed by step number. */
   dryRun: Record<string, DryRunRecord>;
   effectiveness: EffectivenessRecord | null;
+  /** Alertmanager's reachability, once asked; null when it was never asked. */
+  alertmanager: AlertmanagerRecord | null;
   outcome: WorkflowOutcome | null;
   /** Accepted retries of the failed run, oldest first. */
   retries: RetryRecord[];
@@ -221,6 +237,7 @@ export function initialContext(plan: ExecutionPlan, now: number): WorkflowContex
     admission: null,
     dryRun: {},
     effectiveness: null,
+    alertmanager: null,
     outcome: null,
     retries: [],
     retryRefusal: null,

@@ -15,13 +15,34 @@ export interface SafetyCheckResult {
 
 export type ResourceHealth = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
 
+/**
+ * Alertmanager as a check found it: it answered, did not (refused, timed out, an error status), or
+ * the operator has no URL for it (`--alertmanager-url`).
+ */
+export type AlertmanagerState = 'answered' | 'unreachable' | 'notConfigured';
+
+/**
+ * The alert the run remediates (`spec.alertRef`): no longer active, still active, or not known
+ * (Alertmanager did not answer or is not configured).
+ */
+export type AlertResolution = 'resolved' | 'firing' | 'unknown';
+
 export interface EffectivenessObservation {
+  /** Every verifiable target is healthy and no new alert concerns a touched target. */
   effective: boolean;
-  /** 0.0-1.0 */
-  score: number;
+  /** 0.0-1.0: the healthy share of the verifiable targets; null when none is verifiable. */
+  score: number | null;
   resourceHealth: ResourceHealth;
   /** null: alerts could not be checked. */
   newAlertsTriggered: boolean | null;
+  /** The alert the run remediates; null when the run names none. */
+  alert: AlertResolution | null;
+  alertmanager: AlertmanagerState;
+  /**
+   * How long targets must stay healthy (and the alert resolved) before the run completes: the spec's
+   * `executionStrategy.stabilityWindow`, else the operator's `--stability-window`.
+   */
+  stabilityWindowMs: number;
 }
 
 export type Outcome = 'succeeded' | 'failed';
@@ -34,6 +55,11 @@ export interface SafetyResultEvent {
   type: 'SAFETY_RESULT';
   now: number;
   results: SafetyCheckResult[];
+  /**
+   * Alertmanager, asked with the checks when it is configured or the run names an alert: shown as a
+   * condition before execution, never blocking it.
+   */
+  alertmanager?: AlertmanagerState;
 }
 export interface DryRunResultEvent {
   type: 'DRYRUN_RESULT';

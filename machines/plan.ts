@@ -91,6 +91,13 @@ export interface ExecutionPlan {
   /** Whether steps not yet started are adjusted from what this run's earlier steps did. */
   dynamicStepAdjustment: boolean;
   timeouts: { planningMs: number; validationMs: number; monitoringMs: number };
+  /** Whether the run names the alert it remediates (spec.alertRef): monitoring requires it resolved. */
+  remediatesAlert: boolean;
+  /**
+   * The spec's stability window (executionStrategy.stabilityWindow); null: the operator's
+   * (--stability-window). The shell sends the one in force with each effectiveness result.
+   */
+  stabilityWindowMs: number | null;
   backoff: { baseMs: number; maxMs: number };
   /**
    * How long the run waits for an attempt asked to stop (src/api/stop-request.ts) to acknowledge,

@@ -27,7 +27,7 @@ import { validationActions, validationGuards } from './workflow/validation.ts';
  * Bump when the machine's states or context change shape, add a migration in src/core/statechart.ts
  * and record the new fingerprint in test/unit/machine-version.test.ts.
  */
-export const MACHINE_VERSION = 6;
+export const MACHINE_VERSION = 7;
 
 export const MACHINE_ID = 'workflow';
 /** The top-level states are the resource's phases, as the schema lists them. */
@@ -256,9 +256,13 @@ function validating(plan: ExecutionPlan): StateConfig {
                 {
                   guard: 'safetyFailed',
                   target: FAILED,
-                  actions: ['recordSafety', fail('SafetyCheckFailed')],
+                  actions: ['recordSafety', 'recordAlertmanager', fail('SafetyCheckFailed')],
                 },
-                { guard: 'safetyPassed', target: after('safety'), actions: 'recordSafety' },
+                {
+                  guard: 'safetyPassed',
+                  target: after('safety'),
+                  actions: ['recordSafety', 'recordAlertmanager'],
+                },
               ],
             },
           },
@@ -382,6 +386,9 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
       monitoring: {
         entry: 'enterMonitoring',
         always: [
+          // The deadline: the alert the run remediates still fires (the remediation did not fix it),
+          // or nothing confirmed the run fixed for the whole stability window.
+          { guard: 'firingAtDeadline', target: FAILED, actions: fail('AlertStillFiring') },
           {
             guard: 'monitoringExpired',
             target: 'completed',
@@ -392,7 +399,12 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
           EFFECTIVENESS_RESULT: [
             { guard: 'newAlerts', target: FAILED, actions: ['recordEffectiveness', fail('Ineffective')] },
             {
-              guard: 'effective',
+              guard: 'unverifiable',
+              target: 'completed',
+              actions: ['recordEffectiveness', { type: 'complete', params: { verdict: 'unverifiable' } }],
+            },
+            {
+              guard: 'stable',
               target: 'completed',
               actions: ['recordEffectiveness', { type: 'complete', params: { verdict: 'effective' } }],
             },

@@ -8,13 +8,21 @@ export interface FailParams {
 
 const fail: Update<FailParams> = ({ plan, text }, { context, event }, { code }) => ({
   failure: { code, message: text.failure(code, { plan, context, event }) },
-  outcome: code === 'Ineffective' ? ('ineffective' as const) : ('failed' as const),
+  outcome:
+    code === 'Ineffective' || code === 'AlertStillFiring' ? ('ineffective' as const) : ('failed' as const),
 });
 
-/** Effective: every step succeeded or not; monitoring's deadline passed: unknown. */
-const complete: Update<{ verdict: 'effective' | 'deadline' }> = (_, { context }, { verdict }) => ({
+/**
+ * Effective: every step succeeded or not; monitoring's deadline passed, or nothing could be verified
+ * (src/core/status-conditions.ts says which): unknown.
+ */
+const complete: Update<{ verdict: 'effective' | 'deadline' | 'unverifiable' }> = (
+  _,
+  { context },
+  { verdict },
+) => ({
   outcome:
-    verdict === 'deadline'
+    verdict !== 'effective'
       ? ('unknown' as const)
       : Object.values(context.steps).every((s) => s.status === 'succeeded')
         ? ('success' as const)

@@ -13,7 +13,11 @@ export type ConditionType =
   | 'RetryRequest'
   | 'ExecutorPickup'
   | 'SafetyChecks'
-  | 'Blocked';
+  | 'Blocked'
+  /** Alertmanager answered (Reachable), did not (Unreachable), or none is configured for a run naming an alert (NotConfigured). */
+  | 'AlertmanagerReachable'
+  /** The alert the run remediates (spec.alertRef): Resolved, AlertStillFiring, or Unknown and why. */
+  | 'AlertResolved';
 
 /**
  * True while a validated run waits to start executing: reason `TargetBusy` (another run holds a lock

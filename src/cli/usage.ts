@@ -33,7 +33,8 @@ export const OPERATOR_USAGE = `usage: wfx operator [flags]
   --log-level LEVEL              error, warn, info, debug (info)
   --audit-db PATH                SQLite audit store; --audit-postgres-url URL (or WFE_AUDIT_POSTGRES_URL)
   --executor-user USER           who may write children's status (system:serviceaccount:kubernaut-system:kubernetes-executor)
-  --alertmanager-url URL         where the effectiveness check reads firing alerts
+  --alertmanager-url URL         Alertmanager's API: monitoring requires a run's alert resolved, counts new alerts on touched targets
+  --stability-window S           targets stay healthy this long before a run completes, unless its spec says (60; 0: first healthy check)
   --alert-webhook-port N         receive Alertmanager's webhook on POST /alerts (off; bearer token, post on /alerts)
   --progress-write-delay MS      how long step progress may wait to share a status write (1000; 0: at once)
   --retention DURATION           keep finished WorkflowExecutions this long, e.g. 24h, or "forever" (24h)

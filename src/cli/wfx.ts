@@ -28,6 +28,7 @@ import { listTemplates, parseParameters, runTemplate, showTemplate } from './com
 import { PROGRESS_WRITE_DELAY_MS } from '../core/status-writes.ts';
 import { DEFAULT_RATE_LIMIT } from '../shell/kube/rate-limit.ts';
 import { DEFAULT_COOLDOWN_POLICY } from '../core/target-cooldown.ts';
+import { DEFAULT_STABILITY_WINDOW_MS } from '../core/monitoring-verdict.ts';
 import { EXECUTOR_USAGE, OPERATOR_USAGE, USAGE } from './usage.ts';
 
 const OPTIONS = {
@@ -80,6 +81,7 @@ const OPTIONS = {
   'max-in-flight': { type: 'string' },
   development: { type: 'boolean' },
   'alertmanager-url': { type: 'string' },
+  'stability-window': { type: 'string' },
   'kube-api-qps': { type: 'string' },
   'metrics-cert-dir': { type: 'string' },
   'kube-api-burst': { type: 'string' },
@@ -91,6 +93,14 @@ const OPTIONS = {
 /** A flag in seconds, as milliseconds; `fallbackMs` when unset. */
 function seconds(value: string | undefined, fallbackMs: number, flag: string): number {
   return int(value, fallbackMs / 1000, flag) * 1000;
+}
+
+/** --stability-window: whole seconds within the spec's bounds (STABILITY_WINDOW_BOUNDS, 0s to 1h). */
+function stabilityWindow(value: string | undefined): number {
+  const ms = seconds(value, DEFAULT_STABILITY_WINDOW_MS, 'stability-window');
+  if (ms > 3_600_000)
+    throw new CliError(`--stability-window must be at most 3600 (1h), not ${String(value)}`);
+  return ms;
 }
 
 function int(value: string | undefined, fallback: number, flag: string): number {
@@ -190,7 +200,8 @@ async function main(argv: string[]): Promise<string | undefined> {
       auditDb: v['audit-db'],
       auditPostgresUrl: v['audit-postgres-url'] ?? process.env['WFE_AUDIT_POSTGRES_URL'],
       executorUser: v['executor-user'] ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
-      alertmanagerUrl: v['alertmanager-url'],
+      alertmanagerUrl: v['alertmanager-url'] ?? process.env['WFE_ALERTMANAGER_URL'],
+      stabilityWindowMs: stabilityWindow(v['stability-window']),
       retention: retentionFlag(v['retention']),
       auditRetentionDays: int(v['audit-retention-days'], 90, 'audit-retention-days'),
       progressWriteDelayMs: int(v['progress-write-delay'], PROGRESS_WRITE_DELAY_MS, 'progress-write-delay'),

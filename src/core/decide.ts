@@ -9,8 +9,14 @@
  * reconcile's status write instead of needing another reconcile.
  */
 import { safetyVerdict } from '../../machines/context.ts';
-import type { AdmissionVerdict, EffectivenessObservation, SafetyCheckResult } from '../../machines/events.ts';
+import type {
+  AdmissionVerdict,
+  AlertmanagerState,
+  EffectivenessObservation,
+  SafetyCheckResult,
+} from '../../machines/events.ts';
 import type { ExecutionPlan } from '../../machines/plan.ts';
+import type { StepExecutionResult } from '../api/generated/types.ts';
 import type { WorkflowSnapshot } from '../../machines/workflow.ts';
 import {
   checksWanted,
@@ -48,12 +54,22 @@ export interface CheckRequest {
    * takes the locks and respects the storm limits, but no cooldown or backoff holds it back.
    */
   requested: boolean;
-  /** The steps whose targets the effectiveness check looks at, and since when new alerts count. */
-  effectiveness: { succeededSteps: ReadonlySet<number>; since: number } | null;
+  /**
+   * The steps whose targets the effectiveness check looks at (with what their executor reported),
+   * since when new alerts count, and the spec's stability window (null: the operator's).
+   */
+  effectiveness: {
+    succeededSteps: ReadonlySet<number>;
+    results: ReadonlyMap<number, StepExecutionResult>;
+    since: number;
+    stabilityWindowMs: number | null;
+  } | null;
 }
 
 export interface CheckResults {
   safety?: SafetyCheckResult[];
+  /** Alertmanager, asked with the safety checks when configured or the run names an alert. */
+  alertmanager?: AlertmanagerState;
   /** Absent when asked but not answered (the apiserver could not be asked): asked again soon. */
   admission?: AdmissionVerdict;
   effectiveness?: EffectivenessObservation;
@@ -115,8 +131,13 @@ export type Decision =
 
 const asksFor = (checks: ChecksWanted): boolean => checks.safety || checks.admission || checks.effectiveness;
 
-function requestOf(snapshot: WorkflowSnapshot, checks: ChecksWanted, now: number): CheckRequest {
-  const steps = Object.entries(snapshot.context.steps);
+function requestOf(
+  snapshot: WorkflowSnapshot,
+  plan: ExecutionPlan,
+  checks: ChecksWanted,
+  now: number,
+): CheckRequest {
+  const succeeded = Object.entries(snapshot.context.steps).filter(([, run]) => run.status === 'succeeded');
   return {
     safety: checks.safety,
     admission: checks.admission,
@@ -125,10 +146,12 @@ function requestOf(snapshot: WorkflowSnapshot, checks: ChecksWanted, now: number
       (snapshot.context.rollbackTrigger === 'requested' || snapshot.context.retries.length > 0),
     effectiveness: checks.effectiveness
       ? {
-          succeededSteps: new Set(
-            steps.filter(([, run]) => run.status === 'succeeded').map(([n]) => Number(n)),
+          succeededSteps: new Set(succeeded.map(([n]) => Number(n))),
+          results: new Map(
+            succeeded.flatMap(([n, run]) => (run.result ? [[Number(n), run.result] as const] : [])),
           ),
           since: snapshot.context.times.executing ?? now,
+          stabilityWindowMs: plan.stabilityWindowMs,
         }
       : null,
   };
@@ -139,7 +162,7 @@ export function decide(input: DecideInput): Decision {
   const { plan, machine } = compiled;
   const wanted = checksWanted(from, plan);
   if (checks === undefined && asksFor(wanted))
-    return { kind: 'check', request: requestOf(from, wanted, now), resume: { from, rounds: 0 } };
+    return { kind: 'check', request: requestOf(from, plan, wanted, now), resume: { from, rounds: 0 } };
   const events = observe({
     now,
     children: input.seen.children.filter((c) => stillAwaited(from.context, c)),
@@ -157,7 +180,7 @@ export function decide(input: DecideInput): Decision {
     )
       return {
         kind: 'check',
-        request: requestOf(after, asked, now),
+        request: requestOf(after, plan, asked, now),
         resume: { from: after, rounds: rounds + 1 },
       };
   }

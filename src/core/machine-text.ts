@@ -77,8 +77,10 @@ export const WORKFLOW_TEXT: MachineText = {
         return rollbackFailure(input);
       case 'Ineffective':
         return event.type === 'EFFECTIVENESS_RESULT'
-          ? `new alerts fired after the remediation (effectiveness ${event.score}, resources ${event.resourceHealth})`
+          ? `new alerts concerning its targets fired after the remediation (effectiveness ${event.score ?? 'not scored'}, resources ${event.resourceHealth})`
           : 'new alerts fired after the remediation';
+      case 'AlertStillFiring':
+        return `the alert this run remediates was still firing at monitoring's deadline (${seconds(plan.timeouts.monitoringMs)}): the remediation did not resolve it`;
     }
   },
   attemptFailed: (attempt) => `attempt ${attempt} failed`,

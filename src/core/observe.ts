@@ -7,6 +7,7 @@ import type { StepExecutionResult } from '../api/generated/types.ts';
 import { awaitedStop, isSettled, runOf, type WorkflowContext } from '../../machines/context.ts';
 import type {
   AdmissionVerdict,
+  AlertmanagerState,
   EffectivenessObservation,
   SafetyCheckResult,
   WorkflowEvent,
@@ -48,6 +49,8 @@ export interface Observation {
   annotations: Readonly<Record<string, string>>;
   /** Results of the workflow's safety checks, once run. */
   safety?: SafetyCheckResult[];
+  /** Alertmanager as asked with the safety checks (when configured, or the run names an alert). */
+  alertmanager?: AlertmanagerState;
   /** Whether the run may start executing (its locks taken, no storm limit reached), once asked. */
   admission?: AdmissionVerdict;
   /** Result of the effectiveness check, once run. */
@@ -87,7 +90,13 @@ const withMessage = <T extends object>(event: T, message: string | undefined): T
 export function observe(input: Observation): WorkflowEvent[] {
   const { now } = input;
   const events: WorkflowEvent[] = [{ type: 'TICK', now }];
-  if (input.safety) events.push({ type: 'SAFETY_RESULT', now, results: input.safety.map((r) => ({ ...r })) });
+  if (input.safety)
+    events.push({
+      type: 'SAFETY_RESULT',
+      now,
+      results: input.safety.map((r) => ({ ...r })),
+      ...(input.alertmanager ? { alertmanager: input.alertmanager } : {}),
+    });
   if (input.admission) events.push({ type: 'ADMISSION_RESULT', now, verdict: input.admission });
   const finished = input.children
     .filter(

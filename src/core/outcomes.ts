@@ -22,6 +22,7 @@ import {
   type AdjustmentMetricType,
 } from './adjustment-outcomes.ts';
 import type { Loaded } from './load.ts';
+import { monitoringVerdict, type MonitoringVerdict } from './monitoring-verdict.ts';
 import { phaseOf } from './statechart.ts';
 import { isProgress, type ProgressOutcome, type StepProgress } from './step-progress.ts';
 import type { StepTransitionOutcome, Transition } from './transitions.ts';
@@ -49,7 +50,8 @@ export type MetricSample =
   | { metric: 'adaptiveAdjustmentsTotal'; adjustmentType: AdjustmentMetricType }
   | { metric: 'stepsCompletedTotal'; action: string; status: 'success' | 'failed' }
   | { metric: 'retriesTotal'; result: 'accepted' | 'refused' }
-  | { metric: 'admissionBlocksTotal'; reason: AdmissionBlockReason };
+  | { metric: 'admissionBlocksTotal'; reason: AdmissionBlockReason }
+  | { metric: 'monitoringVerdictsTotal'; verdict: MonitoringVerdict };
 
 export interface Consequences {
   /** Each its own Event: phase changes, failures, retries, rollbacks, refusals, what history taught. */
@@ -133,8 +135,21 @@ function phaseConsequences(
         outcome,
         seconds: seconds(t.at - context.times.planning),
       });
-    if (t.to === 'completed' && context.effectiveness)
+    // No score is claimed for a run with nothing verifiable (score null).
+    if (t.to === 'completed' && context.effectiveness && context.effectiveness.score !== null)
       out.metrics.push({ metric: 'effectivenessScore', score: context.effectiveness.score });
+    // How monitoring ended, typed: its own Event and metric label (src/core/monitoring-verdict.ts).
+    const verdict = t.from === 'monitoring' ? monitoringVerdict(context) : null;
+    if (verdict !== null) {
+      out.metrics.push({ metric: 'monitoringVerdictsTotal', verdict });
+      out.notices.push({
+        type: verdict === 'Effective' ? 'Normal' : 'Warning',
+        reason: verdict === 'Effective' ? 'RemediationVerified' : `Remediation${verdict}`,
+        note: `monitoring ended: ${verdict}${context.effectiveness ? ` (resources ${context.effectiveness.resourceHealth}, score ${context.effectiveness.score ?? 'none'}, alert ${context.effectiveness.alert ?? 'none named'})` : ''}`,
+        action: 'Reconcile',
+        fields: { verdict },
+      });
+    }
     if (t.to === 'failed' && context.failure && VALIDATION_FAILURES.includes(context.failure.code))
       out.metrics.push({ metric: 'validationFailuresTotal', reason: context.failure.code });
   }

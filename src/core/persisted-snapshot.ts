@@ -174,6 +174,35 @@ const fromV5: Migration = (snapshot) => ({
   context: { ...(snapshot.context as Record<string, unknown>), stops: [] },
 });
 
+/**
+ * Version 7 monitors for "fixed" (issue 19): each effectiveness record says what it found of the
+ * run's alert and Alertmanager, the stability window in force and since when the run was fixed, and
+ * the context keeps Alertmanager's reachability. A version 6 record named no alert (its runs were
+ * never asked to resolve one), had Alertmanager answer when it checked alerts at all, and its run was
+ * not yet counted as stable: the window starts at its next check.
+ */
+const fromV6: Migration = (snapshot) => {
+  const context = snapshot.context as Record<string, unknown>;
+  const e = context['effectiveness'];
+  return {
+    ...snapshot,
+    // What a version 6 snapshot lacks is filled in; nothing it has is changed.
+    context: {
+      alertmanager: null,
+      ...context,
+      effectiveness: isRecord(e)
+        ? {
+            alert: null,
+            alertmanager: e['newAlertsTriggered'] === null ? 'notConfigured' : 'answered',
+            stabilityWindowMs: 0,
+            stableSince: null,
+            ...e,
+          }
+        : null,
+    },
+  };
+};
+
 export const migrations: Readonly<Record<number, Migration>> = {
   0: fromV0,
   1: fromV1,
@@ -181,6 +210,7 @@ export const migrations: Readonly<Record<number, Migration>> = {
   3: fromV3,
   4: fromV4,
   5: fromV5,
+  6: fromV6,
 };
 
 /** The in-memory context of a persisted one: every step run decoded, or what is wrong, and where. */

@@ -13,7 +13,7 @@ import type {
 } from '../../machines/plan.ts';
 import { MAX_SPEC_DURATION } from '../api/schema/builders.ts';
 import { inferredRollback } from '../api/inferred-rollback.ts';
-import { PHASE_TIMEOUT_BOUNDS } from '../api/schema/workflowexecution.ts';
+import { PHASE_TIMEOUT_BOUNDS, STABILITY_WINDOW_BOUNDS } from '../api/schema/workflowexecution.ts';
 import { parseDuration } from './duration.ts';
 import { historyTargetOf } from './history.ts';
 import { checkPolicy } from './safety-policy.ts';
@@ -389,6 +389,27 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
     validationMs: phaseTimeout('validation', DEFAULTS.validationTimeoutMs),
     monitoringMs: phaseTimeout('monitoring', DEFAULTS.monitoringTimeoutMs),
   };
+  const windowPath = `${STRATEGY}.stabilityWindow`;
+  // Unlike a timeout, a window may be 0s: the first check that finds the run fixed completes it.
+  const windowText = strategy.stabilityWindow;
+  const stabilityWindowMs = windowText === undefined ? null : (parseDuration(windowText) ?? -1);
+  const [windowMin, windowMax] = STABILITY_WINDOW_BOUNDS.map((b) => parseDuration(b) ?? 0) as [
+    number,
+    number,
+  ];
+  if (stabilityWindowMs !== null && (stabilityWindowMs < windowMin || stabilityWindowMs > windowMax))
+    issues.push({
+      reason: 'InvalidDuration',
+      path: windowPath,
+      message: `${JSON.stringify(windowText)} is not a duration from ${STABILITY_WINDOW_BOUNDS.join(' to ')}`,
+    });
+  // A window as long as the deadline could never be seen through: the run would always end unknown.
+  if (stabilityWindowMs !== null && stabilityWindowMs >= timeouts.monitoringMs)
+    issues.push({
+      reason: 'InvalidDuration',
+      path: windowPath,
+      message: `${JSON.stringify(strategy.stabilityWindow)} is not shorter than the monitoring deadline (${timeouts.monitoringMs / 1000}s)`,
+    });
   if (issues.length > 0) return { ok: false, issues };
 
   const order = levels.flat();
@@ -413,6 +434,8 @@ export function planWorkflow(spec: ResolvedSpec): PlanResult {
       adaptiveAdjustments: adjustments,
       dynamicStepAdjustment: spec.adaptiveOrchestration?.dynamicStepAdjustment === true,
       timeouts,
+      remediatesAlert: spec.alertRef !== undefined,
+      stabilityWindowMs,
       backoff: { baseMs: DEFAULTS.retryBackoffBaseMs, maxMs: DEFAULTS.retryBackoffMaxMs },
       stopGraceMs: DEFAULTS.stopGraceMs,
     },

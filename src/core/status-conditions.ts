@@ -19,6 +19,28 @@ import { ROLLBACK_REQUESTED_BY } from './observe.ts';
 import { phaseOf, substateOf } from './statechart.ts';
 import { describeBlock } from './target-locks.ts';
 import { waitingFor } from './transitions.ts';
+import {
+  alertCondition,
+  alertmanagerCondition,
+  monitoringVerdict,
+  type MonitoringVerdict,
+} from './monitoring-verdict.ts';
+
+/** Why a completed run's effectiveness is unknown, in words, by its typed reason. */
+const UNVERIFIED: Readonly<Record<MonitoringVerdict, string>> = {
+  Effective: 'verified',
+  NewAlerts: 'new alerts fired on its targets',
+  AlertStillFiring: 'its alert was still firing',
+  NoVerifiableTarget:
+    'no step names a target the operator can check (custom actions, Secrets, a bare pod that is gone) and the run names no alert: verify by hand',
+  AlertmanagerUnreachable:
+    'Alertmanager did not answer, so whether the alert this run remediates resolved is not known',
+  AlertmanagerNotConfigured:
+    'the run names an alert, but the operator has no --alertmanager-url to look it up',
+  TargetsUnhealthy: "a target was still unhealthy at monitoring's deadline",
+  NotStable: "the targets were healthy, but not for the whole stability window by monitoring's deadline",
+  Unchecked: "no effectiveness check answered before monitoring's deadline",
+};
 
 /**
  * Steps history flags as mostly failing, and steps started after a step of the same action on the
@@ -43,8 +65,16 @@ function health(snapshot: WorkflowSnapshot, plan: ExecutionPlan): Health {
   switch (phaseOf(snapshot)) {
     case 'completed': {
       const outcome = context.outcome ?? 'unknown';
-      const reason =
-        outcome === 'success' ? 'Succeeded' : outcome === 'partial_success' ? 'PartialSuccess' : 'Unverified';
+      if (outcome === 'unknown') {
+        // Why it could not be verified, as a typed reason (NoVerifiableTarget, AlertmanagerUnreachable, ...).
+        const why = monitoringVerdict(context) ?? 'Unchecked';
+        return {
+          state: 'succeeded',
+          reason: why,
+          message: `the workflow completed (unknown): ${UNVERIFIED[why]}`,
+        };
+      }
+      const reason = outcome === 'success' ? 'Succeeded' : 'PartialSuccess';
       return { state: 'succeeded', reason, message: `the workflow completed (${outcome})` };
     }
     case 'failed':
@@ -189,10 +219,37 @@ export function statusConditions(
     generation,
     nowIso,
   );
-  return withSafetyCondition(
-    withRetryCondition(conditions, snapshot.context, generation, nowIso),
+  return withAlertConditions(
+    withSafetyCondition(
+      withRetryCondition(conditions, snapshot.context, generation, nowIso),
+      snapshot.context,
+      generation,
+      nowIso,
+    ),
     snapshot.context,
+    plan,
     generation,
     nowIso,
   );
+}
+
+/**
+ * `AlertmanagerReachable` (once asked: validation, then each monitoring check) and `AlertResolved`
+ * (a run naming its alert, once monitoring checked it): typed reasons, never a silent pass.
+ */
+function withAlertConditions(
+  conditions: Condition[],
+  context: WorkflowContext,
+  plan: ExecutionPlan,
+  generation: number,
+  nowIso: string,
+): Condition[] {
+  const reachable = alertmanagerCondition(context, plan.remediatesAlert);
+  const resolved = alertCondition(context);
+  const withReachable = reachable
+    ? setCondition(conditions, { type: 'AlertmanagerReachable', ...reachable }, generation, nowIso)
+    : conditions;
+  return resolved
+    ? setCondition(withReachable, { type: 'AlertResolved', ...resolved }, generation, nowIso)
+    : withReachable;
 }

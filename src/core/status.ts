@@ -305,7 +305,7 @@ export function projectStatus(
         ? undefined
         : compact({
             outcome,
-            effectivenessScore: effectiveness?.score,
+            effectivenessScore: effectiveness?.score ?? undefined,
             resourceHealth: effectiveness?.resourceHealth ?? 'unknown',
             newAlertsTriggered: effectiveness?.newAlertsTriggered ?? undefined,
             alertsChecked: effectiveness ? effectiveness.newAlertsTriggered !== null : false,

@@ -398,7 +398,7 @@ export function buildTimeline(
         {
           kind: 'effectiveness',
           at: context.effectiveness.at,
-          label: `effectiveness: ${context.effectiveness.effective ? 'effective' : 'not effective'} (score ${context.effectiveness.score})`,
+          label: `effectiveness: ${context.effectiveness.effective ? 'effective' : 'not effective'} (score ${context.effectiveness.score ?? 'none'})`,
           child: null,
         },
       ]

@@ -239,7 +239,7 @@ export function spansEnded(
       attributes: {
         ...base(),
         'workflow.effectiveness.effective': effectiveness.effective,
-        'workflow.effectiveness.score': effectiveness.score,
+        ...(effectiveness.score === null ? {} : { 'workflow.effectiveness.score': effectiveness.score }),
         'workflow.effectiveness.resource_health': effectiveness.resourceHealth,
       },
       error: effectiveness.effective ? null : 'not effective',

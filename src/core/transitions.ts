@@ -224,10 +224,15 @@ export function waitingFor(snapshot: WorkflowSnapshot, plan: ExecutionPlan): str
       const prefix = context.abort ? `stopping (${context.abort.message}): ` : '';
       return parts.length === 0 ? `${prefix}starting steps` : `${prefix}waiting for ${parts.join(' and ')}`;
     }
-    case 'monitoring':
-      return `waiting for the effectiveness check until ${clockOf(
-        (context.times.monitoring ?? 0) + plan.timeouts.monitoringMs,
-      )}`;
+    case 'monitoring': {
+      const deadline = clockOf((context.times.monitoring ?? 0) + plan.timeouts.monitoringMs);
+      const e = context.effectiveness;
+      if (e?.stableSince != null)
+        return `fixed since ${clockOf(e.stableSince)}: completes once still fixed at ${clockOf(e.stableSince + e.stabilityWindowMs)} (deadline ${deadline})`;
+      if (e?.alert === 'firing')
+        return `waiting for the alert this run remediates to resolve until ${deadline}`;
+      return `waiting for the effectiveness check until ${deadline}`;
+    }
     case 'rolling_back': {
       const n = currentRollback(snapshot, plan);
       const step = plan.steps.find((s) => s.number === n);

@@ -48,6 +48,8 @@ export interface ControllerOptions {
   audit?: AuditStore | undefined;
   safety?: SafetyCheckConfig;
   alerts?: AlertSource | undefined;
+  /** The stability window of runs whose spec sets none. */
+  stabilityWindowMs?: number | undefined;
   monitoringPollMs?: number;
   /** How long step progress may wait to share a status write (Reconciler). */
   progressWriteDelayMs?: number | undefined;
@@ -176,6 +178,7 @@ export class WorkflowController {
         executorUser: 'system:serviceaccount:kubernaut-system:kubernetes-executor',
       },
       alerts: options.alerts,
+      ...(options.stabilityWindowMs !== undefined ? { stabilityWindowMs: options.stabilityWindowMs } : {}),
       ...(options.monitoringPollMs !== undefined ? { monitoringPollMs: options.monitoringPollMs } : {}),
       ...(options.progressWriteDelayMs !== undefined
         ? { progressWriteDelayMs: options.progressWriteDelayMs }

@@ -6,11 +6,22 @@
  */
 import type { KubernetesExecution, WorkflowExecution } from '../api/generated/types.ts';
 import { safetyVerdict } from '../../machines/context.ts';
-import type { AdmissionVerdict, SafetyCheckResult } from '../../machines/events.ts';
+import type {
+  AdmissionVerdict,
+  AlertmanagerState,
+  EffectivenessObservation,
+  SafetyCheckResult,
+} from '../../machines/events.ts';
 import type { Admission } from './admission.ts';
 import type { CheckRequest, CheckResults, Seen } from '../core/decide.ts';
 import type { ObservedChild } from '../core/observe.ts';
-import { checkEffectiveness, type AlertSource } from './checks/effectiveness.ts';
+import {
+  alertmanagerState,
+  checkEffectiveness,
+  type AlertSource,
+  type EffectivenessReport,
+} from './checks/effectiveness.ts';
+import { DEFAULT_STABILITY_WINDOW_MS } from '../core/monitoring-verdict.ts';
 import { runSafetyChecks, type SafetyCheckConfig } from './checks/safety.ts';
 import type { KubeClient } from './kube/client.ts';
 import type { Logger } from './logger.ts';
@@ -21,6 +32,8 @@ export interface ClusterObserver {
   client: KubeClient;
   safety: SafetyCheckConfig;
   alerts?: AlertSource | undefined;
+  /** The stability window of runs whose spec sets none. */
+  stabilityWindowMs?: number | undefined;
   metrics?: OperatorMetrics | undefined;
   /** Target locks and storm limits (src/shell/admission.ts). */
   admission: Admission;
@@ -40,19 +53,25 @@ export async function runChecks(
   log: Logger,
 ): Promise<CheckResults> {
   const safety = request.safety ? await safetyChecks(o, workflow, now, log) : undefined;
+  // Shown as a condition before execution; never a reason to hold the run back.
+  const alertmanager: AlertmanagerState | undefined =
+    request.safety && (o.alerts !== undefined || workflow.spec.alertRef !== undefined)
+      ? await alertmanagerState(o.alerts)
+      : undefined;
   const admission = request.admission ? await admit(o, workflow, request.requested, now, log) : undefined;
   const wanted = request.effectiveness;
-  const effectiveness = wanted
-    ? await checkEffectiveness(
-        o.client,
-        compiledSpecOf(workflow),
-        wanted.succeededSteps,
-        o.alerts,
-        wanted.since,
-      )
+  const report = wanted
+    ? await checkEffectiveness(o.client, compiledSpecOf(workflow), o.alerts, {
+        ...wanted,
+        stabilityWindowMs: wanted.stabilityWindowMs ?? o.stabilityWindowMs ?? DEFAULT_STABILITY_WINDOW_MS,
+      })
     : undefined;
+  if (report && report.newAlerts.length > 0)
+    log.info("new alerts concern the run's targets", { alerts: report.newAlerts });
+  const effectiveness = report && observationOf(report);
   return {
     ...(safety ? { safety } : {}),
+    ...(alertmanager ? { alertmanager } : {}),
     ...(admission ? { admission } : {}),
     ...(effectiveness ? { effectiveness } : {}),
   };
@@ -102,6 +121,12 @@ async function safetyChecks(
 export function safetyMetricResult(r: SafetyCheckResult): 'pass' | 'fail' | 'warn' | 'not_applicable' {
   if (r.result === 'failed') return r.required ? 'fail' : 'warn';
   return r.result === 'not_applicable' ? 'not_applicable' : 'pass';
+}
+
+/** The machine's observation: the report without what only the log reads. */
+function observationOf(report: EffectivenessReport): EffectivenessObservation {
+  const { verdicts: _verdicts, newAlerts: _newAlerts, ...observation } = report;
+  return observation;
 }
 
 function observedChild(c: KubernetesExecution): ObservedChild {

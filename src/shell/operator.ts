@@ -56,6 +56,8 @@ export interface OperatorConfig {
   audit?: AuditStore | undefined;
   executorUser?: string;
   alertmanagerUrl?: string | undefined;
+  /** The stability window of runs whose spec sets none (DEFAULT_STABILITY_WINDOW_MS when unset). */
+  stabilityWindowMs?: number | undefined;
   /** How long a finished WorkflowExecution is kept ("24h" by default; "forever"). */
   retention?: string | undefined;
   /** How long audit rows are kept (90 days by default). */
@@ -149,6 +151,7 @@ export async function startOperator(config: OperatorConfig = {}): Promise<Runnin
       executorUser: config.executorUser ?? 'system:serviceaccount:kubernaut-system:kubernetes-executor',
     },
     alerts: config.alertmanagerUrl ? alertmanagerSource(config.alertmanagerUrl) : undefined,
+    stabilityWindowMs: config.stabilityWindowMs,
     ...(config.monitoringPollMs !== undefined ? { monitoringPollMs: config.monitoringPollMs } : {}),
     progressWriteDelayMs: config.progressWriteDelayMs,
     pickupTimeoutMs: config.pickupTimeoutMs,

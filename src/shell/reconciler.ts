@@ -36,6 +36,7 @@ import {
   type PickupState,
 } from './executor-pickup.ts';
 import type { AlertSource } from './checks/effectiveness.ts';
+import { DEFAULT_STABILITY_WINDOW_MS } from '../core/monitoring-verdict.ts';
 import type { SafetyCheckConfig } from './checks/safety.ts';
 import { CompiledWorkflows } from './compiled-workflows.ts';
 import { eventTargetOf, type EventRecorder } from './events.ts';
@@ -70,6 +71,8 @@ export interface ReconcilerOptions {
   audit?: AuditStore | undefined;
   safety: SafetyCheckConfig;
   alerts?: AlertSource | undefined;
+  /** The stability window of runs whose spec sets none. */
+  stabilityWindowMs?: number;
   /** How often targets are re-checked while monitoring. */
   monitoringPollMs?: number;
   /** The clock: the only place time enters (as `now` of every event). */
@@ -116,6 +119,7 @@ export class Reconciler {
   constructor(options: ReconcilerOptions) {
     this.o = {
       monitoringPollMs: 2000,
+      stabilityWindowMs: DEFAULT_STABILITY_WINDOW_MS,
       clock: () => Date.now(),
       progressWriteDelayMs: PROGRESS_WRITE_DELAY_MS,
       pickupTimeoutMs: DEFAULT_PICKUP_TIMEOUT_MS,
@@ -142,6 +146,7 @@ export class Reconciler {
       client: this.o.client,
       safety: this.o.safety,
       alerts: this.o.alerts,
+      stabilityWindowMs: this.o.stabilityWindowMs,
       metrics: this.o.metrics,
       admission: this.admission,
     };

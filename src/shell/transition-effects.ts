@@ -128,6 +128,9 @@ const TAKE: { [M in MetricSample['metric']]: Take<M> } = {
   admissionBlocksTotal: (m, s, c) => {
     m.admissionBlocksTotal.inc({ namespace: c.target.namespace, reason: s.reason });
   },
+  monitoringVerdictsTotal: (m, s, c) => {
+    m.monitoringVerdictsTotal.inc({ namespace: c.target.namespace, verdict: s.verdict });
+  },
 };
 
 function take(sample: MetricSample, metrics: OperatorMetrics, c: ConsequenceContext): void {

@@ -148,8 +148,9 @@ describe('the operator through network faults and an etcd crash', () => {
     baseline = new Map([...outcome.ends].map(([name, end]) => [name.slice('base-'.length), end]));
     expect(outcome.duplicates).toEqual([]);
     // The reference is what each shape promises.
-    expect(baseline.get('sequential')).toMatchObject({ phase: 'completed', outcome: 'success' });
-    expect(baseline.get('fanout')).toMatchObject({ phase: 'completed', outcome: 'success' });
+    // Custom steps name nothing to verify: completed, outcome unknown (issue 19).
+    expect(baseline.get('sequential')).toMatchObject({ phase: 'completed', outcome: 'unknown' });
+    expect(baseline.get('fanout')).toMatchObject({ phase: 'completed', outcome: 'unknown' });
     expect(baseline.get('approval')).toMatchObject({ phase: 'completed', approved: true });
     expect(baseline.get('retries')).toMatchObject({ phase: 'completed', steps: [{}, { retries: 1 }] });
     expect(baseline.get('rollback')).toMatchObject({ phase: 'failed', rollbacks: 2 });

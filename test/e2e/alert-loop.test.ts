@@ -25,7 +25,11 @@ import {
 import { createLogger } from '../../src/shell/logger.ts';
 import { startOperator, type RunningOperator } from '../../src/shell/operator.ts';
 import { freePorts } from '../../tooling/controlplane/ports.ts';
-import { startAlertmanager, type RunningAlertmanager } from '../../tooling/monitoring/alertmanager.ts';
+import {
+  startAlertmanager,
+  webhookConfig,
+  type RunningAlertmanager,
+} from '../../tooling/monitoring/alertmanager.ts';
 import { startPrometheus, type RunningPrometheus } from '../../tooling/monitoring/prometheus.ts';
 import { ensureMonitoringTools } from '../../tooling/monitoring/tools.ts';
 import { scaleParameters, scaleStep, templateVersion, workflowTemplate } from '../fixtures/templates.ts';
@@ -156,8 +160,7 @@ beforeAll(async () => {
     binary: tools.alertmanager,
     dir: join(dir, 'alertmanager'),
     port: amPort,
-    webhookUrl: `http://127.0.0.1:${String(webhookPort)}${ALERTS_PATH}`,
-    tokenFile,
+    config: webhookConfig({ webhookUrl: `http://127.0.0.1:${String(webhookPort)}${ALERTS_PATH}`, tokenFile }),
   });
   cleanups.push(() => alertmanager.stop());
 

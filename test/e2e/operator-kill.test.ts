@@ -43,7 +43,7 @@ const ok: Verdict = { phase: 'completed', wouldSucceed: true };
 
 const fourStepsDone: Case['expected'] = {
   phase: 'completed',
-  reason: 'Succeeded',
+  reason: 'NoVerifiableTarget',
   steps: { 1: 'completed', 2: 'completed', 3: 'completed', 4: 'completed' },
   children: ['step-1-a1', 'step-2-a1', 'step-3-a1', 'step-4-a1'],
 };
@@ -83,7 +83,7 @@ const CASES: readonly Case[] = [
     verdict: () => ok,
     expected: {
       phase: 'completed',
-      reason: 'Succeeded',
+      reason: 'NoVerifiableTarget',
       steps: { 1: 'completed', 2: 'completed' },
       children: ['dryrun-1', 'dryrun-2', 'step-1-a1', 'step-2-a1'],
     },
@@ -94,7 +94,7 @@ const CASES: readonly Case[] = [
     verdict: (c) => (c.spec.stepNumber === 3 ? { phase: 'failed', message: 'non-critical' } : ok),
     expected: {
       phase: 'completed',
-      reason: 'PartialSuccess',
+      reason: 'NoVerifiableTarget',
       steps: { 1: 'completed', 2: 'completed', 3: 'failed' },
       children: ['step-1-a1', 'step-2-a1', 'step-3-a1'],
     },

@@ -308,7 +308,8 @@ describe('the operator with a PostgreSQL audit store', () => {
         name: 'audited',
         namespace: h.namespace,
         status: 'completed',
-        outcome: 'partial_success',
+        // Custom steps name nothing to verify (issue 19).
+        outcome: 'unknown',
         totalSteps: 2,
         stepsCompleted: 1,
         stepsFailed: 1,

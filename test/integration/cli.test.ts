@@ -88,7 +88,7 @@ describe('wfx get and describe', () => {
     expect(header).toMatch(/^NAME\s+PHASE\s+STEPS\s+READY\s+REASON\s+AGE$/);
     const row = (name: string) => rows.find((r) => r.startsWith(`${name} `)) ?? '';
     expect(row('listed-done')).toMatch(
-      /listed-done\s+completed\s+2\/2 \[##########\]\s+True\s+Succeeded\s+\d+s/,
+      /listed-done\s+completed\s+2\/2 \[##########\]\s+True\s+NoVerifiableTarget\s+\d+s/,
     );
     expect(row('listed-waiting')).toMatch(
       /listed-waiting\s+validating\s+0\/3 \[\.{10}\]\s+False\s+AwaitingApproval/,
@@ -279,7 +279,7 @@ describe('wfx retry', () => {
     });
     const wf = await h.workflows.waitFor('retried', inPhase('completed'));
     expect(wf.metadata.annotations?.[RETRY_REQUESTED_BY]).toMatch(new RegExp(`^${h.username}/\\d{4}-`));
-    expect(wf.status?.workflowResult?.outcome).toBe('success');
+    expect(wf.status?.workflowResult?.outcome).toBe('unknown'); // custom steps: nothing verifiable
     expect(wf.status?.retries).toMatchObject({
       count: 1,
       history: [{ segment: 2, requestedBy: h.username, steps: [2, 3] }],
@@ -305,7 +305,7 @@ describe('wfx retry', () => {
     // Completed now: wfx refuses, and so does the operator when the annotation is set by hand.
     expectOneLineError(
       await wfx(['retry', 'retried', ...ns()]),
-      /retry of workflowexecution\/retried refused: Completed: the run completed \(success\)/,
+      /retry of workflowexecution\/retried refused: Completed: the run completed \(unknown\)/,
     );
     const path = resourcePath(WORKFLOW_EXECUTIONS, h.namespace, 'retried');
     await h.client.request(path, {

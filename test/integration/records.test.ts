@@ -61,7 +61,8 @@ describe('Kubernetes Events', () => {
     await h.workflows.waitFor('eventful', inPhase('completed'));
     // Events are written after the status; give the last one a moment.
     let events: EventObject[] = [];
-    for (let i = 0; i < 50 && !events.some((e) => e.reason === 'WorkflowExecutionCompleted'); i++) {
+    // The last one: how monitoring ended (custom steps: nothing verifiable, a Warning).
+    for (let i = 0; i < 50 && !events.some((e) => e.reason === 'RemediationNoVerifiableTarget'); i++) {
       events = await eventsFor('eventful');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -71,8 +72,20 @@ describe('Kubernetes Events', () => {
         .filter((e) => !progress.includes(e))
         .map((e) => e.reason)
         .sort(),
-    ).toEqual(['ExecutionStarted', 'MonitoringStarted', 'ValidationStarted', 'WorkflowExecutionCompleted']);
-    expect(events.every((e) => e.type === 'Normal' && (e.series?.count ?? 1) === 1)).toBe(true);
+    ).toEqual([
+      'ExecutionStarted',
+      'MonitoringStarted',
+      'RemediationNoVerifiableTarget',
+      'ValidationStarted',
+      'WorkflowExecutionCompleted',
+    ]);
+    expect(
+      events.every(
+        (e) =>
+          e.type === (e.reason === 'RemediationNoVerifiableTarget' ? 'Warning' : 'Normal') &&
+          (e.series?.count ?? 1) === 1,
+      ),
+    ).toBe(true);
     // Six step transitions (three starts, three successes) in one Event, written as the steps ended
     // (the run takes far less than the minute a batch may wait, and this test's timeout is a minute).
     expect(progress.map((e) => [e.reason, e.note])).toEqual([['StepsCompleted', 'steps 1-3 succeeded']]);
@@ -135,7 +148,7 @@ describe('metrics', () => {
   it('count executions, steps and reconciles under the specification’s names', async () => {
     const text = await h.operator.metrics.registry.metrics();
     expect(text).toMatch(
-      /kubernaut_workflowexecution_executions_total\{workflow_name="remediate-web",outcome="success"\} [1-9]/,
+      /kubernaut_workflowexecution_executions_total\{workflow_name="remediate-web",outcome="unknown"\} [1-9]/,
     );
     expect(text).toMatch(
       /kubernaut_workflowexecution_steps_created_total\{workflow_name="remediate-web",action="custom"\} [1-9]/,

@@ -64,7 +64,8 @@ describe('other writers', () => {
     const wf = await h.workflows.waitFor('shared-status', inPhase('completed'));
     expect(conditionOf(wf, EXTERNAL.type)).toMatchObject({ status: 'True', reason: 'Recorded' });
     expect(wf.status?.stepStatuses?.every((s) => s.status === 'completed')).toBe(true);
-    expect(wf.status?.workflowResult?.outcome).toBe('success');
+    // A custom step names nothing to verify (issue 19).
+    expect(wf.status?.workflowResult?.outcome).toBe('unknown');
   });
 
   it('loses nothing in a storm of 409 conflicts', async () => {

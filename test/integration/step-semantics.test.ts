@@ -33,13 +33,14 @@ const childNames = async (name: string) =>
   (await h.workflows.childrenOf(name)).map((c) => c.metadata.name).sort();
 
 describe('steps without declared dependencies', () => {
-  it('run in step order, and a non-critical failure does not skip the next step: partial_success', async () => {
+  it('run in step order, and a non-critical failure does not skip the next step', async () => {
     scripts.set('sequence', (c) =>
       c.spec.stepNumber === 2 ? { phase: 'failed', message: 'pod stuck terminating' } : ok,
     );
     await h.workflows.apply('sequence', specWith([customStep(1), customStep(2), customStep(3)]));
     const wf = await h.workflows.waitFor('sequence', inPhase('completed'));
-    expect(wf.status?.workflowResult?.outcome).toBe('partial_success');
+    // Custom steps name nothing to verify: unknown (issue 19); the step statuses say step 2 failed.
+    expect(wf.status?.workflowResult?.outcome).toBe('unknown');
     expect(await statusOfStep('sequence')).toEqual(
       new Map([
         [1, 'completed'],

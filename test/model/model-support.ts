@@ -96,6 +96,21 @@ export function alphabet(
   }
   if (phase === 'monitoring') {
     events.push({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY });
+    // Nothing verifiable: completed unknown at once.
+    events.push({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY, score: null, resourceHealth: 'unknown' });
+    // On the first check only (the states would multiply): fixed but the window not seen through
+    // yet (a later check with window 0 completes it), and the run's alert still firing (the
+    // deadline's TICK then fails it AlertStillFiring).
+    if (context.effectiveness === null) {
+      events.push({ type: 'EFFECTIVENESS_RESULT', now, ...HEALTHY, stabilityWindowMs: 60_000 });
+      events.push({
+        type: 'EFFECTIVENESS_RESULT',
+        now,
+        ...HEALTHY,
+        alert: 'firing',
+        alertmanager: 'answered',
+      });
+    }
     events.push({
       type: 'EFFECTIVENESS_RESULT',
       now,
@@ -103,6 +118,9 @@ export function alphabet(
       score: 0,
       resourceHealth: 'unhealthy',
       newAlertsTriggered: true,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
     events.push({
       type: 'EFFECTIVENESS_RESULT',
@@ -111,6 +129,9 @@ export function alphabet(
       score: 0.5,
       resourceHealth: 'degraded',
       newAlertsTriggered: false,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
   }
   if (phase === 'rolling_back') {

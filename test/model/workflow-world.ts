@@ -23,6 +23,9 @@ export const HEALTHY: EffectivenessObservation = {
   score: 1,
   resourceHealth: 'healthy',
   newAlertsTriggered: false,
+  alert: null,
+  alertmanager: 'notConfigured',
+  stabilityWindowMs: 0,
 };
 
 export function planOf(spec: ResolvedSpec): ExecutionPlan {

@@ -229,7 +229,12 @@ describe('deciding a reconcile', () => {
       safety: false,
       admission: false,
       requested: false,
-      effectiveness: { succeededSteps: new Set([1, 2]), since: T0 + S },
+      effectiveness: {
+        succeededSteps: new Set([1, 2]),
+        results: new Map(),
+        since: T0 + S,
+        stabilityWindowMs: null,
+      },
     });
     if (d.kind !== 'check') throw new Error('no check asked');
     const finished = mustDecide(decide({ ...input, ...d.resume, checks: { effectiveness: HEALTHY } }));

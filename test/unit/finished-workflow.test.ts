@@ -26,6 +26,9 @@ const effective = {
   score: 1,
   resourceHealth: 'healthy' as const,
   newAlertsTriggered: false,
+  alert: null,
+  alertmanager: 'notConfigured' as const,
+  stabilityWindowMs: 0,
 };
 
 /** The resource as the reconciler leaves it after the world's last event. */

@@ -10,7 +10,7 @@ import type { WorkflowContext } from '../../machines/context.ts';
 import { canonicalJson, fnv1a64 } from '../../src/core/spec-hash.ts';
 import { advance, persist, rehydrate } from '../../src/core/statechart.ts';
 import { customStep, diamondSpec, sequentialSpec, specWith, step } from '../fixtures/specs.ts';
-import { T0, legacyEnvelope, world, type World } from '../model/workflow-world.ts';
+import { HEALTHY, T0, legacyEnvelope, world, type World } from '../model/workflow-world.ts';
 
 /**
  * The fingerprint of each machine version's shape. When the test below fails because the machine
@@ -32,6 +32,9 @@ const FINGERPRINTS: Record<number, string> = {
   // target locks) before executing or rolling back: the same states and context, so a version-6
   // snapshot is still a valid state of the machine.
   6: '04b67d3a04d3ed3f',
+  // Monitoring for "fixed" (issue 19): the stability window, the alert resolved, Alertmanager's
+  // reachability in the context, a run with nothing verifiable, AlertStillFiring.
+  7: '5da6e349862faba1',
 };
 
 const S = 1000;
@@ -115,6 +118,9 @@ function sampleWorlds(): World[] {
       score: 1,
       resourceHealth: 'healthy',
       newAlertsTriggered: false,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
   const rolledBack = world(rollbackable('automatic'))
     .tick(T0)
@@ -392,6 +398,65 @@ describe('a snapshot persisted by machine version 5 (no stop requests)', () => {
     expect(persist(advance(w.machine, restored.snapshot, [next]), 'h')).toEqual(
       persist(advance(w.machine, w.snapshot, [next]), 'h'),
     );
+  });
+});
+
+describe('a snapshot persisted by machine version 6 (monitoring before "fixed")', () => {
+  /** The envelope as version 6 wrote it: no `alertmanager`, an effectiveness record without the new fields. */
+  function asVersion6(w: World) {
+    const envelope = persist(w.snapshot, 'h');
+    const { alertmanager: _dropped, ...context } = envelope.snapshot['context'] as Record<string, unknown>;
+    const e = context['effectiveness'] as Record<string, unknown> | null;
+    if (e) {
+      const { alert: _a, alertmanager: _am, stabilityWindowMs: _w, stableSince: _s, ...rest } = e;
+      context['effectiveness'] = rest;
+    }
+    return JSON.parse(
+      JSON.stringify({ ...envelope, machineVersion: 6, snapshot: { ...envelope.snapshot, context } }),
+    ) as typeof envelope;
+  }
+  const unhealthy = {
+    ...HEALTHY,
+    effective: false,
+    score: 0.5,
+    resourceHealth: 'degraded' as const,
+    newAlertsTriggered: null,
+    stabilityWindowMs: 60 * S,
+  };
+  it('monitoring, a check recorded: migrates with no alert named and the window not started', () => {
+    const w = world(sequentialSpec(1))
+      .tick(T0)
+      .succeed(1, T0 + S)
+      .observe(T0 + 2 * S, unhealthy);
+    expect(w.phase).toBe('monitoring');
+    const restored = rehydrate(asVersion6(w), { machine: w.machine, hash: 'h', plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.migratedFrom).toBe(6);
+    expect(restored.snapshot.context.alertmanager).toBeNull();
+    expect(restored.snapshot.context.effectiveness).toEqual({
+      ...w.snapshot.context.effectiveness,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
+      stableSince: null,
+    });
+    // It runs on as a current run: fixed now, then fixed through the window.
+    const fixed = { type: 'EFFECTIVENESS_RESULT' as const, ...HEALTHY, stabilityWindowMs: 60 * S };
+    const after = advance(w.machine, restored.snapshot, [
+      { ...fixed, now: T0 + 3 * S },
+      { ...fixed, now: T0 + 63 * S },
+    ]);
+    expect(after.value).toBe('completed');
+    expect(after.context.outcome).toBe('success');
+  });
+
+  it('executing: migrates to the same snapshot', () => {
+    const w = world(sequentialSpec(2))
+      .tick(T0)
+      .succeed(1, T0 + S);
+    const restored = rehydrate(asVersion6(w), { machine: w.machine, hash: 'h', plan: w.plan });
+    if (!restored.ok) throw new Error(restored.message);
+    expect(restored.snapshot.context).toStrictEqual(w.snapshot.context);
   });
 });
 

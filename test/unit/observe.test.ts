@@ -29,7 +29,15 @@ describe('observe', () => {
         [ROLLBACK_REQUESTED_BY]: 'dave',
         unrelated: 'x',
       },
-      effectiveness: { effective: true, score: 1, resourceHealth: 'healthy', newAlertsTriggered: false },
+      effectiveness: {
+        effective: true,
+        score: 1,
+        resourceHealth: 'healthy',
+        newAlertsTriggered: false,
+        alert: null,
+        alertmanager: 'notConfigured',
+        stabilityWindowMs: 0,
+      },
     });
     expect(events.map((e) => e.type)).toEqual([
       'TICK',

@@ -223,6 +223,9 @@ describe('step outcomes', () => {
         score: 0.75,
         resourceHealth: 'healthy',
         newAlertsTriggered: false,
+        alert: null,
+        alertmanager: 'notConfigured',
+        stabilityWindowMs: 0,
       }),
     );
     expect(samples(metrics, 'phaseDuration')).toEqual([

@@ -58,6 +58,9 @@ describe('status projection', () => {
       score: 0.95,
       resourceHealth: 'healthy',
       newAlertsTriggered: false,
+      alert: null,
+      alertmanager: 'notConfigured',
+      stabilityWindowMs: 0,
     });
     const done = projectStatus(w.snapshot, w.plan, {
       generation: 3,

@@ -472,6 +472,9 @@ describe('the workflow statechart', () => {
         score: 0.1,
         resourceHealth: 'unhealthy',
         newAlertsTriggered: true,
+        alert: null,
+        alertmanager: 'notConfigured',
+        stabilityWindowMs: 0,
       });
       expect(w.snapshot.context.failure?.code).toBe('Ineffective');
       expect(w.snapshot.context.outcome).toBe('ineffective');

@@ -197,6 +197,8 @@ export async function startDev(options: DevOptions = {}): Promise<DevEnvironment
       auditPath: join(controlPlane.dataDir, 'audit.sqlite'),
       // The identity the checks ask about, and the one the executor below acts as.
       executorUser: EXECUTOR_USER,
+      // The samples complete within seconds of being healthy; an installation's default is 60 s.
+      stabilityWindowMs: 10_000,
     });
     cleanup.add('the operator', () => operator.stop());
     progress(

@@ -4,11 +4,11 @@
  * Secret the ServiceMonitor names), against a static target instead of the Service's endpoints.
  * Used by the e2e test and by `npm run dev -- --monitoring`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { startReadyProcess, type ReadyProcess } from './ready-process.ts';
 import type { KubeClient } from '../../src/shell/kube/client.ts';
 
 export interface ServiceMonitorEndpoint {
@@ -121,12 +121,7 @@ export interface PrometheusOptions {
   alertmanagers?: string[];
 }
 
-export interface RunningPrometheus {
-  url: string;
-  logFile: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
+export type RunningPrometheus = ReadyProcess;
 
 /** Starts Prometheus on 127.0.0.1 and waits until it is ready. */
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
@@ -146,61 +141,16 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     }),
   );
   const address = `127.0.0.1:${String(options.port)}`;
-  const url = `http://${address}`;
-  const started = await spawnUntilReady({
-    name: 'prometheus',
-    binary: options.binary,
-    args: [
+  return startReadyProcess(
+    'prometheus',
+    options.binary,
+    [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(options.dir, 'data')}`,
       `--web.listen-address=${address}`,
       '--log.level=warn',
     ],
-    logFile: join(options.dir, 'prometheus.log'),
-    readyUrl: `${url}/-/ready`,
-  });
-  return { url, ...started };
-}
-
-/** A monitoring tool's process: started, its output in `logFile`, ready once `readyUrl` answers 2xx. */
-export async function spawnUntilReady(options: {
-  name: string;
-  binary: string;
-  args: string[];
-  logFile: string;
-  readyUrl: string;
-}): Promise<{ logFile: string; child: ChildProcess; stop(): Promise<void> }> {
-  const { name, logFile } = options;
-  const log = openSync(logFile, 'a');
-  const child = spawn(options.binary, options.args, { stdio: ['ignore', log, log] });
-  closeSync(log);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve();
-    }),
+    address,
+    join(options.dir, 'prometheus.log'),
   );
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`${name} exited (${String(child.exitCode)}); see ${logFile}`);
-    const ready = await fetch(options.readyUrl).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`${name} not ready after 60 s; see ${logFile}`);
-    }
-    await sleep(100);
-  }
-  return { logFile, child, stop };
 }

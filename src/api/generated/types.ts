@@ -53,6 +53,8 @@ export interface WorkflowExecutionSpec {
     safetyChecks?: SafetyCheck[];
     /** How long after a run completed on one of its targets this run waits (Blocked/RecentlyRemediated): it can only shorten the operator’s --target-cooldown, and "0s" opts out; the operator’s window when unset. */
     targetCooldown?: string;
+    /** How long the targets must stay healthy (and the alert of alertRef resolved) before the run completes, 0s to 1h, shorter than the monitoring deadline; an unhealthy check restarts it. The operator’s --stability-window when unset (60s). */
+    stabilityWindow?: string;
     /** How long each phase may last (the specification’s values when unset). */
     phaseTimeouts?: {
       /** Planning deadline, 5s to 10m; 30s when unset. */
@@ -706,6 +708,13 @@ export interface StepExecutionResult {
     restartedPods?: string[];
     /** Namespace. */
     namespace?: string;
+    /** The controllers of the restarted pods (their replacements are judged by monitoring). */
+    owners?: {
+      /** Kind. */
+      kind: string;
+      /** Name. */
+      name: string;
+    }[];
   };
   /** Result of an update. */
   updateResult?: {

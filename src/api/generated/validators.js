@@ -5,7 +5,7 @@ import __runtime_ucs2length_module from 'ajv/dist/runtime/ucs2length.js';
 const __runtime_ucs2length = __runtime_ucs2length_module;
 "use strict";
 export const validateWorkflowExecutionSpec = validate10;
-const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"retention":{"type":"string","description":"How long the finished WorkflowExecution is kept (its audit record is written first), e.g. \"24h\"; \"forever\" keeps it. The operator’s --retention when unset (24h).","maxLength":32,"pattern":"^(forever|([0-9]+(s|m|h))+)$"},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers whose results this step needs: it starts once they all succeeded, and is skipped if one failed or was skipped. In a workflow that declares no dependencies the steps run in step-number order instead, and a non-critical failure does not stop the next step.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"How a check’s failure is treated. rbac, health, capacity and network run for every workflow; a check not listed, or listed without required: false, blocks the run on failure; required: false makes its failure a warning.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"targetCooldown":{"type":"string","description":"How long after a run completed on one of its targets this run waits (Blocked/RecentlyRemediated): it can only shorten the operator’s --target-cooldown, and \"0s\" opts out; the operator’s window when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"phaseTimeouts":{"type":"object","description":"How long each phase may last (the specification’s values when unset).","properties":{"planning":{"type":"string","description":"Planning deadline, 5s to 10m; 30s when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"validation":{"type":"string","description":"Validation deadline (checks, dry run, approval), 10s to 24h; 5m when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"monitoring":{"type":"string","description":"Monitoring deadline, 30s to 24h; 10m when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"additionalProperties":false}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
+const schema11 = {"type":"object","description":"The remediation to run. Immutable after creation.","properties":{"alertRemediationRef":{"type":"object","description":"A reference to another object.","properties":{"apiVersion":{"type":"string","description":"API version of the referent.","maxLength":253},"kind":{"type":"string","description":"Kind of the referent.","maxLength":63},"namespace":{"type":"string","description":"Namespace of the referent.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the referent.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"uid":{"type":"string","description":"UID of the referent.","maxLength":64},"resourceVersion":{"type":"string","description":"Resource version of the referent.","maxLength":64},"fieldPath":{"type":"string","description":"A field within the referent.","maxLength":256}},"additionalProperties":false},"alertRef":{"type":"object","description":"The alert this run remediates, as Alertmanager knows it.","properties":{"fingerprint":{"type":"string","description":"Alertmanager fingerprint of the alert (hex).","maxLength":64,"pattern":"^[0-9a-f]{1,64}$"},"labels":{"type":"object","description":"The alert labels (alertname, namespace, ...); an alert matches when it carries all of them.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256},"minProperties":1},"startsAt":{"type":"string","format":"date-time","description":"When the alert started firing."}},"required":["labels"],"additionalProperties":false},"retention":{"type":"string","description":"How long the finished WorkflowExecution is kept (its audit record is written first), e.g. \"24h\"; \"forever\" keeps it. The operator’s --retention when unset (24h).","maxLength":32,"pattern":"^(forever|([0-9]+(s|m|h))+)$"},"workflowDefinition":{"type":"object","description":"The workflow to execute: inline, or resolved from a template (then name and version are the template’s).","properties":{"name":{"type":"string","description":"Workflow name.","maxLength":128,"minLength":1},"version":{"type":"string","description":"Workflow version.","maxLength":64},"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"replicas":{"type":"integer","description":"Desired replicas.","minimum":0,"maximum":10000}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"container":{"type":"string","description":"Container name.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"podName":{"type":"string","description":"Pod name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"type":"integer","description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","minimum":0,"maximum":10},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"dependsOn":{"type":"array","description":"Step numbers whose results this step needs: it starts once they all succeeded, and is skipped if one failed or was skipped. In a workflow that declares no dependencies the steps run in step-number order instead, and a non-critical failure does not stop the next step.","items":{"type":"integer","description":"A step number this step waits for.","minimum":1,"maximum":10000},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"revision":{"type":"integer","description":"Revision to restore; 0 is the previous one.","minimum":0,"maximum":1000000}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"previousReplicas":{"type":"integer","description":"Replicas to restore when the step recorded none; the replicas the step found win.","minimum":0,"maximum":10000}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"name":{"type":"string","description":"Name of the target object.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}},"aiRecommendations":{"type":"object","description":"Structured AI recommendations (HolmesGPT contract).","properties":{"overallConfidence":{"type":"number","description":"Overall confidence, 0.0-1.0.","minimum":0,"maximum":1},"recommendationSource":{"type":"string","description":"Where the recommendations come from.","enum":["holmesgpt","history-based"]},"generatedAt":{"type":"string","format":"date-time","description":"When they were generated."},"stepOptimizations":{"type":"array","description":"Per-step suggestions.","items":{"type":"object","description":"An AI suggestion for one step.","properties":{"stepNumber":{"type":"integer","description":"Step number, unique within the workflow.","minimum":1,"maximum":10000},"recommendation":{"type":"string","description":"Human-readable suggestion.","maxLength":2048},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1},"impactLevel":{"type":"string","description":"Impact of the change.","enum":["low","medium","high"]},"parameterChanges":{"type":"object","description":"Suggested parameter changes.","properties":{"suggestedParameters":{"type":"object","description":"Suggested key-value pairs.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":256}},"reason":{"type":"string","description":"Why these parameters.","maxLength":2048}},"additionalProperties":false}},"required":["stepNumber"],"additionalProperties":false},"maxItems":200},"parallelExecutionSuggestions":{"type":"array","description":"Parallel execution suggestions.","items":{"type":"object","description":"Steps the AI believes can run in parallel.","properties":{"groupName":{"type":"string","description":"Group name.","maxLength":128},"stepNumbers":{"type":"array","description":"Steps of the group.","items":{"type":"integer","description":"A step number.","minimum":1,"maximum":10000},"maxItems":32},"confidence":{"type":"number","description":"Confidence, 0.0-1.0.","minimum":0,"maximum":1}},"required":["stepNumbers"],"additionalProperties":false},"maxItems":32},"safetyImprovements":{"type":"array","description":"Safety improvements.","items":{"type":"object","description":"A suggested safety improvement.","properties":{"description":{"type":"string","description":"What to improve.","maxLength":2048},"stepNumber":{"type":"integer","description":"Step; 0 is workflow-level.","minimum":0,"maximum":10000},"safetyCheck":{"type":"string","description":"Suggested safety check.","maxLength":256},"priority":{"type":"string","description":"Priority.","enum":["low","medium","high"]}},"additionalProperties":false},"maxItems":32},"similarWorkflowSuccessRate":{"type":"number","description":"Success rate of similar workflows, 0.0-1.0.","minimum":0,"maximum":1},"estimatedDuration":{"type":"string","description":"Estimated duration, e.g. \"5m30s\".","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"riskFactors":{"type":"array","description":"Risk factors.","items":{"type":"object","description":"A risk.","properties":{"factor":{"type":"string","description":"The risk.","maxLength":2048},"severity":{"type":"string","description":"Severity.","enum":["low","medium","high"]},"probability":{"type":"number","description":"Probability, 0.0-1.0.","minimum":0,"maximum":1},"mitigation":{"type":"string","description":"Suggested mitigation.","maxLength":2048}},"additionalProperties":false},"maxItems":32}},"additionalProperties":false}},"required":["name","steps"],"additionalProperties":false},"workflowTemplateRef":{"type":"object","description":"The template version to run, instead of an inline workflowDefinition.","properties":{"name":{"type":"string","description":"Name of the WorkflowTemplate, in the run’s namespace.","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},"version":{"type":"string","description":"The version; the template’s last when unset.","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"}},"required":["name"],"additionalProperties":false},"parameters":{"type":"object","description":"Values of the template’s parameters, as text (with workflowTemplateRef only).","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}},"executionStrategy":{"type":"object","description":"How to execute the workflow.","properties":{"approvalRequired":{"type":"boolean","description":"Wait for an approved-by annotation before executing."},"dryRunFirst":{"type":"boolean","description":"Dry-run every step before executing."},"rollbackStrategy":{"type":"string","description":"What happens when a critical step fails.","enum":["automatic","manual","none"]},"maxRetries":{"type":"integer","description":"Default retries per step after the first attempt.","minimum":0,"maximum":10},"safetyChecks":{"type":"array","description":"How a check’s failure is treated. rbac, health, capacity and network run for every workflow; a check not listed, or listed without required: false, blocks the run on failure; required: false makes its failure a warning.","items":{"type":"object","description":"A validation requirement checked before execution.","properties":{"type":{"type":"string","description":"Kind of check.","enum":["rbac","capacity","health","network"]},"description":{"type":"string","description":"What the check guards.","maxLength":256},"required":{"type":"boolean","description":"A failing required check fails the workflow."}},"required":["type"],"additionalProperties":false},"maxItems":16,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["type"]},"targetCooldown":{"type":"string","description":"How long after a run completed on one of its targets this run waits (Blocked/RecentlyRemediated): it can only shorten the operator’s --target-cooldown, and \"0s\" opts out; the operator’s window when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"stabilityWindow":{"type":"string","description":"How long the targets must stay healthy (and the alert of alertRef resolved) before the run completes, 0s to 1h, shorter than the monitoring deadline; an unhealthy check restarts it. The operator’s --stability-window when unset (60s).","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"phaseTimeouts":{"type":"object","description":"How long each phase may last (the specification’s values when unset).","properties":{"planning":{"type":"string","description":"Planning deadline, 5s to 10m; 30s when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"validation":{"type":"string","description":"Validation deadline (checks, dry run, approval), 10s to 24h; 5m when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"monitoring":{"type":"string","description":"Monitoring deadline, 30s to 24h; 10m when unset.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"}},"additionalProperties":false}},"required":["rollbackStrategy"],"additionalProperties":false},"adaptiveOrchestration":{"type":"object","description":"Runtime optimization.","properties":{"optimizationEnabled":{"type":"boolean","description":"Apply AI parallel-execution suggestions where dependencies allow."},"learningFromHistory":{"type":"boolean","description":"Adjust retries, timeouts and the estimate from the audit store’s history, once, at planning."},"dynamicStepAdjustment":{"type":"boolean","description":"Adjust steps not yet started from what this run’s earlier steps of the same action and target did."}},"additionalProperties":false}},"required":["executionStrategy"],"additionalProperties":false};
 const func2 = __runtime_ucs2length.default;
 const func15 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
@@ -4642,7 +4642,7 @@ vErrors.push(err386);
 errors++;
 }
 for(const key39 in data142){
-if(!(((((((key39 === "approvalRequired") || (key39 === "dryRunFirst")) || (key39 === "rollbackStrategy")) || (key39 === "maxRetries")) || (key39 === "safetyChecks")) || (key39 === "targetCooldown")) || (key39 === "phaseTimeouts"))){
+if(!((((((((key39 === "approvalRequired") || (key39 === "dryRunFirst")) || (key39 === "rollbackStrategy")) || (key39 === "maxRetries")) || (key39 === "safetyChecks")) || (key39 === "targetCooldown")) || (key39 === "stabilityWindow")) || (key39 === "phaseTimeouts"))){
 const err387 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err387];
@@ -4893,12 +4893,11 @@ vErrors.push(err407);
 errors++;
 }
 }
-if(data142.phaseTimeouts !== undefined){
-let data153 = data142.phaseTimeouts;
-if(data153 && typeof data153 == "object" && !Array.isArray(data153)){
-for(const key41 in data153){
-if(!(((key41 === "planning") || (key41 === "validation")) || (key41 === "monitoring"))){
-const err408 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties"};
+if(data142.stabilityWindow !== undefined){
+let data153 = data142.stabilityWindow;
+if(typeof data153 === "string"){
+if(func2(data153) > 32){
+const err408 = {instancePath:instancePath+"/executionStrategy/stabilityWindow",schemaPath:"#/properties/executionStrategy/properties/stabilityWindow/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err408];
 }
@@ -4907,12 +4906,8 @@ vErrors.push(err408);
 }
 errors++;
 }
-}
-if(data153.planning !== undefined){
-let data154 = data153.planning;
-if(typeof data154 === "string"){
-if(func2(data154) > 32){
-const err409 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern8.test(data153)){
+const err409 = {instancePath:instancePath+"/executionStrategy/stabilityWindow",schemaPath:"#/properties/executionStrategy/properties/stabilityWindow/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err409];
 }
@@ -4921,8 +4916,9 @@ vErrors.push(err409);
 }
 errors++;
 }
-if(!pattern8.test(data154)){
-const err410 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+}
+else {
+const err410 = {instancePath:instancePath+"/executionStrategy/stabilityWindow",schemaPath:"#/properties/executionStrategy/properties/stabilityWindow/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err410];
 }
@@ -4932,8 +4928,12 @@ vErrors.push(err410);
 errors++;
 }
 }
-else {
-const err411 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data142.phaseTimeouts !== undefined){
+let data154 = data142.phaseTimeouts;
+if(data154 && typeof data154 == "object" && !Array.isArray(data154)){
+for(const key41 in data154){
+if(!(((key41 === "planning") || (key41 === "validation")) || (key41 === "monitoring"))){
+const err411 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err411];
 }
@@ -4943,11 +4943,11 @@ vErrors.push(err411);
 errors++;
 }
 }
-if(data153.validation !== undefined){
-let data155 = data153.validation;
+if(data154.planning !== undefined){
+let data155 = data154.planning;
 if(typeof data155 === "string"){
 if(func2(data155) > 32){
-const err412 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err412 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err412];
 }
@@ -4957,7 +4957,7 @@ vErrors.push(err412);
 errors++;
 }
 if(!pattern8.test(data155)){
-const err413 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+const err413 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err413];
 }
@@ -4968,7 +4968,7 @@ errors++;
 }
 }
 else {
-const err414 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err414 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/planning",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/planning/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err414];
 }
@@ -4978,11 +4978,11 @@ vErrors.push(err414);
 errors++;
 }
 }
-if(data153.monitoring !== undefined){
-let data156 = data153.monitoring;
+if(data154.validation !== undefined){
+let data156 = data154.validation;
 if(typeof data156 === "string"){
 if(func2(data156) > 32){
-const err415 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err415 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err415];
 }
@@ -4992,7 +4992,7 @@ vErrors.push(err415);
 errors++;
 }
 if(!pattern8.test(data156)){
-const err416 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
+const err416 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err416];
 }
@@ -5003,7 +5003,7 @@ errors++;
 }
 }
 else {
-const err417 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err417 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/validation",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/validation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err417];
 }
@@ -5013,9 +5013,11 @@ vErrors.push(err417);
 errors++;
 }
 }
-}
-else {
-const err418 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data154.monitoring !== undefined){
+let data157 = data154.monitoring;
+if(typeof data157 === "string"){
+if(func2(data157) > 32){
+const err418 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err418];
 }
@@ -5024,10 +5026,8 @@ vErrors.push(err418);
 }
 errors++;
 }
-}
-}
-else {
-const err419 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern8.test(data157)){
+const err419 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/pattern",keyword:"pattern",params:{pattern: "^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err419];
 }
@@ -5037,12 +5037,8 @@ vErrors.push(err419);
 errors++;
 }
 }
-if(data.adaptiveOrchestration !== undefined){
-let data157 = data.adaptiveOrchestration;
-if(data157 && typeof data157 == "object" && !Array.isArray(data157)){
-for(const key42 in data157){
-if(!(((key42 === "optimizationEnabled") || (key42 === "learningFromHistory")) || (key42 === "dynamicStepAdjustment"))){
-const err420 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key42},message:"must NOT have additional properties"};
+else {
+const err420 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts/monitoring",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/properties/monitoring/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err420];
 }
@@ -5052,9 +5048,9 @@ vErrors.push(err420);
 errors++;
 }
 }
-if(data157.optimizationEnabled !== undefined){
-if(typeof data157.optimizationEnabled !== "boolean"){
-const err421 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err421 = {instancePath:instancePath+"/executionStrategy/phaseTimeouts",schemaPath:"#/properties/executionStrategy/properties/phaseTimeouts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err421];
 }
@@ -5064,9 +5060,9 @@ vErrors.push(err421);
 errors++;
 }
 }
-if(data157.learningFromHistory !== undefined){
-if(typeof data157.learningFromHistory !== "boolean"){
-const err422 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err422 = {instancePath:instancePath+"/executionStrategy",schemaPath:"#/properties/executionStrategy/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err422];
 }
@@ -5076,9 +5072,12 @@ vErrors.push(err422);
 errors++;
 }
 }
-if(data157.dynamicStepAdjustment !== undefined){
-if(typeof data157.dynamicStepAdjustment !== "boolean"){
-const err423 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.adaptiveOrchestration !== undefined){
+let data158 = data.adaptiveOrchestration;
+if(data158 && typeof data158 == "object" && !Array.isArray(data158)){
+for(const key42 in data158){
+if(!(((key42 === "optimizationEnabled") || (key42 === "learningFromHistory")) || (key42 === "dynamicStepAdjustment"))){
+const err423 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key42},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err423];
 }
@@ -5088,9 +5087,9 @@ vErrors.push(err423);
 errors++;
 }
 }
-}
-else {
-const err424 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data158.optimizationEnabled !== undefined){
+if(typeof data158.optimizationEnabled !== "boolean"){
+const err424 = {instancePath:instancePath+"/adaptiveOrchestration/optimizationEnabled",schemaPath:"#/properties/adaptiveOrchestration/properties/optimizationEnabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err424];
 }
@@ -5100,14 +5099,50 @@ vErrors.push(err424);
 errors++;
 }
 }
-}
-else {
-const err425 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data158.learningFromHistory !== undefined){
+if(typeof data158.learningFromHistory !== "boolean"){
+const err425 = {instancePath:instancePath+"/adaptiveOrchestration/learningFromHistory",schemaPath:"#/properties/adaptiveOrchestration/properties/learningFromHistory/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err425];
 }
 else {
 vErrors.push(err425);
+}
+errors++;
+}
+}
+if(data158.dynamicStepAdjustment !== undefined){
+if(typeof data158.dynamicStepAdjustment !== "boolean"){
+const err426 = {instancePath:instancePath+"/adaptiveOrchestration/dynamicStepAdjustment",schemaPath:"#/properties/adaptiveOrchestration/properties/dynamicStepAdjustment/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err426];
+}
+else {
+vErrors.push(err426);
+}
+errors++;
+}
+}
+}
+else {
+const err427 = {instancePath:instancePath+"/adaptiveOrchestration",schemaPath:"#/properties/adaptiveOrchestration/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err427];
+}
+else {
+vErrors.push(err427);
+}
+errors++;
+}
+}
+}
+else {
+const err428 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err428];
+}
+else {
+vErrors.push(err428);
 }
 errors++;
 }
@@ -8882,7 +8917,7 @@ return errors === 0;
 }
 
 export const validateKubernetesExecutionStatus = validate12;
-const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048},"previousRevision":{"type":"integer","description":"A Deployment’s rollout revision before the step.","minimum":0,"maximum":9007199254740991},"snapshot":{"type":"string","description":"The object holding the values before the step, which a rollback restores.","maxLength":253}},"additionalProperties":false},"nodeResult":{"type":"object","description":"Result of a cordon or drain.","properties":{"nodeName":{"type":"string","description":"The node.","maxLength":253},"previouslyUnschedulable":{"type":"boolean","description":"Whether the node was cordoned before the step."},"evictedPods":{"type":"array","description":"Pods evicted, at most 256.","items":{"type":"string","description":"namespace/name of an evicted pod.","maxLength":317},"maxItems":256},"podsEvicted":{"type":"integer","description":"How many pods were evicted.","minimum":0,"maximum":100000},"skippedPods":{"type":"array","description":"DaemonSet and mirror pods left.","items":{"type":"string","description":"namespace/name of a pod left in place.","maxLength":317},"maxItems":256}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When an executor first picked the child up (claimed it)."},"claim":{"type":"object","description":"Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).","properties":{"holder":{"type":"string","description":"The executor replica (its pod name, or host and pid).","maxLength":253},"acquireTime":{"type":"string","format":"date-time","description":"When the holder claimed the child."},"renewTime":{"type":"string","format":"date-time","description":"When the holder last renewed its claim."},"leaseDurationSeconds":{"type":"integer","description":"How long the claim holds without a renewal.","minimum":1,"maximum":3600},"claims":{"type":"integer","description":"How many times the child was claimed (more than 1: taken over).","minimum":1,"maximum":1000}},"required":["holder","renewTime","leaseDurationSeconds"],"additionalProperties":false},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
+const schema13 = {"type":"object","description":"What the executor reports.","properties":{"phase":{"type":"string","description":"Progress of the execution.","enum":["pending","executing","completed","failed","stopped"]},"executionResult":{"type":"object","description":"Structured result of a step.","properties":{"success":{"type":"boolean","description":"Whether the step succeeded."},"executionTime":{"type":"string","description":"How long it took.","maxLength":32,"pattern":"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"},"scaleResult":{"type":"object","description":"Result of a scale.","properties":{"previousReplicas":{"type":"integer","description":"Replicas before.","minimum":0,"maximum":10000},"newReplicas":{"type":"integer","description":"Replicas after.","minimum":0,"maximum":10000},"scaledNamespace":{"type":"string","description":"Namespace.","maxLength":63},"scaledDeployment":{"type":"string","description":"Deployment.","maxLength":253}},"additionalProperties":false},"restartResult":{"type":"object","description":"Result of a restart.","properties":{"podsRestarted":{"type":"integer","description":"Pods restarted.","minimum":0,"maximum":100000},"restartedPods":{"type":"array","description":"Pod names.","items":{"type":"string","description":"Pod name.","maxLength":253},"maxItems":256},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"owners":{"type":"array","description":"The controllers of the restarted pods (their replacements are judged by monitoring).","items":{"type":"object","description":"The controller of a restarted pod.","properties":{"kind":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253}},"required":["kind","name"],"additionalProperties":false},"maxItems":256}},"additionalProperties":false},"updateResult":{"type":"object","description":"Result of an update.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"resourceName":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"updateType":{"type":"string","description":"\"image\", \"config\", \"spec\".","maxLength":63},"previousValue":{"type":"string","description":"Value before (never a secret value).","maxLength":2048},"newValue":{"type":"string","description":"Value after (never a secret value).","maxLength":2048},"previousRevision":{"type":"integer","description":"A Deployment’s rollout revision before the step.","minimum":0,"maximum":9007199254740991},"snapshot":{"type":"string","description":"The object holding the values before the step, which a rollback restores.","maxLength":253}},"additionalProperties":false},"nodeResult":{"type":"object","description":"Result of a cordon or drain.","properties":{"nodeName":{"type":"string","description":"The node.","maxLength":253},"previouslyUnschedulable":{"type":"boolean","description":"Whether the node was cordoned before the step."},"evictedPods":{"type":"array","description":"Pods evicted, at most 256.","items":{"type":"string","description":"namespace/name of an evicted pod.","maxLength":317},"maxItems":256},"podsEvicted":{"type":"integer","description":"How many pods were evicted.","minimum":0,"maximum":100000},"skippedPods":{"type":"array","description":"DaemonSet and mirror pods left.","items":{"type":"string","description":"namespace/name of a pod left in place.","maxLength":317},"maxItems":256}},"additionalProperties":false},"customResult":{"type":"object","description":"Result of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128},"output":{"type":"object","description":"Output values.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"additionalProperties":false},"resourcesAffected":{"type":"array","description":"Resources changed.","items":{"type":"object","description":"A resource a step changed.","properties":{"resourceType":{"type":"string","description":"Kind.","maxLength":63},"name":{"type":"string","description":"Name.","maxLength":253},"namespace":{"type":"string","description":"Namespace.","maxLength":63},"changeType":{"type":"string","description":"\"modified\", \"restarted\", \"scaled\".","maxLength":63}},"additionalProperties":false},"maxItems":256},"warnings":{"type":"array","description":"Warnings.","items":{"type":"string","description":"A warning.","maxLength":2048},"maxItems":32}},"additionalProperties":false},"message":{"type":"string","description":"Human-readable message, e.g. the error.","maxLength":2048},"wouldSucceed":{"type":"boolean","description":"For a dry run: whether the real step would succeed."},"startTime":{"type":"string","format":"date-time","description":"When an executor first picked the child up (claimed it)."},"claim":{"type":"object","description":"Which executor replica is carrying the child out. Written with a resourceVersion precondition, so one replica wins a race; renewed while it acts; another replica takes the child over once the claim has not changed for leaseDurationSeconds as that replica observes it (src/executor/claims.ts).","properties":{"holder":{"type":"string","description":"The executor replica (its pod name, or host and pid).","maxLength":253},"acquireTime":{"type":"string","format":"date-time","description":"When the holder claimed the child."},"renewTime":{"type":"string","format":"date-time","description":"When the holder last renewed its claim."},"leaseDurationSeconds":{"type":"integer","description":"How long the claim holds without a renewal.","minimum":1,"maximum":3600},"claims":{"type":"integer","description":"How many times the child was claimed (more than 1: taken over).","minimum":1,"maximum":1000}},"required":["holder","renewTime","leaseDurationSeconds"],"additionalProperties":false},"completionTime":{"type":"string","format":"date-time","description":"When the executor finished."}},"additionalProperties":false};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -9136,7 +9171,7 @@ if(data1.restartResult !== undefined){
 let data9 = data1.restartResult;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 for(const key3 in data9){
-if(!(((key3 === "podsRestarted") || (key3 === "restartedPods")) || (key3 === "namespace"))){
+if(!((((key3 === "podsRestarted") || (key3 === "restartedPods")) || (key3 === "namespace")) || (key3 === "owners"))){
 const err20 = {instancePath:instancePath+"/executionResult/restartResult",schemaPath:"#/properties/executionResult/properties/restartResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err20];
@@ -9258,9 +9293,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath:instancePath+"/executionResult/restartResult",schemaPath:"#/properties/executionResult/properties/restartResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data9.owners !== undefined){
+let data14 = data9.owners;
+if(Array.isArray(data14)){
+if(data14.length > 256){
+const err30 = {instancePath:instancePath+"/executionResult/restartResult/owners",schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -9269,13 +9306,12 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-if(data1.updateResult !== undefined){
-let data14 = data1.updateResult;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-for(const key4 in data14){
-if(!((((((((key4 === "resourceType") || (key4 === "resourceName")) || (key4 === "namespace")) || (key4 === "updateType")) || (key4 === "previousValue")) || (key4 === "newValue")) || (key4 === "previousRevision")) || (key4 === "snapshot"))){
-const err31 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+const len1 = data14.length;
+for(let i1=0; i1<len1; i1++){
+let data15 = data14[i1];
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(data15.kind === undefined){
+const err31 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1,schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -9284,12 +9320,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-if(data14.resourceType !== undefined){
-let data15 = data14.resourceType;
-if(typeof data15 === "string"){
-if(func2(data15) > 63){
-const err32 = {instancePath:instancePath+"/executionResult/updateResult/resourceType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data15.name === undefined){
+const err32 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1,schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -9298,9 +9330,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/executionResult/updateResult/resourceType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data15){
+if(!((key4 === "kind") || (key4 === "name"))){
+const err33 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1,schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -9310,11 +9342,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data14.resourceName !== undefined){
-let data16 = data14.resourceName;
+if(data15.kind !== undefined){
+let data16 = data15.kind;
 if(typeof data16 === "string"){
-if(func2(data16) > 253){
-const err34 = {instancePath:instancePath+"/executionResult/updateResult/resourceName",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data16) > 63){
+const err34 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1+"/kind",schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/properties/kind/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -9325,7 +9357,7 @@ errors++;
 }
 }
 else {
-const err35 = {instancePath:instancePath+"/executionResult/updateResult/resourceName",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err35 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1+"/kind",schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -9335,11 +9367,11 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data14.namespace !== undefined){
-let data17 = data14.namespace;
+if(data15.name !== undefined){
+let data17 = data15.name;
 if(typeof data17 === "string"){
-if(func2(data17) > 63){
-const err36 = {instancePath:instancePath+"/executionResult/updateResult/namespace",schemaPath:"#/properties/executionResult/properties/updateResult/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(func2(data17) > 253){
+const err36 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1+"/name",schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -9350,7 +9382,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/executionResult/updateResult/namespace",schemaPath:"#/properties/executionResult/properties/updateResult/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err37 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1+"/name",schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -9360,11 +9392,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data14.updateType !== undefined){
-let data18 = data14.updateType;
-if(typeof data18 === "string"){
-if(func2(data18) > 63){
-const err38 = {instancePath:instancePath+"/executionResult/updateResult/updateType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/updateType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err38 = {instancePath:instancePath+"/executionResult/restartResult/owners/" + i1,schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -9374,8 +9404,9 @@ vErrors.push(err38);
 errors++;
 }
 }
+}
 else {
-const err39 = {instancePath:instancePath+"/executionResult/updateResult/updateType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/updateType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err39 = {instancePath:instancePath+"/executionResult/restartResult/owners",schemaPath:"#/properties/executionResult/properties/restartResult/properties/owners/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -9385,11 +9416,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data14.previousValue !== undefined){
-let data19 = data14.previousValue;
-if(typeof data19 === "string"){
-if(func2(data19) > 2048){
-const err40 = {instancePath:instancePath+"/executionResult/updateResult/previousValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousValue/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+else {
+const err40 = {instancePath:instancePath+"/executionResult/restartResult",schemaPath:"#/properties/executionResult/properties/restartResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -9399,8 +9428,12 @@ vErrors.push(err40);
 errors++;
 }
 }
-else {
-const err41 = {instancePath:instancePath+"/executionResult/updateResult/previousValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousValue/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data1.updateResult !== undefined){
+let data18 = data1.updateResult;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+for(const key5 in data18){
+if(!((((((((key5 === "resourceType") || (key5 === "resourceName")) || (key5 === "namespace")) || (key5 === "updateType")) || (key5 === "previousValue")) || (key5 === "newValue")) || (key5 === "previousRevision")) || (key5 === "snapshot"))){
+const err41 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -9410,11 +9443,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data14.newValue !== undefined){
-let data20 = data14.newValue;
-if(typeof data20 === "string"){
-if(func2(data20) > 2048){
-const err42 = {instancePath:instancePath+"/executionResult/updateResult/newValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/newValue/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(data18.resourceType !== undefined){
+let data19 = data18.resourceType;
+if(typeof data19 === "string"){
+if(func2(data19) > 63){
+const err42 = {instancePath:instancePath+"/executionResult/updateResult/resourceType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -9425,7 +9458,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/executionResult/updateResult/newValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/newValue/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/executionResult/updateResult/resourceType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -9435,10 +9468,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data14.previousRevision !== undefined){
-let data21 = data14.previousRevision;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err44 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data18.resourceName !== undefined){
+let data20 = data18.resourceName;
+if(typeof data20 === "string"){
+if(func2(data20) > 253){
+const err44 = {instancePath:instancePath+"/executionResult/updateResult/resourceName",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -9447,9 +9481,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 9007199254740991 || isNaN(data21)){
-const err45 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+}
+else {
+const err45 = {instancePath:instancePath+"/executionResult/updateResult/resourceName",schemaPath:"#/properties/executionResult/properties/updateResult/properties/resourceName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -9458,8 +9492,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err46 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data18.namespace !== undefined){
+let data21 = data18.namespace;
+if(typeof data21 === "string"){
+if(func2(data21) > 63){
+const err46 = {instancePath:instancePath+"/executionResult/updateResult/namespace",schemaPath:"#/properties/executionResult/properties/updateResult/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -9469,12 +9507,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-if(data14.snapshot !== undefined){
-let data22 = data14.snapshot;
-if(typeof data22 === "string"){
-if(func2(data22) > 253){
-const err47 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err47 = {instancePath:instancePath+"/executionResult/updateResult/namespace",schemaPath:"#/properties/executionResult/properties/updateResult/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -9484,8 +9518,11 @@ vErrors.push(err47);
 errors++;
 }
 }
-else {
-const err48 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.updateType !== undefined){
+let data22 = data18.updateType;
+if(typeof data22 === "string"){
+if(func2(data22) > 63){
+const err48 = {instancePath:instancePath+"/executionResult/updateResult/updateType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/updateType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -9495,9 +9532,8 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
 else {
-const err49 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err49 = {instancePath:instancePath+"/executionResult/updateResult/updateType",schemaPath:"#/properties/executionResult/properties/updateResult/properties/updateType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -9507,12 +9543,11 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data1.nodeResult !== undefined){
-let data23 = data1.nodeResult;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key5 in data23){
-if(!(((((key5 === "nodeName") || (key5 === "previouslyUnschedulable")) || (key5 === "evictedPods")) || (key5 === "podsEvicted")) || (key5 === "skippedPods"))){
-const err50 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data18.previousValue !== undefined){
+let data23 = data18.previousValue;
+if(typeof data23 === "string"){
+if(func2(data23) > 2048){
+const err50 = {instancePath:instancePath+"/executionResult/updateResult/previousValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousValue/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -9522,11 +9557,8 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data23.nodeName !== undefined){
-let data24 = data23.nodeName;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err51 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err51 = {instancePath:instancePath+"/executionResult/updateResult/previousValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousValue/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -9536,8 +9568,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-else {
-const err52 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.newValue !== undefined){
+let data24 = data18.newValue;
+if(typeof data24 === "string"){
+if(func2(data24) > 2048){
+const err52 = {instancePath:instancePath+"/executionResult/updateResult/newValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/newValue/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -9547,9 +9582,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data23.previouslyUnschedulable !== undefined){
-if(typeof data23.previouslyUnschedulable !== "boolean"){
-const err53 = {instancePath:instancePath+"/executionResult/nodeResult/previouslyUnschedulable",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/previouslyUnschedulable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err53 = {instancePath:instancePath+"/executionResult/updateResult/newValue",schemaPath:"#/properties/executionResult/properties/updateResult/properties/newValue/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -9559,11 +9593,10 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(data23.evictedPods !== undefined){
-let data26 = data23.evictedPods;
-if(Array.isArray(data26)){
-if(data26.length > 256){
-const err54 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(data18.previousRevision !== undefined){
+let data25 = data18.previousRevision;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err54 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9572,12 +9605,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-const len1 = data26.length;
-for(let i1=0; i1<len1; i1++){
-let data27 = data26[i1];
-if(typeof data27 === "string"){
-if(func2(data27) > 317){
-const err55 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i1,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 9007199254740991 || isNaN(data25)){
+const err55 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -9586,9 +9616,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i1,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data25 < 0 || isNaN(data25)){
+const err56 = {instancePath:instancePath+"/executionResult/updateResult/previousRevision",schemaPath:"#/properties/executionResult/properties/updateResult/properties/previousRevision/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -9599,8 +9628,11 @@ errors++;
 }
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data18.snapshot !== undefined){
+let data26 = data18.snapshot;
+if(typeof data26 === "string"){
+if(func2(data26) > 253){
+const err57 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -9610,10 +9642,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data23.podsEvicted !== undefined){
-let data28 = data23.podsEvicted;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err58 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err58 = {instancePath:instancePath+"/executionResult/updateResult/snapshot",schemaPath:"#/properties/executionResult/properties/updateResult/properties/snapshot/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -9622,9 +9652,10 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 100000 || isNaN(data28)){
-const err59 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/executionResult/updateResult",schemaPath:"#/properties/executionResult/properties/updateResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -9633,8 +9664,13 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data28 < 0 || isNaN(data28)){
-const err60 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data1.nodeResult !== undefined){
+let data27 = data1.nodeResult;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+for(const key6 in data27){
+if(!(((((key6 === "nodeName") || (key6 === "previouslyUnschedulable")) || (key6 === "evictedPods")) || (key6 === "podsEvicted")) || (key6 === "skippedPods"))){
+const err60 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -9644,12 +9680,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-if(data23.skippedPods !== undefined){
-let data29 = data23.skippedPods;
-if(Array.isArray(data29)){
-if(data29.length > 256){
-const err61 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(data27.nodeName !== undefined){
+let data28 = data27.nodeName;
+if(typeof data28 === "string"){
+if(func2(data28) > 253){
+const err61 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -9658,12 +9693,9 @@ vErrors.push(err61);
 }
 errors++;
 }
-const len2 = data29.length;
-for(let i2=0; i2<len2; i2++){
-let data30 = data29[i2];
-if(typeof data30 === "string"){
-if(func2(data30) > 317){
-const err62 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
+}
+else {
+const err62 = {instancePath:instancePath+"/executionResult/nodeResult/nodeName",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/nodeName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -9673,8 +9705,9 @@ vErrors.push(err62);
 errors++;
 }
 }
-else {
-const err63 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data27.previouslyUnschedulable !== undefined){
+if(typeof data27.previouslyUnschedulable !== "boolean"){
+const err63 = {instancePath:instancePath+"/executionResult/nodeResult/previouslyUnschedulable",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/previouslyUnschedulable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -9684,9 +9717,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data27.evictedPods !== undefined){
+let data30 = data27.evictedPods;
+if(Array.isArray(data30)){
+if(data30.length > 256){
+const err64 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -9695,10 +9730,12 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-}
-else {
-const err65 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len2 = data30.length;
+for(let i2=0; i2<len2; i2++){
+let data31 = data30[i2];
+if(typeof data31 === "string"){
+if(func2(data31) > 317){
+const err65 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -9708,12 +9745,8 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data1.customResult !== undefined){
-let data31 = data1.customResult;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-for(const key6 in data31){
-if(!((key6 === "actionType") || (key6 === "output"))){
-const err66 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+else {
+const err66 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods/" + i2,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -9723,11 +9756,9 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data31.actionType !== undefined){
-let data32 = data31.actionType;
-if(typeof data32 === "string"){
-if(func2(data32) > 128){
-const err67 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+}
+else {
+const err67 = {instancePath:instancePath+"/executionResult/nodeResult/evictedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/evictedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9737,8 +9768,10 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data27.podsEvicted !== undefined){
+let data32 = data27.podsEvicted;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err68 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9747,12 +9780,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data31.output !== undefined){
-let data33 = data31.output;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(Object.keys(data33).length > 64){
-const err69 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 100000 || isNaN(data32)){
+const err69 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -9761,11 +9791,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key7 in data33){
-let data34 = data33[key7];
-if(typeof data34 === "string"){
-if(func2(data34) > 4096){
-const err70 = {instancePath:instancePath+"/executionResult/customResult/output/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data32 < 0 || isNaN(data32)){
+const err70 = {instancePath:instancePath+"/executionResult/nodeResult/podsEvicted",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/podsEvicted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9775,8 +9802,12 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/executionResult/customResult/output/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data27.skippedPods !== undefined){
+let data33 = data27.skippedPods;
+if(Array.isArray(data33)){
+if(data33.length > 256){
+const err71 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9785,10 +9816,12 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-}
-else {
-const err72 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const len3 = data33.length;
+for(let i3=0; i3<len3; i3++){
+let data34 = data33[i3];
+if(typeof data34 === "string"){
+if(func2(data34) > 317){
+const err72 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i3,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/maxLength",keyword:"maxLength",params:{limit: 317},message:"must NOT have more than 317 characters"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9798,9 +9831,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-}
 else {
-const err73 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err73 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods/" + i3,schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9810,11 +9842,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-if(data1.resourcesAffected !== undefined){
-let data35 = data1.resourcesAffected;
-if(Array.isArray(data35)){
-if(data35.length > 256){
-const err74 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+}
+else {
+const err74 = {instancePath:instancePath+"/executionResult/nodeResult/skippedPods",schemaPath:"#/properties/executionResult/properties/nodeResult/properties/skippedPods/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -9823,13 +9853,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len3 = data35.length;
-for(let i3=0; i3<len3; i3++){
-let data36 = data35[i3];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key8 in data36){
-if(!((((key8 === "resourceType") || (key8 === "name")) || (key8 === "namespace")) || (key8 === "changeType"))){
-const err75 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/executionResult/nodeResult",schemaPath:"#/properties/executionResult/properties/nodeResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -9839,11 +9866,12 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data36.resourceType !== undefined){
-let data37 = data36.resourceType;
-if(typeof data37 === "string"){
-if(func2(data37) > 63){
-const err76 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+if(data1.customResult !== undefined){
+let data35 = data1.customResult;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+for(const key7 in data35){
+if(!((key7 === "actionType") || (key7 === "output"))){
+const err76 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9853,8 +9881,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-else {
-const err77 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data35.actionType !== undefined){
+let data36 = data35.actionType;
+if(typeof data36 === "string"){
+if(func2(data36) > 128){
+const err77 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9864,11 +9895,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data36.name !== undefined){
-let data38 = data36.name;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err78 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+else {
+const err78 = {instancePath:instancePath+"/executionResult/customResult/actionType",schemaPath:"#/properties/executionResult/properties/customResult/properties/actionType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9878,8 +9906,11 @@ vErrors.push(err78);
 errors++;
 }
 }
-else {
-const err79 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data35.output !== undefined){
+let data37 = data35.output;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(Object.keys(data37).length > 64){
+const err79 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9888,12 +9919,11 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data36.namespace !== undefined){
-let data39 = data36.namespace;
-if(typeof data39 === "string"){
-if(func2(data39) > 63){
-const err80 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+for(const key8 in data37){
+let data38 = data37[key8];
+if(typeof data38 === "string"){
+if(func2(data38) > 4096){
+const err80 = {instancePath:instancePath+"/executionResult/customResult/output/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9904,7 +9934,7 @@ errors++;
 }
 }
 else {
-const err81 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err81 = {instancePath:instancePath+"/executionResult/customResult/output/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/executionResult/properties/customResult/properties/output/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9914,11 +9944,9 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data36.changeType !== undefined){
-let data40 = data36.changeType;
-if(typeof data40 === "string"){
-if(func2(data40) > 63){
-const err82 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
+}
+else {
+const err82 = {instancePath:instancePath+"/executionResult/customResult/output",schemaPath:"#/properties/executionResult/properties/customResult/properties/output/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9928,8 +9956,9 @@ vErrors.push(err82);
 errors++;
 }
 }
+}
 else {
-const err83 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err83 = {instancePath:instancePath+"/executionResult/customResult",schemaPath:"#/properties/executionResult/properties/customResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -9939,9 +9968,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
-else {
-const err84 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i3,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data1.resourcesAffected !== undefined){
+let data39 = data1.resourcesAffected;
+if(Array.isArray(data39)){
+if(data39.length > 256){
+const err84 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -9950,10 +9981,13 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-}
-else {
-const err85 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len4 = data39.length;
+for(let i4=0; i4<len4; i4++){
+let data40 = data39[i4];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+for(const key9 in data40){
+if(!((((key9 === "resourceType") || (key9 === "name")) || (key9 === "namespace")) || (key9 === "changeType"))){
+const err85 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -9963,11 +9997,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data1.warnings !== undefined){
-let data41 = data1.warnings;
-if(Array.isArray(data41)){
-if(data41.length > 32){
-const err86 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
+if(data40.resourceType !== undefined){
+let data41 = data40.resourceType;
+if(typeof data41 === "string"){
+if(func2(data41) > 63){
+const err86 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -9976,12 +10010,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-const len4 = data41.length;
-for(let i4=0; i4<len4; i4++){
-let data42 = data41[i4];
-if(typeof data42 === "string"){
-if(func2(data42) > 2048){
-const err87 = {instancePath:instancePath+"/executionResult/warnings/" + i4,schemaPath:"#/properties/executionResult/properties/warnings/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+}
+else {
+const err87 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/resourceType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/resourceType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -9991,8 +10022,11 @@ vErrors.push(err87);
 errors++;
 }
 }
-else {
-const err88 = {instancePath:instancePath+"/executionResult/warnings/" + i4,schemaPath:"#/properties/executionResult/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.name !== undefined){
+let data42 = data40.name;
+if(typeof data42 === "string"){
+if(func2(data42) > 253){
+const err88 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -10002,9 +10036,8 @@ vErrors.push(err88);
 errors++;
 }
 }
-}
 else {
-const err89 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err89 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/name",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -10014,9 +10047,11 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
-else {
-const err90 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.namespace !== undefined){
+let data43 = data40.namespace;
+if(typeof data43 === "string"){
+if(func2(data43) > 63){
+const err90 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -10026,11 +10061,8 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data.message !== undefined){
-let data43 = data.message;
-if(typeof data43 === "string"){
-if(func2(data43) > 2048){
-const err91 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+else {
+const err91 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/namespace",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -10040,8 +10072,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-else {
-const err92 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.changeType !== undefined){
+let data44 = data40.changeType;
+if(typeof data44 === "string"){
+if(func2(data44) > 63){
+const err92 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -10051,9 +10086,8 @@ vErrors.push(err92);
 errors++;
 }
 }
-if(data.wouldSucceed !== undefined){
-if(typeof data.wouldSucceed !== "boolean"){
-const err93 = {instancePath:instancePath+"/wouldSucceed",schemaPath:"#/properties/wouldSucceed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err93 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4+"/changeType",schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/properties/changeType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -10063,9 +10097,9 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data.startTime !== undefined){
-if(!(typeof data.startTime === "string")){
-const err94 = {instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err94 = {instancePath:instancePath+"/executionResult/resourcesAffected/" + i4,schemaPath:"#/properties/executionResult/properties/resourcesAffected/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -10075,11 +10109,9 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data.claim !== undefined){
-let data46 = data.claim;
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.holder === undefined){
-const err95 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'"};
+}
+else {
+const err95 = {instancePath:instancePath+"/executionResult/resourcesAffected",schemaPath:"#/properties/executionResult/properties/resourcesAffected/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -10088,8 +10120,12 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(data46.renewTime === undefined){
-const err96 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "renewTime"},message:"must have required property '"+"renewTime"+"'"};
+}
+if(data1.warnings !== undefined){
+let data45 = data1.warnings;
+if(Array.isArray(data45)){
+if(data45.length > 32){
+const err96 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -10098,8 +10134,12 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(data46.leaseDurationSeconds === undefined){
-const err97 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "leaseDurationSeconds"},message:"must have required property '"+"leaseDurationSeconds"+"'"};
+const len5 = data45.length;
+for(let i5=0; i5<len5; i5++){
+let data46 = data45[i5];
+if(typeof data46 === "string"){
+if(func2(data46) > 2048){
+const err97 = {instancePath:instancePath+"/executionResult/warnings/" + i5,schemaPath:"#/properties/executionResult/properties/warnings/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -10108,9 +10148,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-for(const key9 in data46){
-if(!(((((key9 === "holder") || (key9 === "acquireTime")) || (key9 === "renewTime")) || (key9 === "leaseDurationSeconds")) || (key9 === "claims"))){
-const err98 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+else {
+const err98 = {instancePath:instancePath+"/executionResult/warnings/" + i5,schemaPath:"#/properties/executionResult/properties/warnings/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -10120,11 +10160,9 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data46.holder !== undefined){
-let data47 = data46.holder;
-if(typeof data47 === "string"){
-if(func2(data47) > 253){
-const err99 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+else {
+const err99 = {instancePath:instancePath+"/executionResult/warnings",schemaPath:"#/properties/executionResult/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -10134,8 +10172,9 @@ vErrors.push(err99);
 errors++;
 }
 }
+}
 else {
-const err100 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err100 = {instancePath:instancePath+"/executionResult",schemaPath:"#/properties/executionResult/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -10145,9 +10184,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data46.acquireTime !== undefined){
-if(!(typeof data46.acquireTime === "string")){
-const err101 = {instancePath:instancePath+"/claim/acquireTime",schemaPath:"#/properties/claim/properties/acquireTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.message !== undefined){
+let data47 = data.message;
+if(typeof data47 === "string"){
+if(func2(data47) > 2048){
+const err101 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -10157,9 +10198,8 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data46.renewTime !== undefined){
-if(!(typeof data46.renewTime === "string")){
-const err102 = {instancePath:instancePath+"/claim/renewTime",schemaPath:"#/properties/claim/properties/renewTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err102 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -10169,10 +10209,9 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data46.leaseDurationSeconds !== undefined){
-let data50 = data46.leaseDurationSeconds;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err103 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.wouldSucceed !== undefined){
+if(typeof data.wouldSucceed !== "boolean"){
+const err103 = {instancePath:instancePath+"/wouldSucceed",schemaPath:"#/properties/wouldSucceed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -10181,9 +10220,10 @@ vErrors.push(err103);
 }
 errors++;
 }
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 3600 || isNaN(data50)){
-const err104 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+if(data.startTime !== undefined){
+if(!(typeof data.startTime === "string")){
+const err104 = {instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -10192,8 +10232,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data50 < 1 || isNaN(data50)){
-const err105 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.claim !== undefined){
+let data50 = data.claim;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.holder === undefined){
+const err105 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -10202,12 +10246,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-}
-if(data46.claims !== undefined){
-let data51 = data46.claims;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err106 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data50.renewTime === undefined){
+const err106 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "renewTime"},message:"must have required property '"+"renewTime"+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10216,9 +10256,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 > 1000 || isNaN(data51)){
-const err107 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(data50.leaseDurationSeconds === undefined){
+const err107 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/required",keyword:"required",params:{missingProperty: "leaseDurationSeconds"},message:"must have required property '"+"leaseDurationSeconds"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10227,8 +10266,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data51 < 1 || isNaN(data51)){
-const err108 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key10 in data50){
+if(!(((((key10 === "holder") || (key10 === "acquireTime")) || (key10 === "renewTime")) || (key10 === "leaseDurationSeconds")) || (key10 === "claims"))){
+const err108 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10238,10 +10278,11 @@ vErrors.push(err108);
 errors++;
 }
 }
-}
-}
-else {
-const err109 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.holder !== undefined){
+let data51 = data50.holder;
+if(typeof data51 === "string"){
+if(func2(data51) > 253){
+const err109 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10251,9 +10292,8 @@ vErrors.push(err109);
 errors++;
 }
 }
-if(data.completionTime !== undefined){
-if(!(typeof data.completionTime === "string")){
-const err110 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err110 = {instancePath:instancePath+"/claim/holder",schemaPath:"#/properties/claim/properties/holder/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10263,14 +10303,132 @@ vErrors.push(err110);
 errors++;
 }
 }
-}
-else {
-const err111 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.acquireTime !== undefined){
+if(!(typeof data50.acquireTime === "string")){
+const err111 = {instancePath:instancePath+"/claim/acquireTime",schemaPath:"#/properties/claim/properties/acquireTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err111];
 }
 else {
 vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data50.renewTime !== undefined){
+if(!(typeof data50.renewTime === "string")){
+const err112 = {instancePath:instancePath+"/claim/renewTime",schemaPath:"#/properties/claim/properties/renewTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data50.leaseDurationSeconds !== undefined){
+let data54 = data50.leaseDurationSeconds;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err113 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 > 3600 || isNaN(data54)){
+const err114 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+if(data54 < 1 || isNaN(data54)){
+const err115 = {instancePath:instancePath+"/claim/leaseDurationSeconds",schemaPath:"#/properties/claim/properties/leaseDurationSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+if(data50.claims !== undefined){
+let data55 = data50.claims;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err116 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 1000 || isNaN(data55)){
+const err117 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(data55 < 1 || isNaN(data55)){
+const err118 = {instancePath:instancePath+"/claim/claims",schemaPath:"#/properties/claim/properties/claims/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/claim",schemaPath:"#/properties/claim/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data.completionTime !== undefined){
+if(!(typeof data.completionTime === "string")){
+const err120 = {instancePath:instancePath+"/completionTime",schemaPath:"#/properties/completionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+}
+else {
+const err121 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
 }
 errors++;
 }
@@ -10280,7 +10438,7 @@ return errors === 0;
 
 export const validateWorkflowTemplateSpec = validate13;
 const schema14 = {"type":"object","description":"A versioned workflow definition.","properties":{"description":{"type":"string","description":"What the template remediates.","maxLength":2048},"versions":{"type":"array","description":"Published versions, oldest first; a run without a version gets the last.","items":{"type":"object","description":"One published version: immutable once created.","properties":{"version":{"type":"string","description":"The version, e.g. \"1.2.0\".","maxLength":64,"pattern":"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,62})$"},"description":{"type":"string","description":"What changed in this version.","maxLength":2048},"parameters":{"type":"array","description":"The parameters it declares.","items":{"type":"object","description":"A parameter a run supplies (spec.parameters), referred to as ${params.NAME} in string fields.","properties":{"name":{"type":"string","description":"The name, as referred to by ${params.NAME}.","maxLength":63,"pattern":"^[A-Za-z_][A-Za-z0-9_]{0,62}$"},"type":{"type":"string","description":"Its type; the value is given as text and checked against it.","enum":["string","integer","boolean"]},"default":{"type":"string","description":"Its value when the run gives none.","maxLength":4096},"required":{"type":"boolean","description":"A run must give it (a default does not count)."},"description":{"type":"string","description":"What it means.","maxLength":2048}},"required":["name","type"],"x-kubernetes-validations":[{"rule":"!has(self.default) || self.type != 'integer' || self.default.matches('^-?[0-9]{1,15}$')","message":"the default of an integer parameter must be an integer","reason":"FieldValueInvalid"},{"rule":"!has(self.default) || self.type != 'boolean' || self.default in ['true', 'false']","message":"the default of a boolean parameter must be true or false","reason":"FieldValueInvalid"}],"additionalProperties":false},"maxItems":32,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"]},"workflowDefinition":{"type":"object","description":"The workflow: the WorkflowExecution definition without name and version (the template’s).","properties":{"steps":{"type":"array","description":"The steps; step numbers are unique.","items":{"type":"object","description":"One step of the workflow.","properties":{"stepNumber":{"description":"Step number, unique within the workflow.","x-kubernetes-int-or-string":true},"name":{"type":"string","description":"Step name, unique within the workflow.","maxLength":128,"minLength":1},"action":{"type":"string","description":"What the step does.","enum":["scale-deployment","restart-deployment","update-image","restart-pod","delete-pod","update-configmap","update-secret","cordon-node","drain-node","custom"]},"targetCluster":{"type":"string","description":"Cluster the step acts on.","maxLength":256},"parameters":{"type":"object","description":"Action-specific parameters; exactly one member, matching the action.","properties":{"scaleDeployment":{"type":"object","description":"Parameters of scale-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"replicas":{"description":"Desired replicas.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment","replicas"],"additionalProperties":false},"restartDeployment":{"type":"object","description":"Parameters of restart-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","deployment"],"additionalProperties":false},"updateImage":{"type":"object","description":"Parameters of update-image.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"container":{"type":"string","description":"Container name.","maxLength":63},"newImage":{"type":"string","description":"The image to roll out.","maxLength":512,"minLength":1}},"required":["namespace","deployment","container","newImage"],"additionalProperties":false},"restartPod":{"type":"object","description":"Parameters of restart-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name; empty means every pod the selector matches.","maxLength":253},"selector":{"type":"string","description":"Label selector, e.g. \"app=web\".","maxLength":1024},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace"],"additionalProperties":false},"deletePod":{"type":"object","description":"Parameters of delete-pod.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"podName":{"type":"string","description":"Pod name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32}},"required":["namespace","podName"],"additionalProperties":false},"updateConfigMap":{"type":"object","description":"Parameters of update-configmap.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and values to set.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["namespace","name","dataUpdates"],"additionalProperties":false},"updateSecret":{"type":"object","description":"Parameters of update-secret: the values inline (dataUpdates) or, better, by reference (secretRef), exactly one. The values are secret: they never appear in status, events, logs or metrics.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"dataUpdates":{"type":"object","description":"Keys and base64-encoded values to set, inline in the resource (a cluster may refuse them: manifests/admission/refuse-inline-secret-values.yaml).","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}},"secretRef":{"type":"object","description":"A Secret in the same namespace whose keys the executor copies into the target; its values never enter this resource.","properties":{"name":{"type":"string","description":"Name of the target object.","maxLength":253},"keys":{"type":"array","description":"The keys to copy; every key of the referenced Secret when unset.","items":{"type":"string","description":"A key of the referenced Secret.","maxLength":253,"minLength":1},"maxItems":64,"x-kubernetes-list-type":"set"}},"required":["name"],"additionalProperties":false}},"required":["namespace","name"],"additionalProperties":false},"cordonNode":{"type":"object","description":"Parameters of cordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"drainNode":{"type":"object","description":"Parameters of drain-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253},"gracePeriod":{"type":"string","description":"Grace period, e.g. \"30s\".","maxLength":32},"ignoreDaemonSets":{"type":"boolean","description":"Leave DaemonSet pods on the node (their controller ignores unschedulable); the drain is refused otherwise."},"deleteLocalData":{"type":"boolean","description":"Evict pods with emptyDir volumes (their data is lost); refused otherwise."},"force":{"type":"boolean","description":"Evict pods no controller manages (they are not recreated); refused otherwise."}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom action.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"criticalStep":{"type":"boolean","description":"A failing critical step stops the workflow and triggers rollback per strategy."},"maxRetries":{"description":"Retries after the first attempt; falls back to the strategy’s maxRetries.","x-kubernetes-int-or-string":true},"timeout":{"type":"string","description":"Per-attempt timeout, e.g. \"5m\"; 5m when unset; at most 720h.","maxLength":32},"dependsOn":{"type":"array","description":"Step numbers whose results this step needs: it starts once they all succeeded, and is skipped if one failed or was skipped. In a workflow that declares no dependencies the steps run in step-number order instead, and a non-critical failure does not stop the next step.","items":{"description":"A step number this step waits for.","x-kubernetes-int-or-string":true},"maxItems":32,"x-kubernetes-list-type":"set"},"rollbackSpec":{"type":"object","description":"How to undo a step.","properties":{"action":{"type":"string","description":"Rollback action.","enum":["restore-previous-deployment","scale-to-previous","restore-previous-config","uncordon-node","custom"]},"parameters":{"type":"object","description":"Rollback-specific parameters; exactly one member, matching the rollback action.","properties":{"restorePreviousDeployment":{"type":"object","description":"Parameters of restore-previous-deployment.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"revision":{"description":"Revision to restore; 0 is the previous one.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"scaleToPrevious":{"type":"object","description":"Parameters of scale-to-previous.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"deployment":{"type":"string","description":"Name of the target object.","maxLength":253},"previousReplicas":{"description":"Replicas to restore when the step recorded none; the replicas the step found win.","x-kubernetes-int-or-string":true}},"required":["namespace","deployment"],"additionalProperties":false},"restorePreviousConfig":{"type":"object","description":"Parameters of restore-previous-config.","properties":{"namespace":{"type":"string","description":"Namespace of the target object.","maxLength":63},"name":{"type":"string","description":"Name of the target object.","maxLength":253},"type":{"type":"string","description":"Kind of the object.","enum":["ConfigMap","Secret"]},"snapshot":{"type":"string","description":"Reference to the saved snapshot.","maxLength":256}},"required":["namespace","name","type"],"additionalProperties":false},"uncordonNode":{"type":"object","description":"Parameters of uncordon-node.","properties":{"nodeName":{"type":"string","description":"Node name.","maxLength":253}},"required":["nodeName"],"additionalProperties":false},"custom":{"type":"object","description":"Parameters of a custom rollback.","properties":{"actionType":{"type":"string","description":"Custom action identifier.","maxLength":128,"minLength":1},"config":{"type":"object","description":"String-only configuration.","maxProperties":64,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["actionType"],"additionalProperties":false}},"minProperties":1,"maxProperties":1,"additionalProperties":false},"timeout":{"type":"string","description":"Timeout of the rollback step, e.g. \"5m\"; at most 720h.","maxLength":32}},"required":["action","parameters"],"additionalProperties":false}},"required":["stepNumber","name","action","parameters"],"additionalProperties":false},"maxItems":200,"minItems":1,"x-kubernetes-list-type":"atomic"},"dependencies":{"type":"object","description":"Dependencies by step name: step name -> names of the steps it waits for.","maxProperties":200,"additionalProperties":{"type":"array","description":"Step names.","items":{"type":"string","description":"A step name.","maxLength":128},"maxItems":32}}},"required":["steps"],"additionalProperties":false}},"required":["version","workflowDefinition"],"x-kubernetes-validations":[{"rule":"self == oldSelf","message":"a published version is immutable: publish a new version instead","reason":"FieldValueForbidden"}],"additionalProperties":false},"maxItems":32,"minItems":1,"x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["version"]}},"required":["versions"],"additionalProperties":false};
-const pattern82 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
+const pattern83 = new RegExp("^[A-Za-z_][A-Za-z0-9_]{0,62}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -10514,7 +10672,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern82.test(data7)){
+if(!pattern83.test(data7)){
 const err19 = {instancePath:instancePath+"/versions/" + i0+"/parameters/" + i1+"/name",schemaPath:"#/properties/versions/items/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -13540,7 +13698,7 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(!pattern82.test(data10)){
+if(!pattern83.test(data10)){
 const err31 = {instancePath:instancePath+"/parameters/" + i1+"/name",schemaPath:"#/properties/parameters/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];

@@ -60,6 +60,8 @@ export const PHASE_TIMEOUT_BOUNDS = {
   validation: ['10s', '24h'],
   monitoring: ['30s', '24h'],
 } as const;
+/** Bounds of the per-workflow stability window (executionStrategy.stabilityWindow). */
+export const STABILITY_WINDOW_BOUNDS = ['0s', '1h'] as const;
 export const RETENTION_PATTERN = '^(forever|([0-9]+(s|m|h))+)$';
 export const SAFETY_CHECK_TYPES = ['rbac', 'capacity', 'health', 'network'] as const;
 export const LEVELS = ['low', 'medium', 'high'] as const;
@@ -483,6 +485,9 @@ export const workflowExecutionSpec = obj(
         targetCooldown: specDuration(
           'How long after a run completed on one of its targets this run waits (Blocked/RecentlyRemediated): it can only shorten the operator’s --target-cooldown, and "0s" opts out; the operator’s window when unset.',
         ),
+        stabilityWindow: specDuration(
+          `How long the targets must stay healthy (and the alert of alertRef resolved) before the run completes, ${STABILITY_WINDOW_BOUNDS.join(' to ')}, shorter than the monitoring deadline; an unhealthy check restarts it. The operator’s --stability-window when unset (60s).`,
+        ),
         phaseTimeouts: obj('How long each phase may last (the specification’s values when unset).', {
           planning: specDuration(
             `Planning deadline, ${PHASE_TIMEOUT_BOUNDS.planning.join(' to ')}; 30s when unset.`,
@@ -563,6 +568,14 @@ export const stepExecutionResult = obj('Structured result of a step.', {
     podsRestarted: int(0, 100000, 'Pods restarted.'),
     restartedPods: list(str(253, 'Pod name.'), 256, 'Pod names.'),
     namespace: str(63, 'Namespace.'),
+    owners: list(
+      obj('The controller of a restarted pod.', { kind: str(63, 'Kind.'), name: str(253, 'Name.') }, [
+        'kind',
+        'name',
+      ]),
+      256,
+      'The controllers of the restarted pods (their replacements are judged by monitoring).',
+    ),
   }),
   updateResult: obj('Result of an update.', {
     resourceType: str(63, 'Kind.'),

@@ -26,6 +26,8 @@ export interface OperatorFlags {
   auditPostgresUrl?: string | undefined;
   executorUser: string;
   alertmanagerUrl?: string | undefined;
+  /** How long targets must stay healthy before a run completes, when its spec does not say. */
+  stabilityWindowMs: number;
   retention?: string | undefined;
   auditRetentionDays?: number | undefined;
   progressWriteDelayMs: number;
@@ -86,6 +88,7 @@ export async function runOperator(flags: OperatorFlags): Promise<void> {
       postgresUrl: flags.auditPostgresUrl,
       executorUser: flags.executorUser,
       alertmanagerUrl: flags.alertmanagerUrl,
+      stabilityWindowMs: flags.stabilityWindowMs,
       retention: flags.retention,
       auditRetentionMs:
         flags.auditRetentionDays === undefined ? undefined : flags.auditRetentionDays * 24 * 3_600_000,

@@ -57,7 +57,11 @@ async function replaceAll(
 ): Promise<ActionOutcome> {
   const grace = graceSeconds(gracePeriod);
   const done: string[] = [];
+  // Each replaced pod's controller: monitoring judges the replacement by it (the pod's name is gone).
+  const owners = new Map<string, { kind: string; name: string }>();
   for (const pod of pods) {
+    const owner = controllerOf(pod);
+    if (owner) owners.set(`${owner.kind}/${owner.name}`, { kind: owner.kind, name: owner.name });
     try {
       if ((await replacePod(ctx, pod, grace)) === 'evicted') done.push(pod.metadata.name);
     } catch (error) {
@@ -69,7 +73,12 @@ async function replaceAll(
     message: `${ctx.dryRun ? `would ${verb}` : PAST[verb]} ${done.length} pod(s) in ${namespace} one at a time through the Eviction API${done.length > 0 ? `: ${done.join(', ')}` : ''}`,
     result: {
       success: true,
-      restartResult: { podsRestarted: done.length, restartedPods: done.slice(0, 256), namespace },
+      restartResult: {
+        podsRestarted: done.length,
+        restartedPods: done.slice(0, 256),
+        namespace,
+        ...(owners.size > 0 ? { owners: [...owners.values()].slice(0, 256) } : {}),
+      },
       resourcesAffected: done.slice(0, 256).map((name) => ({
         resourceType: 'Pod',
         name,

@@ -295,6 +295,14 @@ export const METRICS = {
     labelNames: ['namespace', 'reason'],
     readAtScrape: false,
   },
+  monitoringVerdictsTotal: {
+    name: 'kubernaut_workflowexecution_monitoring_verdicts_total',
+    type: 'counter',
+    section: 'lifecycle',
+    help: 'How monitoring ended, by verdict: Effective (fixed for the stability window), NewAlerts, AlertStillFiring, NoVerifiableTarget, AlertmanagerUnreachable, AlertmanagerNotConfigured, TargetsUnhealthy, NotStable, Unchecked',
+    labelNames: ['namespace', 'verdict'],
+    readAtScrape: false,
+  },
   targetLockOperationsTotal: {
     name: 'kubernaut_workflowexecution_target_lock_operations_total',
     type: 'counter',

@@ -99,7 +99,10 @@ export async function startOperatorFor(
   namespace: string,
   clock: SkewClock,
   audit?: AuditStore,
-  tuning: Pick<OperatorConfig, 'log' | 'progressWriteDelayMs' | 'pickupTimeoutMs' | 'admission'> = {},
+  tuning: Pick<
+    OperatorConfig,
+    'log' | 'progressWriteDelayMs' | 'pickupTimeoutMs' | 'admission' | 'alertmanagerUrl' | 'stabilityWindowMs'
+  > = {},
 ): Promise<RunningOperator> {
   return startOperator({
     kubeconfig,
@@ -112,6 +115,10 @@ export async function startOperatorFor(
     pickupTimeoutMs: tuning.pickupTimeoutMs ?? 24 * 3600_000,
     clock: clock.now,
     monitoringPollMs: 200,
+    // The first healthy check completes a run, as before the stability window: tests of the window
+    // set it in the spec (executionStrategy.stabilityWindow) or here.
+    stabilityWindowMs: tuning.stabilityWindowMs ?? 0,
+    alertmanagerUrl: tuning.alertmanagerUrl,
     ...(audit ? { audit } : {}),
     executorUser: EXECUTOR_USER,
     // The target lock Leases in the test's own namespace (the shared control plane has no
