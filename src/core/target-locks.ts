@@ -4,6 +4,7 @@
  * (src/shell/admission.ts) reads and writes the Leases and counts the runs; the machine is told the
  * verdict as typed data (ADMISSION_RESULT) and records why it waits.
  */
+import type { TargetResource } from '../api/actions.ts';
 import type { WorkflowExecution, WorkflowStep } from '../api/generated/types.ts';
 import type { AdmissionBlock } from '../../machines/events.ts';
 import type { ResolvedSpec } from '../api/resolved-spec.ts';
@@ -24,13 +25,18 @@ export interface LockTarget {
   description: string;
   /** The Lease that locks it: `wfe-target-<16 hex>`. */
   lease: string;
+  /** A Node locked for the pods the run acts on that run there (FOR_PODS_LABEL). */
+  forPods?: true;
 }
 
-/** The lock of one step's target; undefined for a step that names no object (a custom action). */
-export function lockTargetOf(step: WorkflowStep): LockTarget | undefined {
-  const target = targetOf(step);
-  if (!target) return undefined;
-  const cluster = step.targetCluster ?? '';
+/**
+ * Set on the lock of a Node taken for the pods a run acts on (not for a step of its own on the
+ * Node): released without leaving a cooldown on the Node, and found by this label at release, when
+ * the pods may have moved.
+ */
+export const FOR_PODS_LABEL = 'workflowexecution.kubernaut.io/target-lock-for-pods';
+
+function lockOf(cluster: string, target: TargetResource): LockTarget {
   // A selector's pods are one target per selector: the pods it matches are not known in advance.
   const object = target.name || `selector:${target.selector ?? ''}`;
   const key = [cluster, target.group, target.kind, target.namespace, object].join('|');
@@ -39,6 +45,52 @@ export function lockTargetOf(step: WorkflowStep): LockTarget | undefined {
     description: `${describeTarget(target)}${cluster ? ` on cluster ${cluster}` : ''}`,
     lease: `${LOCK_NAME_PREFIX}${fnv1a64(key)}`,
   };
+}
+
+/** The lock of one step's target; undefined for a step that names no object (a custom action). */
+export function lockTargetOf(step: WorkflowStep): LockTarget | undefined {
+  const target = targetOf(step);
+  return target ? lockOf(step.targetCluster ?? '', target) : undefined;
+}
+
+/**
+ * The pods the run's pod steps act on in this cluster (by name or by selector): the Nodes they run on
+ * are locked too, so a drain of a Node and a restart of a pod on it never run at the same time.
+ */
+export function podTargetsOf(spec: ResolvedSpec): { namespace: string; name: string; selector?: string }[] {
+  return spec.workflowDefinition.steps.flatMap((step) => {
+    const target = targetOf(step);
+    if (target?.kind !== 'Pod' || (step.targetCluster ?? '') !== '') return [];
+    return [
+      {
+        namespace: target.namespace,
+        name: target.name,
+        ...(target.selector ? { selector: target.selector } : {}),
+      },
+    ];
+  });
+}
+
+/** The lock of a Node taken for pods on it: the same Lease as a step's on that Node. */
+export function nodeLockFor(nodeName: string): LockTarget {
+  return lockOf('', {
+    group: '',
+    resource: 'nodes',
+    kind: 'Node',
+    namespace: '',
+    name: nodeName,
+    verb: 'patch',
+  });
+}
+
+/**
+ * A run's locks: its targets', and the Nodes of its pods (`forPods`) that are not a target of its
+ * own, in Lease-name order (the order every run takes its locks in).
+ */
+export function withNodeLocks(own: readonly LockTarget[], nodes: readonly LockTarget[]): LockTarget[] {
+  const byLease = new Map<string, LockTarget>(own.map((l) => [l.lease, l]));
+  for (const node of nodes) if (!byLease.has(node.lease)) byLease.set(node.lease, { ...node, forPods: true });
+  return [...byLease.values()].sort((a, b) => a.lease.localeCompare(b.lease));
 }
 
 /**

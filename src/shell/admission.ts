@@ -26,13 +26,17 @@ import { parseDuration } from '../core/duration.ts';
 import { isFinishedView, type FinishedWorkflow } from '../core/finished-workflow.ts';
 import {
   COUNTED_PHASES,
+  FOR_PODS_LABEL,
   LOCK_LABEL,
   describeHolder,
   executionLimitBlock,
   holderIdentity,
   holderStateOf,
   lockTargetsOf,
+  nodeLockFor,
   parseHolder,
+  podTargetsOf,
+  withNodeLocks,
   reclaimable,
   type ExecutingCounts,
   type ExecutionLimits,
@@ -55,7 +59,7 @@ import {
 import { eventTargetOf, type EventRecorder } from './events.ts';
 import type { ResourceInformer } from './informer.ts';
 import { isNotFound, type KubeClient } from './kube/client.ts';
-import { WORKFLOW_EXECUTIONS, resourcePath } from './kube/resources.ts';
+import { PODS, WORKFLOW_EXECUTIONS, resourcePath } from './kube/resources.ts';
 import { DEFAULT_TIMINGS, LeaseStore, type Lease } from './leases.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -88,6 +92,11 @@ type Take =
   | { kind: 'taken'; reclaimedFrom: string | null }
   | { kind: 'busy'; holder: string }
   | { kind: 'cooling'; block: NonNullable<ReturnType<typeof cooldownBlock>> };
+
+/** What admission reads of a pod: where it runs. */
+interface PodOnNode {
+  spec?: { nodeName?: string };
+}
 
 export class Admission {
   private readonly client: KubeClient;
@@ -144,7 +153,7 @@ export class Admission {
     requested: boolean,
   ): Promise<AdmissionVerdict> {
     const key = keyOf(workflow);
-    const targets = this.targetsOf(workflow);
+    const targets = await this.locksOf(workflow);
     const holder = this.holderOf(workflow);
     const limit = executionLimitBlock(this.config.limits, this.executing(workflow, now));
     if (limit) {
@@ -213,9 +222,10 @@ export class Admission {
     this.admitted.delete(keyOf(workflow));
     const phase = workflow.status?.phase;
     const outcome = why === 'settled' && (phase === 'completed' || phase === 'failed') ? phase : undefined;
+    const holder = this.holderOf(workflow);
     const released = await this.releaseHeld(
-      this.targetsOf(workflow),
-      this.holderOf(workflow),
+      [...this.targetsOf(workflow), ...(await this.nodeLocksHeldBy(workflow, holder))],
+      holder,
       now,
       outcome && { run: keyOf(workflow), outcome },
     );
@@ -238,6 +248,49 @@ export class Admission {
   private targetsOf(workflow: WorkflowExecution): LockTarget[] {
     const spec = resolvedSpecOf(workflow);
     return spec ? lockTargetsOf(spec) : [];
+  }
+
+  /**
+   * The run's locks when it asks to execute: its targets', and the Node each pod it acts on runs on
+   * now (read live), so that a drain of that Node and the pod's restart never run at the same time.
+   */
+  private async locksOf(workflow: WorkflowExecution): Promise<LockTarget[]> {
+    const spec = resolvedSpecOf(workflow);
+    if (!spec) return [];
+    const nodes = new Set<string>();
+    for (const pod of podTargetsOf(spec)) {
+      const path = resourcePath(PODS, pod.namespace, pod.name || undefined);
+      const found = pod.name
+        ? await this.client.request<PodOnNode>(path).then(
+            (p) => [p],
+            (error: unknown) => {
+              if (isNotFound(error)) return [];
+              throw error;
+            },
+          )
+        : (
+            await this.client.request<{ items: PodOnNode[] }>(path, {
+              query: { labelSelector: pod.selector },
+            })
+          ).items;
+      for (const p of found) if (p.spec?.nodeName) nodes.add(p.spec.nodeName);
+    }
+    return withNodeLocks(lockTargetsOf(spec), [...nodes].map(nodeLockFor));
+  }
+
+  /** The Node locks this holder took for its pods: found by label, wherever the pods are now. */
+  private async nodeLocksHeldBy(workflow: WorkflowExecution, holder: string): Promise<LockTarget[]> {
+    const spec = resolvedSpecOf(workflow);
+    if (!spec || podTargetsOf(spec).length === 0) return [];
+    const leases = await this.storeFor(holder).list(FOR_PODS_LABEL);
+    return leases
+      .filter((lease) => lease.spec.holderIdentity === holder)
+      .map((lease) => ({
+        key: '',
+        description: `Node ${lease.metadata.labels?.[FOR_PODS_LABEL] ?? lease.metadata.name}`,
+        lease: lease.metadata.name,
+        forPods: true as const,
+      }));
   }
 
   private holderOf(workflow: WorkflowExecution): string {
@@ -275,8 +328,9 @@ export class Admission {
       const lease = await store.get(target.lease);
       if (lease?.spec.holderIdentity !== holder) continue;
       const previous = this.historyOf(lease, now);
-      const history =
-        settled && remembers(this.cooldown, settled.outcome)
+      const history = target.forPods
+        ? previous
+        : settled && remembers(this.cooldown, settled.outcome)
           ? recordOutcome(previous, settled.run, settled.outcome, now)
           : settled
             ? undefined
@@ -337,14 +391,24 @@ export class Admission {
     policy: CooldownPolicy,
     now: number,
   ): Promise<Take> {
-    const labels = { [LOCK_LABEL]: 'true' };
+    // A Node locked for pods on it is named in its label (a label value holds most node names).
+    const node = target.description.slice('Node '.length);
+    const labels = {
+      [LOCK_LABEL]: 'true',
+      ...(target.forPods
+        ? { [FOR_PODS_LABEL]: /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(node) ? node : 'true' }
+        : {}),
+    };
     for (let attempt = 0; attempt < LOCK_TRIES; attempt++) {
       const lease: Lease | undefined = await store.get(target.lease);
       const current = lease?.spec.holderIdentity ?? '';
       if (current === store.identity) return { kind: 'held' };
       if (current !== '' && !reclaimable(current, await this.holderState(current)))
         return { kind: 'busy', holder: current };
-      const block = cooldownBlock(policy, this.historyOf(lease, now), target.description, now);
+      // A cooldown is of a remediation of the Node itself, not of the pods on it.
+      const block = target.forPods
+        ? undefined
+        : cooldownBlock(policy, this.historyOf(lease, now), target.description, now);
       if (block) return { kind: 'cooling', block };
       const claimed = await store.claim(lease, target.lease, labels);
       if (claimed.written)

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesExecution, WorkflowExecution, WorkflowStep } from '../../src/api/generated/types.ts';
 import { describeWorkflow } from '../../src/cli/commands/describe.ts';
-import { LOCK_LABEL, lockTargetsOf } from '../../src/core/target-locks.ts';
+import { LOCK_LABEL, lockTargetsOf, nodeLockFor } from '../../src/core/target-locks.ts';
 import { isNotFound } from '../../src/shell/kube/client.ts';
 import { KUBERNETES_EXECUTIONS, resourcePath } from '../../src/shell/kube/resources.ts';
 import { succeedAll, type Script } from '../support/executor.ts';
@@ -118,6 +118,67 @@ describe('per-target locks', () => {
     // Both settled: nothing holds the Deployment (the release follows the status write that settles).
     await eventually('the lock of web released', async () =>
       (await leaseOf(h, 'web')) === undefined ? true : undefined,
+    );
+  });
+
+  it('keeps a cordon of a Node waiting while a restart of a pod on that Node runs, and locks the Node only while it runs', async () => {
+    await deployment(h, 'api');
+    const pods = await h.client.request<{
+      items: { metadata: { name: string }; spec: { nodeName?: string } }[];
+    }>(`/api/v1/namespaces/${h.namespace}/pods`, { query: { labelSelector: 'app=api' } });
+    const pod = pods.items.find((p) => p.spec.nodeName);
+    if (!pod?.spec.nodeName) throw new Error('no scheduled pod of api');
+    const node = pod.spec.nodeName;
+    const nodeLease = async () =>
+      h.client
+        .request<{ spec: { holderIdentity?: string } }>(
+          `/apis/coordination.k8s.io/v1/namespaces/${h.namespace}/leases/${nodeLockFor(node).lease}`,
+        )
+        .catch((error: unknown) => {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        });
+
+    const restart = await h.workflows.apply(
+      'held-restart',
+      specWith([
+        {
+          stepNumber: 1,
+          name: 'restart-api-pod',
+          action: 'restart-pod',
+          parameters: { restartPod: { namespace: h.namespace, podName: pod.metadata.name } },
+        },
+      ]),
+    );
+    const restartChild = await childOf(h, 'held-restart');
+    expect((await nodeLease())?.spec.holderIdentity).toBe(
+      `${h.namespace}/held-restart/${restart.metadata.uid ?? ''}`,
+    );
+
+    await h.workflows.apply(
+      'cordon',
+      specWith([
+        {
+          stepNumber: 1,
+          name: 'cordon',
+          action: 'cordon-node',
+          parameters: { cordonNode: { nodeName: node } },
+        },
+      ]),
+    );
+    const waiting = await h.workflows.waitFor('cordon', blockedBy('TargetBusy'), 'Blocked/TargetBusy');
+    expect(conditionOf(waiting, 'Blocked')?.message).toBe(
+      `waiting to execute: Node ${node} is locked by WorkflowExecution ${h.namespace}/held-restart`,
+    );
+    expect(await h.workflows.childrenOf('cordon')).toEqual([]);
+
+    const restartDone = await finish(h, restartChild, 'completed');
+    await h.workflows.waitFor('held-restart', (w) => ['completed', 'failed'].includes(w.status?.phase ?? ''));
+    const cordonChild = await childOf(h, 'cordon');
+    expect(h.executor.timeline.get(cordonChild.metadata.name ?? '')?.seen).toBeGreaterThan(restartDone);
+    // The cordon holds the Node now, as a target of its own; the restart holds nothing.
+    await eventually('the Node held by the cordon', async () =>
+      (await nodeLease())?.spec.holderIdentity?.includes('/cordon/') ? true : undefined,
     );
   });
 

@@ -8,8 +8,11 @@ import {
   holderIdentity,
   holderStateOf,
   lockTargetsOf,
+  nodeLockFor,
   parseHolder,
+  podTargetsOf,
   reclaimable,
+  withNodeLocks,
 } from '../../src/core/target-locks.ts';
 import { customStep, specWith } from '../fixtures/specs.ts';
 import type { WorkflowExecution, WorkflowStep } from '../../src/api/generated/types.ts';
@@ -51,6 +54,53 @@ describe('the targets a run locks', () => {
 
   it('are none for a run of custom actions only', () => {
     expect(lockTargetsOf(specWith([customStep(1), customStep(2)]))).toEqual([]);
+  });
+});
+
+describe('the Nodes a run locks for its pods', () => {
+  const cordon = (n: number, nodeName: string): WorkflowStep => ({
+    stepNumber: n,
+    name: `cordon-${nodeName}`,
+    action: 'cordon-node',
+    parameters: { cordonNode: { nodeName } },
+  });
+  const restartPod = (
+    n: number,
+    parameters: { podName?: string; selector?: string },
+    targetCluster?: string,
+  ) => ({
+    stepNumber: n,
+    name: `restart-pod-${String(n)}`,
+    action: 'restart-pod' as const,
+    parameters: { restartPod: { namespace: 'shop', ...parameters } },
+    ...(targetCluster ? { targetCluster } : {}),
+  });
+
+  it('are read for the pods of pod steps in this cluster, by name or selector', () => {
+    const spec = specWith([
+      restartPod(1, { podName: 'web-1' }),
+      restartPod(2, { selector: 'app=api' }),
+      restartPod(3, { podName: 'far' }, 'east'),
+      scale(4, 'web'),
+    ]);
+    expect(podTargetsOf(spec)).toEqual([
+      { namespace: 'shop', name: 'web-1' },
+      { namespace: 'shop', name: '', selector: 'app=api' },
+    ]);
+  });
+
+  it('take the Lease a step on that Node takes, so a drain and a pod restart there exclude each other', () => {
+    const [own] = lockTargetsOf(specWith([cordon(1, 'worker-1')]));
+    expect(nodeLockFor('worker-1')).toEqual(own);
+    expect(nodeLockFor('worker-1').description).toBe('Node worker-1');
+  });
+
+  it('join the run’s own locks in Lease-name order, marked as for pods unless the run acts on the Node itself', () => {
+    const own = lockTargetsOf(specWith([restartPod(1, { podName: 'web-1' }), cordon(2, 'worker-1')]));
+    const locks = withNodeLocks(own, [nodeLockFor('worker-1'), nodeLockFor('worker-2')]);
+    expect(locks.map((l) => l.lease)).toEqual([...locks.map((l) => l.lease)].sort());
+    expect(locks.filter((l) => l.forPods).map((l) => l.description)).toEqual(['Node worker-2']);
+    expect(locks).toHaveLength(3);
   });
 });
 
