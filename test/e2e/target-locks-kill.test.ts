@@ -1,4 +1,4 @@
-// Per-target locks under chaos: two operator replicas as real processes (shards, so both reconcile at
+// Per-target locks under chaos: three operator replicas as real processes (shards, so all reconcile at
 // once), several workflows on one Deployment created together, and the replica that just took the
 // lock for a run SIGKILLed while that run holds it, again and again, a new replica started each
 // time. The real executor carries the children out; the start and end times it records on them
@@ -25,8 +25,14 @@ const RUNS = 6;
 const KILLS = 3;
 const GROUP = 'wfe-lock-chaos';
 
-/** Every replica: two shards between them, short shard leases, and no cooldown between the runs. */
+/**
+ * Every replica: three shards between them, short shard leases, no cooldown between the runs, and
+ * no stability window (a run holds its lock through monitoring: six runs of 60 s windows one after
+ * another outlast the last one's validation deadline).
+ */
 const FLAGS = [
+  '--stability-window',
+  '0',
   '--lease-duration',
   '6',
   '--renew-deadline',
@@ -52,7 +58,7 @@ const spawnReplica = async (): Promise<OperatorProcess> => {
     kubeconfig: sharedControlPlane().kubeconfigPath,
     namespaces: [namespace],
     leaseName: GROUP,
-    shards: 2,
+    shards: 3,
     args: FLAGS,
   });
   replicas.push(replica);
@@ -91,7 +97,7 @@ beforeAll(async () => {
     leaseDurationSeconds: 5,
     resyncMs: 200,
   });
-  await Promise.all([spawnReplica(), spawnReplica()]);
+  await Promise.all([spawnReplica(), spawnReplica(), spawnReplica()]);
   await Promise.all(replicas.map((r) => r.ready()));
 });
 
