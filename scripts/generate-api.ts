@@ -30,6 +30,7 @@ import {
 import * as ar from '../src/api/schema/alertroute.ts';
 import * as ke from '../src/api/schema/kubernetesexecution.ts';
 import * as we from '../src/api/schema/workflowexecution.ts';
+import * as ws from '../src/api/schema/workflowexecution-status.ts';
 import * as wt from '../src/api/schema/workflowtemplate.ts';
 import * as ref from '../src/api/schema/template-ref.ts';
 import {
@@ -52,7 +53,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Sub-schemas that become named interfaces; every other object is written inline. */
 const NAMED: [string, Schema][] = [
   ['WorkflowExecutionSpec', we.workflowExecutionSpec],
-  ['WorkflowExecutionStatus', we.workflowExecutionStatus],
+  ['WorkflowExecutionStatus', ws.workflowExecutionStatus],
   ['WorkflowDefinition', we.workflowDefinition],
   ['WorkflowTemplateRef', ref.workflowTemplateRef],
   ['WorkflowStep', we.workflowStep],
@@ -61,7 +62,7 @@ const NAMED: [string, Schema][] = [
   ['RollbackParameters', we.rollbackParameters],
   ['SafetyCheck', we.safetyCheck],
   ['AIRecommendations', we.aiRecommendations],
-  ['StepExecutionResult', we.stepExecutionResult],
+  ['StepExecutionResult', ws.stepExecutionResult],
   ['KubernetesExecutionSpec', ke.kubernetesExecutionSpec],
   ['KubernetesExecutionStatus', ke.kubernetesExecutionStatus],
   ['WorkflowTemplateSpec', wt.workflowTemplateSpec],

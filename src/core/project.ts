@@ -6,7 +6,7 @@
 import { conditionsFor, type Condition } from '../api/conditions.ts';
 import { fitToSchema } from '../api/fit-to-schema.ts';
 import type { WorkflowExecutionStatus } from '../api/generated/types.ts';
-import { workflowExecutionStatus } from '../api/schema/workflowexecution.ts';
+import { workflowExecutionStatus } from '../api/schema/workflowexecution-status.ts';
 import { describeIssues, type SpecIssue } from '../api/issues.ts';
 import type { Loaded } from './load.ts';
 import { consequencesOf, refusalConsequences, type Consequences } from './outcomes.ts';

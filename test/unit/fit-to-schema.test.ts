@@ -3,7 +3,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { fitText, fitToSchema } from '../../src/api/fit-to-schema.ts';
 import type { WorkflowExecutionStatus } from '../../src/api/generated/types.ts';
-import { LIMITS, workflowExecutionStatus } from '../../src/api/schema/workflowexecution.ts';
+import { LIMITS } from '../../src/api/schema/workflowexecution.ts';
+import { workflowExecutionStatus } from '../../src/api/schema/workflowexecution-status.ts';
 
 describe('a status fitted to the CRD schema', () => {
   it('cuts a safety check message and a failure reason over their bound, ending them with …', () => {

@@ -1,7 +1,8 @@
 /** Assembles the two CustomResourceDefinitions from the schemas. */
 import { withoutValidations, type Schema } from './builders.ts';
 import { kubernetesExecutionSpec, kubernetesExecutionStatus } from './kubernetesexecution.ts';
-import { workflowExecutionSpec, workflowExecutionStatus } from './workflowexecution.ts';
+import { workflowExecutionSpec } from './workflowexecution.ts';
+import { workflowExecutionStatus } from './workflowexecution-status.ts';
 import { workflowTemplateSpec } from './workflowtemplate.ts';
 import { alertRouteSpec } from './alertroute.ts';
 

@@ -6,9 +6,9 @@ import {
   rollbackParameters,
   rollbackSpec,
   safetyCheck,
-  stepExecutionResult,
   stepParameters,
 } from './workflowexecution.ts';
+import { stepExecutionResult } from './workflowexecution-status.ts';
 import { list } from './builders.ts';
 
 export const EXECUTION_KINDS = ['step', 'dryRun', 'rollback'] as const;
