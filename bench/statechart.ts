@@ -18,6 +18,7 @@ import { specHash } from '../src/core/spec-hash.ts';
 import { advance, initialSnapshot, persist, rehydrate } from '../src/core/statechart.ts';
 import { measure, printTable, round1 } from './support/measure.ts';
 import { chain, specOf as shapeSpecOf } from './support/shapes.ts';
+import { HEALTHY } from '../test/model/workflow-world.ts';
 
 const T0 = 1_735_732_800_000;
 
@@ -130,13 +131,7 @@ function chainStatus(steps: number, done: number, finished: boolean) {
     events.push({
       type: 'EFFECTIVENESS_RESULT',
       now: T0 + (done + 1) * STEP_MS,
-      effective: true,
-      score: 1,
-      resourceHealth: 'healthy',
-      newAlertsTriggered: false,
-      alert: null,
-      alertmanager: 'notConfigured',
-      stabilityWindowMs: 0,
+      ...HEALTHY,
     });
   const snapshot = advance(machine, initialSnapshot(machine, T0), events);
   const loaded = { kind: 'running' as const, compiled, snapshot, persisted: true };

@@ -114,13 +114,7 @@ function sampleWorlds(): World[] {
     .send({
       type: 'EFFECTIVENESS_RESULT',
       now: T0 + 5 * S,
-      effective: true,
-      score: 1,
-      resourceHealth: 'healthy',
-      newAlertsTriggered: false,
-      alert: null,
-      alertmanager: 'notConfigured',
-      stabilityWindowMs: 0,
+      ...HEALTHY,
     });
   const rolledBack = world(rollbackable('automatic'))
     .tick(T0)

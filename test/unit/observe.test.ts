@@ -9,7 +9,7 @@ import {
   parseRetryRequest,
   observe,
 } from '../../src/core/observe.ts';
-import { T0 } from '../model/workflow-world.ts';
+import { HEALTHY, T0 } from '../model/workflow-world.ts';
 
 describe('observe', () => {
   it('turns children and annotations into events, always with one TICK first', () => {
@@ -29,15 +29,7 @@ describe('observe', () => {
         [ROLLBACK_REQUESTED_BY]: 'dave',
         unrelated: 'x',
       },
-      effectiveness: {
-        effective: true,
-        score: 1,
-        resourceHealth: 'healthy',
-        newAlertsTriggered: false,
-        alert: null,
-        alertmanager: 'notConfigured',
-        stabilityWindowMs: 0,
-      },
+      effectiveness: HEALTHY,
     });
     expect(events.map((e) => e.type)).toEqual([
       'TICK',
