@@ -404,6 +404,11 @@ export function createWorkflowMachine(plan: ExecutionPlan, text: MachineText, ru
               actions: ['recordEffectiveness', { type: 'complete', params: { verdict: 'unverifiable' } }],
             },
             {
+              guard: 'stableUnchecked',
+              target: 'completed',
+              actions: ['recordEffectiveness', { type: 'complete', params: { verdict: 'unverifiable' } }],
+            },
+            {
               guard: 'stable',
               target: 'completed',
               actions: ['recordEffectiveness', { type: 'complete', params: { verdict: 'effective' } }],

@@ -8,10 +8,20 @@ import type { EffectivenessRecord } from '../context.ts';
 import type { WorkflowEvent } from '../events.ts';
 import { expired, now, type Guard, type Update } from './scope.ts';
 
+/**
+ * The alert the run names cannot be checked, and will not be during this run: the operator has no
+ * Alertmanager configured. Its targets are still judged; the run then completes `unknown` after the
+ * window (AlertResolved says why) instead of waiting for a deadline nothing can change.
+ */
+const alertUncheckable = (event: WorkflowEvent): boolean =>
+  event.type === 'EFFECTIVENESS_RESULT' &&
+  event.alert === 'unknown' &&
+  event.alertmanager === 'notConfigured';
+
 /** Whether the check found the run fixed now (a run with nothing verifiable never is). */
 export function fixedNow(event: WorkflowEvent): boolean {
   if (event.type !== 'EFFECTIVENESS_RESULT') return false;
-  const alertResolved = event.alert === null || event.alert === 'resolved';
+  const alertResolved = event.alert === null || event.alert === 'resolved' || alertUncheckable(event);
   const verifiable = event.score !== null || event.alert === 'resolved';
   return event.effective && alertResolved && verifiable;
 }
@@ -25,9 +35,11 @@ function stableSinceAfter(previous: EffectivenessRecord | null, event: WorkflowE
 const newAlerts: Guard = (_, { event }) =>
   event.type === 'EFFECTIVENESS_RESULT' && event.newAlertsTriggered === true;
 
-/** Nothing the check can verify: no target it can judge, and no alert named. */
+/** Nothing the check can verify: no target it can judge, and no alert named (or none it can check). */
 const unverifiable: Guard = (_, { event }) =>
-  event.type === 'EFFECTIVENESS_RESULT' && event.score === null && event.alert === null;
+  event.type === 'EFFECTIVENESS_RESULT' &&
+  event.score === null &&
+  (event.alert === null || alertUncheckable(event));
 
 /** Fixed, and fixed for the whole stability window. */
 const stable: Guard = (_, { context, event }) => {
@@ -36,6 +48,10 @@ const stable: Guard = (_, { context, event }) => {
   return since !== null && event.now >= since + event.stabilityWindowMs;
 };
 
+/** Stable on its targets, its alert uncheckable for want of an Alertmanager: completed, unknown. */
+const stableUnchecked: Guard = (scope, args, params) =>
+  alertUncheckable(args.event) && stable(scope, args, params);
+
 const monitoringExpired: Guard = ({ plan }, { context, event }) =>
   expired(context.times.monitoring, plan.timeouts.monitoringMs, event);
 
@@ -43,7 +59,14 @@ const monitoringExpired: Guard = ({ plan }, { context, event }) =>
 const firingAtDeadline: Guard = (scope, args, params) =>
   args.context.effectiveness?.alert === 'firing' && monitoringExpired(scope, args, params);
 
-export const monitoringGuards = { newAlerts, unverifiable, stable, monitoringExpired, firingAtDeadline };
+export const monitoringGuards = {
+  newAlerts,
+  unverifiable,
+  stableUnchecked,
+  stable,
+  monitoringExpired,
+  firingAtDeadline,
+};
 
 const enterMonitoring: Update = (_, { context, event }) => ({
   times: { ...context.times, monitoring: now(event) },

@@ -57,7 +57,7 @@ describe('metrics for the alerts', () => {
     await h.workflows.annotate('gated', APPROVED_BY, h.username);
     await h.workflows.waitFor('gated', inPhase('completed'));
     const after = await scrapeShowing(
-      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="Succeeded"} 1`,
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="NoVerifiableTarget"} 1`,
     );
     // Finished: no current phase to be stuck in, and the status says so.
     expect(
@@ -66,7 +66,7 @@ describe('metrics for the alerts', () => {
       ),
     ).toEqual([]);
     expect(series(after, 'kubernaut_workflowexecution_workflow_status')).toContain(
-      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="Succeeded"} 1`,
+      `kubernaut_workflowexecution_workflow_status{namespace="${h.namespace}",name="gated",phase="completed",reason="NoVerifiableTarget"} 1`,
     );
   });
 

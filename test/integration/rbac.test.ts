@@ -37,6 +37,8 @@ const PLURALS: Record<string, string> = {
   Deployment: 'deployments',
   PodDisruptionBudget: 'poddisruptionbudgets',
   Service: 'services',
+  // The operator's settings (the Alertmanager URL), read into its environment.
+  ConfigMap: 'configmaps',
   ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
   ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
 };
@@ -280,6 +282,8 @@ async function runsAWorkflow(kubeconfig: string, namespace: string): Promise<voi
     log: createLogger('error'),
     leaderElection: { namespace, name: 'workflowexecution-operator' },
     monitoringPollMs: 200,
+    // The ConfigMap it updates is judged at once: no stability window to wait out here.
+    stabilityWindowMs: 0,
   });
   try {
     await client.request(`/api/v1/namespaces/${namespace}/configmaps`, {

@@ -122,12 +122,12 @@ describe('per-target locks', () => {
   });
 
   it('keeps a cordon of a Node waiting while a restart of a pod on that Node runs, and locks the Node only while it runs', async () => {
-    await deployment(h, 'api');
+    await deployment(h, 'node-api');
     const pods = await h.client.request<{
       items: { metadata: { name: string }; spec: { nodeName?: string } }[];
-    }>(`/api/v1/namespaces/${h.namespace}/pods`, { query: { labelSelector: 'app=api' } });
+    }>(`/api/v1/namespaces/${h.namespace}/pods`, { query: { labelSelector: 'app=node-api' } });
     const pod = pods.items.find((p) => p.spec.nodeName);
-    if (!pod?.spec.nodeName) throw new Error('no scheduled pod of api');
+    if (!pod?.spec.nodeName) throw new Error('no scheduled pod of node-api');
     const node = pod.spec.nodeName;
     const nodeLease = async () =>
       h.client
@@ -144,7 +144,7 @@ describe('per-target locks', () => {
       specWith([
         {
           stepNumber: 1,
-          name: 'restart-api-pod',
+          name: 'restart-node-api-pod',
           action: 'restart-pod',
           parameters: { restartPod: { namespace: h.namespace, podName: pod.metadata.name } },
         },

@@ -128,12 +128,46 @@ describe('the alert the run remediates', () => {
     expect(monitoringVerdict(w.snapshot.context)).toBe('AlertmanagerUnreachable');
   });
 
-  it('not known because no Alertmanager is configured: AlertmanagerNotConfigured', () => {
-    const w = monitoring(specWith([step(1)]))
-      .observe(T0 + 2 * S, { ...WINDOW, alert: 'unknown', alertmanager: 'notConfigured' })
-      .tick(T0 + 10 * MINUTE + S);
+  it('not known because no Alertmanager is configured: its targets judged, unknown once stable for the window, no deadline waited for', () => {
+    const unconfigured = { ...WINDOW, alert: 'unknown' as const, alertmanager: 'notConfigured' as const };
+    const w = monitoring(specWith([step(1)])).observe(T0 + 2 * S, unconfigured);
+    expect(w.phase).toBe('monitoring');
+    w.observe(T0 + 2 * S + WINDOW.stabilityWindowMs, unconfigured);
+    expect(w.phase).toBe('completed');
+    expect(w.snapshot.context.outcome).toBe('unknown');
     expect(monitoringVerdict(w.snapshot.context)).toBe('AlertmanagerNotConfigured');
     expect(conditions(w).get('Ready')).toMatchObject({ reason: 'AlertmanagerNotConfigured' });
+    expect(conditions(w).get('AlertResolved')).toMatchObject({
+      status: 'Unknown',
+      reason: 'AlertmanagerNotConfigured',
+    });
+  });
+
+  it('nothing to judge and its alert uncheckable for want of an Alertmanager: completes unknown at once', () => {
+    const w = monitoring().observe(T0 + 2 * S, {
+      ...WINDOW,
+      score: null,
+      resourceHealth: 'unknown',
+      alert: 'unknown',
+      alertmanager: 'notConfigured',
+    });
+    expect(w.phase).toBe('completed');
+    expect(w.snapshot.context.outcome).toBe('unknown');
+    expect(monitoringVerdict(w.snapshot.context)).toBe('AlertmanagerNotConfigured');
+  });
+
+  it('not known because no Alertmanager is configured, and a target unhealthy: still waits, unknown at the deadline', () => {
+    const w = monitoring(specWith([step(1)]))
+      .observe(T0 + 2 * S, { ...WINDOW, effective: false, alert: 'unknown', alertmanager: 'notConfigured' })
+      .observe(T0 + 5 * MINUTE, {
+        ...WINDOW,
+        effective: false,
+        alert: 'unknown',
+        alertmanager: 'notConfigured',
+      });
+    expect(w.phase).toBe('monitoring');
+    w.tick(T0 + 10 * MINUTE + S);
+    expect(w.snapshot.context.outcome).toBe('unknown');
   });
 });
 
